@@ -1,0 +1,128 @@
+/* Named POSIX shared-memory blocks. */
+#include "block.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "owner.h"
+
+enum { RANDOM_NAME_TRIES = 100 };
+
+static void mark_closed(shmlua_block *b) {
+  b->addr = NULL;
+  b->size = 0;
+  b->readonly = false;
+}
+
+static int reserve(int fd, size_t size) {
+#if defined(__APPLE__)
+  /* macOS has no posix_fallocate and cannot resize shared memory after the first ftruncate. */
+  return ftruncate(fd, (off_t)size) == 0 ? 0 : errno;
+#else
+  int rc;
+  do
+    rc = posix_fallocate(fd, 0, (off_t)size);
+  while (rc == EINTR);
+  return rc;
+#endif
+}
+
+static int map(shmlua_block *b, int fd, size_t size, bool readonly) {
+  void *addr = mmap(NULL, size, readonly ? PROT_READ : PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (addr == MAP_FAILED)
+    return errno;
+  b->addr = addr;
+  b->size = size;
+  b->readonly = readonly;
+  return 0;
+}
+
+/* Opens a new object, retrying fresh random names on collision when none was given. */
+static int open_new(shmlua_block *b, const shmlua_name *name, shmlua_error *err) {
+  for (int tries = 0;; tries++) {
+    int fd;
+    if (name)
+      b->name = *name;
+    else if (shmlua_name_random(&b->name, err) != 0)
+      return -1;
+    fd = shm_open(b->name.path, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
+    if (fd >= 0)
+      return fd;
+    if (name || errno != EEXIST || tries >= RANDOM_NAME_TRIES)
+      return shmlua_fail(err, errno, shmlua_name_user(&b->name));
+  }
+}
+
+int shmlua_block_create(shmlua_block *b, const shmlua_name *name, size_t size,
+                        const shmlua_create_opts *opts, shmlua_error *err) {
+  shmlua_create_opts defaults = {SHMLUA_DEFAULT_MODE, false};
+  int fd, rc;
+  mark_closed(b);
+  if (!opts)
+    opts = &defaults;
+  if (size == 0)
+    return shmlua_failf(err, EINVAL, "size must be positive");
+  if (size > (size_t)INT64_MAX)
+    return shmlua_failf(err, EFBIG, "size %zu: %s", size, "File too large");
+  fd = open_new(b, name, err);
+  if (fd < 0)
+    return -1;
+  rc = fchmod(fd, opts->mode & 07777) == 0 ? 0 : errno;
+  if (rc == 0)
+    rc = reserve(fd, size);
+  if (rc == 0)
+    rc = map(b, fd, size, false);
+  if (rc == 0 && !opts->keep && shmlua_owner_add(b->name.path, err) != 0) {
+    rc = err ? err->code : ENOMEM;
+    shmlua_block_close(b);
+  }
+  close(fd);
+  if (rc != 0) {
+    /* The object is ours and half made: remove it so a failed create leaves nothing. */
+    shm_unlink(b->name.path);
+    mark_closed(b);
+    return shmlua_fail(err, rc, shmlua_name_user(&b->name));
+  }
+  return 0;
+}
+
+int shmlua_block_attach(shmlua_block *b, const shmlua_name *name, bool readonly,
+                        shmlua_error *err) {
+  struct stat st;
+  int fd, rc;
+  mark_closed(b);
+  b->name = *name;
+  fd = shm_open(name->path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC, 0);
+  if (fd < 0)
+    return shmlua_fail(err, errno, shmlua_name_user(name));
+  if (fstat(fd, &st) != 0)
+    rc = errno;
+  else if (st.st_size == 0) {
+    close(fd); /* mmap rejects a zero length, and there is nothing to share */
+    return shmlua_failf(err, EINVAL, "%s: block is empty (size 0)", shmlua_name_user(name));
+  } else if ((uintmax_t)st.st_size > SIZE_MAX)
+    rc = EFBIG;
+  else
+    rc = map(b, fd, (size_t)st.st_size, readonly);
+  close(fd);
+  if (rc != 0)
+    return shmlua_fail(err, rc, shmlua_name_user(name));
+  return 0;
+}
+
+void shmlua_block_close(shmlua_block *b) {
+  if (b->addr)
+    munmap(b->addr, b->size);
+  b->addr = NULL; /* name and size stay readable */
+}
+
+int shmlua_unlink(const shmlua_name *name, shmlua_error *err) {
+  shmlua_owner_forget(name->path);
+  if (shm_unlink(name->path) != 0)
+    return shmlua_fail(err, errno, shmlua_name_user(name));
+  return 0;
+}

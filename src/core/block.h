@@ -1,0 +1,47 @@
+/* Named POSIX shared-memory blocks: create, attach, close, unlink. Usable from plain C. */
+#ifndef SHMLUA_BLOCK_H
+#define SHMLUA_BLOCK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "error.h"
+#include "name.h"
+
+#define SHMLUA_DEFAULT_MODE 0600
+
+typedef struct shmlua_block {
+  unsigned char *addr; /* NULL once closed */
+  size_t size;         /* kept after close */
+  bool readonly;
+  shmlua_name name;
+} shmlua_block;
+
+typedef struct shmlua_create_opts {
+  mode_t mode; /* applied exactly, whatever the umask */
+  bool keep;   /* true: not owned, so not unlinked when this process exits */
+} shmlua_create_opts;
+
+/* Creates a new block of size bytes (> 0). name may be NULL for a random name (retried on
+   collision); a given name is never retried. All storage is reserved up front, so a full
+   /dev/shm is ENOSPC here rather than SIGBUS later. On failure nothing is left behind and
+   b is closed. opts may be NULL for mode 0600, owned. */
+int shmlua_block_create(shmlua_block *b, const shmlua_name *name, size_t size,
+                        const shmlua_create_opts *opts, shmlua_error *err);
+
+/* Maps an existing block; its size is the object's real size. Never unlinks anything. */
+int shmlua_block_attach(shmlua_block *b, const shmlua_name *name, bool readonly,
+                        shmlua_error *err);
+
+/* Unmaps; harmless on a closed block; name and size stay. Never unlinks. */
+void shmlua_block_close(shmlua_block *b);
+
+/* Removes a name (the mappings stay valid until closed) and gives up its ownership. */
+int shmlua_unlink(const shmlua_name *name, shmlua_error *err);
+
+static inline bool shmlua_block_is_open(const shmlua_block *b) {
+  return b->addr != NULL;
+}
+
+#endif

@@ -1,0 +1,21 @@
+/* Error reporting for the C core. */
+#include "error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+int shmlua_fail(shmlua_error *err, int code, const char *subject) {
+  return shmlua_failf(err, code, "%s: %s", subject, strerror(code));
+}
+
+int shmlua_failf(shmlua_error *err, int code, const char *fmt, ...) {
+  if (err) {
+    va_list ap;
+    err->code = code;
+    va_start(ap, fmt);
+    vsnprintf(err->message, sizeof err->message, fmt, ap);
+    va_end(ap);
+  }
+  return -1;
+}

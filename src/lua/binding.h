@@ -1,0 +1,73 @@
+/* What the binding files share: the module's parts, and helpers for arguments and errors. */
+#ifndef SHMLUA_BINDING_H
+#define SHMLUA_BINDING_H
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "../core/block.h"
+
+#define SHMLUA_BLOCK_MT "shm.block"
+#define SHMLUA_BUF_MT "shm.buf"
+
+/* Each part adds its functions to the module table on top of the stack. */
+void shmlua_open_block(lua_State *L);
+void shmlua_open_buf(lua_State *L);
+
+/* Metatables whose __index is a function keep their methods in a table at this key. */
+#define SHMLUA_METHODS "__methods"
+
+/* Registers a metatable named tname and leaves it on the stack. Its metamethods, and index
+   (an __index C function) if given, get the methods table as upvalue 1 and the metatable as
+   upvalue 2 (for shmlua_fastudata); if index is NULL, the methods table is __index. */
+void shmlua_newclass(lua_State *L, const char *tname, const luaL_Reg *metamethods,
+                     const luaL_Reg *methods, lua_CFunction index);
+
+/* The userdata at arg if its metatable is upvalue 2 of the running function (one pointer
+   comparison, for hot paths); otherwise luaL_checkudata's full check and error. */
+static inline void *shmlua_fastudata(lua_State *L, int arg, const char *tname) {
+  void *ud = lua_touserdata(L, arg);
+  if (ud && lua_getmetatable(L, arg)) {
+    int same = lua_rawequal(L, -1, lua_upvalueindex(2));
+    lua_pop(L, 1);
+    if (same)
+      return ud;
+  }
+  return luaL_checkudata(L, arg, tname);
+}
+
+/* Adds methods to a class made by shmlua_newclass (so a part can extend another's type). */
+void shmlua_addmethods(lua_State *L, const char *tname, const luaL_Reg *methods);
+
+/* Pushes nil, message, errno as io.open does; returns 3. */
+int shmlua_oserror(lua_State *L, const shmlua_error *err);
+
+/* A string argument that is a valid block name; raises an argument error otherwise. */
+void shmlua_checkname(lua_State *L, int arg, shmlua_name *out);
+
+/* An argument that must be an integer, not a float nor a numeric string. */
+lua_Integer shmlua_checkint(lua_State *L, int arg);
+lua_Integer shmlua_optint(lua_State *L, int arg, lua_Integer def);
+
+/* Options table at arg (or nil): raises on keys not in allowed (NULL-terminated). */
+void shmlua_checkopts(lua_State *L, int arg, const char *const allowed[]);
+/* Field of an options table at arg, or def when absent. */
+lua_Integer shmlua_optfield_int(lua_State *L, int arg, const char *key, lua_Integer def);
+int shmlua_optfield_bool(lua_State *L, int arg, const char *key, int def);
+
+/* Positions as lstrlib.c takes them: 1-based, negative from the end, clamped into 1..len
+   (start) or 0..len (end). */
+size_t shmlua_posstart(lua_Integer pos, size_t len);
+size_t shmlua_posend(lua_Integer pos, size_t len);
+/* A single element position: 1..len or -len..-1; raises "index out of range" otherwise. */
+size_t shmlua_checkindex(lua_State *L, lua_Integer pos, size_t len);
+
+/* The block userdata at arg (raises if not a block). */
+shmlua_block *shmlua_checkblock(lua_State *L, int arg);
+/* Its memory; raises "block 'x' is closed" (or "... read-only" when writing is asked). */
+unsigned char *shmlua_blockaddr(lua_State *L, const shmlua_block *b, int writing);
+
+/* The block a buf at arg views (raises if arg is not a buf). */
+shmlua_block *shmlua_checkbuf(lua_State *L, int arg);
+
+#endif

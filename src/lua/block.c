@@ -1,0 +1,143 @@
+/* The block userdata: shm.create, shm.attach, fields name/size/buf, close, unlink. */
+#include <string.h>
+
+#include "binding.h"
+
+enum { UV_BUF = 1 }; /* user value slot where the block keeps its buf */
+
+shmlua_block *shmlua_checkblock(lua_State *L, int arg) {
+  return luaL_checkudata(L, arg, SHMLUA_BLOCK_MT);
+}
+
+unsigned char *shmlua_blockaddr(lua_State *L, const shmlua_block *b, int writing) {
+  if (!b->addr)
+    luaL_error(L, "block '%s' is closed", shmlua_name_user(&b->name));
+  if (writing && b->readonly)
+    luaL_error(L, "block '%s' is read-only", shmlua_name_user(&b->name));
+  return b->addr;
+}
+
+/* A new block userdata in the closed state, so an error before the mapping leaks nothing. */
+static shmlua_block *newblock(lua_State *L) {
+  shmlua_block *b = lua_newuserdatauv(L, sizeof *b, 1);
+  memset(b, 0, sizeof *b);
+  luaL_setmetatable(L, SHMLUA_BLOCK_MT);
+  return b;
+}
+
+static int block_create(lua_State *L) {
+  static const char *const allowed[] = {"mode", "keep", NULL};
+  lua_Integer size = shmlua_checkint(L, 1);
+  shmlua_name name, *given = NULL;
+  shmlua_create_opts opts;
+  shmlua_error err;
+  shmlua_block *b;
+  luaL_argcheck(L, size > 0, 1, "size must be positive");
+  if (!lua_isnoneornil(L, 2))
+    shmlua_checkname(L, 2, given = &name);
+  shmlua_checkopts(L, 3, allowed);
+  lua_Integer mode = shmlua_optfield_int(L, 3, "mode", SHMLUA_DEFAULT_MODE);
+  luaL_argcheck(L, mode >= 0 && mode <= 07777, 3, "mode must be permission bits (0..0x0fff)");
+  opts.mode = (mode_t)mode;
+  opts.keep = shmlua_optfield_bool(L, 3, "keep", 0);
+  b = newblock(L);
+  if (shmlua_block_create(b, given, (size_t)size, &opts, &err))
+    return shmlua_oserror(L, &err);
+  return 1;
+}
+
+static int block_attach(lua_State *L) {
+  static const char *const allowed[] = {"readonly", NULL};
+  shmlua_name name;
+  shmlua_error err;
+  shmlua_block *b;
+  shmlua_checkname(L, 1, &name);
+  shmlua_checkopts(L, 2, allowed);
+  int readonly = shmlua_optfield_bool(L, 2, "readonly", 0);
+  b = newblock(L);
+  if (shmlua_block_attach(b, &name, readonly, &err))
+    return shmlua_oserror(L, &err);
+  return 1;
+}
+
+static int block_close(lua_State *L) {
+  shmlua_block_close(shmlua_checkblock(L, 1));
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* __gc and __close: silent, and never unlink. */
+static int block_release(lua_State *L) {
+  shmlua_block_close(shmlua_checkblock(L, 1));
+  return 0;
+}
+
+static int block_unlink(lua_State *L) {
+  shmlua_block *b = shmlua_checkblock(L, 1);
+  shmlua_error err;
+  if (shmlua_unlink(&b->name, &err))
+    return shmlua_oserror(L, &err);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int block_tostring(lua_State *L) {
+  shmlua_block *b = shmlua_checkblock(L, 1);
+  if (b->addr)
+    lua_pushfstring(L, "shm.block: %s (%I bytes%s)", shmlua_name_user(&b->name),
+                    (LUAI_UACINT)b->size, b->readonly ? ", read-only" : "");
+  else
+    lua_pushfstring(L, "shm.block: %s (closed)", shmlua_name_user(&b->name));
+  return 1;
+}
+
+/* Pushes the block's buf, made on first use and then kept, so m.buf is always the same. */
+static void pushbuf(lua_State *L, int block) {
+  if (lua_getiuservalue(L, block, UV_BUF) != LUA_TNIL)
+    return;
+  lua_pop(L, 1);
+  shmlua_block **ref = lua_newuserdatauv(L, sizeof *ref, 1);
+  *ref = lua_touserdata(L, block);
+  luaL_setmetatable(L, SHMLUA_BUF_MT);
+  lua_pushvalue(L, block); /* the buf keeps its block alive */
+  lua_setiuservalue(L, -2, 1);
+  lua_pushvalue(L, -1);
+  lua_setiuservalue(L, block, UV_BUF);
+}
+
+static int block_index(lua_State *L) {
+  shmlua_block *b = shmlua_checkblock(L, 1);
+  const char *key = lua_tostring(L, 2);
+  if (lua_type(L, 2) == LUA_TSTRING) {
+    if (strcmp(key, "name") == 0)
+      lua_pushstring(L, shmlua_name_user(&b->name));
+    else if (strcmp(key, "size") == 0)
+      lua_pushinteger(L, (lua_Integer)b->size);
+    else if (strcmp(key, "buf") == 0)
+      pushbuf(L, 1);
+    else if (strcmp(key, "closed") == 0)
+      lua_pushboolean(L, b->addr == NULL);
+    else if (strcmp(key, "readonly") == 0)
+      lua_pushboolean(L, b->readonly);
+    else {
+      lua_pushvalue(L, 2);
+      lua_rawget(L, lua_upvalueindex(1));
+    }
+    return 1;
+  }
+  lua_pushnil(L);
+  return 1;
+}
+
+void shmlua_open_block(lua_State *L) {
+  static const luaL_Reg metamethods[] = {
+      {"__gc", block_release}, {"__close", block_release}, {"__tostring", block_tostring},
+      {NULL, NULL}};
+  static const luaL_Reg methods[] = {{"close", block_close}, {"unlink", block_unlink},
+                                     {NULL, NULL}};
+  static const luaL_Reg functions[] = {{"create", block_create}, {"attach", block_attach},
+                                       {NULL, NULL}};
+  shmlua_newclass(L, SHMLUA_BLOCK_MT, metamethods, methods, block_index);
+  lua_pop(L, 1);
+  luaL_setfuncs(L, functions, 0);
+}

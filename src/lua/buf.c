@@ -1,0 +1,143 @@
+/* The byte view of a block: buf[i], #buf, sub, byte, write, fill. Indexing is the hot path:
+   it checks the metatable by pointer (no name lookup) and allocates nothing. */
+#include <limits.h>
+#include <string.h>
+
+#include "binding.h"
+
+shmlua_block *shmlua_checkbuf(lua_State *L, int arg) {
+  return *(shmlua_block **)luaL_checkudata(L, arg, SHMLUA_BUF_MT);
+}
+
+/* For metamethods: Lua calls them with a buf, but a script can reach them with anything
+   through debug.getmetatable, so keep a (cheap) check. */
+static shmlua_block *fastbuf(lua_State *L) {
+  return *(shmlua_block **)shmlua_fastudata(L, 1, SHMLUA_BUF_MT);
+}
+
+/* The element position of the key at arg 2 (an integer, or a float with an integer value). */
+static size_t elementpos(lua_State *L, const shmlua_block *b) {
+  int isint;
+  lua_Integer i = lua_tointegerx(L, 2, &isint);
+  if (!isint)
+    luaL_error(L, "buf index must be an integer");
+  return shmlua_checkindex(L, i, b->size);
+}
+
+static int buf_index(lua_State *L) {
+  shmlua_block *b = fastbuf(L);
+  if (lua_type(L, 2) == LUA_TNUMBER) {
+    const unsigned char *p = shmlua_blockaddr(L, b, 0);
+    lua_pushinteger(L, p[elementpos(L, b) - 1]);
+    return 1;
+  }
+  if (lua_type(L, 2) != LUA_TSTRING)
+    luaL_error(L, "buf index must be an integer");
+  lua_pushvalue(L, 2);
+  lua_rawget(L, lua_upvalueindex(1));
+  return 1;
+}
+
+static unsigned char checkbyte(lua_State *L, int arg) {
+  int isint;
+  lua_Integer v = lua_type(L, arg) == LUA_TNUMBER ? lua_tointegerx(L, arg, &isint) : (isint = 0);
+  if (!isint || v < 0 || v > 255)
+    luaL_error(L, "byte value must be an integer from 0 to 255");
+  return (unsigned char)v;
+}
+
+static int buf_newindex(lua_State *L) {
+  shmlua_block *b = fastbuf(L);
+  unsigned char *p = shmlua_blockaddr(L, b, 1);
+  if (lua_type(L, 2) != LUA_TNUMBER)
+    luaL_error(L, "buf index must be an integer");
+  p[elementpos(L, b) - 1] = checkbyte(L, 3);
+  return 0;
+}
+
+static int buf_len(lua_State *L) {
+  shmlua_block *b = fastbuf(L);
+  shmlua_blockaddr(L, b, 0);
+  lua_pushinteger(L, (lua_Integer)b->size);
+  return 1;
+}
+
+static int buf_tostring(lua_State *L) {
+  shmlua_block *b = shmlua_checkbuf(L, 1);
+  if (b->addr)
+    lua_pushfstring(L, "shm.buf: %s (%I bytes)", shmlua_name_user(&b->name),
+                    (LUAI_UACINT)b->size);
+  else
+    lua_pushfstring(L, "shm.buf: %s (closed)", shmlua_name_user(&b->name));
+  return 1;
+}
+
+static int buf_sub(lua_State *L) {
+  shmlua_block *b = shmlua_checkbuf(L, 1);
+  const unsigned char *p = shmlua_blockaddr(L, b, 0);
+  size_t start = shmlua_posstart(shmlua_checkint(L, 2), b->size);
+  size_t end = shmlua_posend(shmlua_optint(L, 3, -1), b->size);
+  if (start > end)
+    lua_pushliteral(L, "");
+  else
+    lua_pushlstring(L, (const char *)p + start - 1, end - start + 1);
+  return 1;
+}
+
+static int buf_byte(lua_State *L) {
+  shmlua_block *b = shmlua_checkbuf(L, 1);
+  const unsigned char *p = shmlua_blockaddr(L, b, 0);
+  lua_Integer first = shmlua_optint(L, 2, 1);
+  size_t start = shmlua_posstart(first, b->size);
+  size_t end = shmlua_posend(shmlua_optint(L, 3, (lua_Integer)start), b->size);
+  int n;
+  if (start > end)
+    return 0;
+  if (end - start >= INT_MAX)
+    return luaL_error(L, "buf slice too long");
+  n = (int)(end - start) + 1;
+  luaL_checkstack(L, n, "buf slice too long");
+  for (int k = 0; k < n; k++)
+    lua_pushinteger(L, p[start - 1 + (size_t)k]);
+  return n;
+}
+
+/* buf:write(i, s): copies s in at position i; returns the position after it. */
+static int buf_write(lua_State *L) {
+  shmlua_block *b = shmlua_checkbuf(L, 1);
+  lua_Integer pos = shmlua_checkint(L, 2);
+  size_t len, start;
+  const char *s = luaL_checklstring(L, 3, &len);
+  unsigned char *p = shmlua_blockaddr(L, b, 1);
+  start = pos == (lua_Integer)b->size + 1 ? b->size + 1 : shmlua_checkindex(L, pos, b->size);
+  if (len > b->size - (start - 1))
+    return luaL_error(L, "%I bytes at position %I do not fit in %I bytes", (LUAI_UACINT)len,
+                      (LUAI_UACINT)start, (LUAI_UACINT)b->size);
+  memcpy(p + start - 1, s, len);
+  lua_pushinteger(L, (lua_Integer)(start + len));
+  return 1;
+}
+
+/* buf:fill(v [, i [, j]]): sets bytes i..j (string.sub's rules) to v. */
+static int buf_fill(lua_State *L) {
+  shmlua_block *b = shmlua_checkbuf(L, 1);
+  unsigned char v = checkbyte(L, 2);
+  unsigned char *p = shmlua_blockaddr(L, b, 1);
+  size_t start = shmlua_posstart(shmlua_optint(L, 3, 1), b->size);
+  size_t end = shmlua_posend(shmlua_optint(L, 4, -1), b->size);
+  if (start <= end)
+    memset(p + start - 1, v, end - start + 1);
+  return 0;
+}
+
+void shmlua_open_buf(lua_State *L) {
+  static const luaL_Reg metamethods[] = {{"__newindex", buf_newindex},
+                                         {"__len", buf_len},
+                                         {"__tostring", buf_tostring},
+                                         {NULL, NULL}};
+  static const luaL_Reg methods[] = {{"sub", buf_sub},     {"byte", buf_byte},
+                                     {"write", buf_write}, {"fill", buf_fill},
+                                     {NULL, NULL}};
+  shmlua_newclass(L, SHMLUA_BUF_MT, metamethods, methods, buf_index);
+  lua_pop(L, 1);
+}

@@ -1,0 +1,18 @@
+/* luaopen_shm: the module table, assembled from each binding part. */
+#include "binding.h"
+#include "luashm.h"
+
+#define SHMLUA_VERSION "0.1.0"
+
+int luaopen_shm(lua_State *L) {
+  static void (*const parts[])(lua_State *) = {
+      shmlua_open_block,
+      shmlua_open_buf,
+  };
+  lua_newtable(L);
+  for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+    parts[i](L);
+  lua_pushliteral(L, SHMLUA_VERSION);
+  lua_setfield(L, -2, "version");
+  return 1;
+}

@@ -1,0 +1,135 @@
+/* Helpers every binding file uses: classes, errors, arguments, positions. */
+#include <errno.h>
+#include <string.h>
+
+#include "binding.h"
+
+void shmlua_newclass(lua_State *L, const char *tname, const luaL_Reg *metamethods,
+                     const luaL_Reg *methods, lua_CFunction index) {
+  luaL_newmetatable(L, tname);
+  lua_newtable(L);
+  luaL_setfuncs(L, methods, 0);
+  lua_setfield(L, -2, SHMLUA_METHODS);
+  lua_getfield(L, -1, SHMLUA_METHODS);
+  lua_pushvalue(L, -2);
+  luaL_setfuncs(L, metamethods, 2);
+  lua_getfield(L, -1, SHMLUA_METHODS);
+  if (index) {
+    lua_pushvalue(L, -2);
+    lua_pushcclosure(L, index, 2);
+  }
+  lua_setfield(L, -2, "__index");
+}
+
+void shmlua_addmethods(lua_State *L, const char *tname, const luaL_Reg *methods) {
+  luaL_getmetatable(L, tname);
+  lua_getfield(L, -1, SHMLUA_METHODS);
+  luaL_setfuncs(L, methods, 0);
+  lua_pop(L, 2);
+}
+
+int shmlua_oserror(lua_State *L, const shmlua_error *err) {
+  luaL_pushfail(L);
+  lua_pushstring(L, err->message);
+  lua_pushinteger(L, err->code);
+  return 3;
+}
+
+void shmlua_checkname(lua_State *L, int arg, shmlua_name *out) {
+  size_t len;
+  const char *name;
+  shmlua_error err;
+  luaL_checktype(L, arg, LUA_TSTRING);
+  name = lua_tolstring(L, arg, &len);
+  if (shmlua_name_check(out, name, len, &err) != 0)
+    luaL_argerror(L, arg, err.message);
+}
+
+lua_Integer shmlua_checkint(lua_State *L, int arg) {
+  if (!lua_isinteger(L, arg)) {
+    if (lua_type(L, arg) == LUA_TNUMBER)
+      luaL_argerror(L, arg, "integer expected, got float");
+    luaL_typeerror(L, arg, "integer");
+  }
+  return lua_tointeger(L, arg);
+}
+
+lua_Integer shmlua_optint(lua_State *L, int arg, lua_Integer def) {
+  return lua_isnoneornil(L, arg) ? def : shmlua_checkint(L, arg);
+}
+
+void shmlua_checkopts(lua_State *L, int arg, const char *const allowed[]) {
+  if (lua_isnoneornil(L, arg))
+    return;
+  luaL_checktype(L, arg, LUA_TTABLE);
+  lua_pushnil(L);
+  while (lua_next(L, arg)) {
+    int known = 0;
+    lua_pop(L, 1);
+    if (lua_type(L, -1) == LUA_TSTRING)
+      for (const char *const *p = allowed; *p && !known; p++)
+        known = strcmp(*p, lua_tostring(L, -1)) == 0;
+    if (!known)
+      luaL_argerror(L, arg,
+                    lua_pushfstring(L, "unknown option '%s'", luaL_tolstring(L, -1, NULL)));
+  }
+}
+
+/* Pushes opts[key]; 0 if opts is absent (nothing pushed). */
+static int getoption(lua_State *L, int arg, const char *key) {
+  if (lua_isnoneornil(L, arg))
+    return 0;
+  if (lua_getfield(L, arg, key) == LUA_TNIL) {
+    lua_pop(L, 1);
+    return 0;
+  }
+  return 1;
+}
+
+lua_Integer shmlua_optfield_int(lua_State *L, int arg, const char *key, lua_Integer def) {
+  lua_Integer v;
+  if (!getoption(L, arg, key))
+    return def;
+  if (!lua_isinteger(L, -1))
+    luaL_error(L, "option '%s' must be an integer", key);
+  v = lua_tointeger(L, -1);
+  lua_pop(L, 1);
+  return v;
+}
+
+int shmlua_optfield_bool(lua_State *L, int arg, const char *key, int def) {
+  int v;
+  if (!getoption(L, arg, key))
+    return def;
+  if (!lua_isboolean(L, -1))
+    luaL_error(L, "option '%s' must be a boolean", key);
+  v = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  return v;
+}
+
+size_t shmlua_posstart(lua_Integer pos, size_t len) {
+  if (pos > 0)
+    return (size_t)pos;
+  if (pos == 0 || pos < -(lua_Integer)len)
+    return 1;
+  return len + (size_t)pos + 1;
+}
+
+size_t shmlua_posend(lua_Integer pos, size_t len) {
+  if (pos > (lua_Integer)len)
+    return len;
+  if (pos >= 0)
+    return (size_t)pos;
+  if (pos < -(lua_Integer)len)
+    return 0;
+  return len + (size_t)pos + 1;
+}
+
+size_t shmlua_checkindex(lua_State *L, lua_Integer pos, size_t len) {
+  if (pos > 0 && (lua_Unsigned)pos <= len)
+    return (size_t)pos;
+  if (pos < 0 && (lua_Unsigned)0 - (lua_Unsigned)pos <= len)
+    return len + (size_t)pos + 1;
+  return luaL_error(L, "index %I out of range (1..%I)", (LUAI_UACINT)pos, (LUAI_UACINT)len);
+}
