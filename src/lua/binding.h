@@ -62,6 +62,12 @@ size_t shmlua_posend(lua_Integer pos, size_t len);
 /* A single element position: 1..len or -len..-1; raises "index out of range" otherwise. */
 size_t shmlua_checkindex(lua_State *L, lua_Integer pos, size_t len);
 
+/* Call after a blocking wait in C returned EINTR: if a signal handler asked the interpreter
+   to stop (lua.c and shmlua set a hook on Ctrl-C), this raises that error ("interrupted!")
+   now instead of at the next Lua instruction, so a wait never swallows Ctrl-C. The caller
+   must hold nothing that needs freeing. Otherwise returns and the wait may go on. */
+void shmlua_checkinterrupt(lua_State *L);
+
 /* The block userdata at arg (raises if not a block). */
 shmlua_block *shmlua_checkblock(lua_State *L, int arg);
 /* Its memory; raises "block 'x' is closed" (or "... read-only" when writing is asked). */

@@ -133,3 +133,16 @@ size_t shmlua_checkindex(lua_State *L, lua_Integer pos, size_t len) {
     return len + (size_t)pos + 1;
   return luaL_error(L, "index %I out of range (1..%I)", (LUAI_UACINT)pos, (LUAI_UACINT)len);
 }
+
+static int noop(lua_State *L) {
+  (void)L;
+  return 0;
+}
+
+void shmlua_checkinterrupt(lua_State *L) {
+  /* A pending hook runs on the next call: make one, and let the hook raise through us. */
+  if (lua_gethook(L) != NULL) {
+    lua_pushcfunction(L, noop);
+    lua_call(L, 0, 0);
+  }
+}
