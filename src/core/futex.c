@@ -1,0 +1,103 @@
+/* Sleeping on a shared 32-bit word: futex on Linux, polling elsewhere. */
+#include "futex.h"
+
+#include <errno.h>
+#include <limits.h>
+
+static struct timespec timespec_add(struct timespec a, struct timespec b) {
+  a.tv_sec += b.tv_sec;
+  a.tv_nsec += b.tv_nsec;
+  if (a.tv_nsec >= 1000000000L) {
+    a.tv_sec++;
+    a.tv_nsec -= 1000000000L;
+  }
+  return a;
+}
+
+#if defined(__linux__)
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+int shmlua_futex_wait(uint32_t *word, uint32_t expected, const struct timespec *timeout) {
+  if (syscall(SYS_futex, word, FUTEX_WAIT, expected, timeout, NULL, 0) == 0)
+    return 0;
+  return errno == EWOULDBLOCK ? EAGAIN : errno;
+}
+
+int shmlua_futex_wake(uint32_t *word, int count) {
+  long n = syscall(SYS_futex, word, FUTEX_WAKE, count, NULL, NULL, 0);
+  return n < 0 ? 0 : (int)n;
+}
+
+#else
+
+static int before(const struct timespec *a, const struct timespec *b) {
+  return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+int shmlua_futex_wait(uint32_t *word, uint32_t expected, const struct timespec *timeout) {
+  struct timespec deadline, step = {0, 1000};
+  if (timeout)
+    deadline = timespec_add(shmlua_now(), *timeout);
+  if (__atomic_load_n(word, __ATOMIC_SEQ_CST) != expected)
+    return EAGAIN;
+  for (;;) {
+    struct timespec now;
+    if (nanosleep(&step, NULL) != 0 && errno == EINTR)
+      return EINTR;
+    if (__atomic_load_n(word, __ATOMIC_SEQ_CST) != expected)
+      return 0;
+    now = shmlua_now();
+    if (timeout && !before(&now, &deadline))
+      return ETIMEDOUT;
+    if (step.tv_nsec < 1000000L) /* back off up to 1 ms between looks */
+      step.tv_nsec *= 2;
+  }
+}
+
+int shmlua_futex_wake(uint32_t *word, int count) {
+  (void)word;
+  (void)count;
+  return 0;
+}
+#endif
+
+struct timespec shmlua_timespec(double seconds) {
+  struct timespec ts;
+  if (!(seconds > 0)) /* also NaN */
+    seconds = 0;
+  if (seconds >= (double)INT_MAX) {
+    ts.tv_sec = INT_MAX;
+    ts.tv_nsec = 0;
+  } else {
+    ts.tv_sec = (time_t)seconds;
+    ts.tv_nsec = (long)((seconds - (double)ts.tv_sec) * 1e9);
+    if (ts.tv_nsec > 999999999L)
+      ts.tv_nsec = 999999999L;
+  }
+  return ts;
+}
+
+struct timespec shmlua_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts;
+}
+
+struct timespec shmlua_deadline(double seconds) {
+  return timespec_add(shmlua_now(), shmlua_timespec(seconds));
+}
+
+struct timespec shmlua_time_left(const struct timespec *deadline) {
+  struct timespec now = shmlua_now(), left;
+  left.tv_sec = deadline->tv_sec - now.tv_sec;
+  left.tv_nsec = deadline->tv_nsec - now.tv_nsec;
+  if (left.tv_nsec < 0) {
+    left.tv_sec--;
+    left.tv_nsec += 1000000000L;
+  }
+  if (left.tv_sec < 0)
+    left.tv_sec = left.tv_nsec = 0;
+  return left;
+}

@@ -1,0 +1,27 @@
+/* Sleeping on a 32-bit word in shared memory and waking sleepers, across processes.
+   Linux: the futex system call (no private flag, so it works on MAP_SHARED memory).
+   Elsewhere: a polling fallback that sleeps in growing steps (wake cannot count sleepers). */
+#ifndef SHMLUA_FUTEX_H
+#define SHMLUA_FUTEX_H
+
+#include <stdint.h>
+#include <time.h>
+
+/* Sleeps while *word == expected, at most timeout (relative; NULL: no limit).
+   Returns 0 when woken (possibly spuriously: callers re-check their condition),
+   EAGAIN if *word != expected on entry, ETIMEDOUT, or EINTR when a signal arrived. */
+int shmlua_futex_wait(uint32_t *word, uint32_t expected, const struct timespec *timeout);
+
+/* Wakes up to count sleepers on word (INT32_MAX for all); returns how many were woken
+   (0 on the polling fallback, where sleepers notice by themselves). */
+int shmlua_futex_wake(uint32_t *word, int count);
+
+/* Seconds (>= 0, may be fractional) to a timespec; huge values saturate. */
+struct timespec shmlua_timespec(double seconds);
+
+/* Monotonic clock now, and the time left until deadline (zero if passed). */
+struct timespec shmlua_now(void);
+struct timespec shmlua_time_left(const struct timespec *deadline);
+struct timespec shmlua_deadline(double seconds);
+
+#endif
