@@ -89,7 +89,7 @@ static int buf_byte(lua_State *L) {
   const unsigned char *p = shmlua_blockaddr(L, b, 0);
   lua_Integer first = shmlua_optint(L, 2, 1);
   size_t start = shmlua_posstart(first, b->size);
-  size_t end = shmlua_posend(shmlua_optint(L, 3, (lua_Integer)start), b->size);
+  size_t end = shmlua_posend(shmlua_optint(L, 3, first), b->size);
   int n;
   if (start > end)
     return 0;

@@ -91,7 +91,7 @@ lua_Integer shmlua_optfield_int(lua_State *L, int arg, const char *key, lua_Inte
   if (!getoption(L, arg, key))
     return def;
   if (!lua_isinteger(L, -1))
-    luaL_error(L, "option '%s' must be an integer", key);
+    luaL_argerror(L, arg, lua_pushfstring(L, "option '%s' must be an integer", key));
   v = lua_tointeger(L, -1);
   lua_pop(L, 1);
   return v;
@@ -102,7 +102,7 @@ int shmlua_optfield_bool(lua_State *L, int arg, const char *key, int def) {
   if (!getoption(L, arg, key))
     return def;
   if (!lua_isboolean(L, -1))
-    luaL_error(L, "option '%s' must be a boolean", key);
+    luaL_argerror(L, arg, lua_pushfstring(L, "option '%s' must be a boolean", key));
   v = lua_toboolean(L, -1);
   lua_pop(L, 1);
   return v;
