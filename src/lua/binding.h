@@ -13,6 +13,7 @@
 /* Each part adds its functions to the module table on top of the stack. */
 void shmlua_open_block(lua_State *L);
 void shmlua_open_buf(lua_State *L);
+void shmlua_open_hexdump(lua_State *L); /* after buf: adds buf:hexdump */
 
 /* Metatables whose __index is a function keep their methods in a table at this key. */
 #define SHMLUA_METHODS "__methods"

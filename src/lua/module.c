@@ -8,6 +8,7 @@ int luaopen_shm(lua_State *L) {
   static void (*const parts[])(lua_State *) = {
       shmlua_open_block,
       shmlua_open_buf,
+      shmlua_open_hexdump,
   };
   lua_newtable(L);
   for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
