@@ -1,0 +1,134 @@
+-- `cmake --install` into a temporary prefix, then what an outside user does with it: the
+-- module from the system lua5.4, the installed shmlua, and the examples built as outside
+-- projects, once with pkg-config and once with find_package(shmlua).
+local H = require "helper"
+
+local root = os.getenv("PWD")
+
+local function readfile(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+-- Runs a shell command; asserts it succeeded (showing its output if not); returns stdout.
+local function ok(cmd)
+  local out, success = H.sh(cmd .. " 2>&1")
+  assert(success, cmd .. "\n" .. out)
+  return out
+end
+
+-- The sanitized build's static libraries need the sanitizer runtime in whatever links them.
+local cache = readfile(H.build .. "/CMakeCache.txt") or ""
+local sanitize = cache:find("SHMLUA_SANITIZE:BOOL=ON", 1, true) and "-fsanitize=address,undefined"
+  or ""
+-- Compilers and cmake run without the runtime the sanitized suite preloads into everything.
+local tool = "env -u LD_PRELOAD "
+
+describe("an installed shmlua", function()
+  local prefix, work
+
+  setup(function()
+    prefix = os.tmpname()
+    os.remove(prefix)
+    work = prefix .. "-work"
+    ok(("cmake --install %s --prefix %s >/dev/null && mkdir -p %s"):format(H.quote(H.build),
+      H.quote(prefix), H.quote(work)))
+  end)
+
+  teardown(function()
+    H.sh(("rm -rf %s %s"):format(H.quote(prefix), H.quote(work)))
+  end)
+
+  it("has the module, the core and binding libraries, headers, pkg-config, CMake config, man page",
+    function()
+      for _, file in ipairs { "lib/lua/5.4/shm.so", "lib/libshmlua_core.a", "lib/libshmlua_lua.a",
+        "include/shmlua/block.h", "include/shmlua/error.h", "include/shmlua/luashm.h",
+        "lib/pkgconfig/shmlua.pc", "lib/pkgconfig/shmlua-lua.pc",
+        "lib/cmake/shmlua/shmluaConfig.cmake", "lib/cmake/shmlua/shmluaConfigVersion.cmake",
+        "share/man/man1/shmlua.1" } do
+        assert(readfile(prefix .. "/" .. file), "not installed: " .. file)
+      end
+      -- Every core header is installed, so each one's includes resolve in the prefix.
+      for header in ok("ls " .. root .. "/src/core/*.h"):gmatch("([^/\n]+%.h)\n") do
+        assert(readfile(prefix .. "/include/shmlua/" .. header), "not installed: " .. header)
+      end
+    end)
+
+  it("loads in the system lua5.4 through LUA_CPATH", function()
+    local name = H.name("inst")
+    local out = ok(("LUA_CPATH=%s lua5.4 -l shm -e %s"):format(
+      H.quote(prefix .. "/lib/lua/5.4/?.so;;"),
+      H.quote(("local m = assert(shm.create(10, %q)); m.buf:write(1, 'installed');"
+        .. "io.write(m.buf:sub(1, 9), ' ', package.searchpath('shm', package.cpath)); m:unlink()")
+        :format(name))))
+    assert.equal("installed " .. prefix .. "/lib/lua/5.4/shm.so", out)
+    assert.is_false(H.exists(name))
+  end)
+
+  it("installs shmlua, which runs a chunk with the module", function()
+    if not readfile(H.shmlua) then
+      pending("this build has no shmlua yet")
+      return
+    end
+    assert.equal("0.1.0\n", ok(("%s/bin/shmlua -e %s"):format(H.quote(prefix),
+      H.quote("print(require('shm').version)"))))
+  end)
+
+  -- The examples' programs: the embedded one runs its script; both make a child answer.
+  local function check_examples(embed, core)
+    local out = ok(("%s %s/examples/embed/share.lua"):format(H.quote(embed), root))
+    assert.matches('^the child answered "pong" in block lua_%x+\n$', out)
+    out = ok(H.quote(core))
+    assert.matches('^the child answered "pong" in block lua_%x+\n$', out)
+    assert.is_false(H.exists(out:match("lua_%x+")))
+  end
+
+  it("builds outside projects with pkg-config", function()
+    local pc = ("PKG_CONFIG_PATH=%s/lib/pkgconfig pkg-config "):format(H.quote(prefix))
+    for _, pkg in ipairs { "shmlua", "shmlua-lua" } do
+      assert.equal("0.1.0\n", ok(pc .. "--modversion " .. pkg))
+    end
+    local embed, core = work .. "/pc-embed", work .. "/pc-core"
+    ok(("%scc %s -o %s %s/examples/embed/embed.c $(%s --cflags --libs shmlua-lua)"):format(
+      tool, sanitize, H.quote(embed), root, pc))
+    ok(("%scc %s -o %s %s/examples/core/share.c $(%s --cflags --libs shmlua)"):format(
+      tool, sanitize, H.quote(core), root, pc))
+    check_examples(embed, core)
+  end)
+
+  it("builds outside projects with find_package(shmlua)", function()
+    for _, example in ipairs { "embed", "core" } do
+      local dir = work .. "/cmake-" .. example
+      ok(("%scmake -S %s/examples/%s -B %s -DCMAKE_PREFIX_PATH=%s -DCMAKE_C_FLAGS=%s "
+        .. "-DCMAKE_EXE_LINKER_FLAGS=%s >/dev/null && %scmake --build %s >/dev/null"):format(
+        tool, root, example, H.quote(dir), H.quote(prefix), H.quote(sanitize), H.quote(sanitize),
+        tool, H.quote(dir)))
+    end
+    check_examples(work .. "/cmake-embed/shmlua-embed", work .. "/cmake-core/shmlua-core-example")
+  end)
+end)
+
+describe("the examples built with shmlua", function()
+  it("embed Lua and share a block with a forked child, and use the C core alone", function()
+    local embed = H.build .. "/examples/embed/shmlua-embed"
+    local out, success = H.sh(("%s %s/examples/embed/share.lua 2>&1"):format(embed, root))
+    assert(success, out)
+    assert.matches('^the child answered "pong" in block lua_%x+\n$', out)
+    out, success = H.sh(H.build .. "/examples/core/shmlua-core-example 2>&1")
+    assert(success, out)
+    assert.matches('^the child answered "pong" in block lua_%x+\n$', out)
+  end)
+
+  it("report a failing child", function()
+    local script = os.tmpname()
+    local f = assert(io.open(script, "w"))
+    f:write('local ok, err = fork_run("error(\'boom\')"); io.write(tostring(ok), " ", err)')
+    f:close()
+    local out = H.sh(("%s/examples/embed/shmlua-embed %s 2>&1"):format(H.build, script))
+    os.remove(script)
+    assert.matches("child: fork_run:1: boom\nnil child %d+ failed", out)
+  end)
+end)
