@@ -1,0 +1,32 @@
+-- Builds the shm module (and the shmlua command) from a checkout with CMake, no network:
+--   luarocks make lua/rockspec/shmlua-scm-1.rockspec            (run at the top of the tree)
+--   luarocks make --tree DIR lua/rockspec/shmlua-scm-1.rockspec  (into a tree of your own)
+rockspec_format = "3.0"
+package = "shmlua"
+version = "scm-1"
+source = {
+  url = "git+file://.", -- not used by `luarocks make`, which builds the current directory
+}
+description = {
+  summary = "POSIX shared memory for Lua 5.4: blocks, typed views, locks, queues, workers",
+  detailed = [[
+Named POSIX shared-memory blocks that several processes map at once, byte and typed views
+of them, process-shared locks, queues and atomics, and cleanup that survives crashes.
+Interchangeable with Python's multiprocessing.shared_memory.]],
+}
+dependencies = {
+  "lua >= 5.4, < 5.5",
+}
+build = {
+  type = "cmake",
+  variables = {
+    CMAKE_BUILD_TYPE = "Release",
+    CMAKE_INSTALL_PREFIX = "$(PREFIX)",
+    CMAKE_INSTALL_BINDIR = "$(BINDIR)",
+    SHMLUA_LUA_CDIR = "$(LIBDIR)",
+    SHMLUA_LUA_LDIR = "$(LUADIR)",
+    LUA_INCLUDE_DIR = "$(LUA_INCDIR)",
+    SHMLUA_INSTALL_DEV = "OFF",
+    SHMLUA_EXAMPLES = "OFF",
+  },
+}
