@@ -14,6 +14,7 @@
 void shmlua_open_block(lua_State *L);
 void shmlua_open_buf(lua_State *L);
 void shmlua_open_hexdump(lua_State *L); /* after buf: adds buf:hexdump */
+void shmlua_open_watch(lua_State *L);
 
 /* Metatables whose __index is a function keep their methods in a table at this key. */
 #define SHMLUA_METHODS "__methods"

@@ -9,6 +9,7 @@ int luaopen_shm(lua_State *L) {
       shmlua_open_block,
       shmlua_open_buf,
       shmlua_open_hexdump,
+      shmlua_open_watch,
   };
   lua_newtable(L);
   for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
