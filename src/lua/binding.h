@@ -9,10 +9,15 @@
 
 #define SHMLUA_BLOCK_MT "shm.block"
 #define SHMLUA_BUF_MT "shm.buf"
+#define SHMLUA_ARRAY_MT "shm.array"
+#define SHMLUA_LIST_MT "shm.list"
 
 /* Each part adds its functions to the module table on top of the stack. */
 void shmlua_open_block(lua_State *L);
 void shmlua_open_buf(lua_State *L);
+void shmlua_open_array(lua_State *L);
+void shmlua_open_pack(lua_State *L); /* after buf: adds buf:pack, buf:unpack */
+void shmlua_open_list(lua_State *L);
 void shmlua_open_hexdump(lua_State *L); /* after buf: adds buf:hexdump */
 void shmlua_open_watch(lua_State *L);
 

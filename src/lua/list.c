@@ -1,0 +1,348 @@
+/* Shared lists (shm.list): CPython's ShareableList in a block, read and written from Lua and
+   Python alike; shm.null stands for Python's None. The layout and its checks are in
+   core/sharelist.c; this file converts values and owns nothing but a reference to the block. */
+#include <string.h>
+
+#include "../core/sharelist.h"
+#include "binding.h"
+
+#define SHMLUA_NULL_MT "shm.null"
+
+typedef struct list {
+  shmlua_block *b; /* kept alive by user value 1 */
+  shmlua_sharelist layout;
+} list;
+
+static const char null_key = 0; /* registry key (by address) of shm.null */
+
+static void pushnull(lua_State *L) {
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &null_key);
+}
+
+static int isnull(lua_State *L, int idx) {
+  int same;
+  idx = lua_absindex(L, idx);
+  pushnull(L);
+  same = lua_rawequal(L, idx, -1);
+  lua_pop(L, 1);
+  return same;
+}
+
+/* The Lua value at idx as a list value: integer, float, boolean, string (str when it is UTF-8,
+   else bytes), nil or shm.null (None). */
+static void tovalue(lua_State *L, int idx, shmlua_slvalue *v) {
+  switch (lua_type(L, idx)) {
+  case LUA_TNUMBER:
+    if (lua_isinteger(L, idx))
+      v->kind = SHMLUA_SL_INT, v->i = lua_tointeger(L, idx);
+    else
+      v->kind = SHMLUA_SL_FLOAT, v->f = lua_tonumber(L, idx);
+    break;
+  case LUA_TBOOLEAN:
+    v->kind = SHMLUA_SL_BOOL;
+    v->i = lua_toboolean(L, idx);
+    break;
+  case LUA_TSTRING:
+    v->s = (const unsigned char *)lua_tolstring(L, idx, &v->len);
+    v->kind = shmlua_sharelist_strkind(v->s, v->len);
+    break;
+  case LUA_TNIL:
+    v->kind = SHMLUA_SL_NONE;
+    break;
+  default:
+    if (!isnull(L, idx))
+      luaL_error(L, "list values are integers, floats, booleans, strings or shm.null, not %s",
+                 luaL_typename(L, idx));
+    v->kind = SHMLUA_SL_NONE;
+  }
+}
+
+static void pushvalue(lua_State *L, const shmlua_slvalue *v) {
+  switch (v->kind) {
+  case SHMLUA_SL_INT: lua_pushinteger(L, (lua_Integer)v->i); break;
+  case SHMLUA_SL_FLOAT: lua_pushnumber(L, (lua_Number)v->f); break;
+  case SHMLUA_SL_BOOL: lua_pushboolean(L, (int)v->i); break;
+  case SHMLUA_SL_NONE: pushnull(L); break;
+  default: lua_pushlstring(L, (const char *)v->s, v->len); break;
+  }
+}
+
+static list *checklist(lua_State *L) {
+  return shmlua_fastudata(L, 1, SHMLUA_LIST_MT);
+}
+
+static void pushitem(lua_State *L, const list *l, const unsigned char *p, size_t i) {
+  shmlua_slvalue v;
+  shmlua_error err;
+  if (shmlua_sharelist_get(&l->layout, p, i, &v, &err) != 0)
+    luaL_error(L, "list '%s': %s", shmlua_name_user(&l->b->name), err.message);
+  pushvalue(L, &v);
+}
+
+/* A list userdata viewing the block at idx. */
+static list *newlist(lua_State *L, int idx) {
+  list *l = lua_newuserdatauv(L, sizeof *l, 1);
+  memset(l, 0, sizeof *l);
+  l->b = lua_touserdata(L, idx);
+  luaL_setmetatable(L, SHMLUA_LIST_MT);
+  lua_pushvalue(L, idx);
+  lua_setiuservalue(L, -2, 1);
+  return l;
+}
+
+/* shm.list(values [, name [, opts]]): a new block (shm.create's rules, upvalue 1) holding
+   values, each item with the room Python would give it (strings: counted in UTF-8 bytes). */
+static int list_new(lua_State *L) {
+  size_t n, datalen = 0, size;
+  shmlua_name name;
+  shmlua_error err;
+  list *l;
+  lua_remove(L, 1); /* the shm.list table: called through __call */
+  luaL_checktype(L, 1, LUA_TTABLE);
+  if (!lua_isnoneornil(L, 2))
+    shmlua_checkname(L, 2, &name);
+  lua_settop(L, 3);
+  n = (size_t)lua_rawlen(L, 1);
+  for (size_t k = 0; k < n; k++) {
+    shmlua_slvalue v;
+    size_t slot;
+    lua_rawgeti(L, 1, (lua_Integer)k + 1);
+    tovalue(L, -1, &v);
+    slot = shmlua_sharelist_slot(&v);
+    if (slot == 0 || datalen + slot < datalen)
+      return luaL_error(L, "item %I: a string of %I bytes is too long for a list (at most %I)",
+                        (LUAI_UACINT)k + 1, (LUAI_UACINT)v.len,
+                        (LUAI_UACINT)SHMLUA_SL_MAX_SLOT - 1);
+    datalen += slot;
+    lua_pop(L, 1);
+  }
+  size = shmlua_sharelist_size(n, datalen);
+  if (size == 0 || size > (size_t)LUA_MAXINTEGER)
+    return luaL_error(L, "list too large");
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_pushinteger(L, (lua_Integer)size);
+  lua_pushvalue(L, 2);
+  lua_pushvalue(L, 3);
+  lua_call(L, 3, 3);
+  if (lua_isnil(L, 4))
+    return 3; /* nil, message, errno */
+  lua_settop(L, 4);
+  l = newlist(L, 4);
+  if (shmlua_sharelist_init(&l->layout, l->b->addr, l->b->size, n, datalen, &err) != 0)
+    return luaL_error(L, "%s", err.message);
+  for (size_t k = 0; k < n; k++) {
+    shmlua_slvalue v;
+    lua_rawgeti(L, 1, (lua_Integer)k + 1);
+    tovalue(L, -1, &v);
+    shmlua_sharelist_place(l->b->addr, k, shmlua_sharelist_slot(&v));
+    if (shmlua_sharelist_set(&l->layout, l->b->addr, k, &v, &err) != 0)
+      return luaL_error(L, "%s", err.message);
+    lua_pop(L, 1);
+  }
+  return 1;
+}
+
+/* shm.list.attach(name [, opts]): shm.attach (upvalue 1), then the whole header is checked, so
+   a corrupt or hostile block raises here. */
+static int list_attach(lua_State *L) {
+  shmlua_name name;
+  shmlua_error err;
+  list *l;
+  shmlua_checkname(L, 1, &name);
+  lua_settop(L, 2);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_pushvalue(L, 1);
+  lua_pushvalue(L, 2);
+  lua_call(L, 2, 3);
+  if (lua_isnil(L, 3))
+    return 3;
+  lua_settop(L, 3);
+  l = newlist(L, 3);
+  if (shmlua_sharelist_open(&l->layout, l->b->addr, l->b->size, &err) != 0) {
+    shmlua_block_close(l->b);
+    return luaL_error(L, "list '%s': %s", shmlua_name_user(&name), err.message);
+  }
+  return 1;
+}
+
+/* l[i]: 1-based, negative from the end; l[#l + 1] is nil so ipairs stops there. */
+static int list_index(lua_State *L) {
+  list *l = checklist(L);
+  if (lua_type(L, 2) == LUA_TNUMBER) {
+    const unsigned char *p = shmlua_blockaddr(L, l->b, 0);
+    int isint;
+    lua_Integer i = lua_tointegerx(L, 2, &isint);
+    if (!isint)
+      return luaL_error(L, "list index must be an integer");
+    if (i == (lua_Integer)l->layout.count + 1)
+      lua_pushnil(L);
+    else
+      pushitem(L, l, p, shmlua_checkindex(L, i, l->layout.count) - 1);
+    return 1;
+  }
+  if (lua_type(L, 2) != LUA_TSTRING)
+    return luaL_error(L, "list index must be an integer");
+  const char *key = lua_tostring(L, 2);
+  if (strcmp(key, "name") == 0)
+    lua_pushstring(L, shmlua_name_user(&l->b->name));
+  else if (strcmp(key, "closed") == 0)
+    lua_pushboolean(L, l->b->addr == NULL);
+  else if (strcmp(key, "format") == 0) {
+    const unsigned char *p = shmlua_blockaddr(L, l->b, 0);
+    luaL_Buffer out;
+    luaL_buffinit(L, &out);
+    for (size_t i = 0; i < l->layout.count; i++) {
+      char format[9];
+      shmlua_error err;
+      if (shmlua_sharelist_format(&l->layout, p, i, format, &err) != 0)
+        return luaL_error(L, "list '%s': %s", shmlua_name_user(&l->b->name), err.message);
+      luaL_addstring(&out, format);
+    }
+    luaL_pushresult(&out);
+  } else {
+    lua_pushvalue(L, 2);
+    lua_rawget(L, lua_upvalueindex(1));
+  }
+  return 1;
+}
+
+/* l[i] = v: only inside the list; a string longer than the item's room changes nothing. */
+static int list_newindex(lua_State *L) {
+  list *l = checklist(L);
+  unsigned char *p = shmlua_blockaddr(L, l->b, 1);
+  shmlua_slvalue v;
+  shmlua_error err;
+  int isint;
+  lua_Integer i = lua_tointegerx(L, 2, &isint);
+  if (lua_type(L, 2) != LUA_TNUMBER || !isint)
+    return luaL_error(L, "list index must be an integer");
+  size_t k = shmlua_checkindex(L, i, l->layout.count) - 1;
+  tovalue(L, 3, &v);
+  if (shmlua_sharelist_set(&l->layout, p, k, &v, &err) != 0)
+    return luaL_error(L, "list '%s': %s", shmlua_name_user(&l->b->name), err.message);
+  return 0;
+}
+
+static int list_len(lua_State *L) {
+  list *l = checklist(L);
+  shmlua_blockaddr(L, l->b, 0);
+  lua_pushinteger(L, (lua_Integer)l->layout.count);
+  return 1;
+}
+
+static int list_tostring(lua_State *L) {
+  list *l = checklist(L);
+  if (l->b->addr)
+    lua_pushfstring(L, "shm.list: %s (%I items)", shmlua_name_user(&l->b->name),
+                    (LUAI_UACINT)l->layout.count);
+  else
+    lua_pushfstring(L, "shm.list: %s (closed)", shmlua_name_user(&l->b->name));
+  return 1;
+}
+
+/* Calls found(L, i) for each item equal to arg 2 (raw equality: 1 == 1.0, strings by value,
+   shm.null by identity) until it returns nonzero. */
+static size_t find(lua_State *L, int (*found)(size_t *count), size_t *count) {
+  list *l = checklist(L);
+  const unsigned char *p = shmlua_blockaddr(L, l->b, 0);
+  luaL_checkany(L, 2);
+  for (size_t i = 0; i < l->layout.count; i++) {
+    int equal;
+    pushitem(L, l, p, i);
+    equal = lua_rawequal(L, -1, 2);
+    lua_pop(L, 1);
+    if (equal && found(count))
+      return i + 1;
+  }
+  return 0;
+}
+
+static int count_all(size_t *count) {
+  ++*count;
+  return 0;
+}
+
+static int stop_at_first(size_t *count) {
+  (void)count;
+  return 1;
+}
+
+/* l:count(v) -> how many items equal v */
+static int list_count(lua_State *L) {
+  size_t count = 0;
+  find(L, count_all, &count);
+  lua_pushinteger(L, (lua_Integer)count);
+  return 1;
+}
+
+/* l:index(v) -> position of the first item equal to v, or fail (nil) */
+static int list_indexof(lua_State *L) {
+  size_t at = find(L, stop_at_first, NULL);
+  if (at == 0)
+    luaL_pushfail(L);
+  else
+    lua_pushinteger(L, (lua_Integer)at);
+  return 1;
+}
+
+static int list_close(lua_State *L) {
+  shmlua_block_close(checklist(L)->b);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int list_release(lua_State *L) {
+  shmlua_block_close(checklist(L)->b);
+  return 0;
+}
+
+static int list_unlink(lua_State *L) {
+  shmlua_error err;
+  if (shmlua_unlink(&checklist(L)->b->name, &err) != 0)
+    return shmlua_oserror(L, &err);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int null_tostring(lua_State *L) {
+  lua_pushliteral(L, "shm.null");
+  return 1;
+}
+
+void shmlua_open_list(lua_State *L) {
+  static const luaL_Reg metamethods[] = {{"__newindex", list_newindex},
+                                         {"__len", list_len},
+                                         {"__tostring", list_tostring},
+                                         {"__close", list_release},
+                                         {NULL, NULL}};
+  static const luaL_Reg none[] = {{NULL, NULL}};
+  static const luaL_Reg methods[] = {{"count", list_count}, {"index", list_indexof},
+                                     {"close", list_close}, {"unlink", list_unlink},
+                                     {NULL, NULL}};
+  shmlua_newclass(L, SHMLUA_LIST_MT, metamethods, none, list_index);
+  lua_getfield(L, -1, SHMLUA_METHODS); /* methods check self by pointer too */
+  lua_pushvalue(L, -1);
+  lua_pushvalue(L, -3);
+  luaL_setfuncs(L, methods, 2);
+  lua_pop(L, 2);
+
+  lua_newuserdatauv(L, 0, 0); /* shm.null: one value, compared by identity */
+  luaL_newmetatable(L, SHMLUA_NULL_MT);
+  lua_pushcfunction(L, null_tostring);
+  lua_setfield(L, -2, "__tostring");
+  lua_setmetatable(L, -2);
+  lua_pushvalue(L, -1);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &null_key);
+  lua_setfield(L, -2, "null");
+
+  lua_newtable(L); /* shm.list: callable, with attach */
+  lua_getfield(L, -2, "attach");
+  lua_pushcclosure(L, list_attach, 1);
+  lua_setfield(L, -2, "attach");
+  lua_newtable(L);
+  lua_getfield(L, -3, "create");
+  lua_pushcclosure(L, list_new, 1);
+  lua_setfield(L, -2, "__call");
+  lua_setmetatable(L, -2);
+  lua_setfield(L, -2, "list");
+}

@@ -1,0 +1,117 @@
+/* buf:pack and buf:unpack: string.pack's format language on a block. They call the string
+   library's own pack and unpack, so every option, limit and error is exactly Lua's; only the
+   bytes needed are copied, never the whole block. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <lualib.h>
+
+#include "binding.h"
+
+/* The largest alignment string.pack can ask for ("!16", "i16"). Padding a format so that it
+   starts at the same offset modulo this as the position in the block makes "!" and "X" align
+   relative to the block's start, as string.unpack aligns relative to its string's start. */
+enum { MAXALIGN = 16, FIRST_WINDOW = 128, WINDOW_GROWTH = 8 };
+
+/* Upvalues of both methods: string.pack and string.unpack. */
+enum { UV_PACK = 1, UV_UNPACK = 2 };
+
+/* A position where n >= 0 bytes may start: 1..size+1, or negative from the end. */
+static size_t startpos(lua_State *L, lua_Integer pos, size_t size) {
+  return pos == (lua_Integer)size + 1 ? size + 1 : shmlua_checkindex(L, pos, size);
+}
+
+/* string.pack or string.unpack failed with the message on top: an argument error of theirs
+   becomes one of ours (argument k of theirs is our argument k + shift), with their reason. */
+static int reraise(lua_State *L, int shift) {
+  const char *msg = lua_tostring(L, -1), *reason;
+  char *end;
+  long k;
+  if (!msg || strncmp(msg, "bad argument #", 14) != 0)
+    return lua_error(L);
+  k = strtol(msg + 14, &end, 10);
+  reason = strstr(end, " (");
+  if (!reason || k < 1 || k > 1000)
+    return lua_error(L);
+  lua_pushlstring(L, reason + 2, strlen(reason + 2) - 1); /* without the final ")" */
+  return luaL_argerror(L, (int)k + shift, lua_tostring(L, -1));
+}
+
+/* buf:pack(i, fmt, v...) -> position after the last byte written */
+static int buf_pack(lua_State *L) {
+  shmlua_block *b = shmlua_checkbuf(L, 1);
+  lua_Integer pos = shmlua_checkint(L, 2);
+  int nvalues = lua_gettop(L) - 3;
+  unsigned char *p;
+  size_t start, pad, len;
+  const char *packed;
+  luaL_checkstring(L, 3);
+  p = shmlua_blockaddr(L, b, 1);
+  start = startpos(L, pos, b->size);
+  pad = (start - 1) % MAXALIGN;
+  lua_pushvalue(L, lua_upvalueindex(UV_PACK));
+  lua_pushfstring(L, "%s%s", "xxxxxxxxxxxxxxx" + (MAXALIGN - 1 - pad), lua_tostring(L, 3));
+  lua_rotate(L, 4, 2); /* pack, format, values... */
+  if (lua_pcall(L, nvalues + 1, 1, 0) != LUA_OK)
+    return reraise(L, 2);
+  packed = lua_tolstring(L, -1, &len) + pad;
+  len -= pad;
+  if (len > b->size - (start - 1))
+    return luaL_error(L, "%I bytes at position %I do not fit in %I bytes", (LUAI_UACINT)len,
+                      (LUAI_UACINT)start, (LUAI_UACINT)b->size);
+  memcpy(p + start - 1, packed, len);
+  lua_pushinteger(L, (lua_Integer)(start + len));
+  return 1;
+}
+
+/* buf:unpack(fmt [, i]) -> values..., position after the last byte read. string.unpack runs
+   on a copy of a window of the block that starts aligned as the block does and grows until the
+   values fit or it reaches the end of the block. */
+static int buf_unpack(lua_State *L) {
+  shmlua_block *b = shmlua_checkbuf(L, 1);
+  const unsigned char *p;
+  size_t start, base, rest, window;
+  luaL_checkstring(L, 2);
+  lua_Integer pos = shmlua_optint(L, 3, 1);
+  lua_settop(L, 2);
+  p = shmlua_blockaddr(L, b, 0);
+  start = startpos(L, pos, b->size);
+  base = (start - 1) / MAXALIGN * MAXALIGN;
+  rest = b->size - base;
+  window = start - base + FIRST_WINDOW;
+  for (;;) {
+    int n;
+    if (window > rest)
+      window = rest;
+    lua_pushvalue(L, lua_upvalueindex(UV_UNPACK));
+    lua_pushvalue(L, 2);
+    lua_pushlstring(L, (const char *)p + base, window);
+    lua_pushinteger(L, (lua_Integer)(start - base));
+    if (lua_pcall(L, 3, LUA_MULTRET, 0) == LUA_OK) {
+      n = lua_gettop(L) - 2;
+      lua_pushinteger(L, lua_tointeger(L, -1) + (lua_Integer)base);
+      lua_replace(L, -2);
+      return n;
+    }
+    /* Their argument 2 is the data: too short, or a 'z' string without its end. */
+    if (strncmp(lua_tostring(L, -1), "bad argument #2 ", 16) != 0)
+      return reraise(L, 1);
+    if (window == rest)
+      return luaL_error(L, "the block ends before the values do (%I bytes, from position %I)",
+                        (LUAI_UACINT)b->size, (LUAI_UACINT)start);
+    lua_pop(L, 1);
+    window = rest / WINDOW_GROWTH < window ? rest : window * WINDOW_GROWTH;
+  }
+}
+
+void shmlua_open_pack(lua_State *L) {
+  static const luaL_Reg methods[] = {{"pack", buf_pack}, {"unpack", buf_unpack}, {NULL, NULL}};
+  luaL_getmetatable(L, SHMLUA_BUF_MT);
+  lua_getfield(L, -1, SHMLUA_METHODS);
+  luaL_requiref(L, LUA_STRLIBNAME, luaopen_string, 0);
+  lua_getfield(L, -1, "pack");
+  lua_getfield(L, -2, "unpack");
+  lua_remove(L, -3);
+  luaL_setfuncs(L, methods, 2);
+  lua_pop(L, 2);
+}
