@@ -1,0 +1,243 @@
+/* C floor of the block operations: create/attach with raw system calls, element loops,
+   bulk copies with memcpy. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cbench.h"
+
+enum { SMALL = 4096, PATTERN = 251, SAMPLE_STRIDE = 4093 };
+
+static void make_name(char *out, size_t len, long i) {
+  snprintf(out, len, "/cbench_%d_%ld", (int)getpid(), i);
+}
+
+static unsigned char *map_fd(int fd, size_t size) {
+  unsigned char *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (p == MAP_FAILED)
+    shmlua_cbench_die("mmap");
+  return p;
+}
+
+/* What shmlua's create does: exclusive open, exact mode, storage reserved, mapped. */
+static double create_full(long n, long size, char **args, int64_t *check) {
+  char name[64];
+  int64_t t0 = shmlua_cbench_now();
+  (void)size, (void)args;
+  for (long i = 0; i < n; i++) {
+    make_name(name, sizeof name, i);
+    int fd = shm_open(name, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
+    if (fd < 0 || fchmod(fd, 0600) != 0 || posix_fallocate(fd, 0, SMALL) != 0)
+      shmlua_cbench_die("create");
+    unsigned char *p = map_fd(fd, SMALL);
+    close(fd);
+    *check += p[0] == 0;
+    munmap(p, SMALL);
+    if (shm_unlink(name) != 0)
+      shmlua_cbench_die("shm_unlink");
+  }
+  return (double)(shmlua_cbench_now() - t0) / (double)n;
+}
+
+/* What Python's create does: open, ftruncate (reserves nothing), mapped. */
+static double create_bare(long n, long size, char **args, int64_t *check) {
+  char name[64];
+  int64_t t0 = shmlua_cbench_now();
+  (void)size, (void)args;
+  for (long i = 0; i < n; i++) {
+    make_name(name, sizeof name, i);
+    int fd = shm_open(name, O_CREAT | O_EXCL | O_RDWR, 0600);
+    if (fd < 0 || ftruncate(fd, SMALL) != 0)
+      shmlua_cbench_die("create");
+    unsigned char *p = map_fd(fd, SMALL);
+    close(fd);
+    *check += p[0] == 0;
+    munmap(p, SMALL);
+    if (shm_unlink(name) != 0)
+      shmlua_cbench_die("shm_unlink");
+  }
+  return (double)(shmlua_cbench_now() - t0) / (double)n;
+}
+
+static double attach(long n, long size, char **args, int64_t *check) {
+  char name[64];
+  int fd;
+  int64_t t0;
+  (void)size, (void)args;
+  make_name(name, sizeof name, -1);
+  fd = shm_open(name, O_CREAT | O_EXCL | O_RDWR, 0600);
+  if (fd < 0 || ftruncate(fd, SMALL) != 0)
+    shmlua_cbench_die("create");
+  map_fd(fd, SMALL)[0] = 1;
+  close(fd);
+  t0 = shmlua_cbench_now();
+  for (long i = 0; i < n; i++) {
+    struct stat st;
+    fd = shm_open(name, O_RDWR | O_CLOEXEC, 0);
+    if (fd < 0 || fstat(fd, &st) != 0)
+      shmlua_cbench_die("attach");
+    unsigned char *p = map_fd(fd, (size_t)st.st_size);
+    close(fd);
+    *check += p[0];
+    munmap(p, (size_t)st.st_size);
+  }
+  t0 = shmlua_cbench_now() - t0;
+  shm_unlink(name);
+  return (double)t0 / (double)n;
+}
+
+static double byte_read(long n, long size, char **args, int64_t *check) {
+  unsigned char *p = shmlua_cbench_shared((size_t)n);
+  uint64_t sum = 0;
+  int64_t t0;
+  (void)size, (void)args;
+  for (long k = 0; k < n; k++)
+    p[k] = (unsigned char)(k % PATTERN);
+  t0 = shmlua_cbench_now();
+  for (long k = 0; k < n; k++)
+    sum += p[k];
+  t0 = shmlua_cbench_now() - t0;
+  *check = (int64_t)sum;
+  return (double)t0 / (double)n;
+}
+
+static double byte_write(long n, long size, char **args, int64_t *check) {
+  unsigned char *p = shmlua_cbench_shared((size_t)n);
+  int64_t t0 = shmlua_cbench_now();
+  (void)size, (void)args;
+  for (long i = 1; i <= n; i++)
+    p[i - 1] = (unsigned char)(i & 255);
+  t0 = shmlua_cbench_now() - t0;
+  for (long k = 0; k < n; k++)
+    *check += p[k];
+  return (double)t0 / (double)n;
+}
+
+static double i64_read(long n, long size, char **args, int64_t *check) {
+  int64_t *a = (int64_t *)shmlua_cbench_shared((size_t)n * sizeof *a), sum = 0, t0;
+  (void)size, (void)args;
+  for (long k = 0; k < n; k++)
+    a[k] = k + 1;
+  t0 = shmlua_cbench_now();
+  for (long k = 0; k < n; k++)
+    sum += a[k];
+  t0 = shmlua_cbench_now() - t0;
+  *check = sum;
+  return (double)t0 / (double)n;
+}
+
+static double i64_write(long n, long size, char **args, int64_t *check) {
+  int64_t *a = (int64_t *)shmlua_cbench_shared((size_t)n * sizeof *a), t0;
+  (void)size, (void)args;
+  t0 = shmlua_cbench_now();
+  for (long i = 1; i <= n; i++)
+    a[i - 1] = i;
+  t0 = shmlua_cbench_now() - t0;
+  for (long k = 0; k < n; k++)
+    *check += a[k];
+  return (double)t0 / (double)n;
+}
+
+static double f64_read(long n, long size, char **args, int64_t *check) {
+  double *a = (double *)shmlua_cbench_shared((size_t)n * sizeof *a), sum = 0;
+  int64_t t0;
+  (void)size, (void)args;
+  for (long k = 0; k < n; k++)
+    a[k] = (double)(k + 1);
+  t0 = shmlua_cbench_now();
+  for (long k = 0; k < n; k++)
+    sum += a[k];
+  t0 = shmlua_cbench_now() - t0;
+  *check = (int64_t)sum;
+  return (double)t0 / (double)n;
+}
+
+static double f64_write(long n, long size, char **args, int64_t *check) {
+  double *a = (double *)shmlua_cbench_shared((size_t)n * sizeof *a), sum = 0;
+  int64_t t0;
+  (void)size, (void)args;
+  t0 = shmlua_cbench_now();
+  for (long i = 1; i <= n; i++)
+    a[i - 1] = (double)i;
+  t0 = shmlua_cbench_now() - t0;
+  for (long k = 0; k < n; k++)
+    sum += a[k];
+  *check = (int64_t)sum;
+  return (double)t0 / (double)n;
+}
+
+/* The bulk operations move `size` bytes laid out as byte k = k % 251, and are checked by
+   summing the bytes at every 4093rd offset (a stride that crosses pages and the pattern). */
+static unsigned char *pattern(size_t size) {
+  unsigned char *p = malloc(size);
+  if (!p)
+    shmlua_cbench_die("malloc");
+  for (size_t k = 0; k < size; k++)
+    p[k] = (unsigned char)(k % PATTERN);
+  return p;
+}
+
+static int64_t sample(const unsigned char *p, size_t size) {
+  int64_t sum = 0;
+  for (size_t k = 0; k < size; k += SAMPLE_STRIDE)
+    sum += p[k];
+  return sum;
+}
+
+static double bulk_write(long n, long size, char **args, int64_t *check) {
+  unsigned char *src = pattern((size_t)size), *dst = shmlua_cbench_shared((size_t)size);
+  int64_t t0 = shmlua_cbench_now();
+  (void)args;
+  for (long i = 0; i < n; i++)
+    memcpy(dst, src, (size_t)size);
+  t0 = shmlua_cbench_now() - t0;
+  *check = sample(dst, (size_t)size);
+  free(src);
+  return (double)t0 / (double)n;
+}
+
+/* Reading back as a string: a fresh allocation filled from the block, as Lua and Python do. */
+static double bulk_read(long n, long size, char **args, int64_t *check) {
+  unsigned char *src = shmlua_cbench_shared((size_t)size), *copy;
+  int64_t spent = 0;
+  (void)args;
+  memcpy(src, copy = pattern((size_t)size), (size_t)size);
+  free(copy);
+  for (long i = 0; i < n; i++) {
+    int64_t t0 = shmlua_cbench_now();
+    copy = malloc((size_t)size);
+    if (!copy)
+      shmlua_cbench_die("malloc");
+    memcpy(copy, src, (size_t)size);
+    spent += shmlua_cbench_now() - t0;
+    *check = sample(copy, (size_t)size);
+    free(copy);
+  }
+  return (double)spent / (double)n;
+}
+
+static double bulk_copy(long n, long size, char **args, int64_t *check) {
+  unsigned char *src = shmlua_cbench_shared((size_t)size), *dst = shmlua_cbench_shared((size_t)size);
+  unsigned char *init = pattern((size_t)size);
+  int64_t t0;
+  (void)args;
+  memcpy(src, init, (size_t)size);
+  free(init);
+  t0 = shmlua_cbench_now();
+  for (long i = 0; i < n; i++)
+    memcpy(dst, src, (size_t)size);
+  t0 = shmlua_cbench_now() - t0;
+  *check = sample(dst, (size_t)size);
+  return (double)t0 / (double)n;
+}
+
+const shmlua_cbench_op shmlua_cbench_memory_ops[] = {
+    {"create", create_full},   {"create_bare", create_bare}, {"attach", attach},
+    {"byte_read", byte_read},  {"byte_write", byte_write},   {"i64_read", i64_read},
+    {"i64_write", i64_write},  {"f64_read", f64_read},       {"f64_write", f64_write},
+    {"bulk_write", bulk_write}, {"bulk_read", bulk_read},    {"bulk_copy", bulk_copy},
+    {NULL, NULL}};

@@ -1,0 +1,272 @@
+-- shmlua side of bench/, and the Lua floor (plain tables in the same interpreter).
+-- Usage: lua5.4 bench/lua/bench.lua OP N [SIZE [ARG...]]; prints "ns_per_op check" as the
+-- Python and C sides do (bench/driver.lua checks it). An operation whose feature the module
+-- does not have yet exits with status 3 and says "unavailable: ...".
+local shm = require "shm"
+local now = require("benchclock").now
+
+local SMALL, PATTERN, SAMPLE_STRIDE = 4096, 251, 4093
+
+local function need(...)
+  for _, path in ipairs({ ... }) do
+    local v = shm
+    for key in path:gmatch("[^.]+") do v = type(v) == "table" and v[key] or nil end
+    if v == nil then
+      io.stderr:write("unavailable: shm.", path, "\n")
+      os.exit(3)
+    end
+  end
+end
+
+-- Seconds to nanoseconds per operation.
+local function per(seconds, n) return seconds * 1e9 / n end
+
+local ops = {}
+
+function ops.create(n)
+  local check = 0
+  local t0 = now()
+  for _ = 1, n do
+    local m = assert(shm.create(SMALL))
+    if m.buf[1] == 0 then check = check + 1 end
+    m:close()
+    assert(m:unlink())
+  end
+  return per(now() - t0, n), check
+end
+
+function ops.attach(n)
+  local owner <close> = assert(shm.create(SMALL))
+  owner.buf[1] = 1
+  local name, check = owner.name, 0
+  local t0 = now()
+  for _ = 1, n do
+    local m = assert(shm.attach(name))
+    check = check + m.buf[1]
+    m:close()
+  end
+  local spent = now() - t0
+  owner:unlink()
+  return per(spent, n), check
+end
+
+-- size bytes laid out as byte k (0-based) = k % 251.
+local function pattern(size)
+  local base = {}
+  for k = 0, PATTERN - 1 do base[#base + 1] = string.char(k) end
+  return (table.concat(base):rep(size // PATTERN + 1)):sub(1, size)
+end
+
+-- Sum of the bytes at 0-based offsets 0, 4093, 8186, ... of anything indexable by get.
+local function sample(get, size)
+  local sum = 0
+  for k = 1, size, SAMPLE_STRIDE do sum = sum + get(k) end
+  return sum
+end
+
+local function block(size)
+  local m = assert(shm.create(size))
+  m.buf:fill(0) -- map the pages into this process, as the other sides do
+  return m
+end
+
+local function drop(m)
+  m:close()
+  m:unlink()
+end
+
+local function sum_buf(b, n)
+  local s = 0
+  for i = 1, n do s = s + b[i] end
+  return s
+end
+
+function ops.byte_read(n)
+  local m = block(n)
+  local b = m.buf
+  b:write(1, pattern(n))
+  local t0 = now()
+  local s = sum_buf(b, n)
+  local spent = now() - t0
+  drop(m)
+  return per(spent, n), s
+end
+
+function ops.byte_write(n)
+  local m = block(n)
+  local b = m.buf
+  local t0 = now()
+  for i = 1, n do b[i] = i & 255 end
+  local spent = now() - t0
+  local check = sum_buf(b, n)
+  drop(m)
+  return per(spent, n), check
+end
+
+local function typed(n, dtype)
+  need("create") -- m:array comes with the data part
+  local m = block(n * 8)
+  if not m.array then
+    io.stderr:write("unavailable: m:array\n")
+    os.exit(3)
+  end
+  return m, m:array(dtype)
+end
+
+local function typed_read(n, dtype)
+  local m, a = typed(n, dtype)
+  for i = 1, n do a[i] = i end
+  local t0 = now()
+  local s = sum_buf(a, n)
+  local spent = now() - t0
+  drop(m)
+  return per(spent, n), math.tointeger(s) or s
+end
+
+local function typed_write(n, dtype)
+  local m, a = typed(n, dtype)
+  local t0 = now()
+  for i = 1, n do a[i] = i end
+  local spent = now() - t0
+  local s = sum_buf(a, n)
+  drop(m)
+  return per(spent, n), math.tointeger(s) or s
+end
+
+function ops.i64_read(n) return typed_read(n, "int64") end
+function ops.i64_write(n) return typed_write(n, "int64") end
+function ops.f64_read(n) return typed_read(n, "float64") end
+function ops.f64_write(n) return typed_write(n, "float64") end
+
+-- The Lua floor: the same loops over a plain table.
+local function table_of(n, value)
+  local t = {}
+  for i = 1, n do t[i] = value(i) end
+  return t
+end
+
+function ops.floor_byte_read(n)
+  local t = table_of(n, function(i) return (i - 1) % PATTERN end)
+  local t0 = now()
+  local s = sum_buf(t, n)
+  return per(now() - t0, n), s
+end
+
+function ops.floor_byte_write(n)
+  local t = table_of(n, function() return 0 end)
+  local t0 = now()
+  for i = 1, n do t[i] = i & 255 end
+  local spent = now() - t0
+  return per(spent, n), sum_buf(t, n)
+end
+
+local function floor_read(n, one)
+  local t = table_of(n, function(i) return i * one end)
+  local t0 = now()
+  local s = sum_buf(t, n)
+  return per(now() - t0, n), math.tointeger(s)
+end
+
+local function floor_write(n, one)
+  local t = table_of(n, function() return 0 * one end)
+  local t0 = now()
+  for i = 1, n do t[i] = i * one end
+  local spent = now() - t0
+  return per(spent, n), math.tointeger(sum_buf(t, n))
+end
+
+function ops.floor_i64_read(n) return floor_read(n, 1) end
+function ops.floor_i64_write(n) return floor_write(n, 1) end
+function ops.floor_f64_read(n) return floor_read(n, 1.0) end
+-- Floats computed in the loop, as the float64 array converts each integer it stores.
+function ops.floor_f64_write(n) return floor_write(n, 1.0) end
+
+function ops.bulk_write(n, size)
+  local src, m = pattern(size), block(size)
+  local b = m.buf
+  local t0 = now()
+  for _ = 1, n do b:write(1, src) end
+  local spent = now() - t0
+  local check = sample(function(k) return b[k] end, size)
+  drop(m)
+  return per(spent, n), check
+end
+
+function ops.bulk_read(n, size)
+  local m = block(size)
+  local b, spent, check = m.buf, 0, nil
+  b:write(1, pattern(size))
+  for _ = 1, n do
+    collectgarbage() -- free the previous copy first, as Python and C do
+    local t0 = now()
+    local copy = b:sub(1, size)
+    spent = spent + (now() - t0)
+    check = sample(function(k) return copy:byte(k) end, size)
+  end
+  drop(m)
+  return per(spent, n), check
+end
+
+-- Block to block without a Lua string in between: byte arrays' copy is a memmove.
+function ops.bulk_copy(n, size)
+  local src, dst = block(size), block(size)
+  src.buf:write(1, pattern(size))
+  if not dst.array then
+    io.stderr:write("unavailable: m:array\n")
+    os.exit(3)
+  end
+  local from, to = src:array("uint8"), dst:array("uint8")
+  local t0 = now()
+  for _ = 1, n do to:copy(from) end
+  local spent = now() - t0
+  local check = sample(function(k) return dst.buf[k] end, size)
+  drop(src)
+  drop(dst)
+  return per(spent, n), check
+end
+
+-- Operation 9: resident memory stage by stage ("stage NAME VmRSS RssShmem object", KiB).
+local function status_kb(field)
+  for line in io.lines("/proc/self/status") do
+    local v = line:match("^" .. field .. ":%s*(%d+)")
+    if v then return tonumber(v) end
+  end
+  return -1
+end
+
+local function object_kb(name)
+  local p = assert(io.popen("stat -c %b /dev/shm/" .. name))
+  local blocks = tonumber(p:read("l"))
+  p:close()
+  return blocks // 2
+end
+
+function ops.memory(_, size)
+  local function stage(what, name)
+    print("stage", what, status_kb("VmRSS"), status_kb("RssShmem"), name and object_kb(name) or "-")
+  end
+  stage("start")
+  local m = assert(shm.create(size))
+  local name = m.name
+  stage("create", name)
+  local other = assert(shm.attach(name))
+  stage("attach", name)
+  local b, ob, check = m.buf, other.buf, 0
+  for k = 1, size, 4096 do b[k] = 1 end
+  stage("touch", name)
+  for k = 1, size, 4096 do check = check + ob[k] end
+  stage("read", name)
+  other:close()
+  m:close()
+  m:unlink()
+  stage("close") -- unlinked and unmapped: the object and its pages are gone
+  return 0, check
+end
+
+local op = ops[arg[1]]
+if not op then
+  io.stderr:write("usage: bench.lua OP N [SIZE [ARG...]] (unknown or missing OP)\n")
+  os.exit(2)
+end
+local ns, check = op(tonumber(arg[2]), tonumber(arg[3] or 0), table.move(arg, 4, #arg, 1, {}))
+print(("%.3f %s"):format(ns, math.tointeger(check) or check))

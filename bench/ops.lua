@@ -1,0 +1,96 @@
+-- The operations bench/driver.lua measures, in table order. Each runs as OP N [SIZE] in
+-- every implementation (lua: bench/lua/bench.lua, python: bench/python/bench.py, c:
+-- shmlua_cbench, floor: bench.lua's plain-table version), each timing itself and printing
+-- "ns_per_op check"; `check` must equal expect(n, size) or the run fails.
+-- targets: shmlua's time divided by the other side's must not exceed max.
+local MiB = 1024 * 1024
+local PATTERN, SAMPLE_STRIDE = 251, 4093
+
+local function count(n) return n end
+
+-- Sum of k % 251 for k = 0 .. n-1 (the byte pattern's sum).
+local function pattern_sum(n)
+  local full, rest = n // PATTERN, n % PATTERN
+  return full * (PATTERN * (PATTERN - 1) // 2) + rest * (rest - 1) // 2
+end
+
+-- The sampled checksum of a bulk transfer (bytes k % 251 at every 4093rd offset).
+local function sample_sum(_, size)
+  local sum = 0
+  for k = 0, size - 1, SAMPLE_STRIDE do sum = sum + k % PATTERN end
+  return sum
+end
+
+local function triangle(n) return n * (n + 1) // 2 end
+
+local faster_than_python = { vs = "python", max = 0.5 }
+local within_2x_floor = { vs = "floor", max = 2 }
+
+local ops = {
+  { id = "create", label = "create+close+unlink 4 KiB", n = 2000, smoke = 20,
+    expect = count, targets = { faster_than_python, { vs = "c", max = 1.3 } },
+    why = "C: shm_open O_EXCL, fchmod, posix_fallocate, mmap, munmap, close, shm_unlink" },
+  { id = "create_bare", label = "  vs bare syscalls", n = 2000, smoke = 20,
+    impls = { lua = "create", python = "create" }, expect = count,
+    why = "C: shm_open, ftruncate, mmap, munmap, close, shm_unlink (what Python does)" },
+  { id = "attach", label = "attach+close 4 KiB", n = 2000, smoke = 20,
+    expect = count, targets = { faster_than_python, { vs = "c", max = 1.3 } } },
+  { id = "byte_read", label = "buf[i] read-sum 10 MiB", n = 10 * MiB, smoke = 64 * 1024,
+    unit = "element", floor = true, expect = pattern_sum,
+    targets = { faster_than_python, within_2x_floor } },
+  { id = "byte_write", label = "buf[i] = v 10 MiB", n = 10 * MiB, smoke = 64 * 1024,
+    unit = "element", floor = true, expect = function(n) return n // 256 * 32640 end,
+    targets = { faster_than_python, within_2x_floor } },
+  { id = "i64_read", label = "int64 a[i] read-sum 10 MiB", n = 10 * MiB // 8,
+    smoke = 8192, unit = "element", floor = true, expect = triangle,
+    targets = { faster_than_python, within_2x_floor } },
+  { id = "i64_write", label = "int64 a[i] = v 10 MiB", n = 10 * MiB // 8, smoke = 8192,
+    unit = "element", floor = true, expect = triangle,
+    targets = { faster_than_python, within_2x_floor } },
+  { id = "f64_read", label = "float64 a[i] read-sum 10 MiB", n = 10 * MiB // 8,
+    smoke = 8192, unit = "element", floor = true, expect = triangle,
+    targets = { faster_than_python, within_2x_floor } },
+  { id = "f64_write", label = "float64 a[i] = v 10 MiB", n = 10 * MiB // 8, smoke = 8192,
+    unit = "element", floor = true, expect = triangle,
+    targets = { faster_than_python, within_2x_floor } },
+  { id = "bulk_write", label = "write 256 MiB string", n = 4, smoke = 1, size = 256 * MiB,
+    smoke_size = MiB, unit = "copy", expect = sample_sum,
+    targets = { { vs = "python", max = 1 }, { vs = "c", max = 1 / 0.9 } } },
+  { id = "bulk_read", label = "read 256 MiB as string", n = 3, smoke = 1, size = 256 * MiB,
+    smoke_size = MiB, unit = "copy", expect = sample_sum,
+    targets = { { vs = "python", max = 1 }, { vs = "c", max = 1 / 0.9 } },
+    why = "a fresh string: every page of it is faulted in (all three sides)" },
+  { id = "bulk_copy", label = "copy block to block 256 MiB", n = 4, smoke = 1,
+    size = 256 * MiB, smoke_size = MiB, unit = "copy", expect = sample_sum,
+    targets = { { vs = "python", max = 1 }, { vs = "c", max = 1 / 0.9 } } },
+  { id = "pingpong_sem", label = "ping-pong, 2 semaphores", n = 20000, smoke = 200,
+    unit = "round trip", expect = count,
+    targets = { faster_than_python, { vs = "c", max = 1.3 } },
+    why = "C: futex wait/wake on one word; Python: 2 multiprocessing.Semaphore" },
+  { id = "pingpong_event", label = "ping-pong, 2 events", n = 20000, smoke = 200,
+    impls = { python = "pingpong_sem", c = "pingpong_sem" }, unit = "round trip",
+    expect = count, targets = { faster_than_python, { vs = "c", max = 1.3 } } },
+  { id = "pingpong_spin", label = "ping-pong, spin then sleep", n = 20000, smoke = 200,
+    impls = { python = "pingpong_sem" }, unit = "round trip", expect = count,
+    targets = { faster_than_python, { vs = "c", max = 1.3 } },
+    why = "C: spins 2000 looks, then futex" },
+  { id = "atomic_add", label = "atomic add, 2 processes", n = 1000000, smoke = 1000,
+    expect = function(n) return 2 * n end, targets = { faster_than_python },
+    why = "Python has no atomics: Value under its lock" },
+  { id = "lock_unlock", label = "mutex lock+unlock", n = 1000000, smoke = 1000,
+    expect = count, targets = { faster_than_python },
+    why = "C: robust process-shared pthread mutex; Python: multiprocessing.Lock" },
+  { id = "queue", label = "queue 64-byte messages", n = 200000, smoke = 500,
+    unit = "message", expect = triangle,
+    targets = { faster_than_python, { vs = "c", max = 1 } },
+    why = "C: one write and one read of a pipe per message" },
+  { id = "spawn_fn", label = "start+wait forked function", n = 300, smoke = 3,
+    unit = "process", expect = function(n) return 7 * n end,
+    targets = { faster_than_python },
+    why = "C: fork, _exit, waitpid; Python: Process (fork) start+join" },
+  { id = "spawn_script", label = "start+wait script", n = 30, smoke = 2, unit = "process",
+    expect = function(n) return 7 * n end, targets = { faster_than_python },
+    why = "C: posix_spawn of the same interpreter; Python: Process (spawn) start+join" },
+}
+
+return ops
