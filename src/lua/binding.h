@@ -6,15 +6,20 @@
 #include <lua.h>
 
 #include "../core/block.h"
+#include "../core/proc.h"
 
 #define SHMLUA_BLOCK_MT "shm.block"
 #define SHMLUA_BUF_MT "shm.buf"
+#define SHMLUA_PROCESS_MT "shm.process"
 #define SHMLUA_ARRAY_MT "shm.array"
 #define SHMLUA_LIST_MT "shm.list"
 
 /* Each part adds its functions to the module table on top of the stack. */
 void shmlua_open_block(lua_State *L);
 void shmlua_open_buf(lua_State *L);
+void shmlua_open_proc(lua_State *L);
+void shmlua_open_map(lua_State *L);
+void shmlua_open_listing(lua_State *L);
 void shmlua_open_array(lua_State *L);
 void shmlua_open_pack(lua_State *L); /* after buf: adds buf:pack, buf:unpack */
 void shmlua_open_list(lua_State *L);
@@ -82,5 +87,30 @@ unsigned char *shmlua_blockaddr(lua_State *L, const shmlua_block *b, int writing
 
 /* The block a buf at arg views (raises if arg is not a buf). */
 shmlua_block *shmlua_checkbuf(lua_State *L, int arg);
+
+/* Processes (proc.c, map.c) and the values they send back (serial.c). */
+
+/* Pushes a string that encodes the n values from index first on; raises for what cannot be
+   sent: functions, userdata, threads, tables that contain themselves or nest too deep. */
+void shmlua_serialize(lua_State *L, int first, int n);
+/* Pushes the values encoded in data and returns their count; -1 (nothing pushed) if data is
+   not such an encoding. */
+int shmlua_deserialize(lua_State *L, const void *data, size_t len);
+
+/* Calls the function below the nargs arguments on top in a coroutine of its own, so an
+   error's traceback shows only its frames. 1: the results replace function and arguments;
+   0: one string does, the error with that traceback. */
+int shmlua_calltraced(lua_State *L, int nargs);
+/* Forks a child that calls the function below the nargs arguments on top of the stack and
+   sends back what it returns. In the parent, replaces function and arguments by the child's
+   handle and returns the child; on failure pops them and returns NULL with err. */
+shmlua_child *shmlua_spawnfn(lua_State *L, int nargs, shmlua_error *err);
+/* Pushes what waiting for a finished child gives: true and its values, or nil and "exit",
+   "signal" or "error" with a code, signal number or message. Returns the count. */
+int shmlua_pushresults(lua_State *L, const shmlua_child *c);
+/* shmlua_child_wait that lets Ctrl-C interrupt it and raises on system errors: 0 (*which
+   has ended) or ETIMEDOUT. */
+int shmlua_waitchildren(lua_State *L, shmlua_child *const *children, size_t n,
+                        const struct timespec *deadline, size_t *which);
 
 #endif

@@ -7,4 +7,8 @@
 
 int luaopen_shm(lua_State *L);
 
+/* An interpreter that embeds shm (the shmlua host) stores the path of its own executable
+   (a string) in the registry at this key, so shm.run starts scripts with it. */
+#define SHMLUA_INTERPRETER_KEY "shmlua.interpreter"
+
 #endif

@@ -8,6 +8,9 @@ int luaopen_shm(lua_State *L) {
   static void (*const parts[])(lua_State *) = {
       shmlua_open_block,
       shmlua_open_buf,
+      shmlua_open_proc,
+      shmlua_open_map,
+      shmlua_open_listing,
       shmlua_open_array,
       shmlua_open_pack,
       shmlua_open_list, /* after block: uses shm.create, shm.attach */

@@ -1,0 +1,454 @@
+/* Child processes and their registry. The registry only holds this process's own children
+   and is only relinked with signals blocked, so terminate_all may walk it from a handler. */
+#include "proc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#if defined(__linux__)
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#endif
+
+#include "futex.h"
+
+extern char **environ;
+
+static shmlua_child *volatile registry;
+
+/* In a forked child: the write end of its own result pipe, closed again in its children. */
+static int inherited_resultfd = -1;
+
+static void block_signals(sigset_t *old) {
+  sigset_t all;
+  sigfillset(&all);
+  sigprocmask(SIG_BLOCK, &all, old);
+}
+
+static void restore_signals(const sigset_t *old) {
+  sigprocmask(SIG_SETMASK, old, NULL);
+}
+
+static void close_fd(int *fd) {
+  if (*fd >= 0) {
+    close(*fd);
+    *fd = -1;
+  }
+}
+
+static shmlua_child *new_child(shmlua_error *err) {
+  shmlua_child *c = calloc(1, sizeof *c);
+  if (!c) {
+    shmlua_fail(err, ENOMEM, "child process");
+    return NULL;
+  }
+  c->parent = getpid();
+  c->pidfd = c->outfd = -1;
+  return c;
+}
+
+static void free_child(shmlua_child *c) {
+  close_fd(&c->outfd);
+  close_fd(&c->pidfd);
+  free(c->data);
+  free(c);
+}
+
+/* Call with signals blocked. */
+static void register_child(shmlua_child *c) {
+  c->next = registry;
+  registry = c;
+}
+
+static void unregister_child(shmlua_child *c) {
+  sigset_t old;
+  block_signals(&old);
+  for (shmlua_child *volatile *link = &registry; *link; link = &(*link)->next)
+    if (*link == c) {
+      *link = c->next;
+      break;
+    }
+  restore_signals(&old);
+}
+
+static void open_pidfd(shmlua_child *c) {
+#if defined(SYS_pidfd_open)
+  long fd = syscall(SYS_pidfd_open, c->pid, 0);
+  c->pidfd = fd >= 0 ? (int)fd : -1; /* an older kernel: waits poll waitpid instead */
+#else
+  (void)c;
+#endif
+}
+
+/* Records the child's status if it has ended (async-signal-safe). */
+static void try_reap(shmlua_child *c, int options) {
+  int status;
+  pid_t r;
+  if (c->done)
+    return;
+  do
+    r = waitpid(c->pid, &status, options);
+  while (r < 0 && errno == EINTR && options == 0);
+  if (r == c->pid) {
+    c->status = status;
+    c->done = true;
+  } else if (r < 0 && errno == ECHILD) { /* reaped elsewhere (SIGCHLD set to SIG_IGN) */
+    c->status = -1;
+    c->done = true;
+  }
+  if (c->done)
+    close_fd(&c->pidfd);
+}
+
+/* Frees the children nobody holds any more once they have ended. */
+static void reap_orphans(void) {
+  shmlua_child *c = registry, *next;
+  for (; c; c = next) {
+    next = c->next;
+    if (c->orphan) {
+      try_reap(c, WNOHANG);
+      if (c->done) {
+        unregister_child(c);
+        free_child(c);
+      }
+    }
+  }
+}
+
+/* Reads what the result pipe holds now, without blocking; closes it at its end. */
+static int read_output(shmlua_child *c, shmlua_error *err) {
+  while (c->outfd >= 0) {
+    ssize_t n;
+    if (c->cap - c->len < 4096) {
+      size_t cap = c->cap ? 2 * c->cap : 8192;
+      unsigned char *data = cap > c->cap ? realloc(c->data, cap) : NULL;
+      if (!data)
+        return shmlua_fail(err, ENOMEM, "child output");
+      c->data = data;
+      c->cap = cap;
+    }
+    n = read(c->outfd, c->data + c->len, c->cap - c->len);
+    if (n > 0)
+      c->len += (size_t)n;
+    else if (n < 0 && errno == EINTR)
+      continue;
+    else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+      return 0;
+    else
+      close_fd(&c->outfd);
+  }
+  return 0;
+}
+
+static int refresh(shmlua_child *c, shmlua_error *err) {
+  if (read_output(c, err))
+    return -1;
+  try_reap(c, WNOHANG);
+  if (c->done && c->outfd >= 0) {
+    /* Everything the child wrote is in the pipe now. A grandchild may still hold the write
+       end open, so stop at what is there instead of waiting for the end of file. */
+    if (read_output(c, err))
+      return -1;
+    close_fd(&c->outfd);
+  }
+  return 0;
+}
+
+/* Milliseconds for poll, rounded up so a wait never ends before its deadline. */
+static int poll_ms(struct timespec t) {
+  long long ms = (long long)t.tv_sec * 1000 + (t.tv_nsec + 999999) / 1000000;
+  return ms > INT_MAX ? INT_MAX : (int)ms;
+}
+
+int shmlua_child_wait(shmlua_child *const *children, size_t n, const struct timespec *deadline,
+                      size_t *which, shmlua_error *err) {
+  struct pollfd *fds;
+  int rc = -1, step_ms = 1;
+  if (n == 0 || n > SIZE_MAX / (2 * sizeof *fds))
+    return shmlua_fail(err, EINVAL, "waiting for children");
+  fds = malloc(2 * n * sizeof *fds);
+  if (!fds)
+    return shmlua_fail(err, ENOMEM, "waiting for children");
+  reap_orphans();
+  for (;;) {
+    nfds_t nfds = 0;
+    bool polling = false;
+    int timeout = -1;
+    for (size_t i = 0; i < n; i++) {
+      shmlua_child *c = children[i];
+      if (refresh(c, err))
+        goto out;
+      if (shmlua_child_finished(c)) {
+        *which = i;
+        rc = 0;
+        goto out;
+      }
+      if (c->outfd >= 0)
+        fds[nfds++] = (struct pollfd){.fd = c->outfd, .events = POLLIN};
+      if (c->pidfd >= 0)
+        fds[nfds++] = (struct pollfd){.fd = c->pidfd, .events = POLLIN};
+      else
+        polling = true;
+    }
+    if (deadline) {
+      struct timespec left = shmlua_time_left(deadline);
+      if (left.tv_sec == 0 && left.tv_nsec == 0) {
+        rc = ETIMEDOUT;
+        goto out;
+      }
+      timeout = poll_ms(left);
+    }
+    /* Without a pidfd nothing signals the end of a child: look again in growing steps. */
+    if (polling && (timeout < 0 || timeout > step_ms)) {
+      timeout = step_ms;
+      if (step_ms < 32)
+        step_ms *= 2;
+    }
+    if (poll(fds, nfds, timeout) < 0) {
+      rc = errno == EINTR ? EINTR : shmlua_fail(err, errno, "poll");
+      goto out;
+    }
+  }
+out:
+  free(fds);
+  return rc;
+}
+
+static int pipe_cloexec(int fds[2]) {
+#if defined(__linux__)
+  return pipe2(fds, O_CLOEXEC);
+#else
+  if (pipe(fds))
+    return -1;
+  fcntl(fds[0], F_SETFD, FD_CLOEXEC);
+  fcntl(fds[1], F_SETFD, FD_CLOEXEC);
+  return 0;
+#endif
+}
+
+/* Call with signals blocked, so a pending SIGTERM raised here is delivered on restore. */
+static void die_with_parent(pid_t parent) {
+#if defined(__linux__)
+  prctl(PR_SET_PDEATHSIG, SIGTERM);
+  if (getppid() != parent) /* it died before prctl took effect */
+    raise(SIGTERM);
+#else
+  (void)parent; /* macOS has no PDEATHSIG: a child outlives a parent killed by SIGKILL */
+#endif
+}
+
+/* In a new forked child: the inherited records are the parent's children, not ours. The
+   records stay allocated, since the parent's handles copied into this process point to
+   them (their `parent` field says they are not ours). */
+static void become_child(pid_t parent, int resultfd) {
+  for (shmlua_child *c = registry; c; c = c->next) {
+    close_fd(&c->outfd);
+    close_fd(&c->pidfd);
+  }
+  registry = NULL;
+  close_fd(&inherited_resultfd);
+  inherited_resultfd = resultfd;
+  die_with_parent(parent);
+}
+
+pid_t shmlua_child_fork(shmlua_child **out, int *resultfd, shmlua_error *err) {
+  pid_t parent = getpid(), pid;
+  shmlua_child *c;
+  sigset_t old;
+  int fds[2];
+  reap_orphans();
+  if (!(c = new_child(err)))
+    return -1;
+  if (pipe_cloexec(fds)) {
+    free_child(c);
+    return shmlua_fail(err, errno, "pipe");
+  }
+  block_signals(&old);
+  pid = fork();
+  if (pid < 0) {
+    int code = errno;
+    restore_signals(&old);
+    close(fds[0]);
+    close(fds[1]);
+    free_child(c);
+    return shmlua_fail(err, code, "fork");
+  }
+  if (pid == 0) {
+    close(fds[0]);
+    free(c);
+    become_child(parent, fds[1]);
+    restore_signals(&old);
+    *resultfd = fds[1];
+    return 0;
+  }
+  close(fds[1]);
+  c->pid = pid;
+  c->outfd = fds[0];
+  fcntl(c->outfd, F_SETFL, O_NONBLOCK);
+  open_pidfd(c);
+  register_child(c);
+  restore_signals(&old);
+  *out = c;
+  return pid;
+}
+
+/* environ without any SHMLUA_PARENT_ENV, plus var; NULL without memory. */
+static char **environ_with(char *var) {
+  size_t n = 0, k = 0, keylen = strlen(SHMLUA_PARENT_ENV "=");
+  char **env;
+  while (environ[n])
+    n++;
+  if (!(env = malloc((n + 2) * sizeof *env)))
+    return NULL;
+  for (size_t i = 0; i < n; i++)
+    if (strncmp(environ[i], SHMLUA_PARENT_ENV "=", keylen) != 0)
+      env[k++] = environ[i];
+  env[k++] = var;
+  env[k] = NULL;
+  return env;
+}
+
+int shmlua_child_spawn(shmlua_child **out, const char *program, char *const argv[], bool search,
+                       bool watched, shmlua_error *err) {
+  char var[sizeof SHMLUA_PARENT_ENV + 24], **env = environ;
+  posix_spawnattr_t attr;
+  sigset_t none, all, old;
+  shmlua_child *c;
+  int rc;
+  reap_orphans();
+  if (!(c = new_child(err)))
+    return -1;
+  if (watched) {
+    snprintf(var, sizeof var, "%s=%ld", SHMLUA_PARENT_ENV, (long)c->parent);
+    if (!(env = environ_with(var))) {
+      free_child(c);
+      return shmlua_fail(err, ENOMEM, program);
+    }
+  }
+  if ((rc = posix_spawnattr_init(&attr)) != 0) {
+    free_child(c);
+    if (env != environ)
+      free(env);
+    return shmlua_fail(err, rc, program);
+  }
+  /* The program starts clean: whatever this process blocks or handles is not its concern. */
+  sigemptyset(&none);
+  sigfillset(&all);
+  sigdelset(&all, SIGKILL);
+  sigdelset(&all, SIGSTOP);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  block_signals(&old);
+  rc = search ? posix_spawnp(&c->pid, program, NULL, &attr, argv, env)
+              : posix_spawn(&c->pid, program, NULL, &attr, argv, env);
+  if (rc == 0) {
+    open_pidfd(c);
+    register_child(c);
+  }
+  restore_signals(&old);
+  posix_spawnattr_destroy(&attr);
+  if (env != environ)
+    free(env);
+  if (rc != 0) {
+    free_child(c);
+    return shmlua_fail(err, rc, program);
+  }
+  *out = c;
+  return 0;
+}
+
+void shmlua_child_watch_parent(void) {
+  const char *value = getenv(SHMLUA_PARENT_ENV);
+  sigset_t old;
+  pid_t parent;
+  if (!value)
+    return;
+  parent = (pid_t)strtol(value, NULL, 10);
+  unsetenv(SHMLUA_PARENT_ENV);
+  block_signals(&old);
+  die_with_parent(parent);
+  restore_signals(&old);
+}
+
+int shmlua_child_signal(shmlua_child *c, int signo, shmlua_error *err) {
+  /* Until it is reaped the pid cannot be reused, so kill reaches the right process. */
+  if (c->done)
+    return shmlua_failf(err, ESRCH, "process %ld has already ended", (long)c->pid);
+  if (kill(c->pid, signo))
+    return shmlua_fail(err, errno, "kill");
+  return 0;
+}
+
+void shmlua_child_release(shmlua_child *c) {
+  if (c->parent != getpid()) { /* a copy inherited through fork: not in our registry */
+    free(c->data);
+    free(c);
+    return;
+  }
+  close_fd(&c->outfd);
+  try_reap(c, WNOHANG);
+  if (c->done) {
+    unregister_child(c);
+    free_child(c);
+  } else {
+    c->orphan = true;
+  }
+}
+
+int shmlua_children_wait_all(void) {
+  for (shmlua_child *c = registry; c; c = c->next) {
+    /* Nobody will read the output now; a child blocked writing it gets EPIPE and ends. */
+    close_fd(&c->outfd);
+    while (!c->done) {
+      int status;
+      pid_t r = waitpid(c->pid, &status, 0);
+      if (r < 0 && errno == EINTR)
+        return -1;
+      c->status = r == c->pid ? status : -1;
+      c->done = true;
+      close_fd(&c->pidfd);
+    }
+  }
+  reap_orphans();
+  return 0;
+}
+
+void shmlua_children_terminate_all(double grace_seconds) {
+  struct timespec deadline = shmlua_deadline(grace_seconds), nap = {0, 5000000};
+  int saved = errno;
+  bool running = false;
+  for (shmlua_child *c = registry; c; c = c->next) {
+    close_fd(&c->outfd);
+    if (!c->done) {
+      kill(c->pid, SIGTERM);
+      running = true;
+    }
+  }
+  while (running) {
+    struct timespec left = shmlua_time_left(&deadline);
+    running = false;
+    for (shmlua_child *c = registry; c; c = c->next) {
+      try_reap(c, WNOHANG);
+      running = running || !c->done;
+    }
+    if (!running || (left.tv_sec == 0 && left.tv_nsec == 0))
+      break;
+    nanosleep(&nap, NULL);
+  }
+  for (shmlua_child *c = registry; c; c = c->next)
+    if (!c->done) {
+      kill(c->pid, SIGKILL);
+      try_reap(c, 0);
+    }
+  errno = saved;
+}

@@ -1,0 +1,75 @@
+/* Child processes: start them (fork or spawn a program), wait with a timeout, poll, signal,
+   and reap or stop them all when this process ends. Every child stays in a registry until it
+   is reaped, so none is left a zombie even when nobody waits for it. */
+#ifndef SHMLUA_PROC_H
+#define SHMLUA_PROC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "error.h"
+
+/* A started child. Read the fields; only the functions below change them. */
+typedef struct shmlua_child {
+  struct shmlua_child *next; /* registry link */
+  pid_t pid;
+  pid_t parent;        /* the process that started it: the only one that may wait for it */
+  bool done;           /* reaped: status is valid */
+  bool orphan;         /* nobody holds it any more: freed once reaped */
+  int status;          /* from waitpid */
+  int pidfd;           /* Linux pidfd, readable once the child ended; -1 without one */
+  int outfd;           /* read end of the child's result pipe; -1 if none or drained */
+  unsigned char *data; /* what the child wrote to its result pipe */
+  size_t len, cap;
+} shmlua_child;
+
+/* Forks. In the parent returns the child's pid and sets *out to its record, with a result
+   pipe whose write end the child gets in *resultfd. In the child returns 0: the registry is
+   empty there (the parent's children are not its own), and on Linux it gets SIGTERM when the
+   parent dies. stdio should be flushed by the caller first. -1 on failure. */
+pid_t shmlua_child_fork(shmlua_child **out, int *resultfd, shmlua_error *err);
+
+/* Starts program with argv (NULL-terminated; argv[0] names it), inheriting stdio, with a
+   default signal disposition and an empty signal mask. search: look program up in PATH when
+   it has no slash. watched: the program is a shmlua interpreter, told in the environment
+   (SHMLUA_PARENT_ENV) to stop when this process dies. */
+int shmlua_child_spawn(shmlua_child **out, const char *program, char *const argv[], bool search,
+                       bool watched, shmlua_error *err);
+
+#define SHMLUA_PARENT_ENV "SHMLUA_PARENT_PID"
+
+/* In a process started with watched = true: arranges SIGTERM when its parent dies (Linux) and
+   raises it now if the parent is already gone. Harmless elsewhere; clears the variable so the
+   process's own children do not see it. */
+void shmlua_child_watch_parent(void);
+
+/* Waits until one of the n children has ended and its output is read: returns 0 and sets
+   *which to the first such. deadline: monotonic (shmlua_deadline); NULL waits for ever, a
+   passed one looks once without blocking. Returns ETIMEDOUT, EINTR (a signal arrived: check
+   for an interrupt and call again), or -1 with err. Children must be this process's own. */
+int shmlua_child_wait(shmlua_child *const *children, size_t n, const struct timespec *deadline,
+                      size_t *which, shmlua_error *err);
+
+/* Whether the child has ended and its output has been read. */
+static inline bool shmlua_child_finished(const shmlua_child *c) {
+  return c->done && c->outfd < 0;
+}
+
+/* Sends signo unless the child was already reaped (ESRCH then). */
+int shmlua_child_signal(shmlua_child *c, int signo, shmlua_error *err);
+
+/* The caller lets go of the child: freed now if reaped, otherwise reaped later (at the next
+   start or wait, or at exit) and freed then. Its output is discarded. */
+void shmlua_child_release(shmlua_child *c);
+
+/* At a normal end: waits for every child still running (their output is discarded). Returns
+   0, or -1 with errno EINTR if a signal interrupted it (call again, or terminate_all). */
+int shmlua_children_wait_all(void);
+
+/* On an error or a fatal signal: SIGTERM to every child still running, SIGKILL to those
+   still there after grace_seconds, and reaps them all. Async-signal-safe. */
+void shmlua_children_terminate_all(double grace_seconds);
+
+#endif
