@@ -21,15 +21,18 @@ local doc = readfile(root .. "/docs/api.md")
 local documented = {}
 for name in doc:gmatch("\n### `?([%a_][%w_%.:]*)") do documented[name] = true end
 
--- Metatables the binding registers that scripts never see as objects of their own.
-local internal = {
-  ["shm.serialbuffer"] = "a scratch buffer for serializing values, never returned to Lua",
-}
-
--- A real object of each class, to read its fields. Each gets the block made for this spec.
+-- A real object of each class (a metatable with a __methods table), to read its fields.
+-- Each gets the block made for this spec; what a factory creates, it unlinks at once (the
+-- mapping stays usable until the object is collected).
+local function unlinked(object)
+  assert(object):unlink()
+  return object
+end
 local factories = {
   block = function(m) return m end,
   buf = function(m) return m.buf end,
+  array = function(m) return m:array("int32") end,
+  list = function() return unlinked(shm.list { 1, "two", shm.null }) end,
 }
 
 -- Every identifier-like string literal of the binding's sources: any field a class answers
@@ -56,9 +59,9 @@ local function public_names(block)
   local words = candidates()
   for tname, mt in pairs(debug.getregistry()) do
     if type(tname) == "string" and tname:match("^shm%.") and type(mt) == "table"
-      and not internal[tname] then
+      and type(rawget(mt, "__methods")) == "table" then
       local class = tname:sub(5)
-      local methods = rawget(mt, "__methods") or {}
+      local methods = mt.__methods
       for method in pairs(methods) do names[class .. ":" .. method] = true end
       local make = factories[class]
       if not make then
