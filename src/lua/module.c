@@ -8,6 +8,7 @@ int luaopen_shm(lua_State *L) {
   static void (*const parts[])(lua_State *) = {
       shmlua_open_block,
       shmlua_open_buf,
+      shmlua_open_sync,
       shmlua_open_proc,
       shmlua_open_map,
       shmlua_open_listing,

@@ -1,0 +1,240 @@
+/* Barrier: a robust mutex guards the round's count and the member table; waiters sleep on a
+   futex word in short slices and look for dead members between slices. */
+#include "barrier.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "mutex.h"
+#include "sync_wait.h"
+
+static const double MEMBER_CHECK_SECONDS = 0.05;
+
+static int check(const void *bytes, size_t size, shmlua_error *err) {
+  const shmlua_barrier_block *b = bytes;
+  if (size != sizeof *b)
+    return shmlua_failf(err, EPROTO, "barrier layout of %zu bytes, expected %zu", size,
+                        sizeof *b);
+  if (b->parties == 0 || b->parties > INT32_MAX)
+    return shmlua_failf(err, EPROTO, "barrier of %u parties", (unsigned)b->parties);
+  if (b->arrived >= b->parties || b->broken > 1)
+    return shmlua_failf(err, EPROTO, "barrier state out of range");
+  return 0;
+}
+
+const shmlua_sync_type shmlua_barrier_type = {SHMLUA_KIND_BARRIER, "barrier", check};
+
+int shmlua_barrier_init(void *addr, const void *arg, shmlua_error *err) {
+  shmlua_barrier_block *b = addr;
+  int rc = shmlua_mutex_init(&b->lock);
+  if (rc != 0)
+    return shmlua_fail(err, rc, "pthread_mutex_init");
+  b->parties = *(const uint32_t *)arg;
+  return 0;
+}
+
+/* Ends the current round as broken. Lock held. */
+static void break_locked(shmlua_barrier_block *b) {
+  b->broken = 1;
+  b->broken_round = b->generation + 1;
+  b->arrived = 0;
+  __atomic_add_fetch(&b->generation, 1, __ATOMIC_SEQ_CST);
+  __atomic_add_fetch(&b->wake, 1, __ATOMIC_SEQ_CST);
+  shmlua_sync_wake(&b->wake, &b->sleepers, 0x7fffffff);
+}
+
+/* A holder that died mid-update leaves the round in doubt: break it, which resets it. */
+static int lock(shmlua_barrier_block *b, const struct timespec *deadline) {
+  int rc = shmlua_mutex_lock(&b->lock, deadline);
+  if (rc == EOWNERDEAD) {
+    break_locked(b);
+    shmlua_mutex_consistent(&b->lock);
+    rc = 0;
+  }
+  return rc;
+}
+
+static shmlua_barrier_member *member_of(shmlua_barrier_block *b, pid_t pid) {
+  for (int i = 0; i < SHMLUA_BARRIER_MEMBERS; i++)
+    if (b->members[i].pid == pid)
+      return &b->members[i];
+  return NULL;
+}
+
+/* Handles with a member slot, so that a normal exit leaves what close did not. */
+static shmlua_barrier *joined_handles;
+static pthread_mutex_t joined_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void leave(shmlua_barrier *h) {
+  shmlua_barrier_member *m;
+  if (!h->b || h->joined != getpid() || lock(h->b, NULL) != 0)
+    return;
+  m = member_of(h->b, h->joined);
+  if (m && --m->handles == 0)
+    m->pid = 0;
+  shmlua_mutex_unlock(&h->b->lock);
+  h->joined = 0;
+}
+
+static void leave_all_at_exit(void) {
+  pthread_mutex_lock(&joined_lock);
+  for (shmlua_barrier *h = joined_handles; h; h = h->next)
+    leave(h);
+  pthread_mutex_unlock(&joined_lock);
+}
+
+static void track(shmlua_barrier *h) {
+  static int registered;
+  pthread_mutex_lock(&joined_lock);
+  if (!registered)
+    registered = atexit(leave_all_at_exit) == 0;
+  h->next = joined_handles;
+  joined_handles = h;
+  pthread_mutex_unlock(&joined_lock);
+}
+
+static void untrack(shmlua_barrier *h) {
+  pthread_mutex_lock(&joined_lock);
+  for (shmlua_barrier **link = &joined_handles; *link; link = &(*link)->next)
+    if (*link == h) {
+      *link = h->next;
+      break;
+    }
+  pthread_mutex_unlock(&joined_lock);
+}
+
+/* Takes (or shares) a member slot for this process. Lock held. */
+static void join_locked(shmlua_barrier *h) {
+  pid_t self = getpid();
+  shmlua_barrier_member *m;
+  if (h->joined == self)
+    return;
+  m = member_of(h->b, self);
+  if (!m && (m = member_of(h->b, 0)) != NULL) {
+    m->pid = self;
+    m->handles = 0;
+    m->arrived_round = 0;
+  }
+  if (m) {
+    m->handles++;
+    h->joined = self;
+  }
+}
+
+void shmlua_barrier_open(shmlua_barrier *h, void *addr) {
+  h->b = addr;
+  h->parties = h->b->parties;
+  h->joined = 0;
+  if (lock(h->b, NULL) == 0) {
+    join_locked(h);
+    shmlua_mutex_unlock(&h->b->lock);
+  }
+  track(h);
+}
+
+void shmlua_barrier_close(shmlua_barrier *h) {
+  if (!h->b)
+    return;
+  untrack(h);
+  leave(h);
+  h->b = NULL;
+}
+
+int shmlua_barrier_arrive(shmlua_barrier *h, const struct timespec *deadline, uint32_t *round,
+                          uint32_t *index) {
+  shmlua_barrier_block *b = h->b;
+  shmlua_barrier_member *m;
+  int rc = lock(b, deadline);
+  if (rc != 0)
+    return rc;
+  if (b->broken) {
+    shmlua_mutex_unlock(&b->lock);
+    return EPIPE;
+  }
+  join_locked(h);
+  *round = b->generation;
+  if ((m = member_of(b, getpid())) != NULL)
+    m->arrived_round = b->generation + 1;
+  *index = ++b->arrived;
+  if (b->arrived >= h->parties) {
+    b->arrived = 0;
+    __atomic_add_fetch(&b->generation, 1, __ATOMIC_SEQ_CST);
+    __atomic_add_fetch(&b->wake, 1, __ATOMIC_SEQ_CST);
+    *index = h->parties;
+  }
+  shmlua_mutex_unlock(&b->lock);
+  if (*index == h->parties)
+    shmlua_sync_wake(&b->wake, &b->sleepers, 0x7fffffff);
+  return 0;
+}
+
+/* A member that is gone and has not arrived in this round will never come: break. */
+static void check_members(shmlua_barrier_block *b) {
+  int dead = 0;
+  if (lock(b, NULL) != 0)
+    return;
+  for (int i = 0; i < SHMLUA_BARRIER_MEMBERS; i++) {
+    shmlua_barrier_member *m = &b->members[i];
+    if (m->pid > 0 && m->arrived_round != b->generation + 1 && kill(m->pid, 0) != 0 &&
+        errno == ESRCH) {
+      m->pid = 0;
+      dead = 1;
+    }
+  }
+  if (dead && !b->broken)
+    break_locked(b);
+  shmlua_mutex_unlock(&b->lock);
+}
+
+/* The outcome of round once it is over: 0, EPIPE if it broke; EAGAIN while it goes on. */
+static int outcome(const shmlua_barrier_block *b, uint32_t round) {
+  if (__atomic_load_n(&b->generation, __ATOMIC_SEQ_CST) == round)
+    return EAGAIN;
+  return __atomic_load_n(&b->broken_round, __ATOMIC_SEQ_CST) == round + 1 ? EPIPE : 0;
+}
+
+int shmlua_barrier_await(shmlua_barrier *h, uint32_t round, const struct timespec *deadline) {
+  shmlua_barrier_block *b = h->b;
+  for (;;) {
+    struct timespec slice;
+    uint32_t seen = __atomic_load_n(&b->wake, __ATOMIC_SEQ_CST);
+    int rc = outcome(b, round);
+    if (rc != EAGAIN)
+      return rc;
+    rc = shmlua_sync_sleep(&b->wake, seen, &b->sleepers,
+                           shmlua_sync_earlier(deadline, MEMBER_CHECK_SECONDS, &slice));
+    if (rc == EINTR)
+      return EINTR;
+    if (rc == ETIMEDOUT) {
+      if (shmlua_sync_expired(deadline)) {
+        shmlua_barrier_break(h, round);
+        rc = outcome(b, round);
+        return rc == EPIPE ? ETIMEDOUT : rc; /* 0: the round ended before the break */
+      }
+      check_members(b);
+    }
+  }
+}
+
+void shmlua_barrier_break(shmlua_barrier *h, uint32_t round) {
+  if (lock(h->b, NULL) != 0)
+    return;
+  if (h->b->generation == round && !h->b->broken)
+    break_locked(h->b);
+  shmlua_mutex_unlock(&h->b->lock);
+}
+
+int shmlua_barrier_reset(shmlua_barrier *h) {
+  int rc = lock(h->b, NULL);
+  if (rc != 0)
+    return rc;
+  h->b->broken = 0;
+  shmlua_mutex_unlock(&h->b->lock);
+  return 0;
+}
+
+int shmlua_barrier_isbroken(const shmlua_barrier *h) {
+  return (int)__atomic_load_n(&h->b->broken, __ATOMIC_SEQ_CST);
+}

@@ -1,0 +1,77 @@
+/* A reusable barrier for a fixed number of parties, in shared memory. It breaks (and every
+   waiter gets EPIPE) when a party times out or is interrupted, or when a member process
+   died without having arrived in the current round. Members are the processes that opened
+   the barrier (create, attach or a first arrival after fork); one that exits normally
+   leaves at exit. Death is noticed with kill(pid, 0), so members must share a pid
+   namespace; elsewhere only timeouts break the barrier. */
+#ifndef SHMLUA_BARRIER_H
+#define SHMLUA_BARRIER_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "sync_header.h"
+
+#define SHMLUA_BARRIER_MEMBERS 64 /* tracked member processes; more are not tracked */
+
+typedef struct shmlua_barrier_member {
+  int32_t pid;            /* 0: free slot */
+  uint32_t handles;       /* open handles of that process */
+  uint32_t arrived_round; /* generation + 1 of the round it last arrived in */
+} shmlua_barrier_member;
+
+typedef struct shmlua_barrier_block {
+  shmlua_sync_header header;
+  pthread_mutex_t lock; /* robust: guards everything below but the futex words */
+  uint32_t wake;        /* futex word: bumped when a round ends or the barrier breaks */
+  uint32_t sleepers;
+  uint32_t parties;
+  uint32_t arrived;
+  uint32_t generation;   /* rounds ended, broken ones included */
+  uint32_t broken;       /* 1 from a break until reset */
+  uint32_t broken_round; /* generation + 1 of the last broken round, 0 if none */
+  uint32_t reserved;
+  shmlua_barrier_member members[SHMLUA_BARRIER_MEMBERS];
+} shmlua_barrier_block;
+
+/* A process's handle on a mapped barrier. */
+typedef struct shmlua_barrier {
+  shmlua_barrier_block *b; /* NULL when closed */
+  uint32_t parties;        /* copied at open: another process cannot change ours */
+  pid_t joined;            /* the pid holding a member slot through this handle, or 0 */
+  struct shmlua_barrier *next;
+} shmlua_barrier;
+
+extern const shmlua_sync_type shmlua_barrier_type;
+
+/* init callback: arg points to the uint32_t number of parties (>= 1). */
+int shmlua_barrier_init(void *addr, const void *arg, shmlua_error *err);
+
+/* Starts using a created or attached barrier block at addr (joins it as a member). */
+void shmlua_barrier_open(shmlua_barrier *h, void *addr);
+
+/* Leaves the barrier (call before unmapping); harmless when already closed. */
+void shmlua_barrier_close(shmlua_barrier *h);
+
+/* Arrives in the current round. On 0, *round is the round to await and *index the arrival
+   order (1..parties; parties means this arrival ended the round, nothing to await).
+   EPIPE if the barrier is broken, ETIMEDOUT, ENOTRECOVERABLE. */
+int shmlua_barrier_arrive(shmlua_barrier *h, const struct timespec *deadline, uint32_t *round,
+                          uint32_t *index);
+
+/* Waits for the round to end: 0, EPIPE (broken), ETIMEDOUT (this party broke it), EINTR
+   (still waiting: call again, or shmlua_barrier_break). */
+int shmlua_barrier_await(shmlua_barrier *h, uint32_t round, const struct timespec *deadline);
+
+/* Breaks round if it is still going on: its waiters get EPIPE, and so do arrivals until a
+   reset. */
+void shmlua_barrier_break(shmlua_barrier *h, uint32_t round);
+
+/* Makes a broken barrier usable again (waiters of the broken round already got EPIPE). */
+int shmlua_barrier_reset(shmlua_barrier *h);
+
+int shmlua_barrier_isbroken(const shmlua_barrier *h);
+
+#endif

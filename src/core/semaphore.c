@@ -1,0 +1,57 @@
+/* Counting semaphore: compare-and-swap on the count, futex sleep when it is zero. */
+#include "semaphore.h"
+
+#include <errno.h>
+
+#include "sync_wait.h"
+
+static int check(const void *bytes, size_t size, shmlua_error *err) {
+  const shmlua_semaphore_block *s = bytes;
+  if (size != sizeof *s)
+    return shmlua_failf(err, EPROTO, "semaphore layout of %zu bytes, expected %zu", size,
+                        sizeof *s);
+  if (s->value > SHMLUA_SEMAPHORE_MAX)
+    return shmlua_failf(err, EPROTO, "semaphore value %u out of range", (unsigned)s->value);
+  return 0;
+}
+
+const shmlua_sync_type shmlua_semaphore_type = {SHMLUA_KIND_SEMAPHORE, "semaphore", check};
+
+int shmlua_semaphore_init(void *addr, const void *arg, shmlua_error *err) {
+  (void)err;
+  ((shmlua_semaphore_block *)addr)->value = *(const uint32_t *)arg;
+  return 0;
+}
+
+int shmlua_semaphore_tryacquire(shmlua_semaphore_block *s) {
+  uint32_t v = __atomic_load_n(&s->value, __ATOMIC_RELAXED);
+  while (v > 0)
+    if (__atomic_compare_exchange_n(&s->value, &v, v - 1, 1, __ATOMIC_ACQUIRE,
+                                    __ATOMIC_RELAXED))
+      return 0;
+  return EAGAIN;
+}
+
+int shmlua_semaphore_acquire(shmlua_semaphore_block *s, const struct timespec *deadline) {
+  while (shmlua_semaphore_tryacquire(s) != 0) {
+    int rc = shmlua_sync_sleep(&s->value, 0, &s->sleepers, deadline);
+    if (rc != 0)
+      return rc;
+  }
+  return 0;
+}
+
+int shmlua_semaphore_release(shmlua_semaphore_block *s, uint32_t n) {
+  uint32_t v = __atomic_load_n(&s->value, __ATOMIC_RELAXED);
+  do
+    if (n > SHMLUA_SEMAPHORE_MAX - v)
+      return EOVERFLOW;
+  while (!__atomic_compare_exchange_n(&s->value, &v, v + n, 1, __ATOMIC_SEQ_CST,
+                                      __ATOMIC_RELAXED));
+  shmlua_sync_wake(&s->value, &s->sleepers, n > 0x7fffffffu ? 0x7fffffff : (int)n);
+  return 0;
+}
+
+uint32_t shmlua_semaphore_value(const shmlua_semaphore_block *s) {
+  return __atomic_load_n(&s->value, __ATOMIC_RELAXED);
+}

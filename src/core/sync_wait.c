@@ -1,0 +1,63 @@
+/* Spin, then futex sleep with a sleeper count; deadlines on the monotonic clock. */
+#include "sync_wait.h"
+
+#include <errno.h>
+
+#include "futex.h"
+
+enum { SPIN_LOOKS = 200 };
+
+void shmlua_cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#endif
+}
+
+static int before(const struct timespec *a, const struct timespec *b) {
+  return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+int shmlua_sync_expired(const struct timespec *deadline) {
+  struct timespec now;
+  if (!deadline)
+    return 0;
+  now = shmlua_now();
+  return !before(&now, deadline);
+}
+
+const struct timespec *shmlua_sync_earlier(const struct timespec *deadline, double seconds,
+                                           struct timespec *out) {
+  *out = shmlua_deadline(seconds);
+  if (deadline && before(deadline, out))
+    *out = *deadline;
+  return out;
+}
+
+int shmlua_sync_sleep(uint32_t *word, uint32_t seen, uint32_t *sleepers,
+                      const struct timespec *deadline) {
+  struct timespec left;
+  int rc;
+  for (int i = 0; i < SPIN_LOOKS; i++) {
+    if (__atomic_load_n(word, __ATOMIC_SEQ_CST) != seen)
+      return 0;
+    shmlua_cpu_relax();
+  }
+  if (deadline) {
+    left = shmlua_time_left(deadline);
+    if (left.tv_sec == 0 && left.tv_nsec == 0)
+      return ETIMEDOUT;
+  }
+  /* Counted before the kernel compares the word: a waker that changed the word first makes
+     the wait return EAGAIN, one that changes it later sees us counted (both seq_cst). */
+  __atomic_add_fetch(sleepers, 1, __ATOMIC_SEQ_CST);
+  rc = shmlua_futex_wait(word, seen, deadline ? &left : NULL);
+  __atomic_sub_fetch(sleepers, 1, __ATOMIC_SEQ_CST);
+  return rc == EAGAIN ? 0 : rc;
+}
+
+void shmlua_sync_wake(uint32_t *word, const uint32_t *sleepers, int n) {
+  if (__atomic_load_n(sleepers, __ATOMIC_SEQ_CST) != 0)
+    shmlua_futex_wake(word, n);
+}

@@ -1,0 +1,30 @@
+/* Waiting on a shared 32-bit word the way every futex-based object here does: look again a
+   few times (spinning) before sleeping, count sleepers so a release with nobody asleep makes
+   no system call, and keep an absolute deadline across early returns. */
+#ifndef SHMLUA_SYNC_WAIT_H
+#define SHMLUA_SYNC_WAIT_H
+
+#include <stdint.h>
+#include <time.h>
+
+/* A pause between two looks at a word another process is about to change. */
+void shmlua_cpu_relax(void);
+
+/* Waits until *word differs from seen, or a wake, at most until deadline (absolute,
+   CLOCK_MONOTONIC; NULL: no limit). Counts itself in *sleepers while in the kernel.
+   Returns 0 (changed or woken; callers re-check their condition), ETIMEDOUT or EINTR. */
+int shmlua_sync_sleep(uint32_t *word, uint32_t seen, uint32_t *sleepers,
+                      const struct timespec *deadline);
+
+/* Wakes up to n sleepers of word, with no system call when *sleepers is 0. Call it after
+   changing word. */
+void shmlua_sync_wake(uint32_t *word, const uint32_t *sleepers, int n);
+
+/* Whether deadline (may be NULL: never) has passed. */
+int shmlua_sync_expired(const struct timespec *deadline);
+
+/* The earlier of deadline (NULL: none) and now + seconds, in *out; returns out. */
+const struct timespec *shmlua_sync_earlier(const struct timespec *deadline, double seconds,
+                                           struct timespec *out);
+
+#endif

@@ -1,0 +1,97 @@
+/* shm.barrier(parties [, name [, opts]]): wait([timeout]) -> arrival index (parties for the
+   one that ended the round) | nil, "timeout" | nil, "broken"; reset(); fields parties,
+   broken. Ctrl-C while waiting breaks the round for the others before raising. */
+#include <errno.h>
+#include <string.h>
+
+#include "sync.h"
+
+static void barrier_open(shmlua_syncud *u);
+static void barrier_close(shmlua_syncud *u);
+static int barrier_field(lua_State *L, shmlua_syncud *u, const char *key);
+
+static const shmlua_synclass barrier_class = {"shm.barrier", &shmlua_barrier_type,
+                                              barrier_open, barrier_close, barrier_field};
+
+static void barrier_open(shmlua_syncud *u) {
+  shmlua_barrier_open(&u->as.barrier, u->block.addr);
+}
+
+static void barrier_close(shmlua_syncud *u) {
+  shmlua_barrier_close(&u->as.barrier);
+}
+
+static int barrier_field(lua_State *L, shmlua_syncud *u, const char *key) {
+  if (strcmp(key, "parties") == 0)
+    lua_pushinteger(L, u->as.barrier.parties);
+  else if (strcmp(key, "broken") == 0)
+    lua_pushboolean(L, shmlua_barrier_isbroken(&u->as.barrier));
+  else
+    return 0;
+  return 1;
+}
+
+static shmlua_barrier *checkbarrier(lua_State *L) {
+  return &shmlua_sync_check(L, 1, &barrier_class)->as.barrier;
+}
+
+static int barrier_create(lua_State *L) {
+  lua_Integer parties = shmlua_checkint(L, 1);
+  uint32_t n;
+  luaL_argcheck(L, parties >= 1 && parties <= INT32_MAX, 1, "parties must be 1..2147483647");
+  n = (uint32_t)parties;
+  return shmlua_sync_create(L, &barrier_class, 2, 3, NULL, sizeof(shmlua_barrier_block),
+                            shmlua_barrier_init, &n);
+}
+
+typedef struct waiting {
+  shmlua_barrier *h;
+  uint32_t round;
+} waiting;
+
+static int awaitop(void *ctx, const struct timespec *deadline) {
+  waiting *w = ctx;
+  return shmlua_barrier_await(w->h, w->round, deadline);
+}
+
+static void breakround(void *ctx) {
+  waiting *w = ctx;
+  shmlua_barrier_break(w->h, w->round);
+}
+
+static int barrier_wait(lua_State *L) {
+  shmlua_barrier *h = checkbarrier(L);
+  struct timespec deadline;
+  const struct timespec *d = shmlua_sync_timeout(L, 2, &deadline);
+  waiting w = {h, 0};
+  uint32_t index;
+  int rc = shmlua_barrier_arrive(h, d, &w.round, &index);
+  if (rc == 0 && index < h->parties)
+    rc = shmlua_sync_wait(L, awaitop, &w, d, 0, breakround);
+  switch (rc) {
+  case 0:
+    lua_pushinteger(L, index);
+    return 1;
+  case ETIMEDOUT:
+    return shmlua_sync_fail(L, "timeout");
+  case EPIPE:
+    return shmlua_sync_fail(L, "broken");
+  default:
+    return shmlua_sync_error(L, shmlua_sync_check(L, 1, &barrier_class), rc);
+  }
+}
+
+static int barrier_reset(lua_State *L) {
+  shmlua_barrier *h = checkbarrier(L);
+  int rc = shmlua_barrier_reset(h);
+  if (rc != 0)
+    return shmlua_sync_error(L, shmlua_sync_check(L, 1, &barrier_class), rc);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+void shmlua_open_barrier(lua_State *L) {
+  static const luaL_Reg methods[] = {
+      {"wait", barrier_wait}, {"reset", barrier_reset}, {NULL, NULL}};
+  shmlua_sync_register(L, &barrier_class, methods, barrier_create, NULL);
+}

@@ -1,0 +1,145 @@
+/* shm.cond(mutex [, name [, opts]]): a condition variable tied to a shm.mutex, whose name
+   it records so shm.cond.attach(name) finds the mutex by itself (or is given one).
+   wait([timeout]) with the mutex held -> true | nil, "timeout", the mutex held again either
+   way; signal([n]); broadcast(); field mutex. */
+#include <errno.h>
+#include <string.h>
+
+#include "../core/cond.h"
+#include "../core/mutex.h"
+#include "sync.h"
+
+static int cond_field(lua_State *L, shmlua_syncud *u, const char *key);
+
+static const shmlua_synclass cond_class = {"shm.cond", &shmlua_cond_type, NULL, NULL,
+                                           cond_field};
+
+static int cond_field(lua_State *L, shmlua_syncud *u, const char *key) {
+  (void)u;
+  if (strcmp(key, "mutex") != 0)
+    return 0;
+  lua_getiuservalue(L, 1, SHMLUA_SYNC_UV_LINK);
+  return 1;
+}
+
+static shmlua_cond_block *condof(const shmlua_syncud *u) {
+  return (void *)u->block.addr;
+}
+
+static shmlua_syncud *checkcond(lua_State *L) {
+  return shmlua_sync_check(L, 1, &cond_class);
+}
+
+static shmlua_syncud *checkmutex(lua_State *L, int arg) {
+  shmlua_syncud *m = luaL_checkudata(L, arg, SHMLUA_MUTEX_MT);
+  if (!m->block.addr)
+    luaL_argerror(L, arg, "mutex is closed");
+  return m;
+}
+
+/* Ties the cond on top of the stack to the mutex at arg. */
+static void link(lua_State *L, int arg) {
+  lua_pushvalue(L, arg);
+  lua_setiuservalue(L, -2, SHMLUA_SYNC_UV_LINK);
+}
+
+static int cond_create(lua_State *L) {
+  shmlua_syncud *m = checkmutex(L, 1);
+  int n = shmlua_sync_create(L, &cond_class, 2, 3, NULL, sizeof(shmlua_cond_block),
+                             shmlua_cond_init, &m->block.name);
+  if (n == 1)
+    link(L, 1);
+  return n;
+}
+
+static int cond_attach(lua_State *L) {
+  shmlua_name name, recorded;
+  shmlua_error err;
+  shmlua_syncud *c;
+  int n;
+  shmlua_checkname(L, 1, &name);
+  if (!lua_isnoneornil(L, 2))
+    checkmutex(L, 2);
+  lua_settop(L, 2);
+  if ((n = shmlua_sync_attach(L, &cond_class, &name)) != 1)
+    return n;
+  c = lua_touserdata(L, -1);
+  if (shmlua_cond_mutex_name(condof(c), &recorded, &err) != 0)
+    return shmlua_oserror(L, &err);
+  if (lua_isnil(L, 2)) {
+    if ((n = shmlua_mutex_attach(L, &recorded)) != 1)
+      return n;
+    lua_replace(L, 2);
+  } else if (strcmp(recorded.path,
+                    ((shmlua_syncud *)lua_touserdata(L, 2))->block.name.path) != 0)
+    return luaL_argerror(L, 2, lua_pushfstring(L, "cond '%s' goes with mutex '%s'",
+                                               shmlua_name_user(&name),
+                                               shmlua_name_user(&recorded)));
+  link(L, 2);
+  return 1;
+}
+
+typedef struct sleeping {
+  shmlua_cond_block *c;
+  uint32_t seq;
+  shmlua_syncud *m;
+} sleeping;
+
+static int sleepop(void *ctx, const struct timespec *deadline) {
+  sleeping *s = ctx;
+  return shmlua_cond_sleep(s->c, s->seq, deadline);
+}
+
+/* Ctrl-C while waiting: take the mutex back first, so the caller's unlock stays right. */
+static void relock(void *ctx) {
+  sleeping *s = ctx;
+  int rc = shmlua_mutex_lock(shmlua_mutex_of(s->m), NULL);
+  s->m->held = rc == 0 || rc == EOWNERDEAD;
+}
+
+static int cond_wait(lua_State *L) {
+  shmlua_syncud *c = checkcond(L);
+  struct timespec deadline;
+  const struct timespec *d = shmlua_sync_timeout(L, 2, &deadline);
+  sleeping s;
+  int rc;
+  lua_getiuservalue(L, 1, SHMLUA_SYNC_UV_LINK);
+  s.c = condof(c);
+  s.m = checkmutex(L, -1);
+  s.seq = shmlua_cond_seq(s.c); /* read while the mutex is held: no signal is missed */
+  if (shmlua_mutex_unlock(shmlua_mutex_of(s.m)) != 0)
+    return luaL_error(L, "cond '%s': wait needs its mutex locked by this process",
+                      shmlua_name_user(&c->block.name));
+  s.m->held = 0;
+  rc = shmlua_sync_wait(L, sleepop, &s, d, 0, relock);
+  if (rc == ETIMEDOUT) {
+    lua_settop(L, 0);
+    if (shmlua_mutex_relock(L, s.m) == 1)
+      return shmlua_sync_fail(L, "timeout");
+    return lua_gettop(L);
+  }
+  return shmlua_mutex_relock(L, s.m);
+}
+
+static int cond_signal(lua_State *L) {
+  shmlua_syncud *c = checkcond(L);
+  lua_Integer n = shmlua_optint(L, 2, 1);
+  luaL_argcheck(L, n >= 1, 2, "count must be positive");
+  shmlua_cond_signal(condof(c), n > INT32_MAX ? INT32_MAX : (int)n);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int cond_broadcast(lua_State *L) {
+  shmlua_cond_signal(condof(checkcond(L)), INT32_MAX);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+void shmlua_open_cond(lua_State *L) {
+  static const luaL_Reg methods[] = {{"wait", cond_wait},
+                                     {"signal", cond_signal},
+                                     {"broadcast", cond_broadcast},
+                                     {NULL, NULL}};
+  shmlua_sync_register(L, &cond_class, methods, cond_create, cond_attach);
+}

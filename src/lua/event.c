@@ -1,0 +1,58 @@
+/* shm.event([name [, opts]]): set(), clear(), wait([timeout]), field isset. */
+#include <errno.h>
+#include <string.h>
+
+#include "../core/event.h"
+#include "sync.h"
+
+static int event_field(lua_State *L, shmlua_syncud *u, const char *key);
+
+static const shmlua_synclass event_class = {"shm.event", &shmlua_event_type, NULL, NULL,
+                                            event_field};
+
+static shmlua_event_block *checkevent(lua_State *L) {
+  return (void *)shmlua_sync_check(L, 1, &event_class)->block.addr;
+}
+
+static int event_field(lua_State *L, shmlua_syncud *u, const char *key) {
+  if (strcmp(key, "isset") != 0)
+    return 0;
+  lua_pushboolean(L, shmlua_event_isset((void *)u->block.addr));
+  return 1;
+}
+
+static int event_create(lua_State *L) {
+  return shmlua_sync_create(L, &event_class, 1, 2, NULL, sizeof(shmlua_event_block), NULL, NULL);
+}
+
+static int event_set(lua_State *L) {
+  shmlua_event_set(checkevent(L));
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int event_clear(lua_State *L) {
+  shmlua_event_clear(checkevent(L));
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int waitop(void *ctx, const struct timespec *deadline) {
+  return shmlua_event_wait(ctx, deadline);
+}
+
+static int event_wait(lua_State *L) {
+  shmlua_event_block *e = checkevent(L);
+  struct timespec deadline;
+  const struct timespec *d = shmlua_sync_timeout(L, 2, &deadline);
+  if (shmlua_sync_wait(L, waitop, e, d, 0, NULL) == ETIMEDOUT)
+    return shmlua_sync_fail(L, "timeout");
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+void shmlua_open_event(lua_State *L) {
+  static const luaL_Reg methods[] = {
+      {"set", event_set}, {"clear", event_clear}, {"wait", event_wait}, {NULL, NULL}};
+  shmlua_sync_register(L, &event_class, methods, event_create, NULL);
+}

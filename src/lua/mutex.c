@@ -1,0 +1,198 @@
+/* shm.mutex: a robust process-shared lock. lock/trylock/unlock/consistent, with(fn, ...)
+   and a guard for <close>. A lock whose previous holder died returns true, "owner-died". */
+#include <errno.h>
+#include <string.h>
+
+#include "../core/mutex.h"
+#include "sync.h"
+
+#define GUARD_MT "shm.mutex.guard"
+
+static void drop_lock(shmlua_syncud *u);
+
+static const shmlua_synclass mutex_class = {SHMLUA_MUTEX_MT, &shmlua_mutex_type, NULL,
+                                            drop_lock, NULL};
+
+pthread_mutex_t *shmlua_mutex_of(shmlua_syncud *m) {
+  return &((shmlua_mutex_block *)m->block.addr)->mutex;
+}
+
+/* A lock held through a handle must not outlive its mapping: the thread's robust list
+   points into it. */
+static void drop_lock(shmlua_syncud *u) {
+  if (u->block.addr && u->held)
+    shmlua_mutex_unlock(shmlua_mutex_of(u));
+  u->held = 0;
+}
+
+static shmlua_syncud *checkmutex(lua_State *L, int arg) {
+  return shmlua_sync_check(L, arg, &mutex_class);
+}
+
+int shmlua_mutex_lockresult(lua_State *L, shmlua_syncud *m, int rc) {
+  const char *name = shmlua_name_user(&m->block.name);
+  switch (rc) {
+  case 0:
+  case EOWNERDEAD:
+    m->held = 1;
+    lua_pushboolean(L, 1);
+    if (rc == 0)
+      return 1;
+    lua_pushliteral(L, "owner-died");
+    return 2;
+  case ETIMEDOUT:
+    return shmlua_sync_fail(L, "timeout");
+  case EBUSY:
+    return shmlua_sync_fail(L, "busy");
+  case ENOTRECOVERABLE:
+    return shmlua_sync_fail(L, "not recoverable");
+  case EDEADLK:
+    return luaL_error(L, "mutex '%s' is already locked by this process", name);
+  default:
+    return shmlua_sync_error(L, m, rc);
+  }
+}
+
+static int lockop(void *ctx, const struct timespec *deadline) {
+  return shmlua_mutex_lock(ctx, deadline);
+}
+
+static int lockwithin(lua_State *L, shmlua_syncud *m, const struct timespec *deadline) {
+  return shmlua_sync_wait(L, lockop, shmlua_mutex_of(m), deadline, 1, NULL);
+}
+
+int shmlua_mutex_relock(lua_State *L, shmlua_syncud *m) {
+  return shmlua_mutex_lockresult(L, m, lockwithin(L, m, NULL));
+}
+
+int shmlua_mutex_attach(lua_State *L, const shmlua_name *name) {
+  return shmlua_sync_attach(L, &mutex_class, name);
+}
+
+static int mutex_create(lua_State *L) {
+  return shmlua_sync_create(L, &mutex_class, 1, 2, NULL, sizeof(shmlua_mutex_block),
+                            shmlua_mutex_block_init, NULL);
+}
+
+static int mutex_lock(lua_State *L) {
+  shmlua_syncud *m = checkmutex(L, 1);
+  struct timespec deadline;
+  const struct timespec *d = shmlua_sync_timeout(L, 2, &deadline);
+  return shmlua_mutex_lockresult(L, m, lockwithin(L, m, d));
+}
+
+static int mutex_trylock(lua_State *L) {
+  shmlua_syncud *m = checkmutex(L, 1);
+  int rc = shmlua_mutex_trylock(shmlua_mutex_of(m));
+  return shmlua_mutex_lockresult(L, m, rc == EDEADLK ? EBUSY : rc); /* held here: busy too */
+}
+
+static void unlock(lua_State *L, shmlua_syncud *m) {
+  int rc = shmlua_mutex_unlock(shmlua_mutex_of(m));
+  if (rc == EPERM)
+    luaL_error(L, "mutex '%s' is not locked by this process", shmlua_name_user(&m->block.name));
+  if (rc != 0)
+    shmlua_sync_error(L, m, rc);
+  m->held = 0;
+}
+
+static int mutex_unlock(lua_State *L) {
+  unlock(L, checkmutex(L, 1));
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int mutex_consistent(lua_State *L) {
+  shmlua_syncud *m = checkmutex(L, 1);
+  int rc = shmlua_mutex_consistent(shmlua_mutex_of(m));
+  if (rc == EINVAL)
+    return luaL_error(L, "mutex '%s' is not in the owner-died state",
+                      shmlua_name_user(&m->block.name));
+  if (rc != 0)
+    return shmlua_sync_error(L, m, rc);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* Locks for with and guard, which have no way to hand back "owner-died": that raises, and
+   the lock stays held so the caller can repair and call consistent (or die). */
+static void strictlock(lua_State *L, shmlua_syncud *m, const struct timespec *deadline) {
+  const char *name = shmlua_name_user(&m->block.name);
+  int rc = lockwithin(L, m, deadline);
+  if (rc == EOWNERDEAD) {
+    m->held = 1;
+    luaL_error(L,
+               "mutex '%s': its previous owner died holding it (this process now holds it: "
+               "repair, then call consistent and unlock)",
+               name);
+  }
+  if (rc == ETIMEDOUT)
+    luaL_error(L, "mutex '%s': timeout", name);
+  if (rc != 0) {
+    shmlua_mutex_lockresult(L, m, rc);
+    luaL_error(L, "mutex '%s': %s", name, lua_tostring(L, -1));
+  }
+  m->held = 1;
+}
+
+/* m:with(fn, ...): fn(...) with the lock held; unlocks on error and raises it again. */
+static int mutex_with(lua_State *L) {
+  shmlua_syncud *m = checkmutex(L, 1);
+  int status;
+  luaL_checkany(L, 2);
+  strictlock(L, m, NULL);
+  status = lua_pcall(L, lua_gettop(L) - 2, LUA_MULTRET, 0);
+  if (status != LUA_OK) {
+    drop_lock(m);
+    return lua_error(L);
+  }
+  if (m->block.addr) /* fn may have closed it, which unlocked */
+    unlock(L, m);
+  return lua_gettop(L) - 1;
+}
+
+/* m:guard([timeout]): locks and returns an object whose <close> (or collection) unlocks. */
+static int mutex_guard(lua_State *L) {
+  shmlua_syncud *m = checkmutex(L, 1);
+  struct timespec deadline;
+  const struct timespec *d = shmlua_sync_timeout(L, 2, &deadline);
+  int *active = lua_newuserdatauv(L, sizeof *active, 1);
+  *active = 0;
+  luaL_setmetatable(L, GUARD_MT);
+  lua_pushvalue(L, 1);
+  lua_setiuservalue(L, -2, 1);
+  strictlock(L, m, d);
+  *active = 1;
+  return 1;
+}
+
+static int guard_release(lua_State *L) {
+  int *active = luaL_checkudata(L, 1, GUARD_MT);
+  if (!*active)
+    return 0;
+  *active = 0;
+  lua_getiuservalue(L, 1, 1);
+  drop_lock(lua_touserdata(L, -1));
+  return 0;
+}
+
+static int guard_tostring(lua_State *L) {
+  int *active = luaL_checkudata(L, 1, GUARD_MT);
+  lua_pushstring(L, *active ? "shm.mutex.guard (locked)" : "shm.mutex.guard (released)");
+  return 1;
+}
+
+void shmlua_open_mutex(lua_State *L) {
+  static const luaL_Reg methods[] = {
+      {"lock", mutex_lock},   {"trylock", mutex_trylock}, {"unlock", mutex_unlock},
+      {"consistent", mutex_consistent}, {"with", mutex_with}, {"guard", mutex_guard},
+      {NULL, NULL}};
+  static const luaL_Reg guard_meta[] = {{"__close", guard_release},
+                                        {"__gc", guard_release},
+                                        {"__tostring", guard_tostring},
+                                        {NULL, NULL}};
+  static const luaL_Reg guard_methods[] = {{"release", guard_release}, {NULL, NULL}};
+  shmlua_newclass(L, GUARD_MT, guard_meta, guard_methods, NULL);
+  lua_pop(L, 1);
+  shmlua_sync_register(L, &mutex_class, methods, mutex_create, NULL);
+}

@@ -1,0 +1,184 @@
+/* shm.queue([opts]): a bounded queue of byte strings between processes.
+   push(s [, timeout]) / pop([timeout]), try_push(s) / try_pop(), shutdown(), fields count,
+   ended, messages, bytes. Failures a caller expects return nil and "timeout", "full",
+   "empty" or "closed" (shut down: pushes refused, pops get what is left first). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sync.h"
+
+enum { DEFAULT_MESSAGES = 1024, DEFAULT_BYTES = 1 << 20 };
+
+static void queue_open(shmlua_syncud *u);
+static void queue_close(shmlua_syncud *u);
+static int queue_field(lua_State *L, shmlua_syncud *u, const char *key);
+
+static const shmlua_synclass queue_class = {"shm.queue", &shmlua_queue_type, queue_open,
+                                            queue_close, queue_field};
+
+static void queue_open(shmlua_syncud *u) {
+  shmlua_queue_open(&u->as.queue, u->block.addr);
+}
+
+static void queue_close(shmlua_syncud *u) {
+  free(u->scratch);
+  u->scratch = NULL;
+  u->scratch_size = 0;
+}
+
+/* Where pop copies a message, with the queue locked: malloc, which fails with NULL instead
+   of raising (a Lua error there would leave the queue locked). */
+static void *reserve(void *ud, size_t len) {
+  shmlua_syncud *u = ud;
+  void *p;
+  if (len <= u->scratch_size)
+    return u->scratch ? u->scratch : u; /* any non-NULL pointer for an empty message */
+  if (!(p = realloc(u->scratch, len)))
+    return NULL;
+  u->scratch = p;
+  u->scratch_size = len;
+  return p;
+}
+
+static int queue_field(lua_State *L, shmlua_syncud *u, const char *key) {
+  const shmlua_queue *h = &u->as.queue;
+  if (strcmp(key, "count") == 0)
+    lua_pushinteger(L, (lua_Integer)shmlua_queue_count(h));
+  else if (strcmp(key, "ended") == 0)
+    lua_pushboolean(L, shmlua_queue_ended(h));
+  else if (strcmp(key, "messages") == 0)
+    lua_pushinteger(L, (lua_Integer)h->max_messages);
+  else if (strcmp(key, "bytes") == 0)
+    lua_pushinteger(L, (lua_Integer)h->max_bytes);
+  else
+    return 0;
+  return 1;
+}
+
+static shmlua_syncud *checkqueue(lua_State *L) {
+  return shmlua_sync_check(L, 1, &queue_class);
+}
+
+/* shm.queue{messages = n, bytes = n, name = s, mode = m, keep = b} */
+static int queue_create(lua_State *L) {
+  static const char *const allowed[] = {"messages", "bytes", "name", "mode", "keep", NULL};
+  shmlua_queue_limits limits;
+  shmlua_error err;
+  size_t size;
+  lua_settop(L, 1);
+  shmlua_checkopts(L, 1, allowed);
+  limits.messages = (uint64_t)shmlua_optfield_int(L, 1, "messages", DEFAULT_MESSAGES);
+  limits.bytes = (uint64_t)shmlua_optfield_int(L, 1, "bytes", DEFAULT_BYTES);
+  if ((size = shmlua_queue_layout_size(&limits, &err)) == 0)
+    return luaL_argerror(L, 1, err.message);
+  if (lua_istable(L, 1))
+    lua_getfield(L, 1, "name");
+  else
+    lua_pushnil(L);
+  return shmlua_sync_create(L, &queue_class, 2, 1, allowed, size, shmlua_queue_init, &limits);
+}
+
+typedef struct pushing {
+  shmlua_queue *h;
+  const char *s;
+  size_t len;
+} pushing;
+
+static int pushop(void *ctx, const struct timespec *deadline) {
+  pushing *p = ctx;
+  return shmlua_queue_push(p->h, p->s, p->len, 1, deadline);
+}
+
+static int pushresult(lua_State *L, shmlua_syncud *u, int rc) {
+  switch (rc) {
+  case 0:
+    lua_pushboolean(L, 1);
+    return 1;
+  case EAGAIN:
+    return shmlua_sync_fail(L, "full");
+  case ETIMEDOUT:
+    return shmlua_sync_fail(L, "timeout");
+  case EPIPE:
+    return shmlua_sync_fail(L, "closed");
+  case EMSGSIZE:
+    return luaL_argerror(L, 2,
+                         lua_pushfstring(L, "message longer than the queue's %I bytes",
+                                         (LUAI_UACINT)u->as.queue.max_bytes));
+  default:
+    return shmlua_sync_error(L, u, rc);
+  }
+}
+
+static int queue_push(lua_State *L) {
+  shmlua_syncud *u = checkqueue(L);
+  struct timespec deadline;
+  pushing p = {&u->as.queue, NULL, 0};
+  const struct timespec *d;
+  p.s = luaL_checklstring(L, 2, &p.len);
+  d = shmlua_sync_timeout(L, 3, &deadline);
+  return pushresult(L, u, shmlua_sync_wait(L, pushop, &p, d, 0, NULL));
+}
+
+static int queue_try_push(lua_State *L) {
+  shmlua_syncud *u = checkqueue(L);
+  size_t len;
+  const char *s = luaL_checklstring(L, 2, &len);
+  return pushresult(L, u, shmlua_queue_push(&u->as.queue, s, len, 0, NULL));
+}
+
+typedef struct popping {
+  shmlua_syncud *u;
+  size_t len;
+} popping;
+
+static int popop(void *ctx, const struct timespec *deadline) {
+  popping *p = ctx;
+  return shmlua_queue_pop(&p->u->as.queue, reserve, p->u, &p->len, 1, deadline);
+}
+
+static int popresult(lua_State *L, popping *p, int rc) {
+  switch (rc) {
+  case 0:
+    lua_pushlstring(L, p->len ? p->u->scratch : "", p->len);
+    return 1;
+  case EAGAIN:
+    return shmlua_sync_fail(L, "empty");
+  case ETIMEDOUT:
+    return shmlua_sync_fail(L, "timeout");
+  case EPIPE:
+    return shmlua_sync_fail(L, "closed");
+  case ENOMEM:
+    return luaL_error(L, "not enough memory");
+  default:
+    return shmlua_sync_error(L, p->u, rc);
+  }
+}
+
+static int queue_pop(lua_State *L) {
+  popping p = {checkqueue(L), 0};
+  struct timespec deadline;
+  const struct timespec *d = shmlua_sync_timeout(L, 2, &deadline);
+  return popresult(L, &p, shmlua_sync_wait(L, popop, &p, d, 0, NULL));
+}
+
+static int queue_try_pop(lua_State *L) {
+  popping p = {checkqueue(L), 0};
+  return popresult(L, &p, shmlua_queue_pop(&p.u->as.queue, reserve, p.u, &p.len, 0, NULL));
+}
+
+static int queue_shutdown(lua_State *L) {
+  shmlua_syncud *u = checkqueue(L);
+  int rc = shmlua_queue_shutdown(&u->as.queue);
+  if (rc != 0)
+    return shmlua_sync_error(L, u, rc);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+void shmlua_open_queue(lua_State *L) {
+  static const luaL_Reg methods[] = {{"push", queue_push},         {"pop", queue_pop},
+                                     {"try_push", queue_try_push}, {"try_pop", queue_try_pop},
+                                     {"shutdown", queue_shutdown}, {NULL, NULL}};
+  shmlua_sync_register(L, &queue_class, methods, queue_create, NULL);
+}

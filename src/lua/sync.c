@@ -1,0 +1,240 @@
+/* The plumbing every synchronization object shares: shm.<kind>(...) and .attach, close,
+   unlink, name, closed, tostring, __gc/__close, timeouts and interruptible waits. */
+#include "sync.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "../core/futex.h"
+#include "../core/sync_wait.h"
+
+static const double SLICE_SECONDS = 0.1; /* how often a pthread wait looks for Ctrl-C */
+
+static const char *kindname(const shmlua_syncud *u) {
+  return u->cls->type->name;
+}
+
+static shmlua_syncud *newud(lua_State *L, const shmlua_synclass *cls) {
+  shmlua_syncud *u = lua_newuserdatauv(L, sizeof *u, SHMLUA_SYNC_NUV);
+  memset(u, 0, sizeof *u);
+  u->cls = cls;
+  luaL_setmetatable(L, cls->tname);
+  return u;
+}
+
+int shmlua_sync_create(lua_State *L, const shmlua_synclass *cls, int name_arg, int opts_arg,
+                       const char *const allowed[], size_t layout_size,
+                       int (*init)(void *, const void *, shmlua_error *), const void *init_arg) {
+  static const char *const common[] = {"mode", "keep", NULL};
+  shmlua_name name, *given = NULL;
+  shmlua_create_opts opts;
+  shmlua_error err;
+  shmlua_syncud *u;
+  lua_Integer mode;
+  if (!lua_isnoneornil(L, name_arg))
+    shmlua_checkname(L, name_arg, given = &name);
+  shmlua_checkopts(L, opts_arg, allowed ? allowed : common);
+  mode = shmlua_optfield_int(L, opts_arg, "mode", SHMLUA_DEFAULT_MODE);
+  luaL_argcheck(L, mode >= 0 && mode <= 07777, opts_arg,
+                "mode must be permission bits (0..0x0fff)");
+  opts.mode = (mode_t)mode;
+  opts.keep = shmlua_optfield_bool(L, opts_arg, "keep", 0);
+  u = newud(L, cls);
+  if (shmlua_sync_block_create(&u->block, cls->type, given, layout_size, &opts, init, init_arg,
+                         &err) != 0)
+    return shmlua_oserror(L, &err);
+  if (cls->open)
+    cls->open(u);
+  return 1;
+}
+
+int shmlua_sync_attach(lua_State *L, const shmlua_synclass *cls, const shmlua_name *name) {
+  shmlua_error err;
+  shmlua_syncud *u = newud(L, cls);
+  if (shmlua_sync_block_attach(&u->block, cls->type, name, &err) != 0)
+    return shmlua_oserror(L, &err);
+  if (cls->open)
+    cls->open(u);
+  return 1;
+}
+
+static shmlua_syncud *checkany(lua_State *L, int arg) {
+  shmlua_syncud *u = lua_touserdata(L, arg);
+  if (u && lua_getmetatable(L, arg)) {
+    int same = lua_rawequal(L, -1, lua_upvalueindex(2));
+    lua_pop(L, 1);
+    if (same)
+      return u;
+  }
+  luaL_typeerror(L, arg, "shm synchronization object");
+  return NULL;
+}
+
+shmlua_syncud *shmlua_sync_check(lua_State *L, int arg, const shmlua_synclass *cls) {
+  shmlua_syncud *u = shmlua_fastudata(L, arg, cls->tname);
+  if (!u->block.addr)
+    luaL_error(L, "%s '%s' is closed", kindname(u), shmlua_name_user(&u->block.name));
+  return u;
+}
+
+static void release(shmlua_syncud *u) {
+  if (!u->block.addr)
+    return;
+  if (u->cls->close)
+    u->cls->close(u);
+  shmlua_block_close(&u->block);
+}
+
+static int sync_close(lua_State *L) {
+  release(checkany(L, 1));
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int sync_gc(lua_State *L) {
+  release(checkany(L, 1));
+  return 0;
+}
+
+static int sync_unlink(lua_State *L) {
+  shmlua_syncud *u = checkany(L, 1);
+  shmlua_error err;
+  if (shmlua_unlink(&u->block.name, &err) != 0)
+    return shmlua_oserror(L, &err);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int sync_tostring(lua_State *L) {
+  shmlua_syncud *u = checkany(L, 1);
+  lua_pushfstring(L, "shm.%s: %s%s", kindname(u), shmlua_name_user(&u->block.name),
+                  u->block.addr ? "" : " (closed)");
+  return 1;
+}
+
+static int sync_index(lua_State *L) {
+  shmlua_syncud *u = checkany(L, 1);
+  const char *key = lua_tostring(L, 2);
+  if (lua_type(L, 2) != LUA_TSTRING)
+    lua_pushnil(L);
+  else if (strcmp(key, "name") == 0)
+    lua_pushstring(L, shmlua_name_user(&u->block.name));
+  else if (strcmp(key, "closed") == 0)
+    lua_pushboolean(L, u->block.addr == NULL);
+  else if (!(u->cls->field && u->block.addr && u->cls->field(L, u, key))) {
+    lua_pushvalue(L, 2);
+    lua_rawget(L, lua_upvalueindex(1));
+  }
+  return 1;
+}
+
+/* shm.mutex(...) is a call of the table shm.mutex: drop the table and create. */
+static int call_create(lua_State *L) {
+  lua_remove(L, 1);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+  return lua_gettop(L);
+}
+
+/* The common attach: the class descriptor is upvalue 1. */
+static int common_attach(lua_State *L) {
+  shmlua_name name;
+  shmlua_checkname(L, 1, &name);
+  return shmlua_sync_attach(L, lua_touserdata(L, lua_upvalueindex(1)), &name);
+}
+
+void shmlua_sync_register(lua_State *L, const shmlua_synclass *cls, const luaL_Reg *methods,
+                          lua_CFunction create, lua_CFunction attach) {
+  static const luaL_Reg metamethods[] = {
+      {"__gc", sync_gc}, {"__close", sync_gc}, {"__tostring", sync_tostring}, {NULL, NULL}};
+  static const luaL_Reg common[] = {{"close", sync_close}, {"unlink", sync_unlink},
+                                    {NULL, NULL}};
+  static const luaL_Reg none[] = {{NULL, NULL}};
+  /* Methods get the methods table and the metatable as upvalues, like metamethods, so
+     shmlua_fastudata checks their object with one pointer comparison. */
+  shmlua_newclass(L, cls->tname, metamethods, none, sync_index);
+  lua_getfield(L, -1, SHMLUA_METHODS);
+  lua_pushvalue(L, -1);
+  lua_pushvalue(L, -3);
+  luaL_setfuncs(L, common, 2);
+  lua_pushvalue(L, -1);
+  lua_pushvalue(L, -3);
+  luaL_setfuncs(L, methods, 2);
+  lua_pop(L, 2);
+  lua_newtable(L); /* shm.<kind> */
+  if (attach)
+    lua_pushcfunction(L, attach);
+  else {
+    lua_pushlightuserdata(L, (void *)cls);
+    lua_pushcclosure(L, common_attach, 1);
+  }
+  lua_setfield(L, -2, "attach");
+  lua_newtable(L);
+  lua_pushcfunction(L, create);
+  lua_pushcclosure(L, call_create, 1);
+  lua_setfield(L, -2, "__call");
+  lua_setmetatable(L, -2);
+  lua_setfield(L, -2, strchr(cls->tname, '.') + 1);
+}
+
+const struct timespec *shmlua_sync_timeout(lua_State *L, int arg, struct timespec *deadline) {
+  lua_Number t;
+  if (lua_isnoneornil(L, arg))
+    return NULL;
+  t = luaL_checknumber(L, arg);
+  luaL_argcheck(L, t >= 0, arg, "timeout must be a non-negative number of seconds");
+  *deadline = shmlua_deadline((double)t);
+  return deadline;
+}
+
+static int raise_interrupt(lua_State *L) {
+  shmlua_checkinterrupt(L);
+  return 0;
+}
+
+/* After EINTR: lets a pending Ctrl-C raise, running undo first when there is one. */
+static void interrupted(lua_State *L, void (*undo)(void *), void *ctx) {
+  if (!undo) {
+    shmlua_checkinterrupt(L);
+    return;
+  }
+  lua_pushcfunction(L, raise_interrupt);
+  if (lua_pcall(L, 0, 0, 0) != LUA_OK) {
+    undo(ctx);
+    lua_error(L);
+  }
+}
+
+int shmlua_sync_wait(lua_State *L, shmlua_sync_op op, void *ctx,
+                     const struct timespec *deadline, int sliced, void (*undo)(void *ctx)) {
+  for (;;) {
+    struct timespec slice;
+    int rc = op(ctx, sliced ? shmlua_sync_earlier(deadline, SLICE_SECONDS, &slice) : deadline);
+    if (sliced && rc == ETIMEDOUT && !shmlua_sync_expired(deadline))
+      rc = EINTR; /* a slice ended: same as an interruption, then go on */
+    if (rc != EINTR)
+      return rc;
+    interrupted(L, undo, ctx);
+  }
+}
+
+int shmlua_sync_fail(lua_State *L, const char *what) {
+  luaL_pushfail(L);
+  lua_pushstring(L, what);
+  return 2;
+}
+
+int shmlua_sync_error(lua_State *L, const shmlua_syncud *u, int code) {
+  return luaL_error(L, "%s '%s': %s", kindname(u), shmlua_name_user(&u->block.name),
+                    strerror(code));
+}
+
+void shmlua_open_sync(lua_State *L) {
+  shmlua_open_mutex(L);
+  shmlua_open_semaphore(L);
+  shmlua_open_barrier(L);
+  shmlua_open_event(L);
+  shmlua_open_cond(L);
+  shmlua_open_queue(L);
+}

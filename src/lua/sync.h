@@ -1,0 +1,93 @@
+/* What the binding files of the synchronization objects share: one userdata layout, and
+   create / attach / close / unlink / name / tostring / waits written once (sync.c). */
+#ifndef SHMLUA_LUA_SYNC_H
+#define SHMLUA_LUA_SYNC_H
+
+#include "../core/barrier.h"
+#include "../core/queue.h"
+#include "../core/sync_header.h"
+#include "binding.h"
+
+typedef struct shmlua_syncud shmlua_syncud;
+
+/* One kind of object as the binding sees it. */
+typedef struct shmlua_synclass {
+  const char *tname; /* metatable name, "shm.mutex" */
+  const shmlua_sync_type *type;
+  void (*open)(shmlua_syncud *u);  /* after create or attach; NULL if nothing to do */
+  void (*close)(shmlua_syncud *u); /* before unmapping; NULL if nothing to do */
+  /* Pushes the field key and returns 1, or returns 0 if the kind has no such field. */
+  int (*field)(lua_State *L, shmlua_syncud *u, const char *key);
+} shmlua_synclass;
+
+struct shmlua_syncud {
+  shmlua_block block; /* block.addr is NULL once closed */
+  const shmlua_synclass *cls;
+  union {
+    shmlua_queue queue;
+    shmlua_barrier barrier;
+  } as;
+  void *scratch; /* a queue's pop buffer, from the Lua allocator */
+  size_t scratch_size;
+  int held; /* a mutex locked through this handle: closing it unlocks */
+};
+
+/* User value slots of the userdata. */
+enum { SHMLUA_SYNC_UV_LINK = 1, SHMLUA_SYNC_NUV = 1 }; /* a cond keeps its mutex here */
+
+/* Registers the class and sets module field cls->tname's last part ("mutex") to a table
+   that is callable (create) and has attach (attach may be NULL for the common one). */
+void shmlua_sync_register(lua_State *L, const shmlua_synclass *cls, const luaL_Reg *methods,
+                          lua_CFunction create, lua_CFunction attach);
+
+/* Makes the object: name at arg name_arg (nil: random), options at opts_arg of which
+   mode and keep are read here (allowed: the keys accepted; NULL for just those two).
+   Pushes the userdata (1) or nil, message, errno (3). */
+int shmlua_sync_create(lua_State *L, const shmlua_synclass *cls, int name_arg, int opts_arg,
+                       const char *const allowed[], size_t layout_size, int (*init)(void *, const void *, shmlua_error *),
+                       const void *init_arg);
+
+/* Attaches the object called name. Pushes it (1) or nil, message, errno (3). */
+int shmlua_sync_attach(lua_State *L, const shmlua_synclass *cls, const shmlua_name *name);
+
+/* The open object of class cls at arg; raises if it is not one or it is closed. */
+shmlua_syncud *shmlua_sync_check(lua_State *L, int arg, const shmlua_synclass *cls);
+
+/* Optional timeout in seconds at arg: NULL (nil: no limit) or deadline, filled. */
+const struct timespec *shmlua_sync_timeout(lua_State *L, int arg, struct timespec *deadline);
+
+/* One blocking step of an object, until deadline: returns 0, an errno, or EINTR. */
+typedef int (*shmlua_sync_op)(void *ctx, const struct timespec *deadline);
+
+/* Runs op until it returns something other than EINTR, letting Ctrl-C raise in between.
+   sliced: op cannot return EINTR by itself (pthread locks), so it is run in short slices.
+   undo (may be NULL) is called with ctx before an interrupt error leaves. */
+int shmlua_sync_wait(lua_State *L, shmlua_sync_op op, void *ctx,
+                     const struct timespec *deadline, int sliced, void (*undo)(void *ctx));
+
+/* Pushes nil, what ("timeout", "closed", ...): the documented failure of a wait. Returns 2. */
+int shmlua_sync_fail(lua_State *L, const char *what);
+
+/* Raises "<kind> 'name': <strerror(code)>" for an unexpected failure. */
+int shmlua_sync_error(lua_State *L, const shmlua_syncud *u, int code);
+
+/* For cond: the pthread mutex of a mutex userdata; its lock results as m:lock() gives them
+   (pushes them, returns their count). */
+pthread_mutex_t *shmlua_mutex_of(shmlua_syncud *m);
+int shmlua_mutex_lockresult(lua_State *L, shmlua_syncud *m, int rc);
+/* Attaches the mutex called name, as shm.mutex.attach. */
+int shmlua_mutex_attach(lua_State *L, const shmlua_name *name);
+/* Locks m without a time limit (interruptible) and pushes what m:lock() returns. */
+int shmlua_mutex_relock(lua_State *L, shmlua_syncud *m);
+
+#define SHMLUA_MUTEX_MT "shm.mutex"
+
+/* The parts, each a file; shmlua_open_sync (binding.h) calls them all. */
+void shmlua_open_mutex(lua_State *L);
+void shmlua_open_semaphore(lua_State *L);
+void shmlua_open_barrier(lua_State *L);
+void shmlua_open_event(lua_State *L);
+void shmlua_open_cond(lua_State *L);
+void shmlua_open_queue(lua_State *L);
+
+#endif
