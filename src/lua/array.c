@@ -412,7 +412,9 @@ static int array_wait(lua_State *L) {
   const char *result = NULL;
   checkvalue(L, a->type, 3, &expected);
   if (timed) {
-    lua_Number t = luaL_checknumber(L, 4);
+    lua_Number t;
+    luaL_checktype(L, 4, LUA_TNUMBER); /* no string coercion, as for values */
+    t = lua_tonumber(L, 4);
     luaL_argcheck(L, t >= 0, 4, "timeout must be a number of seconds >= 0");
     deadline = shmlua_deadline(t);
   }
