@@ -1,0 +1,210 @@
+/* Each tool checks its operands, then calls the module and prints what it returns. A
+   function missing from the module (an older build) is reported as such. Errors print as
+   "shmlua: --tool: message"; Ctrl-C ends a tool like any other program (--watch). */
+#include "tools.h"
+
+#include <lauxlib.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "options.h"
+#include "run.h"
+
+/* Pushes t[key] (t at index t) and checks that it is a function; owner names t ("shm.",
+   "buf:") in the message if it is not. */
+static void pushfunction(lua_State *L, int t, const char *owner, const char *key) {
+  if (lua_getfield(L, t, key) != LUA_TFUNCTION)
+    luaL_error(L, "%s%s is missing from this build of the shm module", owner, key);
+}
+
+/* Pushes the shm module's function key. */
+static void pushshm(lua_State *L, const char *key) {
+  lua_getglobal(L, "shm");
+  luaL_checktype(L, -1, LUA_TTABLE);
+  pushfunction(L, lua_gettop(L), "shm.", key);
+  lua_remove(L, -2);
+}
+
+/* Operand i (1-based among the operands on the stack) as a number, or nil if absent. */
+static void pushnumber(lua_State *L, int i, const char *what) {
+  if (lua_isnone(L, i)) {
+    lua_pushnil(L);
+    return;
+  }
+  if (!lua_stringtonumber(L, lua_tostring(L, i)))
+    luaL_error(L, "%s must be a number, got '%s'", what, lua_tostring(L, i));
+}
+
+/* Raises with the message of a failed call (nil, message) on top. */
+static void check(lua_State *L) {
+  if (lua_toboolean(L, -2))
+    return;
+  lua_error(L);
+}
+
+static const char *mode_string(lua_Integer mode, char out[10]) {
+  static const char bits[] = "rwxrwxrwx";
+  for (int i = 0; i < 9; i++)
+    out[i] = mode & (0400 >> i) ? bits[i] : '-';
+  out[9] = '\0';
+  return out;
+}
+
+/* An age in seconds, as a person reads it: 42s, 7m, 3h, 2d. */
+static void pushage(lua_State *L, lua_Number seconds) {
+  static const struct { double size; const char *unit; } units[] = {
+      {86400, "d"}, {3600, "h"}, {60, "m"}};
+  for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+    if (seconds >= units[i].size) {
+      lua_pushfstring(L, "%d%s", (int)(seconds / units[i].size), units[i].unit);
+      return;
+    }
+  lua_pushfstring(L, "%ds", (int)seconds);
+}
+
+/* The pids of a row's pids list, joined by commas ("-" when none). */
+static void pushpids(lua_State *L, int row) {
+  luaL_Buffer b;
+  int pids = (lua_getfield(L, row, "pids"), lua_gettop(L));
+  lua_Integer n = lua_istable(L, pids) ? luaL_len(L, pids) : 0;
+  luaL_buffinit(L, &b);
+  for (lua_Integer i = 1; i <= n; i++) {
+    if (i > 1)
+      luaL_addchar(&b, ',');
+    lua_geti(L, pids, i);
+    luaL_addvalue(&b);
+  }
+  if (n == 0)
+    luaL_addchar(&b, '-');
+  luaL_pushresult(&b);
+  lua_remove(L, pids);
+}
+
+static lua_Integer intfield(lua_State *L, int row, const char *key) {
+  lua_Integer v;
+  lua_getfield(L, row, key);
+  v = lua_tointeger(L, -1);
+  lua_pop(L, 1);
+  return v;
+}
+
+static int tool_ls(lua_State *L) {
+  lua_Integer n;
+  pushshm(L, "blocks");
+  lua_call(L, 0, 2);
+  check(L);
+  lua_pop(L, 1);
+  n = luaL_len(L, -1);
+  printf("%-24s %12s %-9s %6s %6s  %s\n", "NAME", "SIZE", "MODE", "UID", "AGE", "PIDS");
+  for (lua_Integer i = 1; i <= n; i++) {
+    char mode[10];
+    int row = lua_gettop(L) + 1;
+    lua_geti(L, -1, i);
+    lua_getfield(L, row, "name");
+    lua_getfield(L, row, "age");
+    pushage(L, lua_tonumber(L, -1));
+    pushpids(L, row);
+    printf("%-24s %12lld %-9s %6lld %6s  %s\n", lua_tostring(L, row + 1),
+           (long long)intfield(L, row, "size"), mode_string(intfield(L, row, "mode"), mode),
+           (long long)intfield(L, row, "uid"), lua_tostring(L, -2), lua_tostring(L, -1));
+    lua_settop(L, row - 1);
+  }
+  return 0;
+}
+
+static int tool_rm(lua_State *L) {
+  int n = lua_gettop(L);
+  pushshm(L, "remove");
+  lua_insert(L, 1);
+  lua_call(L, n, 2);
+  check(L);
+  return 0;
+}
+
+static int tool_dump(lua_State *L) {
+  const char *name = lua_tostring(L, 1);
+  pushnumber(L, 2, "I");
+  pushnumber(L, 3, "J");
+  pushshm(L, "attach");
+  lua_pushstring(L, name);
+  lua_createtable(L, 0, 1);
+  lua_pushboolean(L, 1);
+  lua_setfield(L, -2, "readonly");
+  lua_call(L, 2, 2);
+  check(L);
+  lua_pop(L, 1);
+  lua_getfield(L, -1, "buf");
+  pushfunction(L, lua_gettop(L), "buf:", "hexdump");
+  lua_insert(L, -2);
+  lua_pushvalue(L, 4);
+  lua_pushvalue(L, 5);
+  lua_call(L, 3, 1);
+  fputs(lua_tostring(L, -1), stdout);
+  return 0;
+}
+
+static int tool_watch(lua_State *L) {
+  const char *name = lua_tostring(L, 1);
+  pushnumber(L, 2, "SECONDS");
+  pushshm(L, "watch");
+  lua_pushstring(L, name);
+  lua_createtable(L, 0, 1);
+  lua_pushvalue(L, 3);
+  lua_setfield(L, -2, "interval");
+  lua_call(L, 2, 2);
+  check(L);
+  return 0;
+}
+
+static int tool_help(lua_State *L) {
+  (void)L;
+  shmlua_cmdline_usage(stdout, shmlua_progname);
+  return 0;
+}
+
+typedef struct tool {
+  const char *flag;
+  int min, max; /* how many operands it takes */
+  const char *operands;
+  lua_CFunction run;
+} tool;
+
+static const tool tools[] = {
+    {"--ls", 0, 0, "", tool_ls},
+    {"--rm", 1, -1, " NAME...", tool_rm},
+    {"--dump", 1, 3, " NAME [I [J]]", tool_dump},
+    {"--watch", 1, 2, " NAME [SECONDS]", tool_watch},
+    {"-h", 0, 0, "", tool_help},
+    {"--help", 0, 0, "", tool_help},
+};
+
+static const tool *find(int argc, char **argv) {
+  if (argc < 2)
+    return NULL;
+  for (size_t i = 0; i < sizeof tools / sizeof tools[0]; i++)
+    if (strcmp(argv[1], tools[i].flag) == 0)
+      return &tools[i];
+  return NULL;
+}
+
+int shmlua_tool_wanted(int argc, char **argv) {
+  return find(argc, argv) != NULL;
+}
+
+int shmlua_tool_run(lua_State *L, int argc, char **argv) {
+  const tool *t = find(argc, argv);
+  int operands = argc - 2;
+  if (operands < t->min || (t->max >= 0 && operands > t->max)) {
+    fprintf(stderr, "usage: %s %s%s\n", shmlua_progname, t->flag, t->operands);
+    return 1;
+  }
+  lua_pushcfunction(L, t->run);
+  for (int i = 2; i < argc; i++)
+    lua_pushstring(L, argv[i]);
+  if (lua_pcall(L, operands, 0, 0) != LUA_OK) {
+    fflush(stdout);
+    fprintf(stderr, "%s: %s: %s\n", shmlua_progname, t->flag, luaL_tolstring(L, -1, NULL));
+    return 1;
+  }
+  return fflush(stdout) == 0 ? 0 : 1;
+}
