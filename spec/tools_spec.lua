@@ -184,3 +184,39 @@ describe("shm.watch", function()
     assert(ok, err)
   end)
 end)
+
+describe("shm.map's progress option", function()
+  local script = [[
+    local shm = require 'shm'
+    local r = shm.map(function(x) os.execute('sleep 0.05') return x * 2 end,
+      {1, 2, 3, 4, 5, 6, 7, 8}, 2, {progress = true, chunksize = 1})
+    print(#r, r[1], r[8])]]
+
+  it("draws nothing when stderr is not a terminal", function()
+    local out, ok = H.lua(script)
+    assert(ok, out)
+    assert.equal("8\t2\t16\n", out)
+  end)
+
+  it("draws one line in place on a terminal, ending at all done", function()
+    local path = os.tmpname()
+    local f = assert(io.open(path, "w"))
+    f:write(script)
+    f:close()
+    local t = Term.start("lua5.4 " .. path)
+    local ok, err = pcall(function()
+      local screen = t:waitfor("EXIT:0")
+      assert.matches("shm.map: 8/8 done %(100%%%), %d+%.%ds\n8%s+2%s+16\n", screen)
+      assert.equal(1, select(2, screen:gsub("shm%.map:", "")))
+    end)
+    t:stop()
+    os.remove(path)
+    assert(ok, err)
+  end)
+
+  it("must be a boolean", function()
+    local ok, err = pcall(shm.map, print, {}, 1, { progress = "yes" })
+    assert.is_false(ok)
+    assert.matches("bad argument #4 to '[%w.]*map' %(option 'progress' must be a boolean%)", err)
+  end)
+end)

@@ -114,4 +114,20 @@ int shmlua_pushresults(lua_State *L, const shmlua_child *c);
 int shmlua_waitchildren(lua_State *L, shmlua_child *const *children, size_t n,
                         const struct timespec *deadline, size_t *which);
 
+/* A progress line on stderr (progress.c), drawn in place and only when stderr is a terminal. */
+typedef struct shmlua_progress {
+  int on;
+  const char *what; /* its label, "shm.map" */
+  lua_Integer total;
+  struct timespec start;
+  double drawn; /* seconds from start to the last redraw */
+} shmlua_progress;
+/* wanted: the caller's option. Draws 0 of total at once. */
+void shmlua_progress_start(shmlua_progress *p, int wanted, const char *what,
+                           lua_Integer total);
+/* Redraws with done of total, at most every 0.1 s. */
+void shmlua_progress_update(shmlua_progress *p, lua_Integer done);
+/* Draws the last state and ends the line. */
+void shmlua_progress_end(shmlua_progress *p, lua_Integer done);
+
 #endif

@@ -151,6 +151,7 @@ static int map(lua_State *L) {
     m.firsts[w] = m.firsts[m.nrunning];
     m.lasts[w] = m.lasts[m.nrunning];
   }
+  shmlua_progress_end(&progress, done);
   if (!lua_isnil(L, m.failure))
     return luaL_error(L, "shm.map: %s", lua_tostring(L, m.failure));
   lua_pushinteger(L, count);
