@@ -90,9 +90,10 @@ static void collect(lua_State *L, mapstate *m, size_t w) {
 }
 
 static int map(lua_State *L) {
-  static const char *const allowed[] = {"chunksize", NULL};
+  static const char *const allowed[] = {"chunksize", "progress", NULL};
   long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-  lua_Integer count, nworkers, chunk, next = 1;
+  lua_Integer count, nworkers, chunk, next = 1, done = 0;
+  shmlua_progress progress;
   shmlua_error err;
   mapstate m;
   luaL_checktype(L, 1, LUA_TFUNCTION);
@@ -107,6 +108,7 @@ static int map(lua_State *L) {
      other workers idle for long. */
   chunk = shmlua_optfield_int(L, 4, "chunksize", (count + 4 * nworkers - 1) / (4 * nworkers));
   luaL_argcheck(L, chunk >= 1 || (count == 0 && chunk == 0), 4, "chunksize must be at least 1");
+  shmlua_progress_start(&progress, shmlua_optfield_bool(L, 4, "progress", 0), "shm.map", count);
   lua_settop(L, 4);
   lua_createtable(L, count > 0 && count < 1 << 24 ? (int)count : 0, 1);
   m.results = lua_gettop(L);
@@ -144,6 +146,8 @@ static int map(lua_State *L) {
       break;
     shmlua_waitchildren(L, m.running, m.nrunning, NULL, &w);
     collect(L, &m, w);
+    done += m.lasts[w] - m.firsts[w] + 1;
+    shmlua_progress_update(&progress, done);
     lua_pushnil(L);
     lua_rawsetp(L, m.handles, m.running[w]); /* its handle's __gc frees it */
     m.nrunning--;
