@@ -1,0 +1,506 @@
+-- Processes: shm.spawn, shm.run, shm.exec, their handles, shm.waitall and shm.map, with real
+-- forks, real programs and real signals.
+local H = require "helper"
+local shm = require "shm"
+
+local function sleep(seconds) os.execute("sleep " .. seconds) end
+
+local function now()
+  local f = assert(io.open("/proc/uptime"))
+  local t = f:read("n")
+  f:close()
+  return t
+end
+
+-- The state letter of a process ("R", "S", "Z", ...), or nil once it is gone.
+local function state(pid)
+  local f = io.open("/proc/" .. pid .. "/stat")
+  if not f then return nil end
+  local stat = f:read("a")
+  f:close()
+  return stat:match("^%d+ %b() (%a)")
+end
+
+local function gone_or_zombie_soon(pid)
+  for _ = 1, 100 do
+    local s = state(pid)
+    if s == nil or s == "Z" then return true end
+    sleep(0.05)
+  end
+  return false
+end
+
+-- A child that loops until it is killed.
+local function forever() while true do end end
+
+describe("shm.spawn", function()
+  it("runs the function in another process with the arguments and returns its values", function()
+    local h = shm.spawn(function(a, b)
+      local f = assert(io.open("/proc/self/stat"))
+      local pid = tonumber(f:read("a"):match("^%d+"))
+      f:close()
+      return a + b, pid
+    end, 40, 2)
+    assert.is_number(h.pid)
+    local ok, sum, pid = h:wait()
+    assert.is_true(ok)
+    assert.equal(42, sum)
+    assert.equal(h.pid, pid)
+  end)
+
+  it("carries nil, booleans, integers, floats, any bytes and nested tables back", function()
+    local bytes = {}
+    for i = 0, 255 do bytes[#bytes + 1] = string.char(i) end
+    bytes = table.concat(bytes)
+    local r = table.pack(shm.spawn(function()
+      local shared = { 1 }
+      return nil, false, true, math.maxinteger, math.mininteger, 0.1, -0.0, 1 / 0, -1 / 0,
+        0 / 0, bytes, "", { 1, nil, 3, x = { y = { z = "deep" } }, [true] = 2.5, [-7] = shared,
+        [8.5] = shared }, setmetatable({ 5 }, { __index = function() return "meta" end })
+    end):wait())
+    assert.equal(15, r.n)
+    assert.is_true(r[1])
+    assert.is_nil(r[2])
+    assert.is_false(r[3])
+    assert.is_true(r[4])
+    assert.equal(math.maxinteger, r[5])
+    assert.equal(math.mininteger, r[6])
+    assert.equal(math.type(0.1), math.type(r[7]))
+    assert.equal(0.1, r[7])
+    assert.equal("float", math.type(r[8]))
+    assert.equal(-math.huge, 1 / r[8]) -- negative zero stays negative
+    assert.equal(math.huge, r[9])
+    assert.equal(-math.huge, r[10])
+    assert.is_true(r[11] ~= r[11])
+    assert.equal(bytes, r[12])
+    assert.equal("", r[13])
+    local t = r[14]
+    assert.same({ 1, nil, 3 }, { t[1], t[2], t[3] })
+    assert.equal("deep", t.x.y.z)
+    assert.equal(2.5, t[true])
+    assert.same({ 1 }, t[-7])
+    assert.same({ 1 }, t[8.5])
+    assert.same({ 5 }, r[15])
+    assert.is_nil(getmetatable(r[15])) -- data only
+  end)
+
+  it("carries large results through the pipe", function()
+    local ok, s = shm.spawn(function() return ("x"):rep(3 * 1024 * 1024) end):wait()
+    assert.is_true(ok)
+    assert.equal(3 * 1024 * 1024, #s)
+  end)
+
+  it("reports values that cannot be sent as an error, naming the value", function()
+    local cases = {
+      { function() return 1, print end, "value #2: a function cannot be sent" },
+      { function() return { f = print } end, "value #1: a function inside a table cannot" },
+      { function() return io.stdout end, "value #1: a userdata cannot be sent" },
+      { function() return coroutine.create(print) end, "a thread cannot be sent" },
+      { function() local t = {} t.self = t return t end, "a table that contains itself" },
+      { function()
+          local t = {}
+          for _ = 1, 150 do t = { t } end
+          return t
+        end, "nested over 100 levels" },
+    }
+    for _, case in ipairs(cases) do
+      local ok, kind, msg = shm.spawn(case[1]):wait()
+      assert.is_nil(ok)
+      assert.equal("error", kind)
+      assert.matches(case[2], msg, 1, true)
+    end
+  end)
+
+  it("reports a Lua error with the child's traceback", function()
+    local ok, kind, msg = shm.spawn(function()
+      local function inner() error("broken in the child") end
+      inner()
+    end):wait()
+    assert.is_nil(ok)
+    assert.equal("error", kind)
+    assert.matches("proc_spec.lua:%d+: broken in the child", msg)
+    assert.matches("stack traceback:", msg, 1, true)
+    assert.matches("in local 'inner'", msg, 1, true)
+    assert.not_matches("shm.spawn", msg, 1, true) -- only the child's own frames
+  end)
+
+  it("reports error objects that are not strings", function()
+    local _, _, msg = shm.spawn(function()
+      error(setmetatable({}, { __tostring = function() return "custom object" end }))
+    end):wait()
+    assert.matches("^custom object\nstack traceback:", msg)
+    _, _, msg = shm.spawn(function() error({}) end):wait()
+    assert.matches("(error object is a table value)", msg, 1, true)
+    _, _, msg = shm.spawn(function() coroutine.yield() end):wait()
+    assert.matches("attempt to yield", msg, 1, true)
+  end)
+
+  it("reports os.exit codes like os.execute", function()
+    assert.same({ nil, "exit", 7 }, { shm.spawn(function() os.exit(7) end):wait() })
+    assert.same({ true }, { shm.spawn(function() os.exit(true) end):wait() })
+  end)
+
+  it("reports a child killed by a signal, by number or by name", function()
+    for _, sig in ipairs({ "KILL", "SIGTERM", 1, "USR1" }) do
+      local h = shm.spawn(forever)
+      assert.same({ nil, "running" }, { h:poll() })
+      assert.is_true(h:kill(sig))
+      local expect = ({ KILL = 9, SIGTERM = 15, [1] = 1, USR1 = 10 })[sig]
+      assert.same({ nil, "signal", expect }, { h:wait() })
+      assert.equal(("shm.process: %d (signal %d)"):format(h.pid, expect), tostring(h))
+    end
+  end)
+
+  it("kills with SIGTERM by default and refuses unknown signals", function()
+    local h = shm.spawn(forever)
+    assert.matches("^shm.process: %d+ %(running%)$", tostring(h))
+    assert.error_matches(function() h:kill("NOPE") end, "unknown signal 'NOPE'")
+    assert.error_matches(function() h:kill(1.5) end, "integer expected")
+    assert.is_true(h:kill())
+    assert.same({ nil, "signal", 15 }, { h:wait() })
+  end)
+
+  it("does not signal a child that was already reaped (its pid may be reused)", function()
+    local h = shm.spawn(function() end)
+    assert.is_true(h:wait())
+    local ok, msg, code = h:kill("KILL")
+    assert.is_nil(ok)
+    assert.matches("has already ended", msg)
+    assert.equal(3, code) -- ESRCH
+  end)
+
+  it("times out a wait without stopping the child, and can wait again", function()
+    local h = shm.spawn(function() sleep(0.6) return "late" end)
+    local t0 = now()
+    assert.same({ nil, "timeout" }, { h:wait(0.2) })
+    local waited = now() - t0
+    assert.is_true(waited >= 0.19 and waited < 0.5, waited)
+    assert.same({ nil, "timeout" }, { h:wait(0) })
+    assert.same({ true, "late" }, { h:wait(5) })
+    assert.same({ true, "late" }, { h:wait() }) -- the results stay
+    assert.error_matches(function() h:wait(-1) end, "timeout must be")
+  end)
+
+  it("polls without blocking", function()
+    local h = shm.spawn(function() sleep(0.3) return 1 end)
+    local t0 = now()
+    assert.same({ nil, "running" }, { h:poll() })
+    assert.is_true(now() - t0 < 0.1)
+    repeat sleep(0.05) until h:poll()
+    assert.same({ true, 1 }, { h:poll() })
+  end)
+
+  it("flushes buffered output before forking, so nothing is written twice", function()
+    local out = H.lua([[
+      local shm = require "shm"
+      io.write("parent before, ")
+      local f = assert(io.open(arg[1], "w"))
+      f:write("file before, ")
+      shm.spawn(function() io.write("child, ") f:write("child, ") end):wait()
+      f:close()
+      f = assert(io.open(arg[1]))
+      io.write(f:read("a"), "\n")
+      f:close()
+      os.remove(arg[1])
+    ]], os.tmpname())
+    assert.equal("parent before, child, file before, child, \n", out)
+  end)
+
+  it("shares a block with the child both ways", function()
+    local m <close> = assert(shm.create(16))
+    m.buf[1] = 7
+    local ok, seen = shm.spawn(function()
+      m.buf[2] = m.buf[1] * 6
+      return m.buf[1]
+    end):wait()
+    assert.is_true(ok)
+    assert.equal(7, seen)
+    assert.equal(42, m.buf[2])
+    m:unlink()
+  end)
+
+  it("lets a child attach by name and write where the parent sees it", function()
+    local m <close> = assert(shm.create(8))
+    assert.is_true(shm.spawn(function(name)
+      local mine <close> = assert(shm.attach(name))
+      mine.buf:write(1, "from kid")
+    end, m.name):wait())
+    assert.equal("from kid", m.buf:sub(1, 8))
+    m:unlink()
+  end)
+
+  it("does not unlink the parent's blocks, and unlinks the child's own at its end", function()
+    local m <close> = assert(shm.create(8))
+    local ok, childs = shm.spawn(function()
+      local own = assert(shm.create(8))
+      return own.name
+    end):wait()
+    assert.is_true(ok)
+    assert.is_true(H.exists(m.name))
+    assert.is_false(H.exists(childs))
+    m:unlink()
+  end)
+
+  it("does not run the parent's finalizers in the child", function()
+    local m <close> = assert(shm.create(8))
+    local guard = setmetatable({}, { __gc = function() m.buf[1] = 99 end }) -- luacheck: ignore
+    assert.is_true(shm.spawn(function() return true end):wait())
+    assert.equal(0, m.buf[1])
+    guard = nil -- luacheck: ignore
+    m:unlink()
+  end)
+
+  it("leaves no zombie when a finished child's handle is collected", function()
+    local h = shm.spawn(function() end)
+    local pid = h.pid
+    sleep(0.1)
+    assert.equal("Z", state(pid)) -- ended, not yet reaped
+    h = nil -- luacheck: ignore
+    collectgarbage()
+    collectgarbage()
+    assert.is_nil(state(pid))
+  end)
+
+  it("reaps a child whose handle was collected while it ran, once it ends", function()
+    local h = shm.spawn(function() sleep(0.2) end)
+    local pid = h.pid
+    h = nil -- luacheck: ignore
+    collectgarbage()
+    collectgarbage()
+    assert.matches("[RS]", state(pid)) -- still running: not waited for, not killed
+    sleep(0.4)
+    assert.equal("Z", state(pid))
+    shm.spawn(function() end):wait() -- any later start or wait reaps it
+    assert.is_nil(state(pid))
+  end)
+
+  it("refuses to wait for another process's child", function()
+    local h = shm.spawn(forever)
+    local ok, kind, msg = shm.spawn(function() return h:poll() end):wait()
+    assert.same({ nil, "error" }, { ok, kind })
+    assert.matches("process " .. h.pid .. " is not a child of this process", msg, 1, true)
+    h:kill("KILL")
+    h:wait()
+  end)
+
+  it("waits for a child's own children before it ends", function()
+    local ok, inner = shm.spawn(function()
+      local grandchild = shm.spawn(function() sleep(0.2) end)
+      return grandchild.pid
+    end):wait()
+    assert.is_true(ok)
+    assert.is_nil(state(inner))
+  end)
+
+  it("ends a child whose parent was killed (PDEATHSIG)", function()
+    local out = H.lua([[
+      local shm = require "shm"
+      local h = shm.spawn(function() while true do end end)
+      local f = io.open("/proc/self/stat")
+      local me = f:read("a"):match("^%d+")
+      f:close()
+      print(h.pid)
+      io.stdout:flush()
+      os.execute("kill -9 " .. me)
+    ]])
+    local pid = assert(tonumber(out:match("^(%d+)")), out)
+    assert.is_true(gone_or_zombie_soon(pid))
+  end)
+
+  it("lets Ctrl-C interrupt a wait in lua5.4", function()
+    local script = os.tmpname()
+    local f = assert(io.open(script, "w"))
+    f:write([[
+      local shm = require "shm"
+      local h = shm.spawn(function() while true do end end)
+      print(h.pid)
+      io.stdout:flush()
+      h:wait()
+    ]])
+    f:close()
+    local out = H.sh(("%slua5.4 %s 2>&1 & pid=$!; sleep 0.5; kill -INT $pid; wait $pid; echo status $?")
+      :format(H.env, script))
+    os.remove(script)
+    assert.matches("interrupted!", out, 1, true)
+    assert.matches("status 1", out, 1, true)
+    assert.is_true(gone_or_zombie_soon(assert(tonumber(out:match("^(%d+)")))))
+  end)
+
+  it("checks its arguments", function()
+    assert.error_matches(function() shm.spawn(42) end, "function expected")
+  end)
+end)
+
+describe("shm.exec", function()
+  it("starts a program with arguments and reports its exit code", function()
+    assert.same({ true }, { shm.exec("true"):wait() })
+    assert.same({ nil, "exit", 4 }, { shm.exec("sh", "-c", "exit $1", "sh", 4):wait() })
+  end)
+
+  it("passes arguments intact, spaces and quotes included", function()
+    local path = os.tmpname()
+    assert.is_true(shm.exec("sh", "-c", 'printf "%s|" "$@" > "$0"', path, "a b", "it's", ""):wait())
+    local f = assert(io.open(path))
+    assert.equal("a b|it's||", f:read("a"))
+    f:close()
+    os.remove(path)
+  end)
+
+  it("reports a missing program as nil, message, errno", function()
+    local ok, msg, code = shm.exec("no-such-program-shmlua")
+    assert.is_nil(ok)
+    assert.matches("no-such-program-shmlua: No such file or directory", msg, 1, true)
+    assert.equal(2, code)
+  end)
+
+  it("reports a program killed by a signal", function()
+    local h = assert(shm.exec("sleep", "10"))
+    assert.same({ nil, "timeout" }, { h:wait(0.05) })
+    h:kill("KILL")
+    assert.same({ nil, "signal", 9 }, { h:wait() })
+  end)
+
+  it("refuses an argument with a zero byte", function()
+    assert.error_matches(function() shm.exec("echo", "a\0b") end, "zero byte")
+  end)
+end)
+
+describe("shm.run", function()
+  local function script(source)
+    local path = os.tmpname()
+    local f = assert(io.open(path, "w"))
+    f:write(source)
+    f:close()
+    return path
+  end
+
+  it("starts a script with $SHMLUA_EXE and arguments; it attaches by name", function()
+    local child = script([[
+      local shm = require "shm"
+      local m <close> = assert(shm.attach(arg[1]))
+      m.buf:write(1, arg[2])
+      os.exit(tonumber(arg[3]))
+    ]])
+    local parent = script([[
+      local shm = require "shm"
+      local m <close> = assert(shm.create(8))
+      print(shm.run(arg[1], m.name, "written", 5):wait())
+      print(m.buf:sub(1, 7))
+    ]])
+    local out = H.sh(("SHMLUA_EXE=lua5.4 %slua5.4 %s %s 2>&1"):format(H.env, parent, child))
+    os.remove(child)
+    os.remove(parent)
+    assert.equal("nil\texit\t5\nwritten\n", out)
+  end)
+
+  it("starts the same shmlua when run inside shmlua", function()
+    local f = io.open(H.shmlua)
+    if not f then return pending("no shmlua host in " .. H.build) end
+    f:close()
+    local child = script([[print("child", shm ~= nil, arg[1], arg[2])]])
+    local out = H.run(H.shmlua, [[
+      local h = shm.run(arg[1], "x y", 2)
+      print(h:wait())
+    ]], child)
+    os.remove(child)
+    assert.equal("child\ttrue\tx y\t2\ntrue\n", out)
+  end)
+
+  it("reports an interpreter that cannot be found", function()
+    local out = H.sh(("SHMLUA_EXE=/nonexistent/shmlua %slua5.4 -l shm -e 'print(shm.run(\"x.lua\"))'")
+      :format(H.env))
+    assert.equal("nil\t/nonexistent/shmlua: No such file or directory\t2\n", out)
+  end)
+end)
+
+describe("shm.waitall", function()
+  it("waits for every handle and returns their results in order", function()
+    local hs = {
+      shm.spawn(function() sleep(0.2) return "slow" end),
+      shm.spawn(function() return "fast", 2 end),
+      shm.spawn(function() os.exit(3) end),
+      shm.exec("true"),
+    }
+    local r = shm.waitall(hs)
+    assert.same({ { true, "slow", n = 2 }, { true, "fast", 2, n = 3 }, { nil, "exit", 3, n = 3 },
+      { true, n = 1 } }, r)
+  end)
+
+  it("times out, leaving the handles usable", function()
+    local hs = { shm.spawn(function() return 1 end), shm.spawn(forever) }
+    assert.same({ nil, "timeout" }, { shm.waitall(hs, 0.2) })
+    hs[2]:kill("KILL")
+    local r = shm.waitall(hs, 5)
+    assert.same({ true, 1, n = 2 }, r[1])
+    assert.same({ nil, "signal", 9, n = 3 }, r[2])
+  end)
+
+  it("accepts an empty list and checks its items", function()
+    assert.same({}, shm.waitall({}))
+    assert.error_matches(function() shm.waitall({ 1 }) end, "item 1 is not a process")
+  end)
+end)
+
+describe("shm.map", function()
+  it("returns the results in input order with n workers", function()
+    local inputs = {}
+    for i = 1, 50 do inputs[i] = i end
+    local pids = {}
+    local r = shm.map(function(x)
+      local f = assert(io.open("/proc/self/stat"))
+      local pid = f:read("a"):match("^%d+")
+      f:close()
+      return { x * x, pid }
+    end, inputs, 3)
+    assert.equal(50, r.n)
+    for i = 1, 50 do
+      assert.equal(i * i, r[i][1])
+      pids[r[i][2]] = true
+    end
+    local distinct = 0
+    for _ in pairs(pids) do distinct = distinct + 1 end
+    assert.is_true(distinct >= 3, distinct) -- several worker processes did the work
+  end)
+
+  it("keeps nil results in their place", function()
+    local r = shm.map(function(x) if x % 2 == 0 then return x end end, { 1, 2, 3, 4 }, 2)
+    assert.same({ nil, 2, nil, 4, n = 4 }, r)
+  end)
+
+  it("accepts a chunk size, more workers than inputs, and no inputs", function()
+    local r = shm.map(function(x) return -x end, { 1, 2, 3 }, 8, { chunksize = 2 })
+    assert.same({ -1, -2, -3, n = 3 }, r)
+    assert.same({ n = 0 }, shm.map(print, {}))
+  end)
+
+  it("raises an error that names the failing input, with its traceback", function()
+    local ok, err = pcall(shm.map, function(x)
+      if x == 7 then error("seven is bad") end
+      return x
+    end, { 1, 2, 3, 4, 5, 6, 7, 8, 9 }, 2, { chunksize = 1 })
+    assert.is_false(ok)
+    assert.matches("shm.map: input #7: .*proc_spec.lua:%d+: seven is bad\nstack traceback:", err)
+  end)
+
+  it("names an input whose result cannot be sent", function()
+    local ok, err = pcall(shm.map, function(x) return x == 2 and print or x end, { 1, 2, 3 })
+    assert.is_false(ok)
+    assert.matches("input #2: value #1: a function cannot be sent", err, 1, true)
+  end)
+
+  it("reports a worker that died", function()
+    local ok, err = pcall(shm.map, function(x)
+      if x == 3 then os.exit(9) end
+      return x
+    end, { 1, 2, 3, 4 }, 2, { chunksize = 2 })
+    assert.is_false(ok)
+    assert.matches("inputs #3..#4: the worker exited with code 9", err, 1, true)
+  end)
+
+  it("checks its arguments", function()
+    assert.error_matches(function() shm.map(print, {}, 0) end, "at least 1")
+    assert.error_matches(function() shm.map(print, {}, 1, { chunk = 2 }) end, "unknown option 'chunk'")
+    assert.error_matches(function() shm.map(print, { 1 }, 1, { chunksize = 0 }) end, "chunksize")
+    assert.error_matches(function() shm.map(print, 5) end, "table expected")
+  end)
+end)
