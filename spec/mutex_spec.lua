@@ -1,0 +1,278 @@
+-- shm.mutex across real processes: forked children (shm.spawn) and separately started
+-- lua5.4 processes that attach by name; exact totals under contention, a holder killed
+-- with SIGKILL, timeouts, Ctrl-C, and headers that are not what they claim.
+local H = require "helper"
+local S = require "sync_helper"
+local shm = require "shm"
+
+local made = {}
+local function track(o)
+  made[#made + 1] = assert(o)
+  return o
+end
+after_each(function()
+  for _, o in ipairs(made) do
+    o:unlink()
+    o:close()
+  end
+  made = {}
+  S.cleanup()
+end)
+
+describe("shm.mutex", function()
+  it("is created and attached like a block", function()
+    local m = track(shm.mutex(H.name("mx")))
+    assert.is_true(H.exists(m.name))
+    assert.equal("shm.mutex: " .. m.name, tostring(m))
+    local a <close> = assert(shm.mutex.attach(m.name))
+    assert.equal(m.name, a.name)
+    assert.is_true(a:lock())
+    assert.same({ nil, "busy" }, { m:trylock() })
+    assert.is_true(a:unlock())
+    a:close()
+    assert.is_true(a.closed)
+    assert.matches("%(closed%)", tostring(a))
+    assert.error_matches(function() a:lock() end, "is closed")
+    local auto = track(shm.mutex())
+    assert.matches("^lua_%x+$", auto.name)
+  end)
+
+  it("refuses to lock twice or to unlock what it does not hold", function()
+    local m = track(shm.mutex())
+    assert.is_true(m:lock())
+    assert.error_matches(function() m:lock() end, "already locked by this process")
+    assert.is_true(m:unlock())
+    assert.error_matches(function() m:unlock() end, "not locked by this process")
+    assert.error_matches(function() m:consistent() end, "not in the owner%-died state")
+  end)
+
+  it("times out while another process holds it", function()
+    local m = track(shm.mutex())
+    local held, go = track(shm.event()), track(shm.event())
+    local child = shm.spawn(function()
+      assert(m:lock())
+      held:set()
+      assert(go:wait(10))
+      m:unlock()
+      return "done"
+    end)
+    assert.is_true(held:wait(10))
+    local t0 = os.clock()
+    assert.same({ nil, "timeout" }, { m:lock(0.1) })
+    assert.same({ nil, "busy" }, { m:trylock() })
+    go:set()
+    assert.same({ true, "done" }, { child:wait(10) })
+    assert.is_true(m:lock(5))
+    assert.is_true(m:unlock())
+    assert.is_true(os.clock() - t0 < 1) -- the timed wait slept, it did not spin
+  end)
+
+  it("keeps an exact total: forked and separately started processes x lock/increment/unlock",
+    function()
+      local m = track(shm.mutex())
+      local data = track(shm.create(8))
+      local N, M = 3, 3000
+      local children = {}
+      for i = 1, N do
+        children[i] = shm.spawn(function()
+          for _ = 1, M do
+            m:lock()
+            S.bump(data)
+            m:unlock()
+          end
+          return true
+        end)
+      end
+      local others = {}
+      for i = 1, 2 do
+        others[i] = S.start(S.COUNTER .. [[
+          local m = assert(shm.mutex.attach(arg[1]))
+          local data = assert(shm.attach(arg[2]))
+          for _ = 1, tonumber(arg[3]) do
+            m:with(bump, data)
+          end
+        ]], m.name, data.name, M)
+      end
+      for _ = 1, M do
+        local g <close> = m:guard()
+        S.bump(data)
+      end
+      for _, c in ipairs(children) do assert.same({ true, true }, { c:wait(60) }) end
+      for _, o in ipairs(others) do assert.is_true(o:wait(60), S.output(o)) end
+      assert.equal((N + 3) * M, S.count(data))
+    end)
+
+  it("tells the next locker that a holder killed with SIGKILL died; consistent recovers it",
+    function()
+      local m = track(shm.mutex())
+      local held = track(shm.event())
+      local child = shm.spawn(function()
+        assert(m:lock())
+        held:set()
+        while true do end
+      end)
+      assert.is_true(held:wait(10))
+      assert.same({ nil, "timeout" }, { m:lock(0.05) })
+      child:kill("KILL")
+      assert.same({ nil, "signal", 9 }, { child:wait(10) })
+      assert.same({ true, "owner-died" }, { m:lock(5) })
+      assert.is_true(m:consistent())
+      assert.is_true(m:unlock())
+      assert.same({ true }, { m:lock(5) })
+      assert.is_true(m:unlock())
+    end)
+
+  it("recovers from a separately started process killed while holding it", function()
+    local m = track(shm.mutex())
+    local held = track(shm.event())
+    local other = S.start([[
+      local m = assert(shm.mutex.attach(arg[1]))
+      assert(m:lock())
+      assert(shm.event.attach(arg[2])):set()
+      while true do end
+    ]], m.name, held.name)
+    assert.is_true(held:wait(10), S.output(other))
+    other:kill("KILL")
+    other:wait(10)
+    -- another process (not the one that saw it die) does the recovery
+    local out, ok = H.lua([[
+      local shm = require "shm"
+      local m = assert(shm.mutex.attach(arg[1]))
+      print(m:lock(5))
+      print(m:consistent())
+      m:unlock()
+    ]], m.name)
+    assert.is_true(ok, out)
+    assert.equal("true\towner-died\ntrue\n", out)
+    assert.same({ true }, { m:trylock() })
+    m:unlock()
+  end)
+
+  it("becomes not recoverable when unlocked without consistent after an owner died",
+    function()
+      local m = track(shm.mutex())
+      assert.same({ true }, { shm.spawn(function()
+        m:lock()
+        os.exit(0) -- ends without unlocking, like a crash for the lock
+      end):wait(10) })
+      assert.same({ true, "owner-died" }, { m:lock(5) })
+      m:unlock()
+      assert.same({ nil, "not recoverable" }, { m:lock(1) })
+      assert.is_nil((m:trylock()))
+    end)
+
+  it("with(fn, ...) returns fn's results and unlocks on error", function()
+    local m = track(shm.mutex())
+    assert.same({ 3, "x" }, { m:with(function(a, b) return a + b, "x" end, 1, 2) })
+    assert.error_matches(function() m:with(function() error("boom") end) end, "boom")
+    assert.is_true(m:trylock()) -- unlocked by the error
+    m:unlock()
+    local ok, err = pcall(m.with, m, function() error({ code = 7 }) end)
+    assert.is_false(ok)
+    assert.same({ code = 7 }, err) -- the error object passes through untouched
+  end)
+
+  it("a guard unlocks at the end of its scope, error or not", function()
+    local m = track(shm.mutex())
+    do
+      local g <close> = m:guard()
+      assert.matches("locked", tostring(g))
+      assert.same({ true, nil, "busy" },
+        { shm.spawn(function() return m:trylock() end):wait(10) })
+    end
+    assert.is_true(m:trylock())
+    m:unlock()
+    pcall(function()
+      local g <close> = m:guard()
+      error("inside")
+    end)
+    assert.is_true(m:trylock())
+    m:unlock()
+  end)
+
+  it("with and guard raise when the previous owner died, holding the lock for repair",
+    function()
+      local m = track(shm.mutex())
+      shm.spawn(function()
+        m:lock()
+        os.exit(0)
+      end):wait(10)
+      assert.error_matches(function() m:with(print) end, "previous owner died")
+      assert.error_matches(function() m:lock() end, "already locked") -- still ours
+      assert.is_true(m:consistent())
+      assert.is_true(m:unlock())
+      assert.is_true(m:with(function() return true end))
+    end)
+
+  it("closing a handle that holds the lock releases it", function()
+    local m = track(shm.mutex())
+    local a = assert(shm.mutex.attach(m.name))
+    assert.is_true(a:lock())
+    a:close()
+    assert.is_true(m:trylock())
+    m:unlock()
+    local b = assert(shm.mutex.attach(m.name))
+    b:lock()
+    b = nil
+    collectgarbage()
+    collectgarbage()
+    assert.is_true(m:trylock())
+    m:unlock()
+  end)
+
+  it("a blocked lock gives way to Ctrl-C (SIGINT) in lua5.4", function()
+    local m = track(shm.mutex())
+    assert.is_true(m:lock())
+    local other = S.start([[
+      local m = assert(shm.mutex.attach(arg[1]))
+      print("waiting") io.stdout:flush()
+      m:lock()
+      print("locked")
+    ]], m.name)
+    assert.is_truthy(S.eventually(function() return S.output(other):match("waiting") end))
+    os.execute("sleep 0.2")
+    other:kill("INT")
+    assert.same({ nil, "exit", 1 }, { other:wait(5) })
+    assert.matches("interrupted!", S.output(other))
+    assert.not_matches("locked", S.output(other))
+    m:unlock()
+  end)
+end)
+
+describe("attaching a sync object", function()
+  it("refuses blocks that are not what they claim, with a clear error", function()
+    local name = H.name("bad")
+    local b = track(shm.create(256, name))
+    local function attach() return (select(2, shm.mutex.attach(name))) end
+    assert.matches(name .. ": not a shmlua mutex", attach())
+    b.buf:write(1, "garbage!garbage!garbage!")
+    assert.matches("not a shmlua mutex", attach())
+    local q = track(shm.queue { messages = 4, bytes = 64 })
+    assert.matches("a shmlua queue, not a mutex", (select(2, shm.mutex.attach(q.name))))
+    -- a real header copied into a block of the wrong size, then the wrong version
+    local m = track(shm.mutex())
+    local raw <close> = assert(shm.attach(m.name))
+    local header = raw.buf:sub(1, 16)
+    local short = track(shm.create(32, H.name("short")))
+    short.buf:write(1, header)
+    assert.matches("claims %d+ bytes, block has 32", (select(2, shm.mutex.attach(short.name))))
+    local small = track(shm.create(8, H.name("small")))
+    small.buf:write(1, header:sub(1, 8))
+    assert.matches("too small", (select(2, shm.mutex.attach(small.name))))
+    raw.buf:write(5, "\99\0")
+    local _, msg, code = shm.mutex.attach(m.name)
+    assert.matches("layout version 99", msg)
+    assert.equal(71, code) -- EPROTO
+    assert.same({ nil, "nothing_here_" .. name .. ": No such file or directory", 2 },
+      { shm.mutex.attach("nothing_here_" .. name) })
+  end)
+
+  it("checks arguments", function()
+    assert.error_matches(function() shm.mutex(42) end, "bad argument #1")
+    assert.error_matches(function() shm.mutex(nil, { bogus = 1 }) end, "unknown option 'bogus'")
+    assert.error_matches(function() shm.mutex.attach("a/b") end, "invalid name")
+    local m = track(shm.mutex())
+    assert.error_matches(function() m:lock(-1) end, "non%-negative")
+    assert.error_matches(function() m:lock("soon") end, "number expected")
+  end)
+end)

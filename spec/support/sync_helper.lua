@@ -1,0 +1,65 @@
+-- For the sync specs: separately started lua5.4 processes (not forks) that attach objects by
+-- name, and a 64-bit counter in a plain block that only a lock keeps exact.
+local H = require "helper"
+local shm = require "shm"
+
+local S = {}
+
+local scripts = {}
+local outputs = setmetatable({}, { __mode = "k" }) -- process handle -> its output file
+
+-- Starts `lua5.4 -` on source with args, as a process handle of its own (shm.exec), its
+-- output in a file. The pid is the interpreter's: `sh -c exec` keeps it.
+function S.start(source, ...)
+  local path, out = os.tmpname(), os.tmpname()
+  local f = assert(io.open(path, "w"))
+  f:write("local shm = require 'shm'\n", source)
+  f:close()
+  scripts[#scripts + 1] = path
+  scripts[#scripts + 1] = out
+  local args = {}
+  for i, a in ipairs({ ... }) do args[i] = H.quote(a) end
+  local h = assert(shm.exec("sh", "-c", ("%sexec lua5.4 %s %s >%s 2>&1"):format(H.env, path,
+    table.concat(args, " "), out)))
+  outputs[h] = out
+  return h
+end
+
+-- What a process started by S.start printed.
+function S.output(h)
+  local f = assert(io.open(outputs[h]))
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+-- Removes the temporary files S.start made.
+function S.cleanup()
+  for _, path in ipairs(scripts) do os.remove(path) end
+  scripts = {}
+end
+
+-- Lua source of a counter in a block's first 8 bytes (non-atomic read-modify-write).
+S.COUNTER = [[
+local function bump(block)
+  local buf = block.buf
+  local n = string.unpack("<i8", buf:sub(1, 8))
+  buf:write(1, string.pack("<i8", n + 1))
+end
+local function count(block) return (string.unpack("<i8", block.buf:sub(1, 8))) end
+]]
+local counter = assert(load(S.COUNTER .. "return bump, count"))
+S.bump, S.count = counter()
+
+-- Waits (polling) until f() is true or seconds pass; returns f()'s last value.
+function S.eventually(f, seconds)
+  local deadline = os.time() + (seconds or 10)
+  local v = f()
+  while not v and os.time() <= deadline do
+    os.execute("sleep 0.02")
+    v = f()
+  end
+  return v
+end
+
+return S
