@@ -33,6 +33,11 @@ local factories = {
   buf = function(m) return m.buf end,
   array = function(m) return m:array("int32") end,
   list = function() return unlinked(shm.list { 1, "two", shm.null }) end,
+  process = function()
+    local h = shm.exec("true")
+    h:wait()
+    return h
+  end,
 }
 
 -- Every identifier-like string literal of the binding's sources: any field a class answers
