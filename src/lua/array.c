@@ -49,7 +49,7 @@ typedef union element {
   unsigned char bytes[8];
 } element;
 
-static number loadelem(dtype t, const void *p) {
+static inline number loadelem(dtype t, const void *p) {
   number v = {1, 0, 0};
   switch (t) {
   case T_INT8: v.i = *(const int8_t *)p; break;
@@ -66,7 +66,7 @@ static number loadelem(dtype t, const void *p) {
   return v;
 }
 
-static void pushnumber(lua_State *L, number v) {
+static inline void pushnumber(lua_State *L, number v) {
   if (v.isint)
     lua_pushinteger(L, v.i);
   else
@@ -148,8 +148,11 @@ static array *fastarray(lua_State *L, int arg) {
   return shmlua_fastudata(L, arg, SHMLUA_ARRAY_MT);
 }
 
-static unsigned char *elements(lua_State *L, const array *a, int writing) {
-  return shmlua_blockaddr(L, a->b, writing) + a->offset;
+static inline unsigned char *elements(lua_State *L, const array *a, int writing) {
+  const shmlua_block *b = a->b;
+  if (b->addr && !(writing && b->readonly)) /* the common case, without a call */
+    return b->addr + a->offset;
+  return shmlua_blockaddr(L, b, writing) + a->offset;
 }
 
 static size_t elemsize(const array *a) {
@@ -157,11 +160,13 @@ static size_t elemsize(const array *a) {
 }
 
 /* The element the key at arg 2 names: an integer, or a float with an integer value. */
-static size_t keyindex(lua_State *L, const array *a) {
+static inline size_t keyindex(lua_State *L, const array *a) {
   int isint;
   lua_Integer i = lua_tointegerx(L, 2, &isint);
   if (!isint)
     luaL_error(L, "array index must be an integer");
+  if ((lua_Unsigned)i - 1 < a->count) /* 1..count, without a call */
+    return (size_t)i - 1;
   return shmlua_checkindex(L, i, a->count) - 1;
 }
 
