@@ -1,7 +1,13 @@
 -- The experimenter's tools: buf:hexdump (checked against the real xxd reading /dev/shm),
 -- shm.watch, and the shmlua flags --dump and --watch.
 local H = require "helper"
+local Term = require "spec.support.term"
 local shm = require "shm"
+
+-- The visible screen only: with tmux's scroll-on-clear, earlier frames sit in the scrollback.
+local function visible(t)
+  return (H.sh(t.tmux .. "capture-pane -p 2>&1"))
+end
 
 -- A block filled with every byte value, in an order that is not simply ascending.
 local function scrambled(size)
@@ -59,42 +65,6 @@ describe("buf:hexdump", function()
     assert.has_error(function() m.buf:hexdump() end, "block '" .. m.name .. "' is closed")
   end)
 end)
-
--- A terminal driven by tmux on a server of our own: start a command, read the screen, type.
-local Term = {}
-Term.__index = Term
-
-function Term.start(cmd)
-  local t = setmetatable({ socket = H.name("tmux") }, Term)
-  t.tmux = "tmux -L " .. t.socket .. " "
-  -- The shell stays after the command so its exit status can be read from the screen.
-  assert(H.sh(t.tmux .. "new-session -d -x 100 -y 40 "
-    .. H.quote(H.env .. cmd .. "; echo EXIT:$?; sleep 60") .. " 2>&1"))
-  return t
-end
-
-function Term:screen()
-  return (H.sh(self.tmux .. "capture-pane -p 2>&1"))
-end
-
--- Waits until the screen shows pattern (a Lua pattern); returns the screen, or fails.
-function Term:waitfor(pattern, seconds)
-  local deadline = os.time() + (seconds or 5)
-  repeat
-    local screen = self:screen()
-    if screen:find(pattern) then return screen end
-    H.sh("sleep 0.05")
-  until os.time() > deadline
-  error(("the screen never showed %q:\n%s"):format(pattern, self:screen()))
-end
-
-function Term:keys(...)
-  assert(H.sh(self.tmux .. "send-keys " .. table.concat({ ... }, " ")))
-end
-
-function Term:stop()
-  H.sh(self.tmux .. "kill-server 2>/dev/null")
-end
 
 describe("shm.watch", function()
   it("draws frames of the hex dump, `count` of them, then returns true", function()
@@ -155,10 +125,10 @@ describe("shm.watch", function()
       assert.is_nil(t:screen():find("from peer", 1, true))
       assert(H.lua(("local m = require('shm').attach(%q); m.buf:write(17, 'from peer')")
         :format(m.name)))
-      local screen = t:waitfor("from peer")
+      t:waitfor("from peer")
       -- Redrawn in place: one frame on the screen, not a scroll of them.
-      assert.equal(1, select(2, screen:gsub(m.name .. ": 64 bytes", "")))
-      t:keys("C-c")
+      assert.equal(1, select(2, visible(t):gsub(m.name .. ": 64 bytes", "")))
+      t:key("C-c")
       t:waitfor("EXIT:1")
       assert.matches("interrupted!", t:screen())
     end)
@@ -174,7 +144,7 @@ describe("shm.watch", function()
     local ok, err = pcall(function()
       t:waitfor(m.name .. ": 16 bytes")
       local started = os.time()
-      t:keys("C-c")
+      t:key("C-c")
       t:waitfor("EXIT:1", 3)
       assert.matches("interrupted!", t:screen())
       assert.is_true(os.time() - started <= 3)
@@ -218,5 +188,60 @@ describe("shm.map's progress option", function()
     local ok, err = pcall(shm.map, print, {}, 1, { progress = "yes" })
     assert.is_false(ok)
     assert.matches("bad argument #4 to '[%w.]*map' %(option 'progress' must be a boolean%)", err)
+  end)
+end)
+
+describe("shmlua --dump and --watch", function()
+  local function shmlua(args)
+    return H.sh(("%s %s 2>&1"):format(H.quote(H.shmlua), args))
+  end
+
+  it("--dump prints a block or a range of it as xxd does", function()
+    local m <close> = scrambled(200)
+    for args, xxdargs in pairs { [""] = { nil }, [" 4 20"] = { 3, 17 }, [" -16"] = { 184, 16 },
+      [" 190 1000"] = { 189, 11 } } do
+      local out, ok = shmlua("--dump " .. m.name .. args)
+      assert(ok, out)
+      assert.equal(xxd(m.name, xxdargs[1], xxdargs[2]), out)
+    end
+    m:unlink()
+  end)
+
+  it("--dump reports a missing block or a bad position, with status 1", function()
+    local name = H.name("gone")
+    local out, ok, _, code = shmlua("--dump " .. name)
+    assert.is_nil(ok)
+    assert.equal(1, code)
+    assert.matches(": %-%-dump: " .. name .. ": No such file or directory\n$", out)
+    local m <close> = scrambled(8)
+    out, ok = shmlua("--dump " .. m.name .. " 1.5")
+    assert.is_nil(ok)
+    assert.matches("integer expected, got float", out)
+    m:unlink()
+  end)
+
+  it("--watch draws every second by default", function()
+    local m <close> = scrambled(8)
+    local out = H.sh(("timeout -s INT 0.5 %s --watch %s"):format(H.quote(H.shmlua), m.name))
+    assert.equal(("%s: 8 bytes, bytes 1..8, every 1s\n"):format(m.name) .. m.buf:hexdump(), out)
+    m:unlink()
+  end)
+
+  it("--watch redraws as another process writes, until Ctrl-C", function()
+    local m <close> = scrambled(48)
+    -- The shell traps SIGINT so that it outlives shmlua, which Ctrl-C kills, and says how.
+    local t = Term.start(("trap : INT; %s --watch %s 0.05"):format(H.quote(H.shmlua), m.name))
+    local ok, err = pcall(function()
+      t:waitfor(m.name .. ": 48 bytes, bytes 1..48, every 0.05s")
+      assert(H.lua(("require('shm').attach(%q).buf:write(33, 'seen by watch')"):format(m.name)))
+      t:waitfor("seen by watch")
+      assert.equal(1, select(2, visible(t):gsub(m.name .. ": 48 bytes", "")))
+      t:key("C-c")
+      t:waitfor("EXIT:130")
+    end)
+    t:stop()
+    assert.is_true(H.exists(m.name)) -- watching never unlinks
+    m:unlink()
+    assert(ok, err)
   end)
 end)

@@ -27,7 +27,7 @@ static void pushshm(lua_State *L, const char *key) {
 
 /* Operand i (1-based among the operands on the stack) as a number, or nil if absent. */
 static void pushnumber(lua_State *L, int i, const char *what) {
-  if (lua_isnone(L, i)) {
+  if (lua_isnoneornil(L, i)) {
     lua_pushnil(L);
     return;
   }
@@ -123,6 +123,7 @@ static int tool_rm(lua_State *L) {
 
 static int tool_dump(lua_State *L) {
   const char *name = lua_tostring(L, 1);
+  lua_settop(L, 3); /* NAME, I, J: absent ones nil, so the numbers go to 4 and 5 */
   pushnumber(L, 2, "I");
   pushnumber(L, 3, "J");
   pushshm(L, "attach");
@@ -145,6 +146,7 @@ static int tool_dump(lua_State *L) {
 
 static int tool_watch(lua_State *L) {
   const char *name = lua_tostring(L, 1);
+  lua_settop(L, 2); /* NAME, SECONDS: the number goes to 3 */
   pushnumber(L, 2, "SECONDS");
   pushshm(L, "watch");
   lua_pushstring(L, name);
