@@ -57,6 +57,26 @@ describe("an installed shmlua", function()
       end
     end)
 
+  it("has a man page that documents every option `shmlua --help` lists", function()
+    if not readfile(H.shmlua) then
+      pending("this build has no shmlua yet")
+      return
+    end
+    local help = ok(H.quote(H.shmlua) .. " --help")
+    local man = readfile(prefix .. "/share/man/man1/shmlua.1")
+    local flags = 0
+    -- The option column of each line: "-e stat", "-h, --help", "--dump NAME [I [J]]".
+    for column in help:gmatch("\n  (%-.-)%s%s") do
+      for word in column:gmatch("[^%s,]+") do
+        if word:match("^%-%-?%a+$") then
+          flags = flags + 1
+          assert(man:find((word:gsub("%-", "\\-")), 1, true), "the man page lacks " .. word)
+        end
+      end
+    end
+    assert.is_true(flags >= 12)
+  end)
+
   it("loads in the system lua5.4 through LUA_CPATH", function()
     local name = H.name("inst")
     local out = ok(("LUA_CPATH=%s lua5.4 -l shm -e %s"):format(

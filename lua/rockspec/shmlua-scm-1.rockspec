@@ -28,5 +28,6 @@ build = {
     LUA_INCLUDE_DIR = "$(LUA_INCDIR)",
     SHMLUA_INSTALL_DEV = "OFF",
     SHMLUA_EXAMPLES = "OFF",
+    SHMLUA_BENCH = "OFF",
   },
 }
