@@ -1,0 +1,171 @@
+-- shm.barrier across real processes: many rounds where nobody runs ahead, timeouts that
+-- break the barrier for everyone, a member killed with SIGKILL or interrupted with Ctrl-C,
+-- members that leave cleanly, reset.
+local H = require "helper"
+local S = require "sync_helper"
+local shm = require "shm"
+
+local made = {}
+local function track(o)
+  made[#made + 1] = assert(o)
+  return o
+end
+after_each(function()
+  for _, o in ipairs(made) do
+    o:unlink()
+    o:close()
+  end
+  made = {}
+  S.cleanup()
+end)
+
+-- Lua source: round r of party i writes r in slot i of a block, waits, then checks that no
+-- slot is behind r (a barrier that let anyone through early would show it).
+local ROUNDS = [[
+local function rounds(b, slots, i, parties, n)
+  local buf = slots.buf
+  for r = 1, n do
+    buf:write(i * 4 - 3, string.pack("<I4", r))
+    local index, err = b:wait(20)
+    if not index then return nil, err .. " in round " .. r end
+    for j = 1, parties do
+      local seen = string.unpack("<I4", buf:sub(j * 4 - 3, j * 4))
+      if seen < r then return nil, ("party %d behind in round %d"):format(j, r) end
+    end
+  end
+  return true
+end
+]]
+local rounds = assert(load(ROUNDS .. "return rounds"))()
+
+describe("shm.barrier", function()
+  it("lets a round through only when all parties arrived, for many rounds", function()
+    local parties, n = 4, 300
+    local b = track(shm.barrier(parties, H.name("bar")))
+    local slots = track(shm.create(4 * parties))
+    assert.equal(parties, b.parties)
+    local forked = {}
+    for i = 2, 3 do forked[#forked + 1] = shm.spawn(rounds, b, slots, i, parties, n) end
+    local other = S.start(ROUNDS .. [[
+      local b = assert(shm.barrier.attach(arg[1]))
+      assert(rounds(b, assert(shm.attach(arg[2])), 4, tonumber(arg[3]), tonumber(arg[4])))
+    ]], b.name, slots.name, parties, n)
+    assert.same({ true }, { rounds(b, slots, 1, parties, n) })
+    for _, h in ipairs(forked) do assert.same({ true, true }, { h:wait(30) }) end
+    assert.is_true(other:wait(30), S.output(other))
+    assert.is_false(b.broken)
+  end)
+
+  it("numbers the arrivals of a round; the last one gets parties", function()
+    local b = track(shm.barrier(3))
+    local hs = {}
+    for i = 1, 2 do hs[i] = shm.spawn(function() return b:wait(10) end) end
+    os.execute("sleep 0.1")
+    assert.equal(3, b:wait(10))
+    local got = {}
+    for i = 1, 2 do got[i] = select(2, hs[i]:wait(10)) end
+    table.sort(got)
+    assert.same({ 1, 2 }, got)
+    local one = track(shm.barrier(1))
+    assert.equal(1, one:wait())
+    assert.equal(1, one:wait())
+  end)
+
+  it("a timeout breaks the round for every waiter; reset makes it usable again", function()
+    local b = track(shm.barrier(3))
+    local other = shm.spawn(function() return b:wait(10) end)
+    os.execute("sleep 0.05")
+    assert.same({ nil, "timeout" }, { b:wait(0.1) })
+    assert.same({ true, nil, "broken" }, { other:wait(10) })
+    assert.is_true(b.broken)
+    assert.same({ nil, "broken" }, { b:wait(1) }) -- arrivals too, until a reset
+    assert.is_true(b:reset())
+    assert.is_false(b.broken)
+    local again = shm.spawn(function() return b:wait(10) end)
+    local third = shm.spawn(function() return b:wait(10) end)
+    assert.is_number(b:wait(10))
+    assert.is_true((again:wait(10)))
+    assert.is_true((third:wait(10)))
+  end)
+
+  it("a member killed with SIGKILL breaks the round the others wait in", function()
+    local b = track(shm.barrier(3))
+    local go = track(shm.event())
+    local helper = shm.spawn(function()
+      for _ = 1, 5 do b:wait(20) end
+      return b:wait(20) -- round 6
+    end)
+    local victim = shm.spawn(function()
+      for _ = 1, 5 do b:wait(20) end
+      go:wait() -- never set: it will not come to round 6
+    end)
+    for _ = 1, 5 do assert.is_number(b:wait(20)) end
+    victim:kill("KILL")
+    victim:wait(10)
+    local t0 = os.time()
+    assert.same({ nil, "broken" }, { b:wait(20) })
+    assert.same({ true, nil, "broken" }, { helper:wait(20) })
+    assert.is_true(os.time() - t0 <= 2) -- noticed quickly, not at the 20 s timeout
+  end)
+
+  it("a separately started member killed before its first arrival breaks the round",
+    function()
+      local b = track(shm.barrier(2))
+      local other = S.start([[
+        local b = assert(shm.barrier.attach(arg[1]))
+        print("attached") io.stdout:flush()
+        while true do end
+      ]], b.name)
+      assert.is_truthy(S.eventually(function() return S.output(other):match("attached") end))
+      other:kill("KILL")
+      other:wait(10)
+      assert.same({ nil, "broken" }, { b:wait(20) })
+    end)
+
+  it("a member that ends normally (even without closing) does not break later rounds",
+    function()
+      local b = track(shm.barrier(2))
+      local first = S.start([[
+        local b = assert(shm.barrier.attach(arg[1]))
+        for _ = 1, 3 do assert(b:wait(20)) end
+        os.exit(0) -- no close, no garbage collection: the exit handler leaves
+      ]], b.name)
+      for _ = 1, 3 do assert.is_number(b:wait(20)) end
+      assert.is_true(first:wait(10), S.output(first))
+      local closing = shm.spawn(function()
+        for _ = 1, 3 do b:wait(20) end
+        b:close() -- a forked child leaves by closing (it ends without exit handlers)
+        return true
+      end)
+      for _ = 1, 3 do assert.is_number(b:wait(20)) end
+      assert.same({ true, true }, { closing:wait(10) })
+      local last = shm.spawn(function() return b:wait(20) end)
+      os.execute("sleep 0.2") -- several member checks happen meanwhile
+      assert.is_number(b:wait(20))
+      assert.is_true((last:wait(10)))
+      assert.is_false(b.broken)
+    end)
+
+  it("Ctrl-C of a waiting lua5.4 breaks the round for the others", function()
+    local b = track(shm.barrier(3))
+    local other = S.start([[
+      local b = assert(shm.barrier.attach(arg[1]))
+      print("waiting") io.stdout:flush()
+      b:wait()
+    ]], b.name)
+    assert.is_truthy(S.eventually(function() return S.output(other):match("waiting") end))
+    local waiter = shm.spawn(function() return b:wait(20) end)
+    os.execute("sleep 0.1")
+    other:kill("INT")
+    assert.same({ nil, "exit", 1 }, { other:wait(10) })
+    assert.matches("interrupted!", S.output(other))
+    assert.same({ true, nil, "broken" }, { waiter:wait(10) })
+  end)
+
+  it("checks its arguments", function()
+    assert.error_matches(function() shm.barrier(0) end, "parties must be")
+    assert.error_matches(function() shm.barrier() end, "integer expected")
+    local b = track(shm.barrier(2))
+    assert.error_matches(function() b:wait(-1) end, "non%-negative")
+  end)
+end)
