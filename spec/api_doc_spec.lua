@@ -38,6 +38,13 @@ local factories = {
     h:wait()
     return h
   end,
+  mutex = function() return unlinked(shm.mutex()) end,
+  guard = function() return unlinked(shm.mutex()):guard() end,
+  semaphore = function() return unlinked(shm.semaphore(1)) end,
+  barrier = function() return unlinked(shm.barrier(2)) end,
+  event = function() return unlinked(shm.event()) end,
+  cond = function() return unlinked(shm.cond(unlinked(shm.mutex()))) end,
+  queue = function() return unlinked(shm.queue()) end,
 }
 
 -- Every identifier-like string literal of the binding's sources: any field a class answers

@@ -6,7 +6,7 @@
 #include "../core/mutex.h"
 #include "sync.h"
 
-#define GUARD_MT "shm.mutex.guard"
+#define GUARD_MT "shm.guard"
 
 static void drop_lock(shmlua_syncud *u);
 
@@ -178,7 +178,7 @@ static int guard_release(lua_State *L) {
 
 static int guard_tostring(lua_State *L) {
   int *active = luaL_checkudata(L, 1, GUARD_MT);
-  lua_pushstring(L, *active ? "shm.mutex.guard (locked)" : "shm.mutex.guard (released)");
+  lua_pushstring(L, *active ? "shm.guard (locked)" : "shm.guard (released)");
   return 1;
 }
 
