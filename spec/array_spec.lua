@@ -3,11 +3,7 @@
 local H = require "helper"
 local shm = require "shm"
 
-local function block(size)
-  local m = assert(shm.create(size))
-  m:unlink() -- stays mapped until closed; nothing to clean up later
-  return m
-end
+local block = H.block
 
 -- Python's struct codes for each dtype (native sizes, "=" so no padding between items).
 local codes = { int8 = "b", uint8 = "B", int16 = "h", uint16 = "H", int32 = "i", uint32 = "I",

@@ -4,40 +4,31 @@
 local H = require "helper"
 local shm = require "shm"
 
-local function block(size)
-  local m = assert(shm.create(size))
-  m:unlink()
-  return m
-end
+local block = H.block
 
--- Starts n lua5.4 processes running source with args at the same time; waits for all of
--- them and returns their output and whether every one succeeded.
-local function parallel(n, source, ...)
+-- The shell command that runs source in lua5.4 with args; the script file removes itself.
+local function command(source, ...)
   local path = os.tmpname()
   local f = assert(io.open(path, "w"))
-  f:write(source)
+  f:write("os.remove(arg[0])\n", source)
   f:close()
   local args = {}
   for i, a in ipairs({ ... }) do args[i] = H.quote(a) end
-  local one = ("%slua5.4 %s %s 2>&1 || echo FAILED"):format(H.env, path, table.concat(args, " "))
+  return ("%slua5.4 %s %s 2>&1"):format(H.env, path, table.concat(args, " "))
+end
+
+-- Runs n copies of source at the same time; waits for all, returns their output and whether
+-- every one succeeded.
+local function parallel(n, source, ...)
   local cmd = {}
-  for i = 1, n do cmd[i] = "( " .. one .. " ) &" end
+  for i = 1, n do cmd[i] = "( " .. command(source, ...) .. " || echo FAILED ) &" end
   local out = H.sh(table.concat(cmd, " ") .. " wait")
-  os.remove(path)
   return out, not out:find("FAILED")
 end
 
--- Starts a lua5.4 process in the background; returns a handle to read its output at the end.
+-- Starts source in the background; returns a pipe to read its output from at the end.
 local function background(source, ...)
-  local path = os.tmpname()
-  local f = assert(io.open(path, "w"))
-  f:write(source)
-  f:close()
-  local args = {}
-  for i, a in ipairs({ ... }) do args[i] = H.quote(a) end
-  local p = assert(io.popen(("%slua5.4 %s %s 2>&1; rm -f %s"):format(H.env, path,
-    table.concat(args, " "), path)))
-  return p
+  return assert(io.popen(command(source, ...)))
 end
 
 describe("atomic operations", function()

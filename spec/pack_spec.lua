@@ -4,11 +4,7 @@
 local H = require "helper"
 local shm = require "shm"
 
-local function block(size)
-  local m = assert(shm.create(size))
-  m:unlink()
-  return m
-end
+local block = H.block
 
 describe("buf:pack", function()
   it("writes string.pack's bytes at a position and returns the next position", function()

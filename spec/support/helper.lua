@@ -61,6 +61,13 @@ function H.exists(name)
   return f ~= nil
 end
 
+-- A new block already unlinked: usable until closed, nothing left to clean up.
+function H.block(size)
+  local m = assert(require("shm").create(size))
+  m:unlink()
+  return m
+end
+
 -- A name no other run will pick.
 local counter = 0
 function H.name(tag)

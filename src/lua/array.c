@@ -268,8 +268,7 @@ static int array_totable(lua_State *L) {
 /* The element where a copy of n elements starts (arg: position, default 1); raises unless
    all n fit. */
 static size_t destination(lua_State *L, const array *a, int arg, size_t n) {
-  lua_Integer pos = shmlua_optint(L, arg, 1);
-  size_t start = pos == (lua_Integer)a->count + 1 ? a->count + 1 : shmlua_checkindex(L, pos, a->count);
+  size_t start = shmlua_checkstart(L, shmlua_optint(L, arg, 1), a->count);
   if (n > a->count - (start - 1))
     luaL_error(L, "%I elements at position %I do not fit in %I", (LUAI_UACINT)n,
                (LUAI_UACINT)start, (LUAI_UACINT)a->count);
@@ -469,7 +468,7 @@ static int block_array(lua_State *L) {
   size_t size = dtype_sizes[t], start, room;
   array *a;
   shmlua_blockaddr(L, b, 0);
-  start = pos == (lua_Integer)b->size + 1 ? b->size + 1 : shmlua_checkindex(L, pos, b->size);
+  start = shmlua_checkstart(L, pos, b->size);
   if ((start - 1) % size != 0)
     return luaL_argerror(L, 3, lua_pushfstring(L, "position %I is not aligned for %s (must be "
                                                "1 plus a multiple of %d)",

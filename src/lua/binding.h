@@ -74,6 +74,8 @@ size_t shmlua_posstart(lua_Integer pos, size_t len);
 size_t shmlua_posend(lua_Integer pos, size_t len);
 /* A single element position: 1..len or -len..-1; raises "index out of range" otherwise. */
 size_t shmlua_checkindex(lua_State *L, lua_Integer pos, size_t len);
+/* Where a run of elements may start: as shmlua_checkindex, or len + 1 (an empty run). */
+size_t shmlua_checkstart(lua_State *L, lua_Integer pos, size_t len);
 
 /* Call after a blocking wait in C returned EINTR: if a signal handler asked the interpreter
    to stop (lua.c and shmlua set a hook on Ctrl-C), this raises that error ("interrupted!")

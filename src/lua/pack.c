@@ -16,11 +16,6 @@ enum { MAXALIGN = 16, FIRST_WINDOW = 128, WINDOW_GROWTH = 8 };
 /* Upvalues of both methods: string.pack and string.unpack. */
 enum { UV_PACK = 1, UV_UNPACK = 2 };
 
-/* A position where n >= 0 bytes may start: 1..size+1, or negative from the end. */
-static size_t startpos(lua_State *L, lua_Integer pos, size_t size) {
-  return pos == (lua_Integer)size + 1 ? size + 1 : shmlua_checkindex(L, pos, size);
-}
-
 /* string.pack or string.unpack failed with the message on top: an argument error of theirs
    becomes one of ours (argument k of theirs is our argument k + shift), with their reason. */
 static int reraise(lua_State *L, int shift) {
@@ -47,7 +42,7 @@ static int buf_pack(lua_State *L) {
   const char *packed;
   luaL_checkstring(L, 3);
   p = shmlua_blockaddr(L, b, 1);
-  start = startpos(L, pos, b->size);
+  start = shmlua_checkstart(L, pos, b->size);
   pad = (start - 1) % MAXALIGN;
   lua_pushvalue(L, lua_upvalueindex(UV_PACK));
   lua_pushfstring(L, "%s%s", "xxxxxxxxxxxxxxx" + (MAXALIGN - 1 - pad), lua_tostring(L, 3));
@@ -75,7 +70,7 @@ static int buf_unpack(lua_State *L) {
   lua_Integer pos = shmlua_optint(L, 3, 1);
   lua_settop(L, 2);
   p = shmlua_blockaddr(L, b, 0);
-  start = startpos(L, pos, b->size);
+  start = shmlua_checkstart(L, pos, b->size);
   base = (start - 1) / MAXALIGN * MAXALIGN;
   rest = b->size - base;
   window = start - base + FIRST_WINDOW;

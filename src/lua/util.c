@@ -134,6 +134,10 @@ size_t shmlua_checkindex(lua_State *L, lua_Integer pos, size_t len) {
   return luaL_error(L, "index %I out of range (1..%I)", (LUAI_UACINT)pos, (LUAI_UACINT)len);
 }
 
+size_t shmlua_checkstart(lua_State *L, lua_Integer pos, size_t len) {
+  return pos == (lua_Integer)len + 1 ? len + 1 : shmlua_checkindex(L, pos, len);
+}
+
 static int noop(lua_State *L) {
   (void)L;
   return 0;
