@@ -1,5 +1,5 @@
-# shmlua's time per operation divided by Python's, C's and a Lua table's (log scale; below 1
-# means shmlua is faster). Called by bench/driver.lua: gnuplot -e "data='...'; out='...'".
+# shmlua's time per operation divided by Python's, C's, a Lua table's and an empty C
+# metamethod's (log scale; below 1 means shmlua is faster). Called by bench/driver.lua: gnuplot -e "data='...'; out='...'".
 set terminal pngcairo size 1200,600 noenhanced
 set output out
 set title "shmlua time / other side's time, per operation (lower is better)"
@@ -15,4 +15,5 @@ set key top left
 plot data using 2:xtic(1) title "shmlua / Python", \
      '' using 3 title "shmlua / C", \
      '' using 4 title "shmlua / Lua table", \
+     '' using 5 title "shmlua / empty C __index", \
      1 with lines lw 2 lc rgb "black" notitle

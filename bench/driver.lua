@@ -46,9 +46,8 @@ local sides = {
   python = "python3 " .. quote(root .. "/bench/python/bench.py"),
   c = quote(build .. "/bench/shmlua_cbench"),
 }
-sides.floor = sides.lua
-local order = { "lua", "python", "c", "floor" }
-local names = { lua = "shmlua", python = "Python", c = "C", floor = "Lua table" }
+sides.floor, sides.probe = sides.lua, sides.lua
+local order = { "lua", "python", "c", "floor", "probe" }
 
 -- A script that exits with 7, for the start+wait rows; and what runs it.
 local script = os.tmpname()
@@ -65,7 +64,7 @@ local function n_of(op) return opts.smoke and op.smoke or op.n end
 
 -- Which operation of a side a row runs (nil: the side has none).
 local function impl(op, side)
-  if side == "floor" then return op.floor and "floor_" .. op.id or nil end
+  if side == "floor" or side == "probe" then return op.floor and side .. "_" .. op.id or nil end
   return (op.impls and op.impls[side]) or op.id
 end
 
@@ -79,13 +78,14 @@ local function measure(op, side)
   if op.id == "spawn_script" then
     extra = side == "c" and quote(interpreter) .. " " .. quote(script) or quote(script)
   end
-  local cmd = ("%s %s %d %d %s 2>&1"):format(sides[side], name, n, size, extra)
+  local cmd = ("SHMLUA_BENCH_CLOCK=%s %s %s %d %d %s 2>&1"):format(op.wall and "wall" or "cpu",
+    sides[side], name, n, size, extra)
   local out, ok, code = shell(cmd)
   if not ok and code == 3 and side == "lua" then
     return nil, "n/a", out:match("unavailable: ([^\n]*)")
   end
   local ns, check = out:match("([%d.]+) (%-?%d+)%s*$")
-  local want = op.expect(n, size)
+  local want = (side == "probe" and op.probe_expect or op.expect)(n, size)
   if not ok or not ns then
     failures[#failures + 1] = ("%s/%s failed (%s): %s"):format(op.id, side, tostring(code), out)
     return nil, "FAIL"
@@ -105,9 +105,18 @@ local function median(xs)
   return #s % 2 == 1 and s[m + 1] or (s[m] + s[m + 1]) / 2
 end
 
+-- --only takes Lua patterns separated by commas.
+local function chosen(id)
+  if not opts.only then return true end
+  for pattern in opts.only:gmatch("[^,]+") do
+    if id:match(pattern) then return true end
+  end
+  return false
+end
+
 local selected = {}
 for _, op in ipairs(ops) do
-  if not opts.only or op.id:match(opts.only) then selected[#selected + 1] = op end
+  if chosen(op.id) then selected[#selected + 1] = op end
 end
 
 -- results[id][side] = { times..., status = "n/a" | "FAIL", note = ... }
@@ -136,7 +145,7 @@ os.remove(script)
 local memory = {}
 local gib = opts.smoke and 16 * 1024 * 1024 or 1024 * 1024 * 1024
 for _, side in ipairs({ "lua", "python", "c" }) do
-  if not opts.only or ("memory"):match(opts.only) then
+  if chosen("memory") then
     local out, ok = shell(("%s memory 1 %d 2>&1"):format(sides[side], gib))
     local stages = {}
     for what, rss, shmem, obj in out:gmatch("stage%s+(%a+)%s+(%d+)%s+(%d+)%s+(%S+)") do
@@ -168,7 +177,7 @@ for _, op in ipairs(selected) do
     if r[side] then med[side] = not r[side].status and median(r[side]) or nil end
   end
   local row = { op = op, median = med, ratio = {}, verdicts = {} }
-  for _, side in ipairs({ "python", "c", "floor" }) do
+  for _, side in ipairs({ "python", "c", "floor", "probe" }) do
     if med.lua and med[side] then row.ratio[side] = med.lua / med[side] end
   end
   for _, t in ipairs(op.targets or {}) do
@@ -203,13 +212,13 @@ local function verdict_text(row)
   return table.concat(parts, ", ")
 end
 
-local header = { "operation", "shmlua", "Python", "C", "Lua table", "/Py", "/C", "/table",
-  "targets" }
+local header = { "operation", "shmlua", "Python", "C", "Lua table", "C __index", "/Py", "/C",
+  "/table", "/__index", "targets" }
 local lines = {}
 for _, row in ipairs(rows) do
   lines[#lines + 1] = { row.op.label, cell("lua", row), cell("python", row), cell("c", row),
-    cell("floor", row), ratio_text(row.ratio.python), ratio_text(row.ratio.c),
-    ratio_text(row.ratio.floor), verdict_text(row) }
+    cell("floor", row), cell("probe", row), ratio_text(row.ratio.python), ratio_text(row.ratio.c),
+    ratio_text(row.ratio.floor), ratio_text(row.ratio.probe), verdict_text(row) }
 end
 local widths = {}
 for i, h in ipairs(header) do
@@ -224,8 +233,9 @@ local function emit(cols)
   print((table.concat(out, "  "):gsub("%s+$", "")))
 end
 print(("shmlua benchmarks: median of %d run%s, time per operation (element, copy, round "
-  .. "trip, message or process); ratios are shmlua / other"):format(opts.runs,
-  opts.runs == 1 and "" or "s"))
+  .. "trip, message or process); ratios are shmlua / other.\n\"Lua table\": the same loop "
+  .. "over a plain table; \"C __index\": through a C metamethod that does nothing."):format(
+  opts.runs, opts.runs == 1 and "" or "s"))
 emit(header)
 for _, l in ipairs(lines) do emit(l) end
 for _, row in ipairs(rows) do
@@ -321,8 +331,8 @@ if shell("command -v gnuplot >/dev/null 2>&1 && echo yes"):match("yes") then
   local data = os.tmpname()
   local f = assert(io.open(data, "w"))
   for _, row in ipairs(rows) do
-    f:write(('"%s" %s %s %s\n'):format(row.op.id, row.ratio.python or "NaN",
-      row.ratio.c or "NaN", row.ratio.floor or "NaN"))
+    f:write(('"%s" %s %s %s %s\n'):format(row.op.id, row.ratio.python or "NaN",
+      row.ratio.c or "NaN", row.ratio.floor or "NaN", row.ratio.probe or "NaN"))
   end
   f:close()
   local _, ok = shell(("gnuplot -e %s %s 2>&1"):format(

@@ -3,7 +3,9 @@
 -- Python and C sides do (bench/driver.lua checks it). An operation whose feature the module
 -- does not have yet exits with status 3 and says "unavailable: ...".
 local shm = require "shm"
-local now = require("benchclock").now
+local support = require "benchsupport"
+-- SHMLUA_BENCH_CLOCK=cpu: this process's CPU time (single-process loops); else wall time.
+local now = os.getenv("SHMLUA_BENCH_CLOCK") == "cpu" and support.cpu or support.now
 
 local SMALL, PATTERN, SAMPLE_STRIDE = 4096, 251, 4093
 
@@ -180,6 +182,30 @@ function ops.floor_i64_write(n) return floor_write(n, 1) end
 function ops.floor_f64_read(n) return floor_read(n, 1.0) end
 -- Floats computed in the loop, as the float64 array converts each integer it stores.
 function ops.floor_f64_write(n) return floor_write(n, 1.0) end
+
+-- The floor of any C metamethod (bench/c/support.c's probe), in the same loops.
+function ops.probe_byte_read(n) -- the probe returns the key: the check is 1 + ... + n
+  local t0 = now()
+  local s = sum_buf(support.probe(), n)
+  return per(now() - t0, n), s
+end
+
+function ops.probe_byte_write(n)
+  local p = support.probe()
+  local t0 = now()
+  for i = 1, n do p[i] = i & 255 end
+  return per(now() - t0, n), support.probesum(p)
+end
+
+local function probe_write(n)
+  local p = support.probe()
+  local t0 = now()
+  for i = 1, n do p[i] = i end
+  return per(now() - t0, n), support.probesum(p)
+end
+
+ops.probe_i64_read, ops.probe_f64_read = ops.probe_byte_read, ops.probe_byte_read
+ops.probe_i64_write, ops.probe_f64_write = probe_write, probe_write
 
 function ops.bulk_write(n, size)
   local src, m = pattern(size), block(size)
