@@ -5,7 +5,7 @@
 
 #include "sync_wait.h"
 
-enum { SPIN_TRIES = 100 };
+enum { SPIN_TRIES = 20 }; /* as sync_wait.c: a short spin, then sleep */
 
 const shmlua_sync_type shmlua_mutex_type = {SHMLUA_KIND_MUTEX, "mutex", NULL};
 
