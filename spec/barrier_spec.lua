@@ -5,19 +5,8 @@ local H = require "helper"
 local S = require "sync_helper"
 local shm = require "shm"
 
-local made = {}
-local function track(o)
-  made[#made + 1] = assert(o)
-  return o
-end
-after_each(function()
-  for _, o in ipairs(made) do
-    o:unlink()
-    o:close()
-  end
-  made = {}
-  S.cleanup()
-end)
+local track, cleanup = S.tracker()
+after_each(cleanup)
 
 -- Lua source: round r of party i writes r in slot i of a block, waits, then checks that no
 -- slot is behind r (a barrier that let anyone through early would show it).

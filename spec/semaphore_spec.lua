@@ -4,19 +4,8 @@ local H = require "helper"
 local S = require "sync_helper"
 local shm = require "shm"
 
-local made = {}
-local function track(o)
-  made[#made + 1] = assert(o)
-  return o
-end
-after_each(function()
-  for _, o in ipairs(made) do
-    o:unlink()
-    o:close()
-  end
-  made = {}
-  S.cleanup()
-end)
+local track, cleanup = S.tracker()
+after_each(cleanup)
 
 describe("shm.semaphore", function()
   it("counts: acquire takes, release gives back, value shows the count", function()

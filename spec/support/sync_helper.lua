@@ -33,10 +33,24 @@ function S.output(h)
   return s
 end
 
--- Removes the temporary files S.start made.
-function S.cleanup()
-  for _, path in ipairs(scripts) do os.remove(path) end
-  scripts = {}
+-- Objects a spec makes: track(o) asserts o and remembers it; cleanup() (for after_each)
+-- unlinks and closes them all and removes the temporary files S.start made.
+function S.tracker()
+  local made = {}
+  local function track(o)
+    made[#made + 1] = assert(o)
+    return o
+  end
+  local function cleanup()
+    for _, o in ipairs(made) do
+      o:unlink()
+      o:close()
+    end
+    made = {}
+    for _, path in ipairs(scripts) do os.remove(path) end
+    scripts = {}
+  end
+  return track, cleanup
 end
 
 -- Lua source of a counter in a block's first 8 bytes (non-atomic read-modify-write).
