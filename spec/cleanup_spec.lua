@@ -1,0 +1,217 @@
+-- How shmlua ends, whatever the way: owned blocks are unlinked and no child is left behind.
+-- Real scripts in real processes, stopped by real signals; /dev/shm is checked each time.
+local H = require "helper"
+
+-- Starts shmlua on a script that gets a fresh block name as arg[1]. The script's output
+-- (stdout and stderr) is read through a pipe; close() gives the exit status.
+local function start(source)
+  local path = os.tmpname()
+  local f = assert(io.open(path, "w"))
+  f:write("local name = arg[1]\n", source)
+  f:close()
+  local name = H.name("cleanup")
+  local p = assert(io.popen(("%sexec %s %s %s 2>&1"):format(H.env, H.quote(H.shmlua),
+    path, name)))
+  return { p = p, path = path, name = name }
+end
+
+-- Reads output up to a line "ready <pid> [<child pids>]"; returns the pids as numbers.
+local function ready(run)
+  local seen = {}
+  for line in run.p:lines() do
+    if line:match("^ready") then
+      local pids = {}
+      for pid in line:gmatch("%d+") do pids[#pids + 1] = tonumber(pid) end
+      return table.unpack(pids)
+    end
+    seen[#seen + 1] = line
+  end
+  error("the script ended before it was ready:\n" .. table.concat(seen, "\n"))
+end
+
+-- Reads the rest of the output; returns it and the exit status (as io.popen's close does).
+local function finish(run)
+  local out = run.p:read("a")
+  local ok, how, code = run.p:close()
+  os.remove(run.path)
+  return out, ok, how, code
+end
+
+local function alive(pid)
+  return (H.sh(("kill -0 %d 2>/dev/null && echo yes"):format(pid))):match("yes") ~= nil
+end
+
+local function signal(pid, sig)
+  assert(H.sh(("kill -s %s %d"):format(sig, pid)))
+end
+
+-- Lua for the script: this process's pid, as a string.
+local MYPID = "io.open('/proc/self/stat'):read('n')"
+
+-- A script that creates an owned block, says it is ready, then does `body`.
+local function owner(body)
+  return ([[
+    local m = assert(shm.create(64, name))
+    print("ready", %s) io.stdout:flush()
+    %s
+  ]]):format(MYPID, body)
+end
+
+describe("shmlua unlinks its owned blocks", function()
+  it("at a normal end", function()
+    local run = start(owner(""))
+    ready(run)
+    local out, ok = finish(run)
+    assert.is_true(ok, out)
+    assert.is_false(H.exists(run.name))
+  end)
+
+  it("after an uncaught error, reported with status 1", function()
+    local run = start(owner("error('boom')"))
+    ready(run)
+    local out, ok, how, code = finish(run)
+    assert.is_nil(ok)
+    assert.equal("exit", how)
+    assert.equal(1, code)
+    assert.matches("boom\nstack traceback:", out)
+    assert.is_false(H.exists(run.name))
+  end)
+
+  for _, case in ipairs({
+    { "os.exit()", 0 }, { "os.exit(true)", 0 }, { "os.exit(false)", 1 }, { "os.exit(3)", 3 },
+    { "os.exit(0, true)", 0 }, { "os.exit(5, true)", 5 }, { "os.exit(true, false)", 0 },
+    { "os.exit(false, true)", 1 },
+  }) do
+    it("at " .. case[1], function()
+      local run = start(owner(case[1] .. " print('not reached')"))
+      ready(run)
+      local out, _, how, code = finish(run)
+      assert.equal("exit", how)
+      assert.equal(case[2], code)
+      assert.equal("", out)
+      assert.is_false(H.exists(run.name))
+    end)
+  end
+
+  it("at SIGINT during the script: 'interrupted!', the error path, status 1", function()
+    local run = start(owner("while true do end"))
+    signal(ready(run), "INT")
+    local out, _, how, code = finish(run)
+    assert.equal("exit", how)
+    assert.equal(1, code)
+    assert.matches("interrupted!", out)
+    assert.is_false(H.exists(run.name))
+  end)
+
+  for _, sig in ipairs({ { "TERM", 15 }, { "HUP", 1 } }) do
+    it("at SIG" .. sig[1] .. ", then ends by that signal", function()
+      local run = start(owner("while true do end"))
+      signal(ready(run), sig[1])
+      local out, _, how, code = finish(run)
+      assert.equal("signal", how, out)
+      assert.equal(sig[2], code)
+      assert.is_false(H.exists(run.name))
+    end)
+  end
+
+  it("at SIGTERM while blocked waiting for a child", function()
+    local run = start(owner("shm.exec('sleep', '30'):wait()"))
+    signal(ready(run), "TERM")
+    local _, _, how, code = finish(run)
+    assert.equal("signal", how)
+    assert.equal(15, code)
+    assert.is_false(H.exists(run.name))
+  end)
+
+  it("not after SIGKILL: the litter shows in shmlua --ls and goes with shmlua --rm", function()
+    local run = start(owner("while true do end"))
+    signal(ready(run), "KILL")
+    local _, _, how, code = finish(run)
+    assert.equal("signal", how)
+    assert.equal(9, code)
+    assert.is_true(H.exists(run.name))
+    local listing = H.sh(H.quote(H.shmlua) .. " --ls")
+    assert.matches("\n" .. run.name:gsub("%p", "%%%0") .. " +64 rw%-%-%-%-%-%-%- ", listing)
+    local _, ok = H.sh(H.quote(H.shmlua) .. " --rm " .. run.name)
+    assert.is_true(ok)
+    assert.is_false(H.exists(run.name))
+  end)
+end)
+
+-- A script that starts children (a forked function, a script in a fresh shmlua, a
+-- program), each blocked for 30 seconds, reports their pids, then does `body`.
+local function parent(body)
+  return ([[
+    local m = assert(shm.create(64, name))
+    local script = os.tmpname()
+    local f = assert(io.open(script, "w"))
+    f:write("shm.exec('sleep', '30'):wait()")
+    f:close()
+    local forked = shm.spawn(function() shm.exec('sleep', '30'):wait() end)
+    local ran = shm.run(script)
+    local program = shm.exec('sleep', '30')
+    print("ready", %s, forked.pid, ran.pid, program.pid) io.stdout:flush()
+    os.remove(script)
+    %s
+  ]]):format(MYPID, body)
+end
+
+describe("shmlua's children", function()
+  -- Without a signal from the spec, body runs after a pause, so the children are seen
+  -- alive first.
+  local function gone_after(body, sig)
+    local run = start(parent(sig and body or "shm.exec('sleep', '1'):wait() " .. body))
+    local host, forked, ran, program = ready(run)
+    assert.is_true(alive(forked) and alive(ran) and alive(program))
+    if sig then signal(host, sig) end
+    local started = os.time()
+    local out, _, how = finish(run)
+    assert.is_true(os.time() - started < 10, "the host waited for its children")
+    assert.is_false(alive(forked), out)
+    assert.is_false(alive(ran), out)
+    assert.is_false(alive(program), out)
+    assert.is_false(H.exists(run.name))
+    return out, how
+  end
+
+  it("are terminated when the host is killed by SIGTERM", function()
+    assert.equal("signal", select(2, gone_after("while true do end", "TERM")))
+  end)
+
+  it("are terminated when the host is interrupted by SIGINT", function()
+    assert.equal("exit", select(2, gone_after("while true do end", "INT")))
+  end)
+
+  it("are terminated when the host is hung up (SIGHUP)", function()
+    assert.equal("signal", select(2, gone_after("while true do end", "HUP")))
+  end)
+
+  it("are terminated after an uncaught error", function()
+    local out = gone_after("error('parent fails')")
+    assert.matches("parent fails", out)
+  end)
+
+  it("are terminated at os.exit with a failure status", function()
+    gone_after("os.exit(4)")
+  end)
+
+  it("are waited for at a normal end, as at os.exit(true)", function()
+    for _, ending in ipairs({ "", "os.exit(true)" }) do
+      local marker = os.tmpname()
+      os.remove(marker)
+      local run = start(([[
+        shm.spawn(function()
+          shm.exec('sleep', '0.5'):wait()
+          io.open(%q, "w"):close()
+        end)
+        print("ready") io.stdout:flush()
+        %s
+      ]]):format(marker, ending))
+      ready(run)
+      local out, ok = finish(run)
+      assert.is_true(ok, out)
+      assert.is_not_nil(io.open(marker), "the host ended before its child")
+      os.remove(marker)
+    end
+  end)
+end)
