@@ -101,6 +101,23 @@ describe("atomic operations", function()
     assert.equal(4000000, m:array("int32")[1])
   end)
 
+  it("give an exact total when 4 forked children (shm.spawn) each add 1e6 times", function()
+    local m <close> = block(8)
+    local a = m:array("int64") -- the children inherit the mapping and the view
+    local handles = {}
+    for w = 1, 4 do
+      handles[w] = assert(shm.spawn(function()
+        for _ = 1, 1000000 do a:add(1, 1) end
+        return a:load(1)
+      end))
+    end
+    for _, r in ipairs(shm.waitall(handles)) do
+      assert.is_true(r[1], tostring(r[3]))
+      assert.is_true(r[2] >= 1000000 and r[2] <= 4000000)
+    end
+    assert.equal(4000000, a[1])
+  end)
+
   it("cas loops from 3 processes never lose an update", function()
     local m <close> = assert(shm.create(8))
     local out, ok = parallel(3, [[
@@ -123,9 +140,12 @@ describe("atomic operations", function()
   end)
 end)
 
--- Wall-clock seconds (os.clock counts CPU time, which a sleeper does not use).
+-- Wall-clock seconds, to 10 ms (os.clock counts CPU time, which a sleeper does not use).
 local function now()
-  return tonumber((H.sh("date +%s%N"))) / 1e9
+  local f = assert(io.open("/proc/uptime"))
+  local t = f:read("n")
+  f:close()
+  return t
 end
 
 describe("wait and notify", function()
@@ -186,6 +206,25 @@ describe("wait and notify", function()
       assert.equal(0, m:array(dtype)[1])
     end)
   end
+
+  it("wakes a forked child (shm.spawn) waiting for a value to change", function()
+    local m <close> = block(8)
+    local a = m:array("int32")
+    local h = assert(shm.spawn(function()
+      a:store(2, 1)
+      local results = {}
+      while a:load(1) == 0 do results[#results + 1] = a:wait(1, 0, 10) end
+      return a:load(1), table.concat(results, " ")
+    end))
+    while a:load(2) == 0 do end
+    a:store(1, 42)
+    a:notify(1)
+    local ok, value, results = h:wait(20)
+    assert.is_true(ok, tostring(value))
+    assert.equal(42, value)
+    assert.matches("^[a-z -]*$", results) -- "ok", or "not-equal" if the store came first
+    assert.not_matches("timed%-out", results)
+  end)
 
   it("is interrupted by Ctrl-C (SIGINT) in lua5.4, which reports 'interrupted!'", function()
     local m <close> = assert(shm.create(16))
