@@ -240,48 +240,37 @@ static int list_tostring(lua_State *L) {
   return 1;
 }
 
-/* Calls found(L, i) for each item equal to arg 2 (raw equality: 1 == 1.0, strings by value,
-   shm.null by identity) until it returns nonzero. */
-static size_t find(lua_State *L, int (*found)(size_t *count), size_t *count) {
+/* How many items equal arg 2 (raw equality: 1 == 1.0, strings by value, shm.null by
+   identity), and the position of the first (0 if none); with first_only, stops there. */
+static size_t scan(lua_State *L, int first_only, size_t *first) {
   list *l = checklist(L);
   const unsigned char *p = shmlua_blockaddr(L, l->b, 0);
+  size_t count = 0;
   luaL_checkany(L, 2);
-  for (size_t i = 0; i < l->layout.count; i++) {
-    int equal;
+  *first = 0;
+  for (size_t i = 0; i < l->layout.count && !(first_only && count > 0); i++) {
     pushitem(L, l, p, i);
-    equal = lua_rawequal(L, -1, 2);
+    if (lua_rawequal(L, -1, 2) && count++ == 0)
+      *first = i + 1;
     lua_pop(L, 1);
-    if (equal && found(count))
-      return i + 1;
   }
-  return 0;
-}
-
-static int count_all(size_t *count) {
-  ++*count;
-  return 0;
-}
-
-static int stop_at_first(size_t *count) {
-  (void)count;
-  return 1;
+  return count;
 }
 
 /* l:count(v) -> how many items equal v */
 static int list_count(lua_State *L) {
-  size_t count = 0;
-  find(L, count_all, &count);
-  lua_pushinteger(L, (lua_Integer)count);
+  size_t first;
+  lua_pushinteger(L, (lua_Integer)scan(L, 0, &first));
   return 1;
 }
 
 /* l:index(v) -> position of the first item equal to v, or fail (nil) */
 static int list_indexof(lua_State *L) {
-  size_t at = find(L, stop_at_first, NULL);
-  if (at == 0)
+  size_t first;
+  if (scan(L, 1, &first) == 0)
     luaL_pushfail(L);
   else
-    lua_pushinteger(L, (lua_Integer)at);
+    lua_pushinteger(L, (lua_Integer)first);
   return 1;
 }
 

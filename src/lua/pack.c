@@ -89,7 +89,8 @@ static int buf_unpack(lua_State *L) {
       return n;
     }
     /* Their argument 2 is the data: too short, or a 'z' string without its end. */
-    if (strncmp(lua_tostring(L, -1), "bad argument #2 ", 16) != 0)
+    const char *msg = lua_tostring(L, -1);
+    if (!msg || strncmp(msg, "bad argument #2 ", 16) != 0)
       return reraise(L, 1);
     if (window == rest)
       return luaL_error(L, "the block ends before the values do (%I bytes, from position %I)",
