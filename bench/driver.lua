@@ -40,9 +40,10 @@ local function shell(cmd)
 end
 
 local build = opts.build
+local interpreter = build .. "/shmlua" -- what shm.run starts, and the C side too
 local sides = {
-  lua = ("LUA_CPATH=%s lua5.4 %s"):format(quote(build .. "/?.so;" .. build .. "/bench/?.so;;"),
-    quote(root .. "/bench/lua/bench.lua")),
+  lua = ("SHMLUA_EXE=%s LUA_CPATH=%s lua5.4 %s"):format(quote(interpreter),
+    quote(build .. "/?.so;" .. build .. "/bench/?.so;;"), quote(root .. "/bench/lua/bench.lua")),
   python = "python3 " .. quote(root .. "/bench/python/bench.py"),
   c = quote(build .. "/bench/shmlua_cbench"),
 }
@@ -56,8 +57,6 @@ do
   f:write("os.exit(7)\n")
   f:close()
 end
-local interpreter = build .. "/shmlua"
-if not io.open(interpreter) then interpreter = "/usr/bin/lua5.4" end
 
 local function size_of(op) return opts.smoke and (op.smoke_size or op.size) or op.size end
 local function n_of(op) return opts.smoke and op.smoke or op.n end
@@ -328,7 +327,15 @@ end
 -- The chart: shmlua's ratios per operation (log scale), when gnuplot is there.
 if shell("command -v gnuplot >/dev/null 2>&1 && echo yes"):match("yes") then
   local png = opts.png or json_path:gsub("%.json$", "") .. ".png"
-  local data = os.tmpname()
+  local data, series, has = os.tmpname(), {}, {}
+  for _, row in ipairs(rows) do
+    for c, side in ipairs({ "python", "c", "floor", "probe" }) do
+      if row.ratio[side] then has[c] = true end
+    end
+  end
+  for c = 1, 4 do
+    if has[c] then series[#series + 1] = tostring(c + 1) end
+  end
   local f = assert(io.open(data, "w"))
   for _, row in ipairs(rows) do
     f:write(('"%s" %s %s %s %s\n'):format(row.op.id, row.ratio.python or "NaN",
@@ -336,7 +343,8 @@ if shell("command -v gnuplot >/dev/null 2>&1 && echo yes"):match("yes") then
   end
   f:close()
   local _, ok = shell(("gnuplot -e %s %s 2>&1"):format(
-    quote(("data='%s'; out='%s'"):format(data, png)), quote(root .. "/bench/chart.gp")))
+    quote(("data='%s'; out='%s'; series='%s'"):format(data, png, table.concat(series, " "))),
+    quote(root .. "/bench/chart.gp")))
   os.remove(data)
   print(ok and ("chart: " .. png) or "chart: gnuplot failed")
 end

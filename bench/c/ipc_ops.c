@@ -13,7 +13,7 @@
 
 #include "cbench.h"
 
-enum { MESSAGE = 64, SPIN_LIMIT = 2000 };
+enum { MESSAGE = 64, SPIN_LOOKS = 20 }; /* as shmlua's waits */
 
 extern char **environ;
 
@@ -31,9 +31,13 @@ static void futex_wake(uint32_t *w) {
 
 /* Waits until *w == want: spins up to spin times, then sleeps on the futex. */
 static void await(uint32_t *w, uint32_t want, int spin) {
-  for (int i = 0; i < spin; i++)
+  for (int i = 0; i < spin; i++) {
     if (load(w) == want)
       return;
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+  }
   for (uint32_t v; (v = load(w)) != want;)
     futex_wait(w, v);
 }
@@ -90,7 +94,7 @@ static double pingpong_futex(long n, long size, char **args, int64_t *check) {
 
 static double pingpong_spin(long n, long size, char **args, int64_t *check) {
   (void)size, (void)args;
-  return pingpong(n, SPIN_LIMIT, 1, check);
+  return pingpong(n, SPIN_LOOKS, 1, check);
 }
 
 /* Two processes each add 1 n times to one shared counter: time per add, both together. */

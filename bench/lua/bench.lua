@@ -251,6 +251,125 @@ function ops.bulk_copy(n, size)
   return per(spent, n), check
 end
 
+-- Ping-pong: the parent gives the turn, the child gives it back; one round trip per operation.
+-- The child returns how many rounds it saw (round 0 waits for it to be running).
+local function pingpong(n, give, take, child_give, child_take)
+  local child = assert(shm.spawn(function()
+    local seen = 0
+    for _ = 0, n do
+      child_take()
+      seen = seen + 1
+      child_give()
+    end
+    return seen
+  end))
+  give()
+  take()
+  local t0 = now()
+  for _ = 1, n do
+    give()
+    take()
+  end
+  local spent = now() - t0
+  local ok, seen = child:wait()
+  assert(ok, seen)
+  return per(spent, n), seen - 1
+end
+
+function ops.pingpong_sem(n)
+  need("semaphore", "spawn")
+  local ping <close> = assert(shm.semaphore(0))
+  local pong <close> = assert(shm.semaphore(0))
+  return pingpong(n, function() ping:release() end, function() pong:acquire() end,
+    function() pong:release() end, function() ping:acquire() end)
+end
+
+-- Each side clears the event it waited for before it sets the other's.
+function ops.pingpong_event(n)
+  need("event", "spawn")
+  local go <close> = assert(shm.event())
+  local done <close> = assert(shm.event())
+  return pingpong(n, function() go:set() end, function() done:wait() done:clear() end,
+    function() done:set() end, function() go:wait() go:clear() end)
+end
+
+-- Two processes add 1 n times each to one int64; element 2 is the starting gun.
+function ops.atomic_add(n)
+  need("spawn")
+  local m = block(64)
+  local a = m:array("int64")
+  local child = assert(shm.spawn(function()
+    while a:load(2) == 0 do a:wait(2, 0) end
+    for _ = 1, n do a:add(1, 1) end
+  end))
+  local t0 = now()
+  a:store(2, 1)
+  a:notify(2)
+  for _ = 1, n do a:add(1, 1) end
+  assert(child:wait())
+  local spent = now() - t0
+  local check = a:load(1)
+  drop(m)
+  return per(spent, 2 * n), check
+end
+
+function ops.lock_unlock(n)
+  need("mutex")
+  local mutex <close> = assert(shm.mutex())
+  local check = 0
+  local t0 = now()
+  for _ = 1, n do
+    mutex:lock()
+    check = check + 1
+    mutex:unlock()
+  end
+  return per(now() - t0, n), check
+end
+
+-- A child pushes messages 0..n of 64 bytes (sequence number first); timed from message 0
+-- to message n; the check sums the sequence numbers.
+function ops.queue(n)
+  need("queue", "spawn")
+  local q <close> = assert(shm.queue({ messages = 1024, bytes = 1024 * 64 }))
+  local pad = ("x"):rep(56)
+  local child = assert(shm.spawn(function()
+    for i = 0, n do assert(q:push(string.pack("<i8", i) .. pad)) end
+  end))
+  local check, t0 = 0, nil
+  for i = 0, n do
+    local msg = assert(q:pop())
+    if i == 0 then t0 = now() end
+    check = check + string.unpack("<i8", msg)
+  end
+  local spent = now() - t0
+  assert(child:wait())
+  return per(spent, n), check
+end
+
+-- Start + wait of a forked function that returns 7 (through the result pipe).
+function ops.spawn_fn(n)
+  need("spawn")
+  local check = 0
+  local t0 = now()
+  for _ = 1, n do
+    local ok, v = shm.spawn(function() return 7 end):wait()
+    check = check + (ok and v or 0)
+  end
+  return per(now() - t0, n), check
+end
+
+-- Start + wait of a script (args[1], which exits with 7) in a fresh shmlua.
+function ops.spawn_script(n, _, args)
+  need("run")
+  local check = 0
+  local t0 = now()
+  for _ = 1, n do
+    local _, how, code = assert(shm.run(args[1])):wait()
+    check = check + (how == "exit" and code or 0)
+  end
+  return per(now() - t0, n), check
+end
+
 -- Operation 9: resident memory stage by stage ("stage NAME VmRSS RssShmem object", KiB).
 local function status_kb(field)
   for line in io.lines("/proc/self/status") do
