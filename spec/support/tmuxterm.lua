@@ -18,7 +18,8 @@ function Term.start(cmd, opts)
   return t
 end
 
--- The screen with its scrollback, trailing blank lines removed.
+-- The screen with its scrollback; tmux drops the blanks at the end of each line (so a
+-- prompt "> " reads ">"), and the blank lines at the end are removed here.
 function Term:screen()
   return (H.sh(self.tmux .. "capture-pane -p -S -1000 2>&1"):gsub("\n+$", "\n"))
 end
