@@ -256,6 +256,46 @@ describe("attaching a sync object", function()
       { shm.mutex.attach("nothing_here_" .. name) })
   end)
 
+  it("refuses a queue whose limits or positions were overwritten, and random bytes",
+    function()
+      local q = track(shm.queue { messages = 4, bytes = 64 })
+      local raw <close> = assert(shm.attach(q.name))
+      local layout = raw.buf:sub(1, 128)
+      -- offsets (native order): 56 the lock, 72 max_messages, 96 head, 104 tail
+      raw.buf:write(73, string.pack("=I4", 0))
+      assert.matches("queue limits do not match", (select(2, shm.queue.attach(q.name))))
+      raw.buf:write(1, layout)
+      raw.buf:write(97, string.pack("=I8", 1 << 40))
+      assert.matches("queue state out of range", (select(2, shm.queue.attach(q.name))))
+      raw.buf:write(1, layout)
+      assert.is_truthy(shm.queue.attach(q.name))
+      -- Random bytes over every kind's layout, the header kept or not: an object or an error,
+      -- never a crash. (Only attach: a lock made of random bytes may look held for ever.)
+      math.randomseed(42)
+      local kinds = { "mutex", "semaphore", "barrier", "event", "cond", "queue" }
+      local made_of = {
+        mutex = function() return shm.mutex() end,
+        semaphore = function() return shm.semaphore(1) end,
+        barrier = function() return shm.barrier(2) end,
+        event = function() return shm.event() end,
+        cond = function() return shm.cond(track(shm.mutex())) end,
+        queue = function() return shm.queue { messages = 2, bytes = 16 } end,
+      }
+      for _, kind in ipairs(kinds) do
+        local o = track(made_of[kind]())
+        local r <close> = assert(shm.attach(o.name))
+        local good = r.buf:sub(1, #r.buf)
+        for _ = 1, 100 do
+          local keep = math.random(0, 2) * 8 -- 0, 8 or 16 bytes of the header kept
+          for i = keep + 1, math.min(#r.buf, 160) do r.buf[i] = math.random(0, 255) end
+          local a, err = shm[kind].attach(o.name)
+          assert.is_true(a ~= nil or type(err) == "string")
+          if a then a:close() end
+          r.buf:write(1, good)
+        end
+      end
+    end)
+
   it("checks arguments", function()
     assert.error_matches(function() shm.mutex(42) end, "bad argument #1")
     assert.error_matches(function() shm.mutex(nil, { bogus = 1 }) end, "unknown option 'bogus'")

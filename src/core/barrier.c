@@ -7,10 +7,14 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "futex.h"
 #include "mutex.h"
 #include "sync_wait.h"
 
 static const double MEMBER_CHECK_SECONDS = 0.05;
+/* The lock is held for a few instructions: waiting longer means its holder is stopped or the
+   block is garbage, and a leave, a break or a check must not hang on that. */
+static const double HOUSEKEEPING_SECONDS = 1.0;
 
 static int check(const void *bytes, size_t size, shmlua_error *err) {
   const shmlua_barrier_block *b = bytes;
@@ -63,13 +67,18 @@ static shmlua_barrier_member *member_of(shmlua_barrier_block *b, pid_t pid) {
   return NULL;
 }
 
+static int lock_briefly(shmlua_barrier_block *b) {
+  struct timespec deadline = shmlua_deadline(HOUSEKEEPING_SECONDS);
+  return lock(b, &deadline);
+}
+
 /* Handles with a member slot, so that a normal exit leaves what close did not. */
 static shmlua_barrier *joined_handles;
 static pthread_mutex_t joined_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void leave(shmlua_barrier *h) {
   shmlua_barrier_member *m;
-  if (!h->b || h->joined != getpid() || lock(h->b, NULL) != 0)
+  if (!h->b || h->joined != getpid() || lock_briefly(h->b) != 0)
     return;
   m = member_of(h->b, h->joined);
   if (m && --m->handles == 0)
@@ -127,7 +136,7 @@ void shmlua_barrier_open(shmlua_barrier *h, void *addr) {
   h->b = addr;
   h->parties = h->b->parties;
   h->joined = 0;
-  if (lock(h->b, NULL) == 0) {
+  if (lock_briefly(h->b) == 0) {
     join_locked(h);
     shmlua_mutex_unlock(&h->b->lock);
   }
@@ -173,7 +182,7 @@ int shmlua_barrier_arrive(shmlua_barrier *h, const struct timespec *deadline, ui
 /* A member that is gone and has not arrived in this round will never come: break. */
 static void check_members(shmlua_barrier_block *b) {
   int dead = 0;
-  if (lock(b, NULL) != 0)
+  if (lock_briefly(b) != 0)
     return;
   for (int i = 0; i < SHMLUA_BARRIER_MEMBERS; i++) {
     shmlua_barrier_member *m = &b->members[i];
@@ -219,7 +228,7 @@ int shmlua_barrier_await(shmlua_barrier *h, uint32_t round, const struct timespe
 }
 
 void shmlua_barrier_break(shmlua_barrier *h, uint32_t round) {
-  if (lock(h->b, NULL) != 0)
+  if (lock_briefly(h->b) != 0)
     return;
   if (h->b->generation == round && !h->b->broken)
     break_locked(h->b);
@@ -227,7 +236,7 @@ void shmlua_barrier_break(shmlua_barrier *h, uint32_t round) {
 }
 
 int shmlua_barrier_reset(shmlua_barrier *h) {
-  int rc = lock(h->b, NULL);
+  int rc = lock_briefly(h->b);
   if (rc != 0)
     return rc;
   h->b->broken = 0;

@@ -105,7 +105,9 @@ static int cond_wait(lua_State *L) {
   int rc;
   lua_getiuservalue(L, 1, SHMLUA_SYNC_UV_LINK);
   s.c = condof(c);
-  s.m = checkmutex(L, -1);
+  s.m = lua_touserdata(L, -1);
+  if (!s.m->block.addr)
+    return luaL_error(L, "cond '%s': its mutex is closed", shmlua_name_user(&c->block.name));
   s.seq = shmlua_cond_seq(s.c); /* read while the mutex is held: no signal is missed */
   if (shmlua_mutex_unlock(shmlua_mutex_of(s.m)) != 0)
     return luaL_error(L, "cond '%s': wait needs its mutex locked by this process",
