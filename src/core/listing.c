@@ -154,7 +154,8 @@ static int read_mappers(shmlua_listing *l, shmlua_error *err) {
   if (rc == 0 && n > 0 && !(l->pids = malloc(n * sizeof *l->pids)))
     rc = shmlua_fail(err, ENOMEM, "listing blocks");
   if (rc == 0) {
-    qsort(m, n, sizeof *m, by_block_then_pid);
+    if (n > 0) /* m is NULL then, which qsort must not get */
+      qsort(m, n, sizeof *m, by_block_then_pid);
     for (size_t i = 0; i < n; i++) {
       shmlua_blockinfo *b = &l->blocks[m[i].block];
       if (b->npids == 0)
