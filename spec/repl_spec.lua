@@ -9,12 +9,18 @@ local function repl(args)
   return Term.start(("HOME=%s %s %s"):format(home, H.quote(H.shmlua), args or ""))
 end
 
--- Creates an owned block named in global m; returns its name, read from the screen.
-local function newblock(t)
-  t:type("m = shm.create(64); print('NAME:' .. m.name)")
+-- The name of the block in the global m, printed and read from the screen.
+local function blockname(t)
+  t:type("print('NAME:' .. m.name)")
   local name = t:waitfor("NAME:[%w_]+", 5, true):match("NAME:([%w_]+)")
   assert.is_true(H.exists(name), name)
   return name
+end
+
+-- Creates an owned block in the global m; returns its name.
+local function newblock(t)
+  t:type("m = shm.create(64)")
+  return blockname(t)
 end
 
 before_each(function()
@@ -153,5 +159,36 @@ describe("the shmlua REPL", function()
     t:type("answer")
     t:waitfor("\n42\n")
     os.remove(script)
+  end)
+end)
+
+describe("examples/two_shells.md", function()
+  it("plays out in two REPLs: one creates and writes, the other attaches and changes", function()
+    local first, second = repl(), repl()
+    finally(function() first:stop() second:stop() end)
+    first:type("a = {1, 1, 2, 3, 5, 8}")
+    first:type("m = shm.create(#a * 8)")
+    first:type("b = m:array('int64')")
+    first:type("b:set(a)")
+    first:type("b")
+    first:waitfor("shm.array: int64[6] {1, 1, 2, 3, 5, 8}")
+    local name = blockname(first)
+    second:type(("existing = shm.attach(%q)"):format(name))
+    second:type("c = existing:array('int64', 1, 6)")
+    second:type("c[-1] = 888")
+    second:type("c")
+    second:waitfor("shm.array: int64[6] {1, 1, 2, 3, 5, 888}")
+    local listing = H.sh(H.quote(H.shmlua) .. " --ls")
+    local pids = listing:match("\n" .. name .. " [^\n]* (%d+,%d+)\n")
+    assert.is_not_nil(pids, listing)
+    first:type("b")
+    first:waitfor("shm.array: int64[6] {1, 1, 2, 3, 5, 888}")
+    second:type("existing:close()")
+    second:key("C-d")
+    second:waitfor("EXIT:0")
+    assert.is_true(H.exists(name))
+    first:key("C-d")
+    first:waitfor("EXIT:0")
+    assert.is_false(H.exists(name))
   end)
 end)

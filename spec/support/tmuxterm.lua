@@ -37,7 +37,7 @@ end
 
 -- Types text literally (no key names), then Enter unless noenter.
 function Term:type(text, noenter)
-  assert(H.sh(self.tmux .. "send-keys -l " .. H.quote(text)))
+  assert(H.sh(self.tmux .. "send-keys -l -- " .. H.quote(text)))
   if not noenter then self:key("Enter") end
 end
 
