@@ -58,23 +58,24 @@ describe("shm.semaphore", function()
     local inside = track(shm.create(8))
     local m = track(shm.mutex())
     local peak = track(shm.create(8))
+    local go, never = track(shm.event()), track(shm.event())
     local workers = {}
     local function work()
-      for _ = 1, 200 do
+      go:wait(10) -- all start together
+      for _ = 1, 30 do
         s:acquire()
         m:with(function()
           S.bump(inside)
           if S.count(inside) > S.count(peak) then S.bump(peak) end
         end)
-        m:with(function()
-          local buf = inside.buf
-          buf:write(1, string.pack("<i8", S.count(inside) - 1))
-        end)
+        never:wait(0.002) -- stay inside a moment, so the others pile up at the semaphore
+        m:with(function() inside.buf:write(1, string.pack("<i8", S.count(inside) - 1)) end)
         s:release()
       end
       return true
     end
     for i = 1, 4 do workers[i] = shm.spawn(work) end
+    go:set()
     for i = 1, 4 do assert.same({ true, true }, { workers[i]:wait(30) }) end
     assert.equal(2, S.count(peak))
     assert.equal(0, S.count(inside))
