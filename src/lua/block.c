@@ -96,9 +96,7 @@ static void pushbuf(lua_State *L, int block) {
   if (lua_getiuservalue(L, block, UV_BUF) != LUA_TNIL)
     return;
   lua_pop(L, 1);
-  shmlua_block **ref = lua_newuserdatauv(L, sizeof *ref, 1);
-  *ref = lua_touserdata(L, block);
-  luaL_setmetatable(L, SHMLUA_BUF_MT);
+  shmlua_newbuf(L, lua_touserdata(L, block));
   lua_pushvalue(L, block); /* the buf keeps its block alive */
   lua_setiuservalue(L, -2, 1);
   lua_pushvalue(L, -1);

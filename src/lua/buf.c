@@ -1,18 +1,25 @@
 /* The byte view of a block: buf[i], #buf, sub, byte, write, fill. Indexing is the hot path:
-   it checks the metatable by pointer (no name lookup) and allocates nothing. */
+   the buf is recognised by its tag (no metatable lookup) and nothing is allocated. */
 #include <limits.h>
 #include <string.h>
 
 #include "binding.h"
 
-shmlua_block *shmlua_checkbuf(lua_State *L, int arg) {
-  return *(shmlua_block **)luaL_checkudata(L, arg, SHMLUA_BUF_MT);
+/* Its address is in every buf's tag. */
+static const char buf_class;
+
+void shmlua_newbuf(lua_State *L, shmlua_block *b) {
+  *(shmlua_block **)shmlua_newtagged(L, sizeof b, 1, &buf_class) = b;
+  luaL_setmetatable(L, SHMLUA_BUF_MT);
 }
 
-/* For metamethods: Lua calls them with a buf, but a script can reach them with anything
-   through debug.getmetatable, so keep a (cheap) check. */
-static shmlua_block *fastbuf(lua_State *L) {
-  return *(shmlua_block **)shmlua_fastudata(L, 1, SHMLUA_BUF_MT);
+/* Metamethods too: Lua calls them with a buf, but a script can reach them with anything
+   through the debug library. */
+shmlua_block *shmlua_checkbuf(lua_State *L, int arg) {
+  shmlua_block **ref = shmlua_totagged(L, arg, sizeof *ref, &buf_class);
+  if (!ref)
+    luaL_typeerror(L, arg, SHMLUA_BUF_MT);
+  return *ref;
 }
 
 /* The element position of the key at arg 2 (an integer, or a float with an integer value). */
@@ -24,8 +31,16 @@ static size_t elementpos(lua_State *L, const shmlua_block *b) {
   return shmlua_checkindex(L, i, b->size);
 }
 
+/* The common case first: an integer key in range of an open block. */
 static int buf_index(lua_State *L) {
-  shmlua_block *b = fastbuf(L);
+  shmlua_block *b = shmlua_checkbuf(L, 1);
+  if (lua_isinteger(L, 2)) {
+    lua_Integer i = lua_tointeger(L, 2);
+    if (b->addr && i >= 1 && (lua_Unsigned)i <= b->size) {
+      lua_pushinteger(L, b->addr[i - 1]);
+      return 1;
+    }
+  }
   if (lua_type(L, 2) == LUA_TNUMBER) {
     const unsigned char *p = shmlua_blockaddr(L, b, 0);
     lua_pushinteger(L, p[elementpos(L, b) - 1]);
@@ -47,7 +62,14 @@ static unsigned char checkbyte(lua_State *L, int arg) {
 }
 
 static int buf_newindex(lua_State *L) {
-  shmlua_block *b = fastbuf(L);
+  shmlua_block *b = shmlua_checkbuf(L, 1);
+  if (lua_isinteger(L, 2) && lua_isinteger(L, 3)) {
+    lua_Integer i = lua_tointeger(L, 2), v = lua_tointeger(L, 3);
+    if (b->addr && !b->readonly && i >= 1 && (lua_Unsigned)i <= b->size && v >= 0 && v <= 255) {
+      b->addr[i - 1] = (unsigned char)v;
+      return 0;
+    }
+  }
   unsigned char *p = shmlua_blockaddr(L, b, 1);
   if (lua_type(L, 2) != LUA_TNUMBER)
     luaL_error(L, "buf index must be an integer");
@@ -56,7 +78,7 @@ static int buf_newindex(lua_State *L) {
 }
 
 static int buf_len(lua_State *L) {
-  shmlua_block *b = fastbuf(L);
+  shmlua_block *b = shmlua_checkbuf(L, 1);
   shmlua_blockaddr(L, b, 0);
   lua_pushinteger(L, (lua_Integer)b->size);
   return 1;
