@@ -223,6 +223,8 @@ int shmlua_barrier_await(shmlua_barrier *h, uint32_t round, const struct timespe
         return rc == EPIPE ? ETIMEDOUT : rc; /* 0: the round ended before the break */
       }
       check_members(b);
+      if (outcome(b, round) == EAGAIN)
+        return EINTR;
     }
   }
 }

@@ -62,7 +62,8 @@ int shmlua_barrier_arrive(shmlua_barrier *h, const struct timespec *deadline, ui
                           uint32_t *index);
 
 /* Waits for the round to end: 0, EPIPE (broken), ETIMEDOUT (this party broke it), EINTR
-   (still waiting: call again, or shmlua_barrier_break). */
+   (a signal, or a check for dead members found none: still waiting; call again, or
+   shmlua_barrier_break), so a caller gets control back every 50 ms. */
 int shmlua_barrier_await(shmlua_barrier *h, uint32_t round, const struct timespec *deadline);
 
 /* Breaks round if it is still going on: its waiters get EPIPE, and so do arrivals until a

@@ -25,17 +25,17 @@ int shmlua_event_isset(const shmlua_event_block *e) {
   return (int)(__atomic_load_n(&e->state, __ATOMIC_ACQUIRE) & 1u);
 }
 
-int shmlua_event_wait(shmlua_event_block *e, const struct timespec *deadline) {
-  uint32_t seen = __atomic_load_n(&e->state, __ATOMIC_ACQUIRE);
-  if (seen & 1u)
-    return 0;
+uint32_t shmlua_event_state(const shmlua_event_block *e) {
+  return __atomic_load_n(&e->state, __ATOMIC_ACQUIRE);
+}
+
+int shmlua_event_wait(shmlua_event_block *e, uint32_t seen, const struct timespec *deadline) {
   for (;;) {
-    int rc = shmlua_sync_sleep(&e->state, seen, &e->sleepers, deadline);
     uint32_t now = __atomic_load_n(&e->state, __ATOMIC_ACQUIRE);
+    int rc;
     if ((now & 1u) || (now >> 1) != (seen >> 1))
       return 0;
-    if (rc != 0)
+    if ((rc = shmlua_sync_sleep(&e->state, now, &e->sleepers, deadline)) != 0)
       return rc;
-    seen = now;
   }
 }

@@ -22,7 +22,11 @@ void shmlua_event_set(shmlua_event_block *e);
 void shmlua_event_clear(shmlua_event_block *e);
 int shmlua_event_isset(const shmlua_event_block *e);
 
-/* Returns 0 once the flag is (or was, since the call) set; ETIMEDOUT or EINTR. */
-int shmlua_event_wait(shmlua_event_block *e, const struct timespec *deadline);
+/* The state to wait from: read it once, before the first wait. */
+uint32_t shmlua_event_state(const shmlua_event_block *e);
+
+/* Returns 0 once the flag is set, or was set after state seen was read; ETIMEDOUT or
+   EINTR (call again with the same seen). */
+int shmlua_event_wait(shmlua_event_block *e, uint32_t seen, const struct timespec *deadline);
 
 #endif

@@ -113,7 +113,7 @@ static int cond_wait(lua_State *L) {
     return luaL_error(L, "cond '%s': wait needs its mutex locked by this process",
                       shmlua_name_user(&c->block.name));
   s.m->held = 0;
-  rc = shmlua_sync_wait(L, sleepop, &s, d, 0, relock);
+  rc = shmlua_sync_wait(L, sleepop, &s, d, 1, relock);
   if (rc == ETIMEDOUT) {
     lua_settop(L, 0);
     if (shmlua_mutex_relock(L, s.m) == 1)

@@ -37,15 +37,22 @@ static int event_clear(lua_State *L) {
   return 1;
 }
 
+typedef struct waiting {
+  shmlua_event_block *e;
+  uint32_t seen; /* read once, so a set between two slices is not missed */
+} waiting;
+
 static int waitop(void *ctx, const struct timespec *deadline) {
-  return shmlua_event_wait(ctx, deadline);
+  waiting *w = ctx;
+  return shmlua_event_wait(w->e, w->seen, deadline);
 }
 
 static int event_wait(lua_State *L) {
-  shmlua_event_block *e = checkevent(L);
+  waiting w = {checkevent(L), 0};
   struct timespec deadline;
   const struct timespec *d = shmlua_sync_timeout(L, 2, &deadline);
-  if (shmlua_sync_wait(L, waitop, e, d, 0, NULL) == ETIMEDOUT)
+  w.seen = shmlua_event_state(w.e);
+  if (shmlua_sync_wait(L, waitop, &w, d, 1, NULL) == ETIMEDOUT)
     return shmlua_sync_fail(L, "timeout");
   lua_pushboolean(L, 1);
   return 1;

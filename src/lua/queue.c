@@ -117,7 +117,7 @@ static int queue_push(lua_State *L) {
   const struct timespec *d;
   p.s = luaL_checklstring(L, 2, &p.len);
   d = shmlua_sync_timeout(L, 3, &deadline);
-  return pushresult(L, u, shmlua_sync_wait(L, pushop, &p, d, 0, NULL));
+  return pushresult(L, u, shmlua_sync_wait(L, pushop, &p, d, 1, NULL));
 }
 
 static int queue_try_push(lua_State *L) {
@@ -159,7 +159,7 @@ static int queue_pop(lua_State *L) {
   popping p = {checkqueue(L), 0};
   struct timespec deadline;
   const struct timespec *d = shmlua_sync_timeout(L, 2, &deadline);
-  return popresult(L, &p, shmlua_sync_wait(L, popop, &p, d, 0, NULL));
+  return popresult(L, &p, shmlua_sync_wait(L, popop, &p, d, 1, NULL));
 }
 
 static int queue_try_pop(lua_State *L) {

@@ -60,7 +60,9 @@ const struct timespec *shmlua_sync_timeout(lua_State *L, int arg, struct timespe
 typedef int (*shmlua_sync_op)(void *ctx, const struct timespec *deadline);
 
 /* Runs op until it returns something other than EINTR, letting Ctrl-C raise in between.
-   sliced: op cannot return EINTR by itself (pthread locks), so it is run in short slices.
+   A signal that lands outside the wait's system call gives no EINTR, so op is run in short
+   slices (sliced: op gets a deadline at most 0.1 s away) or returns EINTR now and then by
+   itself (not sliced: it needs the real deadline, as a barrier, which breaks at it).
    undo (may be NULL) is called with ctx before an interrupt error leaves. */
 int shmlua_sync_wait(lua_State *L, shmlua_sync_op op, void *ctx,
                      const struct timespec *deadline, int sliced, void (*undo)(void *ctx));
