@@ -139,7 +139,11 @@ static void strictlock(lua_State *L, shmlua_syncud *m, const struct timespec *de
 static int mutex_with(lua_State *L) {
   shmlua_syncud *m = checkmutex(L, 1);
   int status;
-  luaL_checkany(L, 2);
+  if (lua_type(L, 2) != LUA_TFUNCTION) { /* so with(nil) is not "attempt to call a nil value" */
+    if (luaL_getmetafield(L, 2, "__call") == LUA_TNIL)
+      return luaL_typeerror(L, 2, "function");
+    lua_pop(L, 1);
+  }
   strictlock(L, m, NULL);
   status = lua_pcall(L, lua_gettop(L) - 2, LUA_MULTRET, 0);
   if (status != LUA_OK) {

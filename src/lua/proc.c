@@ -222,9 +222,18 @@ static handle *checkhandle(lua_State *L, int arg) {
   return luaL_checkudata(L, arg, SHMLUA_PROCESS_MT);
 }
 
+/* The child of the handle at arg; raises if __gc (which a script can reach through
+   debug.getmetatable) already released it. */
+static shmlua_child *heldchild(lua_State *L, int arg) {
+  shmlua_child *c = checkhandle(L, arg)->child;
+  if (!c)
+    luaL_error(L, "process handle already released by __gc");
+  return c;
+}
+
 /* The child of the handle at arg, which must be this process's own. */
 static shmlua_child *checkchild(lua_State *L, int arg) {
-  shmlua_child *c = checkhandle(L, arg)->child;
+  shmlua_child *c = heldchild(L, arg);
   if (c->parent != getpid())
     luaL_error(L, "process %d is not a child of this process", (int)c->pid);
   return c;
@@ -359,7 +368,9 @@ static int proc_gc(lua_State *L) {
 
 static int proc_tostring(lua_State *L) {
   const shmlua_child *c = checkhandle(L, 1)->child;
-  if (!c->done)
+  if (!c)
+    lua_pushliteral(L, "shm.process: released");
+  else if (!c->done)
     lua_pushfstring(L, "shm.process: %d (running)", (int)c->pid);
   else if (c->status != -1 && WIFSIGNALED(c->status))
     lua_pushfstring(L, "shm.process: %d (signal %d)", (int)c->pid, WTERMSIG(c->status));
@@ -370,9 +381,9 @@ static int proc_tostring(lua_State *L) {
 }
 
 static int proc_index(lua_State *L) {
-  const shmlua_child *c = checkhandle(L, 1)->child;
+  checkhandle(L, 1);
   if (lua_type(L, 2) == LUA_TSTRING && strcmp(lua_tostring(L, 2), "pid") == 0)
-    lua_pushinteger(L, c->pid);
+    lua_pushinteger(L, heldchild(L, 1)->pid);
   else {
     lua_pushvalue(L, 2);
     lua_rawget(L, lua_upvalueindex(1));
