@@ -82,7 +82,9 @@ local function public_names(block)
         local object = make(block)
         for word in pairs(words) do
           local ok, value = pcall(function() return object[word] end)
-          if ok and value ~= nil and methods[word] == nil then names[class .. "." .. word] = true end
+          if ok and value ~= nil and methods[word] == nil then
+            names[class .. "." .. word] = true
+          end
         end
       end
     end

@@ -142,23 +142,27 @@ describe("the examples built with shmlua", function()
 end)
 
 describe("the rockspec", function()
-  it("builds and installs the module with luarocks make into a tree of its own", function()
-    local copy = os.tmpname()
-    os.remove(copy)
-    local tree = copy .. "-tree"
-    -- luarocks builds in the current directory (build.luarocks/): use a copy of the sources.
-    ok(("mkdir -p %s && cp -r %s/CMakeLists.txt %s/src %s/lua %s/README.md %s"):format(
-      H.quote(copy), root, root, root, root, H.quote(copy)))
-    local out, success = H.sh(("cd %s && %sluarocks --lua-version 5.4 make --tree %s "
-      .. "lua/rockspec/shmlua-scm-1.rockspec 2>&1"):format(H.quote(copy), tool, H.quote(tree)))
-    local name = H.name("rock")
-    local loaded = success and ok(("LUA_CPATH=%s lua5.4 -l shm -e %s"):format(
-      H.quote(tree .. "/lib/lua/5.4/?.so;;"),
-      H.quote(("local m = assert(shm.create(8, %q)); m.buf:write(1, 'rock');"
-        .. "io.write(m.buf:sub(1, 4), ' ', package.searchpath('shm', package.cpath)); m:unlink()")
-        :format(name))))
-    H.sh(("rm -rf %s %s"):format(H.quote(copy), H.quote(tree)))
-    assert(success, out)
-    assert.equal("rock " .. tree .. "/lib/lua/5.4/shm.so", loaded)
-  end)
+  it("builds and installs the module and shmlua with luarocks make into a tree of its own",
+    function()
+      local copy = os.tmpname()
+      os.remove(copy)
+      local tree = copy .. "-tree"
+      -- luarocks builds in the current directory (build.luarocks/): use a copy of the sources.
+      ok(("mkdir -p %s && cp -r %s/CMakeLists.txt %s/src %s/lua %s/README.md %s"):format(
+        H.quote(copy), root, root, root, root, H.quote(copy)))
+      local out, success = H.sh(("cd %s && %sluarocks --lua-version 5.4 make --tree %s "
+        .. "lua/rockspec/shmlua-scm-1.rockspec 2>&1"):format(H.quote(copy), tool, H.quote(tree)))
+      local name = H.name("rock")
+      local loaded = success and ok(("LUA_CPATH=%s lua5.4 -l shm -e %s"):format(
+        H.quote(tree .. "/lib/lua/5.4/?.so;;"),
+        H.quote(("local m = assert(shm.create(8, %q)); m.buf:write(1, 'rock');"
+          .. "io.write(m.buf:sub(1, 4), ' ', package.searchpath('shm', package.cpath)); m:unlink()")
+          :format(name))))
+      local host = success
+        and H.sh(H.quote(tree .. "/bin/shmlua") .. " -e 'io.write(shm.version)' 2>&1")
+      H.sh(("rm -rf %s %s"):format(H.quote(copy), H.quote(tree)))
+      assert(success, out)
+      assert.equal("rock " .. tree .. "/lib/lua/5.4/shm.so", loaded)
+      assert.equal("0.1.0", host) -- the rock installs the shmlua command too
+    end)
 end)

@@ -1,7 +1,7 @@
 -- The experimenter's tools: buf:hexdump (checked against the real xxd reading /dev/shm),
 -- shm.watch, and the shmlua flags --dump and --watch.
 local H = require "helper"
-local Term = require "spec.support.term"
+local Term = require "tmuxterm"
 local shm = require "shm"
 
 -- The visible screen only: with tmux's scroll-on-clear, earlier frames sit in the scrollback.
@@ -83,7 +83,8 @@ end)
 describe("shm.watch", function()
   it("draws frames of the hex dump, `count` of them, then returns true", function()
     local m <close> = scrambled(40)
-    local out = H.lua(("local shm = require 'shm'; print(shm.watch(%q, {count = 3, interval = 0.01}))")
+    local out = H.lua(
+      ("local shm = require 'shm'; print(shm.watch(%q, {count = 3, interval = 0.01}))")
       :format(m.name))
     local frame = ("%s: 40 bytes, bytes 1..40, every 0.01s\n"):format(m.name) .. m.buf:hexdump()
     assert.equal(frame:rep(3) .. "true\n", out)
