@@ -14,8 +14,12 @@ static const char *kindname(const shmlua_syncud *u) {
   return u->cls->type->name;
 }
 
+/* Its address is in the tag of every object (binding.h: shmlua_newtagged), so the methods, the
+   hot paths of a lock or a queue, recognise an object with no metatable lookup. */
+static const char sync_class;
+
 static shmlua_syncud *newud(lua_State *L, const shmlua_synclass *cls) {
-  shmlua_syncud *u = lua_newuserdatauv(L, sizeof *u, SHMLUA_SYNC_NUV);
+  shmlua_syncud *u = shmlua_newtagged(L, sizeof *u, SHMLUA_SYNC_NUV, &sync_class);
   memset(u, 0, sizeof *u);
   u->cls = cls;
   luaL_setmetatable(L, cls->tname);
@@ -59,19 +63,16 @@ int shmlua_sync_attach(lua_State *L, const shmlua_synclass *cls, const shmlua_na
 }
 
 static shmlua_syncud *checkany(lua_State *L, int arg) {
-  shmlua_syncud *u = lua_touserdata(L, arg);
-  if (u && lua_getmetatable(L, arg)) {
-    int same = lua_rawequal(L, -1, lua_upvalueindex(2));
-    lua_pop(L, 1);
-    if (same)
-      return u;
-  }
-  luaL_typeerror(L, arg, "shm synchronization object");
-  return NULL;
+  shmlua_syncud *u = shmlua_totagged(L, arg, sizeof *u, &sync_class);
+  if (!u)
+    luaL_typeerror(L, arg, "shm synchronization object");
+  return u;
 }
 
 shmlua_syncud *shmlua_sync_check(lua_State *L, int arg, const shmlua_synclass *cls) {
-  shmlua_syncud *u = shmlua_fastudata(L, arg, cls->tname);
+  shmlua_syncud *u = shmlua_totagged(L, arg, sizeof *u, &sync_class);
+  if (!u || u->cls != cls)
+    luaL_typeerror(L, arg, cls->tname);
   if (!u->block.addr)
     luaL_error(L, "%s '%s' is closed", kindname(u), shmlua_name_user(&u->block.name));
   return u;
@@ -112,19 +113,23 @@ static int sync_tostring(lua_State *L) {
   return 1;
 }
 
+/* Methods first: obj:method() is the common case, and the method checks obj itself. */
 static int sync_index(lua_State *L) {
-  shmlua_syncud *u = checkany(L, 1);
-  const char *key = lua_tostring(L, 2);
+  shmlua_syncud *u;
+  const char *key;
+  lua_pushvalue(L, 2);
+  if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL)
+    return 1;
+  u = checkany(L, 1);
+  key = lua_tostring(L, 2);
   if (lua_type(L, 2) != LUA_TSTRING)
     lua_pushnil(L);
   else if (strcmp(key, "name") == 0)
     lua_pushstring(L, shmlua_name_user(&u->block.name));
   else if (strcmp(key, "closed") == 0)
     lua_pushboolean(L, u->block.addr == NULL);
-  else if (!(u->cls->field && u->block.addr && u->cls->field(L, u, key))) {
-    lua_pushvalue(L, 2);
-    lua_rawget(L, lua_upvalueindex(1));
-  }
+  else if (!(u->cls->field && u->block.addr && u->cls->field(L, u, key)))
+    lua_pushnil(L);
   return 1;
 }
 
