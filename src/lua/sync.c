@@ -156,16 +156,10 @@ void shmlua_sync_register(lua_State *L, const shmlua_synclass *cls, const luaL_R
   static const luaL_Reg common[] = {{"close", sync_close}, {"unlink", sync_unlink},
                                     {NULL, NULL}};
   static const luaL_Reg none[] = {{NULL, NULL}};
-  /* Methods get the methods table and the metatable as upvalues, like metamethods, so
-     shmlua_fastudata checks their object with one pointer comparison. */
   shmlua_newclass(L, cls->tname, metamethods, none, sync_index);
   lua_getfield(L, -1, SHMLUA_METHODS);
-  lua_pushvalue(L, -1);
-  lua_pushvalue(L, -3);
-  luaL_setfuncs(L, common, 2);
-  lua_pushvalue(L, -1);
-  lua_pushvalue(L, -3);
-  luaL_setfuncs(L, methods, 2);
+  luaL_setfuncs(L, common, 0);
+  luaL_setfuncs(L, methods, 0);
   lua_pop(L, 2);
   lua_newtable(L); /* shm.<kind> */
   if (attach)
