@@ -97,11 +97,14 @@ describe("shm.watch", function()
     local out = H.lua(([[
       local shm = require 'shm'
       shm.watch(%q, {count = 1, i = 17, j = 40})
+      shm.watch(%q, {count = 1, i = -8, j = 5000})
       shm.watch(%q, {count = 1, show = function(b)
         return ("%%s %%s %%d\n"):format(b.readonly, b.buf:sub(1, 3), #b.buf) end})
-      shm.watch(%q, {count = 1})]]):format(m.name, m.name, m.name))
+      shm.watch(%q, {count = 1})]]):format(m.name, m.name, m.name, m.name))
     assert.equal(("%s: 2000 bytes, bytes 17..40, every 1s\n"):format(m.name)
       .. m.buf:hexdump(17, 40)
+      .. ("%s: 2000 bytes, bytes 1993..2000, every 1s\n"):format(m.name)
+      .. m.buf:hexdump(-8)
       .. ("%s: 2000 bytes, every 1s\n"):format(m.name) .. "true abc 2000\n"
       .. ("%s: 2000 bytes, bytes 1..1024, every 1s\n"):format(m.name) .. m.buf:hexdump(1, 1024),
       out)
@@ -146,6 +149,35 @@ describe("shm.watch", function()
       assert.matches("interrupted!", t:screen())
     end)
     m:unlink()
+  end)
+
+  it("marks in reverse video, on a terminal, the bytes that changed since the last frame",
+    function()
+      local m <close> = scrambled(32)
+      m.buf:fill(0)
+      interact(watch_in_lua(m.name, 1), function(t)
+        t:waitfor(m.name .. ": 32 bytes")
+        assert(H.lua(("require('shm').attach(%q).buf:write(3, 'AB')"):format(m.name)))
+        local deadline, screen = os.time() + 5, ""
+        while not screen:find("\27%[7m4142") and os.time() <= deadline do
+          H.sh("sleep 0.1")
+          screen = H.sh(t.tmux .. "capture-pane -p -e")
+        end
+        assert.matches("00000000: 0000 \27%[7m4142.-0000  %.%.\27%[7mAB", screen)
+        assert.is_nil(screen:match("00000010:[^\n]*\27"))
+      end)
+      m:unlink()
+    end)
+
+  it("writes no escape codes when stdout is not a terminal", function()
+    local out = H.lua([[
+      local shm = require 'shm'
+      local m <close> = assert(shm.create(16))
+      local h = shm.spawn(function() os.execute('sleep 0.1') m.buf:write(1, 'X') end)
+      shm.watch(m.name, {count = 2, interval = 0.4})
+      h:wait()]])
+    assert.is_nil(out:find("\27", 1, true))
+    assert.matches("00000000: 5800 .* X%.", out)
   end)
 
   it("stops at Ctrl-C in the middle of a long interval", function()

@@ -27,6 +27,10 @@ void shmlua_open_pack(lua_State *L); /* after buf: adds buf:pack, buf:unpack */
 void shmlua_open_list(lua_State *L);
 void shmlua_open_hexdump(lua_State *L); /* after buf: adds buf:hexdump */
 void shmlua_open_watch(lua_State *L);
+/* Appends bytes p[0..n) as xxd's lines, offsets counted from offset; bytes that differ from
+   before[k] (before may be NULL) in reverse video. For buf:hexdump and shm.watch. */
+void shmlua_hexdump(luaL_Buffer *out, size_t offset, const unsigned char *p, size_t n,
+                    const unsigned char *before);
 
 /* Metatables whose __index is a function keep their methods in a table at this key. */
 #define SHMLUA_METHODS "__methods"

@@ -4,25 +4,54 @@
 
 #include "binding.h"
 
-enum { PER_LINE = 16, HEX_WIDTH = PER_LINE * 2 + PER_LINE / 2 - 1 };
+enum { PER_LINE = 16 };
 
-/* Appends one line: offset, up to 16 bytes in hex pairs, then the printable characters. */
-static void addline(luaL_Buffer *out, size_t offset, const unsigned char *p, size_t n) {
+#define MARK_ON "\033[7m" /* reverse video: a byte that changed */
+#define MARK_OFF "\033[m"
+
+/* Appends the k-th byte of a line as hex (two characters) or as ASCII (one), marked when it
+   differs from before[k]. */
+static void addbyte(luaL_Buffer *out, const unsigned char *p, const unsigned char *before,
+                    size_t k, int ascii) {
   static const char digits[] = "0123456789abcdef";
-  char line[32 + HEX_WIDTH + 2 + PER_LINE + 1];
-  int len = snprintf(line, 32, "%08zx: ", offset);
+  int mark = before && before[k] != p[k];
+  if (mark)
+    luaL_addstring(out, MARK_ON);
+  if (ascii)
+    luaL_addchar(out, p[k] >= 0x20 && p[k] < 0x7f ? (char)p[k] : '.');
+  else {
+    luaL_addchar(out, digits[p[k] >> 4]);
+    luaL_addchar(out, digits[p[k] & 15]);
+  }
+  if (mark)
+    luaL_addstring(out, MARK_OFF);
+}
+
+/* One line: offset, up to 16 bytes in hex pairs (padded to full width), two spaces, the
+   printable characters, newline. */
+static void addline(luaL_Buffer *out, size_t offset, const unsigned char *p, size_t n,
+                    const unsigned char *before) {
+  char head[32];
+  luaL_addlstring(out, head, (size_t)snprintf(head, sizeof head, "%08zx: ", offset));
   for (size_t k = 0; k < PER_LINE; k++) {
     if (k > 0 && k % 2 == 0)
-      line[len++] = ' ';
-    line[len++] = k < n ? digits[p[k] >> 4] : ' ';
-    line[len++] = k < n ? digits[p[k] & 15] : ' ';
+      luaL_addchar(out, ' ');
+    if (k < n)
+      addbyte(out, p, before, k, 0);
+    else
+      luaL_addstring(out, "  ");
   }
-  line[len++] = ' ';
-  line[len++] = ' ';
+  luaL_addstring(out, "  ");
   for (size_t k = 0; k < n; k++)
-    line[len++] = p[k] >= 0x20 && p[k] < 0x7f ? (char)p[k] : '.';
-  line[len++] = '\n';
-  luaL_addlstring(out, line, (size_t)len);
+    addbyte(out, p, before, k, 1);
+  luaL_addchar(out, '\n');
+}
+
+void shmlua_hexdump(luaL_Buffer *out, size_t offset, const unsigned char *p, size_t n,
+                    const unsigned char *before) {
+  for (size_t at = 0; at < n; at += PER_LINE)
+    addline(out, offset + at, p + at, n - at < PER_LINE ? n - at : PER_LINE,
+            before ? before + at : NULL);
 }
 
 static int buf_hexdump(lua_State *L) {
@@ -32,8 +61,8 @@ static int buf_hexdump(lua_State *L) {
   const unsigned char *p = shmlua_blockaddr(L, b, 0);
   luaL_Buffer out;
   luaL_buffinit(L, &out);
-  for (size_t at = start - 1; start <= end && at < end; at += PER_LINE)
-    addline(&out, at, p + at, end - at < PER_LINE ? end - at : PER_LINE);
+  if (start <= end)
+    shmlua_hexdump(&out, start - 1, p + start - 1, end - start + 1, NULL);
   luaL_pushresult(&out);
   return 1;
 }

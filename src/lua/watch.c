@@ -1,9 +1,11 @@
 /* shm.watch(name [, opts]): redraws a block's hex dump (or what opts.show makes of it) on
    stdout every interval, until Ctrl-C or opts.count frames, so a person can see other
-   processes change it. The block is attached read-only: watching never disturbs it. */
+   processes change it. On a terminal, bytes that changed since the last frame are shown in
+   reverse video. The block is attached read-only: watching never disturbs it. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -12,34 +14,42 @@
 
 enum { DEFAULT_BYTES = 1024 }; /* 64 lines: a screenful of a big block */
 
-typedef struct watchopts {
+typedef struct watch {
   double interval;
   lua_Integer count; /* frames left; negative: until interrupted */
-  lua_Integer first, last;
-  int show; /* stack index of opts.show, or 0 for the hex dump */
-} watchopts;
+  size_t start, len; /* the dumped range: 0-based start, length */
+  int show;          /* stack index of opts.show, or 0 for the hex dump */
+  int tty;           /* stdout is a terminal: redraw in place, mark changes */
+  unsigned char *now, *before; /* copies of the range: this frame's and the last one's */
+  int frames;
+} watch;
 
-static void checkopts(lua_State *L, int arg, const shmlua_block *b, watchopts *o) {
+static void checkopts(lua_State *L, int arg, const shmlua_block *b, watch *w) {
   static const char *const allowed[] = {"interval", "count", "i", "j", "show", NULL};
+  lua_Integer first, last;
+  size_t end;
   shmlua_checkopts(L, arg, allowed);
-  o->interval = 1;
-  o->show = 0;
+  w->interval = 1;
+  w->show = 0;
   if (!lua_isnoneornil(L, arg)) {
     if (lua_getfield(L, arg, "interval") != LUA_TNIL) {
-      o->interval = lua_tonumber(L, -1);
-      luaL_argcheck(L, lua_type(L, -1) == LUA_TNUMBER && o->interval > 0 && isfinite(o->interval),
+      w->interval = lua_tonumber(L, -1);
+      luaL_argcheck(L, lua_type(L, -1) == LUA_TNUMBER && w->interval > 0 && isfinite(w->interval),
                     arg, "option 'interval' must be a positive number of seconds");
     }
     if (lua_getfield(L, arg, "show") != LUA_TNIL) {
       luaL_argcheck(L, lua_isfunction(L, -1), arg, "option 'show' must be a function");
-      o->show = lua_gettop(L);
+      w->show = lua_gettop(L);
     }
   }
-  o->count = shmlua_optfield_int(L, arg, "count", -1);
-  luaL_argcheck(L, o->count == -1 || o->count > 0, arg, "option 'count' must be positive");
-  o->first = shmlua_optfield_int(L, arg, "i", 1);
-  o->last = shmlua_optfield_int(L, arg, "j",
-                                b->size < DEFAULT_BYTES ? (lua_Integer)b->size : DEFAULT_BYTES);
+  w->count = shmlua_optfield_int(L, arg, "count", -1);
+  luaL_argcheck(L, w->count == -1 || w->count > 0, arg, "option 'count' must be positive");
+  first = shmlua_optfield_int(L, arg, "i", 1);
+  last = shmlua_optfield_int(L, arg, "j", b->size < DEFAULT_BYTES ? (lua_Integer)b->size
+                                                                   : DEFAULT_BYTES);
+  w->start = shmlua_posstart(first, b->size) - 1;
+  end = shmlua_posend(last, b->size);
+  w->len = end > w->start ? end - w->start : 0;
 }
 
 /* Sleeps the whole interval; Ctrl-C (EINTR and a pending hook) raises "interrupted!". */
@@ -54,42 +64,47 @@ static void sleepfor(lua_State *L, double seconds) {
   }
 }
 
-/* Pushes the body of one frame: show(block), or the hex dump of bytes first..last. */
-static const char *body(lua_State *L, int block, const watchopts *o, size_t *len) {
-  if (o->show) {
-    lua_pushvalue(L, o->show);
+/* Pushes the body of one frame: show(block), or the hex dump of a copy of the range taken
+   now (so one frame is one moment), marking what changed since the last frame. */
+static const char *body(lua_State *L, int block, const shmlua_block *b, watch *w,
+                        size_t *len) {
+  if (w->show) {
+    lua_pushvalue(L, w->show);
     lua_pushvalue(L, block);
     lua_call(L, 1, 1);
     if (lua_type(L, -1) != LUA_TSTRING)
       luaL_error(L, "option 'show' must return a string (got %s)", luaL_typename(L, -1));
   } else {
-    lua_getfield(L, block, "buf");
-    lua_getfield(L, -1, "hexdump");
-    lua_insert(L, -2);
-    lua_pushinteger(L, o->first);
-    lua_pushinteger(L, o->last);
-    lua_call(L, 3, 1);
+    luaL_Buffer out;
+    unsigned char *older = w->before;
+    w->before = w->now;
+    w->now = older;
+    memcpy(w->now, shmlua_blockaddr(L, b, 0) + w->start, w->len);
+    luaL_buffinit(L, &out);
+    shmlua_hexdump(&out, w->start, w->now, w->len, w->tty && w->frames > 0 ? w->before : NULL);
+    luaL_pushresult(&out);
   }
   return lua_tolstring(L, -1, len);
 }
 
-static void drawframe(lua_State *L, int block, const shmlua_block *b, const watchopts *o) {
+static void drawframe(lua_State *L, int block, const shmlua_block *b, watch *w) {
   size_t len;
-  const char *text = body(L, block, o, &len);
-  if (isatty(fileno(stdout)))
+  const char *text = body(L, block, b, w, &len);
+  if (w->tty)
     fputs("\033[H\033[2J", stdout); /* home and clear: redraw in place */
-  if (o->show)
-    printf("%s: %zu bytes, every %gs\n", shmlua_name_user(&b->name), b->size, o->interval);
+  if (w->show)
+    printf("%s: %zu bytes, every %gs\n", shmlua_name_user(&b->name), b->size, w->interval);
   else
-    printf("%s: %zu bytes, bytes %lld..%lld, every %gs\n", shmlua_name_user(&b->name), b->size,
-           (long long)o->first, (long long)o->last, o->interval);
+    printf("%s: %zu bytes, bytes %zu..%zu, every %gs\n", shmlua_name_user(&b->name), b->size,
+           w->start + 1, w->start + w->len, w->interval);
   fwrite(text, 1, len, stdout);
   fflush(stdout);
   lua_pop(L, 1);
+  w->frames++;
 }
 
-static int watch(lua_State *L) {
-  watchopts o;
+static int watch_block(lua_State *L) {
+  watch w;
   int block;
   shmlua_block *b;
   shmlua_name name;
@@ -106,12 +121,16 @@ static int watch(lua_State *L) {
   block = lua_gettop(L);
   lua_toclose(L, block); /* unmapped at once, however the watch ends */
   b = shmlua_checkblock(L, block);
-  checkopts(L, 2, b, &o);
+  checkopts(L, 2, b, &w);
+  w.tty = isatty(fileno(stdout));
+  w.frames = 0;
+  w.now = lua_newuserdatauv(L, 2 * w.len, 0); /* both copies, freed with the stack */
+  w.before = w.now + w.len;
   for (;;) {
-    drawframe(L, block, b, &o);
-    if (o.count > 0 && --o.count == 0)
+    drawframe(L, block, b, &w);
+    if (w.count > 0 && --w.count == 0)
       break;
-    sleepfor(L, o.interval);
+    sleepfor(L, w.interval);
   }
   lua_pushboolean(L, 1);
   return 1;
@@ -119,6 +138,6 @@ static int watch(lua_State *L) {
 
 void shmlua_open_watch(lua_State *L) {
   lua_pushvalue(L, -1); /* the module table, for shm.attach */
-  lua_pushcclosure(L, watch, 1);
+  lua_pushcclosure(L, watch_block, 1);
   lua_setfield(L, -2, "watch");
 }
