@@ -143,9 +143,15 @@ static void checkvalue(lua_State *L, dtype t, int idx, void *p) {
     badvalue(L, t, why, v);
 }
 
-/* Methods and metamethods are closures with the metatable as upvalue 2 (see open). */
+/* Its address is in every view's tag (binding.h: shmlua_newtagged): element access
+   recognises a view with no metatable lookup. */
+static const char array_class;
+
 static array *fastarray(lua_State *L, int arg) {
-  return shmlua_fastudata(L, arg, SHMLUA_ARRAY_MT);
+  array *a = shmlua_totagged(L, arg, sizeof *a, &array_class);
+  if (!a)
+    luaL_typeerror(L, arg, SHMLUA_ARRAY_MT);
+  return a;
 }
 
 static inline unsigned char *elements(lua_State *L, const array *a, int writing) {
@@ -481,7 +487,7 @@ static int block_array(lua_State *L) {
                                                "in %I bytes", (LUAI_UACINT)count,
                                                dtype_names[t], (LUAI_UACINT)start,
                                                (LUAI_UACINT)b->size));
-  a = lua_newuserdatauv(L, sizeof *a, 1);
+  a = shmlua_newtagged(L, sizeof *a, 1, &array_class);
   a->b = b;
   a->offset = start - 1;
   a->count = (size_t)count;
@@ -507,11 +513,8 @@ void shmlua_open_array(lua_State *L) {
       {NULL, NULL}};
   static const luaL_Reg block_methods[] = {{"array", block_array}, {NULL, NULL}};
   shmlua_newclass(L, SHMLUA_ARRAY_MT, metamethods, none, array_index);
-  /* Methods get the same upvalues as metamethods, so they too check self by pointer. */
   lua_getfield(L, -1, SHMLUA_METHODS);
-  lua_pushvalue(L, -1);
-  lua_pushvalue(L, -3);
-  luaL_setfuncs(L, methods, 2);
+  luaL_setfuncs(L, methods, 0);
   lua_pop(L, 2);
   shmlua_addmethods(L, SHMLUA_BLOCK_MT, block_methods);
 }
