@@ -366,22 +366,14 @@ describe("shm.exec", function()
 end)
 
 describe("shm.run", function()
-  local function script(source)
-    local path = os.tmpname()
-    local f = assert(io.open(path, "w"))
-    f:write(source)
-    f:close()
-    return path
-  end
-
   it("starts a script with $SHMLUA_EXE and arguments; it attaches by name", function()
-    local child = script([[
+    local child = H.tmpfile([[
       local shm = require "shm"
       local m <close> = assert(shm.attach(arg[1]))
       m.buf:write(1, arg[2])
       os.exit(tonumber(arg[3]))
     ]])
-    local parent = script([[
+    local parent = H.tmpfile([[
       local shm = require "shm"
       local m <close> = assert(shm.create(8))
       print(shm.run(arg[1], m.name, "written", 5):wait())
@@ -397,13 +389,33 @@ describe("shm.run", function()
     local f = io.open(H.shmlua)
     if not f then return pending("no shmlua host in " .. H.build) end
     f:close()
-    local child = script([[print("child", shm ~= nil, arg[1], arg[2])]])
+    local child = H.tmpfile([[print("child", shm ~= nil, arg[1], arg[2])]])
     local out = H.run(H.shmlua, [[
       local h = shm.run(arg[1], "x y", 2)
       print(h:wait())
     ]], child)
     os.remove(child)
     assert.equal("child\ttrue\tx y\t2\ntrue\n", out)
+  end)
+
+  it("ends a script whose parent was killed (told through its environment)", function()
+    local f = io.open(H.shmlua)
+    if not f then return pending("no shmlua host in " .. H.build) end
+    f:close()
+    local child = H.tmpfile("while true do end")
+    local out = H.run("SHMLUA_EXE=" .. H.shmlua .. " lua5.4", [[
+      local shm = require "shm"
+      local h = assert(shm.run(arg[1]))
+      local f = io.open("/proc/self/stat")
+      local me = f:read("a"):match("^%d+")
+      f:close()
+      print(h.pid)
+      io.stdout:flush()
+      os.execute("sleep 0.2; kill -9 " .. me)
+    ]], child)
+    os.remove(child)
+    local pid = assert(tonumber(out:match("^(%d+)")), out)
+    assert.is_true(gone_or_zombie_soon(pid))
   end)
 
   it("reports an interpreter that cannot be found", function()

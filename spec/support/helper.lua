@@ -16,6 +16,7 @@ function H.quote(s)
   return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
 end
 
+-- A new temporary file holding contents; returns its path (os.remove it when done).
 local function tmpfile(contents)
   local path = os.tmpname()
   local f = assert(io.open(path, "w"))
@@ -23,6 +24,7 @@ local function tmpfile(contents)
   f:close()
   return path
 end
+H.tmpfile = tmpfile
 
 -- Runs a shell command; returns its stdout, and os.execute's three results.
 function H.sh(cmd)

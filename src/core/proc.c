@@ -400,7 +400,8 @@ void shmlua_child_release(shmlua_child *c) {
   if (c->done) {
     unregister_child(c);
     free_child(c);
-  } else {
+  } else { /* reaped by a later waitpid(WNOHANG): no descriptor needs to stay open */
+    close_fd(&c->pidfd);
     c->orphan = true;
   }
 }

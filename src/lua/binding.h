@@ -85,6 +85,10 @@ static inline void *shmlua_totagged(lua_State *L, int arg, size_t size, const vo
 /* Adds methods to a class made by shmlua_newclass (so a part can extend another's type). */
 void shmlua_addmethods(lua_State *L, const char *tname, const luaL_Reg *methods);
 
+/* A zeroed userdata of size bytes whose metatable tname (made on first use) has gc as __gc:
+   C memory it points to is freed even when a Lua error stops the function using it. */
+void *shmlua_newscratch(lua_State *L, size_t size, const char *tname, lua_CFunction gc);
+
 /* Pushes nil, message, errno as io.open does; returns 3. */
 int shmlua_oserror(lua_State *L, const shmlua_error *err);
 

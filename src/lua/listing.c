@@ -1,6 +1,5 @@
 /* shm.blocks() lists what is in /dev/shm and who maps it; shm.remove(name, ...) removes
    names: what a user needs after a crash (or kill -9) left blocks behind. */
-#include <string.h>
 
 #include "../core/listing.h"
 #include "binding.h"
@@ -12,25 +11,14 @@ static int listing_gc(lua_State *L) {
   return 0;
 }
 
-/* The listing lives in a userdata, so a memory error while the tables are built frees it. */
-static shmlua_listing *newlisting(lua_State *L) {
-  shmlua_listing *l = lua_newuserdatauv(L, sizeof *l, 0);
-  memset(l, 0, sizeof *l);
-  if (luaL_newmetatable(L, LISTING_MT)) {
-    lua_pushcfunction(L, listing_gc);
-    lua_setfield(L, -2, "__gc");
-  }
-  lua_setmetatable(L, -2);
-  return l;
-}
-
 static void setinteger(lua_State *L, const char *key, lua_Integer value) {
   lua_pushinteger(L, value);
   lua_setfield(L, -2, key);
 }
 
 static int blocks(lua_State *L) {
-  shmlua_listing *l = newlisting(L);
+  /* in a userdata, so a memory error while the tables are built still frees it */
+  shmlua_listing *l = shmlua_newscratch(L, sizeof *l, LISTING_MT, listing_gc);
   shmlua_error err;
   if (shmlua_listing_read(l, &err))
     return shmlua_oserror(L, &err);

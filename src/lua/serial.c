@@ -31,17 +31,6 @@ static int buffer_gc(lua_State *L) {
   return 0;
 }
 
-static buffer *newbuffer(lua_State *L) {
-  buffer *b = lua_newuserdatauv(L, sizeof *b, 0);
-  memset(b, 0, sizeof *b);
-  if (luaL_newmetatable(L, SERIAL_BUFFER_MT)) {
-    lua_pushcfunction(L, buffer_gc);
-    lua_setfield(L, -2, "__gc");
-  }
-  lua_setmetatable(L, -2);
-  return b;
-}
-
 static void put(lua_State *L, buffer *b, const void *bytes, size_t n) {
   if (b->cap - b->len < n) {
     size_t cap = b->cap ? b->cap : 256;
@@ -128,7 +117,7 @@ static void encode(lua_State *L, encoder *e, int idx, int depth) {
 void shmlua_serialize(lua_State *L, int first, int n) {
   encoder e;
   first = lua_absindex(L, first);
-  e.out = newbuffer(L);
+  e.out = shmlua_newscratch(L, sizeof *e.out, SERIAL_BUFFER_MT, buffer_gc);
   lua_newtable(L);
   e.visited = lua_gettop(L);
   for (e.value = 1; e.value <= n; e.value++)

@@ -28,6 +28,17 @@ void shmlua_addmethods(lua_State *L, const char *tname, const luaL_Reg *methods)
   lua_pop(L, 2);
 }
 
+void *shmlua_newscratch(lua_State *L, size_t size, const char *tname, lua_CFunction gc) {
+  void *p = lua_newuserdatauv(L, size, 0);
+  memset(p, 0, size);
+  if (luaL_newmetatable(L, tname)) {
+    lua_pushcfunction(L, gc);
+    lua_setfield(L, -2, "__gc");
+  }
+  lua_setmetatable(L, -2);
+  return p;
+}
+
 int shmlua_oserror(lua_State *L, const shmlua_error *err) {
   luaL_pushfail(L);
   lua_pushstring(L, err->message);
