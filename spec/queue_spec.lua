@@ -215,6 +215,24 @@ describe("shm.queue", function()
       assert.equal("after", q:pop())
     end)
 
+  it("a pop waiting in lua5.4 gives way to Ctrl-C (SIGINT), again and again", function()
+    local q = track(shm.queue())
+    for _ = 1, 3 do
+      local other = S.start([[
+        local q = assert(shm.queue.attach(arg[1]))
+        print("waiting") io.stdout:flush()
+        print(q:pop())
+      ]], q.name)
+      assert.is_truthy(S.eventually(function() return S.output(other):match("waiting") end))
+      os.execute("sleep 0.1")
+      other:kill("INT")
+      assert.same({ nil, "exit", 1 }, { other:wait(5) })
+      assert.matches("interrupted!", S.output(other))
+    end
+    assert.is_true(q:push("still there for the next one"))
+    assert.equal(1, q.count)
+  end)
+
   it("checks its options", function()
     assert.error_matches(function() shm.queue { messages = 0 } end, "capacity in messages")
     assert.error_matches(function() shm.queue { bytes = 0 } end, "capacity in bytes")
