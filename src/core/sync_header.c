@@ -15,6 +15,14 @@ const char *shmlua_sync_kind_name(unsigned kind) {
   return kind < sizeof names / sizeof names[0] ? names[kind] : names[0];
 }
 
+int shmlua_sync_check_size(const shmlua_sync_type *t, size_t size, size_t expected,
+                           shmlua_error *err) {
+  if (size != expected)
+    return shmlua_failf(err, EPROTO, "%s layout of %zu bytes, expected %zu", t->name, size,
+                        expected);
+  return 0;
+}
+
 int shmlua_sync_validate(const shmlua_sync_type *t, const void *bytes, size_t size,
                          shmlua_error *err) {
   shmlua_sync_header h;

@@ -39,6 +39,10 @@ typedef struct shmlua_sync_type {
   shmlua_sync_checker check;   /* the layout after the header; NULL if nothing more */
 } shmlua_sync_type;
 
+/* A checker for a layout of fixed size: 0 if size is expected, else -1 with err (EPROTO). */
+int shmlua_sync_check_size(const shmlua_sync_type *t, size_t size, size_t expected,
+                           shmlua_error *err);
+
 /* "mutex", "queue", ... or "unknown". */
 const char *shmlua_sync_kind_name(unsigned kind);
 

@@ -1,0 +1,96 @@
+/* Fuzz target: the headers of synchronization objects (src/core/sync_header.c and each
+   kind's layout check) as a peer may leave them. The first byte picks the kind the block is
+   attached as; the rest is the block. What passes is then used the way an attacher would,
+   with only non-blocking calls. The process-shared pthread mutex inside some layouts is
+   re-initialized first: its bytes belong to the C library, not to a format of ours. */
+#include <errno.h>
+#include <stdint.h>
+
+#include "barrier.h"
+#include "cond.h"
+#include "event.h"
+#include "mutex.h"
+#include "queue.h"
+#include "require.h"
+#include "semaphore.h"
+
+static const shmlua_sync_type *const types[] = {
+    &shmlua_mutex_type, &shmlua_semaphore_type, &shmlua_barrier_type,
+    &shmlua_event_type, &shmlua_cond_type,      &shmlua_queue_type,
+};
+
+/* The pop buffer: kept in *ud for the caller to free; none for an absurd length. */
+static void *reserve(void *ud, size_t len) {
+  void **got = ud;
+  return *got = len <= 4096 ? malloc(len ? len : 1) : NULL;
+}
+
+/* Pops and pushes on a queue that passed the checks: every access stays in the ring. */
+static void use_queue(void *addr) {
+  static const char message[] = "a message of some bytes";
+  shmlua_queue h;
+  REQUIRE(shmlua_mutex_init(&((shmlua_queue_block *)addr)->lock) == 0);
+  shmlua_queue_open(&h, addr);
+  for (int round = 0; round < 3; round++) {
+    size_t len;
+    void *got = NULL;
+    int rc = shmlua_queue_pop(&h, reserve, &got, &len, 0, NULL);
+    (void)rc;
+    free(got);
+    rc = shmlua_queue_push(&h, message, (size_t)round * 7 % sizeof message, 0, NULL);
+    REQUIRE(rc == 0 || rc == EAGAIN || rc == EPIPE || rc == EMSGSIZE);
+  }
+  (void)shmlua_queue_count(&h);
+  REQUIRE(shmlua_queue_shutdown(&h) == 0);
+}
+
+static void use(const shmlua_sync_type *t, void *addr) {
+  switch (t->kind) {
+  case SHMLUA_KIND_SEMAPHORE:
+    if (shmlua_semaphore_tryacquire(addr) == 0)
+      REQUIRE(shmlua_semaphore_release(addr, 1) == 0);
+    break;
+  case SHMLUA_KIND_EVENT:
+    shmlua_event_set(addr);
+    REQUIRE(shmlua_event_isset(addr));
+    shmlua_event_clear(addr);
+    break;
+  case SHMLUA_KIND_COND: {
+    shmlua_name name, again;
+    shmlua_error err;
+    REQUIRE(shmlua_cond_mutex_name(addr, &name, &err) == 0);
+    REQUIRE(shmlua_name_check(&again, name.path, strlen(name.path), NULL) == 0);
+    shmlua_cond_signal(addr, 1);
+    break;
+  }
+  case SHMLUA_KIND_BARRIER: {
+    shmlua_barrier h;
+    REQUIRE(shmlua_mutex_init(&((shmlua_barrier_block *)addr)->lock) == 0);
+    shmlua_barrier_open(&h, addr);
+    (void)shmlua_barrier_isbroken(&h);
+    shmlua_barrier_close(&h);
+    break;
+  }
+  case SHMLUA_KIND_QUEUE:
+    use_queue(addr);
+    break;
+  default:
+    break;
+  }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  const shmlua_sync_type *t;
+  unsigned char *block;
+  shmlua_error err;
+  if (size < 1)
+    return 0;
+  t = types[data[0] % (sizeof types / sizeof types[0])];
+  block = fuzz_block(data + 1, size - 1);
+  if (shmlua_sync_validate(t, block, size - 1, &err) == 0)
+    use(t, block);
+  else
+    REQUIRE_MESSAGE(&err);
+  free(block);
+  return 0;
+}
