@@ -230,7 +230,7 @@ int shmlua_sharelist_set(const shmlua_sharelist *l, unsigned char *block, size_t
                          const shmlua_slvalue *v, shmlua_error *err) {
   unsigned char format[FORMAT_LEN + 1] = {0}, *p; /* + 1: snprintf's NUL */
   signed char code = CODE_PLAIN;
-  item it;
+  item it = {0}; /* locate fills it; GCC -O3 cannot see that shmlua_failf returns -1 */
   if (locate(l, block, i, &it, err) != 0)
     return -1;
   p = block + it.at;
