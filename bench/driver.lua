@@ -4,8 +4,9 @@
 -- after the other (in a rotating order), so machine drift hits all of them alike. Each side
 -- is a fresh process that times only the operation itself and prints "ns_per_op check".
 --
--- lua5.4 bench/driver.lua --build DIR [--runs N] [--smoke] [--only PATTERN]
---                         [--json PATH] [--png PATH]
+-- lua5.4 bench/driver.lua --build DIR [--runs N] [--smoke] [--only PATTERN[,PATTERN]]
+--                         [--json PATH] [--png PATH] [--md PATH]
+-- --md also writes the table (and the memory table) as Markdown, for docs/performance.md.
 local root = arg[0]:match("^(.*)/bench/driver%.lua$") or "."
 package.path = root .. "/bench/?.lua;" .. package.path
 local ops = require "ops"
@@ -237,6 +238,9 @@ print(("shmlua benchmarks: median of %d run%s, time per operation (element, copy
   opts.runs, opts.runs == 1 and "" or "s"))
 emit(header)
 for _, l in ipairs(lines) do emit(l) end
+local markdown = { "| " .. table.concat(header, " | ") .. " |",
+  "|" .. ("---|"):rep(#header) }
+for _, l in ipairs(lines) do markdown[#markdown + 1] = "| " .. table.concat(l, " | ") .. " |" end
 for _, row in ipairs(rows) do
   local r = results[row.op.id].lua
   if r and r.note then print(("  %s: not measured (%s missing)"):format(row.op.id, r.note)) end
@@ -258,6 +262,11 @@ if next(memory) then
         st.object_kib or "-") or ""
     end
     print(("%-40s %-28s %-28s %-28s"):format(what[s], cols[1], cols[2], cols[3]))
+    if i == 1 then
+      markdown[#markdown + 1] = "\n| stage (KiB: VmRSS / RssShmem / object) | shmlua | Python | C |"
+      markdown[#markdown + 1] = "|---|---|---|---|"
+    end
+    markdown[#markdown + 1] = ("| %s | %s | %s | %s |"):format(what[s], cols[1], cols[2], cols[3])
   end
 end
 
@@ -322,6 +331,12 @@ do
   f:write(json(doc), "\n")
   f:close()
   print("\nresults: " .. json_path)
+end
+
+if opts.md then
+  local f = assert(io.open(opts.md, "w"))
+  f:write(table.concat(markdown, "\n"), "\n")
+  f:close()
 end
 
 -- The chart: shmlua's ratios per operation (log scale), when gnuplot is there.
