@@ -123,4 +123,20 @@ describe("buf", function()
     assert.is_false((pcall(mt.__len, m)))
     assert.is_false((pcall(m.buf.sub, m, 1)))
   end)
+
+  it("does not take another userdata given its metatable for a buf", function()
+    local m <close> = block(8)
+    local f = io.tmpfile() -- a userdata of the same size as a buf
+    local saved = debug.getmetatable(f)
+    debug.setmetatable(f, debug.getmetatable(m.buf))
+    local results = {}
+    for _, use in ipairs({ function() return f[1] end, function() f[1] = 1 end,
+      function() return #f end, function() return m.buf.sub(f, 1) end }) do
+      results[#results + 1] = select(2, pcall(use))
+    end
+    debug.setmetatable(f, saved)
+    f:close()
+    for _, err in ipairs(results) do assert.matches("shm.buf expected", err) end
+    assert.equal(4, #results)
+  end)
 end)

@@ -14,12 +14,16 @@ void shmlua_newbuf(lua_State *L, shmlua_block *b) {
 }
 
 /* Metamethods too: Lua calls them with a buf, but a script can reach them with anything
-   through the debug library. */
-shmlua_block *shmlua_checkbuf(lua_State *L, int arg) {
+   through the debug library. Static, so the metamethods inline it. */
+static shmlua_block *tobuf(lua_State *L, int arg) {
   shmlua_block **ref = shmlua_totagged(L, arg, sizeof *ref, &buf_class);
   if (!ref)
     luaL_typeerror(L, arg, SHMLUA_BUF_MT);
   return *ref;
+}
+
+shmlua_block *shmlua_checkbuf(lua_State *L, int arg) {
+  return tobuf(L, arg);
 }
 
 /* The element position of the key at arg 2 (an integer, or a float with an integer value). */
@@ -33,7 +37,7 @@ static size_t elementpos(lua_State *L, const shmlua_block *b) {
 
 /* The common case first: an integer key in range of an open block. */
 static int buf_index(lua_State *L) {
-  shmlua_block *b = shmlua_checkbuf(L, 1);
+  shmlua_block *b = tobuf(L, 1);
   if (lua_isinteger(L, 2)) {
     lua_Integer i = lua_tointeger(L, 2);
     if (b->addr && i >= 1 && (lua_Unsigned)i <= b->size) {
@@ -62,7 +66,7 @@ static unsigned char checkbyte(lua_State *L, int arg) {
 }
 
 static int buf_newindex(lua_State *L) {
-  shmlua_block *b = shmlua_checkbuf(L, 1);
+  shmlua_block *b = tobuf(L, 1);
   if (lua_isinteger(L, 2) && lua_isinteger(L, 3)) {
     lua_Integer i = lua_tointeger(L, 2), v = lua_tointeger(L, 3);
     if (b->addr && !b->readonly && i >= 1 && (lua_Unsigned)i <= b->size && v >= 0 && v <= 255) {
@@ -78,7 +82,7 @@ static int buf_newindex(lua_State *L) {
 }
 
 static int buf_len(lua_State *L) {
-  shmlua_block *b = shmlua_checkbuf(L, 1);
+  shmlua_block *b = tobuf(L, 1);
   shmlua_blockaddr(L, b, 0);
   lua_pushinteger(L, (lua_Integer)b->size);
   return 1;
