@@ -185,12 +185,9 @@ static int array_index(lua_State *L) {
   }
   if (lua_type(L, 2) != LUA_TSTRING)
     return luaL_error(L, "array index must be an integer");
-  if (strcmp(lua_tostring(L, 2), "dtype") == 0)
-    lua_pushstring(L, dtype_names[a->type]);
-  else {
-    lua_pushvalue(L, 2);
-    lua_rawget(L, lua_upvalueindex(1));
-  }
+  lua_pushvalue(L, 2);
+  if (lua_rawget(L, lua_upvalueindex(1)) == LUA_TNIL && strcmp(lua_tostring(L, 2), "dtype") == 0)
+    lua_pushstring(L, dtype_names[a->type]); /* methods first: a:add(...) is the common case */
   return 1;
 }
 
