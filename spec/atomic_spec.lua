@@ -140,13 +140,7 @@ describe("atomic operations", function()
   end)
 end)
 
--- Wall-clock seconds, to 10 ms (os.clock counts CPU time, which a sleeper does not use).
-local function now()
-  local f = assert(io.open("/proc/uptime"))
-  local t = f:read("n")
-  f:close()
-  return t
-end
+local now = H.now
 
 describe("wait and notify", function()
   for _, dtype in ipairs({ "int32", "uint32", "int64", "uint64" }) do
