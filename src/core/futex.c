@@ -89,6 +89,16 @@ struct timespec shmlua_deadline(double seconds) {
   return timespec_add(shmlua_now(), shmlua_timespec(seconds));
 }
 
+struct timespec shmlua_deadline_coarse(double seconds) {
+  struct timespec now;
+#if defined(CLOCK_MONOTONIC_COARSE)
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+#else
+  now = shmlua_now();
+#endif
+  return timespec_add(now, shmlua_timespec(seconds));
+}
+
 struct timespec shmlua_time_left(const struct timespec *deadline) {
   struct timespec now = shmlua_now(), left;
   left.tv_sec = deadline->tv_sec - now.tv_sec;

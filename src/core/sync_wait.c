@@ -29,7 +29,7 @@ int shmlua_sync_expired(const struct timespec *deadline) {
 
 const struct timespec *shmlua_sync_earlier(const struct timespec *deadline, double seconds,
                                            struct timespec *out) {
-  *out = shmlua_deadline(seconds);
+  *out = shmlua_deadline_coarse(seconds); /* every blocking call computes one: keep it cheap */
   if (deadline && before(deadline, out))
     *out = *deadline;
   return out;
