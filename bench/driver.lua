@@ -64,7 +64,7 @@ local function n_of(op) return opts.smoke and op.smoke or op.n end
 
 -- Which operation of a side a row runs (nil: the side has none).
 local function impl(op, side)
-  if side == "floor" or side == "probe" then return op.floor and side .. "_" .. op.id or nil end
+  if side == "floor" or side == "probe" then return op[side] and side .. "_" .. op.id or nil end
   return (op.impls and op.impls[side]) or op.id
 end
 

@@ -2,7 +2,8 @@
 -- every implementation (lua: bench/lua/bench.lua, python: bench/python/bench.py, c:
 -- shmlua_cbench, floor: bench.lua's plain-table version), each timing itself and printing
 -- "ns_per_op check"; `check` must equal expect(n, size) or the run fails.
--- floor: also run in plain Lua tables ("floor") and through an empty C metamethod ("probe").
+-- floor: also run in plain Lua tables ("floor"); probe: also through C metamethods that do
+-- nothing ("probe": the least a userdata's element access or method call costs).
 -- wall: the operation spans processes, so it is timed on the wall clock; the others are timed
 -- in CPU time of the measuring process (less noisy while other work shares the cores).
 -- targets: shmlua's time divided by the other side's must not exceed max.
@@ -39,22 +40,22 @@ local ops = {
   { id = "attach", label = "attach+close 4 KiB", n = 2000, smoke = 20,
     expect = count, targets = { faster_than_python, { vs = "c", max = 1.3 } } },
   { id = "byte_read", label = "buf[i] read-sum 10 MiB", n = 10 * MiB, smoke = 64 * 1024,
-    unit = "element", floor = true, expect = pattern_sum, probe_expect = triangle,
+    unit = "element", floor = true, probe = true, expect = pattern_sum, probe_expect = triangle,
     targets = { faster_than_python, within_2x_floor } },
   { id = "byte_write", label = "buf[i] = v 10 MiB", n = 10 * MiB, smoke = 64 * 1024,
-    unit = "element", floor = true, expect = function(n) return n // 256 * 32640 end,
+    unit = "element", floor = true, probe = true, expect = function(n) return n // 256 * 32640 end,
     targets = { faster_than_python, within_2x_floor } },
   { id = "i64_read", label = "int64 a[i] read-sum 10 MiB", n = 10 * MiB // 8,
-    smoke = 8192, unit = "element", floor = true, expect = triangle,
+    smoke = 8192, unit = "element", floor = true, probe = true, expect = triangle,
     targets = { faster_than_python, within_2x_floor } },
   { id = "i64_write", label = "int64 a[i] = v 10 MiB", n = 10 * MiB // 8, smoke = 8192,
-    unit = "element", floor = true, expect = triangle,
+    unit = "element", floor = true, probe = true, expect = triangle,
     targets = { faster_than_python, within_2x_floor } },
   { id = "f64_read", label = "float64 a[i] read-sum 10 MiB", n = 10 * MiB // 8,
-    smoke = 8192, unit = "element", floor = true, expect = triangle,
+    smoke = 8192, unit = "element", floor = true, probe = true, expect = triangle,
     targets = { faster_than_python, within_2x_floor } },
   { id = "f64_write", label = "float64 a[i] = v 10 MiB", n = 10 * MiB // 8, smoke = 8192,
-    unit = "element", floor = true, expect = triangle,
+    unit = "element", floor = true, probe = true, expect = triangle,
     targets = { faster_than_python, within_2x_floor } },
   { id = "bulk_write", label = "write 256 MiB string", n = 4, smoke = 1, size = 256 * MiB,
     smoke_size = MiB, unit = "copy", expect = sample_sum,
@@ -81,7 +82,7 @@ local ops = {
     expect = function(n) return 2 * n end, targets = { faster_than_python },
     why = "Python has no atomics: Value under its lock" },
   { id = "lock_unlock", label = "mutex lock+unlock", n = 1000000, smoke = 1000,
-    expect = count, targets = { faster_than_python },
+    probe = true, expect = count, targets = { faster_than_python },
     why = "C: robust process-shared pthread mutex; Python: multiprocessing.Lock" },
   { id = "queue", wall = true, label = "queue 64-byte messages", n = 200000, smoke = 500,
     unit = "message", expect = triangle,

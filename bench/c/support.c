@@ -2,8 +2,8 @@
    now(): seconds on the monotonic clock (os.clock is CPU time and misses sleeps);
    cpu(): seconds of CPU time of this process (for single-process loops: less noisy when
    other work shares the cores); probe(): a userdata whose __index returns the key and whose
-   __newindex adds the value to a sum (probesum(p) reads it): about the least a C metamethod
-   can do, so the floor under buf[i] in this interpreter. */
+   __newindex adds the value to a sum (probesum(p) reads it), and whose methods do nothing:
+   about the least a C metamethod can do, so the floor under buf[i] and m:lock() here. */
 #include <lauxlib.h>
 #include <lua.h>
 #include <time.h>
@@ -23,8 +23,17 @@ static int cpu(lua_State *L) {
   return seconds(L, CLOCK_PROCESS_CPUTIME_ID);
 }
 
+static int nop(lua_State *L) {
+  (void)L;
+  return 0;
+}
+
+/* A string key is a method that does nothing: p:lock() is the floor of a method call. */
 static int probe_index(lua_State *L) {
-  lua_settop(L, 2);
+  if (lua_type(L, 2) == LUA_TSTRING)
+    lua_pushcfunction(L, nop);
+  else
+    lua_settop(L, 2);
   return 1;
 }
 

@@ -313,6 +313,17 @@ function ops.atomic_add(n)
   return per(spent, 2 * n), check
 end
 
+function ops.probe_lock_unlock(n)
+  local p, check = support.probe(), 0
+  local t0 = now()
+  for _ = 1, n do
+    p:lock()
+    check = check + 1
+    p:unlock()
+  end
+  return per(now() - t0, n), check
+end
+
 function ops.lock_unlock(n)
   need("mutex")
   local mutex <close> = assert(shm.mutex())
