@@ -128,8 +128,10 @@ describe("the shmlua REPL", function()
     t = Term.start(("HOME=%s %s; stty -a | grep -o ' -\\?echo '"):format(home,
       H.quote(H.shmlua)))
     local name = newblock(t)
+    t:type("print('PID:' .. io.open('/proc/self/stat'):read('n'))")
+    local pid = t:waitfor("PID:%d+", 5, true):match("PID:(%d+)")
     H.sh("sleep 0.2")
-    assert(H.sh("kill -s TERM " .. t:pid()))
+    assert(H.sh("kill -s TERM " .. pid))
     t:waitfor("EXIT:")
     assert.matches("\n echo\n", t:screen()) -- echo is on again, not " -echo"
     assert.is_false(H.exists(name))

@@ -46,12 +46,6 @@ function Term:key(...)
   assert(H.sh(self.tmux .. "send-keys " .. table.concat({ ... }, " ")))
 end
 
--- The pid of the program in the pane (the shell's child).
-function Term:pid()
-  local shell = H.sh(self.tmux .. "display-message -p '#{pane_pid}'"):match("%d+")
-  return H.sh("pgrep -P " .. shell):match("%d+")
-end
-
 function Term:stop()
   H.sh(self.tmux .. "kill-server 2>/dev/null")
 end
