@@ -122,6 +122,14 @@ end
 -- results[id][side] = { times..., status = "n/a" | "FAIL", note = ... }
 local results = {}
 local t_start = os.time()
+local function loadavg()
+  local f = io.open("/proc/loadavg")
+  if not f then return nil end
+  local line = f:read("l")
+  f:close()
+  return line:match("^(%S+ %S+ %S+)")
+end
+local load_start = loadavg()
 for run = 1, opts.runs do
   io.stderr:write(("run %d/%d\n"):format(run, opts.runs))
   for k, op in ipairs(selected) do
@@ -241,6 +249,24 @@ for _, l in ipairs(lines) do emit(l) end
 local markdown = { "| " .. table.concat(header, " | ") .. " |",
   "|" .. ("---|"):rep(#header) }
 for _, l in ipairs(lines) do markdown[#markdown + 1] = "| " .. table.concat(l, " | ") .. " |" end
+-- How noisy the run was: per side, the median over operations of max/min across runs.
+local spreads = {}
+if opts.runs > 1 then
+  local parts = {}
+  for _, side in ipairs({ "lua", "python", "c" }) do
+    local xs = {}
+    for _, row in ipairs(rows) do
+      local r = results[row.op.id][side]
+      if r and not r.status and #r > 1 then
+        local lo, hi = math.min(table.unpack(r)), math.max(table.unpack(r))
+        xs[#xs + 1] = hi / lo
+      end
+    end
+    spreads[side] = median(xs)
+    if spreads[side] then parts[#parts + 1] = ("%s %.2f"):format(side, spreads[side]) end
+  end
+  print("noise (median over operations of slowest/fastest run): " .. table.concat(parts, ", "))
+end
 for _, row in ipairs(rows) do
   local r = results[row.op.id].lua
   if r and r.note then print(("  %s: not measured (%s missing)"):format(row.op.id, r.note)) end
@@ -308,10 +334,11 @@ local machine = {
   kernel = first_line("uname -r"),
   lua = _VERSION,
   python = first_line("python3 --version"),
-  load = first_line("cut -d' ' -f1-3 /proc/loadavg"),
+  load_start = load_start,
+  load_end = loadavg(),
 }
 
-local doc = { machine = machine, runs = opts.runs, smoke = opts.smoke or false,
+local doc = { machine = machine, runs = opts.runs, smoke = opts.smoke or false, spread = spreads,
   seconds = os.time() - t_start, operations = {}, memory = memory, all_targets_met = all_met }
 for _, row in ipairs(rows) do
   local e = { id = row.op.id, label = row.op.label, n = n_of(row.op), size = size_of(row.op),
