@@ -76,4 +76,24 @@ describe("an owned block", function()
     assert.is_true(H.exists(name), out)
     os.remove("/dev/shm/" .. name)
   end)
+
+  it("is never unlinked by a forked child; the child's own blocks are the child's", function()
+    local shm = require "shm"
+    local m <close> = assert(shm.create(64))
+    for _, ending in ipairs({ "", "error('x')", "os.exit(2)" }) do
+      local h = assert(shm.spawn(load(([[
+        local shm, parent = ...
+        local mine = assert(shm.create(8))
+        parent.buf:write(1, mine.name .. "\0")
+        parent:close()
+        %s
+      ]]):format(ending)), shm, m))
+      h:wait()
+      assert.is_true(H.exists(m.name), ending)
+      local child_block = m.buf:sub(1):match("^[^%z]+")
+      assert.matches("^lua_", child_block)
+      assert.is_false(H.exists(child_block), ending)
+    end
+    assert.is_true(m:unlink())
+  end)
 end)
