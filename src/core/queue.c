@@ -165,44 +165,70 @@ static void notify(uint32_t *word, uint32_t *sleepers, int n) {
   shmlua_sync_wake(word, sleepers, n);
 }
 
-int shmlua_queue_push(shmlua_queue *h, const void *data, size_t len, int wait,
-                      const struct timespec *deadline) {
-  shmlua_queue_block *q = h->q;
-  if (len > h->max_bytes)
-    return EMSGSIZE;
+/* Runs one push or pop (locked) with the queue locked, again each time the other side
+   changes sleep_word, until it does not report EAGAIN (or at once if !wait). On success it
+   tells the other side through tell_word. */
+typedef struct side {
+  uint32_t *sleep_word, *sleepers;  /* where this side waits */
+  uint32_t *tell_word, *told;       /* where the other side waits */
+  int wakes;
+} side;
+
+static int transfer(shmlua_queue *h, int (*locked)(shmlua_queue *, void *), void *ctx,
+                    const side *s, int wait, const struct timespec *deadline) {
   for (;;) {
-    uint32_t seen = __atomic_load_n(&q->space, __ATOMIC_SEQ_CST);
+    uint32_t seen = __atomic_load_n(s->sleep_word, __ATOMIC_SEQ_CST);
     int rc = lock(h, deadline);
     if (rc != 0)
       return rc;
-    rc = push_locked(h, data, len);
-    shmlua_mutex_unlock(&q->lock);
+    rc = locked(h, ctx);
+    shmlua_mutex_unlock(&h->q->lock);
     if (rc == 0)
-      notify(&q->items, &q->pop_sleepers, 1);
+      notify(s->tell_word, s->told, s->wakes);
     if (rc != EAGAIN || !wait)
       return rc;
-    if ((rc = shmlua_sync_sleep(&q->space, seen, &q->push_sleepers, deadline)) != 0)
+    if ((rc = shmlua_sync_sleep(s->sleep_word, seen, s->sleepers, deadline)) != 0)
       return rc;
   }
+}
+
+typedef struct pushing {
+  const void *data;
+  size_t len;
+} pushing;
+
+static int push_step(shmlua_queue *h, void *ctx) {
+  pushing *p = ctx;
+  return push_locked(h, p->data, p->len);
+}
+
+int shmlua_queue_push(shmlua_queue *h, const void *data, size_t len, int wait,
+                      const struct timespec *deadline) {
+  shmlua_queue_block *q = h->q;
+  pushing p = {data, len};
+  side s = {&q->space, &q->push_sleepers, &q->items, &q->pop_sleepers, 1};
+  if (len > h->max_bytes)
+    return EMSGSIZE;
+  return transfer(h, push_step, &p, &s, wait, deadline);
+}
+
+typedef struct popping {
+  shmlua_queue_reserve reserve;
+  void *ud;
+  size_t *len;
+} popping;
+
+static int pop_step(shmlua_queue *h, void *ctx) {
+  popping *p = ctx;
+  return pop_locked(h, p->reserve, p->ud, p->len);
 }
 
 int shmlua_queue_pop(shmlua_queue *h, shmlua_queue_reserve reserve, void *ud, size_t *len,
                      int wait, const struct timespec *deadline) {
   shmlua_queue_block *q = h->q;
-  for (;;) {
-    uint32_t seen = __atomic_load_n(&q->items, __ATOMIC_SEQ_CST);
-    int rc = lock(h, deadline);
-    if (rc != 0)
-      return rc;
-    rc = pop_locked(h, reserve, ud, len);
-    shmlua_mutex_unlock(&q->lock);
-    if (rc == 0)
-      notify(&q->space, &q->push_sleepers, 0x7fffffff);
-    if (rc != EAGAIN || !wait)
-      return rc;
-    if ((rc = shmlua_sync_sleep(&q->items, seen, &q->pop_sleepers, deadline)) != 0)
-      return rc;
-  }
+  popping p = {reserve, ud, len};
+  side s = {&q->items, &q->pop_sleepers, &q->space, &q->push_sleepers, 0x7fffffff};
+  return transfer(h, pop_step, &p, &s, wait, deadline);
 }
 
 int shmlua_queue_shutdown(shmlua_queue *h) {
