@@ -57,24 +57,27 @@ local function owner(body)
   ]]):format(MYPID, body)
 end
 
+-- Runs owner(body), sends sig once it is ready (if given), checks that the block is gone;
+-- returns the output and how the process ended.
+local function ends(body, sig)
+  local run = start(owner(body))
+  local pid = ready(run)
+  if sig then signal(pid, sig) end
+  local out, _, how, code = finish(run)
+  assert.is_false(H.exists(run.name), out)
+  return out, how, code
+end
+
 describe("shmlua unlinks its owned blocks", function()
   it("at a normal end", function()
-    local run = start(owner(""))
-    ready(run)
-    local out, ok = finish(run)
-    assert.is_true(ok, out)
-    assert.is_false(H.exists(run.name))
+    local out, how, code = ends("")
+    assert.same({ "exit", 0 }, { how, code }, out)
   end)
 
   it("after an uncaught error, reported with status 1", function()
-    local run = start(owner("error('boom')"))
-    ready(run)
-    local out, ok, how, code = finish(run)
-    assert.is_nil(ok)
-    assert.equal("exit", how)
-    assert.equal(1, code)
+    local out, how, code = ends("error('boom')")
+    assert.same({ "exit", 1 }, { how, code })
     assert.matches("boom\nstack traceback:", out)
-    assert.is_false(H.exists(run.name))
   end)
 
   for _, case in ipairs({
@@ -83,45 +86,25 @@ describe("shmlua unlinks its owned blocks", function()
     { "os.exit(false, true)", 1 },
   }) do
     it("at " .. case[1], function()
-      local run = start(owner(case[1] .. " print('not reached')"))
-      ready(run)
-      local out, _, how, code = finish(run)
-      assert.equal("exit", how)
-      assert.equal(case[2], code)
+      local out, how, code = ends(case[1] .. " print('not reached')")
+      assert.same({ "exit", case[2] }, { how, code })
       assert.equal("", out)
-      assert.is_false(H.exists(run.name))
     end)
   end
 
   it("at SIGINT during the script: 'interrupted!', the error path, status 1", function()
-    local run = start(owner("while true do end"))
-    signal(ready(run), "INT")
-    local out, _, how, code = finish(run)
-    assert.equal("exit", how)
-    assert.equal(1, code)
+    local out, how, code = ends("while true do end", "INT")
+    assert.same({ "exit", 1 }, { how, code })
     assert.matches("interrupted!", out)
-    assert.is_false(H.exists(run.name))
   end)
 
-  for _, sig in ipairs({ { "TERM", 15 }, { "HUP", 1 } }) do
-    it("at SIG" .. sig[1] .. ", then ends by that signal", function()
-      local run = start(owner("while true do end"))
-      signal(ready(run), sig[1])
-      local out, _, how, code = finish(run)
-      assert.equal("signal", how, out)
-      assert.equal(sig[2], code)
-      assert.is_false(H.exists(run.name))
+  for _, case in ipairs({ { "TERM", 15, "while true do end" }, { "HUP", 1, "while true do end" },
+    { "TERM", 15, "shm.exec('sleep', '30'):wait()" } }) do
+    it(("at SIG%s during `%s`, then ends by that signal"):format(case[1], case[3]), function()
+      local out, how, code = ends(case[3], case[1])
+      assert.same({ "signal", case[2] }, { how, code }, out)
     end)
   end
-
-  it("at SIGTERM while blocked waiting for a child", function()
-    local run = start(owner("shm.exec('sleep', '30'):wait()"))
-    signal(ready(run), "TERM")
-    local _, _, how, code = finish(run)
-    assert.equal("signal", how)
-    assert.equal(15, code)
-    assert.is_false(H.exists(run.name))
-  end)
 
   it("not after SIGKILL: the litter shows in shmlua --ls and goes with shmlua --rm", function()
     local run = start(owner("while true do end"))

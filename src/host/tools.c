@@ -121,19 +121,25 @@ static int tool_rm(lua_State *L) {
   return 0;
 }
 
-static int tool_dump(lua_State *L) {
-  const char *name = lua_tostring(L, 1);
-  lua_settop(L, 3); /* NAME, I, J: absent ones nil, so the numbers go to 4 and 5 */
-  pushnumber(L, 2, "I");
-  pushnumber(L, 3, "J");
-  pushshm(L, "attach");
+/* Calls shm.fn(name, {key = the value at index v}) and raises if it fails (nil, message);
+   leaves its first result. */
+static void callshm(lua_State *L, const char *fn, const char *name, const char *key, int v) {
+  pushshm(L, fn);
   lua_pushstring(L, name);
   lua_createtable(L, 0, 1);
-  lua_pushboolean(L, 1);
-  lua_setfield(L, -2, "readonly");
+  lua_pushvalue(L, v);
+  lua_setfield(L, -2, key);
   lua_call(L, 2, 2);
   check(L);
   lua_pop(L, 1);
+}
+
+static int tool_dump(lua_State *L) {
+  lua_settop(L, 3); /* NAME, I, J: absent ones nil, so the numbers go to 4 and 5 */
+  pushnumber(L, 2, "I");
+  pushnumber(L, 3, "J");
+  lua_pushboolean(L, 1);
+  callshm(L, "attach", lua_tostring(L, 1), "readonly", 6);
   lua_getfield(L, -1, "buf");
   pushfunction(L, lua_gettop(L), "buf:", "hexdump");
   lua_insert(L, -2);
@@ -145,16 +151,9 @@ static int tool_dump(lua_State *L) {
 }
 
 static int tool_watch(lua_State *L) {
-  const char *name = lua_tostring(L, 1);
   lua_settop(L, 2); /* NAME, SECONDS: the number goes to 3 */
   pushnumber(L, 2, "SECONDS");
-  pushshm(L, "watch");
-  lua_pushstring(L, name);
-  lua_createtable(L, 0, 1);
-  lua_pushvalue(L, 3);
-  lua_setfield(L, -2, "interval");
-  lua_call(L, 2, 2);
-  check(L);
+  callshm(L, "watch", lua_tostring(L, 1), "interval", 3);
   return 0;
 }
 
