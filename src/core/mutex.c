@@ -33,6 +33,36 @@ int shmlua_mutex_init(pthread_mutex_t *m) {
   return rc;
 }
 
+#if defined(__GLIBC__)
+/* glibc keeps a mutex's type in the shared bytes and trusts it: a peer that scribbles over
+   it steers the next lock into priority-inheritance or -protection code whose assertions
+   abort the process. So each call first compares it with what shmlua_mutex_init writes
+   (read once from a private mutex made the same way) and refuses a changed one. This
+   narrows the window to a few instructions; it cannot close it (docs/reliability.md). */
+static int our_kind(void) {
+  static int kind = -1;
+  int k = __atomic_load_n(&kind, __ATOMIC_RELAXED);
+  if (k == -1) {
+    pthread_mutex_t m;
+    if (shmlua_mutex_init(&m) != 0)
+      return -1;
+    k = m.__data.__kind;
+    pthread_mutex_destroy(&m);
+    __atomic_store_n(&kind, k, __ATOMIC_RELAXED);
+  }
+  return k;
+}
+
+static int intact(pthread_mutex_t *m) {
+  return __atomic_load_n(&m->__data.__kind, __ATOMIC_RELAXED) == our_kind();
+}
+#else
+static int intact(pthread_mutex_t *m) {
+  (void)m;
+  return 1;
+}
+#endif
+
 int shmlua_mutex_block_init(void *addr, const void *arg, shmlua_error *err) {
   int rc = shmlua_mutex_init(&((shmlua_mutex_block *)addr)->mutex);
   (void)arg;
@@ -40,7 +70,7 @@ int shmlua_mutex_block_init(void *addr, const void *arg, shmlua_error *err) {
 }
 
 int shmlua_mutex_trylock(pthread_mutex_t *m) {
-  return pthread_mutex_trylock(m);
+  return intact(m) ? pthread_mutex_trylock(m) : ENOTRECOVERABLE;
 }
 
 #if defined(__APPLE__)
@@ -70,16 +100,16 @@ static int sleeping_lock(pthread_mutex_t *m, const struct timespec *deadline) {
 
 int shmlua_mutex_lock(pthread_mutex_t *m, const struct timespec *deadline) {
   for (int i = 0; i < SPIN_TRIES; i++) {
-    int rc = pthread_mutex_trylock(m);
+    int rc = shmlua_mutex_trylock(m);
     if (rc != EBUSY)
       return rc;
     shmlua_cpu_relax();
   }
-  return sleeping_lock(m, deadline);
+  return intact(m) ? sleeping_lock(m, deadline) : ENOTRECOVERABLE;
 }
 
 int shmlua_mutex_unlock(pthread_mutex_t *m) {
-  return pthread_mutex_unlock(m);
+  return intact(m) ? pthread_mutex_unlock(m) : ENOTRECOVERABLE;
 }
 
 int shmlua_mutex_consistent(pthread_mutex_t *m) {
@@ -87,6 +117,6 @@ int shmlua_mutex_consistent(pthread_mutex_t *m) {
   (void)m;
   return EINVAL; /* never in the owner-died state */
 #else
-  return pthread_mutex_consistent(m);
+  return intact(m) ? pthread_mutex_consistent(m) : ENOTRECOVERABLE;
 #endif
 }

@@ -35,7 +35,8 @@ int shmlua_mutex_lock(pthread_mutex_t *m, const struct timespec *deadline);
 /* 0, EOWNERDEAD (locked), EBUSY, ENOTRECOVERABLE or EINVAL. */
 int shmlua_mutex_trylock(pthread_mutex_t *m);
 
-/* 0, or EPERM when this thread does not hold it. */
+/* 0, or EPERM when this thread does not hold it. Every call here returns ENOTRECOVERABLE,
+   without touching the mutex, when another process wrote over its type (glibc). */
 int shmlua_mutex_unlock(pthread_mutex_t *m);
 
 /* After EOWNERDEAD: marks the protected state repaired. 0, or EINVAL if not in that state. */

@@ -1,0 +1,84 @@
+-- Hostile and dying peers (issue 7). A process that writes garbage over a block, a list, a
+-- queue or a sync object while others use it must cost them errors within bounded time, never
+-- a crash or a hang; participants killed with SIGKILL at random moments of the sync and queue
+-- protocols must leave the others able to go on, or tell them, and lose or duplicate nothing.
+-- The harnesses are spec/support/hostile.lua and spec/support/deaths.lua.
+local H = require "helper"
+
+local function run(script, ...)
+  local args = {}
+  for i, a in ipairs({ ... }) do args[i] = H.quote(a) end
+  return H.sh(("%stimeout -k 5 120 lua5.4 spec/support/%s %s 2>&1"):format(H.env, script,
+    table.concat(args, " ")))
+end
+
+local function facts(out)
+  local t = {}
+  for k, v in out:gmatch("([%w_]+)=(%S+)") do t[k] = tonumber(v) or v end
+  return t
+end
+
+describe("a peer scribbling over", function()
+  for _, kind in ipairs { "block", "list", "queue", "mutex", "semaphore", "barrier", "event",
+    "cond" } do
+    for _, mode in ipairs { "header", "whole" } do
+      local where = mode == "header" and "its first 16 bytes" or "all of it"
+      it(("a %s (%s) costs the others errors in bounded time, no crash or hang"):format(kind,
+        where), function()
+        local out, ok = run("hostile.lua", kind, mode, "1")
+        assert.is_true(ok, out)
+        local users, calls = 0, 0
+        for line in out:gmatch("[^\n]+") do
+          local who, how = line:match("^(%a+ ?%d?) (%a+)")
+          assert.equal("ok", how, line)
+          if who:match("^user") then
+            users = users + 1
+            calls = calls + tonumber(line:match("^user %d ok (%d+)"))
+            -- errors are messages about the object, not Lua internals leaking out
+            assert.is_nil(line:match("attempt to"), line)
+          end
+        end
+        assert.equal(2, users, out)
+        assert.is_true(calls > 0, out)
+      end)
+    end
+  end
+end)
+
+describe("participants killed with SIGKILL at random moments", function()
+  it("of a queue: no message torn, duplicated or reordered; at most one lost per dead consumer",
+    function()
+      local out, ok = run("deaths.lua", "queue", "30")
+      assert.is_true(ok, out)
+      local f = facts(out)
+      assert.is_nil(f.hung, out)
+      assert.is_true(f.received > 1000, out)
+      assert.equal(0, f.torn, out)
+      assert.equal(0, f.duplicates, out)
+      assert.equal(0, f.disorder, out)
+      -- a consumer killed after its pop and before writing its log loses that one message
+      assert.is_true(f.gaps <= f.consumer_kills, out)
+      assert.equal(0, f.left, out)
+      assert.equal(30, f.producer_kills + f.consumer_kills, out)
+    end)
+
+  it("of a mutex: never two inside; the next locker is told 'owner-died' and goes on", function()
+    local out, ok = run("deaths.lua", "mutex", "30")
+    assert.is_true(ok, out)
+    local f = facts(out)
+    assert.is_nil(f.hung, out)
+    assert.equal(0, f.two_inside, out)
+    assert.equal(0, f.failures, out)
+    assert.is_true(f.owner_died <= f.kills, out)
+    assert.is_true(f.sections > 1000, out)
+  end)
+
+  it("of a barrier: the other parties are told 'broken' quickly, never left waiting", function()
+    local out, ok = run("deaths.lua", "barrier", "8")
+    assert.is_true(ok, out)
+    local f = facts(out)
+    assert.is_nil(f.party, out)
+    assert.equal(16, f.told_broken, out)
+    assert.is_true(tonumber(f.worst_seconds) < 1, out)
+  end)
+end)

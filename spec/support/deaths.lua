@@ -1,0 +1,244 @@
+-- Participants killed with SIGKILL at random moments (used by spec/peers_spec.lua):
+--   lua5.4 deaths.lua queue KILLS    2 producers and 2 consumers of numbered messages
+--   lua5.4 deaths.lua mutex KILLS    3 workers in a critical section guarded by a mutex
+--   lua5.4 deaths.lua barrier TRIALS 3 parties, one killed during each trial
+-- Each kill picks a participant at random after a random pause, and a new one takes its
+-- place. Prints "key=value" facts on one line for the spec to check; "hung <who>" if a
+-- survivor did not finish in time.
+local shm = require "shm"
+
+local what, count = arg[1], tonumber(arg[2])
+
+local function now()
+  local f = assert(io.open("/proc/uptime"))
+  local t = f:read("n")
+  f:close()
+  return t
+end
+
+local nap = assert(shm.event())
+local function sleep(seconds) nap:wait(seconds) end
+
+-- Waits for a handle; false and kills it if it does not end in time.
+local function finish(h, seconds)
+  local r = table.pack(h:wait(seconds))
+  if r[1] == nil and r[2] == "timeout" then
+    h:kill("KILL")
+    h:wait()
+    return false, "hung"
+  end
+  return table.unpack(r, 1, r.n)
+end
+
+local facts = {}
+local function fact(k, v) facts[#facts + 1] = k .. "=" .. tostring(v) end
+
+-- A message that shows whether it arrived whole: its fields, a checksum, then filler.
+local function message(p, inc, seq)
+  local head = ("%d:%d:%d"):format(p, inc, seq)
+  local sum = 0
+  for i = 1, #head do sum = (sum * 31 + head:byte(i)) % 1000003 end
+  return ("%s:%d:%s"):format(head, sum, ("abcdefghij"):rep(seq % 7))
+end
+
+local function parse(m)
+  local p, inc, seq, sum, fill = m:match("^(%d+):(%d+):(%d+):(%d+):(%a*)$")
+  if not p then return nil end
+  if message(tonumber(p), tonumber(inc), tonumber(seq)) ~= m then return nil end
+  return tonumber(p), tonumber(inc), tonumber(seq), tonumber(sum), fill
+end
+
+local runs = {}
+
+runs.queue = function()
+  local q = assert(shm.queue { messages = 16, bytes = 1024 })
+  local stop, drained = assert(shm.event()), assert(shm.event())
+  local dir = os.tmpname()
+  os.remove(dir)
+  assert(os.execute("mkdir " .. dir))
+  local function producer(p, inc)
+    local qh = assert(shm.queue.attach(q.name))
+    local st = assert(shm.event.attach(stop.name))
+    local seq = 1
+    while not st.isset do
+      local ok, why = qh:push(message(p, inc, seq), 0.2)
+      if ok then seq = seq + 1 elseif why ~= "timeout" then error(why) end
+    end
+  end
+  local function consumer(c, inc)
+    local qh = assert(shm.queue.attach(q.name))
+    local dr = assert(shm.event.attach(drained.name))
+    local f = assert(io.open(("%s/c%d_%d"):format(dir, c, inc), "w"))
+    while true do
+      local m, why = qh:pop(0.05)
+      if m then
+        f:write(m, "\n")
+        f:flush()
+      elseif why == "timeout" then
+        if dr.isset then break end
+      else
+        error(why)
+      end
+    end
+    f:close()
+  end
+  local roles = { { producer, 1 }, { producer, 2 }, { consumer, 1 }, { consumer, 2 } }
+  local running, inc, kills = {}, {}, { producer = 0, consumer = 0 }
+  for i, r in ipairs(roles) do
+    inc[i] = 1
+    running[i] = shm.spawn(r[1], r[2], 1)
+  end
+  for _ = 1, count do
+    sleep(math.random() * 0.03)
+    local i = math.random(#roles)
+    running[i]:kill("KILL")
+    running[i]:wait()
+    local role = roles[i][1] == producer and "producer" or "consumer"
+    kills[role] = kills[role] + 1
+    inc[i] = inc[i] + 1
+    running[i] = shm.spawn(roles[i][1], roles[i][2], inc[i])
+  end
+  sleep(0.2)
+  stop:set()
+  for i = 1, 2 do
+    local ok, how = finish(running[i], 10)
+    if not ok then fact("hung", "producer" .. i .. ":" .. tostring(how)) end
+  end
+  drained:set()
+  for i = 3, 4 do
+    local ok, how = finish(running[i], 10)
+    if not ok then fact("hung", "consumer" .. i - 2 .. ":" .. tostring(how)) end
+  end
+  -- What arrived: every line whole, each message once, each producer's order kept.
+  local seen, torn, dups, disorder, received = {}, 0, 0, 0, 0
+  local top = {}
+  local p = io.popen("ls " .. dir)
+  for file in p:lines() do
+    local last = {}
+    for line in io.lines(dir .. "/" .. file) do
+      local pid, pinc, seq = parse(line)
+      if not pid then
+        torn = torn + 1
+      else
+        received = received + 1
+        local key = pid .. ":" .. pinc
+        if seen[key .. ":" .. seq] then dups = dups + 1 end
+        seen[key .. ":" .. seq] = true
+        if (last[key] or 0) >= seq then disorder = disorder + 1 end
+        last[key] = seq
+        top[key] = math.max(top[key] or 0, seq)
+      end
+    end
+  end
+  p:close()
+  local gaps = 0
+  for key, max in pairs(top) do
+    for seq = 1, max do
+      if not seen[key .. ":" .. seq] then gaps = gaps + 1 end
+    end
+  end
+  os.execute("rm -rf " .. dir)
+  fact("received", received)
+  fact("torn", torn)
+  fact("duplicates", dups)
+  fact("disorder", disorder)
+  fact("gaps", gaps)
+  fact("producer_kills", kills.producer)
+  fact("consumer_kills", kills.consumer)
+  fact("left", q.count)
+  for _, o in ipairs { q, stop, drained } do o:unlink() end
+end
+
+runs.mutex = function()
+  local m = assert(shm.mutex())
+  local b = assert(shm.create(64))
+  local stop = assert(shm.event())
+  -- state[1]: processes inside; [2]: sections done; [3]: owner-died seen; [4]: two inside;
+  -- [5]: other failures
+  local function worker()
+    local mh = assert(shm.mutex.attach(m.name))
+    local st = assert(shm.event.attach(stop.name))
+    local state = assert(shm.attach(b.name)):array("int64")
+    while not st.isset do
+      local ok, how = mh:lock(2)
+      if not ok then
+        state:add(5, 1)
+      else
+        if how == "owner-died" then
+          state:add(3, 1)
+          state:store(1, 0) -- the repair: whoever died inside is not inside any more
+          mh:consistent()
+        end
+        if state:add(1, 1) ~= 0 then state:add(4, 1) end
+        state[2] = state[2] + 1 -- not atomic: only the lock keeps it right
+        state:sub(1, 1)
+        mh:unlock()
+      end
+    end
+  end
+  local running = {}
+  for i = 1, 3 do running[i] = shm.spawn(worker) end
+  for _ = 1, count do
+    sleep(math.random() * 0.02)
+    local i = math.random(3)
+    running[i]:kill("KILL")
+    running[i]:wait()
+    running[i] = shm.spawn(worker)
+  end
+  sleep(0.1)
+  stop:set()
+  for i = 1, 3 do
+    local ok, how, detail = finish(running[i], 10)
+    if not ok then fact("hung", "worker" .. i .. ":" .. tostring(how) .. ":" .. tostring(detail)) end
+  end
+  local state = b:array("int64")
+  fact("kills", count)
+  fact("sections", state[2])
+  fact("owner_died", state[3])
+  fact("two_inside", state[4])
+  fact("failures", state[5])
+  for _, o in ipairs { m, b, stop } do o:unlink() end
+end
+
+runs.barrier = function()
+  local told, worst, rounds = 0, 0, 0
+  for _ = 1, count do
+    local b = assert(shm.barrier(3))
+    local function party()
+      local bh = assert(shm.barrier.attach(b.name))
+      local n = 0
+      while true do
+        local r, why = bh:wait(5)
+        if not r then return why, n, now() end
+        n = n + 1
+      end
+    end
+    local ps = { shm.spawn(party), shm.spawn(party), shm.spawn(party) }
+    sleep(0.02 + math.random() * 0.05)
+    local victim = math.random(3)
+    ps[victim]:kill("KILL")
+    local killed = now()
+    ps[victim]:wait()
+    for i, h in ipairs(ps) do
+      if i ~= victim then
+        local ok, why, n, at = finish(h, 10)
+        if ok and why == "broken" then
+          told = told + 1
+          worst = math.max(worst, at - killed)
+          rounds = rounds + n
+        else
+          fact("party", tostring(ok) .. ":" .. tostring(why))
+        end
+      end
+    end
+    b:unlink()
+  end
+  fact("trials", count)
+  fact("told_broken", told)
+  fact("rounds", rounds)
+  fact("worst_seconds", ("%.3f"):format(worst))
+end
+
+runs[what]()
+nap:unlink()
+print(table.concat(facts, " "))
