@@ -146,7 +146,10 @@ describe("shmlua's children", function()
     local run = start(parent(sig and body or "shm.exec('sleep', '1'):wait() " .. body))
     local host, forked, ran, program = ready(run)
     assert.is_true(alive(forked) and alive(ran) and alive(program))
-    if sig then signal(host, sig) end
+    if sig then
+      H.sh("sleep 0.3") -- the script is in body by now
+      signal(host, sig)
+    end
     local started = os.time()
     local out, _, how = finish(run)
     assert.is_true(os.time() - started < 10, "the host waited for its children")
@@ -167,6 +170,12 @@ describe("shmlua's children", function()
 
   it("are terminated when the host is hung up (SIGHUP)", function()
     assert.equal("signal", select(2, gone_after("while true do end", "HUP")))
+  end)
+
+  it("are waited for at os.exit(true) until a Ctrl-C, then terminated", function()
+    local out, how = gone_after("os.exit(true)", "INT")
+    assert.equal("exit", how)
+    assert.matches("interrupted!", out)
   end)
 
   it("are terminated after an uncaught error", function()

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "binding.h"
 #include "exepath.h"
 #include "luashm.h"
 #include "options.h"
@@ -24,13 +25,15 @@ static void printversion(void) {
 }
 
 /* Children still running when the host ends: like Python's non-daemon processes they are
-   waited for after success; after a failure they get SIGTERM, then SIGKILL. */
-static void endchildren(int success) {
+   waited for after success; after a failure they get SIGTERM, then SIGKILL. With L (inside
+   a Lua call), Ctrl-C stops the wait with "interrupted!", as any wait in the module. */
+static void endchildren(lua_State *L, int success) {
   if (!success)
     shmlua_children_terminate_all(SHMLUA_HOST_GRACE);
   else
     while (shmlua_children_wait_all() != 0 && errno == EINTR)
-      continue;
+      if (L)
+        shmlua_checkinterrupt(L);
 }
 
 /* os.exit ends the host as the end of a script would: the children first, by the status
@@ -38,7 +41,7 @@ static void endchildren(int success) {
 static int hostexit(lua_State *L) {
   int success = lua_isboolean(L, 1) ? lua_toboolean(L, 1)
                                     : luaL_optinteger(L, 1, EXIT_SUCCESS) == EXIT_SUCCESS;
-  endchildren(success);
+  endchildren(L, success);
   lua_pushvalue(L, lua_upvalueindex(1));
   lua_insert(L, 1);
   lua_call(L, lua_gettop(L) - 1, 0);
@@ -152,7 +155,7 @@ int main(int argc, char **argv) {
   status = lua_pcall(L, 2, 1, 0);
   success = status == LUA_OK && lua_toboolean(L, -1);
   shmlua_host_report(L, status);
-  endchildren(success);
+  endchildren(NULL, success);
   lua_close(L);
   return success ? EXIT_SUCCESS : EXIT_FAILURE;
 }
