@@ -6,10 +6,15 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "futex.h"
 #include "mutex.h"
 #include "sync_wait.h"
 
 enum { PREFIX = 4 };
+
+/* How long the forms that do not wait (try_push, try_pop, shutdown) still wait for the lock:
+   a holder keeps it for one copy, so only a stopped process or a broken lock takes longer. */
+static const double LOCK_SECONDS = 1.0;
 
 static int check(const void *bytes, size_t size, shmlua_error *err) {
   const shmlua_queue_block *q = bytes;
@@ -176,9 +181,15 @@ typedef struct side {
 
 static int transfer(shmlua_queue *h, int (*locked)(shmlua_queue *, void *), void *ctx,
                     const side *s, int wait, const struct timespec *deadline) {
+  struct timespec brief;
+  const struct timespec *lockby = deadline;
+  if (!wait) {
+    brief = shmlua_deadline_coarse(LOCK_SECONDS);
+    lockby = &brief;
+  }
   for (;;) {
     uint32_t seen = __atomic_load_n(s->sleep_word, __ATOMIC_SEQ_CST);
-    int rc = lock(h, deadline);
+    int rc = lock(h, lockby);
     if (rc != 0)
       return rc;
     rc = locked(h, ctx);
@@ -232,7 +243,8 @@ int shmlua_queue_pop(shmlua_queue *h, shmlua_queue_reserve reserve, void *ud, si
 }
 
 int shmlua_queue_shutdown(shmlua_queue *h) {
-  int rc = lock(h, NULL);
+  struct timespec lockby = shmlua_deadline_coarse(LOCK_SECONDS);
+  int rc = lock(h, &lockby);
   if (rc != 0)
     return rc;
   h->q->ended = 1;

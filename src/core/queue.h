@@ -53,8 +53,8 @@ int shmlua_queue_init(void *addr, const void *arg, shmlua_error *err);
 
 void shmlua_queue_open(shmlua_queue *h, void *addr);
 
-/* Pushes len bytes. wait = 0 fails with EAGAIN when full; otherwise waits for room until
-   deadline (NULL: no limit). 0, EAGAIN, ETIMEDOUT, EINTR, EPIPE (shut down), EMSGSIZE
+/* Pushes len bytes. wait = 0 fails with EAGAIN when full (and waits at most 1 s for the
+   lock, then ETIMEDOUT); otherwise waits for room until deadline (NULL: no limit). 0, EAGAIN, ETIMEDOUT, EINTR, EPIPE (shut down), EMSGSIZE
    (longer than the byte capacity), ENOTRECOVERABLE. */
 int shmlua_queue_push(shmlua_queue *h, const void *data, size_t len, int wait,
                       const struct timespec *deadline);
