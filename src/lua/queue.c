@@ -170,6 +170,8 @@ static int queue_try_pop(lua_State *L) {
 static int queue_shutdown(lua_State *L) {
   shmlua_syncud *u = checkqueue(L);
   int rc = shmlua_queue_shutdown(&u->as.queue);
+  if (rc == ETIMEDOUT)
+    return shmlua_sync_fail(L, "timeout");
   if (rc != 0)
     return shmlua_sync_error(L, u, rc);
   lua_pushboolean(L, 1);
