@@ -225,7 +225,7 @@ describe("wait and notify", function()
     local child = background([[
       local a = assert(require("shm").attach(arg[1])):array("int64")
       a:store(2, io.open("/proc/self/stat"):read("n"))
-      print(a:wait(1, 0, 5))
+      print(a:wait(1, 0, 30)) -- prints "timed-out" after 30 s if the signal were swallowed
     ]], m.name)
     local a = m:array("int64")
     while a:load(2) == 0 do end
@@ -236,6 +236,6 @@ describe("wait and notify", function()
     child:close()
     m:unlink()
     assert.matches("interrupted!", out)
-    assert.is_true(now() - t0 < 2)
+    assert.is_true(now() - t0 < 10) -- at once, but the machine may be busy
   end)
 end)
