@@ -2,7 +2,6 @@
    without SA_RESTART, so a wait in C returns EINTR and the interpreter gets control back. */
 #include "signals.h"
 
-#include <errno.h>
 #include <lauxlib.h>
 #include <signal.h>
 #include <string.h>
@@ -16,7 +15,7 @@ static lua_State *volatile running; /* the state whose code SIGINT interrupts */
 static void (*sigint_outside)(int) = SIG_IGN; /* SIGINT's handler when no code runs */
 static volatile sig_atomic_t cancelled;
 static struct termios terminal;
-static volatile sig_atomic_t terminal_kept;
+static volatile pid_t terminal_keeper; /* who saved it: not a forked child, which inherits */
 
 static void handle(int signo, void (*handler)(int)) {
   struct sigaction sa;
@@ -31,7 +30,7 @@ static void on_fatal(int signo) {
   sigset_t only;
   shmlua_owner_cleanup();
   shmlua_children_terminate_all(SHMLUA_HOST_GRACE);
-  if (terminal_kept)
+  if (terminal_keeper == getpid())
     tcsetattr(STDIN_FILENO, TCSANOW, &terminal);
   handle(signo, SIG_DFL);
   sigemptyset(&only);
@@ -48,7 +47,7 @@ static void stop(lua_State *L, lua_Debug *ar) {
 }
 
 static void on_interrupt(int signo) {
-  handle(signo, on_fatal); /* a second Ctrl-C, before the hook runs, ends the host */
+  handle(signo, sigint_outside); /* a second Ctrl-C, before the hook runs, ends the host */
   lua_sethook(running, stop, LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT, 1);
 }
 
@@ -96,5 +95,5 @@ int shmlua_sigint_cancelled(void) {
 
 void shmlua_signals_keep_terminal(void) {
   if (isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &terminal) == 0)
-    terminal_kept = 1;
+    terminal_keeper = getpid();
 }
