@@ -37,8 +37,13 @@ local function finish(run)
   return out, ok, how, code
 end
 
+-- Running (a zombie left to an init that has not reaped it yet counts as gone).
 local function alive(pid)
-  return (H.sh(("kill -0 %d 2>/dev/null && echo yes"):format(pid))):match("yes") ~= nil
+  local f = io.open(("/proc/%d/stat"):format(pid))
+  if not f then return false end
+  local state = f:read("a"):match("^%d+ %b() (%a)")
+  f:close()
+  return state ~= "Z"
 end
 
 local function signal(pid, sig)
@@ -185,6 +190,30 @@ describe("shmlua's children", function()
 
   it("are terminated at os.exit with a failure status", function()
     gone_after("os.exit(4)")
+  end)
+
+  it("get SIGTERM (Linux) when the host is killed by SIGKILL", function()
+    local run = start(([[
+      local script = os.tmpname()
+      local f = assert(io.open(script, "w"))
+      f:write("shm.exec('sleep', '30'):wait()")
+      f:close()
+      local forked = shm.spawn(function() shm.exec('sleep', '30'):wait() end)
+      local ran = shm.run(script)
+      print("ready", %s, forked.pid, ran.pid) io.stdout:flush()
+      shm.exec('sleep', '0.3'):wait()
+      os.remove(script)
+      while true do end
+    ]]):format(MYPID))
+    local host, forked, ran = ready(run)
+    H.sh("sleep 0.5")
+    assert.is_true(alive(forked) and alive(ran))
+    signal(host, "KILL")
+    local started = os.time()
+    finish(run) -- returns once nothing holds the pipe: the children and their sleeps ended
+    assert.is_true(os.time() - started < 10, "the children outlived their parent")
+    assert.is_false(alive(forked))
+    assert.is_false(alive(ran))
   end)
 
   it("are waited for at a normal end, as at os.exit(true)", function()

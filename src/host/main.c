@@ -142,7 +142,6 @@ int main(int argc, char **argv) {
   int status, success;
   if (argv[0] && argv[0][0])
     shmlua_progname = argv[0];
-  shmlua_child_watch_parent();
   shmlua_signals_install();
   L = luaL_newstate();
   if (L == NULL) {
