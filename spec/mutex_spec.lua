@@ -300,6 +300,8 @@ describe("attaching a sync object", function()
     assert.error_matches(function() shm.mutex(42) end, "bad argument #1")
     assert.error_matches(function() shm.mutex(nil, { bogus = 1 }) end, "unknown option 'bogus'")
     assert.error_matches(function() shm.mutex.attach("a/b") end, "invalid name")
+    assert.error_matches(function() shm.queue.attach("x", { readonly = true }) end,
+      "unknown option 'readonly'")
     local m = track(shm.mutex())
     assert.error_matches(function() m:lock(-1) end, "non%-negative")
     assert.error_matches(function() m:lock("soon") end, "number expected")

@@ -144,8 +144,10 @@ static int call_create(lua_State *L) {
 
 /* The common attach: the class descriptor is upvalue 1. */
 static int common_attach(lua_State *L) {
+  static const char *const none[] = {NULL}; /* (name [, opts]) as everywhere; no option yet */
   shmlua_name name;
   shmlua_checkname(L, 1, &name);
+  shmlua_checkopts(L, 2, none);
   return shmlua_sync_attach(L, lua_touserdata(L, lua_upvalueindex(1)), &name);
 }
 
