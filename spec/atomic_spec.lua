@@ -220,22 +220,25 @@ describe("wait and notify", function()
     assert.not_matches("timed%-out", results)
   end)
 
-  it("is interrupted by Ctrl-C (SIGINT) in lua5.4, which reports 'interrupted!'", function()
-    local m <close> = assert(shm.create(16))
-    local child = background([[
-      local a = assert(require("shm").attach(arg[1])):array("int64")
-      a:store(2, io.open("/proc/self/stat"):read("n"))
-      print(a:wait(1, 0, 30)) -- prints "timed-out" after 30 s if the signal were swallowed
-    ]], m.name)
-    local a = m:array("int64")
-    while a:load(2) == 0 do end
-    H.sh("sleep 0.3") -- let it reach the sleep
-    local t0 = now()
-    H.sh("kill -INT " .. a:load(2))
-    local out = child:read("a")
-    child:close()
-    m:unlink()
-    assert.matches("interrupted!", out)
-    assert.is_true(now() - t0 < 10) -- at once, but the machine may be busy
-  end)
+  for _, dtype in ipairs({ "int32", "int64" }) do
+    it("on " .. dtype .. " is interrupted by Ctrl-C (SIGINT) in lua5.4: 'interrupted!'", function()
+      local m <close> = assert(shm.create(16))
+      local child = background([[
+        local a = assert(require("shm").attach(arg[1])):array(arg[2])
+        a:store(2, io.open("/proc/self/stat"):read("n"))
+        print(a:wait(1, 0, 30)) -- prints "timed-out" after 30 s if the signal were swallowed
+      ]], m.name, dtype)
+      local a = m:array(dtype)
+      while a:load(2) == 0 do end
+      H.sh("sleep 0.3") -- let it reach the sleep
+      local t0 = now()
+      H.sh("kill -INT " .. a:load(2))
+      local out = child:read("a")
+      child:close()
+      m:unlink()
+      assert.matches("interrupted!", out)
+      assert.is_true(now() - t0 < 10) -- at once, but the machine may be busy
+    end)
+  end
+
 end)

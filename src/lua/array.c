@@ -426,6 +426,10 @@ static int array_wait(lua_State *L) {
     deadline = shmlua_deadline(t);
   }
   for (int first = 1; !result; first = 0) {
+    /* A Ctrl-C that came while we were not inside the sleep (between 64-bit slices, say)
+       would not interrupt the next one: look before each sleep after the first. */
+    if (!first)
+      shmlua_checkinterrupt(L);
     if (timed)
       left = shmlua_time_left(&deadline);
     if (is64(a))
@@ -440,9 +444,7 @@ static int array_wait(lua_State *L) {
       /* A 64-bit sleep ends every few ms to look (atomic.h). */
       if (!is64(a) || !time_remains(timed, &deadline))
         result = "timed-out";
-    } else if (rc == EINTR)
-      shmlua_checkinterrupt(L); /* raises if Ctrl-C asked to stop; else sleep on */
-    else
+    } else if (rc != EINTR) /* EINTR: the check above raises if Ctrl-C asked to stop */
       return luaL_error(L, "wait: %s", strerror(rc));
   }
   lua_pushstring(L, result);
