@@ -87,7 +87,7 @@ static int read_blocks(shmlua_listing *l, shmlua_error *err) {
     b->age = seconds_between(later(st.st_ctim, st.st_mtim) ? st.st_ctim : st.st_mtim, now);
   }
   closedir(dir);
-  if (rc == 0)
+  if (rc == 0 && l->count > 1) /* blocks is NULL when empty, which qsort must not get */
     qsort(l->blocks, l->count, sizeof *l->blocks, by_name);
   return rc;
 }
@@ -135,7 +135,7 @@ static int scan_process(const shmlua_listing *l, pid_t pid, mapping **m, size_t 
 }
 
 static int read_mappers(shmlua_listing *l, shmlua_error *err) {
-  DIR *proc = opendir("/proc");
+  DIR *proc = l->count > 0 ? opendir("/proc") : NULL; /* no blocks: nothing to look for */
   mapping *m = NULL;
   size_t n = 0, cap = 0, linecap = 0, k = 0;
   char *line = NULL;
