@@ -82,6 +82,34 @@ resource_tracker.unregister(m._name, "shared_memory")
     assert.same({}, find(name).pids)
     new:unlink()
   end)
+  -- In a mount namespace of its own (root only), /dev/shm and /proc can be replaced.
+  local function isolated(mounts, source)
+    local path = H.tmpfile(source)
+    local out, ok = H.sh("unshare -m sh -c " .. H.quote(("%s && %slua5.4 %s"):format(mounts, H.env,
+      path)) .. " 2>&1")
+    os.remove(path)
+    return out, ok
+  end
+
+  it("lists nothing in an empty /dev/shm", function()
+    local out, ok = isolated("mount -t tmpfs tmpfs /dev/shm", [[
+      local shm = require "shm"
+      print(#assert(shm.blocks()))
+    ]])
+    if not ok and out:match("unshare") then return pending("no mount namespace: " .. out) end
+    assert.equal("0\n", out)
+  end)
+
+  it("lists blocks with no pids where /proc does not exist", function()
+    local out, ok = isolated("mount -t tmpfs tmpfs /dev/shm && mount -t tmpfs tmpfs /proc", [[
+      local shm = require "shm"
+      local m <close> = assert(shm.create(64))
+      local list = assert(shm.blocks())
+      print(#list, list[1].name == m.name, list[1].size, #list[1].pids)
+    ]])
+    if not ok and out:match("unshare") then return pending("no mount namespace: " .. out) end
+    assert.equal("1\ttrue\t64\t0\n", out)
+  end)
 end)
 
 describe("shm.remove", function()
