@@ -108,7 +108,8 @@ resource_tracker.unregister(m._name, "shared_memory")
       print(#list, list[1].name == m.name, list[1].size, #list[1].pids)
     ]])
     if not ok and out:match("unshare") then return pending("no mount namespace: " .. out) end
-    assert.equal("1\ttrue\t64\t0\n", out)
+    -- (a sanitized build complains on stderr, without /proc, after the script's output)
+    assert.matches("^1\ttrue\t64\t0\n", (out:gsub("==%d+==[^\n]*\n", "")))
   end)
 end)
 
