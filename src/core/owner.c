@@ -1,9 +1,11 @@
-/* Ownership of shared-memory names. The list is only changed with signals blocked, so a
-   signal handler that runs shmlua_owner_cleanup always sees a consistent list. */
+/* Ownership of shared-memory names. The list changes only by single pointer stores, each
+   made once the node it links is complete (a signal fence keeps the compiler from moving
+   them), so a signal handler that runs shmlua_owner_cleanup in the middle of a change sees
+   a whole list, without blocking signals (two system calls per change, a tenth of a create
+   and unlink). Nodes are freed only once unlinked: a handler runs to its end first. */
 #include "owner.h"
 
 #include <errno.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -17,16 +19,6 @@ typedef struct owned {
 
 static owned *volatile owned_head;
 
-static void block_signals(sigset_t *old) {
-  sigset_t all;
-  sigfillset(&all);
-  sigprocmask(SIG_BLOCK, &all, old);
-}
-
-static void restore_signals(const sigset_t *old) {
-  sigprocmask(SIG_SETMASK, old, NULL);
-}
-
 static void cleanup_at_exit(void) {
   shmlua_owner_cleanup();
 }
@@ -35,7 +27,6 @@ int shmlua_owner_add(const char *path, shmlua_error *err) {
   static int registered;
   size_t len = strlen(path) + 1;
   owned *node = malloc(sizeof *node + len);
-  sigset_t old;
   if (!node)
     return shmlua_fail(err, ENOMEM, path + 1);
   if (!registered) {
@@ -47,10 +38,9 @@ int shmlua_owner_add(const char *path, shmlua_error *err) {
   }
   node->pid = getpid();
   memcpy(node->path, path, len);
-  block_signals(&old);
   node->next = owned_head;
+  __atomic_signal_fence(__ATOMIC_SEQ_CST);
   owned_head = node;
-  restore_signals(&old);
   return 0;
 }
 
@@ -68,12 +58,7 @@ static owned *detach(const char *path) {
 }
 
 void shmlua_owner_forget(const char *path) {
-  sigset_t old;
-  owned *node;
-  block_signals(&old);
-  node = detach(path);
-  restore_signals(&old);
-  free(node);
+  free(detach(path));
 }
 
 int shmlua_owner_owns(const char *path) {
