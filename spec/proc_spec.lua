@@ -301,6 +301,21 @@ describe("shm.spawn", function()
     assert.is_nil(state(inner))
   end)
 
+  it("terminates a failing child's own children (SIGTERM, then SIGKILL)", function()
+    local m <close> = assert(shm.create(16))
+    local pids = m:array("int32")
+    local ok, kind, msg = shm.spawn(function()
+      pids[1] = shm.spawn(forever).pid
+      pids[2] = shm.exec("sh", "-c", "trap '' TERM; while :; do :; done").pid -- ignores TERM
+      error("the child fails")
+    end):wait(10)
+    assert.same({ nil, "error" }, { ok, kind })
+    assert.matches("the child fails", msg, 1, true)
+    assert.is_nil(state(pids[1]))
+    assert.is_nil(state(pids[2]))
+    m:unlink()
+  end)
+
   it("ends a child whose parent was killed (PDEATHSIG)", function()
     local out = H.lua([[
       local shm = require "shm"
