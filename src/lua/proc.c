@@ -77,11 +77,6 @@ static void write_all(int fd, const char *p, size_t n) {
   }
 }
 
-/* In the forked child: calls the function below the nargs arguments on top, sends what it
-   returned (or its error with a traceback) to the parent, and ends with _exit. Lua's state is
-   not closed and atexit handlers do not run: the parent's objects are the parent's, and their
-   finalizers (a block's, a lock's) must not act for it. Only this child's own blocks and
-   children are cleaned up. */
 /* In the forked child, under lua_pcall, with the function and its arguments: returns the
    encoded results, or raises the error text. */
 static int child_main(lua_State *L) {
