@@ -151,6 +151,19 @@ describe("docs/api.md", function()
     assert.same({}, ghosts)
   end)
 
+  it("has an example in every entry", function()
+    local bare, entry, example = {}, nil, false
+    for line in (doc .. "\n## end"):gmatch("[^\n]*") do
+      if line:match("^##") then
+        if entry and not example then bare[#bare + 1] = entry end
+        entry, example = line:match("^### (.*)"), false
+      elseif line == "```lua" then
+        example = true
+      end
+    end
+    assert.same({}, bare)
+  end)
+
   it("has examples that run and clean up", function()
     local count = 0
     for code in doc:gmatch("\n```lua\n(.-)\n```") do
