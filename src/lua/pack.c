@@ -45,7 +45,7 @@ static int buf_pack(lua_State *L) {
   start = shmlua_checkstart(L, pos, b->size);
   pad = (start - 1) % MAXALIGN;
   lua_pushvalue(L, lua_upvalueindex(UV_PACK));
-  lua_pushfstring(L, "%s%s", "xxxxxxxxxxxxxxx" + (MAXALIGN - 1 - pad), lua_tostring(L, 3));
+  lua_pushfstring(L, "%s%s", &"xxxxxxxxxxxxxxx"[MAXALIGN - 1 - pad], lua_tostring(L, 3));
   lua_rotate(L, 4, 2); /* pack, format, values... */
   if (lua_pcall(L, nvalues + 1, 1, 0) != LUA_OK)
     return reraise(L, 2);
