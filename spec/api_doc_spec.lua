@@ -151,6 +151,22 @@ describe("docs/api.md", function()
     assert.same({}, ghosts)
   end)
 
+  it("is what docs/python.md maps Python's calls to", function()
+    local page, ghosts, methods = readfile(root .. "/docs/python.md"), {}, {}
+    for name in page:gmatch("shm%.[%w_.]*[%w_]") do
+      if not exists(name, block) then ghosts[#ghosts + 1] = name end
+    end
+    for _, mt in pairs(debug.getregistry()) do
+      if type(mt) == "table" and type(rawget(mt, "__methods")) == "table" then
+        for method in pairs(mt.__methods) do methods[method] = true end
+      end
+    end
+    for method in page:gmatch(":([%a_][%w_]*)%(") do
+      if not methods[method] then ghosts[#ghosts + 1] = ":" .. method end
+    end
+    assert.same({}, ghosts)
+  end)
+
   it("has an example in every entry", function()
     local bare, entry, example = {}, nil, false
     for line in (doc .. "\n## end"):gmatch("[^\n]*") do
