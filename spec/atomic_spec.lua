@@ -220,6 +220,25 @@ describe("wait and notify", function()
     assert.not_matches("timed%-out", results)
   end)
 
+  it("on int64 notices a change of the high half alone within milliseconds", function()
+    local m <close> = assert(shm.create(16))
+    local child = background([[
+      local a = assert(require("shm").attach(arg[1])):array("int64")
+      a:store(2, 1)
+      io.write(a:wait(1, 0, 20), " ", a:load(1))
+    ]], m.name)
+    local a = m:array("int64")
+    while a:load(2) == 0 do end
+    H.sh("sleep 0.2") -- let it reach the sleep
+    local t0 = now()
+    a:store(1, 1 << 32) -- the low half, where the kernel sleeps, stays 0; no notify either
+    local out = child:read("a")
+    child:close()
+    m:unlink()
+    assert.equal("ok " .. (1 << 32), out)
+    assert.is_true(now() - t0 < 5, "took " .. now() - t0)
+  end)
+
   for _, dtype in ipairs({ "int32", "int64" }) do
     it("on " .. dtype .. " is interrupted by Ctrl-C (SIGINT) in lua5.4: 'interrupted!'", function()
       local m <close> = assert(shm.create(16))
