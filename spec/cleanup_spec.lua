@@ -126,22 +126,27 @@ describe("shmlua unlinks its owned blocks", function()
   end)
 end)
 
--- A script that starts children (a forked function, a script in a fresh shmlua, a
--- program), each blocked for 30 seconds, reports their pids, then does `body`.
+-- Lua that starts two children blocked for 30 seconds: `forked`, a function in a forked
+-- child, and `ran`, a script in a fresh shmlua (which removes its file once it has read it).
+local CHILDREN = [[
+  local script = os.tmpname()
+  local f = assert(io.open(script, "w"))
+  f:write("os.remove(arg[0]) shm.exec('sleep', '30'):wait()")
+  f:close()
+  local forked = shm.spawn(function() shm.exec('sleep', '30'):wait() end)
+  local ran = shm.run(script)
+]]
+
+-- A script with an owned block and three children (those of CHILDREN and a program), that
+-- reports their pids, then does `body`.
 local function parent(body)
   return ([[
     local m = assert(shm.create(64, name))
-    local script = os.tmpname()
-    local f = assert(io.open(script, "w"))
-    f:write("shm.exec('sleep', '30'):wait()")
-    f:close()
-    local forked = shm.spawn(function() shm.exec('sleep', '30'):wait() end)
-    local ran = shm.run(script)
+    %s
     local program = shm.exec('sleep', '30')
     print("ready", %s, forked.pid, ran.pid, program.pid) io.stdout:flush()
-    os.remove(script)
     %s
-  ]]):format(MYPID, body)
+  ]]):format(CHILDREN, MYPID, body)
 end
 
 describe("shmlua's children", function()
@@ -194,17 +199,10 @@ describe("shmlua's children", function()
 
   it("get SIGTERM (Linux) when the host is killed by SIGKILL", function()
     local run = start(([[
-      local script = os.tmpname()
-      local f = assert(io.open(script, "w"))
-      f:write("shm.exec('sleep', '30'):wait()")
-      f:close()
-      local forked = shm.spawn(function() shm.exec('sleep', '30'):wait() end)
-      local ran = shm.run(script)
+      %s
       print("ready", %s, forked.pid, ran.pid) io.stdout:flush()
-      shm.exec('sleep', '0.3'):wait()
-      os.remove(script)
       while true do end
-    ]]):format(MYPID))
+    ]]):format(CHILDREN, MYPID))
     local host, forked, ran = ready(run)
     H.sh("sleep 0.5")
     assert.is_true(alive(forked) and alive(ran))
