@@ -25,7 +25,7 @@ static int finished;       /* the line, or the end of input, came */
 void shmlua_input_open(void) {
   const char *home = getenv("HOME");
   rl_readline_name = "shmlua";
-  rl_catch_signals = 0; /* the host's own handlers deal with SIGINT, SIGTERM, SIGHUP */
+  rl_catch_signals = 0; /* the host's own handlers deal with them (signals.c) */
   using_history();
   if (!home || !*home || !(history_path = malloc(strlen(home) + sizeof HISTORY_NAME)))
     return;
