@@ -10,6 +10,7 @@ local function start(source)
   f:write("local name = arg[1]\n", source)
   f:close()
   local name = H.name("cleanup")
+  finally(function() os.remove("/dev/shm/" .. name) end) -- should the host fail to
   local p = assert(io.popen(("%sexec %s %s %s 2>&1"):format(H.env, H.quote(H.shmlua),
     path, name)))
   return { p = p, path = path, name = name }
