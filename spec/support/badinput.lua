@@ -90,6 +90,32 @@ local function closedblock(c)
   return b
 end
 
+-- Process handles are slow to make (under ASan above all): one per state is kept across
+-- calls while it is still in that state (a call may kill it, or release it through __gc).
+local kept = {}
+local function shared(state, make, still)
+  local h = kept[state]
+  if h == nil or not still(h) then
+    h = make()
+    kept[state] = h
+  end
+  return h
+end
+
+local function release_kept()
+  for _, h in pairs(kept) do
+    pcall(h.kill, h, "KILL")
+    pcall(h.wait, h)
+  end
+  kept = {}
+end
+
+local function exited()
+  local h = assert(shm.exec("true"))
+  h:wait()
+  return h
+end
+
 local function closesync(o)
   o:close()
   return o
@@ -200,18 +226,23 @@ W.fixtures = {
     { "closed", function(c) return closesync(c:queue()) end },
   },
   ["shm.process"] = {
-    { "running", function(c) return c:process("sleep", "5") end },
-    { "exited", function(c)
-      local h = c:process("true")
-      h:wait()
-      return h
+    { "running", function()
+      return shared("running", function() return assert(shm.exec("sleep", "1")) end,
+        function(h)
+          local ok, _, how = pcall(h.poll, h)
+          return ok and how == "running"
+        end)
+    end },
+    { "exited", function()
+      return shared("exited", exited, function(h) return (pcall(h.poll, h)) end)
     end },
     -- a script can reach __gc through debug.getmetatable: every method must survive it
-    { "collected", function(c)
-      local h = c:process("true")
-      h:wait()
-      getmetatable(h).__gc(h)
-      return h
+    { "collected", function()
+      return shared("collected", function()
+        local h = exited()
+        getmetatable(h).__gc(h)
+        return h
+      end, function() return true end)
     end },
   },
 }
@@ -592,6 +623,7 @@ function W.walk(id, from, private)
     made = made + 1
     if made % 200 == 0 then collectgarbage("collect") end
   end
+  release_kept()
   collectgarbage("collect")
   collectgarbage("collect")
   local after = settle(before)
