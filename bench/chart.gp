@@ -11,7 +11,9 @@ set style fill solid 0.8 border -1
 set boxwidth 0.9
 set xtics rotate by -35 nomirror
 set ylabel "ratio (log)"
-set key top left
+set key outside top center horizontal
+set bmargin 7
+set rmargin 8
 # series: the data columns that hold numbers (the driver leaves out empty ones).
 name(c) = c == 2 ? "shmlua / Python" : c == 3 ? "shmlua / C" : \
           c == 4 ? "shmlua / Lua table" : "shmlua / empty C __index"
