@@ -12,10 +12,13 @@ local function run(script, ...)
     table.concat(args, " ")))
 end
 
-local function facts(out)
+-- Runs a deaths.lua scenario; its facts ("key=value") as a table, and its output.
+local function deaths(scenario, n)
+  local out, ok = run("deaths.lua", scenario, n)
+  assert.is_true(ok, out)
   local t = {}
   for k, v in out:gmatch("([%w_]+)=(%S+)") do t[k] = tonumber(v) or v end
-  return t
+  return t, out
 end
 
 describe("a peer scribbling over", function()
@@ -48,9 +51,7 @@ end)
 describe("participants killed with SIGKILL at random moments", function()
   it("of a queue: no message torn, duplicated or reordered; at most one lost per dead consumer",
     function()
-      local out, ok = run("deaths.lua", "queue", "30")
-      assert.is_true(ok, out)
-      local f = facts(out)
+      local f, out = deaths("queue", "30")
       assert.is_nil(f.hung, out)
       assert.is_true(f.received > 1000, out)
       assert.equal(0, f.torn, out)
@@ -63,9 +64,7 @@ describe("participants killed with SIGKILL at random moments", function()
     end)
 
   it("of a mutex: never two inside; the next locker is told 'owner-died' and goes on", function()
-    local out, ok = run("deaths.lua", "mutex", "30")
-    assert.is_true(ok, out)
-    local f = facts(out)
+    local f, out = deaths("mutex", "30")
     assert.is_nil(f.hung, out)
     assert.equal(0, f.two_inside, out)
     assert.equal(0, f.failures, out)
@@ -74,9 +73,7 @@ describe("participants killed with SIGKILL at random moments", function()
   end)
 
   it("of a barrier: the other parties are told 'broken' quickly, never left waiting", function()
-    local out, ok = run("deaths.lua", "barrier", "8")
-    assert.is_true(ok, out)
-    local f = facts(out)
+    local f, out = deaths("barrier", "8")
     assert.is_nil(f.party, out)
     assert.equal(16, f.told_broken, out)
     assert.is_true(tonumber(f.worst_seconds) < 1, out)

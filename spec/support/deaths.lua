@@ -9,12 +9,8 @@ local shm = require "shm"
 
 local what, count = arg[1], tonumber(arg[2])
 
-local function now()
-  local f = assert(io.open("/proc/uptime"))
-  local t = f:read("n")
-  f:close()
-  return t
-end
+package.path = "spec/support/?.lua;" .. package.path
+local now = require "uptime"
 
 local nap = assert(shm.event())
 local function sleep(seconds) nap:wait(seconds) end
