@@ -78,6 +78,19 @@ describe("participants killed with SIGKILL at random moments", function()
     assert.equal(16, f.told_broken, out)
     assert.is_true(tonumber(f.worst_seconds) < 1, out)
   end)
+
+  it("of a semaphore: units die with their holders, none is ever made; nobody hangs", function()
+    local f, out = deaths("semaphore", "30")
+    assert.is_nil(f.hung, out)
+    assert.is_true(f.value >= 0 and f.value <= 2, out)
+  end)
+
+  it("of an event: waiters killed in their wait change nothing for the others", function()
+    local f, out = deaths("event", "30")
+    assert.is_nil(f.hung, out)
+    assert.is_true(f.wakes > 1000, out)
+    assert.equal(0, f.timeouts, out) -- no wake-up missed
+  end)
 end)
 
 describe("what is not guaranteed", function()

@@ -235,6 +235,74 @@ runs.barrier = function()
   fact("worst_seconds", ("%.3f"):format(worst))
 end
 
+-- Kills one of the workers made by spawn() count times at random moments, replacing each;
+-- then sets stop and waits for the last ones.
+local function kill_loop(spawn, stop, nworkers)
+  local running = {}
+  for i = 1, nworkers do running[i] = spawn() end
+  for _ = 1, count do
+    sleep(math.random() * 0.02)
+    local i = math.random(nworkers)
+    running[i]:kill("KILL")
+    running[i]:wait()
+    running[i] = spawn()
+  end
+  stop:set()
+  for i = 1, nworkers do
+    local ok, how = finish(running[i], 10)
+    if not ok then fact("hung", "worker" .. i .. ":" .. tostring(how)) end
+  end
+end
+
+-- Units have no owner: a holder killed takes its unit with it, but none is ever made.
+runs.semaphore = function()
+  local s, stop = assert(shm.semaphore(2)), assert(shm.event())
+  kill_loop(function()
+    return shm.spawn(function()
+      local sh = assert(shm.semaphore.attach(s.name))
+      local st = assert(shm.event.attach(stop.name))
+      while not st.isset do
+        if sh:acquire(0.05) then sh:release() end
+      end
+    end)
+  end, stop, 3)
+  fact("kills", count)
+  fact("value", s.value)
+  s:unlink(); stop:unlink()
+end
+
+-- A waiter killed in its wait changes nothing for the others.
+runs.event = function()
+  local e, stop = assert(shm.event()), assert(shm.event())
+  local b = assert(shm.create(64))
+  local setter = shm.spawn(function()
+    local eh, st = assert(shm.event.attach(e.name)), assert(shm.event.attach(stop.name))
+    while not st.isset do
+      eh:set()
+      nap:wait(0.001)
+      eh:clear()
+      nap:wait(0.001)
+    end
+    eh:set() -- the last waits end too
+  end)
+  kill_loop(function()
+    return shm.spawn(function()
+      local eh, st = assert(shm.event.attach(e.name)), assert(shm.event.attach(stop.name))
+      -- [1]: waits that ended with the flag set, [2]: waits that timed out
+      local wakes = assert(shm.attach(b.name)):array("int64")
+      while not st.isset do
+        if eh:wait(0.5) then wakes:add(1, 1) else wakes:add(2, 1) end
+      end
+    end)
+  end, stop, 3)
+  finish(setter, 10)
+  local wakes = b:array("int64")
+  fact("kills", count)
+  fact("wakes", wakes[1])
+  fact("timeouts", wakes[2])
+  for _, o in ipairs { e, stop, b } do o:unlink() end
+end
+
 runs[what]()
 nap:unlink()
 print(table.concat(facts, " "))
