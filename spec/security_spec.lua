@@ -295,6 +295,21 @@ describe("names", function()
     assert.is_true(tries > 150)
   end)
 
+  it("given to the host's --rm and --dump cannot remove or show files elsewhere", function()
+    local probe = os.tmpname() -- /tmp/lua_XXXXXX
+    local rel = "../.." .. probe
+    local out, ok = H.sh(("%s --rm %s 2>&1"):format(H.quote(H.shmlua), H.quote(rel)))
+    assert.is_nil(ok, out)
+    assert.truthy(out:match("invalid name"), out)
+    local f = io.open(probe)
+    assert.is_not_nil(f, "the file outside /dev/shm was removed")
+    f:close()
+    os.remove(probe)
+    out, ok = H.sh(("%s --dump ../../etc/passwd 2>&1"):format(H.quote(H.shmlua)))
+    assert.is_nil(ok, out)
+    assert.is_nil(out:match("root:"), out)
+  end)
+
   it("take one leading slash as Python does, and at most 255 bytes", function()
     local name = H.name("slash")
     local m <close> = assert(shm.create(8, "/" .. name))
