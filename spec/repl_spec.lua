@@ -5,8 +5,16 @@ local Term = require "tmuxterm"
 
 local home
 
+-- Waits until the REPL shows its prompt and nothing after it: it is reading a line. Keys
+-- typed before that go through the terminal's own line editing, where a Ctrl-D is lost.
+local function idle(t)
+  t:waitfor("\n>\n$", 10, true)
+end
+
 local function repl(args)
-  return Term.start(("HOME=%s %s %s"):format(home, H.quote(H.shmlua), args or ""))
+  local t = Term.start(("HOME=%s %s %s"):format(home, H.quote(H.shmlua), args or ""))
+  idle(t)
+  return t
 end
 
 -- The name of the block in the global m, printed and read from the screen.
@@ -120,6 +128,7 @@ describe("the shmlua REPL", function()
     H.sh("sleep 0.2")
     t:type("'fresh line'")
     t:waitfor("\nfresh line\n")
+    idle(t)
     t:type("unfinished", true)
     t:key("C-c")
     H.sh("sleep 0.2")
@@ -130,6 +139,7 @@ describe("the shmlua REPL", function()
   it("Ctrl-D ends it with status 0 and its owned blocks unlinked", function()
     t = repl()
     local name = newblock(t)
+    idle(t)
     t:key("C-d")
     t:waitfor("EXIT:0")
     assert.is_false(H.exists(name))
@@ -138,6 +148,7 @@ describe("the shmlua REPL", function()
   it("SIGTERM ends it with its blocks unlinked and the terminal usable", function()
     t = Term.start(("HOME=%s %s; stty -a | grep -o ' -\\?echo '"):format(home,
       H.quote(H.shmlua)))
+    idle(t)
     local name = newblock(t)
     t:type("print('PID:' .. io.open('/proc/self/stat'):read('n'))")
     local pid = t:waitfor("PID:%d+", 5, true):match("PID:(%d+)")
@@ -155,6 +166,7 @@ describe("the shmlua REPL", function()
   it_readline("keeps its history in ~/.shmlua_history, for the next session", function()
     t = repl()
     t:type("remembered = 'from the first session'")
+    t:waitfor("> remembered = 'from the first session'\n>\n$", 10, true)
     t:key("C-d")
     t:waitfor("EXIT:0")
     t:stop()
@@ -201,9 +213,12 @@ describe("examples/two_shells.md", function()
     first:type("b")
     first:waitfor("shm.array: int64[6] {1, 1, 2, 3, 5, 888}")
     second:type("existing:close()")
+    second:waitfor("\ntrue\n")
+    idle(second)
     second:key("C-d")
     second:waitfor("EXIT:0")
     assert.is_true(H.exists(name))
+    idle(first)
     first:key("C-d")
     first:waitfor("EXIT:0")
     assert.is_false(H.exists(name))
