@@ -116,4 +116,20 @@ describe("what is not guaranteed", function()
     -- SIGBUS (7), seen directly or through the shell as 128 + 7
     assert.is_true((how == "signal" and code == 7) or (how == "exit" and code == 135), out)
   end)
+
+  it("in the shmlua host, that SIGBUS still unlinks what the script owned", function()
+    local owned = H.name("owned")
+    local asan = ("ASAN_OPTIONS=%s:handle_sigbus=0 "):format(os.getenv("ASAN_OPTIONS") or "")
+    local out, ok = H.run(asan .. H.quote(H.shmlua), [[
+      local owned = assert(shm.create(64, ...))
+      local m = assert(shm.create(1 << 16))
+      assert(os.execute("truncate -s 0 /dev/shm/" .. m.name))
+      m:unlink()
+      return m.buf[1]
+    ]], owned)
+    local left = H.exists(owned)
+    if left then os.remove("/dev/shm/" .. owned) end
+    assert.is_nil(ok, out)
+    assert.is_false(left, "the owned block was left behind")
+  end)
 end)

@@ -59,7 +59,9 @@ static void on_cancel(int signo) {
 /* A signal ignored when the host started (nohup, a shell's background job) stays ignored;
    only SIGINT still interrupts running code, as in lua.c. */
 void shmlua_signals_install(void) {
-  static const int fatal[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE};
+  /* SIGBUS: what touching a block another process truncated gives; cleaning up is all that
+     can be done then (docs/reliability.md). */
+  static const int fatal[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE, SIGBUS};
   for (size_t i = 0; i < sizeof fatal / sizeof fatal[0]; i++) {
     struct sigaction was;
     if (sigaction(fatal[i], NULL, &was) == 0 && was.sa_handler == SIG_IGN)
