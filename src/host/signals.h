@@ -1,7 +1,9 @@
 /* Signals reaching the host. SIGTERM, SIGHUP, SIGQUIT, SIGPIPE (output to a closed pipe),
-   SIGBUS (a block truncated by another process) and, outside running code, SIGINT end it: owned blocks are unlinked, children terminated, then
-   the signal is raised again with its default action so the exit status shows it. While Lua code runs, SIGINT raises "interrupted!" in
-   it instead (as in lua.c); while the REPL reads a line, SIGINT cancels that line. */
+   SIGBUS (a block truncated by another process) and, outside running code, SIGINT end it:
+   owned blocks are unlinked, children terminated, then the signal is raised again with its
+   default action so the exit status shows it. While Lua code runs, SIGINT raises
+   "interrupted!" in it instead (as in lua.c); while the REPL reads a line, SIGINT cancels
+   that line. */
 #ifndef SHMLUA_HOST_SIGNALS_H
 #define SHMLUA_HOST_SIGNALS_H
 
