@@ -30,6 +30,14 @@ end
 local faster_than_python = { vs = "python", max = 0.5 }
 local within_2x_floor = { vs = "floor", max = 2 }
 
+-- An element-access row: a 10 MiB block of elements of width bytes, also looped over a
+-- plain table and through the probe.
+local function element(id, label, width, expect, probe_expect)
+  return { id = id, label = label, n = 10 * MiB // width, smoke = 64 * 1024 // width,
+    unit = "element", floor = true, probe = true, expect = expect, probe_expect = probe_expect,
+    targets = { faster_than_python, within_2x_floor } }
+end
+
 local ops = {
   { id = "create", label = "create+close+unlink 4 KiB", n = 2000, smoke = 20,
     expect = count, targets = { faster_than_python, { vs = "c", max = 1.3 } },
@@ -39,24 +47,12 @@ local ops = {
     why = "C: shm_open, ftruncate, mmap, munmap, close, shm_unlink (what Python does)" },
   { id = "attach", label = "attach+close 4 KiB", n = 2000, smoke = 20,
     expect = count, targets = { faster_than_python, { vs = "c", max = 1.3 } } },
-  { id = "byte_read", label = "buf[i] read-sum 10 MiB", n = 10 * MiB, smoke = 64 * 1024,
-    unit = "element", floor = true, probe = true, expect = pattern_sum, probe_expect = triangle,
-    targets = { faster_than_python, within_2x_floor } },
-  { id = "byte_write", label = "buf[i] = v 10 MiB", n = 10 * MiB, smoke = 64 * 1024,
-    unit = "element", floor = true, probe = true, expect = function(n) return n // 256 * 32640 end,
-    targets = { faster_than_python, within_2x_floor } },
-  { id = "i64_read", label = "int64 a[i] read-sum 10 MiB", n = 10 * MiB // 8,
-    smoke = 8192, unit = "element", floor = true, probe = true, expect = triangle,
-    targets = { faster_than_python, within_2x_floor } },
-  { id = "i64_write", label = "int64 a[i] = v 10 MiB", n = 10 * MiB // 8, smoke = 8192,
-    unit = "element", floor = true, probe = true, expect = triangle,
-    targets = { faster_than_python, within_2x_floor } },
-  { id = "f64_read", label = "float64 a[i] read-sum 10 MiB", n = 10 * MiB // 8,
-    smoke = 8192, unit = "element", floor = true, probe = true, expect = triangle,
-    targets = { faster_than_python, within_2x_floor } },
-  { id = "f64_write", label = "float64 a[i] = v 10 MiB", n = 10 * MiB // 8, smoke = 8192,
-    unit = "element", floor = true, probe = true, expect = triangle,
-    targets = { faster_than_python, within_2x_floor } },
+  element("byte_read", "buf[i] read-sum 10 MiB", 1, pattern_sum, triangle),
+  element("byte_write", "buf[i] = v 10 MiB", 1, function(n) return n // 256 * 32640 end),
+  element("i64_read", "int64 a[i] read-sum 10 MiB", 8, triangle),
+  element("i64_write", "int64 a[i] = v 10 MiB", 8, triangle),
+  element("f64_read", "float64 a[i] read-sum 10 MiB", 8, triangle),
+  element("f64_write", "float64 a[i] = v 10 MiB", 8, triangle),
   { id = "bulk_write", label = "write 256 MiB string", n = 8, smoke = 1, size = 256 * MiB,
     smoke_size = MiB, unit = "copy", expect = sample_sum,
     targets = { { vs = "python", max = 1 }, { vs = "c", max = 1 / 0.9 } } },

@@ -23,15 +23,24 @@ static unsigned char *map_fd(int fd, size_t size) {
   return p;
 }
 
-/* What shmlua's create does: exclusive open, exact mode, storage reserved, mapped. */
-static double create_full(long n, long size, char **args, int64_t *check) {
+/* Sizes a new object: as shmlua does (exact mode, storage reserved) or as Python does
+   (ftruncate, which reserves nothing). */
+static int size_full(int fd) {
+  return fchmod(fd, 0600) == 0 && posix_fallocate(fd, 0, SMALL) == 0;
+}
+
+static int size_bare(int fd) {
+  return ftruncate(fd, SMALL) == 0;
+}
+
+/* create + close + unlink of a 4 KiB block, n times. */
+static double create_loop(long n, int (*size_object)(int fd), int64_t *check) {
   char name[64];
   int64_t t0 = shmlua_cbench_now();
-  (void)size, (void)args;
   for (long i = 0; i < n; i++) {
     make_name(name, sizeof name, i);
     int fd = shm_open(name, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
-    if (fd < 0 || fchmod(fd, 0600) != 0 || posix_fallocate(fd, 0, SMALL) != 0)
+    if (fd < 0 || !size_object(fd))
       shmlua_cbench_die("create");
     unsigned char *p = map_fd(fd, SMALL);
     close(fd);
@@ -43,24 +52,14 @@ static double create_full(long n, long size, char **args, int64_t *check) {
   return (double)(shmlua_cbench_now() - t0) / (double)n;
 }
 
-/* What Python's create does: open, ftruncate (reserves nothing), mapped. */
-static double create_bare(long n, long size, char **args, int64_t *check) {
-  char name[64];
-  int64_t t0 = shmlua_cbench_now();
+static double create_full(long n, long size, char **args, int64_t *check) {
   (void)size, (void)args;
-  for (long i = 0; i < n; i++) {
-    make_name(name, sizeof name, i);
-    int fd = shm_open(name, O_CREAT | O_EXCL | O_RDWR, 0600);
-    if (fd < 0 || ftruncate(fd, SMALL) != 0)
-      shmlua_cbench_die("create");
-    unsigned char *p = map_fd(fd, SMALL);
-    close(fd);
-    *check += p[0] == 0;
-    munmap(p, SMALL);
-    if (shm_unlink(name) != 0)
-      shmlua_cbench_die("shm_unlink");
-  }
-  return (double)(shmlua_cbench_now() - t0) / (double)n;
+  return create_loop(n, size_full, check);
+}
+
+static double create_bare(long n, long size, char **args, int64_t *check) {
+  (void)size, (void)args;
+  return create_loop(n, size_bare, check);
 }
 
 static double attach(long n, long size, char **args, int64_t *check) {
@@ -90,85 +89,43 @@ static double attach(long n, long size, char **args, int64_t *check) {
   return (double)t0 / (double)n;
 }
 
-static double byte_read(long n, long size, char **args, int64_t *check) {
-  unsigned char *p = shmlua_cbench_shared((size_t)n);
-  uint64_t sum = 0;
-  int64_t t0;
-  (void)size, (void)args;
-  for (long k = 0; k < n; k++)
-    p[k] = (unsigned char)(k % PATTERN);
-  t0 = shmlua_cbench_now();
-  for (long k = 0; k < n; k++)
-    sum += p[k];
-  t0 = shmlua_cbench_now() - t0;
-  *check = (int64_t)sum;
-  return (double)t0 / (double)n;
-}
+/* Element loops over n elements of type T, summed in S, as the Lua and Python sides run
+   them: read sums elements set to INIT (of 0-based k) first; write stores VALUE (of 1-based
+   i), then sums what it wrote. The sum is the check. The compiler vectorises these loops:
+   the C column of the element rows is for scale only. */
+#define ELEMENT_LOOPS(NAME, T, S, INIT, VALUE)                                        \
+  static double NAME##_read(long n, long size, char **args, int64_t *check) {        \
+    T *a = (T *)shmlua_cbench_shared((size_t)n * sizeof(T));                          \
+    S sum = 0;                                                                        \
+    int64_t t0;                                                                       \
+    (void)size, (void)args;                                                           \
+    for (long k = 0; k < n; k++)                                                      \
+      a[k] = (T)(INIT);                                                               \
+    t0 = shmlua_cbench_now();                                                         \
+    for (long k = 0; k < n; k++)                                                      \
+      sum += a[k];                                                                    \
+    t0 = shmlua_cbench_now() - t0;                                                    \
+    *check = (int64_t)sum;                                                            \
+    return (double)t0 / (double)n;                                                    \
+  }                                                                                   \
+  static double NAME##_write(long n, long size, char **args, int64_t *check) {       \
+    T *a = (T *)shmlua_cbench_shared((size_t)n * sizeof(T));                          \
+    S sum = 0;                                                                        \
+    int64_t t0;                                                                       \
+    (void)size, (void)args;                                                           \
+    t0 = shmlua_cbench_now();                                                         \
+    for (long i = 1; i <= n; i++)                                                     \
+      a[i - 1] = (T)(VALUE);                                                          \
+    t0 = shmlua_cbench_now() - t0;                                                    \
+    for (long k = 0; k < n; k++)                                                      \
+      sum += a[k];                                                                    \
+    *check = (int64_t)sum;                                                            \
+    return (double)t0 / (double)n;                                                    \
+  }
 
-static double byte_write(long n, long size, char **args, int64_t *check) {
-  unsigned char *p = shmlua_cbench_shared((size_t)n);
-  int64_t t0 = shmlua_cbench_now();
-  (void)size, (void)args;
-  for (long i = 1; i <= n; i++)
-    p[i - 1] = (unsigned char)(i & 255);
-  t0 = shmlua_cbench_now() - t0;
-  for (long k = 0; k < n; k++)
-    *check += p[k];
-  return (double)t0 / (double)n;
-}
-
-static double i64_read(long n, long size, char **args, int64_t *check) {
-  int64_t *a = (int64_t *)shmlua_cbench_shared((size_t)n * sizeof *a), sum = 0, t0;
-  (void)size, (void)args;
-  for (long k = 0; k < n; k++)
-    a[k] = k + 1;
-  t0 = shmlua_cbench_now();
-  for (long k = 0; k < n; k++)
-    sum += a[k];
-  t0 = shmlua_cbench_now() - t0;
-  *check = sum;
-  return (double)t0 / (double)n;
-}
-
-static double i64_write(long n, long size, char **args, int64_t *check) {
-  int64_t *a = (int64_t *)shmlua_cbench_shared((size_t)n * sizeof *a), t0;
-  (void)size, (void)args;
-  t0 = shmlua_cbench_now();
-  for (long i = 1; i <= n; i++)
-    a[i - 1] = i;
-  t0 = shmlua_cbench_now() - t0;
-  for (long k = 0; k < n; k++)
-    *check += a[k];
-  return (double)t0 / (double)n;
-}
-
-static double f64_read(long n, long size, char **args, int64_t *check) {
-  double *a = (double *)shmlua_cbench_shared((size_t)n * sizeof *a), sum = 0;
-  int64_t t0;
-  (void)size, (void)args;
-  for (long k = 0; k < n; k++)
-    a[k] = (double)(k + 1);
-  t0 = shmlua_cbench_now();
-  for (long k = 0; k < n; k++)
-    sum += a[k];
-  t0 = shmlua_cbench_now() - t0;
-  *check = (int64_t)sum;
-  return (double)t0 / (double)n;
-}
-
-static double f64_write(long n, long size, char **args, int64_t *check) {
-  double *a = (double *)shmlua_cbench_shared((size_t)n * sizeof *a), sum = 0;
-  int64_t t0;
-  (void)size, (void)args;
-  t0 = shmlua_cbench_now();
-  for (long i = 1; i <= n; i++)
-    a[i - 1] = (double)i;
-  t0 = shmlua_cbench_now() - t0;
-  for (long k = 0; k < n; k++)
-    sum += a[k];
-  *check = (int64_t)sum;
-  return (double)t0 / (double)n;
-}
+ELEMENT_LOOPS(byte, unsigned char, uint64_t, k % PATTERN, i & 255)
+ELEMENT_LOOPS(i64, int64_t, int64_t, k + 1, i)
+ELEMENT_LOOPS(f64, double, double, k + 1, i)
 
 /* The bulk operations move `size` bytes laid out as byte k = k % 251, and are checked by
    summing the bytes at every 4093rd offset (a stride that crosses pages and the pattern). */

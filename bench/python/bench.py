@@ -85,8 +85,8 @@ def typed(n, code):
     return m, m.buf.cast(code)
 
 
-def i64_read(n, size, args):
-    m, a = typed(n, "q")
+def typed_read(n, code):
+    m, a = typed(n, code)
     for i in range(n):
         a[i] = i + 1
     s = 0
@@ -95,42 +95,34 @@ def i64_read(n, size, args):
         s += a[i]
     spent = now() - t0
     release(m, a)
-    return spent / n, s
-
-
-def i64_write(n, size, args):
-    m, a = typed(n, "q")
-    t0 = now()
-    for i in range(n):
-        a[i] = i
-    spent = now() - t0
-    check = sum(a) + n  # the 1-based sides write 1..n
-    release(m, a)
-    return spent / n, check
-
-
-def f64_read(n, size, args):
-    m, a = typed(n, "d")
-    for i in range(n):
-        a[i] = i + 1
-    s = 0.0
-    t0 = now()
-    for i in range(n):
-        s += a[i]
-    spent = now() - t0
-    release(m, a)
     return spent / n, int(s)
 
 
-def f64_write(n, size, args):
-    m, a = typed(n, "d")
+def typed_write(n, code):
+    m, a = typed(n, code)
     t0 = now()
     for i in range(n):
-        a[i] = i  # stored as a double, as Lua's a[i] = i is
+        a[i] = i  # a float64 stores it as a double, as Lua's a[i] = i does
     spent = now() - t0
-    check = int(sum(a)) + n
+    check = int(sum(a)) + n  # the 1-based sides write 1..n
     release(m, a)
     return spent / n, check
+
+
+def i64_read(n, size, args):
+    return typed_read(n, "q")
+
+
+def i64_write(n, size, args):
+    return typed_write(n, "q")
+
+
+def f64_read(n, size, args):
+    return typed_read(n, "d")
+
+
+def f64_write(n, size, args):
+    return typed_write(n, "d")
 
 
 def pattern(size):
