@@ -11,7 +11,7 @@ local root = arg[0]:match("^(.*)/bench/driver%.lua$") or "."
 package.path = root .. "/bench/?.lua;" .. package.path
 local ops = require "ops"
 
-local opts = { runs = 5, build = root .. "/build-bench" }
+local opts = { runs = 7, build = root .. "/build-bench" }
 do
   local i = 1
   while i <= #arg do
@@ -249,6 +249,9 @@ for _, l in ipairs(lines) do emit(l) end
 local markdown = { "| " .. table.concat(header, " | ") .. " |",
   "|" .. ("---|"):rep(#header) }
 for _, l in ipairs(lines) do markdown[#markdown + 1] = "| " .. table.concat(l, " | ") .. " |" end
+for _, row in ipairs(rows) do
+  if row.op.why then print(("  %s: %s"):format(row.op.id, row.op.why)) end
+end
 -- How noisy the run was: per side, the median over operations of max/min across runs.
 local spreads = {}
 if opts.runs > 1 then
@@ -342,6 +345,7 @@ local doc = { machine = machine, runs = opts.runs, smoke = opts.smoke or false, 
   seconds = os.time() - t_start, operations = {}, memory = memory, all_targets_met = all_met }
 for _, row in ipairs(rows) do
   local e = { id = row.op.id, label = row.op.label, n = n_of(row.op), size = size_of(row.op),
+    note = row.op.why,
     unit = row.op.unit or "operation", ns = {}, runs_ns = {}, ratio = row.ratio,
     targets = row.verdicts }
   for side, r in pairs(results[row.op.id]) do
