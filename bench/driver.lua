@@ -70,7 +70,7 @@ end
 
 local failures = {}
 
--- Runs one side once: its ns per op, or nil and why (unavailable / failed).
+-- Runs one side once: its ns per op, or nil and "FAIL" (the reason goes to failures).
 local function measure(op, side)
   local name = impl(op, side)
   local n, size = n_of(op), size_of(op) or 0
@@ -81,9 +81,6 @@ local function measure(op, side)
   local cmd = ("SHMLUA_BENCH_CLOCK=%s %s %s %d %d %s 2>&1"):format(op.wall and "wall" or "cpu",
     sides[side], name, n, size, extra)
   local out, ok, code = shell(cmd)
-  if not ok and code == 3 and side == "lua" then
-    return nil, "n/a", out:match("unavailable: ([^\n]*)")
-  end
   local ns, check = out:match("([%d.]+) (%-?%d+)%s*$")
   local want = (side == "probe" and op.probe_expect or op.expect)(n, size)
   if not ok or not ns then
@@ -119,7 +116,7 @@ for _, op in ipairs(ops) do
   if chosen(op.id) then selected[#selected + 1] = op end
 end
 
--- results[id][side] = { times..., status = "n/a" | "FAIL", note = ... }
+-- results[id][side] = { times..., status = "FAIL" once a run failed }
 local results = {}
 local t_start = os.time()
 local function loadavg()
@@ -140,8 +137,8 @@ for run = 1, opts.runs do
         local r = results[op.id][side] or {}
         results[op.id][side] = r
         if not r.status then
-          local ns, status, note = measure(op, side)
-          if ns then r[#r + 1] = ns else r.status, r.note = status, note end
+          local ns, status = measure(op, side)
+          if ns then r[#r + 1] = ns else r.status = status end
         end
       end
     end
@@ -269,10 +266,6 @@ if opts.runs > 1 then
     if spreads[side] then parts[#parts + 1] = ("%s %.2f"):format(side, spreads[side]) end
   end
   print("noise (median over operations of slowest/fastest run): " .. table.concat(parts, ", "))
-end
-for _, row in ipairs(rows) do
-  local r = results[row.op.id].lua
-  if r and r.note then print(("  %s: not measured (%s missing)"):format(row.op.id, r.note)) end
 end
 
 if next(memory) then

@@ -1,24 +1,12 @@
 -- shmlua side of bench/, and the Lua floor (plain tables in the same interpreter).
 -- Usage: lua5.4 bench/lua/bench.lua OP N [SIZE [ARG...]]; prints "ns_per_op check" as the
--- Python and C sides do (bench/driver.lua checks it). An operation whose feature the module
--- does not have yet exits with status 3 and says "unavailable: ...".
+-- Python and C sides do (bench/driver.lua checks it).
 local shm = require "shm"
 local support = require "benchsupport"
 -- SHMLUA_BENCH_CLOCK=cpu: this process's CPU time (single-process loops); else wall time.
 local now = os.getenv("SHMLUA_BENCH_CLOCK") == "cpu" and support.cpu or support.now
 
 local SMALL, PATTERN, SAMPLE_STRIDE = 4096, 251, 4093
-
-local function need(...)
-  for _, path in ipairs({ ... }) do
-    local v = shm
-    for key in path:gmatch("[^.]+") do v = type(v) == "table" and v[key] or nil end
-    if v == nil then
-      io.stderr:write("unavailable: shm.", path, "\n")
-      os.exit(3)
-    end
-  end
-end
 
 -- Seconds to nanoseconds per operation.
 local function per(seconds, n) return seconds * 1e9 / n end
@@ -106,12 +94,7 @@ function ops.byte_write(n)
 end
 
 local function typed(n, dtype)
-  need("create") -- m:array comes with the data part
   local m = block(n * 8)
-  if not m.array then
-    io.stderr:write("unavailable: m:array\n")
-    os.exit(3)
-  end
   return m, m:array(dtype)
 end
 
@@ -237,10 +220,6 @@ end
 function ops.bulk_copy(n, size)
   local src, dst = block(size), block(size)
   src.buf:write(1, pattern(size))
-  if not dst.array then
-    io.stderr:write("unavailable: m:array\n")
-    os.exit(3)
-  end
   local from, to = src:array("uint8"), dst:array("uint8")
   local t0 = now()
   for _ = 1, n do to:copy(from) end
@@ -277,7 +256,6 @@ local function pingpong(n, give, take, child_give, child_take)
 end
 
 function ops.pingpong_sem(n)
-  need("semaphore", "spawn")
   local ping <close> = assert(shm.semaphore(0))
   local pong <close> = assert(shm.semaphore(0))
   return pingpong(n, function() ping:release() end, function() pong:acquire() end,
@@ -286,7 +264,6 @@ end
 
 -- Each side clears the event it waited for before it sets the other's.
 function ops.pingpong_event(n)
-  need("event", "spawn")
   local go <close> = assert(shm.event())
   local done <close> = assert(shm.event())
   return pingpong(n, function() go:set() end, function() done:wait() done:clear() end,
@@ -295,7 +272,6 @@ end
 
 -- Two processes add 1 n times each to one int64; element 2 is the starting gun.
 function ops.atomic_add(n)
-  need("spawn")
   local m = block(64)
   local a = m:array("int64")
   local child = assert(shm.spawn(function()
@@ -325,7 +301,6 @@ local function lock_loop(n, mutex)
 end
 
 function ops.lock_unlock(n)
-  need("mutex")
   local mutex <close> = assert(shm.mutex())
   return lock_loop(n, mutex)
 end
@@ -336,7 +311,6 @@ function ops.probe_lock_unlock(n) return lock_loop(n, support.probe()) end
 -- A child pushes messages 0..n of 64 bytes (sequence number first); timed from message 0
 -- to message n; the check sums the sequence numbers.
 function ops.queue(n)
-  need("queue", "spawn")
   local q <close> = assert(shm.queue({ messages = 1024, bytes = 1024 * 64 }))
   local pad = ("x"):rep(56)
   local child = assert(shm.spawn(function()
@@ -355,7 +329,6 @@ end
 
 -- Start + wait of a forked function that returns 7 (through the result pipe).
 function ops.spawn_fn(n)
-  need("spawn")
   local check = 0
   local t0 = now()
   for _ = 1, n do
@@ -367,7 +340,6 @@ end
 
 -- Start + wait of a script (args[1], which exits with 7) in a fresh shmlua.
 function ops.spawn_script(n, _, args)
-  need("run")
   local check = 0
   local t0 = now()
   for _ = 1, n do
