@@ -186,9 +186,11 @@ describe("shm.spawn", function()
     local waited = now() - t0
     assert.is_true(waited >= 0.19 and waited < 1, waited)
     assert.same({ nil, "timeout" }, { h:wait(0) })
-    assert.same({ true, "late" }, { h:wait(5) })
+    assert.same({ true, "late" }, { h:wait(math.huge) })
     assert.same({ true, "late" }, { h:wait() }) -- the results stay
+    assert.same({ true, "late" }, { h:wait(0) })
     assert.error_matches(function() h:wait(-1) end, "timeout must be")
+    assert.error_matches(function() h:wait(0 / 0) end, "timeout must be")
   end)
 
   it("polls without blocking", function()
