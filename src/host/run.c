@@ -107,9 +107,11 @@ int shmlua_host_doscript(lua_State *L, char **argv) {
 }
 
 void shmlua_host_setargs(lua_State *L, int argc, char **argv, int script) {
+  int above;
   if (script == argc)
     script = 0;
-  lua_createtable(L, argc - script - 1, script + 1);
+  above = argc - script - 1; /* -1 when started with no argv[0] at all */
+  lua_createtable(L, above > 0 ? above : 0, script + 1);
   for (int i = 0; i < argc; i++) {
     lua_pushstring(L, argv[i]);
     lua_rawseti(L, -2, i - script);
