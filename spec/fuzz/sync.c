@@ -2,8 +2,10 @@
    kind's layout check) as a peer may leave them. The first byte picks the kind the block is
    attached as; the rest is the block. What passes is then used the way an attacher would,
    with only non-blocking calls. The process-shared pthread mutex inside some layouts is
-   re-initialized first: its bytes belong to the C library, not to a format of ours. */
+   re-initialized first: its bytes belong to the C library, not to a format of ours. A queue
+   is also made correctly, opened, and then overwritten, as a peer could do after attach. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "barrier.h"
@@ -25,23 +27,56 @@ static void *reserve(void *ud, size_t len) {
   return *got = len <= 4096 ? malloc(len ? len : 1) : NULL;
 }
 
-/* Pops and pushes on a queue that passed the checks: every access stays in the ring. */
-static void use_queue(void *addr) {
+/* Pops and pushes through handle h: every access stays in the ring h was opened with. */
+static void pop_and_push(shmlua_queue *h) {
   static const char message[] = "a message of some bytes";
-  shmlua_queue h;
-  REQUIRE(shmlua_mutex_init(&((shmlua_queue_block *)addr)->lock) == 0);
-  shmlua_queue_open(&h, addr);
   for (int round = 0; round < 3; round++) {
     size_t len;
     void *got = NULL;
-    int rc = shmlua_queue_pop(&h, reserve, &got, &len, 0, NULL);
+    int rc = shmlua_queue_pop(h, reserve, &got, &len, 0, NULL);
     (void)rc;
     free(got);
-    rc = shmlua_queue_push(&h, message, (size_t)round * 7 % sizeof message, 0, NULL);
+    rc = shmlua_queue_push(h, message, (size_t)round * 7 % sizeof message, 0, NULL);
     REQUIRE(rc == 0 || rc == EAGAIN || rc == EPIPE || rc == EMSGSIZE);
   }
-  (void)shmlua_queue_count(&h);
-  REQUIRE(shmlua_queue_shutdown(&h) == 0);
+  (void)shmlua_queue_count(h);
+  REQUIRE(shmlua_queue_shutdown(h) == 0);
+}
+
+/* A queue that passed the checks. */
+static void use_queue(void *addr) {
+  shmlua_queue h;
+  REQUIRE(shmlua_mutex_init(&((shmlua_queue_block *)addr)->lock) == 0);
+  shmlua_queue_open(&h, addr);
+  pop_and_push(&h);
+}
+
+/* A correct queue (limits from the first two bytes) opened, then overwritten by a peer with
+   the rest of the input (all but its lock): the handle's own copy of the limits must keep
+   every access inside the ring, whatever the positions and counts say now. */
+static void scribbled_queue(const uint8_t *data, size_t size) {
+  shmlua_queue_limits limits;
+  shmlua_queue h;
+  shmlua_error err;
+  shmlua_queue_block *q;
+  size_t layout, lock_end = offsetof(shmlua_queue_block, lock) + sizeof q->lock;
+  if (size < 2)
+    return;
+  limits.messages = 1 + data[0] % 8;
+  limits.bytes = 1 + data[1] % 64;
+  layout = shmlua_queue_layout_size(&limits, &err);
+  REQUIRE(layout > 0);
+  q = calloc(1, layout);
+  REQUIRE(q != NULL);
+  REQUIRE(shmlua_queue_init(q, &limits, &err) == 0);
+  shmlua_queue_open(&h, q);
+  data += 2;
+  size -= 2;
+  if (size > lock_end)
+    memcpy((unsigned char *)q + lock_end, data + lock_end,
+           (size < layout ? size : layout) - lock_end);
+  pop_and_push(&h);
+  free(q);
 }
 
 static void use(const shmlua_sync_type *t, void *addr) {
@@ -92,5 +127,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   else
     REQUIRE_MESSAGE(&err);
   free(block);
+  if (t->kind == SHMLUA_KIND_QUEUE)
+    scribbled_queue(data + 1, size - 1);
   return 0;
 }
