@@ -92,12 +92,14 @@ local function outcome(ok, a, b)
     return "error: " .. tostring(a):gsub("'[^']*'", "'x'"):gsub("%d+", "N"):sub(1, 90)
   end
   local function show(v)
-    if type(v) == "string" then return #v <= 12 and v:match("^[%w%-]*$") and v or "string" end
+    if type(v) == "string" then return v:match("^%a[%a%- ]*$") and #v <= 20 and v or "string" end
     if math.type(v) then return math.type(v) end
     return tostring(v)
   end
   return show(a) .. "," .. show(b)
 end
+
+local ready = assert(shm.semaphore(0)) -- released by each user once attached
 
 local function user(name, stop)
   local k = kinds[kind]
@@ -110,6 +112,7 @@ local function user(name, stop)
       seen[o] = (seen[o] or 0) + 1
     end
   end
+  if h then ready:release() end
   while h and now() < stop do
     calls = calls + 1
     local o = outcome(pcall(k.use, h, calls))
@@ -133,7 +136,9 @@ local function scribbler(name, stop)
   local nap = assert(shm.event())
   local span = mode == "header" and math.min(16, b.size) or b.size
   local writes = 0
-  nap:wait(0.2) -- the users attach first, then their objects go bad under them
+  -- the users attach first (or give up), then their objects go bad under them
+  ready:acquire(5)
+  ready:acquire(5)
   while now() < stop do
     for _ = 1, 4 do b.buf[math.random(1, span)] = math.random(0, 255) end
     writes = writes + 4
@@ -166,3 +171,4 @@ for _, p in ipairs(procs) do
 end
 if kind == "cond" then shm.remove(name .. "_m") end
 object:unlink()
+ready:unlink()
