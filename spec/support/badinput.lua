@@ -3,9 +3,11 @@
 -- process, one per function, so a crash is a signal the spec sees, not the runner dying:
 --   lua5.4 badinput.lua list          -> "F <id>" per callable, "M <class>" per class without
 --                                        fixtures
---   lua5.4 badinput.lua walk <id> <k> -> walks <id> from call k on; prints "C <k>" before call k,
---                                        "BAD <k> <why>" for a wrong answer, then
---                                        "FD <before> <after>", "NAMES ..." and "DONE <calls>"
+--   lua5.4 badinput.lua walk <id> <k> -> walks <id> from call k on; prints "PREFIX <p>" (of
+--                                        the names it makes), "C <k>" before call k, "BAD <k>
+--                                        <why>" for a wrong answer, then "FD <before> <after>"
+--                                        (and "FDLIST" if they differ) and "DONE <calls>"
+--   lua5.4 badinput.lua describe <id> <k> -> what call k of <id> is
 -- Data-driven: a function or class added to the module is walked without touching this file;
 -- a new class only needs a fixture (how to make one open, closed and read-only).
 local shm = require "shm"
@@ -67,10 +69,7 @@ function Ctx:release()
   for i = #self.objects, 1, -1 do
     pcall(self.objects[i][2], self.objects[i][1])
   end
-  for _, n in ipairs(self.names) do pcall(shm.remove or function(x)
-    local b = shm.attach(x)
-    if b then b:unlink(); b:close() end
-  end, n) end
+  for _, n in ipairs(self.names) do pcall(shm.remove, n) end
 end
 
 local function newctx()
