@@ -57,7 +57,12 @@ static int lockop(void *ctx, const struct timespec *deadline) {
   return shmlua_mutex_lock(ctx, deadline);
 }
 
+/* A free mutex is taken at once, before the wait works out its slices: trylock gives the
+   same results as lock would (EDEADLK when this process holds it), EBUSY aside. */
 static int lockwithin(lua_State *L, shmlua_syncud *m, const struct timespec *deadline) {
+  int rc = shmlua_mutex_trylock(shmlua_mutex_of(m));
+  if (rc != EBUSY)
+    return rc;
   return shmlua_sync_wait(L, lockop, shmlua_mutex_of(m), deadline, 1, NULL);
 }
 
