@@ -466,19 +466,16 @@ static int array_notify(lua_State *L) {
 
 /* ---- m:array(dtype [, pos [, count]]) ---- */
 
-enum { SHOWN_NAME = 32 }; /* bytes of a bad dtype quoted in the error */
-
-/* As luaL_checkoption, but quoting at most SHOWN_NAME bytes of a bad name. */
+/* As luaL_checkoption, but quoting only the start of a bad name. */
 static dtype checkdtype(lua_State *L, int arg) {
   size_t len;
   const char *name = luaL_checklstring(L, arg, &len);
   for (int t = 0; dtype_names[t]; t++)
     if (strlen(dtype_names[t]) == len && memcmp(dtype_names[t], name, len) == 0)
       return (dtype)t;
-  lua_pushlstring(L, name, len < SHOWN_NAME ? len : SHOWN_NAME);
-  return (dtype)luaL_argerror(L, arg, lua_pushfstring(L, "unknown dtype '%s%s' (int8, uint8, "
+  return (dtype)luaL_argerror(L, arg, lua_pushfstring(L, "unknown dtype '%s' (int8, uint8, "
                               "int16, uint16, int32, uint32, int64, uint64, float32, float64)",
-                              lua_tostring(L, -1), len > SHOWN_NAME ? "..." : ""));
+                              shmlua_pushquoted(L, arg)));
 }
 
 static int block_array(lua_State *L) {

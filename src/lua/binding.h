@@ -89,6 +89,10 @@ void shmlua_addmethods(lua_State *L, const char *tname, const luaL_Reg *methods)
    C memory it points to is freed even when a Lua error stops the function using it. */
 void *shmlua_newscratch(lua_State *L, size_t size, const char *tname, lua_CFunction gc);
 
+/* Pushes the string at index idx as an error message quotes it: at most 32 bytes, then
+   "..." (a script may pass megabytes). Returns it. */
+const char *shmlua_pushquoted(lua_State *L, int idx);
+
 /* Pushes nil, message, errno as io.open does; returns 3. */
 int shmlua_oserror(lua_State *L, const shmlua_error *err);
 

@@ -337,7 +337,8 @@ static int checksignal(lua_State *L, int arg) {
     for (size_t i = 0; i < sizeof signals / sizeof signals[0]; i++)
       if (strcmp(name, signals[i].name) == 0)
         return signals[i].signo;
-    return luaL_argerror(L, arg, lua_pushfstring(L, "unknown signal '%s'", lua_tostring(L, arg)));
+    return luaL_argerror(L, arg,
+                         lua_pushfstring(L, "unknown signal '%s'", shmlua_pushquoted(L, arg)));
   }
   lua_Integer signo = shmlua_checkint(L, arg);
   luaL_argcheck(L, signo >= 0 && signo < 256, arg, "not a signal number");

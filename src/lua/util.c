@@ -39,6 +39,20 @@ void *shmlua_newscratch(lua_State *L, size_t size, const char *tname, lua_CFunct
   return p;
 }
 
+enum { QUOTED_MAX = 32 };
+
+const char *shmlua_pushquoted(lua_State *L, int idx) {
+  size_t len;
+  const char *s = lua_tolstring(L, idx, &len);
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  luaL_addlstring(&b, s, len < QUOTED_MAX ? len : QUOTED_MAX);
+  if (len > QUOTED_MAX)
+    luaL_addstring(&b, "...");
+  luaL_pushresult(&b);
+  return lua_tostring(L, -1);
+}
+
 int shmlua_oserror(lua_State *L, const shmlua_error *err) {
   luaL_pushfail(L);
   lua_pushstring(L, err->message);
@@ -82,7 +96,8 @@ void shmlua_checkopts(lua_State *L, int arg, const char *const allowed[]) {
         known = strcmp(*p, lua_tostring(L, -1)) == 0;
     if (!known)
       luaL_argerror(L, arg,
-                    lua_pushfstring(L, "unknown option '%s'", luaL_tolstring(L, -1, NULL)));
+                    lua_pushfstring(L, "unknown option '%s'",
+                                    (luaL_tolstring(L, -1, NULL), shmlua_pushquoted(L, -1))));
   }
 }
 
