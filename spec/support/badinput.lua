@@ -505,13 +505,13 @@ local unclear = { "attempt to index", "attempt to call", "attempt to perform",
   "attempt to compare", "attempt to concatenate", "attempt to get length", "stack overflow",
   "C stack overflow" }
 
--- echo: how long the message may be because it quotes the arguments (as luaL_checkoption does).
-local function judge(echo, ok, ...)
+-- A message may quote what it was given, but not at any length (a script may pass megabytes).
+local function judge(ok, ...)
   local n, r1, r2, r3 = select("#", ...), ...
   if not ok then
     if type(r1) ~= "string" then return "error value is a " .. type(r1) .. ", not a message" end
     if #r1 == 0 then return "empty error message" end
-    if #r1 > 2000 + echo then return ("error message of %d bytes"):format(#r1) end
+    if #r1 > 2000 then return ("error message of %d bytes"):format(#r1) end
     for _, u in ipairs(unclear) do
       if r1:find(u, 1, true) then return "unclear error: " .. r1 end
     end
@@ -601,13 +601,9 @@ function W.walk(id, from, private)
     if blocking and not call.set[blocking.timeout] then
       args[blocking.timeout] = blocking.default or 0.001
     end
-    local echo = 0
-    for i = 1, call.n do
-      if type(args[i]) == "string" then echo = echo + #args[i] end
-    end
     local function finish(...)
       releaseresults(select(2, ...))
-      return judge(echo, ...)
+      return judge(...)
     end
     local why
     if entry.method then
