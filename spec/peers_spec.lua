@@ -93,15 +93,18 @@ describe("participants killed with SIGKILL at random moments", function()
   end)
 end)
 
+-- Under AddressSanitizer, let SIGSEGV and SIGBUS through instead of reporting them.
+local function asan_passes_segv()
+  return ("ASAN_OPTIONS=%s:handle_sigbus=0:handle_segv=0 "):format(os.getenv("ASAN_OPTIONS") or "")
+end
+
 describe("what is not guaranteed", function()
   -- The mapping cannot outlive the file's pages: a peer with write access that truncates a
   -- named block turns the next access into SIGBUS. Documented in docs/reliability.md with the
   -- mitigation (give untrusted peers read-only access: they cannot truncate, see
   -- security_spec.lua); this spec keeps the documentation honest.
   it("a peer that truncates a named block makes the next access a SIGBUS", function()
-    -- (under AddressSanitizer, SIGBUS is let through instead of being reported)
-    local asan = ("ASAN_OPTIONS=%s:handle_sigbus=0 "):format(os.getenv("ASAN_OPTIONS") or "")
-    local out, ok, how, code = H.run(asan .. "lua5.4", [[
+    local out, ok, how, code = H.run(asan_passes_segv() .. "lua5.4", [[
       local shm = require "shm"
       local m = assert(shm.create(1 << 16))
       m.buf[1] = 1
@@ -117,10 +120,30 @@ describe("what is not guaranteed", function()
     assert.is_true((how == "signal" and code == 7) or (how == "exit" and code == 135), out)
   end)
 
+  -- glibc links the robust mutexes a thread holds through pointers stored inside each mutex,
+  -- in the shared block: a peer that overwrites them makes the holder's unlock follow its
+  -- pointers. Documented: never give untrusted processes write access to sync objects.
+  it("a peer that overwrites the links inside a held mutex crashes the holder at unlock", function()
+    local out, ok, how, code = H.run(asan_passes_segv() .. "lua5.4", [[
+      local shm = require "shm"
+      local m = assert(shm.mutex())
+      local raw = assert(shm.attach(m.name))
+      assert(m:lock())
+      raw.buf:write(41, ("A"):rep(16)) -- x86-64 glibc: __data.__list of the mutex at byte 17
+      m:unlink()
+      io.stdout:write("overwritten\n")
+      io.stdout:flush()
+      m:unlock()
+    ]])
+    assert.equal("overwritten\n", out:match("^overwritten\n"), out)
+    assert.is_nil(ok)
+    -- SIGSEGV (11), seen directly or through the shell as 128 + 11
+    assert.is_true((how == "signal" and code == 11) or (how == "exit" and code == 139), out)
+  end)
+
   it("in the shmlua host, that SIGBUS still unlinks what the script owned", function()
     local owned = H.name("owned")
-    local asan = ("ASAN_OPTIONS=%s:handle_sigbus=0 "):format(os.getenv("ASAN_OPTIONS") or "")
-    local out, ok = H.run(asan .. H.quote(H.shmlua), [[
+    local out, ok = H.run(asan_passes_segv() .. H.quote(H.shmlua), [[
       local owned = assert(shm.create(64, ...))
       local m = assert(shm.create(1 << 16))
       assert(os.execute("truncate -s 0 /dev/shm/" .. m.name))

@@ -135,12 +135,22 @@ local function scribbler(name, stop)
   local b = assert(shm.attach(name))
   local nap = assert(shm.event())
   local span = mode == "header" and math.min(16, b.size) or b.size
+  -- Not the robust-list links glibc keeps in a locked mutex (bytes 41..56 of a mutex, queue
+  -- or barrier on x86-64): overwriting them crashes the holder at unlock, whatever shmlua
+  -- does (docs/reliability.md, and peers_spec.lua shows it).
+  local links = {}
+  if kind == "mutex" or kind == "queue" or kind == "barrier" then
+    for at = 41, 56 do links[at] = true end
+  end
   local writes = 0
   -- the users attach first (or give up), then their objects go bad under them
   ready:acquire(5)
   ready:acquire(5)
   while now() < stop do
-    for _ = 1, 4 do b.buf[math.random(1, span)] = math.random(0, 255) end
+    for _ = 1, 4 do
+      local at = math.random(1, span)
+      if not links[at] then b.buf[at] = math.random(0, 255) end
+    end
     writes = writes + 4
     nap:wait(0.0005)
   end
