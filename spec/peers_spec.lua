@@ -124,6 +124,10 @@ describe("what is not guaranteed", function()
   -- in the shared block: a peer that overwrites them makes the holder's unlock follow its
   -- pointers. Documented: never give untrusted processes write access to sync objects.
   it("a peer that overwrites the links inside a held mutex crashes the holder at unlock", function()
+    if not H.sh("uname -m"):match("^x86_64") then
+      pending("the offset of the links is glibc's x86-64 layout")
+      return
+    end
     local out, ok, how, code = H.run(asan_passes_segv() .. "lua5.4", [[
       local shm = require "shm"
       local m = assert(shm.mutex())
