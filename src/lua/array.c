@@ -400,6 +400,9 @@ static int array_cas(lua_State *L) {
   return 2;
 }
 
+/* Longest sleep of a wait between looks for a Ctrl-C that came just before it. */
+#define WAIT_SLICE_NS 100000000L
+
 /* Whether a wait with a deadline (or none: timed false) has time left. */
 static int time_remains(int timed, const struct timespec *deadline) {
   struct timespec left;
@@ -426,23 +429,26 @@ static int array_wait(lua_State *L) {
     deadline = shmlua_deadline(t);
   }
   for (int first = 1; !result; first = 0) {
-    /* A Ctrl-C that came while we were not inside the sleep (between 64-bit slices, say)
-       would not interrupt the next one: look before each sleep after the first. */
+    /* A Ctrl-C that came while we were not inside the sleep (just before it, or between
+       two slices) would not interrupt it: sleep in slices, and look before each one. */
+    struct timespec slice = {0, WAIT_SLICE_NS};
     if (!first)
       shmlua_checkinterrupt(L);
-    if (timed)
+    if (timed) {
       left = shmlua_time_left(&deadline);
+      if (left.tv_sec == 0 && left.tv_nsec < slice.tv_nsec)
+        slice = left;
+    }
     if (is64(a))
-      rc = shmlua_atomic_wait64(p, expected.u64, timed ? &left : NULL);
+      rc = shmlua_atomic_wait64(p, expected.u64, &slice);
     else
-      rc = shmlua_futex_wait(p, expected.u32, timed ? &left : NULL);
+      rc = shmlua_futex_wait(p, expected.u32, &slice);
     if (rc == 0)
       result = "ok";
     else if (rc == EAGAIN) /* after an interrupted sleep: it changed while we waited */
       result = first ? "not-equal" : "ok";
     else if (rc == ETIMEDOUT) {
-      /* A 64-bit sleep ends every few ms to look (atomic.h). */
-      if (!is64(a) || !time_remains(timed, &deadline))
+      if (!time_remains(timed, &deadline))
         result = "timed-out";
     } else if (rc != EINTR) /* EINTR: the check above raises if Ctrl-C asked to stop */
       return luaL_error(L, "wait: %s", strerror(rc));
