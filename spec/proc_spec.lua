@@ -5,12 +5,7 @@ local shm = require "shm"
 
 local function sleep(seconds) os.execute("sleep " .. seconds) end
 
-local function now()
-  local f = assert(io.open("/proc/uptime"))
-  local t = f:read("n")
-  f:close()
-  return t
-end
+local now = H.now
 
 -- The state letter of a process ("R", "S", "Z", ...), or nil once it is gone.
 local function state(pid)
