@@ -144,7 +144,7 @@ describe("shm.barrier", function()
     ]], b.name)
     assert.is_truthy(S.eventually(function() return S.output(other):match("waiting") end))
     local waiter = shm.spawn(function() return b:wait(20) end)
-    os.execute("sleep 0.1")
+    assert.is_true(S.asleep(other)) -- arrived: interrupted before, it would break nothing
     other:kill("INT")
     assert.same({ nil, "exit", 1 }, { other:wait(10) })
     assert.matches("interrupted!", S.output(other))

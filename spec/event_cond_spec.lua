@@ -42,7 +42,7 @@ describe("shm.event", function()
       return e:wait(10)
     end)
     assert.is_true(ready:wait(10))
-    os.execute("sleep 0.1") -- it is asleep in e:wait by now
+    assert.is_true(S.asleep(waiter)) -- in e:wait: a set and clear before it would be missed
     e:set()
     e:clear()
     assert.same({ true, true }, { waiter:wait(10) })
@@ -118,8 +118,7 @@ describe("shm.cond", function()
       print(c.mutex:trylock()) -- nil busy: this process holds it again
       c.mutex:unlock()
     ]], c.name)
-    assert.is_truthy(S.eventually(function() return S.output(other):match("waiting") end))
-    os.execute("sleep 0.1")
+    assert.is_true(S.asleep(other))
     assert.is_true(m:trylock()) -- free while the other waits
     m:unlock()
     other:kill("INT")

@@ -76,4 +76,22 @@ function S.eventually(f, seconds)
   return v
 end
 
+-- Waits until process h sleeps in a futex (the wait a spec is about to act on), so the
+-- spec does not act before the process got there. Without /proc (macOS), a pause instead.
+function S.asleep(h)
+  local path = "/proc/" .. h.pid .. "/wchan"
+  local probe = io.open(path)
+  if not probe then
+    os.execute("sleep 0.2")
+    return true
+  end
+  probe:close()
+  return S.eventually(function()
+    local f = io.open(path)
+    local wchan = f and f:read("a") or ""
+    if f then f:close() end
+    return wchan:find("futex", 1, true) ~= nil
+  end)
+end
+
 return S
