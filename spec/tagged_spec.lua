@@ -51,6 +51,22 @@ describe("tagged userdata", function()
     mutex:unlock()
   end)
 
+  it("lists refuse an impostor in element access and methods", function()
+    local l = assert(shm.list({ 1, "two" }))
+    local errors = impostor_errors(debug.getmetatable(l), {
+      function(x) return x[1] end,
+      function(x) x[1] = 1 end,
+      function(x) return #x end,
+      function(x) return x.name end,
+      function(x) return x:count(1) end,
+      function(x) return l.unlink(x) end,
+    })
+    for _, err in ipairs(errors) do assert.matches("shm.list expected", err) end
+    assert.equal("two", l[2]) -- the real list still works
+    assert.is_true(l:unlink())
+    l:close()
+  end)
+
   it("still recognises its objects in a forked child", function()
     local m <close> = assert(shm.create(16))
     local a, b = m:array("int64"), m.buf

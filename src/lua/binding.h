@@ -36,25 +36,12 @@ void shmlua_hexdump(luaL_Buffer *out, size_t offset, const unsigned char *p, siz
 #define SHMLUA_METHODS "__methods"
 
 /* Registers a metatable named tname and leaves it on the stack. Its metamethods, and index
-   (an __index C function) if given, get the methods table as upvalue 1 and the metatable as
-   upvalue 2 (for shmlua_fastudata); if index is NULL, the methods table is __index. */
+   (an __index C function) if given, get the methods table as upvalue 1; if index is NULL,
+   the methods table is __index. */
 void shmlua_newclass(lua_State *L, const char *tname, const luaL_Reg *metamethods,
                      const luaL_Reg *methods, lua_CFunction index);
 
-/* The userdata at arg if its metatable is upvalue 2 of the running function (one pointer
-   comparison, for hot paths); otherwise luaL_checkudata's full check and error. */
-static inline void *shmlua_fastudata(lua_State *L, int arg, const char *tname) {
-  void *ud = lua_touserdata(L, arg);
-  if (ud && lua_getmetatable(L, arg)) {
-    int same = lua_rawequal(L, -1, lua_upvalueindex(2));
-    lua_pop(L, 1);
-    if (same)
-      return ud;
-  }
-  return luaL_checkudata(L, arg, tname);
-}
-
-/* Cheaper still, for the hottest paths (element access): a userdata made by shmlua_newtagged
+/* For the hottest paths (element access, sync calls): a userdata made by shmlua_newtagged
    ends with a tag, its own address mixed with the address of a static object unique to its
    class; shmlua_totagged compares the length and the tag: no metatable lookup, no push.
    Another userdata cannot carry the tag by accident, not even one given the class's

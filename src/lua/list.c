@@ -67,8 +67,15 @@ static void pushvalue(lua_State *L, const shmlua_slvalue *v) {
   }
 }
 
+/* Its address is in every list's tag (binding.h: shmlua_newtagged): l[i] recognises a list
+   with no metatable lookup. */
+static const char list_class;
+
 static list *checklist(lua_State *L) {
-  return shmlua_fastudata(L, 1, SHMLUA_LIST_MT);
+  list *l = shmlua_totagged(L, 1, sizeof *l, &list_class);
+  if (!l)
+    luaL_typeerror(L, 1, SHMLUA_LIST_MT);
+  return l;
 }
 
 static void pushitem(lua_State *L, const list *l, const unsigned char *p, size_t i) {
@@ -81,7 +88,7 @@ static void pushitem(lua_State *L, const list *l, const unsigned char *p, size_t
 
 /* A list userdata viewing the block at idx. */
 static list *newlist(lua_State *L, int idx) {
-  list *l = lua_newuserdatauv(L, sizeof *l, 1);
+  list *l = shmlua_newtagged(L, sizeof *l, 1, &list_class);
   memset(l, 0, sizeof *l);
   l->b = lua_touserdata(L, idx);
   luaL_setmetatable(L, SHMLUA_LIST_MT);
@@ -304,16 +311,11 @@ void shmlua_open_list(lua_State *L) {
                                          {"__tostring", list_tostring},
                                          {"__close", list_release},
                                          {NULL, NULL}};
-  static const luaL_Reg none[] = {{NULL, NULL}};
   static const luaL_Reg methods[] = {{"count", list_count}, {"index", list_indexof},
                                      {"close", list_close}, {"unlink", list_unlink},
                                      {NULL, NULL}};
-  shmlua_newclass(L, SHMLUA_LIST_MT, metamethods, none, list_index);
-  lua_getfield(L, -1, SHMLUA_METHODS); /* methods check self by pointer too */
-  lua_pushvalue(L, -1);
-  lua_pushvalue(L, -3);
-  luaL_setfuncs(L, methods, 2);
-  lua_pop(L, 2);
+  shmlua_newclass(L, SHMLUA_LIST_MT, metamethods, methods, list_index);
+  lua_pop(L, 1);
 
   lua_newuserdatauv(L, 0, 0); /* shm.null: one value, compared by identity */
   luaL_newmetatable(L, SHMLUA_NULL_MT);

@@ -11,13 +11,10 @@ void shmlua_newclass(lua_State *L, const char *tname, const luaL_Reg *metamethod
   luaL_setfuncs(L, methods, 0);
   lua_setfield(L, -2, SHMLUA_METHODS);
   lua_getfield(L, -1, SHMLUA_METHODS);
-  lua_pushvalue(L, -2);
-  luaL_setfuncs(L, metamethods, 2);
+  luaL_setfuncs(L, metamethods, 1);
   lua_getfield(L, -1, SHMLUA_METHODS);
-  if (index) {
-    lua_pushvalue(L, -2);
-    lua_pushcclosure(L, index, 2);
-  }
+  if (index)
+    lua_pushcclosure(L, index, 1);
   lua_setfield(L, -2, "__index");
 }
 
