@@ -4,7 +4,7 @@
 
 #include <string.h>
 
-/* Whether the option at argv[i] is exactly two characters ("-v", not "-vx"). */
+/* Whether an option is exactly two characters ("-v", not "-vx"). */
 static int alone(const char *option) {
   return option[2] == '\0';
 }
