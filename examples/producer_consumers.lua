@@ -17,7 +17,7 @@ local function isprime(n)
   return true
 end
 
-local queue <close> = shm.queue { messages = 64 } -- full at 64: the producer then waits
+local queue <close> = assert(shm.queue { messages = 64 }) -- full at 64: the producer waits
 -- Per item: how many times it was done (atomically counted) and the answer (1 prime, 0 not).
 local answers <close> = assert(shm.create(items * 8))
 local times, prime = answers:array("int32", 1, items), answers:array("int32", items * 4 + 1, items)
