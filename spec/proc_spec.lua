@@ -7,6 +7,13 @@ local function sleep(seconds) os.execute("sleep " .. seconds) end
 
 local now = H.now
 
+-- Whether the build has the shmlua host (the specs that start it are pending without it).
+local function have_shmlua()
+  local f = io.open(H.shmlua)
+  if f then f:close() end
+  return f ~= nil
+end
+
 -- The state letter of a process ("R", "S", "Z", ...), or nil once it is gone.
 local function state(pid)
   local f = io.open("/proc/" .. pid .. "/stat")
@@ -411,9 +418,7 @@ describe("shm.run", function()
   end)
 
   it("starts the same shmlua when run inside shmlua", function()
-    local f = io.open(H.shmlua)
-    if not f then return pending("no shmlua host in " .. H.build) end
-    f:close()
+    if not have_shmlua() then return pending("no shmlua host in " .. H.build) end
     local child = H.tmpfile([[print("child", shm ~= nil, arg[1], arg[2])]])
     local out = H.run(H.shmlua, [[
       local h = shm.run(arg[1], "x y", 2)
@@ -424,9 +429,7 @@ describe("shm.run", function()
   end)
 
   it("ends a script whose parent was killed (told through its environment)", function()
-    local f = io.open(H.shmlua)
-    if not f then return pending("no shmlua host in " .. H.build) end
-    f:close()
+    if not have_shmlua() then return pending("no shmlua host in " .. H.build) end
     local child = H.tmpfile("while true do end")
     local out = H.run("SHMLUA_EXE=" .. H.shmlua .. " lua5.4", [[
       local shm = require "shm"
