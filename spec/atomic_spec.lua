@@ -3,6 +3,7 @@
 -- and Ctrl-C).
 local H = require "helper"
 local shm = require "shm"
+local S = require "sync_helper"
 
 local block = H.block
 
@@ -224,12 +225,12 @@ describe("wait and notify", function()
     local m <close> = assert(shm.create(16))
     local child = background([[
       local a = assert(require("shm").attach(arg[1])):array("int64")
-      a:store(2, 1)
+      a:store(2, io.open("/proc/self/stat"):read("n"))
       io.write(a:wait(1, 0, 20), " ", a:load(1))
     ]], m.name)
     local a = m:array("int64")
     while a:load(2) == 0 do end
-    H.sh("sleep 0.2") -- let it reach the sleep
+    assert.is_true(S.asleep({ pid = a:load(2) })) -- a change before the sleep is "not-equal"
     local t0 = now()
     a:store(1, 1 << 32) -- the low half, where the kernel sleeps, stays 0; no notify either
     local out = child:read("a")
