@@ -1,0 +1,35 @@
+-- The fast path of the sync objects and the queue: with nobody waiting, taking and giving
+-- back makes no system call at all (the waiter counts say there is no one to wake).
+local H = require "helper"
+
+describe("sync objects nobody waits on", function()
+  it("lock, release, set, signal, push and pop without a single futex call", function()
+    local _, usable = H.sh("strace -qq -o /dev/null true 2>/dev/null")
+    if not usable then return pending("strace cannot trace here (missing or no ptrace)") end
+    local trace = os.tmpname()
+    local out, ok = H.run("strace -f -qq -e trace=futex,write -o " .. H.quote(trace) .. " lua5.4",
+      [[
+      local shm = require "shm"
+      local m, s, e, q = shm.mutex(), shm.semaphore(1), shm.event(), shm.queue()
+      local c, b = shm.cond(m), shm.barrier(1)
+      io.stderr:write("BEGIN\n")
+      for _ = 1, 1000 do
+        m:lock() c:signal() c:broadcast() m:unlock()
+        m:with(function() end)
+        s:acquire() s:release()
+        e:set() e:clear()
+        q:push("x") q:pop()
+        b:wait()
+      end
+      io.stderr:write("END\n")
+      for _, o in ipairs { m, s, e, q, c, b } do o:unlink() end
+    ]])
+    local f = assert(io.open(trace))
+    local lines = f:read("a")
+    f:close()
+    os.remove(trace)
+    assert.is_true(ok, out)
+    local inside = assert(lines:match("BEGIN(.-)END"), lines)
+    assert.equal(0, select(2, inside:gsub("futex%(", "")), inside)
+  end)
+end)
