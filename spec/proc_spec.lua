@@ -347,9 +347,12 @@ describe("shm.spawn", function()
     ]])
     f:close()
     local log = os.tmpname()
-    -- SIGINT once the script is waiting (before, lua5.4 would die of it without a message).
+    -- SIGINT once the script is waiting (before, lua5.4 would die of it without a message):
+    -- it printed, then sleeps ("S" in /proc/PID/stat), which only h:wait does.
     local out = H.sh(("%slua5.4 %s > %s 2>&1 & pid=$!; for i in $(seq 100); do "
-      .. "grep -q . %s && break; sleep 0.05; done; sleep 0.2; kill -INT $pid; wait $pid; "
+      .. "grep -q . %s && break; sleep 0.05; done; for i in $(seq 100); do "
+      .. "grep -q '^[0-9]* ([^)]*) S' /proc/$pid/stat && break; sleep 0.05; done; "
+      .. "kill -INT $pid; wait $pid; "
       .. "echo status $? >> %s; cat %s"):format(H.env, script, log, log, log, log))
     os.remove(script)
     os.remove(log)
