@@ -62,7 +62,7 @@ static void breakround(void *ctx) {
 static int barrier_wait(lua_State *L) {
   shmlua_barrier *h = checkbarrier(L);
   struct timespec deadline;
-  const struct timespec *d = shmlua_sync_timeout(L, 2, &deadline);
+  const struct timespec *d = shmlua_opttimeout(L, 2, &deadline);
   waiting w = {h, 0};
   uint32_t index;
   int rc = shmlua_barrier_arrive(h, d, &w.round, &index);

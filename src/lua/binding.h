@@ -5,6 +5,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "../core/block.h"
 #include "../core/proc.h"
@@ -110,6 +111,9 @@ size_t shmlua_checkstart(lua_State *L, lua_Integer pos, size_t len);
    now instead of at the next Lua instruction, so a wait never swallows Ctrl-C. The caller
    must hold nothing that needs freeing. Otherwise returns and the wait may go on. */
 void shmlua_checkinterrupt(lua_State *L);
+
+/* Optional timeout in seconds at arg: NULL (nil: no limit) or deadline, filled. */
+const struct timespec *shmlua_opttimeout(lua_State *L, int arg, struct timespec *deadline);
 
 /* The block userdata at arg (raises if not a block). */
 shmlua_block *shmlua_checkblock(lua_State *L, int arg);

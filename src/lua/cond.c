@@ -100,7 +100,7 @@ static void relock(void *ctx) {
 static int cond_wait(lua_State *L) {
   shmlua_syncud *c = checkcond(L);
   struct timespec deadline;
-  const struct timespec *d = shmlua_sync_timeout(L, 2, &deadline);
+  const struct timespec *d = shmlua_opttimeout(L, 2, &deadline);
   sleeping s;
   int rc;
   lua_getiuservalue(L, 1, SHMLUA_SYNC_UV_LINK);

@@ -50,7 +50,7 @@ static int waitop(void *ctx, const struct timespec *deadline) {
 static int event_wait(lua_State *L) {
   waiting w = {checkevent(L), 0};
   struct timespec deadline;
-  const struct timespec *d = shmlua_sync_timeout(L, 2, &deadline);
+  const struct timespec *d = shmlua_opttimeout(L, 2, &deadline);
   w.seen = shmlua_event_state(w.e);
   if (shmlua_sync_wait(L, waitop, &w, d, 1, NULL) == ETIMEDOUT)
     return shmlua_sync_fail(L, "timeout");

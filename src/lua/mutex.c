@@ -82,7 +82,7 @@ static int mutex_create(lua_State *L) {
 static int mutex_lock(lua_State *L) {
   shmlua_syncud *m = checkmutex(L, 1);
   struct timespec deadline;
-  const struct timespec *d = shmlua_sync_timeout(L, 2, &deadline);
+  const struct timespec *d = shmlua_opttimeout(L, 2, &deadline);
   return shmlua_mutex_lockresult(L, m, lockwithin(L, m, d));
 }
 
@@ -164,7 +164,7 @@ static int mutex_with(lua_State *L) {
 static int mutex_guard(lua_State *L) {
   shmlua_syncud *m = checkmutex(L, 1);
   struct timespec deadline;
-  const struct timespec *d = shmlua_sync_timeout(L, 2, &deadline);
+  const struct timespec *d = shmlua_opttimeout(L, 2, &deadline);
   int *active = lua_newuserdatauv(L, sizeof *active, 1);
   *active = 0;
   luaL_setmetatable(L, GUARD_MT);

@@ -278,17 +278,6 @@ int shmlua_waitchildren(lua_State *L, shmlua_child *const *children, size_t n,
   }
 }
 
-/* The deadline for an optional timeout in seconds at arg; NULL for none. */
-static const struct timespec *optdeadline(lua_State *L, int arg, struct timespec *deadline) {
-  lua_Number seconds;
-  if (lua_isnoneornil(L, arg))
-    return NULL;
-  seconds = luaL_checknumber(L, arg);
-  luaL_argcheck(L, seconds >= 0, arg, "timeout must be a number of seconds >= 0");
-  *deadline = shmlua_deadline(seconds);
-  return deadline;
-}
-
 static int timedout(lua_State *L) {
   luaL_pushfail(L);
   lua_pushliteral(L, "timeout");
@@ -305,7 +294,7 @@ static int waituntil(lua_State *L, const struct timespec *deadline) {
 
 static int proc_wait(lua_State *L) {
   struct timespec deadline;
-  return waituntil(L, optdeadline(L, 2, &deadline));
+  return waituntil(L, shmlua_opttimeout(L, 2, &deadline));
 }
 
 static int proc_poll(lua_State *L) {
@@ -391,7 +380,7 @@ static int proc_index(lua_State *L) {
    nil, "timeout" (the handles stay usable). */
 static int proc_waitall(lua_State *L) {
   struct timespec deadline;
-  const struct timespec *until = optdeadline(L, 2, &deadline);
+  const struct timespec *until = shmlua_opttimeout(L, 2, &deadline);
   lua_Integer n;
   shmlua_child **left;
   size_t nleft, which;

@@ -116,7 +116,7 @@ static int queue_push(lua_State *L) {
   pushing p = {&u->as.queue, NULL, 0};
   const struct timespec *d;
   p.s = luaL_checklstring(L, 2, &p.len);
-  d = shmlua_sync_timeout(L, 3, &deadline);
+  d = shmlua_opttimeout(L, 3, &deadline);
   return pushresult(L, u, shmlua_sync_wait(L, pushop, &p, d, 1, NULL));
 }
 
@@ -158,7 +158,7 @@ static int popresult(lua_State *L, popping *p, int rc) {
 static int queue_pop(lua_State *L) {
   popping p = {checkqueue(L), 0};
   struct timespec deadline;
-  const struct timespec *d = shmlua_sync_timeout(L, 2, &deadline);
+  const struct timespec *d = shmlua_opttimeout(L, 2, &deadline);
   return popresult(L, &p, shmlua_sync_wait(L, popop, &p, d, 1, NULL));
 }
 

@@ -39,7 +39,7 @@ static int acquireop(void *ctx, const struct timespec *deadline) {
 static int semaphore_acquire(lua_State *L) {
   shmlua_semaphore_block *s = checksem(L);
   struct timespec deadline;
-  const struct timespec *d = shmlua_sync_timeout(L, 2, &deadline);
+  const struct timespec *d = shmlua_opttimeout(L, 2, &deadline);
   /* A unit that is there is taken at once, before the wait works out its slices. */
   if (shmlua_semaphore_tryacquire(s) != 0 &&
       shmlua_sync_wait(L, acquireop, s, d, 1, NULL) == ETIMEDOUT)

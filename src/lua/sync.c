@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <string.h>
 
-#include "../core/futex.h"
 #include "../core/sync_wait.h"
 
 static const double SLICE_SECONDS = 0.1; /* how often a pthread wait looks for Ctrl-C */
@@ -177,16 +176,6 @@ void shmlua_sync_register(lua_State *L, const shmlua_synclass *cls, const luaL_R
   lua_setfield(L, -2, "__call");
   lua_setmetatable(L, -2);
   lua_setfield(L, -2, strchr(cls->tname, '.') + 1);
-}
-
-const struct timespec *shmlua_sync_timeout(lua_State *L, int arg, struct timespec *deadline) {
-  lua_Number t;
-  if (lua_isnoneornil(L, arg))
-    return NULL;
-  t = luaL_checknumber(L, arg);
-  luaL_argcheck(L, t >= 0, arg, "timeout must be a non-negative number of seconds");
-  *deadline = shmlua_deadline((double)t);
-  return deadline;
 }
 
 static int raise_interrupt(lua_State *L) {

@@ -53,9 +53,6 @@ int shmlua_sync_attach(lua_State *L, const shmlua_synclass *cls, const shmlua_na
 /* The open object of class cls at arg; raises if it is not one or it is closed. */
 shmlua_syncud *shmlua_sync_check(lua_State *L, int arg, const shmlua_synclass *cls);
 
-/* Optional timeout in seconds at arg: NULL (nil: no limit) or deadline, filled. */
-const struct timespec *shmlua_sync_timeout(lua_State *L, int arg, struct timespec *deadline);
-
 /* One blocking step of an object, until deadline: returns 0, an errno, or EINTR. */
 typedef int (*shmlua_sync_op)(void *ctx, const struct timespec *deadline);
 

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "../core/futex.h"
 #include "binding.h"
 
 void shmlua_newclass(lua_State *L, const char *tname, const luaL_Reg *metamethods,
@@ -172,4 +173,14 @@ void shmlua_checkinterrupt(lua_State *L) {
     lua_pushcfunction(L, noop);
     lua_call(L, 0, 0);
   }
+}
+
+const struct timespec *shmlua_opttimeout(lua_State *L, int arg, struct timespec *deadline) {
+  lua_Number t;
+  if (lua_isnoneornil(L, arg))
+    return NULL;
+  t = luaL_checknumber(L, arg);
+  luaL_argcheck(L, t >= 0, arg, "timeout must be a non-negative number of seconds");
+  *deadline = shmlua_deadline((double)t);
+  return deadline;
 }
