@@ -119,6 +119,8 @@ const struct timespec *shmlua_opttimeout(lua_State *L, int arg, struct timespec 
 shmlua_block *shmlua_checkblock(lua_State *L, int arg);
 /* Its memory; raises "block 'x' is closed" (or "... read-only" when writing is asked). */
 unsigned char *shmlua_blockaddr(lua_State *L, const shmlua_block *b, int writing);
+/* The unlink method of every object owning a block: removes name; true or nil, msg, errno. */
+int shmlua_pushunlink(lua_State *L, const shmlua_name *name);
 
 /* The block a buf at arg views (raises if arg is not a buf). */
 shmlua_block *shmlua_checkbuf(lua_State *L, int arg);

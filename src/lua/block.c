@@ -72,13 +72,16 @@ static int block_release(lua_State *L) {
   return 0;
 }
 
-static int block_unlink(lua_State *L) {
-  shmlua_block *b = shmlua_checkblock(L, 1);
+int shmlua_pushunlink(lua_State *L, const shmlua_name *name) {
   shmlua_error err;
-  if (shmlua_unlink(&b->name, &err))
+  if (shmlua_unlink(name, &err) != 0)
     return shmlua_oserror(L, &err);
   lua_pushboolean(L, 1);
   return 1;
+}
+
+static int block_unlink(lua_State *L) {
+  return shmlua_pushunlink(L, &shmlua_checkblock(L, 1)->name);
 }
 
 static int block_tostring(lua_State *L) {

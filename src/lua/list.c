@@ -293,11 +293,7 @@ static int list_release(lua_State *L) {
 }
 
 static int list_unlink(lua_State *L) {
-  shmlua_error err;
-  if (shmlua_unlink(&checklist(L)->b->name, &err) != 0)
-    return shmlua_oserror(L, &err);
-  lua_pushboolean(L, 1);
-  return 1;
+  return shmlua_pushunlink(L, &checklist(L)->b->name);
 }
 
 static int null_tostring(lua_State *L) {

@@ -97,12 +97,7 @@ static int sync_gc(lua_State *L) {
 }
 
 static int sync_unlink(lua_State *L) {
-  shmlua_syncud *u = checkany(L, 1);
-  shmlua_error err;
-  if (shmlua_unlink(&u->block.name, &err) != 0)
-    return shmlua_oserror(L, &err);
-  lua_pushboolean(L, 1);
-  return 1;
+  return shmlua_pushunlink(L, &checkany(L, 1)->block.name);
 }
 
 static int sync_tostring(lua_State *L) {
