@@ -155,8 +155,8 @@ describe("shm.queue", function()
     function()
       local q = track(shm.queue { messages = 64, bytes = 4096 })
       local last = { 0, 0 } -- per producer, the last number popped
-      -- Several rounds, so that kills land inside the queue's lock too (then the next
-      -- locker is told the owner died and recounts the ring).
+      -- Several rounds, so that kills land inside an end's lock too (then the next locker
+      -- of that end is told the owner died and settles its counts).
       for round = 1, 5 do
         local victims = {}
         for p = 1, 2 do
@@ -197,7 +197,7 @@ describe("shm.queue", function()
   it("a process killed while copying a message under the queue's lock leaves it whole",
     function()
       -- Copying 16 MiB takes milliseconds with the lock held, so these kills land inside
-      -- the lock: the next locker is told the owner died and recounts the ring.
+      -- the locks: the next locker is told the owner died and settles that end.
       local q = track(shm.queue { messages = 4, bytes = 48 << 20 })
       local big = ("m"):rep(16 << 20)
       for _ = 1, 3 do
@@ -213,6 +213,24 @@ describe("shm.queue", function()
       end
       assert.is_true(q:push("after"))
       assert.equal("after", q:pop())
+    end)
+
+  it("a push or pop killed at each point of its commit leaves the message wholly in or out",
+    function()
+      -- spec/c/queue_deaths.c: a child leaves an end as a death at that point would, holding
+      -- its robust lock; the next push and pops settle it, then the queue is filled to its
+      -- exact capacity and emptied.
+      local out, ok = H.sh(H.quote(H.build .. "/spec/queue_deaths") .. " 2>&1")
+      assert.is_true(ok, out)
+      assert.equal(table.concat({
+        "push killed after arming: message dropped",
+        "push killed after its counts: message dropped",
+        "push killed after moving the tail: message kept",
+        "push killed before disarming: message kept",
+        "pop killed after arming: message kept",
+        "pop killed after moving the head: message dropped",
+        "pop killed before disarming: message dropped",
+        "ok", "" }, "\n"), out)
     end)
 
   it("a pop waiting in lua5.4 gives way to Ctrl-C (SIGINT), again and again", function()

@@ -28,5 +28,6 @@ build = {
     SHMLUA_INSTALL_DEV = "OFF",
     SHMLUA_EXAMPLES = "OFF",
     SHMLUA_BENCH = "OFF",
+    SHMLUA_SPEC_PROGRAMS = "OFF",
   },
 }

@@ -45,21 +45,33 @@ static void pop_and_push(shmlua_queue *h) {
 
 /* A queue that passed the checks. */
 static void use_queue(void *addr) {
+  shmlua_queue_block *q = addr;
   shmlua_queue h;
-  REQUIRE(shmlua_mutex_init(&((shmlua_queue_block *)addr)->lock) == 0);
+  REQUIRE(shmlua_mutex_init(&q->tail.lock) == 0);
+  REQUIRE(shmlua_mutex_init(&q->head.lock) == 0);
   shmlua_queue_open(&h, addr);
   pop_and_push(&h);
 }
 
+/* Copies src over the layout at dst from offset from, up to to (both within size). */
+static void overwrite(unsigned char *dst, const uint8_t *src, size_t size, size_t from,
+                      size_t to) {
+  if (to > size)
+    to = size;
+  if (from < to)
+    memcpy(dst + from, src + from, to - from);
+}
+
 /* A correct queue (limits from the first two bytes) opened, then overwritten by a peer with
-   the rest of the input (all but its lock): the handle's own copy of the limits must keep
-   every access inside the ring, whatever the positions and counts say now. */
+   the rest of the input (all but its two locks): the handle's own copy of the limits must
+   keep every access inside the ring, whatever the positions and counts say now. */
 static void scribbled_queue(const uint8_t *data, size_t size) {
   shmlua_queue_limits limits;
   shmlua_queue h;
   shmlua_error err;
   shmlua_queue_block *q;
-  size_t layout, lock_end = offsetof(shmlua_queue_block, lock) + sizeof q->lock;
+  size_t layout, tail_lock = offsetof(shmlua_queue_block, tail.lock),
+                 head_lock = offsetof(shmlua_queue_block, head.lock);
   if (size < 2)
     return;
   limits.messages = 1 + data[0] % 8;
@@ -71,10 +83,10 @@ static void scribbled_queue(const uint8_t *data, size_t size) {
   REQUIRE(shmlua_queue_init(q, &limits, &err) == 0);
   shmlua_queue_open(&h, q);
   data += 2;
-  size -= 2;
-  if (size > lock_end)
-    memcpy((unsigned char *)q + lock_end, data + lock_end,
-           (size < layout ? size : layout) - lock_end);
+  size = size - 2 < layout ? size - 2 : layout;
+  overwrite((unsigned char *)q, data, size, 0, tail_lock);
+  overwrite((unsigned char *)q, data, size, tail_lock + sizeof q->tail.lock, head_lock);
+  overwrite((unsigned char *)q, data, size, head_lock + sizeof q->head.lock, layout);
   pop_and_push(&h);
   free(q);
 }

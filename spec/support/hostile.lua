@@ -135,12 +135,13 @@ local function scribbler(name, stop)
   local b = assert(shm.attach(name))
   local nap = assert(shm.event())
   local span = mode == "header" and math.min(16, b.size) or b.size
-  -- Not the robust-list links glibc keeps in a locked mutex (bytes 41..56 of a mutex, queue
-  -- or barrier on x86-64): overwriting them crashes the holder at unlock, whatever shmlua
-  -- does (docs/reliability.md, and peers_spec.lua shows it).
+  -- Not the robust-list links glibc keeps in a locked mutex (bytes 25..40 of each mutex on
+  -- x86-64: at 17 in a mutex or barrier, at 65 and 193 in a queue): overwriting them crashes
+  -- the holder at unlock, whatever shmlua does (docs/reliability.md, peers_spec.lua shows it).
   local links = {}
-  if kind == "mutex" or kind == "queue" or kind == "barrier" then
-    for at = 41, 56 do links[at] = true end
+  local locks = { mutex = { 17 }, barrier = { 17 }, queue = { 65, 193 } }
+  for _, lock in ipairs(locks[kind] or {}) do
+    for at = lock + 24, lock + 39 do links[at] = true end
   end
   local writes = 0
   -- the users attach first (or give up), then their objects go bad under them

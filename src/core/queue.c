@@ -1,5 +1,8 @@
-/* The message queue: a ring of [u32 length][payload] records under a robust mutex; futex
-   words with sleeper counts tell the other side something changed. */
+/* The message queue: a ring of [u32 length][payload] records between two ends, each with its
+   own robust mutex. Pushers only write the tail's lines and read the head's counts; poppers
+   only write the head's lines and read the tail's position. A side that finds nothing to do
+   peeks until the other side changes something, then sleeps on its futex word, which the
+   other side moves only when it has a sleeper to wake. */
 #include "queue.h"
 
 #include <errno.h>
@@ -16,16 +19,31 @@ enum { PREFIX = 4 };
    a holder keeps it for one copy, so only a stopped process or a broken lock takes longer. */
 static const double LOCK_SECONDS = 1.0;
 
+static uint64_t load(const uint64_t *p) {
+  return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+
+static void store(uint64_t *p, uint64_t v) {
+  __atomic_store_n(p, v, __ATOMIC_RELEASE);
+}
+
+/* The head is read before the tail: both only grow and the head never passes the tail, so
+   a live queue read in this order always passes, whatever runs meanwhile. */
 static int check(const void *bytes, size_t size, shmlua_error *err) {
   const shmlua_queue_block *q = bytes;
+  uint64_t head_pos, head_messages, head_bytes;
   if (size < sizeof *q)
     return shmlua_failf(err, EPROTO, "queue layout of %zu bytes is too small", size);
   if (q->max_messages == 0 || q->max_bytes == 0 || q->max_bytes > SHMLUA_QUEUE_MESSAGE_MAX ||
       q->ring_size != q->max_bytes + (uint64_t)PREFIX * q->max_messages ||
       q->ring_size != size - offsetof(shmlua_queue_block, ring))
     return shmlua_failf(err, EPROTO, "queue limits do not match its size");
-  if (q->head > q->tail || q->tail - q->head > q->ring_size || q->count > q->max_messages ||
-      q->used > q->max_bytes || q->ended > 1)
+  head_pos = load(&q->head.pos);
+  head_messages = load(&q->head.messages);
+  head_bytes = load(&q->head.bytes);
+  if (head_pos > load(&q->tail.pos) || head_messages > load(&q->tail.messages) ||
+      head_bytes > load(&q->tail.bytes) || q->head.armed > 1 || q->tail.armed > 1 ||
+      q->ended > 1)
     return shmlua_failf(err, EPROTO, "queue state out of range");
   return 0;
 }
@@ -47,7 +65,9 @@ size_t shmlua_queue_layout_size(const shmlua_queue_limits *l, shmlua_error *err)
 int shmlua_queue_init(void *addr, const void *arg, shmlua_error *err) {
   shmlua_queue_block *q = addr;
   const shmlua_queue_limits *l = arg;
-  int rc = shmlua_mutex_init(&q->lock);
+  int rc = shmlua_mutex_init(&q->tail.lock);
+  if (rc == 0)
+    rc = shmlua_mutex_init(&q->head.lock);
   if (rc != 0)
     return shmlua_fail(err, rc, "pthread_mutex_init");
   q->max_messages = (uint32_t)l->messages;
@@ -61,6 +81,7 @@ void shmlua_queue_open(shmlua_queue *h, void *addr) {
   h->max_bytes = h->q->max_bytes;
   h->ring_size = h->q->ring_size;
   h->max_messages = h->q->max_messages;
+  h->seen_tail = h->seen_popped = h->seen_popped_bytes = 0;
 }
 
 /* Copies into / out of the ring at a position, wrapping at the end. */
@@ -95,34 +116,64 @@ static int64_t record_at(const shmlua_queue *h, uint64_t pos, uint64_t tail) {
   return len;
 }
 
-/* After a holder died (or the state was found inconsistent): count the whole records from
-   head to tail again, and drop anything past the last whole one. */
-static void recount(shmlua_queue *h) {
-  shmlua_queue_block *q = h->q;
-  uint64_t pos = q->head, tail = q->tail, n = 0, used = 0;
-  if (pos > tail || tail - pos > h->ring_size)
-    pos = tail = 0;
-  for (int64_t len; pos < tail && n < h->max_messages && (len = record_at(h, pos, tail)) >= 0;
-       n++) {
-    pos += PREFIX + (uint64_t)len;
-    used += (uint64_t)len;
-  }
-  if (q->head > pos)
-    q->head = pos;
-  q->tail = pos;
-  q->count = n;
-  q->used = used;
-  q->ended = q->ended != 0;
+/* Moving an end past one record of len bytes: the new values are written down (armed)
+   before any of them is stored, so a locker after a death can tell what was under way. */
+static void arm(shmlua_queue_end *e, size_t len) {
+  e->next_pos = e->pos + PREFIX + len;
+  e->next_messages = e->messages + 1;
+  e->next_bytes = e->bytes + len;
+  __atomic_store_n(&e->armed, 1, __ATOMIC_RELEASE);
 }
 
-static int lock(shmlua_queue *h, const struct timespec *deadline) {
-  int rc = shmlua_mutex_lock(&h->q->lock, deadline);
+/* The tail's counts move before its position, so a popper never takes a message the counts
+   do not hold yet; the head's move after its position, so a pusher never counts on room the
+   ring has not given back yet. */
+static void move_tail(shmlua_queue_end *e) {
+  store(&e->messages, e->next_messages);
+  store(&e->bytes, e->next_bytes);
+  store(&e->pos, e->next_pos); /* the commit: a death before it leaves the message out */
+  __atomic_store_n(&e->armed, 0, __ATOMIC_RELEASE);
+}
+
+static void move_head(shmlua_queue_end *e) {
+  store(&e->pos, e->next_pos); /* the commit: a death before it leaves the message in */
+  store(&e->bytes, e->next_bytes);
+  store(&e->messages, e->next_messages);
+  __atomic_store_n(&e->armed, 0, __ATOMIC_RELEASE);
+}
+
+/* After the holder of e's lock died: a move it committed gets its counts, one it did not
+   gets its counts back. */
+static void settle(shmlua_queue_end *e) {
+  if (!e->armed)
+    return;
+  if (e->pos == e->next_pos) {
+    store(&e->messages, e->next_messages);
+    store(&e->bytes, e->next_bytes);
+  } else {
+    store(&e->messages, e->next_messages - 1);
+    store(&e->bytes, e->next_bytes - (e->next_pos - e->pos - PREFIX));
+  }
+  e->armed = 0;
+}
+
+static int lock(shmlua_queue_end *e, const struct timespec *deadline) {
+  int rc = shmlua_mutex_lock(&e->lock, deadline);
   if (rc == EOWNERDEAD) {
-    recount(h);
-    shmlua_mutex_consistent(&h->q->lock);
+    settle(e);
+    shmlua_mutex_consistent(&e->lock);
     rc = 0;
   }
   return rc;
+}
+
+/* Whether len more bytes fit, with head counts popped and popped_bytes (any older reading
+   of them only shows less room). A count that cannot be right shows no room. */
+static int fits(const shmlua_queue *h, uint64_t popped, uint64_t popped_bytes, size_t len) {
+  const shmlua_queue_end *t = &h->q->tail;
+  uint64_t pushed = load(&t->messages), pushed_bytes = load(&t->bytes);
+  return popped <= pushed && pushed - popped < h->max_messages && popped_bytes <= pushed_bytes &&
+         pushed_bytes - popped_bytes <= h->max_bytes - len;
 }
 
 static int push_locked(shmlua_queue *h, const void *data, size_t len) {
@@ -130,57 +181,78 @@ static int push_locked(shmlua_queue *h, const void *data, size_t len) {
   uint32_t prefix = (uint32_t)len;
   if (q->ended)
     return EPIPE;
-  if (q->count >= h->max_messages || q->used > h->max_bytes - len)
-    return EAGAIN;
-  ring_put(h, q->tail, &prefix, PREFIX);
-  ring_put(h, q->tail + PREFIX, data, len);
-  /* The tail store is the commit point: a death before it leaves the message out. */
-  __atomic_store_n(&q->tail, q->tail + PREFIX + len, __ATOMIC_RELEASE);
-  q->count++;
-  q->used += len;
+  if (!fits(h, h->seen_popped, h->seen_popped_bytes, len)) {
+    h->seen_popped = load(&q->head.messages);
+    h->seen_popped_bytes = load(&q->head.bytes);
+    if (!fits(h, h->seen_popped, h->seen_popped_bytes, len))
+      return EAGAIN;
+  }
+  arm(&q->tail, len);
+  ring_put(h, q->tail.pos, &prefix, PREFIX);
+  ring_put(h, q->tail.pos + PREFIX, data, len);
+  move_tail(&q->tail);
   return 0;
+}
+
+/* A head that no record starts at (a peer wrote over the ring or the positions): give up what
+   cannot be read and start again empty at the tail, taken with its lock for counts that
+   match it (the only place both locks are held: head's first, so no lock order can cross). */
+static void skip_to_tail(shmlua_queue_block *q) {
+  struct timespec lockby = shmlua_deadline_coarse(LOCK_SECONDS);
+  if (lock(&q->tail, &lockby) != 0)
+    return;
+  store(&q->head.pos, q->tail.pos);
+  store(&q->head.bytes, q->tail.bytes);
+  store(&q->head.messages, q->tail.messages);
+  shmlua_mutex_unlock(&q->tail.lock);
 }
 
 static int pop_locked(shmlua_queue *h, shmlua_queue_reserve reserve, void *ud, size_t *len) {
   shmlua_queue_block *q = h->q;
+  uint64_t head = q->head.pos;
   int64_t n;
   void *dst;
-  if (q->head == q->tail)
-    return q->ended ? EPIPE : EAGAIN;
-  if ((n = record_at(h, q->head, q->tail)) < 0) {
-    recount(h); /* a peer wrote over the state: keep what can still be read */
-    if ((n = record_at(h, q->head, q->tail)) < 0)
-      return q->ended ? EPIPE : EAGAIN;
+  if (head >= h->seen_tail) {
+    h->seen_tail = load(&q->tail.pos);
+    if (head == h->seen_tail) {
+      if (!__atomic_load_n(&q->ended, __ATOMIC_ACQUIRE))
+        return EAGAIN;
+      /* ended is stored under the tail's lock: every push before it shows by now */
+      h->seen_tail = load(&q->tail.pos);
+      if (head == h->seen_tail)
+        return EPIPE;
+    }
+  }
+  if ((n = record_at(h, head, h->seen_tail)) < 0) {
+    skip_to_tail(q);
+    h->seen_tail = 0;
+    return EAGAIN;
   }
   if ((dst = reserve(ud, (size_t)n)) == NULL)
     return ENOMEM;
-  ring_get(h, q->head + PREFIX, dst, (size_t)n);
-  /* The head store is the commit point: a death before it leaves the message in. */
-  __atomic_store_n(&q->head, q->head + PREFIX + (uint64_t)n, __ATOMIC_RELEASE);
-  q->count = q->count > 0 ? q->count - 1 : 0;
-  q->used = q->used >= (uint64_t)n ? q->used - (uint64_t)n : 0;
+  arm(&q->head, (size_t)n);
+  ring_get(h, head + PREFIX, dst, (size_t)n);
+  move_head(&q->head);
   *len = (size_t)n;
   return 0;
 }
 
-/* Tells the other side: push wakes one popper (one message feeds one); pop wakes every
-   pusher, since the room it made may fit several small messages. */
-static void notify(uint32_t *word, uint32_t *sleepers, int n) {
-  __atomic_add_fetch(word, 1, __ATOMIC_SEQ_CST);
-  shmlua_sync_wake(word, sleepers, n);
-}
-
-/* Runs one push or pop (locked) with the queue locked, again each time the other side
-   changes sleep_word, until it does not report EAGAIN (or at once if !wait). On success it
-   tells the other side through tell_word. */
+/* One direction of the queue, seen from the side that may have to wait: its end, how it
+   peeks, where it sleeps, and where the other side sleeps. A push wakes one popper (one
+   message feeds one); a pop wakes every pusher, since the room it made may fit several. */
 typedef struct side {
-  uint32_t *sleep_word, *sleepers;  /* where this side waits */
-  uint32_t *tell_word, *told;       /* where the other side waits */
+  shmlua_queue_end *end;
+  int (*step)(void *ctx);
+  int (*ready)(void *ctx);
+  uint32_t *sleep_word, *sleepers; /* where this side waits */
+  uint32_t *tell_word, *told;      /* where the other side waits */
   int wakes;
 } side;
 
-static int transfer(shmlua_queue *h, int (*locked)(shmlua_queue *, void *), void *ctx,
-                    const side *s, int wait, const struct timespec *deadline) {
+/* Runs step with the end locked, then, while it reports EAGAIN and wait is set, waits until
+   ready() says the other side changed something and runs it again. On success it wakes the
+   other side if it sleeps. */
+static int transfer(const side *s, void *ctx, int wait, const struct timespec *deadline) {
   struct timespec brief;
   const struct timespec *lockby = deadline;
   if (!wait) {
@@ -188,74 +260,92 @@ static int transfer(shmlua_queue *h, int (*locked)(shmlua_queue *, void *), void
     lockby = &brief;
   }
   for (;;) {
-    uint32_t seen = __atomic_load_n(s->sleep_word, __ATOMIC_SEQ_CST);
-    int rc = lock(h, lockby);
+    int rc = lock(s->end, lockby);
     if (rc != 0)
       return rc;
-    rc = locked(h, ctx);
-    shmlua_mutex_unlock(&h->q->lock);
+    rc = s->step(ctx);
+    shmlua_mutex_unlock(&s->end->lock);
     if (rc == 0)
-      notify(s->tell_word, s->told, s->wakes);
+      shmlua_sync_signal(s->tell_word, s->told, s->wakes);
     if (rc != EAGAIN || !wait)
       return rc;
-    if ((rc = shmlua_sync_sleep(s->sleep_word, seen, s->sleepers, deadline)) != 0)
+    if ((rc = shmlua_sync_await(s->ready, ctx, s->sleep_word, s->sleepers, deadline)) != 0)
       return rc;
   }
 }
 
 typedef struct pushing {
+  shmlua_queue *h;
   const void *data;
   size_t len;
 } pushing;
 
-static int push_step(shmlua_queue *h, void *ctx) {
+static int push_step(void *ctx) {
   pushing *p = ctx;
-  return push_locked(h, p->data, p->len);
+  return push_locked(p->h, p->data, p->len);
+}
+
+static int push_ready(void *ctx) {
+  pushing *p = ctx;
+  const shmlua_queue_block *q = p->h->q;
+  return __atomic_load_n(&q->ended, __ATOMIC_ACQUIRE) ||
+         fits(p->h, load(&q->head.messages), load(&q->head.bytes), p->len);
 }
 
 int shmlua_queue_push(shmlua_queue *h, const void *data, size_t len, int wait,
                       const struct timespec *deadline) {
   shmlua_queue_block *q = h->q;
-  pushing p = {data, len};
-  side s = {&q->space, &q->push_sleepers, &q->items, &q->pop_sleepers, 1};
+  pushing p = {h, data, len};
+  side s = {&q->tail, push_step, push_ready, &q->space, &q->push_sleepers,
+            &q->items, &q->pop_sleepers, 1};
   if (len > h->max_bytes)
     return EMSGSIZE;
-  return transfer(h, push_step, &p, &s, wait, deadline);
+  return transfer(&s, &p, wait, deadline);
 }
 
 typedef struct popping {
+  shmlua_queue *h;
   shmlua_queue_reserve reserve;
   void *ud;
   size_t *len;
 } popping;
 
-static int pop_step(shmlua_queue *h, void *ctx) {
+static int pop_step(void *ctx) {
   popping *p = ctx;
-  return pop_locked(h, p->reserve, p->ud, p->len);
+  return pop_locked(p->h, p->reserve, p->ud, p->len);
+}
+
+static int pop_ready(void *ctx) {
+  const shmlua_queue_block *q = ((popping *)ctx)->h->q;
+  return load(&q->head.pos) != load(&q->tail.pos) ||
+         __atomic_load_n(&q->ended, __ATOMIC_ACQUIRE);
 }
 
 int shmlua_queue_pop(shmlua_queue *h, shmlua_queue_reserve reserve, void *ud, size_t *len,
                      int wait, const struct timespec *deadline) {
   shmlua_queue_block *q = h->q;
-  popping p = {reserve, ud, len};
-  side s = {&q->items, &q->pop_sleepers, &q->space, &q->push_sleepers, 0x7fffffff};
-  return transfer(h, pop_step, &p, &s, wait, deadline);
+  popping p = {h, reserve, ud, len};
+  side s = {&q->head, pop_step, pop_ready, &q->items, &q->pop_sleepers,
+            &q->space, &q->push_sleepers, 0x7fffffff};
+  return transfer(&s, &p, wait, deadline);
 }
 
 int shmlua_queue_shutdown(shmlua_queue *h) {
+  shmlua_queue_block *q = h->q;
   struct timespec lockby = shmlua_deadline_coarse(LOCK_SECONDS);
-  int rc = lock(h, &lockby);
+  int rc = lock(&q->tail, &lockby);
   if (rc != 0)
     return rc;
-  h->q->ended = 1;
-  shmlua_mutex_unlock(&h->q->lock);
-  notify(&h->q->items, &h->q->pop_sleepers, 0x7fffffff);
-  notify(&h->q->space, &h->q->push_sleepers, 0x7fffffff);
+  __atomic_store_n(&q->ended, 1, __ATOMIC_RELEASE);
+  shmlua_mutex_unlock(&q->tail.lock);
+  shmlua_sync_signal(&q->items, &q->pop_sleepers, 0x7fffffff);
+  shmlua_sync_signal(&q->space, &q->push_sleepers, 0x7fffffff);
   return 0;
 }
 
 uint64_t shmlua_queue_count(const shmlua_queue *h) {
-  return __atomic_load_n(&h->q->count, __ATOMIC_ACQUIRE);
+  uint64_t popped = load(&h->q->head.messages), pushed = load(&h->q->tail.messages);
+  return pushed < popped ? 0 : pushed - popped;
 }
 
 int shmlua_queue_ended(const shmlua_queue *h) {

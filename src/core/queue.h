@@ -1,8 +1,10 @@
 /* A bounded multi-producer multi-consumer queue of byte strings in shared memory: a ring of
-   length-prefixed messages, bounded in messages and in payload bytes, guarded by a robust
-   mutex. A message is in the queue once its push has moved the tail, and out once its pop
-   has moved the head: a process that dies in between leaves it wholly in or wholly out
-   (the next locker recounts the ring), so messages are never torn or duplicated. */
+   length-prefixed messages, bounded in messages and in payload bytes. Pushers and poppers
+   each take their own robust mutex, so a producer and a consumer never wait for each other
+   or write the same cache line. A message is in the queue once its push has moved the tail,
+   and out once its pop has moved the head: a process that dies in between leaves it wholly
+   in or wholly out (the next locker of that end finishes or undoes its counts), so messages
+   are never torn or duplicated. */
 #ifndef SHMLUA_QUEUE_H
 #define SHMLUA_QUEUE_H
 
@@ -15,19 +17,54 @@
 
 #define SHMLUA_QUEUE_MESSAGE_MAX 0xffffffffu /* a message's length is stored in 32 bits */
 
+/* One end of the queue (the tail pushers write at, or the head poppers read from): its
+   lock, its position and how many messages and payload bytes have passed it. pos is the
+   commit point; next_* hold the values being committed while armed is 1, so the next
+   locker after a death mid-commit can finish or undo the counts. */
+typedef struct shmlua_queue_end {
+  pthread_mutex_t lock; /* robust */
+  uint64_t pos;         /* byte position that only grows; ring offset is pos % ring_size */
+  uint64_t messages, bytes;
+  uint64_t next_pos, next_messages, next_bytes;
+  uint32_t armed;
+} shmlua_queue_end;
+
+/* Limits first (written once), then each end and each futex word on 64-byte lines of its
+   own (the unions pad them), so a process spinning on one does not take away the line the
+   other side writes. No _Alignas: the layout is also read from buffers aligned to 8. */
 typedef struct shmlua_queue_block {
-  shmlua_sync_header header;
-  pthread_mutex_t lock; /* robust: guards everything below but the futex words */
-  uint32_t items;       /* futex word: bumped after each push and at shutdown */
-  uint32_t space;       /* futex word: bumped after each pop and at shutdown */
-  uint32_t pop_sleepers;
-  uint32_t push_sleepers;
-  uint32_t max_messages;
-  uint32_t ended; /* 1 after shutdown */
-  uint64_t max_bytes;
-  uint64_t ring_size; /* max_bytes + 4 * max_messages: room for every prefix */
-  uint64_t head, tail; /* byte positions that only grow; ring offset is pos % ring_size */
-  uint64_t count, used; /* messages and payload bytes between head and tail */
+  union {
+    struct {
+      shmlua_sync_header header;
+      uint32_t max_messages;
+      uint32_t ended;     /* 1 after shutdown (stored under the tail's lock) */
+      uint64_t max_bytes;
+      uint64_t ring_size; /* max_bytes + 4 * max_messages: room for every prefix */
+    };
+    unsigned char limits_line[64];
+  };
+  union {
+    shmlua_queue_end tail;
+    unsigned char tail_lines[128];
+  };
+  union {
+    shmlua_queue_end head;
+    unsigned char head_lines[128];
+  };
+  union {
+    struct {
+      uint32_t items; /* futex word: moved after a push when a popper sleeps */
+      uint32_t pop_sleepers;
+    };
+    unsigned char items_line[64];
+  };
+  union {
+    struct {
+      uint32_t space; /* futex word: moved after a pop when a pusher sleeps */
+      uint32_t push_sleepers;
+    };
+    unsigned char space_line[64];
+  };
   unsigned char ring[];
 } shmlua_queue_block;
 
@@ -36,11 +73,14 @@ typedef struct shmlua_queue_limits {
   uint64_t bytes;    /* 1 .. SHMLUA_QUEUE_MESSAGE_MAX: payload bytes, prefixes not counted */
 } shmlua_queue_limits;
 
-/* A process's handle: the limits are copied at open so a peer cannot change ours. */
+/* A process's handle: the limits are copied at open so a peer cannot change ours. The last
+   tail and head counts this process saw are hints: positions and counts only grow, so a
+   record before a tail once seen is there to pop, and room once seen is still there. */
 typedef struct shmlua_queue {
   shmlua_queue_block *q;
   uint64_t max_bytes, ring_size;
   uint32_t max_messages;
+  uint64_t seen_tail, seen_popped, seen_popped_bytes;
 } shmlua_queue;
 
 extern const shmlua_sync_type shmlua_queue_type;

@@ -57,6 +57,41 @@ int shmlua_sync_sleep(uint32_t *word, uint32_t seen, uint32_t *sleepers,
   return rc == EAGAIN ? 0 : rc;
 }
 
+int shmlua_sync_await(int (*ready)(void *ctx), void *ctx, uint32_t *word, uint32_t *sleepers,
+                      const struct timespec *deadline) {
+  struct timespec left;
+  uint32_t seen;
+  int rc = 0;
+  for (int i = 0; i < SPIN_LOOKS; i++) {
+    if (ready(ctx))
+      return 0;
+    shmlua_cpu_relax();
+  }
+  if (deadline) {
+    left = shmlua_time_left(deadline);
+    if (left.tv_sec == 0 && left.tv_nsec == 0)
+      return ETIMEDOUT;
+  }
+  seen = __atomic_load_n(word, __ATOMIC_SEQ_CST);
+  /* Counted, then ready() asked again: a change made before the count is seen by that look,
+     one made after finds the count in shmlua_sync_signal and moves the word off seen (each
+     side's fence orders its store before its load). */
+  __atomic_add_fetch(sleepers, 1, __ATOMIC_SEQ_CST);
+  __atomic_thread_fence(__ATOMIC_SEQ_CST);
+  if (!ready(ctx))
+    rc = shmlua_futex_wait(word, seen, deadline ? &left : NULL);
+  __atomic_sub_fetch(sleepers, 1, __ATOMIC_SEQ_CST);
+  return rc == EAGAIN ? 0 : rc;
+}
+
+void shmlua_sync_signal(uint32_t *word, uint32_t *sleepers, int n) {
+  __atomic_thread_fence(__ATOMIC_SEQ_CST);
+  if (__atomic_load_n(sleepers, __ATOMIC_SEQ_CST) != 0) {
+    __atomic_add_fetch(word, 1, __ATOMIC_SEQ_CST);
+    shmlua_futex_wake(word, n);
+  }
+}
+
 void shmlua_sync_wake(uint32_t *word, const uint32_t *sleepers, int n) {
   if (__atomic_load_n(sleepers, __ATOMIC_SEQ_CST) != 0)
     shmlua_futex_wake(word, n);

@@ -20,6 +20,18 @@ int shmlua_sync_sleep(uint32_t *word, uint32_t seen, uint32_t *sleepers,
    changing word. */
 void shmlua_sync_wake(uint32_t *word, const uint32_t *sleepers, int n);
 
+/* The other pattern, for state a waiter can peek at without its lock (the queue): the waker
+   moves word only when someone sleeps, so a release with nobody asleep writes nothing the
+   waiter reads. Waits until ready(ctx) (a few looks, then sleeping on word), at most until
+   deadline; returns as shmlua_sync_sleep. ready only reads and may be wrong while a change
+   races it: that change's shmlua_sync_signal then finds the sleeper. */
+int shmlua_sync_await(int (*ready)(void *ctx), void *ctx, uint32_t *word, uint32_t *sleepers,
+                      const struct timespec *deadline);
+
+/* After a change that can make an awaited ready() true: wakes up to n sleepers of word; no
+   write and no system call when none sleeps. */
+void shmlua_sync_signal(uint32_t *word, uint32_t *sleepers, int n);
+
 /* Whether deadline (may be NULL: never) has passed. */
 int shmlua_sync_expired(const struct timespec *deadline);
 

@@ -1,0 +1,146 @@
+/* A process killed at each point of a queue commit (src/core/queue.c): a child takes one end's
+   robust lock, leaves the end as a death at that point would (written here field by field,
+   in the order queue.c writes them) and exits holding the lock. The parent's next push or
+   pop gets EOWNERDEAD, settles the end, and must find the message wholly in or wholly out
+   and every count exact: it then fills the queue to its capacity and empties it. Prints one
+   line per case and "ok" at the end; exits 1 at the first mismatch. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "mutex.h"
+#include "queue.h"
+
+enum { MESSAGES = 4, BYTES = 64, PREFIX = 4 };
+
+static int failed;
+
+static void expect(int ok, const char *what, const char *text) {
+  if (!ok) {
+    printf("FAIL %s: %s\n", what, text);
+    failed = 1;
+  }
+}
+
+static void *into(void *buffer, size_t len) {
+  (void)len;
+  return buffer;
+}
+
+/* What a dying process had done of its move when it died. */
+typedef enum { ARMED, COUNTED, COMMITTED, FINISHED } cut;
+
+/* The child's side: take end's lock, move it past a record of len bytes up to cut, die. */
+static void die_during(shmlua_queue *h, shmlua_queue_end *e, int is_tail, size_t len, cut at,
+                       const char *payload) {
+  uint32_t prefix = (uint32_t)len;
+  if (shmlua_mutex_lock(&e->lock, NULL) != 0)
+    _exit(2);
+  e->next_pos = e->pos + PREFIX + len;
+  e->next_messages = e->messages + 1;
+  e->next_bytes = e->bytes + len;
+  e->armed = 1;
+  if (is_tail) { /* the record, then counts, then position */
+    memcpy(h->q->ring + e->pos % h->ring_size, &prefix, PREFIX);
+    memcpy(h->q->ring + (e->pos + PREFIX) % h->ring_size, payload, len);
+    if (at >= COUNTED) {
+      e->messages = e->next_messages;
+      e->bytes = e->next_bytes;
+    }
+    if (at >= COMMITTED)
+      e->pos = e->next_pos;
+  } else { /* position, then counts */
+    if (at >= COMMITTED)
+      e->pos = e->next_pos;
+    if (at >= FINISHED) {
+      e->bytes = e->next_bytes;
+      e->messages = e->next_messages;
+    }
+  }
+  _exit(0); /* with the lock held: the kernel marks it owner-died */
+}
+
+/* Pops everything left; returns how many, and checks the payloads against want[]. */
+static size_t drain(shmlua_queue *h, const char *const *want, size_t wanted, const char *what) {
+  char got[BYTES + 1];
+  size_t n = 0, len;
+  while (shmlua_queue_pop(h, into, got, &len, 0, NULL) == 0) {
+    got[len] = '\0';
+    expect(n < wanted && strcmp(got, want[n]) == 0, what, "unexpected message");
+    n++;
+  }
+  return n;
+}
+
+/* After the settling: exactly MESSAGES messages and BYTES payload bytes fit, no more. */
+static void capacity(shmlua_queue *h, const char *what) {
+  char fill[BYTES / MESSAGES + 1];
+  size_t len, quarter = BYTES / MESSAGES;
+  memset(fill, 'f', sizeof fill);
+  for (int i = 0; i < MESSAGES - 1; i++)
+    expect(shmlua_queue_push(h, fill, quarter, 0, NULL) == 0, what, "room lost");
+  expect(shmlua_queue_push(h, fill, quarter + 1, 0, NULL) == EAGAIN, what, "room past the bytes");
+  expect(shmlua_queue_push(h, fill, quarter, 0, NULL) == 0, what, "room lost");
+  expect(shmlua_queue_push(h, "", 0, 0, NULL) == EAGAIN, what, "room past the messages");
+  expect(shmlua_queue_count(h) == MESSAGES, what, "count after filling");
+  for (int i = 0; i < MESSAGES; i++)
+    expect(shmlua_queue_pop(h, into, fill, &len, 0, NULL) == 0, what, "fill message lost");
+  expect(shmlua_queue_count(h) == 0, what, "count after emptying");
+}
+
+/* "first" and "second" are in the queue when the child dies in a push of "third" (is_tail)
+   or in a pop of "first"; the parent then pushes "x" and pops everything. */
+static void one(int is_tail, cut at, const char *what, int message_stays) {
+  static const char *const pushed_kept[] = {"first", "second", "third", "x"},
+                           *const pushed_lost[] = {"first", "second", "x"},
+                           *const popped_kept[] = {"first", "second", "x"},
+                           *const popped_lost[] = {"second", "x"};
+  const char *const *want = is_tail ? (message_stays ? pushed_kept : pushed_lost)
+                                    : (message_stays ? popped_kept : popped_lost);
+  size_t wanted = 2 + (size_t)message_stays + (size_t)is_tail;
+  shmlua_queue_limits limits = {MESSAGES, BYTES};
+  shmlua_error err;
+  size_t layout = shmlua_queue_layout_size(&limits, &err);
+  void *block = mmap(NULL, layout, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  shmlua_queue h;
+  pid_t pid;
+  int status;
+  if (block == MAP_FAILED || shmlua_queue_init(block, &limits, &err) != 0)
+    exit(2);
+  shmlua_queue_open(&h, block);
+  expect(shmlua_queue_push(&h, "first", 5, 0, NULL) == 0, what, "push first");
+  expect(shmlua_queue_push(&h, "second", 6, 0, NULL) == 0, what, "push second");
+  if ((pid = fork()) == 0) {
+    if (is_tail)
+      die_during(&h, &h.q->tail, 1, 5, at, "third");
+    die_during(&h, &h.q->head, 0, 5, at, NULL);
+  }
+  if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+      WEXITSTATUS(status) != 0)
+    exit(2);
+  expect(shmlua_queue_count(&h) <= 3, what, "count out of range");
+  expect(shmlua_queue_push(&h, "x", 1, 0, NULL) == 0, what, "push after the death");
+  expect(drain(&h, want, wanted, what) == wanted, what, "wrong number of messages");
+  expect(shmlua_queue_count(&h) == 0, what, "count after draining");
+  capacity(&h, what);
+  printf("%s: message %s\n", what, message_stays ? "kept" : "dropped");
+  munmap(block, layout);
+}
+
+int main(void) {
+  one(1, ARMED, "push killed after arming", 0);
+  one(1, COUNTED, "push killed after its counts", 0);
+  one(1, COMMITTED, "push killed after moving the tail", 1);
+  one(1, FINISHED, "push killed before disarming", 1);
+  one(0, ARMED, "pop killed after arming", 1);
+  one(0, COMMITTED, "pop killed after moving the head", 0);
+  one(0, FINISHED, "pop killed before disarming", 0);
+  if (failed)
+    return 1;
+  puts("ok");
+  return 0;
+}
