@@ -65,7 +65,9 @@ local function n_of(op) return opts.smoke and op.smoke or op.n end
 -- Which operation of a side a row runs (nil: the side has none).
 local function impl(op, side)
   if side == "floor" or side == "probe" then return op[side] and side .. "_" .. op.id or nil end
-  return (op.impls and op.impls[side]) or op.id
+  local name = op.impls and op.impls[side]
+  if name == false then return nil end
+  return name or op.id
 end
 
 local failures = {}
@@ -79,7 +81,7 @@ local function measure(op, side)
     extra = side == "c" and quote(interpreter) .. " " .. quote(script) or quote(script)
   end
   local cmd = ("SHMLUA_BENCH_CLOCK=%s %s %s %d %d %s 2>&1"):format(op.wall and "wall" or "cpu",
-    sides[side], name, n, size, extra)
+    sides[op.runners and op.runners[side] or side], name, n, size, extra)
   local out, ok, code = shell(cmd)
   local ns, check = out:match("([%d.]+) (%-?%d+)%s*$")
   local want = (side == "probe" and op.probe_expect or op.expect)(n, size)

@@ -3,7 +3,9 @@
 -- shmlua_cbench, floor: bench.lua's plain-table version), each timing itself and printing
 -- "ns_per_op check"; `check` must equal expect(n, size) or the run fails.
 -- floor: also run in plain Lua tables ("floor"); probe: also through C metamethods that do
--- nothing ("probe": the least a userdata's element access or method call costs).
+-- nothing ("probe": the least a userdata's element access or method call costs; for the
+-- queue, a bare ring behind the same calls). impls: another operation name per side (false:
+-- the side has none); runners: which side's program runs a side (the C core's rows).
 -- wall: the operation spans processes, so it is timed on the wall clock; the others are timed
 -- in CPU time of the measuring process (less noisy while other work shares the cores).
 -- targets: shmlua's time divided by the other side's must not exceed max.
@@ -81,9 +83,13 @@ local ops = {
     probe = true, expect = count, targets = { faster_than_python },
     why = "C: robust process-shared pthread mutex; Python: multiprocessing.Lock" },
   { id = "queue", wall = true, label = "queue 64-byte messages", n = 200000, smoke = 500,
-    unit = "message", expect = triangle,
+    unit = "message", expect = triangle, probe = true,
     targets = { faster_than_python, { vs = "c", max = 1 } },
-    why = "C: one write and one read of a pipe per message" },
+    why = "C: one write and one read of a pipe per message; C __index: a bare ring" },
+  { id = "queue_core", wall = true, label = "  C at both ends", n = 200000, smoke = 500,
+    unit = "message", expect = triangle, runners = { lua = "c" },
+    impls = { python = false, c = "queue" }, targets = { { vs = "c", max = 1 } },
+    why = "shmlua: its C core's queue, no Lua; C: the same pipe" },
   { id = "spawn_fn", wall = true, label = "start+wait forked function", n = 300, smoke = 3,
     unit = "process", expect = function(n) return 7 * n end,
     targets = { faster_than_python },

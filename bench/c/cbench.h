@@ -19,6 +19,7 @@ typedef struct shmlua_cbench_op {
 extern const shmlua_cbench_op shmlua_cbench_memory_ops[];
 extern const shmlua_cbench_op shmlua_cbench_ipc_ops[];
 extern const shmlua_cbench_op shmlua_cbench_rss_ops[];
+extern const shmlua_cbench_op shmlua_cbench_core_ops[];
 
 /* Monotonic nanoseconds. */
 int64_t shmlua_cbench_now(void);

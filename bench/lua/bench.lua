@@ -308,10 +308,9 @@ end
 -- The same calls on methods that do nothing: the floor of a method call on a userdata.
 function ops.probe_lock_unlock(n) return lock_loop(n, support.probe()) end
 
--- A child pushes messages 0..n of 64 bytes (sequence number first); timed from message 0
--- to message n; the check sums the sequence numbers.
-function ops.queue(n)
-  local q <close> = assert(shm.queue({ messages = 1024, bytes = 1024 * 64 }))
+-- A child pushes messages 0..n of 64 bytes (sequence number first) into q; timed from
+-- message 0 to message n; the check sums the sequence numbers.
+local function stream(n, q)
   local pad = ("x"):rep(56)
   local child = assert(shm.spawn(function()
     for i = 0, n do assert(q:push(string.pack("<i8", i) .. pad)) end
@@ -326,6 +325,14 @@ function ops.queue(n)
   assert(child:wait())
   return per(spent, n), check
 end
+
+function ops.queue(n)
+  local q <close> = assert(shm.queue({ messages = 1024, bytes = 1024 * 64 }))
+  return stream(n, q)
+end
+
+-- The same two processes over a bare ring (bench/c/support.c): the Lua side's own cost.
+function ops.probe_queue(n) return stream(n, support.ring()) end
 
 -- Start + wait of a forked function that returns 7 (through the result pipe).
 function ops.spawn_fn(n)
