@@ -67,6 +67,21 @@ describe("tagged userdata", function()
     l:close()
   end)
 
+  it("blocks refuse an impostor in fields, methods and metamethods", function()
+    local m <close> = assert(shm.create(64))
+    local errors = impostor_errors(debug.getmetatable(m), {
+      function(x) return x.size end,
+      function(x) return x.buf end,
+      function(x) return x:close() end,
+      function(x) return m.unlink(x) end,
+      function(x) return tostring(x) end,
+      function(x) return x:array("int64") end,
+    })
+    for _, err in ipairs(errors) do assert.matches("shm.block expected", err) end
+    m.buf[1] = 5 -- the real block still works
+    assert.equal(5, m.buf[1])
+  end)
+
   it("still recognises its objects in a forked child", function()
     local m <close> = assert(shm.create(16))
     local a, b = m:array("int64"), m.buf

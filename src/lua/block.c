@@ -5,8 +5,15 @@
 
 enum { UV_BUF = 1 }; /* user value slot where the block keeps its buf */
 
+/* Its address is in every block's tag (binding.h: shmlua_newtagged): every method and field
+   of a block starts with this check. */
+static const char block_class;
+
 shmlua_block *shmlua_checkblock(lua_State *L, int arg) {
-  return luaL_checkudata(L, arg, SHMLUA_BLOCK_MT);
+  shmlua_block *b = shmlua_totagged(L, arg, sizeof *b, &block_class);
+  if (!b)
+    luaL_typeerror(L, arg, SHMLUA_BLOCK_MT);
+  return b;
 }
 
 unsigned char *shmlua_blockaddr(lua_State *L, const shmlua_block *b, int writing) {
@@ -19,7 +26,7 @@ unsigned char *shmlua_blockaddr(lua_State *L, const shmlua_block *b, int writing
 
 /* A new block userdata in the closed state, so an error before the mapping leaks nothing. */
 static shmlua_block *newblock(lua_State *L) {
-  shmlua_block *b = lua_newuserdatauv(L, sizeof *b, 1);
+  shmlua_block *b = shmlua_newtagged(L, sizeof *b, 1, &block_class);
   memset(b, 0, sizeof *b);
   luaL_setmetatable(L, SHMLUA_BLOCK_MT);
   return b;
