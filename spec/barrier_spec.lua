@@ -135,6 +135,28 @@ describe("shm.barrier", function()
       assert.is_false(b.broken)
     end)
 
+  it("a forked child that waited and then returned has left: later rounds do not break",
+    function()
+      local b = track(shm.barrier(2))
+      local child = shm.spawn(function()
+        for _ = 1, 3 do assert(b:wait(20)) end
+        return true -- no close: the child ends with _exit, and leaves just before
+      end)
+      for _ = 1, 3 do assert.is_number(b:wait(20)) end
+      assert.same({ true, true }, { child:wait(10) })
+      local failing = shm.spawn(function()
+        assert(b:wait(20))
+        error("after one round") -- an error ends the child the same way
+      end)
+      assert.is_number(b:wait(20))
+      assert.is_nil((failing:wait(10)))
+      local last = shm.spawn(function() return b:wait(20) end)
+      os.execute("sleep 0.2") -- several member checks happen meanwhile
+      assert.is_number(b:wait(20))
+      assert.is_true((last:wait(10)))
+      assert.is_false(b.broken)
+    end)
+
   it("Ctrl-C of a waiting lua5.4 breaks the round for the others", function()
     local b = track(shm.barrier(3))
     local other = S.start([[

@@ -87,7 +87,7 @@ static void leave(shmlua_barrier *h) {
   h->joined = 0;
 }
 
-static void leave_all_at_exit(void) {
+void shmlua_barrier_leave_all(void) {
   pthread_mutex_lock(&joined_lock);
   for (shmlua_barrier *h = joined_handles; h; h = h->next)
     leave(h);
@@ -98,7 +98,7 @@ static void track(shmlua_barrier *h) {
   static int registered;
   pthread_mutex_lock(&joined_lock);
   if (!registered)
-    registered = atexit(leave_all_at_exit) == 0;
+    registered = atexit(shmlua_barrier_leave_all) == 0;
   h->next = joined_handles;
   joined_handles = h;
   pthread_mutex_unlock(&joined_lock);

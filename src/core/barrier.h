@@ -55,6 +55,10 @@ void shmlua_barrier_open(shmlua_barrier *h, void *addr);
 /* Leaves the barrier (call before unmapping); harmless when already closed. */
 void shmlua_barrier_close(shmlua_barrier *h);
 
+/* Leaves every barrier this process joined and has not closed: what its exit handler does,
+   for a process that ends with _exit (shm.spawn's children). */
+void shmlua_barrier_leave_all(void);
+
 /* Arrives in the current round. On 0, *round is the round to await and *index the arrival
    order (1..parties; parties means this arrival ended the round, nothing to await).
    EPIPE if the barrier is broken, ETIMEDOUT, ENOTRECOVERABLE. */

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../core/barrier.h"
 #include "../core/futex.h"
 #include "../core/owner.h"
 #include "binding.h"
@@ -90,8 +91,8 @@ static int child_main(lua_State *L) {
    returned (or its error with a traceback) to the parent, and ends with _exit. Nothing may
    raise out of here, or the child would go on running the parent's script. Lua's state is
    not closed and atexit handlers do not run: the parent's objects are the parent's, and
-   their finalizers (a block's, a lock's) must not act for it. Only this child's own blocks
-   and children are cleaned up. */
+   their finalizers (a block's, a lock's) must not act for it. Only this child's own blocks,
+   children and barrier memberships are cleaned up. */
 static void run_child(lua_State *L, int nargs, int resultfd) {
   int ok;
   const char *payload;
@@ -109,6 +110,7 @@ static void run_child(lua_State *L, int nargs, int resultfd) {
   else
     shmlua_children_terminate_all(CHILD_GRACE);
   shmlua_owner_cleanup();
+  shmlua_barrier_leave_all();
   fflush(NULL);
   tag = ok ? SENT_VALUES : SENT_ERROR;
   write_all(resultfd, &tag, 1);
