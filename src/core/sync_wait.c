@@ -35,28 +35,6 @@ const struct timespec *shmlua_sync_earlier(const struct timespec *deadline, doub
   return out;
 }
 
-int shmlua_sync_sleep(uint32_t *word, uint32_t seen, uint32_t *sleepers,
-                      const struct timespec *deadline) {
-  struct timespec left;
-  int rc;
-  for (int i = 0; i < SPIN_LOOKS; i++) {
-    if (__atomic_load_n(word, __ATOMIC_SEQ_CST) != seen)
-      return 0;
-    shmlua_cpu_relax();
-  }
-  if (deadline) {
-    left = shmlua_time_left(deadline);
-    if (left.tv_sec == 0 && left.tv_nsec == 0)
-      return ETIMEDOUT;
-  }
-  /* Counted before the kernel compares the word: a waker that changed the word first makes
-     the wait return EAGAIN, one that changes it later sees us counted (both seq_cst). */
-  __atomic_add_fetch(sleepers, 1, __ATOMIC_SEQ_CST);
-  rc = shmlua_futex_wait(word, seen, deadline ? &left : NULL);
-  __atomic_sub_fetch(sleepers, 1, __ATOMIC_SEQ_CST);
-  return rc == EAGAIN ? 0 : rc;
-}
-
 int shmlua_sync_await(int (*ready)(void *ctx), void *ctx, uint32_t *word, uint32_t *sleepers,
                       const struct timespec *deadline) {
   struct timespec left;
@@ -74,14 +52,32 @@ int shmlua_sync_await(int (*ready)(void *ctx), void *ctx, uint32_t *word, uint32
   }
   seen = __atomic_load_n(word, __ATOMIC_SEQ_CST);
   /* Counted, then ready() asked again: a change made before the count is seen by that look,
-     one made after finds the count in shmlua_sync_signal and moves the word off seen (each
-     side's fence orders its store before its load). */
+     one made after finds the count (shmlua_sync_signal, shmlua_sync_wake) and moves the word
+     off seen, so the kernel does not let us sleep (each side's fence or seq_cst access
+     orders its store before its load). */
   __atomic_add_fetch(sleepers, 1, __ATOMIC_SEQ_CST);
   __atomic_thread_fence(__ATOMIC_SEQ_CST);
   if (!ready(ctx))
     rc = shmlua_futex_wait(word, seen, deadline ? &left : NULL);
   __atomic_sub_fetch(sleepers, 1, __ATOMIC_SEQ_CST);
   return rc == EAGAIN ? 0 : rc;
+}
+
+typedef struct watched {
+  const uint32_t *word;
+  uint32_t seen;
+} watched;
+
+static int changed(void *ctx) {
+  const watched *w = ctx;
+  return __atomic_load_n(w->word, __ATOMIC_SEQ_CST) != w->seen;
+}
+
+/* The word is the state itself: ready once it is no longer what the caller saw. */
+int shmlua_sync_sleep(uint32_t *word, uint32_t seen, uint32_t *sleepers,
+                      const struct timespec *deadline) {
+  watched w = {word, seen};
+  return shmlua_sync_await(changed, &w, word, sleepers, deadline);
 }
 
 void shmlua_sync_signal(uint32_t *word, uint32_t *sleepers, int n) {
