@@ -15,6 +15,10 @@
 
 enum { PREFIX = 4 };
 
+/* Each end fits its two padded lines (a pthread mutex is 40 bytes on Linux x86-64, 64 on
+   macOS), so the lines after it stay where the layout comment says. */
+_Static_assert(sizeof(shmlua_queue_end) <= 128, "a queue end outgrew its two cache lines");
+
 /* How long the forms that do not wait (try_push, try_pop, shutdown) still wait for the lock:
    a holder keeps it for one copy, so only a stopped process or a broken lock takes longer. */
 static const double LOCK_SECONDS = 1.0;
