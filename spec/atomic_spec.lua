@@ -250,7 +250,8 @@ describe("wait and notify", function()
       ]], m.name, dtype)
       local a = m:array(dtype)
       while a:load(2) == 0 do end
-      H.sh("sleep 0.3") -- let it reach the sleep
+      -- asleep in the futex, so the signal cannot land in lua5.4's own hook instead
+      assert.is_true(S.asleep({ pid = a:load(2) }))
       local t0 = now()
       H.sh("kill -INT " .. a:load(2))
       local out = child:read("a")

@@ -49,7 +49,7 @@ describe("shm.barrier", function()
     local b = track(shm.barrier(3))
     local hs = {}
     for i = 1, 2 do hs[i] = shm.spawn(function() return b:wait(10) end) end
-    os.execute("sleep 0.1")
+    for i = 1, 2 do assert.is_true(S.asleep(hs[i])) end -- both arrived: this one is last
     assert.equal(3, b:wait(10))
     local got = {}
     for i = 1, 2 do got[i] = select(2, hs[i]:wait(10)) end
@@ -63,7 +63,7 @@ describe("shm.barrier", function()
   it("a timeout breaks the round for every waiter; reset makes it usable again", function()
     local b = track(shm.barrier(3))
     local other = shm.spawn(function() return b:wait(10) end)
-    os.execute("sleep 0.05")
+    assert.is_true(S.asleep(other)) -- arrived, so the timeout must wake it
     assert.same({ nil, "timeout" }, { b:wait(0.1) })
     assert.same({ true, nil, "broken" }, { other:wait(10) })
     assert.is_true(b.broken)

@@ -29,7 +29,8 @@ describe("shm.event", function()
       local e = assert(shm.event.attach(arg[1]))
       assert(e:wait(10))
     ]], e.name)
-    os.execute("sleep 0.1")
+    for i = 1, 3 do assert.is_true(S.asleep(waiters[i])) end
+    assert.is_true(S.asleep(other))
     e:set()
     for i = 1, 3 do assert.same({ true, true }, { waiters[i]:wait(10) }) end
     assert.is_true(other:wait(10), S.output(other))
@@ -141,7 +142,7 @@ describe("shm.cond", function()
         return i
       end)
     end
-    os.execute("sleep 0.1")
+    for i = 1, 3 do assert.is_true(S.asleep(waiters[i])) end
     m:with(function() flag:set() end)
     c:broadcast()
     for i = 1, 3 do assert.same({ true, i }, { waiters[i]:wait(10) }) end

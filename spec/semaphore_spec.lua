@@ -43,7 +43,7 @@ describe("shm.semaphore", function()
         return i
       end)
     end
-    os.execute("sleep 0.1")
+    for i = 1, 4 do assert.is_true(S.asleep(waiters[i])) end
     assert.is_true(s:release(3))
     for _ = 1, 3 do assert.is_true(done:acquire(10)) end
     assert.same({ nil, "timeout" }, { done:acquire(0.2) }) -- the fourth still waits
