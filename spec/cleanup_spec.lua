@@ -48,7 +48,8 @@ local function alive(pid)
 end
 
 local function signal(pid, sig)
-  assert(H.sh(("kill -s %s %d"):format(sig, pid)))
+  local _, ok = H.sh(("kill -s %s %d"):format(sig, pid))
+  assert(ok, "kill -s " .. sig .. " failed: the process was gone already")
 end
 
 -- Lua for the script: this process's pid, as a string.
@@ -175,13 +176,13 @@ describe("shmlua's children", function()
       signal(host, sig)
     end
     local started = os.time()
-    local out, _, how = finish(run)
+    local out, _, how, code = finish(run)
     assert.is_true(os.time() - started < 10, "the host waited for its children")
     assert.is_false(alive(forked), out)
     assert.is_false(alive(ran), out)
     assert.is_false(alive(program), out)
     assert.is_false(H.exists(run.name))
-    return out, how
+    return out, how, code
   end
 
   it("are terminated when the host is killed by SIGTERM", function()
@@ -208,7 +209,8 @@ describe("shmlua's children", function()
   end)
 
   it("are terminated at os.exit with a failure status", function()
-    gone_after("os.exit(4)")
+    local _, how, code = gone_after("os.exit(4)")
+    assert.same({ "exit", 4 }, { how, code })
   end)
 
   it("get SIGTERM (Linux) when the host is killed by SIGKILL", function()

@@ -59,11 +59,17 @@ describe("an owned block", function()
   it("is never unlinked by a process that only attached (Python's gh-82300)", function()
     local shm = require "shm"
     local m <close> = assert(shm.create(8))
-    for _, ending in ipairs({ "", "error('x')", "os.exit(1)", "m:close()" }) do
-      H.lua(([[
+    -- each ending and the status it must give: the attach must have worked for the check
+    -- to mean anything
+    local endings = { [""] = 0, ["error('x')"] = 1, ["os.exit(3)"] = 3, ["m:close()"] = 0 }
+    for ending, status in pairs(endings) do
+      local out, _, how, code = H.lua(([[
         local m = assert(require("shm").attach(arg[1]))
+        print("attached " .. m.size)
         %s
       ]]):format(ending), m.name)
+      assert.matches("^attached 8\n", out, ending)
+      assert.same({ "exit", status }, { how, code }, ending)
       assert.is_true(H.exists(m.name), ending)
     end
     m:unlink()
@@ -81,6 +87,7 @@ describe("an owned block", function()
     local shm = require "shm"
     local m <close> = assert(shm.create(64))
     for _, ending in ipairs({ "", "error('x')", "os.exit(2)" }) do
+      m.buf:fill(0) -- the child writes its block's name here: a stale one must not pass
       local h = assert(shm.spawn(load(([[
         local shm, parent = ...
         local mine = assert(shm.create(8))
@@ -88,7 +95,7 @@ describe("an owned block", function()
         parent:close()
         %s
       ]]):format(ending)), shm, m))
-      h:wait()
+      assert.equal(ending == "", (h:wait()) == true, ending) -- it ran to its ending
       assert.is_true(H.exists(m.name), ending)
       local child_block = m.buf:sub(1):match("^[^%z]+")
       assert.matches("^lua_", child_block)
