@@ -183,11 +183,22 @@ describe("a block", function()
   end)
 
   it("is closed by <close> and by the garbage collector, never unlinked", function()
-    local name
+    -- this process's mappings of the block's object
+    local function mappings(name)
+      local n = 0
+      for line in io.lines("/proc/self/maps") do
+        if line:find("/dev/shm/" .. name, 1, true) then n = n + 1 end
+      end
+      return n
+    end
+    local name, outer
     do
       local m <close> = assert(shm.create(64))
-      name = m.name
+      name, outer = m.name, m
+      assert.equal(1, mappings(name))
     end
+    assert.is_true(outer.closed)
+    assert.equal(0, mappings(name))
     assert.is_true(H.exists(name))
     local buf
     do
@@ -197,9 +208,11 @@ describe("a block", function()
     collectgarbage()
     collectgarbage()
     assert.equal(0, buf[1]) -- the buf keeps its block alive
+    assert.equal(1, mappings(name))
     buf = nil
     collectgarbage()
     collectgarbage()
+    assert.equal(0, mappings(name)) -- the collector closed it
     assert.is_true(H.exists(name))
     assert.is_true(shm.attach(name):unlink())
   end)
