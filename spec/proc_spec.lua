@@ -297,12 +297,19 @@ describe("shm.spawn", function()
   end)
 
   it("waits for a child's own children before it ends", function()
+    local m <close> = assert(shm.create(8))
+    local done = m:array("int32")
     local ok, inner = shm.spawn(function()
-      local grandchild = shm.spawn(function() sleep(0.2) end)
+      local grandchild = shm.spawn(function()
+        sleep(0.2)
+        done[1] = 1 -- only a grandchild that was waited for, not terminated, gets here
+      end)
       return grandchild.pid
     end):wait()
     assert.is_true(ok)
+    assert.equal(1, done[1])
     assert.is_nil(state(inner))
+    m:unlink()
   end)
 
   it("terminates a failing child's own children (SIGTERM, then SIGKILL)", function()
