@@ -327,6 +327,23 @@ describe("shm.spawn", function()
     m:unlink()
   end)
 
+  it("a Ctrl-C (SIGINT) to a forked child ends its wait at once, with a traceback", function()
+    -- The child's function runs in a coroutine, and lua5.4 sets its interrupt hook on the
+    -- main thread: the wait must still see it (not only when its 20 s run out).
+    local S = require "sync_helper"
+    local e <close> = assert(shm.event())
+    local h = shm.spawn(function() return e:wait(20) end)
+    assert.is_true(S.asleep(h))
+    local t0 = now()
+    assert.is_true(h:kill("INT"))
+    local ok, how, msg = h:wait(30)
+    assert.same({ nil, "error" }, { ok, how })
+    assert.matches("^interrupted!", msg)
+    assert.matches("in method 'wait'", msg)
+    assert.is_true(now() - t0 < 5, "took " .. now() - t0)
+    e:unlink()
+  end)
+
   it("ends a child whose parent was killed (PDEATHSIG)", function()
     local out = H.lua([[
       local shm = require "shm"
