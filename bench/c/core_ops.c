@@ -30,7 +30,7 @@ static double queue_core(long n, long size, char **args, int64_t *check) {
   (void)size, (void)args;
   if (shmlua_queue_init(block, &limits, &err) != 0)
     shmlua_cbench_die(err.message);
-  shmlua_queue_open(&h, block);
+  shmlua_queue_open(&h, block, layout);
   if ((pid = fork()) < 0)
     shmlua_cbench_die("fork");
   if (pid == 0) {

@@ -111,7 +111,7 @@ static void one(int is_tail, cut at, const char *what, int message_stays) {
   int status;
   if (block == MAP_FAILED || shmlua_queue_init(block, &limits, &err) != 0)
     exit(2);
-  shmlua_queue_open(&h, block);
+  shmlua_queue_open(&h, block, layout);
   expect(shmlua_queue_push(&h, "first", 5, 0, NULL) == 0, what, "push first");
   expect(shmlua_queue_push(&h, "second", 6, 0, NULL) == 0, what, "push second");
   if ((pid = fork()) == 0) {

@@ -44,12 +44,12 @@ static void pop_and_push(shmlua_queue *h) {
 }
 
 /* A queue that passed the checks. */
-static void use_queue(void *addr) {
+static void use_queue(void *addr, size_t size) {
   shmlua_queue_block *q = addr;
   shmlua_queue h;
   REQUIRE(shmlua_mutex_init(&q->tail.lock) == 0);
   REQUIRE(shmlua_mutex_init(&q->head.lock) == 0);
-  shmlua_queue_open(&h, addr);
+  shmlua_queue_open(&h, addr, size);
   pop_and_push(&h);
 }
 
@@ -62,9 +62,10 @@ static void overwrite(unsigned char *dst, const uint8_t *src, size_t size, size_
     memcpy(dst + from, src + from, to - from);
 }
 
-/* A correct queue (limits from the first two bytes) opened, then overwritten by a peer with
-   the rest of the input (all but its two locks): the handle's own copy of the limits must
-   keep every access inside the ring, whatever the positions and counts say now. */
+/* A correct queue (limits from the first two bytes) overwritten by a peer with the rest of
+   the input (all but its two locks), after it was opened or (odd first byte: the peer was
+   quicker than the attach) between its check and its opening: the handle's limits must keep
+   every access inside the ring, whatever the block says now. */
 static void scribbled_queue(const uint8_t *data, size_t size) {
   shmlua_queue_limits limits;
   shmlua_queue h;
@@ -81,17 +82,21 @@ static void scribbled_queue(const uint8_t *data, size_t size) {
   q = calloc(1, layout);
   REQUIRE(q != NULL);
   REQUIRE(shmlua_queue_init(q, &limits, &err) == 0);
-  shmlua_queue_open(&h, q);
+  int opened_first = data[0] % 2 == 0;
+  if (opened_first)
+    shmlua_queue_open(&h, q, layout);
   data += 2;
   size = size - 2 < layout ? size - 2 : layout;
   overwrite((unsigned char *)q, data, size, 0, tail_lock);
   overwrite((unsigned char *)q, data, size, tail_lock + sizeof q->tail.lock, head_lock);
   overwrite((unsigned char *)q, data, size, head_lock + sizeof q->head.lock, layout);
+  if (!opened_first)
+    shmlua_queue_open(&h, q, layout);
   pop_and_push(&h);
   free(q);
 }
 
-static void use(const shmlua_sync_type *t, void *addr) {
+static void use(const shmlua_sync_type *t, void *addr, size_t size) {
   switch (t->kind) {
   case SHMLUA_KIND_SEMAPHORE:
     if (shmlua_semaphore_tryacquire(addr) == 0)
@@ -119,7 +124,7 @@ static void use(const shmlua_sync_type *t, void *addr) {
     break;
   }
   case SHMLUA_KIND_QUEUE:
-    use_queue(addr);
+    use_queue(addr, size);
     break;
   default:
     break;
@@ -135,7 +140,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   t = types[data[0] % (sizeof types / sizeof types[0])];
   block = fuzz_block(data + 1, size - 1);
   if (shmlua_sync_validate(t, block, size - 1, &err) == 0)
-    use(t, block);
+    use(t, block, size - 1);
   else
     REQUIRE_MESSAGE(&err);
   free(block);

@@ -80,11 +80,20 @@ int shmlua_queue_init(void *addr, const void *arg, shmlua_error *err) {
   return 0;
 }
 
-void shmlua_queue_open(shmlua_queue *h, void *addr) {
+void shmlua_queue_open(shmlua_queue *h, void *addr, size_t size) {
+  uint64_t room = size - offsetof(shmlua_queue_block, ring); /* > PREFIX once checked */
   h->q = addr;
-  h->max_bytes = h->q->max_bytes;
+  /* A peer may rewrite the limits between the attach's check and here: whatever they say
+     now, the ring stays within the mapping and a message shorter than the ring. */
   h->ring_size = h->q->ring_size;
+  if (h->ring_size <= PREFIX || h->ring_size > room)
+    h->ring_size = room;
+  h->max_bytes = h->q->max_bytes;
+  if (h->max_bytes > h->ring_size - PREFIX)
+    h->max_bytes = h->ring_size - PREFIX;
   h->max_messages = h->q->max_messages;
+  if (h->max_messages == 0)
+    h->max_messages = 1;
   h->seen_tail = h->seen_popped = h->seen_popped_bytes = 0;
 }
 

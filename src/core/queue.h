@@ -91,7 +91,8 @@ size_t shmlua_queue_layout_size(const shmlua_queue_limits *limits, shmlua_error 
 /* init callback: arg is the shmlua_queue_limits. */
 int shmlua_queue_init(void *addr, const void *arg, shmlua_error *err);
 
-void shmlua_queue_open(shmlua_queue *h, void *addr);
+/* Starts using a created or attached queue mapped over size bytes. */
+void shmlua_queue_open(shmlua_queue *h, void *addr, size_t size);
 
 /* Pushes len bytes. wait = 0 fails with EAGAIN when full (and waits at most 1 s for the
    lock, then ETIMEDOUT); otherwise waits for room until deadline (NULL: no limit). 0, EAGAIN, ETIMEDOUT, EINTR, EPIPE (shut down), EMSGSIZE

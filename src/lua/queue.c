@@ -18,7 +18,7 @@ static const shmlua_synclass queue_class = {"shm.queue", &shmlua_queue_type, que
                                             queue_close, queue_field};
 
 static void queue_open(shmlua_syncud *u) {
-  shmlua_queue_open(&u->as.queue, u->block.addr);
+  shmlua_queue_open(&u->as.queue, u->block.addr, u->block.size);
 }
 
 static void queue_close(shmlua_syncud *u) {
