@@ -166,13 +166,16 @@ int shmlua_barrier_arrive(shmlua_barrier *h, const struct timespec *deadline, ui
   *round = b->generation;
   if ((m = member_of(b, getpid())) != NULL)
     m->arrived_round = b->generation + 1;
-  *index = ++b->arrived;
-  if (b->arrived >= h->parties) {
+  /* The shared count never holds parties, even for a moment: an attach checks it unlocked
+     (check) and a death here must not leave it out of range. */
+  *index = b->arrived + 1;
+  if (*index >= h->parties) {
     b->arrived = 0;
     __atomic_add_fetch(&b->generation, 1, __ATOMIC_SEQ_CST);
     __atomic_add_fetch(&b->wake, 1, __ATOMIC_SEQ_CST);
     *index = h->parties;
-  }
+  } else
+    b->arrived = *index;
   shmlua_mutex_unlock(&b->lock);
   if (*index == h->parties)
     shmlua_sync_wake(&b->wake, &b->sleepers, 0x7fffffff);
