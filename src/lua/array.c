@@ -211,18 +211,24 @@ enum { TOSTRING_SHOWN = 8 };
 
 static int array_tostring(lua_State *L) {
   array *a = fastarray(L, 1);
+  int open = a->b->addr != NULL;
+  size_t shown = a->count < TOSTRING_SHOWN ? a->count : TOSTRING_SHOWN;
+  number values[TOSTRING_SHOWN];
   luaL_Buffer out;
+  /* Copied before anything allocates: a collection may run a finalizer that closes the block. */
+  for (size_t k = 0; open && k < shown; k++)
+    values[k] = loadelem(a->type, a->b->addr + a->offset + k * elemsize(a));
   luaL_buffinit(L, &out);
   lua_pushfstring(L, "shm.array: %s[%I]", dtype_names[a->type], (LUAI_UACINT)a->count);
   luaL_addvalue(&out);
-  if (!a->b->addr)
+  if (!open)
     luaL_addstring(&out, " (closed)");
   else {
     luaL_addstring(&out, " {");
-    for (size_t k = 0; k < a->count && k < TOSTRING_SHOWN; k++) {
+    for (size_t k = 0; k < shown; k++) {
       if (k > 0)
         luaL_addstring(&out, ", ");
-      pushnumber(L, loadelem(a->type, a->b->addr + a->offset + k * elemsize(a)));
+      pushnumber(L, values[k]);
       luaL_addvalue(&out);
     }
     luaL_addstring(&out, a->count > TOSTRING_SHOWN ? ", ...}" : "}");
@@ -255,12 +261,16 @@ static int array_fill(lua_State *L) {
 /* a:totable([i [, j]]) */
 static int array_totable(lua_State *L) {
   array *a = fastarray(L, 1);
-  const unsigned char *p = elements(L, a, 0);
-  size_t first, n = range(L, a, 2, &first), size = elemsize(a);
+  const unsigned char *p;
+  size_t first, n, size = elemsize(a);
+  elements(L, a, 0); /* a closed block raises before the arguments are looked at */
+  n = range(L, a, 2, &first);
   if (n > INT_MAX)
     return luaL_error(L, "too many elements for a table");
   lua_createtable(L, (int)n, 0);
-  p += first * size;
+  /* After the allocation: it may run a finalizer that closes the block. The table has room
+     for all n, so the stores below allocate nothing. */
+  p = elements(L, a, 0) + first * size;
   for (size_t k = 0; k < n; k++) {
     pushnumber(L, loadelem(a->type, p + k * size));
     lua_rawseti(L, -2, (lua_Integer)k + 1);
@@ -308,15 +318,21 @@ static int maybe_aliased(const array *a, const array *b) {
    and overlap is harmless. */
 static int array_copy(lua_State *L) {
   array *a = fastarray(L, 1), *b = fastarray(L, 2);
-  unsigned char *dst = elements(L, a, 1);
-  const unsigned char *src = elements(L, b, 0);
-  size_t n = b->count, dsize = elemsize(a), ssize = elemsize(b);
-  dst += destination(L, a, 3, n) * dsize;
-  if (a->type == b->type && !maybe_aliased(a, b)) {
+  size_t n = b->count, dsize = elemsize(a), ssize = elemsize(b), first;
+  unsigned char *dst, *scratch = NULL;
+  const unsigned char *src;
+  elements(L, a, 1); /* closed or read-only raise first */
+  elements(L, b, 0);
+  first = destination(L, a, 3, n);
+  if (a->type != b->type || maybe_aliased(a, b))
+    scratch = lua_newuserdatauv(L, n * dsize, 0);
+  /* Only now: the allocation may run a finalizer that closes either block. */
+  dst = elements(L, a, 1) + first * dsize;
+  src = elements(L, b, 0);
+  if (!scratch) {
     memmove(dst, src, n * dsize);
     return 0;
   }
-  unsigned char *scratch = lua_newuserdatauv(L, n * dsize, 0);
   if (a->type == b->type)
     memcpy(scratch, src, n * dsize);
   else
@@ -336,14 +352,20 @@ static int is64(const array *a) {
   return elemsize(a) == 8;
 }
 
-/* Element arg 2 of an atomic-capable view at arg 1. */
-static void *atomicelem(lua_State *L, array **out, int writing) {
+/* The byte offset, from element 1, of element arg 2 of an atomic-capable view at arg 1. */
+static size_t atomicoffset(lua_State *L, array **out, int writing) {
   array *a = *out = fastarray(L, 1);
   if (a->type < T_INT32 || a->type > T_UINT64)
     luaL_error(L, "atomics need an int32, uint32, int64 or uint64 array, not %s",
                dtype_names[a->type]);
-  unsigned char *p = elements(L, a, writing);
-  return p + (shmlua_checkindex(L, shmlua_checkint(L, 2), a->count) - 1) * elemsize(a);
+  elements(L, a, writing); /* closed or read-only raise before a bad index does */
+  return (shmlua_checkindex(L, shmlua_checkint(L, 2), a->count) - 1) * elemsize(a);
+}
+
+/* Element arg 2 of an atomic-capable view at arg 1. */
+static void *atomicelem(lua_State *L, array **out, int writing) {
+  size_t offset = atomicoffset(L, out, writing);
+  return elements(L, *out, writing) + offset;
 }
 
 static int rmw(lua_State *L, shmlua_atomic_op op) {
@@ -415,7 +437,7 @@ static int time_remains(int timed, const struct timespec *deadline) {
 /* a:wait(i, expected [, timeout]) -> "ok" | "not-equal" | "timed-out", as Atomics.wait. */
 static int array_wait(lua_State *L) {
   array *a;
-  void *p = atomicelem(L, &a, 0);
+  size_t offset = atomicoffset(L, &a, 0);
   element expected;
   struct timespec deadline, left;
   int timed = !lua_isnoneornil(L, 4), rc;
@@ -439,6 +461,8 @@ static int array_wait(lua_State *L) {
       if (left.tv_sec == 0 && left.tv_nsec < slice.tv_nsec)
         slice = left;
     }
+    /* Fetched for each slice: the look for Ctrl-C runs any hook, which may close the block. */
+    void *p = elements(L, a, 0) + offset;
     if (is64(a))
       rc = shmlua_atomic_wait64(p, expected.u64, &slice);
     else

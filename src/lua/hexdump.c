@@ -1,6 +1,7 @@
 /* buf:hexdump([i [, j]]): bytes i..j as `xxd` prints them, so a person can look at memory.
    Offsets are 0-based hex from the block's start, exactly as `xxd -s` shows them. */
 #include <stdio.h>
+#include <string.h>
 
 #include "binding.h"
 
@@ -58,11 +59,17 @@ static int buf_hexdump(lua_State *L) {
   shmlua_block *b = shmlua_checkbuf(L, 1);
   size_t start = shmlua_posstart(shmlua_optint(L, 2, 1), b->size);
   size_t end = shmlua_posend(shmlua_optint(L, 3, -1), b->size);
-  const unsigned char *p = shmlua_blockaddr(L, b, 0);
   luaL_Buffer out;
+  shmlua_blockaddr(L, b, 0); /* a closed block raises even for an empty range */
   luaL_buffinit(L, &out);
-  if (start <= end)
-    shmlua_hexdump(&out, start - 1, p + start - 1, end - start + 1, NULL);
+  /* Growing the output may run a finalizer that closes the block: each line's bytes are
+     copied from a fresh look at the mapping before the line is added. */
+  for (size_t at = start; at <= end; at += PER_LINE) {
+    unsigned char line[PER_LINE];
+    size_t n = end - at + 1 < PER_LINE ? end - at + 1 : PER_LINE;
+    memcpy(line, shmlua_blockaddr(L, b, 0) + at - 1, n);
+    shmlua_hexdump(&out, at - 1, line, n, NULL);
+  }
   luaL_pushresult(&out);
   return 1;
 }

@@ -195,12 +195,14 @@ static int list_index(lua_State *L) {
   else if (strcmp(key, "closed") == 0)
     lua_pushboolean(L, l->b->addr == NULL);
   else if (strcmp(key, "format") == 0) {
-    const unsigned char *p = shmlua_blockaddr(L, l->b, 0);
     luaL_Buffer out;
+    shmlua_blockaddr(L, l->b, 0);
     luaL_buffinit(L, &out);
     for (size_t i = 0; i < l->layout.count; i++) {
       char format[9];
       shmlua_error err;
+      /* Fetched per item: growing the buffer may run a finalizer that closes the block. */
+      const unsigned char *p = shmlua_blockaddr(L, l->b, 0);
       if (shmlua_sharelist_format(&l->layout, p, i, format, &err) != 0)
         return luaL_error(L, "list '%s': %s", shmlua_name_user(&l->b->name), err.message);
       luaL_addstring(&out, format);
@@ -251,12 +253,13 @@ static int list_tostring(lua_State *L) {
    identity), and the position of the first (0 if none); with first_only, stops there. */
 static size_t scan(lua_State *L, int first_only, size_t *first) {
   list *l = checklist(L);
-  const unsigned char *p = shmlua_blockaddr(L, l->b, 0);
   size_t count = 0;
+  shmlua_blockaddr(L, l->b, 0);
   luaL_checkany(L, 2);
   *first = 0;
   for (size_t i = 0; i < l->layout.count && !(first_only && count > 0); i++) {
-    pushitem(L, l, p, i);
+    /* Fetched per item: pushing a string may run a finalizer that closes the block. */
+    pushitem(L, l, shmlua_blockaddr(L, l->b, 0), i);
     if (lua_rawequal(L, -1, 2) && count++ == 0)
       *first = i + 1;
     lua_pop(L, 1);

@@ -37,11 +37,10 @@ static int buf_pack(lua_State *L) {
   shmlua_block *b = shmlua_checkbuf(L, 1);
   lua_Integer pos = shmlua_checkint(L, 2);
   int nvalues = lua_gettop(L) - 3;
-  unsigned char *p;
   size_t start, pad, len;
   const char *packed;
   luaL_checkstring(L, 3);
-  p = shmlua_blockaddr(L, b, 1);
+  shmlua_blockaddr(L, b, 1); /* closed or read-only raise before string.pack runs */
   start = shmlua_checkstart(L, pos, b->size);
   pad = (start - 1) % MAXALIGN;
   lua_pushvalue(L, lua_upvalueindex(UV_PACK));
@@ -54,7 +53,8 @@ static int buf_pack(lua_State *L) {
   if (len > b->size - (start - 1))
     return luaL_error(L, "%I bytes at position %I do not fit in %I bytes", (LUAI_UACINT)len,
                       (LUAI_UACINT)start, (LUAI_UACINT)b->size);
-  memcpy(p + start - 1, packed, len);
+  /* Fetched again: string.pack allocates, and a finalizer may have closed the block. */
+  memcpy(shmlua_blockaddr(L, b, 1) + start - 1, packed, len);
   lua_pushinteger(L, (lua_Integer)(start + len));
   return 1;
 }
@@ -64,12 +64,11 @@ static int buf_pack(lua_State *L) {
    values fit or it reaches the end of the block. */
 static int buf_unpack(lua_State *L) {
   shmlua_block *b = shmlua_checkbuf(L, 1);
-  const unsigned char *p;
   size_t start, base, rest, window;
   luaL_checkstring(L, 2);
   lua_Integer pos = shmlua_optint(L, 3, 1);
   lua_settop(L, 2);
-  p = shmlua_blockaddr(L, b, 0);
+  shmlua_blockaddr(L, b, 0);
   start = shmlua_checkstart(L, pos, b->size);
   base = (start - 1) / MAXALIGN * MAXALIGN;
   rest = b->size - base;
@@ -80,7 +79,9 @@ static int buf_unpack(lua_State *L) {
       window = rest;
     lua_pushvalue(L, lua_upvalueindex(UV_UNPACK));
     lua_pushvalue(L, 2);
-    lua_pushlstring(L, (const char *)p + base, window);
+    /* Fetched for each try: a failed one allocated its message, and a finalizer may have
+       closed the block. lua_pushlstring copies before it can collect. */
+    lua_pushlstring(L, (const char *)shmlua_blockaddr(L, b, 0) + base, window);
     lua_pushinteger(L, (lua_Integer)(start - base));
     if (lua_pcall(L, 3, LUA_MULTRET, 0) == LUA_OK) {
       n = lua_gettop(L) - 2;
