@@ -51,7 +51,9 @@ describe("atomic operations", function()
       assert.equal(0, a:load(-1))
       assert.error_matches(function() a:load(3 * 8 // #a + 9) end, "out of range")
       assert.error_matches(function() a:add(1, 1.5) end, "must be an integer")
-      assert.error_matches(function() a:add(1.0, 1) end, "integer expected, got float")
+      assert.equal(a[1.0], a:load(1.0)) -- the index is read as a[i] reads it
+      assert.error_matches(function() a:add(1.5, 1) end, "index must be an integer")
+      assert.error_matches(function() a:load("1") end, "integer expected, got string")
     end)
   end
 

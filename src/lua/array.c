@@ -359,7 +359,9 @@ static size_t atomicoffset(lua_State *L, array **out, int writing) {
     luaL_error(L, "atomics need an int32, uint32, int64 or uint64 array, not %s",
                dtype_names[a->type]);
   elements(L, a, writing); /* closed or read-only raise before a bad index does */
-  return (shmlua_checkindex(L, shmlua_checkint(L, 2), a->count) - 1) * elemsize(a);
+  if (lua_type(L, 2) != LUA_TNUMBER) /* keyindex alone would take a numeric string */
+    luaL_typeerror(L, 2, "integer");
+  return keyindex(L, a) * elemsize(a); /* as a[i] reads it: a[1.0] and a:load(1.0) alike */
 }
 
 /* Element arg 2 of an atomic-capable view at arg 1. */
@@ -544,7 +546,6 @@ void shmlua_open_array(lua_State *L) {
                                          {"__len", array_len},
                                          {"__tostring", array_tostring},
                                          {NULL, NULL}};
-  static const luaL_Reg none[] = {{NULL, NULL}};
   static const luaL_Reg methods[] = {
       {"fill", array_fill},   {"totable", array_totable},   {"set", array_set},
       {"copy", array_copy},   {"load", array_load},         {"store", array_store},
@@ -553,9 +554,7 @@ void shmlua_open_array(lua_State *L) {
       {"cas", array_cas},     {"wait", array_wait},         {"notify", array_notify},
       {NULL, NULL}};
   static const luaL_Reg block_methods[] = {{"array", block_array}, {NULL, NULL}};
-  shmlua_newclass(L, SHMLUA_ARRAY_MT, metamethods, none, array_index);
-  lua_getfield(L, -1, SHMLUA_METHODS);
-  luaL_setfuncs(L, methods, 0);
-  lua_pop(L, 2);
+  shmlua_newclass(L, SHMLUA_ARRAY_MT, metamethods, methods, array_index);
+  lua_pop(L, 1);
   shmlua_addmethods(L, SHMLUA_BLOCK_MT, block_methods);
 }

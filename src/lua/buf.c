@@ -135,7 +135,7 @@ static int buf_write(lua_State *L) {
   size_t len, start;
   const char *s = luaL_checklstring(L, 3, &len);
   unsigned char *p = shmlua_blockaddr(L, b, 1);
-  start = pos == (lua_Integer)b->size + 1 ? b->size + 1 : shmlua_checkindex(L, pos, b->size);
+  start = shmlua_checkstart(L, pos, b->size);
   if (len > b->size - (start - 1))
     return luaL_error(L, "%I bytes at position %I do not fit in %I bytes", (LUAI_UACINT)len,
                       (LUAI_UACINT)start, (LUAI_UACINT)b->size);
