@@ -75,6 +75,42 @@ describe("shm.cond", function()
     m:unlock()
   end)
 
+  it("a timed-out wait whose relock finds the owner died says both", function()
+    local m = track(shm.mutex())
+    local c = track(shm.cond(m))
+    m:lock()
+    -- takes the mutex once the wait lets it go, and ends holding it
+    local taker = shm.spawn(function() return m:lock(10) end)
+    assert.same({ nil, "timeout", "owner-died" }, { c:wait(0.3) })
+    assert.same({ true, true }, { taker:wait(10) })
+    assert.is_true(m:consistent())
+    m:unlock()
+  end)
+
+  it("takes the mutex back before a Ctrl-C in the wait raises", function()
+    local m = track(shm.mutex())
+    local c = track(shm.cond(m))
+    local waiter = S.start([[
+      local m = assert(shm.mutex.attach(arg[1]))
+      local c = assert(shm.cond.attach(arg[2], m))
+      m:lock()
+      print("waiting") io.stdout:flush()
+      -- times out while the spec holds the mutex, then must take it back
+      local _, err = pcall(c.wait, c, 0.3)
+      print(err, select(2, m:trylock())) -- "busy": held by this process again
+    ]], m.name, c.name)
+    assert.is_truthy(S.eventually(function() return S.output(waiter):match("waiting") end))
+    assert.is_true(m:lock(10)) -- the waiter let it go
+    H.sh("sleep 0.5") -- its wait has timed out: it waits for the mutex now
+    assert.is_true(S.asleep(waiter))
+    waiter:kill("INT")
+    H.sh("sleep 0.3")
+    assert.same({ nil, "running" }, { waiter:poll() }) -- still waiting for the mutex
+    m:unlock()
+    assert.is_true(waiter:wait(10))
+    assert.matches("interrupted!%s+busy", S.output(waiter))
+  end)
+
   it("guards a shared state: consumers wait for items producers add", function()
     local m = track(shm.mutex())
     local c = track(shm.cond(m))

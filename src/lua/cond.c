@@ -30,13 +30,6 @@ static shmlua_syncud *checkcond(lua_State *L) {
   return shmlua_sync_check(L, 1, &cond_class);
 }
 
-static shmlua_syncud *checkmutex(lua_State *L, int arg) {
-  shmlua_syncud *m = luaL_checkudata(L, arg, SHMLUA_MUTEX_MT);
-  if (!m->block.addr)
-    luaL_argerror(L, arg, "mutex is closed");
-  return m;
-}
-
 /* Ties the cond on top of the stack to the mutex at arg. */
 static void link(lua_State *L, int arg) {
   lua_pushvalue(L, arg);
@@ -44,7 +37,7 @@ static void link(lua_State *L, int arg) {
 }
 
 static int cond_create(lua_State *L) {
-  shmlua_syncud *m = checkmutex(L, 1);
+  shmlua_syncud *m = shmlua_mutex_check(L, 1);
   int n = shmlua_sync_create(L, &cond_class, 2, 3, NULL, sizeof(shmlua_cond_block),
                              shmlua_cond_init, &m->block.name);
   if (n == 1)
@@ -59,7 +52,7 @@ static int cond_attach(lua_State *L) {
   int n;
   shmlua_checkname(L, 1, &name);
   if (!lua_isnoneornil(L, 2))
-    checkmutex(L, 2);
+    shmlua_mutex_check(L, 2);
   lua_settop(L, 2);
   if ((n = shmlua_sync_attach(L, &cond_class, &name)) != 1)
     return n;
@@ -102,7 +95,7 @@ static int cond_wait(lua_State *L) {
   struct timespec deadline;
   const struct timespec *d = shmlua_opttimeout(L, 2, &deadline);
   sleeping s;
-  int rc;
+  int rc, n;
   lua_getiuservalue(L, 1, SHMLUA_SYNC_UV_LINK);
   s.c = condof(c);
   s.m = lua_touserdata(L, -1);
@@ -114,13 +107,16 @@ static int cond_wait(lua_State *L) {
                       shmlua_name_user(&c->block.name));
   s.m->held = 0;
   rc = shmlua_sync_wait(L, sleepop, &s, d, 1, relock);
-  if (rc == ETIMEDOUT) {
-    lua_settop(L, 0);
-    if (shmlua_mutex_relock(L, s.m) == 1)
-      return shmlua_sync_fail(L, "timeout");
-    return lua_gettop(L);
-  }
-  return shmlua_mutex_relock(L, s.m);
+  lua_settop(L, 0);
+  n = shmlua_mutex_relock(L, s.m);
+  if (rc != ETIMEDOUT || !lua_toboolean(L, 1))
+    return n;
+  /* timed out, and the mutex is held again: nil, "timeout" [, "owner-died"] */
+  luaL_pushfail(L);
+  lua_replace(L, 1);
+  lua_pushliteral(L, "timeout");
+  lua_insert(L, 2);
+  return n + 1;
 }
 
 static int cond_signal(lua_State *L) {

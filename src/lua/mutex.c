@@ -25,11 +25,11 @@ static void drop_lock(shmlua_syncud *u) {
   u->held = 0;
 }
 
-static shmlua_syncud *checkmutex(lua_State *L, int arg) {
+shmlua_syncud *shmlua_mutex_check(lua_State *L, int arg) {
   return shmlua_sync_check(L, arg, &mutex_class);
 }
 
-int shmlua_mutex_lockresult(lua_State *L, shmlua_syncud *m, int rc) {
+static int lockresult(lua_State *L, shmlua_syncud *m, int rc) {
   const char *name = shmlua_name_user(&m->block.name);
   switch (rc) {
   case 0:
@@ -67,7 +67,7 @@ static int lockwithin(lua_State *L, shmlua_syncud *m, const struct timespec *dea
 }
 
 int shmlua_mutex_relock(lua_State *L, shmlua_syncud *m) {
-  return shmlua_mutex_lockresult(L, m, lockwithin(L, m, NULL));
+  return lockresult(L, m, shmlua_mutex_lock(shmlua_mutex_of(m), NULL));
 }
 
 int shmlua_mutex_attach(lua_State *L, const shmlua_name *name) {
@@ -80,16 +80,16 @@ static int mutex_create(lua_State *L) {
 }
 
 static int mutex_lock(lua_State *L) {
-  shmlua_syncud *m = checkmutex(L, 1);
+  shmlua_syncud *m = shmlua_mutex_check(L, 1);
   struct timespec deadline;
   const struct timespec *d = shmlua_opttimeout(L, 2, &deadline);
-  return shmlua_mutex_lockresult(L, m, lockwithin(L, m, d));
+  return lockresult(L, m, lockwithin(L, m, d));
 }
 
 static int mutex_trylock(lua_State *L) {
-  shmlua_syncud *m = checkmutex(L, 1);
+  shmlua_syncud *m = shmlua_mutex_check(L, 1);
   int rc = shmlua_mutex_trylock(shmlua_mutex_of(m));
-  return shmlua_mutex_lockresult(L, m, rc == EDEADLK ? EBUSY : rc); /* held here: busy too */
+  return lockresult(L, m, rc == EDEADLK ? EBUSY : rc); /* held here: busy too */
 }
 
 static void unlock(lua_State *L, shmlua_syncud *m) {
@@ -102,13 +102,13 @@ static void unlock(lua_State *L, shmlua_syncud *m) {
 }
 
 static int mutex_unlock(lua_State *L) {
-  unlock(L, checkmutex(L, 1));
+  unlock(L, shmlua_mutex_check(L, 1));
   lua_pushboolean(L, 1);
   return 1;
 }
 
 static int mutex_consistent(lua_State *L) {
-  shmlua_syncud *m = checkmutex(L, 1);
+  shmlua_syncud *m = shmlua_mutex_check(L, 1);
   int rc = shmlua_mutex_consistent(shmlua_mutex_of(m));
   if (rc == EINVAL)
     return luaL_error(L, "mutex '%s' is not in the owner-died state",
@@ -134,7 +134,7 @@ static void strictlock(lua_State *L, shmlua_syncud *m, const struct timespec *de
   if (rc == ETIMEDOUT)
     luaL_error(L, "mutex '%s': timeout", name);
   if (rc != 0) {
-    shmlua_mutex_lockresult(L, m, rc);
+    lockresult(L, m, rc);
     luaL_error(L, "mutex '%s': %s", name, lua_tostring(L, -1));
   }
   m->held = 1;
@@ -142,7 +142,7 @@ static void strictlock(lua_State *L, shmlua_syncud *m, const struct timespec *de
 
 /* m:with(fn, ...): fn(...) with the lock held; unlocks on error and raises it again. */
 static int mutex_with(lua_State *L) {
-  shmlua_syncud *m = checkmutex(L, 1);
+  shmlua_syncud *m = shmlua_mutex_check(L, 1);
   int status;
   if (lua_type(L, 2) != LUA_TFUNCTION) { /* so with(nil) is not "attempt to call a nil value" */
     if (luaL_getmetafield(L, 2, "__call") == LUA_TNIL)
@@ -162,7 +162,7 @@ static int mutex_with(lua_State *L) {
 
 /* m:guard([timeout]): locks and returns an object whose <close> (or collection) unlocks. */
 static int mutex_guard(lua_State *L) {
-  shmlua_syncud *m = checkmutex(L, 1);
+  shmlua_syncud *m = shmlua_mutex_check(L, 1);
   struct timespec deadline;
   const struct timespec *d = shmlua_opttimeout(L, 2, &deadline);
   int *active = lua_newuserdatauv(L, sizeof *active, 1);

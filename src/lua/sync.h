@@ -70,13 +70,14 @@ int shmlua_sync_fail(lua_State *L, const char *what);
 /* Raises "<kind> 'name': <strerror(code)>" for an unexpected failure. */
 int shmlua_sync_error(lua_State *L, const shmlua_syncud *u, int code);
 
-/* For cond: the pthread mutex of a mutex userdata; its lock results as m:lock() gives them
-   (pushes them, returns their count). */
+/* For cond: the open mutex at arg (raises otherwise), and its pthread mutex. */
+shmlua_syncud *shmlua_mutex_check(lua_State *L, int arg);
 pthread_mutex_t *shmlua_mutex_of(shmlua_syncud *m);
-int shmlua_mutex_lockresult(lua_State *L, shmlua_syncud *m, int rc);
 /* Attaches the mutex called name, as shm.mutex.attach. */
 int shmlua_mutex_attach(lua_State *L, const shmlua_name *name);
-/* Locks m without a time limit (interruptible) and pushes what m:lock() returns. */
+/* Takes m back after a cond wait: without a time limit and without giving way to Ctrl-C
+   (the caller must hold it again whatever happens, as with pthread_cond_wait); pushes what
+   m:lock() returns. */
 int shmlua_mutex_relock(lua_State *L, shmlua_syncud *m);
 
 #define SHMLUA_MUTEX_MT "shm.mutex"
