@@ -71,19 +71,22 @@ int shmlua_block_create(shmlua_block *b, const shmlua_name *name, size_t size,
   fd = open_new(b, name, err);
   if (fd < 0)
     return -1;
-  rc = fchmod(fd, opts->mode & 07777) == 0 ? 0 : errno;
+  /* Owned from the moment it exists: a fatal signal during a long reservation of a big
+     block still finds the name in the list and removes it. */
+  rc = 0;
+  if (!opts->keep && shmlua_owner_add(b->name.path, err) != 0)
+    rc = err ? err->code : ENOMEM;
+  if (rc == 0)
+    rc = fchmod(fd, opts->mode & 07777) == 0 ? 0 : errno;
   if (rc == 0)
     rc = reserve(fd, size);
   if (rc == 0)
     rc = map(b, fd, size, false);
-  if (rc == 0 && !opts->keep && shmlua_owner_add(b->name.path, err) != 0) {
-    rc = err ? err->code : ENOMEM;
-    shmlua_block_close(b);
-  }
   close(fd);
   if (rc != 0) {
     /* The object is ours and half made: remove it so a failed create leaves nothing. */
     shm_unlink(b->name.path);
+    shmlua_owner_forget(b->name.path);
     mark_closed(b);
     return shmlua_fail(err, rc, shmlua_name_user(&b->name));
   }
