@@ -154,6 +154,11 @@ describe("shm.mutex", function()
     local m = track(shm.mutex())
     assert.same({ 3, "x" }, { m:with(function(a, b) return a + b, "x" end, 1, 2) })
     assert.error_matches(function() m:with(function() error("boom") end) end, "boom")
+    -- the error goes on untouched: the traceback still shows where fn raised it
+    local function deep() error("deep boom") end
+    local _, trace = xpcall(function() m:with(function() deep() end) end, debug.traceback)
+    assert.matches("deep boom", trace)
+    assert.matches("in %a+ 'deep'", trace)
     assert.is_true(m:trylock()) -- unlocked by the error
     m:unlock()
     local ok, err = pcall(m.with, m, function() error({ code = 7 }) end)

@@ -140,38 +140,45 @@ static void strictlock(lua_State *L, shmlua_syncud *m, const struct timespec *de
   m->held = 1;
 }
 
-/* m:with(fn, ...): fn(...) with the lock held; unlocks on error and raises it again. */
+/* Pushes a guard of the mutex at arg, locked: its <close> (or collection) unlocks. Returns
+   its flag, which is 1 while it holds the lock. */
+static int *pushguard(lua_State *L, int arg, const struct timespec *deadline) {
+  shmlua_syncud *m = shmlua_mutex_check(L, arg);
+  int *active = lua_newuserdatauv(L, sizeof *active, 1);
+  *active = 0;
+  luaL_setmetatable(L, GUARD_MT);
+  lua_pushvalue(L, arg);
+  lua_setiuservalue(L, -2, 1);
+  strictlock(L, m, deadline);
+  *active = 1;
+  return active;
+}
+
+/* m:with(fn, ...): fn(...) with the lock held. A to-be-closed guard unlocks when fn raises,
+   so the error goes on untouched, traceback and all. */
 static int mutex_with(lua_State *L) {
   shmlua_syncud *m = shmlua_mutex_check(L, 1);
-  int status;
+  int *active;
   if (lua_type(L, 2) != LUA_TFUNCTION) { /* so with(nil) is not "attempt to call a nil value" */
     if (luaL_getmetafield(L, 2, "__call") == LUA_TNIL)
       return luaL_typeerror(L, 2, "function");
     lua_pop(L, 1);
   }
-  strictlock(L, m, NULL);
-  status = lua_pcall(L, lua_gettop(L) - 2, LUA_MULTRET, 0);
-  if (status != LUA_OK) {
-    drop_lock(m);
-    return lua_error(L);
-  }
+  active = pushguard(L, 1, NULL);
+  lua_insert(L, 2);
+  lua_toclose(L, 2);
+  lua_call(L, lua_gettop(L) - 3, LUA_MULTRET);
+  *active = 0; /* unlocked here instead, so that an unlock fn broke still raises */
   if (m->block.addr) /* fn may have closed it, which unlocked */
     unlock(L, m);
-  return lua_gettop(L) - 1;
+  return lua_gettop(L) - 2;
 }
 
 /* m:guard([timeout]): locks and returns an object whose <close> (or collection) unlocks. */
 static int mutex_guard(lua_State *L) {
-  shmlua_syncud *m = shmlua_mutex_check(L, 1);
   struct timespec deadline;
   const struct timespec *d = shmlua_opttimeout(L, 2, &deadline);
-  int *active = lua_newuserdatauv(L, sizeof *active, 1);
-  *active = 0;
-  luaL_setmetatable(L, GUARD_MT);
-  lua_pushvalue(L, 1);
-  lua_setiuservalue(L, -2, 1);
-  strictlock(L, m, d);
-  *active = 1;
+  pushguard(L, 1, d);
   return 1;
 }
 
