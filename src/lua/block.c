@@ -113,28 +113,29 @@ static void pushbuf(lua_State *L, int block) {
   lua_setiuservalue(L, block, UV_BUF);
 }
 
+/* Methods first, as sync_index does: m:array() and m:close() are the common case, and each
+   method checks m itself. Only a string key is read as a field name. */
 static int block_index(lua_State *L) {
-  shmlua_block *b = shmlua_checkblock(L, 1);
-  const char *key = lua_tostring(L, 2);
-  if (lua_type(L, 2) == LUA_TSTRING) {
-    if (strcmp(key, "name") == 0)
-      lua_pushstring(L, shmlua_name_user(&b->name));
-    else if (strcmp(key, "size") == 0)
-      lua_pushinteger(L, (lua_Integer)b->size);
-    else if (strcmp(key, "buf") == 0)
-      pushbuf(L, 1);
-    else if (strcmp(key, "closed") == 0)
-      lua_pushboolean(L, b->addr == NULL);
-    else if (strcmp(key, "readonly") == 0)
-      lua_pushboolean(L, b->readonly);
-    else {
-      lua_pushvalue(L, 2);
-      lua_rawget(L, lua_upvalueindex(1));
-    }
+  shmlua_block *b;
+  const char *key;
+  lua_pushvalue(L, 2);
+  if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL)
     return 1;
-  }
-  lua_pushnil(L);
-  return 1;
+  b = shmlua_checkblock(L, 1);
+  if (lua_type(L, 2) != LUA_TSTRING)
+    return 1; /* the nil rawget pushed */
+  key = lua_tostring(L, 2);
+  if (strcmp(key, "name") == 0)
+    lua_pushstring(L, shmlua_name_user(&b->name));
+  else if (strcmp(key, "size") == 0)
+    lua_pushinteger(L, (lua_Integer)b->size);
+  else if (strcmp(key, "buf") == 0)
+    pushbuf(L, 1);
+  else if (strcmp(key, "closed") == 0)
+    lua_pushboolean(L, b->addr == NULL);
+  else if (strcmp(key, "readonly") == 0)
+    lua_pushboolean(L, b->readonly);
+  return 1; /* else the nil rawget pushed */
 }
 
 void shmlua_open_block(lua_State *L) {
