@@ -18,9 +18,7 @@ static const double HOUSEKEEPING_SECONDS = 1.0;
 
 static int check(const void *bytes, size_t size, shmlua_error *err) {
   const shmlua_barrier_block *b = bytes;
-  if (size != sizeof *b)
-    return shmlua_failf(err, EPROTO, "barrier layout of %zu bytes, expected %zu", size,
-                        sizeof *b);
+  (void)size; /* t->size, checked already */
   if (b->parties == 0 || b->parties > INT32_MAX)
     return shmlua_failf(err, EPROTO, "barrier of %u parties", (unsigned)b->parties);
   if (b->arrived >= b->parties || b->broken > 1)
@@ -28,7 +26,8 @@ static int check(const void *bytes, size_t size, shmlua_error *err) {
   return 0;
 }
 
-const shmlua_sync_type shmlua_barrier_type = {SHMLUA_KIND_BARRIER, "barrier", check};
+const shmlua_sync_type shmlua_barrier_type = {SHMLUA_KIND_BARRIER, "barrier",
+                                              sizeof(shmlua_barrier_block), check};
 
 int shmlua_barrier_init(void *addr, const void *arg, shmlua_error *err) {
   shmlua_barrier_block *b = addr;

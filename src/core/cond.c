@@ -10,15 +10,15 @@ static int check(const void *bytes, size_t size, shmlua_error *err) {
   const shmlua_cond_block *c = bytes;
   shmlua_name name;
   size_t len;
-  if (size != sizeof *c)
-    return shmlua_failf(err, EPROTO, "cond layout of %zu bytes, expected %zu", size, sizeof *c);
+  (void)size; /* t->size, checked already */
   len = strnlen(c->mutex_path, sizeof c->mutex_path);
   if (len == sizeof c->mutex_path || shmlua_name_check(&name, c->mutex_path, len, NULL) != 0)
     return shmlua_failf(err, EPROTO, "cond records no valid mutex name");
   return 0;
 }
 
-const shmlua_sync_type shmlua_cond_type = {SHMLUA_KIND_COND, "cond", check};
+const shmlua_sync_type shmlua_cond_type = {SHMLUA_KIND_COND, "cond", sizeof(shmlua_cond_block),
+                                         check};
 
 int shmlua_cond_init(void *addr, const void *arg, shmlua_error *err) {
   shmlua_cond_block *c = addr;

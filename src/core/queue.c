@@ -52,7 +52,7 @@ static int check(const void *bytes, size_t size, shmlua_error *err) {
   return 0;
 }
 
-const shmlua_sync_type shmlua_queue_type = {SHMLUA_KIND_QUEUE, "queue", check};
+const shmlua_sync_type shmlua_queue_type = {SHMLUA_KIND_QUEUE, "queue", 0, check};
 
 size_t shmlua_queue_layout_size(const shmlua_queue_limits *l, shmlua_error *err) {
   if (l->messages < 1 || l->messages > UINT32_MAX) {

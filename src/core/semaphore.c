@@ -7,15 +7,14 @@
 
 static int check(const void *bytes, size_t size, shmlua_error *err) {
   const shmlua_semaphore_block *s = bytes;
-  if (size != sizeof *s)
-    return shmlua_failf(err, EPROTO, "semaphore layout of %zu bytes, expected %zu", size,
-                        sizeof *s);
+  (void)size; /* t->size, checked already */
   if (s->value > SHMLUA_SEMAPHORE_MAX)
     return shmlua_failf(err, EPROTO, "semaphore value %u out of range", (unsigned)s->value);
   return 0;
 }
 
-const shmlua_sync_type shmlua_semaphore_type = {SHMLUA_KIND_SEMAPHORE, "semaphore", check};
+const shmlua_sync_type shmlua_semaphore_type = {SHMLUA_KIND_SEMAPHORE, "semaphore",
+                                                sizeof(shmlua_semaphore_block), check};
 
 int shmlua_semaphore_init(void *addr, const void *arg, shmlua_error *err) {
   (void)err;

@@ -15,14 +15,6 @@ const char *shmlua_sync_kind_name(unsigned kind) {
   return kind < sizeof names / sizeof names[0] ? names[kind] : names[0];
 }
 
-int shmlua_sync_check_size(const shmlua_sync_type *t, size_t size, size_t expected,
-                           shmlua_error *err) {
-  if (size != expected)
-    return shmlua_failf(err, EPROTO, "%s layout of %zu bytes, expected %zu", t->name, size,
-                        expected);
-  return 0;
-}
-
 int shmlua_sync_validate(const shmlua_sync_type *t, const void *bytes, size_t size,
                          shmlua_error *err) {
   shmlua_sync_header h;
@@ -41,6 +33,10 @@ int shmlua_sync_validate(const shmlua_sync_type *t, const void *bytes, size_t si
   if (h.size < sizeof h || h.size > size)
     return shmlua_failf(err, EPROTO, "shmlua %s claims %llu bytes, block has %zu", t->name,
                         (unsigned long long)h.size, size);
+  /* Without it a header claiming fewer bytes than the layout would be used past them. */
+  if (t->size && h.size != t->size)
+    return shmlua_failf(err, EPROTO, "%s layout of %llu bytes, expected %zu", t->name,
+                        (unsigned long long)h.size, t->size);
   return t->check ? t->check(bytes, (size_t)h.size, err) : 0;
 }
 

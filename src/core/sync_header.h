@@ -30,18 +30,16 @@ typedef struct shmlua_sync_header {
 } shmlua_sync_header;
 
 /* What a kind's layout needs checked beyond the header: bytes is the start of the block,
-   size its length (>= the header's size). Returns 0 or fills err (EPROTO). */
+   size the header's size (the type's size when it has one, already checked; else within
+   the block). Returns 0 or fills err (EPROTO). */
 typedef int (*shmlua_sync_checker)(const void *bytes, size_t size, shmlua_error *err);
 
 typedef struct shmlua_sync_type {
   shmlua_sync_kind kind;
   const char *name;          /* "mutex", "queue", ... */
-  shmlua_sync_checker check;   /* the layout after the header; NULL if nothing more */
+  size_t size;               /* bytes of a fixed layout, header included; 0: check sizes it */
+  shmlua_sync_checker check; /* the layout after the header; NULL if nothing more */
 } shmlua_sync_type;
-
-/* A checker for a layout of fixed size: 0 if size is expected, else -1 with err (EPROTO). */
-int shmlua_sync_check_size(const shmlua_sync_type *t, size_t size, size_t expected,
-                           shmlua_error *err);
 
 /* "mutex", "queue", ... or "unknown". */
 const char *shmlua_sync_kind_name(unsigned kind);
