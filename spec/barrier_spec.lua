@@ -168,6 +168,12 @@ describe("shm.barrier", function()
   it("checks its arguments", function()
     assert.error_matches(function() shm.barrier(0) end, "parties must be")
     assert.error_matches(function() shm.barrier() end, "integer expected")
+    -- the create options every block-backed object shares, with the block's messages
+    assert.error_matches(function() shm.barrier(2, nil, { mode = 1 << 20 }) end,
+      "bad argument #3 .*mode must be permission bits %(0..0x0fff%)")
+    assert.error_matches(function() shm.barrier(2, nil, { typo = 1 }) end,
+      "bad argument #3 .*unknown option 'typo'")
+    assert.error_matches(function() shm.barrier(2, "a/b") end, "bad argument #2")
     local b = track(shm.barrier(2))
     assert.error_matches(function() b:wait(-1) end, "non%-negative")
   end)

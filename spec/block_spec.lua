@@ -77,6 +77,8 @@ describe("shm.create", function()
       assert.is_false(ok)
       assert.matches("bad argument", err)
     end
+    assert.error_matches(function() shm.create(8, nil, { mode = 1 << 20 }) end,
+      "bad argument #3 .*mode must be permission bits %(0..0x0fff%)")
     assert.same(before, H.dev_shm())
   end)
 

@@ -96,6 +96,12 @@ void shmlua_checkopts(lua_State *L, int arg, const char *const allowed[]);
 /* Field of an options table at arg, or def when absent. */
 lua_Integer shmlua_optfield_int(lua_State *L, int arg, const char *key, lua_Integer def);
 int shmlua_optfield_bool(lua_State *L, int arg, const char *key, int def);
+/* What every shm.<kind>(...) that makes a block takes: an optional name at name_arg (nil:
+   random) and options at opts_arg, of which mode and keep are read into opts (allowed: the
+   keys accepted; NULL for just those two). Returns name, filled, or NULL for a random one. */
+const shmlua_name *shmlua_checkcreate(lua_State *L, int name_arg, int opts_arg,
+                                      const char *const allowed[], shmlua_name *name,
+                                      shmlua_create_opts *opts);
 
 /* Positions as lstrlib.c takes them: 1-based, negative from the end, clamped into 1..len
    (start) or 0..len (end). */

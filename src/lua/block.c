@@ -33,20 +33,14 @@ static shmlua_block *newblock(lua_State *L) {
 }
 
 static int block_create(lua_State *L) {
-  static const char *const allowed[] = {"mode", "keep", NULL};
   lua_Integer size = shmlua_checkint(L, 1);
-  shmlua_name name, *given = NULL;
+  shmlua_name name;
   shmlua_create_opts opts;
+  const shmlua_name *given;
   shmlua_error err;
   shmlua_block *b;
   luaL_argcheck(L, size > 0, 1, "size must be positive");
-  if (!lua_isnoneornil(L, 2))
-    shmlua_checkname(L, 2, given = &name);
-  shmlua_checkopts(L, 3, allowed);
-  lua_Integer mode = shmlua_optfield_int(L, 3, "mode", SHMLUA_DEFAULT_MODE);
-  luaL_argcheck(L, mode >= 0 && mode <= 07777, 3, "mode must be permission bits (0..0x0fff)");
-  opts.mode = (mode_t)mode;
-  opts.keep = shmlua_optfield_bool(L, 3, "keep", 0);
+  given = shmlua_checkcreate(L, 2, 3, NULL, &name, &opts);
   b = newblock(L);
   if (shmlua_block_create(b, given, (size_t)size, &opts, &err))
     return shmlua_oserror(L, &err);

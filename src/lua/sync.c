@@ -28,21 +28,11 @@ static shmlua_syncud *newud(lua_State *L, const shmlua_synclass *cls) {
 int shmlua_sync_create(lua_State *L, const shmlua_synclass *cls, int name_arg, int opts_arg,
                        const char *const allowed[], size_t layout_size,
                        int (*init)(void *, const void *, shmlua_error *), const void *init_arg) {
-  static const char *const common[] = {"mode", "keep", NULL};
-  shmlua_name name, *given = NULL;
+  shmlua_name name;
   shmlua_create_opts opts;
+  const shmlua_name *given = shmlua_checkcreate(L, name_arg, opts_arg, allowed, &name, &opts);
   shmlua_error err;
-  shmlua_syncud *u;
-  lua_Integer mode;
-  if (!lua_isnoneornil(L, name_arg))
-    shmlua_checkname(L, name_arg, given = &name);
-  shmlua_checkopts(L, opts_arg, allowed ? allowed : common);
-  mode = shmlua_optfield_int(L, opts_arg, "mode", SHMLUA_DEFAULT_MODE);
-  luaL_argcheck(L, mode >= 0 && mode <= 07777, opts_arg,
-                "mode must be permission bits (0..0x0fff)");
-  opts.mode = (mode_t)mode;
-  opts.keep = shmlua_optfield_bool(L, opts_arg, "keep", 0);
-  u = newud(L, cls);
+  shmlua_syncud *u = newud(L, cls);
   if (shmlua_sync_block_create(&u->block, cls->type, given, layout_size, &opts, init, init_arg,
                          &err) != 0)
     return shmlua_oserror(L, &err);

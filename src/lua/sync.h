@@ -40,8 +40,7 @@ enum { SHMLUA_SYNC_UV_LINK = 1, SHMLUA_SYNC_NUV = 1 }; /* a cond keeps its mutex
 void shmlua_sync_register(lua_State *L, const shmlua_synclass *cls, const luaL_Reg *methods,
                           lua_CFunction create, lua_CFunction attach);
 
-/* Makes the object: name at arg name_arg (nil: random), options at opts_arg of which
-   mode and keep are read here (allowed: the keys accepted; NULL for just those two).
+/* Makes the object: name and options as shmlua_checkcreate (binding.h) reads them.
    Pushes the userdata (1) or nil, message, errno (3). */
 int shmlua_sync_create(lua_State *L, const shmlua_synclass *cls, int name_arg, int opts_arg,
                        const char *const allowed[], size_t layout_size, int (*init)(void *, const void *, shmlua_error *),

@@ -132,6 +132,25 @@ int shmlua_optfield_bool(lua_State *L, int arg, const char *key, int def) {
   return v;
 }
 
+const shmlua_name *shmlua_checkcreate(lua_State *L, int name_arg, int opts_arg,
+                                      const char *const allowed[], shmlua_name *name,
+                                      shmlua_create_opts *opts) {
+  static const char *const common[] = {"mode", "keep", NULL};
+  const shmlua_name *given = NULL;
+  lua_Integer mode;
+  if (!lua_isnoneornil(L, name_arg)) {
+    shmlua_checkname(L, name_arg, name);
+    given = name;
+  }
+  shmlua_checkopts(L, opts_arg, allowed ? allowed : common);
+  mode = shmlua_optfield_int(L, opts_arg, "mode", SHMLUA_DEFAULT_MODE);
+  luaL_argcheck(L, mode >= 0 && mode <= 07777, opts_arg,
+                "mode must be permission bits (0..0x0fff)");
+  opts->mode = (mode_t)mode;
+  opts->keep = shmlua_optfield_bool(L, opts_arg, "keep", 0);
+  return given;
+}
+
 size_t shmlua_posstart(lua_Integer pos, size_t len) {
   if (pos > 0)
     return (size_t)pos;
