@@ -32,8 +32,11 @@ int shmlua_futex_wake(uint32_t *word, int count) {
 
 #else
 
-static int before(const struct timespec *a, const struct timespec *b) {
-  return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+int shmlua_nap(struct timespec *step) {
+  int rc = nanosleep(step, NULL) != 0 && errno == EINTR ? EINTR : 0;
+  if (step->tv_nsec < 1000000L)
+    step->tv_nsec *= 2;
+  return rc;
 }
 
 int shmlua_futex_wait(uint32_t *word, uint32_t expected, const struct timespec *timeout) {
@@ -43,16 +46,12 @@ int shmlua_futex_wait(uint32_t *word, uint32_t expected, const struct timespec *
   if (__atomic_load_n(word, __ATOMIC_SEQ_CST) != expected)
     return EAGAIN;
   for (;;) {
-    struct timespec now;
-    if (nanosleep(&step, NULL) != 0 && errno == EINTR)
+    if (shmlua_nap(&step) == EINTR)
       return EINTR;
     if (__atomic_load_n(word, __ATOMIC_SEQ_CST) != expected)
       return 0;
-    now = shmlua_now();
-    if (timeout && !before(&now, &deadline))
+    if (timeout && shmlua_sync_expired(&deadline))
       return ETIMEDOUT;
-    if (step.tv_nsec < 1000000L) /* back off up to 1 ms between looks */
-      step.tv_nsec *= 2;
   }
 }
 
@@ -110,4 +109,16 @@ struct timespec shmlua_time_left(const struct timespec *deadline) {
   if (left.tv_sec < 0)
     left.tv_sec = left.tv_nsec = 0;
   return left;
+}
+
+int shmlua_before(const struct timespec *a, const struct timespec *b) {
+  return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+int shmlua_sync_expired(const struct timespec *deadline) {
+  struct timespec now;
+  if (!deadline)
+    return 0;
+  now = shmlua_now();
+  return !shmlua_before(&now, deadline);
 }

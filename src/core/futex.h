@@ -22,9 +22,18 @@ struct timespec shmlua_timespec(double seconds);
 /* Monotonic clock now, and the time left until deadline (zero if passed). */
 struct timespec shmlua_now(void);
 struct timespec shmlua_time_left(const struct timespec *deadline);
+/* Whether a is strictly earlier than b, and whether deadline (NULL: never) has passed. */
+int shmlua_before(const struct timespec *a, const struct timespec *b);
+int shmlua_sync_expired(const struct timespec *deadline);
 struct timespec shmlua_deadline(double seconds);
 /* As shmlua_deadline from a clock that may lag a few milliseconds but costs a third as much
    (Linux's coarse clock): for periodic wakeups such as wait slices, not for users' timeouts. */
 struct timespec shmlua_deadline_coarse(double seconds);
+
+#if !defined(__linux__)
+/* The polling fallbacks' pause: sleeps *step, then doubles it up to 1 ms (start it at
+   {0, 1000}). 0, or EINTR when a signal cut the sleep short. */
+int shmlua_nap(struct timespec *step);
+#endif
 
 #endif

@@ -5,8 +5,6 @@
 
 #include "sync_wait.h"
 
-enum { SPIN_TRIES = 20 }; /* as sync_wait.c: a short spin, then sleep */
-
 const shmlua_sync_type shmlua_mutex_type = {SHMLUA_KIND_MUTEX, "mutex",
                                             sizeof(shmlua_mutex_block), NULL};
 
@@ -76,14 +74,9 @@ static int sleeping_lock(pthread_mutex_t *m, const struct timespec *deadline) {
     int rc = pthread_mutex_trylock(m);
     if (rc != EBUSY)
       return rc;
-    if (deadline) {
-      struct timespec left = shmlua_time_left(deadline);
-      if (left.tv_sec == 0 && left.tv_nsec == 0)
-        return ETIMEDOUT;
-    }
-    nanosleep(&step, NULL);
-    if (step.tv_nsec < 1000000L)
-      step.tv_nsec *= 2;
+    if (shmlua_sync_expired(deadline))
+      return ETIMEDOUT;
+    shmlua_nap(&step); /* a signal only makes it look again sooner */
   }
 }
 #else
@@ -94,7 +87,7 @@ static int sleeping_lock(pthread_mutex_t *m, const struct timespec *deadline) {
 #endif
 
 int shmlua_mutex_lock(pthread_mutex_t *m, const struct timespec *deadline) {
-  for (int i = 0; i < SPIN_TRIES; i++) {
+  for (int i = 0; i < SHMLUA_SPIN_LOOKS; i++) {
     int rc = shmlua_mutex_trylock(m);
     if (rc != EBUSY)
       return rc;

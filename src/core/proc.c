@@ -199,14 +199,12 @@ int shmlua_child_wait(shmlua_child *const *children, size_t n, const struct time
       else
         polling = true;
     }
-    if (deadline) {
-      struct timespec left = shmlua_time_left(deadline);
-      if (left.tv_sec == 0 && left.tv_nsec == 0) {
-        rc = ETIMEDOUT;
-        goto out;
-      }
-      timeout = poll_ms(left);
+    if (shmlua_sync_expired(deadline)) {
+      rc = ETIMEDOUT;
+      goto out;
     }
+    if (deadline)
+      timeout = poll_ms(shmlua_time_left(deadline));
     /* Without a pidfd nothing signals the end of a child: look again in growing steps. */
     if (polling && (timeout < 0 || timeout > step_ms)) {
       timeout = step_ms;
@@ -436,13 +434,13 @@ void shmlua_children_terminate_all(double grace_seconds) {
     }
   }
   while (running) {
-    struct timespec left = shmlua_time_left(&deadline);
+    bool expired = shmlua_sync_expired(&deadline); /* before the look, so one follows it */
     running = false;
     for (shmlua_child *c = registry; c; c = c->next) {
       try_reap(c, WNOHANG);
       running = running || !c->done;
     }
-    if (!running || (left.tv_sec == 0 && left.tv_nsec == 0))
+    if (!running || expired)
       break;
     nanosleep(&nap, NULL);
   }

@@ -5,8 +5,6 @@
 
 #include "futex.h"
 
-enum { SPIN_LOOKS = 20 }; /* longer spins cost more than they save on a busy 2-core box */
-
 void shmlua_cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();
@@ -15,22 +13,10 @@ void shmlua_cpu_relax(void) {
 #endif
 }
 
-static int before(const struct timespec *a, const struct timespec *b) {
-  return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
-}
-
-int shmlua_sync_expired(const struct timespec *deadline) {
-  struct timespec now;
-  if (!deadline)
-    return 0;
-  now = shmlua_now();
-  return !before(&now, deadline);
-}
-
 const struct timespec *shmlua_sync_earlier(const struct timespec *deadline, double seconds,
                                            struct timespec *out) {
   *out = shmlua_deadline_coarse(seconds); /* every blocking call computes one: keep it cheap */
-  if (deadline && before(deadline, out))
+  if (deadline && shmlua_before(deadline, out))
     *out = *deadline;
   return out;
 }
@@ -40,16 +26,15 @@ int shmlua_sync_await(int (*ready)(void *ctx), void *ctx, uint32_t *word, uint32
   struct timespec left;
   uint32_t seen;
   int rc = 0;
-  for (int i = 0; i < SPIN_LOOKS; i++) {
+  for (int i = 0; i < SHMLUA_SPIN_LOOKS; i++) {
     if (ready(ctx))
       return 0;
     shmlua_cpu_relax();
   }
-  if (deadline) {
+  if (shmlua_sync_expired(deadline))
+    return ETIMEDOUT;
+  if (deadline)
     left = shmlua_time_left(deadline);
-    if (left.tv_sec == 0 && left.tv_nsec == 0)
-      return ETIMEDOUT;
-  }
   seen = __atomic_load_n(word, __ATOMIC_SEQ_CST);
   /* Counted, then ready() asked again: a change made before the count is seen by that look,
      one made after finds the count (shmlua_sync_signal, shmlua_sync_wake) and moves the word

@@ -7,6 +7,12 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "futex.h" /* shmlua_sync_expired and the other deadline helpers */
+
+/* Looks at a word (or tries a lock) this many times, pausing, before sleeping: longer spins
+   cost more than they save on a busy 2-core box. */
+enum { SHMLUA_SPIN_LOOKS = 20 };
+
 /* A pause between two looks at a word another process is about to change. */
 void shmlua_cpu_relax(void);
 
@@ -31,9 +37,6 @@ int shmlua_sync_await(int (*ready)(void *ctx), void *ctx, uint32_t *word, uint32
 /* After a change that can make an awaited ready() true: wakes up to n sleepers of word; no
    write and no system call when none sleeps. */
 void shmlua_sync_signal(uint32_t *word, uint32_t *sleepers, int n);
-
-/* Whether deadline (may be NULL: never) has passed. */
-int shmlua_sync_expired(const struct timespec *deadline);
 
 /* The earlier of deadline (NULL: none) and now + seconds, in *out; returns out. */
 const struct timespec *shmlua_sync_earlier(const struct timespec *deadline, double seconds,
