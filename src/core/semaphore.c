@@ -5,6 +5,9 @@
 
 #include "sync_wait.h"
 
+/* So a release's n, at most the maximum, is a valid wake count. */
+_Static_assert(SHMLUA_SEMAPHORE_MAX <= INT32_MAX, "semaphore maximum outgrew a wake count");
+
 static int check(const void *bytes, size_t size, shmlua_error *err) {
   const shmlua_semaphore_block *s = bytes;
   (void)size; /* t->size, checked already */
@@ -42,12 +45,14 @@ int shmlua_semaphore_acquire(shmlua_semaphore_block *s, const struct timespec *d
 
 int shmlua_semaphore_release(shmlua_semaphore_block *s, uint32_t n) {
   uint32_t v = __atomic_load_n(&s->value, __ATOMIC_RELAXED);
+  if (n == 0)
+    return 0; /* nothing to give, nobody to wake */
   do
     if (n > SHMLUA_SEMAPHORE_MAX - v)
       return EOVERFLOW;
   while (!__atomic_compare_exchange_n(&s->value, &v, v + n, 1, __ATOMIC_SEQ_CST,
                                       __ATOMIC_RELAXED));
-  shmlua_sync_wake(&s->value, &s->sleepers, n > 0x7fffffffu ? 0x7fffffff : (int)n);
+  shmlua_sync_wake(&s->value, &s->sleepers, (int)n);
   return 0;
 }
 
