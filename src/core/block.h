@@ -40,8 +40,4 @@ void shmlua_block_close(shmlua_block *b);
 /* Removes a name (the mappings stay valid until closed) and gives up its ownership. */
 int shmlua_unlink(const shmlua_name *name, shmlua_error *err);
 
-static inline bool shmlua_block_is_open(const shmlua_block *b) {
-  return b->addr != NULL;
-}
-
 #endif

@@ -61,14 +61,6 @@ void shmlua_owner_forget(const char *path) {
   free(detach(path));
 }
 
-int shmlua_owner_owns(const char *path) {
-  pid_t self = getpid();
-  for (owned *node = owned_head; node; node = node->next)
-    if (node->pid == self && strcmp(node->path, path) == 0)
-      return 1;
-  return 0;
-}
-
 void shmlua_owner_cleanup(void) {
   /* Nodes are left allocated: free() is not async-signal-safe, and the process is ending. */
   pid_t self = getpid();

@@ -11,9 +11,6 @@ int shmlua_owner_add(const char *path, shmlua_error *err);
 /* Forgets path (it was unlinked, or ownership was given up). Unknown paths are ignored. */
 void shmlua_owner_forget(const char *path);
 
-/* Whether this process owns path. */
-int shmlua_owner_owns(const char *path);
-
 /* Unlinks every name this process owns and forgets them. Async-signal-safe, so a host may
    call it from a handler for a fatal signal. */
 void shmlua_owner_cleanup(void);
