@@ -93,6 +93,11 @@ describe("buf", function()
     m.buf:fill(67, -2)
     m.buf:fill(68, 4, 2) -- empty range
     assert.equal("ABBACC", m.buf:sub(1))
+    m.buf:fill(69, 7) -- past the end: empty
+    m.buf:fill(69, math.maxinteger, math.mininteger)
+    m.buf:fill(69, math.mininteger, 1) -- a start before the first byte is byte 1
+    m.buf:fill(70, -1, math.maxinteger) -- an end past the last byte is the last
+    assert.equal("EBBACF", m.buf:sub(1))
     assert.error_matches(function() m.buf:fill(256) end, "0 to 255")
   end)
 

@@ -239,10 +239,7 @@ static int array_tostring(lua_State *L) {
 
 /* Elements i..j (string.sub's rules) of a, as 0-based start and count. */
 static size_t range(lua_State *L, const array *a, int arg, size_t *first) {
-  size_t start = shmlua_posstart(shmlua_optint(L, arg, 1), a->count);
-  size_t end = shmlua_posend(shmlua_optint(L, arg + 1, -1), a->count);
-  *first = start - 1;
-  return start > end ? 0 : end - start + 1;
+  return shmlua_range(shmlua_optint(L, arg, 1), shmlua_optint(L, arg + 1, -1), a->count, first);
 }
 
 /* a:fill(v [, i [, j]]) */

@@ -103,10 +103,11 @@ const shmlua_name *shmlua_checkcreate(lua_State *L, int name_arg, int opts_arg,
                                       const char *const allowed[], shmlua_name *name,
                                       shmlua_create_opts *opts);
 
-/* Positions as lstrlib.c takes them: 1-based, negative from the end, clamped into 1..len
-   (start) or 0..len (end). */
-size_t shmlua_posstart(lua_Integer pos, size_t len);
-size_t shmlua_posend(lua_Integer pos, size_t len);
+/* The run i..j of len elements as string.sub takes it (lstrlib.c's posrelatI and getendpos:
+   1-based, negative from the end, j clamped to len): returns its length (0 when empty) and
+   sets *first to its 0-based start. *first may be len or more when the run is empty (i past
+   the end is not clamped, as in lstrlib.c). */
+size_t shmlua_range(lua_Integer i, lua_Integer j, size_t len, size_t *first);
 /* A single element position: 1..len or -len..-1; raises "index out of range" otherwise. */
 size_t shmlua_checkindex(lua_State *L, lua_Integer pos, size_t len);
 /* Where a run of elements may start: as shmlua_checkindex, or len + 1 (an empty run). */

@@ -101,31 +101,22 @@ static int buf_tostring(lua_State *L) {
 static int buf_sub(lua_State *L) {
   shmlua_block *b = shmlua_checkbuf(L, 1);
   const unsigned char *p = shmlua_blockaddr(L, b, 0);
-  size_t start = shmlua_posstart(shmlua_checkint(L, 2), b->size);
-  size_t end = shmlua_posend(shmlua_optint(L, 3, -1), b->size);
-  if (start > end)
-    lua_pushliteral(L, "");
-  else
-    lua_pushlstring(L, (const char *)p + start - 1, end - start + 1);
+  size_t first, n = shmlua_range(shmlua_checkint(L, 2), shmlua_optint(L, 3, -1), b->size, &first);
+  lua_pushlstring(L, n ? (const char *)p + first : "", n);
   return 1;
 }
 
 static int buf_byte(lua_State *L) {
   shmlua_block *b = shmlua_checkbuf(L, 1);
   const unsigned char *p = shmlua_blockaddr(L, b, 0);
-  lua_Integer first = shmlua_optint(L, 2, 1);
-  size_t start = shmlua_posstart(first, b->size);
-  size_t end = shmlua_posend(shmlua_optint(L, 3, first), b->size);
-  int n;
-  if (start > end)
-    return 0;
-  if (end - start >= INT_MAX)
+  lua_Integer i = shmlua_optint(L, 2, 1);
+  size_t first, n = shmlua_range(i, shmlua_optint(L, 3, i), b->size, &first); /* j: i */
+  if (n >= INT_MAX)
     return luaL_error(L, "buf slice too long");
-  n = (int)(end - start) + 1;
-  luaL_checkstack(L, n, "buf slice too long");
-  for (int k = 0; k < n; k++)
-    lua_pushinteger(L, p[start - 1 + (size_t)k]);
-  return n;
+  luaL_checkstack(L, (int)n, "buf slice too long");
+  for (size_t k = 0; k < n; k++)
+    lua_pushinteger(L, p[first + k]);
+  return (int)n;
 }
 
 /* buf:write(i, s): copies s in at position i; returns the position after it. */
@@ -149,10 +140,9 @@ static int buf_fill(lua_State *L) {
   shmlua_block *b = shmlua_checkbuf(L, 1);
   unsigned char v = checkbyte(L, 2);
   unsigned char *p = shmlua_blockaddr(L, b, 1);
-  size_t start = shmlua_posstart(shmlua_optint(L, 3, 1), b->size);
-  size_t end = shmlua_posend(shmlua_optint(L, 4, -1), b->size);
-  if (start <= end)
-    memset(p + start - 1, v, end - start + 1);
+  size_t first, n = shmlua_range(shmlua_optint(L, 3, 1), shmlua_optint(L, 4, -1), b->size, &first);
+  if (n)
+    memset(p + first, v, n);
   return 0;
 }
 

@@ -57,18 +57,17 @@ void shmlua_hexdump(luaL_Buffer *out, size_t offset, const unsigned char *p, siz
 
 static int buf_hexdump(lua_State *L) {
   shmlua_block *b = shmlua_checkbuf(L, 1);
-  size_t start = shmlua_posstart(shmlua_optint(L, 2, 1), b->size);
-  size_t end = shmlua_posend(shmlua_optint(L, 3, -1), b->size);
+  size_t first, n = shmlua_range(shmlua_optint(L, 2, 1), shmlua_optint(L, 3, -1), b->size, &first);
   luaL_Buffer out;
   shmlua_blockaddr(L, b, 0); /* a closed block raises even for an empty range */
   luaL_buffinit(L, &out);
   /* Growing the output may run a finalizer that closes the block: each line's bytes are
      copied from a fresh look at the mapping before the line is added. */
-  for (size_t at = start; at <= end; at += PER_LINE) {
+  for (size_t at = 0; at < n; at += PER_LINE) {
     unsigned char line[PER_LINE];
-    size_t n = end - at + 1 < PER_LINE ? end - at + 1 : PER_LINE;
-    memcpy(line, shmlua_blockaddr(L, b, 0) + at - 1, n);
-    shmlua_hexdump(&out, at - 1, line, n, NULL);
+    size_t k = n - at < PER_LINE ? n - at : PER_LINE;
+    memcpy(line, shmlua_blockaddr(L, b, 0) + first + at, k);
+    shmlua_hexdump(&out, first + at, line, k, NULL);
   }
   luaL_pushresult(&out);
   return 1;

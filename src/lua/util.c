@@ -151,7 +151,7 @@ const shmlua_name *shmlua_checkcreate(lua_State *L, int name_arg, int opts_arg,
   return given;
 }
 
-size_t shmlua_posstart(lua_Integer pos, size_t len) {
+static size_t posstart(lua_Integer pos, size_t len) {
   if (pos > 0)
     return (size_t)pos;
   if (pos == 0 || pos < -(lua_Integer)len)
@@ -159,7 +159,7 @@ size_t shmlua_posstart(lua_Integer pos, size_t len) {
   return len + (size_t)pos + 1;
 }
 
-size_t shmlua_posend(lua_Integer pos, size_t len) {
+static size_t posend(lua_Integer pos, size_t len) {
   if (pos > (lua_Integer)len)
     return len;
   if (pos >= 0)
@@ -167,6 +167,12 @@ size_t shmlua_posend(lua_Integer pos, size_t len) {
   if (pos < -(lua_Integer)len)
     return 0;
   return len + (size_t)pos + 1;
+}
+
+size_t shmlua_range(lua_Integer i, lua_Integer j, size_t len, size_t *first) {
+  size_t start = posstart(i, len), end = posend(j, len);
+  *first = start - 1;
+  return start > end ? 0 : end - start + 1;
 }
 
 size_t shmlua_checkindex(lua_State *L, lua_Integer pos, size_t len) {

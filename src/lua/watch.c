@@ -27,7 +27,6 @@ typedef struct watch {
 static void checkopts(lua_State *L, int arg, const shmlua_block *b, watch *w) {
   static const char *const allowed[] = {"interval", "count", "i", "j", "show", NULL};
   lua_Integer first, last;
-  size_t end;
   shmlua_checkopts(L, arg, allowed);
   w->interval = 1;
   w->show = 0;
@@ -47,9 +46,7 @@ static void checkopts(lua_State *L, int arg, const shmlua_block *b, watch *w) {
   first = shmlua_optfield_int(L, arg, "i", 1);
   last = shmlua_optfield_int(L, arg, "j", b->size < DEFAULT_BYTES ? (lua_Integer)b->size
                                                                    : DEFAULT_BYTES);
-  w->start = shmlua_posstart(first, b->size) - 1;
-  end = shmlua_posend(last, b->size);
-  w->len = end > w->start ? end - w->start : 0;
+  w->len = shmlua_range(first, last, b->size, &w->start);
 }
 
 /* Sleeps the whole interval; Ctrl-C (EINTR and a pending hook) raises "interrupted!". */
