@@ -121,6 +121,51 @@ describe("the shmlua REPL", function()
     t:waitfor("\nfalse\n")
   end)
 
+  -- Other waits in futexes: set up, the wait, then an expression (and the output it must give
+  -- after "after") showing the object is still usable after the interruption.
+  for _, case in ipairs({
+    { "an atomic wait on an int64 array", "b = shm.create(8) a = b:array('int64')",
+      "a:wait(1, 0)", "a:wait(1, 0, 0)", "timed%-out" },
+    { "a pop from an empty queue", "q = shm.queue()", "q:pop()", "q:pop(0)", "nil%s+timeout" },
+    { "a barrier wait nobody else reaches", "br = shm.barrier(2)", "br:wait()", "br.broken",
+      "true" },
+  }) do
+    it("Ctrl-C interrupts " .. case[1], function()
+      t = repl()
+      t:type(case[2])
+      t:type("print('wait' .. 'ing') " .. case[3])
+      t:waitfor("\nwaiting\n")
+      local before = os.time()
+      t:key("C-c")
+      t:waitfor("interrupted!")
+      assert.is_true(os.time() - before < 5)
+      t:type("print('af' .. 'ter', " .. case[4] .. ")")
+      t:waitfor("\nafter%s+" .. case[5] .. "\n", 5, true)
+    end)
+  end
+
+  it("Ctrl-C interrupts a lock of a mutex another process holds", function()
+    t = repl()
+    t:type("mu, held, done = shm.mutex(), shm.event(), shm.event()")
+    -- Ctrl-C goes to the terminal's whole foreground group, the child too: it shrugs it off
+    t:type("h = shm.spawn(function() mu:lock() held:set() " ..
+      "repeat pcall(done.wait, done) until done.isset mu:unlock() end)")
+    t:type("print('held' .. ':', held:wait(5))")
+    t:waitfor("\nheld:%s+true\n", 5, true)
+    t:type("print('lock' .. 'ing') mu:lock()")
+    t:waitfor("\nlocking\n")
+    local before = os.time()
+    t:key("C-c")
+    t:waitfor("interrupted!")
+    assert.is_true(os.time() - before < 5)
+    t:type("mu:trylock()")
+    t:waitfor("\nnil%s+busy\n", 5, true) -- still the child's
+    t:type("done:set() print('child' .. ':', h:wait(5))")
+    t:waitfor("\nchild:%s+true\n", 5, true)
+    t:type("print('relocked' .. ':', mu:lock(5))") -- the interrupted lock left nothing behind
+    t:waitfor("\nrelocked:%s+true\n", 5, true)
+  end)
+
   it("Ctrl-C at the prompt drops the line being typed", function()
     t = repl()
     t:type("x = ")
