@@ -159,7 +159,10 @@ describe("wait and notify", function()
       assert.equal("timed-out", a:wait(1, 5, 0))
       assert.equal(0, a:notify(1)) -- nobody waits
       assert.error_matches(function() a:wait(1, 5, -1) end, "timeout must be")
-      assert.error_matches(function() a:wait(1, 5, "1") end, "number expected")
+      -- the timeout is read as every wait reads it (shmlua_opttimeout): a numeric string too
+      assert.equal("timed-out", a:wait(1, 5, "0.01"))
+      assert.error_matches(function() a:wait(1, 5, "soon") end, "number expected")
+      assert.error_matches(function() a:wait(1, 5, {}) end, "number expected")
       assert.error_matches(function() a:notify(1, -1) end, "count must be >= 0")
     end)
 

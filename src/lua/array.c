@@ -421,62 +421,45 @@ static int array_cas(lua_State *L) {
   return 2;
 }
 
-/* Longest sleep of a wait between looks for a Ctrl-C that came just before it. */
-#define WAIT_SLICE_NS 100000000L
+/* One slice of a:wait, for shmlua_sync_wait. */
+typedef struct waiting {
+  lua_State *L;
+  const array *a;
+  size_t offset;
+  element expected;
+  int slices; /* run so far */
+} waiting;
 
-/* Whether a wait with a deadline (or none: timed false) has time left. */
-static int time_remains(int timed, const struct timespec *deadline) {
-  struct timespec left;
-  if (!timed)
-    return 1;
-  left = shmlua_time_left(deadline);
-  return left.tv_sec > 0 || left.tv_nsec > 0;
+static int waitslice(void *ctx, const struct timespec *until) {
+  waiting *w = ctx;
+  struct timespec left = shmlua_time_left(until); /* the atomic waits take relative time */
+  /* Fetched for each slice: the look for Ctrl-C between two runs any hook, which may close
+     the block (this raises then). */
+  void *p = elements(w->L, w->a, 0) + w->offset;
+  w->slices++;
+  if (is64(w->a))
+    return shmlua_atomic_wait64(p, w->expected.u64, &left);
+  return shmlua_futex_wait(p, w->expected.u32, &left);
 }
 
 /* a:wait(i, expected [, timeout]) -> "ok" | "not-equal" | "timed-out", as Atomics.wait. */
 static int array_wait(lua_State *L) {
+  waiting w = {L, NULL, 0, {0}, 0};
   array *a;
-  size_t offset = atomicoffset(L, &a, 0);
-  element expected;
-  struct timespec deadline, left;
-  int timed = !lua_isnoneornil(L, 4), rc;
-  const char *result = NULL;
-  checkvalue(L, a->type, 3, &expected);
-  if (timed) {
-    lua_Number t;
-    luaL_checktype(L, 4, LUA_TNUMBER); /* no string coercion, as for values */
-    t = lua_tonumber(L, 4);
-    luaL_argcheck(L, t >= 0, 4, "timeout must be a number of seconds >= 0");
-    deadline = shmlua_deadline(t);
-  }
-  for (int first = 1; !result; first = 0) {
-    /* A Ctrl-C that came while we were not inside the sleep (just before it, or between
-       two slices) would not interrupt it: sleep in slices, and look before each one. */
-    struct timespec slice = {0, WAIT_SLICE_NS};
-    if (!first)
-      shmlua_checkinterrupt(L);
-    if (timed) {
-      left = shmlua_time_left(&deadline);
-      if (left.tv_sec == 0 && left.tv_nsec < slice.tv_nsec)
-        slice = left;
-    }
-    /* Fetched for each slice: the look for Ctrl-C runs any hook, which may close the block. */
-    void *p = elements(L, a, 0) + offset;
-    if (is64(a))
-      rc = shmlua_atomic_wait64(p, expected.u64, &slice);
-    else
-      rc = shmlua_futex_wait(p, expected.u32, &slice);
-    if (rc == 0)
-      result = "ok";
-    else if (rc == EAGAIN) /* after an interrupted sleep: it changed while we waited */
-      result = first ? "not-equal" : "ok";
-    else if (rc == ETIMEDOUT) {
-      if (!time_remains(timed, &deadline))
-        result = "timed-out";
-    } else if (rc != EINTR) /* EINTR: the check above raises if Ctrl-C asked to stop */
-      return luaL_error(L, "wait: %s", strerror(rc));
-  }
-  lua_pushstring(L, result);
+  struct timespec deadline;
+  int rc;
+  w.offset = atomicoffset(L, &a, 0);
+  w.a = a;
+  checkvalue(L, a->type, 3, &w.expected);
+  rc = shmlua_sync_wait(L, waitslice, &w, shmlua_opttimeout(L, 4, &deadline), 1, NULL);
+  if (rc == 0)
+    lua_pushliteral(L, "ok");
+  else if (rc == EAGAIN) /* after the first slice: it changed while we were between two */
+    lua_pushstring(L, w.slices == 1 ? "not-equal" : "ok");
+  else if (rc == ETIMEDOUT)
+    lua_pushliteral(L, "timed-out");
+  else
+    return luaL_error(L, "wait: %s", strerror(rc));
   return 1;
 }
 

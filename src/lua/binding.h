@@ -122,6 +122,22 @@ void shmlua_checkinterrupt(lua_State *L);
 /* Optional timeout in seconds at arg: NULL (nil: no limit) or deadline, filled. */
 const struct timespec *shmlua_opttimeout(lua_State *L, int arg, struct timespec *deadline);
 
+/* Blocking waits (sync.c): the synchronization objects, a:wait, process handles. */
+
+/* One blocking step of a wait, until deadline: returns 0, an errno, or EINTR. */
+typedef int (*shmlua_sync_op)(void *ctx, const struct timespec *deadline);
+
+/* Runs op until it returns something other than EINTR, letting Ctrl-C raise in between.
+   A signal that lands outside the wait's system call gives no EINTR, so op is run in short
+   slices (sliced: op gets a deadline at most 0.1 s away) or returns EINTR now and then by
+   itself (not sliced: it needs the real deadline, as a barrier, which breaks at it).
+   undo (may be NULL) is called with ctx before an interrupt error leaves. */
+int shmlua_sync_wait(lua_State *L, shmlua_sync_op op, void *ctx,
+                     const struct timespec *deadline, int sliced, void (*undo)(void *ctx));
+
+/* Pushes nil, what ("timeout", "closed", ...): the documented failure of a wait. Returns 2. */
+int shmlua_sync_fail(lua_State *L, const char *what);
+
 /* The block userdata at arg (raises if not a block). */
 shmlua_block *shmlua_checkblock(lua_State *L, int arg);
 /* Its memory; raises "block 'x' is closed" (or "... read-only" when writing is asked). */

@@ -43,28 +43,14 @@ void shmlua_sync_register(lua_State *L, const shmlua_synclass *cls, const luaL_R
 /* Makes the object: name and options as shmlua_checkcreate (binding.h) reads them.
    Pushes the userdata (1) or nil, message, errno (3). */
 int shmlua_sync_create(lua_State *L, const shmlua_synclass *cls, int name_arg, int opts_arg,
-                       const char *const allowed[], size_t layout_size, int (*init)(void *, const void *, shmlua_error *),
-                       const void *init_arg);
+                       const char *const allowed[], size_t layout_size,
+                       int (*init)(void *, const void *, shmlua_error *), const void *init_arg);
 
 /* Attaches the object called name. Pushes it (1) or nil, message, errno (3). */
 int shmlua_sync_attach(lua_State *L, const shmlua_synclass *cls, const shmlua_name *name);
 
 /* The open object of class cls at arg; raises if it is not one or it is closed. */
 shmlua_syncud *shmlua_sync_check(lua_State *L, int arg, const shmlua_synclass *cls);
-
-/* One blocking step of an object, until deadline: returns 0, an errno, or EINTR. */
-typedef int (*shmlua_sync_op)(void *ctx, const struct timespec *deadline);
-
-/* Runs op until it returns something other than EINTR, letting Ctrl-C raise in between.
-   A signal that lands outside the wait's system call gives no EINTR, so op is run in short
-   slices (sliced: op gets a deadline at most 0.1 s away) or returns EINTR now and then by
-   itself (not sliced: it needs the real deadline, as a barrier, which breaks at it).
-   undo (may be NULL) is called with ctx before an interrupt error leaves. */
-int shmlua_sync_wait(lua_State *L, shmlua_sync_op op, void *ctx,
-                     const struct timespec *deadline, int sliced, void (*undo)(void *ctx));
-
-/* Pushes nil, what ("timeout", "closed", ...): the documented failure of a wait. Returns 2. */
-int shmlua_sync_fail(lua_State *L, const char *what);
 
 /* Raises "<kind> 'name': <strerror(code)>" for an unexpected failure. */
 int shmlua_sync_error(lua_State *L, const shmlua_syncud *u, int code);
