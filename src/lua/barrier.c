@@ -31,10 +31,6 @@ static int barrier_field(lua_State *L, shmlua_syncud *u, const char *key) {
   return 1;
 }
 
-static shmlua_barrier *checkbarrier(lua_State *L) {
-  return &shmlua_sync_check(L, 1, &barrier_class)->as.barrier;
-}
-
 static int barrier_create(lua_State *L) {
   lua_Integer parties = shmlua_checkint(L, 1);
   uint32_t n;
@@ -60,7 +56,8 @@ static void breakround(void *ctx) {
 }
 
 static int barrier_wait(lua_State *L) {
-  shmlua_barrier *h = checkbarrier(L);
+  shmlua_syncud *u = shmlua_sync_check(L, 1, &barrier_class);
+  shmlua_barrier *h = &u->as.barrier;
   struct timespec deadline;
   const struct timespec *d = shmlua_opttimeout(L, 2, &deadline);
   waiting w = {h, 0};
@@ -77,15 +74,15 @@ static int barrier_wait(lua_State *L) {
   case EPIPE:
     return shmlua_sync_fail(L, "broken");
   default:
-    return shmlua_sync_error(L, shmlua_sync_check(L, 1, &barrier_class), rc);
+    return shmlua_sync_error(L, u, rc);
   }
 }
 
 static int barrier_reset(lua_State *L) {
-  shmlua_barrier *h = checkbarrier(L);
-  int rc = shmlua_barrier_reset(h);
+  shmlua_syncud *u = shmlua_sync_check(L, 1, &barrier_class);
+  int rc = shmlua_barrier_reset(&u->as.barrier);
   if (rc != 0)
-    return shmlua_sync_error(L, shmlua_sync_check(L, 1, &barrier_class), rc);
+    return shmlua_sync_error(L, u, rc);
   lua_pushboolean(L, 1);
   return 1;
 }

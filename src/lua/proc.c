@@ -280,17 +280,11 @@ int shmlua_waitchildren(lua_State *L, shmlua_child *const *children, size_t n,
   }
 }
 
-static int timedout(lua_State *L) {
-  luaL_pushfail(L);
-  lua_pushliteral(L, "timeout");
-  return 2;
-}
-
 static int waituntil(lua_State *L, const struct timespec *deadline) {
   shmlua_child *c = checkchild(L, 1);
   size_t which;
   if (shmlua_waitchildren(L, &c, 1, deadline, &which) == ETIMEDOUT)
-    return timedout(L);
+    return shmlua_sync_fail(L, "timeout");
   return shmlua_pushresults(L, c);
 }
 
@@ -399,7 +393,7 @@ static int proc_waitall(lua_State *L) {
   }
   for (nleft = (size_t)n; nleft > 0; left[which] = left[--nleft])
     if (shmlua_waitchildren(L, left, nleft, until, &which) == ETIMEDOUT)
-      return timedout(L);
+      return shmlua_sync_fail(L, "timeout");
   lua_createtable(L, (int)n, 0);
   for (lua_Integer i = 1; i <= n; i++) {
     int results, k;
