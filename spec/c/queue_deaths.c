@@ -2,9 +2,12 @@
    robust lock, leaves the end as a death at that point would (written here field by field,
    in the order queue.c writes them) and exits holding the lock. The parent's next push or
    pop gets EOWNERDEAD, settles the end, and must find the message wholly in or wholly out
-   and every count exact: it then fills the queue to its capacity and empties it. Prints one
-   line per case and "ok" at the end; exits 1 at the first mismatch. */
+   and every count exact: it then fills the queue to its capacity and empties it. The same
+   for a pop that finds no record at the head and skips to the tail, and for one whose skip
+   finds the tail's lock held. Prints one line per commit case (the skip cases only when they
+   fail) and "ok" at the end; exits 1 after a mismatch. */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "futex.h"
 #include "mutex.h"
 #include "queue.h"
 
@@ -131,6 +135,100 @@ static void one(int is_tail, cut at, const char *what, int message_stays) {
   munmap(block, layout);
 }
 
+/* A queue holding "first" and "second" whose head no record starts at (a peer scribbled a
+   length over it), so the next pop skips to the tail. */
+static void *scribbled(shmlua_queue *h, size_t *layout) {
+  shmlua_queue_limits limits = {MESSAGES, BYTES};
+  shmlua_error err;
+  uint32_t bogus = 0xffffffffu;
+  void *block;
+  *layout = shmlua_queue_layout_size(&limits, &err);
+  block = mmap(NULL, *layout, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (block == MAP_FAILED || shmlua_queue_init(block, &limits, &err) != 0)
+    exit(2);
+  shmlua_queue_open(h, block, *layout);
+  if (shmlua_queue_push(h, "first", 5, 0, NULL) != 0 ||
+      shmlua_queue_push(h, "second", 6, 0, NULL) != 0)
+    exit(2);
+  memcpy(h->q->ring, &bogus, PREFIX);
+  return block;
+}
+
+/* A child dies in the skip (both locks held, the head moved as a pop moves it, up to at):
+   the next pop settles the head, finds the queue empty, and the whole capacity is there. */
+static void skip_death(cut at, const char *what) {
+  shmlua_queue h;
+  size_t layout, len;
+  void *block = scribbled(&h, &layout);
+  shmlua_queue_end *head = &h.q->head, *tail = &h.q->tail;
+  char got[BYTES];
+  pid_t pid;
+  int status;
+  if ((pid = fork()) == 0) {
+    if (shmlua_mutex_lock(&head->lock, NULL) != 0 || shmlua_mutex_lock(&tail->lock, NULL) != 0)
+      _exit(2);
+    head->next_pos = tail->pos;
+    head->next_messages = tail->messages;
+    head->next_bytes = tail->bytes;
+    head->armed = 1;
+    if (at >= COMMITTED)
+      head->pos = head->next_pos;
+    if (at >= FINISHED) {
+      head->bytes = head->next_bytes;
+      head->messages = head->next_messages;
+    }
+    _exit(0);
+  }
+  if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+      WEXITSTATUS(status) != 0)
+    exit(2);
+  expect(shmlua_queue_pop(&h, into, got, &len, 0, NULL) == EAGAIN, what, "pop after the death");
+  expect(shmlua_queue_count(&h) == 0, what, "count after the skip");
+  capacity(&h, what);
+  munmap(block, layout);
+}
+
+/* The tail's lock held by a stopped process: a waiting pop that must skip ends at its own
+   deadline (it neither hangs nor spins); once the holder is gone the skip goes through. */
+static void skip_blocked(void) {
+  const char *what = "skip with the tail locked";
+  shmlua_queue h;
+  size_t layout, len;
+  void *block = scribbled(&h, &layout);
+  struct timespec deadline, started, ended;
+  char got[BYTES];
+  int ready[2], status;
+  pid_t pid;
+  if (pipe(ready) != 0)
+    exit(2);
+  if ((pid = fork()) == 0) {
+    if (shmlua_mutex_lock(&h.q->tail.lock, NULL) != 0)
+      _exit(2);
+    if (write(ready[1], "", 1) != 1)
+      _exit(2);
+    pause();
+    _exit(0);
+  }
+  if (pid < 0 || read(ready[0], got, 1) != 1)
+    exit(2);
+  started = shmlua_now();
+  deadline = shmlua_deadline(0.2);
+  expect(shmlua_queue_pop(&h, into, got, &len, 1, &deadline) == ETIMEDOUT, what,
+         "pop past its deadline");
+  ended = shmlua_now();
+  started.tv_sec += 1; /* the skip's own 1 s lock wait would be past this */
+  expect(shmlua_before(&ended, &started), what, "pop overstayed its deadline");
+  kill(pid, SIGKILL);
+  if (waitpid(pid, &status, 0) != pid)
+    exit(2);
+  expect(shmlua_queue_pop(&h, into, got, &len, 0, NULL) == EAGAIN, what, "pop after the holder");
+  expect(shmlua_queue_count(&h) == 0, what, "count after the skip");
+  capacity(&h, what);
+  close(ready[0]);
+  close(ready[1]);
+  munmap(block, layout);
+}
+
 int main(void) {
   one(1, ARMED, "push killed after arming", 0);
   one(1, COUNTED, "push killed after its counts", 0);
@@ -139,6 +237,10 @@ int main(void) {
   one(0, ARMED, "pop killed after arming", 1);
   one(0, COMMITTED, "pop killed after moving the head", 0);
   one(0, FINISHED, "pop killed before disarming", 0);
+  skip_death(ARMED, "skip killed after arming");
+  skip_death(COMMITTED, "skip killed after moving the head");
+  skip_death(FINISHED, "skip killed before disarming");
+  skip_blocked();
   if (failed)
     return 1;
   puts("ok");

@@ -129,13 +129,18 @@ static int64_t record_at(const shmlua_queue *h, uint64_t pos, uint64_t tail) {
   return len;
 }
 
-/* Moving an end past one record of len bytes: the new values are written down (armed)
-   before any of them is stored, so a locker after a death can tell what was under way. */
-static void arm(shmlua_queue_end *e, size_t len) {
-  e->next_pos = e->pos + PREFIX + len;
-  e->next_messages = e->messages + 1;
-  e->next_bytes = e->bytes + len;
+/* Moving an end: the new values are written down (armed) before any of them is stored, so a
+   locker after a death can tell what was under way. */
+static void arm_to(shmlua_queue_end *e, uint64_t pos, uint64_t messages, uint64_t bytes) {
+  e->next_pos = pos;
+  e->next_messages = messages;
+  e->next_bytes = bytes;
   __atomic_store_n(&e->armed, 1, __ATOMIC_RELEASE);
+}
+
+/* Past one record of len bytes. */
+static void arm(shmlua_queue_end *e, size_t len) {
+  arm_to(e, e->pos + PREFIX + len, e->messages + 1, e->bytes + len);
 }
 
 /* The tail's counts move before its position, so a popper never takes a message the counts
@@ -155,25 +160,26 @@ static void move_head(shmlua_queue_end *e) {
   __atomic_store_n(&e->armed, 0, __ATOMIC_RELEASE);
 }
 
-/* After the holder of e's lock died: a move it committed gets its counts, one it did not
-   gets its counts back. */
-static void settle(shmlua_queue_end *e) {
+/* After the holder of e's lock died: a move it committed gets its counts. One it did not
+   commit gets the tail's counts back (a tail is only moved past one record, counts first);
+   the head's have not moved yet (they follow its position), whatever it was moving past. */
+static void settle(shmlua_queue_end *e, int is_tail) {
   if (!e->armed)
     return;
   if (e->pos == e->next_pos) {
     store(&e->messages, e->next_messages);
     store(&e->bytes, e->next_bytes);
-  } else {
+  } else if (is_tail) {
     store(&e->messages, e->next_messages - 1);
     store(&e->bytes, e->next_bytes - (e->next_pos - e->pos - PREFIX));
   }
   e->armed = 0;
 }
 
-static int lock(shmlua_queue_end *e, const struct timespec *deadline) {
+static int lock(shmlua_queue_block *q, shmlua_queue_end *e, const struct timespec *deadline) {
   int rc = shmlua_mutex_lock(&e->lock, deadline);
   if (rc == EOWNERDEAD) {
-    settle(e);
+    settle(e, e == &q->tail);
     shmlua_mutex_consistent(&e->lock);
     rc = 0;
   }
@@ -209,18 +215,22 @@ static int push_locked(shmlua_queue *h, const void *data, size_t len) {
 
 /* A head that no record starts at (a peer wrote over the ring or the positions): give up what
    cannot be read and start again empty at the tail, taken with its lock for counts that
-   match it (the only place both locks are held: head's first, so no lock order can cross). */
-static void skip_to_tail(shmlua_queue_block *q) {
-  struct timespec lockby = shmlua_deadline_coarse(LOCK_SECONDS);
-  if (lock(&q->tail, &lockby) != 0)
-    return;
-  store(&q->head.pos, q->tail.pos);
-  store(&q->head.bytes, q->tail.bytes);
-  store(&q->head.messages, q->tail.messages);
+   match it (the only place both locks are held: head's first, so no lock order can cross).
+   Armed and moved as a pop moves the head, so a death midway is settled like one. The tail
+   lock is waited for as long as the pop may wait for its own; failing that, the pop fails
+   with the lock's error instead of coming back to a head it still cannot read. */
+static int skip_to_tail(shmlua_queue_block *q, const struct timespec *lockby) {
+  int rc = lock(q, &q->tail, lockby);
+  if (rc != 0)
+    return rc;
+  arm_to(&q->head, q->tail.pos, q->tail.messages, q->tail.bytes);
+  move_head(&q->head);
   shmlua_mutex_unlock(&q->tail.lock);
+  return EAGAIN; /* empty now */
 }
 
-static int pop_locked(shmlua_queue *h, shmlua_queue_reserve reserve, void *ud, size_t *len) {
+static int pop_locked(shmlua_queue *h, shmlua_queue_reserve reserve, void *ud, size_t *len,
+                      const struct timespec *lockby) {
   shmlua_queue_block *q = h->q;
   uint64_t head = q->head.pos;
   int64_t n;
@@ -237,9 +247,8 @@ static int pop_locked(shmlua_queue *h, shmlua_queue_reserve reserve, void *ud, s
     }
   }
   if ((n = record_at(h, head, h->seen_tail)) < 0) {
-    skip_to_tail(q);
     h->seen_tail = 0;
-    return EAGAIN;
+    return skip_to_tail(q, lockby);
   }
   if ((dst = reserve(ud, (size_t)n)) == NULL)
     return ENOMEM;
@@ -254,8 +263,9 @@ static int pop_locked(shmlua_queue *h, shmlua_queue_reserve reserve, void *ud, s
    peeks, where it sleeps, and where the other side sleeps. A push wakes one popper (one
    message feeds one); a pop wakes every pusher, since the room it made may fit several. */
 typedef struct side {
+  shmlua_queue_block *q;
   shmlua_queue_end *end;
-  int (*step)(void *ctx);
+  int (*step)(void *ctx, const struct timespec *lockby); /* lockby: as for lock() */
   int (*ready)(void *ctx);
   uint32_t *sleep_word, *sleepers; /* where this side waits */
   uint32_t *tell_word, *told;      /* where the other side waits */
@@ -273,10 +283,10 @@ static int transfer(const side *s, void *ctx, int wait, const struct timespec *d
     lockby = &brief;
   }
   for (;;) {
-    int rc = lock(s->end, lockby);
+    int rc = lock(s->q, s->end, lockby);
     if (rc != 0)
       return rc;
-    rc = s->step(ctx);
+    rc = s->step(ctx, lockby);
     shmlua_mutex_unlock(&s->end->lock);
     if (rc == 0)
       shmlua_sync_signal(s->tell_word, s->told, s->wakes);
@@ -293,8 +303,9 @@ typedef struct pushing {
   size_t len;
 } pushing;
 
-static int push_step(void *ctx) {
+static int push_step(void *ctx, const struct timespec *lockby) {
   pushing *p = ctx;
+  (void)lockby;
   return push_locked(p->h, p->data, p->len);
 }
 
@@ -309,7 +320,7 @@ int shmlua_queue_push(shmlua_queue *h, const void *data, size_t len, int wait,
                       const struct timespec *deadline) {
   shmlua_queue_block *q = h->q;
   pushing p = {h, data, len};
-  side s = {&q->tail, push_step, push_ready, &q->space, &q->push_sleepers,
+  side s = {q, &q->tail, push_step, push_ready, &q->space, &q->push_sleepers,
             &q->items, &q->pop_sleepers, 1};
   if (len > h->max_bytes)
     return EMSGSIZE;
@@ -323,9 +334,9 @@ typedef struct popping {
   size_t *len;
 } popping;
 
-static int pop_step(void *ctx) {
+static int pop_step(void *ctx, const struct timespec *lockby) {
   popping *p = ctx;
-  return pop_locked(p->h, p->reserve, p->ud, p->len);
+  return pop_locked(p->h, p->reserve, p->ud, p->len, lockby);
 }
 
 static int pop_ready(void *ctx) {
@@ -338,7 +349,7 @@ int shmlua_queue_pop(shmlua_queue *h, shmlua_queue_reserve reserve, void *ud, si
                      int wait, const struct timespec *deadline) {
   shmlua_queue_block *q = h->q;
   popping p = {h, reserve, ud, len};
-  side s = {&q->head, pop_step, pop_ready, &q->items, &q->pop_sleepers,
+  side s = {q, &q->head, pop_step, pop_ready, &q->items, &q->pop_sleepers,
             &q->space, &q->push_sleepers, 0x7fffffff};
   return transfer(&s, &p, wait, deadline);
 }
@@ -346,7 +357,7 @@ int shmlua_queue_pop(shmlua_queue *h, shmlua_queue_reserve reserve, void *ud, si
 int shmlua_queue_shutdown(shmlua_queue *h) {
   shmlua_queue_block *q = h->q;
   struct timespec lockby = shmlua_deadline_coarse(LOCK_SECONDS);
-  int rc = lock(&q->tail, &lockby);
+  int rc = lock(q, &q->tail, &lockby);
   if (rc != 0)
     return rc;
   __atomic_store_n(&q->ended, 1, __ATOMIC_RELEASE);
