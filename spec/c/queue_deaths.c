@@ -4,7 +4,7 @@
    pop gets EOWNERDEAD, settles the end, and must find the message wholly in or wholly out
    and every count exact: it then fills the queue to its capacity and empties it. The same
    for a pop that finds no record at the head and skips to the tail, and for one whose skip
-   finds the tail's lock held. Prints one line per commit case (the skip cases only when they
+   finds the tail's lock held, and for a woken popper that fails. Prints one line per commit case (the skip cases only when they
    fail) and "ok" at the end; exits 1 after a mismatch. */
 #include <errno.h>
 #include <signal.h>
@@ -229,6 +229,53 @@ static void skip_blocked(void) {
   munmap(block, layout);
 }
 
+static void *nowhere(void *ud, size_t len) {
+  (void)ud;
+  (void)len;
+  return NULL;
+}
+
+/* Forks a popper that waits up to 1 s (into nowhere: it fails with ENOMEM) and returns once
+   it sleeps. The child exits 0 if its pop got a message. */
+static pid_t sleeping_popper(shmlua_queue *h, int fails, uint32_t sleepers) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    struct timespec deadline = shmlua_deadline(1.0);
+    char got[BYTES];
+    size_t len;
+    _exit(shmlua_queue_pop(h, fails ? nowhere : into, got, &len, 1, &deadline) == 0 ? 0 : 1);
+  }
+  if (pid < 0)
+    exit(2);
+  while (__atomic_load_n(&h->q->pop_sleepers, __ATOMIC_SEQ_CST) != sleepers)
+    usleep(1000);
+  return pid;
+}
+
+/* A push wakes one popper: the first asleep fails (no room for the message), so the other
+   must get the wake from it, and the message, well before its deadline. */
+static void wake_handed_on(void) {
+  const char *what = "a woken popper that fails";
+  shmlua_queue_limits limits = {MESSAGES, BYTES};
+  shmlua_error err;
+  size_t layout = shmlua_queue_layout_size(&limits, &err);
+  void *block = mmap(NULL, layout, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  shmlua_queue h;
+  pid_t failing, other;
+  int status;
+  if (block == MAP_FAILED || shmlua_queue_init(block, &limits, &err) != 0)
+    exit(2);
+  shmlua_queue_open(&h, block, layout);
+  failing = sleeping_popper(&h, 1, 1);
+  other = sleeping_popper(&h, 0, 2);
+  expect(shmlua_queue_push(&h, "m", 1, 0, NULL) == 0, what, "push");
+  expect(waitpid(failing, &status, 0) == failing, what, "failing popper");
+  expect(waitpid(other, &status, 0) == other && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+         what, "the other popper slept through the message");
+  expect(shmlua_queue_count(&h) == 0, what, "count after the pop");
+  munmap(block, layout);
+}
+
 int main(void) {
   one(1, ARMED, "push killed after arming", 0);
   one(1, COUNTED, "push killed after its counts", 0);
@@ -241,6 +288,7 @@ int main(void) {
   skip_death(COMMITTED, "skip killed after moving the head");
   skip_death(FINISHED, "skip killed before disarming");
   skip_blocked();
+  wake_handed_on();
   if (failed)
     return 1;
   puts("ok");

@@ -274,7 +274,8 @@ typedef struct side {
 
 /* Runs step with the end locked, then, while it reports EAGAIN and wait is set, waits until
    ready() says the other side changed something and runs it again. On success it wakes the
-   other side if it sleeps. */
+   other side if it sleeps. On failure with something still ready, this call may have taken
+   the one wake meant for it (a push wakes one popper): it passes the wake on. */
 static int transfer(const side *s, void *ctx, int wait, const struct timespec *deadline) {
   struct timespec brief;
   const struct timespec *lockby = deadline;
@@ -284,12 +285,14 @@ static int transfer(const side *s, void *ctx, int wait, const struct timespec *d
   }
   for (;;) {
     int rc = lock(s->q, s->end, lockby);
-    if (rc != 0)
-      return rc;
-    rc = s->step(ctx, lockby);
-    shmlua_mutex_unlock(&s->end->lock);
+    if (rc == 0) {
+      rc = s->step(ctx, lockby);
+      shmlua_mutex_unlock(&s->end->lock);
+    }
     if (rc == 0)
       shmlua_sync_signal(s->tell_word, s->told, s->wakes);
+    else if (rc != EAGAIN && s->ready(ctx))
+      shmlua_sync_signal(s->sleep_word, s->sleepers, 1);
     if (rc != EAGAIN || !wait)
       return rc;
     if ((rc = shmlua_sync_await(s->ready, ctx, s->sleep_word, s->sleepers, deadline)) != 0)
