@@ -2,6 +2,15 @@
 -- Real scripts in real processes, stopped by real signals; /dev/shm is checked each time.
 local H = require "helper"
 
+-- Running (a zombie left to an init that has not reaped it yet counts as gone).
+local function alive(pid)
+  local f = io.open(("/proc/%d/stat"):format(pid))
+  if not f then return false end
+  local state = f:read("a"):match("^%d+ %b() (%a)")
+  f:close()
+  return state ~= "Z"
+end
+
 -- Starts shmlua on a script that gets a fresh block name as arg[1]. The script's output
 -- (stdout and stderr) is read through a pipe; close() gives the exit status.
 local function start(source)
@@ -9,11 +18,18 @@ local function start(source)
   local f = assert(io.open(path, "w"))
   f:write("local name = arg[1]\n", source)
   f:close()
-  local name = H.name("cleanup")
-  finally(function() os.remove("/dev/shm/" .. name) end) -- should the host fail to
-  local p = assert(io.popen(("%sexec %s %s %s 2>&1"):format(H.env, H.quote(H.shmlua),
-    path, name)))
-  return { p = p, path = path, name = name }
+  local run = { path = path, name = H.name("cleanup") }
+  finally(function()
+    -- a spec that failed before the end leaves the host running (and closing the pipe
+    -- would wait for it): SIGTERM, so it ends its children, SIGKILL if that is not enough
+    if run.host and not run.finished then
+      H.sh(("kill -s TERM %d; sleep 2; kill -s KILL %d 2>/dev/null"):format(run.host, run.host))
+    end
+    os.remove("/dev/shm/" .. run.name) -- should the host fail to
+  end)
+  run.p = assert(io.popen(("%sexec %s %s %s 2>&1"):format(H.env, H.quote(H.shmlua),
+    path, run.name)))
+  return run
 end
 
 -- Reads output up to a line "ready <pid> [<child pids>]"; returns the pids as numbers.
@@ -23,6 +39,7 @@ local function ready(run)
     if line:match("^ready") then
       local pids = {}
       for pid in line:gmatch("%d+") do pids[#pids + 1] = tonumber(pid) end
+      run.host = pids[1]
       return table.unpack(pids)
     end
     seen[#seen + 1] = line
@@ -34,17 +51,9 @@ end
 local function finish(run)
   local out = run.p:read("a")
   local ok, how, code = run.p:close()
+  run.finished = true
   os.remove(run.path)
   return out, ok, how, code
-end
-
--- Running (a zombie left to an init that has not reaped it yet counts as gone).
-local function alive(pid)
-  local f = io.open(("/proc/%d/stat"):format(pid))
-  if not f then return false end
-  local state = f:read("a"):match("^%d+ %b() (%a)")
-  f:close()
-  return state ~= "Z"
 end
 
 local function signal(pid, sig)
@@ -152,31 +161,63 @@ local CHILDREN = [[
   local ran = shm.run(script)
 ]]
 
--- A script with an owned block and three children (those of CHILDREN and a program), that
--- reports their pids, then does `body`.
+-- A script with an owned block and four children (those of CHILDREN, a program, and a
+-- program that ignores SIGTERM, so only the SIGKILL after the grace period ends it), that
+-- reports their pids, then "body" when it starts `body`.
 local function parent(body)
   return ([[
     local m = assert(shm.create(64, name))
     %s
     local program = shm.exec('sleep', '30')
-    print("ready", %s, forked.pid, ran.pid, program.pid) io.stdout:flush()
+    -- not on the pipe the spec reads to the end, so a survivor fails the spec, not hangs it
+    local stubborn = shm.exec('sh', '-c',
+      "exec >/dev/null 2>&1; trap '' TERM; while :; do :; done")
+    print("ready", %s, forked.pid, ran.pid, program.pid, stubborn.pid) io.stdout:flush()
+    print("body") io.stdout:flush()
     %s
   ]]):format(CHILDREN, MYPID, body)
 end
 
+-- Whether process pid ignores SIGTERM (bit 15 of SigIgn in /proc/PID/status).
+local function ignores_term(pid)
+  local f = io.open(("/proc/%d/status"):format(pid))
+  local mask = f and f:read("a"):match("\nSigIgn:%s*(%x+)")
+  if f then f:close() end
+  return mask ~= nil and tonumber(mask, 16) & (1 << 14) ~= 0
+end
+
+-- Waits (polling) until f() is true or seconds pass; returns f()'s last value.
+local function eventually(f, seconds)
+  local deadline = H.now() + (seconds or 5)
+  local v = f()
+  while not v and H.now() < deadline do
+    H.sh("sleep 0.02")
+    v = f()
+  end
+  return v
+end
+
 describe("shmlua's children", function()
   -- Without a signal from the spec, body runs after a pause, so the children are seen
-  -- alive first.
-  local function gone_after(body, sig)
+  -- alive (and the stubborn one ignoring SIGTERM) first. With a signal, it is sent once the
+  -- script is in body and, if given, in_body(host pid) is true.
+  local function gone_after(body, sig, in_body)
     local run = start(parent(sig and body or "shm.exec('sleep', '1'):wait() " .. body))
-    local host, forked, ran, program = ready(run)
+    local host, forked, ran, program, stubborn = ready(run)
     assert.is_true(alive(forked) and alive(ran) and alive(program))
+    assert.is_true(eventually(function() return ignores_term(stubborn) end),
+      "the stubborn child never ignored SIGTERM")
     if sig then
-      H.sh("sleep 0.3") -- the script is in body by now
+      assert.equal("body", run.p:read("l"))
+      assert.is_true(not in_body or eventually(function() return in_body(host) end),
+        "the host never got to where body waits")
       signal(host, sig)
     end
     local started = os.time()
     local out, _, how, code = finish(run)
+    local survived = alive(stubborn)
+    if survived then H.sh("kill -s KILL " .. stubborn) end -- no busy loop left by a failure
+    assert.is_false(survived, "the child that ignores SIGTERM survived: " .. out)
     assert.is_true(os.time() - started < 10, "the host waited for its children")
     assert.is_false(alive(forked), out)
     assert.is_false(alive(ran), out)
@@ -198,7 +239,12 @@ describe("shmlua's children", function()
   end)
 
   it("are waited for at os.exit(true) until a Ctrl-C, then terminated", function()
-    local out, how = gone_after("os.exit(true)", "INT")
+    local out, how = gone_after("os.exit(true)", "INT", function(host)
+      local f = io.open(("/proc/%d/wchan"):format(host)) -- waiting in waitpid
+      local wchan = f and f:read("a") or ""
+      if f then f:close() end
+      return wchan == "do_wait" or not wchan:match("%a") -- or a kernel that hides it
+    end)
     assert.equal("exit", how)
     assert.matches("interrupted!", out)
   end)
