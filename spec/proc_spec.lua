@@ -457,18 +457,26 @@ describe("shm.run", function()
 
   it("ends a script whose parent was killed (told through its environment)", function()
     if not have_shmlua() then return pending("no shmlua host in " .. H.build) end
-    local child = H.tmpfile("while true do end")
+    -- the child makes a marker file once it runs: the parent dies only then
+    local child = H.tmpfile("io.open(arg[1], 'w'):close() while true do end")
+    local marker = os.tmpname()
+    os.remove(marker)
     local out = H.run("SHMLUA_EXE=" .. H.shmlua .. " lua5.4", [[
       local shm = require "shm"
-      local h = assert(shm.run(arg[1]))
+      local h = assert(shm.run(arg[1], arg[2]))
       local f = io.open("/proc/self/stat")
       local me = f:read("a"):match("^%d+")
       f:close()
       print(h.pid)
       io.stdout:flush()
-      os.execute("sleep 0.2; kill -9 " .. me)
-    ]], child)
+      os.execute(("i=0; while [ ! -e %s ] && [ $i -lt 250 ]; do sleep 0.02; i=$((i+1)); done;"
+        .. "kill -9 %s"):format(arg[2], me))
+    ]], child, marker)
     os.remove(child)
+    local ran = io.open(marker)
+    assert.is_not_nil(ran, "the child never ran")
+    ran:close()
+    os.remove(marker)
     local pid = assert(tonumber(out:match("^(%d+)")), out)
     assert.is_true(gone_or_zombie_soon(pid))
   end)
