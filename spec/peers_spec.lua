@@ -68,7 +68,9 @@ describe("participants killed with SIGKILL at random moments", function()
     assert.is_nil(f.hung, out)
     assert.equal(0, f.two_inside, out)
     assert.equal(0, f.failures, out)
-    assert.is_true(f.owner_died <= f.kills, out)
+    -- workers spend much of their time inside, so some of the 30 kills land there (6 to 12
+    -- in trials): each is repaired by exactly one next locker
+    assert.is_true(f.owner_died > 0 and f.owner_died <= f.kills, out)
     assert.is_true(f.sections > 1000, out)
   end)
 
@@ -82,7 +84,7 @@ describe("participants killed with SIGKILL at random moments", function()
   it("of a semaphore: units die with their holders, none is ever made; nobody hangs", function()
     local f, out = deaths("semaphore", "30")
     assert.is_nil(f.hung, out)
-    assert.is_true(f.value >= 0 and f.value <= 2, out)
+    assert.is_true(f.value <= 2, out) -- unsigned: only a unit made from nothing shows
   end)
 
   it("of an event: waiters killed in their wait change nothing for the others", function()
