@@ -1,5 +1,5 @@
 -- shmlua's command line: the same as lua5.4's (checked side by side with the real lua5.4),
--- plus -h and the block tools --ls and --rm.
+-- plus --help and the block tools --ls and --rm.
 local H = require "helper"
 local shm = require "shm"
 
@@ -163,7 +163,7 @@ describe("shmlua's options", function()
 
   it("rejects unknown options and options missing their operand, with the usage", function()
     for _, args in ipairs({ { "-x" }, { "-vx" }, { "--x" }, { "-e" }, { "-l" },
-      { "-e", "-v" } }) do
+      { "-e", "-v" }, { "-h" }, { "-v", "--help" }, { "-v", "--ls" } }) do
       local r = run(args)
       local lua = run(args, { prog = "lua5.4" })
       assert.equal(1, r.code)
@@ -174,17 +174,24 @@ describe("shmlua's options", function()
     end
   end)
 
-  it("-h and --help print the usage, with the tools, on stdout", function()
-    for _, flag in ipairs({ "-h", "--help" }) do
-      local r = run({ flag })
-      assert.is_true(r.ok)
-      assert.equal("", r.err)
-      assert.matches("usage: .* %[options%] %[script %[args%]%]", r.out)
-      assert.matches("%-%-ls", r.out)
-      assert.matches("%-%-rm NAME", r.out)
-      assert.matches("%-%-dump NAME", r.out)
-      assert.matches("%-%-watch NAME", r.out)
-    end
+  it("--help prints the usage, with the tools, on stdout", function()
+    local r = run({ "--help" })
+    assert.is_true(r.ok)
+    assert.equal("", r.err)
+    assert.matches("usage: .* %[options%] %[script %[args%]%]", r.out)
+    assert.matches("%-%-ls", r.out)
+    assert.matches("%-%-rm NAME", r.out)
+    assert.matches("%-%-dump NAME", r.out)
+    assert.matches("%-%-watch NAME", r.out)
+    assert.matches("%-%-help", r.out)
+  end)
+
+  it("prints lua5.4's usage, then its tools, after a bad option", function()
+    local r = run({ "-h" })
+    local lua = run({ "-h" }, { prog = "lua5.4" })
+    local usage = lua.err:gsub("^[^\n]*\n", ""):gsub("lua5%.4", "PROG")
+    local mine = r.err:gsub("^[^\n]*\n", ""):gsub(H.shmlua:gsub("%p", "%%%0"), "PROG")
+    assert.equal(usage, mine:sub(1, #usage))
   end)
 end)
 
