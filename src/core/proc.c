@@ -233,8 +233,16 @@ static int pipe_cloexec(int fds[2]) {
 #endif
 }
 
-/* Call with signals blocked, so a pending SIGTERM raised here is delivered on restore. */
+/* Call with signals blocked, so a pending SIGTERM raised here is delivered on restore.
+   SIGTERM is how this process is told to end (its parent died, or is ending it): inherited
+   ignored from a parent started under nohup, it would end nothing, so it gets its default
+   action back. */
 static void die_with_parent(pid_t parent) {
+  struct sigaction term;
+  if (sigaction(SIGTERM, NULL, &term) == 0 && term.sa_handler == SIG_IGN) {
+    term.sa_handler = SIG_DFL;
+    sigaction(SIGTERM, &term, NULL);
+  }
 #if defined(__linux__)
   prctl(PR_SET_PDEATHSIG, SIGTERM);
   if (getppid() != parent) /* it died before prctl took effect */

@@ -27,8 +27,8 @@ typedef struct shmlua_child {
 
 /* Forks. In the parent returns the child's pid and sets *out to its record, with a result
    pipe whose write end the child gets in *resultfd. In the child returns 0: the registry is
-   empty there (the parent's children are not its own), and on Linux it gets SIGTERM when the
-   parent dies. stdio should be flushed by the caller first. -1 on failure. */
+   empty there (the parent's children are not its own), SIGTERM is not ignored, and on Linux
+   it gets SIGTERM when the parent dies. stdio should be flushed by the caller first. -1 on failure. */
 pid_t shmlua_child_fork(shmlua_child **out, int *resultfd, shmlua_error *err);
 
 /* Starts program with argv (NULL-terminated; argv[0] names it), inheriting stdio, with a
