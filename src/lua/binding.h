@@ -113,11 +113,22 @@ size_t shmlua_checkindex(lua_State *L, lua_Integer pos, size_t len);
 /* Where a run of elements may start: as shmlua_checkindex, or len + 1 (an empty run). */
 size_t shmlua_checkstart(lua_State *L, lua_Integer pos, size_t len);
 
+/* Ctrl-C (interrupt.c). */
+
 /* Call after a blocking wait in C returned EINTR: if a signal handler asked the interpreter
    to stop (lua.c and shmlua set a hook on Ctrl-C), this raises that error ("interrupted!")
    now instead of at the next Lua instruction, so a wait never swallows Ctrl-C. The caller
    must hold nothing that needs freeing. Otherwise returns and the wait may go on. */
 void shmlua_checkinterrupt(lua_State *L);
+/* co starts (or resumes) running; returns the thread that ran until now (NULL if nobody
+   said), to give back to shmlua_running_leave when co stops. Whoever resumes a coroutine
+   calls these around lua_resume, so that shmlua_interrupt reaches code running in it. */
+lua_State *shmlua_running_enter(lua_State *co);
+void shmlua_running_leave(lua_State *co, lua_State *outer);
+/* For a SIGINT handler (async-signal-safe): the running thread raises "interrupted!" at its
+   next step, or in its wait (shmlua_checkinterrupt). An interrupt not taken when its thread
+   leaves goes on to the outer one; with none (the host's call is over) it is dropped. */
+void shmlua_interrupt(void);
 
 /* Optional timeout in seconds at arg: NULL (nil: no limit) or deadline, filled. */
 const struct timespec *shmlua_opttimeout(lua_State *L, int arg, struct timespec *deadline);

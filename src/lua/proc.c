@@ -41,10 +41,12 @@ static const char *errortext(lua_State *L) {
 
 int shmlua_calltraced(lua_State *L, int nargs) {
   int func = lua_gettop(L) - nargs, nresults, status;
-  lua_State *co = lua_newthread(L);
+  lua_State *co = lua_newthread(L), *outer;
   lua_insert(L, func);
   lua_xmove(L, co, nargs + 1);
+  outer = shmlua_running_enter(co);
   status = lua_resume(co, L, nargs, &nresults);
+  shmlua_running_leave(co, outer);
   if (status == LUA_OK) {
     luaL_checkstack(L, nresults, "too many results");
     lua_xmove(co, L, nresults);
