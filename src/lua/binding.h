@@ -191,15 +191,22 @@ typedef struct shmlua_progress {
   int on;
   const char *what; /* its label, "shm.map" */
   lua_Integer total;
+  lua_Integer *finished; /* items done, shared with forked workers; NULL when off */
   struct timespec start;
   double drawn; /* seconds from start to the last redraw */
 } shmlua_progress;
-/* wanted: the caller's option. Draws 0 of total at once. */
-void shmlua_progress_start(shmlua_progress *p, int wanted, const char *what,
+/* wanted: the caller's option. Draws 0 of total at once. Pushes the owner of the shared
+   count: keep it on the stack until shmlua_progress_end. */
+void shmlua_progress_start(lua_State *L, shmlua_progress *p, int wanted, const char *what,
                            lua_Integer total);
-/* Redraws with done of total, at most every 0.1 s. */
-void shmlua_progress_update(shmlua_progress *p, lua_Integer done);
+/* In a worker forked after the start: one more item is finished. */
+void shmlua_progress_step(shmlua_progress *p);
+/* A deadline for a wait, so the line is redrawn in time: t, filled; NULL when there is no
+   line (wait as long as needed). */
+const struct timespec *shmlua_progress_next(const shmlua_progress *p, struct timespec *t);
+/* Redraws with the items finished so far, at most every 0.1 s. */
+void shmlua_progress_update(shmlua_progress *p);
 /* Draws the last state and ends the line. */
-void shmlua_progress_end(shmlua_progress *p, lua_Integer done);
+void shmlua_progress_end(shmlua_progress *p);
 
 #endif
