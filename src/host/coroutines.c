@@ -1,26 +1,66 @@
-/* coroutine.resume and the functions of coroutine.wrap, telling the binding which thread
-   runs (shmlua_running_enter), so that Ctrl-C stops a loop inside a coroutine as it stops
-   one outside: lua_sethook is per thread, and lua.c only ever hooks the main one. Each is
-   the standard function (upvalue 1) called under lua_pcall, so the running thread is given
-   back whatever happens. */
+/* coroutine.resume and coroutine.wrap as the standard library has them, except that they
+   tell the binding which thread runs (shmlua_running_enter), so that Ctrl-C stops a loop
+   inside a coroutine as it stops one outside: lua_sethook is per thread, and lua.c only ever
+   hooks the main one. Nothing between enter and leave can raise (lua_resume catches what
+   the coroutine raises), so the running thread is always given back, at no extra cost. */
 #include "coroutines.h"
 
 #include <lauxlib.h>
 
 #include "binding.h"
 
-/* The standard function with the arguments, while co runs. */
-static int callrunning(lua_State *L, lua_State *co) {
-  int status;
+/* Resumes co with the nargs values on top. Returns how many values it yielded or returned,
+   moved onto L; or -1 with its error (or why it cannot run) on top of L. */
+static int resumerunning(lua_State *L, lua_State *co, int nargs) {
   lua_State *outer;
-  lua_pushvalue(L, lua_upvalueindex(1));
-  lua_insert(L, 1);
+  int status, nresults;
+  if (!lua_checkstack(co, nargs)) {
+    lua_pushliteral(L, "too many arguments to resume");
+    return -1;
+  }
+  lua_xmove(L, co, nargs);
   outer = shmlua_running_enter(co);
-  status = lua_pcall(L, lua_gettop(L) - 1, LUA_MULTRET, 0);
+  status = lua_resume(co, L, nargs, &nresults);
   shmlua_running_leave(co, outer);
-  if (status == LUA_OK)
-    return lua_gettop(L);
-  /* The position the standard wrap adds; it saw only this C function as its caller. */
+  if (status != LUA_OK && status != LUA_YIELD) {
+    lua_xmove(co, L, 1);
+    return -1;
+  }
+  if (!lua_checkstack(L, nresults + 1)) {
+    lua_pop(co, nresults);
+    lua_pushliteral(L, "too many results to resume");
+    return -1;
+  }
+  lua_xmove(co, L, nresults);
+  return nresults;
+}
+
+/* coroutine.resume(co, ...): true and what co yields or returns, or false and its error. */
+static int resume(lua_State *L) {
+  lua_State *co = lua_tothread(L, 1);
+  int n;
+  luaL_argexpected(L, co, 1, lua_typename(L, LUA_TTHREAD));
+  n = resumerunning(L, co, lua_gettop(L) - 1);
+  lua_pushboolean(L, n >= 0);
+  if (n < 0)
+    n = 1;
+  lua_insert(L, -n - 1);
+  return n + 1;
+}
+
+/* A function made by coroutine.wrap (upvalue 1: its coroutine): resumes it, and raises its
+   error, with the caller's position if it is a string, once its to-be-closed variables are
+   closed. */
+static int wrapped(lua_State *L) {
+  lua_State *co = lua_tothread(L, lua_upvalueindex(1));
+  int n = resumerunning(L, co, lua_gettop(L)), status;
+  if (n >= 0)
+    return n;
+  status = lua_status(co);
+  if (status != LUA_OK && status != LUA_YIELD) { /* it died of this error */
+    status = shmlua_running_close(co, L);
+    lua_xmove(co, L, 1);
+  }
   if (status != LUA_ERRMEM && lua_type(L, -1) == LUA_TSTRING) {
     luaL_where(L, 1);
     lua_insert(L, -2);
@@ -29,42 +69,19 @@ static int callrunning(lua_State *L, lua_State *co) {
   return lua_error(L);
 }
 
-static int resume(lua_State *L) {
-  lua_State *co = lua_tothread(L, 1);
-  luaL_argexpected(L, co, 1, "coroutine");
-  return callrunning(L, co);
-}
-
-/* Upvalues: the standard wrap's function, its coroutine. */
-static int wrapped(lua_State *L) {
-  return callrunning(L, lua_tothread(L, lua_upvalueindex(2)));
-}
-
 static int wrap(lua_State *L) {
+  lua_State *co;
   luaL_checktype(L, 1, LUA_TFUNCTION);
-  lua_settop(L, 1);
-  lua_pushvalue(L, lua_upvalueindex(1));
-  lua_insert(L, 1);
-  lua_call(L, 1, 1);
-  if (lua_getupvalue(L, 1, 1) && lua_type(L, -1) == LUA_TTHREAD)
-    lua_pushcclosure(L, wrapped, 2);
-  else /* not the standard library's wrap: leave its function as it is */
-    lua_settop(L, 1);
+  co = lua_newthread(L);
+  lua_pushvalue(L, 1);
+  lua_xmove(L, co, 1);
+  lua_pushcclosure(L, wrapped, 1);
   return 1;
 }
 
-/* Replaces coroutine[name] by f with the standard function as its upvalue. */
-static void replace(lua_State *L, const char *name, lua_CFunction f) {
-  lua_getfield(L, -1, name);
-  if (lua_type(L, -1) == LUA_TFUNCTION)
-    lua_pushcclosure(L, f, 1);
-  lua_setfield(L, -2, name);
-}
-
 void shmlua_host_track_coroutines(lua_State *L) {
-  if (lua_getglobal(L, "coroutine") == LUA_TTABLE) {
-    replace(L, "resume", resume);
-    replace(L, "wrap", wrap);
-  }
+  static const luaL_Reg tracked[] = {{"resume", resume}, {"wrap", wrap}, {NULL, NULL}};
+  if (lua_getglobal(L, "coroutine") == LUA_TTABLE)
+    luaL_setfuncs(L, tracked, 0);
   lua_pop(L, 1);
 }

@@ -125,6 +125,9 @@ void shmlua_checkinterrupt(lua_State *L);
    calls these around lua_resume, so that shmlua_interrupt reaches code running in it. */
 lua_State *shmlua_running_enter(lua_State *co);
 void shmlua_running_leave(lua_State *co, lua_State *outer);
+/* Closes the pending to-be-closed variables of co (after an error), co running meanwhile;
+   returns the status of lua_closethread. */
+int shmlua_running_close(lua_State *co, lua_State *L);
 /* For a SIGINT handler (async-signal-safe): the running thread raises "interrupted!" at its
    next step, or in its wait (shmlua_checkinterrupt). An interrupt not taken when its thread
    leaves goes on to the outer one; with none (the host's call is over) it is dropped. */

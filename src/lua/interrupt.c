@@ -6,11 +6,14 @@
 /* The thread running now, as far as anyone said (NULL: nobody did). One per process: only
    the shmlua host (single-threaded) and forked children, whose Lua is theirs alone, set it. */
 static lua_State *volatile running;
+/* Where shmlua_interrupt set its hook last (it may be gone since: only compared). */
+static lua_State *volatile hooked;
 
 enum { STOP_MASK = LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT };
 
 static void stop(lua_State *L, lua_Debug *ar) {
   (void)ar;
+  hooked = NULL;
   lua_sethook(L, NULL, 0, 0);
   luaL_error(L, "interrupted!");
 }
@@ -18,9 +21,10 @@ static void stop(lua_State *L, lua_Debug *ar) {
 /* A signal may land just before `running` changes, so its hook sits on the thread that
    stops running: it goes on to the one that runs next (to none: dropped). */
 static void pass_interrupt(lua_State *from, lua_State *to) {
-  if (lua_gethook(from) != stop)
+  if (hooked != from || lua_gethook(from) != stop) /* the first test is all most calls cost */
     return;
   lua_sethook(from, NULL, 0, 0);
+  hooked = to;
   if (to)
     lua_sethook(to, stop, STOP_MASK, 1);
 }
@@ -38,10 +42,25 @@ void shmlua_running_leave(lua_State *co, lua_State *outer) {
   pass_interrupt(co, outer);
 }
 
+int shmlua_running_close(lua_State *co, lua_State *L) {
+  lua_State *outer = shmlua_running_enter(co);
+  int status;
+#if LUA_VERSION_RELEASE_NUM >= 50406
+  status = lua_closethread(co, L);
+#else
+  (void)L;
+  status = lua_resetthread(co);
+#endif
+  shmlua_running_leave(co, outer);
+  return status;
+}
+
 void shmlua_interrupt(void) {
   lua_State *L = running;
-  if (L)
-    lua_sethook(L, stop, STOP_MASK, 1);
+  if (!L)
+    return;
+  hooked = L;
+  lua_sethook(L, stop, STOP_MASK, 1);
 }
 
 static int noop(lua_State *L) {
