@@ -101,6 +101,13 @@ describe("the shmlua REPL", function()
     end)
   end
 
+  -- Whether process pid exists, running or a zombie not yet reaped.
+  local function there(pid)
+    local f = io.open("/proc/" .. pid .. "/stat")
+    if f then f:close() end
+    return f ~= nil
+  end
+
   -- Ctrl-C stops the work, not just the wait: the children the statement started get
   -- SIGTERM (SIGKILL after a second if they ignore it) and are reaped, so none is left
   -- running or a zombie. `stubborn` shrugs off the Ctrl-C the terminal sends it too.
@@ -121,14 +128,17 @@ describe("the shmlua REPL", function()
       t:type(stubborn)
       idle(t)
       t:type(case[2])
-      local screen = t:waitfor(("PID:%d+.*"):rep(case[3], "\n"), 10, true)
+      local each = {}
+      for i = 1, case[3] do each[i] = "PID:%d+" end
+      local screen = t:waitfor(table.concat(each, ".*\n.*"), 10, true)
       for pid in screen:gmatch("PID:(%d+)") do pids[#pids + 1] = pid end
+      assert.equal(case[3], #pids)
       t:key("C-c")
       t:waitfor("interrupted!")
       for _, pid in ipairs(pids) do
         local deadline = H.now() + 5
-        while io.open("/proc/" .. pid .. "/stat") and H.now() < deadline do H.sh("sleep 0.05") end
-        assert.is_nil(io.open("/proc/" .. pid .. "/stat"), "child " .. pid .. " is still there")
+        while there(pid) and H.now() < deadline do H.sh("sleep 0.05") end
+        assert.is_false(there(pid), "child " .. pid .. " is still there")
       end
       t:type("'after ' .. 'stop'")
       t:waitfor("\nafter stop\n")
@@ -225,7 +235,7 @@ describe("the shmlua REPL", function()
     assert.matches("Ctrl%-C stops them\n$", t:screen()) -- it waits
     t:key("C-c")
     t:waitfor("EXIT:130", 5) -- killed by SIGINT, as other programs are
-    for pid in pids:gmatch("%d+") do assert.is_nil(io.open("/proc/" .. pid .. "/stat")) end
+    for pid in pids:gmatch("%d+") do assert.is_false(there(pid), pid) end
   end)
 
   it("writes no history file when its input is not a terminal", function()
