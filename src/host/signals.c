@@ -48,20 +48,19 @@ static void on_cancel(int signo) {
   cancelled = 1;
 }
 
-/* A signal ignored when the host started (nohup) stays ignored. Not SIGINT: as in lua.c,
-   whatever it inherited (a shell's background job starts with it ignored), SIGINT
-   interrupts running code, and ends the host otherwise. */
+/* A signal ignored when the host started (nohup) stays ignored. SIGINT only until the first
+   call, as in lua.c: whatever it inherited (a shell's background job starts with it
+   ignored), SIGINT interrupts running code, and ends the host after a call. */
 void shmlua_signals_install(void) {
   /* SIGBUS: what touching a block another process truncated gives; cleaning up is all that
      can be done then (docs/reliability.md). */
-  static const int fatal[] = {SIGTERM, SIGHUP, SIGQUIT, SIGPIPE, SIGBUS};
+  static const int fatal[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE, SIGBUS};
   for (size_t i = 0; i < sizeof fatal / sizeof fatal[0]; i++) {
     struct sigaction was;
     if (sigaction(fatal[i], NULL, &was) == 0 && was.sa_handler == SIG_IGN)
       continue;
     handle(fatal[i], on_fatal);
   }
-  handle(SIGINT, on_fatal);
 }
 
 void shmlua_sigint_interrupts(void) {
