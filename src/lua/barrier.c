@@ -41,18 +41,19 @@ static int barrier_create(lua_State *L) {
 }
 
 typedef struct waiting {
-  shmlua_barrier *h;
+  shmlua_barrier *h; /* its b is NULL once the handle is closed */
   uint32_t round;
 } waiting;
 
 static int awaitop(void *ctx, const struct timespec *deadline) {
   waiting *w = ctx;
-  return shmlua_barrier_await(w->h, w->round, deadline);
+  return w->h->b ? shmlua_barrier_await(w->h, w->round, deadline) : SHMLUA_SYNC_CLOSED;
 }
 
 static void breakround(void *ctx) {
   waiting *w = ctx;
-  shmlua_barrier_break(w->h, w->round);
+  if (w->h->b)
+    shmlua_barrier_break(w->h, w->round);
 }
 
 static int barrier_wait(lua_State *L) {

@@ -54,7 +54,8 @@ static int lockresult(lua_State *L, shmlua_syncud *m, int rc) {
 }
 
 static int lockop(void *ctx, const struct timespec *deadline) {
-  return shmlua_mutex_lock(ctx, deadline);
+  shmlua_syncud *m = ctx;
+  return m->block.addr ? shmlua_mutex_lock(shmlua_mutex_of(m), deadline) : SHMLUA_SYNC_CLOSED;
 }
 
 /* A free mutex is taken at once, before the wait works out its slices: trylock gives the
@@ -63,7 +64,7 @@ static int lockwithin(lua_State *L, shmlua_syncud *m, const struct timespec *dea
   int rc = shmlua_mutex_trylock(shmlua_mutex_of(m));
   if (rc != EBUSY)
     return rc;
-  return shmlua_sync_wait(L, lockop, shmlua_mutex_of(m), deadline, 1, NULL);
+  return shmlua_sync_wait(L, lockop, m, deadline, 1, NULL);
 }
 
 int shmlua_mutex_relock(lua_State *L, shmlua_syncud *m) {

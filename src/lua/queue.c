@@ -80,14 +80,16 @@ static int queue_create(lua_State *L) {
 }
 
 typedef struct pushing {
-  shmlua_queue *h;
+  shmlua_syncud *u;
   const char *s;
   size_t len;
 } pushing;
 
 static int pushop(void *ctx, const struct timespec *deadline) {
   pushing *p = ctx;
-  return shmlua_queue_push(p->h, p->s, p->len, 1, deadline);
+  if (!p->u->block.addr)
+    return SHMLUA_SYNC_CLOSED;
+  return shmlua_queue_push(&p->u->as.queue, p->s, p->len, 1, deadline);
 }
 
 static int pushresult(lua_State *L, shmlua_syncud *u, int rc) {
@@ -113,7 +115,7 @@ static int pushresult(lua_State *L, shmlua_syncud *u, int rc) {
 static int queue_push(lua_State *L) {
   shmlua_syncud *u = checkqueue(L);
   struct timespec deadline;
-  pushing p = {&u->as.queue, NULL, 0};
+  pushing p = {u, NULL, 0};
   const struct timespec *d;
   p.s = luaL_checklstring(L, 2, &p.len);
   d = shmlua_opttimeout(L, 3, &deadline);
@@ -134,6 +136,8 @@ typedef struct popping {
 
 static int popop(void *ctx, const struct timespec *deadline) {
   popping *p = ctx;
+  if (!p->u->block.addr)
+    return SHMLUA_SYNC_CLOSED;
   return shmlua_queue_pop(&p->u->as.queue, reserve, p->u, &p->len, 1, deadline);
 }
 

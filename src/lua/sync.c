@@ -58,12 +58,16 @@ static shmlua_syncud *checkany(lua_State *L, int arg) {
   return u;
 }
 
+static int closederror(lua_State *L, const shmlua_syncud *u) {
+  return luaL_error(L, "%s '%s' is closed", kindname(u), shmlua_name_user(&u->block.name));
+}
+
 shmlua_syncud *shmlua_sync_check(lua_State *L, int arg, const shmlua_synclass *cls) {
   shmlua_syncud *u = shmlua_totagged(L, arg, sizeof *u, &sync_class);
   if (!u || u->cls != cls)
     luaL_typeerror(L, arg, cls->tname);
   if (!u->block.addr)
-    luaL_error(L, "%s '%s' is closed", kindname(u), shmlua_name_user(&u->block.name));
+    closederror(L, u);
   return u;
 }
 
@@ -201,6 +205,8 @@ int shmlua_sync_fail(lua_State *L, const char *what) {
 }
 
 int shmlua_sync_error(lua_State *L, const shmlua_syncud *u, int code) {
+  if (!u->block.addr)
+    return closederror(L, u);
   return luaL_error(L, "%s '%s': %s", kindname(u), shmlua_name_user(&u->block.name),
                     strerror(code));
 }

@@ -3,6 +3,8 @@
 #ifndef SHMLUA_LUA_SYNC_H
 #define SHMLUA_LUA_SYNC_H
 
+#include <errno.h>
+
 #include "../core/barrier.h"
 #include "../core/queue.h"
 #include "../core/sync_header.h"
@@ -52,7 +54,13 @@ int shmlua_sync_attach(lua_State *L, const shmlua_synclass *cls, const shmlua_na
 /* The open object of class cls at arg; raises if it is not one or it is closed. */
 shmlua_syncud *shmlua_sync_check(lua_State *L, int arg, const shmlua_synclass *cls);
 
-/* Raises "<kind> 'name': <strerror(code)>" for an unexpected failure. */
+/* What a step of a wait (shmlua_sync_op) returns when its object is closed. Lua code (a
+   debug hook, a finalizer, Ctrl-C's path) runs between two steps of shmlua_sync_wait and
+   may close the object, unmapping its block: each step looks first, never touching it then. */
+#define SHMLUA_SYNC_CLOSED EBADF
+
+/* Raises "<kind> 'name': <strerror(code)>" for an unexpected failure, or "<kind> 'name' is
+   closed" once u is closed (a wait's SHMLUA_SYNC_CLOSED). */
 int shmlua_sync_error(lua_State *L, const shmlua_syncud *u, int code);
 
 /* For cond: the open mutex at arg (raises otherwise), and its pthread mutex. */
