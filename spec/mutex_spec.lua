@@ -185,6 +185,87 @@ describe("shm.mutex", function()
     m:unlock()
   end)
 
+  it("a guard releases only the lock it took, not one taken after an unlock", function()
+    local m = track(shm.mutex())
+    local function busy_elsewhere()
+      return select(3, shm.spawn(function() return m:trylock() end):wait(10)) == "busy"
+    end
+    if _VERSION == "Lua 5.4" then -- <close> is 5.4 syntax
+      assert(load([[
+        local m = ...
+        do
+          local g <close> = m:guard()
+          assert(m:unlock())
+          assert(m:lock())
+        end -- the guard's lock was the first one: this one stays
+      ]]))(m)
+      assert.is_true(busy_elsewhere())
+      assert.is_true(m:unlock())
+    end
+    local g = m:guard()
+    assert.is_true(m:unlock())
+    assert.is_true(m:lock())
+    assert.equal("shm.guard (released)", tostring(g))
+    g:release()
+    g = nil
+    collectgarbage()
+    collectgarbage()
+    assert.is_true(busy_elsewhere())
+    assert.is_true(m:unlock()) -- still held: neither release nor collection unlocked it
+    -- with: fn that unlocks and locks again keeps its own lock too
+    assert.is_true(m:with(function() m:unlock() return m:lock() end))
+    assert.is_true(busy_elsewhere())
+    assert.is_true(m:unlock())
+    assert.is_true(m:with(function() return m:unlock() end)) -- released by fn: nothing to do
+    assert.is_true(m:trylock())
+    assert.is_true(m:unlock())
+    -- a cond wait gives the lock up and takes it back: the guard's lock all the same
+    local c = track(shm.cond(m))
+    g = m:guard()
+    assert.same({ nil, "timeout" }, { c:wait(0.01) })
+    assert.equal("shm.guard (locked)", tostring(g))
+    g:release()
+    assert.is_true(m:trylock())
+    assert.is_true(m:unlock())
+  end)
+
+  it("with(fn) lets fn yield in a coroutine, as pcall does", function()
+    local m = track(shm.mutex())
+    local function busy_elsewhere()
+      return select(3, shm.spawn(function() return m:trylock() end):wait(10)) == "busy"
+    end
+    local co = coroutine.wrap(function(a)
+      return m:with(function(x)
+        local y = coroutine.yield(x + 1)
+        local z = coroutine.yield(y .. "!")
+        return x, y, z
+      end, a)
+    end)
+    assert.equal(2, co(1))
+    assert.is_true(busy_elsewhere()) -- held while fn is suspended
+    assert.equal("b!", co("b"))
+    assert.same({ 1, "b", "c" }, { co("c") })
+    assert.is_true(m:trylock()) -- unlocked when fn returned
+    assert.is_true(m:unlock())
+    -- an error after a yield unlocks and goes on as raised
+    co = coroutine.wrap(function()
+      return m:with(function() coroutine.yield() error({ code = 3 }) end)
+    end)
+    co()
+    local ok, err = pcall(co)
+    assert.same({ false, { code = 3 } }, { ok, err })
+    assert.is_true(m:trylock())
+    assert.is_true(m:unlock())
+    if coroutine.close then -- 5.4: closing a suspended coroutine closes the guard
+      local suspended = coroutine.create(function() m:with(coroutine.yield) end)
+      assert.is_true(coroutine.resume(suspended))
+      assert.is_true(busy_elsewhere())
+      assert.is_true(coroutine.close(suspended))
+      assert.is_true(m:trylock())
+      assert.is_true(m:unlock())
+    end
+  end)
+
   it("with and guard raise when the previous owner died, holding the lock for repair",
     function()
       local m = track(shm.mutex())

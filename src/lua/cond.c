@@ -75,6 +75,7 @@ static int cond_attach(lua_State *L) {
 typedef struct sleeping {
   shmlua_syncud *c, *m;
   uint32_t seq;
+  unsigned long hold; /* the mutex's taking that the wait gives up for a while */
 } sleeping;
 
 static int sleepop(void *ctx, const struct timespec *deadline) {
@@ -92,7 +93,8 @@ static void relock(void *ctx) {
   if (!s->m->block.addr)
     return;
   rc = shmlua_mutex_lock(shmlua_mutex_of(s->m), NULL);
-  s->m->held = rc == 0 || rc == EOWNERDEAD;
+  if (rc == 0 || rc == EOWNERDEAD)
+    s->m->held = s->hold;
 }
 
 static int mutexclosed(lua_State *L, const shmlua_syncud *c) {
@@ -113,12 +115,15 @@ static int cond_wait(lua_State *L) {
   if (shmlua_mutex_unlock(shmlua_mutex_of(s.m)) != 0)
     return luaL_error(L, "cond '%s': wait needs its mutex locked by this process",
                       shmlua_name_user(&s.c->block.name));
+  s.hold = s.m->held;
   s.m->held = 0;
   rc = shmlua_sync_wait(L, sleepop, &s, d, 1, relock);
   if (!s.m->block.addr) /* closed while waiting (a hook): nothing to take back */
     return mutexclosed(L, s.c);
   lua_settop(L, 1);
   n = shmlua_mutex_relock(L, s.m);
+  if (s.m->held) /* the same holding of the lock as before the wait, for a guard */
+    s.m->held = s.hold;
   if (rc == SHMLUA_SYNC_CLOSED)
     return shmlua_sync_error(L, s.c, rc);
   if (rc != ETIMEDOUT || !lua_toboolean(L, 2))

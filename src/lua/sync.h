@@ -31,7 +31,9 @@ struct shmlua_syncud {
   } as;
   void *scratch; /* a queue's pop buffer, from the Lua allocator */
   size_t scratch_size;
-  int held; /* a mutex locked through this handle: closing it unlocks */
+  /* A mutex's lock held through this handle (closing it unlocks): which taking of the lock
+     it is, from holds, or 0 when not held; a guard releases only the one it took. */
+  unsigned long held, holds;
 };
 
 /* User value slots of the userdata. */
