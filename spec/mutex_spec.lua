@@ -137,7 +137,8 @@ describe("shm.mutex", function()
     m:unlock()
   end)
 
-  it("becomes not recoverable when unlocked without consistent after an owner died",
+  it("becomes not recoverable when unlocked without consistent after an owner died, and stays"
+    .. " so at once for every lock and trylock of every process, also after they exit",
     function()
       local m = track(shm.mutex())
       assert.same({ true }, { shm.spawn(function()
@@ -146,8 +147,41 @@ describe("shm.mutex", function()
       end):wait(10) })
       assert.same({ true, "owner-died" }, { m:lock(5) })
       m:unlock()
-      assert.same({ nil, "not recoverable" }, { m:lock(1) })
-      assert.is_nil((m:trylock()))
+      local NR = { nil, "not recoverable" }
+      local function every_call()
+        local t0 = H.now()
+        for _ = 1, 3 do
+          assert.same(NR, { m:trylock() })
+          assert.same(NR, { m:lock(1) })
+          assert.same(NR, { m:trylock() })
+          assert.same(NR, { m:lock() })
+        end
+        assert.error_matches(function() m:with(print) end, "not recoverable")
+        assert.error_matches(function() m:guard(1) end, "not recoverable")
+        assert.is_true(H.now() - t0 < 0.5) -- at once, not after a timeout
+      end
+      every_call()
+      -- a forked child (which can lock for ever if the lock word was left taken)
+      local child = shm.spawn(function()
+        every_call()
+        return true
+      end)
+      local ok, err = child:wait(10)
+      if ok == nil then child:kill("KILL") end
+      assert.is_true(ok, tostring(err))
+      -- a separately started process, then this one again after it has exited
+      local other = S.start([[
+        local m = assert(shm.mutex.attach(arg[1]))
+        for _ = 1, 3 do
+          print(m:trylock())
+          print(m:lock(1))
+        end
+      ]], m.name)
+      local done = other:wait(10)
+      if not done then other:kill("KILL") end
+      assert.is_true(done, S.output(other))
+      assert.equal(("nil\tnot recoverable\n"):rep(6), S.output(other))
+      every_call()
     end)
 
   it("with(fn, ...) returns fn's results and unlocks on error", function()
