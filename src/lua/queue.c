@@ -10,18 +10,23 @@
 
 enum { DEFAULT_MESSAGES = 1024, DEFAULT_BYTES = 1 << 20 };
 
+/* A handle keeps its pop buffer for the next pop up to this size; the buffer of a larger
+   message is freed once it is copied out, so one large message does not pin its size for
+   the life of the handle. */
+enum { SCRATCH_KEPT = 64 * 1024 };
+
 static void queue_open(shmlua_syncud *u);
-static void queue_close(shmlua_syncud *u);
+static void drop_scratch(shmlua_syncud *u);
 static int queue_field(lua_State *L, shmlua_syncud *u, const char *key);
 
 static const shmlua_synclass queue_class = {"shm.queue", &shmlua_queue_type, queue_open,
-                                            queue_close, queue_field};
+                                            drop_scratch, queue_field};
 
 static void queue_open(shmlua_syncud *u) {
   shmlua_queue_open(&u->as.queue, u->block.addr, u->block.size);
 }
 
-static void queue_close(shmlua_syncud *u) {
+static void drop_scratch(shmlua_syncud *u) {
   free(u->scratch);
   u->scratch = NULL;
   u->scratch_size = 0;
@@ -145,6 +150,8 @@ static int popresult(lua_State *L, popping *p, int rc) {
   switch (rc) {
   case 0:
     lua_pushlstring(L, p->len ? p->u->scratch : "", p->len);
+    if (p->u->scratch_size > SCRATCH_KEPT)
+      drop_scratch(p->u);
     return 1;
   case EAGAIN:
     return shmlua_sync_fail(L, "empty");
