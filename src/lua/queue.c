@@ -15,15 +15,17 @@ enum { DEFAULT_MESSAGES = 1024, DEFAULT_BYTES = 1 << 20 };
    the life of the handle. */
 enum { SCRATCH_KEPT = 64 * 1024 };
 
-static void queue_open(shmlua_syncud *u);
+static int queue_open(shmlua_syncud *u, shmlua_error *err);
 static void drop_scratch(shmlua_syncud *u);
 static int queue_field(lua_State *L, shmlua_syncud *u, const char *key);
 
 static const shmlua_synclass queue_class = {"shm.queue", &shmlua_queue_type, queue_open,
                                             drop_scratch, queue_field};
 
-static void queue_open(shmlua_syncud *u) {
+static int queue_open(shmlua_syncud *u, shmlua_error *err) {
+  (void)err;
   shmlua_queue_open(&u->as.queue, u->block.addr, u->block.size);
+  return 0;
 }
 
 static void drop_scratch(shmlua_syncud *u) {

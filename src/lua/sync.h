@@ -16,7 +16,9 @@ typedef struct shmlua_syncud shmlua_syncud;
 typedef struct shmlua_synclass {
   const char *tname; /* metatable name, "shm.mutex" */
   const shmlua_sync_type *type;
-  void (*open)(shmlua_syncud *u);  /* after create or attach; NULL if nothing to do */
+  /* After create or attach: 0, or -1 with err (the object is then closed); NULL if nothing
+     to do. */
+  int (*open)(shmlua_syncud *u, shmlua_error *err);
   void (*close)(shmlua_syncud *u); /* before unmapping; NULL if nothing to do */
   /* Pushes the field key and returns 1, or returns 0 if the kind has no such field. */
   int (*field)(lua_State *L, shmlua_syncud *u, const char *key);
