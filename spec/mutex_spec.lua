@@ -8,6 +8,11 @@ local shm = require "shm"
 local track, cleanup = S.tracker()
 after_each(cleanup)
 
+-- Whether another process finds m locked (its trylock says "busy").
+local function busy_elsewhere(m)
+  return select(3, shm.spawn(function() return m:trylock() end):wait(10)) == "busy"
+end
+
 describe("shm.mutex", function()
   it("is created and attached like a block", function()
     local m = track(shm.mutex(H.name("mx")))
@@ -221,9 +226,6 @@ describe("shm.mutex", function()
 
   it("a guard releases only the lock it took, not one taken after an unlock", function()
     local m = track(shm.mutex())
-    local function busy_elsewhere()
-      return select(3, shm.spawn(function() return m:trylock() end):wait(10)) == "busy"
-    end
     if _VERSION == "Lua 5.4" then -- <close> is 5.4 syntax
       assert(load([[
         local m = ...
@@ -233,7 +235,7 @@ describe("shm.mutex", function()
           assert(m:lock())
         end -- the guard's lock was the first one: this one stays
       ]]))(m)
-      assert.is_true(busy_elsewhere())
+      assert.is_true(busy_elsewhere(m))
       assert.is_true(m:unlock())
     end
     local g = m:guard()
@@ -244,11 +246,11 @@ describe("shm.mutex", function()
     g = nil
     collectgarbage()
     collectgarbage()
-    assert.is_true(busy_elsewhere())
+    assert.is_true(busy_elsewhere(m))
     assert.is_true(m:unlock()) -- still held: neither release nor collection unlocked it
     -- with: fn that unlocks and locks again keeps its own lock too
     assert.is_true(m:with(function() m:unlock() return m:lock() end))
-    assert.is_true(busy_elsewhere())
+    assert.is_true(busy_elsewhere(m))
     assert.is_true(m:unlock())
     assert.is_true(m:with(function() return m:unlock() end)) -- released by fn: nothing to do
     assert.is_true(m:trylock())
@@ -265,9 +267,6 @@ describe("shm.mutex", function()
 
   it("with(fn) lets fn yield in a coroutine, as pcall does", function()
     local m = track(shm.mutex())
-    local function busy_elsewhere()
-      return select(3, shm.spawn(function() return m:trylock() end):wait(10)) == "busy"
-    end
     local co = coroutine.wrap(function(a)
       return m:with(function(x)
         local y = coroutine.yield(x + 1)
@@ -276,7 +275,7 @@ describe("shm.mutex", function()
       end, a)
     end)
     assert.equal(2, co(1))
-    assert.is_true(busy_elsewhere()) -- held while fn is suspended
+    assert.is_true(busy_elsewhere(m)) -- held while fn is suspended
     assert.equal("b!", co("b"))
     assert.same({ 1, "b", "c" }, { co("c") })
     assert.is_true(m:trylock()) -- unlocked when fn returned
@@ -293,7 +292,7 @@ describe("shm.mutex", function()
     if coroutine.close then -- 5.4: closing a suspended coroutine closes the guard
       local suspended = coroutine.create(function() m:with(coroutine.yield) end)
       assert.is_true(coroutine.resume(suspended))
-      assert.is_true(busy_elsewhere())
+      assert.is_true(busy_elsewhere(m))
       assert.is_true(coroutine.close(suspended))
       assert.is_true(m:trylock())
       assert.is_true(m:unlock())
