@@ -9,6 +9,8 @@ local shm = require "shm"
 local track, cleanup = S.tracker()
 after_each(cleanup)
 
+local unpack = table.unpack or unpack -- Lua 5.1 and LuaJIT have only the global
+
 -- Calls method(...) under pcall with a hook that closes victim once method's wait runs Lua
 -- code (the hook's call of the function that looks for Ctrl-C, two levels under the hook).
 -- With raise, the hook then raises as Ctrl-C's hook does. Returns pcall's results.
@@ -26,8 +28,8 @@ end
 
 -- The same in a forked child; returns what the child's wait returns.
 local function close_during(...)
-  local args = table.pack(...)
-  return shm.spawn(function() return under_hook(table.unpack(args, 1, args.n)) end):wait(20)
+  local args = { n = select("#", ...), ... }
+  return shm.spawn(function() return under_hook(unpack(args, 1, args.n)) end):wait(20)
 end
 
 local function closed(o) return ("^%s '%s' is closed$"):format(tostring(o):match("^shm%.(%a+)"),
@@ -50,7 +52,7 @@ describe("a wait whose object is closed by Lua code run between its slices", fun
       { full, full.push, full, "y", 0.5 },
     }
     for _, c in ipairs(cases) do
-      local ok, called, msg = close_during(c[1], false, table.unpack(c, 2))
+      local ok, called, msg = close_during(c[1], false, unpack(c, 2))
       assert.is_true(ok, tostring(called))
       assert.is_false(called)
       assert.matches(closed(c[1]), msg)
@@ -61,7 +63,7 @@ describe("a wait whose object is closed by Lua code run between its slices", fun
     local m = track(shm.mutex())
     assert.is_true(m:lock()) -- held by this process: a child's lock waits
     for _, case in ipairs({ { m.lock, m, 0.5 }, { m.with, m, print }, { m.guard, m, 0.5 } }) do
-      local ok, called, msg = close_during(m, false, table.unpack(case))
+      local ok, called, msg = close_during(m, false, unpack(case))
       assert.is_true(ok, tostring(called))
       assert.same({ false }, { called })
       assert.matches(closed(m), msg)
