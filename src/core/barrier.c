@@ -139,21 +139,23 @@ static void check_members_locked(shmlua_barrier *h);
    by a live member. Lock held. */
 static int join_locked(shmlua_barrier *h) {
   pid_t self = getpid();
+  uint64_t started;
   shmlua_barrier_member *m;
   if (h->joined == self)
     return 0;
+  started = shmlua_process_started(self);
   m = member_of(h, self);
-  if (!m && !(m = member_of(h, 0))) {
-    check_members_locked(h); /* frees the slots of dead members, if any */
-    m = member_of(h, 0);
-  }
-  if (!m)
-    return EUSERS;
-  if (m->pid != self) {
+  if (!m || m->started != started) { /* none yet, or a dead process's that had our pid */
+    if (!m && !(m = member_of(h, 0))) {
+      check_members_locked(h); /* frees the slots of dead members, if any */
+      m = member_of(h, 0);
+    }
+    if (!m)
+      return EUSERS;
     m->pid = self;
     m->handles = 0;
     m->arrived_round = 0;
-    m->started = shmlua_process_started(self);
+    m->started = started;
   }
   m->handles++;
   h->joined = self;

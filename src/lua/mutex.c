@@ -154,10 +154,21 @@ typedef struct guard {
   unsigned long hold;
 } guard;
 
+/* In the tag of every guard (binding.h: shmlua_newtagged): a userdata given the guard's
+   metatable through the debug library is not taken for one. */
+static const char guard_class;
+
+static guard *checkguard(lua_State *L) {
+  guard *g = shmlua_totagged(L, 1, sizeof *g, &guard_class);
+  if (!g)
+    luaL_typeerror(L, 1, GUARD_MT);
+  return g;
+}
+
 /* Pushes a guard of the mutex at arg, locked: its <close> (or collection) unlocks. */
 static guard *pushguard(lua_State *L, int arg, const struct timespec *deadline) {
   shmlua_syncud *m = shmlua_mutex_check(L, arg);
-  guard *g = lua_newuserdatauv(L, sizeof *g, 1);
+  guard *g = shmlua_newtagged(L, sizeof *g, 1, &guard_class);
   g->hold = 0;
   luaL_setmetatable(L, GUARD_MT);
   lua_pushvalue(L, arg);
@@ -219,7 +230,7 @@ static int mutex_guard(lua_State *L) {
 /* Unlocks only the lock the guard took: if it was unlocked and locked again meanwhile, the
    new holder's lock is not the guard's to release. */
 static int guard_release(lua_State *L) {
-  guard *g = luaL_checkudata(L, 1, GUARD_MT);
+  guard *g = checkguard(L);
   shmlua_syncud *m = guarded(L, 1, g);
   g->hold = 0;
   if (m)
@@ -228,7 +239,7 @@ static int guard_release(lua_State *L) {
 }
 
 static int guard_tostring(lua_State *L) {
-  guard *g = luaL_checkudata(L, 1, GUARD_MT);
+  guard *g = checkguard(L);
   lua_pushstring(L, guarded(L, 1, g) ? "shm.guard (locked)" : "shm.guard (released)");
   return 1;
 }
