@@ -118,9 +118,10 @@ static void use(const shmlua_sync_type *t, void *addr, size_t size) {
   case SHMLUA_KIND_BARRIER: {
     shmlua_barrier h;
     REQUIRE(shmlua_mutex_init(&((shmlua_barrier_block *)addr)->lock) == 0);
-    shmlua_barrier_open(&h, addr);
-    (void)shmlua_barrier_isbroken(&h);
-    shmlua_barrier_close(&h);
+    if (shmlua_barrier_open(&h, addr, size) == 0) {
+      (void)shmlua_barrier_isbroken(&h);
+      shmlua_barrier_close(&h);
+    }
     break;
   }
   case SHMLUA_KIND_QUEUE:

@@ -74,7 +74,7 @@ int shmlua_block_create(shmlua_block *b, const shmlua_name *name, size_t size,
   /* Owned from the moment it exists: a fatal signal during a long reservation of a big
      block still finds the name in the list and removes it. */
   rc = 0;
-  if (!opts->keep && shmlua_owner_add(b->name.path, err) != 0)
+  if (!opts->keep && shmlua_owner_add(b->name.path, fd, err) != 0)
     rc = err ? err->code : ENOMEM;
   if (rc == 0)
     rc = fchmod(fd, opts->mode & 07777) == 0 ? 0 : errno;

@@ -4,6 +4,7 @@
 
 #include <lauxlib.h>
 #include <lua.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -132,6 +133,26 @@ int shmlua_running_close(lua_State *co, lua_State *L);
    next step, or in its wait (shmlua_checkinterrupt). An interrupt not taken when its thread
    leaves goes on to the outer one; with none (the host's call is over) it is dropped. */
 void shmlua_interrupt(void);
+
+/* Calls the function below the nargs arguments on top (as lua_call) and returns what k
+   returns, k being what the calling C function does after the call. Where Lua has
+   continuations (5.3 on: lua_callk) the function called may yield: Lua then calls k itself
+   when the coroutine resumes. Without them a yield raises, as across any C call. */
+#if LUA_VERSION_NUM >= 503
+static inline int shmlua_callk(lua_State *L, int nargs, int nresults, lua_KContext ctx,
+                               lua_KFunction k) {
+  lua_callk(L, nargs, nresults, ctx, k);
+  return k(L, LUA_OK, ctx);
+}
+#else
+typedef ptrdiff_t lua_KContext;
+typedef int (*lua_KFunction)(lua_State *L, int status, lua_KContext ctx);
+static inline int shmlua_callk(lua_State *L, int nargs, int nresults, lua_KContext ctx,
+                               lua_KFunction k) {
+  lua_call(L, nargs, nresults);
+  return k(L, LUA_OK, ctx);
+}
+#endif
 
 /* Optional timeout in seconds at arg: NULL (nil: no limit) or deadline, filled. */
 const struct timespec *shmlua_opttimeout(lua_State *L, int arg, struct timespec *deadline);

@@ -10,18 +10,25 @@
 
 enum { DEFAULT_MESSAGES = 1024, DEFAULT_BYTES = 1 << 20 };
 
-static void queue_open(shmlua_syncud *u);
-static void queue_close(shmlua_syncud *u);
+/* A handle keeps its pop buffer for the next pop up to this size; the buffer of a larger
+   message is freed once it is copied out, so one large message does not pin its size for
+   the life of the handle. */
+enum { SCRATCH_KEPT = 64 * 1024 };
+
+static int queue_open(shmlua_syncud *u, shmlua_error *err);
+static void drop_scratch(shmlua_syncud *u);
 static int queue_field(lua_State *L, shmlua_syncud *u, const char *key);
 
 static const shmlua_synclass queue_class = {"shm.queue", &shmlua_queue_type, queue_open,
-                                            queue_close, queue_field};
+                                            drop_scratch, queue_field};
 
-static void queue_open(shmlua_syncud *u) {
+static int queue_open(shmlua_syncud *u, shmlua_error *err) {
+  (void)err;
   shmlua_queue_open(&u->as.queue, u->block.addr, u->block.size);
+  return 0;
 }
 
-static void queue_close(shmlua_syncud *u) {
+static void drop_scratch(shmlua_syncud *u) {
   free(u->scratch);
   u->scratch = NULL;
   u->scratch_size = 0;
@@ -80,14 +87,16 @@ static int queue_create(lua_State *L) {
 }
 
 typedef struct pushing {
-  shmlua_queue *h;
+  shmlua_syncud *u;
   const char *s;
   size_t len;
 } pushing;
 
 static int pushop(void *ctx, const struct timespec *deadline) {
   pushing *p = ctx;
-  return shmlua_queue_push(p->h, p->s, p->len, 1, deadline);
+  if (!p->u->block.addr)
+    return SHMLUA_SYNC_CLOSED;
+  return shmlua_queue_push(&p->u->as.queue, p->s, p->len, 1, deadline);
 }
 
 static int pushresult(lua_State *L, shmlua_syncud *u, int rc) {
@@ -113,7 +122,7 @@ static int pushresult(lua_State *L, shmlua_syncud *u, int rc) {
 static int queue_push(lua_State *L) {
   shmlua_syncud *u = checkqueue(L);
   struct timespec deadline;
-  pushing p = {&u->as.queue, NULL, 0};
+  pushing p = {u, NULL, 0};
   const struct timespec *d;
   p.s = luaL_checklstring(L, 2, &p.len);
   d = shmlua_opttimeout(L, 3, &deadline);
@@ -134,6 +143,8 @@ typedef struct popping {
 
 static int popop(void *ctx, const struct timespec *deadline) {
   popping *p = ctx;
+  if (!p->u->block.addr)
+    return SHMLUA_SYNC_CLOSED;
   return shmlua_queue_pop(&p->u->as.queue, reserve, p->u, &p->len, 1, deadline);
 }
 
@@ -141,6 +152,8 @@ static int popresult(lua_State *L, popping *p, int rc) {
   switch (rc) {
   case 0:
     lua_pushlstring(L, p->len ? p->u->scratch : "", p->len);
+    if (p->u->scratch_size > SCRATCH_KEPT)
+      drop_scratch(p->u);
     return 1;
   case EAGAIN:
     return shmlua_sync_fail(L, "empty");

@@ -3,6 +3,8 @@
 #ifndef SHMLUA_LUA_SYNC_H
 #define SHMLUA_LUA_SYNC_H
 
+#include <errno.h>
+
 #include "../core/barrier.h"
 #include "../core/queue.h"
 #include "../core/sync_header.h"
@@ -14,7 +16,9 @@ typedef struct shmlua_syncud shmlua_syncud;
 typedef struct shmlua_synclass {
   const char *tname; /* metatable name, "shm.mutex" */
   const shmlua_sync_type *type;
-  void (*open)(shmlua_syncud *u);  /* after create or attach; NULL if nothing to do */
+  /* After create or attach: 0, or -1 with err (the object is then closed); NULL if nothing
+     to do. */
+  int (*open)(shmlua_syncud *u, shmlua_error *err);
   void (*close)(shmlua_syncud *u); /* before unmapping; NULL if nothing to do */
   /* Pushes the field key and returns 1, or returns 0 if the kind has no such field. */
   int (*field)(lua_State *L, shmlua_syncud *u, const char *key);
@@ -29,7 +33,9 @@ struct shmlua_syncud {
   } as;
   void *scratch; /* a queue's pop buffer, from the Lua allocator */
   size_t scratch_size;
-  int held; /* a mutex locked through this handle: closing it unlocks */
+  /* A mutex's lock held through this handle (closing it unlocks): which taking of the lock
+     it is, from holds, or 0 when not held; a guard releases only the one it took. */
+  unsigned long held, holds;
 };
 
 /* User value slots of the userdata. */
@@ -52,7 +58,13 @@ int shmlua_sync_attach(lua_State *L, const shmlua_synclass *cls, const shmlua_na
 /* The open object of class cls at arg; raises if it is not one or it is closed. */
 shmlua_syncud *shmlua_sync_check(lua_State *L, int arg, const shmlua_synclass *cls);
 
-/* Raises "<kind> 'name': <strerror(code)>" for an unexpected failure. */
+/* What a step of a wait (shmlua_sync_op) returns when its object is closed. Lua code (a
+   debug hook, a finalizer, Ctrl-C's path) runs between two steps of shmlua_sync_wait and
+   may close the object, unmapping its block: each step looks first, never touching it then. */
+#define SHMLUA_SYNC_CLOSED EBADF
+
+/* Raises "<kind> 'name': <strerror(code)>" for an unexpected failure, or "<kind> 'name' is
+   closed" once u is closed (a wait's SHMLUA_SYNC_CLOSED). */
 int shmlua_sync_error(lua_State *L, const shmlua_syncud *u, int code);
 
 /* For cond: the open mutex at arg (raises otherwise), and its pthread mutex. */
