@@ -165,6 +165,31 @@ static size_t elemsize(const array *a) {
   return dtype_sizes[a->type];
 }
 
+/* Element access under a guard (core/fault.h): a fault raises, after the guard is left. */
+static inline number load(lua_State *L, const array *a, const unsigned char *p) {
+  shmlua_guard g;
+  number v = {1, 0, 0}, *out = &v; /* written through a pointer: v stays in memory */
+  SHMLUA_GUARD_BEGIN(g, a->b, NULL)
+  *out = loadelem(a->type, p);
+  SHMLUA_GUARD_END(g);
+  shmlua_guard_check(L, &g);
+  return v;
+}
+
+/* Writes the element e (converted already) at p. */
+static inline void store(lua_State *L, const array *a, unsigned char *p, const element *e) {
+  shmlua_guard g;
+  SHMLUA_GUARD_BEGIN(g, a->b, NULL)
+  switch (elemsize(a)) { /* fixed sizes: no call to memcpy */
+  case 1: memcpy(p, e, 1); break;
+  case 2: memcpy(p, e, 2); break;
+  case 4: memcpy(p, e, 4); break;
+  default: memcpy(p, e, 8); break;
+  }
+  SHMLUA_GUARD_END(g);
+  shmlua_guard_check(L, &g);
+}
+
 /* The element the key at arg 2 names: an integer, or a float with an integer value. */
 static inline size_t keyindex(lua_State *L, const array *a) {
   int isint;
@@ -180,7 +205,7 @@ static int array_index(lua_State *L) {
   array *a = fastarray(L, 1);
   if (lua_type(L, 2) == LUA_TNUMBER) {
     const unsigned char *p = elements(L, a, 0);
-    pushnumber(L, loadelem(a->type, p + keyindex(L, a) * elemsize(a)));
+    pushnumber(L, load(L, a, p + keyindex(L, a) * elemsize(a)));
     return 1;
   }
   if (lua_type(L, 2) != LUA_TSTRING)
@@ -196,7 +221,10 @@ static int array_newindex(lua_State *L) {
   unsigned char *p = elements(L, a, 1);
   if (lua_type(L, 2) != LUA_TNUMBER)
     return luaL_error(L, "array index must be an integer");
-  checkvalue(L, a->type, 3, p + keyindex(L, a) * elemsize(a));
+  element e;
+  p += keyindex(L, a) * elemsize(a);
+  checkvalue(L, a->type, 3, &e);
+  store(L, a, p, &e);
   return 0;
 }
 
@@ -217,7 +245,7 @@ static int array_tostring(lua_State *L) {
   luaL_Buffer out;
   /* Copied before anything allocates: a collection may run a finalizer that closes the block. */
   for (size_t k = 0; open && k < shown; k++)
-    values[k] = loadelem(a->type, a->b->addr + a->offset + k * elemsize(a));
+    values[k] = load(L, a, a->b->addr + a->offset + k * elemsize(a));
   luaL_buffinit(L, &out);
   lua_pushfstring(L, "shm.array: %s[%I]", dtype_names[a->type], (LUAI_UACINT)a->count);
   luaL_addvalue(&out);
@@ -248,12 +276,19 @@ static int array_fill(lua_State *L) {
   unsigned char *p = elements(L, a, 1);
   size_t first, n = range(L, a, 3, &first), size = elemsize(a);
   element v;
+  shmlua_guard g;
   checkvalue(L, a->type, 2, &v);
   p += first * size;
+  SHMLUA_GUARD_BEGIN(g, a->b, NULL)
   for (size_t k = 0; k < n; k++)
     memcpy(p + k * size, &v, size);
+  SHMLUA_GUARD_END(g);
+  if (g.fault.block)
+    return shmlua_faulterror(L, &g.fault);
   return 0;
 }
+
+enum { TOTABLE_CHUNK = 256 };
 
 /* a:totable([i [, j]]) */
 static int array_totable(lua_State *L) {
@@ -268,9 +303,21 @@ static int array_totable(lua_State *L) {
   /* After the allocation: it may run a finalizer that closes the block. The table has room
      for all n, so the stores below allocate nothing. */
   p = elements(L, a, 0) + first * size;
-  for (size_t k = 0; k < n; k++) {
-    pushnumber(L, loadelem(a->type, p + k * size));
-    lua_rawseti(L, -2, (lua_Integer)k + 1);
+  for (size_t done = 0; done < n;) {
+    number chunk[TOTABLE_CHUNK], *into = chunk; /* read under one guard, then stored */
+    size_t k, m = n - done < TOTABLE_CHUNK ? n - done : TOTABLE_CHUNK;
+    shmlua_guard g;
+    SHMLUA_GUARD_BEGIN(g, a->b, NULL)
+    for (k = 0; k < m; k++)
+      into[k] = loadelem(a->type, p + (done + k) * size);
+    SHMLUA_GUARD_END(g);
+    if (g.fault.block)
+      return shmlua_faulterror(L, &g.fault);
+    for (k = 0; k < m; k++) {
+      pushnumber(L, chunk[k]);
+      lua_rawseti(L, -2, (lua_Integer)(done + k) + 1);
+    }
+    done += m;
   }
   return 1;
 }
@@ -298,7 +345,9 @@ static int array_set(lua_State *L) {
   for (int pass = 0; pass < 2; pass++)
     for (size_t k = 0; k < n; k++) {
       lua_rawgeti(L, 2, (lua_Integer)k + 1);
-      checkvalue(L, a->type, -1, pass == 0 ? (void *)&scratch : p + (first + k) * size);
+      checkvalue(L, a->type, -1, &scratch);
+      if (pass == 1)
+        store(L, a, p + (first + k) * size, &scratch);
       lua_pop(L, 1);
     }
   return 0;
@@ -309,13 +358,46 @@ static int maybe_aliased(const array *a, const array *b) {
   return a->b != b->b && strcmp(a->b->name.path, b->b->name.path) == 0;
 }
 
+/* Copies n bytes from src to dst, which lie in the blocks of views a and b (b may be NULL). */
+static int guardedcopy(lua_State *L, const array *a, const array *b, void *dst, const void *src,
+                       size_t n) {
+  shmlua_fault fault;
+  if (shmlua_guarded_copy(dst, src, n, a->b, b ? b->b : NULL, &fault) != 0)
+    return shmlua_faulterror(L, &fault);
+  return 0;
+}
+
+/* A conversion of count elements from src (a block's) into scratch, for shmlua_guarded_run:
+   stops at the first value the destination dtype cannot hold. */
+typedef struct converting {
+  dtype to, from;
+  unsigned char *scratch;
+  const unsigned char *src;
+  size_t count;
+  int why;
+  number bad;
+} converting;
+
+static int convert(void *ctx) {
+  converting *c = ctx;
+  for (size_t k = 0; k < c->count; k++) {
+    number v = loadelem(c->from, c->src + k * dtype_sizes[c->from]);
+    c->why = storeelem(c->to, c->scratch + k * dtype_sizes[c->to], v);
+    if (c->why != STORE_OK) {
+      c->bad = v;
+      break;
+    }
+  }
+  return 0;
+}
+
 /* a:copy(b [, i]): all of b into a from element i (default 1). Same dtype: memmove, so
    overlapping views of one mapping are fine. Different dtypes: each value converts as a write
    of it would (out of range raises) into a scratch copy first, so a failure changes nothing
    and overlap is harmless. */
 static int array_copy(lua_State *L) {
   array *a = fastarray(L, 1), *b = fastarray(L, 2);
-  size_t n = b->count, dsize = elemsize(a), ssize = elemsize(b), first;
+  size_t n = b->count, dsize = elemsize(a), first;
   unsigned char *dst, *scratch = NULL;
   const unsigned char *src;
   elements(L, a, 1); /* closed or read-only raise first */
@@ -326,21 +408,20 @@ static int array_copy(lua_State *L) {
   /* Only now: the allocation may run a finalizer that closes either block. */
   dst = elements(L, a, 1) + first * dsize;
   src = elements(L, b, 0);
-  if (!scratch) {
-    memmove(dst, src, n * dsize);
-    return 0;
-  }
+  if (!scratch)
+    return guardedcopy(L, a, b, dst, src, n * dsize);
   if (a->type == b->type)
-    memcpy(scratch, src, n * dsize);
-  else
-    for (size_t k = 0; k < n; k++) {
-      number v = loadelem(b->type, src + k * ssize);
-      int why = storeelem(a->type, scratch + k * dsize, v);
-      if (why != STORE_OK)
-        return badvalue(L, a->type, why, v);
-    }
-  memcpy(dst, scratch, n * dsize);
-  return 0;
+    guardedcopy(L, b, NULL, scratch, src, n * dsize);
+  else {
+    converting c = {a->type, b->type, scratch, src, n, STORE_OK, {0, 0, 0}};
+    int rc;
+    shmlua_fault fault;
+    if (shmlua_guarded_run(convert, &c, &rc, b->b, NULL, &fault) != 0)
+      return shmlua_faulterror(L, &fault);
+    if (c.why != STORE_OK)
+      return badvalue(L, a->type, c.why, c.bad);
+  }
+  return guardedcopy(L, a, NULL, dst, scratch, n * dsize);
 }
 
 /* ---- atomics ---- */
@@ -370,12 +451,16 @@ static void *atomicelem(lua_State *L, array **out, int writing) {
 static int rmw(lua_State *L, shmlua_atomic_op op) {
   array *a;
   void *p = atomicelem(L, &a, 1);
-  element v, old;
+  element v, old = {0}, *out = &old;
+  shmlua_guard g;
   checkvalue(L, a->type, 3, &v);
+  SHMLUA_GUARD_BEGIN(g, a->b, NULL)
   if (is64(a))
-    old.u64 = shmlua_atomic_rmw64(p, op, v.u64);
+    out->u64 = shmlua_atomic_rmw64(p, op, v.u64);
   else
-    old.u32 = shmlua_atomic_rmw32(p, op, v.u32);
+    out->u32 = shmlua_atomic_rmw32(p, op, v.u32);
+  SHMLUA_GUARD_END(g);
+  shmlua_guard_check(L, &g);
   pushnumber(L, loadelem(a->type, &old));
   return 1;
 }
@@ -395,11 +480,15 @@ static int array_store(lua_State *L) {
 static int array_load(lua_State *L) {
   array *a;
   void *p = atomicelem(L, &a, 0);
-  element v;
+  element v = {0}, *out = &v;
+  shmlua_guard g;
+  SHMLUA_GUARD_BEGIN(g, a->b, NULL)
   if (is64(a))
-    v.u64 = __atomic_load_n((uint64_t *)p, __ATOMIC_SEQ_CST);
+    out->u64 = __atomic_load_n((uint64_t *)p, __ATOMIC_SEQ_CST);
   else
-    v.u32 = __atomic_load_n((uint32_t *)p, __ATOMIC_SEQ_CST);
+    out->u32 = __atomic_load_n((uint32_t *)p, __ATOMIC_SEQ_CST);
+  SHMLUA_GUARD_END(g);
+  shmlua_guard_check(L, &g);
   pushnumber(L, loadelem(a->type, &v));
   return 1;
 }
@@ -409,13 +498,17 @@ static int array_cas(lua_State *L) {
   array *a;
   void *p = atomicelem(L, &a, 1);
   element expected, desired;
-  int swapped;
+  int swapped = 0, *out = &swapped;
+  shmlua_guard g;
   checkvalue(L, a->type, 3, &expected);
   checkvalue(L, a->type, 4, &desired);
+  SHMLUA_GUARD_BEGIN(g, a->b, NULL)
   if (is64(a))
-    swapped = shmlua_atomic_cas64(p, &expected.u64, desired.u64);
+    *out = shmlua_atomic_cas64(p, &expected.u64, desired.u64);
   else
-    swapped = shmlua_atomic_cas32(p, &expected.u32, desired.u32);
+    *out = shmlua_atomic_cas32(p, &expected.u32, desired.u32);
+  SHMLUA_GUARD_END(g);
+  shmlua_guard_check(L, &g);
   lua_pushboolean(L, swapped);
   pushnumber(L, loadelem(a->type, &expected));
   return 2;
@@ -436,10 +529,17 @@ static int waitslice(void *ctx, const struct timespec *until) {
   /* Fetched for each slice: the look for Ctrl-C between two runs any hook, which may close
      the block (this raises then). */
   void *p = elements(w->L, w->a, 0) + w->offset;
+  int rc = 0, *out = &rc;
+  shmlua_guard g;
   w->slices++;
+  SHMLUA_GUARD_BEGIN(g, w->a->b, NULL)
   if (is64(w->a))
-    return shmlua_atomic_wait64(p, w->expected.u64, &left);
-  return shmlua_futex_wait(p, w->expected.u32, &left);
+    *out = shmlua_atomic_wait64(p, w->expected.u64, &left);
+  else
+    *out = shmlua_futex_wait(p, w->expected.u32, &left);
+  SHMLUA_GUARD_END(g);
+  shmlua_guard_check(w->L, &g); /* between two slices: nothing to undo */
+  return rc;
 }
 
 /* a:wait(i, expected [, timeout]) -> "ok" | "not-equal" | "timed-out", as Atomics.wait. */
@@ -471,8 +571,13 @@ static int array_notify(lua_State *L) {
   luaL_argcheck(L, count >= 0, 3, "count must be >= 0");
   if (count > INT32_MAX)
     count = INT32_MAX;
-  lua_pushinteger(L, is64(a) ? shmlua_atomic_wake64(p, (int)count)
-                             : shmlua_futex_wake(p, (int)count));
+  int woken = 0, *out = &woken;
+  shmlua_guard g;
+  SHMLUA_GUARD_BEGIN(g, a->b, NULL)
+  *out = is64(a) ? shmlua_atomic_wake64(p, (int)count) : shmlua_futex_wake(p, (int)count);
+  SHMLUA_GUARD_END(g);
+  shmlua_guard_check(L, &g);
+  lua_pushinteger(L, woken);
   return 1;
 }
 

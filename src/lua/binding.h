@@ -181,6 +181,11 @@ unsigned char *shmlua_blockaddr(lua_State *L, const shmlua_block *b, int writing
 /* Raises "block 'x': no memory behind byte N (truncated by another process, or /dev/shm is
    full)" for a fault a guard caught (core/fault.h). Call it after the guard is left. */
 int shmlua_faulterror(lua_State *L, const shmlua_fault *fault);
+/* After SHMLUA_GUARD_END(g): raises shmlua_faulterror's error if g caught a fault. */
+static inline void shmlua_guard_check(lua_State *L, const shmlua_guard *g) {
+  if (g->fault.block)
+    shmlua_faulterror(L, &g->fault);
+}
 /* Pushes a string of the n bytes at p, inside block b; raises shmlua_faulterror's error
    instead if they are not all there. */
 void shmlua_pushblockbytes(lua_State *L, const shmlua_block *b, const void *p, size_t n);

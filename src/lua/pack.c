@@ -54,7 +54,10 @@ static int buf_pack(lua_State *L) {
     return luaL_error(L, "%I bytes at position %I do not fit in %I bytes", (LUAI_UACINT)len,
                       (LUAI_UACINT)start, (LUAI_UACINT)b->size);
   /* Fetched again: string.pack allocates, and a finalizer may have closed the block. */
-  memcpy(shmlua_blockaddr(L, b, 1) + start - 1, packed, len);
+  unsigned char *at = shmlua_blockaddr(L, b, 1) + start - 1;
+  shmlua_fault fault;
+  if (shmlua_guarded_copy(at, packed, len, b, NULL, &fault) != 0)
+    return shmlua_faulterror(L, &fault);
   lua_pushinteger(L, (lua_Integer)(start + len));
   return 1;
 }
@@ -81,7 +84,7 @@ static int buf_unpack(lua_State *L) {
     lua_pushvalue(L, 2);
     /* Fetched for each try: a failed one allocated its message, and a finalizer may have
        closed the block. lua_pushlstring copies before it can collect. */
-    lua_pushlstring(L, (const char *)shmlua_blockaddr(L, b, 0) + base, window);
+    shmlua_pushblockbytes(L, b, shmlua_blockaddr(L, b, 0) + base, window);
     lua_pushinteger(L, (lua_Integer)(start - base));
     if (lua_pcall(L, 3, LUA_MULTRET, 0) == LUA_OK) {
       n = lua_gettop(L) - 2;
