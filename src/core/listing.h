@@ -14,6 +14,8 @@
 typedef struct shmlua_blockinfo {
   char name[SHMLUA_NAME_MAX + 1]; /* without the leading slash */
   off_t size;
+  off_t stored; /* bytes with storage behind them: size (in whole pages) for a block made
+                   with its storage reserved, less for one made without until it is touched */
   mode_t mode; /* permission bits */
   uid_t uid;
   double age;       /* seconds since the contents or attributes last changed */

@@ -95,7 +95,8 @@ static int tool_ls(lua_State *L) {
   check(L);
   lua_pop(L, 1);
   n = luaL_len(L, -1);
-  printf("%-24s %12s %-9s %6s %6s  %s\n", "NAME", "SIZE", "MODE", "UID", "AGE", "PIDS");
+  printf("%-24s %12s %12s %-9s %6s %6s  %s\n", "NAME", "SIZE", "STORED", "MODE", "UID", "AGE",
+         "PIDS");
   for (lua_Integer i = 1; i <= n; i++) {
     char mode[10];
     int row = lua_gettop(L) + 1;
@@ -104,8 +105,9 @@ static int tool_ls(lua_State *L) {
     lua_getfield(L, row, "age");
     pushage(L, lua_tonumber(L, -1));
     pushpids(L, row);
-    printf("%-24s %12lld %-9s %6lld %6s  %s\n", lua_tostring(L, row + 1),
-           (long long)intfield(L, row, "size"), mode_string(intfield(L, row, "mode"), mode),
+    printf("%-24s %12lld %12lld %-9s %6lld %6s  %s\n", lua_tostring(L, row + 1),
+           (long long)intfield(L, row, "size"), (long long)intfield(L, row, "stored"),
+           mode_string(intfield(L, row, "mode"), mode),
            (long long)intfield(L, row, "uid"), lua_tostring(L, -2), lua_tostring(L, -1));
     lua_settop(L, row - 1);
   }

@@ -29,6 +29,7 @@ static int blocks(lua_State *L) {
     lua_pushstring(L, b->name);
     lua_setfield(L, -2, "name");
     setinteger(L, "size", (lua_Integer)b->size);
+    setinteger(L, "stored", (lua_Integer)b->stored);
     setinteger(L, "mode", (lua_Integer)b->mode);
     setinteger(L, "uid", (lua_Integer)b->uid);
     lua_pushnumber(L, b->age);

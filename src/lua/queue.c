@@ -48,13 +48,34 @@ static void *reserve(void *ud, size_t len) {
   return p;
 }
 
+/* The shared fields count and ended, for shmlua_sync_guarded. */
+typedef struct state {
+  shmlua_syncud *u;
+  size_t count;
+  int ended;
+} state;
+
+static int readstate(void *ctx, const struct timespec *deadline) {
+  state *s = ctx;
+  (void)deadline;
+  s->count = shmlua_queue_count(&s->u->as.queue);
+  s->ended = shmlua_queue_ended(&s->u->as.queue);
+  return 0;
+}
+
 static int queue_field(lua_State *L, shmlua_syncud *u, const char *key) {
   const shmlua_queue *h = &u->as.queue;
-  if (strcmp(key, "count") == 0)
-    lua_pushinteger(L, (lua_Integer)shmlua_queue_count(h));
-  else if (strcmp(key, "ended") == 0)
-    lua_pushboolean(L, shmlua_queue_ended(h));
-  else if (strcmp(key, "messages") == 0)
+  int count = strcmp(key, "count") == 0, ended = strcmp(key, "ended") == 0;
+  if (count || ended) {
+    state s = {u, 0, 0};
+    int rc = shmlua_sync_guarded(u, readstate, &s, NULL);
+    if (rc != 0)
+      shmlua_sync_error(L, u, rc);
+    if (count)
+      lua_pushinteger(L, (lua_Integer)s.count);
+    else
+      lua_pushboolean(L, s.ended);
+  } else if (strcmp(key, "messages") == 0)
     lua_pushinteger(L, (lua_Integer)h->max_messages);
   else if (strcmp(key, "bytes") == 0)
     lua_pushinteger(L, (lua_Integer)h->max_bytes);
@@ -90,13 +111,19 @@ typedef struct pushing {
   shmlua_syncud *u;
   const char *s;
   size_t len;
+  int wait;
 } pushing;
+
+static int pushstep(void *ctx, const struct timespec *deadline) {
+  pushing *p = ctx;
+  return shmlua_queue_push(&p->u->as.queue, p->s, p->len, p->wait, deadline);
+}
 
 static int pushop(void *ctx, const struct timespec *deadline) {
   pushing *p = ctx;
   if (!p->u->block.addr)
     return SHMLUA_SYNC_CLOSED;
-  return shmlua_queue_push(&p->u->as.queue, p->s, p->len, 1, deadline);
+  return shmlua_sync_guarded(p->u, pushstep, p, deadline);
 }
 
 static int pushresult(lua_State *L, shmlua_syncud *u, int rc) {
@@ -122,7 +149,7 @@ static int pushresult(lua_State *L, shmlua_syncud *u, int rc) {
 static int queue_push(lua_State *L) {
   shmlua_syncud *u = checkqueue(L);
   struct timespec deadline;
-  pushing p = {u, NULL, 0};
+  pushing p = {u, NULL, 0, 1};
   const struct timespec *d;
   p.s = luaL_checklstring(L, 2, &p.len);
   d = shmlua_opttimeout(L, 3, &deadline);
@@ -131,21 +158,27 @@ static int queue_push(lua_State *L) {
 
 static int queue_try_push(lua_State *L) {
   shmlua_syncud *u = checkqueue(L);
-  size_t len;
-  const char *s = luaL_checklstring(L, 2, &len);
-  return pushresult(L, u, shmlua_queue_push(&u->as.queue, s, len, 0, NULL));
+  pushing p = {u, NULL, 0, 0};
+  p.s = luaL_checklstring(L, 2, &p.len);
+  return pushresult(L, u, shmlua_sync_guarded(u, pushstep, &p, NULL));
 }
 
 typedef struct popping {
   shmlua_syncud *u;
   size_t len;
+  int wait;
 } popping;
+
+static int popstep(void *ctx, const struct timespec *deadline) {
+  popping *p = ctx;
+  return shmlua_queue_pop(&p->u->as.queue, reserve, p->u, &p->len, p->wait, deadline);
+}
 
 static int popop(void *ctx, const struct timespec *deadline) {
   popping *p = ctx;
   if (!p->u->block.addr)
     return SHMLUA_SYNC_CLOSED;
-  return shmlua_queue_pop(&p->u->as.queue, reserve, p->u, &p->len, 1, deadline);
+  return shmlua_sync_guarded(p->u, popstep, p, deadline);
 }
 
 static int popresult(lua_State *L, popping *p, int rc) {
@@ -169,20 +202,25 @@ static int popresult(lua_State *L, popping *p, int rc) {
 }
 
 static int queue_pop(lua_State *L) {
-  popping p = {checkqueue(L), 0};
+  popping p = {checkqueue(L), 0, 1};
   struct timespec deadline;
   const struct timespec *d = shmlua_opttimeout(L, 2, &deadline);
   return popresult(L, &p, shmlua_sync_wait(L, popop, &p, d, 1, NULL));
 }
 
 static int queue_try_pop(lua_State *L) {
-  popping p = {checkqueue(L), 0};
-  return popresult(L, &p, shmlua_queue_pop(&p.u->as.queue, reserve, p.u, &p.len, 0, NULL));
+  popping p = {checkqueue(L), 0, 0};
+  return popresult(L, &p, shmlua_sync_guarded(p.u, popstep, &p, NULL));
+}
+
+static int shutdownstep(void *ctx, const struct timespec *deadline) {
+  (void)deadline;
+  return shmlua_queue_shutdown(&((shmlua_syncud *)ctx)->as.queue);
 }
 
 static int queue_shutdown(lua_State *L) {
   shmlua_syncud *u = checkqueue(L);
-  int rc = shmlua_queue_shutdown(&u->as.queue);
+  int rc = shmlua_sync_guarded(u, shutdownstep, u, NULL);
   if (rc == ETIMEDOUT)
     return shmlua_sync_fail(L, "timeout");
   if (rc != 0)
