@@ -1,12 +1,51 @@
-/* The SIGBUS handler behind guards (fault.h). */
+/* The SIGBUS handler behind guards and element accesses (fault.h). */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* the register names of ucontext_t */
+#endif
 #include "fault.h"
 
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
+#include <ucontext.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define SHMLUA_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SHMLUA_ASAN 1
+#endif
+#endif
+#if SHMLUA_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
 
 SHMLUA_GUARD_TLS shmlua_guard *shmlua_guard_current;
+SHMLUA_GUARD_TLS uintptr_t shmlua_fault_address;
+
+#if SHMLUA_FAULT_RESUMES
+/* The linker's bounds of the section the element accesses list themselves in (fault.h). */
+extern const shmlua_resume __start_shmlua_resume[] __attribute__((weak, visibility("hidden")));
+extern const shmlua_resume __stop_shmlua_resume[] __attribute__((weak, visibility("hidden")));
+
+/* A fault at one of the element accesses: resume at its own fault path, which returns -1. */
+static int resumed(void *context, uintptr_t addr) {
+  mcontext_t *mc = &((ucontext_t *)context)->uc_mcontext;
+#if defined(__x86_64__)
+  __typeof__(mc->gregs[0]) *pc = &mc->gregs[REG_RIP];
+#else
+  __typeof__(mc->pc) *pc = &mc->pc;
+#endif
+  for (const shmlua_resume *e = __start_shmlua_resume; e < __stop_shmlua_resume; e++)
+    if ((uintptr_t)&e->at + (intptr_t)e->at == (uintptr_t)*pc) {
+      shmlua_fault_address = addr;
+      *pc = (__typeof__(*pc))((uintptr_t)&e->to + (intptr_t)e->to);
+      return 1;
+    }
+  return 0;
+}
+#endif
 
 static struct sigaction previous;
 static pthread_once_t installed = PTHREAD_ONCE_INIT;
@@ -50,7 +89,12 @@ static void pass_on(int sig, siginfo_t *info, void *context) {
 
 static void on_sigbus(int sig, siginfo_t *info, void *context) {
   const shmlua_block *b = NULL;
-  shmlua_guard *g = info->si_code > 0 ? guard_for((uintptr_t)info->si_addr, &b) : NULL;
+  shmlua_guard *g;
+#if SHMLUA_FAULT_RESUMES
+  if (info->si_code > 0 && resumed(context, (uintptr_t)info->si_addr))
+    return;
+#endif
+  g = info->si_code > 0 ? guard_for((uintptr_t)info->si_addr, &b) : NULL;
   if (!g) {
     pass_on(sig, info, context);
     return;
@@ -64,7 +108,10 @@ static void on_sigbus(int sig, siginfo_t *info, void *context) {
   sigemptyset(&bus);
   sigaddset(&bus, SIGBUS);
   pthread_sigmask(SIG_UNBLOCK, &bus, NULL);
-  siglongjmp(g->env, 1);
+#if SHMLUA_ASAN
+  __asan_handle_no_return(); /* the frames jumped over keep no poisoned stack behind */
+#endif
+  SHMLUA_LONGJMP(g->env);
 }
 
 static void install(void) {

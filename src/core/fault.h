@@ -14,6 +14,8 @@
 #include <setjmp.h>
 #include <stdatomic.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <string.h>
 
 #include "block.h"
 
@@ -23,8 +25,21 @@ typedef struct shmlua_fault {
   size_t offset; /* from the block's start */
 } shmlua_fault;
 
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__aarch64__))
+/* The compilers' own setjmp keeps three words (frame, stack, where to resume) and has the
+   function save its registers itself: a fraction of sigsetjmp's cost, which buf[i] feels.
+   Jumping from the signal handler restores the stack all the same. */
+typedef void *shmlua_jmpbuf[5];
+#define SHMLUA_SETJMP(env) __builtin_setjmp(env)
+#define SHMLUA_LONGJMP(env) __builtin_longjmp(env, 1)
+#else
+typedef sigjmp_buf shmlua_jmpbuf;
+#define SHMLUA_SETJMP(env) sigsetjmp(env, 0)
+#define SHMLUA_LONGJMP(env) siglongjmp(env, 1)
+#endif
+
 typedef struct shmlua_guard {
-  sigjmp_buf env;
+  shmlua_jmpbuf env;
   const shmlua_block *blocks[2]; /* what the guarded code touches; NULL: nothing */
   struct shmlua_guard *outer;
   shmlua_fault fault;
@@ -37,6 +52,91 @@ typedef struct shmlua_guard {
 #define SHMLUA_GUARD_TLS _Thread_local
 #endif
 extern SHMLUA_GUARD_TLS shmlua_guard *shmlua_guard_current;
+
+/* Single elements, the hot path (buf[i], a[i]): copy 1, 2, 4 or 8 bytes between value and at,
+   an address inside block b: 0, or -1 if there was no memory behind at (then
+   shmlua_fault_of gives where). Where the handler can resume a thread at another
+   instruction (Linux, x86-64 and aarch64, compilers with asm goto outputs), each is one
+   inline instruction listed in the section shmlua_resume with the place to go on from if it
+   faults: no guard to set up, nothing to save. Elsewhere they are guarded copies. */
+#if defined(__linux__) && (defined(__x86_64__) || defined(__aarch64__)) &&                  \
+    ((defined(__clang__) && __clang_major__ >= 11) ||                                       \
+     (!defined(__clang__) && defined(__GNUC__) && __GNUC__ >= 11))
+#define SHMLUA_FAULT_RESUMES 1
+
+/* One entry of shmlua_resume: the faulting instruction and where to resume, each as an
+   offset from the field that holds it (no relocation to make in a shared library). */
+typedef struct shmlua_resume {
+  int32_t at, to;
+} shmlua_resume;
+#define SHMLUA_RESUME_ENTRY \
+  ".pushsection shmlua_resume,\"a\"\n\t.balign 4\n\t.long 1b - .\n\t.long %l[fault] - .\n\t.popsection\n"
+
+#if defined(__x86_64__) /* the register's name gives the size */
+#define SHMLUA_LOAD_8 "mov %1, %0"
+#define SHMLUA_LOAD_16 "mov %1, %0"
+#define SHMLUA_LOAD_32 "mov %1, %0"
+#define SHMLUA_LOAD_64 "mov %1, %0"
+#define SHMLUA_STORE_8 "mov %1, %0"
+#define SHMLUA_STORE_16 "mov %1, %0"
+#define SHMLUA_STORE_32 "mov %1, %0"
+#define SHMLUA_STORE_64 "mov %1, %0"
+#else
+#define SHMLUA_LOAD_8 "ldrb %w0, %1"
+#define SHMLUA_LOAD_16 "ldrh %w0, %1"
+#define SHMLUA_LOAD_32 "ldr %w0, %1"
+#define SHMLUA_LOAD_64 "ldr %x0, %1"
+#define SHMLUA_STORE_8 "strb %w1, %0"
+#define SHMLUA_STORE_16 "strh %w1, %0"
+#define SHMLUA_STORE_32 "str %w1, %0"
+#define SHMLUA_STORE_64 "str %x1, %0"
+#endif
+
+#define SHMLUA_ACCESS(bits, bytes)                                                          \
+  static inline int shmlua_load##bytes(const shmlua_block *b, const void *at, void *value) { \
+    uint##bits##_t v;                                                                       \
+    (void)b;                                                                                \
+    __asm__ goto("1:\t" SHMLUA_LOAD_##bits "\n" SHMLUA_RESUME_ENTRY                          \
+                 : "=r"(v) : "m"(*(const uint##bits##_t *)at) : : fault);                   \
+    memcpy(value, &v, bytes);                                                               \
+    return 0;                                                                               \
+  fault:                                                                                    \
+    return -1;                                                                              \
+  }                                                                                         \
+  static inline int shmlua_store##bytes(const shmlua_block *b, void *at, const void *value) { \
+    uint##bits##_t v;                                                                       \
+    (void)b;                                                                                \
+    memcpy(&v, value, bytes);                                                               \
+    __asm__ goto("1:\t" SHMLUA_STORE_##bits "\n" SHMLUA_RESUME_ENTRY                         \
+                 : "=m"(*(uint##bits##_t *)at) : "r"(v) : : fault);                          \
+    return 0;                                                                               \
+  fault:                                                                                    \
+    return -1;                                                                              \
+  }
+SHMLUA_ACCESS(8, 1)
+SHMLUA_ACCESS(16, 2)
+SHMLUA_ACCESS(32, 4)
+SHMLUA_ACCESS(64, 8)
+#undef SHMLUA_ACCESS
+
+#else
+#define SHMLUA_FAULT_RESUMES 0
+int shmlua_load1(const shmlua_block *b, const void *at, void *value);
+int shmlua_load2(const shmlua_block *b, const void *at, void *value);
+int shmlua_load4(const shmlua_block *b, const void *at, void *value);
+int shmlua_load8(const shmlua_block *b, const void *at, void *value);
+int shmlua_store1(const shmlua_block *b, void *at, const void *value);
+int shmlua_store2(const shmlua_block *b, void *at, const void *value);
+int shmlua_store4(const shmlua_block *b, void *at, const void *value);
+int shmlua_store8(const shmlua_block *b, void *at, const void *value);
+#endif
+
+/* The address of this thread's last fault in shmlua_load* or shmlua_store*. */
+extern SHMLUA_GUARD_TLS uintptr_t shmlua_fault_address;
+static inline shmlua_fault shmlua_fault_of(const shmlua_block *b) {
+  shmlua_fault f = {b, shmlua_fault_address - (uintptr_t)b->addr};
+  return f;
+}
 
 /* Installs the SIGBUS handler once per process (block create and attach call it), keeping
    the handler found for the faults that are not ours. */
@@ -60,11 +160,11 @@ static inline void shmlua_guard_leave(shmlua_guard *g) {
 
 /* SHMLUA_GUARD_BEGIN(g, a, b) code SHMLUA_GUARD_END(g); then g.fault.block is non-NULL if
    the code was cut short by a fault in a or b (either may be NULL). A pair, because sigsetjmp
-   must run in the frame that stays live during the access. Costs a sigsetjmp without the
+   must run in the frame that stays live during the access. Costs a setjmp that saves no
    signal mask (no system call). */
 #define SHMLUA_GUARD_BEGIN(g, a, b)        \
   shmlua_guard_enter(&(g), (a), (b));      \
-  if (sigsetjmp((g).env, 0) == 0) {
+  if (SHMLUA_SETJMP((g).env) == 0) {
 #define SHMLUA_GUARD_END(g) \
   }                         \
   shmlua_guard_leave(&(g))

@@ -165,29 +165,46 @@ static size_t elemsize(const array *a) {
   return dtype_sizes[a->type];
 }
 
-/* Element access under a guard (core/fault.h): a fault raises, after the guard is left. */
+/* Element access (core/fault.h): a fault raises. One switch, as loadelem's. */
 static inline number load(lua_State *L, const array *a, const unsigned char *p) {
-  shmlua_guard g;
-  number v = {1, 0, 0}, *out = &v; /* written through a pointer: v stays in memory */
-  SHMLUA_GUARD_BEGIN(g, a->b, NULL)
-  *out = loadelem(a->type, p);
-  SHMLUA_GUARD_END(g);
-  shmlua_guard_check(L, &g);
+  number v = {1, 0, 0};
+  int rc;
+  switch (a->type) {
+#define AS(t, bytes, field, conv)              \
+  {                                            \
+    t x = 0;                                   \
+    rc = shmlua_load##bytes(a->b, p, &x);      \
+    v.field = conv x;                          \
+    break;                                     \
+  }
+  case T_INT8: AS(int8_t, 1, i, )
+  case T_UINT8: AS(uint8_t, 1, i, )
+  case T_INT16: AS(int16_t, 2, i, )
+  case T_UINT16: AS(uint16_t, 2, i, )
+  case T_INT32: AS(int32_t, 4, i, )
+  case T_UINT32: AS(uint32_t, 4, i, )
+  case T_INT64: AS(int64_t, 8, i, )
+  case T_UINT64: AS(uint64_t, 8, i, (lua_Integer)) /* wraps, as loadelem */
+  case T_FLOAT32: v.isint = 0; AS(float, 4, f, )
+  default: v.isint = 0; AS(double, 8, f, )
+#undef AS
+  }
+  if (rc != 0)
+    shmlua_accesserror(L, a->b);
   return v;
 }
 
 /* Writes the element e (converted already) at p. */
 static inline void store(lua_State *L, const array *a, unsigned char *p, const element *e) {
-  shmlua_guard g;
-  SHMLUA_GUARD_BEGIN(g, a->b, NULL)
-  switch (elemsize(a)) { /* fixed sizes: no call to memcpy */
-  case 1: memcpy(p, e, 1); break;
-  case 2: memcpy(p, e, 2); break;
-  case 4: memcpy(p, e, 4); break;
-  default: memcpy(p, e, 8); break;
+  int rc;
+  switch (elemsize(a)) {
+  case 1: rc = shmlua_store1(a->b, p, e); break;
+  case 2: rc = shmlua_store2(a->b, p, e); break;
+  case 4: rc = shmlua_store4(a->b, p, e); break;
+  default: rc = shmlua_store8(a->b, p, e); break;
   }
-  SHMLUA_GUARD_END(g);
-  shmlua_guard_check(L, &g);
+  if (rc != 0)
+    shmlua_accesserror(L, a->b);
 }
 
 /* The element the key at arg 2 names: an integer, or a float with an integer value. */
@@ -304,17 +321,13 @@ static int array_totable(lua_State *L) {
      for all n, so the stores below allocate nothing. */
   p = elements(L, a, 0) + first * size;
   for (size_t done = 0; done < n;) {
-    number chunk[TOTABLE_CHUNK], *into = chunk; /* read under one guard, then stored */
+    element chunk[TOTABLE_CHUNK]; /* copied under one guard, then read as loadelem does */
     size_t k, m = n - done < TOTABLE_CHUNK ? n - done : TOTABLE_CHUNK;
-    shmlua_guard g;
-    SHMLUA_GUARD_BEGIN(g, a->b, NULL)
-    for (k = 0; k < m; k++)
-      into[k] = loadelem(a->type, p + (done + k) * size);
-    SHMLUA_GUARD_END(g);
-    if (g.fault.block)
-      return shmlua_faulterror(L, &g.fault);
+    shmlua_fault fault;
+    if (shmlua_guarded_copy(chunk, p + done * size, m * size, a->b, NULL, &fault) != 0)
+      return shmlua_faulterror(L, &fault);
     for (k = 0; k < m; k++) {
-      pushnumber(L, chunk[k]);
+      pushnumber(L, loadelem(a->type, chunk[0].bytes + k * size));
       lua_rawseti(L, -2, (lua_Integer)(done + k) + 1);
     }
     done += m;

@@ -181,6 +181,8 @@ unsigned char *shmlua_blockaddr(lua_State *L, const shmlua_block *b, int writing
 /* Raises "block 'x': no memory behind byte N (truncated by another process, or /dev/shm is
    full)" for a fault a guard caught (core/fault.h). Call it after the guard is left. */
 int shmlua_faulterror(lua_State *L, const shmlua_fault *fault);
+/* The same, after shmlua_load* or shmlua_store* on b returned -1. */
+int shmlua_accesserror(lua_State *L, const shmlua_block *b);
 /* After SHMLUA_GUARD_END(g): raises shmlua_faulterror's error if g caught a fault. */
 static inline void shmlua_guard_check(lua_State *L, const shmlua_guard *g) {
   if (g->fault.block)

@@ -30,6 +30,11 @@ int shmlua_faulterror(lua_State *L, const shmlua_fault *fault) {
                     (LUAI_UACINT)(fault->offset + 1));
 }
 
+int shmlua_accesserror(lua_State *L, const shmlua_block *b) {
+  shmlua_fault fault = shmlua_fault_of(b);
+  return shmlua_faulterror(L, &fault);
+}
+
 /* Below this, bytes are copied to the C stack under a guard, then pushed. */
 enum { SMALL_COPY = 256 };
 

@@ -35,25 +35,17 @@ static size_t elementpos(lua_State *L, const shmlua_block *b) {
   return shmlua_checkindex(L, i, b->size);
 }
 
-/* Byte k of b under a guard: a fault raises, after the guard is left. */
+/* Byte k of b; a fault raises. */
 static inline unsigned char loadbyte(lua_State *L, const shmlua_block *b, size_t k) {
-  shmlua_guard g;
-  volatile unsigned char v = 0; /* read after the guard: not in a register sigsetjmp saved */
-  SHMLUA_GUARD_BEGIN(g, b, NULL)
-  v = b->addr[k];
-  SHMLUA_GUARD_END(g);
-  if (g.fault.block)
-    shmlua_faulterror(L, &g.fault);
+  unsigned char v = 0;
+  if (shmlua_load1(b, b->addr + k, &v) != 0)
+    shmlua_accesserror(L, b);
   return v;
 }
 
 static inline void storebyte(lua_State *L, const shmlua_block *b, size_t k, unsigned char v) {
-  shmlua_guard g;
-  SHMLUA_GUARD_BEGIN(g, b, NULL)
-  b->addr[k] = v;
-  SHMLUA_GUARD_END(g);
-  if (g.fault.block)
-    shmlua_faulterror(L, &g.fault);
+  if (shmlua_store1(b, b->addr + k, &v) != 0)
+    shmlua_accesserror(L, b);
 }
 
 /* The common case first: an integer key in range of an open block. */
