@@ -155,6 +155,12 @@ describe("a block truncated by another process while this one reads it", functio
       "function read() to:copy(a) end" },
     { "a queue's pop", "local q = assert(shm.queue { name = name, bytes = 1 << 16 })",
       "function read() assert(q:push(('x'):rep(1000))); assert(q:pop(1)) end" },
+    { "a mutex's lock and unlock", "local mu = assert(shm.mutex(name))",
+      "function read() assert(mu:lock(1)); mu:unlock() end" },
+    { "a semaphore's release and acquire", "local s = assert(shm.semaphore(0, name))",
+      "function read() s:release(); assert(s:acquire(1)); local _ = s.value end" },
+    { "an event's set, wait and clear", "local e = assert(shm.event(name))",
+      "function read() e:set(); assert(e:wait(1)); e:clear() end" },
   }
   for _, case in ipairs(cases) do
     it("raises the fault error through " .. case[1] .. ", and nothing crashes", function()
