@@ -161,6 +161,11 @@ describe("a block truncated by another process while this one reads it", functio
       "function read() s:release(); assert(s:acquire(1)); local _ = s.value end" },
     { "an event's set, wait and clear", "local e = assert(shm.event(name))",
       "function read() e:set(); assert(e:wait(1)); e:clear() end" },
+    { "a cond's signal and wait", "local mu = assert(shm.mutex()); mu:unlink();" ..
+      "local c = assert(shm.cond(mu, name))",
+      "function read() c:signal(); assert(mu:lock(1)); c:wait(0.001); mu:unlock() end" },
+    { "a barrier's wait", "local br = assert(shm.barrier(1, name))",
+      "function read() assert(br:wait(1) == 1); local _ = br.broken end" },
   }
   for _, case in ipairs(cases) do
     it("raises the fault error through " .. case[1] .. ", and nothing crashes", function()
