@@ -26,6 +26,17 @@ def create(n, size, args):
     return (now() - t0) / n, check
 
 
+def create_lazy(n, size, args):
+    check = 0
+    t0 = now()
+    for _ in range(n):
+        m = shared_memory.SharedMemory(create=True, size=size)
+        check += m.buf[0] == 0
+        m.close()
+        m.unlink()
+    return (now() - t0) / n, check
+
+
 def attach(n, size, args):
     owner = shared_memory.SharedMemory(create=True, size=SMALL)
     owner.buf[0] = 1
