@@ -29,7 +29,9 @@ SHMLUA_GUARD_TLS uintptr_t shmlua_fault_address;
 extern const shmlua_resume __start_shmlua_resume[] __attribute__((weak, visibility("hidden")));
 extern const shmlua_resume __stop_shmlua_resume[] __attribute__((weak, visibility("hidden")));
 
-/* A fault at one of the element accesses: resume at its own fault path, which returns -1. */
+/* A fault at one of the element accesses: resume at its own fault path, which returns -1.
+   Their address is always inside the block they are given (the binding checks the index
+   first), so the instruction alone says the fault is in a block's memory. */
 static int resumed(void *context, uintptr_t addr) {
   mcontext_t *mc = &((ucontext_t *)context)->uc_mcontext;
 #if defined(__x86_64__)

@@ -4,10 +4,12 @@
 
    A guard marks, per thread, that the code between SHMLUA_GUARD_BEGIN and SHMLUA_GUARD_END
    touches the memory of at most two blocks. A SIGBUS whose address lies in one of them while
-   the guard is up jumps back to the guard (siglongjmp), which then reports where it happened;
-   any other SIGBUS goes on to the handler that was there before (or the default action).
-   The code inside a guard must not call Lua, allocate, take locks it would not give back, or
-   leave the guard by return, goto or longjmp: the jump abandons it at any instruction. */
+   the guard is up jumps back to the guard, which then reports where it happened; any other
+   SIGBUS goes on to the handler that was there before (or the default action). The jump
+   abandons the guarded code at any instruction: it must not call Lua (a Lua error would
+   leave the guard up; raise after SHMLUA_GUARD_END), must not leave the guard by return,
+   goto or longjmp, and must keep what it takes where its owner finds it (the queue's pop
+   buffer is the handle's). */
 #ifndef SHMLUA_FAULT_H
 #define SHMLUA_FAULT_H
 
@@ -159,9 +161,9 @@ static inline void shmlua_guard_leave(shmlua_guard *g) {
 }
 
 /* SHMLUA_GUARD_BEGIN(g, a, b) code SHMLUA_GUARD_END(g); then g.fault.block is non-NULL if
-   the code was cut short by a fault in a or b (either may be NULL). A pair, because sigsetjmp
-   must run in the frame that stays live during the access. Costs a setjmp that saves no
-   signal mask (no system call). */
+   the code was cut short by a fault in a or b (either may be NULL). A pair, because the
+   setjmp must run in the frame that stays live during the access. It saves no signal mask
+   (no system call). */
 #define SHMLUA_GUARD_BEGIN(g, a, b)        \
   shmlua_guard_enter(&(g), (a), (b));      \
   if (SHMLUA_SETJMP((g).env) == 0) {
