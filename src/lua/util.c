@@ -19,6 +19,27 @@ void shmlua_newclass(lua_State *L, const char *tname, const luaL_Reg *metamethod
   lua_setfield(L, -2, "__index");
 }
 
+int shmlua_pushclassof(lua_State *L, int idx) {
+  const char *tname;
+  if (!lua_getmetatable(L, idx))
+    return 0;
+  lua_pushliteral(L, "__name");
+  lua_rawget(L, -2);
+  tname = lua_tostring(L, -1);
+  if (lua_type(L, -1) == LUA_TSTRING && strncmp(tname, "shm.", 4) == 0) {
+    lua_getfield(L, LUA_REGISTRYINDEX, tname);
+    if (lua_rawequal(L, -1, -3)) { /* a class of ours, not a look-alike */
+      lua_pushstring(L, tname + 4);
+      lua_replace(L, -4);
+      lua_pop(L, 2);
+      return 1;
+    }
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 2);
+  return 0;
+}
+
 void shmlua_addmethods(lua_State *L, const char *tname, const luaL_Reg *methods) {
   luaL_getmetatable(L, tname);
   lua_getfield(L, -1, SHMLUA_METHODS);
