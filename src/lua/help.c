@@ -60,9 +60,9 @@ static void addsummary(luaL_Buffer *b, const shmlua_docpart *p) {
     luaL_addchar(b, ' ');
   while (++col < SUMMARY_NAMES);
   room = col < SUMMARY_WIDTH ? SUMMARY_WIDTH - col : 0;
-  if (n > room) { /* cut, not inside a UTF-8 character, and say so */
-    n = room > 3 ? room - 3 : 0;
-    while (n > 0 && ((unsigned char)body[n] & 0xc0) == 0x80)
+  if (n > room) { /* cut after a word, and say so */
+    n = room > 1 ? room - 1 : 0;
+    while (n > 0 && body[n] != ' ')
       n--;
     luaL_addlstring(b, body, n);
     luaL_addstring(b, "\xe2\x80\xa6");
@@ -153,8 +153,8 @@ static void pushtopics(lua_State *L) {
   lua_newtable(L); /* the classes listed */
   seen = lua_gettop(L);
   luaL_buffinit(L, &b);
-  luaL_addstring(&b, "help \"name\" or help(value) shows the reference of the shm module "
-                     "(docs/api.md) for:\n\nthe module (help \"shm\"):\n ");
+  luaL_addstring(&b, "help \"name\" or help(value) shows the shm reference (docs/api.md) "
+                     "for:\n\nthe module (help \"shm\"):\n ");
   col = 1;
   while (shmlua_doc_next(&p))
     if (ofmodule(&p))

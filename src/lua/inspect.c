@@ -100,6 +100,8 @@ static void pushnumber(lua_State *L, int idx) {
 
 /* A table key, for sorting: numbers first (by value), then strings (by bytes), then
    booleans, then the rest (by type); ties keep the traversal order. */
+enum { RANK_NUMBER, RANK_STRING, RANK_BOOLEAN, RANK_OTHER };
+
 typedef struct key {
   int rank, isint;
   lua_Integer i;
@@ -114,16 +116,16 @@ static int compare(const void *pa, const void *pb) {
   int c = 0;
   if (a->rank != b->rank)
     return a->rank < b->rank ? -1 : 1;
-  if (a->rank == 0) {
+  if (a->rank == RANK_NUMBER) {
     if (a->isint && b->isint)
       c = a->i < b->i ? -1 : a->i > b->i;
     else
       c = a->n < b->n ? -1 : a->n > b->n;
-  } else if (a->rank == 1) {
+  } else if (a->rank == RANK_STRING) {
     c = memcmp(a->s, b->s, a->len < b->len ? a->len : b->len);
     if (c == 0)
       c = a->len < b->len ? -1 : a->len > b->len;
-  } else if (a->rank == 2)
+  } else if (a->rank == RANK_BOOLEAN)
     c = a->i < b->i ? -1 : a->i > b->i;
   return c ? c : (a->pos < b->pos ? -1 : 1);
 }
@@ -139,7 +141,10 @@ static key *sortkeys(lua_State *L, int keys, lua_Integer n) {
     type = lua_type(L, -1);
     memset(e, 0, sizeof *e);
     e->pos = j + 1;
-    e->rank = type == LUA_TNUMBER ? 0 : type == LUA_TSTRING ? 1 : type == LUA_TBOOLEAN ? 2 : 3 + type;
+    e->rank = type == LUA_TNUMBER    ? RANK_NUMBER
+              : type == LUA_TSTRING  ? RANK_STRING
+              : type == LUA_TBOOLEAN ? RANK_BOOLEAN
+                                     : RANK_OTHER + type;
     if (type == LUA_TNUMBER) {
       e->isint = lua_isinteger(L, -1);
       e->i = e->isint ? lua_tointeger(L, -1) : 0;
@@ -242,7 +247,7 @@ static void layout(lua_State *L, printer *p, int parts, int alone, lua_Integer n
     if (!broken) {
       if (i > 1)
         luaL_addstring(&b, ", ");
-    } else if (column == 0 || own || after_alone || column + 2 + len > p->width) {
+    } else if (column == 0 || own || after_alone || column + 2 + len + 1 > p->width) {
       luaL_addstring(&b, i > 1 ? ",\n" : "\n");
       for (size_t k = 0; k < at.indent + 2; k++)
         luaL_addchar(&b, ' ');
