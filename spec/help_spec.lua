@@ -3,17 +3,17 @@
 local H = require "helper"
 local shm = require "shm"
 
-local function readfile(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("*a")
+local page
+do
+  local f = assert(io.open(os.getenv("PWD") .. "/docs/api.md", "rb"))
+  page = f:read("*a")
   f:close()
-  return s
 end
 
 -- The parts of the page: each heading with the text under it, blank lines at the end cut.
 local function parts()
   local list, current, fenced = {}, nil, false
-  for line in (readfile(os.getenv("PWD") .. "/docs/api.md") .. "\n"):gmatch("([^\n]*)\n") do
+  for line in (page .. "\n"):gmatch("([^\n]*)\n") do
     local hashes = not fenced and line:match("^(#+) ")
     if hashes and #hashes <= 3 then
       current = { level = #hashes, title = line:sub(#hashes + 2), lines = {} }

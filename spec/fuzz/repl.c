@@ -9,9 +9,8 @@
 
 #include "binding.h"
 #include "luashm.h"
-#include "require.h"
+#include "lua_input.h"
 
-static lua_State *L;
 static int trapped; /* the __index function of the environment's proxy ran */
 
 static int trap(lua_State *S) {
@@ -115,16 +114,7 @@ static int run(lua_State *S) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  unsigned char *bytes = fuzz_block(data, size);
-  if (!L)
-    L = luaL_newstate();
   trapped = 0;
-  lua_pushcfunction(L, run);
-  lua_pushlightuserdata(L, bytes);
-  lua_pushinteger(L, (lua_Integer)size);
-  if (lua_pcall(L, 2, 0, 0) != LUA_OK)
-    lua_pop(L, 1); /* a Lua error is a valid answer */
-  lua_gc(L, LUA_GCCOLLECT);
-  free(bytes);
+  fuzz_lua_call(run, data, size);
   return 0;
 }

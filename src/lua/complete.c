@@ -45,10 +45,26 @@ static int documented(const char *class, const char *key, size_t len) {
   return 0;
 }
 
+/* Replaces the value on top by the table that is its __index; 0 (nothing done) if none. */
+static int climb(lua_State *L) {
+  if (!pushindextable(L, -1))
+    return 0;
+  lua_replace(L, -2);
+  return 1;
+}
+
+/* Replaces the shmlua object at idx (the top) by its class's methods table. */
+static void tomethods(lua_State *L, int idx) {
+  lua_getmetatable(L, idx);
+  lua_getfield(L, -1, SHMLUA_METHODS);
+  lua_replace(L, idx);
+  lua_settop(L, idx);
+}
+
 /* Replaces the value on top by its field key (len bytes), read raw (through __index
    tables), or for a shmlua object its method or documented field; by nil otherwise. */
 static void step(lua_State *L, const char *key, size_t len) {
-  int value = lua_gettop(L);
+  int value = lua_gettop(L), hops = 0;
   if (shmlua_pushclassof(L, value)) {
     int field = documented(lua_tostring(L, -1), key, len);
     lua_pop(L, 1);
@@ -63,26 +79,21 @@ static void step(lua_State *L, const char *key, size_t len) {
       lua_replace(L, value);
       return;
     }
-    lua_getmetatable(L, value);
-    lua_getfield(L, -1, SHMLUA_METHODS);
-    lua_replace(L, value);
-    lua_settop(L, value);
+    tomethods(L, value);
   }
-  for (int hops = 0; hops < MAX_CHAIN; hops++) {
-    if (lua_istable(L, -1)) {
+  do {
+    if (lua_istable(L, value)) {
       lua_pushlstring(L, key, len);
-      lua_rawget(L, -2);
-      if (!lua_isnil(L, -1))
-        break;
+      lua_rawget(L, value);
+      if (!lua_isnil(L, -1)) {
+        lua_replace(L, value);
+        return;
+      }
       lua_pop(L, 1);
     }
-    if (!pushindextable(L, -1)) {
-      lua_pushnil(L);
-      break;
-    }
-  }
+  } while (++hops < MAX_CHAIN && climb(L));
+  lua_pushnil(L);
   lua_replace(L, value);
-  lua_settop(L, value);
 }
 
 static void add(lua_State *L, int set, const char *name, size_t len) {
@@ -94,7 +105,7 @@ static void add(lua_State *L, int set, const char *name, size_t len) {
 /* Adds to set the names after the value on top (which it pops): all keys, or only those of
    methods (functions). */
 static void addkeys(lua_State *L, int set, int methods) {
-  int value = lua_gettop(L);
+  int value = lua_gettop(L), hops = 0;
   if (shmlua_pushclassof(L, value)) {
     shmlua_docpart p = {0};
     const char *class = lua_tostring(L, -1);
@@ -102,15 +113,12 @@ static void addkeys(lua_State *L, int set, int methods) {
     while (!methods && shmlua_doc_next(&p))
       if (shmlua_doc_memberof(&p, class, strlen(class), &sep) && sep == '.')
         add(L, set, p.name + p.memberat, p.namelen - p.memberat);
-    lua_getmetatable(L, value);
-    lua_getfield(L, -1, SHMLUA_METHODS);
-    lua_replace(L, value);
-    lua_settop(L, value);
+    tomethods(L, value);
   }
-  for (int hops = 0; hops < MAX_CHAIN; hops++) {
-    if (lua_istable(L, -1)) {
+  do {
+    if (lua_istable(L, value)) {
       lua_pushnil(L);
-      while (lua_next(L, -2)) {
+      while (lua_next(L, value)) {
         size_t len;
         const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tolstring(L, -2, &len) : NULL;
         if (key && shmlua_isname(key, len) && (!methods || lua_isfunction(L, -1)))
@@ -118,10 +126,7 @@ static void addkeys(lua_State *L, int set, int methods) {
         lua_pop(L, 1);
       }
     }
-    if (!pushindextable(L, -1))
-      break;
-    lua_replace(L, -2);
-  }
+  } while (++hops < MAX_CHAIN && climb(L));
   lua_pop(L, 1);
 }
 
