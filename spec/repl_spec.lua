@@ -262,11 +262,12 @@ describe("the shmlua REPL's help for people", function()
 
   it_readline("runs nothing of the script's while completing: no __index function", function()
     t = repl()
-    t:type("calls = 0 trap = setmetatable({}, {__index = function(_, k) " ..
+    t:type("calls = 0 trap = setmetatable({real = {inner = 1}}, {__index = function(_, k) " ..
       "calls = calls + 1 return {} end})")
     idle(t)
     tab("trap.x.", 2, "\n> trap%.x%.\n$")
     tab("trap:", 2, "\n> trap:\n$")
+    tab("trap.real.i", 1, "\n> trap%.real%.inner\n$") -- its raw fields do complete
     t:type("print('calls' .. ':', calls)")
     t:waitfor("\ncalls:%s+0\n", 5, true)
   end)
