@@ -35,7 +35,10 @@ void shmlua_open_complete(lua_State *L);
 int shmlua_inspect(lua_State *L);
 int shmlua_help(lua_State *L);
 int shmlua_complete(lua_State *L);
-/* Whether s (len bytes) is a Lua name: an identifier that is not a keyword. */
+/* Lua's reserved words (NULL-terminated); whether c may be in a name (first: start it); whether
+   s (len bytes) is a name: an identifier that is not a reserved word. */
+extern const char *const shmlua_keywords[];
+int shmlua_isnamechar(char c, int first);
 int shmlua_isname(const char *s, size_t len);
 /* Appends bytes p[0..n) as xxd's lines, offsets counted from offset; bytes that differ from
    before[k] (before may be NULL) in reverse video. For buf:hexdump and shm.watch. */

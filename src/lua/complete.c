@@ -11,11 +11,6 @@
 
 #define MAX_CHAIN 16 /* __index tables followed, at most (they may loop) */
 
-static const char *const keywords[] = {
-    "and",   "break", "do",  "else", "elseif", "end",    "false", "for",
-    "function", "goto", "if", "in",  "local",  "nil",    "not",   "or",
-    "repeat", "return", "then", "true", "until", "while", NULL};
-
 /* Pushes the table that __index of the value at idx is, or returns 0. */
 static int pushindextable(lua_State *L, int idx) {
   if (!lua_getmetatable(L, idx))
@@ -130,11 +125,6 @@ static void addkeys(lua_State *L, int set, int methods) {
   lua_pop(L, 1);
 }
 
-static int isname(char c, int first) {
-  return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-         (!first && c >= '0' && c <= '9');
-}
-
 static int compare(const void *a, const void *b) {
   return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
@@ -180,9 +170,9 @@ static int parsepath(const char *text, size_t len, size_t start, size_t *last) {
   for (;;) {
     if (i == len)
       return 1;
-    if (!isname(text[i], 1))
+    if (!shmlua_isnamechar(text[i], 1))
       return 0; /* a number, or a separator where a name should be */
-    while (i < len && isname(text[i], 0))
+    while (i < len && shmlua_isnamechar(text[i], 0))
       i++;
     if (i == len)
       return 1;
@@ -201,15 +191,15 @@ int shmlua_complete(lua_State *L) {
     luaL_checktype(L, 2, LUA_TTABLE);
   lua_settop(L, 2);
   lua_newtable(L); /* the set of names */
-  for (start = len; start > 0 && (isname(text[start - 1], 0) || text[start - 1] == '.' ||
-                                  text[start - 1] == ':');
+  for (start = len; start > 0 && (shmlua_isnamechar(text[start - 1], 0) ||
+                                  text[start - 1] == '.' || text[start - 1] == ':');
        start--)
     ;
   if (!parsepath(text, len, start, &last) || (start > 0 && strchr(")]}\"'", text[start - 1])))
     return 1; /* not a name, or a field of an expression, which is not evaluated: none */
   lua_pushvalue(L, 2);
   if (last == start)
-    for (const char *const *k = keywords; *k; k++)
+    for (const char *const *k = shmlua_keywords; *k; k++)
       add(L, 3, *k, strlen(*k));
   for (size_t from = start, i = start; i < last; i++)
     if (text[i] == '.' || text[i] == ':') {

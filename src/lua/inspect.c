@@ -28,31 +28,6 @@ typedef struct place {
 
 static void render(lua_State *L, printer *p, int idx, int level, place at);
 
-static int iskeyword(const char *s, size_t len) {
-  static const char *const words[] = {
-      "and",   "break", "do",  "else", "elseif", "end",    "false", "for",
-      "function", "goto", "if", "in",  "local",  "nil",    "not",   "or",
-      "repeat", "return", "then", "true", "until", "while", NULL};
-  for (const char *const *w = words; *w; w++)
-    if (strlen(*w) == len && memcmp(*w, s, len) == 0)
-      return 1;
-  return 0;
-}
-
-static int isnamechar(char c, int first) {
-  return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-         (!first && c >= '0' && c <= '9');
-}
-
-int shmlua_isname(const char *s, size_t len) {
-  if (len == 0)
-    return 0;
-  for (size_t i = 0; i < len; i++)
-    if (!isnamechar(s[i], i == 0))
-      return 0;
-  return !iskeyword(s, len);
-}
-
 /* The string at idx between quotes, with escapes for what a terminal would not show. */
 static void pushstring(lua_State *L, int idx) {
   size_t len;
@@ -161,16 +136,17 @@ static key *sortkeys(lua_State *L, int keys, lua_Integer n) {
 
 /* Pushes "name = " or "[key] = " for the key on top (left there). Returns its length. */
 static size_t pushprefix(lua_State *L, printer *p, int level, place at) {
-  size_t len;
-  const char *s;
+  size_t len = 0;
   int key = lua_gettop(L);
-  if (lua_type(L, key) == LUA_TSTRING && (s = lua_tolstring(L, key, &len), shmlua_isname(s, len)))
+  const char *s = lua_type(L, key) == LUA_TSTRING ? lua_tolstring(L, key, &len) : NULL;
+  if (s && shmlua_isname(s, len))
     lua_pushfstring(L, "%s = ", s);
   else {
     at.col += 1;
+    lua_pushliteral(L, "[");
     render(L, p, key, level, at);
-    lua_pushfstring(L, "[%s] = ", lua_tostring(L, -1));
-    lua_remove(L, -2);
+    lua_pushliteral(L, "] = ");
+    lua_concat(L, 3);
   }
   lua_tolstring(L, -1, &len);
   return len;
