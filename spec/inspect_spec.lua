@@ -87,6 +87,15 @@ describe("shm.inspect", function()
     assert.is_true(#lines < 12)
   end)
 
+  it("builds long texts whole: thousands of entries on lines of their own", function()
+    local value = {}
+    for i = 1, 3000 do value[("key_%04d"):format(i)] = ("%050d"):format(i) end
+    local text = I(value, { items = 3000 })
+    assert.is_true(#text > 150000)
+    assert.same(value, assert((loadstring or load)("return " .. text))())
+    assert.is_string(I(_G, { depth = 10, items = 1000 }))
+  end)
+
   it("breaks what does not fit in the width: keyed entries and tables on lines of their own",
     function()
       local t = { { name = "one", size = 1 }, { name = "two", size = 2 }, total = 3 }

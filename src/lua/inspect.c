@@ -220,6 +220,7 @@ static void layout(lua_State *L, printer *p, int parts, int alone, lua_Integer n
     lua_pop(L, 1);
     lua_rawgeti(L, parts, (int)i);
     lua_tolstring(L, -1, &len);
+    lua_pop(L, 1); /* the buffer's operations want it off the stack */
     if (!broken) {
       if (i > 1)
         luaL_addstring(&b, ", ");
@@ -234,6 +235,7 @@ static void layout(lua_State *L, printer *p, int parts, int alone, lua_Integer n
     }
     column += len;
     after_alone = own;
+    lua_rawgeti(L, parts, (int)i);
     luaL_addvalue(&b);
   }
   if (broken) {
