@@ -104,7 +104,7 @@ static int run(lua_State *S) {
   lua_createtable(S, 0, 3);
   lua_pushinteger(S, size ? data[0] % 8 : 0);
   lua_setfield(S, -2, "depth");
-  lua_pushinteger(S, size > 1 ? data[1] % 16 : 0);
+  lua_pushinteger(S, size > 1 ? data[1] % 64 : 0);
   lua_setfield(S, -2, "items");
   lua_pushinteger(S, size > 2 ? data[2] % 100 : 0);
   lua_setfield(S, -2, "width");
