@@ -14,11 +14,16 @@ static int same(const char *a, size_t alen, const char *b, size_t blen) {
   return alen == blen && memcmp(a, b, alen) == 0;
 }
 
+static char lower(char c) {
+  return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
+/* A section's title as a person types it: "processes" for "Processes". */
 static int sametitle(const char *a, size_t alen, const char *b, size_t blen) {
   if (alen != blen)
     return 0;
   for (size_t i = 0; i < alen; i++)
-    if ((a[i] | 0x20) != (b[i] | 0x20))
+    if (lower(a[i]) != lower(b[i]))
       return 0;
   return 1;
 }
