@@ -85,6 +85,17 @@ describe("shm.complete", function()
     assert.equal("and", complete("an", genv))
     assert.equal(0, calls)
     assert.equal("udproxy:write", complete("udproxy:wri", env))
+    -- a script's __index put in a shmlua class's metatable is not called either
+    local m = H.block(8)
+    local mt = getmetatable(m)
+    local index = mt.__index
+    mt.__index = trap
+    env.m = m
+    local ok, list = pcall(complete, "m.buf:", env)
+    mt.__index = index
+    assert.is_true(ok, list)
+    assert.equal("", list)
+    assert.equal(0, calls)
   end)
 
   it("evaluates no expression: calls, indexes, numbers and misplaced separators give nothing",

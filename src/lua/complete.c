@@ -24,6 +24,18 @@ static int pushindextable(lua_State *L, int idx) {
   return 0;
 }
 
+/* Whether the __index of the object at idx is still a C function: one of the module's, not
+   one a script put in the metatable. */
+static int cindex(lua_State *L, int idx) {
+  int c;
+  lua_getmetatable(L, idx);
+  lua_pushliteral(L, "__index");
+  lua_rawget(L, -2);
+  c = lua_iscfunction(L, -1);
+  lua_pop(L, 2);
+  return c;
+}
+
 static int readfield(lua_State *L) {
   lua_gettable(L, 1);
   return 1;
@@ -61,7 +73,7 @@ static void tomethods(lua_State *L, int idx) {
 static void step(lua_State *L, const char *key, size_t len) {
   int value = lua_gettop(L), hops = 0;
   if (shmlua_pushclassof(L, value)) {
-    int field = documented(lua_tostring(L, -1), key, len);
+    int field = documented(lua_tostring(L, -1), key, len) && cindex(L, value);
     lua_pop(L, 1);
     if (field) {
       lua_pushcfunction(L, readfield);
