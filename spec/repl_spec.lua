@@ -320,6 +320,19 @@ describe("the shmlua REPL's help for people", function()
     t:waitfor("\nno entry for 'no_such_topic' in the shm reference")
   end)
 
+  it("sets help and _ raw, past a script's __newindex that forbids new globals", function()
+    local script = H.tmpfile("setmetatable(_G, {__newindex = function(_, k) " ..
+      "error('new global ' .. k, 2) end})")
+    finally(function() os.remove(script) end)
+    t = repl("-i " .. H.quote(script))
+    t:type("x = 1")
+    t:waitfor("new global x")
+    t:type("20 + 1")
+    t:waitfor("\n21\n")
+    t:type("_ * 2, type(help)")
+    t:waitfor('\n42%s+"function"\n', 5, true)
+  end)
+
   it("gives a script and -e none of it: no help, no _, print as lua5.4's", function()
     local script = H.tmpfile("print('script:', type(help), type(_), print({}) == nil)\n" ..
       "print(('x'):rep(2), {})")

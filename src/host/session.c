@@ -28,9 +28,10 @@ void shmlua_session_open(lua_State *L) {
   lua_pushglobaltable(L);
   lua_pushliteral(L, "help");
   lua_rawget(L, -2);
-  if (lua_isnil(L, -1)) {
+  if (lua_isnil(L, -1)) { /* raw: a strict-mode __newindex would raise outside a pcall */
+    lua_pushliteral(L, "help");
     lua_pushcfunction(L, help);
-    lua_setfield(L, -3, "help");
+    lua_rawset(L, -4);
   }
   lua_pop(L, 2);
 }
@@ -69,8 +70,11 @@ void shmlua_session_show(lua_State *L) {
   const char *text;
   if (n == 0)
     return;
+  lua_pushglobaltable(L); /* raw, as help */
+  lua_pushliteral(L, "_");
   lua_pushvalue(L, 1);
-  lua_setglobal(L, "_");
+  lua_rawset(L, -3);
+  lua_pop(L, 1);
   luaL_checkstack(L, LUA_MINSTACK, "too many results to print");
   lua_pushcfunction(L, showall);
   lua_insert(L, 1);
