@@ -9,6 +9,7 @@
 
 #include "completion.h"
 #include "input.h"
+#include "proc.h"
 #include "run.h"
 #include "session.h"
 #include "signals.h"
@@ -108,6 +109,17 @@ static int loadchunk(lua_State *L) {
   return status;
 }
 
+/* After the REPL the host waits for the children still running: says so, or it would look
+   hung. */
+static void saywaiting(void) {
+  size_t n = shmlua_children_running();
+  if (n == 1)
+    fputs("waiting for 1 child; Ctrl-C stops it\n", stderr);
+  else if (n > 1)
+    fprintf(stderr, "waiting for %zu children; Ctrl-C stops them\n", n);
+  fflush(stderr);
+}
+
 void shmlua_host_repl(lua_State *L) {
   const char *progname = shmlua_progname;
   int status;
@@ -129,5 +141,6 @@ void shmlua_host_repl(lua_State *L) {
   lua_settop(L, 0);
   fputc('\n', stdout);
   fflush(stdout);
+  saywaiting();
   shmlua_progname = progname;
 }
