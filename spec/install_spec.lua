@@ -89,6 +89,15 @@ describe("an installed shmlua", function()
       H.quote("print(require('shm').version)"))))
   end)
 
+  it("carries the reference of its own version: shm.help answers from docs/api.md", function()
+    local page = readfile(root .. "/docs/api.md")
+    local entry = page:match("\n(### shm%.inspect%(.-)\n+###")
+    assert.is_not_nil(entry)
+    local out = ok(("LUA_CPATH=%s lua5.4 -l shm -e %s"):format(
+      H.quote(prefix .. "/lib/lua/5.4/?.so;;"), H.quote("io.write(shm.help('shm.inspect'))")))
+    assert.equal(entry, out)
+  end)
+
   -- The examples' programs: the embedded one runs its script; both make a child answer.
   local function check_examples(embed, core)
     local out = ok(("%s %s/examples/embed/share.lua"):format(H.quote(embed), root))
@@ -147,9 +156,11 @@ describe("the rockspec", function()
       local copy = os.tmpname()
       os.remove(copy)
       local tree = copy .. "-tree"
-      -- luarocks builds in the current directory (build.luarocks/): use a copy of the sources.
-      ok(("mkdir -p %s && cp -r %s/CMakeLists.txt %s/src %s/lua %s/README.md %s"):format(
-        H.quote(copy), root, root, root, root, H.quote(copy)))
+      -- luarocks builds in the current directory (build.luarocks/): use a copy of the sources
+      -- (docs/api.md too: the module carries it for shm.help).
+      ok(("mkdir -p %s/docs && cp -r %s/CMakeLists.txt %s/src %s/lua %s/README.md %s && "
+        .. "cp %s/docs/api.md %s/docs"):format(H.quote(copy), root, root, root, root,
+        H.quote(copy), root, H.quote(copy)))
       local out, success = H.sh(("cd %s && %sluarocks --lua-version 5.4 make --tree %s "
         .. "lua/rockspec/shmlua-scm-1.rockspec 2>&1"):format(H.quote(copy), tool, H.quote(tree)))
       local name = H.name("rock")

@@ -29,6 +29,18 @@ void shmlua_open_pack(lua_State *L); /* after buf: adds buf:pack, buf:unpack */
 void shmlua_open_list(lua_State *L);
 void shmlua_open_hexdump(lua_State *L); /* after buf: adds buf:hexdump */
 void shmlua_open_watch(lua_State *L);
+void shmlua_open_inspect(lua_State *L);
+void shmlua_open_help(lua_State *L);
+void shmlua_open_complete(lua_State *L);
+/* shm.inspect, shm.help and shm.complete, which the shmlua REPL also calls directly. */
+int shmlua_inspect(lua_State *L);
+int shmlua_help(lua_State *L);
+int shmlua_complete(lua_State *L);
+/* Lua's reserved words (NULL-terminated); whether c may be in a name (first: start it); whether
+   s (len bytes) is a name: an identifier that is not a reserved word. */
+extern const char *const shmlua_keywords[];
+int shmlua_isnamechar(char c, int first);
+int shmlua_isname(const char *s, size_t len);
 /* Appends bytes p[0..n) as xxd's lines, offsets counted from offset; bytes that differ from
    before[k] (before may be NULL) in reverse video. For buf:hexdump and shm.watch. */
 void shmlua_hexdump(luaL_Buffer *out, size_t offset, const unsigned char *p, size_t n,
@@ -70,6 +82,11 @@ static inline void *shmlua_totagged(lua_State *L, int arg, size_t size, const vo
     return ud;
   return NULL;
 }
+
+/* If the value at idx has the metatable of a class made by shmlua_newclass, pushes the
+   class's name without "shm." ("block") and returns 1; otherwise pushes nothing, 0. Reads
+   the metatable raw: no metamethod runs. */
+int shmlua_pushclassof(lua_State *L, int idx);
 
 /* Adds methods to a class made by shmlua_newclass (so a part can extend another's type). */
 void shmlua_addmethods(lua_State *L, const char *tname, const luaL_Reg *methods);

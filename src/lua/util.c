@@ -19,6 +19,27 @@ void shmlua_newclass(lua_State *L, const char *tname, const luaL_Reg *metamethod
   lua_setfield(L, -2, "__index");
 }
 
+int shmlua_pushclassof(lua_State *L, int idx) {
+  const char *tname;
+  if (!lua_getmetatable(L, idx))
+    return 0;
+  lua_pushliteral(L, "__name");
+  lua_rawget(L, -2);
+  tname = lua_tostring(L, -1);
+  if (lua_type(L, -1) == LUA_TSTRING && strncmp(tname, "shm.", 4) == 0) {
+    lua_getfield(L, LUA_REGISTRYINDEX, tname);
+    if (lua_rawequal(L, -1, -3)) { /* a class of ours, not a look-alike */
+      lua_pushstring(L, tname + 4);
+      lua_replace(L, -4);
+      lua_pop(L, 2);
+      return 1;
+    }
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 2);
+  return 0;
+}
+
 void shmlua_addmethods(lua_State *L, const char *tname, const luaL_Reg *methods) {
   luaL_getmetatable(L, tname);
   lua_getfield(L, -1, SHMLUA_METHODS);
@@ -35,6 +56,28 @@ void *shmlua_newscratch(lua_State *L, size_t size, const char *tname, lua_CFunct
   }
   lua_setmetatable(L, -2);
   return p;
+}
+
+const char *const shmlua_keywords[] = {
+    "and",    "break",  "do",   "else", "elseif", "end",   "false", "for",
+    "function", "goto", "if",   "in",   "local",  "nil",   "not",   "or",
+    "repeat", "return", "then", "true", "until",  "while", NULL};
+
+int shmlua_isnamechar(char c, int first) {
+  return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+         (!first && c >= '0' && c <= '9');
+}
+
+int shmlua_isname(const char *s, size_t len) {
+  if (len == 0)
+    return 0;
+  for (size_t i = 0; i < len; i++)
+    if (!shmlua_isnamechar(s[i], i == 0))
+      return 0;
+  for (const char *const *w = shmlua_keywords; *w; w++)
+    if (strlen(*w) == len && memcmp(*w, s, len) == 0)
+      return 0;
+  return 1;
 }
 
 enum { QUOTED_MAX = 32 };
