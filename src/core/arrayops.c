@@ -133,9 +133,10 @@ double shmlua_vec_mean(const shmlua_vec *v) {
   return s / (double)v->n;
 }
 
-/* The first extreme; for floats the first NaN ends the search. uint64 compares as the int64
-   Lua reads. */
-#define EXTREME(T, LT)                                                                        \
+/* The first extreme; for floats the first NaN ends the search. One test per element in the
+   common case: "not at least as good" is true for a better element or a NaN. uint64
+   compares as the int64 Lua reads. */
+#define EXTREME(T, LE)                                                                        \
   {                                                                                           \
     const T *p = (const T *)v->p;                                                             \
     T best = p[0];                                                                            \
@@ -144,33 +145,32 @@ double shmlua_vec_mean(const shmlua_vec *v) {
       break;                                                                                  \
     for (size_t k = 1; k < v->n; k++) {                                                       \
       T x = p[(ptrdiff_t)k * step];                                                           \
-      if (max ? LT(best, x) : LT(x, best)) {                                                  \
+      if (max ? !LE(x, best) : !LE(best, x)) {                                                \
+        pos = k;                                                                              \
+        if (x != x)                                                                           \
+          break;                                                                              \
         best = x;                                                                             \
-        pos = k;                                                                              \
-      } else if (x != x) {                                                                    \
-        pos = k;                                                                              \
-        break;                                                                                \
       }                                                                                       \
     }                                                                                         \
     *out = shmlua_num_load(v->type, p + (ptrdiff_t)pos * step);                               \
     return pos;                                                                               \
   }
-#define PLAIN_LT(a, b) ((a) < (b))
-#define SIGNED_LT(a, b) ((int64_t)(a) < (int64_t)(b))
+#define PLAIN_LE(a, b) ((a) <= (b))
+#define SIGNED_LE(a, b) ((int64_t)(a) <= (int64_t)(b))
 
 size_t shmlua_vec_extreme(const shmlua_vec *v, int max, shmlua_num *out) {
   ptrdiff_t step = STEP(v);
   switch (v->type) {
-  case SHMLUA_INT8: EXTREME(int8_t, PLAIN_LT)
-  case SHMLUA_UINT8: EXTREME(uint8_t, PLAIN_LT)
-  case SHMLUA_INT16: EXTREME(int16_t, PLAIN_LT)
-  case SHMLUA_UINT16: EXTREME(uint16_t, PLAIN_LT)
-  case SHMLUA_INT32: EXTREME(int32_t, PLAIN_LT)
-  case SHMLUA_UINT32: EXTREME(uint32_t, PLAIN_LT)
-  case SHMLUA_INT64: EXTREME(int64_t, PLAIN_LT)
-  case SHMLUA_UINT64: EXTREME(uint64_t, SIGNED_LT)
-  case SHMLUA_FLOAT32: EXTREME(float, PLAIN_LT)
-  case SHMLUA_FLOAT64: EXTREME(double, PLAIN_LT)
+  case SHMLUA_INT8: EXTREME(int8_t, PLAIN_LE)
+  case SHMLUA_UINT8: EXTREME(uint8_t, PLAIN_LE)
+  case SHMLUA_INT16: EXTREME(int16_t, PLAIN_LE)
+  case SHMLUA_UINT16: EXTREME(uint16_t, PLAIN_LE)
+  case SHMLUA_INT32: EXTREME(int32_t, PLAIN_LE)
+  case SHMLUA_UINT32: EXTREME(uint32_t, PLAIN_LE)
+  case SHMLUA_INT64: EXTREME(int64_t, PLAIN_LE)
+  case SHMLUA_UINT64: EXTREME(uint64_t, SIGNED_LE)
+  case SHMLUA_FLOAT32: EXTREME(float, PLAIN_LE)
+  case SHMLUA_FLOAT64: EXTREME(double, PLAIN_LE)
   }
   *out = shmlua_num_load(v->type, v->p); /* a NaN first */
   return 0;
@@ -400,142 +400,127 @@ int shmlua_vec_update(const shmlua_vec *d, shmlua_update op, const shmlua_operan
 
 /* ---- sorting ---- */
 
-enum { INSERTION_MAX = 16 };
+/* Elements are sorted as unsigned keys of their width, made so that the key order is the
+   element order: the sign bit flipped for signed integers (uint64 too: it orders as the
+   int64 Lua reads), and for floats all bits flipped if negative, else the sign bit; every
+   NaN becomes the largest key (so NaNs go last, as one canonical NaN). Then a least
+   significant digit radix sort, 11 bits a pass, skipping the passes where all keys share
+   the digit; short runs by insertion. */
+enum { RADIX_BITS = 11, RADIX_BUCKETS = 1 << RADIX_BITS, RADIX_PASSES_MAX = 6,
+       INSERTION_MAX = 32 };
 
-/* Introsort: quicksort (median of three, Hoare's partition), heapsort past 2 log2 n levels,
-   insertion sort for short runs. */
-#define DEFINE_SORT(NAME, T)                                                                  \
-  static void NAME##_sift(T *a, size_t root, size_t n) {                                      \
-    T v = a[root];                                                                            \
-    for (size_t child; (child = 2 * root + 1) < n; root = child) {                            \
-      if (child + 1 < n && a[child] < a[child + 1])                                           \
-        child++;                                                                              \
-      if (!(v < a[child]))                                                                    \
-        break;                                                                                \
-      a[root] = a[child];                                                                     \
-    }                                                                                         \
-    a[root] = v;                                                                              \
+#define DEFINE_KEYSORT(NAME, U)                                                               \
+  static void NAME##_tokeys(U *a, size_t n, int isfloat, int issigned) {                      \
+    /* the bits of an infinity: a float key above them (sign aside) is a NaN */              \
+    const U top = (U)((U)1 << (sizeof(U) * 8 - 1)),                                           \
+            infinity = (U)(sizeof(U) == 8 ? 0x7ff0000000000000u : 0x7f800000u);              \
+    if (isfloat)                                                                              \
+      for (size_t k = 0; k < n; k++)                                                          \
+        a[k] = (U)(a[k] & ~top) > infinity ? (U)~(U)0                                         \
+                                           : (U)(a[k] ^ (a[k] & top ? (U)~(U)0 : top));       \
+    else if (issigned)                                                                        \
+      for (size_t k = 0; k < n; k++)                                                          \
+        a[k] ^= top;                                                                          \
   }                                                                                           \
-  static void NAME##_heap(T *a, size_t n) {                                                   \
-    for (size_t k = n / 2; k-- > 0;)                                                          \
-      NAME##_sift(a, k, n);                                                                   \
-    for (size_t end = n; end-- > 1;) {                                                        \
-      T top = a[0];                                                                           \
-      a[0] = a[end];                                                                          \
-      a[end] = top;                                                                           \
-      NAME##_sift(a, 0, end);                                                                 \
-    }                                                                                         \
+  static void NAME##_fromkeys(U *a, size_t n, int isfloat, int issigned) {                    \
+    const U top = (U)((U)1 << (sizeof(U) * 8 - 1));                                           \
+    if (isfloat)                                                                              \
+      for (size_t k = 0; k < n; k++)                                                          \
+        a[k] ^= a[k] & top ? top : (U)~(U)0;                                                  \
+    else if (issigned)                                                                        \
+      for (size_t k = 0; k < n; k++)                                                          \
+        a[k] ^= top;                                                                          \
   }                                                                                           \
-  static void NAME(T *a, size_t n, int depth) {                                               \
-    while (n > INSERTION_MAX) {                                                               \
-      size_t mid = n / 2, i, j;                                                               \
-      T pivot, t;                                                                             \
-      if (depth-- == 0) {                                                                     \
-        NAME##_heap(a, n);                                                                    \
-        return;                                                                               \
+  static void NAME##_sort(U *a, U *buf, size_t *count, size_t n) {                            \
+    enum { PASSES = (sizeof(U) * 8 + RADIX_BITS - 1) / RADIX_BITS };                          \
+    U *src = a, *dst = buf;                                                                   \
+    if (n <= INSERTION_MAX) {                                                                 \
+      for (size_t k = 1; k < n; k++) {                                                        \
+        U v = a[k];                                                                           \
+        size_t m = k;                                                                         \
+        for (; m > 0 && v < a[m - 1]; m--)                                                    \
+          a[m] = a[m - 1];                                                                    \
+        a[m] = v;                                                                             \
       }                                                                                       \
-      if (a[mid] < a[0]) { t = a[mid]; a[mid] = a[0]; a[0] = t; }                             \
-      if (a[n - 1] < a[mid]) { t = a[n - 1]; a[n - 1] = a[mid]; a[mid] = t; }                 \
-      if (a[mid] < a[0]) { t = a[mid]; a[mid] = a[0]; a[0] = t; }                             \
-      pivot = a[mid];                                                                         \
-      for (i = 0, j = n - 1;; i++, j--) {                                                     \
-        while (a[i] < pivot)                                                                  \
-          i++;                                                                                \
-        while (pivot < a[j])                                                                  \
-          j--;                                                                                \
-        if (i >= j)                                                                           \
-          break;                                                                              \
-        t = a[i];                                                                             \
-        a[i] = a[j];                                                                          \
-        a[j] = t;                                                                             \
-      }                                                                                       \
-      /* [0, j] and (j, n): recurse into the shorter, loop on the longer */                  \
-      if (j + 1 < n - j - 1) {                                                                \
-        NAME(a, j + 1, depth);                                                                \
-        a += j + 1;                                                                           \
-        n -= j + 1;                                                                           \
-      } else {                                                                                \
-        NAME(a + j + 1, n - j - 1, depth);                                                    \
-        n = j + 1;                                                                            \
-      }                                                                                       \
+      return;                                                                                 \
     }                                                                                         \
-    for (size_t k = 1; k < n; k++) {                                                          \
-      T v = a[k];                                                                             \
-      size_t m = k;                                                                           \
-      for (; m > 0 && v < a[m - 1]; m--)                                                      \
-        a[m] = a[m - 1];                                                                      \
-      a[m] = v;                                                                               \
+    memset(count, 0, PASSES * RADIX_BUCKETS * sizeof *count);                                 \
+    for (size_t k = 0; k < n; k++)                                                            \
+      for (int p = 0; p < PASSES; p++)                                                        \
+        count[p * RADIX_BUCKETS + ((a[k] >> (p * RADIX_BITS)) & (RADIX_BUCKETS - 1))]++;      \
+    for (int p = 0; p < PASSES; p++) {                                                        \
+      size_t *c = count + p * RADIX_BUCKETS, sum = 0;                                         \
+      if (c[(src[0] >> (p * RADIX_BITS)) & (RADIX_BUCKETS - 1)] == n)                         \
+        continue;                                                                             \
+      for (int d = 0; d < RADIX_BUCKETS; d++) {                                               \
+        size_t here = c[d];                                                                   \
+        c[d] = sum;                                                                           \
+        sum += here;                                                                          \
+      }                                                                                       \
+      for (size_t k = 0; k < n; k++)                                                          \
+        dst[c[(src[k] >> (p * RADIX_BITS)) & (RADIX_BUCKETS - 1)]++] = src[k];                \
+      U *t = src;                                                                             \
+      src = dst;                                                                              \
+      dst = t;                                                                                \
     }                                                                                         \
+    if (src != a)                                                                             \
+      memcpy(a, src, n * sizeof *a);                                                          \
+  }                                                                                           \
+  /* The keys at the end that are NaNs. */                                                    \
+  static size_t NAME##_nans(const U *a, size_t n) {                                           \
+    size_t k = n;                                                                             \
+    while (k > 0 && a[k - 1] == (U)~(U)0)                                                     \
+      k--;                                                                                    \
+    return n - k;                                                                             \
   }
-DEFINE_SORT(sort_i8, int8_t)
-DEFINE_SORT(sort_u8, uint8_t)
-DEFINE_SORT(sort_i16, int16_t)
-DEFINE_SORT(sort_u16, uint16_t)
-DEFINE_SORT(sort_i32, int32_t)
-DEFINE_SORT(sort_u32, uint32_t)
-DEFINE_SORT(sort_i64, int64_t)
-DEFINE_SORT(sort_u64, uint64_t)
-DEFINE_SORT(sort_f32, float)
-DEFINE_SORT(sort_f64, double)
+DEFINE_KEYSORT(keys8, uint8_t)
+DEFINE_KEYSORT(keys16, uint16_t)
+DEFINE_KEYSORT(keys32, uint32_t)
+DEFINE_KEYSORT(keys64, uint64_t)
 
-/* Moves the NaNs of a float run to its end; returns how many numbers precede them. */
-#define NAN_LAST(T)                                                                           \
+#define SORT_KEYS(NAME)                                                                       \
   {                                                                                           \
-    T *a = p;                                                                                 \
-    size_t end = n;                                                                           \
-    for (size_t k = 0; k < end;)                                                              \
-      if (a[k] != a[k]) {                                                                     \
-        T t = a[k];                                                                           \
-        a[k] = a[--end];                                                                      \
-        a[end] = t;                                                                           \
-      } else                                                                                  \
-        k++;                                                                                  \
-    return end;                                                                               \
+    NAME##_tokeys((void *)run.p, n, isfloat, issigned);                                       \
+    NAME##_sort((void *)run.p, (void *)buf, count, n);                                        \
+    numbers = n - (isfloat ? NAME##_nans((void *)run.p, n) : 0);                             \
+    if (descending) {                                                                         \
+      run.n = numbers;                                                                        \
+      shmlua_vec_reverse(&run);                                                               \
+      run.n = n;                                                                              \
+    }                                                                                         \
+    NAME##_fromkeys((void *)run.p, n, isfloat, issigned);                                     \
+    break;                                                                                    \
   }
-
-static size_t nan_last(shmlua_dtype t, void *p, size_t n) {
-  if (t == SHMLUA_FLOAT32)
-    NAN_LAST(float)
-  if (t == SHMLUA_FLOAT64)
-    NAN_LAST(double)
-  return n;
-}
-
-static void sort_run(shmlua_dtype t, void *p, size_t n) {
-  int depth = 0;
-  for (size_t m = n; m > 1; m >>= 1)
-    depth += 2;
-  switch (t) {
-  case SHMLUA_INT8: sort_i8(p, n, depth); break;
-  case SHMLUA_UINT8: sort_u8(p, n, depth); break;
-  case SHMLUA_INT16: sort_i16(p, n, depth); break;
-  case SHMLUA_UINT16: sort_u16(p, n, depth); break;
-  case SHMLUA_INT32: sort_i32(p, n, depth); break;
-  case SHMLUA_UINT32: sort_u32(p, n, depth); break;
-  case SHMLUA_INT64: sort_i64(p, n, depth); break;
-  case SHMLUA_UINT64: sort_u64(p, n, depth); break;
-  case SHMLUA_FLOAT32: sort_f32(p, n, depth); break;
-  case SHMLUA_FLOAT64: sort_f64(p, n, depth); break;
-  }
-}
 
 int shmlua_vec_contiguous(const shmlua_vec *v) {
   return v->stride == (ptrdiff_t)shmlua_dtype_sizes[v->type];
 }
 
+size_t shmlua_vec_sort_scratch(const shmlua_vec *v) {
+  size_t run = v->n * shmlua_dtype_sizes[v->type];
+  return RADIX_PASSES_MAX * RADIX_BUCKETS * sizeof(size_t) + run +
+         (shmlua_vec_contiguous(v) ? 0 : run);
+}
+
 void shmlua_vec_sort(const shmlua_vec *v, int descending, void *scratch) {
-  size_t size = shmlua_dtype_sizes[v->type], numbers;
-  shmlua_vec run = {scratch, (ptrdiff_t)size, v->n, v->type};
-  if (shmlua_vec_contiguous(v))
-    run.p = v->p;
-  else
+  size_t size = shmlua_dtype_sizes[v->type], n = v->n, numbers;
+  size_t *count = scratch;
+  unsigned char *buf = (unsigned char *)scratch + RADIX_PASSES_MAX * RADIX_BUCKETS * sizeof *count;
+  shmlua_vec run = {v->p, (ptrdiff_t)size, n, v->type};
+  int isfloat = shmlua_dtype_isfloat(v->type);
+  int issigned = v->type == SHMLUA_INT8 || v->type == SHMLUA_INT16 ||
+                 v->type == SHMLUA_INT32 || v->type == SHMLUA_INT64 || v->type == SHMLUA_UINT64;
+  if (n < 2)
+    return;
+  if (!shmlua_vec_contiguous(v)) {
+    run.p = buf + n * size;
     shmlua_vec_copy(&run, v);
-  numbers = nan_last(v->type, run.p, v->n);
-  sort_run(v->type, run.p, numbers);
-  if (descending) {
-    run.n = numbers;
-    shmlua_vec_reverse(&run);
-    run.n = v->n;
+  }
+  switch (size) {
+  case 1: SORT_KEYS(keys8)
+  case 2: SORT_KEYS(keys16)
+  case 4: SORT_KEYS(keys32)
+  default: SORT_KEYS(keys64)
   }
   if (run.p != v->p)
     shmlua_vec_copy(v, &run);

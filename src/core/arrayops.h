@@ -148,8 +148,10 @@ typedef struct shmlua_operands {
 int shmlua_vec_update(const shmlua_vec *d, shmlua_update op, const shmlua_operands *o,
                       size_t *bad, shmlua_num *badval);
 
-/* Sorts v in place, ascending or descending, NaNs last either way. A strided v is sorted
-   in scratch (v->n elements of its dtype) and copied back; a contiguous one needs none. */
+/* Sorts v in place, ascending or descending, NaNs last either way (as one NaN: payloads are
+   not kept). scratch: shmlua_vec_sort_scratch(v) bytes. uint64 orders as the int64 Lua
+   reads. */
+size_t shmlua_vec_sort_scratch(const shmlua_vec *v);
 void shmlua_vec_sort(const shmlua_vec *v, int descending, void *scratch);
 void shmlua_vec_reverse(const shmlua_vec *v);
 /* Copies src's elements into d (same n): the same dtype as bytes, others by value through

@@ -229,11 +229,8 @@ static int array_sort(lua_State *L) {
   array *a = shmlua_checkarray(L, 1);
   shmlua_vec v = whole(L, a, 1);
   int descending = lua_toboolean(L, 2);
-  void *scratch = NULL;
-  if (!shmlua_vec_contiguous(&v)) {
-    scratch = lua_newuserdatauv(L, v.n * shmlua_dtype_sizes[v.type], 0);
-    v = whole(L, a, 1); /* the allocation may have closed the block */
-  }
+  void *scratch = lua_newuserdatauv(L, shmlua_vec_sort_scratch(&v), 0);
+  v = whole(L, a, 1); /* the allocation may have closed the block */
   shmlua_vec_sort(&v, descending, scratch);
   lua_settop(L, 1);
   return 1;
