@@ -15,6 +15,14 @@ static double *ascending(long n) {
   return a;
 }
 
+/* The second operand of the two-array rows: all ones. */
+static double *ones(long n) {
+  double *b = (double *)shmlua_cbench_shared((size_t)n * sizeof *b);
+  for (long k = 0; k < n; k++)
+    b[k] = 1;
+  return b;
+}
+
 static double per_element(int64_t t0, long n, int reps) {
   return (double)(shmlua_cbench_now() - t0) / ((double)n * reps);
 }
@@ -49,10 +57,8 @@ static double arr_sum_step2(long n, long size, char **args, int64_t *check) {
 }
 
 static double arr_dot(long n, long size, char **args, int64_t *check) {
-  double *a = ascending(n), *b = (double *)shmlua_cbench_shared((size_t)n * sizeof *b), s = 0;
+  double *a = ascending(n), *b = ones(n), s = 0;
   (void)size, (void)args;
-  for (long k = 0; k < n; k++)
-    b[k] = 1;
   int64_t t0 = shmlua_cbench_now();
   for (int r = 0; r < REPS; r++) {
     s = 0;
@@ -95,10 +101,8 @@ static int64_t checksum(const double *a, long n) {
 
 /* a += b, REPS times, b all ones. */
 static double arr_add(long n, long size, char **args, int64_t *check) {
-  double *a = ascending(n), *b = (double *)shmlua_cbench_shared((size_t)n * sizeof *b);
+  double *a = ascending(n), *b = ones(n);
   (void)size, (void)args;
-  for (long k = 0; k < n; k++)
-    b[k] = 1;
   int64_t t0 = shmlua_cbench_now();
   for (int r = 0; r < REPS; r++)
     for (long k = 0; k < n; k++)
