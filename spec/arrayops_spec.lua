@@ -480,6 +480,13 @@ describe("errors", function()
     assert.equal(0, a:count(0.5)) -- no int64 equals it
     assert.equal(0, m:array("float32"):count(0.1)) -- no float32 is 0.1
     assert.equal(8, m:array("float32"):count(0))
+    if math.maxinteger then -- 2^53 + 1 is an integer no float64 holds (Lua 5.3+)
+      local f = m:array("float64")
+      f[1] = 2 ^ 53
+      assert.equal(1, f:count(2 ^ 53))
+      assert.equal(0, f:count(9007199254740993))
+      assert.is_nil(f:find(9007199254740993))
+    end
     m:close()
   end)
 end)
@@ -500,6 +507,19 @@ describe("shm.parallel", function()
     local firsts = shm.parallel(3, a:view(1, -1, -1), function(c) return c[1] end)
     assert.same({ 2006, 2006 - 2 * 335, 2006 - 4 * 335 + 2, n = 3 }, firsts)
     assert.same({ 1, 1, n = 2 }, shm.parallel(5, a:view(1, 2), function(c) return #c end))
+    m:close()
+  end)
+
+  it("raises when a worker is killed (kill -9), naming its chunk", function()
+    local m = H.block(64)
+    local a = m:array("int64"):arange(1)
+    assert.error_matches(function()
+      shm.parallel(2, a, function(c)
+        if c[1] == 5 then os.execute("kill -9 $PPID") end -- the shell's parent: this worker
+        return c:sum()
+      end)
+    end, "inputs #2%.%.#2: the worker was killed by signal 9")
+    assert.equal(36, a:sum()) -- the block is fine
     m:close()
   end)
 

@@ -68,13 +68,19 @@ static int array_dot(lua_State *L) {
   return 1;
 }
 
-/* The number at arg as an element of t, into e; 0 if no element of t equals it (as Lua
-   compares numbers: an integral float equals the integer; 0.1 is no float32). */
+/* x == y as Lua compares numbers: exactly, also an integer with a float. */
+static int equal(shmlua_num x, shmlua_num y) {
+  shmlua_num i = x.isint ? x : y, f = x.isint ? y : x;
+  if (x.isint == y.isint)
+    return x.isint ? x.i == y.i : x.f == y.f;
+  return f.f >= -0x1p63 && f.f < 0x1p63 && (double)(int64_t)f.f == f.f && (int64_t)f.f == i.i;
+}
+
+/* The number at arg as an element of t, into e; 0 if no element of t equals it (an integral
+   float equals the integer; 0.1 is no float32; 2^53 + 1 is no float64). */
 static int aselement(lua_State *L, shmlua_dtype t, int arg, void *e) {
   shmlua_num x = shmlua_checknum(L, t, arg);
-  if (shmlua_num_store(t, e, x) != SHMLUA_STORE_OK)
-    return 0;
-  return t != SHMLUA_FLOAT32 || (double)*(float *)e == (x.isint ? (double)x.i : x.f);
+  return shmlua_num_store(t, e, x) == SHMLUA_STORE_OK && equal(x, shmlua_num_load(t, e));
 }
 
 /* a:count(v [, i [, j]]) */
