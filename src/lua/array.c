@@ -158,7 +158,11 @@ static int array_tostring(lua_State *L) {
 
 /* Elements i..j (string.sub's rules) of a, as 0-based start and count. */
 static size_t range(lua_State *L, const array *a, int arg, size_t *first) {
-  return shmlua_range(shmlua_optint(L, arg, 1), shmlua_optint(L, arg + 1, -1), a->count, first);
+  size_t n = shmlua_range(shmlua_optint(L, arg, 1), shmlua_optint(L, arg + 1, -1), a->count,
+                          first);
+  if (n == 0) /* an empty run may start far past the end: no address is made from it */
+    *first = 0;
+  return n;
 }
 
 /* a:fill(v [, i [, j]]) */
