@@ -86,16 +86,64 @@ describe("the shmlua REPL", function()
     t:waitfor("\nstill alive\n")
   end)
 
-  it("Ctrl-C interrupts a running loop: 'interrupted!', then the prompt again", function()
-    t = repl()
-    -- the output (not the echoed line) says the chunk runs, so Ctrl-C cannot come too early
-    t:type("print('run' .. 'ning') while true do end")
-    t:waitfor("\nrunning\n")
-    t:key("C-c")
-    t:waitfor("interrupted!")
-    t:type("'after loop'")
-    t:waitfor("\nafter loop\n")
-  end)
+  -- (lua_sethook is per thread: a hook on the main thread never runs in a busy coroutine)
+  for _, loop in ipairs({ "print('run' .. 'ning') while true do end",
+    "coroutine.wrap(function() print('run' .. 'ning') while true do end end)()" }) do
+    it("Ctrl-C interrupts `" .. loop .. "`: 'interrupted!', then the prompt again", function()
+      t = repl()
+      -- the output (not the echoed line) says the loop runs, so Ctrl-C cannot come too early
+      t:type(loop)
+      t:waitfor("\nrunning\n")
+      t:key("C-c")
+      t:waitfor("interrupted!")
+      t:type("'after loop'")
+      t:waitfor("\nafter loop\n")
+    end)
+  end
+
+  -- Whether process pid exists, running or a zombie not yet reaped.
+  local function there(pid)
+    local f = io.open("/proc/" .. pid .. "/stat")
+    if f then f:close() end
+    return f ~= nil
+  end
+
+  -- Ctrl-C stops the work, not just the wait: the children the statement started get
+  -- SIGTERM (SIGKILL after a second if they ignore it) and are reaped, so none is left
+  -- running or a zombie. `stubborn` shrugs off the Ctrl-C the terminal sends it too.
+  local stubborn = "function stubborn() print('PI' .. 'D:' .. io.open('/proc/self/stat')"
+    .. ":read('n')) while true do pcall(function() while true do end end) end end"
+  local ignorer = "shm.exec('sh', '-c', [[trap '' INT TERM; echo PID:$$; while :; do :; done]])"
+  for _, case in ipairs({
+    { "h:wait()", "h = shm.spawn(stubborn) h:wait()", 1 },
+    { "shm.waitall", "shm.waitall({shm.spawn(stubborn), " .. ignorer .. "})", 2 },
+    { "shm.map", "shm.map(stubborn, {1, 2}, 2)", 2 },
+  }) do
+    it("Ctrl-C during " .. case[1] .. " stops and reaps the children it started", function()
+      local pids = {}
+      finally(function()
+        for _, pid in ipairs(pids) do H.sh("kill -s KILL " .. pid .. " 2>/dev/null") end
+      end)
+      t = repl()
+      t:type(stubborn)
+      idle(t)
+      t:type(case[2])
+      local each = {}
+      for i = 1, case[3] do each[i] = "PID:%d+" end
+      local screen = t:waitfor(table.concat(each, ".*\n.*"), 10, true)
+      for pid in screen:gmatch("PID:(%d+)") do pids[#pids + 1] = pid end
+      assert.equal(case[3], #pids)
+      t:key("C-c")
+      t:waitfor("interrupted!")
+      for _, pid in ipairs(pids) do
+        local deadline = H.now() + 5
+        while there(pid) and H.now() < deadline do H.sh("sleep 0.05") end
+        assert.is_false(there(pid), "child " .. pid .. " is still there")
+      end
+      t:type("'after ' .. 'stop'")
+      t:waitfor("\nafter stop\n")
+    end)
+  end
 
   -- Waits in the kernel: set up, the wait, then an expression (and the output it must give
   -- after "after") showing the object is still usable after the interruption.
@@ -170,6 +218,31 @@ describe("the shmlua REPL", function()
     t:key("C-d")
     t:waitfor("EXIT:0")
     assert.is_false(H.exists(name))
+  end)
+
+  it("Ctrl-D with children still running says so, and Ctrl-C then stops them", function()
+    -- (the shell in the terminal ignores the Ctrl-C, so it lives to show how shmlua ended)
+    t = Term.start(("trap '' INT; HOME=%s %s"):format(home, H.quote(H.shmlua)))
+    idle(t)
+    t:type("a = shm.exec('sleep', '30')")
+    t:type("b = shm.spawn(function() shm.exec('sleep', '30'):wait() end)")
+    t:type("print('PI' .. 'DS:', a.pid, b.pid)")
+    local pids = t:waitfor("PIDS:%s+%d+%s+%d+", 5, true):match("PIDS:([%d%s]+)")
+    idle(t)
+    t:key("C-d")
+    t:waitfor("waiting for 2 children; Ctrl-C stops them")
+    H.sh("sleep 0.3")
+    assert.matches("Ctrl%-C stops them\n$", t:screen()) -- it waits
+    t:key("C-c")
+    t:waitfor("EXIT:130", 5) -- killed by SIGINT, as other programs are
+    for pid in pids:gmatch("%d+") do assert.is_false(there(pid), pid) end
+  end)
+
+  it("writes no history file when its input is not a terminal", function()
+    H.sh(("printf 'x = 1\\nx\\n' | HOME=%s %s -i >/dev/null 2>&1"):format(home,
+      H.quote(H.shmlua)))
+    H.sh(("HOME=%s %s </dev/null >/dev/null 2>&1"):format(home, H.quote(H.shmlua)))
+    assert.is_nil(io.open(home .. "/.shmlua_history"))
   end)
 
   it("SIGTERM ends it with its blocks unlinked and the terminal usable", function()

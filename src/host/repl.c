@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "input.h"
+#include "proc.h"
 #include "run.h"
 #include "signals.h"
 
@@ -120,6 +121,17 @@ static void printresults(lua_State *L) {
   }
 }
 
+/* After the REPL the host waits for the children still running: says so, or it would look
+   hung. */
+static void saywaiting(void) {
+  size_t n = shmlua_children_running();
+  if (n == 1)
+    fputs("waiting for 1 child; Ctrl-C stops it\n", stderr);
+  else if (n > 1)
+    fprintf(stderr, "waiting for %zu children; Ctrl-C stops them\n", n);
+  fflush(stderr);
+}
+
 void shmlua_host_repl(lua_State *L) {
   const char *progname = shmlua_progname;
   int status;
@@ -139,5 +151,6 @@ void shmlua_host_repl(lua_State *L) {
   lua_settop(L, 0);
   fputc('\n', stdout);
   fflush(stdout);
+  saywaiting();
   shmlua_progname = progname;
 }

@@ -175,7 +175,6 @@ static const tool tools[] = {
     {"--rm", 1, -1, " NAME...", tool_rm},
     {"--dump", 1, 3, " NAME [I [J]]", tool_dump},
     {"--watch", 1, 2, " NAME [SECONDS]", tool_watch},
-    {"-h", 0, 0, "", tool_help},
     {"--help", 0, 0, "", tool_help},
 };
 

@@ -114,11 +114,25 @@ size_t shmlua_checkindex(lua_State *L, lua_Integer pos, size_t len);
 /* Where a run of elements may start: as shmlua_checkindex, or len + 1 (an empty run). */
 size_t shmlua_checkstart(lua_State *L, lua_Integer pos, size_t len);
 
+/* Ctrl-C (interrupt.c). */
+
 /* Call after a blocking wait in C returned EINTR: if a signal handler asked the interpreter
    to stop (lua.c and shmlua set a hook on Ctrl-C), this raises that error ("interrupted!")
    now instead of at the next Lua instruction, so a wait never swallows Ctrl-C. The caller
    must hold nothing that needs freeing. Otherwise returns and the wait may go on. */
 void shmlua_checkinterrupt(lua_State *L);
+/* co starts (or resumes) running; returns the thread that ran until now (NULL if nobody
+   said), to give back to shmlua_running_leave when co stops. Whoever resumes a coroutine
+   calls these around lua_resume, so that shmlua_interrupt reaches code running in it. */
+lua_State *shmlua_running_enter(lua_State *co);
+void shmlua_running_leave(lua_State *co, lua_State *outer);
+/* Closes the pending to-be-closed variables of co (after an error), co running meanwhile;
+   returns the status of lua_closethread. */
+int shmlua_running_close(lua_State *co, lua_State *L);
+/* For a SIGINT handler (async-signal-safe): the running thread raises "interrupted!" at its
+   next step, or in its wait (shmlua_checkinterrupt). An interrupt not taken when its thread
+   leaves goes on to the outer one; with none (the host's call is over) it is dropped. */
+void shmlua_interrupt(void);
 
 /* Optional timeout in seconds at arg: NULL (nil: no limit) or deadline, filled. */
 const struct timespec *shmlua_opttimeout(lua_State *L, int arg, struct timespec *deadline);
@@ -181,15 +195,22 @@ typedef struct shmlua_progress {
   int on;
   const char *what; /* its label, "shm.map" */
   lua_Integer total;
+  lua_Integer *finished; /* items done, shared with forked workers; NULL when off */
   struct timespec start;
   double drawn; /* seconds from start to the last redraw */
 } shmlua_progress;
-/* wanted: the caller's option. Draws 0 of total at once. */
-void shmlua_progress_start(shmlua_progress *p, int wanted, const char *what,
+/* wanted: the caller's option. Draws 0 of total at once. Pushes the owner of the shared
+   count: keep it on the stack until shmlua_progress_end. */
+void shmlua_progress_start(lua_State *L, shmlua_progress *p, int wanted, const char *what,
                            lua_Integer total);
-/* Redraws with done of total, at most every 0.1 s. */
-void shmlua_progress_update(shmlua_progress *p, lua_Integer done);
+/* In a worker forked after the start: one more item is finished. */
+void shmlua_progress_step(shmlua_progress *p);
+/* A deadline for a wait, so the line is redrawn in time: t, filled; NULL when there is no
+   line (wait as long as needed). */
+const struct timespec *shmlua_progress_next(const shmlua_progress *p, struct timespec *t);
+/* Redraws with the items finished so far, at most every 0.1 s. */
+void shmlua_progress_update(shmlua_progress *p);
 /* Draws the last state and ends the line. */
-void shmlua_progress_end(shmlua_progress *p, lua_Integer done);
+void shmlua_progress_end(shmlua_progress *p);
 
 #endif

@@ -41,10 +41,12 @@ static const char *errortext(lua_State *L) {
 
 int shmlua_calltraced(lua_State *L, int nargs) {
   int func = lua_gettop(L) - nargs, nresults, status;
-  lua_State *co = lua_newthread(L);
+  lua_State *co = lua_newthread(L), *outer;
   lua_insert(L, func);
   lua_xmove(L, co, nargs + 1);
+  outer = shmlua_running_enter(co);
   status = lua_resume(co, L, nargs, &nresults);
+  shmlua_running_leave(co, outer);
   if (status == LUA_OK) {
     luaL_checkstack(L, nresults, "too many results");
     lua_xmove(co, L, nresults);
@@ -56,11 +58,7 @@ int shmlua_calltraced(lua_State *L, int nargs) {
   else
     lua_xmove(co, L, 1);
   luaL_traceback(L, co, errortext(L), 0);
-#if LUA_VERSION_RELEASE_NUM >= 50406
-  lua_closethread(co, L); /* runs its pending to-be-closed variables */
-#else
-  lua_resetthread(co);
-#endif
+  shmlua_running_close(co, L); /* runs its pending to-be-closed variables */
   lua_replace(L, func);
   lua_settop(L, func);
   return 0;

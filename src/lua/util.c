@@ -187,38 +187,6 @@ size_t shmlua_checkstart(lua_State *L, lua_Integer pos, size_t len) {
   return pos == (lua_Integer)len + 1 ? len + 1 : shmlua_checkindex(L, pos, len);
 }
 
-static int noop(lua_State *L) {
-  (void)L;
-  return 0;
-}
-
-/* lua.c and the host set their Ctrl-C hook on the main thread, with this mask and a count
-   of 1. A wait in a coroutine (every shm.spawn function runs in one) never sees it there:
-   move it to the waiting thread, where it raises, instead of leaving it for later. Only
-   that hook: a debugger's hook on the main thread stays where it is. */
-static void take_interrupt(lua_State *L) {
-  const int mask = LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT;
-  lua_State *main;
-  lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
-  main = lua_tothread(L, -1);
-  lua_pop(L, 1);
-  if (main != L && lua_gethook(main) && lua_gethookmask(main) == mask &&
-      lua_gethookcount(main) == 1) {
-    lua_sethook(L, lua_gethook(main), mask, 1);
-    lua_sethook(main, NULL, 0, 0);
-  }
-}
-
-void shmlua_checkinterrupt(lua_State *L) {
-  if (lua_gethook(L) == NULL)
-    take_interrupt(L);
-  /* A pending hook runs on the next call: make one, and let the hook raise through us. */
-  if (lua_gethook(L) != NULL) {
-    lua_pushcfunction(L, noop);
-    lua_call(L, 0, 0);
-  }
-}
-
 const struct timespec *shmlua_opttimeout(lua_State *L, int arg, struct timespec *deadline) {
   lua_Number t;
   if (lua_isnoneornil(L, arg))
