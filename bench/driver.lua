@@ -48,6 +48,8 @@ local sides = {
   python = "python3 " .. quote(root .. "/bench/python/bench.py"),
   c = quote(build .. "/bench/shmlua_cbench"),
 }
+-- The whole-array rows' Python side: NumPy, which Debian installs for /usr/bin/python3 only.
+sides.numpy = "/usr/bin/python3 " .. quote(root .. "/bench/python/numpy_bench.py")
 sides.floor, sides.probe = sides.lua, sides.lua
 local order = { "lua", "python", "c", "floor", "probe" }
 

@@ -40,6 +40,17 @@ local function element(id, label, width, expect, probe_expect)
     targets = { faster_than_python, within_2x_floor } }
 end
 
+-- A whole-array row: one call over 10M float64 in a shared block (unit: element), against
+-- the plain C loop over the same memory and NumPy's call on an array in a
+-- multiprocessing.shared_memory block (run with /usr/bin/python3: driver.lua's "numpy").
+local within_1_5x_c = { vs = "c", max = 1.5 }
+local numpy_or_faster = { vs = "python", max = 1 }
+local function whole(id, label, expect, why, n)
+  n = n or 10000000
+  return { id = id, label = label, n = n, smoke = 4096, unit = "element", expect = expect,
+    runners = { python = "numpy" }, targets = { numpy_or_faster, within_1_5x_c }, why = why }
+end
+
 local ops = {
   { id = "create", label = "create+close+unlink 4 KiB", n = 2000, smoke = 20,
     expect = count, targets = { faster_than_python, { vs = "c", max = 1.3 } },
@@ -55,6 +66,18 @@ local ops = {
   element("i64_write", "int64 a[i] = v 10 MiB", 8, triangle),
   element("f64_read", "float64 a[i] read-sum 10 MiB", 8, triangle),
   element("f64_write", "float64 a[i] = v 10 MiB", 8, triangle),
+  whole("arr_sum", "a:sum() 10M float64", triangle, "NumPy: np.sum(a); C: s += a[k]"),
+  whole("arr_sum_step2", "a:view(1, -1, 2):sum()", function(n) return (n // 2) * (n // 2) end,
+    "NumPy: a[::2].sum(); C: s += a[k], k += 2 (per element summed)"),
+  whole("arr_dot", "a:dot(b) 10M float64", triangle, "NumPy: np.dot(a, b); C: s += a[k] * b[k]"),
+  whole("arr_argmin", "a:min() (value, position)", function(n) return n // 3 + 1 end,
+    "NumPy: np.argmin(a); C: one compare-and-keep loop"),
+  whole("arr_add", "a:cadd(b) 10M float64", function(n) return triangle(n) + 5 * n end,
+    "NumPy: a += b; C: a[k] += b[k]"),
+  whole("arr_cumsum", "a:cumsum() 10M float64", triangle,
+    "NumPy: np.cumsum(a, out=a); C: a[k] = s += a[k]"),
+  whole("arr_sort", "a:sort() 10M float64", function(n) return n - 1 + n // 2 end,
+    "NumPy: a.sort() (introsort); C: qsort with a comparison function"),
   { id = "bulk_write", label = "write 256 MiB string", n = 8, smoke = 1, size = 256 * MiB,
     smoke_size = MiB, unit = "copy", expect = sample_sum,
     targets = { { vs = "python", max = 1 }, { vs = "c", max = 1 / 0.9 } } },

@@ -123,6 +123,86 @@ function ops.i64_write(n) return typed_write(n, "int64") end
 function ops.f64_read(n) return typed_read(n, "float64") end
 function ops.f64_write(n) return typed_write(n, "float64") end
 
+-- The whole-array rows: one method call over n float64 (bench/ops.lua says the data and
+-- the checks; the C and NumPy sides do the same).
+local REPS = 5
+
+local function floats(n)
+  local m = block(n * 8)
+  return m, m:array("float64")
+end
+
+-- Times reps calls of fn; per element of n.
+local function timed(n, reps, fn)
+  local t0 = now()
+  local out
+  for _ = 1, reps do out = fn() end
+  return per(now() - t0, n * reps), out
+end
+
+local function finish(m, ns, check)
+  drop(m)
+  return ns, math.tointeger(check) or check
+end
+
+function ops.arr_sum(n)
+  local m, a = floats(n)
+  a:arange(1)
+  return finish(m, timed(n, REPS, function() return a:sum() end))
+end
+
+function ops.arr_sum_step2(n)
+  local m, a = floats(n)
+  a:arange(1)
+  return finish(m, timed(n // 2, REPS, function() return a:view(1, -1, 2):sum() end))
+end
+
+-- The two-array rows: a = 1, 2, ..., n and b all ones, each in a block of its own; times
+-- fn(a, b) and checks what check(a, fn's result) gives.
+local function two_arrays(n, fn, check)
+  local m, a = floats(n)
+  local m2, b = floats(n)
+  a:arange(1)
+  b:fill(1)
+  local ns, out = timed(n, REPS, function() return fn(a, b) end)
+  drop(m2)
+  return finish(m, ns, check(a, out))
+end
+
+function ops.arr_dot(n)
+  return two_arrays(n, function(a, b) return a:dot(b) end, function(_, dot) return dot end)
+end
+
+function ops.arr_argmin(n)
+  local m, a = floats(n)
+  a:arange(-(n // 3)):abs()
+  return finish(m, timed(n, REPS, function() return select(2, a:min()) end))
+end
+
+function ops.arr_add(n)
+  return two_arrays(n, function(a, b) a:cadd(b) end, function(a) return a:sum() end)
+end
+
+function ops.arr_cumsum(n)
+  local m, a = floats(n)
+  local spent = 0
+  for _ = 1, REPS do
+    a:fill(1)
+    local t0 = now()
+    a:cumsum()
+    spent = spent + (now() - t0)
+  end
+  return finish(m, per(spent, n * REPS), a:sum())
+end
+
+function ops.arr_sort(n)
+  local m, a = floats(n)
+  a:arange(0, 7919)
+  for i = 1, n do a[i] = a[i] % n end -- k * 7919 mod n, untimed
+  local ns = timed(n, 1, function() a:sort() end)
+  return finish(m, ns, a[n] + a[n // 2 + 1])
+end
+
 -- The Lua floor: the same loops over a plain table.
 local function table_of(n, value)
   local t = {}

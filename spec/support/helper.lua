@@ -47,6 +47,9 @@ end
 
 function H.lua(source, ...) return H.run("lua5.4", source, ...) end
 function H.python(source, ...) return H.run("python3", source, ...) end
+-- Debian's python3-numpy is for /usr/bin/python3 (the python3 first on PATH may lack it).
+H.numpy_python = "/usr/bin/python3"
+function H.numpy(source, ...) return H.run(H.numpy_python, source, ...) end
 
 -- The names in /dev/shm now, as a set.
 function H.dev_shm()

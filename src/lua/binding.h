@@ -25,6 +25,7 @@ void shmlua_open_proc(lua_State *L);
 void shmlua_open_map(lua_State *L);
 void shmlua_open_listing(lua_State *L);
 void shmlua_open_array(lua_State *L);
+void shmlua_open_arrayops(lua_State *L); /* after array and map: adds to arrays, shm.parallel */
 void shmlua_open_pack(lua_State *L); /* after buf: adds buf:pack, buf:unpack */
 void shmlua_open_list(lua_State *L);
 void shmlua_open_hexdump(lua_State *L); /* after buf: adds buf:hexdump */

@@ -13,6 +13,7 @@ int luaopen_shm(lua_State *L) {
       shmlua_open_map,
       shmlua_open_listing,
       shmlua_open_array,
+      shmlua_open_arrayops, /* after array and map */
       shmlua_open_pack,
       shmlua_open_list, /* after block: uses shm.create, shm.attach */
       shmlua_open_hexdump,
