@@ -142,6 +142,19 @@ describe("the examples built with shmlua", function()
 end)
 
 describe("the rockspec", function()
+  it("says MIT, as LICENSE and the README do, and passes luarocks lint", function()
+    local lint, clean = H.sh(("%sluarocks lint %s/lua/rockspec/shmlua-scm-1.rockspec 2>&1"):format(
+      tool, root))
+    assert(clean, lint)
+    local spec = {}
+    assert(load(readfile(root .. "/lua/rockspec/shmlua-scm-1.rockspec"), "rockspec", "t", spec))()
+    assert.equal("MIT", spec.description.license)
+    assert.matches("^MIT License\n\nCopyright %(c%) %d+ the shmlua authors\n",
+      readfile(root .. "/LICENSE"))
+    assert.equal("MIT, as Lua itself: see [LICENSE](LICENSE).",
+      readfile(root .. "/README.md"):match("([^\n]+)\n*$"))
+  end)
+
   it("builds and installs the module and shmlua with luarocks make into a tree of its own",
     function()
       local copy = os.tmpname()
