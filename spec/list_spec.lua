@@ -98,6 +98,9 @@ describe("a list's items", function()
     local seen = {}
     for i, v in ipairs(l) do seen[i] = v end
     assert.same({ 10, 20, 30 }, seen)
+    seen = {}
+    for i, v in pairs(l) do seen[#seen + 1] = { i, v } end
+    assert.same({ { 1, 10 }, { 2, 20 }, { 3, 30 } }, seen)
     for _, i in ipairs({ 0, 5, -4, math.mininteger, math.maxinteger }) do
       assert.error_matches(function() return l[i] end, "index .* out of range")
     end

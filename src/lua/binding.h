@@ -110,6 +110,9 @@ const shmlua_name *shmlua_checkcreate(lua_State *L, int name_arg, int opts_arg,
 size_t shmlua_range(lua_Integer i, lua_Integer j, size_t len, size_t *first);
 /* A single element position: 1..len or -len..-1; raises "index out of range" otherwise. */
 size_t shmlua_checkindex(lua_State *L, lua_Integer pos, size_t len);
+/* __pairs of the views indexed like sequences (buf, arrays, lists), whose element #v + 1
+   reads as nil: the elements in index order, as ipairs gives them. */
+int shmlua_sequence_pairs(lua_State *L);
 /* Where a run of elements may start: as shmlua_checkindex, or len + 1 (an empty run). */
 size_t shmlua_checkstart(lua_State *L, lua_Integer pos, size_t len);
 

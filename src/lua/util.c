@@ -19,6 +19,22 @@ void shmlua_newclass(lua_State *L, const char *tname, const luaL_Reg *metamethod
   lua_setfield(L, -2, "__index");
 }
 
+/* The iterator of shmlua_sequence_pairs: what ipairs does, through __index. */
+static int sequence_next(lua_State *L) {
+  lua_Integer i = luaL_checkinteger(L, 2) + 1;
+  lua_pushinteger(L, i);
+  lua_pushinteger(L, i);
+  lua_gettable(L, 1);
+  return lua_isnil(L, -1) ? 1 : 2;
+}
+
+int shmlua_sequence_pairs(lua_State *L) {
+  lua_pushcfunction(L, sequence_next);
+  lua_pushvalue(L, 1);
+  lua_pushinteger(L, 0);
+  return 3;
+}
+
 void shmlua_addmethods(lua_State *L, const char *tname, const luaL_Reg *methods) {
   luaL_getmetatable(L, tname);
   lua_getfield(L, -1, SHMLUA_METHODS);
