@@ -492,7 +492,7 @@ static dtype checkdtype(lua_State *L, int arg) {
   for (int t = 0; dtype_names[t]; t++)
     if (strlen(dtype_names[t]) == len && memcmp(dtype_names[t], name, len) == 0)
       return (dtype)t;
-  return (dtype)luaL_argerror(L, arg, lua_pushfstring(L, "unknown dtype '%s' (int8, uint8, "
+  return (dtype)shmlua_argerror(L, arg, lua_pushfstring(L, "unknown dtype '%s' (int8, uint8, "
                               "int16, uint16, int32, uint32, int64, uint64, float32, float64)",
                               shmlua_pushquoted(L, arg)));
 }

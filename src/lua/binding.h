@@ -84,6 +84,12 @@ const char *shmlua_pushquoted(lua_State *L, int idx);
 /* Pushes nil, message, errno as io.open does; returns 3. */
 int shmlua_oserror(lua_State *L, const shmlua_error *err);
 
+/* luaL_argerror, also naming a method of a shm class that Lua cannot name (one called by
+   pcall or from C: "bad argument #2 to 'array'" where lauxlib says '?'). */
+int shmlua_argerror(lua_State *L, int arg, const char *extramsg);
+/* luaL_typeerror through shmlua_argerror. */
+int shmlua_typeerror(lua_State *L, int arg, const char *tname);
+
 /* A string argument that is a valid block name; raises an argument error otherwise. */
 void shmlua_checkname(lua_State *L, int arg, shmlua_name *out);
 
@@ -96,6 +102,9 @@ void shmlua_checkopts(lua_State *L, int arg, const char *const allowed[]);
 /* Field of an options table at arg, or def when absent. */
 lua_Integer shmlua_optfield_int(lua_State *L, int arg, const char *key, lua_Integer def);
 int shmlua_optfield_bool(lua_State *L, int arg, const char *key, int def);
+/* For a constructor that takes its name among its options: pushes opts[key] (opts at arg)
+   after checking that it is a valid block name, or nil when absent. Errors name the option. */
+void shmlua_pushoptname(lua_State *L, int arg, const char *key);
 /* What every shm.<kind>(...) that makes a block takes: an optional name at name_arg (nil:
    random) and options at opts_arg, of which mode and keep are read into opts (allowed: the
    keys accepted; NULL for just those two). Returns name, filled, or NULL for a random one. */

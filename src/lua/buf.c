@@ -67,8 +67,13 @@ static int buf_index(lua_State *L) {
 static unsigned char checkbyte(lua_State *L, int arg) {
   int isint;
   lua_Integer v = lua_type(L, arg) == LUA_TNUMBER ? lua_tointegerx(L, arg, &isint) : (isint = 0);
-  if (!isint || v < 0 || v > 255)
-    luaL_error(L, "byte value must be an integer from 0 to 255");
+  if (!isint || v < 0 || v > 255) {
+    if (lua_type(L, arg) == LUA_TSTRING) /* buf[i] = "A" is a common first try */
+      luaL_error(L, "byte value must be an integer from 0 to 255, got a string "
+                    "(buf:write(i, s) copies a string in)");
+    luaL_error(L, "byte value must be an integer from 0 to 255, got %s",
+               lua_type(L, arg) == LUA_TNUMBER ? lua_tostring(L, arg) : luaL_typename(L, arg));
+  }
   return (unsigned char)v;
 }
 
