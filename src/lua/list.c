@@ -3,6 +3,7 @@
    core/sharelist.c; this file converts values and owns nothing but a reference to the block. */
 #include <string.h>
 
+#include "../core/escape.h"
 #include "../core/sharelist.h"
 #include "binding.h"
 
@@ -239,13 +240,44 @@ static int list_len(lua_State *L) {
   return 1;
 }
 
+enum { TOSTRING_ITEMS = 8, TOSTRING_BYTES = 24 }; /* shown: items, bytes of a string */
+
+/* Pushes item i as tostring(l) shows it: strings quoted, cut and escaped for a terminal. */
+static void pushshown(lua_State *L, const list *l, size_t i) {
+  char shown[SHMLUA_ESCAPED_SIZE(TOSTRING_BYTES)];
+  size_t len;
+  const char *s;
+  pushitem(L, l, l->b->addr, i);
+  if (lua_type(L, -1) != LUA_TSTRING) {
+    luaL_tolstring(L, -1, NULL);
+    lua_remove(L, -2);
+    return;
+  }
+  s = lua_tolstring(L, -1, &len);
+  shmlua_escape(s, len < TOSTRING_BYTES ? len : TOSTRING_BYTES, shown, sizeof shown);
+  lua_pushfstring(L, "\"%s%s\"", shown, len > TOSTRING_BYTES ? "..." : "");
+  lua_remove(L, -2);
+}
+
+/* "shm.list: name (3 items) {10, "two", shm.null}": the first items, as arrays show theirs. */
 static int list_tostring(lua_State *L) {
   list *l = checklist(L);
-  if (l->b->addr)
-    lua_pushfstring(L, "shm.list: %s (%I items)", shmlua_name_user(&l->b->name),
-                    (LUAI_UACINT)l->layout.count);
-  else
+  int top = lua_gettop(L);
+  size_t count = l->layout.count;
+  if (!l->b->addr) {
     lua_pushfstring(L, "shm.list: %s (closed)", shmlua_name_user(&l->b->name));
+    return 1;
+  }
+  lua_pushfstring(L, "shm.list: %s (%I items) {", shmlua_name_user(&l->b->name),
+                  (LUAI_UACINT)count);
+  /* A finalizer run by an allocation may close the block: look again before each item. */
+  for (size_t i = 0; i < count && i < TOSTRING_ITEMS && l->b->addr; i++) {
+    if (i > 0)
+      lua_pushliteral(L, ", ");
+    pushshown(L, l, i);
+  }
+  lua_pushstring(L, count > TOSTRING_ITEMS ? ", ...}" : "}");
+  lua_concat(L, lua_gettop(L) - top);
   return 1;
 }
 
