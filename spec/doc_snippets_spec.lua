@@ -9,12 +9,7 @@ local shm = require "shm"
 local root = os.getenv("PWD")
 local PYTHON = "/usr/bin/python3" -- Debian's, with NumPy; the first on PATH may lack it
 
-local function readfile(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local readfile = H.readfile
 
 -- The code blocks of a page: { lang = "lua", code = "...", line = n }.
 local function blocks(page)

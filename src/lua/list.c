@@ -103,12 +103,13 @@ static list *newlist(lua_State *L, int idx) {
 static int list_new(lua_State *L) {
   size_t n, datalen = 0, size;
   shmlua_name name;
+  shmlua_create_opts opts;
   shmlua_error err;
   list *l;
   lua_remove(L, 1); /* the shm.list table: called through __call */
   luaL_checktype(L, 1, LUA_TTABLE);
-  if (!lua_isnoneornil(L, 2))
-    shmlua_checkname(L, 2, &name);
+  /* Checked here too, so that errors name shm.list and not the shm.create it calls. */
+  shmlua_checkcreate(L, 2, 3, NULL, &name, &opts);
   lua_settop(L, 3);
   n = (size_t)lua_rawlen(L, 1);
   for (size_t k = 0; k < n; k++) {
@@ -153,10 +154,13 @@ static int list_new(lua_State *L) {
 /* shm.list.attach(name [, opts]): shm.attach (upvalue 1), then the whole header is checked, so
    a corrupt or hostile block raises here. */
 static int list_attach(lua_State *L) {
+  static const char *const allowed[] = {"readonly", NULL};
   shmlua_name name;
   shmlua_error err;
   list *l;
   shmlua_checkname(L, 1, &name);
+  shmlua_checkopts(L, 2, allowed); /* here too, so that errors name shm.list.attach */
+  shmlua_optfield_bool(L, 2, "readonly", 0);
   lua_settop(L, 2);
   lua_pushvalue(L, lua_upvalueindex(1));
   lua_pushvalue(L, 1);
