@@ -214,6 +214,13 @@ resource_tracker.unregister(m._name, "shared_memory")
     assert.equal(h.pid, b.holder)
     assert.is_true(b.owner_died)
     assert.equal("locked by " .. h.pid .. " (died holding it)", b.state)
+    assert.same({ true, "owner-died" }, { m:lock() })
+    assert.equal("locked by " .. mypid() .. " (after its owner died, not yet consistent)",
+      find(m.name).state)
+    m:unlock() -- without consistent(): unusable for good
+    b = find(m.name)
+    assert.is_true(b.not_recoverable)
+    assert.equal("not recoverable", b.state)
   end)
 
   it("show a queue's messages, a semaphore's value and who waits", function()

@@ -112,15 +112,25 @@ static pid_t creator_of(int fd) {
 #endif
 }
 
-/* The holder of a robust mutex: glibc keeps its thread id in __owner (still there once it
-   died: the kernel then clears the lock word's id and sets its owner-died bit). */
+/* The holder of a robust mutex. The lock word holds the holder's thread id; when a holder
+   dies the kernel clears it and sets the owner-died bit, and glibc's __owner still names the
+   dead one. The next locker holds it "inconsistent" until consistent() or unlock(), which
+   makes it not recoverable (glibc's markers in __owner). */
 static void mutex_state(const pthread_mutex_t *m, shmlua_syncstate *s) {
 #if defined(__GLIBC__) && defined(__linux__)
-  enum { FUTEX_OWNER_DIED_BIT = 0x40000000, NOT_RECOVERABLE = 0x7fffffff };
+  enum { FUTEX_OWNER_DIED_BIT = 0x40000000, FUTEX_TID_BITS = 0x3fffffff,
+         INCONSISTENT = 0x7fffffff, NOT_RECOVERABLE = 0x7ffffffe };
+  unsigned lock = (unsigned)m->__data.__lock;
   int owner = m->__data.__owner;
   s->not_recoverable = owner == NOT_RECOVERABLE;
-  s->holder = owner > 0 && !s->not_recoverable ? (pid_t)owner : 0;
-  s->owner_died = ((unsigned)m->__data.__lock & FUTEX_OWNER_DIED_BIT) != 0;
+  s->repairing = owner == INCONSISTENT;
+  s->owner_died = (lock & FUTEX_OWNER_DIED_BIT) != 0 || s->repairing;
+  if (s->not_recoverable)
+    s->holder = 0;
+  else if (lock & FUTEX_TID_BITS)
+    s->holder = (pid_t)(lock & FUTEX_TID_BITS);
+  else
+    s->holder = s->owner_died && owner > 0 && owner < NOT_RECOVERABLE ? (pid_t)owner : 0;
 #else
   (void)m;
   s->holder = -1;

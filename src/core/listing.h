@@ -21,7 +21,9 @@ typedef struct shmlua_syncstate {
   int known;          /* 0: nothing read (not a sync object, or its layout did not check) */
   pid_t holder;       /* mutex: the holder's thread id (its pid when single-threaded), 0 if
                          unlocked; -1 where the C library's mutex cannot be read */
-  int owner_died;     /* mutex: the holder died; the next lock says "owner-died" */
+  int owner_died;     /* mutex: a holder died; the next lock says "owner-died" (or said it:
+                         repairing) */
+  int repairing;      /* mutex: held after "owner-died", consistent() not called yet */
   int not_recoverable;
   int64_t value;      /* semaphore: free units; event: 1 if set; queue: messages in it;
                          barrier: parties arrived in this round */

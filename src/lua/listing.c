@@ -48,7 +48,9 @@ static void mutex_fields(lua_State *L, const shmlua_syncstate *s) {
     lua_pushliteral(L, "unlocked");
   else
     lua_pushfstring(L, "locked by %d%s", (int)s->holder,
-                    s->owner_died ? " (died holding it)" : "");
+                    s->repairing    ? " (after its owner died, not yet consistent)"
+                    : s->owner_died ? " (died holding it)"
+                                    : "");
 }
 
 /* The fields of a sync object's state, by kind, on the entry on top, and `state`: the same
