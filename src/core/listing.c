@@ -25,9 +25,10 @@
 #include "semaphore.h"
 #include "sharelist.h"
 
-/* Bytes read from each block to tell what it is: every fixed sync layout and the header of
-   a queue fit; a shared list is recognised when the whole block fits. */
-enum { INSPECT_BYTES = 64 * 1024 };
+/* Bytes read from each block to tell what it is: a block up to INSPECT_BYTES is read whole
+   (a shared list is recognised then), a bigger one only its first HEADER_BYTES, where every
+   fixed sync layout and the header of a queue fit. */
+enum { INSPECT_BYTES = 64 * 1024, HEADER_BYTES = 4096 };
 
 #if defined(__APPLE__)
 #define st_mtim st_mtimespec
@@ -208,7 +209,7 @@ static void inspect(int dir, shmlua_blockinfo *b, unsigned char *buf) {
   }
   if ((b->creator = creator_of(fd)) > 0)
     b->creator_alive = alive(b->creator);
-  n = pread(fd, buf, INSPECT_BYTES, 0);
+  n = pread(fd, buf, b->size <= INSPECT_BYTES ? INSPECT_BYTES : HEADER_BYTES, 0);
   close(fd);
   if (n < (ssize_t)sizeof h)
     return;
