@@ -81,6 +81,10 @@ void *shmlua_newscratch(lua_State *L, size_t size, const char *tname, lua_CFunct
    "..." (a script may pass megabytes). Returns it. */
 const char *shmlua_pushquoted(lua_State *L, int idx);
 
+/* Pushes a block's name as a message shows it: bytes a terminal would act on escaped, as
+   `ls -b` shows them (a name may hold any byte but '/' and NUL). Returns it. */
+const char *shmlua_pushname(lua_State *L, const shmlua_name *name);
+
 /* Pushes nil, message, errno as io.open does; returns 3. */
 int shmlua_oserror(lua_State *L, const shmlua_error *err);
 

@@ -103,10 +103,10 @@ static int buf_len(lua_State *L) {
 static int buf_tostring(lua_State *L) {
   shmlua_block *b = shmlua_checkbuf(L, 1);
   if (b->addr)
-    lua_pushfstring(L, "shm.buf: %s (%I bytes)", shmlua_name_user(&b->name),
+    lua_pushfstring(L, "shm.buf: %s (%I bytes)", shmlua_pushname(L, &b->name),
                     (LUAI_UACINT)b->size);
   else
-    lua_pushfstring(L, "shm.buf: %s (closed)", shmlua_name_user(&b->name));
+    lua_pushfstring(L, "shm.buf: %s (closed)", shmlua_pushname(L, &b->name));
   return 1;
 }
 

@@ -83,7 +83,7 @@ static void pushitem(lua_State *L, const list *l, const unsigned char *p, size_t
   shmlua_slvalue v;
   shmlua_error err;
   if (shmlua_sharelist_get(&l->layout, p, i, &v, &err) != 0)
-    luaL_error(L, "list '%s': %s", shmlua_name_user(&l->b->name), err.message);
+    luaL_error(L, "list '%s': %s", shmlua_pushname(L, &l->b->name), err.message);
   pushvalue(L, &v);
 }
 
@@ -172,7 +172,7 @@ static int list_attach(lua_State *L) {
   l = newlist(L, 3);
   if (shmlua_sharelist_open(&l->layout, l->b->addr, l->b->size, &err) != 0) {
     shmlua_block_close(l->b);
-    return luaL_error(L, "list '%s': %s", shmlua_name_user(&name), err.message);
+    return luaL_error(L, "list '%s': %s", shmlua_pushname(L, &name), err.message);
   }
   return 1;
 }
@@ -209,7 +209,7 @@ static int list_index(lua_State *L) {
       /* Fetched per item: growing the buffer may run a finalizer that closes the block. */
       const unsigned char *p = shmlua_blockaddr(L, l->b, 0);
       if (shmlua_sharelist_format(&l->layout, p, i, format, &err) != 0)
-        return luaL_error(L, "list '%s': %s", shmlua_name_user(&l->b->name), err.message);
+        return luaL_error(L, "list '%s': %s", shmlua_pushname(L, &l->b->name), err.message);
       luaL_addstring(&out, format);
     }
     luaL_pushresult(&out);
@@ -233,7 +233,7 @@ static int list_newindex(lua_State *L) {
   size_t k = shmlua_checkindex(L, i, l->layout.count) - 1;
   tovalue(L, 3, &v);
   if (shmlua_sharelist_set(&l->layout, p, k, &v, &err) != 0)
-    return luaL_error(L, "list '%s': %s", shmlua_name_user(&l->b->name), err.message);
+    return luaL_error(L, "list '%s': %s", shmlua_pushname(L, &l->b->name), err.message);
   return 0;
 }
 
@@ -266,14 +266,14 @@ static void pushshown(lua_State *L, const list *l, size_t i) {
 /* "shm.list: name (3 items) {10, "two", shm.null}": the first items, as arrays show theirs. */
 static int list_tostring(lua_State *L) {
   list *l = checklist(L);
+  const char *name = shmlua_pushname(L, &l->b->name);
   int top = lua_gettop(L);
   size_t count = l->layout.count;
   if (!l->b->addr) {
-    lua_pushfstring(L, "shm.list: %s (closed)", shmlua_name_user(&l->b->name));
+    lua_pushfstring(L, "shm.list: %s (closed)", name);
     return 1;
   }
-  lua_pushfstring(L, "shm.list: %s (%I items) {", shmlua_name_user(&l->b->name),
-                  (LUAI_UACINT)count);
+  lua_pushfstring(L, "shm.list: %s (%I items) {", name, (LUAI_UACINT)count);
   /* A finalizer run by an allocation may close the block: look again before each item. */
   for (size_t i = 0; i < count && i < TOSTRING_ITEMS && l->b->addr; i++) {
     if (i > 0)

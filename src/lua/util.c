@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "../core/escape.h"
 #include "../core/futex.h"
 #include "binding.h"
 
@@ -65,6 +66,12 @@ const char *shmlua_pushquoted(lua_State *L, int idx) {
     luaL_addstring(&b, "...");
   luaL_pushresult(&b);
   return lua_tostring(L, -1);
+}
+
+const char *shmlua_pushname(lua_State *L, const shmlua_name *name) {
+  char safe[SHMLUA_ESCAPED_SIZE(SHMLUA_NAME_MAX)];
+  const char *user = shmlua_name_user(name);
+  return lua_pushstring(L, shmlua_escape(user, strlen(user), safe, sizeof safe));
 }
 
 int shmlua_oserror(lua_State *L, const shmlua_error *err) {
