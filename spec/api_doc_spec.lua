@@ -7,12 +7,7 @@ local shm = require "shm"
 
 local root = os.getenv("PWD")
 
-local function readfile(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local readfile = H.readfile
 
 local doc = readfile(root .. "/docs/api.md")
 

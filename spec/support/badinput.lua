@@ -160,6 +160,14 @@ W.fixtures = {
     { "empty", function(c) return c:list({}) end },
   },
   ["shm.null"] = { { "the value", function() return shm.null end } },
+  ["shm.blocks entry"] = {
+    { "a block's", function(c)
+      local name = c:block().name
+      for _, entry in ipairs(assert(shm.blocks())) do
+        if entry.name == name then return entry end
+      end
+    end },
+  },
   ["shm.mutex"] = {
     { "open", function(c) return c:sync("mutex") end },
     { "locked here", function(c)

@@ -26,6 +26,14 @@ local function tmpfile(contents)
 end
 H.tmpfile = tmpfile
 
+-- The contents of a file (raises if it cannot be read).
+function H.readfile(path)
+  local f = assert(io.open(path, "rb"))
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
 -- Runs a shell command; returns its stdout, and os.execute's three results.
 function H.sh(cmd)
   local p = assert(io.popen(cmd, "r"))

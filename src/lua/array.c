@@ -71,14 +71,17 @@ static size_t elemsize(const array *a) {
   return shmlua_dtype_sizes[a->type];
 }
 
-/* The element the key at arg 2 names: an integer, or a float with an integer value. */
-static inline size_t keyindex(lua_State *L, const array *a) {
+/* The element the key at arg 2 names: an integer, or a float with an integer value. A read
+   may also name #a + 1 (returned as count), the nil that ends ipairs. */
+static inline size_t keyindex(lua_State *L, const array *a, int reading) {
   int isint;
   lua_Integer i = lua_tointegerx(L, 2, &isint);
   if (!isint)
     luaL_error(L, "array index must be an integer");
   if ((lua_Unsigned)i - 1 < a->count) /* 1..count, without a call */
     return (size_t)i - 1;
+  if (reading && (lua_Unsigned)i == a->count + 1)
+    return a->count;
   return shmlua_checkindex(L, i, a->count) - 1;
 }
 
@@ -86,7 +89,11 @@ static int array_index(lua_State *L) {
   array *a = fastarray(L, 1);
   if (lua_type(L, 2) == LUA_TNUMBER) {
     unsigned char *p = elements(L, a, 0);
-    shmlua_pushnum(L, shmlua_num_load(a->type, at(p, a, keyindex(L, a))));
+    size_t k = keyindex(L, a, 1);
+    if (k == a->count)
+      lua_pushnil(L);
+    else
+      shmlua_pushnum(L, shmlua_num_load(a->type, at(p, a, k)));
     return 1;
   }
   if (lua_type(L, 2) != LUA_TSTRING)
@@ -115,7 +122,7 @@ static int array_newindex(lua_State *L) {
   unsigned char *p = elements(L, a, 1);
   if (lua_type(L, 2) != LUA_TNUMBER)
     return luaL_error(L, "array index must be an integer");
-  checkvalue(L, a->type, 3, at(p, a, keyindex(L, a)));
+  checkvalue(L, a->type, 3, at(p, a, keyindex(L, a, 0)));
   return 0;
 }
 
@@ -281,7 +288,7 @@ static ptrdiff_t atomicoffset(lua_State *L, array **out, int writing) {
   elements(L, a, writing); /* closed or read-only raise before a bad index does */
   if (lua_type(L, 2) != LUA_TNUMBER) /* keyindex alone would take a numeric string */
     luaL_typeerror(L, 2, "integer");
-  return (ptrdiff_t)keyindex(L, a) * a->stride; /* as a[i] reads it: a[1.0] and a:load(1.0) alike */
+  return (ptrdiff_t)keyindex(L, a, 0) * a->stride; /* as a[i] reads it: a[1.0] and a:load(1.0) alike */
 }
 
 /* Element arg 2 of an atomic-capable view at arg 1. */
@@ -408,7 +415,7 @@ static shmlua_dtype checkdtype(lua_State *L, int arg) {
   for (int t = 0; shmlua_dtype_names[t]; t++)
     if (strlen(shmlua_dtype_names[t]) == len && memcmp(shmlua_dtype_names[t], name, len) == 0)
       return (shmlua_dtype)t;
-  return (shmlua_dtype)luaL_argerror(L, arg, lua_pushfstring(L, "unknown dtype '%s' (int8, uint8, "
+  return (shmlua_dtype)shmlua_argerror(L, arg, lua_pushfstring(L, "unknown dtype '%s' (int8, uint8, "
                               "int16, uint16, int32, uint32, int64, uint64, float32, float64)",
                               shmlua_pushquoted(L, arg)));
 }
@@ -450,6 +457,7 @@ void shmlua_open_array(lua_State *L) {
   static const luaL_Reg metamethods[] = {{"__newindex", array_newindex},
                                          {"__len", array_len},
                                          {"__tostring", array_tostring},
+                                         {"__pairs", shmlua_sequence_pairs},
                                          {NULL, NULL}};
   static const luaL_Reg methods[] = {
       {"fill", array_fill},   {"totable", array_totable},   {"set", array_set},

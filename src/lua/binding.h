@@ -100,8 +100,18 @@ void *shmlua_newscratch(lua_State *L, size_t size, const char *tname, lua_CFunct
    "..." (a script may pass megabytes). Returns it. */
 const char *shmlua_pushquoted(lua_State *L, int idx);
 
+/* Pushes a block's name as a message shows it: bytes a terminal would act on escaped, as
+   `ls -b` shows them (a name may hold any byte but '/' and NUL). Returns it. */
+const char *shmlua_pushname(lua_State *L, const shmlua_name *name);
+
 /* Pushes nil, message, errno as io.open does; returns 3. */
 int shmlua_oserror(lua_State *L, const shmlua_error *err);
+
+/* luaL_argerror, also naming a method of a shm class that Lua cannot name (one called by
+   pcall or from C: "bad argument #2 to 'array'" where lauxlib says '?'). */
+int shmlua_argerror(lua_State *L, int arg, const char *extramsg);
+/* luaL_typeerror through shmlua_argerror. */
+int shmlua_typeerror(lua_State *L, int arg, const char *tname);
 
 /* A string argument that is a valid block name; raises an argument error otherwise. */
 void shmlua_checkname(lua_State *L, int arg, shmlua_name *out);
@@ -115,6 +125,9 @@ void shmlua_checkopts(lua_State *L, int arg, const char *const allowed[]);
 /* Field of an options table at arg, or def when absent. */
 lua_Integer shmlua_optfield_int(lua_State *L, int arg, const char *key, lua_Integer def);
 int shmlua_optfield_bool(lua_State *L, int arg, const char *key, int def);
+/* For a constructor that takes its name among its options: pushes opts[key] (opts at arg)
+   after checking that it is a valid block name, or nil when absent. Errors name the option. */
+void shmlua_pushoptname(lua_State *L, int arg, const char *key);
 /* What every shm.<kind>(...) that makes a block takes: an optional name at name_arg (nil:
    random) and options at opts_arg, of which mode and keep are read into opts (allowed: the
    keys accepted; NULL for just those two). Returns name, filled, or NULL for a random one. */
@@ -129,6 +142,9 @@ const shmlua_name *shmlua_checkcreate(lua_State *L, int name_arg, int opts_arg,
 size_t shmlua_range(lua_Integer i, lua_Integer j, size_t len, size_t *first);
 /* A single element position: 1..len or -len..-1; raises "index out of range" otherwise. */
 size_t shmlua_checkindex(lua_State *L, lua_Integer pos, size_t len);
+/* __pairs of the views indexed like sequences (buf, arrays, lists), whose element #v + 1
+   reads as nil: the elements in index order, as ipairs gives them. */
+int shmlua_sequence_pairs(lua_State *L);
 /* Where a run of elements may start: as shmlua_checkindex, or len + 1 (an empty run). */
 size_t shmlua_checkstart(lua_State *L, lua_Integer pos, size_t len);
 

@@ -79,10 +79,7 @@ static int queue_create(lua_State *L) {
   limits.bytes = (uint64_t)shmlua_optfield_int(L, 1, "bytes", DEFAULT_BYTES);
   if ((size = shmlua_queue_layout_size(&limits, &err)) == 0)
     return luaL_argerror(L, 1, err.message);
-  if (lua_istable(L, 1))
-    lua_getfield(L, 1, "name");
-  else
-    lua_pushnil(L);
+  shmlua_pushoptname(L, 1, "name");
   return shmlua_sync_create(L, &queue_class, 2, 1, allowed, size, shmlua_queue_init, &limits);
 }
 

@@ -129,13 +129,12 @@ static int sync_index(lua_State *L) {
   return 1;
 }
 
-/* shm.mutex(...) is a call of the table shm.mutex: drop the table and create. */
+/* shm.mutex(...) is a call of the table shm.mutex: drop the table and create, in this same
+   call so that errors name it ("bad argument #1 to 'mutex'"), which a lua_call would not. */
 static int call_create(lua_State *L) {
+  lua_CFunction create = lua_tocfunction(L, lua_upvalueindex(1));
   lua_remove(L, 1);
-  lua_pushvalue(L, lua_upvalueindex(1));
-  lua_insert(L, 1);
-  lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
-  return lua_gettop(L);
+  return create(L);
 }
 
 /* The common attach: the class descriptor is upvalue 1. */
