@@ -78,12 +78,7 @@ static double queue_core(long n, long size, char **args, int64_t *check) {
   return stream(n, size > 0 ? (size_t)size : MESSAGE, check);
 }
 
-/* Where a batch pop copies its records: a buffer big enough for BATCH records of 64 bytes. */
 enum { BATCH = 64 };
-
-static void *batch_buffer(void *buffer, size_t len) {
-  return len <= BATCH * (MESSAGE + 4) ? buffer : NULL;
-}
 
 /* The same stream in batches: the child pushes up to BATCH messages per
    shmlua_queue_push_many call (what went in is dropped from the batch), the parent takes up
@@ -117,7 +112,7 @@ static double queue_core_batch(long n, long size, char **args, int64_t *check) {
   while (seen <= n) {
     size_t count, total, at = 0, len;
     const void *data;
-    if (shmlua_queue_pop_many(&h, BATCH, batch_buffer, got, &count, &total, 1, NULL) != 0)
+    if (shmlua_queue_pop_many(&h, BATCH, got, sizeof got, &count, &total, 1, NULL) != 0)
       shmlua_cbench_die("shmlua_queue_pop_many");
     if (seen == 0)
       t0 = shmlua_cbench_now();

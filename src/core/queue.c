@@ -250,14 +250,13 @@ static int skip_to_tail(shmlua_queue_block *q, const struct timespec *lockby) {
   return EAGAIN; /* empty now */
 }
 
-/* What a pop asks for: one message (many == 0), its payload into reserve(ud, len); or up to
-   max whole records into reserve(ud, total). */
+/* What a pop asks for: one message, its payload into reserve(ud, len) (buffer NULL); or up
+   to max whole records into buffer, as many as fit in capacity. */
 typedef struct popping {
   shmlua_queue *h;
   shmlua_queue_reserve reserve;
-  void *ud;
-  int many;
-  size_t max, *count, *len;
+  void *ud, *buffer;
+  size_t capacity, max, *count, *len;
 } popping;
 
 int shmlua_queue_record(const void *copy, size_t total, size_t *at, const void **data,
@@ -309,6 +308,12 @@ static int pop_locked(popping *p, const struct timespec *lockby) {
       break;
     if ((n = record_at(h, head + span, h->seen_tail)) < 0)
       break;
+    if (p->buffer && span + PREFIX + (uint64_t)n > p->capacity) {
+      if (k > 0)
+        break;
+      *p->len = PREFIX + (size_t)n;
+      return ENOBUFS;
+    }
     k++;
     span += PREFIX + (uint64_t)n;
     payload += (uint64_t)n;
@@ -317,16 +322,14 @@ static int pop_locked(popping *p, const struct timespec *lockby) {
     h->seen_tail = 0;
     return skip_to_tail(q, lockby);
   }
-  if (!p->many) {
+  if (!p->buffer) {
     if ((dst = p->reserve(p->ud, (size_t)payload)) == NULL)
       return ENOMEM;
     ring_get(h, head + PREFIX, dst, (size_t)payload);
     *p->len = (size_t)payload;
   } else {
-    if ((dst = p->reserve(p->ud, (size_t)span)) == NULL)
-      return ENOMEM;
-    ring_get(h, head, dst, (size_t)span);
-    if (!whole(h, dst, (size_t)span, k)) {
+    ring_get(h, head, p->buffer, (size_t)span);
+    if (!whole(h, p->buffer, (size_t)span, k)) {
       h->seen_tail = 0;
       return skip_to_tail(q, lockby);
     }
@@ -436,13 +439,13 @@ static int pop(popping *p, int wait, const struct timespec *deadline) {
 
 int shmlua_queue_pop(shmlua_queue *h, shmlua_queue_reserve reserve, void *ud, size_t *len,
                      int wait, const struct timespec *deadline) {
-  popping p = {h, reserve, ud, 0, 1, NULL, len};
+  popping p = {h, reserve, ud, NULL, 0, 1, NULL, len};
   return pop(&p, wait, deadline);
 }
 
-int shmlua_queue_pop_many(shmlua_queue *h, size_t max, shmlua_queue_reserve reserve, void *ud,
+int shmlua_queue_pop_many(shmlua_queue *h, size_t max, void *buffer, size_t capacity,
                           size_t *count, size_t *total, int wait, const struct timespec *deadline) {
-  popping p = {h, reserve, ud, 1, max, count, total};
+  popping p = {h, NULL, NULL, buffer, capacity, max, count, total};
   *count = *total = 0;
   if (max == 0)
     return 0;

@@ -126,11 +126,12 @@ int shmlua_queue_pop(shmlua_queue *h, shmlua_queue_reserve reserve, void *ud, si
                      int wait, const struct timespec *deadline);
 
 /* Pops up to max (>= 1) of the oldest messages under one lock and one commit, as many as are
-   there (waiting as pop does only while there are none): their records, each a native
-   uint32_t length then the payload, copied back to back into reserve(ud, total) (then
-   *total bytes). *count messages. Fails as pop does, none taken. shmlua_queue_record reads
+   there and fit in buffer (waiting as pop does only while there are none): their records,
+   each a native uint32_t length then the payload, copied back to back into buffer (*total
+   bytes of its capacity); *count messages. Fails as pop does, none taken; ENOBUFS when the
+   first record alone does not fit (*total: the capacity it needs). shmlua_queue_record reads
    the copy. */
-int shmlua_queue_pop_many(shmlua_queue *h, size_t max, shmlua_queue_reserve reserve, void *ud,
+int shmlua_queue_pop_many(shmlua_queue *h, size_t max, void *buffer, size_t capacity,
                           size_t *count, size_t *total, int wait, const struct timespec *deadline);
 
 /* The record at *at in a pop_many copy of total bytes: its payload in *data and length in

@@ -183,4 +183,5 @@ void shmlua_open_queue(lua_State *L) {
                                      {"try_push", queue_try_push}, {"try_pop", queue_try_pop},
                                      {"shutdown", queue_shutdown}, {NULL, NULL}};
   shmlua_sync_register(L, &queue_class, methods, queue_create, NULL);
+  shmlua_open_queue_batch(L, &queue_class);
 }
