@@ -80,8 +80,9 @@ local function measure(op, side)
   if op.id == "spawn_script" then
     extra = side == "c" and quote(interpreter) .. " " .. quote(script) or quote(script)
   end
-  local cmd = ("SHMLUA_BENCH_CLOCK=%s %s %s %d %d %s 2>&1"):format(op.wall and "wall" or "cpu",
-    sides[op.runners and op.runners[side] or side], name, n, size, extra)
+  local cmd = ("SHMLUA_BENCH_CLOCK=%s %s %s %s %d %d %s 2>&1"):format(op.wall and "wall" or "cpu",
+    op.env and op.env[side] or "", sides[op.runners and op.runners[side] or side], name, n,
+    size, extra)
   local out, ok, code = shell(cmd)
   local ns, check = out:match("([%d.]+) (%-?%d+)%s*$")
   local want = (side == "probe" and op.probe_expect or op.expect)(n, size)
@@ -191,7 +192,8 @@ for _, op in ipairs(selected) do
     local ratio = row.ratio[t.vs]
     local met = ratio and ratio <= t.max
     if ratio and not met then all_met = false end
-    row.verdicts[#row.verdicts + 1] = { vs = t.vs, max = t.max, ratio = ratio, met = met }
+    row.verdicts[#row.verdicts + 1] = { vs = t.vs, name = t.name, max = t.max, ratio = ratio,
+      met = met }
   end
   rows[#rows + 1] = row
 end
@@ -212,9 +214,10 @@ local function ratio_text(x) return x and ("%.2f"):format(x) or "" end
 local function verdict_text(row)
   local parts = {}
   for _, v in ipairs(row.verdicts) do
-    local limit = v.max == 1 / 0.9 and "1/0.9" or ("%g"):format(v.max)
-    parts[#parts + 1] = ("%s<=%s %s"):format(v.vs == "python" and "Py" or v.vs == "c" and "C" or
-      "floor", limit, v.ratio == nil and "?" or v.met and "ok" or "MISSED")
+    local limit = v.max == 1 / 0.9 and "1/0.9" or v.max == 1 / 0.8 and "1/0.8" or
+      ("%g"):format(v.max)
+    parts[#parts + 1] = ("%s<=%s %s"):format(v.name or v.vs == "python" and "Py" or
+      v.vs == "c" and "C" or "floor", limit, v.ratio == nil and "?" or v.met and "ok" or "MISSED")
   end
   return table.concat(parts, ", ")
 end

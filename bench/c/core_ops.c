@@ -17,9 +17,9 @@ static void *into(void *buffer, size_t len) {
 }
 
 /* A queue in an anonymous shared mapping (the same layout a named block holds), so nothing
-   is left in /dev/shm, room for 1024 messages of size bytes. */
+   is left in /dev/shm: room for 1024 messages of size bytes, or for 4 big ones. */
 static shmlua_queue *shared_queue(shmlua_queue *h, size_t size) {
-  shmlua_queue_limits limits = {1024, 1024 * size};
+  shmlua_queue_limits limits = {1024, size <= MESSAGE ? 1024 * MESSAGE : 4 * size};
   shmlua_error err;
   size_t layout = shmlua_queue_layout_size(&limits, &err);
   unsigned char *block = shmlua_cbench_shared(layout);

@@ -96,6 +96,7 @@ void shmlua_queue_open(shmlua_queue *h, void *addr, size_t size) {
   if (h->max_messages == 0)
     h->max_messages = 1;
   h->seen_tail = h->seen_popped = h->seen_popped_bytes = 0;
+  h->views = h->view_next = h->view_bytes = 0;
 }
 
 /* Copies into / out of the ring at a position, wrapping at the end. */
@@ -251,12 +252,14 @@ static int skip_to_tail(shmlua_queue_block *q, const struct timespec *lockby) {
 }
 
 /* What a pop asks for: one message, its payload into reserve(ud, len) (buffer NULL); or up
-   to max whole records into buffer, as many as fit in capacity. */
+   to max whole records into buffer, as many as fit in capacity; or (view set) where the
+   oldest message is, the head left as it is. */
 typedef struct popping {
   shmlua_queue *h;
   shmlua_queue_reserve reserve;
   void *ud, *buffer;
   size_t capacity, max, *count, *len;
+  shmlua_queue_view *view;
 } popping;
 
 int shmlua_queue_record(const void *copy, size_t total, size_t *at, const void **data,
@@ -322,6 +325,17 @@ static int pop_locked(popping *p, const struct timespec *lockby) {
     h->seen_tail = 0;
     return skip_to_tail(q, lockby);
   }
+  if (p->view) {
+    size_t at = (size_t)((head + PREFIX) % h->ring_size), first = (size_t)h->ring_size - at;
+    p->view->part[0] = q->ring + at;
+    p->view->len[0] = payload < first ? (size_t)payload : first;
+    p->view->part[1] = q->ring;
+    p->view->len[1] = (size_t)payload - p->view->len[0];
+    h->view_next = head + span;
+    h->view_bytes = payload;
+    p->view->id = ++h->views;
+    return 0; /* the head's lock stays held */
+  }
   if (!p->buffer) {
     if ((dst = p->reserve(p->ud, (size_t)payload)) == NULL)
       return ENOMEM;
@@ -352,6 +366,7 @@ typedef struct side {
   int (*ready)(void *ctx);
   uint32_t *sleep_word, *sleeping; /* where this side waits */
   uint32_t *tell_word, *told;      /* where the other side waits */
+  int hold; /* success keeps the end locked (a view): no unlock, no wake yet */
 } side;
 
 /* Runs step with the end locked, then, while it reports EAGAIN and wait is set, waits until
@@ -368,6 +383,8 @@ static int transfer(const side *s, void *ctx, int wait, const struct timespec *d
     int rc = lock(s->q, s->end, lockby);
     if (rc == 0) {
       rc = s->step(ctx, lockby);
+      if (rc == 0 && s->hold)
+        return 0;
       shmlua_mutex_unlock(&s->end->lock);
     }
     if (rc == 0)
@@ -404,7 +421,7 @@ int shmlua_queue_push_many(shmlua_queue *h, const shmlua_queue_message *messages
   shmlua_queue_block *q = h->q;
   pushing p = {h, messages, count, pushed};
   side s = {q, &q->tail, push_step, push_ready, &q->space, &q->push_sleeping,
-            &q->items, &q->pop_sleeping};
+            &q->items, &q->pop_sleeping, 0};
   *pushed = 0;
   if (count == 0)
     return 0;
@@ -433,23 +450,58 @@ static int pop_ready(void *ctx) {
 static int pop(popping *p, int wait, const struct timespec *deadline) {
   shmlua_queue_block *q = p->h->q;
   side s = {q, &q->head, pop_step, pop_ready, &q->items, &q->pop_sleeping,
-            &q->space, &q->push_sleeping};
+            &q->space, &q->push_sleeping, p->view != NULL};
   return transfer(&s, p, wait, deadline);
 }
 
 int shmlua_queue_pop(shmlua_queue *h, shmlua_queue_reserve reserve, void *ud, size_t *len,
                      int wait, const struct timespec *deadline) {
-  popping p = {h, reserve, ud, NULL, 0, 1, NULL, len};
+  popping p = {h, reserve, ud, NULL, 0, 1, NULL, len, NULL};
   return pop(&p, wait, deadline);
 }
 
 int shmlua_queue_pop_many(shmlua_queue *h, size_t max, void *buffer, size_t capacity,
                           size_t *count, size_t *total, int wait, const struct timespec *deadline) {
-  popping p = {h, NULL, NULL, buffer, capacity, max, count, total};
+  popping p = {h, NULL, NULL, buffer, capacity, max, count, total, NULL};
   *count = *total = 0;
   if (max == 0)
     return 0;
   return pop(&p, wait, deadline);
+}
+
+int shmlua_queue_peek(shmlua_queue *h, shmlua_queue_view *v, int wait,
+                      const struct timespec *deadline) {
+  size_t len;
+  popping p = {h, NULL, NULL, NULL, 0, 1, NULL, &len, v};
+  if (h->views % 2)
+    return EDEADLK; /* one open already: its lock is ours */
+  return pop(&p, wait, deadline);
+}
+
+int shmlua_queue_view_open(const shmlua_queue *h, const shmlua_queue_view *v) {
+  return h->views % 2 && v->id == h->views;
+}
+
+static void view_end(shmlua_queue *h, int take) {
+  shmlua_queue_end *e = &h->q->head;
+  h->views++;
+  if (take) {
+    arm_to(e, h->view_next, e->messages + 1, e->bytes + h->view_bytes, 1);
+    move_head(e);
+  }
+  shmlua_mutex_unlock(&e->lock);
+  if (take)
+    shmlua_sync_signal(&h->q->space, &h->q->push_sleeping);
+}
+
+void shmlua_queue_view_release(shmlua_queue *h, const shmlua_queue_view *v) {
+  if (shmlua_queue_view_open(h, v))
+    view_end(h, 1);
+}
+
+void shmlua_queue_view_drop(shmlua_queue *h) {
+  if (h->views % 2)
+    view_end(h, 0);
 }
 
 int shmlua_queue_shutdown(shmlua_queue *h) {

@@ -85,6 +85,8 @@ typedef struct shmlua_queue {
   uint64_t max_bytes, ring_size;
   uint32_t max_messages;
   uint64_t seen_tail, seen_popped, seen_popped_bytes;
+  uint64_t views; /* how many views this handle opened; odd while one is open */
+  uint64_t view_next, view_bytes; /* the open view's head after it, and its length */
 } shmlua_queue;
 
 extern const shmlua_sync_type shmlua_queue_type;
@@ -138,6 +140,28 @@ int shmlua_queue_pop_many(shmlua_queue *h, size_t max, void *buffer, size_t capa
    *len, *at moved past it. 0 at the end (*at == total). */
 int shmlua_queue_record(const void *copy, size_t total, size_t *at, const void **data,
                         size_t *len);
+
+/* Zero-copy receive. The oldest message, left in the ring: part[0] (len[0] bytes) then, when
+   it wraps around the ring's end, part[1] (len[1] bytes, else 0). The head's lock stays
+   held, so the bytes stay put and no other popper moves past them, until
+   shmlua_queue_view_release takes the message out (and lets pushers reuse its room) or
+   shmlua_queue_view_drop leaves it in; a process that dies meanwhile leaves it in. One view
+   per handle at a time (this process holds the lock: its own pop or view fails with
+   EDEADLK). wait, deadline and failures as for pop. */
+typedef struct shmlua_queue_view {
+  const unsigned char *part[2];
+  size_t len[2];
+  uint64_t id; /* h->views when it was opened: a stale view shows as id != h->views */
+} shmlua_queue_view;
+
+int shmlua_queue_peek(shmlua_queue *h, shmlua_queue_view *v, int wait,
+                      const struct timespec *deadline);
+/* Whether v is the view h has open now. */
+int shmlua_queue_view_open(const shmlua_queue *h, const shmlua_queue_view *v);
+/* Takes the viewed message out and unlocks the head (nothing if v is not open). */
+void shmlua_queue_view_release(shmlua_queue *h, const shmlua_queue_view *v);
+/* Unlocks the head leaving the message in, if h has a view open (before unmapping). */
+void shmlua_queue_view_drop(shmlua_queue *h);
 
 /* No more pushes: pushers get EPIPE, poppers get the rest and then EPIPE. Wakes all. */
 int shmlua_queue_shutdown(shmlua_queue *h);

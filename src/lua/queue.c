@@ -22,6 +22,7 @@ static void queue_open(shmlua_syncud *u) {
 }
 
 static void queue_close(shmlua_syncud *u) {
+  shmlua_queue_view_drop(&u->as.queue); /* an open view's lock, before the unmapping */
   free(u->scratch);
   u->scratch = NULL;
   u->scratch_size = 0;
@@ -184,4 +185,5 @@ void shmlua_open_queue(lua_State *L) {
                                      {"shutdown", queue_shutdown}, {NULL, NULL}};
   shmlua_sync_register(L, &queue_class, methods, queue_create, NULL);
   shmlua_open_queue_batch(L, &queue_class);
+  shmlua_open_queue_view(L, &queue_class);
 }

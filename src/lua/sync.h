@@ -74,7 +74,9 @@ void shmlua_open_barrier(lua_State *L);
 void shmlua_open_event(lua_State *L);
 void shmlua_open_cond(lua_State *L);
 void shmlua_open_queue(lua_State *L);
-/* The queue's batch methods (queue_batch.c), added to class cls by shmlua_open_queue. */
+/* The queue's batch methods (queue_batch.c) and views (queue_view.c), added to class cls
+   by shmlua_open_queue. */
 void shmlua_open_queue_batch(lua_State *L, const shmlua_synclass *cls);
+void shmlua_open_queue_view(lua_State *L, const shmlua_synclass *cls);
 
 #endif
