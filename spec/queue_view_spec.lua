@@ -22,7 +22,7 @@ describe("shm.queue views", function()
     v:release()
     assert.equal(1, q.count)
     assert.equal("second", q:pop())
-    assert.equal("shm.queue.view: released", tostring(v))
+    assert.equal("shm.view: released", tostring(v))
     v:release() -- again: nothing
   end)
 
@@ -37,7 +37,7 @@ describe("shm.queue views", function()
     } do
       assert.error_matches(f, "used after its release")
     end
-    assert.error_matches(function() return v.sub(nil) end, "shm.queue.view expected")
+    assert.error_matches(function() return v.sub(nil) end, "shm.view expected")
   end)
 
   it("reads a message that wraps around the ring's end exactly as the string", function()

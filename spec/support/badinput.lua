@@ -224,7 +224,7 @@ W.fixtures = {
     end },
     { "closed", function(c) return closesync(c:queue()) end },
   },
-  ["shm.queue.view"] = {
+  ["shm.view"] = {
     { "open", function(c)
       local q = c:queue()
       assert(q:push("abcdef"))
@@ -343,9 +343,9 @@ W.shapes = {
   ["shm.queue:push_many"] = function() return { { "abc", "de" }, 1, 2, 0.001 } end,
   ["shm.queue:pop_many"] = function() return { {}, 2, 0.001 } end,
   ["shm.queue:view"] = function() return { 0.001 } end,
-  ["shm.queue.view:sub"] = function() return { 1, 3 } end,
-  ["shm.queue.view:byte"] = function() return { 1, 3 } end,
-  ["shm.queue.view:unpack"] = function() return { "c2", 1 } end,
+  ["shm.view:sub"] = function() return { 1, 3 } end,
+  ["shm.view:byte"] = function() return { 1, 3 } end,
+  ["shm.view:unpack"] = function() return { "c2", 1 } end,
 }
 
 -- Callables that may wait: the argument position (after self) that is a timeout. The walker

@@ -10,7 +10,7 @@
 
 #include "sync.h"
 
-#define VIEW_MT "shm.queue.view"
+#define VIEW_MT "shm.view"
 
 /* How string.unpack is given the bytes: a window of the message that starts aligned as the
    message does and grows until the values fit (as buf:unpack, pack.c). */
