@@ -65,13 +65,19 @@ static int queue_push_many(lua_State *L) {
                    &first);
   d = shmlua_opttimeout(L, 5, &deadline);
   lua_settop(L, 2);
-  for (size_t k = 0; k < n; k++)
-    message_at(L, u, (lua_Integer)(first + k + 1), &batch[0].len);
+  /* Checked all first; the first chunk's messages are kept from the same pass. */
+  for (size_t k = 0; k < n; k++) {
+    shmlua_queue_message m;
+    m.data = message_at(L, u, (lua_Integer)(first + k + 1), &m.len);
+    if (k < CHUNK)
+      batch[k] = m;
+  }
   while (done < n) {
     pushing p = {&u->as.queue, batch, n - done < CHUNK ? n - done : CHUNK, 0};
     int rc;
-    for (size_t k = 0; k < p.count; k++)
-      batch[k].data = message_at(L, u, (lua_Integer)(first + done + k + 1), &batch[k].len);
+    if (done > 0)
+      for (size_t k = 0; k < p.count; k++)
+        batch[k].data = message_at(L, u, (lua_Integer)(first + done + k + 1), &batch[k].len);
     while (p.count > 0) {
       if ((rc = shmlua_sync_wait(L, pushop, &p, d, 1, NULL)) != 0) {
         if (!reason(rc))
