@@ -38,6 +38,27 @@ static void *into(void *buffer, size_t len) {
 /* What a dying process had done of its move when it died. */
 typedef enum { ARMED, COUNTED, COMMITTED, FINISHED } cut;
 
+/* A fresh queue of MESSAGES messages and BYTES bytes in an anonymous shared mapping. */
+static void *new_queue(shmlua_queue *h, size_t *layout) {
+  shmlua_queue_limits limits = {MESSAGES, BYTES};
+  shmlua_error err;
+  void *block;
+  *layout = shmlua_queue_layout_size(&limits, &err);
+  block = mmap(NULL, *layout, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (block == MAP_FAILED || shmlua_queue_init(block, &limits, &err) != 0)
+    exit(2);
+  shmlua_queue_open(h, block, *layout);
+  return block;
+}
+
+/* Waits for a child that must have exited 0. */
+static void reap(pid_t pid) {
+  int status;
+  if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+      WEXITSTATUS(status) != 0)
+    exit(2);
+}
+
 /* The child's side: take end's lock, move it past k records of len bytes each up to cut (a
    push writes payload for each), die. */
 static void die_during(shmlua_queue *h, shmlua_queue_end *e, int is_tail, size_t len, size_t k,
@@ -109,17 +130,10 @@ static void one(int is_tail, cut at, const char *what, int message_stays) {
                            *const popped_lost[] = {"second", "x"};
   const char *const *want = is_tail ? (message_stays ? pushed_kept : pushed_lost)
                                     : (message_stays ? popped_kept : popped_lost);
-  size_t wanted = 2 + (size_t)message_stays + (size_t)is_tail;
-  shmlua_queue_limits limits = {MESSAGES, BYTES};
-  shmlua_error err;
-  size_t layout = shmlua_queue_layout_size(&limits, &err);
-  void *block = mmap(NULL, layout, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  size_t wanted = 2 + (size_t)message_stays + (size_t)is_tail, layout;
   shmlua_queue h;
+  void *block = new_queue(&h, &layout);
   pid_t pid;
-  int status;
-  if (block == MAP_FAILED || shmlua_queue_init(block, &limits, &err) != 0)
-    exit(2);
-  shmlua_queue_open(&h, block, layout);
   expect(shmlua_queue_push(&h, "first", 5, 0, NULL) == 0, what, "push first");
   expect(shmlua_queue_push(&h, "second", 6, 0, NULL) == 0, what, "push second");
   if ((pid = fork()) == 0) {
@@ -128,9 +142,7 @@ static void one(int is_tail, cut at, const char *what, int message_stays) {
       die_during(&h, &h.q->tail, 1, 5, 1, at, third);
     die_during(&h, &h.q->head, 0, 5, 1, at, NULL);
   }
-  if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
-      WEXITSTATUS(status) != 0)
-    exit(2);
+  reap(pid);
   expect(shmlua_queue_count(&h) <= 3, what, "count out of range");
   expect(shmlua_queue_push(&h, "x", 1, 0, NULL) == 0, what, "push after the death");
   expect(drain(&h, want, wanted, what) == wanted, what, "wrong number of messages");
@@ -149,18 +161,11 @@ static void batch(int is_tail, cut at, const char *what, int batch_stays) {
                            *const popped_kept[] = {"one", "two", "x"}, *const popped_lost[] = {"x"};
   const char *const *want = is_tail ? (batch_stays ? all : pushed_lost)
                                     : (batch_stays ? popped_kept : popped_lost);
-  size_t wanted = is_tail ? (batch_stays ? 4 : 3) : (batch_stays ? 3 : 1);
-  shmlua_queue_limits limits = {MESSAGES, BYTES};
+  size_t wanted = is_tail ? (batch_stays ? 4 : 3) : (batch_stays ? 3 : 1), layout, pushed;
   shmlua_queue_message first[] = {{"one", 3}, {"two", 3}};
-  shmlua_error err;
-  size_t layout = shmlua_queue_layout_size(&limits, &err), pushed;
-  void *block = mmap(NULL, layout, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   shmlua_queue h;
+  void *block = new_queue(&h, &layout);
   pid_t pid;
-  int status;
-  if (block == MAP_FAILED || shmlua_queue_init(block, &limits, &err) != 0)
-    exit(2);
-  shmlua_queue_open(&h, block, layout);
   expect(shmlua_queue_push_many(&h, first, 2, &pushed, 0, NULL) == 0 && pushed == 2, what,
          "push the first two");
   if ((pid = fork()) == 0) {
@@ -168,9 +173,7 @@ static void batch(int is_tail, cut at, const char *what, int batch_stays) {
       die_during(&h, &h.q->tail, 1, 3, 2, at, all + 2);
     die_during(&h, &h.q->head, 0, 3, 2, at, NULL);
   }
-  if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
-      WEXITSTATUS(status) != 0)
-    exit(2);
+  reap(pid);
   expect(shmlua_queue_push(&h, "x", 1, 0, NULL) == (is_tail && batch_stays ? EAGAIN : 0), what,
          "push after the death");
   expect(drain(&h, want, wanted, what) == wanted, what, "wrong number of messages");
@@ -183,15 +186,8 @@ static void batch(int is_tail, cut at, const char *what, int batch_stays) {
 /* A queue holding "first" and "second" whose head no record starts at (a peer scribbled a
    length over it), so the next pop skips to the tail. */
 static void *scribbled(shmlua_queue *h, size_t *layout) {
-  shmlua_queue_limits limits = {MESSAGES, BYTES};
-  shmlua_error err;
   uint32_t bogus = 0xffffffffu;
-  void *block;
-  *layout = shmlua_queue_layout_size(&limits, &err);
-  block = mmap(NULL, *layout, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  if (block == MAP_FAILED || shmlua_queue_init(block, &limits, &err) != 0)
-    exit(2);
-  shmlua_queue_open(h, block, *layout);
+  void *block = new_queue(h, layout);
   if (shmlua_queue_push(h, "first", 5, 0, NULL) != 0 ||
       shmlua_queue_push(h, "second", 6, 0, NULL) != 0)
     exit(2);
@@ -208,7 +204,6 @@ static void skip_death(cut at, const char *what) {
   shmlua_queue_end *head = &h.q->head, *tail = &h.q->tail;
   char got[BYTES];
   pid_t pid;
-  int status;
   if ((pid = fork()) == 0) {
     if (shmlua_mutex_lock(&head->lock, NULL) != 0 || shmlua_mutex_lock(&tail->lock, NULL) != 0)
       _exit(2);
@@ -224,9 +219,7 @@ static void skip_death(cut at, const char *what) {
     }
     _exit(0);
   }
-  if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
-      WEXITSTATUS(status) != 0)
-    exit(2);
+  reap(pid);
   expect(shmlua_queue_pop(&h, into, got, &len, 0, NULL) == EAGAIN, what, "pop after the death");
   expect(shmlua_queue_count(&h) == 0, what, "count after the skip");
   capacity(&h, what);
@@ -315,16 +308,11 @@ static pid_t sleeping_popper(shmlua_queue *h, int fails) {
    be woken too, and get the message, well before its deadline. */
 static void wake_handed_on(void) {
   const char *what = "a woken popper that fails";
-  shmlua_queue_limits limits = {MESSAGES, BYTES};
-  shmlua_error err;
-  size_t layout = shmlua_queue_layout_size(&limits, &err);
-  void *block = mmap(NULL, layout, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  size_t layout;
   shmlua_queue h;
+  void *block = new_queue(&h, &layout);
   pid_t failing, other;
   int status;
-  if (block == MAP_FAILED || shmlua_queue_init(block, &limits, &err) != 0)
-    exit(2);
-  shmlua_queue_open(&h, block, layout);
   failing = sleeping_popper(&h, 1);
   other = sleeping_popper(&h, 0);
   expect(shmlua_queue_push(&h, "m", 1, 0, NULL) == 0, what, "push");

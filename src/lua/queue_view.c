@@ -12,10 +12,6 @@
 
 #define VIEW_MT "shm.view"
 
-/* How string.unpack is given the bytes: a window of the message that starts aligned as the
-   message does and grows until the values fit (as buf:unpack, pack.c). */
-enum { MAXALIGN = 16, FIRST_WINDOW = 128, WINDOW_GROWTH = 8 };
-
 static const shmlua_synclass *queue_class;
 static const char view_class; /* its address is the views' tag */
 
@@ -98,37 +94,22 @@ static int view_byte(lua_State *L) {
   return (int)n;
 }
 
+/* Bytes at..at+len of the view src, checked again: a finalizer may run between two tries. */
+static void push_view(lua_State *L, void *src, size_t at, size_t len) {
+  (void)src;
+  push_bytes(L, checkview(L), at, len);
+}
+
 /* v:unpack(fmt [, i]) as string.unpack on the message. */
 static int view_unpack(lua_State *L) {
   view *w = checkview(L);
-  size_t len = length(w), start, base, rest, window;
+  size_t start;
+  int n;
   luaL_checkstring(L, 2);
-  start = shmlua_checkstart(L, luaL_optinteger(L, 3, 1), len);
+  start = shmlua_checkstart(L, luaL_optinteger(L, 3, 1), length(w));
   lua_settop(L, 2);
-  base = (start - 1) / MAXALIGN * MAXALIGN;
-  rest = len - base;
-  window = start - base + FIRST_WINDOW;
-  for (;;) {
-    const char *msg;
-    int n;
-    if (window > rest)
-      window = rest;
-    lua_pushvalue(L, lua_upvalueindex(1));
-    lua_pushvalue(L, 2);
-    push_bytes(L, w, base, window);
-    lua_pushinteger(L, (lua_Integer)(start - base));
-    if (lua_pcall(L, 3, LUA_MULTRET, 0) == LUA_OK) {
-      n = lua_gettop(L) - 2;
-      lua_pushinteger(L, lua_tointeger(L, -1) + (lua_Integer)base);
-      lua_replace(L, -2);
-      return n;
-    }
-    msg = lua_tostring(L, -1); /* the data too short (their argument 2), or another error */
-    if (window == rest || !msg || strncmp(msg, "bad argument #2 ", 16) != 0)
-      return lua_error(L);
-    lua_pop(L, 1);
-    window = rest / WINDOW_GROWTH < window ? rest : window * WINDOW_GROWTH;
-  }
+  n = shmlua_unpack_window(L, lua_upvalueindex(1), length(w), start, push_view, w);
+  return n < 0 ? lua_error(L) : n; /* string.unpack's own "data string too short" */
 }
 
 /* v:release(): takes the message out of the queue; again, or after the queue closed, does
