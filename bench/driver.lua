@@ -222,13 +222,25 @@ local function verdict_text(row)
   return table.concat(parts, ", ")
 end
 
+-- How far apart a side's runs were: slowest / fastest ("" with fewer than two runs).
+local function spread(row, side)
+  local r = results[row.op.id][side]
+  if not r or r.status or #r < 2 then return "" end
+  return ("%.2f"):format(math.max(table.unpack(r)) / math.min(table.unpack(r)))
+end
+
 local header = { "operation", "shmlua", "Python", "C", "Lua table", "C __index", "/Py", "/C",
-  "/table", "/__index", "targets" }
+  "/table", "/__index", "spread", "targets" }
 local lines = {}
 for _, row in ipairs(rows) do
+  local compared = row.op.targets and row.op.targets[#row.op.targets]
+  local spreads = spread(row, "lua")
+  if compared and spread(row, compared.vs) ~= "" then
+    spreads = spreads .. " / " .. spread(row, compared.vs)
+  end
   lines[#lines + 1] = { row.op.label, cell("lua", row), cell("python", row), cell("c", row),
     cell("floor", row), cell("probe", row), ratio_text(row.ratio.python), ratio_text(row.ratio.c),
-    ratio_text(row.ratio.floor), ratio_text(row.ratio.probe), verdict_text(row) }
+    ratio_text(row.ratio.floor), ratio_text(row.ratio.probe), spreads, verdict_text(row) }
 end
 local widths = {}
 for i, h in ipairs(header) do
@@ -244,8 +256,9 @@ local function emit(cols)
 end
 print(("shmlua benchmarks: median of %d run%s, time per operation (element, copy, round "
   .. "trip, message or process); ratios are shmlua / other.\n\"Lua table\": the same loop "
-  .. "over a plain table; \"C __index\": through a C metamethod that does nothing."):format(
-  opts.runs, opts.runs == 1 and "" or "s"))
+  .. "over a plain table; \"C __index\": through a C metamethod that does nothing.\n"
+  .. "spread: slowest / fastest run of shmlua, then of the side its last target compares "
+  .. "with."):format(opts.runs, opts.runs == 1 and "" or "s"))
 emit(header)
 for _, l in ipairs(lines) do emit(l) end
 local markdown = { "| " .. table.concat(header, " | ") .. " |",

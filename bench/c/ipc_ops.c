@@ -16,8 +16,8 @@
 #include "cbench.h"
 
 /* As shmlua's waits (src/core/sync_wait.h): 20 looks, then looks with sched_yield every 32
-   for at most 50 us, then the futex. */
-enum { MESSAGE = 64, SPIN_LOOKS = 20, YIELD_LOOKS = 32, SPIN_NS = 50000 };
+   for at most 50 us (or until a yield lets another process run for 10 us), then the futex. */
+enum { MESSAGE = 64, SPIN_LOOKS = 20, YIELD_LOOKS = 32, SPIN_NS = 50000, BUSY_NS = 10000 };
 
 extern char **environ;
 
@@ -53,14 +53,15 @@ static void await(uint32_t *w, uint32_t want, int spin, int polite, uint32_t *sl
       return;
     relax();
   }
-  for (int64_t start = polite ? monotonic_ns() : 0; polite;) {
+  for (int64_t start = polite ? monotonic_ns() : 0, last = start, now; polite; last = now) {
     for (int i = 0; i < YIELD_LOOKS; i++) {
       if (load(w) == want)
         return;
       relax();
     }
     sched_yield();
-    if (monotonic_ns() - start >= SPIN_NS)
+    now = monotonic_ns();
+    if (now - last >= BUSY_NS || now - start >= SPIN_NS)
       break;
   }
   for (uint32_t v; (v = load(w)) != want;) {

@@ -41,7 +41,7 @@ static long elapsed_ns(const struct timespec *from, const struct timespec *to) {
 
 int shmlua_sync_spin(int (*ready)(void *ctx), void *ctx, const struct timespec *deadline) {
   long budget = shmlua_spin_ns();
-  struct timespec start, now;
+  struct timespec start, last, now;
   for (int i = 0; i < SHMLUA_SPIN_LOOKS; i++) {
     if (ready(ctx))
       return 0;
@@ -49,7 +49,7 @@ int shmlua_sync_spin(int (*ready)(void *ctx), void *ctx, const struct timespec *
   }
   if (budget == 0)
     return ETIMEDOUT;
-  start = shmlua_now();
+  start = last = shmlua_now();
   for (;;) {
     for (int i = 0; i < SHMLUA_YIELD_LOOKS; i++) {
       if (ready(ctx))
@@ -60,8 +60,12 @@ int shmlua_sync_spin(int (*ready)(void *ctx), void *ctx, const struct timespec *
     if (ready(ctx))
       return 0;
     now = shmlua_now();
-    if (elapsed_ns(&start, &now) >= budget || (deadline && !shmlua_before(&now, deadline)))
+    /* Another process ran in that yield and it was not the one we wait for: the CPUs are
+       oversubscribed, and spinning on would only take turns with other spinners. */
+    if (elapsed_ns(&last, &now) >= SHMLUA_YIELD_BUSY_NS || elapsed_ns(&start, &now) >= budget ||
+        (deadline && !shmlua_before(&now, deadline)))
       return ETIMEDOUT;
+    last = now;
   }
 }
 

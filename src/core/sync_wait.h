@@ -17,9 +17,13 @@ enum { SHMLUA_SPIN_LOOKS = 20 };
    looks, for at most shmlua_spin_ns() nanoseconds of its time, before it sleeps: a peer that
    answers within that (a ping-pong, a steady stream) is seen at memory speed instead of after
    a futex sleep and a wake-up of a halted CPU (tens of microseconds on a VM), and the yields
-   let a peer that shares the CPU run. 50 us by default; SHMLUA_SPIN_US in the environment
-   (read once per process) sets it, 0 keeping only the short spin. */
+   let a peer that shares the CPU run. A yield that let another process run (it took over
+   SHMLUA_YIELD_BUSY_NS) without the awaited change ends the spin too: more processes want
+   the CPUs than there are, and spinners would only take turns. 50 us by default;
+   SHMLUA_SPIN_US in the environment (read once per process) sets it, 0 keeping only the
+   short spin. */
 enum { SHMLUA_YIELD_LOOKS = 32, SHMLUA_SPIN_US_DEFAULT = 50, SHMLUA_SPIN_US_MAX = 10000 };
+enum { SHMLUA_YIELD_BUSY_NS = 10000 };
 long shmlua_spin_ns(void);
 
 /* A pause between two looks at a word another process is about to change. */
