@@ -203,6 +203,24 @@ describe("shm.queue batches", function()
 end)
 
 describe("shm.queue waits", function()
+  it("of pop_many, push_many and view give way to Ctrl-C (SIGINT) in lua5.4", function()
+    local q = track(shm.queue { messages = 1, bytes = 64 })
+    for _, wait in ipairs {
+      "q:pop_many({}, 4)", "q:view()", "q:push('fill') q:push_many({ 'a', 'b' })",
+    } do
+      local other = S.start([[
+        local q = assert(shm.queue.attach(arg[1]))
+        print("waiting") io.stdout:flush()
+        ]] .. wait .. [[
+      ]], q.name)
+      assert.is_true(S.asleep(other))
+      other:kill("INT")
+      assert.same({ nil, "exit", 1 }, { other:wait(5) })
+      assert.matches("interrupted!", S.output(other))
+      while q.count > 0 do q:pop() end
+    end
+  end)
+
   it("make a FUTEX_WAKE only for a popper that really sleeps", function()
     local _, usable = H.sh("strace -qq -o /dev/null true 2>/dev/null")
     if not usable then return pending("strace cannot trace here (missing or no ptrace)") end
