@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stddef.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "futex.h"
 #include "mutex.h"
@@ -97,6 +98,7 @@ void shmlua_queue_open(shmlua_queue *h, void *addr, size_t size) {
     h->max_messages = 1;
   h->seen_tail = h->seen_popped = h->seen_popped_bytes = 0;
   h->views = h->view_next = h->view_bytes = 0;
+  h->view_owner = 0;
 }
 
 /* Copies into / out of the ring at a position, wrapping at the end. */
@@ -333,6 +335,7 @@ static int pop_locked(popping *p, const struct timespec *lockby) {
     p->view->len[1] = (size_t)payload - p->view->len[0];
     h->view_next = head + span;
     h->view_bytes = payload;
+    h->view_owner = getpid();
     p->view->id = ++h->views;
     return 0; /* the head's lock stays held */
   }
@@ -485,6 +488,8 @@ int shmlua_queue_view_open(const shmlua_queue *h, const shmlua_queue_view *v) {
 static void view_end(shmlua_queue *h, int take) {
   shmlua_queue_end *e = &h->q->head;
   h->views++;
+  if (h->view_owner != getpid())
+    return; /* a copy made by fork: the lock is the parent's */
   if (take) {
     arm_to(e, h->view_next, e->messages + 1, e->bytes + h->view_bytes, 1);
     move_head(e);

@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include "sync_header.h"
@@ -87,6 +88,8 @@ typedef struct shmlua_queue {
   uint64_t seen_tail, seen_popped, seen_popped_bytes;
   uint64_t views; /* how many views this handle opened; odd while one is open */
   uint64_t view_next, view_bytes; /* the open view's head after it, and its length */
+  pid_t view_owner; /* the process that opened it (a forked copy of the handle does not
+                       hold its lock) */
 } shmlua_queue;
 
 extern const shmlua_sync_type shmlua_queue_type;
@@ -158,7 +161,8 @@ int shmlua_queue_peek(shmlua_queue *h, shmlua_queue_view *v, int wait,
                       const struct timespec *deadline);
 /* Whether v is the view h has open now. */
 int shmlua_queue_view_open(const shmlua_queue *h, const shmlua_queue_view *v);
-/* Takes the viewed message out and unlocks the head (nothing if v is not open). */
+/* Takes the viewed message out and unlocks the head (nothing if v is not open, or in a
+   forked child of the process that opened it, which does not hold the lock). */
 void shmlua_queue_view_release(shmlua_queue *h, const shmlua_queue_view *v);
 /* Unlocks the head leaving the message in, if h has a view open (before unmapping). */
 void shmlua_queue_view_drop(shmlua_queue *h);
