@@ -313,6 +313,10 @@ static int pop_locked(popping *p, const struct timespec *lockby) {
       break;
     if ((n = record_at(h, head + span, h->seen_tail)) < 0)
       break;
+    /* A live queue holds at most a ring's worth; past that a peer wrote the positions (the
+       first record always fits: max_bytes leaves room for its prefix). */
+    if (span + PREFIX + (uint64_t)n > h->ring_size)
+      break;
     if (p->buffer && span + PREFIX + (uint64_t)n > p->capacity) {
       if (k > 0)
         break;
