@@ -78,6 +78,21 @@ describe("shm.queue batches", function()
       for k = 1, q:pop_many(t, 3) do got[#got + 1] = t[k] end
     end
     assert.same({ "small", big, "after" }, got)
+    -- the buffer grown for it goes once small messages are back
+    q:push_many({ "a", "b" })
+    assert.equal(2, q:pop_many(t, 3))
+    got, big = nil, nil
+    collectgarbage()
+    collectgarbage()
+    local before = collectgarbage("count")
+    q:push(("c"):rep(200000))
+    q:pop_many(t, 1)
+    q:push("d")
+    q:pop_many(t, 1)
+    t[1] = nil
+    collectgarbage()
+    collectgarbage()
+    assert.is_true(collectgarbage("count") < before + 100, "a grown buffer stayed")
   end)
 
   it("a waiting pop_many wakes for a push from another process", function()

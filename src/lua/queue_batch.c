@@ -6,7 +6,8 @@
 #include "sync.h"
 
 /* Messages handed to the core per push_many call (a C array on the stack), and the first size
-   of the buffer pop_many copies records into (it grows to fit one record when needed). */
+   of the buffer pop_many copies records into (it grows to fit one record when needed, and
+   is dropped after a call that used less than a quarter of a grown one). */
 enum { CHUNK = 64, FIRST_BUFFER = 64 * 1024 };
 
 static const shmlua_synclass *queue_class;
@@ -157,6 +158,10 @@ static int queue_pop_many(lua_State *L) {
   for (lua_Integer k = 1; shmlua_queue_record(p.buffer, p.total, &at, &data, &len); k++) {
     lua_pushlstring(L, data, len);
     lua_rawseti(L, 2, k);
+  }
+  if (p.capacity > FIRST_BUFFER && p.total < p.capacity / 4) {
+    lua_pushnil(L); /* grown for a big message, now mostly idle: let it go */
+    lua_setiuservalue(L, 1, SHMLUA_SYNC_UV_LINK);
   }
   lua_pushinteger(L, (lua_Integer)p.count);
   return 1;

@@ -33,7 +33,8 @@ struct shmlua_syncud {
 };
 
 /* User value slots of the userdata. */
-enum { SHMLUA_SYNC_UV_LINK = 1, SHMLUA_SYNC_NUV = 1 }; /* a cond keeps its mutex here */
+/* A cond keeps its mutex in SHMLUA_SYNC_UV_LINK, a queue its pop_many buffer. */
+enum { SHMLUA_SYNC_UV_LINK = 1, SHMLUA_SYNC_NUV = 1 };
 
 /* Registers the class and sets module field cls->tname's last part ("mutex") to a table
    that is callable (create) and has attach (attach may be NULL for the common one). */
