@@ -32,8 +32,8 @@ struct shmlua_syncud {
   int held; /* a mutex locked through this handle: closing it unlocks */
 };
 
-/* User value slots of the userdata. */
-/* A cond keeps its mutex in SHMLUA_SYNC_UV_LINK, a queue its pop_many buffer. */
+/* User value slots of the userdata: a cond keeps its mutex in SHMLUA_SYNC_UV_LINK, a queue
+   its pop_many buffer. */
 enum { SHMLUA_SYNC_UV_LINK = 1, SHMLUA_SYNC_NUV = 1 };
 
 /* Registers the class and sets module field cls->tname's last part ("mutex") to a table
