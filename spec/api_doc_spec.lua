@@ -40,6 +40,11 @@ local factories = {
   event = function() return unlinked(shm.event()) end,
   cond = function() return unlinked(shm.cond(unlinked(shm.mutex()))) end,
   queue = function() return unlinked(shm.queue()) end,
+  view = function()
+    local q = unlinked(shm.queue())
+    q:push("x")
+    return q:view()
+  end,
 }
 
 -- Every identifier-like string literal of the binding's sources: any field a class answers

@@ -342,6 +342,37 @@ function ops.pingpong_sem(n)
     function() pong:release() end, function() ping:acquire() end)
 end
 
+-- 4 semaphore ping-pong pairs at once (8 processes on the machine's cores): time per round
+-- trip of all pairs together; the check counts every pair's rounds. The parent only starts
+-- them (all at once, behind a gate) and waits.
+function ops.pingpong_crowd(n)
+  local gate <close> = assert(shm.semaphore(0))
+  local pairs_, procs = 4, {}
+  for _ = 1, pairs_ do
+    local ping <close> = assert(shm.semaphore(0))
+    local pong <close> = assert(shm.semaphore(0))
+    procs[#procs + 1] = assert(shm.spawn(function()
+      gate:acquire()
+      for _ = 1, n do ping:release() pong:acquire() end
+      return n
+    end))
+    procs[#procs + 1] = assert(shm.spawn(function()
+      for _ = 1, n do ping:acquire() pong:release() end
+      return 0
+    end))
+  end
+  local t0 = now()
+  gate:release(pairs_)
+  local check = 0
+  for _, proc in ipairs(procs) do
+    local ok, v = proc:wait()
+    assert(ok, v)
+    check = check + v
+  end
+  return per(now() - t0, pairs_ * n), check
+end
+ops.probe_pingpong_crowd = ops.pingpong_crowd -- run with SHMLUA_SPIN_US=0 (ops.lua's env)
+
 -- Each side clears the event it waited for before it sets the other's.
 function ops.pingpong_event(n)
   local go <close> = assert(shm.event())
@@ -413,6 +444,80 @@ end
 
 -- The same two processes over a bare ring (bench/c/support.c): the Lua side's own cost.
 function ops.probe_queue(n) return stream(n, support.ring()) end
+
+local BATCH = 64
+
+-- The stream in batches of up to BATCH messages: push_many of a table the child fills (next
+-- gives message i, or reuses what the table holds when it gives nil), pop_many into one
+-- reused table; read(msg, i) gives message i's sequence number.
+local function stream_batch(n, next_message, read)
+  local q <close> = assert(shm.queue({ messages = 1024, bytes = 1024 * 64 }))
+  local child = assert(shm.spawn(function()
+    local batch, i = {}, 0
+    while i <= n do
+      local k = math.min(BATCH, n - i + 1)
+      for j = 1, k do batch[j] = next_message(i + j - 1, batch[j]) end
+      local done = 0
+      while done < k do done = done + assert(q:push_many(batch, done + 1, k)) end
+      i = i + k
+    end
+  end))
+  local got, check, seen, t0 = {}, 0, 0, nil
+  while seen <= n do
+    local k = assert(q:pop_many(got, BATCH))
+    if not t0 then t0 = now() end
+    for j = 1, k do check = check + read(got[j], seen + j - 1) end
+    seen = seen + k
+  end
+  local spent = now() - t0
+  assert(child:wait())
+  return per(spent, n + 1), check
+end
+
+function ops.queue_batch(n)
+  local pad = ("x"):rep(56)
+  return stream_batch(n, function(i) return string.pack("<i8", i) .. pad end,
+    function(msg) return (string.unpack("<i8", msg)) end)
+end
+
+-- Messages made once (any 64 bytes), counted by their place in the stream.
+function ops.queue_batch_raw(n)
+  local made = ("x"):rep(64)
+  return stream_batch(n, function(_, old) return old or made end, function(_, i) return i end)
+end
+
+-- Big messages: the child pushes one string of size bytes again and again; the parent pops
+-- them (take: the pop, returning the message's length); the check adds each message's place
+-- in the stream when its length is right.
+local function stream_big(n, size, take)
+  local q <close> = assert(shm.queue({ messages = 16, bytes = 4 * size }))
+  local msg = ("x"):rep(size)
+  local child = assert(shm.spawn(function()
+    for _ = 0, n do assert(q:push(msg)) end
+  end))
+  local check, t0 = 0, nil
+  for i = 0, n do
+    local len = take(q)
+    if i == 0 then t0 = now() end
+    if len == size then check = check + i end
+  end
+  local spent = now() - t0
+  assert(child:wait())
+  return per(spent, n), check
+end
+
+function ops.queue_big(n, size)
+  return stream_big(n, size, function(q) return #q:pop() end)
+end
+
+-- Read in place through a view: its length and a header's worth of bytes, no copy out.
+function ops.queue_big_view(n, size)
+  return stream_big(n, size, function(q)
+    local v <close> = assert(q:view())
+    assert(v:unpack("c8") == "xxxxxxxx")
+    return #v
+  end)
+end
 
 -- Start + wait of a forked function that returns 7 (through the result pipe).
 function ops.spawn_fn(n)

@@ -232,6 +232,27 @@ W.fixtures = {
     end },
     { "closed", function(c) return closesync(c:queue()) end },
   },
+  ["shm.view"] = {
+    { "open", function(c)
+      local q = c:queue()
+      assert(q:push("abcdef"))
+      return assert(q:view())
+    end },
+    { "released", function(c)
+      local q = c:queue()
+      assert(q:push("abcdef"))
+      local v = assert(q:view())
+      v:release()
+      return v
+    end },
+    { "queue closed", function(c)
+      local q = c:queue()
+      assert(q:push("abcdef"))
+      local v = assert(q:view())
+      q:close()
+      return v
+    end },
+  },
   ["shm.process"] = {
     { "running", function()
       return shared("running", function() return assert(shm.exec("sleep", "1")) end,
@@ -348,6 +369,12 @@ W.shapes = {
   ["shm.queue:push"] = function() return { "abc", 0.001 } end,
   ["shm.queue:try_push"] = function() return { "abc" } end,
   ["shm.queue:pop"] = function() return { 0.001 } end,
+  ["shm.queue:push_many"] = function() return { { "abc", "de" }, 1, 2, 0.001 } end,
+  ["shm.queue:pop_many"] = function() return { {}, 2, 0.001 } end,
+  ["shm.queue:view"] = function() return { 0.001 } end,
+  ["shm.view:sub"] = function() return { 1, 3 } end,
+  ["shm.view:byte"] = function() return { 1, 3 } end,
+  ["shm.view:unpack"] = function() return { "c2", 1 } end,
 }
 
 -- Callables that may wait: the argument position (after self) that is a timeout. The walker
@@ -364,6 +391,9 @@ W.blocking = {
   ["shm.cond:wait"] = { timeout = 1 },
   ["shm.queue:push"] = { timeout = 2 },
   ["shm.queue:pop"] = { timeout = 1 },
+  ["shm.queue:push_many"] = { timeout = 4 },
+  ["shm.queue:pop_many"] = { timeout = 3 },
+  ["shm.queue:view"] = { timeout = 1 },
   -- watch runs until Ctrl-C unless opts.count is set: an empty or absent opts is for ever
   ["shm.watch"] = { timeout = 2, default = { count = 1, interval = 0.001 },
     forever = function(v) return v == nil or (type(v) == "table" and next(v) == nil) end },

@@ -27,6 +27,14 @@ void shmlua_open_listing(lua_State *L);
 void shmlua_open_array(lua_State *L);
 void shmlua_open_arrayops(lua_State *L); /* after array and map: adds to arrays, shm.parallel */
 void shmlua_open_pack(lua_State *L); /* after buf: adds buf:pack, buf:unpack */
+/* string.unpack (at index unpack) of the format on top of the stack over size bytes from
+   position start (1-based, checked), without a string of them all: push(L, src, at, len)
+   pushes bytes at..at+len as a string, for windows that start aligned as the bytes do and
+   grow until the values fit. Returns the number of results (the values, then the position
+   after them), or -1 when the bytes end before the values (the message left on top).
+   Other errors of string.unpack are raised as argument errors of the caller. */
+int shmlua_unpack_window(lua_State *L, int unpack, size_t size, size_t start,
+                         void (*push)(lua_State *L, void *src, size_t at, size_t len), void *src);
 void shmlua_open_list(lua_State *L);
 void shmlua_open_hexdump(lua_State *L); /* after buf: adds buf:hexdump */
 void shmlua_open_watch(lua_State *L);

@@ -17,15 +17,21 @@ enum { SCRATCH_KEPT = 64 * 1024 };
 
 static int queue_open(shmlua_syncud *u, shmlua_error *err);
 static void drop_scratch(shmlua_syncud *u);
+static void queue_close(shmlua_syncud *u);
 static int queue_field(lua_State *L, shmlua_syncud *u, const char *key);
 
 static const shmlua_synclass queue_class = {"shm.queue", &shmlua_queue_type, queue_open,
-                                            drop_scratch, queue_field};
+                                            queue_close, queue_field};
 
 static int queue_open(shmlua_syncud *u, shmlua_error *err) {
   (void)err;
   shmlua_queue_open(&u->as.queue, u->block.addr, u->block.size);
   return 0;
+}
+
+static void queue_close(shmlua_syncud *u) {
+  shmlua_queue_view_drop(&u->as.queue); /* an open view's lock, before the unmapping */
+  drop_scratch(u);
 }
 
 static void drop_scratch(shmlua_syncud *u) {
@@ -193,4 +199,6 @@ void shmlua_open_queue(lua_State *L) {
                                      {"try_push", queue_try_push}, {"try_pop", queue_try_pop},
                                      {"shutdown", queue_shutdown}, {NULL, NULL}};
   shmlua_sync_register(L, &queue_class, methods, queue_create, NULL);
+  shmlua_open_queue_batch(L, &queue_class);
+  shmlua_open_queue_view(L, &queue_class);
 }

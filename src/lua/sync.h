@@ -38,8 +38,9 @@ struct shmlua_syncud {
   unsigned long held, holds;
 };
 
-/* User value slots of the userdata. */
-enum { SHMLUA_SYNC_UV_LINK = 1, SHMLUA_SYNC_NUV = 1 }; /* a cond keeps its mutex here */
+/* User value slots of the userdata: a cond keeps its mutex in SHMLUA_SYNC_UV_LINK, a queue
+   its pop_many buffer. */
+enum { SHMLUA_SYNC_UV_LINK = 1, SHMLUA_SYNC_NUV = 1 };
 
 /* Registers the class and sets module field cls->tname's last part ("mutex") to a table
    that is callable (create) and has attach (attach may be NULL for the common one). */
@@ -86,5 +87,9 @@ void shmlua_open_barrier(lua_State *L);
 void shmlua_open_event(lua_State *L);
 void shmlua_open_cond(lua_State *L);
 void shmlua_open_queue(lua_State *L);
+/* The queue's batch methods (queue_batch.c) and views (queue_view.c), added to class cls
+   by shmlua_open_queue. */
+void shmlua_open_queue_batch(lua_State *L, const shmlua_synclass *cls);
+void shmlua_open_queue_view(lua_State *L, const shmlua_synclass *cls);
 
 #endif
