@@ -183,7 +183,8 @@ static void sync_state(unsigned kind, const unsigned char *bytes, size_t n,
     const shmlua_queue_block *b = (const void *)bytes;
     s->value = (int64_t)(b->tail.messages - b->head.messages);
     s->limit = b->max_messages;
-    s->waiters = (int64_t)b->pop_sleepers + b->push_sleepers;
+    /* the queue keeps a flag per side, not a count: a side with sleepers counts as one */
+    s->waiters = (b->pop_sleeping != 0) + (b->push_sleeping != 0);
     s->ended = b->ended != 0;
     break;
   }
