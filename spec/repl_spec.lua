@@ -317,11 +317,10 @@ describe("the shmlua REPL's help for people", function()
     tab("string.f", 2, "\nfind%s+format\n")
     tab("m.", 2, "\narray%s+buf%s+close%s+closed%s+name%s+readonly%s+size%s+unlink\n")
     tab("m.buf:", 2, "\nbyte%s+fill%s+hexdump%s+pack%s+sub%s+unpack%s+write\n")
-    tab("q:", 2, "\nclose%s+pop%s+push%s+shutdown%s+try_pop%s+try_push%s+unlink\n")
-    tab("q.", 2, "\nbytes%s+closed%s+ended%s+name%s+push%s+try_pop%s+unlink\n" ..
-      "close%s+count%s+messages%s+pop%s+shutdown%s+try_push\n") -- by columns
-    tab("a:", 2, "\nadd%s+bor%s+cas%s+exchange%s+load%s+set%s+sub%s+wait\n" ..
-      "band%s+bxor%s+copy%s+fill%s+notify%s+store%s+totable\n")
+    tab("q:p", 2, "\npop%s+pop_many%s+push%s+push_many\n")
+    tab("q.c", 2, "\nclose%s+closed%s+count\n")
+    tab("a:b", 2, "\nband%s+bor%s+bxor\n")
+    tab("a:c", 2, "\ncadd%s+cas%s+cdiv%s+clamp%s+cmul%s+col%s+copy%s+count%s+csub%s+cumsum\n")
     tab("nest.b.c.d", 1, "\n> nest%.b%.c%.deep\n$")
     tab("nest.b.c.deep", 2, "\ndeep%s+deeper\n")
     -- the line is completed in place, and runs
@@ -433,7 +432,7 @@ describe("examples/two_shells.md", function()
       idle(first)
       first:type("b:s", true)
       first:key("Tab Tab")
-      first:waitfor("\nset%s+store%s+sub\n> b:s\n$", 5, true)
+      first:waitfor("\nsearchsorted%s+set%s+sort%s+store%s+sub%s+sum\n> b:s\n$", 5, true)
       first:key("C-u")
     end
     first:type("b:set(a)")
