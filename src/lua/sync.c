@@ -212,4 +212,5 @@ void shmlua_open_sync(lua_State *L) {
   shmlua_open_event(L);
   shmlua_open_cond(L);
   shmlua_open_queue(L);
+  shmlua_open_dict(L);
 }

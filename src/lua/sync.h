@@ -4,6 +4,7 @@
 #define SHMLUA_LUA_SYNC_H
 
 #include "../core/barrier.h"
+#include "../core/dict.h"
 #include "../core/queue.h"
 #include "../core/sync_header.h"
 #include "binding.h"
@@ -26,8 +27,9 @@ struct shmlua_syncud {
   union {
     shmlua_queue queue;
     shmlua_barrier barrier;
+    shmlua_dict dict;
   } as;
-  void *scratch; /* a queue's pop buffer, from the Lua allocator */
+  void *scratch; /* a queue's pop buffer, a dict's read buffer (malloc) */
   size_t scratch_size;
   int held; /* a mutex locked through this handle: closing it unlocks */
 };
@@ -74,5 +76,6 @@ void shmlua_open_barrier(lua_State *L);
 void shmlua_open_event(lua_State *L);
 void shmlua_open_cond(lua_State *L);
 void shmlua_open_queue(lua_State *L);
+void shmlua_open_dict(lua_State *L);
 
 #endif
