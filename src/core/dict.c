@@ -597,7 +597,8 @@ static int fail(shmlua_error *err, int rc) {
   case EEXIST:
     return shmlua_failf(err, rc, "exists");
   case ENOMEM:
-    return shmlua_failf(err, rc, "no memory");
+  case E2BIG:
+    return shmlua_failf(err, ENOMEM, "no memory");
   case EDOM:
     return shmlua_failf(err, rc, "not a number");
   case ENOTSUP:
@@ -773,7 +774,7 @@ typedef struct storing {
 } storing;
 
 /* Writes a new entry for k holding v (or a new empty list) in place of any old one. ENOMEM
-   when it does not fit, everything undone. */
+   when it does not fit now, E2BIG when it never can; everything undone then. */
 static int put_entry(ctx *c, keyed *k, uint32_t *slot, const shmlua_dict_value *v,
                      int64_t ttl_ms) {
   uint64_t vlen = v->type == SHMLUA_DICT_LIST ? LIST_HEAD : value_len(v);
@@ -784,7 +785,11 @@ static int put_entry(ctx *c, keyed *k, uint32_t *slot, const shmlua_dict_value *
     remove_at(c, slot, old);
   if (c->bad)
     return EPROTO;
-  if (need > c->arena_size - FIRST || !(off = alloc(c, need))) {
+  if (need > c->arena_size - FIRST) {
+    undo(c);
+    return E2BIG; /* no eviction can make room */
+  }
+  if (!(off = alloc(c, need))) {
     int rc = c->bad ? EPROTO : ENOMEM;
     undo(c);
     return rc;
