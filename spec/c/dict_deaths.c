@@ -1,7 +1,8 @@
 /* A process killed at each instruction of a dict operation (src/core/dict.c). For each
    operation, a child is single-stepped (ptrace) through it once to count its instructions;
    then, for each count k (a stride of them from a random start, printed: SHMLUA_DICT_KILLS
-   sets how many per operation, 0 for every instruction), a fresh child
+   sets how many per operation, 0 for every instruction; SHMLUA_DICT_OPERATION picks one
+   operation by name), a fresh child
    runs the operation on a fresh copy of the same dict and is killed with SIGKILL after k
    instructions, holding the shard's lock or not. The parent then uses the dict: no call may
    fail or hang, each key must read as before the operation or as after it (or, for an
@@ -19,7 +20,7 @@
 
 #include "dict.h"
 
-enum { BYTES = 2048, KEYS = 10, DESC = 256, KILLS_DEFAULT = 60 };
+enum { BYTES = 2048, KEYS = 10, DESC = 256, KILLS_DEFAULT = 40 };
 
 static const char *const keys[KEYS] = {"a", "b", "c", "d", "list", "n", "gone", "new",
                                        "pad1", "pad2"};
@@ -139,6 +140,9 @@ typedef struct operation {
   int evicts; /* other keys may read as evicted */
 } operation;
 
+static void op_overwrite(shmlua_dict *h) { /* same size: the old entry's place fits */
+  store(h, "a", str("ALPHA"), 0);
+}
 static void op_replace(shmlua_dict *h) {
   store(h, "b", str("a longer value than bravo had"), 0);
 }
@@ -166,6 +170,12 @@ static void op_push(shmlua_dict *h) {
   shmlua_error err;
   uint64_t len;
   shmlua_dict_push(h, "list", 4, 1, &v, &len, &err);
+}
+static void op_push_expired(shmlua_dict *h) { /* drops the expired entry, makes a list */
+  shmlua_dict_value v = integer(5);
+  shmlua_error err;
+  uint64_t len;
+  shmlua_dict_push(h, "gone", 4, 0, &v, &len, &err);
 }
 static void op_pop(shmlua_dict *h) {
   char buf[64];
@@ -198,9 +208,11 @@ static void op_flush_expired(shmlua_dict *h) {
 }
 
 static const operation operations[] = {
-    {"replace", op_replace, 0},      {"insert", op_insert, 0},
+    {"overwrite", op_overwrite, 0},  {"replace", op_replace, 0},
+    {"insert", op_insert, 0},
     {"delete", op_delete, 0},        {"incr", op_incr, 0},
     {"incr from init", op_incr_init, 0}, {"lpush", op_push, 0},
+    {"rpush over an expired value", op_push_expired, 0},
     {"rpop", op_pop, 0},             {"drop a list", op_drop_list, 0},
     {"set evicting", op_evict, 1},   {"expire", op_expire, 0},
     {"flush_all", op_flush_all, 0},  {"flush_expired", op_flush_expired, 0},
@@ -285,7 +297,7 @@ int main(void) {
   uint64_t bytes = BYTES;
   shmlua_error err;
   shmlua_dict h;
-  const char *wanted = getenv("SHMLUA_DICT_KILLS");
+  const char *wanted = getenv("SHMLUA_DICT_KILLS"), *only = getenv("SHMLUA_DICT_OPERATION");
   unsigned seed = (unsigned)getpid();
   if (wanted)
     kills_wanted = atol(wanted);
@@ -300,7 +312,8 @@ int main(void) {
   shmlua_dict_open(&h, pristine, layout);
   setup(&h);
   for (size_t i = 0; i < sizeof operations / sizeof operations[0]; i++)
-    check_operation(&operations[i]);
+    if (!only || strcmp(only, operations[i].name) == 0)
+      check_operation(&operations[i]);
   if (!failed)
     printf("ok\n");
   return failed;

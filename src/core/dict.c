@@ -514,7 +514,15 @@ static void touch(ctx *c, entry *e) {
   }
 }
 
-/* Hands a list's nodes to the shard's garbage, freed after the commit. */
+/* Hands a chunk to the shard's garbage, freed after the commit. Memory freed by an operation
+   is never reused by the same operation: the undo would then put back the links of what was
+   freed but not the bytes written over it. */
+static void discard(ctx *c, chunk *ch) {
+  set32(c, &ch->next, c->s->garbage);
+  set32(c, &c->s->garbage, offset_of(c, ch));
+}
+
+/* Hands a list's nodes to the shard's garbage. */
 static void drop_nodes(ctx *c, entry *e) {
   list_head *l = (list_head *)value_of(e);
   node *last;
@@ -533,21 +541,21 @@ static void remove_at(ctx *c, uint32_t *slot, entry *e) {
   if (e->type == SHMLUA_DICT_LIST)
     drop_nodes(c, e);
   set32(c, &c->s->count, c->s->count - 1);
-  release(c, (chunk *)e);
+  discard(c, (chunk *)e);
 }
 
-/* Frees garbage nodes, each its own operation. */
+/* Frees the garbage, each chunk its own operation. */
 static int collect(ctx *c) {
   for (uint64_t steps = 0; c->s->garbage; steps++) {
-    node *n = steps <= c->max_chunks ? node_at(c, c->s->garbage) : NULL;
-    if (!n) { /* what it held is lost: never freed twice */
+    chunk *n = steps <= c->max_chunks ? chunk_at(c, c->s->garbage, MIN_CHUNK) : NULL;
+    if (!n || (n->size & FREE_BIT)) { /* what it held is lost: never freed twice */
       c->bad = 0;
       set32(c, &c->s->garbage, 0);
       commit(c);
       return EPROTO;
     }
     set32(c, &c->s->garbage, n->next);
-    release(c, (chunk *)n);
+    release(c, n);
     if (commit(c) != 0)
       return EPROTO;
   }
@@ -1178,7 +1186,7 @@ static int pop_op(ctx *c, keyed *k, void *arg) {
   set32(c, p->left ? &neighbour->prev : &neighbour->next, 0);
   set32(c, near_end, next);
   set64(c, &l->len, l->len - 1);
-  release(c, (chunk *)n);
+  discard(c, (chunk *)n);
   touch(c, e);
   return commit(c);
 }

@@ -66,7 +66,7 @@ typedef struct shmlua_dict_shard {
   uint32_t nlog; /* undo records of the operation under way; 0: nothing to undo */
   uint32_t count; /* entries held, expired ones included until removed */
   uint32_t free_head, lru_head, lru_tail; /* lru_head is the most recently used */
-  uint32_t garbage;   /* list nodes of dropped lists, freed one by one */
+  uint32_t garbage;   /* chunks freed by the last operation, freed one by one after it */
   uint64_t free_bytes;
   uint64_t epoch; /* flush_all moves it: entries written in an older epoch are expired */
   shmlua_dict_undo log[SHMLUA_DICT_LOG_MAX];
