@@ -169,7 +169,7 @@ static int get(lua_State *L, int with_stale) {
                       &err) != 0)
     return failure(L, u, &err);
   pushvalue(L, &v);
-  if (!with_stale)
+  if (!with_stale || v.type == SHMLUA_DICT_NIL)
     return 1;
   lua_pushboolean(L, stale);
   return 2;
