@@ -1,8 +1,8 @@
 /* A process killed at each instruction of a dict operation (src/core/dict.c). For each
    operation, a child is single-stepped (ptrace) through it once to count its instructions;
-   then, for each count k (a stride of them from a random start, printed: SHMLUA_DICT_KILLS
-   sets how many per operation, 0 for every instruction; SHMLUA_DICT_OPERATION picks one
-   operation by name), a fresh child
+   then, for each count k (a stride of them from a random start, the seed printed;
+   SHMLUA_DICT_KILLS sets at most how many per operation, 0 for every instruction;
+   SHMLUA_DICT_OPERATION picks one operation by name), a fresh child
    runs the operation on a fresh copy of the same dict and is killed with SIGKILL after k
    instructions, holding the shard's lock or not. The parent then uses the dict: no call may
    fail or hang, each key must read as before the operation or as after it (or, for an
@@ -20,7 +20,9 @@
 
 #include "dict.h"
 
-enum { BYTES = 2048, KEYS = 10, DESC = 256, KILLS_DEFAULT = 40 };
+/* Killing at instruction k costs k single steps: by default at most KILLS_DEFAULT kills per
+   operation and about STEPS_BUDGET steps (fewer kills in a slow build, e.g. ASan's). */
+enum { BYTES = 2048, KEYS = 10, DESC = 256, KILLS_DEFAULT = 40, STEPS_BUDGET = 60000 };
 
 static const char *const keys[KEYS] = {"a", "b", "c", "d", "list", "n", "gone", "new",
                                        "pad1", "pad2"};
@@ -270,7 +272,12 @@ static void check_operation(const operation *op) {
   total = run_child(&h, op, 0);
   describe(&h, after);
   munmap(h.d, layout);
-  stride = kills_wanted ? total / kills_wanted + 1 : 1;
+  if (kills_wanted) {
+    long kills_here = 2 * STEPS_BUDGET / (total ? total : 1);
+    kills_here = kills_here < 4 ? 4 : kills_here > kills_wanted ? kills_wanted : kills_here;
+    stride = total / kills_here + 1;
+  } else
+    stride = 1;
   for (long k = 1 + random() % stride; k < total; k += stride, kills++) {
     h = fresh();
     run_child(&h, op, k);
