@@ -565,7 +565,7 @@ static int collect(ctx *c) {
 /* ---- locking ---- */
 
 static int lock(shmlua_dict *h, uint32_t shard, ctx *c) {
-  struct timespec deadline = shmlua_deadline_coarse(LOCK_SECONDS);
+  struct timespec deadline;
   int rc;
   c->h = h;
   c->base = h->d->shards + shard * h->shard_size;
@@ -577,7 +577,11 @@ static int lock(shmlua_dict *h, uint32_t shard, ctx *c) {
   c->nlog = 0;
   c->overflow = c->bad = 0;
   c->now = -1;
-  rc = shmlua_mutex_lock(&c->s->lock, &deadline);
+  rc = shmlua_mutex_trylock(&c->s->lock); /* the clock only when the lock is taken */
+  if (rc == EBUSY) {
+    deadline = shmlua_deadline_coarse(LOCK_SECONDS);
+    rc = shmlua_mutex_lock(&c->s->lock, &deadline);
+  }
   if (rc == EOWNERDEAD) {
     undo(c);
     rc = shmlua_mutex_consistent(&c->s->lock);
@@ -824,6 +828,28 @@ static int put_entry(ctx *c, keyed *k, uint32_t *slot, const shmlua_dict_value *
   return 0;
 }
 
+enum { IN_PLACE_MAX = 64 }; /* bytes of a value rewritten in its entry, word by logged word */
+
+/* Rewrites the entry e in place when the new value fits its chunk closely and is small: no
+   allocation, and each word of it logged like any other change. 0 if it does not apply. */
+static int rewrite(ctx *c, entry *e, const shmlua_dict_value *v, int64_t ttl_ms) {
+  uint64_t vlen = value_len(v), words[IN_PLACE_MAX / 8] = {0};
+  uint64_t need = ALIGN8(ENTRY_HDR + value_offset(e->klen) + vlen), *dst;
+  if (e->type == SHMLUA_DICT_LIST || vlen > IN_PLACE_MAX || need > size_of(e) ||
+      size_of(e) - need >= MIN_SPLIT)
+    return 0;
+  put_value((unsigned char *)words, v);
+  dst = (uint64_t *)value_of(e);
+  for (uint64_t i = 0; i < ALIGN8(vlen) / 8; i++)
+    set64(c, &dst[i], words[i]);
+  set32(c, &e->vlen, (uint32_t)vlen);
+  set32(c, &e->type, v->type);
+  set64(c, &e->expires, ttl_ms > 0 ? (uint64_t)(now_ms(c) + ttl_ms) : 0);
+  set64(c, &e->epoch, c->s->epoch);
+  touch(c, e);
+  return 1;
+}
+
 /* Stores, evicting (unless safe) until it fits. */
 static int store_locked(ctx *c, keyed *k, shmlua_dict_mode mode, const shmlua_dict_value *v,
                         int64_t ttl_ms, int *forcible) {
@@ -843,6 +869,8 @@ static int store_locked(ctx *c, keyed *k, shmlua_dict_mode mode, const shmlua_di
         remove_at(c, slot, e);
       return commit(c);
     }
+    if (*slot && (e = entry_at(c, *slot)) && rewrite(c, e, v, ttl_ms))
+      return commit(c);
     rc = put_entry(c, k, slot, v, ttl_ms);
     if (rc == 0)
       return commit(c);
