@@ -45,6 +45,7 @@ local factories = {
   event = function() return unlinked(shm.event()) end,
   cond = function() return unlinked(shm.cond(unlinked(shm.mutex()))) end,
   queue = function() return unlinked(shm.queue()) end,
+  dict = function() return unlinked(shm.dict()) end,
 }
 
 -- Every identifier-like string literal of the binding's sources: any field a class answers
