@@ -38,6 +38,23 @@ describe("shm.dict", function()
     assert.equal(big:capacity(), big:free_space())
   end)
 
+  it("is listed by shm.blocks and shmlua --ls like every object, with this process", function()
+    local d = track(shm.dict { bytes = 4096, name = H.name("listed") })
+    local f = assert(io.open("/proc/self/stat"))
+    local me = tonumber(f:read("a"):match("^%d+"))
+    f:close()
+    local row
+    for _, b in ipairs(assert(shm.blocks())) do
+      if b.name == d.name then row = b end
+    end
+    assert.is_table(row)
+    assert.is_true(row.size > 4096)
+    assert.same({ me }, row.pids)
+    local out, ok = H.sh(H.quote(H.shmlua) .. " --ls")
+    assert.is_true(ok, out)
+    assert.matches(d.name, out, 1, true)
+  end)
+
   it("stores nil, booleans, numbers and strings; nil or delete removes", function()
     local d = track(shm.dict { bytes = 8192 })
     assert.same({ true, false }, { d:set("s", "a\0b") })
