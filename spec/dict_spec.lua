@@ -144,6 +144,15 @@ describe("shm.dict", function()
     assert.same({ true, false }, { d:set("after", value) })
     assert.is_nil(d:get("k2"))
     assert.same({ nil, "no memory" }, { d:safe_set("x", ("x"):rep(1900)) })
+    -- a full dict: a new value of about the old one's size takes its place, evicting nothing
+    local full = track(shm.dict { bytes = 4096 })
+    local i = 0
+    while full:safe_set("f" .. i, ("a"):rep(300)) do i = i + 1 end
+    local held = #full
+    assert.same({ true, false }, { full:set("f0", ("b"):rep(296)) })
+    assert.same({ true, false }, { full:safe_set("f1", ("c"):rep(300)) })
+    assert.equal(held, #full)
+    assert.equal(("b"):rep(296), full:get("f0"))
   end)
 
   it("incr keeps integers integers and floats floats, from an init when absent", function()

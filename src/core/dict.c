@@ -828,19 +828,24 @@ static int put_entry(ctx *c, keyed *k, uint32_t *slot, const shmlua_dict_value *
   return 0;
 }
 
-enum { IN_PLACE_MAX = 64 }; /* bytes of a value rewritten in its entry, word by logged word */
+/* Bytes of a value rewritten in its entry, word by logged word: 64 words and the entry's
+   fields stay well within the undo log. */
+enum { IN_PLACE_MAX = 512 };
+_Static_assert(IN_PLACE_MAX / 8 + 16 <= SHMLUA_DICT_LOG_MAX, "an in-place rewrite outgrew the log");
 
 /* Rewrites the entry e in place when the new value fits its chunk closely and is small: no
    allocation, and each word of it logged like any other change. 0 if it does not apply. */
 static int rewrite(ctx *c, entry *e, const shmlua_dict_value *v, int64_t ttl_ms) {
-  uint64_t vlen = value_len(v), words[IN_PLACE_MAX / 8] = {0};
+  uint64_t vlen = value_len(v), nwords = ALIGN8(vlen) / 8, words[IN_PLACE_MAX / 8];
   uint64_t need = ALIGN8(ENTRY_HDR + value_offset(e->klen) + vlen), *dst;
   if (e->type == SHMLUA_DICT_LIST || vlen > IN_PLACE_MAX || need > size_of(e) ||
       size_of(e) - need >= MIN_SPLIT)
     return 0;
+  if (nwords)
+    words[nwords - 1] = 0; /* the padding after the value */
   put_value((unsigned char *)words, v);
   dst = (uint64_t *)value_of(e);
-  for (uint64_t i = 0; i < ALIGN8(vlen) / 8; i++)
+  for (uint64_t i = 0; i < nwords; i++)
     set64(c, &dst[i], words[i]);
   set32(c, &e->vlen, (uint32_t)vlen);
   set32(c, &e->type, v->type);
