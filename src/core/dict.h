@@ -109,8 +109,8 @@ typedef void *(*shmlua_dict_reserve)(void *ud, size_t len);
 
 /* Every call below returns 0 or -1 with err. Expected outcomes have their own codes:
    ENOENT "not found", EEXIST "exists", ENOMEM "no memory", EDOM "not a number",
-   ENOTSUP "value not a list", EISDIR "value is a list"; others (EPROTO: the block is damaged, ETIMEDOUT: a lock
-   held for seconds, ENOTRECOVERABLE) are failures. */
+   ENOTSUP "value not a list", EISDIR "value is a list"; others (EPROTO: the block is
+   damaged, ETIMEDOUT: a lock held for seconds, ENOTRECOVERABLE) are failures. */
 
 /* The value of key into *out (strings through reserve); type NIL when absent. With stale
    not NULL, an expired value is returned too and *stale tells. */

@@ -14,33 +14,11 @@
 enum { DEFAULT_BYTES = 1 << 20, DEFAULT_MAX_KEYS = 1024 };
 
 static void dict_open(shmlua_syncud *u);
-static void dict_close(shmlua_syncud *u);
 
-static const shmlua_synclass dict_class = {"shm.dict", &shmlua_dict_type, dict_open, dict_close,
-                                           NULL};
+static const shmlua_synclass dict_class = {"shm.dict", &shmlua_dict_type, dict_open, NULL, NULL};
 
 static void dict_open(shmlua_syncud *u) {
   shmlua_dict_open(&u->as.dict, u->block.addr, u->block.size);
-}
-
-static void dict_close(shmlua_syncud *u) {
-  free(u->scratch);
-  u->scratch = NULL;
-  u->scratch_size = 0;
-}
-
-/* Where a read copies a string with a shard locked: malloc, which fails with NULL instead
-   of raising (a Lua error there would leave the shard locked). */
-static void *reserve(void *ud, size_t len) {
-  shmlua_syncud *u = ud;
-  void *p;
-  if (len <= u->scratch_size)
-    return u->scratch ? u->scratch : u; /* any non-NULL pointer for an empty string */
-  if (!(p = realloc(u->scratch, len)))
-    return NULL;
-  u->scratch = p;
-  u->scratch_size = len;
-  return p;
 }
 
 static shmlua_syncud *checkdict(lua_State *L) {
@@ -54,6 +32,20 @@ static const char *checkkey(lua_State *L, size_t *len) {
   if (*len > SHMLUA_DICT_KEY_MAX)
     luaL_argerror(L, 2, lua_pushfstring(L, "key longer than %d bytes", (int)SHMLUA_DICT_KEY_MAX));
   return key;
+}
+
+/* What every method on a key starts from: the open dict at 1, the key at 2. */
+typedef struct keyed {
+  shmlua_syncud *u;
+  const char *key;
+  size_t klen;
+} keyed;
+
+static keyed checkkeyed(lua_State *L) {
+  keyed k;
+  k.u = checkdict(L);
+  k.key = checkkey(L, &k.klen);
+  return k;
 }
 
 /* A value to store: nil, boolean, integer, float or string. */
@@ -159,15 +151,13 @@ static int dict_create(lua_State *L) {
 }
 
 static int get(lua_State *L, int with_stale) {
-  shmlua_syncud *u = checkdict(L);
-  size_t klen;
-  const char *key = checkkey(L, &klen);
+  keyed k = checkkeyed(L);
   shmlua_dict_value v;
   shmlua_error err;
   int stale = 0;
-  if (shmlua_dict_get(&u->as.dict, key, klen, reserve, u, &v, with_stale ? &stale : NULL,
+  if (shmlua_dict_get(&k.u->as.dict, k.key, k.klen, shmlua_sync_scratch, k.u, &v, with_stale ? &stale : NULL,
                       &err) != 0)
-    return failure(L, u, &err);
+    return failure(L, k.u, &err);
   pushvalue(L, &v);
   if (!with_stale || v.type == SHMLUA_DICT_NIL)
     return 1;
@@ -185,17 +175,15 @@ static int dict_get_stale(lua_State *L) {
 
 /* d:<mode>(key, value [, ttl]) -> true, forcible */
 static int store(lua_State *L, shmlua_dict_mode mode) {
-  shmlua_syncud *u = checkdict(L);
-  size_t klen;
-  const char *key = checkkey(L, &klen);
+  keyed k = checkkeyed(L);
   shmlua_dict_value v;
   shmlua_error err;
   int64_t ttl;
   int forcible;
   checkvalue(L, 3, &v);
   ttl = optttl(L, 4, 0);
-  if (shmlua_dict_store(&u->as.dict, mode, key, klen, &v, ttl, &forcible, &err) != 0)
-    return failure(L, u, &err);
+  if (shmlua_dict_store(&k.u->as.dict, mode, k.key, k.klen, &v, ttl, &forcible, &err) != 0)
+    return failure(L, k.u, &err);
   lua_pushboolean(L, 1);
   lua_pushboolean(L, forcible);
   return 2;
@@ -228,9 +216,7 @@ static int dict_delete(lua_State *L) {
 
 /* d:incr(key, n [, init [, init_ttl]]) -> new value, forcible */
 static int dict_incr(lua_State *L) {
-  shmlua_syncud *u = checkdict(L);
-  size_t klen;
-  const char *key = checkkey(L, &klen);
+  keyed k = checkkeyed(L);
   shmlua_dict_value n, init, out;
   shmlua_error err;
   int64_t init_ttl;
@@ -239,9 +225,9 @@ static int dict_incr(lua_State *L) {
   if (has_init)
     checknumber(L, 4, &init);
   init_ttl = optttl(L, 5, 0);
-  if (shmlua_dict_incr(&u->as.dict, key, klen, &n, has_init ? &init : NULL, init_ttl, &out,
+  if (shmlua_dict_incr(&k.u->as.dict, k.key, k.klen, &n, has_init ? &init : NULL, init_ttl, &out,
                        &forcible, &err) != 0)
-    return failure(L, u, &err);
+    return failure(L, k.u, &err);
   pushvalue(L, &out);
   lua_pushnil(L);
   lua_pushboolean(L, forcible);
@@ -249,27 +235,23 @@ static int dict_incr(lua_State *L) {
 }
 
 static int dict_ttl(lua_State *L) {
-  shmlua_syncud *u = checkdict(L);
-  size_t klen;
-  const char *key = checkkey(L, &klen);
+  keyed k = checkkeyed(L);
   shmlua_error err;
   int64_t ms;
-  if (shmlua_dict_ttl(&u->as.dict, key, klen, &ms, &err) != 0)
-    return failure(L, u, &err);
+  if (shmlua_dict_ttl(&k.u->as.dict, k.key, k.klen, &ms, &err) != 0)
+    return failure(L, k.u, &err);
   lua_pushnumber(L, (lua_Number)(ms < 0 ? 0 : ms) / 1000);
   return 1;
 }
 
 static int dict_expire(lua_State *L) {
-  shmlua_syncud *u = checkdict(L);
-  size_t klen;
-  const char *key = checkkey(L, &klen);
+  keyed k = checkkeyed(L);
   shmlua_error err;
   int64_t ttl;
   luaL_checkany(L, 3);
   ttl = optttl(L, 3, 0);
-  if (shmlua_dict_expire(&u->as.dict, key, klen, ttl, &err) != 0)
-    return failure(L, u, &err);
+  if (shmlua_dict_expire(&k.u->as.dict, k.key, k.klen, ttl, &err) != 0)
+    return failure(L, k.u, &err);
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -365,9 +347,7 @@ static int dict_count(lua_State *L) {
 }
 
 static int push(lua_State *L, int left) {
-  shmlua_syncud *u = checkdict(L);
-  size_t klen;
-  const char *key = checkkey(L, &klen);
+  keyed k = checkkeyed(L);
   shmlua_dict_value v;
   shmlua_error err;
   uint64_t len;
@@ -375,8 +355,8 @@ static int push(lua_State *L, int left) {
   if (t != LUA_TSTRING && t != LUA_TNUMBER)
     return luaL_typeerror(L, 3, "string or number");
   checkvalue(L, 3, &v);
-  if (shmlua_dict_push(&u->as.dict, key, klen, left, &v, &len, &err) != 0)
-    return failure(L, u, &err);
+  if (shmlua_dict_push(&k.u->as.dict, k.key, k.klen, left, &v, &len, &err) != 0)
+    return failure(L, k.u, &err);
   lua_pushinteger(L, (lua_Integer)len);
   return 1;
 }
@@ -390,13 +370,11 @@ static int dict_rpush(lua_State *L) {
 }
 
 static int pop(lua_State *L, int left) {
-  shmlua_syncud *u = checkdict(L);
-  size_t klen;
-  const char *key = checkkey(L, &klen);
+  keyed k = checkkeyed(L);
   shmlua_dict_value v;
   shmlua_error err;
-  if (shmlua_dict_pop(&u->as.dict, key, klen, left, reserve, u, &v, &err) != 0)
-    return failure(L, u, &err);
+  if (shmlua_dict_pop(&k.u->as.dict, k.key, k.klen, left, shmlua_sync_scratch, k.u, &v, &err) != 0)
+    return failure(L, k.u, &err);
   pushvalue(L, &v);
   return 1;
 }
@@ -410,13 +388,11 @@ static int dict_rpop(lua_State *L) {
 }
 
 static int dict_llen(lua_State *L) {
-  shmlua_syncud *u = checkdict(L);
-  size_t klen;
-  const char *key = checkkey(L, &klen);
+  keyed k = checkkeyed(L);
   shmlua_error err;
   uint64_t len;
-  if (shmlua_dict_llen(&u->as.dict, key, klen, &len, &err) != 0)
-    return failure(L, u, &err);
+  if (shmlua_dict_llen(&k.u->as.dict, k.key, k.klen, &len, &err) != 0)
+    return failure(L, k.u, &err);
   lua_pushinteger(L, (lua_Integer)len);
   return 1;
 }

@@ -3,7 +3,6 @@
    ended, messages, bytes. Failures a caller expects return nil and "timeout", "full",
    "empty" or "closed" (shut down: pushes refused, pops get what is left first). */
 #include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "sync.h"
@@ -11,34 +10,13 @@
 enum { DEFAULT_MESSAGES = 1024, DEFAULT_BYTES = 1 << 20 };
 
 static void queue_open(shmlua_syncud *u);
-static void queue_close(shmlua_syncud *u);
 static int queue_field(lua_State *L, shmlua_syncud *u, const char *key);
 
-static const shmlua_synclass queue_class = {"shm.queue", &shmlua_queue_type, queue_open,
-                                            queue_close, queue_field};
+static const shmlua_synclass queue_class = {"shm.queue", &shmlua_queue_type, queue_open, NULL,
+                                            queue_field};
 
 static void queue_open(shmlua_syncud *u) {
   shmlua_queue_open(&u->as.queue, u->block.addr, u->block.size);
-}
-
-static void queue_close(shmlua_syncud *u) {
-  free(u->scratch);
-  u->scratch = NULL;
-  u->scratch_size = 0;
-}
-
-/* Where pop copies a message, with the queue locked: malloc, which fails with NULL instead
-   of raising (a Lua error there would leave the queue locked). */
-static void *reserve(void *ud, size_t len) {
-  shmlua_syncud *u = ud;
-  void *p;
-  if (len <= u->scratch_size)
-    return u->scratch ? u->scratch : u; /* any non-NULL pointer for an empty message */
-  if (!(p = realloc(u->scratch, len)))
-    return NULL;
-  u->scratch = p;
-  u->scratch_size = len;
-  return p;
 }
 
 static int queue_field(lua_State *L, shmlua_syncud *u, const char *key) {
@@ -134,7 +112,7 @@ typedef struct popping {
 
 static int popop(void *ctx, const struct timespec *deadline) {
   popping *p = ctx;
-  return shmlua_queue_pop(&p->u->as.queue, reserve, p->u, &p->len, 1, deadline);
+  return shmlua_queue_pop(&p->u->as.queue, shmlua_sync_scratch, p->u, &p->len, 1, deadline);
 }
 
 static int popresult(lua_State *L, popping *p, int rc) {
@@ -164,7 +142,7 @@ static int queue_pop(lua_State *L) {
 
 static int queue_try_pop(lua_State *L) {
   popping p = {checkqueue(L), 0};
-  return popresult(L, &p, shmlua_queue_pop(&p.u->as.queue, reserve, p.u, &p.len, 0, NULL));
+  return popresult(L, &p, shmlua_queue_pop(&p.u->as.queue, shmlua_sync_scratch, p.u, &p.len, 0, NULL));
 }
 
 static int queue_shutdown(lua_State *L) {

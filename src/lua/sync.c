@@ -3,6 +3,7 @@
 #include "sync.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../core/sync_wait.h"
@@ -72,7 +73,22 @@ static void release(shmlua_syncud *u) {
     return;
   if (u->cls->close)
     u->cls->close(u);
+  free(u->scratch);
+  u->scratch = NULL;
+  u->scratch_size = 0;
   shmlua_block_close(&u->block);
+}
+
+void *shmlua_sync_scratch(void *ud, size_t len) {
+  shmlua_syncud *u = ud;
+  void *p;
+  if (len <= u->scratch_size)
+    return u->scratch ? u->scratch : u; /* any non-NULL pointer for an empty one */
+  if (!(p = realloc(u->scratch, len)))
+    return NULL;
+  u->scratch = p;
+  u->scratch_size = len;
+  return p;
 }
 
 static int sync_close(lua_State *L) {

@@ -29,7 +29,7 @@ struct shmlua_syncud {
     shmlua_barrier barrier;
     shmlua_dict dict;
   } as;
-  void *scratch; /* a queue's pop buffer, a dict's read buffer (malloc) */
+  void *scratch; /* shmlua_sync_scratch's buffer (malloc) */
   size_t scratch_size;
   int held; /* a mutex locked through this handle: closing it unlocks */
 };
@@ -53,6 +53,11 @@ int shmlua_sync_attach(lua_State *L, const shmlua_synclass *cls, const shmlua_na
 
 /* The open object of class cls at arg; raises if it is not one or it is closed. */
 shmlua_syncud *shmlua_sync_check(lua_State *L, int arg, const shmlua_synclass *cls);
+
+/* Where a queue's pop or a dict's read copies bytes while the object is locked: the
+   handle's scratch buffer (ud is the shmlua_syncud), grown with realloc, which fails with
+   NULL instead of raising (a Lua error there would leave the lock held). Freed on close. */
+void *shmlua_sync_scratch(void *ud, size_t len);
 
 /* Raises "<kind> 'name': <strerror(code)>" for an unexpected failure. */
 int shmlua_sync_error(lua_State *L, const shmlua_syncud *u, int code);
