@@ -33,8 +33,8 @@ describe("shm.dict", function()
     assert.equal(2, code)
     -- the capacity is at least what was asked; a dict of 2 MiB or more is sharded
     assert.is_true(d:capacity() >= 4096)
-    local big = track(shm.dict { bytes = 4 << 20 })
-    assert.is_true(big:capacity() >= 4 << 20)
+    local big = track(shm.dict { bytes = 4194304 })
+    assert.is_true(big:capacity() >= 4194304)
     assert.equal(big:capacity(), big:free_space())
   end)
 
@@ -89,7 +89,7 @@ describe("shm.dict", function()
   end)
 
   it("keys are non-empty strings of up to 64 KiB, any bytes", function()
-    local d = track(shm.dict { bytes = 1 << 18 })
+    local d = track(shm.dict { bytes = 262144 })
     local long = ("k"):rep(65536)
     assert.is_true(d:set(long, 1))
     assert.equal(1, d:get(long))
@@ -183,7 +183,7 @@ describe("shm.dict", function()
   end)
 
   it("incr is atomic across processes on the same keys", function()
-    local d = track(shm.dict { bytes = 1 << 16 })
+    local d = track(shm.dict { bytes = 65536 })
     local procs = {}
     for p = 1, 4 do
       procs[p] = S.start([[
@@ -242,7 +242,7 @@ describe("shm.dict", function()
 
   it("get_keys lists keys not expired, most recently used first, up to max (0: all)",
     function()
-      local d = track(shm.dict { bytes = 1 << 18 })
+      local d = track(shm.dict { bytes = 262144 })
       for i = 1, 1500 do d:set("k" .. i, i) end
       assert.equal(1024, #d:get_keys())
       assert.equal(1500, #d:get_keys(0))
@@ -257,7 +257,7 @@ describe("shm.dict", function()
     end)
 
   it("lists: push at either end, pop from either end, llen; OpenResty's messages", function()
-    local d = track(shm.dict { bytes = 1 << 16 })
+    local d = track(shm.dict { bytes = 65536 })
     assert.equal(1, d:rpush("l", "b"))
     assert.equal(2, d:lpush("l", "a"))
     assert.equal(3, d:rpush("l", 3))
@@ -301,7 +301,7 @@ describe("shm.dict", function()
 
   it("a random workload matches a Lua table, and every byte comes back", function()
     math.randomseed(7)
-    for _, bytes in ipairs { 1 << 16, 4 << 20 } do
+    for _, bytes in ipairs { 65536, 4194304 } do
       local d = track(shm.dict { bytes = bytes })
       local model = {}
       for step = 1, 20000 do
