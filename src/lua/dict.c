@@ -229,9 +229,8 @@ static int dict_incr(lua_State *L) {
                        &forcible, &err) != 0)
     return failure(L, k.u, &err);
   pushvalue(L, &out);
-  lua_pushnil(L);
   lua_pushboolean(L, forcible);
-  return 3;
+  return 2;
 }
 
 static int dict_ttl(lua_State *L) {
