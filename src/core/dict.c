@@ -584,7 +584,10 @@ static int lock(shmlua_dict *h, uint32_t shard, ctx *c) {
   }
   if (rc == EOWNERDEAD) {
     undo(c);
-    rc = shmlua_mutex_consistent(&c->s->lock);
+    if ((rc = shmlua_mutex_consistent(&c->s->lock)) != 0) {
+      shmlua_mutex_unlock(&c->s->lock);
+      return rc;
+    }
   } else if (rc == 0 && __atomic_load_n(&c->s->nlog, __ATOMIC_ACQUIRE) != 0)
     undo(c); /* not left by a holder of ours: a peer wrote it */
   if (rc == 0 && c->s->garbage && collect(c) != 0) {
