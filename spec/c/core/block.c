@@ -142,8 +142,7 @@ static void other_process(void) {
   if (!CHECK(shmlua_block_create(&b, &n, 4096, NULL, &err) == 0))
     return;
   memcpy(b.addr, "ping", 4);
-  fflush(NULL);
-  if ((pid = fork()) == 0) {
+  if ((pid = check_fork()) == 0) {
     shmlua_block ro, rw;
     if (CHECK(shmlua_block_attach(&rw, &n, false, &err) == 0)) {
       memcpy(rw.addr + 4, "pong", 4);

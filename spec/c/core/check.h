@@ -63,6 +63,16 @@ static inline int check_report(int ok, const char *file, int line, const char *f
                  (want_code), (part));                                                        \
   } while (0)
 
+/* fork() with stdio flushed first; the child starts with no failures of its own. */
+static inline pid_t check_fork(void) {
+  pid_t pid;
+  fflush(NULL);
+  pid = fork();
+  if (pid == 0)
+    check_failures = 0;
+  return pid;
+}
+
 /* Ends a forked child: status 0 if all its checks held (no atexit handlers run). */
 static inline void check_child_exit(void) {
   fflush(NULL);

@@ -79,8 +79,7 @@ static void wake_across_fork(words *w) {
   int woken = 0;
   pid_t pid;
   w->word = 0;
-  fflush(NULL);
-  if ((pid = fork()) == 0) {
+  if ((pid = check_fork()) == 0) {
     struct timespec limit = {5, 0};
     CHECK_ERRNO(shmlua_futex_wait(&w->word, 0, &limit), 0);
     check_child_exit();
@@ -101,8 +100,7 @@ static void sleep_and_wake(words *w) {
   pid_t pid;
   w->word = 0;
   w->sleepers = 0;
-  fflush(NULL);
-  if ((pid = fork()) == 0) {
+  if ((pid = check_fork()) == 0) {
     struct timespec deadline = shmlua_deadline(5);
     CHECK_ERRNO(shmlua_sync_sleep(&w->word, 0, &w->sleepers, &deadline), 0);
     CHECK_INT(__atomic_load_n(&w->word, __ATOMIC_SEQ_CST), 1);
@@ -125,8 +123,7 @@ static void interrupted(words *w) {
   int status = 0;
   pid_t pid;
   w->word = 0;
-  fflush(NULL);
-  if ((pid = fork()) == 0) {
+  if ((pid = check_fork()) == 0) {
     struct sigaction sa;
     struct timespec limit = {10, 0};
     memset(&sa, 0, sizeof sa);
@@ -153,8 +150,7 @@ static void wide_high_half(words *w) {
   pid_t pid;
   w->wide = 7;
   w->sleepers = 0;
-  fflush(NULL);
-  if ((pid = fork()) == 0) {
+  if ((pid = check_fork()) == 0) {
     struct timespec limit = {5, 0}, deadline = shmlua_deadline(5);
     __atomic_store_n(&w->sleepers, 1, __ATOMIC_SEQ_CST);
     while (__atomic_load_n(&w->wide, __ATOMIC_SEQ_CST) == 7 && !shmlua_sync_expired(&deadline))

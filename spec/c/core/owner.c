@@ -18,8 +18,7 @@ static int child_makes(const shmlua_name *n, bool keep, ending how) {
   pid_t pid;
   if (!CHECK(pipe(ready) == 0))
     return 0;
-  fflush(NULL);
-  if ((pid = fork()) == 0) {
+  if ((pid = check_fork()) == 0) {
     shmlua_create_opts opts = {0600, keep};
     shmlua_block b;
     shmlua_error err;
@@ -74,8 +73,7 @@ static void parents_block(void) {
   pid_t pid;
   if (!CHECK(shmlua_block_create(&b, &n, 64, NULL, &err) == 0))
     return;
-  fflush(NULL);
-  if ((pid = fork()) == 0)
+  if ((pid = check_fork()) == 0)
     exit(0);
   CHECK(check_exited(pid, 0));
   CHECK(check_shm_exists(&n));
@@ -96,8 +94,7 @@ static void made_again(int by_core_unlink) {
   pid_t pid;
   if (!CHECK(pipe(made) == 0) || !CHECK(pipe(go) == 0))
     return;
-  fflush(NULL);
-  if ((pid = fork()) == 0) {
+  if ((pid = check_fork()) == 0) {
     if (shmlua_block_create(&b, &n, 64, NULL, &err) != 0)
       _exit(2);
     if (by_core_unlink && shmlua_unlink(&n, &err) != 0)
@@ -136,8 +133,7 @@ static void from_a_handler(void) {
   pid_t pid;
   if (!CHECK(pipe(ready) == 0))
     return;
-  fflush(NULL);
-  if ((pid = fork()) == 0) {
+  if ((pid = check_fork()) == 0) {
     shmlua_block a, b;
     shmlua_error err;
     signal(SIGTERM, cleanup_now);
@@ -167,8 +163,7 @@ static void cleanup_twice(void) {
   shmlua_block b;
   shmlua_error err;
   pid_t pid;
-  fflush(NULL);
-  if ((pid = fork()) == 0) {
+  if ((pid = check_fork()) == 0) {
     if (!CHECK(shmlua_block_create(&b, &n, 64, NULL, &err) == 0))
       check_child_exit();
     shmlua_owner_cleanup();
