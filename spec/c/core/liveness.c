@@ -54,6 +54,8 @@ static void stopped_and_renamed(void) {
     for (;;)
       pause();
   }
+  close(go[0]);
+  close(done[1]);
   before = shmlua_process_started(pid);
   CHECK(before != 0);
   CHECK(write(go[1], "", 1) == 1 && read(done[0], &c, 1) == 1);
@@ -64,10 +66,8 @@ static void stopped_and_renamed(void) {
   kill(pid, SIGKILL);
   waitpid(pid, NULL, 0);
   CHECK_INT(shmlua_process_alive(pid, before), 0);
-  close(go[0]);
   close(go[1]);
   close(done[0]);
-  close(done[1]);
 }
 
 int main(void) {

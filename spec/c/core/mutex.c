@@ -108,12 +108,12 @@ static void holder_dies(pthread_mutex_t *m, int killed) {
     pause();
     _exit(0);
   }
+  close(ready[1]); /* a child that fails to lock ends the read */
   CHECK(read(ready[0], &c, 1) == 1);
   if (killed)
     kill(pid, SIGKILL);
   waitpid(pid, NULL, 0);
   close(ready[0]);
-  close(ready[1]);
 }
 
 static void owner_death(pthread_mutex_t *m) {
@@ -144,6 +144,7 @@ static void sleeper_gets_it(pthread_mutex_t *m) {
     pause();
     _exit(0);
   }
+  close(ready[1]);
   CHECK(read(ready[0], &c, 1) == 1);
   if ((waiter = check_fork()) == 0) {
     struct timespec deadline = shmlua_deadline(10);
@@ -157,7 +158,6 @@ static void sleeper_gets_it(pthread_mutex_t *m) {
   waitpid(holder, NULL, 0);
   CHECK(check_exited(waiter, 0));
   close(ready[0]);
-  close(ready[1]);
 }
 
 /* Unlocked after EOWNERDEAD without consistent: unusable for every process, for good. */

@@ -103,6 +103,8 @@ static void made_again(int by_core_unlink) {
       _exit(2);
     exit(0);
   }
+  close(made[1]);
+  close(go[0]);
   if (CHECK(read(made[0], &c, 1) == 1)) {
     shm_unlink(n.path); /* a no-op when the child did it */
     CHECK(shmlua_block_create(&b, &n, 128, &keep, &err) == 0);
@@ -114,8 +116,6 @@ static void made_again(int by_core_unlink) {
     shmlua_block_close(&b);
   }
   close(made[0]);
-  close(made[1]);
-  close(go[0]);
   close(go[1]);
 }
 
@@ -146,6 +146,7 @@ static void from_a_handler(void) {
     for (;;)
       pause();
   }
+  close(ready[1]);
   if (CHECK(read(ready[0], &c, 1) == 1))
     kill(pid, SIGTERM);
   CHECK(check_exited(pid, 128 + SIGTERM));
@@ -154,7 +155,6 @@ static void from_a_handler(void) {
   shm_unlink(owned.path);
   shm_unlink(forgotten.path);
   close(ready[0]);
-  close(ready[1]);
 }
 
 /* Called directly, it unlinks at once and forgets: a second call and the exit do nothing. */

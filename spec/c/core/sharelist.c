@@ -107,6 +107,11 @@ static void read_python(void) {
               "a string of 9 bytes does not fit in list item 1 (8 bytes)");
   if (CHECK(shmlua_sharelist_get(&l, block, 0, &v, &err) == 0))
     CHECK(v.kind == SHMLUA_SL_STR && v.len == 8 && memcmp(v.s, "12345678", 8) == 0);
+  /* A shorter one after it: the rest of the slot is cleared, as Python reads up to a NUL. */
+  shmlua_slvalue two = {SHMLUA_SL_STR, 0, 0, (const unsigned char *)"ab", 2};
+  CHECK(shmlua_sharelist_set(&l, block, 0, &two, &err) == 0);
+  if (CHECK(shmlua_sharelist_get(&l, block, 0, &v, &err) == 0))
+    CHECK(v.len == 2 && memcmp(v.s, "ab", 2) == 0);
   free(block);
 }
 
