@@ -25,30 +25,24 @@ static shmlua_vec backwards(void *p, shmlua_dtype t, size_t n) {
   return v;
 }
 
-static shmlua_num integer(int64_t i) {
-  shmlua_num v = {1, i, 0};
-  return v;
-}
-
-static shmlua_num number(double f) {
-  shmlua_num v = {0, 0, f};
-  return v;
-}
+/* Lua numbers: an integer, a float. */
+#define INTEGER(i) ((shmlua_num){1, (i), 0})
+#define FLOAT(f) ((shmlua_num){0, 0, (f)})
 
 static void conversions(void) {
   int8_t i8 = 5;
   uint64_t u64 = 0;
   float f32 = 0;
-  CHECK_INT(shmlua_num_store(SHMLUA_INT8, &i8, integer(128)), SHMLUA_STORE_OUT_OF_RANGE);
-  CHECK_INT(shmlua_num_store(SHMLUA_INT8, &i8, number(1.5)), SHMLUA_STORE_NOT_INTEGRAL);
-  CHECK_INT(shmlua_num_store(SHMLUA_INT8, &i8, number(NAN)), SHMLUA_STORE_NOT_INTEGRAL);
+  CHECK_INT(shmlua_num_store(SHMLUA_INT8, &i8, INTEGER(128)), SHMLUA_STORE_OUT_OF_RANGE);
+  CHECK_INT(shmlua_num_store(SHMLUA_INT8, &i8, FLOAT(1.5)), SHMLUA_STORE_NOT_INTEGRAL);
+  CHECK_INT(shmlua_num_store(SHMLUA_INT8, &i8, FLOAT(NAN)), SHMLUA_STORE_NOT_INTEGRAL);
   CHECK_INT(i8, 5); /* untouched */
-  CHECK_INT(shmlua_num_store(SHMLUA_INT8, &i8, number(-128.0)), SHMLUA_STORE_OK);
+  CHECK_INT(shmlua_num_store(SHMLUA_INT8, &i8, FLOAT(-128.0)), SHMLUA_STORE_OK);
   CHECK_INT(i8, -128);
-  CHECK_INT(shmlua_num_store(SHMLUA_UINT64, &u64, integer(-1)), SHMLUA_STORE_OK);
+  CHECK_INT(shmlua_num_store(SHMLUA_UINT64, &u64, INTEGER(-1)), SHMLUA_STORE_OK);
   CHECK(u64 == UINT64_MAX);
   CHECK_INT(shmlua_num_load(SHMLUA_UINT64, &u64).i, -1); /* read back as "J" reads */
-  CHECK_INT(shmlua_num_store(SHMLUA_FLOAT32, &f32, integer(3)), SHMLUA_STORE_OK);
+  CHECK_INT(shmlua_num_store(SHMLUA_FLOAT32, &f32, INTEGER(3)), SHMLUA_STORE_OK);
   CHECK(f32 == 3.0f && !shmlua_num_load(SHMLUA_FLOAT32, &f32).isint);
 }
 
@@ -108,14 +102,14 @@ static void dot_count_find_search(void) {
   z = vec(sorted, SHMLUA_INT64, 4);
   CHECK_INT(shmlua_vec_count(&z, &two), 2);
   CHECK_INT(shmlua_vec_find(&z, &seven), 4);
-  CHECK_INT(shmlua_vec_search(&z, integer(2)), 1);
-  CHECK_INT(shmlua_vec_search(&z, number(2.5)), 3);
-  CHECK_INT(shmlua_vec_search(&z, integer(0)), 0);
-  CHECK_INT(shmlua_vec_search(&z, integer(9)), 4);
-  CHECK_INT(shmlua_vec_search(&z, number(NAN)), 4);
+  CHECK_INT(shmlua_vec_search(&z, INTEGER(2)), 1);
+  CHECK_INT(shmlua_vec_search(&z, FLOAT(2.5)), 3);
+  CHECK_INT(shmlua_vec_search(&z, INTEGER(0)), 0);
+  CHECK_INT(shmlua_vec_search(&z, INTEGER(9)), 4);
+  CHECK_INT(shmlua_vec_search(&z, FLOAT(NAN)), 4);
   z = vec(fsorted, SHMLUA_FLOAT64, 3);
-  CHECK_INT(shmlua_vec_search(&z, number(NAN)), 2); /* before the NaN, sorted last */
-  CHECK_INT(shmlua_vec_search(&z, integer(1)), 2);
+  CHECK_INT(shmlua_vec_search(&z, FLOAT(NAN)), 2); /* before the NaN, sorted last */
+  CHECK_INT(shmlua_vec_search(&z, INTEGER(1)), 2);
 }
 
 static void updates(void) {
@@ -123,7 +117,7 @@ static void updates(void) {
   int32_t even[] = {4, 6, 3, 8};
   int64_t big[] = {INT64_MIN, -3, 5}, arange[4];
   double d[] = {1, NAN, 5, -7}, x[] = {10, 20, 30, 40, 50, 60, 70, 80};
-  shmlua_operands o = {NULL, integer(10), integer(0)};
+  shmlua_operands o = {NULL, INTEGER(10), INTEGER(0)};
   shmlua_vec v = vec(small, SHMLUA_INT8, 4), xv;
   shmlua_num badval;
   size_t bad = 99;
@@ -133,7 +127,7 @@ static void updates(void) {
   CHECK(small[0] == 1 && small[1] == 2 && small[2] == 120 && small[3] == 4);
   /* Lua's / gives floats: fine while integral, refused at 3 / 2. */
   v = every_other(even, SHMLUA_INT32, 4); /* 4 3 */
-  o.s = integer(2);
+  o.s = INTEGER(2);
   CHECK_INT(shmlua_vec_update(&v, SHMLUA_DIV, &o, &bad, &badval), SHMLUA_STORE_NOT_INTEGRAL);
   CHECK(bad == 1 && !badval.isint && badval.f == 1.5);
   v = vec(even, SHMLUA_INT32, 2);
@@ -143,18 +137,18 @@ static void updates(void) {
   v = vec(big, SHMLUA_INT64, 3);
   CHECK_INT(shmlua_vec_update(&v, SHMLUA_ABS, &o, &bad, &badval), SHMLUA_STORE_OK);
   CHECK(big[0] == INT64_MIN && big[1] == 3 && big[2] == 5);
-  o.s = integer(-1);
+  o.s = INTEGER(-1);
   CHECK_INT(shmlua_vec_update(&v, SHMLUA_ADD, &o, &bad, &badval), SHMLUA_STORE_OK);
   CHECK(big[0] == INT64_MAX && big[1] == 2);
   /* clamp leaves a NaN; axpy with a strided operand; cumsum; arange. */
   v = vec(d, SHMLUA_FLOAT64, 4);
-  o.s = integer(0);
-  o.hi = number(2.5);
+  o.s = INTEGER(0);
+  o.hi = FLOAT(2.5);
   CHECK_INT(shmlua_vec_update(&v, SHMLUA_CLAMP, &o, &bad, &badval), SHMLUA_STORE_OK);
   CHECK(d[0] == 1 && isnan(d[1]) && d[2] == 2.5 && d[3] == 0);
   xv = every_other(x, SHMLUA_FLOAT64, 8); /* 10 30 50 70 */
   o.x = &xv;
-  o.s = number(0.5);
+  o.s = FLOAT(0.5);
   d[1] = 0;
   CHECK_INT(shmlua_vec_update(&v, SHMLUA_AXPY, &o, &bad, &badval), SHMLUA_STORE_OK);
   CHECK(d[0] == 6 && d[1] == 15 && d[2] == 27.5 && d[3] == 35);
@@ -163,8 +157,8 @@ static void updates(void) {
   CHECK_INT(shmlua_vec_update(&v, SHMLUA_CUMSUM, &o, &bad, &badval), SHMLUA_STORE_OK);
   CHECK(d[3] == 35 && d[2] == 62.5 && d[1] == 77.5 && d[0] == 83.5);
   v = vec(arange, SHMLUA_INT64, 4);
-  o.s = integer(5);
-  o.hi = integer(-2);
+  o.s = INTEGER(5);
+  o.hi = INTEGER(-2);
   CHECK_INT(shmlua_vec_update(&v, SHMLUA_ARANGE, &o, &bad, &badval), SHMLUA_STORE_OK);
   CHECK(arange[0] == 5 && arange[1] == 3 && arange[2] == 1 && arange[3] == -1);
 }

@@ -13,6 +13,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "name.h"
@@ -71,6 +72,42 @@ static inline pid_t check_fork(void) {
   if (pid == 0)
     check_failures = 0;
   return pid;
+}
+
+/* A fork whose child says when it is ready: the child gets the write end in *fd and calls
+   check_say_ready(*fd); the parent gets the read end and calls check_await_ready(*fd), which
+   is 1 once the child said so, 0 if it ended first. -1 if the pipe or fork failed. */
+static inline pid_t check_fork_ready(int *fd) {
+  int ends[2];
+  pid_t pid;
+  if (pipe(ends) != 0)
+    return -1;
+  pid = check_fork();
+  close(ends[pid == 0 ? 0 : 1]);
+  *fd = ends[pid == 0 ? 1 : 0];
+  if (pid < 0)
+    close(*fd);
+  return pid;
+}
+
+static inline void check_say_ready(int fd) {
+  if (write(fd, "", 1) != 1)
+    _exit(2);
+  close(fd);
+}
+
+static inline int check_await_ready(int fd) {
+  char c;
+  ssize_t n = read(fd, &c, 1);
+  close(fd);
+  return n == 1;
+}
+
+/* The monotonic clock in seconds. */
+static inline double check_seconds(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
 /* Ends a forked child: status 0 if all its checks held (no atexit handlers run). */

@@ -16,11 +16,6 @@ typedef struct words {
   uint64_t wide;
 } words;
 
-static double seconds_since(struct timespec start) {
-  struct timespec now = shmlua_now();
-  return (double)(now.tv_sec - start.tv_sec) + (double)(now.tv_nsec - start.tv_nsec) / 1e9;
-}
-
 static void time_helpers(void) {
   struct timespec t = shmlua_timespec(1.5), past, later;
   CHECK_INT(t.tv_sec, 1);
@@ -46,18 +41,19 @@ static void time_helpers(void) {
 }
 
 static void alone(words *w) {
-  struct timespec short_wait = {0, 50 * 1000000L}, start = shmlua_now(), deadline;
+  struct timespec short_wait = {0, 50 * 1000000L}, deadline;
+  double start = check_seconds();
   w->word = 5;
   CHECK_ERRNO(shmlua_futex_wait(&w->word, 4, NULL), EAGAIN); /* not the value: no sleep */
   CHECK_ERRNO(shmlua_futex_wait(&w->word, 5, &short_wait), ETIMEDOUT);
-  CHECK(seconds_since(start) >= 0.049);
+  CHECK(check_seconds() - start >= 0.049);
   CHECK_INT(shmlua_futex_wake(&w->word, 1), 0); /* nobody asleep */
   /* shmlua_sync_sleep: a word already changed returns at once; a deadline ends a sleep. */
   CHECK_ERRNO(shmlua_sync_sleep(&w->word, 4, &w->sleepers, NULL), 0);
-  start = shmlua_now();
+  start = check_seconds();
   deadline = shmlua_deadline(0.05);
   CHECK_ERRNO(shmlua_sync_sleep(&w->word, 5, &w->sleepers, &deadline), ETIMEDOUT);
-  CHECK(seconds_since(start) >= 0.049);
+  CHECK(check_seconds() - start >= 0.049);
   CHECK_INT(w->sleepers, 0);
   CHECK_ERRNO(shmlua_sync_sleep(&w->word, 5, &w->sleepers, &deadline), ETIMEDOUT); /* passed */
 }
@@ -75,7 +71,7 @@ static int await_count(const uint32_t *count, uint32_t want) {
 /* A child sleeps on the word (5 s at most); the parent's wake reaches it across processes:
    the kernel says it woke one sleeper, and the child says its wait ended by a wake. */
 static void wake_across_fork(words *w) {
-  struct timespec start = shmlua_now();
+  double start = check_seconds();
   int woken = 0;
   pid_t pid;
   w->word = 0;
@@ -85,13 +81,13 @@ static void wake_across_fork(words *w) {
     check_child_exit();
   }
   /* Wake without changing the word, until the kernel finds the sleeper. */
-  while (!woken && seconds_since(start) < 5) {
+  while (!woken && check_seconds() - start < 5) {
     woken = shmlua_futex_wake(&w->word, 1);
     usleep(1000);
   }
   CHECK_INT(woken, 1);
   CHECK(check_exited(pid, 0));
-  CHECK(seconds_since(start) < 4);
+  CHECK(check_seconds() - start < 4);
 }
 
 /* The same through sync_wait: the sleeper counts itself, the parent changes the word and
@@ -119,7 +115,7 @@ static void on_signal(int signo) {
 
 /* A signal ends a sleep with EINTR (a handler without SA_RESTART, as lua.c installs). */
 static void interrupted(words *w) {
-  struct timespec start = shmlua_now();
+  double start = check_seconds();
   int status = 0;
   pid_t pid;
   w->word = 0;
@@ -135,18 +131,18 @@ static void interrupted(words *w) {
   }
   CHECK(await_count(&w->sleepers, 1));
   /* Again until it ends: one signal may land before the child is in the kernel. */
-  while (waitpid(pid, &status, WNOHANG) == 0 && seconds_since(start) < 9) {
+  while (waitpid(pid, &status, WNOHANG) == 0 && check_seconds() - start < 9) {
     kill(pid, SIGUSR1);
     usleep(20000);
   }
   CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-  CHECK(seconds_since(start) < 9);
+  CHECK(check_seconds() - start < 9);
   w->sleepers = 0;
 }
 
 /* A 64-bit wait sees a change in the high half alone (the kernel sleeps on the low one). */
 static void wide_high_half(words *w) {
-  struct timespec start = shmlua_now();
+  double start = check_seconds();
   pid_t pid;
   w->wide = 7;
   w->sleepers = 0;
@@ -162,7 +158,7 @@ static void wide_high_half(words *w) {
   usleep(20000);
   CHECK_INT(shmlua_atomic_rmw64(&w->wide, SHMLUA_ATOMIC_ADD, (uint64_t)1 << 32), 7);
   CHECK(check_exited(pid, 0));
-  CHECK(seconds_since(start) < 4);
+  CHECK(check_seconds() - start < 4);
 }
 
 int main(void) {

@@ -44,13 +44,12 @@ static void errors(pthread_mutex_t *m) {
   CHECK_ERRNO(shmlua_mutex_lock(m, NULL), EDEADLK);
   CHECK_ERRNO(shmlua_mutex_trylock(m), EDEADLK);
   if ((pid = check_fork()) == 0) {
-    struct timespec start = shmlua_now(), deadline = shmlua_deadline(0.05), now;
+    struct timespec deadline = shmlua_deadline(0.05);
+    double start = check_seconds();
     CHECK_ERRNO(shmlua_mutex_trylock(m), EBUSY);
     CHECK_ERRNO(shmlua_mutex_unlock(m), EPERM);
     CHECK_ERRNO(shmlua_mutex_lock(m, &deadline), ETIMEDOUT);
-    now = shmlua_now();
-    start.tv_nsec += 49 * 1000000L; /* it waited up to its deadline */
-    CHECK(!shmlua_before(&now, &start) || now.tv_sec > start.tv_sec);
+    CHECK(check_seconds() - start >= 0.049); /* it waited up to its deadline */
     check_child_exit();
   }
   CHECK(check_exited(pid, 0));
@@ -95,25 +94,23 @@ static void exclusion(const shmlua_name *n) {
 
 /* A child takes the lock and ends as told: killed (-9) or exit() while holding it. */
 static void holder_dies(pthread_mutex_t *m, int killed) {
-  int ready[2];
-  char c;
+  int ready;
   pid_t pid;
-  if (!CHECK(pipe(ready) == 0))
-    return;
-  if ((pid = check_fork()) == 0) {
-    if (shmlua_mutex_lock(m, NULL) != 0 || write(ready[1], "", 1) != 1)
+  if ((pid = check_fork_ready(&ready)) == 0) {
+    if (shmlua_mutex_lock(m, NULL) != 0)
       _exit(2);
+    check_say_ready(ready);
     if (!killed)
       exit(0);
     pause();
     _exit(0);
   }
-  close(ready[1]); /* a child that fails to lock ends the read */
-  CHECK(read(ready[0], &c, 1) == 1);
+  if (!CHECK(pid > 0))
+    return;
+  CHECK(check_await_ready(ready));
   if (killed)
     kill(pid, SIGKILL);
   waitpid(pid, NULL, 0);
-  close(ready[0]);
 }
 
 static void owner_death(pthread_mutex_t *m) {
@@ -133,19 +130,18 @@ static void owner_death(pthread_mutex_t *m) {
 
 /* A locker asleep when the holder is killed wakes with the lock. */
 static void sleeper_gets_it(pthread_mutex_t *m) {
-  int ready[2];
-  char c;
+  int ready;
   pid_t holder, waiter;
-  if (!CHECK(pipe(ready) == 0))
-    return;
-  if ((holder = check_fork()) == 0) {
-    if (shmlua_mutex_lock(m, NULL) != 0 || write(ready[1], "", 1) != 1)
+  if ((holder = check_fork_ready(&ready)) == 0) {
+    if (shmlua_mutex_lock(m, NULL) != 0)
       _exit(2);
+    check_say_ready(ready);
     pause();
     _exit(0);
   }
-  close(ready[1]);
-  CHECK(read(ready[0], &c, 1) == 1);
+  if (!CHECK(holder > 0))
+    return;
+  CHECK(check_await_ready(ready));
   if ((waiter = check_fork()) == 0) {
     struct timespec deadline = shmlua_deadline(10);
     CHECK_ERRNO(shmlua_mutex_lock(m, &deadline), EOWNERDEAD);
@@ -157,7 +153,6 @@ static void sleeper_gets_it(pthread_mutex_t *m) {
   kill(holder, SIGKILL);
   waitpid(holder, NULL, 0);
   CHECK(check_exited(waiter, 0));
-  close(ready[0]);
 }
 
 /* Unlocked after EOWNERDEAD without consistent: unusable for every process, for good. */

@@ -13,19 +13,15 @@ typedef enum { BY_EXIT, BY_UNDERSCORE_EXIT, BY_SIGKILL } ending;
 
 /* A child makes n (keep as given) and ends as told; 1 if it did so. */
 static int child_makes(const shmlua_name *n, bool keep, ending how) {
-  int ready[2], status;
-  char c;
+  int ready, status;
   pid_t pid;
-  if (!CHECK(pipe(ready) == 0))
-    return 0;
-  if ((pid = check_fork()) == 0) {
+  if ((pid = check_fork_ready(&ready)) == 0) {
     shmlua_create_opts opts = {0600, keep};
     shmlua_block b;
     shmlua_error err;
     if (shmlua_block_create(&b, n, 64, &opts, &err) != 0)
       _exit(2);
-    if (write(ready[1], "", 1) != 1)
-      _exit(2);
+    check_say_ready(ready);
     if (how == BY_EXIT)
       exit(0);
     if (how == BY_UNDERSCORE_EXIT)
@@ -33,12 +29,12 @@ static int child_makes(const shmlua_name *n, bool keep, ending how) {
     pause();
     _exit(0);
   }
-  close(ready[1]);
-  if (!CHECK(pid > 0) || !CHECK(read(ready[0], &c, 1) == 1)) {
-    close(ready[0]);
+  if (!CHECK(pid > 0))
+    return 0;
+  if (!CHECK(check_await_ready(ready))) {
+    waitpid(pid, NULL, 0);
     return 0;
   }
-  close(ready[0]);
   if (how == BY_SIGKILL)
     kill(pid, SIGKILL);
   CHECK(waitpid(pid, &status, 0) == pid);
@@ -128,12 +124,9 @@ static void cleanup_now(int signo) {
    of them forgotten (shmlua_owner_forget): only the other goes. */
 static void from_a_handler(void) {
   shmlua_name owned = check_name(), forgotten = check_name();
-  int ready[2];
-  char c;
+  int ready;
   pid_t pid;
-  if (!CHECK(pipe(ready) == 0))
-    return;
-  if ((pid = check_fork()) == 0) {
+  if ((pid = check_fork_ready(&ready)) == 0) {
     shmlua_block a, b;
     shmlua_error err;
     signal(SIGTERM, cleanup_now);
@@ -141,20 +134,19 @@ static void from_a_handler(void) {
         shmlua_block_create(&b, &forgotten, 64, NULL, &err) != 0)
       _exit(2);
     shmlua_owner_forget(forgotten.path);
-    if (write(ready[1], "", 1) != 1)
-      _exit(2);
+    check_say_ready(ready);
     for (;;)
       pause();
   }
-  close(ready[1]);
-  if (CHECK(read(ready[0], &c, 1) == 1))
+  if (!CHECK(pid > 0))
+    return;
+  if (CHECK(check_await_ready(ready)))
     kill(pid, SIGTERM);
   CHECK(check_exited(pid, 128 + SIGTERM));
   CHECK(!check_shm_exists(&owned));
   CHECK(check_shm_exists(&forgotten));
   shm_unlink(owned.path);
   shm_unlink(forgotten.path);
-  close(ready[0]);
 }
 
 /* Called directly, it unlinks at once and forgets: a second call and the exit do nothing. */

@@ -134,7 +134,8 @@ static void corruptions(void) {
   corrupt(64, &far, 8, sizeof python_bytes, "offset 4096 of item 7");
   corrupt(128, "z", 1, sizeof python_bytes, "list item 1: unknown packing format");
   corrupt(128, "9s", 2, sizeof python_bytes, "format '9s' is larger than its slot of 8 bytes");
-  corrupt(184, "\x03", 1, sizeof python_bytes, "list item 1: type code 3 does not match format '8s'");
+  corrupt(184, "\x03", 1, sizeof python_bytes,
+          "list item 1: type code 3 does not match format '8s'");
   corrupt(188, "\x00", 1, sizeof python_bytes, "list item 5: type code 0 does not match");
   corrupt(0, "", 0, 15, "a block of 15 bytes is too small");
   corrupt(0, "", 0, sizeof python_bytes - 1, "offset 56 of item 7 is out of order or outside");
