@@ -17,6 +17,12 @@ static shmlua_mutex_block *mutex_block(shmlua_block *b, const shmlua_name *n) {
   return (shmlua_mutex_block *)b->addr;
 }
 
+/* Locks with a deadline, so that a broken mutex fails the test rather than hanging it. */
+static int lock(pthread_mutex_t *m) {
+  struct timespec deadline = shmlua_deadline(5);
+  return shmlua_mutex_lock(m, &deadline);
+}
+
 /* The header is checked on attach: the right kind attaches, anything else is EPROTO. */
 static void attach_checks(const shmlua_name *mutex_name) {
   shmlua_name plain = check_name();
@@ -40,8 +46,8 @@ static void errors(pthread_mutex_t *m) {
   pid_t pid;
   CHECK_ERRNO(shmlua_mutex_unlock(m), EPERM);
   CHECK_ERRNO(shmlua_mutex_consistent(m), EINVAL); /* not in the owner-died state */
-  CHECK_ERRNO(shmlua_mutex_lock(m, NULL), 0);
-  CHECK_ERRNO(shmlua_mutex_lock(m, NULL), EDEADLK);
+  CHECK_ERRNO(lock(m), 0);
+  CHECK_ERRNO(lock(m), EDEADLK);
   CHECK_ERRNO(shmlua_mutex_trylock(m), EDEADLK);
   if ((pid = check_fork()) == 0) {
     struct timespec deadline = shmlua_deadline(0.05);
@@ -75,7 +81,7 @@ static void exclusion(const shmlua_name *n) {
       pthread_mutex_t *m = &((shmlua_mutex_block *)b.addr)->mutex;
       volatile uint64_t *c = (volatile uint64_t *)cb.addr;
       for (int i = 0; i < ROUNDS; i++) {
-        if (shmlua_mutex_lock(m, NULL) != 0)
+        if (lock(m) != 0)
           _exit(2);
         uint64_t v = *c;
         if (i % 64 == 0)
@@ -97,7 +103,7 @@ static void holder_dies(pthread_mutex_t *m, int killed) {
   int ready;
   pid_t pid;
   if ((pid = check_fork_ready(&ready)) == 0) {
-    if (shmlua_mutex_lock(m, NULL) != 0)
+    if (lock(m) != 0)
       _exit(2);
     check_say_ready(ready);
     if (!killed)
@@ -114,13 +120,12 @@ static void holder_dies(pthread_mutex_t *m, int killed) {
 }
 
 static void owner_death(pthread_mutex_t *m) {
-  struct timespec deadline = shmlua_deadline(5);
   holder_dies(m, 1);
-  CHECK_ERRNO(shmlua_mutex_lock(m, &deadline), EOWNERDEAD); /* locked, by us now */
+  CHECK_ERRNO(lock(m), EOWNERDEAD); /* locked, by us now */
   CHECK_ERRNO(shmlua_mutex_trylock(m), EDEADLK);
   CHECK_ERRNO(shmlua_mutex_consistent(m), 0);
   CHECK_ERRNO(shmlua_mutex_unlock(m), 0);
-  CHECK_ERRNO(shmlua_mutex_lock(m, &deadline), 0); /* repaired: an ordinary lock again */
+  CHECK_ERRNO(lock(m), 0); /* repaired: an ordinary lock again */
   CHECK_ERRNO(shmlua_mutex_unlock(m), 0);
   holder_dies(m, 0);
   CHECK_ERRNO(shmlua_mutex_trylock(m), EOWNERDEAD);
@@ -133,7 +138,7 @@ static void sleeper_gets_it(pthread_mutex_t *m) {
   int ready;
   pid_t holder, waiter;
   if ((holder = check_fork_ready(&ready)) == 0) {
-    if (shmlua_mutex_lock(m, NULL) != 0)
+    if (lock(m) != 0)
       _exit(2);
     check_say_ready(ready);
     pause();
@@ -159,9 +164,9 @@ static void sleeper_gets_it(pthread_mutex_t *m) {
 static void not_recoverable(pthread_mutex_t *m) {
   pid_t pid;
   holder_dies(m, 1);
-  CHECK_ERRNO(shmlua_mutex_lock(m, NULL), EOWNERDEAD);
+  CHECK_ERRNO(lock(m), EOWNERDEAD);
   CHECK_ERRNO(shmlua_mutex_unlock(m), 0);
-  CHECK_ERRNO(shmlua_mutex_lock(m, NULL), ENOTRECOVERABLE);
+  CHECK_ERRNO(lock(m), ENOTRECOVERABLE);
   CHECK_ERRNO(shmlua_mutex_trylock(m), ENOTRECOVERABLE);
   if ((pid = check_fork()) == 0) {
     struct timespec deadline = shmlua_deadline(1);
