@@ -118,8 +118,10 @@ static void terminate_all(void) {
   double start;
   int ready[2];
   char c;
-  if (!CHECK(pipe2(ready, O_CLOEXEC) == 0))
+  if (!CHECK(pipe(ready) == 0))
     return;
+  fcntl(ready[0], F_SETFD, FD_CLOEXEC);
+  fcntl(ready[1], F_SETFD, FD_CLOEXEC);
   if (!CHECK(shmlua_child_spawn(&a, "sleep", obedient, true, false, &err) == 0))
     return;
   /* The shell says when SIGTERM is ignored (on descriptor 9), then becomes sleep, which
