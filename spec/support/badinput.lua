@@ -256,6 +256,7 @@ W.fixtures = {
       q:close()
       return v
     end },
+  },
   ["shm.dict"] = {
     { "empty", function(c) return c:dict() end },
     { "holding a string, a counter and a list", function(c)
