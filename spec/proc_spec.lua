@@ -106,7 +106,7 @@ describe("shm.spawn", function()
     local cases = {
       { function() return 1, print end, "value #2: a function cannot be sent" },
       { function() return { f = print } end, "value #1: a function inside a table cannot" },
-      { function() return io.stdout end, "value #1: a userdata cannot be sent" },
+      { function() return io.stdout end, "value #1: a userdata (FILE*) cannot be sent" },
       { function() return coroutine.create(print) end, "a thread cannot be sent" },
       { function() local t = {} t.self = t return t end, "a table that contains itself" },
       { function()

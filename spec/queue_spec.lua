@@ -252,7 +252,7 @@ describe("shm.queue", function()
       assert.equal("after", q:pop())
     end)
 
-  it("a push or pop killed at each point of its commit leaves the message wholly in or out",
+  it("a push or pop (one message or a batch) killed at each point of its commit leaves the message wholly in or out",
     function()
       -- spec/c/queue_deaths.c: a child leaves an end as a death at that point would, holding
       -- its robust lock; the next push and pops settle it, then the queue is filled to its
@@ -267,6 +267,13 @@ describe("shm.queue", function()
         "pop killed after arming: message kept",
         "pop killed after moving the head: message dropped",
         "pop killed before disarming: message dropped",
+        "batch push killed after arming: batch dropped",
+        "batch push killed after its counts: batch dropped",
+        "batch push killed after moving the tail: batch kept",
+        "batch push killed before disarming: batch kept",
+        "batch pop killed after arming: batch kept",
+        "batch pop killed after moving the head: batch dropped",
+        "batch pop killed before disarming: batch dropped",
         "ok", "" }, "\n"), out)
     end)
 

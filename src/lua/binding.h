@@ -21,15 +21,36 @@
 /* Each part adds its functions to the module table on top of the stack. */
 void shmlua_open_block(lua_State *L);
 void shmlua_open_buf(lua_State *L);
-void shmlua_open_sync(lua_State *L); /* mutex, semaphore, barrier, event, cond, queue */
+void shmlua_open_sync(lua_State *L); /* mutex, semaphore, barrier, event, cond, queue, dict */
 void shmlua_open_proc(lua_State *L);
 void shmlua_open_map(lua_State *L);
 void shmlua_open_listing(lua_State *L);
 void shmlua_open_array(lua_State *L);
+void shmlua_open_arrayops(lua_State *L); /* after array and map: adds to arrays, shm.parallel */
 void shmlua_open_pack(lua_State *L); /* after buf: adds buf:pack, buf:unpack */
+/* string.unpack (at index unpack) of the format on top of the stack over size bytes from
+   position start (1-based, checked), without a string of them all: push(L, src, at, len)
+   pushes bytes at..at+len as a string, for windows that start aligned as the bytes do and
+   grow until the values fit. Returns the number of results (the values, then the position
+   after them), or -1 when the bytes end before the values (the message left on top).
+   Other errors of string.unpack are raised as argument errors of the caller. */
+int shmlua_unpack_window(lua_State *L, int unpack, size_t size, size_t start,
+                         void (*push)(lua_State *L, void *src, size_t at, size_t len), void *src);
 void shmlua_open_list(lua_State *L);
 void shmlua_open_hexdump(lua_State *L); /* after buf: adds buf:hexdump */
 void shmlua_open_watch(lua_State *L);
+void shmlua_open_inspect(lua_State *L);
+void shmlua_open_help(lua_State *L);
+void shmlua_open_complete(lua_State *L);
+/* shm.inspect, shm.help and shm.complete, which the shmlua REPL also calls directly. */
+int shmlua_inspect(lua_State *L);
+int shmlua_help(lua_State *L);
+int shmlua_complete(lua_State *L);
+/* Lua's reserved words (NULL-terminated); whether c may be in a name (first: start it); whether
+   s (len bytes) is a name: an identifier that is not a reserved word. */
+extern const char *const shmlua_keywords[];
+int shmlua_isnamechar(char c, int first);
+int shmlua_isname(const char *s, size_t len);
 /* Appends bytes p[0..n) as xxd's lines, offsets counted from offset; bytes that differ from
    before[k] (before may be NULL) in reverse video. For buf:hexdump and shm.watch. */
 void shmlua_hexdump(luaL_Buffer *out, size_t offset, const unsigned char *p, size_t n,
@@ -72,6 +93,11 @@ static inline void *shmlua_totagged(lua_State *L, int arg, size_t size, const vo
   return NULL;
 }
 
+/* If the value at idx has the metatable of a class made by shmlua_newclass, pushes the
+   class's name without "shm." ("block") and returns 1; otherwise pushes nothing, 0. Reads
+   the metatable raw: no metamethod runs. */
+int shmlua_pushclassof(lua_State *L, int idx);
+
 /* Adds methods to a class made by shmlua_newclass (so a part can extend another's type). */
 void shmlua_addmethods(lua_State *L, const char *tname, const luaL_Reg *methods);
 
@@ -83,8 +109,18 @@ void *shmlua_newscratch(lua_State *L, size_t size, const char *tname, lua_CFunct
    "..." (a script may pass megabytes). Returns it. */
 const char *shmlua_pushquoted(lua_State *L, int idx);
 
+/* Pushes a block's name as a message shows it: bytes a terminal would act on escaped, as
+   `ls -b` shows them (a name may hold any byte but '/' and NUL). Returns it. */
+const char *shmlua_pushname(lua_State *L, const shmlua_name *name);
+
 /* Pushes nil, message, errno as io.open does; returns 3. */
 int shmlua_oserror(lua_State *L, const shmlua_error *err);
+
+/* luaL_argerror, also naming a method of a shm class that Lua cannot name (one called by
+   pcall or from C: "bad argument #2 to 'array'" where lauxlib says '?'). */
+int shmlua_argerror(lua_State *L, int arg, const char *extramsg);
+/* luaL_typeerror through shmlua_argerror. */
+int shmlua_typeerror(lua_State *L, int arg, const char *tname);
 
 /* A string argument that is a valid block name; raises an argument error otherwise. */
 void shmlua_checkname(lua_State *L, int arg, shmlua_name *out);
@@ -98,6 +134,9 @@ void shmlua_checkopts(lua_State *L, int arg, const char *const allowed[]);
 /* Field of an options table at arg, or def when absent. */
 lua_Integer shmlua_optfield_int(lua_State *L, int arg, const char *key, lua_Integer def);
 int shmlua_optfield_bool(lua_State *L, int arg, const char *key, int def);
+/* For a constructor that takes its name among its options: pushes opts[key] (opts at arg)
+   after checking that it is a valid block name, or nil when absent. Errors name the option. */
+void shmlua_pushoptname(lua_State *L, int arg, const char *key);
 /* What every shm.<kind>(...) that makes a block takes: an optional name at name_arg (nil:
    random) and options at opts_arg, of which mode and keep are read into opts (allowed: the
    keys accepted; NULL for just those two). Returns name, filled, or NULL for a random one. */
@@ -112,6 +151,9 @@ const shmlua_name *shmlua_checkcreate(lua_State *L, int name_arg, int opts_arg,
 size_t shmlua_range(lua_Integer i, lua_Integer j, size_t len, size_t *first);
 /* A single element position: 1..len or -len..-1; raises "index out of range" otherwise. */
 size_t shmlua_checkindex(lua_State *L, lua_Integer pos, size_t len);
+/* __pairs of the views indexed like sequences (buf, arrays, lists), whose element #v + 1
+   reads as nil: the elements in index order, as ipairs gives them. */
+int shmlua_sequence_pairs(lua_State *L);
 /* Where a run of elements may start: as shmlua_checkindex, or len + 1 (an empty run). */
 size_t shmlua_checkstart(lua_State *L, lua_Integer pos, size_t len);
 
@@ -188,6 +230,11 @@ static inline void shmlua_guard_check(lua_State *L, const shmlua_guard *g) {
   if (g->fault.block)
     shmlua_faulterror(L, &g->fault);
 }
+/* Runs fn(ctx) under a guard of blocks a and b (either may be NULL; fn follows core/fault.h's
+   rules for guarded code) and returns what it returns; raises shmlua_faulterror's error
+   after it instead if a fault cut it short. */
+int shmlua_guardedcall(lua_State *L, int (*fn)(void *ctx), void *ctx, const shmlua_block *a,
+                       const shmlua_block *b);
 /* Pushes a string of the n bytes at p, inside block b; raises shmlua_faulterror's error
    instead if they are not all there. */
 void shmlua_pushblockbytes(lua_State *L, const shmlua_block *b, const void *p, size_t n);

@@ -18,16 +18,25 @@ shmlua_block *shmlua_checkblock(lua_State *L, int arg) {
 
 unsigned char *shmlua_blockaddr(lua_State *L, const shmlua_block *b, int writing) {
   if (!b->addr)
-    luaL_error(L, "block '%s' is closed", shmlua_name_user(&b->name));
+    luaL_error(L, "block '%s' is closed", shmlua_pushname(L, &b->name));
   if (writing && b->readonly)
-    luaL_error(L, "block '%s' is read-only", shmlua_name_user(&b->name));
+    luaL_error(L, "block '%s' is read-only", shmlua_pushname(L, &b->name));
   return b->addr;
 }
 
 int shmlua_faulterror(lua_State *L, const shmlua_fault *fault) {
   return luaL_error(L, "block '%s': no memory behind byte %I (truncated by another process, "
-                    "or /dev/shm is full)", shmlua_name_user(&fault->block->name),
+                    "or /dev/shm is full)", shmlua_pushname(L, &fault->block->name),
                     (LUAI_UACINT)(fault->offset + 1));
+}
+
+int shmlua_guardedcall(lua_State *L, int (*fn)(void *ctx), void *ctx, const shmlua_block *a,
+                       const shmlua_block *b) {
+  shmlua_fault fault;
+  int rc;
+  if (shmlua_guarded_run(fn, ctx, &rc, a, b, &fault) != 0)
+    shmlua_faulterror(L, &fault);
+  return rc;
 }
 
 int shmlua_accesserror(lua_State *L, const shmlua_block *b) {
@@ -146,11 +155,11 @@ static int block_unlink(lua_State *L) {
 static int block_tostring(lua_State *L) {
   shmlua_block *b = shmlua_checkblock(L, 1);
   if (b->addr)
-    lua_pushfstring(L, "shm.block: %s (%I bytes%s%s)", shmlua_name_user(&b->name),
+    lua_pushfstring(L, "shm.block: %s (%I bytes%s%s)", shmlua_pushname(L, &b->name),
                     (LUAI_UACINT)b->size, b->readonly ? ", read-only" : "",
                     b->lazy ? ", not reserved" : "");
   else
-    lua_pushfstring(L, "shm.block: %s (closed)", shmlua_name_user(&b->name));
+    lua_pushfstring(L, "shm.block: %s (closed)", shmlua_pushname(L, &b->name));
   return 1;
 }
 

@@ -3,7 +3,6 @@
    ended, messages, bytes. Failures a caller expects return nil and "timeout", "full",
    "empty" or "closed" (shut down: pushes refused, pops get what is left first). */
 #include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "sync.h"
@@ -16,11 +15,11 @@ enum { DEFAULT_MESSAGES = 1024, DEFAULT_BYTES = 1 << 20 };
 enum { SCRATCH_KEPT = 64 * 1024 };
 
 static int queue_open(shmlua_syncud *u, shmlua_error *err);
-static void drop_scratch(shmlua_syncud *u);
+static void queue_close(shmlua_syncud *u);
 static int queue_field(lua_State *L, shmlua_syncud *u, const char *key);
 
 static const shmlua_synclass queue_class = {"shm.queue", &shmlua_queue_type, queue_open,
-                                            drop_scratch, queue_field};
+                                            queue_close, queue_field};
 
 static int queue_open(shmlua_syncud *u, shmlua_error *err) {
   (void)err;
@@ -28,24 +27,8 @@ static int queue_open(shmlua_syncud *u, shmlua_error *err) {
   return 0;
 }
 
-static void drop_scratch(shmlua_syncud *u) {
-  free(u->scratch);
-  u->scratch = NULL;
-  u->scratch_size = 0;
-}
-
-/* Where pop copies a message, with the queue locked: malloc, which fails with NULL instead
-   of raising (a Lua error there would leave the queue locked). */
-static void *reserve(void *ud, size_t len) {
-  shmlua_syncud *u = ud;
-  void *p;
-  if (len <= u->scratch_size)
-    return u->scratch ? u->scratch : u; /* any non-NULL pointer for an empty message */
-  if (!(p = realloc(u->scratch, len)))
-    return NULL;
-  u->scratch = p;
-  u->scratch_size = len;
-  return p;
+static void queue_close(shmlua_syncud *u) {
+  shmlua_queue_view_drop(&u->as.queue); /* an open view's lock, before the unmapping */
 }
 
 /* The shared fields count and ended, for shmlua_sync_guarded. */
@@ -100,10 +83,7 @@ static int queue_create(lua_State *L) {
   limits.bytes = (uint64_t)shmlua_optfield_int(L, 1, "bytes", DEFAULT_BYTES);
   if ((size = shmlua_queue_layout_size(&limits, &err)) == 0)
     return luaL_argerror(L, 1, err.message);
-  if (lua_istable(L, 1))
-    lua_getfield(L, 1, "name");
-  else
-    lua_pushnil(L);
+  shmlua_pushoptname(L, 1, "name");
   return shmlua_sync_create(L, &queue_class, 2, 1, allowed, size, shmlua_queue_init, &limits);
 }
 
@@ -171,7 +151,7 @@ typedef struct popping {
 
 static int popstep(void *ctx, const struct timespec *deadline) {
   popping *p = ctx;
-  return shmlua_queue_pop(&p->u->as.queue, reserve, p->u, &p->len, p->wait, deadline);
+  return shmlua_queue_pop(&p->u->as.queue, shmlua_sync_scratch, p->u, &p->len, p->wait, deadline);
 }
 
 static int popop(void *ctx, const struct timespec *deadline) {
@@ -186,7 +166,7 @@ static int popresult(lua_State *L, popping *p, int rc) {
   case 0:
     lua_pushlstring(L, p->len ? p->u->scratch : "", p->len);
     if (p->u->scratch_size > SCRATCH_KEPT)
-      drop_scratch(p->u);
+      shmlua_sync_scratch_drop(p->u);
     return 1;
   case EAGAIN:
     return shmlua_sync_fail(L, "empty");
@@ -234,4 +214,6 @@ void shmlua_open_queue(lua_State *L) {
                                      {"try_push", queue_try_push}, {"try_pop", queue_try_pop},
                                      {"shutdown", queue_shutdown}, {NULL, NULL}};
   shmlua_sync_register(L, &queue_class, methods, queue_create, NULL);
+  shmlua_open_queue_batch(L, &queue_class);
+  shmlua_open_queue_view(L, &queue_class);
 }

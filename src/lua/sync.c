@@ -3,6 +3,7 @@
 #include "sync.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../core/sync_wait.h"
@@ -84,7 +85,26 @@ static void release(shmlua_syncud *u) {
     return;
   if (u->cls->close)
     u->cls->close(u);
+  shmlua_sync_scratch_drop(u);
   shmlua_block_close(&u->block);
+}
+
+void shmlua_sync_scratch_drop(shmlua_syncud *u) {
+  free(u->scratch);
+  u->scratch = NULL;
+  u->scratch_size = 0;
+}
+
+void *shmlua_sync_scratch(void *ud, size_t len) {
+  shmlua_syncud *u = ud;
+  void *p;
+  if (len <= u->scratch_size)
+    return u->scratch ? u->scratch : u; /* any non-NULL pointer for an empty one */
+  if (!(p = realloc(u->scratch, len)))
+    return NULL;
+  u->scratch = p;
+  u->scratch_size = len;
+  return p;
 }
 
 static int sync_close(lua_State *L) {
@@ -129,13 +149,12 @@ static int sync_index(lua_State *L) {
   return 1;
 }
 
-/* shm.mutex(...) is a call of the table shm.mutex: drop the table and create. */
+/* shm.mutex(...) is a call of the table shm.mutex: drop the table and create, in this same
+   call so that errors name it ("bad argument #1 to 'mutex'"), which a lua_call would not. */
 static int call_create(lua_State *L) {
+  lua_CFunction create = lua_tocfunction(L, lua_upvalueindex(1));
   lua_remove(L, 1);
-  lua_pushvalue(L, lua_upvalueindex(1));
-  lua_insert(L, 1);
-  lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
-  return lua_gettop(L);
+  return create(L);
 }
 
 /* The common attach: the class descriptor is upvalue 1. */
@@ -239,4 +258,5 @@ void shmlua_open_sync(lua_State *L) {
   shmlua_open_event(L);
   shmlua_open_cond(L);
   shmlua_open_queue(L);
+  shmlua_open_dict(L);
 }

@@ -6,6 +6,7 @@
 #include <errno.h>
 
 #include "../core/barrier.h"
+#include "../core/dict.h"
 #include "../core/queue.h"
 #include "../core/sync_header.h"
 #include "binding.h"
@@ -30,8 +31,9 @@ struct shmlua_syncud {
   union {
     shmlua_queue queue;
     shmlua_barrier barrier;
+    shmlua_dict dict;
   } as;
-  void *scratch; /* a queue's pop buffer, from the Lua allocator */
+  void *scratch; /* shmlua_sync_scratch's buffer (malloc) */
   size_t scratch_size;
   /* A mutex's lock held through this handle (closing it unlocks): which taking of the lock
      it is, from holds, or 0 when not held; a guard releases only the one it took. */
@@ -39,8 +41,9 @@ struct shmlua_syncud {
   shmlua_fault fault; /* the last one shmlua_sync_guarded caught */
 };
 
-/* User value slots of the userdata. */
-enum { SHMLUA_SYNC_UV_LINK = 1, SHMLUA_SYNC_NUV = 1 }; /* a cond keeps its mutex here */
+/* User value slots of the userdata: a cond keeps its mutex in SHMLUA_SYNC_UV_LINK, a queue
+   its pop_many buffer. */
+enum { SHMLUA_SYNC_UV_LINK = 1, SHMLUA_SYNC_NUV = 1 };
 
 /* Registers the class and sets module field cls->tname's last part ("mutex") to a table
    that is callable (create) and has attach (attach may be NULL for the common one). */
@@ -63,6 +66,13 @@ shmlua_syncud *shmlua_sync_check(lua_State *L, int arg, const shmlua_synclass *c
    debug hook, a finalizer, Ctrl-C's path) runs between two steps of shmlua_sync_wait and
    may close the object, unmapping its block: each step looks first, never touching it then. */
 #define SHMLUA_SYNC_CLOSED EBADF
+
+/* Where a queue's pop or a dict's read copies bytes while the object is locked: the
+   handle's scratch buffer (ud is the shmlua_syncud), grown with realloc, which fails with
+   NULL instead of raising (a Lua error there would leave the lock held). Freed on close. */
+void *shmlua_sync_scratch(void *ud, size_t len);
+/* Frees that buffer (the next shmlua_sync_scratch makes a new one). */
+void shmlua_sync_scratch_drop(shmlua_syncud *u);
 
 /* What shmlua_sync_guarded returns when the block had no memory behind an address (the
    fault is in u->fault). */
@@ -97,5 +107,10 @@ void shmlua_open_barrier(lua_State *L);
 void shmlua_open_event(lua_State *L);
 void shmlua_open_cond(lua_State *L);
 void shmlua_open_queue(lua_State *L);
+/* The queue's batch methods (queue_batch.c) and views (queue_view.c), added to class cls
+   by shmlua_open_queue. */
+void shmlua_open_queue_batch(lua_State *L, const shmlua_synclass *cls);
+void shmlua_open_queue_view(lua_State *L, const shmlua_synclass *cls);
+void shmlua_open_dict(lua_State *L);
 
 #endif
