@@ -27,8 +27,17 @@ static int queue_open(shmlua_syncud *u, shmlua_error *err) {
   return 0;
 }
 
+static int dropstep(void *ctx) {
+  shmlua_queue_view_drop(ctx);
+  return 0;
+}
+
+/* An open view's lock, before the unmapping; under a guard, as a peer may have truncated
+   the block (then there is no lock left to give back). */
 static void queue_close(shmlua_syncud *u) {
-  shmlua_queue_view_drop(&u->as.queue); /* an open view's lock, before the unmapping */
+  shmlua_fault fault;
+  int rc;
+  shmlua_guarded_run(dropstep, &u->as.queue, &rc, &u->block, NULL, &fault);
 }
 
 /* The shared fields count and ended, for shmlua_sync_guarded. */
