@@ -35,7 +35,7 @@ end
 describe("shm.create(size, name, {reserve = false})", function()
   it("reserves nothing: the block uses no memory until touched, and says so", function()
     local name = H.name("lazy")
-    local m = assert(shm.create(1 << 30, name, { reserve = false }))
+    local m = assert(shm.create(1073741824, name, { reserve = false }))
     finally(function() m:unlink() m:close() end)
     assert.matches("^shm%.block: " .. name .. " %(1073741824 bytes, not reserved%)$", tostring(m))
     local function stored()
@@ -45,10 +45,10 @@ describe("shm.create(size, name, {reserve = false})", function()
     end
     local used, size = stored()
     assert.equal(0, used)
-    assert.equal(1 << 30, size)
-    m.buf[1 << 29] = 7 -- one page in the middle
+    assert.equal(1073741824, size)
+    m.buf[536870912] = 7 -- one page in the middle
     assert.equal(4096, (stored()))
-    assert.equal(7, m.buf[1 << 29])
+    assert.equal(7, m.buf[536870912])
   end)
 
   it("reserves by default, and reserve = true is the default", function()
@@ -134,7 +134,7 @@ local function truncated_while(setup, read)
 end
 
 describe("a block truncated by another process while this one reads it", function()
-  local size = 1 << 20
+  local size = 1048576
   local cases = {
     { "buf[i]", "local m = assert(shm.create(" .. size .. ", name)); local b = m.buf",
       "function read() local s = 0; for i = 1, #b, 512 do s = s + b[i] end end" },
@@ -166,6 +166,31 @@ describe("a block truncated by another process while this one reads it", functio
       "function read() c:signal(); assert(mu:lock(1)); c:wait(0.001); mu:unlock() end" },
     { "a barrier's wait", "local br = assert(shm.barrier(1, name))",
       "function read() assert(br:wait(1) == 1); local _ = br.broken end" },
+    { "a strided view's v[i] and v[i] = x", "local m = assert(shm.create(" .. size .. ", name));" ..
+      "local v = m:array('int32'):view(1, -1, 3)",
+      "function read() for i = 1, #v, 100 do v[i] = v[i] + 1 end end" },
+    -- whole-array operations: each one kernel call over the block
+    { "a:sum()", "local m = assert(shm.create(" .. size .. ", name)); local a = m:array('float64')",
+      "function read() return a:sum() end" },
+    { "a:view(1, -1, 2):sort()", "local m = assert(shm.create(" .. size .. ", name));" ..
+      "local v = m:array('int32'):view(1, -1, 2)",
+      "function read() v:sort(true) end" },
+    { "a:cadd(1)", "local m = assert(shm.create(" .. size .. ", name)); local a = m:array('int16')",
+      "function read() a:cadd(1) end" },
+    { "a dict's set and get", "local d = assert(shm.dict { name = name, bytes = 1 << 16 });" ..
+      "local s = ('v'):rep(200)",
+      "function read() assert(d:set('k', s)); assert(d:get('k') == s) end" },
+    -- batches: a full queue's push_many and an emptied one's pop_many still read its header
+    { "a queue's push_many", "local q = assert(shm.queue { name = name, bytes = 1 << 16 });" ..
+      "local batch = {}; for i = 1, 64 do batch[i] = ('x'):rep(100) end",
+      "function read() q:push_many(batch, 1, -1, 0) end" },
+    { "a queue's pop_many", "local q = assert(shm.queue { name = name, bytes = 1 << 16 });" ..
+      "for i = 1, 300 do assert(q:push(('x'):rep(100))) end; local got = {}",
+      "function read() q:pop_many(got, 4, 0) end" },
+    -- a view reads the ring in place, holding the head's lock
+    { "a queue view's sub", "local q = assert(shm.queue { name = name, bytes = 1 << 16 });" ..
+      "assert(q:push(('m'):rep(60000))); local v = assert(q:view(1))",
+      "function read() assert(#v:sub(1, -1) == 60000); v:byte(1, 10) end" },
   }
   for _, case in ipairs(cases) do
     it("raises the fault error through " .. case[1] .. ", and nothing crashes", function()
