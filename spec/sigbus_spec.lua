@@ -166,9 +166,12 @@ describe("a block truncated by another process while this one reads it", functio
       "function read() c:signal(); assert(mu:lock(1)); c:wait(0.001); mu:unlock() end" },
     { "a barrier's wait", "local br = assert(shm.barrier(1, name))",
       "function read() assert(br:wait(1) == 1); local _ = br.broken end" },
-    { "a strided view's v[i] and v[i] = x", "local m = assert(shm.create(" .. size .. ", name));" ..
+    { "a strided view's v[i]", "local m = assert(shm.create(" .. size .. ", name));" ..
       "local v = m:array('int32'):view(1, -1, 3)",
-      "function read() for i = 1, #v, 100 do v[i] = v[i] + 1 end end" },
+      "function read() for i = 1, #v, 100 do local _ = v[i] end end" },
+    { "a strided view's v[i] = x", "local m = assert(shm.create(" .. size .. ", name));" ..
+      "local v = m:array('int32'):view(1, -1, -3)",
+      "function read() for i = 1, #v, 100 do v[i] = i end end" },
     -- whole-array operations: each one kernel call over the block
     { "a:sum()", "local m = assert(shm.create(" .. size .. ", name)); local a = m:array('float64')",
       "function read() return a:sum() end" },
