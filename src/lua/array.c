@@ -71,8 +71,15 @@ static size_t elemsize(const array *a) {
   return shmlua_dtype_sizes[a->type];
 }
 
+/* Element access is the hot path: left to itself, the compiler calls load out of line. */
+#if defined(__GNUC__)
+#define HOT static inline __attribute__((always_inline))
+#else
+#define HOT static inline
+#endif
+
 /* Element access (core/fault.h): a fault raises. One switch, as shmlua_num_load's. */
-static inline shmlua_num load(lua_State *L, const array *a, const unsigned char *p) {
+HOT shmlua_num load(lua_State *L, const array *a, const unsigned char *p) {
   shmlua_num v = {1, 0, 0};
   int rc;
   switch (a->type) {
@@ -101,7 +108,7 @@ static inline shmlua_num load(lua_State *L, const array *a, const unsigned char 
 }
 
 /* Writes the element e (converted already) at p. */
-static inline void store(lua_State *L, const array *a, unsigned char *p, const element *e) {
+HOT void store(lua_State *L, const array *a, unsigned char *p, const element *e) {
   int rc;
   switch (elemsize(a)) {
   case 1: rc = shmlua_store1(a->b, p, e); break;
