@@ -154,7 +154,7 @@ local ops = {
     targets = { { vs = "c", max = 1 / 0.8 } } },
   { id = "spawn_fn", wall = true, label = "start+wait forked function", n = 300, smoke = 3,
     unit = "process", expect = function(n) return 7 * n end,
-    targets = { faster_than_python },
+    targets = { faster_than_python, { vs = "c", max = 2 } },
     why = "C: fork, _exit, waitpid; Python: Process (fork) start+join" },
   { id = "spawn_script", wall = true, label = "start+wait script", n = 30, smoke = 2, unit = "process",
     expect = function(n) return 7 * n end, targets = { faster_than_python },

@@ -103,7 +103,7 @@ static int mutex_create(lua_State *L) {
 static int mutex_lock(lua_State *L) {
   shmlua_syncud *m = checkmutex(L, 1);
   double seconds;
-  const double *timeout = lua_gettop(L) > 1 ? shmlua_optseconds(L, 2, &seconds) : NULL;
+  const double *timeout = shmlua_optseconds(L, 2, &seconds);
   int rc = shmlua_mutex_trylock(lockof(m));
   if (rc == EBUSY)
     rc = shmlua_sync_wait_for(L, lockop, m, timeout);

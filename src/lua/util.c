@@ -361,7 +361,7 @@ size_t shmlua_checkstart(lua_State *L, lua_Integer pos, size_t len) {
 
 const double *shmlua_optseconds(lua_State *L, int arg, double *seconds) {
   lua_Number t;
-  if (lua_isnoneornil(L, arg))
+  if (lua_gettop(L) < arg || lua_isnil(L, arg)) /* the first test alone for the common call */
     return NULL;
   t = luaL_checknumber(L, arg);
   luaL_argcheck(L, t >= 0, arg, "timeout must be a non-negative number of seconds");
