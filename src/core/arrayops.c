@@ -147,15 +147,23 @@ double shmlua_vec_mean(const shmlua_vec *v) {
    infinity goes to the IEEE kernel. uint64 compares as the int64 Lua reads. */
 enum { EXTREME_BLOCK_BYTES = 4096, EXTREME_PARTS = 4 };
 
-DEFINE_EXTREME_KERNEL(static, extreme_i8, int8_t)
-DEFINE_EXTREME_KERNEL(static, extreme_u8, uint8_t)
-DEFINE_EXTREME_KERNEL(static, extreme_i16, int16_t)
-DEFINE_EXTREME_KERNEL(static, extreme_u16, uint16_t)
-DEFINE_EXTREME_KERNEL(static, extreme_i32, int32_t)
-DEFINE_EXTREME_KERNEL(static, extreme_u32, uint32_t)
-DEFINE_EXTREME_KERNEL(static, extreme_i64, int64_t)
-DEFINE_EXTREME_KERNEL(static, extreme_f32, float)
-DEFINE_EXTREME_KERNEL(static, extreme_f64, double)
+/* x86-64's base vector set (SSE2) has min and max for unsigned bytes and signed 16-bit
+   integers only: int8 is searched as uint8 keys (x + 128) and uint16 as int16 keys
+   (x - 32768), same order: 1.5x faster for int8 (elsewhere the map costs an add). */
+#define INT8_KEY(x) ((uint8_t)((x) + 128))
+#define INT8_OF_KEY(k) ((int8_t)((k) - 128))
+#define UINT16_KEY(x) ((int16_t)((x) - 32768))
+#define UINT16_OF_KEY(k) ((uint16_t)((k) + 32768))
+
+DEFINE_EXTREME_KERNEL(static, extreme_i8, int8_t, uint8_t, INT8_KEY)
+DEFINE_EXTREME_KERNEL(static, extreme_u8, uint8_t, uint8_t, EXTREME_SAME)
+DEFINE_EXTREME_KERNEL(static, extreme_i16, int16_t, int16_t, EXTREME_SAME)
+DEFINE_EXTREME_KERNEL(static, extreme_u16, uint16_t, int16_t, UINT16_KEY)
+DEFINE_EXTREME_KERNEL(static, extreme_i32, int32_t, int32_t, EXTREME_SAME)
+DEFINE_EXTREME_KERNEL(static, extreme_u32, uint32_t, uint32_t, EXTREME_SAME)
+DEFINE_EXTREME_KERNEL(static, extreme_i64, int64_t, int64_t, EXTREME_SAME)
+DEFINE_EXTREME_KERNEL(static, extreme_f32, float, float, EXTREME_SAME)
+DEFINE_EXTREME_KERNEL(static, extreme_f64, double, double, EXTREME_SAME)
 
 /* Whether no element is NaN or infinite: x * 0 is 0 for the others, and a NaN stays in a sum.
    In lanes so that it vectorises. */
@@ -192,18 +200,18 @@ DEFINE_FLOAT_BLOCK(block_f32, float, all_finite32, shmlua_extreme_finite32, extr
 DEFINE_FLOAT_BLOCK(block_f64, double, all_finite64, shmlua_extreme_finite64, extreme_f64)
 
 /* Integers have no NaN. */
-#define DEFINE_INT_BLOCK(NAME, T, KERNEL)                                                     \
+#define DEFINE_INT_BLOCK(NAME, T, KERNEL, OF_KEY)                                             \
   static T NAME(const T *p, ptrdiff_t step, size_t n, int max, size_t *nan) {                \
     *nan = n;                                                                                 \
-    return KERNEL(p, step, n, max);                                                           \
+    return OF_KEY(KERNEL(p, step, n, max));                                                   \
   }
-DEFINE_INT_BLOCK(block_i8, int8_t, extreme_i8)
-DEFINE_INT_BLOCK(block_u8, uint8_t, extreme_u8)
-DEFINE_INT_BLOCK(block_i16, int16_t, extreme_i16)
-DEFINE_INT_BLOCK(block_u16, uint16_t, extreme_u16)
-DEFINE_INT_BLOCK(block_i32, int32_t, extreme_i32)
-DEFINE_INT_BLOCK(block_u32, uint32_t, extreme_u32)
-DEFINE_INT_BLOCK(block_i64, int64_t, extreme_i64)
+DEFINE_INT_BLOCK(block_i8, int8_t, extreme_i8, INT8_OF_KEY)
+DEFINE_INT_BLOCK(block_u8, uint8_t, extreme_u8, EXTREME_SAME)
+DEFINE_INT_BLOCK(block_i16, int16_t, extreme_i16, EXTREME_SAME)
+DEFINE_INT_BLOCK(block_u16, uint16_t, extreme_u16, UINT16_OF_KEY)
+DEFINE_INT_BLOCK(block_i32, int32_t, extreme_i32, EXTREME_SAME)
+DEFINE_INT_BLOCK(block_u32, uint32_t, extreme_u32, EXTREME_SAME)
+DEFINE_INT_BLOCK(block_i64, int64_t, extreme_i64, EXTREME_SAME)
 
 /* size_t NAME(const T *p, ptrdiff_t step, size_t n, int max): the position of the first
    extreme of n > 0 elements, or of the first NaN. */

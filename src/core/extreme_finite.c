@@ -6,5 +6,5 @@
    equal to the result). Nothing else may live in this file. */
 #include "extreme_kernel.h"
 
-DEFINE_EXTREME_KERNEL(, shmlua_extreme_finite32, float)
-DEFINE_EXTREME_KERNEL(, shmlua_extreme_finite64, double)
+DEFINE_EXTREME_KERNEL(, shmlua_extreme_finite32, float, float, EXTREME_SAME)
+DEFINE_EXTREME_KERNEL(, shmlua_extreme_finite64, double, double, EXTREME_SAME)

@@ -13,10 +13,10 @@
 #define EXTREME_LANES(T) (64 / (int)sizeof(T))
 
 /* One pass of the lanes over the n - n % lanes first elements, element k at AT(k). */
-#define EXTREME_LANES_PASS(T, AT, BETTER)                                                     \
+#define EXTREME_LANES_PASS(T, K, KEY, AT, BETTER)                                             \
   for (; k + EXTREME_LANES(T) <= n; k += EXTREME_LANES(T))                                    \
     for (int j = 0; j < EXTREME_LANES(T); j++) {                                              \
-      T x = AT(k + j);                                                                        \
+      K x = KEY(AT(k + j));                                                                   \
       m[j] = BETTER(x, m[j]) ? x : m[j];                                                      \
     }
 
@@ -25,27 +25,31 @@
 #define EXTREME_LESS(a, b) ((a) < (b))
 #define EXTREME_GREATER(a, b) ((a) > (b))
 
-/* T NAME(const T *p, ptrdiff_t step, size_t n, int max): the extreme of n > 0 elements of
-   type T, step elements apart, compared with < and > (no NaN among them). */
-#define DEFINE_EXTREME_KERNEL(LINKAGE, NAME, T)                                               \
-  LINKAGE T NAME(const T *p, ptrdiff_t step, size_t n, int max) {                            \
-    T m[EXTREME_LANES(T)], r;                                                                 \
+/* K NAME(const T *p, ptrdiff_t step, size_t n, int max): the extreme of n > 0 elements of
+   type T, step elements apart (no NaN among them), as the key KEY(x) of type K that it
+   compares with < and >: an order-keeping map onto a type the vector unit may compare
+   faster (EXTREME_SAME: the element itself). */
+#define EXTREME_SAME(x) (x)
+#define DEFINE_EXTREME_KERNEL(LINKAGE, NAME, T, K, KEY)                                       \
+  LINKAGE K NAME(const T *p, ptrdiff_t step, size_t n, int max) {                            \
+    K m[EXTREME_LANES(T)], r;                                                                 \
     size_t k = 0;                                                                             \
     for (int j = 0; j < EXTREME_LANES(T); j++)                                                \
-      m[j] = p[0];                                                                            \
+      m[j] = KEY(p[0]);                                                                       \
     if (step == 1 && max)                                                                     \
-      EXTREME_LANES_PASS(T, EXTREME_UNIT, EXTREME_GREATER)                                    \
+      EXTREME_LANES_PASS(T, K, KEY, EXTREME_UNIT, EXTREME_GREATER)                            \
     else if (step == 1)                                                                       \
-      EXTREME_LANES_PASS(T, EXTREME_UNIT, EXTREME_LESS)                                       \
+      EXTREME_LANES_PASS(T, K, KEY, EXTREME_UNIT, EXTREME_LESS)                               \
     else if (max)                                                                             \
-      EXTREME_LANES_PASS(T, EXTREME_STRIDED, EXTREME_GREATER)                                 \
+      EXTREME_LANES_PASS(T, K, KEY, EXTREME_STRIDED, EXTREME_GREATER)                         \
     else                                                                                      \
-      EXTREME_LANES_PASS(T, EXTREME_STRIDED, EXTREME_LESS)                                    \
+      EXTREME_LANES_PASS(T, K, KEY, EXTREME_STRIDED, EXTREME_LESS)                            \
+    for (int w = EXTREME_LANES(T) / 2; w > 0; w /= 2) /* halving: vectorises too */          \
+      for (int j = 0; j < w; j++)                                                             \
+        m[j] = (max ? m[j + w] > m[j] : m[j + w] < m[j]) ? m[j + w] : m[j];                   \
     r = m[0];                                                                                 \
-    for (int j = 1; j < EXTREME_LANES(T); j++)                                                \
-      r = (max ? m[j] > r : m[j] < r) ? m[j] : r;                                             \
     for (; k < n; k++) {                                                                      \
-      T x = EXTREME_STRIDED(k);                                                               \
+      K x = KEY(EXTREME_STRIDED(k));                                                          \
       r = (max ? x > r : x < r) ? x : r;                                                      \
     }                                                                                         \
     return r;                                                                                 \
