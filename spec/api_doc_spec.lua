@@ -45,6 +45,7 @@ local factories = {
     q:push("x")
     return q:view()
   end,
+  dict = function() return unlinked(shm.dict()) end,
 }
 
 -- Every identifier-like string literal of the binding's sources: any field a class answers

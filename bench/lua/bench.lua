@@ -519,6 +519,85 @@ function ops.queue_big_view(n, size)
   end)
 end
 
+-- The dict rows: 1024 keys of 16 bytes ("key" and 13 digits), values of 32 bytes.
+local DICT_KEYS = 1024
+local function dict_keys(prefix)
+  local keys = {}
+  for i = 0, DICT_KEYS - 1 do keys[i + 1] = ("%s%013d"):format(prefix or "key", i) end
+  return keys
+end
+
+local function dict_sets(d, keys, n)
+  local value, check = ("v"):rep(32), 0
+  for i = 1, n do
+    if d:set(keys[i % DICT_KEYS + 1], value) then check = check + 1 end
+  end
+  return check
+end
+
+function ops.dict_set(n)
+  local d <close> = assert(shm.dict { bytes = 4 << 20 })
+  local keys = dict_keys()
+  local t0 = now()
+  local check = dict_sets(d, keys, n)
+  local spent = now() - t0
+  d:unlink()
+  return per(spent, n), check
+end
+
+-- The same calls on methods that do nothing: what the Lua call costs under d:set and d:get.
+local function dict_probe(n, get)
+  local p, keys, value = support.probe(), dict_keys(), ("v"):rep(32)
+  local t0 = now()
+  if get then
+    for i = 1, n do p:get(keys[i % DICT_KEYS + 1]) end
+  else
+    for i = 1, n do p:set(keys[i % DICT_KEYS + 1], value) end
+  end
+  return per(now() - t0, n), n
+end
+
+function ops.probe_dict_set(n) return dict_probe(n, false) end
+function ops.probe_dict_get(n) return dict_probe(n, true) end
+
+function ops.dict_get(n)
+  local d <close> = assert(shm.dict { bytes = 4 << 20 })
+  local keys = dict_keys()
+  dict_sets(d, keys, DICT_KEYS)
+  local check = 0
+  local t0 = now()
+  for i = 1, n do
+    if d:get(keys[i % DICT_KEYS + 1]) then check = check + 1 end
+  end
+  local spent = now() - t0
+  d:unlink()
+  return per(spent, n), check
+end
+
+-- Two processes setting n keys each, each on keys of its own, timed together: with bytes
+-- >= 2 MiB the dict has shards with locks of their own; below, one lock for all.
+local function dict_pair(n, bytes)
+  local d <close> = assert(shm.dict { bytes = bytes })
+  local go = assert(shm.event())
+  local function worker(prefix)
+    local dh = assert(shm.dict.attach(d.name))
+    assert(go:wait(10))
+    return dict_sets(dh, dict_keys(prefix), n)
+  end
+  local child = assert(shm.spawn(worker, "kez"))
+  local t0 = now()
+  go:set()
+  local check = worker("key")
+  local _, other = assert(child:wait())
+  local spent = now() - t0
+  d:unlink()
+  go:unlink()
+  return per(spent, 2 * n), check + other
+end
+
+function ops.dict_set_2p(n) return dict_pair(n, 16 << 20) end
+function ops.dict_set_2p_one_lock(n) return dict_pair(n, 1 << 20) end
+
 -- Start + wait of a forked function that returns 7 (through the result pipe).
 function ops.spawn_fn(n)
   local check = 0

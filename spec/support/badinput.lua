@@ -57,6 +57,10 @@ function Ctx:queue(opts)
   return self:track(assert(shm.queue(opts)))
 end
 
+function Ctx:dict()
+  return self:track(assert(shm.dict { bytes = 4096, name = self:name() }))
+end
+
 -- A started program, killed and reaped after the call.
 function Ctx:process(...)
   return self:track(assert(shm.exec(...)), function(h)
@@ -253,6 +257,21 @@ W.fixtures = {
       return v
     end },
   },
+  ["shm.dict"] = {
+    { "empty", function(c) return c:dict() end },
+    { "holding a string, a counter and a list", function(c)
+      local d = c:dict()
+      assert(d:set("k", "v") and d:incr("n", 1, 0) and d:rpush("l", "x"))
+      return d
+    end },
+    { "full", function(c)
+      local d = c:dict()
+      local i = 0
+      while d:safe_set("k" .. i, ("x"):rep(100)) do i = i + 1 end
+      return d
+    end },
+    { "closed", function(c) return closesync(c:dict()) end },
+  },
   ["shm.process"] = {
     { "running", function()
       return shared("running", function() return assert(shm.exec("sleep", "1")) end,
@@ -375,6 +394,26 @@ W.shapes = {
   ["shm.view:sub"] = function() return { 1, 3 } end,
   ["shm.view:byte"] = function() return { 1, 3 } end,
   ["shm.view:unpack"] = function() return { "c2", 1 } end,
+  ["shm.dict()"] = function(c) return { { bytes = 4096, name = c:name() } } end,
+  ["shm.dict.attach"] = function(c) return { c:dict().name } end,
+  ["shm.dict:get"] = function() return { "k" } end,
+  ["shm.dict:get_stale"] = function() return { "k" } end,
+  ["shm.dict:set"] = function() return { "k", "v", 1 } end,
+  ["shm.dict:safe_set"] = function() return { "k", "v", 1 } end,
+  ["shm.dict:add"] = function() return { "k2", "v", 1 } end,
+  ["shm.dict:safe_add"] = function() return { "k2", "v", 1 } end,
+  ["shm.dict:replace"] = function() return { "k", 2, 1 } end,
+  ["shm.dict:delete"] = function() return { "k" } end,
+  ["shm.dict:incr"] = function() return { "n", 1, 0, 1 } end,
+  ["shm.dict:ttl"] = function() return { "k" } end,
+  ["shm.dict:expire"] = function() return { "k", 1 } end,
+  ["shm.dict:flush_expired"] = function() return { 1 } end,
+  ["shm.dict:get_keys"] = function() return { 1 } end,
+  ["shm.dict:lpush"] = function() return { "l", "y" } end,
+  ["shm.dict:rpush"] = function() return { "l", 2 } end,
+  ["shm.dict:lpop"] = function() return { "l" } end,
+  ["shm.dict:rpop"] = function() return { "l" } end,
+  ["shm.dict:llen"] = function() return { "l" } end,
 }
 
 -- Callables that may wait: the argument position (after self) that is a timeout. The walker

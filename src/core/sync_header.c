@@ -13,7 +13,7 @@ enum { PUBLISH_WAIT_MS = 1000 }; /* how long an attacher waits for a creator mid
 
 const char *shmlua_sync_kind_name(unsigned kind) {
   static const char *const names[] = {"unknown", "mutex", "semaphore", "barrier",
-                                      "event",   "cond",  "queue"};
+                                      "event",   "cond",  "queue", "dict"};
   return kind < sizeof names / sizeof names[0] ? names[kind] : names[0];
 }
 

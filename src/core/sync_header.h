@@ -20,6 +20,7 @@ typedef enum shmlua_sync_kind {
   SHMLUA_KIND_EVENT,
   SHMLUA_KIND_COND,
   SHMLUA_KIND_QUEUE,
+  SHMLUA_KIND_DICT,
 } shmlua_sync_kind;
 
 typedef struct shmlua_sync_header {

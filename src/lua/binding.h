@@ -20,7 +20,7 @@
 /* Each part adds its functions to the module table on top of the stack. */
 void shmlua_open_block(lua_State *L);
 void shmlua_open_buf(lua_State *L);
-void shmlua_open_sync(lua_State *L); /* mutex, semaphore, barrier, event, cond, queue */
+void shmlua_open_sync(lua_State *L); /* mutex, semaphore, barrier, event, cond, queue, dict */
 void shmlua_open_proc(lua_State *L);
 void shmlua_open_map(lua_State *L);
 void shmlua_open_listing(lua_State *L);

@@ -3,7 +3,6 @@
    ended, messages, bytes. Failures a caller expects return nil and "timeout", "full",
    "empty" or "closed" (shut down: pushes refused, pops get what is left first). */
 #include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "sync.h"
@@ -16,7 +15,6 @@ enum { DEFAULT_MESSAGES = 1024, DEFAULT_BYTES = 1 << 20 };
 enum { SCRATCH_KEPT = 64 * 1024 };
 
 static int queue_open(shmlua_syncud *u, shmlua_error *err);
-static void drop_scratch(shmlua_syncud *u);
 static void queue_close(shmlua_syncud *u);
 static int queue_field(lua_State *L, shmlua_syncud *u, const char *key);
 
@@ -31,27 +29,6 @@ static int queue_open(shmlua_syncud *u, shmlua_error *err) {
 
 static void queue_close(shmlua_syncud *u) {
   shmlua_queue_view_drop(&u->as.queue); /* an open view's lock, before the unmapping */
-  drop_scratch(u);
-}
-
-static void drop_scratch(shmlua_syncud *u) {
-  free(u->scratch);
-  u->scratch = NULL;
-  u->scratch_size = 0;
-}
-
-/* Where pop copies a message, with the queue locked: malloc, which fails with NULL instead
-   of raising (a Lua error there would leave the queue locked). */
-static void *reserve(void *ud, size_t len) {
-  shmlua_syncud *u = ud;
-  void *p;
-  if (len <= u->scratch_size)
-    return u->scratch ? u->scratch : u; /* any non-NULL pointer for an empty message */
-  if (!(p = realloc(u->scratch, len)))
-    return NULL;
-  u->scratch = p;
-  u->scratch_size = len;
-  return p;
 }
 
 static int queue_field(lua_State *L, shmlua_syncud *u, const char *key) {
@@ -157,7 +134,8 @@ static int popop(void *ctx, const struct timespec *deadline) {
   popping *p = ctx;
   if (!p->u->block.addr)
     return SHMLUA_SYNC_CLOSED;
-  return shmlua_queue_pop(&p->u->as.queue, reserve, p->u, &p->len, SHMLUA_QUEUE_WAIT, deadline);
+  return shmlua_queue_pop(&p->u->as.queue, shmlua_sync_scratch, p->u, &p->len,
+                          SHMLUA_QUEUE_WAIT, deadline);
 }
 
 static int popresult(lua_State *L, popping *p, int rc) {
@@ -165,7 +143,7 @@ static int popresult(lua_State *L, popping *p, int rc) {
   case 0:
     lua_pushlstring(L, p->len ? p->u->scratch : "", p->len);
     if (p->u->scratch_size > SCRATCH_KEPT)
-      drop_scratch(p->u);
+      shmlua_sync_scratch_drop(p->u);
     return 1;
   case EAGAIN:
     return shmlua_sync_fail(L, "empty");
@@ -184,7 +162,8 @@ static int queue_pop(lua_State *L) {
   popping p = {checkqueue(L), 0};
   double seconds;
   const double *timeout = shmlua_optseconds(L, 2, &seconds);
-  int rc = shmlua_queue_pop(&p.u->as.queue, reserve, p.u, &p.len, SHMLUA_QUEUE_ONCE, NULL);
+  int rc = shmlua_queue_pop(&p.u->as.queue, shmlua_sync_scratch, p.u, &p.len,
+                            SHMLUA_QUEUE_ONCE, NULL);
   if (must_wait(rc))
     rc = shmlua_sync_wait_for(L, popop, &p, timeout);
   return popresult(L, &p, rc);
@@ -192,7 +171,7 @@ static int queue_pop(lua_State *L) {
 
 static int queue_try_pop(lua_State *L) {
   popping p = {checkqueue(L), 0};
-  return popresult(L, &p, shmlua_queue_pop(&p.u->as.queue, reserve, p.u, &p.len, 0, NULL));
+  return popresult(L, &p, shmlua_queue_pop(&p.u->as.queue, shmlua_sync_scratch, p.u, &p.len, 0, NULL));
 }
 
 static int queue_shutdown(lua_State *L) {

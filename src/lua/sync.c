@@ -3,6 +3,7 @@
 #include "sync.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../core/sync_wait.h"
@@ -83,7 +84,26 @@ static void release(shmlua_syncud *u) {
     return;
   if (u->cls->close)
     u->cls->close(u);
+  shmlua_sync_scratch_drop(u);
   shmlua_block_close(&u->block);
+}
+
+void shmlua_sync_scratch_drop(shmlua_syncud *u) {
+  free(u->scratch);
+  u->scratch = NULL;
+  u->scratch_size = 0;
+}
+
+void *shmlua_sync_scratch(void *ud, size_t len) {
+  shmlua_syncud *u = ud;
+  void *p;
+  if (len <= u->scratch_size)
+    return u->scratch ? u->scratch : u; /* any non-NULL pointer for an empty one */
+  if (!(p = realloc(u->scratch, len)))
+    return NULL;
+  u->scratch = p;
+  u->scratch_size = len;
+  return p;
 }
 
 static int sync_close(lua_State *L) {
@@ -231,4 +251,5 @@ void shmlua_open_sync(lua_State *L) {
   shmlua_open_event(L);
   shmlua_open_cond(L);
   shmlua_open_queue(L);
+  shmlua_open_dict(L);
 }

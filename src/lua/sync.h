@@ -6,6 +6,7 @@
 #include <errno.h>
 
 #include "../core/barrier.h"
+#include "../core/dict.h"
 #include "../core/queue.h"
 #include "../core/sync_header.h"
 #include "binding.h"
@@ -30,8 +31,9 @@ struct shmlua_syncud {
   union {
     shmlua_queue queue;
     shmlua_barrier barrier;
+    shmlua_dict dict;
   } as;
-  void *scratch; /* a queue's pop buffer, from the Lua allocator */
+  void *scratch; /* shmlua_sync_scratch's buffer (malloc) */
   size_t scratch_size;
   /* A mutex's lock held through this handle (closing it unlocks): which taking of the lock
      it is, from holds, or 0 when not held; a guard releases only the one it took. */
@@ -71,6 +73,13 @@ static inline shmlua_syncud *shmlua_sync_check(lua_State *L, int arg,
    may close the object, unmapping its block: each step looks first, never touching it then. */
 #define SHMLUA_SYNC_CLOSED EBADF
 
+/* Where a queue's pop or a dict's read copies bytes while the object is locked: the
+   handle's scratch buffer (ud is the shmlua_syncud), grown with realloc, which fails with
+   NULL instead of raising (a Lua error there would leave the lock held). Freed on close. */
+void *shmlua_sync_scratch(void *ud, size_t len);
+/* Frees that buffer (the next shmlua_sync_scratch makes a new one). */
+void shmlua_sync_scratch_drop(shmlua_syncud *u);
+
 /* Raises "<kind> 'name': <strerror(code)>" for an unexpected failure, or "<kind> 'name' is
    closed" once u is closed (a wait's SHMLUA_SYNC_CLOSED). */
 int shmlua_sync_error(lua_State *L, const shmlua_syncud *u, int code);
@@ -98,5 +107,6 @@ void shmlua_open_queue(lua_State *L);
    by shmlua_open_queue. */
 void shmlua_open_queue_batch(lua_State *L, const shmlua_synclass *cls);
 void shmlua_open_queue_view(lua_State *L, const shmlua_synclass *cls);
+void shmlua_open_dict(lua_State *L);
 
 #endif
