@@ -76,7 +76,7 @@ static int pushop(void *ctx, const struct timespec *deadline) {
   pushing *p = ctx;
   if (!p->u->block.addr)
     return SHMLUA_SYNC_CLOSED;
-  return shmlua_queue_push(&p->u->as.queue, p->s, p->len, 1, deadline);
+  return shmlua_queue_push(&p->u->as.queue, p->s, p->len, SHMLUA_QUEUE_WAIT, deadline);
 }
 
 static int pushresult(lua_State *L, shmlua_syncud *u, int rc) {
@@ -99,14 +99,23 @@ static int pushresult(lua_State *L, shmlua_syncud *u, int rc) {
   }
 }
 
+/* Whether the first try of a wait (SHMLUA_QUEUE_ONCE) must go on to the wait itself. */
+static int must_wait(int rc) {
+  return rc == EAGAIN || rc == EBUSY;
+}
+
 static int queue_push(lua_State *L) {
   shmlua_syncud *u = checkqueue(L);
-  struct timespec deadline;
+  double seconds;
+  const double *timeout;
   pushing p = {u, NULL, 0};
-  const struct timespec *d;
+  int rc;
   p.s = luaL_checklstring(L, 2, &p.len);
-  d = shmlua_opttimeout(L, 3, &deadline);
-  return pushresult(L, u, shmlua_sync_wait(L, pushop, &p, d, 1, NULL));
+  timeout = shmlua_optseconds(L, 3, &seconds);
+  rc = shmlua_queue_push(&u->as.queue, p.s, p.len, SHMLUA_QUEUE_ONCE, NULL);
+  if (must_wait(rc))
+    rc = shmlua_sync_wait_for(L, pushop, &p, timeout);
+  return pushresult(L, u, rc);
 }
 
 static int queue_try_push(lua_State *L) {
@@ -125,7 +134,8 @@ static int popop(void *ctx, const struct timespec *deadline) {
   popping *p = ctx;
   if (!p->u->block.addr)
     return SHMLUA_SYNC_CLOSED;
-  return shmlua_queue_pop(&p->u->as.queue, shmlua_sync_scratch, p->u, &p->len, 1, deadline);
+  return shmlua_queue_pop(&p->u->as.queue, shmlua_sync_scratch, p->u, &p->len,
+                          SHMLUA_QUEUE_WAIT, deadline);
 }
 
 static int popresult(lua_State *L, popping *p, int rc) {
@@ -150,9 +160,13 @@ static int popresult(lua_State *L, popping *p, int rc) {
 
 static int queue_pop(lua_State *L) {
   popping p = {checkqueue(L), 0};
-  struct timespec deadline;
-  const struct timespec *d = shmlua_opttimeout(L, 2, &deadline);
-  return popresult(L, &p, shmlua_sync_wait(L, popop, &p, d, 1, NULL));
+  double seconds;
+  const double *timeout = shmlua_optseconds(L, 2, &seconds);
+  int rc = shmlua_queue_pop(&p.u->as.queue, shmlua_sync_scratch, p.u, &p.len,
+                            SHMLUA_QUEUE_ONCE, NULL);
+  if (must_wait(rc))
+    rc = shmlua_sync_wait_for(L, popop, &p, timeout);
+  return popresult(L, &p, rc);
 }
 
 static int queue_try_pop(lua_State *L) {
