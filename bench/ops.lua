@@ -173,7 +173,7 @@ local ops = {
     impls = { python = false, c = false }, why = "the same two processes on one shard" },
   { id = "spawn_fn", wall = true, label = "start+wait forked function", n = 300, smoke = 3,
     unit = "process", expect = function(n) return 7 * n end,
-    targets = { faster_than_python },
+    targets = { faster_than_python, { vs = "c", max = 2 } },
     why = "C: fork, _exit, waitpid; Python: Process (fork) start+join" },
   { id = "spawn_script", wall = true, label = "start+wait script", n = 30, smoke = 2, unit = "process",
     expect = function(n) return 7 * n end, targets = { faster_than_python },

@@ -199,6 +199,10 @@ static inline int shmlua_callk(lua_State *L, int nargs, int nresults, lua_KConte
 
 /* Optional timeout in seconds at arg: NULL (nil: no limit) or deadline, filled. */
 const struct timespec *shmlua_opttimeout(lua_State *L, int arg, struct timespec *deadline);
+/* The same checks without reading the clock, for calls that try once before they wait:
+   NULL (no limit) or seconds, filled; shmlua_sync_wait_for makes the deadline if a wait
+   comes. */
+const double *shmlua_optseconds(lua_State *L, int arg, double *seconds);
 
 /* Blocking waits (sync.c): the synchronization objects, a:wait, process handles. */
 
@@ -212,6 +216,9 @@ typedef int (*shmlua_sync_op)(void *ctx, const struct timespec *deadline);
    undo (may be NULL) is called with ctx before an interrupt error leaves. */
 int shmlua_sync_wait(lua_State *L, shmlua_sync_op op, void *ctx,
                      const struct timespec *deadline, int sliced, void (*undo)(void *ctx));
+/* The sliced wait of a call whose first try, made before any clock read, could not go
+   ahead: the deadline seconds (NULL: none, as shmlua_optseconds read them) from now. */
+int shmlua_sync_wait_for(lua_State *L, shmlua_sync_op op, void *ctx, const double *seconds);
 
 /* Pushes nil, what ("timeout", "closed", ...): the documented failure of a wait. Returns 2. */
 int shmlua_sync_fail(lua_State *L, const char *what);

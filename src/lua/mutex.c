@@ -13,28 +13,32 @@ static void drop_lock(shmlua_syncud *u);
 static const shmlua_synclass mutex_class = {SHMLUA_MUTEX_MT, &shmlua_mutex_type, NULL,
                                             drop_lock, NULL};
 
-pthread_mutex_t *shmlua_mutex_of(shmlua_syncud *m) {
+static pthread_mutex_t *lockof(shmlua_syncud *m) {
   return &((shmlua_mutex_block *)m->block.addr)->mutex;
 }
 
 /* The steps on the lock, run under a guard of its block (shmlua_sync_guarded). */
 static int lockstep(void *m, const struct timespec *deadline) {
-  return shmlua_mutex_lock(shmlua_mutex_of(m), deadline);
+  return shmlua_mutex_lock(lockof(m), deadline);
 }
 
 static int trystep(void *m, const struct timespec *deadline) {
   (void)deadline;
-  return shmlua_mutex_trylock(shmlua_mutex_of(m));
+  return shmlua_mutex_trylock(lockof(m));
 }
 
 static int unlockstep(void *m, const struct timespec *deadline) {
   (void)deadline;
-  return shmlua_mutex_unlock(shmlua_mutex_of(m));
+  return shmlua_mutex_unlock(lockof(m));
 }
 
 static int consistentstep(void *m, const struct timespec *deadline) {
   (void)deadline;
-  return shmlua_mutex_consistent(shmlua_mutex_of(m));
+  return shmlua_mutex_consistent(lockof(m));
+}
+
+pthread_mutex_t *shmlua_mutex_of(shmlua_syncud *m) {
+  return lockof(m);
 }
 
 /* A lock held through a handle must not outlive its mapping: the thread's robust list
@@ -52,19 +56,26 @@ static void took(shmlua_syncud *m) {
   m->held = m->holds;
 }
 
-shmlua_syncud *shmlua_mutex_check(lua_State *L, int arg) {
+/* Static, so that the methods here get it inline (a global could be interposed). */
+static shmlua_syncud *checkmutex(lua_State *L, int arg) {
   return shmlua_sync_check(L, arg, &mutex_class);
+}
+
+shmlua_syncud *shmlua_mutex_check(lua_State *L, int arg) {
+  return checkmutex(L, arg);
 }
 
 static int lockresult(lua_State *L, shmlua_syncud *m, int rc) {
   const char *name = shmlua_name_user(&m->block.name);
+  if (rc == 0) { /* the common case first */
+    took(m);
+    lua_pushboolean(L, 1);
+    return 1;
+  }
   switch (rc) {
-  case 0:
   case EOWNERDEAD:
     took(m);
     lua_pushboolean(L, 1);
-    if (rc == 0)
-      return 1;
     lua_pushliteral(L, "owner-died");
     return 2;
   case ETIMEDOUT:
@@ -107,30 +118,37 @@ static int mutex_create(lua_State *L) {
                             shmlua_mutex_block_init, NULL);
 }
 
+/* m:lock([timeout]): the timeout is checked first, but its deadline (a clock read) is only
+   worked out when the lock is not free. */
 static int mutex_lock(lua_State *L) {
-  shmlua_syncud *m = shmlua_mutex_check(L, 1);
-  struct timespec deadline;
-  const struct timespec *d = shmlua_opttimeout(L, 2, &deadline);
-  return lockresult(L, m, lockwithin(L, m, d));
+  shmlua_syncud *m = checkmutex(L, 1);
+  double seconds;
+  const double *timeout = shmlua_optseconds(L, 2, &seconds);
+  int rc = shmlua_sync_guarded(m, trystep, m, NULL);
+  if (rc == EBUSY)
+    rc = shmlua_sync_wait_for(L, lockop, m, timeout);
+  return lockresult(L, m, rc);
 }
 
 static int mutex_trylock(lua_State *L) {
-  shmlua_syncud *m = shmlua_mutex_check(L, 1);
+  shmlua_syncud *m = checkmutex(L, 1);
   int rc = shmlua_sync_guarded(m, trystep, m, NULL);
   return lockresult(L, m, rc == EDEADLK ? EBUSY : rc); /* held here: busy too */
 }
 
 static void unlock(lua_State *L, shmlua_syncud *m) {
   int rc = shmlua_sync_guarded(m, unlockstep, m, NULL);
+  if (rc == 0) {
+    m->held = 0;
+    return;
+  }
   if (rc == EPERM)
     luaL_error(L, "mutex '%s' is not locked by this process", shmlua_name_user(&m->block.name));
-  if (rc != 0)
-    shmlua_sync_error(L, m, rc);
-  m->held = 0;
+  shmlua_sync_error(L, m, rc);
 }
 
 static int mutex_unlock(lua_State *L) {
-  unlock(L, shmlua_mutex_check(L, 1));
+  unlock(L, checkmutex(L, 1));
   lua_pushboolean(L, 1);
   return 1;
 }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -79,6 +80,18 @@ static void write_all(int fd, const char *p, size_t n) {
   }
 }
 
+/* The tag and the payload in one write when the pipe takes them whole: each write wakes the
+   waiting parent, and a wake-up costs more than the whole start on a VM (tens of us). */
+static void send_result(int fd, char tag, const char *payload, size_t len) {
+  struct iovec parts[2] = {{&tag, 1}, {(void *)payload, len}};
+  ssize_t w;
+  do
+    w = writev(fd, parts, 2);
+  while (w < 0 && errno == EINTR);
+  if (w > 0) /* at least the tag */
+    write_all(fd, payload + (w - 1), len - (size_t)(w - 1));
+}
+
 /* In the forked child, under lua_pcall, with the function and its arguments: returns the
    encoded results, or raises the error text. */
 static int child_main(lua_State *L) {
@@ -114,8 +127,7 @@ static void run_child(lua_State *L, int nargs, int resultfd) {
   shmlua_barrier_leave_all();
   fflush(NULL);
   tag = ok ? SENT_VALUES : SENT_ERROR;
-  write_all(resultfd, &tag, 1);
-  write_all(resultfd, payload, len);
+  send_result(resultfd, tag, payload, len);
   _exit(ok ? EXIT_SUCCESS : EXIT_FAILURE);
 }
 

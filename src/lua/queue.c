@@ -100,7 +100,7 @@ typedef struct pushing {
   shmlua_syncud *u;
   const char *s;
   size_t len;
-  int wait;
+  int wait; /* SHMLUA_QUEUE_* */
 } pushing;
 
 static int pushstep(void *ctx, const struct timespec *deadline) {
@@ -135,19 +135,30 @@ static int pushresult(lua_State *L, shmlua_syncud *u, int rc) {
   }
 }
 
+/* Whether the first try of a wait (SHMLUA_QUEUE_ONCE) must go on to the wait itself. */
+static int must_wait(int rc) {
+  return rc == EAGAIN || rc == EBUSY;
+}
+
 static int queue_push(lua_State *L) {
   shmlua_syncud *u = checkqueue(L);
-  struct timespec deadline;
-  pushing p = {u, NULL, 0, 1};
-  const struct timespec *d;
+  double seconds;
+  const double *timeout;
+  pushing p = {u, NULL, 0, SHMLUA_QUEUE_ONCE};
+  int rc;
   p.s = luaL_checklstring(L, 2, &p.len);
-  d = shmlua_opttimeout(L, 3, &deadline);
-  return pushresult(L, u, shmlua_sync_wait(L, pushop, &p, d, 1, NULL));
+  timeout = shmlua_optseconds(L, 3, &seconds);
+  rc = shmlua_sync_guarded(u, pushstep, &p, NULL);
+  if (must_wait(rc)) {
+    p.wait = SHMLUA_QUEUE_WAIT;
+    rc = shmlua_sync_wait_for(L, pushop, &p, timeout);
+  }
+  return pushresult(L, u, rc);
 }
 
 static int queue_try_push(lua_State *L) {
   shmlua_syncud *u = checkqueue(L);
-  pushing p = {u, NULL, 0, 0};
+  pushing p = {u, NULL, 0, SHMLUA_QUEUE_TRY};
   p.s = luaL_checklstring(L, 2, &p.len);
   return pushresult(L, u, shmlua_sync_guarded(u, pushstep, &p, NULL));
 }
@@ -155,7 +166,7 @@ static int queue_try_push(lua_State *L) {
 typedef struct popping {
   shmlua_syncud *u;
   size_t len;
-  int wait;
+  int wait; /* SHMLUA_QUEUE_* */
 } popping;
 
 static int popstep(void *ctx, const struct timespec *deadline) {
@@ -191,14 +202,19 @@ static int popresult(lua_State *L, popping *p, int rc) {
 }
 
 static int queue_pop(lua_State *L) {
-  popping p = {checkqueue(L), 0, 1};
-  struct timespec deadline;
-  const struct timespec *d = shmlua_opttimeout(L, 2, &deadline);
-  return popresult(L, &p, shmlua_sync_wait(L, popop, &p, d, 1, NULL));
+  popping p = {checkqueue(L), 0, SHMLUA_QUEUE_ONCE};
+  double seconds;
+  const double *timeout = shmlua_optseconds(L, 2, &seconds);
+  int rc = shmlua_sync_guarded(p.u, popstep, &p, NULL);
+  if (must_wait(rc)) {
+    p.wait = SHMLUA_QUEUE_WAIT;
+    rc = shmlua_sync_wait_for(L, popop, &p, timeout);
+  }
+  return popresult(L, &p, rc);
 }
 
 static int queue_try_pop(lua_State *L) {
-  popping p = {checkqueue(L), 0, 0};
+  popping p = {checkqueue(L), 0, SHMLUA_QUEUE_TRY};
   return popresult(L, &p, shmlua_sync_guarded(p.u, popstep, &p, NULL));
 }
 

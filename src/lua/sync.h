@@ -59,8 +59,15 @@ int shmlua_sync_create(lua_State *L, const shmlua_synclass *cls, int name_arg, i
 /* Attaches the object called name. Pushes it (1) or nil, message, errno (3). */
 int shmlua_sync_attach(lua_State *L, const shmlua_synclass *cls, const shmlua_name *name);
 
-/* The open object of class cls at arg; raises if it is not one or it is closed. */
-shmlua_syncud *shmlua_sync_check(lua_State *L, int arg, const shmlua_synclass *cls);
+/* The open object of class cls at arg; raises if it is not one or it is closed. Inline:
+   it is most of the work of m:unlock() (one tag and two fields compared); the error is not. */
+extern const char shmlua_sync_tag; /* its address is in the tag of every sync object */
+shmlua_syncud *shmlua_sync_refuse(lua_State *L, int arg, const shmlua_synclass *cls);
+static inline shmlua_syncud *shmlua_sync_check(lua_State *L, int arg,
+                                               const shmlua_synclass *cls) {
+  shmlua_syncud *u = shmlua_totagged(L, arg, sizeof *u, &shmlua_sync_tag);
+  return u && u->cls == cls && u->block.addr ? u : shmlua_sync_refuse(L, arg, cls);
+}
 
 /* What a step of a wait (shmlua_sync_op) returns when its object is closed. Lua code (a
    debug hook, a finalizer, Ctrl-C's path) runs between two steps of shmlua_sync_wait and
