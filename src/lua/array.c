@@ -478,6 +478,16 @@ static int array_notify(lua_State *L) {
 
 /* ---- m:array(dtype [, pos [, count]]) ---- */
 
+int shmlua_arrayview(lua_State *L, int idx, const char **dtype, size_t *offset, size_t *count) {
+  array *a = shmlua_totagged(L, idx, sizeof *a, &array_class);
+  if (!a)
+    return 0;
+  *dtype = dtype_names[a->type];
+  *offset = a->offset;
+  *count = a->count;
+  return 1;
+}
+
 /* As luaL_checkoption, but quoting only the start of a bad name. */
 static dtype checkdtype(lua_State *L, int arg) {
   size_t len;

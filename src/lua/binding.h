@@ -167,8 +167,16 @@ void shmlua_newbuf(lua_State *L, shmlua_block *b);
 /* Processes (proc.c, map.c) and the values they send back (serial.c). */
 
 /* Pushes a string that encodes the n values from index first on; raises for what cannot be
-   sent: functions, userdata, threads, tables that contain themselves or nest too deep. */
+   sent: C functions, userdata other than shmlua objects, threads, tables that contain
+   themselves or nest too deep. */
 void shmlua_serialize(lua_State *L, int first, int n);
+/* The same encoding, left in a buffer the Lua state keeps: valid until the next encode. */
+const char *shmlua_encode(lua_State *L, int first, int n, size_t *len);
+/* Remembers the module table on top (objects received are attached through it) and sets the
+   key that functions sent within this family of processes carry. */
+void shmlua_open_serial(lua_State *L);
+/* The dtype, byte offset and count of the array view at idx; 0 if it is not one. */
+int shmlua_arrayview(lua_State *L, int idx, const char **dtype, size_t *offset, size_t *count);
 /* Pushes the values encoded in data and returns their count; -1 (nothing pushed) if data is
    not such an encoding. */
 int shmlua_deserialize(lua_State *L, const void *data, size_t len);

@@ -56,8 +56,12 @@ static int queue_field(lua_State *L, shmlua_syncud *u, const char *key) {
   return 1;
 }
 
+shmlua_syncud *shmlua_checkqueue(lua_State *L, int arg) {
+  return shmlua_sync_check(L, arg, &queue_class);
+}
+
 static shmlua_syncud *checkqueue(lua_State *L) {
-  return shmlua_sync_check(L, 1, &queue_class);
+  return shmlua_checkqueue(L, 1);
 }
 
 /* shm.queue{messages = n, bytes = n, name = s, mode = m, keep = b} */
@@ -110,21 +114,27 @@ static int pushresult(lua_State *L, shmlua_syncud *u, int rc) {
   }
 }
 
+int shmlua_queue_put(lua_State *L, shmlua_syncud *u, const char *s, size_t len, int wait,
+                     const struct timespec *deadline) {
+  pushing p = {&u->as.queue, s, len};
+  if (!wait)
+    return pushresult(L, u, shmlua_queue_push(p.h, s, len, 0, NULL));
+  return pushresult(L, u, shmlua_sync_wait(L, pushop, &p, deadline, 1, NULL));
+}
+
 static int queue_push(lua_State *L) {
   shmlua_syncud *u = checkqueue(L);
   struct timespec deadline;
-  pushing p = {&u->as.queue, NULL, 0};
-  const struct timespec *d;
-  p.s = luaL_checklstring(L, 2, &p.len);
-  d = shmlua_opttimeout(L, 3, &deadline);
-  return pushresult(L, u, shmlua_sync_wait(L, pushop, &p, d, 1, NULL));
+  size_t len;
+  const char *s = luaL_checklstring(L, 2, &len);
+  return shmlua_queue_put(L, u, s, len, 1, shmlua_opttimeout(L, 3, &deadline));
 }
 
 static int queue_try_push(lua_State *L) {
   shmlua_syncud *u = checkqueue(L);
   size_t len;
   const char *s = luaL_checklstring(L, 2, &len);
-  return pushresult(L, u, shmlua_queue_push(&u->as.queue, s, len, 0, NULL));
+  return shmlua_queue_put(L, u, s, len, 0, NULL);
 }
 
 typedef struct popping {
@@ -137,11 +147,11 @@ static int popop(void *ctx, const struct timespec *deadline) {
   return shmlua_queue_pop(&p->u->as.queue, reserve, p->u, &p->len, 1, deadline);
 }
 
-static int popresult(lua_State *L, popping *p, int rc) {
+/* 0 with the message in p's scratch, or what a failed pop returns, pushed. */
+static int popfailure(lua_State *L, popping *p, int rc) {
   switch (rc) {
   case 0:
-    lua_pushlstring(L, p->len ? p->u->scratch : "", p->len);
-    return 1;
+    return 0;
   case EAGAIN:
     return shmlua_sync_fail(L, "empty");
   case ETIMEDOUT:
@@ -155,16 +165,35 @@ static int popresult(lua_State *L, popping *p, int rc) {
   }
 }
 
+int shmlua_queue_get(lua_State *L, shmlua_syncud *u, int wait, const struct timespec *deadline,
+                     const char **data, size_t *len) {
+  popping p = {u, 0};
+  int rc = wait ? shmlua_sync_wait(L, popop, &p, deadline, 1, NULL)
+                : shmlua_queue_pop(&u->as.queue, reserve, u, &p.len, 0, NULL);
+  *data = p.len ? u->scratch : "";
+  *len = p.len;
+  return popfailure(L, &p, rc);
+}
+
+static int popstring(lua_State *L, int wait, const struct timespec *deadline) {
+  const char *data;
+  size_t len;
+  int n = shmlua_queue_get(L, checkqueue(L), wait, deadline, &data, &len);
+  if (n == 0) {
+    lua_pushlstring(L, data, len);
+    n = 1;
+  }
+  return n;
+}
+
 static int queue_pop(lua_State *L) {
-  popping p = {checkqueue(L), 0};
   struct timespec deadline;
-  const struct timespec *d = shmlua_opttimeout(L, 2, &deadline);
-  return popresult(L, &p, shmlua_sync_wait(L, popop, &p, d, 1, NULL));
+  checkqueue(L);
+  return popstring(L, 1, shmlua_opttimeout(L, 2, &deadline));
 }
 
 static int queue_try_pop(lua_State *L) {
-  popping p = {checkqueue(L), 0};
-  return popresult(L, &p, shmlua_queue_pop(&p.u->as.queue, reserve, p.u, &p.len, 0, NULL));
+  return popstring(L, 0, NULL);
 }
 
 static int queue_shutdown(lua_State *L) {
@@ -183,4 +212,5 @@ void shmlua_open_queue(lua_State *L) {
                                      {"try_push", queue_try_push}, {"try_pop", queue_try_pop},
                                      {"shutdown", queue_shutdown}, {NULL, NULL}};
   shmlua_sync_register(L, &queue_class, methods, queue_create, NULL);
+  shmlua_open_queue_values(L);
 }
