@@ -28,6 +28,7 @@ void shmlua_open_pack(lua_State *L); /* after buf: adds buf:pack, buf:unpack */
 void shmlua_open_list(lua_State *L);
 void shmlua_open_hexdump(lua_State *L); /* after buf: adds buf:hexdump */
 void shmlua_open_watch(lua_State *L);
+void shmlua_open_pool(lua_State *L); /* shm.pool, from lua/shm/pool.lua */
 /* Appends bytes p[0..n) as xxd's lines, offsets counted from offset; bytes that differ from
    before[k] (before may be NULL) in reverse video. For buf:hexdump and shm.watch. */
 void shmlua_hexdump(luaL_Buffer *out, size_t offset, const unsigned char *p, size_t n,
@@ -185,6 +186,9 @@ int shmlua_deserialize(lua_State *L, const void *data, size_t len);
    error's traceback shows only its frames. 1: the results replace function and arguments;
    0: one string does, the error with that traceback. */
 int shmlua_calltraced(lua_State *L, int nargs);
+/* The same in the coroutine co, which must be fresh or have finished its last call: a caller
+   with many calls reuses one (it is reset after an error). */
+int shmlua_calltraced_in(lua_State *L, lua_State *co, int nargs);
 /* Forks a child that calls the function below the nargs arguments on top of the stack and
    sends back what it returns. In the parent, replaces function and arguments by the child's
    handle and returns the child; on failure pops them and returns NULL with err. */

@@ -40,9 +40,17 @@ static const char *errortext(lua_State *L) {
 }
 
 int shmlua_calltraced(lua_State *L, int nargs) {
+  int func = lua_gettop(L) - nargs, ok;
+  lua_State *co = lua_newthread(L);
+  lua_insert(L, func); /* below the function: removed after */
+  ok = shmlua_calltraced_in(L, co, nargs);
+  lua_remove(L, func);
+  return ok;
+}
+
+int shmlua_calltraced_in(lua_State *L, lua_State *co, int nargs) {
   int func = lua_gettop(L) - nargs, nresults, status;
-  lua_State *co = lua_newthread(L), *outer;
-  lua_insert(L, func);
+  lua_State *outer;
   lua_xmove(L, co, nargs + 1);
   outer = shmlua_running_enter(co);
   status = lua_resume(co, L, nargs, &nresults);
@@ -50,7 +58,6 @@ int shmlua_calltraced(lua_State *L, int nargs) {
   if (status == LUA_OK) {
     luaL_checkstack(L, nresults, "too many results");
     lua_xmove(co, L, nresults);
-    lua_remove(L, func);
     return 1;
   }
   if (status == LUA_YIELD)

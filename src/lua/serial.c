@@ -24,7 +24,7 @@ enum { MAGIC = 0xB7, VERSION = 1 };
 
 enum { T_NIL = 'n', T_FALSE = 'f', T_TRUE = 't', T_INT = 'i', T_FLOAT = 'd', T_STRING = 's',
        T_TABLE = '{', T_END = '}', T_OBJECT = 'o', T_FUNCTION = 'F', T_FUNCREF = 'r',
-       T_GLOBALS = 'G' };
+       T_GLOBALS = 'G', T_MODULE = 'M', T_CFUNCTION = 'C' };
 
 /* The kinds of shmlua objects sent by name: the module's field that attaches them. */
 static const char *const object_kinds[] = {"block", "array", "list",  "mutex", "semaphore",
@@ -49,9 +49,10 @@ typedef struct step {
 
 typedef struct encoder {
   buffer *out;
-  int visited; /* stack index of the set of tables being encoded (to refuse cycles) */
   int value;   /* which value is being encoded, for messages */
   step path[MAX_DEPTH + 1];
+  int tables[MAX_DEPTH + 1]; /* stack indexes of the tables being encoded (to refuse cycles) */
+  int ntables;
   int functions[MAX_DEPTH + 1]; /* stack indexes of the functions being encoded */
   int nfunctions;
 } encoder;
@@ -79,16 +80,26 @@ static void reserve(lua_State *L, buffer *b, size_t n) {
   }
 }
 
-static void put(lua_State *L, buffer *b, const void *bytes, size_t n) {
-  reserve(L, b, n);
+static inline void put(lua_State *L, buffer *b, const void *bytes, size_t n) {
+  if (b->cap - b->len < n)
+    reserve(L, b, n);
   memcpy(b->data + b->len, bytes, n);
   b->len += n;
 }
 
-static void puttag(lua_State *L, buffer *b, char tag) {
+static inline void puttag(lua_State *L, buffer *b, char tag) {
   if (b->len == b->cap)
     reserve(L, b, 1);
   b->data[b->len++] = tag;
+}
+
+/* A tag and the n bytes of a number after it. */
+static inline void putnumber(lua_State *L, buffer *b, char tag, const void *bytes, size_t n) {
+  if (b->cap - b->len < n + 1)
+    reserve(L, b, n + 1);
+  b->data[b->len] = tag;
+  memcpy(b->data + b->len + 1, bytes, n);
+  b->len += n + 1;
 }
 
 static void putstring(lua_State *L, buffer *b, const char *s, size_t len) {
@@ -204,6 +215,49 @@ static void encode_object(lua_State *L, encoder *e, int idx, int depth, const ch
   lua_settop(L, top);
 }
 
+/* Looks for the value at idx among the loaded modules (package.loaded), as a module itself
+   (fields: 0) or as one of a module's fields (fields: 1). Pushes the module's name, and the
+   field's name, and returns how many it pushed; 0 if not found. Standard functions and
+   modules travel this way: by name, as the receiver's own. */
+static int findloaded(lua_State *L, int idx, int fields) {
+  int loaded;
+  luaL_checkstack(L, 6, "values to send");
+  lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+  loaded = lua_gettop(L);
+  lua_pushnil(L);
+  while (lua_next(L, loaded)) {
+    if (lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) == LUA_TTABLE) {
+      if (!fields && lua_rawequal(L, -1, idx)) {
+        lua_pop(L, 1);
+        lua_replace(L, loaded);
+        return 1;
+      }
+      if (fields) {
+        int module = lua_gettop(L);
+        lua_pushnil(L);
+        while (lua_next(L, module)) {
+          if (lua_type(L, -2) == LUA_TSTRING && lua_rawequal(L, -1, idx)) {
+            lua_pop(L, 1);
+            lua_remove(L, module);
+            lua_remove(L, loaded);
+            return 2;
+          }
+          lua_pop(L, 1);
+        }
+      }
+    }
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  return 0;
+}
+
+static void putname(lua_State *L, buffer *b, int idx) {
+  size_t len;
+  const char *s = lua_tolstring(L, idx, &len);
+  putstring(L, b, s, len);
+}
+
 static int write_bytecode(lua_State *L, const void *p, size_t n, void *ud) {
   put(L, ud, p, n);
   return 0;
@@ -216,8 +270,15 @@ static void encode_function(lua_State *L, encoder *e, int idx, int depth) {
   size_t start, header, nups;
   uint64_t mac;
   unsigned char n;
-  if (lua_iscfunction(L, idx))
-    refuse(L, e, depth, "a C function");
+  if (lua_iscfunction(L, idx)) {
+    if (findloaded(L, idx, 1) != 2)
+      refuse(L, e, depth, "a C function (not a field of a loaded module)");
+    puttag(L, e->out, T_CFUNCTION);
+    putname(L, e->out, -2);
+    putname(L, e->out, -1);
+    lua_pop(L, 2);
+    return;
+  }
   for (int i = 0; i < e->nfunctions; i++)
     if (lua_rawequal(L, idx, e->functions[i])) {
       uint32_t ref = (uint32_t)i;
@@ -247,6 +308,10 @@ static void encode_function(lua_State *L, encoder *e, int idx, int depth) {
     const char *upname = lua_getupvalue(L, idx, i);
     if (upname && strcmp(upname, "_ENV") == 0 && lua_rawequal(L, -1, -2)) {
       puttag(L, e->out, T_GLOBALS);
+    } else if (lua_type(L, -1) == LUA_TTABLE && findloaded(L, lua_gettop(L), 0)) {
+      puttag(L, e->out, T_MODULE); /* `local shm = require "shm"`, `local string = string` */
+      putname(L, e->out, -1);
+      lua_pop(L, 1);
     } else {
       e->path[depth].key = 0;
       e->path[depth].upvalue = upname && *upname ? upname : "?";
@@ -258,19 +323,27 @@ static void encode_function(lua_State *L, encoder *e, int idx, int depth) {
   e->nfunctions--;
 }
 
+/* A table: its counts of array and other keys (hints for the receiver's lua_createtable),
+   then key and value of each pair. A table inside itself is refused. */
 static void encode_table(lua_State *L, encoder *e, int idx, int depth) {
+  uint32_t counts[2] = {0, 0};
+  size_t at;
   luaL_checkstack(L, 4, "values to send");
-  lua_pushvalue(L, idx);
-  if (lua_rawget(L, e->visited) != LUA_TNIL)
-    refuse(L, e, depth, "a table that contains itself");
-  lua_pop(L, 1);
-  lua_pushvalue(L, idx);
-  lua_pushboolean(L, 1);
-  lua_rawset(L, e->visited);
+  for (int i = 0; i < e->ntables; i++)
+    if (lua_rawequal(L, idx, e->tables[i]))
+      refuse(L, e, depth, "a table that contains itself");
+  e->tables[e->ntables++] = idx;
   puttag(L, e->out, T_TABLE);
+  at = e->out->len;
+  put(L, e->out, counts, sizeof counts);
   lua_pushnil(L);
   while (lua_next(L, idx)) { /* raw traversal: data only, metatables are not sent */
     int key = lua_absindex(L, -2);
+    lua_Integer i;
+    if (lua_isinteger(L, key) && (i = lua_tointeger(L, key)) >= 1 && i <= (lua_Integer)UINT32_MAX)
+      counts[0]++;
+    else
+      counts[1]++;
     e->path[depth].key = key;
     e->path[depth].upvalue = NULL;
     encode(L, e, key, depth + 1);
@@ -278,9 +351,8 @@ static void encode_table(lua_State *L, encoder *e, int idx, int depth) {
     lua_pop(L, 1);
   }
   puttag(L, e->out, T_END);
-  lua_pushvalue(L, idx);
-  lua_pushnil(L);
-  lua_rawset(L, e->visited);
+  memcpy(e->out->data + at, counts, sizeof counts);
+  e->ntables--;
 }
 
 /* The kind of shmlua object at idx (its metatable's __name without "shm."), or NULL. */
@@ -310,12 +382,10 @@ static void encode(lua_State *L, encoder *e, int idx, int depth) {
   case LUA_TNUMBER:
     if (lua_isinteger(L, idx)) {
       lua_Integer i = lua_tointeger(L, idx);
-      puttag(L, e->out, T_INT);
-      put(L, e->out, &i, sizeof i);
+      putnumber(L, e->out, T_INT, &i, sizeof i);
     } else {
       lua_Number x = lua_tonumber(L, idx);
-      puttag(L, e->out, T_FLOAT);
-      put(L, e->out, &x, sizeof x);
+      putnumber(L, e->out, T_FLOAT, &x, sizeof x);
     }
     break;
   case LUA_TSTRING: {
@@ -368,17 +438,11 @@ const char *shmlua_encode(lua_State *L, int first, int n, size_t *len) {
   int top = lua_gettop(L);
   first = lua_absindex(L, first);
   e.out = scratch(L);
-  e.visited = 0;
+  e.ntables = 0;
   e.nfunctions = 0;
   put(L, e.out, header, sizeof header);
-  for (e.value = 1; e.value <= n; e.value++) {
-    int idx = first + e.value - 1;
-    if (!e.visited && (lua_type(L, idx) == LUA_TTABLE || lua_type(L, idx) == LUA_TFUNCTION)) {
-      lua_newtable(L);
-      e.visited = lua_gettop(L);
-    }
-    encode(L, &e, idx, 0);
-  }
+  for (e.value = 1; e.value <= n; e.value++)
+    encode(L, &e, first + e.value - 1, 0);
   lua_settop(L, top);
   *len = e.out->len;
   return e.out->data;
@@ -513,6 +577,33 @@ static int decode_function(lua_State *L, decoder *d, int depth) {
   return 1;
 }
 
+/* A module, or a function of one, named by the sender: the receiver's own. */
+static int decode_loaded(lua_State *L, decoder *d, int field) {
+  size_t mlen, flen = 0;
+  const char *module = takestring(d, &mlen), *name = NULL;
+  if (!module || (field && !(name = takestring(d, &flen))))
+    return 0;
+  luaL_checkstack(L, 4, "values received");
+  lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+  lua_pushlstring(L, module, mlen);
+  if (lua_rawget(L, -2) != LUA_TTABLE) {
+    lua_pushlstring(L, module, mlen);
+    luaL_error(L, "a value refers to module '%s', which is not loaded here", lua_tostring(L, -1));
+  }
+  if (field) {
+    lua_pushlstring(L, name, flen);
+    if (lua_rawget(L, -2) != LUA_TFUNCTION) {
+      lua_pushlstring(L, module, mlen);
+      lua_pushlstring(L, name, flen);
+      luaL_error(L, "a value refers to function %s.%s, which is not here", lua_tostring(L, -2),
+                 lua_tostring(L, -1));
+    }
+    lua_remove(L, -2);
+  }
+  lua_remove(L, -2);
+  return 1;
+}
+
 /* Pushes one value; 0 if the bytes are not a valid encoding (nothing pushed then). */
 static int decode(lua_State *L, decoder *d, int depth) {
   char tag;
@@ -548,11 +639,29 @@ static int decode(lua_State *L, decoder *d, int depth) {
     lua_pushlstring(L, s, len);
     return 1;
   }
-  case T_TABLE:
+  case T_TABLE: {
+    uint32_t counts[2];
+    size_t most;
+    if (!take(d, counts, sizeof counts))
+      return 0;
+    /* hints only: a hostile count cannot make a table larger than the message could fill */
+    most = (size_t)(d->end - d->p) / 4;
     luaL_checkstack(L, 3, "values received");
-    lua_newtable(L);
+    lua_createtable(L, counts[0] < most ? (int)counts[0] : 0, counts[1] < most ? (int)counts[1] : 0);
     while (d->p < d->end && *d->p != T_END) {
-      int pushed = 1 + decode(L, d, depth + 1);
+      int pushed;
+      if (*d->p == T_INT && (size_t)(d->end - d->p) > 1 + sizeof(lua_Integer)) {
+        lua_Integer i; /* the common key: straight to rawseti */
+        memcpy(&i, d->p + 1, sizeof i);
+        d->p += 1 + sizeof i;
+        if (!decode(L, d, depth + 1)) {
+          lua_pop(L, 1);
+          return 0;
+        }
+        lua_rawseti(L, -2, i);
+        continue;
+      }
+      pushed = 1 + decode(L, d, depth + 1);
       if (pushed == 2)
         pushed += decode(L, d, depth + 1);
       /* a nil or NaN key cannot come from a real table, and rawset would refuse it */
@@ -569,10 +678,14 @@ static int decode(lua_State *L, decoder *d, int depth) {
     }
     d->p++;
     return 1;
+  }
   case T_OBJECT:
     return decode_object(L, d);
   case T_FUNCTION:
     return decode_function(L, d, depth);
+  case T_MODULE:
+  case T_CFUNCTION:
+    return decode_loaded(L, d, tag == T_CFUNCTION);
   case T_FUNCREF: {
     uint32_t ref;
     if (!take(d, &ref, sizeof ref) || ref >= (uint32_t)d->nfunctions)

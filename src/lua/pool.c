@@ -1,0 +1,152 @@
+/* shm.pool(n [, opts]): the pool is written in Lua (lua/shm/pool.lua, compiled into the
+   module), on top of shm.spawn and queues of values. This file loads it on first use and
+   gives it the few things Lua lacks: the encoding of values as a string and back, a call
+   whose traceback shows only the task's frames, a monotonic clock, the pid, and the
+   progress line. */
+#include <string.h>
+#include <unistd.h>
+
+#include "../core/futex.h"
+#include "binding.h"
+
+extern const unsigned char shmlua_lua_pool[];
+extern const size_t shmlua_lua_pool_size;
+
+#define PROGRESS_MT "shm.poolprogress"
+
+static int encode(lua_State *L) {
+  shmlua_serialize(L, 1, lua_gettop(L));
+  return 1;
+}
+
+static int decode(lua_State *L) {
+  size_t len;
+  const char *s = luaL_checklstring(L, 1, &len);
+  int n = shmlua_deserialize(L, s, len);
+  if (n < 0)
+    return luaL_error(L, "not an encoding of values");
+  return n;
+}
+
+/* calltraced(fn, ...): true, results... or false, the error with the task's traceback. */
+static int calltraced(lua_State *L) {
+  int ok = shmlua_calltraced(L, lua_gettop(L) - 1);
+  lua_pushboolean(L, ok);
+  lua_insert(L, 1);
+  return lua_gettop(L);
+}
+
+/* runchunk(fn, inputs [, counter]): fn(x) for each input, in one coroutine reused from call
+   to call, counting each in the int64 array view counter. true, results (first of each) or
+   false, the position that failed, its error with the task's traceback. */
+static int runchunk(lua_State *L) {
+  lua_Integer n;
+  lua_State *co;
+  int64_t *counter = NULL;
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  n = luaL_len(L, 2);
+  if (!lua_isnoneornil(L, 3)) {
+    const char *dtype;
+    size_t offset, count;
+    if (!shmlua_arrayview(L, 3, &dtype, &offset, &count) || strcmp(dtype, "int64") != 0 ||
+        count < 1)
+      return luaL_argerror(L, 3, "an int64 array expected");
+    lua_getiuservalue(L, 3, 1);
+    counter = (int64_t *)(shmlua_blockaddr(L, shmlua_checkblock(L, -1), 1) + offset);
+  }
+  lua_settop(L, 2);
+  co = lua_newthread(L);
+  lua_createtable(L, n > 0 && n < 1 << 24 ? (int)n : 0, 0);
+  for (lua_Integer i = 1; i <= n; i++) {
+    lua_pushvalue(L, 1);
+    lua_geti(L, 2, i);
+    if (!shmlua_calltraced_in(L, co, 1)) {
+      lua_pushboolean(L, 0);
+      lua_pushinteger(L, i);
+      lua_rotate(L, -3, 2);
+      return 3;
+    }
+    lua_settop(L, 5); /* the first result */
+    lua_rawseti(L, 4, i);
+    if (counter)
+      __atomic_add_fetch(counter, 1, __ATOMIC_RELAXED);
+  }
+  lua_pushboolean(L, 1);
+  lua_insert(L, -2);
+  return 2;
+}
+
+static int now(lua_State *L) {
+  struct timespec t = shmlua_now();
+  lua_pushnumber(L, (lua_Number)t.tv_sec + (lua_Number)t.tv_nsec / 1e9);
+  return 1;
+}
+
+static int pid(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)getpid());
+  return 1;
+}
+
+/* progress(total): a progress line (drawn only when stderr is a terminal) whose count the
+   caller sets: line:update(done), line:finish(). */
+static int progress_new(lua_State *L) {
+  lua_Integer total = shmlua_checkint(L, 1);
+  shmlua_progress *p = lua_newuserdatauv(L, sizeof *p, 1);
+  p->on = 0;
+  luaL_setmetatable(L, PROGRESS_MT);
+  shmlua_progress_start(L, p, 1, "shm.pool", total);
+  lua_setiuservalue(L, -2, 1); /* keeps the count's owner */
+  return 1;
+}
+
+static int progress_update(lua_State *L) {
+  shmlua_progress *p = luaL_checkudata(L, 1, PROGRESS_MT);
+  if (p->on) {
+    *p->finished = shmlua_checkint(L, 2);
+    shmlua_progress_update(p);
+  }
+  return 0;
+}
+
+static int progress_finish(lua_State *L) {
+  shmlua_progress_end(luaL_checkudata(L, 1, PROGRESS_MT));
+  return 0;
+}
+
+/* shm.pool(...): loads pool.lua once (it returns the constructor) and calls it. */
+static int pool(lua_State *L) {
+  static const luaL_Reg private[] = {{"encode", encode},     {"decode", decode},
+                                     {"calltraced", calltraced}, {"now", now}, {"runchunk", runchunk},
+                                     {"pid", pid},           {"progress", progress_new},
+                                     {NULL, NULL}};
+  int nargs = lua_gettop(L);
+  if (lua_isnil(L, lua_upvalueindex(2))) {
+    if (luaL_loadbufferx(L, (const char *)shmlua_lua_pool, shmlua_lua_pool_size, "=shm/pool.lua",
+                         "t") != LUA_OK)
+      return lua_error(L);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    luaL_newlib(L, private);
+    lua_call(L, 2, 1);
+    lua_pushvalue(L, -1);
+    lua_replace(L, lua_upvalueindex(2));
+    lua_pop(L, 1);
+  }
+  lua_pushvalue(L, lua_upvalueindex(2));
+  lua_insert(L, 1);
+  lua_call(L, nargs, LUA_MULTRET);
+  return lua_gettop(L);
+}
+
+void shmlua_open_pool(lua_State *L) {
+  static const luaL_Reg methods[] = {{"update", progress_update}, {"finish", progress_finish},
+                                     {NULL, NULL}};
+  luaL_newmetatable(L, PROGRESS_MT);
+  luaL_newlib(L, methods);
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
+  lua_pushvalue(L, -1); /* the module */
+  lua_pushnil(L);       /* the constructor, once loaded */
+  lua_pushcclosure(L, pool, 2);
+  lua_setfield(L, -2, "pool");
+}
