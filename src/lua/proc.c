@@ -30,11 +30,13 @@ typedef struct handle {
    result, or what type it is. */
 static const char *errortext(lua_State *L) {
   if (lua_type(L, -1) != LUA_TSTRING && !lua_isnumber(L, -1)) {
-    if (luaL_callmeta(L, -1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
-      lua_remove(L, -2);
-    else
+    int called = luaL_callmeta(L, -1, "__tostring");
+    if (!called || lua_type(L, -1) != LUA_TSTRING) {
+      if (called)
+        lua_pop(L, 1);
       lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, -1));
-    lua_replace(L, -2);
+    }
+    lua_replace(L, -2); /* only the error object: what lies below is the caller's */
   }
   return lua_tostring(L, -1);
 }
