@@ -18,6 +18,7 @@ local POLL = 0.05          -- seconds between looks for dead workers while waiti
 local LOOK_EVERY = 64      -- results between looks for dead workers while busy
 local GRACE = 1            -- seconds between SIGTERM and SIGKILL in terminate
 local FUNCTIONS_KEPT = 32  -- decoded functions a worker keeps
+local MAX_WORKERS = 1024   -- a bad argument, not a fork bomb
 
 local function pack(...) return { n = select("#", ...), ... } end
 
@@ -504,8 +505,10 @@ end
 local allowed = { init = true, maxtasks = true, name = true, mode = true, bytes = true }
 
 return function(n, opts)
-  if type(n) ~= "number" or n < 1 or n % 1 ~= 0 or (math.type and math.type(n) ~= "integer") then
-    error("bad argument #1 to 'pool' (number of workers must be an integer >= 1)", 2)
+  if type(n) ~= "number" or n < 1 or n > MAX_WORKERS or n % 1 ~= 0 or
+      (math.type and math.type(n) ~= "integer") then
+    error(("bad argument #1 to 'pool' (number of workers must be an integer, 1 to %d)"):format(
+      MAX_WORKERS), 2)
   end
   opts = opts or {}
   if type(opts) ~= "table" then error("bad argument #2 to 'pool' (table expected)", 2) end

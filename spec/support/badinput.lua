@@ -319,6 +319,10 @@ W.shapes = {
   ["shm.queue:push"] = function() return { "abc", 0.001 } end,
   ["shm.queue:try_push"] = function() return { "abc" } end,
   ["shm.queue:pop"] = function() return { 0.001 } end,
+  ["shm.queue:put"] = function() return { { 1, "abc" }, 0.001 } end,
+  ["shm.queue:try_put"] = function() return { { 1, "abc" } } end,
+  ["shm.queue:get"] = function() return { 0.001 } end,
+  ["shm.pool"] = function() return { 1, { maxtasks = 1 } } end,
 }
 
 -- Callables that may wait: the argument position (after self) that is a timeout. The walker
@@ -335,6 +339,8 @@ W.blocking = {
   ["shm.cond:wait"] = { timeout = 1 },
   ["shm.queue:push"] = { timeout = 2 },
   ["shm.queue:pop"] = { timeout = 1 },
+  ["shm.queue:put"] = { timeout = 2 },
+  ["shm.queue:get"] = { timeout = 1 },
   -- watch runs until Ctrl-C unless opts.count is set: an empty or absent opts is for ever
   ["shm.watch"] = { timeout = 2, default = { count = 1, interval = 0.001 },
     forever = function(v) return v == nil or (type(v) == "table" and next(v) == nil) end },

@@ -263,8 +263,8 @@ static int write_bytecode(lua_State *L, const void *p, size_t n, void *ud) {
   return 0;
 }
 
-/* A Lua function: its bytecode (keyed), then each upvalue; _ENV when it is the sender's
-   globals stands for the receiver's. A function that refers to itself (a recursive local
+/* A Lua function: its bytecode (keyed), then each upvalue; _ENV (whatever it is in the
+   sender: its globals, a sandbox) stands for the receiver's globals. A function that refers to itself (a recursive local
    function) refers back instead of recursing. */
 static void encode_function(lua_State *L, encoder *e, int idx, int depth) {
   size_t start, header, nups;
@@ -303,10 +303,9 @@ static void encode_function(lua_State *L, encoder *e, int idx, int depth) {
   n = (unsigned char)nups; /* Lua allows at most 255 */
   put(L, e->out, &n, 1);
   e->functions[e->nfunctions++] = idx;
-  lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
   for (int i = 1; i <= n; i++) {
     const char *upname = lua_getupvalue(L, idx, i);
-    if (upname && strcmp(upname, "_ENV") == 0 && lua_rawequal(L, -1, -2)) {
+    if (upname && strcmp(upname, "_ENV") == 0) {
       puttag(L, e->out, T_GLOBALS);
     } else if (lua_type(L, -1) == LUA_TTABLE && findloaded(L, lua_gettop(L), 0)) {
       puttag(L, e->out, T_MODULE); /* `local shm = require "shm"`, `local string = string` */
@@ -319,7 +318,6 @@ static void encode_function(lua_State *L, encoder *e, int idx, int depth) {
     }
     lua_pop(L, 1);
   }
-  lua_pop(L, 1);
   e->nfunctions--;
 }
 
