@@ -460,6 +460,11 @@ function Pool:terminate()
       w.handle:wait()
     end
   end
+  self:release()
+end
+
+-- Fails what is left and removes the queues.
+function Pool:release()
   for id, task in pairs(self.tasks) do
     self.tasks[id] = nil
     if not task.cancelled then task.job:fail(task, nil, "terminated", nil) end
@@ -469,9 +474,14 @@ function Pool:terminate()
     w.queue:unlink()
     w.queue:close()
   end
-  self.results:unlink()
-  self.results:close()
-  self.counterblock:close()
+  if self.results then
+    self.results:unlink()
+    self.results:close()
+  end
+  if self.counterblock then
+    self.counterblock:unlink()
+    self.counterblock:close()
+  end
 end
 
 -- No new work; what was given finishes, then the workers end and are waited for.
@@ -492,7 +502,27 @@ function Pool:__tostring()
 end
 
 mt.__tostring = Pool.__tostring
-mt.__gc = function(self) self:terminate() end
+-- A collected pool: its queues and first workers' handles are finalized after it (they were
+-- made before it got its metatable), but a replacement worker's handle may be gone already.
+-- Shutting the queues down ends every idle worker; then what terminate does, where it can.
+mt.__gc = function(self)
+  if self.state == "terminated" or self.pid ~= getpid() then return end
+  self.state = "terminated"
+  for _, w in ipairs(self.workers) do pcall(w.queue.shutdown, w.queue) end
+  local function each(method, ...)
+    for _, w in ipairs(self.workers) do
+      if w.handle then
+        local ok, done = pcall(w.handle[method], w.handle, ...)
+        if ok and done and method == "wait" then w.handle = nil end
+      end
+    end
+  end
+  each("kill", "TERM")
+  each("wait", GRACE)
+  each("kill", "KILL")
+  each("wait")
+  self:release()
+end
 -- `local p <close> = shm.pool(n)`: a normal end finishes the work, an error terminates.
 mt.__close = function(self, err)
   if err ~= nil then self:terminate() else self:close() end
@@ -527,19 +557,24 @@ return function(n, opts)
   local function queue(suffix, messages)
     local q, msg = shm.queue { messages = messages, bytes = bytes, mode = opts.mode,
                                name = opts.name and opts.name .. suffix }
-    if not q then error("shm.pool: cannot make a queue: " .. tostring(msg), 3) end
+    if not q then error("shm.pool: cannot make a queue: " .. tostring(msg), 0) end
     return q
   end
-  local counterblock = assert(shm.create(8))
-  local self = setmetatable({ workers = {}, waiting = { first = 1, last = 0 }, tasks = {},
-                              nextid = 1, received = 0, state = "running", init = opts.init,
-                              maxtasks = maxtasks, pid = getpid(),
-                              counterblock = counterblock,
-                              counter = counterblock:array("int64") }, mt)
-  self.results = queue("-results", 1024)
-  for i = 1, n do self.workers[i] = { queue = queue("-tasks" .. i, DEPTH + 2) } end
-  guarded(self, function()
+  local self = { workers = {}, waiting = { first = 1, last = 0 }, tasks = {}, nextid = 1,
+                 received = 0, state = "running", init = opts.init, maxtasks = maxtasks,
+                 pid = getpid() }
+  -- what is made goes away again if a later step fails
+  local ok, err = pcall(function()
+    self.counterblock = assert(shm.create(8))
+    self.counter = self.counterblock:array("int64")
+    self.results = queue("-results", 1024)
+    for i = 1, n do self.workers[i] = { queue = queue("-tasks" .. i, DEPTH + 2) } end
     for _, w in ipairs(self.workers) do startworker(self, w) end
   end)
+  setmetatable(self, mt) -- last: finalized before its queues and handles
+  if not ok then
+    self:terminate()
+    error(err, 2)
+  end
   return self
 end
