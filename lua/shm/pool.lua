@@ -248,7 +248,7 @@ local function newjob(self, fn, inputs, chunksize, what, opts)
   local job = setmetatable({ pool = self, what = what, count = count, results = {},
                              finished = 0, left = 0, arrived = {}, have = {}, upto = 0,
                              fn = encode(fn) }, Job)
-  if opts and opts.progress then job.progress = private.progress(count) end
+  if opts and opts.progress then job.progress, job.progresscount = private.progress(count) end
   if chunksize == nil then
     chunksize = math.ceil(count / (4 * #self.workers))
     if chunksize < 1 then chunksize = 1 end
@@ -317,7 +317,7 @@ end
 -- The job is over: its error, if a task failed, is the caller's (the pool goes on).
 local function finishjob(self, job)
   compact(self)
-  if job.progress then job.progress:finish() end
+  if job.progress then private.progress_finish(job.progress) end
   job.over = true
 end
 
@@ -340,7 +340,7 @@ function Pool:map(fn, inputs, chunksize)
   return raisefailure(job, guarded(self, function()
     while job.left > 0 do
       pump(self)
-      if job.progress then job.progress:update(self.counter[1] - base) end
+      if job.progress then private.progress_update(job.progress, self.counter[1] - base) end
     end
     finishjob(self, job)
     job.results.n = job.count

@@ -88,16 +88,19 @@ static int pid(lua_State *L) {
   return 1;
 }
 
+static int progress_gc(lua_State *L) {
+  (void)L;
+  return 0;
+}
+
 /* progress(total): a progress line (drawn only when stderr is a terminal) whose count the
-   caller sets: line:update(done), line:finish(). */
+   caller sets with progress_update(line, done) and ends with progress_finish(line). Returns
+   the line and the owner of its count, which the caller keeps as long as the line. */
 static int progress_new(lua_State *L) {
   lua_Integer total = shmlua_checkint(L, 1);
-  shmlua_progress *p = lua_newuserdatauv(L, sizeof *p, 1);
-  p->on = 0;
-  luaL_setmetatable(L, PROGRESS_MT);
+  shmlua_progress *p = shmlua_newscratch(L, sizeof *p, PROGRESS_MT, progress_gc);
   shmlua_progress_start(L, p, 1, "shm.pool", total);
-  lua_setiuservalue(L, -2, 1); /* keeps the count's owner */
-  return 1;
+  return 2;
 }
 
 static int progress_update(lua_State *L) {
@@ -119,6 +122,8 @@ static int pool(lua_State *L) {
   static const luaL_Reg private[] = {{"encode", encode},     {"decode", decode},
                                      {"calltraced", calltraced}, {"now", now}, {"runchunk", runchunk},
                                      {"pid", pid},           {"progress", progress_new},
+                                     {"progress_update", progress_update},
+                                     {"progress_finish", progress_finish},
                                      {NULL, NULL}};
   int nargs = lua_gettop(L);
   if (lua_isnil(L, lua_upvalueindex(2))) {
@@ -139,12 +144,6 @@ static int pool(lua_State *L) {
 }
 
 void shmlua_open_pool(lua_State *L) {
-  static const luaL_Reg methods[] = {{"update", progress_update}, {"finish", progress_finish},
-                                     {NULL, NULL}};
-  luaL_newmetatable(L, PROGRESS_MT);
-  luaL_newlib(L, methods);
-  lua_setfield(L, -2, "__index");
-  lua_pop(L, 1);
   lua_pushvalue(L, -1); /* the module */
   lua_pushnil(L);       /* the constructor, once loaded */
   lua_pushcclosure(L, pool, 2);
