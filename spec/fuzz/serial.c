@@ -1,13 +1,16 @@
-/* Fuzz target: the bytes a child process sends back to its parent (src/lua/serial.c), which
-   a broken or hostile child may fill with anything. Decoding must push exactly the values it
-   reports, or nothing and -1; a Lua error (out of memory, too many values) is allowed, a
-   crash is not. */
+/* Fuzz target: the bytes a child process sends back to its parent and the messages q:get
+   decodes (src/lua/serial.c), which a broken or hostile peer may fill with anything: tables,
+   shmlua objects by name, functions (keyed bytecode), modules by name. Decoding must push
+   exactly the values it reports, or nothing and -1; a Lua error (out of memory, too many
+   values, an object that cannot be attached, a function without the family's key) is
+   allowed, a crash is not. The module is loaded, so objects and modules are looked up. */
 #include <stdint.h>
 
 #include <lauxlib.h>
 #include <lualib.h>
 
 #include "binding.h"
+#include "luashm.h"
 #include "require.h"
 
 static lua_State *L;
@@ -22,8 +25,12 @@ static int decode(lua_State *S) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   unsigned char *bytes = fuzz_block(data, size);
-  if (!L)
+  if (!L) {
     L = luaL_newstate();
+    luaL_openlibs(L);
+    luaL_requiref(L, "shm", luaopen_shm, 1);
+    lua_pop(L, 1);
+  }
   lua_pushcfunction(L, decode);
   lua_pushlightuserdata(L, bytes);
   lua_pushinteger(L, (lua_Integer)size);
