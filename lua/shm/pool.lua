@@ -8,10 +8,9 @@
 -- was running, which fails with how the worker ended. No task is lost or run twice.
 local shm, private = ...
 local encode, decode, calltraced = private.encode, private.decode, private.calltraced
-local runchunk = private.runchunk
+local runchunk, encoderange, decodeinto = private.runchunk, private.encoderange, private.decodeinto
 local now, getpid = private.now, private.pid
 local unpack = table.unpack or unpack
-local move = table.move
 
 local DEPTH = 2            -- tasks a worker holds: one running, one waiting
 local POLL = 0.05          -- seconds between looks for dead workers while waiting
@@ -21,12 +20,6 @@ local FUNCTIONS_KEPT = 32  -- decoded functions a worker keeps
 local MAX_WORKERS = 1024   -- a bad argument, not a fork bomb
 
 local function pack(...) return { n = select("#", ...), ... } end
-
-local function copy(from, i, j, to, at)
-  if move then return move(from, i, j, at, to) end
-  for k = 0, j - i do to[at + k] = from[i + k] end
-  return to
-end
 
 -- In a worker: tasks until its queue is shut down or maxtasks are done. A task is
 -- {id, function (encoded), kind, first, args}; a reply {id, true, results} or
@@ -52,9 +45,14 @@ local function worker(tasks, results, init, maxtasks, counter)
       if not r[1] then return { task[1], false, 1, r[2] } end
       return { task[1], true, pack(unpack(r, 2, r.n)) }
     end
+    args = decode(args) -- a string: the parent encoded the chunk straight from its inputs
+    task[5] = args
     local ok, out, msg = runchunk(fn, args, counter)
     if not ok then return { task[1], false, out, msg } end
-    return { task[1], true, out }
+    local sent
+    ok, sent = pcall(encode, out)
+    if not ok then return { task[1], true, out } end -- the put below says which one
+    return { task[1], true, sent }
   end
   while not maxtasks or done < maxtasks do
     local task, err = tasks:get()
@@ -64,7 +62,7 @@ local function worker(tasks, results, init, maxtasks, counter)
     if not ok then
       -- say which value could not be sent (or that the result is too large)
       local k, msg = 1, why
-      if reply[2] then
+      if reply[2] and type(reply[3]) == "table" then
         for i = 1, #task[5] do
           local sendable, e = pcall(encode, reply[3][i])
           if not sendable then k, msg = i, e break end
@@ -225,10 +223,11 @@ local function guarded(self, f, ...)
   return unpack(r, 2, r.n)
 end
 
-local function addtask(self, job, kind, first, args)
+-- count: how many inputs args (a list, encoded) holds.
+local function addtask(self, job, kind, first, args, count)
   local id = self.nextid
   self.nextid = id + 1
-  local task = { id = id, job = job, first = first, count = kind == "call" and 1 or #args,
+  local task = { id = id, job = job, first = first, count = kind == "call" and 1 or count,
                  message = { id, job.fn, kind, first, args } }
   self.tasks[id] = task
   local waiting = self.waiting
@@ -257,7 +256,7 @@ local function newjob(self, fn, inputs, chunksize, what, opts)
   end
   for first = 1, count, chunksize do
     local last = math.min(first + chunksize - 1, count)
-    addtask(self, job, "map", first, copy(inputs, first, last, {}, 1))
+    addtask(self, job, "map", first, encoderange(inputs, first, last), last - first + 1)
     job.left = job.left + 1
   end
   return job
@@ -266,7 +265,7 @@ end
 function Job:complete(task, results)
   self.left = self.left - 1
   if self.dropped then return end
-  copy(results, 1, task.count, self.results, task.first)
+  decodeinto(results, self.results, task.first - 1)
   self.finished = self.finished + task.count
   self.arrived[#self.arrived + 1] = task
   local have = self.have

@@ -173,6 +173,14 @@ void shmlua_newbuf(lua_State *L, shmlua_block *b);
 void shmlua_serialize(lua_State *L, int first, int n);
 /* The same encoding, left in a buffer the Lua state keeps: valid until the next encode. */
 const char *shmlua_encode(lua_State *L, int first, int n, size_t *len);
+/* The list t[i..j] (t at table), encoded as one table {t[i], ..., t[j]}, as shmlua_encode
+   leaves it; no table is made. */
+const char *shmlua_encode_range(lua_State *L, int table, lua_Integer i, lua_Integer j,
+                                size_t *len);
+/* Decodes data, an encoding of one table, into the table at table, integer keys moved by
+   offset; 1, or 0 if data is not such an encoding (some keys may be set then). */
+int shmlua_deserialize_into(lua_State *L, const void *data, size_t len, int table,
+                            lua_Integer offset);
 /* Remembers the module table on top (objects received are attached through it) and sets the
    key that functions sent within this family of processes carry. */
 void shmlua_open_serial(lua_State *L);
@@ -182,6 +190,9 @@ int shmlua_arrayview(lua_State *L, int idx, const char **dtype, size_t *offset, 
    not such an encoding. */
 int shmlua_deserialize(lua_State *L, const void *data, size_t len);
 
+/* Replaces the error object at the top of L by text, as lua.c does: a string, __tostring's
+   result, or what type it is. Returns it. */
+const char *shmlua_errortext(lua_State *L);
 /* Calls the function below the nargs arguments on top in a coroutine of its own, so an
    error's traceback shows only its frames. 1: the results replace function and arguments;
    0: one string does, the error with that traceback. */

@@ -28,6 +28,26 @@ static int decode(lua_State *L) {
   return n;
 }
 
+/* encoderange(t, i, j): the encoding of {t[i], ..., t[j]}, as a string. */
+static int encoderange(lua_State *L) {
+  size_t len;
+  const char *data;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  data = shmlua_encode_range(L, 1, shmlua_checkint(L, 2), shmlua_checkint(L, 3), &len);
+  lua_pushlstring(L, data, len);
+  return 1;
+}
+
+/* decodeinto(s, t, offset): the table encoded in s, its integer keys moved by offset, into t. */
+static int decodeinto(lua_State *L) {
+  size_t len;
+  const char *s = luaL_checklstring(L, 1, &len);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  if (!shmlua_deserialize_into(L, s, len, 2, shmlua_checkint(L, 3)))
+    return luaL_error(L, "not an encoding of a list");
+  return 0;
+}
+
 /* calltraced(fn, ...): true, results... or false, the error with the task's traceback. */
 static int calltraced(lua_State *L) {
   int ok = shmlua_calltraced(L, lua_gettop(L) - 1);
@@ -36,13 +56,34 @@ static int calltraced(lua_State *L) {
   return lua_gettop(L);
 }
 
-/* runchunk(fn, inputs [, counter]): fn(x) for each input, in one coroutine reused from call
-   to call, counting each in the int64 array view counter. true, results (first of each) or
-   false, the position that failed, its error with the task's traceback. */
+/* The message handler of runchunk: the error with a traceback of the task's frames only.
+   Upvalue 1: how many levels the stack had under the task (runchunk and its callers), the
+   last lines of a full traceback, which are dropped. */
+static int chunkerror(lua_State *L) {
+  lua_Integer outer = lua_tointeger(L, lua_upvalueindex(1));
+  size_t len;
+  const char *text;
+  luaL_traceback(L, L, shmlua_errortext(L), 1);
+  text = lua_tolstring(L, -1, &len);
+  while (outer-- > 0 && len > 0) {
+    while (len > 0 && !(text[len - 1] == '\n' && text[len] == '\t'))
+      len--;
+    if (len > 0)
+      len--;
+  }
+  lua_pushlstring(L, text, len);
+  return 1;
+}
+
+/* runchunk(fn, inputs [, counter]): fn(x) for each input, under lua_pcall (a coroutine per
+   call would cost more than a tiny task), counting each in the int64 array view counter.
+   true, results (first of each) or false, the position that failed, its error with the
+   task's traceback. */
 static int runchunk(lua_State *L) {
   lua_Integer n;
-  lua_State *co;
   int64_t *counter = NULL;
+  int levels = 0;
+  lua_Debug ar;
   luaL_checktype(L, 1, LUA_TFUNCTION);
   luaL_checktype(L, 2, LUA_TTABLE);
   n = luaL_len(L, 2);
@@ -56,18 +97,20 @@ static int runchunk(lua_State *L) {
     counter = (int64_t *)(shmlua_blockaddr(L, shmlua_checkblock(L, -1), 1) + offset);
   }
   lua_settop(L, 2);
-  co = lua_newthread(L);
+  while (lua_getstack(L, levels, &ar))
+    levels++;
+  lua_pushinteger(L, levels);
+  lua_pushcclosure(L, chunkerror, 1);
   lua_createtable(L, n > 0 && n < 1 << 24 ? (int)n : 0, 0);
   for (lua_Integer i = 1; i <= n; i++) {
     lua_pushvalue(L, 1);
     lua_geti(L, 2, i);
-    if (!shmlua_calltraced_in(L, co, 1)) {
+    if (lua_pcall(L, 1, 1, 3) != LUA_OK) {
       lua_pushboolean(L, 0);
       lua_pushinteger(L, i);
       lua_rotate(L, -3, 2);
       return 3;
     }
-    lua_settop(L, 5); /* the first result */
     lua_rawseti(L, 4, i);
     if (counter)
       __atomic_add_fetch(counter, 1, __ATOMIC_RELAXED);
@@ -120,6 +163,7 @@ static int progress_finish(lua_State *L) {
 /* shm.pool(...): loads pool.lua once (it returns the constructor) and calls it. */
 static int pool(lua_State *L) {
   static const luaL_Reg private[] = {{"encode", encode},     {"decode", decode},
+                                     {"encoderange", encoderange}, {"decodeinto", decodeinto},
                                      {"calltraced", calltraced}, {"now", now}, {"runchunk", runchunk},
                                      {"pid", pid},           {"progress", progress_new},
                                      {"progress_update", progress_update},

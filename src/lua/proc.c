@@ -26,9 +26,7 @@ typedef struct handle {
   shmlua_child *child; /* NULL until started */
 } handle;
 
-/* Replaces the error object at the top of L by text, as lua.c does: a string, __tostring's
-   result, or what type it is. */
-static const char *errortext(lua_State *L) {
+const char *shmlua_errortext(lua_State *L) {
   if (lua_type(L, -1) != LUA_TSTRING && !lua_isnumber(L, -1)) {
     int called = luaL_callmeta(L, -1, "__tostring");
     if (!called || lua_type(L, -1) != LUA_TSTRING) {
@@ -66,7 +64,7 @@ int shmlua_calltraced_in(lua_State *L, lua_State *co, int nargs) {
     lua_pushliteral(L, "attempt to yield from a function run in another process");
   else
     lua_xmove(co, L, 1);
-  luaL_traceback(L, co, errortext(L), 0);
+  luaL_traceback(L, co, shmlua_errortext(L), 0);
   shmlua_running_close(co, L); /* runs its pending to-be-closed variables */
   lua_replace(L, func);
   lua_settop(L, func);

@@ -477,6 +477,7 @@ static const char *takestring(decoder *d, size_t *len) {
 }
 
 static int decode(lua_State *L, decoder *d, int depth);
+static int decode_entries(lua_State *L, decoder *d, int depth, lua_Integer offset);
 
 /* Attaches the object sent by name: shm.<kind>.attach(name [, {readonly = true}]), shm.attach
    for a block and an array's block. Raises when it cannot (gone, not allowed...). */
@@ -602,6 +603,39 @@ static int decode_loaded(lua_State *L, decoder *d, int field) {
   return 1;
 }
 
+/* The pairs of a table up to its end, set into the table on top; integer keys plus offset
+   (any other key only when offset is 0). 0 if the bytes are not a valid encoding. */
+static int decode_entries(lua_State *L, decoder *d, int depth, lua_Integer offset) {
+  while (d->p < d->end && *d->p != T_END) {
+    int pushed;
+    if (*d->p == T_INT && (size_t)(d->end - d->p) > 1 + sizeof(lua_Integer)) {
+      lua_Integer i; /* the common key: straight to rawseti */
+      memcpy(&i, d->p + 1, sizeof i);
+      d->p += 1 + sizeof i;
+      if (!decode(L, d, depth + 1))
+        return 0;
+      lua_rawseti(L, -2, (lua_Integer)((lua_Unsigned)i + (lua_Unsigned)offset));
+      continue;
+    }
+    if (offset != 0)
+      return 0;
+    pushed = 1 + decode(L, d, depth + 1);
+    if (pushed == 2)
+      pushed += decode(L, d, depth + 1);
+    /* a nil or NaN key cannot come from a real table, and rawset would refuse it */
+    if (pushed < 3 || lua_isnil(L, -2) ||
+        (lua_type(L, -2) == LUA_TNUMBER && lua_tonumber(L, -2) != lua_tonumber(L, -2))) {
+      lua_pop(L, pushed - 1);
+      return 0;
+    }
+    lua_rawset(L, -3);
+  }
+  if (d->p >= d->end)
+    return 0;
+  d->p++;
+  return 1;
+}
+
 /* Pushes one value; 0 if the bytes are not a valid encoding (nothing pushed then). */
 static int decode(lua_State *L, decoder *d, int depth) {
   char tag;
@@ -646,35 +680,10 @@ static int decode(lua_State *L, decoder *d, int depth) {
     most = (size_t)(d->end - d->p) / 4;
     luaL_checkstack(L, 3, "values received");
     lua_createtable(L, counts[0] < most ? (int)counts[0] : 0, counts[1] < most ? (int)counts[1] : 0);
-    while (d->p < d->end && *d->p != T_END) {
-      int pushed;
-      if (*d->p == T_INT && (size_t)(d->end - d->p) > 1 + sizeof(lua_Integer)) {
-        lua_Integer i; /* the common key: straight to rawseti */
-        memcpy(&i, d->p + 1, sizeof i);
-        d->p += 1 + sizeof i;
-        if (!decode(L, d, depth + 1)) {
-          lua_pop(L, 1);
-          return 0;
-        }
-        lua_rawseti(L, -2, i);
-        continue;
-      }
-      pushed = 1 + decode(L, d, depth + 1);
-      if (pushed == 2)
-        pushed += decode(L, d, depth + 1);
-      /* a nil or NaN key cannot come from a real table, and rawset would refuse it */
-      if (pushed < 3 || lua_isnil(L, -2) ||
-          (lua_type(L, -2) == LUA_TNUMBER && lua_tonumber(L, -2) != lua_tonumber(L, -2))) {
-        lua_pop(L, pushed);
-        return 0;
-      }
-      lua_rawset(L, -3);
-    }
-    if (d->p >= d->end) {
+    if (!decode_entries(L, d, depth, 0)) {
       lua_pop(L, 1);
       return 0;
     }
-    d->p++;
     return 1;
   }
   case T_OBJECT:
@@ -696,15 +705,22 @@ static int decode(lua_State *L, decoder *d, int depth) {
   }
 }
 
+/* Checks the header; 0 if it is not this format's. */
+static int startdecoder(decoder *d, const void *data, size_t len) {
+  d->p = data;
+  d->end = d->p + len;
+  d->nfunctions = 0;
+  if (len < 2 || (unsigned char)d->p[0] != MAGIC || d->p[1] != VERSION)
+    return 0;
+  d->p += 2;
+  return 1;
+}
+
 int shmlua_deserialize(lua_State *L, const void *data, size_t len) {
   decoder d;
   int top = lua_gettop(L), n = 0;
-  d.p = data;
-  d.end = d.p + len;
-  d.nfunctions = 0;
-  if (len < 2 || (unsigned char)d.p[0] != MAGIC || d.p[1] != VERSION)
+  if (!startdecoder(&d, data, len))
     return -1;
-  d.p += 2;
   while (d.p < d.end) {
     luaL_checkstack(L, 1, "values received");
     if (!decode(L, &d, 0)) {
@@ -714,6 +730,61 @@ int shmlua_deserialize(lua_State *L, const void *data, size_t len) {
     n++;
   }
   return n;
+}
+
+int shmlua_deserialize_into(lua_State *L, const void *data, size_t len, int table,
+                            lua_Integer offset) {
+  decoder d;
+  uint32_t counts[2];
+  int ok, base;
+  char tag;
+  table = lua_absindex(L, table);
+  if (!startdecoder(&d, data, len) || !take(&d, &tag, 1) || tag != T_TABLE ||
+      !take(&d, counts, sizeof counts))
+    return 0;
+  base = lua_gettop(L);
+  lua_pushvalue(L, table);
+  ok = decode_entries(L, &d, 0, offset) && d.p == d.end;
+  lua_settop(L, base);
+  return ok;
+}
+
+const char *shmlua_encode_range(lua_State *L, int table, lua_Integer i, lua_Integer j,
+                                size_t *len) {
+  encoder e;
+  unsigned char header[2] = {MAGIC, VERSION};
+  uint32_t counts[2] = {0, 0};
+  int top = lua_gettop(L);
+  table = lua_absindex(L, table);
+  e.out = scratch(L);
+  e.ntables = 1;
+  e.tables[0] = table;
+  e.nfunctions = 0;
+  e.value = 1;
+  put(L, e.out, header, sizeof header);
+  puttag(L, e.out, T_TABLE);
+  if (j >= i)
+    counts[0] = (uint32_t)(j - i + 1);
+  put(L, e.out, counts, sizeof counts);
+  luaL_checkstack(L, 4, "values to send");
+  for (lua_Integer k = i; k <= j; k++) {
+    lua_Integer key = k - i + 1;
+    int type = lua_rawgeti(L, table, k);
+    putnumber(L, e.out, T_INT, &key, sizeof key);
+    if (type == LUA_TNUMBER && lua_isinteger(L, -1)) { /* the common case, kept short */
+      lua_Integer v = lua_tointeger(L, -1);
+      putnumber(L, e.out, T_INT, &v, sizeof v);
+    } else {
+      lua_pushinteger(L, key); /* for the path in an error */
+      e.path[0].key = top + 2;
+      e.path[0].upvalue = NULL;
+      encode(L, &e, top + 1, 1);
+    }
+    lua_settop(L, top);
+  }
+  puttag(L, e.out, T_END);
+  *len = e.out->len;
+  return e.out->data;
 }
 
 /* The family key: SHMLUA_KEY from the environment (32 hex digits) when a parent set it, else
