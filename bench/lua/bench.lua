@@ -334,6 +334,70 @@ end
 -- The same two processes over a bare ring (bench/c/support.c): the Lua side's own cost.
 function ops.probe_queue(n) return stream(n, support.ring()) end
 
+-- A child puts tables {seq, "abc", 2.5, ok = true} for seq = 0..n; the parent gets them.
+function ops.queue_values(n)
+  local q <close> = assert(shm.queue({ messages = 1024, bytes = 1024 * 64 }))
+  local child = assert(shm.spawn(function()
+    for i = 0, n do assert(q:put({ i, "abc", 2.5, ok = true })) end
+  end))
+  local check, t0 = 0, nil
+  for i = 0, n do
+    local t = assert(q:get())
+    if i == 0 then t0 = now() end
+    check = check + t[1]
+  end
+  local spent = now() - t0
+  assert(child:wait())
+  return per(spent, n), check
+end
+
+-- The floor of queue_values: push/pop of a string as long as the table's encoding.
+function ops.floor_queue_values(n)
+  local q <close> = assert(shm.queue({ messages = 1024, bytes = 1024 * 64 }))
+  assert(q:put({ 0, "abc", 2.5, ok = true }))
+  local pad = ("x"):rep(#q:pop() - 8)
+  local child = assert(shm.spawn(function()
+    for i = 0, n do assert(q:push(string.pack("<i8", i) .. pad)) end
+  end))
+  local check, t0 = 0, nil
+  for i = 0, n do
+    local msg = assert(q:pop())
+    if i == 0 then t0 = now() end
+    check = check + string.unpack("<i8", msg)
+  end
+  local spent = now() - t0
+  assert(child:wait())
+  return per(spent, n), check
+end
+
+-- n maps of x * 2 + 1 over 1..size on a pool of 2 workers started before the clock.
+function ops.pool_map(n, size)
+  local p <close> = shm.pool(2)
+  local inputs, check = {}, 0
+  for i = 1, size do inputs[i] = i end
+  local function f(x) return x * 2 + 1 end
+  p:map(f, inputs) -- the function reaches the workers, as it would in a program's loop
+  local t0 = now()
+  for _ = 1, n do
+    local r = p:map(f, inputs)
+    check = check + r[size] - 1 - size
+  end
+  return per(now() - t0, n), check
+end
+
+function ops.floor_pool_map(n, size)
+  local inputs, check = {}, 0
+  for i = 1, size do inputs[i] = i end
+  local function f(x) return x * 2 + 1 end
+  local t0 = now()
+  for _ = 1, n do
+    local r = {}
+    for i = 1, size do r[i] = f(inputs[i]) end
+    check = check + r[size] - 1 - size
+  end
+  return per(now() - t0, n), check
+end
+
 -- Start + wait of a forked function that returns 7 (through the result pipe).
 function ops.spawn_fn(n)
   local check = 0

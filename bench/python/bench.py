@@ -248,6 +248,43 @@ def queue(n, size, args):
     return spent / n, check
 
 
+def value_producer(n, q):
+    for i in range(n + 1):
+        q.put({1: i, 2: "abc", 3: 2.5, "ok": True})
+
+
+def queue_values(n, size, args):
+    q = mp.Queue()
+    p = mp.Process(target=value_producer, args=(n, q))
+    p.start()
+    check = 0
+    for i in range(n + 1):
+        t = q.get()
+        if i == 0:
+            t0 = now()
+        check += t[1]
+    spent = now() - t0
+    p.join()
+    return spent / n, check
+
+
+def tiny(x):
+    return x * 2 + 1
+
+
+def pool_map(n, size, args):
+    inputs = list(range(1, size + 1))
+    check = 0
+    with mp.get_context("fork").Pool(2) as p:
+        p.map(tiny, inputs)
+        t0 = now()
+        for _ in range(n):
+            r = p.map(tiny, inputs)
+            check += r[-1] - 1 - size
+        spent = now() - t0
+    return spent / n, check
+
+
 def exit7():
     sys.exit(7)
 

@@ -50,7 +50,7 @@ local function worker(tasks, results, init, maxtasks, counter)
     local ok, out, msg = runchunk(fn, args, counter)
     if not ok then return { task[1], false, out, msg } end
     local sent
-    ok, sent = pcall(encode, out)
+    ok, sent = pcall(encoderange, out, 1, #args)
     if not ok then return { task[1], true, out } end -- the put below says which one
     return { task[1], true, sent }
   end

@@ -173,12 +173,12 @@ void shmlua_newbuf(lua_State *L, shmlua_block *b);
 void shmlua_serialize(lua_State *L, int first, int n);
 /* The same encoding, left in a buffer the Lua state keeps: valid until the next encode. */
 const char *shmlua_encode(lua_State *L, int first, int n, size_t *len);
-/* The list t[i..j] (t at table), encoded as one table {t[i], ..., t[j]}, as shmlua_encode
-   leaves it; no table is made. */
+/* The list t[i..j] (t at table, holes kept), encoded as one table {t[i], ..., t[j]} and left
+   as shmlua_encode leaves it; no table is made. */
 const char *shmlua_encode_range(lua_State *L, int table, lua_Integer i, lua_Integer j,
                                 size_t *len);
-/* Decodes data, an encoding of one table, into the table at table, integer keys moved by
-   offset; 1, or 0 if data is not such an encoding (some keys may be set then). */
+/* Decodes data, a list as shmlua_encode_range makes it, into the table at table, keys moved
+   by offset; 1, or 0 if data is not such an encoding (some keys may be set then). */
 int shmlua_deserialize_into(lua_State *L, const void *data, size_t len, int table,
                             lua_Integer offset);
 /* Remembers the module table on top (objects received are attached through it) and sets the

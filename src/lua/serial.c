@@ -23,7 +23,7 @@
 enum { MAGIC = 0xB7, VERSION = 1 };
 
 enum { T_NIL = 'n', T_FALSE = 'f', T_TRUE = 't', T_INT = 'i', T_FLOAT = 'd', T_STRING = 's',
-       T_TABLE = '{', T_END = '}', T_OBJECT = 'o', T_FUNCTION = 'F', T_FUNCREF = 'r',
+       T_TABLE = '{', T_END = '}', T_LIST = '[', T_OBJECT = 'o', T_FUNCTION = 'F', T_FUNCREF = 'r',
        T_GLOBALS = 'G', T_MODULE = 'M', T_CFUNCTION = 'C' };
 
 /* The kinds of shmlua objects sent by name: the module's field that attaches them. */
@@ -477,7 +477,7 @@ static const char *takestring(decoder *d, size_t *len) {
 }
 
 static int decode(lua_State *L, decoder *d, int depth);
-static int decode_entries(lua_State *L, decoder *d, int depth, lua_Integer offset);
+static int decode_entries(lua_State *L, decoder *d, int depth);
 
 /* Attaches the object sent by name: shm.<kind>.attach(name [, {readonly = true}]), shm.attach
    for a block and an array's block. Raises when it cannot (gone, not allowed...). */
@@ -603,9 +603,9 @@ static int decode_loaded(lua_State *L, decoder *d, int field) {
   return 1;
 }
 
-/* The pairs of a table up to its end, set into the table on top; integer keys plus offset
-   (any other key only when offset is 0). 0 if the bytes are not a valid encoding. */
-static int decode_entries(lua_State *L, decoder *d, int depth, lua_Integer offset) {
+/* The pairs of a table up to its end, set into the table on top. 0 if the bytes are not a
+   valid encoding. */
+static int decode_entries(lua_State *L, decoder *d, int depth) {
   while (d->p < d->end && *d->p != T_END) {
     int pushed;
     if (*d->p == T_INT && (size_t)(d->end - d->p) > 1 + sizeof(lua_Integer)) {
@@ -614,11 +614,9 @@ static int decode_entries(lua_State *L, decoder *d, int depth, lua_Integer offse
       d->p += 1 + sizeof i;
       if (!decode(L, d, depth + 1))
         return 0;
-      lua_rawseti(L, -2, (lua_Integer)((lua_Unsigned)i + (lua_Unsigned)offset));
+      lua_rawseti(L, -2, i);
       continue;
     }
-    if (offset != 0)
-      return 0;
     pushed = 1 + decode(L, d, depth + 1);
     if (pushed == 2)
       pushed += decode(L, d, depth + 1);
@@ -633,6 +631,17 @@ static int decode_entries(lua_State *L, decoder *d, int depth, lua_Integer offse
   if (d->p >= d->end)
     return 0;
   d->p++;
+  return 1;
+}
+
+/* The count values of a list, set at keys offset + 1.. of the table on top. */
+static int decode_list(lua_State *L, decoder *d, int depth, uint32_t count,
+                       lua_Integer offset) {
+  for (uint32_t k = 1; k <= count; k++) {
+    if (!decode(L, d, depth + 1))
+      return 0;
+    lua_rawseti(L, -2, (lua_Integer)((lua_Unsigned)offset + k));
+  }
   return 1;
 }
 
@@ -680,7 +689,19 @@ static int decode(lua_State *L, decoder *d, int depth) {
     most = (size_t)(d->end - d->p) / 4;
     luaL_checkstack(L, 3, "values received");
     lua_createtable(L, counts[0] < most ? (int)counts[0] : 0, counts[1] < most ? (int)counts[1] : 0);
-    if (!decode_entries(L, d, depth, 0)) {
+    if (!decode_entries(L, d, depth)) {
+      lua_pop(L, 1);
+      return 0;
+    }
+    return 1;
+  }
+  case T_LIST: {
+    uint32_t count;
+    if (!take(d, &count, sizeof count) || count > (size_t)(d->end - d->p))
+      return 0; /* every value takes a byte at least */
+    luaL_checkstack(L, 2, "values received");
+    lua_createtable(L, (int)(count < INT32_MAX ? count : 0), 0);
+    if (!decode_list(L, d, depth, count, 0)) {
       lua_pop(L, 1);
       return 0;
     }
@@ -735,16 +756,17 @@ int shmlua_deserialize(lua_State *L, const void *data, size_t len) {
 int shmlua_deserialize_into(lua_State *L, const void *data, size_t len, int table,
                             lua_Integer offset) {
   decoder d;
-  uint32_t counts[2];
+  uint32_t count;
   int ok, base;
   char tag;
   table = lua_absindex(L, table);
-  if (!startdecoder(&d, data, len) || !take(&d, &tag, 1) || tag != T_TABLE ||
-      !take(&d, counts, sizeof counts))
+  if (!startdecoder(&d, data, len) || !take(&d, &tag, 1) || tag != T_LIST ||
+      !take(&d, &count, sizeof count))
     return 0;
   base = lua_gettop(L);
+  luaL_checkstack(L, 2, "values received");
   lua_pushvalue(L, table);
-  ok = decode_entries(L, &d, 0, offset) && d.p == d.end;
+  ok = decode_list(L, &d, 0, count, offset) && d.p == d.end;
   lua_settop(L, base);
   return ok;
 }
@@ -753,24 +775,25 @@ const char *shmlua_encode_range(lua_State *L, int table, lua_Integer i, lua_Inte
                                 size_t *len) {
   encoder e;
   unsigned char header[2] = {MAGIC, VERSION};
-  uint32_t counts[2] = {0, 0};
+  uint32_t count = 0;
   int top = lua_gettop(L);
   table = lua_absindex(L, table);
+  if (j >= i && (lua_Unsigned)j - (lua_Unsigned)i >= UINT32_MAX)
+    luaL_error(L, "too many values to send in one list");
   e.out = scratch(L);
   e.ntables = 1;
   e.tables[0] = table;
   e.nfunctions = 0;
   e.value = 1;
   put(L, e.out, header, sizeof header);
-  puttag(L, e.out, T_TABLE);
+  puttag(L, e.out, T_LIST);
   if (j >= i)
-    counts[0] = (uint32_t)(j - i + 1);
-  put(L, e.out, counts, sizeof counts);
+    count = (uint32_t)(j - i + 1);
+  put(L, e.out, &count, sizeof count);
   luaL_checkstack(L, 4, "values to send");
   for (lua_Integer k = i; k <= j; k++) {
     lua_Integer key = k - i + 1;
     int type = lua_rawgeti(L, table, k);
-    putnumber(L, e.out, T_INT, &key, sizeof key);
     if (type == LUA_TNUMBER && lua_isinteger(L, -1)) { /* the common case, kept short */
       lua_Integer v = lua_tointeger(L, -1);
       putnumber(L, e.out, T_INT, &v, sizeof v);
@@ -782,7 +805,6 @@ const char *shmlua_encode_range(lua_State *L, int table, lua_Integer i, lua_Inte
     }
     lua_settop(L, top);
   }
-  puttag(L, e.out, T_END);
   *len = e.out->len;
   return e.out->data;
 }
