@@ -76,11 +76,12 @@ local function worker(tasks, results, init, maxtasks, counter)
 end
 
 local Pool = {}
-local mt = { __index = Pool }
+local Future = {}
+local publicpool, publicfuture -- the classes scripts see (below)
 
 local function checkopen(self)
   if self.state ~= "running" then
-    error("shm.pool: the pool is " .. self.state, 3)
+    error("shm.pool: the pool is " .. self.state, 4)
   end
 end
 
@@ -241,8 +242,8 @@ local Job = {}
 Job.__index = Job
 
 local function newjob(self, fn, inputs, chunksize, what, opts)
-  if type(fn) ~= "function" then error(what .. ": bad argument #1 (function expected)", 3) end
-  if type(inputs) ~= "table" then error(what .. ": bad argument #2 (table expected)", 3) end
+  if type(fn) ~= "function" then error(what .. ": bad argument #1 (function expected)", 0) end
+  if type(inputs) ~= "table" then error(what .. ": bad argument #2 (table expected)", 0) end
   local count = #inputs
   local job = setmetatable({ pool = self, what = what, count = count, results = {},
                              finished = 0, left = 0, arrived = {}, have = {}, upto = 0,
@@ -252,7 +253,7 @@ local function newjob(self, fn, inputs, chunksize, what, opts)
     chunksize = math.ceil(count / (4 * #self.workers))
     if chunksize < 1 then chunksize = 1 end
   elseif type(chunksize) ~= "number" or chunksize < 1 or chunksize % 1 ~= 0 then
-    error(what .. ": chunksize must be an integer >= 1", 3)
+    error(what .. ": chunksize must be an integer >= 1", 0)
   end
   for first = 1, count, chunksize do
     local last = math.min(first + chunksize - 1, count)
@@ -392,8 +393,6 @@ function Pool:imap_unordered(fn, inputs, chunksize)
 end
 
 -- A future: the outcome of one call, as a process handle's wait gives it.
-local Future = {}
-Future.__index = Future
 
 function Future:complete(task, results)
   self.outcome = pack(true, unpack(results, 1, results.n))
@@ -438,11 +437,12 @@ end
 -- pool:submit(fn, ...): a future with wait([timeout]), poll() and the field done.
 function Pool:submit(fn, ...)
   checkopen(self)
-  if type(fn) ~= "function" then error("pool:submit: bad argument #1 (function expected)", 2) end
-  local future = setmetatable({ pool = self, done = false, fn = encode(fn) }, Future)
+  if type(fn) ~= "function" then error("pool:submit: bad argument #1 (function expected)", 0) end
+  local future = setmetatable({ pool = self, done = false, fn = encode(fn) },
+    { __index = Future })
   addtask(self, future, "call", 1, pack(...))
   guarded(self, dispatch)
-  return future
+  return publicfuture(future)
 end
 
 -- Ends the workers, at once: SIGTERM, SIGKILL after GRACE seconds; unfinished tasks fail.
@@ -496,15 +496,59 @@ function Pool:close()
   self.state = "closed"
 end
 
-function Pool:__tostring()
+-- What a script holds: an empty table whose class (registered as shm.pool / shm.future, its
+-- methods in __methods, as the module's other classes) finds the object's state here; the
+-- state's own fields stay private. Weak keys: a collected pool's state is still here while
+-- its __gc runs.
+local states = setmetatable({}, { __mode = "k" })
+
+-- Registers class tname: methods and metamethods (functions of the state) and fields (name ->
+-- function of the state giving its value). Returns the function that wraps a state.
+local function class(tname, methods, meta, fields)
+  local mt, wrapped = private.class(tname), {}
+  local function state(obj, method)
+    local s = states[obj]
+    if s == nil then
+      error(("bad argument #1 to '%s' (%s expected, got %s)"):format(method, tname,
+        type(obj)), 3)
+    end
+    return s
+  end
+  for name, f in pairs(methods) do
+    wrapped[name] = function(obj, ...) return f(state(obj, name), ...) end
+  end
+  for name, f in pairs(meta) do
+    mt[name] = function(obj, ...)
+      local s = states[obj]
+      if s ~= nil then return f(s, ...) end
+    end
+  end
+  mt.__methods = wrapped
+  mt.__index = function(obj, key)
+    local m = wrapped[key]
+    if m ~= nil then return m end
+    local field, s = fields[key], states[obj]
+    if field and s ~= nil then return field(s) end
+    return nil
+  end
+  mt.__newindex = function() error(tname .. " has no fields to set", 2) end
+  return function(s)
+    local obj = setmetatable({}, mt)
+    states[obj] = s
+    return obj
+  end
+end
+
+local poolmeta = {}
+
+function poolmeta.__tostring(self)
   return ("shm.pool: %d workers (%s)"):format(#self.workers, self.state)
 end
 
-mt.__tostring = Pool.__tostring
 -- A collected pool: its queues and first workers' handles are finalized after it (they were
--- made before it got its metatable), but a replacement worker's handle may be gone already.
--- Shutting the queues down ends every idle worker; then what terminate does, where it can.
-mt.__gc = function(self)
+-- made before it), but a replacement worker's handle may be gone already. Shutting the
+-- queues down ends every idle worker; then what terminate does, where it can.
+function poolmeta.__gc(self)
   if self.state == "terminated" or self.pid ~= getpid() then return end
   self.state = "terminated"
   for _, w in ipairs(self.workers) do pcall(w.queue.shutdown, w.queue) end
@@ -522,14 +566,25 @@ mt.__gc = function(self)
   each("wait")
   self:release()
 end
+
 -- `local p <close> = shm.pool(n)`: a normal end finishes the work, an error terminates.
-mt.__close = function(self, err)
+function poolmeta.__close(self, err)
   if err ~= nil then self:terminate() else self:close() end
 end
-mt.__index = function(self, key)
-  if key == "n" then return #rawget(self, "workers") end
-  return Pool[key]
-end
+
+publicpool = class("shm.pool", {
+  map = Pool.map, imap = Pool.imap, imap_unordered = Pool.imap_unordered,
+  submit = Pool.submit, close = Pool.close, terminate = Pool.terminate,
+}, poolmeta, {
+  n = function(self) return #self.workers end,
+  state = function(self) return self.state end,
+})
+
+publicfuture = class("shm.future", { wait = Future.wait, poll = Future.poll }, {
+  __tostring = function(self)
+    return "shm.future: " .. (self.done and "done" or "running")
+  end,
+}, { done = function(self) return self.done end })
 
 local allowed = { init = true, maxtasks = true, name = true, mode = true, bytes = true }
 
@@ -570,10 +625,10 @@ return function(n, opts)
     for i = 1, n do self.workers[i] = { queue = queue("-tasks" .. i, DEPTH + 2) } end
     for _, w in ipairs(self.workers) do startworker(self, w) end
   end)
-  setmetatable(self, mt) -- last: finalized before its queues and handles
+  setmetatable(self, { __index = Pool })
   if not ok then
     self:terminate()
     error(err, 2)
   end
-  return self
+  return publicpool(self) -- last: finalized before its queues and handles
 end

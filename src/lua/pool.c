@@ -160,6 +160,13 @@ static int progress_finish(lua_State *L) {
   return 0;
 }
 
+/* class(tname): the metatable registered under tname (made on first use), so the pool's
+   objects are classes of the module as the userdata are. */
+static int class(lua_State *L) {
+  luaL_newmetatable(L, luaL_checkstring(L, 1));
+  return 1;
+}
+
 /* shm.pool(...): loads pool.lua once (it returns the constructor) and calls it. */
 static int pool(lua_State *L) {
   static const luaL_Reg private[] = {{"encode", encode},     {"decode", decode},
@@ -167,7 +174,7 @@ static int pool(lua_State *L) {
                                      {"calltraced", calltraced}, {"now", now}, {"runchunk", runchunk},
                                      {"pid", pid},           {"progress", progress_new},
                                      {"progress_update", progress_update},
-                                     {"progress_finish", progress_finish},
+                                     {"progress_finish", progress_finish}, {"class", class},
                                      {NULL, NULL}};
   int nargs = lua_gettop(L);
   if (lua_isnil(L, lua_upvalueindex(2))) {
