@@ -45,6 +45,12 @@ local factories = {
   event = function() return unlinked(shm.event()) end,
   cond = function() return unlinked(shm.cond(unlinked(shm.mutex()))) end,
   queue = function() return unlinked(shm.queue()) end,
+  pool = function() return shm.pool(1) end, -- terminated when collected
+  future = function()
+    local f = shm.pool(1):submit(function() return 1 end)
+    f:wait()
+    return f
+  end,
 }
 
 -- Every identifier-like string literal of the binding's sources: any field a class answers

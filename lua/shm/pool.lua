@@ -405,6 +405,10 @@ function Future:fail(task, k, kind, why)
 end
 
 function Future:wait(timeout)
+  if timeout ~= nil and (type(timeout) ~= "number" or timeout ~= timeout or timeout < 0) then
+    error(("bad argument #1 to 'wait' (timeout must be a number >= 0, got %s)"):format(
+      type(timeout) == "number" and tostring(timeout) or type(timeout)), 3)
+  end
   local pool = self.pool
   local deadline = timeout and now() + timeout
   if not self.done then
@@ -505,7 +509,8 @@ local states = setmetatable({}, { __mode = "k" })
 -- Registers class tname: methods and metamethods (functions of the state) and fields (name ->
 -- function of the state giving its value). Returns the function that wraps a state.
 local function class(tname, methods, meta, fields)
-  local mt, wrapped = private.class(tname), {}
+  local mt = private.class(tname)
+  local wrapped = mt.__methods -- the names are there already (src/lua/pool.c): fill them in
   local function state(obj, method)
     local s = states[obj]
     if s == nil then

@@ -224,6 +224,35 @@ W.fixtures = {
     end },
     { "closed", function(c) return closesync(c:queue()) end },
   },
+  ["shm.pool"] = {
+    { "running", function(c)
+      return c:track(shm.pool(1), function(p) p:terminate() end)
+    end },
+    { "closed", function()
+      local p = shm.pool(1)
+      p:close()
+      return p
+    end },
+    { "terminated", function()
+      local p = shm.pool(1)
+      p:terminate()
+      return p
+    end },
+  },
+  ["shm.future"] = {
+    { "done", function(c)
+      local p = c:track(shm.pool(1), function(p) p:terminate() end)
+      local f = p:submit(function() return 1 end)
+      f:wait()
+      return f
+    end },
+    { "of a terminated pool", function()
+      local p = shm.pool(1)
+      local f = p:submit(function() return 1 end)
+      p:terminate()
+      return f
+    end },
+  },
   ["shm.process"] = {
     { "running", function()
       return shared("running", function() return assert(shm.exec("sleep", "1")) end,
@@ -323,6 +352,11 @@ W.shapes = {
   ["shm.queue:try_put"] = function() return { { 1, "abc" } } end,
   ["shm.queue:get"] = function() return { 0.001 } end,
   ["shm.pool"] = function() return { 1, { maxtasks = 1 } } end,
+  ["shm.pool:map"] = function() return { function(x) return x end, { 1, 2 }, 1 } end,
+  ["shm.pool:imap"] = function() return { function(x) return x end, { 1, 2 }, 1 } end,
+  ["shm.pool:imap_unordered"] = function() return { function(x) return x end, { 1, 2 } } end,
+  ["shm.pool:submit"] = function() return { function(x) return x end, 1 } end,
+  ["shm.future:wait"] = function() return { 0.001 } end,
 }
 
 -- Callables that may wait: the argument position (after self) that is a timeout. The walker
@@ -341,6 +375,7 @@ W.blocking = {
   ["shm.queue:pop"] = { timeout = 1 },
   ["shm.queue:put"] = { timeout = 2 },
   ["shm.queue:get"] = { timeout = 1 },
+  ["shm.future:wait"] = { timeout = 1 },
   -- watch runs until Ctrl-C unless opts.count is set: an empty or absent opts is for ever
   ["shm.watch"] = { timeout = 2, default = { count = 1, interval = 0.001 },
     forever = function(v) return v == nil or (type(v) == "table" and next(v) == nil) end },

@@ -160,15 +160,17 @@ static int progress_finish(lua_State *L) {
   return 0;
 }
 
-/* class(tname): the metatable registered under tname (made on first use), so the pool's
-   objects are classes of the module as the userdata are. */
+/* class(tname): the metatable registered under tname (shmlua_open_pool made it), so the
+   pool's objects are classes of the module as the userdata are. */
 static int class(lua_State *L) {
   luaL_newmetatable(L, luaL_checkstring(L, 1));
   return 1;
 }
 
-/* shm.pool(...): loads pool.lua once (it returns the constructor) and calls it. */
-static int pool(lua_State *L) {
+static const char constructor_key = 0; /* registry key of pool.lua's constructor, once loaded */
+
+/* Pushes the constructor, loading pool.lua (module at upvalue 1) on first use. */
+static void pushconstructor(lua_State *L) {
   static const luaL_Reg private[] = {{"encode", encode},     {"decode", decode},
                                      {"encoderange", encoderange}, {"decodeinto", decodeinto},
                                      {"calltraced", calltraced}, {"now", now}, {"runchunk", runchunk},
@@ -176,27 +178,69 @@ static int pool(lua_State *L) {
                                      {"progress_update", progress_update},
                                      {"progress_finish", progress_finish}, {"class", class},
                                      {NULL, NULL}};
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &constructor_key) != LUA_TNIL)
+    return;
+  lua_pop(L, 1);
+  if (luaL_loadbufferx(L, (const char *)shmlua_lua_pool, shmlua_lua_pool_size, "=shm/pool.lua",
+                       "t") != LUA_OK)
+    lua_error(L);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  luaL_newlib(L, private);
+  lua_call(L, 2, 1);
+  lua_pushvalue(L, -1);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &constructor_key);
+}
+
+/* shm.pool(...): pool.lua's constructor. */
+static int pool(lua_State *L) {
   int nargs = lua_gettop(L);
-  if (lua_isnil(L, lua_upvalueindex(2))) {
-    if (luaL_loadbufferx(L, (const char *)shmlua_lua_pool, shmlua_lua_pool_size, "=shm/pool.lua",
-                         "t") != LUA_OK)
-      return lua_error(L);
-    lua_pushvalue(L, lua_upvalueindex(1));
-    luaL_newlib(L, private);
-    lua_call(L, 2, 1);
-    lua_pushvalue(L, -1);
-    lua_replace(L, lua_upvalueindex(2));
-    lua_pop(L, 1);
-  }
-  lua_pushvalue(L, lua_upvalueindex(2));
+  pushconstructor(L);
   lua_insert(L, 1);
   lua_call(L, nargs, LUA_MULTRET);
   return lua_gettop(L);
 }
 
+/* A method of shm.pool or shm.future before pool.lua is loaded (upvalues: the module, the
+   class name, the method name): loads it, which puts the real method in its place, and
+   calls that. Only a call with a wrong self gets here: objects come from a loaded pool.lua. */
+static int stub(lua_State *L) {
+  pushconstructor(L);
+  lua_pop(L, 1);
+  luaL_getmetatable(L, lua_tostring(L, lua_upvalueindex(2)));
+  lua_getfield(L, -1, SHMLUA_METHODS);
+  lua_getfield(L, -1, lua_tostring(L, lua_upvalueindex(3)));
+  if (lua_tocfunction(L, -1) == stub)
+    return luaL_error(L, "shm.pool: method %s missing", lua_tostring(L, lua_upvalueindex(3)));
+  lua_replace(L, -3);
+  lua_pop(L, 1);
+  lua_insert(L, 1);
+  lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+  return lua_gettop(L);
+}
+
+/* Registers the classes with their method names at once, so the module lists them before
+   any pool exists (pool.lua, compiled on first use, fills them in). */
+static void registerclass(lua_State *L, const char *tname, const char *const methods[]) {
+  luaL_newmetatable(L, tname);
+  lua_newtable(L);
+  for (int i = 0; methods[i]; i++) {
+    lua_pushvalue(L, -3); /* the module */
+    lua_pushstring(L, tname);
+    lua_pushstring(L, methods[i]);
+    lua_pushcclosure(L, stub, 3);
+    lua_setfield(L, -2, methods[i]);
+  }
+  lua_setfield(L, -2, SHMLUA_METHODS);
+  lua_pop(L, 1);
+}
+
 void shmlua_open_pool(lua_State *L) {
+  static const char *const pool_methods[] = {"map",   "imap",      "imap_unordered", "submit",
+                                             "close", "terminate", NULL};
+  static const char *const future_methods[] = {"wait", "poll", NULL};
+  registerclass(L, "shm.pool", pool_methods);
+  registerclass(L, "shm.future", future_methods);
   lua_pushvalue(L, -1); /* the module */
-  lua_pushnil(L);       /* the constructor, once loaded */
-  lua_pushcclosure(L, pool, 2);
+  lua_pushcclosure(L, pool, 1);
   lua_setfield(L, -2, "pool");
 }
