@@ -310,8 +310,8 @@ function ops.probe_lock_unlock(n) return lock_loop(n, support.probe()) end
 
 -- A child pushes messages 0..n of 64 bytes (sequence number first) into q; timed from
 -- message 0 to message n; the check sums the sequence numbers.
-local function stream(n, q)
-  local pad = ("x"):rep(56)
+local function stream(n, q, length)
+  local pad = ("x"):rep((length or 64) - 8)
   local child = assert(shm.spawn(function()
     for i = 0, n do assert(q:push(string.pack("<i8", i) .. pad)) end
   end))
@@ -355,19 +355,7 @@ end
 function ops.floor_queue_values(n)
   local q <close> = assert(shm.queue({ messages = 1024, bytes = 1024 * 64 }))
   assert(q:put({ 0, "abc", 2.5, ok = true }))
-  local pad = ("x"):rep(#q:pop() - 8)
-  local child = assert(shm.spawn(function()
-    for i = 0, n do assert(q:push(string.pack("<i8", i) .. pad)) end
-  end))
-  local check, t0 = 0, nil
-  for i = 0, n do
-    local msg = assert(q:pop())
-    if i == 0 then t0 = now() end
-    check = check + string.unpack("<i8", msg)
-  end
-  local spent = now() - t0
-  assert(child:wait())
-  return per(spent, n), check
+  return stream(n, q, #q:pop())
 end
 
 -- n maps of x * 2 + 1 over 1..size on a pool of 2 workers started before the clock.

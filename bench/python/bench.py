@@ -233,19 +233,25 @@ def producer(n, q):
         q.put(i.to_bytes(8, "little") + pad)
 
 
-def queue(n, size, args):
+def stream(n, target, seq):
+    """A child (target) puts messages 0..n on a Queue; timed from message 0 to message n; the
+    check sums their sequence numbers (seq reads one)."""
     q = mp.Queue()
-    p = mp.Process(target=producer, args=(n, q))
+    p = mp.Process(target=target, args=(n, q))
     p.start()
     check = 0
     for i in range(n + 1):
         msg = q.get()
         if i == 0:
             t0 = now()
-        check += int.from_bytes(msg[:8], "little")
+        check += seq(msg)
     spent = now() - t0
     p.join()
     return spent / n, check
+
+
+def queue(n, size, args):
+    return stream(n, producer, lambda msg: int.from_bytes(msg[:8], "little"))
 
 
 def value_producer(n, q):
@@ -254,18 +260,7 @@ def value_producer(n, q):
 
 
 def queue_values(n, size, args):
-    q = mp.Queue()
-    p = mp.Process(target=value_producer, args=(n, q))
-    p.start()
-    check = 0
-    for i in range(n + 1):
-        t = q.get()
-        if i == 0:
-            t0 = now()
-        check += t[1]
-    spent = now() - t0
-    p.join()
-    return spent / n, check
+    return stream(n, value_producer, lambda t: t[1])
 
 
 def tiny(x):
