@@ -88,6 +88,7 @@ end
 local function startworker(self, w)
   local h, msg = shm.spawn(worker, w.queue, self.results, self.init, self.maxtasks, self.counter)
   if not h then error("shm.pool: cannot start a worker: " .. tostring(msg), 0) end
+  private.daemon(h)
   w.handle, w.held, w.given = h, {}, 0
 end
 

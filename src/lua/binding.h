@@ -204,6 +204,9 @@ int shmlua_calltraced_in(lua_State *L, lua_State *co, int nargs);
    sends back what it returns. In the parent, replaces function and arguments by the child's
    handle and returns the child; on failure pops them and returns NULL with err. */
 shmlua_child *shmlua_spawnfn(lua_State *L, int nargs, shmlua_error *err);
+/* The child of the process handle at arg, which must be this process's own (raises
+   otherwise). */
+shmlua_child *shmlua_checkchild(lua_State *L, int arg);
 /* Pushes what waiting for a finished child gives: true and its values, or nil and "exit",
    "signal" or "error" with a code, signal number or message. Returns the count. */
 int shmlua_pushresults(lua_State *L, const shmlua_child *c);

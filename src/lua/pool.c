@@ -160,6 +160,13 @@ static int progress_finish(lua_State *L) {
   return 0;
 }
 
+/* daemon(handle): the worker is ended (SIGTERM) rather than awaited when this process ends
+   normally, as Python's pool workers are: idle, it would wait for work for ever. */
+static int markdaemon(lua_State *L) {
+  shmlua_checkchild(L, 1)->daemon = true;
+  return 0;
+}
+
 /* class(tname): the metatable registered under tname (shmlua_open_pool made it), so the
    pool's objects are classes of the module as the userdata are. */
 static int class(lua_State *L) {
@@ -177,6 +184,7 @@ static void pushconstructor(lua_State *L) {
                                      {"pid", pid},           {"progress", progress_new},
                                      {"progress_update", progress_update},
                                      {"progress_finish", progress_finish}, {"class", class},
+                                     {"daemon", markdaemon},
                                      {NULL, NULL}};
   if (lua_rawgetp(L, LUA_REGISTRYINDEX, &constructor_key) != LUA_TNIL)
     return;

@@ -233,8 +233,7 @@ static shmlua_child *heldchild(lua_State *L, int arg) {
   return c;
 }
 
-/* The child of the handle at arg, which must be this process's own. */
-static shmlua_child *checkchild(lua_State *L, int arg) {
+shmlua_child *shmlua_checkchild(lua_State *L, int arg) {
   shmlua_child *c = heldchild(L, arg);
   if (c->parent != getpid())
     luaL_error(L, "process %d is not a child of this process", (int)c->pid);
@@ -286,7 +285,7 @@ int shmlua_waitchildren(lua_State *L, shmlua_child *const *children, size_t n,
 }
 
 static int waituntil(lua_State *L, const struct timespec *deadline) {
-  shmlua_child *c = checkchild(L, 1);
+  shmlua_child *c = shmlua_checkchild(L, 1);
   size_t which;
   if (shmlua_waitchildren(L, &c, 1, deadline, &which) == ETIMEDOUT)
     return shmlua_sync_fail(L, "timeout");
@@ -336,7 +335,7 @@ static int checksignal(lua_State *L, int arg) {
 }
 
 static int proc_kill(lua_State *L) {
-  shmlua_child *c = checkchild(L, 1);
+  shmlua_child *c = shmlua_checkchild(L, 1);
   shmlua_error err;
   if (shmlua_child_signal(c, checksignal(L, 2), &err))
     return shmlua_oserror(L, &err);
@@ -393,7 +392,7 @@ static int proc_waitall(lua_State *L) {
     lua_geti(L, 1, i);
     if (!luaL_testudata(L, -1, SHMLUA_PROCESS_MT))
       return luaL_argerror(L, 1, lua_pushfstring(L, "item %I is not a process", (LUAI_UACINT)i));
-    left[i - 1] = checkchild(L, -1);
+    left[i - 1] = shmlua_checkchild(L, -1);
     lua_pop(L, 1);
   }
   for (nleft = (size_t)n; nleft > 0; left[which] = left[--nleft])
@@ -404,7 +403,7 @@ static int proc_waitall(lua_State *L) {
     int results, k;
     lua_geti(L, 1, i);
     lua_createtable(L, 4, 1);
-    results = shmlua_pushresults(L, checkchild(L, -2));
+    results = shmlua_pushresults(L, shmlua_checkchild(L, -2));
     for (k = results; k >= 1; k--)
       lua_rawseti(L, -1 - k, k);
     lua_pushinteger(L, results);
