@@ -28,8 +28,10 @@ describe("q:put and q:get", function()
     local qin, qout = queues()
     local all = {}
     for b = 0, 255 do all[#all + 1] = string.char(b) end
+    -- integers and floats are apart only from Lua 5.3 on (math.type); the child is lua5.4
     local values = {
-      true, false, 0, -1, math.maxinteger, math.mininteger, 1.0, -0.5, 1 / 0, -1 / 0,
+      true, false, 0, -1, math.maxinteger or 2 ^ 53, math.mininteger or -2 ^ 53, 1.5, -0.5,
+      1 / 0, -1 / 0,
       "", table.concat(all), ("x"):rep(100000),
       { 1, 2, 3, { 4, { 5 } }, x = { y = { z = "deep" } }, [1.5] = "float key", [true] = 1 },
     }
@@ -44,12 +46,13 @@ describe("q:put and q:get", function()
         qout:put(v)
       end
     ]])
-    assert.equal("boolean boolean integer integer integer integer float float float float " ..
+    local ints = math.type and "integer integer integer integer " or "float float float float "
+    assert.equal("boolean boolean " .. ints .. "float float float float " ..
       "string string string table float nil ", out)
     for _, v in ipairs(values) do
       local got = qout:get(1)
       assert.same(v, got)
-      if type(v) == "number" then assert.equal(math.type(v), math.type(got)) end
+      if math.type and type(v) == "number" then assert.equal(math.type(v), math.type(got)) end
     end
     local nan = qout:get(1)
     assert.is_true(nan ~= nan)
