@@ -45,8 +45,9 @@ local function worker(tasks, results, init, maxtasks, counter)
       if not r[1] then return { task[1], false, 1, r[2] } end
       return { task[1], true, pack(unpack(r, 2, r.n)) }
     end
-    args = decode(args) -- a string: the parent encoded the chunk straight from its inputs
-    task[5] = args
+    local decoded, list = pcall(decode, args) -- the parent encoded the chunk from its inputs
+    if not decoded then return { task[1], false, 1, list } end
+    args, task[5] = list, list
     local ok, out, msg = runchunk(fn, args, counter)
     if not ok then return { task[1], false, out, msg } end
     local sent
@@ -62,7 +63,7 @@ local function worker(tasks, results, init, maxtasks, counter)
     if not ok then
       -- say which value could not be sent (or that the result is too large)
       local k, msg = 1, why
-      if reply[2] and type(reply[3]) == "table" then
+      if task[3] == "map" and reply[2] and type(reply[3]) == "table" then
         for i = 1, #task[5] do
           local sendable, e = pcall(encode, reply[3][i])
           if not sendable then k, msg = i, e break end
