@@ -7,12 +7,7 @@ local shm = require "shm"
 
 local root = os.getenv("PWD")
 
-local function readfile(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local readfile = H.readfile
 
 local doc = readfile(root .. "/docs/api.md")
 
@@ -51,6 +46,12 @@ local factories = {
     f:wait()
     return f
   end,
+  view = function()
+    local q = unlinked(shm.queue())
+    q:push("x")
+    return q:view()
+  end,
+  dict = function() return unlinked(shm.dict()) end,
 }
 
 -- Every identifier-like string literal of the binding's sources: any field a class answers

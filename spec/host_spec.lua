@@ -329,16 +329,40 @@ describe("shmlua --ls and --rm", function()
     local m <close> = assert(shm.create(1234, name, { mode = tonumber("640", 8), keep = true }))
     local r = run({ "--ls" })
     assert.is_true(r.ok, r.err)
-    assert.matches("^NAME +SIZE +MODE +UID +AGE +PIDS\n", r.out)
+    assert.matches("^NAME +KIND +SIZE +MODE +UID +AGE +CREATOR +PIDS +STATE\n", r.out)
     local line = r.out:match("\n(" .. name:gsub("%p", "%%%0") .. " [^\n]*)")
     assert.is_not_nil(line, r.out)
-    assert.matches(" 1234 rw%-r%-%-%-%-%- ", line)
+    assert.matches(" block +1234 rw%-r%-%-%-%-%- ", line)
     assert.matches(" " .. H.sh("id -u"):match("%d+") .. " ", line)
     r = run({ "--rm", name })
     assert.is_true(r.ok, r.err)
     assert.is_false(H.exists(name))
     assert.is_nil(run({ "--ls" }).out:find(name, 1, true))
   end)
+
+  it("--ls shows each block's kind, creator (and whether it runs) and a sync object's state",
+    function()
+      local mutex, queue = H.name("lsm"), H.name("lsq")
+      finally(function() shm.remove(mutex, queue) end)
+      local r = run({ "-e", ([[
+        local m = assert(shm.mutex(%q, { keep = true })); m:lock()
+        local q = assert(shm.queue { name = %q, keep = true }); q:push("x")
+        os.exit(0)]]):format(mutex, queue) })
+      assert.is_true(r.ok, r.err)
+      local out = run({ "--ls" }).out
+      -- The creator column: "<pid> gone", or "-" where /dev/shm keeps no extended attributes.
+      local function columns(name)
+        local row = out:match("\n(" .. name:gsub("%p", "%%%0") .. " [^\n]*)")
+        local kind, creator, rest = row:match(
+          "^%S+ +(%a+) +%d+ rw%-%-%-%-%-%-%- +%d+ +%d+s +(%S+ ?g?o?n?e?) +%- +(.*)$")
+        assert.is_true(creator == "-" or creator:match("^%d+ gone$") ~= nil, row)
+        return kind, rest
+      end
+      local kind, state = columns(mutex)
+      assert.equal("mutex", kind)
+      assert.matches("^locked by %d+ %(died holding it%)$", state)
+      assert.same({ "queue", "1 message" }, { columns(queue) })
+    end)
 
   it("--rm removes several and fails (status 1) for a name that is not there", function()
     local a, b = H.name("rm"), H.name("rm")

@@ -103,6 +103,27 @@ describe("q:put and q:get", function()
     assert.same({ objects[5].name, qin.name, m.name }, qout:get(1))
   end)
 
+  it("carry views of every layout: strided, reversed, 2-D", function()
+    local q = track(shm.queue())
+    local m = track(shm.create(80))
+    local a = m:array("int64")
+    for i = 1, 10 do a[i] = i end
+    local h = shm.spawn(function()
+      local out = {}
+      for i = 1, 3 do
+        local v = assert(q:get(5))
+        out[i] = table.concat(v:totable(), ",") .. " " .. table.concat(v.shape, "x")
+      end
+      return out
+    end)
+    q:put(a:view(1, -1, 2))
+    q:put(a:view(2, 7, -2))
+    q:put(a:reshape(2, 5))
+    local ok, out = h:wait(30)
+    assert.is_true(ok)
+    assert.same({ "1,3,5,7,9 5", "7,5,3 3", "1,2,3,4,5,6,7,8,9,10 2x5" }, out)
+  end)
+
   it("refuse what cannot be sent, saying where, and send nothing", function()
     local q = track(shm.queue { messages = 4, bytes = 4096 })
     local t = { a = { b = {} } }

@@ -10,33 +10,26 @@
 #include <lualib.h>
 
 #include "binding.h"
+#include "lua_input.h"
 #include "luashm.h"
-#include "require.h"
-
-static lua_State *L;
 
 static int decode(lua_State *S) {
   const char *data = lua_touserdata(S, 1);
   size_t size = (size_t)lua_tointeger(S, 2);
-  int top = lua_gettop(S), n = shmlua_deserialize(S, data, size);
+  int top, n;
+  if (lua_getfield(S, LUA_REGISTRYINDEX, "fuzz.shm") == LUA_TNIL) { /* once per state */
+    luaL_openlibs(S);
+    luaL_requiref(S, "shm", luaopen_shm, 1);
+    lua_setfield(S, LUA_REGISTRYINDEX, "fuzz.shm");
+  }
+  lua_settop(S, 2);
+  top = lua_gettop(S);
+  n = shmlua_deserialize(S, data, size);
   REQUIRE(n == -1 ? lua_gettop(S) == top : lua_gettop(S) == top + n);
   return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  unsigned char *bytes = fuzz_block(data, size);
-  if (!L) {
-    L = luaL_newstate();
-    luaL_openlibs(L);
-    luaL_requiref(L, "shm", luaopen_shm, 1);
-    lua_pop(L, 1);
-  }
-  lua_pushcfunction(L, decode);
-  lua_pushlightuserdata(L, bytes);
-  lua_pushinteger(L, (lua_Integer)size);
-  if (lua_pcall(L, 2, 0, 0) != LUA_OK)
-    lua_pop(L, 1); /* a Lua error is a valid answer */
-  lua_gc(L, LUA_GCCOLLECT);
-  free(bytes);
+  fuzz_lua_call(decode, data, size);
   return 0;
 }

@@ -26,6 +26,14 @@ local function tmpfile(contents)
 end
 H.tmpfile = tmpfile
 
+-- The contents of a file (raises if it cannot be read).
+function H.readfile(path)
+  local f = assert(io.open(path, "rb"))
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
 -- Runs a shell command; returns its stdout, and os.execute's three results.
 function H.sh(cmd)
   local p = assert(io.popen(cmd, "r"))
@@ -47,6 +55,9 @@ end
 
 function H.lua(source, ...) return H.run("lua5.4", source, ...) end
 function H.python(source, ...) return H.run("python3", source, ...) end
+-- Debian's python3-numpy is for /usr/bin/python3 (the python3 first on PATH may lack it).
+H.numpy_python = "/usr/bin/python3"
+function H.numpy(source, ...) return H.run(H.numpy_python, source, ...) end
 
 -- The names in /dev/shm now, as a set.
 function H.dev_shm()

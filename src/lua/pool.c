@@ -88,13 +88,11 @@ static int runchunk(lua_State *L) {
   luaL_checktype(L, 2, LUA_TTABLE);
   n = luaL_len(L, 2);
   if (!lua_isnoneornil(L, 3)) {
-    const char *dtype;
-    size_t offset, count;
-    if (!shmlua_arrayview(L, 3, &dtype, &offset, &count) || strcmp(dtype, "int64") != 0 ||
-        count < 1)
+    shmlua_arraylayout view;
+    if (!shmlua_arrayview(L, 3, &view) || strcmp(view.dtype, "int64") != 0 || view.count < 1)
       return luaL_argerror(L, 3, "an int64 array expected");
     lua_getiuservalue(L, 3, 1);
-    counter = (int64_t *)(shmlua_blockaddr(L, shmlua_checkblock(L, -1), 1) + offset);
+    counter = (int64_t *)(shmlua_blockaddr(L, shmlua_checkblock(L, -1), 1) + view.offset);
   }
   lua_settop(L, 2);
   while (lua_getstack(L, levels, &ar))

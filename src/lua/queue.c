@@ -3,42 +3,32 @@
    ended, messages, bytes. Failures a caller expects return nil and "timeout", "full",
    "empty" or "closed" (shut down: pushes refused, pops get what is left first). */
 #include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "sync.h"
 
 enum { DEFAULT_MESSAGES = 1024, DEFAULT_BYTES = 1 << 20 };
 
-static void queue_open(shmlua_syncud *u);
+/* A handle keeps its pop buffer for the next pop up to this size; the buffer of a larger
+   message is freed once it is copied out, so one large message does not pin its size for
+   the life of the handle. */
+enum { SCRATCH_KEPT = 64 * 1024 };
+
+static int queue_open(shmlua_syncud *u, shmlua_error *err);
 static void queue_close(shmlua_syncud *u);
 static int queue_field(lua_State *L, shmlua_syncud *u, const char *key);
 
 static const shmlua_synclass queue_class = {"shm.queue", &shmlua_queue_type, queue_open,
                                             queue_close, queue_field};
 
-static void queue_open(shmlua_syncud *u) {
+static int queue_open(shmlua_syncud *u, shmlua_error *err) {
+  (void)err;
   shmlua_queue_open(&u->as.queue, u->block.addr, u->block.size);
+  return 0;
 }
 
 static void queue_close(shmlua_syncud *u) {
-  free(u->scratch);
-  u->scratch = NULL;
-  u->scratch_size = 0;
-}
-
-/* Where pop copies a message, with the queue locked: malloc, which fails with NULL instead
-   of raising (a Lua error there would leave the queue locked). */
-static void *reserve(void *ud, size_t len) {
-  shmlua_syncud *u = ud;
-  void *p;
-  if (len <= u->scratch_size)
-    return u->scratch ? u->scratch : u; /* any non-NULL pointer for an empty message */
-  if (!(p = realloc(u->scratch, len)))
-    return NULL;
-  u->scratch = p;
-  u->scratch_size = len;
-  return p;
+  shmlua_queue_view_drop(&u->as.queue); /* an open view's lock, before the unmapping */
 }
 
 static int queue_field(lua_State *L, shmlua_syncud *u, const char *key) {
@@ -76,22 +66,21 @@ static int queue_create(lua_State *L) {
   limits.bytes = (uint64_t)shmlua_optfield_int(L, 1, "bytes", DEFAULT_BYTES);
   if ((size = shmlua_queue_layout_size(&limits, &err)) == 0)
     return luaL_argerror(L, 1, err.message);
-  if (lua_istable(L, 1))
-    lua_getfield(L, 1, "name");
-  else
-    lua_pushnil(L);
+  shmlua_pushoptname(L, 1, "name");
   return shmlua_sync_create(L, &queue_class, 2, 1, allowed, size, shmlua_queue_init, &limits);
 }
 
 typedef struct pushing {
-  shmlua_queue *h;
+  shmlua_syncud *u;
   const char *s;
   size_t len;
 } pushing;
 
 static int pushop(void *ctx, const struct timespec *deadline) {
   pushing *p = ctx;
-  return shmlua_queue_push(p->h, p->s, p->len, 1, deadline);
+  if (!p->u->block.addr)
+    return SHMLUA_SYNC_CLOSED;
+  return shmlua_queue_push(&p->u->as.queue, p->s, p->len, 1, deadline);
 }
 
 static int pushresult(lua_State *L, shmlua_syncud *u, int rc) {
@@ -116,9 +105,9 @@ static int pushresult(lua_State *L, shmlua_syncud *u, int rc) {
 
 int shmlua_queue_put(lua_State *L, shmlua_syncud *u, const char *s, size_t len, int wait,
                      const struct timespec *deadline) {
-  pushing p = {&u->as.queue, s, len};
+  pushing p = {u, s, len};
   if (!wait)
-    return pushresult(L, u, shmlua_queue_push(p.h, s, len, 0, NULL));
+    return pushresult(L, u, shmlua_queue_push(&u->as.queue, s, len, 0, NULL));
   return pushresult(L, u, shmlua_sync_wait(L, pushop, &p, deadline, 1, NULL));
 }
 
@@ -144,7 +133,9 @@ typedef struct popping {
 
 static int popop(void *ctx, const struct timespec *deadline) {
   popping *p = ctx;
-  return shmlua_queue_pop(&p->u->as.queue, reserve, p->u, &p->len, 1, deadline);
+  if (!p->u->block.addr)
+    return SHMLUA_SYNC_CLOSED;
+  return shmlua_queue_pop(&p->u->as.queue, shmlua_sync_scratch, p->u, &p->len, 1, deadline);
 }
 
 /* 0 with the message in p's scratch, or what a failed pop returns, pushed. */
@@ -169,18 +160,25 @@ int shmlua_queue_get(lua_State *L, shmlua_syncud *u, int wait, const struct time
                      const char **data, size_t *len) {
   popping p = {u, 0};
   int rc = wait ? shmlua_sync_wait(L, popop, &p, deadline, 1, NULL)
-                : shmlua_queue_pop(&u->as.queue, reserve, u, &p.len, 0, NULL);
+                : shmlua_queue_pop(&u->as.queue, shmlua_sync_scratch, u, &p.len, 0, NULL);
   *data = p.len ? u->scratch : "";
   *len = p.len;
   return popfailure(L, &p, rc);
 }
 
+void shmlua_queue_got(shmlua_syncud *u) {
+  if (u->scratch_size > SCRATCH_KEPT)
+    shmlua_sync_scratch_drop(u);
+}
+
 static int popstring(lua_State *L, int wait, const struct timespec *deadline) {
+  shmlua_syncud *u = checkqueue(L);
   const char *data;
   size_t len;
-  int n = shmlua_queue_get(L, checkqueue(L), wait, deadline, &data, &len);
+  int n = shmlua_queue_get(L, u, wait, deadline, &data, &len);
   if (n == 0) {
     lua_pushlstring(L, data, len);
+    shmlua_queue_got(u);
     n = 1;
   }
   return n;
@@ -212,5 +210,7 @@ void shmlua_open_queue(lua_State *L) {
                                      {"try_push", queue_try_push}, {"try_pop", queue_try_pop},
                                      {"shutdown", queue_shutdown}, {NULL, NULL}};
   shmlua_sync_register(L, &queue_class, methods, queue_create, NULL);
+  shmlua_open_queue_batch(L, &queue_class);
+  shmlua_open_queue_view(L, &queue_class);
   shmlua_open_queue_values(L);
 }

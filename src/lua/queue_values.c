@@ -24,7 +24,9 @@ static int get(lua_State *L, int wait) {
   if (n != 0)
     return n;
   lua_settop(L, 1);
-  if (shmlua_deserialize(L, data, len) != 1)
+  n = shmlua_deserialize(L, data, len);
+  shmlua_queue_got(u);
+  if (n != 1)
     return luaL_error(L, "queue '%s': a message that is not one value (pushed as a string, "
                       "or corrupt) was taken and refused", shmlua_name_user(&u->block.name));
   return 1;

@@ -178,8 +178,8 @@ static void encode(lua_State *L, encoder *e, int idx, int depth);
 /* A shmlua object: its kind and what attaching it again needs. */
 static void encode_object(lua_State *L, encoder *e, int idx, int depth, const char *kind) {
   int block = idx;
-  const char *dtype = NULL;
-  size_t offset = 0, count = 0, len;
+  shmlua_arraylayout view = {NULL, 0, 0, 0, 0, 0};
+  size_t len;
   const char *name = "";
   unsigned char readonly = 0;
   int top = lua_gettop(L);
@@ -190,7 +190,7 @@ static void encode_object(lua_State *L, encoder *e, int idx, int depth, const ch
       block = lua_gettop(L);
       shmlua_checkblock(L, block);
     }
-    if (strcmp(kind, "array") == 0 && !shmlua_arrayview(L, idx, &dtype, &offset, &count))
+    if (strcmp(kind, "array") == 0 && !shmlua_arrayview(L, idx, &view))
       refuse(L, e, depth, "a userdata");
     lua_getfield(L, block, "closed");
     if (lua_toboolean(L, -1))
@@ -207,10 +207,15 @@ static void encode_object(lua_State *L, encoder *e, int idx, int depth, const ch
   len = strlen(name);
   putstring(L, e->out, name, len);
   put(L, e->out, &readonly, 1);
-  if (dtype) {
-    putstring(L, e->out, dtype, strlen(dtype));
-    put(L, e->out, &offset, sizeof offset);
-    put(L, e->out, &count, sizeof count);
+  if (view.dtype) { /* the receiver makes the same view with block:array, view and reshape */
+    int64_t layout[5];
+    layout[0] = (int64_t)view.size;
+    layout[1] = (int64_t)view.offset;
+    layout[2] = (int64_t)view.count;
+    layout[3] = (int64_t)(view.stride / (ptrdiff_t)view.size); /* in elements */
+    layout[4] = (int64_t)view.cols;
+    putstring(L, e->out, view.dtype, strlen(view.dtype));
+    put(L, e->out, layout, sizeof layout);
   }
   lua_settop(L, top);
 }
@@ -481,8 +486,46 @@ static int decode_entries(lua_State *L, decoder *d, int depth);
 
 /* Attaches the object sent by name: shm.<kind>.attach(name [, {readonly = true}]), shm.attach
    for a block and an array's block. Raises when it cannot (gone, not allowed...). */
+/* Calls method of the object on top with the n integer arguments; the result replaces it. */
+static void callmethod(lua_State *L, const char *method, int n, const int64_t *args) {
+  lua_getfield(L, -1, method);
+  lua_insert(L, -2);
+  for (int i = 0; i < n; i++)
+    lua_pushinteger(L, (lua_Integer)args[i]);
+  lua_call(L, n + 1, 1);
+}
+
+/* The view of an array sent, from its block on top (which it replaces): its elements from
+   the lowest address up, then every step-th, backwards for a negative step, in rows of cols.
+   The methods check it all against the block, so hostile numbers only raise. */
+static void makeview(lua_State *L, const char *dtype, size_t dlen, const int64_t *layout) {
+  int64_t size = layout[0], offset = layout[1], count = layout[2], step = layout[3];
+  int64_t low = step < 0 ? offset + (count - 1) * step * size : offset;
+  int64_t args[3];
+  lua_getfield(L, -1, "array");
+  lua_insert(L, -2);
+  lua_pushlstring(L, dtype, dlen);
+  lua_pushinteger(L, (lua_Integer)low + 1);
+  if (count == 0) {
+    lua_pushinteger(L, 0);
+    lua_call(L, 4, 1);
+    return;
+  }
+  lua_call(L, 3, 1);
+  args[0] = 1;
+  args[1] = 1 + (count - 1) * (step < 0 ? -step : step);
+  args[2] = step;
+  callmethod(L, "view", 3, args);
+  if (layout[4] > 0) {
+    args[0] = count / layout[4];
+    args[1] = layout[4];
+    callmethod(L, "reshape", 2, args);
+  }
+}
+
 static int decode_object(lua_State *L, decoder *d) {
-  size_t klen, nlen, dlen = 0, offset = 0, count = 0;
+  size_t klen, nlen, dlen = 0;
+  int64_t layout[5];
   const char *kind = takestring(d, &klen), *name, *dtype = NULL;
   unsigned char readonly;
   int k, isarray, isblock, base;
@@ -496,9 +539,12 @@ static int decode_object(lua_State *L, decoder *d) {
   kind = object_kinds[k];
   isarray = strcmp(kind, "array") == 0;
   isblock = isarray || strcmp(kind, "block") == 0;
-  if (isarray && (!(dtype = takestring(d, &dlen)) || dlen > 16 || !take(d, &offset, sizeof offset)
-                  || !take(d, &count, sizeof count) || offset >= SIZE_MAX / 2 ||
-                  count >= SIZE_MAX / 2))
+  /* sizes that keep makeview's arithmetic far from overflow */
+  if (isarray && (!(dtype = takestring(d, &dlen)) || dlen > 16 || !take(d, layout, sizeof layout)
+                  || layout[0] < 1 || layout[0] > 16 || layout[1] < 0 || layout[1] > INT32_MAX * 16LL
+                  || layout[2] < 0 || layout[2] > INT32_MAX || layout[3] == 0 ||
+                  layout[3] < -INT32_MAX || layout[3] > INT32_MAX || layout[4] < 0 ||
+                  layout[4] > INT32_MAX))
     return 0;
   luaL_checkstack(L, 8, "values received");
   base = lua_gettop(L);
@@ -525,14 +571,8 @@ static int decode_object(lua_State *L, decoder *d) {
                  lua_tostring(L, -1), lua_tostring(L, -2));
     }
     lua_pop(L, 1);
-    if (isarray) {
-      lua_getfield(L, -1, "array");
-      lua_insert(L, -2);
-      lua_pushlstring(L, dtype, dlen);
-      lua_pushinteger(L, (lua_Integer)offset + 1);
-      lua_pushinteger(L, (lua_Integer)count);
-      lua_call(L, 4, 1);
-    }
+    if (isarray)
+      makeview(L, dtype, dlen, layout);
   }
   lua_replace(L, base + 1);
   lua_settop(L, base + 1);
