@@ -264,6 +264,7 @@ W.fixtures = {
       p:terminate()
       return f
     end },
+  },
   ["shm.view"] = {
     { "open", function(c)
       local q = c:queue()
