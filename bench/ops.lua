@@ -171,6 +171,17 @@ local ops = {
   { id = "dict_set_2p_one_lock", wall = true, label = "  same, one lock (dict < 2 MiB)",
     n = 1000000, smoke = 200, expect = function(n) return 2 * n end,
     impls = { python = false, c = false }, why = "the same two processes on one shard" },
+  { id = "queue_values", wall = true, label = "queue put/get small table", n = 200000,
+    smoke = 500, unit = "message", expect = triangle, floor = true,
+    impls = { c = false }, targets = { faster_than_python, within_2x_floor },
+    why = "{seq, 'abc', 2.5, ok = true}; floor: push/pop of a string as long as its encoding; " ..
+      "Python: the same dict through multiprocessing.Queue" },
+  { id = "pool_map", wall = true, label = "pool:map 10,000 tiny tasks", n = 20, smoke = 2,
+    size = 10000, smoke_size = 100, unit = "map", floor = true, impls = { c = false },
+    expect = function(n, size) return n * size end,
+    targets = { { vs = "python", max = 0.2 } },
+    why = "2 workers started before, x * 2 + 1 over 1..size; floor: the same loop in one " ..
+      "process; Python: Pool(2).map" },
   { id = "spawn_fn", wall = true, label = "start+wait forked function", n = 300, smoke = 3,
     unit = "process", expect = function(n) return 7 * n end,
     targets = { faster_than_python, { vs = "c", max = 2 } },

@@ -432,6 +432,8 @@ int shmlua_children_wait_all(void) {
   for (shmlua_child *c = registry; c; c = c->next) {
     /* Nobody will read the output now; a child blocked writing it gets EPIPE and ends. */
     close_fd(&c->outfd);
+    if (c->daemon && !c->done)
+      kill(c->pid, SIGTERM);
     while (!c->done) {
       int status;
       pid_t r = waitpid(c->pid, &status, 0);

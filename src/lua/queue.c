@@ -76,8 +76,12 @@ static int queue_field(lua_State *L, shmlua_syncud *u, const char *key) {
   return 1;
 }
 
+shmlua_syncud *shmlua_checkqueue(lua_State *L, int arg) {
+  return shmlua_sync_check(L, arg, &queue_class);
+}
+
 static shmlua_syncud *checkqueue(lua_State *L) {
-  return shmlua_sync_check(L, 1, &queue_class);
+  return shmlua_checkqueue(L, 1);
 }
 
 /* shm.queue{messages = n, bytes = n, name = s, mode = m, keep = b} */
@@ -108,6 +112,8 @@ static int pushstep(void *ctx, const struct timespec *deadline) {
   return shmlua_queue_push(&p->u->as.queue, p->s, p->len, p->wait, deadline);
 }
 
+/* Each step, the first try too, under a guard of the queue's block: a truncated one
+   raises. */
 static int pushop(void *ctx, const struct timespec *deadline) {
   pushing *p = ctx;
   if (!p->u->block.addr)
@@ -140,27 +146,30 @@ static int must_wait(int rc) {
   return rc == EAGAIN || rc == EBUSY;
 }
 
-static int queue_push(lua_State *L) {
-  shmlua_syncud *u = checkqueue(L);
-  double seconds;
-  const double *timeout;
-  pushing p = {u, NULL, 0, SHMLUA_QUEUE_ONCE};
-  int rc;
-  p.s = luaL_checklstring(L, 2, &p.len);
-  timeout = shmlua_optseconds(L, 3, &seconds);
-  rc = shmlua_sync_guarded(u, pushstep, &p, NULL);
-  if (must_wait(rc)) {
+int shmlua_queue_put(lua_State *L, shmlua_syncud *u, const char *s, size_t len, int wait,
+                     const double *timeout) {
+  pushing p = {u, s, len, wait ? SHMLUA_QUEUE_ONCE : SHMLUA_QUEUE_TRY};
+  int rc = shmlua_sync_guarded(u, pushstep, &p, NULL);
+  if (wait && must_wait(rc)) {
     p.wait = SHMLUA_QUEUE_WAIT;
     rc = shmlua_sync_wait_for(L, pushop, &p, timeout);
   }
   return pushresult(L, u, rc);
 }
 
+static int queue_push(lua_State *L) {
+  shmlua_syncud *u = checkqueue(L);
+  double seconds;
+  size_t len;
+  const char *s = luaL_checklstring(L, 2, &len);
+  return shmlua_queue_put(L, u, s, len, 1, shmlua_optseconds(L, 3, &seconds));
+}
+
 static int queue_try_push(lua_State *L) {
   shmlua_syncud *u = checkqueue(L);
-  pushing p = {u, NULL, 0, SHMLUA_QUEUE_TRY};
-  p.s = luaL_checklstring(L, 2, &p.len);
-  return pushresult(L, u, shmlua_sync_guarded(u, pushstep, &p, NULL));
+  size_t len;
+  const char *s = luaL_checklstring(L, 2, &len);
+  return shmlua_queue_put(L, u, s, len, 0, NULL);
 }
 
 typedef struct popping {
@@ -171,7 +180,8 @@ typedef struct popping {
 
 static int popstep(void *ctx, const struct timespec *deadline) {
   popping *p = ctx;
-  return shmlua_queue_pop(&p->u->as.queue, shmlua_sync_scratch, p->u, &p->len, p->wait, deadline);
+  return shmlua_queue_pop(&p->u->as.queue, shmlua_sync_scratch, p->u, &p->len, p->wait,
+                          deadline);
 }
 
 static int popop(void *ctx, const struct timespec *deadline) {
@@ -181,13 +191,11 @@ static int popop(void *ctx, const struct timespec *deadline) {
   return shmlua_sync_guarded(p->u, popstep, p, deadline);
 }
 
-static int popresult(lua_State *L, popping *p, int rc) {
+/* 0 with the message in p's scratch, or what a failed pop returns, pushed. */
+static int popfailure(lua_State *L, popping *p, int rc) {
   switch (rc) {
   case 0:
-    lua_pushlstring(L, p->len ? p->u->scratch : "", p->len);
-    if (p->u->scratch_size > SCRATCH_KEPT)
-      shmlua_sync_scratch_drop(p->u);
-    return 1;
+    return 0;
   case EAGAIN:
     return shmlua_sync_fail(L, "empty");
   case ETIMEDOUT:
@@ -201,21 +209,45 @@ static int popresult(lua_State *L, popping *p, int rc) {
   }
 }
 
-static int queue_pop(lua_State *L) {
-  popping p = {checkqueue(L), 0, SHMLUA_QUEUE_ONCE};
-  double seconds;
-  const double *timeout = shmlua_optseconds(L, 2, &seconds);
-  int rc = shmlua_sync_guarded(p.u, popstep, &p, NULL);
-  if (must_wait(rc)) {
+int shmlua_queue_get(lua_State *L, shmlua_syncud *u, int wait, const double *timeout,
+                     const char **data, size_t *len) {
+  popping p = {u, 0, wait ? SHMLUA_QUEUE_ONCE : SHMLUA_QUEUE_TRY};
+  int rc = shmlua_sync_guarded(u, popstep, &p, NULL);
+  if (wait && must_wait(rc)) {
     p.wait = SHMLUA_QUEUE_WAIT;
     rc = shmlua_sync_wait_for(L, popop, &p, timeout);
   }
-  return popresult(L, &p, rc);
+  *data = p.len ? u->scratch : "";
+  *len = p.len;
+  return popfailure(L, &p, rc);
+}
+
+void shmlua_queue_got(shmlua_syncud *u) {
+  if (u->scratch_size > SCRATCH_KEPT)
+    shmlua_sync_scratch_drop(u);
+}
+
+static int popstring(lua_State *L, int wait, const double *timeout) {
+  shmlua_syncud *u = checkqueue(L);
+  const char *data;
+  size_t len;
+  int n = shmlua_queue_get(L, u, wait, timeout, &data, &len);
+  if (n == 0) {
+    lua_pushlstring(L, data, len);
+    shmlua_queue_got(u);
+    n = 1;
+  }
+  return n;
+}
+
+static int queue_pop(lua_State *L) {
+  double seconds;
+  checkqueue(L);
+  return popstring(L, 1, shmlua_optseconds(L, 2, &seconds));
 }
 
 static int queue_try_pop(lua_State *L) {
-  popping p = {checkqueue(L), 0, SHMLUA_QUEUE_TRY};
-  return popresult(L, &p, shmlua_sync_guarded(p.u, popstep, &p, NULL));
+  return popstring(L, 0, NULL);
 }
 
 static int shutdownstep(void *ctx, const struct timespec *deadline) {
@@ -241,4 +273,5 @@ void shmlua_open_queue(lua_State *L) {
   shmlua_sync_register(L, &queue_class, methods, queue_create, NULL);
   shmlua_open_queue_batch(L, &queue_class);
   shmlua_open_queue_view(L, &queue_class);
+  shmlua_open_queue_values(L);
 }

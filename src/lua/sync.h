@@ -107,6 +107,19 @@ int shmlua_mutex_relock(lua_State *L, shmlua_syncud *m);
 
 #define SHMLUA_MUTEX_MT "shm.mutex"
 
+/* Queues (queue.c) for the parts that add methods (queue_values.c): the open queue at arg;
+   a push of len bytes (wait: first a try that does not wait, then for timeout seconds as
+   shmlua_optseconds read them, NULL for ever), pushing what q:push returns;
+   a pop that returns 0 with the message in *data (valid until the next pop through u), or
+   pushes what a failed q:pop returns and returns its count. */
+shmlua_syncud *shmlua_checkqueue(lua_State *L, int arg);
+int shmlua_queue_put(lua_State *L, shmlua_syncud *u, const char *s, size_t len, int wait,
+                     const double *timeout);
+int shmlua_queue_get(lua_State *L, shmlua_syncud *u, int wait, const double *timeout,
+                     const char **data, size_t *len);
+/* After the message of shmlua_queue_get is used: a large pop buffer is not kept. */
+void shmlua_queue_got(shmlua_syncud *u);
+
 /* The parts, each a file; shmlua_open_sync (binding.h) calls them all. */
 void shmlua_open_mutex(lua_State *L);
 void shmlua_open_semaphore(lua_State *L);
@@ -114,6 +127,7 @@ void shmlua_open_barrier(lua_State *L);
 void shmlua_open_event(lua_State *L);
 void shmlua_open_cond(lua_State *L);
 void shmlua_open_queue(lua_State *L);
+void shmlua_open_queue_values(lua_State *L); /* q:put, q:get... on the queue's class */
 /* The queue's batch methods (queue_batch.c) and views (queue_view.c), added to class cls
    by shmlua_open_queue. */
 void shmlua_open_queue_batch(lua_State *L, const shmlua_synclass *cls);
