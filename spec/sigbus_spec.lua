@@ -190,6 +190,8 @@ describe("a block truncated by another process while this one reads it", functio
     { "a queue's pop_many", "local q = assert(shm.queue { name = name, bytes = 1 << 16 });" ..
       "for i = 1, 300 do assert(q:push(('x'):rep(100))) end; local got = {}",
       "function read() q:pop_many(got, 4, 0) end" },
+    { "a queue's put and get", "local q = assert(shm.queue { name = name, bytes = 1 << 16 })",
+      "function read() assert(q:put({ 1, 'two', 3.5 })); assert(q:get(1)) end" },
     -- a view reads the ring in place, holding the head's lock
     { "a queue view's sub", "local q = assert(shm.queue { name = name, bytes = 1 << 16 });" ..
       "assert(q:push(('m'):rep(60000))); local v = assert(q:view(1))",
