@@ -206,13 +206,15 @@ static int save(ctx *c, void *p, uint32_t width) {
   return 1;
 }
 
+/* A word that keeps its value needs no record: an overwrite with the same value (a set of
+   the same size, type and ttl, a repeated value) logs only what changes. */
 static void set32(ctx *c, uint32_t *p, uint32_t v) {
-  if (save(c, p, 4))
+  if (*p != v && save(c, p, 4))
     *p = v;
 }
 
 static void set64(ctx *c, uint64_t *p, uint64_t v) {
-  if (save(c, p, 8))
+  if (*p != v && save(c, p, 8))
     *p = v;
 }
 
