@@ -2,7 +2,7 @@
 # only those missing (apt-get as root; otherwise it says what to install).
 shmlua_packages=(cmake gcc make libc6-dev lua5.4 liblua5.4-dev lua-busted libreadline-dev
   python3 tmux procps util-linux clang libclang-rt-14-dev
-  xxd luarocks pkgconf strace
+  xxd luarocks pkgconf strace clang-format
   python3-numpy) # NumPy for /usr/bin/python3: the array specs and bench rows compare with it
 
 shmlua_install_deps() {

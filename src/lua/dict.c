@@ -50,6 +50,20 @@ static keyed checkkeyed(lua_State *L) {
   return k;
 }
 
+/* Where a read copies a string under the lock: a buffer on the C stack when it is small
+   (no call, no pointer to follow), else the handle's scratch buffer. */
+enum { SMALL_VALUE = 256 };
+
+typedef struct reading {
+  shmlua_syncud *u;
+  char small[SMALL_VALUE];
+} reading;
+
+static void *reserve(void *ud, size_t len) {
+  reading *r = ud;
+  return len <= sizeof r->small ? r->small : shmlua_sync_scratch(r->u, len);
+}
+
 /* One step of the core on a dict, run under a guard of its block (shmlua_sync_guarded), so
    a block truncated by a peer raises instead of killing the process. */
 typedef enum dictop {
@@ -68,6 +82,7 @@ typedef struct call {
   int forcible, stale;
   uint64_t n;                     /* max in; freed, length or a field out */
   void *gathered;                 /* D_KEYS */
+  reading *reading;               /* D_GET, D_POP */
   shmlua_error err;
 } call;
 
@@ -81,7 +96,7 @@ static int step(void *ctx, const struct timespec *deadline) {
   (void)deadline;
   switch (c->op) {
   case D_GET:
-    return shmlua_dict_get(h, key, klen, shmlua_sync_scratch, c->k.u, &c->out,
+    return shmlua_dict_get(h, key, klen, reserve, c->reading, &c->out,
                            c->flag ? &c->stale : NULL, &c->err);
   case D_STORE:
     return shmlua_dict_store(h, c->mode, key, klen, &c->v, c->ms, &c->forcible, &c->err);
@@ -98,7 +113,7 @@ static int step(void *ctx, const struct timespec *deadline) {
   case D_COUNT: c->n = shmlua_dict_count(h); return 0;
   case D_PUSH: return shmlua_dict_push(h, key, klen, c->flag, &c->v, &c->n, &c->err);
   case D_POP:
-    return shmlua_dict_pop(h, key, klen, c->flag, shmlua_sync_scratch, c->k.u, &c->out,
+    return shmlua_dict_pop(h, key, klen, c->flag, reserve, c->reading, &c->out,
                            &c->err);
   case D_LLEN: return shmlua_dict_llen(h, key, klen, &c->n, &c->err);
   }
@@ -225,8 +240,10 @@ static int dict_create(lua_State *L) {
 }
 
 static int get(lua_State *L, int with_stale) {
-  call c = {.op = D_GET, .k = checkkeyed(L), .flag = with_stale};
+  reading r; /* small is written only where a value is copied into it */
+  call c = {.op = D_GET, .k = checkkeyed(L), .flag = with_stale, .reading = &r};
   int n;
+  r.u = c.k.u;
   if ((n = run(L, &c)) != 0)
     return n;
   pushvalue(L, &c.out);
@@ -437,8 +454,10 @@ static int dict_rpush(lua_State *L) {
 }
 
 static int pop(lua_State *L, int left) {
-  call c = {.op = D_POP, .k = checkkeyed(L), .flag = left};
+  reading r; /* small is written only where a value is copied into it */
+  call c = {.op = D_POP, .k = checkkeyed(L), .flag = left, .reading = &r};
   int n;
+  r.u = c.k.u;
   if ((n = run(L, &c)) != 0)
     return n;
   pushvalue(L, &c.out);
