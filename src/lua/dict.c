@@ -83,7 +83,7 @@ typedef struct call {
   uint64_t n;                     /* max in; freed, length or a field out */
   void *gathered;                 /* D_KEYS */
   reading *reading;               /* D_GET, D_POP */
-  shmlua_error err;
+  shmlua_error *err;              /* run's: not zeroed with the rest */
 } call;
 
 static int gather(void *ud, const char *key, size_t klen);
@@ -97,25 +97,25 @@ static int step(void *ctx, const struct timespec *deadline) {
   switch (c->op) {
   case D_GET:
     return shmlua_dict_get(h, key, klen, reserve, c->reading, &c->out,
-                           c->flag ? &c->stale : NULL, &c->err);
+                           c->flag ? &c->stale : NULL, c->err);
   case D_STORE:
-    return shmlua_dict_store(h, c->mode, key, klen, &c->v, c->ms, &c->forcible, &c->err);
+    return shmlua_dict_store(h, c->mode, key, klen, &c->v, c->ms, &c->forcible, c->err);
   case D_INCR:
     return shmlua_dict_incr(h, key, klen, &c->v, c->init, c->ms, &c->out, &c->forcible,
-                            &c->err);
-  case D_TTL: return shmlua_dict_ttl(h, key, klen, &c->ms, &c->err);
-  case D_EXPIRE: return shmlua_dict_expire(h, key, klen, c->ms, &c->err);
-  case D_FLUSH_ALL: return shmlua_dict_flush_all(h, &c->err);
-  case D_FLUSH_EXPIRED: return shmlua_dict_flush_expired(h, c->n, &c->n, &c->err);
-  case D_KEYS: return shmlua_dict_keys(h, c->n, gather, c->gathered, &c->err);
+                            c->err);
+  case D_TTL: return shmlua_dict_ttl(h, key, klen, &c->ms, c->err);
+  case D_EXPIRE: return shmlua_dict_expire(h, key, klen, c->ms, c->err);
+  case D_FLUSH_ALL: return shmlua_dict_flush_all(h, c->err);
+  case D_FLUSH_EXPIRED: return shmlua_dict_flush_expired(h, c->n, &c->n, c->err);
+  case D_KEYS: return shmlua_dict_keys(h, c->n, gather, c->gathered, c->err);
   case D_CAPACITY: c->n = shmlua_dict_capacity(h); return 0;
   case D_FREE_SPACE: c->n = shmlua_dict_free_space(h); return 0;
   case D_COUNT: c->n = shmlua_dict_count(h); return 0;
-  case D_PUSH: return shmlua_dict_push(h, key, klen, c->flag, &c->v, &c->n, &c->err);
+  case D_PUSH: return shmlua_dict_push(h, key, klen, c->flag, &c->v, &c->n, c->err);
   case D_POP:
     return shmlua_dict_pop(h, key, klen, c->flag, reserve, c->reading, &c->out,
-                           &c->err);
-  case D_LLEN: return shmlua_dict_llen(h, key, klen, &c->n, &c->err);
+                           c->err);
+  case D_LLEN: return shmlua_dict_llen(h, key, klen, &c->n, c->err);
   }
   return 0;
 }
@@ -124,10 +124,13 @@ static int failure(lua_State *L, shmlua_syncud *u, const shmlua_error *err);
 
 /* Runs c's step: 0, or what failure returns (nil and a message, or it raises). */
 static int run(lua_State *L, call *c) {
-  int rc = shmlua_sync_guarded(c->k.u, step, c, NULL);
+  shmlua_error err;
+  int rc;
+  c->err = &err;
+  rc = shmlua_sync_guarded(c->k.u, step, c, NULL);
   if (rc == SHMLUA_SYNC_FAULT)
     return shmlua_sync_error(L, c->k.u, rc);
-  return rc == 0 ? 0 : failure(L, c->k.u, &c->err);
+  return rc == 0 ? 0 : failure(L, c->k.u, &err);
 }
 
 /* The dict at 1 only, for the calls without a key. */
