@@ -93,6 +93,7 @@ enum { PAIRWISE_BLOCK = 128 };
   }
 DEFINE_PAIRWISE(pairwise32, float)
 DEFINE_PAIRWISE(pairwise64, double)
+DEFINE_PAIRWISE(pairwise_i64, int64_t) /* for the mean: each element as a double */
 
 /* ---- several memory streams ----
    One pass over a large run in a shared block is bounded by the memory at 0.35-0.40 ns per
@@ -173,6 +174,7 @@ static double pairwise_total(const pairwise_stack *st) {
   }
 DEFINE_SUM(sum32, float, pairwise32)
 DEFINE_SUM(sum64, double, pairwise64)
+DEFINE_SUM(sum_i64_as_double, int64_t, pairwise_i64)
 
 /* Integer sums in uint64: wrapping is defined there, and the bits are Lua's. Any order gives
    the same sum, so the blocks simply add up. */
@@ -219,12 +221,10 @@ shmlua_num shmlua_vec_sum(const shmlua_vec *v) {
 }
 
 double shmlua_vec_mean(const shmlua_vec *v) {
-  double s = 0;
   if (!is64int(v->type))
     return tofloat(shmlua_vec_sum(v)) / (double)v->n;
-  for (size_t k = 0; k < v->n; k++)
-    s += (double)ELEM(int64_t, v, k); /* uint64 as Lua reads it */
-  return s / (double)v->n;
+  /* summed as doubles, pairwise as NumPy's mean; uint64 as Lua reads it */
+  return sum_i64_as_double((const int64_t *)v->p, STEP(v), v->n) / (double)v->n;
 }
 
 /* ---- min and max ---- */
