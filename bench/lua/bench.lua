@@ -158,6 +158,16 @@ function ops.arr_sum(n)
   return finish(m, timed(n, REPS, function() return a:sum() end))
 end
 
+-- Two forked workers, each summing a half (wall time: the driver's row says so).
+function ops.arr_par_sum(n)
+  local m, a = floats(n)
+  a:arange(1)
+  return finish(m, timed(n, REPS, function()
+    local sums = shm.parallel(2, a, function(chunk) return chunk:sum() end)
+    return sums[1] + sums[2]
+  end))
+end
+
 function ops.arr_sum_step2(n)
   local m, a = floats(n)
   a:arange(1)
