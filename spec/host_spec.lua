@@ -329,10 +329,10 @@ describe("shmlua --ls and --rm", function()
     local m <close> = assert(shm.create(1234, name, { mode = tonumber("640", 8), keep = true }))
     local r = run({ "--ls" })
     assert.is_true(r.ok, r.err)
-    assert.matches("^NAME +KIND +SIZE +MODE +UID +AGE +CREATOR +PIDS +STATE\n", r.out)
+    assert.matches("^NAME +KIND +SIZE +STORED +MODE +UID +AGE +CREATOR +PIDS +STATE\n", r.out)
     local line = r.out:match("\n(" .. name:gsub("%p", "%%%0") .. " [^\n]*)")
     assert.is_not_nil(line, r.out)
-    assert.matches(" block +1234 rw%-r%-%-%-%-%- ", line)
+    assert.matches(" block +1234 +4096 rw%-r%-%-%-%-%- ", line) -- reserved: a whole page
     assert.matches(" " .. H.sh("id -u"):match("%d+") .. " ", line)
     r = run({ "--rm", name })
     assert.is_true(r.ok, r.err)
@@ -354,7 +354,7 @@ describe("shmlua --ls and --rm", function()
       local function columns(name)
         local row = out:match("\n(" .. name:gsub("%p", "%%%0") .. " [^\n]*)")
         local kind, creator, rest = row:match(
-          "^%S+ +(%a+) +%d+ rw%-%-%-%-%-%-%- +%d+ +%d+s +(%S+ ?g?o?n?e?) +%- +(.*)$")
+          "^%S+ +(%a+) +%d+ +%d+ rw%-%-%-%-%-%-%- +%d+ +%d+s +(%S+ ?g?o?n?e?) +%- +(.*)$")
         assert.is_true(creator == "-" or creator:match("^%d+ gone$") ~= nil, row)
         return kind, rest
       end

@@ -114,26 +114,8 @@ local function asan_passes_segv()
 end
 
 describe("what is not guaranteed", function()
-  -- The mapping cannot outlive the file's pages: a peer with write access that truncates a
-  -- named block turns the next access into SIGBUS. Documented in docs/reliability.md with the
-  -- mitigation (give untrusted peers read-only access: they cannot truncate, see
-  -- security_spec.lua); this spec keeps the documentation honest.
-  it("a peer that truncates a named block makes the next access a SIGBUS", function()
-    local out, ok, how, code = H.run(asan_passes_segv() .. "lua5.4", [[
-      local shm = require "shm"
-      local m = assert(shm.create(1 << 16))
-      m.buf[1] = 1
-      assert(os.execute("truncate -s 0 /dev/shm/" .. m.name))
-      io.stdout:write("truncated\n")
-      io.stdout:flush()
-      m:unlink()
-      return m.buf[1]
-    ]])
-    assert.equal("truncated\n", out:match("^truncated\n"))
-    assert.is_nil(ok)
-    -- SIGBUS (7), seen directly or through the shell as 128 + 7
-    assert.is_true((how == "signal" and code == 7) or (how == "exit" and code == 135), out)
-  end)
+  -- A peer that truncates a named block used to turn the next access into a SIGBUS: it is
+  -- an error now (issue 20), proved by spec/sigbus_spec.lua.
 
   -- glibc links the robust mutexes a thread holds through pointers stored inside each mutex,
   -- in the shared block: a peer that overwrites them makes the holder's unlock follow its

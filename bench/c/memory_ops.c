@@ -23,29 +23,34 @@ static unsigned char *map_fd(int fd, size_t size) {
   return p;
 }
 
-/* Sizes a new object: as shmlua does (exact mode, storage reserved) or as Python does
-   (ftruncate, which reserves nothing). */
-static int size_full(int fd) {
-  return fchmod(fd, 0600) == 0 && posix_fallocate(fd, 0, SMALL) == 0;
+/* Sizes a new object: as shmlua does (exact mode, storage reserved, or with reserve = false
+   not) or as Python does (ftruncate, which reserves nothing). */
+static int size_full(int fd, long size) {
+  return fchmod(fd, 0600) == 0 && posix_fallocate(fd, 0, size) == 0;
 }
 
-static int size_bare(int fd) {
-  return ftruncate(fd, SMALL) == 0;
+static int size_lazy(int fd, long size) {
+  return fchmod(fd, 0600) == 0 && ftruncate(fd, size) == 0;
 }
 
-/* create + close + unlink of a 4 KiB block, n times. */
-static double create_loop(long n, int (*size_object)(int fd), int64_t *check) {
+static int size_bare(int fd, long size) {
+  return ftruncate(fd, size) == 0;
+}
+
+/* create + close + unlink of a block of size bytes, n times. */
+static double create_loop(long n, long size, int (*size_object)(int fd, long size),
+                          int64_t *check) {
   char name[64];
   int64_t t0 = shmlua_cbench_now();
   for (long i = 0; i < n; i++) {
     make_name(name, sizeof name, i);
     int fd = shm_open(name, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
-    if (fd < 0 || !size_object(fd))
+    if (fd < 0 || !size_object(fd, size))
       shmlua_cbench_die("create");
-    unsigned char *p = map_fd(fd, SMALL);
+    unsigned char *p = map_fd(fd, (size_t)size);
     close(fd);
     *check += p[0] == 0;
-    munmap(p, SMALL);
+    munmap(p, (size_t)size);
     if (shm_unlink(name) != 0)
       shmlua_cbench_die("shm_unlink");
   }
@@ -54,12 +59,17 @@ static double create_loop(long n, int (*size_object)(int fd), int64_t *check) {
 
 static double create_full(long n, long size, char **args, int64_t *check) {
   (void)size, (void)args;
-  return create_loop(n, size_full, check);
+  return create_loop(n, SMALL, size_full, check);
 }
 
 static double create_bare(long n, long size, char **args, int64_t *check) {
   (void)size, (void)args;
-  return create_loop(n, size_bare, check);
+  return create_loop(n, SMALL, size_bare, check);
+}
+
+static double create_lazy(long n, long size, char **args, int64_t *check) {
+  (void)args;
+  return create_loop(n, size, size_lazy, check);
 }
 
 static double attach(long n, long size, char **args, int64_t *check) {
@@ -193,7 +203,8 @@ static double bulk_copy(long n, long size, char **args, int64_t *check) {
 }
 
 const shmlua_cbench_op shmlua_cbench_memory_ops[] = {
-    {"create", create_full},   {"create_bare", create_bare}, {"attach", attach},
+    {"create", create_full},   {"create_bare", create_bare}, {"create_lazy", create_lazy},
+    {"attach", attach},
     {"byte_read", byte_read},  {"byte_write", byte_write},   {"i64_read", i64_read},
     {"i64_write", i64_write},  {"f64_read", f64_read},       {"f64_write", f64_write},
     {"bulk_write", bulk_write}, {"bulk_read", bulk_read},    {"bulk_copy", bulk_copy},

@@ -13,17 +13,24 @@ local function per(seconds, n) return seconds * 1e9 / n end
 
 local ops = {}
 
-function ops.create(n)
+-- create + close + unlink of a block of size bytes, n times.
+local function create_loop(n, size, opts)
   local check = 0
   local t0 = now()
   for _ = 1, n do
-    local m = assert(shm.create(SMALL))
+    local m = assert(shm.create(size, nil, opts))
     if m.buf[1] == 0 then check = check + 1 end
     m:close()
     assert(m:unlink())
   end
   return per(now() - t0, n), check
 end
+
+function ops.create(n) return create_loop(n, SMALL) end
+
+-- reserve = false: the pages of a big block are neither reserved nor touched (one read of a
+-- hole maps the shared zero page).
+function ops.create_lazy(n, size) return create_loop(n, size, { reserve = false }) end
 
 function ops.attach(n)
   local owner <close> = assert(shm.create(SMALL))

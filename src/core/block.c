@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "escape.h"
+#include "fault.h"
 #include "owner.h"
 
 enum { RANDOM_NAME_TRIES = 100 };
@@ -22,9 +23,12 @@ static void mark_closed(shmlua_block *b) {
   b->addr = NULL;
   b->size = 0;
   b->readonly = false;
+  b->lazy = false;
 }
 
-static int reserve(int fd, size_t size) {
+static int reserve(int fd, size_t size, bool lazy) {
+  if (lazy)
+    return ftruncate(fd, (off_t)size) == 0 ? 0 : errno;
 #if defined(__APPLE__)
   /* macOS has no posix_fallocate and cannot resize shared memory after the first ftruncate. */
   return ftruncate(fd, (off_t)size) == 0 ? 0 : errno;
@@ -44,6 +48,7 @@ static int map(shmlua_block *b, int fd, size_t size, bool readonly) {
   b->addr = addr;
   b->size = size;
   b->readonly = readonly;
+  shmlua_fault_install(); /* before anyone can touch it */
   return 0;
 }
 
@@ -78,7 +83,7 @@ static int open_new(shmlua_block *b, const shmlua_name *name, shmlua_error *err)
 
 int shmlua_block_create(shmlua_block *b, const shmlua_name *name, size_t size,
                         const shmlua_create_opts *opts, shmlua_error *err) {
-  shmlua_create_opts defaults = {SHMLUA_DEFAULT_MODE, false};
+  shmlua_create_opts defaults = {SHMLUA_DEFAULT_MODE, false, false};
   int fd, rc;
   mark_closed(b);
   if (!opts)
@@ -100,7 +105,7 @@ int shmlua_block_create(shmlua_block *b, const shmlua_name *name, size_t size,
   if (rc == 0)
     record_creator(fd);
   if (rc == 0)
-    rc = reserve(fd, size);
+    rc = reserve(fd, size, opts->lazy);
   if (rc == 0)
     rc = map(b, fd, size, false);
   close(fd);
@@ -111,6 +116,7 @@ int shmlua_block_create(shmlua_block *b, const shmlua_name *name, size_t size,
     mark_closed(b);
     return shmlua_fail(err, rc, shmlua_name_user(&b->name));
   }
+  b->lazy = opts->lazy;
   return 0;
 }
 

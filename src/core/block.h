@@ -19,17 +19,21 @@ typedef struct shmlua_block {
   unsigned char *addr; /* NULL once closed */
   size_t size;         /* kept after close */
   bool readonly;
+  bool lazy; /* made by this handle without reserving its storage */
   shmlua_name name;
 } shmlua_block;
 
 typedef struct shmlua_create_opts {
   mode_t mode; /* applied exactly, whatever the umask */
   bool keep;   /* true: not owned, so not unlinked when this process exits */
+  bool lazy;   /* true: storage is not reserved (ftruncate only), as Python does: creating
+                  costs nothing whatever the size, and a page takes memory when first
+                  touched; a full /dev/shm is then a SIGBUS at that touch (see fault.h) */
 } shmlua_create_opts;
 
 /* Creates a new block of size bytes (> 0). name may be NULL for a random name (retried on
-   collision); a given name is never retried. All storage is reserved up front, so a full
-   /dev/shm is ENOSPC here rather than SIGBUS later. On failure nothing is left behind and
+   collision); a given name is never retried. All storage is reserved up front (unless
+   opts->lazy), so a full /dev/shm is ENOSPC here rather than SIGBUS later. On failure nothing is left behind and
    b is closed. opts may be NULL for mode 0600, owned. */
 int shmlua_block_create(shmlua_block *b, const shmlua_name *name, size_t size,
                         const shmlua_create_opts *opts, shmlua_error *err);

@@ -254,6 +254,7 @@ static int read_blocks(shmlua_listing *l, shmlua_error *err) {
     memset(b, 0, sizeof *b);
     strcpy(b->name, e->d_name);
     b->size = st.st_size;
+    b->stored = (off_t)st.st_blocks * 512; /* st_blocks counts 512-byte units everywhere */
     b->mode = st.st_mode & 07777;
     b->uid = st.st_uid;
     b->age = seconds_between(later(st.st_ctim, st.st_mtim) ? st.st_ctim : st.st_mtim, now);

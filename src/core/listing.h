@@ -40,6 +40,8 @@ typedef struct shmlua_blockinfo {
   int creator_alive; /* 1, 0 (ended, or a zombie), or -1 when the creator is not known */
   shmlua_syncstate state;
   off_t size;
+  off_t stored; /* bytes with storage behind them: size (in whole pages) for a block made
+                   with its storage reserved, less for one made without until it is touched */
   mode_t mode; /* permission bits */
   uid_t uid;
   double age;       /* seconds since the contents or attributes last changed */

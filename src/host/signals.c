@@ -52,8 +52,8 @@ static void on_cancel(int signo) {
    call, as in lua.c: whatever it inherited (a shell's background job starts with it
    ignored), SIGINT interrupts running code, and ends the host after a call. */
 void shmlua_signals_install(void) {
-  /* SIGBUS: what touching a block another process truncated gives; cleaning up is all that
-     can be done then (docs/reliability.md). */
+  /* SIGBUS: the module's handler (core/fault.c), installed later, turns one in shmlua's own
+     accesses to a block into an error and passes the others on to this one. */
   static const int fatal[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE, SIGBUS};
   for (size_t i = 0; i < sizeof fatal / sizeof fatal[0]; i++) {
     struct sigaction was;

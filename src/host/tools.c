@@ -114,8 +114,8 @@ static int tool_ls(lua_State *L) {
   check(L);
   lua_pop(L, 1);
   n = luaL_len(L, -1);
-  printf("%-24s %-9s %12s %-9s %6s %6s %-11s %-12s %s\n", "NAME", "KIND", "SIZE", "MODE", "UID",
-         "AGE", "CREATOR", "PIDS", "STATE");
+  printf("%-24s %-9s %12s %12s %-9s %6s %6s %-11s %-12s %s\n", "NAME", "KIND", "SIZE", "STORED",
+         "MODE", "UID", "AGE", "CREATOR", "PIDS", "STATE");
   for (lua_Integer i = 1; i <= n; i++) {
     char mode[10], name[SHMLUA_ESCAPED_SIZE(SHMLUA_NAME_MAX)]; /* names may hold ESC, \n */
     size_t len;
@@ -131,10 +131,10 @@ static int tool_ls(lua_State *L) {
     pushage(L, lua_tonumber(L, -1));
     pushcreator(L, row);
     pushpids(L, row);
-    printf("%-24s %-9s %12lld %-9s %6lld %6s %-11s %s", name, kind,
-           (long long)intfield(L, row, "size"), mode_string(intfield(L, row, "mode"), mode),
-           (long long)intfield(L, row, "uid"), lua_tostring(L, -3), lua_tostring(L, -2),
-           lua_tostring(L, -1));
+    printf("%-24s %-9s %12lld %12lld %-9s %6lld %6s %-11s %s", name, kind,
+           (long long)intfield(L, row, "size"), (long long)intfield(L, row, "stored"),
+           mode_string(intfield(L, row, "mode"), mode), (long long)intfield(L, row, "uid"),
+           lua_tostring(L, -3), lua_tostring(L, -2), lua_tostring(L, -1));
     if (*state) { /* no trailing blanks when there is no state */
       int pids = (int)strlen(lua_tostring(L, -1));
       printf("%*s%s", pids < 13 ? 13 - pids : 1, "", state);

@@ -71,6 +71,55 @@ static size_t elemsize(const array *a) {
   return shmlua_dtype_sizes[a->type];
 }
 
+/* Element access is the hot path: left to itself, the compiler calls load out of line. */
+#if defined(__GNUC__)
+#define HOT static inline __attribute__((always_inline))
+#else
+#define HOT static inline
+#endif
+
+/* Element access (core/fault.h): a fault raises. One switch, as shmlua_num_load's. */
+HOT shmlua_num load(lua_State *L, const array *a, const unsigned char *p) {
+  shmlua_num v = {1, 0, 0};
+  int rc;
+  switch (a->type) {
+#define AS(t, bytes, field, conv)              \
+  {                                            \
+    t x = 0;                                   \
+    rc = shmlua_load##bytes(a->b, p, &x);      \
+    v.field = conv x;                          \
+    break;                                     \
+  }
+  case SHMLUA_INT8: AS(int8_t, 1, i, )
+  case SHMLUA_UINT8: AS(uint8_t, 1, i, )
+  case SHMLUA_INT16: AS(int16_t, 2, i, )
+  case SHMLUA_UINT16: AS(uint16_t, 2, i, )
+  case SHMLUA_INT32: AS(int32_t, 4, i, )
+  case SHMLUA_UINT32: AS(uint32_t, 4, i, )
+  case SHMLUA_INT64: AS(int64_t, 8, i, )
+  case SHMLUA_UINT64: AS(uint64_t, 8, i, (int64_t)) /* wraps, as shmlua_num_load */
+  case SHMLUA_FLOAT32: v.isint = 0; AS(float, 4, f, )
+  default: v.isint = 0; AS(double, 8, f, )
+#undef AS
+  }
+  if (rc != 0)
+    shmlua_accesserror(L, a->b);
+  return v;
+}
+
+/* Writes the element e (converted already) at p. */
+HOT void store(lua_State *L, const array *a, unsigned char *p, const element *e) {
+  int rc;
+  switch (elemsize(a)) {
+  case 1: rc = shmlua_store1(a->b, p, e); break;
+  case 2: rc = shmlua_store2(a->b, p, e); break;
+  case 4: rc = shmlua_store4(a->b, p, e); break;
+  default: rc = shmlua_store8(a->b, p, e); break;
+  }
+  if (rc != 0)
+    shmlua_accesserror(L, a->b);
+}
+
 /* The element the key at arg 2 names: an integer, or a float with an integer value. A read
    may also name #a + 1 (returned as count), the nil that ends ipairs. */
 static inline size_t keyindex(lua_State *L, const array *a, int reading) {
@@ -93,7 +142,7 @@ static int array_index(lua_State *L) {
     if (k == a->count)
       lua_pushnil(L);
     else
-      shmlua_pushnum(L, shmlua_num_load(a->type, at(p, a, k)));
+      shmlua_pushnum(L, load(L, a, at(p, a, k)));
     return 1;
   }
   if (lua_type(L, 2) != LUA_TSTRING)
@@ -122,7 +171,10 @@ static int array_newindex(lua_State *L) {
   unsigned char *p = elements(L, a, 1);
   if (lua_type(L, 2) != LUA_TNUMBER)
     return luaL_error(L, "array index must be an integer");
-  checkvalue(L, a->type, 3, at(p, a, keyindex(L, a, 0)));
+  element e;
+  p = at(p, a, keyindex(L, a, 0));
+  checkvalue(L, a->type, 3, &e);
+  store(L, a, p, &e);
   return 0;
 }
 
@@ -143,7 +195,7 @@ static int array_tostring(lua_State *L) {
   luaL_Buffer out;
   /* Copied before anything allocates: a collection may run a finalizer that closes the block. */
   for (size_t k = 0; open && k < shown; k++)
-    values[k] = shmlua_num_load(a->type, at(a->b->addr + a->offset, a, k));
+    values[k] = load(L, a, at(a->b->addr + a->offset, a, k));
   luaL_buffinit(L, &out);
   lua_pushfstring(L, "shm.array: %s[%I]", shmlua_dtype_names[a->type], (LUAI_UACINT)a->count);
   luaL_addvalue(&out);
@@ -172,24 +224,36 @@ static size_t range(lua_State *L, const array *a, int arg, size_t *first) {
   return n;
 }
 
+int shmlua_copyvec(void *ctx) {
+  shmlua_copying *c = ctx;
+  shmlua_vec_copy(&c->to, &c->from);
+  return 0;
+}
+
 /* a:fill(v [, i [, j]]) */
 static int array_fill(lua_State *L) {
   array *a = fastarray(L, 1);
   unsigned char *p = elements(L, a, 1);
   size_t first, n = range(L, a, 3, &first), size = elemsize(a);
   element v;
+  shmlua_guard g;
   checkvalue(L, a->type, 2, &v);
   p = at(p, a, first);
+  SHMLUA_GUARD_BEGIN(g, a->b, NULL)
   for (size_t k = 0; k < n; k++)
     memcpy(at(p, a, k), &v, size);
+  SHMLUA_GUARD_END(g);
+  shmlua_guard_check(L, &g);
   return 0;
 }
+
+enum { TOTABLE_CHUNK = 256 };
 
 /* a:totable([i [, j]]) */
 static int array_totable(lua_State *L) {
   array *a = fastarray(L, 1);
   unsigned char *p;
-  size_t first, n;
+  size_t first, n, size = elemsize(a);
   elements(L, a, 0); /* a closed block raises before the arguments are looked at */
   n = range(L, a, 2, &first);
   if (n > INT_MAX)
@@ -198,9 +262,17 @@ static int array_totable(lua_State *L) {
   /* After the allocation: it may run a finalizer that closes the block. The table has room
      for all n, so the stores below allocate nothing. */
   p = at(elements(L, a, 0), a, first);
-  for (size_t k = 0; k < n; k++) {
-    shmlua_pushnum(L, shmlua_num_load(a->type, at(p, a, k)));
-    lua_rawseti(L, -2, (lua_Integer)k + 1);
+  for (size_t done = 0; done < n;) {
+    element chunk[TOTABLE_CHUNK]; /* gathered under one guard, then read from here */
+    size_t k, m = n - done < TOTABLE_CHUNK ? n - done : TOTABLE_CHUNK;
+    shmlua_vec to = {chunk[0].bytes, (ptrdiff_t)size, m, a->type};
+    shmlua_copying c = {to, shmlua_vecof(p, a, done, m)};
+    shmlua_guardedcall(L, shmlua_copyvec, &c, a->b, NULL);
+    for (k = 0; k < m; k++) {
+      shmlua_pushnum(L, shmlua_num_load(a->type, chunk[0].bytes + k * size));
+      lua_rawseti(L, -2, (lua_Integer)(done + k) + 1);
+    }
+    done += m;
   }
   return 1;
 }
@@ -228,7 +300,9 @@ static int array_set(lua_State *L) {
   for (int pass = 0; pass < 2; pass++)
     for (size_t k = 0; k < n; k++) {
       lua_rawgeti(L, 2, (lua_Integer)k + 1);
-      checkvalue(L, a->type, -1, pass == 0 ? (void *)&scratch : at(p, a, first + k));
+      checkvalue(L, a->type, -1, &scratch);
+      if (pass == 1)
+        store(L, a, at(p, a, first + k), &scratch);
       lua_pop(L, 1);
     }
   return 0;
@@ -239,6 +313,28 @@ static int maybe_aliased(const array *a, const array *b) {
   return a->b != b->b && strcmp(a->b->name.path, b->b->name.path) == 0;
 }
 
+/* The conversion of from's elements into to (contiguous, of a's dtype), for
+   shmlua_guardedcall: stops at the first value to's dtype cannot hold. */
+typedef struct converting {
+  shmlua_vec to, from;
+  int why;
+  shmlua_num bad;
+} converting;
+
+static int convert(void *ctx) {
+  converting *c = ctx;
+  size_t size = shmlua_dtype_sizes[c->to.type];
+  for (size_t k = 0; k < c->from.n; k++) {
+    shmlua_num v = shmlua_num_load(c->from.type, c->from.p + (ptrdiff_t)k * c->from.stride);
+    c->why = shmlua_num_store(c->to.type, c->to.p + k * size, v);
+    if (c->why != SHMLUA_STORE_OK) {
+      c->bad = v;
+      break;
+    }
+  }
+  return 0;
+}
+
 /* a:copy(b [, i]): all of b into a from element i (default 1). Same dtype, both contiguous:
    memmove, so overlapping views of one mapping are fine. Otherwise each value converts as a
    write of it would (out of range raises) into a scratch copy first, so a failure changes
@@ -247,7 +343,8 @@ static int array_copy(lua_State *L) {
   array *a = fastarray(L, 1), *b = fastarray(L, 2);
   size_t n = b->count, dsize = elemsize(a), first;
   unsigned char *scratch = NULL;
-  shmlua_vec dst, src, staged;
+  shmlua_vec dst, src;
+  shmlua_fault fault;
   elements(L, a, 1); /* closed or read-only raise first */
   elements(L, b, 0);
   first = destination(L, a, 3, n);
@@ -259,17 +356,16 @@ static int array_copy(lua_State *L) {
   dst = shmlua_vecof(elements(L, a, 1), a, first, n);
   src = shmlua_vecof(elements(L, b, 0), b, 0, n);
   if (direct) {
-    memmove(dst.p, src.p, n * dsize);
+    if (shmlua_guarded_copy(dst.p, src.p, n * dsize, a->b, b->b, &fault) != 0)
+      return shmlua_faulterror(L, &fault);
     return 0;
   }
-  staged = (shmlua_vec){scratch, (ptrdiff_t)dsize, n, a->type};
-  for (size_t k = 0; k < n; k++) {
-    shmlua_num v = shmlua_num_load(b->type, at(src.p, b, k));
-    int why = shmlua_num_store(a->type, scratch + k * dsize, v);
-    if (why != SHMLUA_STORE_OK)
-      return shmlua_badvalue(L, a->type, why, v);
-  }
-  shmlua_vec_copy(&dst, &staged);
+  converting c = {{scratch, (ptrdiff_t)dsize, n, a->type}, src, SHMLUA_STORE_OK, {1, 0, 0}};
+  shmlua_guardedcall(L, convert, &c, b->b, NULL);
+  if (c.why != SHMLUA_STORE_OK)
+    return shmlua_badvalue(L, a->type, c.why, c.bad);
+  shmlua_copying out = {dst, c.to};
+  shmlua_guardedcall(L, shmlua_copyvec, &out, a->b, NULL);
   return 0;
 }
 
@@ -300,12 +396,16 @@ static void *atomicelem(lua_State *L, array **out, int writing) {
 static int rmw(lua_State *L, shmlua_atomic_op op) {
   array *a;
   void *p = atomicelem(L, &a, 1);
-  element v, old;
+  element v, old = {0}, *out = &old;
+  shmlua_guard g;
   checkvalue(L, a->type, 3, &v);
+  SHMLUA_GUARD_BEGIN(g, a->b, NULL)
   if (is64(a))
-    old.u64 = shmlua_atomic_rmw64(p, op, v.u64);
+    out->u64 = shmlua_atomic_rmw64(p, op, v.u64);
   else
-    old.u32 = shmlua_atomic_rmw32(p, op, v.u32);
+    out->u32 = shmlua_atomic_rmw32(p, op, v.u32);
+  SHMLUA_GUARD_END(g);
+  shmlua_guard_check(L, &g);
   shmlua_pushnum(L, shmlua_num_load(a->type, &old));
   return 1;
 }
@@ -325,11 +425,15 @@ static int array_store(lua_State *L) {
 static int array_load(lua_State *L) {
   array *a;
   void *p = atomicelem(L, &a, 0);
-  element v;
+  element v = {0}, *out = &v;
+  shmlua_guard g;
+  SHMLUA_GUARD_BEGIN(g, a->b, NULL)
   if (is64(a))
-    v.u64 = __atomic_load_n((uint64_t *)p, __ATOMIC_SEQ_CST);
+    out->u64 = __atomic_load_n((uint64_t *)p, __ATOMIC_SEQ_CST);
   else
-    v.u32 = __atomic_load_n((uint32_t *)p, __ATOMIC_SEQ_CST);
+    out->u32 = __atomic_load_n((uint32_t *)p, __ATOMIC_SEQ_CST);
+  SHMLUA_GUARD_END(g);
+  shmlua_guard_check(L, &g);
   shmlua_pushnum(L, shmlua_num_load(a->type, &v));
   return 1;
 }
@@ -339,13 +443,17 @@ static int array_cas(lua_State *L) {
   array *a;
   void *p = atomicelem(L, &a, 1);
   element expected, desired;
-  int swapped;
+  int swapped = 0, *out = &swapped;
+  shmlua_guard g;
   checkvalue(L, a->type, 3, &expected);
   checkvalue(L, a->type, 4, &desired);
+  SHMLUA_GUARD_BEGIN(g, a->b, NULL)
   if (is64(a))
-    swapped = shmlua_atomic_cas64(p, &expected.u64, desired.u64);
+    *out = shmlua_atomic_cas64(p, &expected.u64, desired.u64);
   else
-    swapped = shmlua_atomic_cas32(p, &expected.u32, desired.u32);
+    *out = shmlua_atomic_cas32(p, &expected.u32, desired.u32);
+  SHMLUA_GUARD_END(g);
+  shmlua_guard_check(L, &g);
   lua_pushboolean(L, swapped);
   shmlua_pushnum(L, shmlua_num_load(a->type, &expected));
   return 2;
@@ -366,10 +474,17 @@ static int waitslice(void *ctx, const struct timespec *until) {
   /* Fetched for each slice: the look for Ctrl-C between two runs any hook, which may close
      the block (this raises then). */
   void *p = elements(w->L, w->a, 0) + w->offset;
+  int rc = 0, *out = &rc;
+  shmlua_guard g;
   w->slices++;
+  SHMLUA_GUARD_BEGIN(g, w->a->b, NULL)
   if (is64(w->a))
-    return shmlua_atomic_wait64(p, w->expected.u64, &left);
-  return shmlua_futex_wait(p, w->expected.u32, &left);
+    *out = shmlua_atomic_wait64(p, w->expected.u64, &left);
+  else
+    *out = shmlua_futex_wait(p, w->expected.u32, &left);
+  SHMLUA_GUARD_END(g);
+  shmlua_guard_check(w->L, &g); /* between two slices: nothing to undo */
+  return rc;
 }
 
 /* a:wait(i, expected [, timeout]) -> "ok" | "not-equal" | "timed-out", as Atomics.wait. */
@@ -401,8 +516,13 @@ static int array_notify(lua_State *L) {
   luaL_argcheck(L, count >= 0, 3, "count must be >= 0");
   if (count > INT32_MAX)
     count = INT32_MAX;
-  lua_pushinteger(L, is64(a) ? shmlua_atomic_wake64(p, (int)count)
-                             : shmlua_futex_wake(p, (int)count));
+  int woken = 0, *out = &woken;
+  shmlua_guard g;
+  SHMLUA_GUARD_BEGIN(g, a->b, NULL)
+  *out = is64(a) ? shmlua_atomic_wake64(p, (int)count) : shmlua_futex_wake(p, (int)count);
+  SHMLUA_GUARD_END(g);
+  shmlua_guard_check(L, &g);
+  lua_pushinteger(L, woken);
   return 1;
 }
 

@@ -32,6 +32,12 @@ static inline shmlua_vec shmlua_vecof(unsigned char *p, const array *a, size_t f
   return v;
 }
 
+/* shmlua_vec_copy(&to, &from) as a guarded step (binding.h: shmlua_guardedcall). */
+typedef struct shmlua_copying {
+  shmlua_vec to, from;
+} shmlua_copying;
+int shmlua_copyvec(void *ctx);
+
 /* Raises why (SHMLUA_STORE_*) v cannot be stored in t. */
 int shmlua_badvalue(lua_State *L, shmlua_dtype t, int why, shmlua_num v);
 

@@ -17,6 +17,46 @@ static shmlua_vec checkrun(lua_State *L, const array *a, int arg, int writing, s
   return shmlua_vecof(p, a, *first, n);
 }
 
+/* One kernel call, run under a guard of the blocks its vectors lie in (core/fault.h), so a
+   block truncated by a peer raises after it instead of killing the process. */
+typedef enum kernelop {
+  K_SUM, K_MEAN, K_EXTREME, K_DOT, K_COUNT, K_FIND, K_SEARCH, K_UPDATE, K_SORT, K_REVERSE
+} kernelop;
+
+typedef struct kernel {
+  kernelop op;
+  shmlua_vec v, x;             /* the run; K_DOT's other operand */
+  int flag;                    /* K_EXTREME: max; K_SORT: descending */
+  const void *elem;            /* K_COUNT, K_FIND */
+  shmlua_num num;              /* K_SEARCH's value in; K_SUM, K_DOT, K_EXTREME's out */
+  const shmlua_operands *with; /* K_UPDATE */
+  void *scratch;               /* K_SORT */
+  size_t k;                    /* K_EXTREME, K_COUNT, K_FIND, K_SEARCH, K_UPDATE's bad */
+  double mean;
+} kernel;
+
+static int runkernel(void *ctx) {
+  kernel *c = ctx;
+  switch (c->op) {
+  case K_SUM: c->num = shmlua_vec_sum(&c->v); break;
+  case K_MEAN: c->mean = shmlua_vec_mean(&c->v); break;
+  case K_EXTREME: c->k = shmlua_vec_extreme(&c->v, c->flag, &c->num); break;
+  case K_DOT: c->num = shmlua_vec_dot(&c->v, &c->x); break;
+  case K_COUNT: c->k = shmlua_vec_count(&c->v, c->elem); break;
+  case K_FIND: c->k = shmlua_vec_find(&c->v, c->elem); break;
+  case K_SEARCH: c->k = shmlua_vec_search(&c->v, c->num); break;
+  case K_UPDATE: return shmlua_vec_update(&c->v, (shmlua_update)c->flag, c->with, &c->k, &c->num);
+  case K_SORT: shmlua_vec_sort(&c->v, c->flag, c->scratch); break;
+  case K_REVERSE: shmlua_vec_reverse(&c->v); break;
+  }
+  return 0;
+}
+
+/* Runs c over views of a and b (b may be NULL); what the kernel returns. */
+static int run(lua_State *L, kernel *c, const array *a, const array *b) {
+  return shmlua_guardedcall(L, runkernel, c, a->b, b ? b->b : NULL);
+}
+
 /* All of a. */
 static shmlua_vec whole(lua_State *L, const array *a, int writing) {
   return shmlua_vecof(shmlua_arrayaddr(L, a, writing), a, 0, a->count);
@@ -26,23 +66,24 @@ static shmlua_vec whole(lua_State *L, const array *a, int writing) {
 
 /* a:sum([i [, j]]) */
 static int array_sum(lua_State *L) {
+  array *a = shmlua_checkarray(L, 1);
   size_t first;
-  shmlua_vec v = checkrun(L, shmlua_checkarray(L, 1), 2, 0, &first);
-  shmlua_pushnum(L, shmlua_vec_sum(&v));
+  kernel c = {.op = K_SUM, .v = checkrun(L, a, 2, 0, &first)};
+  run(L, &c, a, NULL);
+  shmlua_pushnum(L, c.num);
   return 1;
 }
 
 /* a:min([i [, j]]), a:max([i [, j]]) -> value, position (nothing for an empty run) */
 static int extreme(lua_State *L, int max) {
+  array *a = shmlua_checkarray(L, 1);
   size_t first;
-  shmlua_vec v = checkrun(L, shmlua_checkarray(L, 1), 2, 0, &first);
-  shmlua_num value;
-  size_t k;
-  if (v.n == 0)
+  kernel c = {.op = K_EXTREME, .v = checkrun(L, a, 2, 0, &first), .flag = max};
+  if (c.v.n == 0)
     return 0;
-  k = shmlua_vec_extreme(&v, max, &value);
-  shmlua_pushnum(L, value);
-  lua_pushinteger(L, (lua_Integer)(first + k + 1));
+  run(L, &c, a, NULL);
+  shmlua_pushnum(L, c.num);
+  lua_pushinteger(L, (lua_Integer)(first + c.k + 1));
   return 2;
 }
 
@@ -51,20 +92,24 @@ static int array_max(lua_State *L) { return extreme(L, 1); }
 
 /* a:mean([i [, j]]) -> a float (NaN for an empty run, as NumPy) */
 static int array_mean(lua_State *L) {
+  array *a = shmlua_checkarray(L, 1);
   size_t first;
-  shmlua_vec v = checkrun(L, shmlua_checkarray(L, 1), 2, 0, &first);
-  lua_pushnumber(L, v.n ? shmlua_vec_mean(&v) : (lua_Number)NAN);
+  kernel c = {.op = K_MEAN, .v = checkrun(L, a, 2, 0, &first), .mean = NAN};
+  if (c.v.n)
+    run(L, &c, a, NULL);
+  lua_pushnumber(L, (lua_Number)c.mean);
   return 1;
 }
 
 /* a:dot(b) */
 static int array_dot(lua_State *L) {
   array *a = shmlua_checkarray(L, 1), *b = shmlua_checkarray(L, 2);
-  shmlua_vec x = whole(L, a, 0), y = whole(L, b, 0);
-  if (x.n != y.n)
-    return luaL_error(L, "dot: lengths differ (%I and %I)", (LUAI_UACINT)x.n,
-                      (LUAI_UACINT)y.n);
-  shmlua_pushnum(L, shmlua_vec_dot(&x, &y));
+  kernel c = {.op = K_DOT, .v = whole(L, a, 0), .x = whole(L, b, 0)};
+  if (c.v.n != c.x.n)
+    return luaL_error(L, "dot: lengths differ (%I and %I)", (LUAI_UACINT)c.v.n,
+                      (LUAI_UACINT)c.x.n);
+  run(L, &c, a, b);
+  shmlua_pushnum(L, c.num);
   return 1;
 }
 
@@ -87,10 +132,11 @@ static int aselement(lua_State *L, shmlua_dtype t, int arg, void *e) {
 static int array_count(lua_State *L) {
   array *a = shmlua_checkarray(L, 1);
   size_t first;
-  shmlua_vec v = checkrun(L, a, 3, 0, &first);
   uint64_t e;
-  int found = aselement(L, a->type, 2, &e);
-  lua_pushinteger(L, found ? (lua_Integer)shmlua_vec_count(&v, &e) : 0);
+  kernel c = {.op = K_COUNT, .v = checkrun(L, a, 3, 0, &first), .elem = &e};
+  if (aselement(L, a->type, 2, &e))
+    run(L, &c, a, NULL);
+  lua_pushinteger(L, (lua_Integer)c.k);
   return 1;
 }
 
@@ -98,20 +144,20 @@ static int array_count(lua_State *L) {
 static int array_find(lua_State *L) {
   array *a = shmlua_checkarray(L, 1);
   unsigned char *p = shmlua_arrayaddr(L, a, 0);
-  size_t first, n = shmlua_range(shmlua_optint(L, 3, 1), -1, a->count, &first), k;
+  size_t first, n = shmlua_range(shmlua_optint(L, 3, 1), -1, a->count, &first);
   uint64_t e;
-  shmlua_vec v;
+  kernel c = {.op = K_FIND, .elem = &e};
   if (n == 0 || !aselement(L, a->type, 2, &e)) {
     shmlua_checknum(L, a->type, 2);
     lua_pushnil(L);
     return 1;
   }
-  v = shmlua_vecof(p, a, first, n);
-  k = shmlua_vec_find(&v, &e);
-  if (k == n)
+  c.v = shmlua_vecof(p, a, first, n);
+  run(L, &c, a, NULL);
+  if (c.k == n)
     lua_pushnil(L);
   else
-    lua_pushinteger(L, (lua_Integer)(first + k + 1));
+    lua_pushinteger(L, (lua_Integer)(first + c.k + 1));
   return 1;
 }
 
@@ -119,8 +165,9 @@ static int array_find(lua_State *L) {
    is >= v, or #a + 1 */
 static int array_searchsorted(lua_State *L) {
   array *a = shmlua_checkarray(L, 1);
-  shmlua_vec v = whole(L, a, 0);
-  lua_pushinteger(L, (lua_Integer)shmlua_vec_search(&v, shmlua_checknum(L, a->type, 2)) + 1);
+  kernel c = {.op = K_SEARCH, .v = whole(L, a, 0), .num = shmlua_checknum(L, a->type, 2)};
+  run(L, &c, a, NULL);
+  lua_pushinteger(L, (lua_Integer)c.k + 1);
   return 1;
 }
 
@@ -149,8 +196,6 @@ static int apply(lua_State *L, shmlua_update op, shmlua_num s, shmlua_num hi, in
   shmlua_operands o = {NULL, s, hi};
   shmlua_vec d, x;
   unsigned char *scratch = NULL;
-  size_t bad;
-  shmlua_num badval;
   int why;
   d = whole(L, a, 1);
   if (xarg) {
@@ -164,15 +209,16 @@ static int apply(lua_State *L, shmlua_update op, shmlua_num s, shmlua_num hi, in
     d = whole(L, a, 1);
     x = whole(L, xa, 0);
     if (scratch) {
-      shmlua_vec staged = {scratch, shmlua_dtype_sizes[x.type], x.n, x.type};
-      shmlua_vec_copy(&staged, &x);
-      x = staged;
+      shmlua_copying c = {{scratch, shmlua_dtype_sizes[x.type], x.n, x.type}, x};
+      shmlua_guardedcall(L, shmlua_copyvec, &c, xa->b, NULL);
+      x = c.to;
     }
     o.x = &x;
   }
-  why = shmlua_vec_update(&d, op, &o, &bad, &badval);
+  kernel c = {.op = K_UPDATE, .v = d, .flag = (int)op, .with = &o};
+  why = run(L, &c, a, xa);
   if (why != SHMLUA_STORE_OK)
-    return shmlua_badvalue(L, a->type, why, badval);
+    return shmlua_badvalue(L, a->type, why, c.num);
   lua_settop(L, 1);
   return 1;
 }
@@ -236,8 +282,9 @@ static int array_sort(lua_State *L) {
   shmlua_vec v = whole(L, a, 1);
   int descending = lua_toboolean(L, 2);
   void *scratch = lua_newuserdatauv(L, shmlua_vec_sort_scratch(&v), 0);
-  v = whole(L, a, 1); /* the allocation may have closed the block */
-  shmlua_vec_sort(&v, descending, scratch);
+  kernel c = {.op = K_SORT, .flag = descending, .scratch = scratch};
+  c.v = whole(L, a, 1); /* the allocation may have closed the block */
+  run(L, &c, a, NULL);
   lua_settop(L, 1);
   return 1;
 }
@@ -245,8 +292,8 @@ static int array_sort(lua_State *L) {
 /* a:reverse() */
 static int array_reverse(lua_State *L) {
   array *a = shmlua_checkarray(L, 1);
-  shmlua_vec v = whole(L, a, 1);
-  shmlua_vec_reverse(&v);
+  kernel c = {.op = K_REVERSE, .v = whole(L, a, 1)};
+  run(L, &c, a, NULL);
   lua_settop(L, 1);
   return 1;
 }

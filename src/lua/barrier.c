@@ -16,25 +16,54 @@ static const shmlua_synclass barrier_class = {"shm.barrier", &shmlua_barrier_typ
 /* What EUSERS means here: the barrier cannot track one more process. */
 #define FULL "all %u member slots are taken by live processes (one per party and %d more)"
 
+/* The steps on the barrier, run under a guard of its block (shmlua_sync_guarded). */
+static int openstep(void *u, const struct timespec *deadline) {
+  (void)deadline;
+  return shmlua_barrier_open(&((shmlua_syncud *)u)->as.barrier, ((shmlua_syncud *)u)->block.addr,
+                             ((shmlua_syncud *)u)->block.size);
+}
+
+static int closestep(void *u, const struct timespec *deadline) {
+  (void)deadline;
+  shmlua_barrier_close(&((shmlua_syncud *)u)->as.barrier);
+  return 0;
+}
+
+static int brokenstep(void *u, const struct timespec *deadline) {
+  (void)deadline;
+  return shmlua_barrier_isbroken(&((shmlua_syncud *)u)->as.barrier);
+}
+
+static int resetstep(void *u, const struct timespec *deadline) {
+  (void)deadline;
+  return shmlua_barrier_reset(&((shmlua_syncud *)u)->as.barrier);
+}
+
 static int barrier_open(shmlua_syncud *u, shmlua_error *err) {
   shmlua_barrier *h = &u->as.barrier;
-  int rc = shmlua_barrier_open(h, u->block.addr, u->block.size);
+  int rc = shmlua_sync_guarded(u, openstep, u, NULL);
   if (rc == 0)
     return 0;
+  if (rc == SHMLUA_SYNC_FAULT && u->fault.block)
+    return shmlua_failf(err, rc, "%s: no memory behind byte %zu", shmlua_name_user(&u->block.name),
+                        u->fault.offset + 1);
   return shmlua_failf(err, rc, "%s: " FULL, shmlua_name_user(&u->block.name),
                       (unsigned)h->slots, SHMLUA_BARRIER_OTHERS);
 }
 
 static void barrier_close(shmlua_syncud *u) {
-  shmlua_barrier_close(&u->as.barrier);
+  shmlua_sync_guarded(u, closestep, u, NULL); /* a block that is gone has no slot to leave */
 }
 
 static int barrier_field(lua_State *L, shmlua_syncud *u, const char *key) {
   if (strcmp(key, "parties") == 0)
     lua_pushinteger(L, u->as.barrier.parties);
-  else if (strcmp(key, "broken") == 0)
-    lua_pushboolean(L, shmlua_barrier_isbroken(&u->as.barrier));
-  else
+  else if (strcmp(key, "broken") == 0) {
+    int rc = shmlua_sync_guarded(u, brokenstep, u, NULL);
+    if (rc == SHMLUA_SYNC_FAULT && u->fault.block)
+      shmlua_sync_error(L, u, rc);
+    lua_pushboolean(L, rc);
+  } else
     return 0;
   return 1;
 }
@@ -52,19 +81,37 @@ static int barrier_create(lua_State *L) {
 }
 
 typedef struct waiting {
+  shmlua_syncud *u;
   shmlua_barrier *h; /* its b is NULL once the handle is closed */
-  uint32_t round;
+  uint32_t round, index;
 } waiting;
+
+static int arrivestep(void *ctx, const struct timespec *deadline) {
+  waiting *w = ctx;
+  return shmlua_barrier_arrive(w->h, deadline, &w->round, &w->index);
+}
+
+static int awaitstep(void *ctx, const struct timespec *deadline) {
+  waiting *w = ctx;
+  return shmlua_barrier_await(w->h, w->round, deadline);
+}
+
+static int breakstep(void *ctx, const struct timespec *deadline) {
+  waiting *w = ctx;
+  (void)deadline;
+  shmlua_barrier_break(w->h, w->round);
+  return 0;
+}
 
 static int awaitop(void *ctx, const struct timespec *deadline) {
   waiting *w = ctx;
-  return w->h->b ? shmlua_barrier_await(w->h, w->round, deadline) : SHMLUA_SYNC_CLOSED;
+  return w->h->b ? shmlua_sync_guarded(w->u, awaitstep, w, deadline) : SHMLUA_SYNC_CLOSED;
 }
 
 static void breakround(void *ctx) {
   waiting *w = ctx;
   if (w->h->b)
-    shmlua_barrier_break(w->h, w->round);
+    shmlua_sync_guarded(w->u, breakstep, w, NULL);
 }
 
 static int barrier_wait(lua_State *L) {
@@ -72,14 +119,13 @@ static int barrier_wait(lua_State *L) {
   shmlua_barrier *h = &u->as.barrier;
   struct timespec deadline;
   const struct timespec *d = shmlua_opttimeout(L, 2, &deadline);
-  waiting w = {h, 0};
-  uint32_t index;
-  int rc = shmlua_barrier_arrive(h, d, &w.round, &index);
-  if (rc == 0 && index < h->parties)
+  waiting w = {u, h, 0, 0};
+  int rc = shmlua_sync_guarded(u, arrivestep, &w, d);
+  if (rc == 0 && w.index < h->parties)
     rc = shmlua_sync_wait(L, awaitop, &w, d, 0, breakround);
   switch (rc) {
   case 0:
-    lua_pushinteger(L, index);
+    lua_pushinteger(L, w.index);
     return 1;
   case ETIMEDOUT:
     return shmlua_sync_fail(L, "timeout");
@@ -95,7 +141,7 @@ static int barrier_wait(lua_State *L) {
 
 static int barrier_reset(lua_State *L) {
   shmlua_syncud *u = shmlua_sync_check(L, 1, &barrier_class);
-  int rc = shmlua_barrier_reset(&u->as.barrier);
+  int rc = shmlua_sync_guarded(u, resetstep, u, NULL);
   if (rc != 0)
     return shmlua_sync_error(L, u, rc);
   lua_pushboolean(L, 1);

@@ -24,6 +24,71 @@ unsigned char *shmlua_blockaddr(lua_State *L, const shmlua_block *b, int writing
   return b->addr;
 }
 
+int shmlua_faulterror(lua_State *L, const shmlua_fault *fault) {
+  return luaL_error(L, "block '%s': no memory behind byte %I (truncated by another process, "
+                    "or /dev/shm is full)", shmlua_pushname(L, &fault->block->name),
+                    (LUAI_UACINT)(fault->offset + 1));
+}
+
+int shmlua_guardedcall(lua_State *L, int (*fn)(void *ctx), void *ctx, const shmlua_block *a,
+                       const shmlua_block *b) {
+  shmlua_fault fault;
+  int rc;
+  if (shmlua_guarded_run(fn, ctx, &rc, a, b, &fault) != 0)
+    shmlua_faulterror(L, &fault);
+  return rc;
+}
+
+int shmlua_accesserror(lua_State *L, const shmlua_block *b) {
+  shmlua_fault fault = shmlua_fault_of(b);
+  return shmlua_faulterror(L, &fault);
+}
+
+/* Below this, bytes are copied to the C stack under a guard, then pushed. */
+enum { SMALL_COPY = 256 };
+
+typedef struct pushing {
+  const shmlua_block *b;
+  const void *p;
+  size_t n;
+  shmlua_fault fault;
+} pushing;
+
+/* Lua's strings are made by copying from a source, and only lua_pushlstring makes one: a
+   large copy goes straight from the block into the new string, under a guard. A jump out of
+   its memcpy leaves an unreferenced string for the collector and nothing else half done; a
+   memory error in its allocation would leave the guard up, so this runs in a protected call
+   that pops the guard itself before the error goes on. */
+static int push_guarded(lua_State *L) {
+  pushing *w = lua_touserdata(L, 1);
+  shmlua_guard g;
+  SHMLUA_GUARD_BEGIN(g, w->b, NULL)
+  lua_pushlstring(L, w->p, w->n);
+  SHMLUA_GUARD_END(g);
+  w->fault = g.fault;
+  return g.fault.block ? 0 : 1;
+}
+
+void shmlua_pushblockbytes(lua_State *L, const shmlua_block *b, const void *p, size_t n) {
+  shmlua_guard *outer = shmlua_guard_current;
+  pushing w = {b, p, n, {NULL, 0}};
+  if (n <= SMALL_COPY) {
+    char copy[SMALL_COPY];
+    if (shmlua_guarded_copy(copy, p, n, b, NULL, &w.fault) != 0)
+      shmlua_faulterror(L, &w.fault);
+    lua_pushlstring(L, copy, n);
+    return;
+  }
+  lua_pushcfunction(L, push_guarded);
+  lua_pushlightuserdata(L, &w);
+  if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+    shmlua_guard_current = outer;
+    lua_error(L);
+  }
+  if (w.fault.block)
+    shmlua_faulterror(L, &w.fault);
+}
+
 /* A new block userdata in the closed state, so an error before the mapping leaks nothing. */
 static shmlua_block *newblock(lua_State *L) {
   shmlua_block *b = shmlua_newtagged(L, sizeof *b, 1, &block_class);
@@ -39,8 +104,10 @@ static int block_create(lua_State *L) {
   const shmlua_name *given;
   shmlua_error err;
   shmlua_block *b;
+  static const char *const allowed[] = {"mode", "keep", "reserve", NULL};
   luaL_argcheck(L, size > 0, 1, "size must be positive");
-  given = shmlua_checkcreate(L, 2, 3, NULL, &name, &opts);
+  given = shmlua_checkcreate(L, 2, 3, allowed, &name, &opts);
+  opts.lazy = !shmlua_optfield_bool(L, 3, "reserve", 1);
   b = newblock(L);
   if (shmlua_block_create(b, given, (size_t)size, &opts, &err))
     return shmlua_oserror(L, &err);
@@ -88,8 +155,9 @@ static int block_unlink(lua_State *L) {
 static int block_tostring(lua_State *L) {
   shmlua_block *b = shmlua_checkblock(L, 1);
   if (b->addr)
-    lua_pushfstring(L, "shm.block: %s (%I bytes%s)", shmlua_pushname(L, &b->name),
-                    (LUAI_UACINT)b->size, b->readonly ? ", read-only" : "");
+    lua_pushfstring(L, "shm.block: %s (%I bytes%s%s)", shmlua_pushname(L, &b->name),
+                    (LUAI_UACINT)b->size, b->readonly ? ", read-only" : "",
+                    b->lazy ? ", not reserved" : "");
   else
     lua_pushfstring(L, "shm.block: %s (closed)", shmlua_pushname(L, &b->name));
   return 1;

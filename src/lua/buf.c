@@ -38,23 +38,36 @@ static size_t elementpos(lua_State *L, const shmlua_block *b, int reading) {
   return shmlua_checkindex(L, i, b->size);
 }
 
+/* Byte k of b; a fault raises. */
+static inline unsigned char loadbyte(lua_State *L, const shmlua_block *b, size_t k) {
+  unsigned char v = 0;
+  if (shmlua_load1(b, b->addr + k, &v) != 0)
+    shmlua_accesserror(L, b);
+  return v;
+}
+
+static inline void storebyte(lua_State *L, const shmlua_block *b, size_t k, unsigned char v) {
+  if (shmlua_store1(b, b->addr + k, &v) != 0)
+    shmlua_accesserror(L, b);
+}
+
 /* The common case first: an integer key in range of an open block. */
 static int buf_index(lua_State *L) {
   shmlua_block *b = tobuf(L, 1);
   if (lua_isinteger(L, 2)) {
     lua_Integer i = lua_tointeger(L, 2);
     if (b->addr && i >= 1 && (lua_Unsigned)i <= b->size) {
-      lua_pushinteger(L, b->addr[i - 1]);
+      lua_pushinteger(L, loadbyte(L, b, (size_t)i - 1));
       return 1;
     }
   }
   if (lua_type(L, 2) == LUA_TNUMBER) {
-    const unsigned char *p = shmlua_blockaddr(L, b, 0);
+    shmlua_blockaddr(L, b, 0);
     size_t pos = elementpos(L, b, 1);
     if (pos > b->size)
       lua_pushnil(L);
     else
-      lua_pushinteger(L, p[pos - 1]);
+      lua_pushinteger(L, loadbyte(L, b, pos - 1));
     return 1;
   }
   if (lua_type(L, 2) != LUA_TSTRING)
@@ -82,14 +95,15 @@ static int buf_newindex(lua_State *L) {
   if (lua_isinteger(L, 2) && lua_isinteger(L, 3)) {
     lua_Integer i = lua_tointeger(L, 2), v = lua_tointeger(L, 3);
     if (b->addr && !b->readonly && i >= 1 && (lua_Unsigned)i <= b->size && v >= 0 && v <= 255) {
-      b->addr[i - 1] = (unsigned char)v;
+      storebyte(L, b, (size_t)i - 1, (unsigned char)v);
       return 0;
     }
   }
-  unsigned char *p = shmlua_blockaddr(L, b, 1);
+  shmlua_blockaddr(L, b, 1);
   if (lua_type(L, 2) != LUA_TNUMBER)
     luaL_error(L, "buf index must be an integer");
-  p[elementpos(L, b, 0) - 1] = checkbyte(L, 3);
+  size_t k = elementpos(L, b, 0) - 1;
+  storebyte(L, b, k, checkbyte(L, 3));
   return 0;
 }
 
@@ -114,20 +128,20 @@ static int buf_sub(lua_State *L) {
   shmlua_block *b = shmlua_checkbuf(L, 1);
   const unsigned char *p = shmlua_blockaddr(L, b, 0);
   size_t first, n = shmlua_range(shmlua_checkint(L, 2), shmlua_optint(L, 3, -1), b->size, &first);
-  lua_pushlstring(L, n ? (const char *)p + first : "", n);
+  shmlua_pushblockbytes(L, b, p + (n ? first : 0), n);
   return 1;
 }
 
 static int buf_byte(lua_State *L) {
   shmlua_block *b = shmlua_checkbuf(L, 1);
-  const unsigned char *p = shmlua_blockaddr(L, b, 0);
   lua_Integer i = shmlua_optint(L, 2, 1);
+  shmlua_blockaddr(L, b, 0);
   size_t first, n = shmlua_range(i, shmlua_optint(L, 3, i), b->size, &first); /* j: i */
   if (n >= INT_MAX)
     return luaL_error(L, "buf slice too long");
   luaL_checkstack(L, (int)n, "buf slice too long");
   for (size_t k = 0; k < n; k++)
-    lua_pushinteger(L, p[first + k]);
+    lua_pushinteger(L, loadbyte(L, b, first + k));
   return (int)n;
 }
 
@@ -142,7 +156,9 @@ static int buf_write(lua_State *L) {
   if (len > b->size - (start - 1))
     return luaL_error(L, "%I bytes at position %I do not fit in %I bytes", (LUAI_UACINT)len,
                       (LUAI_UACINT)start, (LUAI_UACINT)b->size);
-  memcpy(p + start - 1, s, len);
+  shmlua_fault fault;
+  if (shmlua_guarded_copy(p + start - 1, s, len, b, NULL, &fault) != 0)
+    return shmlua_faulterror(L, &fault);
   lua_pushinteger(L, (lua_Integer)(start + len));
   return 1;
 }
@@ -153,8 +169,9 @@ static int buf_fill(lua_State *L) {
   unsigned char v = checkbyte(L, 2);
   unsigned char *p = shmlua_blockaddr(L, b, 1);
   size_t first, n = shmlua_range(shmlua_optint(L, 3, 1), shmlua_optint(L, 4, -1), b->size, &first);
-  if (n)
-    memset(p + first, v, n);
+  shmlua_fault fault;
+  if (n && shmlua_guarded_fill(p + first, v, n, b, &fault) != 0)
+    return shmlua_faulterror(L, &fault);
   return 0;
 }
 

@@ -78,11 +78,47 @@ typedef struct sleeping {
   unsigned long hold; /* the mutex's taking that the wait gives up for a while */
 } sleeping;
 
+/* The steps on the cond and its mutex, each run under a guard of its own block
+   (shmlua_sync_guarded). */
+static int seqstep(void *ctx, const struct timespec *deadline) {
+  sleeping *s = ctx;
+  (void)deadline;
+  s->seq = shmlua_cond_seq(condof(s->c));
+  return 0;
+}
+
+static int sleepstep(void *ctx, const struct timespec *deadline) {
+  sleeping *s = ctx;
+  return shmlua_cond_sleep(condof(s->c), s->seq, deadline);
+}
+
+static int unlockstep(void *m, const struct timespec *deadline) {
+  (void)deadline;
+  return shmlua_mutex_unlock(shmlua_mutex_of(m));
+}
+
+static int relockstep(void *m, const struct timespec *deadline) {
+  (void)deadline;
+  return shmlua_mutex_lock(shmlua_mutex_of(m), NULL);
+}
+
+typedef struct signalling {
+  shmlua_syncud *c;
+  int count;
+} signalling;
+
+static int signalstep(void *ctx, const struct timespec *deadline) {
+  signalling *g = ctx;
+  (void)deadline;
+  shmlua_cond_signal(condof(g->c), g->count);
+  return 0;
+}
+
 static int sleepop(void *ctx, const struct timespec *deadline) {
   sleeping *s = ctx;
   if (!s->c->block.addr || !s->m->block.addr)
     return SHMLUA_SYNC_CLOSED;
-  return shmlua_cond_sleep(condof(s->c), s->seq, deadline);
+  return shmlua_sync_guarded(s->c, sleepstep, s, deadline);
 }
 
 /* Takes the mutex back (if still open) before an error leaves the wait, so the caller's
@@ -92,7 +128,7 @@ static void relock(void *ctx) {
   int rc;
   if (!s->m->block.addr)
     return;
-  rc = shmlua_mutex_lock(shmlua_mutex_of(s->m), NULL);
+  rc = shmlua_sync_guarded(s->m, relockstep, s->m, NULL);
   if (rc == 0 || rc == EOWNERDEAD)
     s->m->held = s->hold;
 }
@@ -111,8 +147,12 @@ static int cond_wait(lua_State *L) {
   s.m = lua_touserdata(L, -1);
   if (!s.m->block.addr)
     return mutexclosed(L, s.c);
-  s.seq = shmlua_cond_seq(condof(s.c)); /* read while the mutex is held: no signal is missed */
-  if (shmlua_mutex_unlock(shmlua_mutex_of(s.m)) != 0)
+  /* read while the mutex is held: no signal is missed */
+  if ((rc = shmlua_sync_guarded(s.c, seqstep, &s, NULL)) != 0)
+    return shmlua_sync_error(L, s.c, rc);
+  if ((rc = shmlua_sync_guarded(s.m, unlockstep, s.m, NULL)) == SHMLUA_SYNC_FAULT)
+    return shmlua_sync_error(L, s.m, rc);
+  if (rc != 0)
     return luaL_error(L, "cond '%s': wait needs its mutex locked by this process",
                       shmlua_name_user(&s.c->block.name));
   s.hold = s.m->held;
@@ -124,7 +164,7 @@ static int cond_wait(lua_State *L) {
   n = shmlua_mutex_relock(L, s.m);
   if (s.m->held) /* the same holding of the lock as before the wait, for a guard */
     s.m->held = s.hold;
-  if (rc == SHMLUA_SYNC_CLOSED)
+  if (rc == SHMLUA_SYNC_CLOSED || rc == SHMLUA_SYNC_FAULT)
     return shmlua_sync_error(L, s.c, rc);
   if (rc != ETIMEDOUT || !lua_toboolean(L, 2))
     return n;
@@ -136,19 +176,25 @@ static int cond_wait(lua_State *L) {
   return n + 1;
 }
 
-static int cond_signal(lua_State *L) {
-  shmlua_syncud *c = checkcond(L);
-  lua_Integer n = shmlua_optint(L, 2, 1);
-  luaL_argcheck(L, n >= 1, 2, "count must be positive");
-  shmlua_cond_signal(condof(c), n > INT32_MAX ? INT32_MAX : (int)n);
+static int wake(lua_State *L, signalling *g) {
+  int rc = shmlua_sync_guarded(g->c, signalstep, g, NULL);
+  if (rc != 0)
+    return shmlua_sync_error(L, g->c, rc);
   lua_pushboolean(L, 1);
   return 1;
 }
 
+static int cond_signal(lua_State *L) {
+  signalling g = {checkcond(L), 0};
+  lua_Integer n = shmlua_optint(L, 2, 1);
+  luaL_argcheck(L, n >= 1, 2, "count must be positive");
+  g.count = n > INT32_MAX ? INT32_MAX : (int)n;
+  return wake(L, &g);
+}
+
 static int cond_broadcast(lua_State *L) {
-  shmlua_cond_signal(condof(checkcond(L)), INT32_MAX);
-  lua_pushboolean(L, 1);
-  return 1;
+  signalling g = {checkcond(L), INT32_MAX};
+  return wake(L, &g);
 }
 
 void shmlua_open_cond(lua_State *L) {

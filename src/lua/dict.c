@@ -50,6 +50,96 @@ static keyed checkkeyed(lua_State *L) {
   return k;
 }
 
+/* Where a read copies a string under the lock: a buffer on the C stack when it is small
+   (no call, no pointer to follow), else the handle's scratch buffer. */
+enum { SMALL_VALUE = 256 };
+
+typedef struct reading {
+  shmlua_syncud *u;
+  char small[SMALL_VALUE];
+} reading;
+
+static void *reserve(void *ud, size_t len) {
+  reading *r = ud;
+  return len <= sizeof r->small ? r->small : shmlua_sync_scratch(r->u, len);
+}
+
+/* One step of the core on a dict, run under a guard of its block (shmlua_sync_guarded), so
+   a block truncated by a peer raises instead of killing the process. */
+typedef enum dictop {
+  D_GET, D_STORE, D_INCR, D_TTL, D_EXPIRE, D_FLUSH_ALL, D_FLUSH_EXPIRED, D_KEYS,
+  D_CAPACITY, D_FREE_SPACE, D_COUNT, D_PUSH, D_POP, D_LLEN
+} dictop;
+
+typedef struct call {
+  dictop op;
+  keyed k;
+  shmlua_dict_mode mode;
+  int flag;                       /* D_GET: with stale; D_PUSH, D_POP: left */
+  shmlua_dict_value v, out;       /* in; out */
+  const shmlua_dict_value *init;  /* D_INCR */
+  int64_t ms;                     /* ttl in, or out (D_TTL) */
+  int forcible, stale;
+  uint64_t n;                     /* max in; freed, length or a field out */
+  void *gathered;                 /* D_KEYS */
+  reading *reading;               /* D_GET, D_POP */
+  shmlua_error *err;              /* run's: not zeroed with the rest */
+} call;
+
+static int gather(void *ud, const char *key, size_t klen);
+
+static int step(void *ctx, const struct timespec *deadline) {
+  call *c = ctx;
+  shmlua_dict *h = &c->k.u->as.dict;
+  const char *key = c->k.key;
+  size_t klen = c->k.klen;
+  (void)deadline;
+  switch (c->op) {
+  case D_GET:
+    return shmlua_dict_get(h, key, klen, reserve, c->reading, &c->out,
+                           c->flag ? &c->stale : NULL, c->err);
+  case D_STORE:
+    return shmlua_dict_store(h, c->mode, key, klen, &c->v, c->ms, &c->forcible, c->err);
+  case D_INCR:
+    return shmlua_dict_incr(h, key, klen, &c->v, c->init, c->ms, &c->out, &c->forcible,
+                            c->err);
+  case D_TTL: return shmlua_dict_ttl(h, key, klen, &c->ms, c->err);
+  case D_EXPIRE: return shmlua_dict_expire(h, key, klen, c->ms, c->err);
+  case D_FLUSH_ALL: return shmlua_dict_flush_all(h, c->err);
+  case D_FLUSH_EXPIRED: return shmlua_dict_flush_expired(h, c->n, &c->n, c->err);
+  case D_KEYS: return shmlua_dict_keys(h, c->n, gather, c->gathered, c->err);
+  case D_CAPACITY: c->n = shmlua_dict_capacity(h); return 0;
+  case D_FREE_SPACE: c->n = shmlua_dict_free_space(h); return 0;
+  case D_COUNT: c->n = shmlua_dict_count(h); return 0;
+  case D_PUSH: return shmlua_dict_push(h, key, klen, c->flag, &c->v, &c->n, c->err);
+  case D_POP:
+    return shmlua_dict_pop(h, key, klen, c->flag, reserve, c->reading, &c->out,
+                           c->err);
+  case D_LLEN: return shmlua_dict_llen(h, key, klen, &c->n, c->err);
+  }
+  return 0;
+}
+
+static int failure(lua_State *L, shmlua_syncud *u, const shmlua_error *err);
+
+/* Runs c's step: 0, or what failure returns (nil and a message, or it raises). */
+static int run(lua_State *L, call *c) {
+  shmlua_error err;
+  int rc;
+  c->err = &err;
+  rc = shmlua_sync_guarded(c->k.u, step, c, NULL);
+  if (rc == SHMLUA_SYNC_FAULT)
+    return shmlua_sync_error(L, c->k.u, rc);
+  return rc == 0 ? 0 : failure(L, c->k.u, &err);
+}
+
+/* The dict at 1 only, for the calls without a key. */
+static call unkeyed(lua_State *L, dictop op) {
+  call c = {.op = op};
+  c.k.u = checkdict(L);
+  return c;
+}
+
 /* A value to store: nil, boolean, integer, float or string. */
 static void checkvalue(lua_State *L, int arg, shmlua_dict_value *v) {
   switch (lua_type(L, arg)) {
@@ -130,7 +220,7 @@ static int failure(lua_State *L, shmlua_syncud *u, const shmlua_error *err) {
   case EISDIR:
     return shmlua_sync_fail(L, err->message);
   default:
-    return luaL_error(L, "dict '%s': %s", shmlua_name_user(&u->block.name), err->message);
+    return luaL_error(L, "dict '%s': %s", shmlua_pushname(L, &u->block.name), err->message);
   }
 }
 
@@ -152,34 +242,17 @@ static int dict_create(lua_State *L) {
   return shmlua_sync_create(L, &dict_class, 2, 1, allowed, size, shmlua_dict_init, &bytes);
 }
 
-/* Where a read copies a string under the lock: a buffer on the C stack when it is small
-   (no call, no pointer to follow), else the handle's scratch buffer. */
-enum { SMALL_VALUE = 256 };
-
-typedef struct reading {
-  shmlua_syncud *u;
-  char small[SMALL_VALUE];
-} reading;
-
-static void *reserve(void *ud, size_t len) {
-  reading *r = ud;
-  return len <= sizeof r->small ? r->small : shmlua_sync_scratch(r->u, len);
-}
-
 static int get(lua_State *L, int with_stale) {
-  keyed k = checkkeyed(L);
-  reading r;
-  shmlua_dict_value v;
-  shmlua_error err;
-  int stale = 0;
-  r.u = k.u;
-  if (shmlua_dict_get(&k.u->as.dict, k.key, k.klen, reserve, &r, &v, with_stale ? &stale : NULL,
-                      &err) != 0)
-    return failure(L, k.u, &err);
-  pushvalue(L, &v);
-  if (!with_stale || v.type == SHMLUA_DICT_NIL)
+  reading r; /* small is written only where a value is copied into it */
+  call c = {.op = D_GET, .k = checkkeyed(L), .flag = with_stale, .reading = &r};
+  int n;
+  r.u = c.k.u;
+  if ((n = run(L, &c)) != 0)
+    return n;
+  pushvalue(L, &c.out);
+  if (!with_stale || c.out.type == SHMLUA_DICT_NIL)
     return 1;
-  lua_pushboolean(L, stale);
+  lua_pushboolean(L, c.stale);
   return 2;
 }
 
@@ -193,17 +266,14 @@ static int dict_get_stale(lua_State *L) {
 
 /* d:<mode>(key, value [, ttl]) -> true, forcible */
 static int store(lua_State *L, shmlua_dict_mode mode) {
-  keyed k = checkkeyed(L);
-  shmlua_dict_value v;
-  shmlua_error err;
-  int64_t ttl;
-  int forcible;
-  checkvalue(L, 3, &v);
-  ttl = optttl(L, 4, 0);
-  if (shmlua_dict_store(&k.u->as.dict, mode, k.key, k.klen, &v, ttl, &forcible, &err) != 0)
-    return failure(L, k.u, &err);
+  call c = {.op = D_STORE, .k = checkkeyed(L), .mode = mode};
+  int n;
+  checkvalue(L, 3, &c.v);
+  c.ms = optttl(L, 4, 0);
+  if ((n = run(L, &c)) != 0)
+    return n;
   lua_pushboolean(L, 1);
-  lua_pushboolean(L, forcible);
+  lua_pushboolean(L, c.forcible);
   return 2;
 }
 
@@ -234,50 +304,47 @@ static int dict_delete(lua_State *L) {
 
 /* d:incr(key, n [, init [, init_ttl]]) -> new value, forcible */
 static int dict_incr(lua_State *L) {
-  keyed k = checkkeyed(L);
-  shmlua_dict_value n, init, out;
-  shmlua_error err;
-  int64_t init_ttl;
-  int forcible, has_init = !lua_isnoneornil(L, 4);
-  checknumber(L, 3, &n);
-  if (has_init)
+  call c = {.op = D_INCR, .k = checkkeyed(L)};
+  shmlua_dict_value init;
+  int n;
+  checknumber(L, 3, &c.v);
+  if (!lua_isnoneornil(L, 4)) {
     checknumber(L, 4, &init);
-  init_ttl = optttl(L, 5, 0);
-  if (shmlua_dict_incr(&k.u->as.dict, k.key, k.klen, &n, has_init ? &init : NULL, init_ttl, &out,
-                       &forcible, &err) != 0)
-    return failure(L, k.u, &err);
-  pushvalue(L, &out);
-  lua_pushboolean(L, forcible);
+    c.init = &init;
+  }
+  c.ms = optttl(L, 5, 0);
+  if ((n = run(L, &c)) != 0)
+    return n;
+  pushvalue(L, &c.out);
+  lua_pushboolean(L, c.forcible);
   return 2;
 }
 
 static int dict_ttl(lua_State *L) {
-  keyed k = checkkeyed(L);
-  shmlua_error err;
-  int64_t ms;
-  if (shmlua_dict_ttl(&k.u->as.dict, k.key, k.klen, &ms, &err) != 0)
-    return failure(L, k.u, &err);
-  lua_pushnumber(L, (lua_Number)(ms < 0 ? 0 : ms) / 1000);
+  call c = {.op = D_TTL, .k = checkkeyed(L)};
+  int n;
+  if ((n = run(L, &c)) != 0)
+    return n;
+  lua_pushnumber(L, (lua_Number)(c.ms < 0 ? 0 : c.ms) / 1000);
   return 1;
 }
 
 static int dict_expire(lua_State *L) {
-  keyed k = checkkeyed(L);
-  shmlua_error err;
-  int64_t ttl;
+  call c = {.op = D_EXPIRE, .k = checkkeyed(L)};
+  int n;
   luaL_checkany(L, 3);
-  ttl = optttl(L, 3, 0);
-  if (shmlua_dict_expire(&k.u->as.dict, k.key, k.klen, ttl, &err) != 0)
-    return failure(L, k.u, &err);
+  c.ms = optttl(L, 3, 0);
+  if ((n = run(L, &c)) != 0)
+    return n;
   lua_pushboolean(L, 1);
   return 1;
 }
 
 static int dict_flush_all(lua_State *L) {
-  shmlua_syncud *u = checkdict(L);
-  shmlua_error err;
-  if (shmlua_dict_flush_all(&u->as.dict, &err) != 0)
-    return failure(L, u, &err);
+  call c = unkeyed(L, D_FLUSH_ALL);
+  int n;
+  if ((n = run(L, &c)) != 0)
+    return n;
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -289,12 +356,12 @@ static lua_Integer optmax(lua_State *L, int arg, lua_Integer def) {
 }
 
 static int dict_flush_expired(lua_State *L) {
-  shmlua_syncud *u = checkdict(L);
-  uint64_t max = (uint64_t)optmax(L, 2, 0), freed;
-  shmlua_error err;
-  if (shmlua_dict_flush_expired(&u->as.dict, max, &freed, &err) != 0)
-    return failure(L, u, &err);
-  lua_pushinteger(L, (lua_Integer)freed);
+  call c = unkeyed(L, D_FLUSH_EXPIRED);
+  int n;
+  c.n = (uint64_t)optmax(L, 2, 0);
+  if ((n = run(L, &c)) != 0)
+    return n;
+  lua_pushinteger(L, (lua_Integer)c.n);
   return 1;
 }
 
@@ -329,14 +396,15 @@ static int gathered_gc(lua_State *L) {
 }
 
 static int dict_get_keys(lua_State *L) {
-  shmlua_syncud *u = checkdict(L);
-  uint64_t max = (uint64_t)optmax(L, 2, DEFAULT_MAX_KEYS);
-  /* in a userdata, so a memory error while the table is built still frees it */
-  gathered *g = shmlua_newscratch(L, sizeof *g, "shm.dict.keys", gathered_gc);
-  shmlua_error err;
+  call c = unkeyed(L, D_KEYS);
+  c.n = (uint64_t)optmax(L, 2, DEFAULT_MAX_KEYS);
+  /* in a userdata, so a memory error while the table is built (or a fault) still frees it */
+  gathered *g = c.gathered = shmlua_newscratch(L, sizeof *g, "shm.dict.keys", gathered_gc);
   lua_Integer n = 0;
-  if (shmlua_dict_keys(&u->as.dict, max, gather, g, &err) != 0)
-    return failure(L, u, &err);
+  int rc;
+  c.k.u = checkdict(L); /* again: the allocation may have run a finalizer that closed it */
+  if ((rc = run(L, &c)) != 0)
+    return rc;
   lua_newtable(L);
   for (size_t at = 0; at < g->used; n++) {
     uint32_t len;
@@ -348,33 +416,35 @@ static int dict_get_keys(lua_State *L) {
   return 1;
 }
 
-static int dict_capacity(lua_State *L) {
-  lua_pushinteger(L, (lua_Integer)shmlua_dict_capacity(&checkdict(L)->as.dict));
+/* A field the core reads from the block. */
+static int field(lua_State *L, dictop op) {
+  call c = unkeyed(L, op);
+  run(L, &c); /* cannot fail but by a fault, which raises */
+  lua_pushinteger(L, (lua_Integer)c.n);
   return 1;
+}
+
+static int dict_capacity(lua_State *L) {
+  return field(L, D_CAPACITY);
 }
 
 static int dict_free_space(lua_State *L) {
-  lua_pushinteger(L, (lua_Integer)shmlua_dict_free_space(&checkdict(L)->as.dict));
-  return 1;
+  return field(L, D_FREE_SPACE);
 }
 
 static int dict_count(lua_State *L) {
-  lua_pushinteger(L, (lua_Integer)shmlua_dict_count(&checkdict(L)->as.dict));
-  return 1;
+  return field(L, D_COUNT);
 }
 
 static int push(lua_State *L, int left) {
-  keyed k = checkkeyed(L);
-  shmlua_dict_value v;
-  shmlua_error err;
-  uint64_t len;
-  int t = lua_type(L, 3);
+  call c = {.op = D_PUSH, .k = checkkeyed(L), .flag = left};
+  int n, t = lua_type(L, 3);
   if (t != LUA_TSTRING && t != LUA_TNUMBER)
     return luaL_typeerror(L, 3, "string or number");
-  checkvalue(L, 3, &v);
-  if (shmlua_dict_push(&k.u->as.dict, k.key, k.klen, left, &v, &len, &err) != 0)
-    return failure(L, k.u, &err);
-  lua_pushinteger(L, (lua_Integer)len);
+  checkvalue(L, 3, &c.v);
+  if ((n = run(L, &c)) != 0)
+    return n;
+  lua_pushinteger(L, (lua_Integer)c.n);
   return 1;
 }
 
@@ -387,14 +457,13 @@ static int dict_rpush(lua_State *L) {
 }
 
 static int pop(lua_State *L, int left) {
-  keyed k = checkkeyed(L);
-  reading r;
-  shmlua_dict_value v;
-  shmlua_error err;
-  r.u = k.u;
-  if (shmlua_dict_pop(&k.u->as.dict, k.key, k.klen, left, reserve, &r, &v, &err) != 0)
-    return failure(L, k.u, &err);
-  pushvalue(L, &v);
+  reading r; /* small is written only where a value is copied into it */
+  call c = {.op = D_POP, .k = checkkeyed(L), .flag = left, .reading = &r};
+  int n;
+  r.u = c.k.u;
+  if ((n = run(L, &c)) != 0)
+    return n;
+  pushvalue(L, &c.out);
   return 1;
 }
 
@@ -407,12 +476,11 @@ static int dict_rpop(lua_State *L) {
 }
 
 static int dict_llen(lua_State *L) {
-  keyed k = checkkeyed(L);
-  shmlua_error err;
-  uint64_t len;
-  if (shmlua_dict_llen(&k.u->as.dict, k.key, k.klen, &len, &err) != 0)
-    return failure(L, k.u, &err);
-  lua_pushinteger(L, (lua_Integer)len);
+  call c = {.op = D_LLEN, .k = checkkeyed(L)};
+  int n;
+  if ((n = run(L, &c)) != 0)
+    return n;
+  lua_pushinteger(L, (lua_Integer)c.n);
   return 1;
 }
 

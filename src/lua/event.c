@@ -10,14 +10,44 @@ static int event_field(lua_State *L, shmlua_syncud *u, const char *key);
 static const shmlua_synclass event_class = {"shm.event", &shmlua_event_type, NULL, NULL,
                                             event_field};
 
-static shmlua_event_block *checkevent(lua_State *L) {
-  return (void *)shmlua_sync_check(L, 1, &event_class)->block.addr;
+static shmlua_event_block *eventof(void *u) {
+  return (void *)((shmlua_syncud *)u)->block.addr;
+}
+
+/* The steps on the event, run under a guard of its block (shmlua_sync_guarded). */
+static int issetstep(void *u, const struct timespec *deadline) {
+  (void)deadline;
+  return shmlua_event_isset(eventof(u));
+}
+
+static int setstep(void *u, const struct timespec *deadline) {
+  (void)deadline;
+  shmlua_event_set(eventof(u));
+  return 0;
+}
+
+static int clearstep(void *u, const struct timespec *deadline) {
+  (void)deadline;
+  shmlua_event_clear(eventof(u));
+  return 0;
+}
+
+/* Runs step on the event at arg 1 under a guard: what it returns; a fault raises. */
+static int run(lua_State *L, shmlua_sync_op step) {
+  shmlua_syncud *u = shmlua_sync_check(L, 1, &event_class);
+  int rc = shmlua_sync_guarded(u, step, u, NULL);
+  if (rc == SHMLUA_SYNC_FAULT && u->fault.block)
+    shmlua_sync_error(L, u, rc);
+  return rc;
 }
 
 static int event_field(lua_State *L, shmlua_syncud *u, const char *key) {
+  int rc;
   if (strcmp(key, "isset") != 0)
     return 0;
-  lua_pushboolean(L, shmlua_event_isset((void *)u->block.addr));
+  if ((rc = shmlua_sync_guarded(u, issetstep, u, NULL)) == SHMLUA_SYNC_FAULT && u->fault.block)
+    return shmlua_sync_error(L, u, rc);
+  lua_pushboolean(L, rc);
   return 1;
 }
 
@@ -26,13 +56,13 @@ static int event_create(lua_State *L) {
 }
 
 static int event_set(lua_State *L) {
-  shmlua_event_set(checkevent(L));
+  run(L, setstep);
   lua_pushboolean(L, 1);
   return 1;
 }
 
 static int event_clear(lua_State *L) {
-  shmlua_event_clear(checkevent(L));
+  run(L, clearstep);
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -42,11 +72,23 @@ typedef struct waiting {
   uint32_t seen; /* read once, so a set between two slices is not missed */
 } waiting;
 
+static int waitstep(void *ctx, const struct timespec *deadline) {
+  waiting *w = ctx;
+  return shmlua_event_wait(eventof(w->u), w->seen, deadline);
+}
+
+static int statestep(void *ctx, const struct timespec *deadline) {
+  waiting *w = ctx;
+  (void)deadline;
+  w->seen = shmlua_event_state(eventof(w->u));
+  return 0;
+}
+
 static int waitop(void *ctx, const struct timespec *deadline) {
   waiting *w = ctx;
   if (!w->u->block.addr)
     return SHMLUA_SYNC_CLOSED;
-  return shmlua_event_wait((void *)w->u->block.addr, w->seen, deadline);
+  return shmlua_sync_guarded(w->u, waitstep, w, deadline);
 }
 
 static int event_wait(lua_State *L) {
@@ -54,8 +96,8 @@ static int event_wait(lua_State *L) {
   struct timespec deadline;
   const struct timespec *d = shmlua_opttimeout(L, 2, &deadline);
   int rc;
-  w.seen = shmlua_event_state((void *)w.u->block.addr);
-  rc = shmlua_sync_wait(L, waitop, &w, d, 1, NULL);
+  if ((rc = shmlua_sync_guarded(w.u, statestep, &w, NULL)) == 0)
+    rc = shmlua_sync_wait(L, waitop, &w, d, 1, NULL);
   if (rc == ETIMEDOUT)
     return shmlua_sync_fail(L, "timeout");
   if (rc != 0)

@@ -66,7 +66,9 @@ static int buf_hexdump(lua_State *L) {
   for (size_t at = 0; at < n; at += PER_LINE) {
     unsigned char line[PER_LINE];
     size_t k = n - at < PER_LINE ? n - at : PER_LINE;
-    memcpy(line, shmlua_blockaddr(L, b, 0) + first + at, k);
+    shmlua_fault fault;
+    if (shmlua_guarded_copy(line, shmlua_blockaddr(L, b, 0) + first + at, k, b, NULL, &fault))
+      shmlua_faulterror(L, &fault);
     shmlua_hexdump(&out, first + at, line, k, NULL);
   }
   luaL_pushresult(&out);

@@ -58,13 +58,14 @@ static void tovalue(lua_State *L, int idx, shmlua_slvalue *v) {
   }
 }
 
-static void pushvalue(lua_State *L, const shmlua_slvalue *v) {
+/* Pushes v, read from the list's block b: its strings point into b. */
+static void pushvalue(lua_State *L, const shmlua_block *b, const shmlua_slvalue *v) {
   switch (v->kind) {
   case SHMLUA_SL_INT: lua_pushinteger(L, (lua_Integer)v->i); break;
   case SHMLUA_SL_FLOAT: lua_pushnumber(L, (lua_Number)v->f); break;
   case SHMLUA_SL_BOOL: lua_pushboolean(L, (int)v->i); break;
   case SHMLUA_SL_NONE: pushnull(L); break;
-  default: lua_pushlstring(L, (const char *)v->s, v->len); break;
+  default: shmlua_pushblockbytes(L, b, v->s, v->len); break;
   }
 }
 
@@ -79,12 +80,49 @@ static list *checklist(lua_State *L) {
   return l;
 }
 
+/* One access of the core to item i of the block at p (open: i is the block's size), for
+   shmlua_guarded_run. */
+typedef struct itemop {
+  const shmlua_sharelist *layout;
+  unsigned char *p;
+  size_t i;
+  shmlua_slvalue *v;
+  char *format;
+  shmlua_error err;
+} itemop;
+
+static int getitem(void *ctx) {
+  itemop *o = ctx;
+  return shmlua_sharelist_get(o->layout, o->p, o->i, o->v, &o->err);
+}
+
+static int setitem(void *ctx) {
+  itemop *o = ctx;
+  return shmlua_sharelist_set(o->layout, o->p, o->i, o->v, &o->err);
+}
+
+static int formatitem(void *ctx) {
+  itemop *o = ctx;
+  return shmlua_sharelist_format(o->layout, o->p, o->i, o->format, &o->err);
+}
+
+static int openlayout(void *ctx) {
+  itemop *o = ctx;
+  return shmlua_sharelist_open((shmlua_sharelist *)o->layout, o->p, o->i, &o->err);
+}
+
+/* Runs op on l's block under a guard: a fault raises, and so does op's failure, as
+   "list 'x': <message>". */
+static void runitem(lua_State *L, const list *l, int (*op)(void *), itemop *o) {
+  if (shmlua_guardedcall(L, op, o, l->b, NULL) != 0)
+    luaL_error(L, "list '%s': %s", shmlua_pushname(L, &l->b->name), o->err.message);
+}
+
 static void pushitem(lua_State *L, const list *l, const unsigned char *p, size_t i) {
   shmlua_slvalue v;
-  shmlua_error err;
-  if (shmlua_sharelist_get(&l->layout, p, i, &v, &err) != 0)
-    luaL_error(L, "list '%s': %s", shmlua_pushname(L, &l->b->name), err.message);
-  pushvalue(L, &v);
+  itemop o = {&l->layout, (unsigned char *)p, i, &v, NULL, {0, ""}};
+  runitem(L, l, getitem, &o);
+  pushvalue(L, l->b, &v);
 }
 
 /* A list userdata viewing the block at idx. */
@@ -156,7 +194,8 @@ static int list_new(lua_State *L) {
 static int list_attach(lua_State *L) {
   static const char *const allowed[] = {"readonly", NULL};
   shmlua_name name;
-  shmlua_error err;
+  shmlua_fault fault;
+  int rc;
   list *l;
   shmlua_checkname(L, 1, &name);
   shmlua_checkopts(L, 2, allowed); /* here too, so that errors name shm.list.attach */
@@ -170,9 +209,14 @@ static int list_attach(lua_State *L) {
     return 3;
   lua_settop(L, 3);
   l = newlist(L, 3);
-  if (shmlua_sharelist_open(&l->layout, l->b->addr, l->b->size, &err) != 0) {
+  itemop o = {&l->layout, l->b->addr, l->b->size, NULL, NULL, {0, ""}};
+  if (shmlua_guarded_run(openlayout, &o, &rc, l->b, NULL, &fault) != 0) {
     shmlua_block_close(l->b);
-    return luaL_error(L, "list '%s': %s", shmlua_pushname(L, &name), err.message);
+    return shmlua_faulterror(L, &fault);
+  }
+  if (rc != 0) {
+    shmlua_block_close(l->b);
+    return luaL_error(L, "list '%s': %s", shmlua_pushname(L, &name), o.err.message);
   }
   return 1;
 }
@@ -205,11 +249,9 @@ static int list_index(lua_State *L) {
     luaL_buffinit(L, &out);
     for (size_t i = 0; i < l->layout.count; i++) {
       char format[9];
-      shmlua_error err;
       /* Fetched per item: growing the buffer may run a finalizer that closes the block. */
-      const unsigned char *p = shmlua_blockaddr(L, l->b, 0);
-      if (shmlua_sharelist_format(&l->layout, p, i, format, &err) != 0)
-        return luaL_error(L, "list '%s': %s", shmlua_pushname(L, &l->b->name), err.message);
+      itemop o = {&l->layout, shmlua_blockaddr(L, l->b, 0), i, NULL, format, {0, ""}};
+      runitem(L, l, formatitem, &o);
       luaL_addstring(&out, format);
     }
     luaL_pushresult(&out);
@@ -225,15 +267,14 @@ static int list_newindex(lua_State *L) {
   list *l = checklist(L);
   unsigned char *p = shmlua_blockaddr(L, l->b, 1);
   shmlua_slvalue v;
-  shmlua_error err;
   int isint;
   lua_Integer i = lua_tointegerx(L, 2, &isint);
   if (lua_type(L, 2) != LUA_TNUMBER || !isint)
     return luaL_error(L, "list index must be an integer");
   size_t k = shmlua_checkindex(L, i, l->layout.count) - 1;
   tovalue(L, 3, &v);
-  if (shmlua_sharelist_set(&l->layout, p, k, &v, &err) != 0)
-    return luaL_error(L, "list '%s': %s", shmlua_pushname(L, &l->b->name), err.message);
+  itemop o = {&l->layout, p, k, &v, NULL, {0, ""}};
+  runitem(L, l, setitem, &o);
   return 0;
 }
 

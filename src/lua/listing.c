@@ -148,6 +148,7 @@ static int blocks(lua_State *L) {
     }
     setstate(L, b);
     setinteger(L, "size", (lua_Integer)b->size);
+    setinteger(L, "stored", (lua_Integer)b->stored);
     setinteger(L, "mode", (lua_Integer)b->mode);
     setinteger(L, "uid", (lua_Integer)b->uid);
     lua_pushnumber(L, b->age);

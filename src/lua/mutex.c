@@ -17,6 +17,26 @@ static pthread_mutex_t *lockof(shmlua_syncud *m) {
   return &((shmlua_mutex_block *)m->block.addr)->mutex;
 }
 
+/* The steps on the lock, run under a guard of its block (shmlua_sync_guarded). */
+static int lockstep(void *m, const struct timespec *deadline) {
+  return shmlua_mutex_lock(lockof(m), deadline);
+}
+
+static int trystep(void *m, const struct timespec *deadline) {
+  (void)deadline;
+  return shmlua_mutex_trylock(lockof(m));
+}
+
+static int unlockstep(void *m, const struct timespec *deadline) {
+  (void)deadline;
+  return shmlua_mutex_unlock(lockof(m));
+}
+
+static int consistentstep(void *m, const struct timespec *deadline) {
+  (void)deadline;
+  return shmlua_mutex_consistent(lockof(m));
+}
+
 pthread_mutex_t *shmlua_mutex_of(shmlua_syncud *m) {
   return lockof(m);
 }
@@ -25,7 +45,7 @@ pthread_mutex_t *shmlua_mutex_of(shmlua_syncud *m) {
    points into it. */
 static void drop_lock(shmlua_syncud *u) {
   if (u->block.addr && u->held)
-    shmlua_mutex_unlock(lockof(u));
+    shmlua_sync_guarded(u, unlockstep, u, NULL);
   u->held = 0;
 }
 
@@ -73,20 +93,20 @@ static int lockresult(lua_State *L, shmlua_syncud *m, int rc) {
 
 static int lockop(void *ctx, const struct timespec *deadline) {
   shmlua_syncud *m = ctx;
-  return m->block.addr ? shmlua_mutex_lock(lockof(m), deadline) : SHMLUA_SYNC_CLOSED;
+  return m->block.addr ? shmlua_sync_guarded(m, lockstep, m, deadline) : SHMLUA_SYNC_CLOSED;
 }
 
 /* A free mutex is taken at once, before the wait works out its slices: trylock gives the
    same results as lock would (EDEADLK when this process holds it), EBUSY aside. */
 static int lockwithin(lua_State *L, shmlua_syncud *m, const struct timespec *deadline) {
-  int rc = shmlua_mutex_trylock(lockof(m));
+  int rc = shmlua_sync_guarded(m, trystep, m, NULL);
   if (rc != EBUSY)
     return rc;
   return shmlua_sync_wait(L, lockop, m, deadline, 1, NULL);
 }
 
 int shmlua_mutex_relock(lua_State *L, shmlua_syncud *m) {
-  return lockresult(L, m, shmlua_mutex_lock(lockof(m), NULL));
+  return lockresult(L, m, shmlua_sync_guarded(m, lockstep, m, NULL));
 }
 
 int shmlua_mutex_attach(lua_State *L, const shmlua_name *name) {
@@ -104,7 +124,7 @@ static int mutex_lock(lua_State *L) {
   shmlua_syncud *m = checkmutex(L, 1);
   double seconds;
   const double *timeout = shmlua_optseconds(L, 2, &seconds);
-  int rc = shmlua_mutex_trylock(lockof(m));
+  int rc = shmlua_sync_guarded(m, trystep, m, NULL);
   if (rc == EBUSY)
     rc = shmlua_sync_wait_for(L, lockop, m, timeout);
   return lockresult(L, m, rc);
@@ -112,12 +132,12 @@ static int mutex_lock(lua_State *L) {
 
 static int mutex_trylock(lua_State *L) {
   shmlua_syncud *m = checkmutex(L, 1);
-  int rc = shmlua_mutex_trylock(lockof(m));
+  int rc = shmlua_sync_guarded(m, trystep, m, NULL);
   return lockresult(L, m, rc == EDEADLK ? EBUSY : rc); /* held here: busy too */
 }
 
 static void unlock(lua_State *L, shmlua_syncud *m) {
-  int rc = shmlua_mutex_unlock(lockof(m));
+  int rc = shmlua_sync_guarded(m, unlockstep, m, NULL);
   if (rc == 0) {
     m->held = 0;
     return;
@@ -135,7 +155,7 @@ static int mutex_unlock(lua_State *L) {
 
 static int mutex_consistent(lua_State *L) {
   shmlua_syncud *m = shmlua_mutex_check(L, 1);
-  int rc = shmlua_mutex_consistent(lockof(m));
+  int rc = shmlua_sync_guarded(m, consistentstep, m, NULL);
   if (rc == EINVAL)
     return luaL_error(L, "mutex '%s' is not in the owner-died state",
                       shmlua_name_user(&m->block.name));

@@ -54,7 +54,10 @@ static int buf_pack(lua_State *L) {
     return luaL_error(L, "%I bytes at position %I do not fit in %I bytes", (LUAI_UACINT)len,
                       (LUAI_UACINT)start, (LUAI_UACINT)b->size);
   /* Fetched again: string.pack allocates, and a finalizer may have closed the block. */
-  memcpy(shmlua_blockaddr(L, b, 1) + start - 1, packed, len);
+  unsigned char *at = shmlua_blockaddr(L, b, 1) + start - 1;
+  shmlua_fault fault;
+  if (shmlua_guarded_copy(at, packed, len, b, NULL, &fault) != 0)
+    return shmlua_faulterror(L, &fault);
   lua_pushinteger(L, (lua_Integer)(start + len));
   return 1;
 }
@@ -93,7 +96,8 @@ int shmlua_unpack_window(lua_State *L, int unpack, size_t size, size_t start,
    message, and a finalizer may have closed the block. lua_pushlstring copies before it can
    collect. */
 static void push_block(lua_State *L, void *src, size_t at, size_t len) {
-  lua_pushlstring(L, (const char *)shmlua_blockaddr(L, src, 0) + at, len);
+  shmlua_block *b = src;
+  shmlua_pushblockbytes(L, b, shmlua_blockaddr(L, b, 0) + at, len);
 }
 
 /* buf:unpack(fmt [, i]) -> values..., position after the last byte read. */

@@ -75,13 +75,19 @@ static int chunkerror(lua_State *L) {
   return 1;
 }
 
+static int countstep(void *counter) {
+  __atomic_add_fetch((int64_t *)counter, 1, __ATOMIC_RELAXED);
+  return 0;
+}
+
 /* runchunk(fn, inputs [, counter]): fn(x) for each input, under lua_pcall (a coroutine per
    call would cost more than a tiny task), counting each in the int64 array view counter.
    true, results (first of each) or false, the position that failed, its error with the
    task's traceback. */
 static int runchunk(lua_State *L) {
   lua_Integer n;
-  int64_t *counter = NULL;
+  shmlua_block *counted = NULL;
+  size_t counter = 0;
   int levels = 0;
   lua_Debug ar;
   luaL_checktype(L, 1, LUA_TFUNCTION);
@@ -92,9 +98,12 @@ static int runchunk(lua_State *L) {
     if (!shmlua_arrayview(L, 3, &view) || strcmp(view.dtype, "int64") != 0 || view.count < 1)
       return luaL_argerror(L, 3, "an int64 array expected");
     lua_getiuservalue(L, 3, 1);
-    counter = (int64_t *)(shmlua_blockaddr(L, shmlua_checkblock(L, -1), 1) + view.offset);
+    counted = shmlua_checkblock(L, -1);
+    shmlua_blockaddr(L, counted, 1); /* closed or read-only raise before the first task */
+    counter = view.offset;
+    lua_replace(L, 3); /* kept alive there */
   }
-  lua_settop(L, 2);
+  lua_settop(L, 3);
   while (lua_getstack(L, levels, &ar))
     levels++;
   lua_pushinteger(L, levels);
@@ -103,15 +112,18 @@ static int runchunk(lua_State *L) {
   for (lua_Integer i = 1; i <= n; i++) {
     lua_pushvalue(L, 1);
     lua_geti(L, 2, i);
-    if (lua_pcall(L, 1, 1, 3) != LUA_OK) {
+    if (lua_pcall(L, 1, 1, 4) != LUA_OK) {
       lua_pushboolean(L, 0);
       lua_pushinteger(L, i);
       lua_rotate(L, -3, 2);
       return 3;
     }
-    lua_rawseti(L, 4, i);
-    if (counter)
-      __atomic_add_fetch(counter, 1, __ATOMIC_RELAXED);
+    lua_rawseti(L, 5, i);
+    /* Looked up for each task (a task may close the block), and counted under a guard (a
+       peer may truncate it). */
+    if (counted)
+      shmlua_guardedcall(L, countstep, shmlua_blockaddr(L, counted, 1) + counter, counted,
+                         NULL);
   }
   lua_pushboolean(L, 1);
   lua_insert(L, -2);

@@ -27,17 +27,47 @@ static int queue_open(shmlua_syncud *u, shmlua_error *err) {
   return 0;
 }
 
+static int dropstep(void *ctx) {
+  shmlua_queue_view_drop(ctx);
+  return 0;
+}
+
+/* An open view's lock, before the unmapping; under a guard, as a peer may have truncated
+   the block (then there is no lock left to give back). */
 static void queue_close(shmlua_syncud *u) {
-  shmlua_queue_view_drop(&u->as.queue); /* an open view's lock, before the unmapping */
+  shmlua_fault fault;
+  int rc;
+  shmlua_guarded_run(dropstep, &u->as.queue, &rc, &u->block, NULL, &fault);
+}
+
+/* The shared fields count and ended, for shmlua_sync_guarded. */
+typedef struct state {
+  shmlua_syncud *u;
+  size_t count;
+  int ended;
+} state;
+
+static int readstate(void *ctx, const struct timespec *deadline) {
+  state *s = ctx;
+  (void)deadline;
+  s->count = shmlua_queue_count(&s->u->as.queue);
+  s->ended = shmlua_queue_ended(&s->u->as.queue);
+  return 0;
 }
 
 static int queue_field(lua_State *L, shmlua_syncud *u, const char *key) {
   const shmlua_queue *h = &u->as.queue;
-  if (strcmp(key, "count") == 0)
-    lua_pushinteger(L, (lua_Integer)shmlua_queue_count(h));
-  else if (strcmp(key, "ended") == 0)
-    lua_pushboolean(L, shmlua_queue_ended(h));
-  else if (strcmp(key, "messages") == 0)
+  int count = strcmp(key, "count") == 0, ended = strcmp(key, "ended") == 0;
+  if (count || ended) {
+    state s = {u, 0, 0};
+    int rc = shmlua_sync_guarded(u, readstate, &s, NULL);
+    if (rc != 0)
+      shmlua_sync_error(L, u, rc);
+    if (count)
+      lua_pushinteger(L, (lua_Integer)s.count);
+    else
+      lua_pushboolean(L, s.ended);
+  } else if (strcmp(key, "messages") == 0)
     lua_pushinteger(L, (lua_Integer)h->max_messages);
   else if (strcmp(key, "bytes") == 0)
     lua_pushinteger(L, (lua_Integer)h->max_bytes);
@@ -74,13 +104,21 @@ typedef struct pushing {
   shmlua_syncud *u;
   const char *s;
   size_t len;
+  int wait; /* SHMLUA_QUEUE_* */
 } pushing;
 
+static int pushstep(void *ctx, const struct timespec *deadline) {
+  pushing *p = ctx;
+  return shmlua_queue_push(&p->u->as.queue, p->s, p->len, p->wait, deadline);
+}
+
+/* Each step, the first try too, under a guard of the queue's block: a truncated one
+   raises. */
 static int pushop(void *ctx, const struct timespec *deadline) {
   pushing *p = ctx;
   if (!p->u->block.addr)
     return SHMLUA_SYNC_CLOSED;
-  return shmlua_queue_push(&p->u->as.queue, p->s, p->len, SHMLUA_QUEUE_WAIT, deadline);
+  return shmlua_sync_guarded(p->u, pushstep, p, deadline);
 }
 
 static int pushresult(lua_State *L, shmlua_syncud *u, int rc) {
@@ -110,10 +148,12 @@ static int must_wait(int rc) {
 
 int shmlua_queue_put(lua_State *L, shmlua_syncud *u, const char *s, size_t len, int wait,
                      const double *timeout) {
-  pushing p = {u, s, len};
-  int rc = shmlua_queue_push(&u->as.queue, s, len, wait ? SHMLUA_QUEUE_ONCE : 0, NULL);
-  if (wait && must_wait(rc))
+  pushing p = {u, s, len, wait ? SHMLUA_QUEUE_ONCE : SHMLUA_QUEUE_TRY};
+  int rc = shmlua_sync_guarded(u, pushstep, &p, NULL);
+  if (wait && must_wait(rc)) {
+    p.wait = SHMLUA_QUEUE_WAIT;
     rc = shmlua_sync_wait_for(L, pushop, &p, timeout);
+  }
   return pushresult(L, u, rc);
 }
 
@@ -135,14 +175,20 @@ static int queue_try_push(lua_State *L) {
 typedef struct popping {
   shmlua_syncud *u;
   size_t len;
+  int wait; /* SHMLUA_QUEUE_* */
 } popping;
+
+static int popstep(void *ctx, const struct timespec *deadline) {
+  popping *p = ctx;
+  return shmlua_queue_pop(&p->u->as.queue, shmlua_sync_scratch, p->u, &p->len, p->wait,
+                          deadline);
+}
 
 static int popop(void *ctx, const struct timespec *deadline) {
   popping *p = ctx;
   if (!p->u->block.addr)
     return SHMLUA_SYNC_CLOSED;
-  return shmlua_queue_pop(&p->u->as.queue, shmlua_sync_scratch, p->u, &p->len,
-                          SHMLUA_QUEUE_WAIT, deadline);
+  return shmlua_sync_guarded(p->u, popstep, p, deadline);
 }
 
 /* 0 with the message in p's scratch, or what a failed pop returns, pushed. */
@@ -165,11 +211,12 @@ static int popfailure(lua_State *L, popping *p, int rc) {
 
 int shmlua_queue_get(lua_State *L, shmlua_syncud *u, int wait, const double *timeout,
                      const char **data, size_t *len) {
-  popping p = {u, 0};
-  int rc = shmlua_queue_pop(&u->as.queue, shmlua_sync_scratch, u, &p.len,
-                            wait ? SHMLUA_QUEUE_ONCE : 0, NULL);
-  if (wait && must_wait(rc))
+  popping p = {u, 0, wait ? SHMLUA_QUEUE_ONCE : SHMLUA_QUEUE_TRY};
+  int rc = shmlua_sync_guarded(u, popstep, &p, NULL);
+  if (wait && must_wait(rc)) {
+    p.wait = SHMLUA_QUEUE_WAIT;
     rc = shmlua_sync_wait_for(L, popop, &p, timeout);
+  }
   *data = p.len ? u->scratch : "";
   *len = p.len;
   return popfailure(L, &p, rc);
@@ -203,9 +250,14 @@ static int queue_try_pop(lua_State *L) {
   return popstring(L, 0, NULL);
 }
 
+static int shutdownstep(void *ctx, const struct timespec *deadline) {
+  (void)deadline;
+  return shmlua_queue_shutdown(&((shmlua_syncud *)ctx)->as.queue);
+}
+
 static int queue_shutdown(lua_State *L) {
   shmlua_syncud *u = checkqueue(L);
-  int rc = shmlua_queue_shutdown(&u->as.queue);
+  int rc = shmlua_sync_guarded(u, shutdownstep, u, NULL);
   if (rc == ETIMEDOUT)
     return shmlua_sync_fail(L, "timeout");
   if (rc != 0)

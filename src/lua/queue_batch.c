@@ -13,14 +13,22 @@ enum { CHUNK = 64, FIRST_BUFFER = 64 * 1024 };
 static const shmlua_synclass *queue_class;
 
 typedef struct pushing {
-  shmlua_queue *h;
+  shmlua_syncud *u;
   const shmlua_queue_message *m;
   size_t count, pushed;
 } pushing;
 
+static int pushstep(void *ctx, const struct timespec *deadline) {
+  pushing *p = ctx;
+  return shmlua_queue_push_many(&p->u->as.queue, p->m, p->count, &p->pushed, 1, deadline);
+}
+
+/* Each step of the wait under a guard of the queue's block: a truncated one raises. */
 static int pushop(void *ctx, const struct timespec *deadline) {
   pushing *p = ctx;
-  return shmlua_queue_push_many(p->h, p->m, p->count, &p->pushed, 1, deadline);
+  if (!p->u->block.addr)
+    return SHMLUA_SYNC_CLOSED;
+  return shmlua_sync_guarded(p->u, pushstep, p, deadline);
 }
 
 /* Why a batch stopped short, as push and pop say it. */
@@ -74,7 +82,7 @@ static int queue_push_many(lua_State *L) {
       batch[k] = m;
   }
   while (done < n) {
-    pushing p = {&u->as.queue, batch, n - done < CHUNK ? n - done : CHUNK, 0};
+    pushing p = {u, batch, n - done < CHUNK ? n - done : CHUNK, 0};
     int rc;
     if (done > 0)
       for (size_t k = 0; k < p.count; k++)
@@ -99,15 +107,22 @@ static int queue_push_many(lua_State *L) {
 }
 
 typedef struct popping {
-  shmlua_queue *h;
+  shmlua_syncud *u;
   void *buffer;
   size_t capacity, max, count, total;
 } popping;
 
+static int popstep(void *ctx, const struct timespec *deadline) {
+  popping *p = ctx;
+  return shmlua_queue_pop_many(&p->u->as.queue, p->max, p->buffer, p->capacity, &p->count,
+                               &p->total, 1, deadline);
+}
+
 static int popop(void *ctx, const struct timespec *deadline) {
   popping *p = ctx;
-  return shmlua_queue_pop_many(p->h, p->max, p->buffer, p->capacity, &p->count, &p->total, 1,
-                               deadline);
+  if (!p->u->block.addr)
+    return SHMLUA_SYNC_CLOSED;
+  return shmlua_sync_guarded(p->u, popstep, p, deadline);
 }
 
 /* The queue's record buffer (its user value), at least size bytes: made or grown here, before
@@ -134,7 +149,7 @@ static int queue_pop_many(lua_State *L) {
   struct timespec deadline;
   const struct timespec *d;
   lua_Integer n;
-  popping p = {&u->as.queue, NULL, 0, 0, 0, FIRST_BUFFER};
+  popping p = {u, NULL, 0, 0, 0, FIRST_BUFFER};
   size_t at = 0, len;
   const void *data;
   int rc;

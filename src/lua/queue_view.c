@@ -24,30 +24,6 @@ static size_t length(const view *w) {
   return w->v.len[0] + w->v.len[1];
 }
 
-/* Copies len bytes from offset at of the message (which may wrap around the ring). */
-static void copy_out(const view *w, size_t at, size_t len, char *dst) {
-  if (at < w->v.len[0]) {
-    size_t first = w->v.len[0] - at < len ? w->v.len[0] - at : len;
-    memcpy(dst, w->v.part[0] + at, first);
-    dst += first;
-    len -= first;
-    at = w->v.len[0];
-  }
-  if (len > 0)
-    memcpy(dst, w->v.part[1] + (at - w->v.len[0]), len);
-}
-
-/* Pushes the message's bytes at..at+len as a string: one copy when they do not wrap. */
-static void push_bytes(lua_State *L, const view *w, size_t at, size_t len) {
-  luaL_Buffer b;
-  if (at + len <= w->v.len[0]) {
-    lua_pushlstring(L, (const char *)w->v.part[0] + at, len);
-    return;
-  }
-  copy_out(w, at, len, luaL_buffinitsize(L, &b, len));
-  luaL_pushresultsize(&b, len);
-}
-
 static view *toview(lua_State *L) {
   view *w = shmlua_totagged(L, 1, sizeof *w, &view_class);
   if (!w)
@@ -64,6 +40,51 @@ static view *checkview(lua_State *L) {
   if (!is_open(w))
     luaL_error(L, "view of a queue message used after its release");
   return w;
+}
+
+/* Copies len bytes from offset at of the message (which may wrap around the ring). */
+static void copy_out(const view *w, size_t at, size_t len, char *dst) {
+  if (at < w->v.len[0]) {
+    size_t first = w->v.len[0] - at < len ? w->v.len[0] - at : len;
+    memcpy(dst, w->v.part[0] + at, first);
+    dst += first;
+    len -= first;
+    at = w->v.len[0];
+  }
+  if (len > 0)
+    memcpy(dst, w->v.part[1] + (at - w->v.len[0]), len);
+}
+
+/* A copy_out for shmlua_guardedcall: the ring is read in place, and a peer may have
+   truncated the block under it. */
+typedef struct copying {
+  const view *w;
+  size_t at, len;
+  char *dst;
+} copying;
+
+static int copystep(void *ctx) {
+  copying *c = ctx;
+  copy_out(c->w, c->at, c->len, c->dst);
+  return 0;
+}
+
+static void guarded_copy_out(lua_State *L, const view *w, size_t at, size_t len, char *dst) {
+  copying c = {w, at, len, dst};
+  shmlua_guardedcall(L, copystep, &c, &w->u->block, NULL);
+}
+
+/* Pushes the message's bytes at..at+len as a string: one copy when they do not wrap. */
+static void push_bytes(lua_State *L, const view *w, size_t at, size_t len) {
+  luaL_Buffer b;
+  char *dst;
+  if (at + len <= w->v.len[0]) {
+    shmlua_pushblockbytes(L, &w->u->block, w->v.part[0] + at, len);
+    return;
+  }
+  dst = luaL_buffinitsize(L, &b, len);
+  guarded_copy_out(L, checkview(L), at, len, dst); /* the allocation may have released it */
+  luaL_pushresultsize(&b, len);
 }
 
 static int view_len(lua_State *L) {
@@ -86,9 +107,10 @@ static int view_byte(lua_State *L) {
   lua_Integer i = luaL_optinteger(L, 2, 1);
   size_t first, n = shmlua_range(i, luaL_optinteger(L, 3, i), length(w), &first);
   luaL_checkstack(L, (int)(n < 1000000 ? n : 1000000), "string slice too long");
+  w = checkview(L); /* again: growing the stack may run a finalizer that releases it */
   for (size_t k = 0; k < n; k++) {
     unsigned char c;
-    copy_out(w, first + k, 1, (char *)&c);
+    guarded_copy_out(L, w, first + k, 1, (char *)&c);
     lua_pushinteger(L, c);
   }
   return (int)n;
@@ -112,13 +134,36 @@ static int view_unpack(lua_State *L) {
   return n < 0 ? lua_error(L) : n; /* string.unpack's own "data string too short" */
 }
 
-/* v:release(): takes the message out of the queue; again, or after the queue closed, does
-   nothing. */
-static int view_release(lua_State *L) {
-  view *w = toview(L);
+static int releasestep(void *ctx) {
+  view *w = ctx;
+  shmlua_queue_view_release(&w->u->as.queue, &w->v);
+  return 0;
+}
+
+/* Releases w under a guard of its block: whether a fault cut it short (in fault). The
+   handle counts the view ended before it touches the block, so a cut-short release leaves
+   nothing open. */
+static int release(view *w, shmlua_fault *fault) {
+  int rc = 0, failed = 0;
   if (is_open(w))
-    shmlua_queue_view_release(&w->u->as.queue, &w->v);
+    failed = shmlua_guarded_run(releasestep, w, &rc, &w->u->block, NULL, fault);
   w->u = NULL;
+  return failed;
+}
+
+/* v:release(): takes the message out of the queue; again, or after the queue closed, does
+   nothing. A block truncated by a peer raises (the message is gone with it). */
+static int view_release(lua_State *L) {
+  shmlua_fault fault;
+  if (release(toview(L), &fault) != 0)
+    return shmlua_faulterror(L, &fault);
+  return 0;
+}
+
+/* The collector's release: the same, without raising (nothing could catch it). */
+static int view_gc(lua_State *L) {
+  shmlua_fault fault;
+  release(toview(L), &fault);
   return 0;
 }
 
@@ -132,13 +177,21 @@ static int view_tostring(lua_State *L) {
 }
 
 typedef struct peeking {
-  shmlua_queue *h;
+  shmlua_syncud *u;
   shmlua_queue_view *v;
 } peeking;
 
+static int peekstep(void *ctx, const struct timespec *deadline) {
+  peeking *p = ctx;
+  return shmlua_queue_peek(&p->u->as.queue, p->v, 1, deadline);
+}
+
+/* Each step of the wait under a guard of the queue's block: a truncated one raises. */
 static int peekop(void *ctx, const struct timespec *deadline) {
   peeking *p = ctx;
-  return shmlua_queue_peek(p->h, p->v, 1, deadline);
+  if (!p->u->block.addr)
+    return SHMLUA_SYNC_CLOSED;
+  return shmlua_sync_guarded(p->u, peekstep, p, deadline);
 }
 
 /* q:view([timeout]) -> view, or nil and "timeout" or "closed". */
@@ -156,7 +209,7 @@ static int queue_view(lua_State *L) {
   luaL_setmetatable(L, VIEW_MT);
   lua_pushvalue(L, 1);
   lua_setiuservalue(L, -2, 1);
-  p.h = &u->as.queue;
+  p.u = u;
   p.v = &w->v;
   if ((rc = shmlua_sync_wait(L, peekop, &p, d, 1, NULL)) == 0) {
     w->u = u;
@@ -171,7 +224,7 @@ static int queue_view(lua_State *L) {
 
 void shmlua_open_queue_view(lua_State *L, const shmlua_synclass *cls) {
   static const luaL_Reg metamethods[] = {{"__len", view_len},     {"__close", view_release},
-                                         {"__gc", view_release},  {"__tostring", view_tostring},
+                                         {"__gc", view_gc},  {"__tostring", view_tostring},
                                          {NULL, NULL}};
   static const luaL_Reg methods[] = {
       {"sub", view_sub}, {"byte", view_byte}, {"release", view_release}, {NULL, NULL}};

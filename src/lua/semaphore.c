@@ -11,14 +11,39 @@ static int semaphore_field(lua_State *L, shmlua_syncud *u, const char *key);
 static const shmlua_synclass semaphore_class = {"shm.semaphore", &shmlua_semaphore_type, NULL,
                                                 NULL, semaphore_field};
 
-static shmlua_semaphore_block *checksem(lua_State *L) {
-  return (void *)shmlua_sync_check(L, 1, &semaphore_class)->block.addr;
+/* The steps on the semaphore, run under a guard of its block (shmlua_sync_guarded). */
+static int valuestep(void *u, const struct timespec *deadline) {
+  (void)deadline;
+  return (int)shmlua_semaphore_value((void *)((shmlua_syncud *)u)->block.addr);
+}
+
+static int trystep(void *u, const struct timespec *deadline) {
+  (void)deadline;
+  return shmlua_semaphore_tryacquire((void *)((shmlua_syncud *)u)->block.addr);
+}
+
+typedef struct releasing {
+  shmlua_syncud *u;
+  uint32_t n;
+} releasing;
+
+static int releasestep(void *ctx, const struct timespec *deadline) {
+  releasing *r = ctx;
+  (void)deadline;
+  return shmlua_semaphore_release((void *)r->u->block.addr, r->n);
+}
+
+static int acquirestep(void *u, const struct timespec *deadline) {
+  return shmlua_semaphore_acquire((void *)((shmlua_syncud *)u)->block.addr, deadline);
 }
 
 static int semaphore_field(lua_State *L, shmlua_syncud *u, const char *key) {
+  int value;
   if (strcmp(key, "value") != 0)
     return 0;
-  lua_pushinteger(L, shmlua_semaphore_value((void *)u->block.addr));
+  if ((value = shmlua_sync_guarded(u, valuestep, u, NULL)) == SHMLUA_SYNC_FAULT && u->fault.block)
+    return shmlua_sync_error(L, u, value);
+  lua_pushinteger(L, value);
   return 1;
 }
 
@@ -34,8 +59,7 @@ static int semaphore_create(lua_State *L) {
 
 static int acquireop(void *ctx, const struct timespec *deadline) {
   shmlua_syncud *u = ctx;
-  return u->block.addr ? shmlua_semaphore_acquire((void *)u->block.addr, deadline)
-                       : SHMLUA_SYNC_CLOSED;
+  return u->block.addr ? shmlua_sync_guarded(u, acquirestep, u, deadline) : SHMLUA_SYNC_CLOSED;
 }
 
 static int semaphore_acquire(lua_State *L) {
@@ -44,7 +68,7 @@ static int semaphore_acquire(lua_State *L) {
   const struct timespec *d = shmlua_opttimeout(L, 2, &deadline);
   int rc = 0;
   /* A unit that is there is taken at once, before the wait works out its slices. */
-  if (shmlua_semaphore_tryacquire((void *)u->block.addr) != 0)
+  if ((rc = shmlua_sync_guarded(u, trystep, u, NULL)) == EAGAIN)
     rc = shmlua_sync_wait(L, acquireop, u, d, 1, NULL);
   if (rc == ETIMEDOUT)
     return shmlua_sync_fail(L, "timeout");
@@ -55,15 +79,23 @@ static int semaphore_acquire(lua_State *L) {
 }
 
 static int semaphore_tryacquire(lua_State *L) {
-  lua_pushboolean(L, shmlua_semaphore_tryacquire(checksem(L)) == 0);
+  shmlua_syncud *u = shmlua_sync_check(L, 1, &semaphore_class);
+  int rc = shmlua_sync_guarded(u, trystep, u, NULL);
+  if (rc == SHMLUA_SYNC_FAULT)
+    return shmlua_sync_error(L, u, rc);
+  lua_pushboolean(L, rc == 0);
   return 1;
 }
 
 static int semaphore_release(lua_State *L) {
-  shmlua_semaphore_block *s = checksem(L);
+  releasing r = {shmlua_sync_check(L, 1, &semaphore_class), 0};
   lua_Integer n = shmlua_optint(L, 2, 1);
+  int rc;
   luaL_argcheck(L, n >= 1 && n <= SHMLUA_SEMAPHORE_MAX, 2, "count must be 1..2147483647");
-  if (shmlua_semaphore_release(s, (uint32_t)n) != 0)
+  r.n = (uint32_t)n;
+  if ((rc = shmlua_sync_guarded(r.u, releasestep, &r, NULL)) == SHMLUA_SYNC_FAULT)
+    return shmlua_sync_error(L, r.u, rc);
+  if (rc != 0)
     return luaL_error(L, "semaphore value would exceed 2147483647");
   lua_pushboolean(L, 1);
   return 1;

@@ -237,9 +237,22 @@ int shmlua_sync_fail(lua_State *L, const char *what) {
   return 2;
 }
 
+int shmlua_sync_guarded(shmlua_syncud *u, shmlua_sync_op op, void *ctx,
+                        const struct timespec *deadline) {
+  shmlua_guard g;
+  int rc = SHMLUA_SYNC_FAULT, *out = &rc;
+  SHMLUA_GUARD_BEGIN(g, &u->block, NULL)
+  *out = op(ctx, deadline);
+  SHMLUA_GUARD_END(g);
+  u->fault = g.fault;
+  return g.fault.block ? SHMLUA_SYNC_FAULT : rc;
+}
+
 int shmlua_sync_error(lua_State *L, const shmlua_syncud *u, int code) {
   if (!u->block.addr)
     return closederror(L, u);
+  if (code == SHMLUA_SYNC_FAULT && u->fault.block)
+    return shmlua_faulterror(L, &u->fault);
   return luaL_error(L, "%s '%s': %s", kindname(u), shmlua_name_user(&u->block.name),
                     strerror(code));
 }

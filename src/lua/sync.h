@@ -38,6 +38,7 @@ struct shmlua_syncud {
   /* A mutex's lock held through this handle (closing it unlocks): which taking of the lock
      it is, from holds, or 0 when not held; a guard releases only the one it took. */
   unsigned long held, holds;
+  shmlua_fault fault; /* the last one shmlua_sync_guarded caught */
 };
 
 /* User value slots of the userdata: a cond keeps its mutex in SHMLUA_SYNC_UV_LINK, a queue
@@ -80,8 +81,18 @@ void *shmlua_sync_scratch(void *ud, size_t len);
 /* Frees that buffer (the next shmlua_sync_scratch makes a new one). */
 void shmlua_sync_scratch_drop(shmlua_syncud *u);
 
-/* Raises "<kind> 'name': <strerror(code)>" for an unexpected failure, or "<kind> 'name' is
-   closed" once u is closed (a wait's SHMLUA_SYNC_CLOSED). */
+/* What shmlua_sync_guarded returns when the block had no memory behind an address (the
+   fault is in u->fault). */
+#define SHMLUA_SYNC_FAULT EFAULT
+
+/* Runs op(ctx, deadline) under a guard of u's block (core/fault.h); op follows the rules of
+   guarded code. Returns what op returns, or SHMLUA_SYNC_FAULT. */
+int shmlua_sync_guarded(shmlua_syncud *u, shmlua_sync_op op, void *ctx,
+                        const struct timespec *deadline);
+
+/* Raises "<kind> 'name': <strerror(code)>" for an unexpected failure, "<kind> 'name' is
+   closed" once u is closed (a wait's SHMLUA_SYNC_CLOSED), or the fault error for
+   SHMLUA_SYNC_FAULT. */
 int shmlua_sync_error(lua_State *L, const shmlua_syncud *u, int code);
 
 /* For cond: the open mutex at arg (raises otherwise), and its pthread mutex. */

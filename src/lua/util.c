@@ -320,6 +320,7 @@ const shmlua_name *shmlua_checkcreate(lua_State *L, int name_arg, int opts_arg,
     shmlua_argerror(L, opts_arg, "mode must be permission bits (0..0x0fff)");
   opts->mode = (mode_t)mode;
   opts->keep = shmlua_optfield_bool(L, opts_arg, "keep", 0);
+  opts->lazy = false;
   return given;
 }
 

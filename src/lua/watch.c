@@ -77,7 +77,10 @@ static const char *body(lua_State *L, int block, const shmlua_block *b, watch *w
     unsigned char *older = w->before;
     w->before = w->now;
     w->now = older;
-    memcpy(w->now, shmlua_blockaddr(L, b, 0) + w->start, w->len);
+    shmlua_fault fault;
+    if (shmlua_guarded_copy(w->now, shmlua_blockaddr(L, b, 0) + w->start, w->len, b, NULL,
+                            &fault) != 0)
+      shmlua_faulterror(L, &fault);
     luaL_buffinit(L, &out);
     shmlua_hexdump(&out, w->start, w->now, w->len, w->tty && w->frames > 0 ? w->before : NULL);
     luaL_pushresult(&out);

@@ -87,7 +87,7 @@ static void create_errors(void) {
 /* The mode is applied exactly, whatever the umask; the default is 0600. */
 static void modes(void) {
   shmlua_name plain = check_name(), shared = check_name();
-  shmlua_create_opts opts = {0664, false};
+  shmlua_create_opts opts = {0664, false, false};
   shmlua_block a, b;
   shmlua_error err;
   mode_t old = umask(077);

@@ -16,7 +16,7 @@ static int child_makes(const shmlua_name *n, bool keep, ending how) {
   int ready, status;
   pid_t pid;
   if ((pid = check_fork_ready(&ready)) == 0) {
-    shmlua_create_opts opts = {0600, keep};
+    shmlua_create_opts opts = {0600, keep, false};
     shmlua_block b;
     shmlua_error err;
     if (shmlua_block_create(&b, n, 64, &opts, &err) != 0)
@@ -82,7 +82,7 @@ static void parents_block(void) {
    unlinked through the core (ownership given up) and then made again. */
 static void made_again(int by_core_unlink) {
   shmlua_name n = check_name();
-  shmlua_create_opts keep = {0600, true};
+  shmlua_create_opts keep = {0600, true, false};
   shmlua_block b;
   shmlua_error err;
   int made[2], go[2];
