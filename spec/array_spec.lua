@@ -53,7 +53,7 @@ describe("m:array", function()
     local ok, msg = pcall(m.array, m, ("x"):rep(1 << 20))
     assert.is_false(ok)
     assert.is_true(#msg < 200, #msg) -- a huge name is not copied into the message
-    assert.error_matches(function() m:array("int8", 1.5) end, "integer expected, got float")
+    assert.error_matches(function() m:array("int8", 1.5) end, "number has no integer representation")
   end)
 end)
 

@@ -67,19 +67,43 @@ describe("shm.create", function()
   it("raises on wrong arguments before any system call", function()
     local before = H.dev_shm()
     for _, args in ipairs({
-      { 0 }, { -1 }, { 1.5 }, { 8.0 }, { "8" }, {}, { nil }, { true }, { 0 / 0 }, { math.huge },
+      { 0 }, { -1 }, { 1.5 }, { "8" }, {}, { nil }, { true }, { 0 / 0 }, { math.huge },
       { 8, "" }, { 8, "/" }, { 8, "a/b" }, { 8, "a\0b" }, { 8, ("x"):rep(256) }, { 8, 42 },
       { 8, "." }, { 8, ".." }, { 8, "//x" }, { 8, nil, { mode = -1 } },
-      { 8, nil, { mode = 1 << 20 } }, { 8, nil, { mode = "600" } }, { 8, nil, { keep = 1 } },
+      { 8, nil, { mode = 2 ^ 20 } }, { 8, nil, { mode = "600" } }, { 8, nil, { keep = 1 } },
       { 8, nil, { typo = true } }, { 8, nil, 5 },
     }) do
       local ok, err = pcall(shm.create, table.unpack(args, 1, 3))
       assert.is_false(ok)
       assert.matches("bad argument", err)
     end
-    assert.error_matches(function() shm.create(8, nil, { mode = 1 << 20 }) end,
+    assert.error_matches(function() shm.create(8, nil, { mode = 2 ^ 20 }) end,
       "bad argument #3 .*mode must be permission bits %(0..0x0fff%)")
     assert.same(before, H.dev_shm())
+  end)
+
+  -- Lua's rule (luaL_checkinteger, string.sub): a float with an exact integer value is that
+  -- integer; 1.5 is refused with Lua's own message.
+  it("takes a float with an integer value wherever an integer is needed, as Lua does", function()
+    local m = assert(shm.create(2 ^ 20, nil, { mode = 384.0 }))
+    m:unlink()
+    assert.equal(1048576, m.size)
+    m.buf:write(1.0, "hello")
+    assert.equal("el", m.buf:sub(2.0, 3.0))
+    assert.equal(101, m.buf:byte(2.0))
+    local a = m:array("int32", 1.0, 2.0)
+    assert.equal(2, #a)
+    a[1.0] = 7.0
+    assert.equal(7, a[1])
+    for _, call in ipairs({
+      function() shm.create(1.5) end,
+      function() m.buf:sub(1.5) end,
+      function() m.buf:write(1.5, "x") end,
+      function() m:array("int32", 1.5) end,
+    }) do
+      assert.error_matches(call, "number has no integer representation")
+    end
+    m:close()
   end)
 
   it("accepts the longest name the system allows", function()

@@ -68,18 +68,16 @@ static inline number loadelem(dtype t, const void *p) {
 
 static inline void pushnumber(lua_State *L, number v) {
   if (v.isint)
-    lua_pushinteger(L, v.i);
+    shmlua_pushint(L, v.i);
   else
     lua_pushnumber(L, v.f);
 }
 
-/* An integral float in lua_Integer's range converts; any other float does not. */
+/* An integral float converts as integer arguments do (shmlua_floattointeger); others do not. */
 static int tointeger(number v, lua_Integer *out) {
   if (v.isint)
     *out = v.i;
-  else if (v.f >= -0x1p63 && v.f < 0x1p63 && (lua_Number)(lua_Integer)v.f == v.f)
-    *out = (lua_Integer)v.f;
-  else
+  else if (!shmlua_floattointeger(v.f, out))
     return STORE_NOT_INTEGRAL;
   return STORE_OK;
 }

@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "compat.h"
+
 #include "../core/block.h"
 #include "../core/proc.h"
 
@@ -87,9 +89,17 @@ int shmlua_oserror(lua_State *L, const shmlua_error *err);
 /* A string argument that is a valid block name; raises an argument error otherwise. */
 void shmlua_checkname(lua_State *L, int arg, shmlua_name *out);
 
-/* An argument that must be an integer, not a float nor a numeric string. */
+/* An integer argument as luaL_checkinteger takes it (3 or 3.0; 1.5 raises "number has no
+   integer representation"), but never a numeric string. Without native integers (5.1, 5.2,
+   LuaJIT) only up to 2^53: larger numbers raise rather than round. */
 lua_Integer shmlua_checkint(lua_State *L, int arg);
 lua_Integer shmlua_optint(lua_State *L, int arg, lua_Integer def);
+/* The same rule for a float already read (element values): 1 and *out if f is an exact
+   integer that lua_Integer holds (within 2^53 without native integers), else 0. */
+int shmlua_floattointeger(lua_Number f, lua_Integer *out);
+/* Pushes an integer read from memory (64-bit elements, atomics); without native integers one
+   beyond 2^53 raises instead of being rounded. */
+void shmlua_pushint(lua_State *L, lua_Integer v);
 
 /* Options table at arg (or nil): raises on keys not in allowed (NULL-terminated). */
 void shmlua_checkopts(lua_State *L, int arg, const char *const allowed[]);

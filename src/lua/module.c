@@ -18,6 +18,7 @@ int luaopen_shm(lua_State *L) {
       shmlua_open_hexdump,
       shmlua_open_watch,
   };
+  shmlua_compat_open(L);
   lua_newtable(L);
   for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
     parts[i](L);

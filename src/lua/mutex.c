@@ -166,8 +166,16 @@ static int mutex_with(lua_State *L) {
   }
   active = pushguard(L, 1, NULL);
   lua_insert(L, 2);
+#if SHMLUA_HAVE_TOCLOSE
   lua_toclose(L, 2);
   lua_call(L, lua_gettop(L) - 3, LUA_MULTRET);
+#else /* no to-be-closed variables: the error is caught, the lock dropped, the error raised */
+  if (lua_pcall(L, lua_gettop(L) - 3, LUA_MULTRET, 0) != LUA_OK) {
+    *active = 0;
+    drop_lock(m);
+    return lua_error(L);
+  }
+#endif
   *active = 0; /* unlocked here instead, so that an unlock fn broke still raises */
   if (m->block.addr) /* fn may have closed it, which unlocked */
     unlock(L, m);

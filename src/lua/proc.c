@@ -56,11 +56,7 @@ int shmlua_calltraced(lua_State *L, int nargs) {
   else
     lua_xmove(co, L, 1);
   luaL_traceback(L, co, errortext(L), 0);
-#if LUA_VERSION_RELEASE_NUM >= 50406
   lua_closethread(co, L); /* runs its pending to-be-closed variables */
-#else
-  lua_resetthread(co);
-#endif
   lua_replace(L, func);
   lua_settop(L, func);
   return 0;

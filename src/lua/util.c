@@ -68,13 +68,40 @@ void shmlua_checkname(lua_State *L, int arg, shmlua_name *out) {
     luaL_argerror(L, arg, err.message);
 }
 
+/* Integers as Lua's own functions take them (luaL_checkinteger, string.sub): an integer or a
+   float with an exact integer value (2^20, 3.0), never 1.5. Without native integers (5.1, 5.2,
+   LuaJIT) a number is exact only up to 2^53: beyond, it raises instead of rounding
+   (compat.h's lua_tointegerx draws that line). */
 lua_Integer shmlua_checkint(lua_State *L, int arg) {
-  if (!lua_isinteger(L, arg)) {
-    if (lua_type(L, arg) == LUA_TNUMBER)
-      luaL_argerror(L, arg, "integer expected, got float");
+  int isint;
+  lua_Integer v;
+  if (lua_type(L, arg) != LUA_TNUMBER)
     luaL_typeerror(L, arg, "integer");
-  }
-  return lua_tointeger(L, arg);
+  v = lua_tointegerx(L, arg, &isint);
+  if (!isint)
+    luaL_argerror(L, arg, "number has no integer representation");
+  return v;
+}
+
+int shmlua_floattointeger(lua_Number f, lua_Integer *out) {
+#if SHMLUA_NATIVE_INTEGERS
+  if (!(f >= -0x1p63 && f < 0x1p63)) /* also NaN */
+    return 0;
+#else
+  if (!(f >= -(lua_Number)SHMLUA_EXACT_MAX && f <= (lua_Number)SHMLUA_EXACT_MAX))
+    return 0;
+#endif
+  *out = (lua_Integer)f;
+  return (lua_Number)*out == f;
+}
+
+void shmlua_pushint(lua_State *L, lua_Integer v) {
+#if !SHMLUA_NATIVE_INTEGERS
+  if (v > SHMLUA_EXACT_MAX || v < -SHMLUA_EXACT_MAX)
+    luaL_error(L, "integer %I is beyond 2^53: a Lua number without integers cannot hold it "
+               "exactly", (LUAI_UACINT)v);
+#endif
+  lua_pushinteger(L, v);
 }
 
 lua_Integer shmlua_optint(lua_State *L, int arg, lua_Integer def) {
@@ -111,12 +138,14 @@ static int getoption(lua_State *L, int arg, const char *key) {
 }
 
 lua_Integer shmlua_optfield_int(lua_State *L, int arg, const char *key, lua_Integer def) {
-  lua_Integer v;
+  lua_Integer v = 0;
+  int isint = 0;
   if (!getoption(L, arg, key))
     return def;
-  if (!lua_isinteger(L, -1))
+  if (lua_type(L, -1) == LUA_TNUMBER)
+    v = lua_tointegerx(L, -1, &isint);
+  if (!isint)
     luaL_argerror(L, arg, lua_pushfstring(L, "option '%s' must be an integer", key));
-  v = lua_tointeger(L, -1);
   lua_pop(L, 1);
   return v;
 }
@@ -199,10 +228,10 @@ static int noop(lua_State *L) {
 static void take_interrupt(lua_State *L) {
   const int mask = LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT;
   lua_State *main;
-  lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
+  shmlua_pushmainthread(L);
   main = lua_tothread(L, -1);
   lua_pop(L, 1);
-  if (main != L && lua_gethook(main) && lua_gethookmask(main) == mask &&
+  if (main && main != L && lua_gethook(main) && lua_gethookmask(main) == mask &&
       lua_gethookcount(main) == 1) {
     lua_sethook(L, lua_gethook(main), mask, 1);
     lua_sethook(main, NULL, 0, 0);

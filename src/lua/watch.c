@@ -116,7 +116,9 @@ static int watch_block(lua_State *L) {
     return 3; /* nil, message, errno from attach */
   lua_pop(L, 2);
   block = lua_gettop(L);
-  lua_toclose(L, block); /* unmapped at once, however the watch ends */
+#if SHMLUA_HAVE_TOCLOSE
+  lua_toclose(L, block); /* unmapped at once, however the watch ends (else: when collected) */
+#endif
   b = shmlua_checkblock(L, block);
   checkopts(L, 2, b, &w);
   w.tty = isatty(fileno(stdout));
