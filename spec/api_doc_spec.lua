@@ -9,7 +9,7 @@ local root = os.getenv("PWD")
 
 local function readfile(path)
   local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
+  local s = f:read("*a")
   f:close()
   return s
 end

@@ -6,7 +6,7 @@ local H = require "helper"
 local function alive(pid)
   local f = io.open(("/proc/%d/stat"):format(pid))
   if not f then return false end
-  local state = f:read("a"):match("^%d+ %b() (%a)")
+  local state = f:read("*a"):match("^%d+ %b() (%a)")
   f:close()
   return state ~= "Z"
 end
@@ -49,7 +49,7 @@ end
 
 -- Reads the rest of the output; returns it and the exit status (as io.popen's close does).
 local function finish(run)
-  local out = run.p:read("a")
+  local out = run.p:read("*a")
   local ok, how, code = run.p:close()
   run.finished = true
   os.remove(run.path)
@@ -181,9 +181,9 @@ end
 -- Whether process pid ignores SIGTERM (bit 15 of SigIgn in /proc/PID/status).
 local function ignores_term(pid)
   local f = io.open(("/proc/%d/status"):format(pid))
-  local mask = f and f:read("a"):match("\nSigIgn:%s*(%x+)")
+  local mask = f and f:read("*a"):match("\nSigIgn:%s*(%x+)")
   if f then f:close() end
-  return mask ~= nil and tonumber(mask, 16) & (1 << 14) ~= 0
+  return mask ~= nil and math.floor(tonumber(mask, 16) / 16384) % 2 == 1
 end
 
 -- Waits (polling) until f() is true or seconds pass; returns f()'s last value.
@@ -208,7 +208,7 @@ describe("shmlua's children", function()
     assert.is_true(eventually(function() return ignores_term(stubborn) end),
       "the stubborn child never ignored SIGTERM")
     if sig then
-      assert.equal("body", run.p:read("l"))
+      assert.equal("body", run.p:read("*l"))
       assert.is_true(not in_body or eventually(function() return in_body(host) end),
         "the host never got to where body waits")
       signal(host, sig)
@@ -241,7 +241,7 @@ describe("shmlua's children", function()
   it("are waited for at os.exit(true) until a Ctrl-C, then terminated", function()
     local out, how = gone_after("os.exit(true)", "INT", function(host)
       local f = io.open(("/proc/%d/wchan"):format(host)) -- waiting in waitpid
-      local wchan = f and f:read("a") or ""
+      local wchan = f and f:read("*a") or ""
       if f then f:close() end
       return wchan == "do_wait" or not wchan:match("%a") -- or a kernel that hides it
     end)

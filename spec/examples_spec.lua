@@ -41,7 +41,7 @@ describe("examples", function()
   end
 
   it("examples/demo's script is the README's first command", function()
-    local readme = assert(io.open("README.md")):read("a")
+    local readme = assert(io.open("README.md")):read("*a")
     assert.truthy(readme:find("bash examples/demo", 1, true))
     assert.truthy(readme:find("bash spec/run", 1, true))
   end)

@@ -8,7 +8,7 @@ local root = os.getenv("PWD")
 local function readfile(path)
   local f = io.open(path, "rb")
   if not f then return nil end
-  local s = f:read("a")
+  local s = f:read("*a")
   f:close()
   return s
 end

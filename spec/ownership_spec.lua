@@ -58,7 +58,7 @@ describe("an owned block", function()
 
   it("is never unlinked by a process that only attached (Python's gh-82300)", function()
     local shm = require "shm"
-    local m <close> = assert(shm.create(8))
+    local m = assert(shm.create(8))
     -- each ending and the status it must give: the attach must have worked for the check
     -- to mean anything
     local endings = { [""] = 0, ["error('x')"] = 1, ["os.exit(3)"] = 3, ["m:close()"] = 0 }
@@ -85,10 +85,10 @@ describe("an owned block", function()
 
   it("is never unlinked by a forked child; the child's own blocks are the child's", function()
     local shm = require "shm"
-    local m <close> = assert(shm.create(64))
+    local m = assert(shm.create(64))
     for _, ending in ipairs({ "", "error('x')", "os.exit(2)" }) do
       m.buf:fill(0) -- the child writes its block's name here: a stale one must not pass
-      local h = assert(shm.spawn(load(([[
+      local h = assert(shm.spawn(H.load(([[
         local shm, parent = ...
         local mine = assert(shm.create(8))
         parent.buf:write(1, mine.name .. "\0")

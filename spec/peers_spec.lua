@@ -8,7 +8,7 @@ local H = require "helper"
 local function run(script, ...)
   local args = {}
   for i, a in ipairs({ ... }) do args[i] = H.quote(a) end
-  return H.sh(("%stimeout -k 5 120 lua5.4 spec/support/%s %s 2>&1"):format(H.env, script,
+  return H.sh(("%stimeout -k 5 120 " .. H.lua_exe .. " spec/support/%s %s 2>&1"):format(H.env, script,
     table.concat(args, " ")))
 end
 
@@ -106,9 +106,9 @@ describe("what is not guaranteed", function()
   -- mitigation (give untrusted peers read-only access: they cannot truncate, see
   -- security_spec.lua); this spec keeps the documentation honest.
   it("a peer that truncates a named block makes the next access a SIGBUS", function()
-    local out, ok, how, code = H.run(asan_passes_segv() .. "lua5.4", [[
+    local out, ok, how, code = H.run(asan_passes_segv() .. H.lua_exe, [[
       local shm = require "shm"
-      local m = assert(shm.create(1 << 16))
+      local m = assert(shm.create(65536))
       m.buf[1] = 1
       assert(os.execute("truncate -s 0 /dev/shm/" .. m.name))
       io.stdout:write("truncated\n")
@@ -130,7 +130,7 @@ describe("what is not guaranteed", function()
       pending("the offset of the links is glibc's x86-64 layout")
       return
     end
-    local out, ok, how, code = H.run(asan_passes_segv() .. "lua5.4", [[
+    local out, ok, how, code = H.run(asan_passes_segv() .. H.lua_exe, [[
       local shm = require "shm"
       local m = assert(shm.mutex())
       local raw = assert(shm.attach(m.name))
@@ -151,7 +151,7 @@ describe("what is not guaranteed", function()
     local owned = H.name("owned")
     local out, ok = H.run(asan_passes_segv() .. H.quote(H.shmlua), [[
       local owned = assert(shm.create(64, ...))
-      local m = assert(shm.create(1 << 16))
+      local m = assert(shm.create(65536))
       assert(os.execute("truncate -s 0 /dev/shm/" .. m.name))
       m:unlink()
       return m.buf[1]

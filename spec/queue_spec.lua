@@ -104,7 +104,7 @@ describe("shm.queue", function()
     function()
       local q = track(shm.queue { messages = 512, bytes = 64 * 1024 })
       local P, C = 3, 3
-      local per = TOTAL // P
+      local per = math.floor(TOTAL / P)
       local producers, consumers = {}, {}
       for c = 1, C do
         consumers[c] = shm.spawn(function()
@@ -112,11 +112,12 @@ describe("shm.queue", function()
           -- each producer's numbers came in increasing order
           local count, sum, sq, last, ordered = {}, {}, {}, {}, true
           for p = 1, P do count[p], sum[p], sq[p], last[p] = 0, 0, 0, 0 end
-          local pop, unpack = q.pop, string.unpack
+          local pop = q.pop
           while true do
             local msg = pop(q)
             if not msg then break end
-            local p, n = unpack("<I4I4", msg)
+            local p, n = msg:match("^(%d+) (%d+)$")
+            p, n = tonumber(p), tonumber(n)
             count[p], sum[p], sq[p] = count[p] + 1, sum[p] + n, sq[p] + n * n
             if n <= last[p] then ordered = false end
             last[p] = n
@@ -126,8 +127,8 @@ describe("shm.queue", function()
       end
       for p = 1, P do
         producers[p] = shm.spawn(function()
-          local push, pack = q.push, string.pack
-          for n = 1, per do push(q, pack("<I4I4", p, n)) end
+          local push = q.push
+          for n = 1, per do push(q, p .. " " .. n) end
           return true
         end)
       end
@@ -145,8 +146,8 @@ describe("shm.queue", function()
       end
       for p = 1, P do
         assert.equal(per, count[p])
-        assert.equal(per * (per + 1) // 2, sum[p])
-        assert.equal(per * (per + 1) * (2 * per + 1) // 6, sq[p])
+        assert.equal(math.floor(per * (per + 1) / 2), sum[p])
+        assert.equal(math.floor(per * (per + 1) * (2 * per + 1) / 6), sq[p])
       end
       assert.equal(0, q.count)
     end)
@@ -198,8 +199,8 @@ describe("shm.queue", function()
     function()
       -- Copying 16 MiB takes milliseconds with the lock held, so these kills land inside
       -- the locks: the next locker is told the owner died and settles that end.
-      local q = track(shm.queue { messages = 4, bytes = 48 << 20 })
-      local big = ("m"):rep(16 << 20)
+      local q = track(shm.queue { messages = 4, bytes = 50331648 })
+      local big = ("m"):rep(16777216)
       for _ = 1, 3 do
         local producer = shm.spawn(function() while true do q:push(big) end end)
         local consumer = shm.spawn(function() while true do q:pop() end end)

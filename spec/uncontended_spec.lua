@@ -25,7 +25,7 @@ describe("sync objects nobody waits on", function()
       for _, o in ipairs { m, s, e, q, c, b } do o:unlink() end
     ]])
     local f = assert(io.open(trace))
-    local lines = f:read("a")
+    local lines = f:read("*a")
     f:close()
     os.remove(trace)
     assert.is_true(ok, out)

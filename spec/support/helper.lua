@@ -1,14 +1,43 @@
--- Shared by every spec: where the build is, how to run other processes (lua5.4, shmlua,
--- python3) that use the same build, and how to look at /dev/shm.
+-- Shared by every spec: where the build is, how to run other processes (the same Lua as the
+-- specs, shmlua, python3) that use the same build, and how to look at /dev/shm.
 local H = {}
+
+-- The Lua running the specs ("5.1" .. "5.4", "luajit"; spec/run runs the suite with each) and
+-- the interpreter children must use to load the same build of the module.
+H.lua_version = rawget(_G, "jit") and "luajit" or _VERSION:match("%d+%.%d+")
+H.lua_exe = os.getenv("SHMLUA_LUA_EXE") or (H.lua_version == "luajit" and "luajit"
+  or "lua" .. H.lua_version)
+-- Integers are their own subtype (5.3+); without, numbers are doubles, exact up to 2^53.
+H.native_integers = math.type ~= nil
+-- The largest and smallest integers this Lua holds exactly.
+H.maxinteger = math.maxinteger or 2 ^ 53
+H.mininteger = math.mininteger or -2 ^ 53
+-- 5.1 and LuaJIT: the specs use 5.2's names
+table.unpack = table.unpack or unpack
+table.pack = table.pack or function(...) return { n = select("#", ...), ... } end
+
+-- Specs run on every Lua (spec/run). Syntax and functions of newer Luas appear only in cases
+-- tagged #lua54 (5.4 only: <close>, the shmlua host) or #lua53 (5.3 and later: integers,
+-- string.pack), which spec/run leaves out elsewhere, and 5.4 syntax only inside a string
+-- given to H.load (so the file still parses on 5.1).
+-- The chunk sees the globals and busted's assert.
+local chunkenv = setmetatable({ assert = require "luassert" }, { __index = _G })
+function H.load(source, name)
+  if setfenv then
+    return setfenv(assert(loadstring(source, name or "=(spec)")), chunkenv)
+  end
+  return assert(load(source, name or "=(spec)", "t", chunkenv))
+end
 
 local root = os.getenv("PWD")
 H.build = os.getenv("SHMLUA_BUILD") or (root .. "/build")
-H.shmlua = H.build .. "/shmlua"
+-- The shmlua host is always a Lua 5.4 program: a build for another Lua has none and uses
+-- the one of the 5.4 build (SHMLUA_HOST_BUILD).
+H.shmlua = (os.getenv("SHMLUA_HOST_BUILD") or H.build) .. "/shmlua"
 package.cpath = H.build .. "/?.so;" .. package.cpath
 package.path = root .. "/lua/?.lua;" .. root .. "/lua/?/init.lua;" .. package.path
 
--- Environment prefix so a child lua5.4 finds the same module.
+-- Environment prefix so a child Lua (H.lua_exe) finds the same module.
 H.env = ("LUA_CPATH='%s/?.so;;' LUA_PATH='%s/lua/?.lua;%s/lua/?/init.lua;;' "):format(
   H.build, root, root)
 
@@ -29,12 +58,12 @@ H.tmpfile = tmpfile
 -- Runs a shell command; returns its stdout, and os.execute's three results.
 function H.sh(cmd)
   local p = assert(io.popen(cmd, "r"))
-  local out = p:read("a")
+  local out = p:read("*a")
   local ok, how, code = p:close()
   return out, ok, how, code
 end
 
--- Runs Lua source in a fresh `prog` (lua5.4 by default) with args; stdout and status.
+-- Runs Lua source in a fresh `prog` (H.lua_exe for H.lua) with args; stdout and status.
 function H.run(prog, source, ...)
   local path = tmpfile(source)
   local args = {}
@@ -45,7 +74,7 @@ function H.run(prog, source, ...)
   return out, ok, how, code
 end
 
-function H.lua(source, ...) return H.run("lua5.4", source, ...) end
+function H.lua(source, ...) return H.run(H.lua_exe, source, ...) end
 function H.python(source, ...) return H.run("python3", source, ...) end
 
 -- The names in /dev/shm now, as a set.
@@ -67,7 +96,7 @@ end
 -- time, which a sleeping process does not use).
 function H.now()
   local f = assert(io.open("/proc/uptime"))
-  local t = f:read("n")
+  local t = f:read("*n")
   f:close()
   return t
 end

@@ -32,9 +32,16 @@ static int reraise(lua_State *L, int shift) {
   return luaL_argerror(L, (int)k + shift, lua_tostring(L, -1));
 }
 
+/* Lua 5.1, 5.2 and LuaJIT have no string.pack: the methods exist and say so. */
+static void checkpack(lua_State *L, const char *what) {
+  if (lua_isnil(L, lua_upvalueindex(UV_PACK)))
+    luaL_error(L, "buf:%s needs string.pack (Lua 5.3 or later)", what);
+}
+
 /* buf:pack(i, fmt, v...) -> position after the last byte written */
 static int buf_pack(lua_State *L) {
   shmlua_block *b = shmlua_checkbuf(L, 1);
+  checkpack(L, "pack");
   lua_Integer pos = shmlua_checkint(L, 2);
   int nvalues = lua_gettop(L) - 3;
   size_t start, pad, len;
@@ -64,6 +71,7 @@ static int buf_pack(lua_State *L) {
    values fit or it reaches the end of the block. */
 static int buf_unpack(lua_State *L) {
   shmlua_block *b = shmlua_checkbuf(L, 1);
+  checkpack(L, "unpack");
   size_t start, base, rest, window;
   luaL_checkstring(L, 2);
   lua_Integer pos = shmlua_optint(L, 3, 1);
