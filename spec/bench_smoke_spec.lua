@@ -2,7 +2,7 @@
 -- passes its check. Timings are not looked at: benchmarks are not tests.
 local H = require "helper"
 
-describe("bench/ smoke run", function()
+describe("bench/ smoke run #lua54", function()
   -- Under the sanitizers every process gets libasan preloaded, python3 included; timing
   -- loops there measure the sanitizer, and the same code paths are covered by the specs.
   local sanitized = (os.getenv("LD_PRELOAD") or ""):match("libasan") ~= nil

@@ -84,7 +84,7 @@ local function ends(body, sig)
   return out, how, code
 end
 
-describe("shmlua unlinks its owned blocks", function()
+describe("shmlua unlinks its owned blocks #lua54", function()
   it("at a normal end", function()
     local out, how, code = ends("")
     assert.same({ "exit", 0 }, { how, code }, out)
@@ -197,7 +197,7 @@ local function eventually(f, seconds)
   return v
 end
 
-describe("shmlua's children", function()
+describe("shmlua's children #lua54", function()
   -- Without a signal from the spec, body runs after a pause, so the children are seen
   -- alive (and the stubborn one ignoring SIGTERM) first. With a signal, it is sent once the
   -- script is in body and, if given, in_body(host pid) is true.

@@ -31,7 +31,7 @@ local function run(cmd)
   return out, ok, table.concat(left, " ")
 end
 
-describe("examples", function()
+describe("examples #lua54", function()
   for _, path in ipairs(examples()) do
     it(path .. " runs and cleans up", function()
       local out, ok, left = run(("%stimeout 120 %s %s"):format(H.env, H.shmlua, path))

@@ -18,12 +18,26 @@ local shm = require "shm"
 local prepare = function(shm) %s end
 local call = function(x) %s end
 local check = function(res) %s end
-collectgarbage("incremental", 104, 1000)
+if _VERSION == "Lua 5.4" then
+  collectgarbage("incremental", 104, 1000)
+else
+  collectgarbage("setpause", 104)
+  collectgarbage("setstepmul", 1000)
+end
+-- An object whose collection runs fn (5.1 and LuaJIT run __gc of userdata only).
+local function finalized(fn)
+  if newproxy then
+    local p = newproxy(true)
+    getmetatable(p).__gc = fn
+    return p
+  end
+  return setmetatable({}, { __gc = fn })
+end
 local during, before = 0, 0
 for pad = 0, 1048576, 8 do
   local owner, x = prepare(shm)
   collectgarbage()
-  setmetatable({}, { __gc = function() owner:close() end })
+  finalized(function() owner:close() end)
   local padding = string.rep("x", pad)
   local open = not owner.closed
   before = open and 0 or before + 1
@@ -46,6 +60,9 @@ local function block(size)
 end
 
 local function survives(prepare, call, check)
+  if H.lua_version == "luajit" then -- its collector rarely runs at the allocation aimed at
+    return pending("the sweep needs a collector paced as PUC Lua's")
+  end
   local out = H.lua(driver:format(prepare, call, check))
   local during = tonumber(out:match("closed during the call: (%d+)"))
   assert(during, "the child did not finish:\n" .. out)

@@ -54,7 +54,7 @@ end
 
 teardown(function() H.sh("rm -rf " .. H.quote(dir)) end)
 
-describe("shmlua's arg table", function()
+describe("shmlua's arg table #lua54", function()
   it("has the script at 0, the interpreter and options below, the arguments above", function()
     local r = same_as_lua({ "-W", showargs, "a", "b c", "" })
     assert.equal("-2=INTERP -1=-W 0=" .. showargs .. ' 1=a 2=b c 3= |\ta\tb c\t\n', r.out)
@@ -91,7 +91,7 @@ describe("shmlua's arg table", function()
   end)
 end)
 
-describe("shmlua's options", function()
+describe("shmlua's options #lua54", function()
   it("runs -e and -l in their order, before the script", function()
     write("mod1.lua", "io.write('mod1 loaded; ') return { n = 42 }")
     local r = run({ "-e", "io.write('e1; ')", "-lmod1", "-e", "io.write(mod1.n, '; ')",
@@ -188,7 +188,7 @@ describe("shmlua's options", function()
   end)
 end)
 
-describe("shmlua's errors", function()
+describe("shmlua's errors #lua54", function()
   it("go to stderr with the program name and a traceback; the status is 1", function()
     local script = write("fails.lua", "local function f() error('deep') end\nf()\n")
     local r = run({ script })
@@ -233,7 +233,7 @@ describe("shmlua's errors", function()
   end)
 end)
 
-describe("shmlua's module", function()
+describe("shmlua's module #lua54", function()
   it("is the global shm, preloaded, and what require 'shm' returns", function()
     local r = run({ "-e", "print(type(shm), require('shm') == shm, type(package.preload.shm),"
       .. " type(shm.create))" })
@@ -252,7 +252,7 @@ describe("shmlua's module", function()
   end)
 end)
 
-describe("shmlua --ls and --rm", function()
+describe("shmlua --ls and --rm #lua54", function()
   it("list a block with its size and mode, then remove it", function()
     local name = H.name("ls")
     finally(function() os.remove("/dev/shm/" .. name) end)

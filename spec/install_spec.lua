@@ -27,7 +27,7 @@ local sanitize = cache:find("SHMLUA_SANITIZE:BOOL=ON", 1, true) and "-fsanitize=
 -- Compilers and cmake run without the runtime the sanitized suite preloads into everything.
 local tool = "env -u LD_PRELOAD "
 
-describe("an installed shmlua", function()
+describe("an installed shmlua #lua54", function()
   local prefix, work
 
   setup(function()
@@ -123,7 +123,7 @@ describe("an installed shmlua", function()
   end)
 end)
 
-describe("the examples built with shmlua", function()
+describe("the examples built with shmlua #lua54", function()
   it("embed Lua and share a block with a forked child, and use the C core alone", function()
     local embed = H.build .. "/examples/embed/shmlua-embed"
     local out, success = H.sh(("%s %s/examples/embed/share.lua 2>&1"):format(embed, root))

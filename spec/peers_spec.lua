@@ -48,7 +48,7 @@ describe("a peer scribbling over", function()
   end
 end)
 
-describe("participants killed with SIGKILL at random moments", function()
+describe("participants killed with SIGKILL at random moments #soak", function()
   it("of a queue: no message torn, duplicated or reordered; at most one lost per dead consumer",
     function()
       local f, out = deaths("queue", "30")

@@ -66,7 +66,7 @@ describe("shm.spawn", function()
     bytes = table.concat(bytes)
     local r = table.pack(shm.spawn(function()
       local shared = { 1 }
-      return nil, false, true, H.maxinteger, H.mininteger, 0.1, -0.0, 1 / 0, -1 / 0,
+      return nil, false, true, H.maxinteger, H.mininteger, 0.1, -tonumber("0"), 1 / 0, -1 / 0,
         0 / 0, bytes, "", { 1, nil, 3, x = { y = { z = "deep" } }, [true] = 2.5, [-7] = shared,
         [8.5] = shared }, setmetatable({ 5 }, { __index = function() return "meta" end })
     end):wait())
@@ -109,7 +109,7 @@ describe("shm.spawn", function()
       { function() return 1, print end, "value #2: a function cannot be sent" },
       { function() return { f = print } end, "value #1: a function inside a table cannot" },
       { function() return io.stdout end, "value #1: a userdata cannot be sent" },
-      { function() return coroutine.create(print) end, "a thread cannot be sent" },
+      { function() return coroutine.create(function() end) end, "a thread cannot be sent" },
       { function() local t = {} t.self = t return t end, "a table that contains itself" },
       { function()
           local t = {}
@@ -134,7 +134,7 @@ describe("shm.spawn", function()
     assert.equal("error", kind)
     assert.matches("proc_spec.lua:%d+: broken in the child", msg)
     assert.matches("stack traceback:", msg, 1, true)
-    assert.matches("in local 'inner'", msg, 1, true)
+    assert.matches("in %a+ 'inner'", msg) -- 5.1: "in function 'inner'"
     assert.not_matches("shm.spawn", msg, 1, true) -- only the child's own frames
   end)
 
@@ -151,7 +151,9 @@ describe("shm.spawn", function()
 
   it("reports os.exit codes like os.execute", function()
     assert.same({ nil, "exit", 7 }, { shm.spawn(function() os.exit(7) end):wait() })
-    assert.same({ true }, { shm.spawn(function() os.exit(true) end):wait() })
+    if H.lua_version ~= "5.1" then -- os.exit takes a boolean since 5.2
+      assert.same({ true }, { shm.spawn(function() os.exit(true) end):wait() })
+    end
   end)
 
   it("reports a child killed by a signal, by number or by name", function()
@@ -169,7 +171,7 @@ describe("shm.spawn", function()
     local h = shm.spawn(forever)
     assert.matches("^shm.process: %d+ %(running%)$", tostring(h))
     assert.error_matches(function() h:kill("NOPE") end, "unknown signal 'NOPE'")
-    assert.error_matches(function() h:kill(1.5) end, "integer expected")
+    assert.error_matches(function() h:kill(1.5) end, "number has no integer representation")
     assert.is_true(h:kill())
     assert.same({ nil, "signal", 15 }, { h:wait() })
   end)
@@ -341,7 +343,10 @@ describe("shm.spawn", function()
     local ok, how, msg = h:wait(30)
     assert.same({ nil, "error" }, { ok, how })
     assert.matches("^interrupted!", msg)
-    assert.matches("in method 'wait'", msg)
+    assert.matches("stack traceback:", msg, 1, true)
+    if H.lua_version ~= "luajit" then -- LuaJIT's traceback of the dead coroutine is cut short
+      assert.matches("in %a+ 'wait'", msg)
+    end
     assert.is_true(now() - t0 < 5, "took " .. now() - t0)
     e:unlink()
   end)
@@ -463,7 +468,7 @@ describe("shm.run", function()
     local child = H.tmpfile("io.open(arg[1], 'w'):close() while true do end")
     local marker = os.tmpname()
     os.remove(marker)
-    local out = H.run("SHMLUA_EXE=" .. H.shmlua .. " lua5.4", [[
+    local out = H.run("SHMLUA_EXE=" .. H.shmlua .. " " .. H.lua_exe, [[
       local shm = require "shm"
       local h = assert(shm.run(arg[1], arg[2]))
       local f = io.open("/proc/self/stat")
@@ -484,7 +489,7 @@ describe("shm.run", function()
   end)
 
   it("reports an interpreter that cannot be found", function()
-    local out = H.sh(("SHMLUA_EXE=/nonexistent/shmlua %s" .. H.lua_exe .. " -l shm -e 'print(shm.run(\"x.lua\"))'")
+    local out = H.sh(("SHMLUA_EXE=/nonexistent/shmlua %s" .. H.lua_exe .. " -e 'print(require(\"shm\").run(\"x.lua\"))'")
       :format(H.env))
     assert.equal("nil\t/nonexistent/shmlua: No such file or directory\t2\n", out)
   end)

@@ -39,7 +39,7 @@ after_each(function()
   H.sh("rm -rf " .. H.quote(home))
 end)
 
-describe("the shmlua REPL", function()
+describe("the shmlua REPL #lua54", function()
   local t
   after_each(function() if t then t:stop() end end)
 
@@ -218,7 +218,7 @@ describe("the shmlua REPL", function()
   end)
 end)
 
-describe("examples/two_shells.md", function()
+describe("examples/two_shells.md #lua54", function()
   it("plays out in two REPLs: one creates and writes, the other attaches and changes", function()
     local first, second = repl(), repl()
     finally(function() first:stop() second:stop() end)

@@ -222,7 +222,7 @@ describe("shm.map's progress option", function()
   end)
 end)
 
-describe("shmlua --dump and --watch", function()
+describe("shmlua --dump and --watch #lua54", function()
   local function shmlua(args)
     return H.sh(("%s %s 2>&1"):format(H.quote(H.shmlua), args))
   end

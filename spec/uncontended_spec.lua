@@ -7,7 +7,7 @@ describe("sync objects nobody waits on", function()
     local _, usable = H.sh("strace -qq -o /dev/null true 2>/dev/null")
     if not usable then return pending("strace cannot trace here (missing or no ptrace)") end
     local trace = os.tmpname()
-    local out, ok = H.run("strace -f -qq -e trace=futex,write -o " .. H.quote(trace) .. " lua5.4",
+    local out, ok = H.run("strace -f -qq -e trace=futex,write -o " .. H.quote(trace) .. " " .. H.lua_exe,
       [[
       local shm = require "shm"
       local m, s, e, q = shm.mutex(), shm.semaphore(1), shm.event(), shm.queue()

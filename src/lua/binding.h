@@ -152,6 +152,8 @@ int shmlua_sync_fail(lua_State *L, const char *what);
 shmlua_block *shmlua_checkblock(lua_State *L, int arg);
 /* Its memory; raises "block 'x' is closed" (or "... read-only" when writing is asked). */
 unsigned char *shmlua_blockaddr(lua_State *L, const shmlua_block *b, int writing);
+/* Pushes len bytes of b's memory from offset as a string, or raises "is closed". */
+void shmlua_pushblockbytes(lua_State *L, const shmlua_block *b, size_t offset, size_t len);
 /* The unlink method of every object owning a block: removes name; true or nil, msg, errno. */
 int shmlua_pushunlink(lua_State *L, const shmlua_name *name);
 

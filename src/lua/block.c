@@ -24,6 +24,20 @@ unsigned char *shmlua_blockaddr(lua_State *L, const shmlua_block *b, int writing
   return b->addr;
 }
 
+/* Where lua_pushlstring may collect before it copies, a finalizer run then may unmap the
+   block: the bytes go through memory of ours, filled after the allocation that may collect. */
+void shmlua_pushblockbytes(lua_State *L, const shmlua_block *b, size_t offset, size_t len) {
+#if SHMLUA_PUSH_COLLECTS_FIRST
+  char small[256], *copy = len <= sizeof small ? small : lua_newuserdata(L, len);
+  memcpy(copy, shmlua_blockaddr(L, b, 0) + offset, len);
+  lua_pushlstring(L, copy, len);
+  if (copy != small)
+    lua_remove(L, -2);
+#else
+  lua_pushlstring(L, (const char *)shmlua_blockaddr(L, b, 0) + offset, len);
+#endif
+}
+
 /* A new block userdata in the closed state, so an error before the mapping leaks nothing. */
 static shmlua_block *newblock(lua_State *L) {
   shmlua_block *b = shmlua_newtagged(L, sizeof *b, 1, &block_class);

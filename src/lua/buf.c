@@ -100,9 +100,10 @@ static int buf_tostring(lua_State *L) {
 
 static int buf_sub(lua_State *L) {
   shmlua_block *b = shmlua_checkbuf(L, 1);
-  const unsigned char *p = shmlua_blockaddr(L, b, 0);
-  size_t first, n = shmlua_range(shmlua_checkint(L, 2), shmlua_optint(L, 3, -1), b->size, &first);
-  lua_pushlstring(L, n ? (const char *)p + first : "", n);
+  size_t first, n;
+  shmlua_blockaddr(L, b, 0);
+  n = shmlua_range(shmlua_checkint(L, 2), shmlua_optint(L, 3, -1), b->size, &first);
+  shmlua_pushblockbytes(L, b, first, n);
   return 1;
 }
 

@@ -26,6 +26,16 @@
 #define SHMLUA_IS_LUAJIT 0
 #endif
 
+/* lua_pushlstring collects garbage before it copies (5.1, 5.2, LuaJIT) or after (5.3+). */
+#define SHMLUA_PUSH_COLLECTS_FIRST (LUA_VERSION_NUM < 503 || SHMLUA_IS_LUAJIT)
+
+/* The mask of the hook lua.c sets on Ctrl-C (util.c moves it to a waiting coroutine). */
+#if LUA_VERSION_NUM >= 504
+#define SHMLUA_INTERRUPT_HOOKMASK (LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT)
+#else
+#define SHMLUA_INTERRUPT_HOOKMASK (LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT)
+#endif
+
 /* The largest integer every double holds exactly. */
 #define SHMLUA_EXACT_MAX ((lua_Integer)1 << 53)
 

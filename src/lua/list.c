@@ -57,13 +57,15 @@ static void tovalue(lua_State *L, int idx, shmlua_slvalue *v) {
   }
 }
 
-static void pushvalue(lua_State *L, const shmlua_slvalue *v) {
+/* base: the address of the list's block, in which strings lie. */
+static void pushvalue(lua_State *L, const shmlua_slvalue *v, const shmlua_block *b,
+                      const unsigned char *base) {
   switch (v->kind) {
   case SHMLUA_SL_INT: shmlua_pushint(L, (lua_Integer)v->i); break;
   case SHMLUA_SL_FLOAT: lua_pushnumber(L, (lua_Number)v->f); break;
   case SHMLUA_SL_BOOL: lua_pushboolean(L, (int)v->i); break;
   case SHMLUA_SL_NONE: pushnull(L); break;
-  default: lua_pushlstring(L, (const char *)v->s, v->len); break;
+  default: shmlua_pushblockbytes(L, b, (size_t)(v->s - base), v->len); break;
   }
 }
 
@@ -83,7 +85,7 @@ static void pushitem(lua_State *L, const list *l, const unsigned char *p, size_t
   shmlua_error err;
   if (shmlua_sharelist_get(&l->layout, p, i, &v, &err) != 0)
     luaL_error(L, "list '%s': %s", shmlua_name_user(&l->b->name), err.message);
-  pushvalue(L, &v);
+  pushvalue(L, &v, l->b, p);
 }
 
 /* A list userdata viewing the block at idx. */

@@ -88,8 +88,8 @@ static int buf_unpack(lua_State *L) {
     lua_pushvalue(L, lua_upvalueindex(UV_UNPACK));
     lua_pushvalue(L, 2);
     /* Fetched for each try: a failed one allocated its message, and a finalizer may have
-       closed the block. lua_pushlstring copies before it can collect. */
-    lua_pushlstring(L, (const char *)shmlua_blockaddr(L, b, 0) + base, window);
+       closed the block. */
+    shmlua_pushblockbytes(L, b, base, window);
     lua_pushinteger(L, (lua_Integer)(start - base));
     if (lua_pcall(L, 3, LUA_MULTRET, 0) == LUA_OK) {
       n = lua_gettop(L) - 2;

@@ -68,7 +68,7 @@ static void encode(lua_State *L, encoder *e, int idx, int depth) {
     puttag(L, e->out, lua_toboolean(L, idx) ? T_TRUE : T_FALSE);
     break;
   case LUA_TNUMBER:
-    if (lua_isinteger(L, idx)) {
+    if (SHMLUA_NATIVE_INTEGERS && lua_isinteger(L, idx)) { /* else a double, -0.0 kept */
       lua_Integer i = lua_tointeger(L, idx);
       puttag(L, e->out, T_INT);
       put(L, e->out, &i, sizeof i);

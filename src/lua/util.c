@@ -226,7 +226,7 @@ static int noop(lua_State *L) {
    move it to the waiting thread, where it raises, instead of leaving it for later. Only
    that hook: a debugger's hook on the main thread stays where it is. */
 static void take_interrupt(lua_State *L) {
-  const int mask = LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT;
+  const int mask = SHMLUA_INTERRUPT_HOOKMASK;
   lua_State *main;
   shmlua_pushmainthread(L);
   main = lua_tothread(L, -1);
