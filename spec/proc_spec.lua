@@ -66,7 +66,7 @@ describe("shm.spawn", function()
     bytes = table.concat(bytes)
     local r = table.pack(shm.spawn(function()
       local shared = { 1 }
-      return nil, false, true, H.maxinteger, H.mininteger, 0.1, -tonumber("0"), 1 / 0, -1 / 0,
+      return nil, false, true, H.maxinteger, H.mininteger, 0.1, -tonumber("0.0"), 1 / 0, -1 / 0,
         0 / 0, bytes, "", { 1, nil, 3, x = { y = { z = "deep" } }, [true] = 2.5, [-7] = shared,
         [8.5] = shared }, setmetatable({ 5 }, { __index = function() return "meta" end })
     end):wait())

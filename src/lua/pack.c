@@ -66,6 +66,11 @@ static int buf_pack(lua_State *L) {
   return 1;
 }
 
+static int endsearly(lua_State *L, const shmlua_block *b, size_t start) {
+  return luaL_error(L, "the block ends before the values do (%I bytes, from position %I)",
+                    (LUAI_UACINT)b->size, (LUAI_UACINT)start);
+}
+
 /* buf:unpack(fmt [, i]) -> values..., position after the last byte read. string.unpack runs
    on a copy of a window of the block that starts aligned as the block does and grows until the
    values fit or it reaches the end of the block. */
@@ -81,6 +86,12 @@ static int buf_unpack(lua_State *L) {
   base = (start - 1) / MAXALIGN * MAXALIGN;
   rest = b->size - base;
   window = start - base + FIRST_WINDOW;
+#if LUA_VERSION_NUM == 503
+  /* 5.3's unpack takes a 'z' string without its end to the end of the data (and says the
+     next position is past it) without raising: a window cut short would cut the string. */
+  if (strchr(lua_tostring(L, 2), 'z'))
+    window = rest;
+#endif
   for (;;) {
     int n;
     if (window > rest)
@@ -93,6 +104,8 @@ static int buf_unpack(lua_State *L) {
     lua_pushinteger(L, (lua_Integer)(start - base));
     if (lua_pcall(L, 3, LUA_MULTRET, 0) == LUA_OK) {
       n = lua_gettop(L) - 2;
+      if (lua_tointeger(L, -1) > (lua_Integer)window + 1) /* 5.3 read past the end */
+        return endsearly(L, b, start);
       lua_pushinteger(L, lua_tointeger(L, -1) + (lua_Integer)base);
       lua_replace(L, -2);
       return n;
@@ -102,8 +115,7 @@ static int buf_unpack(lua_State *L) {
     if (!msg || strncmp(msg, "bad argument #2 ", 16) != 0)
       return reraise(L, 1);
     if (window == rest)
-      return luaL_error(L, "the block ends before the values do (%I bytes, from position %I)",
-                        (LUAI_UACINT)b->size, (LUAI_UACINT)start);
+      return endsearly(L, b, start);
     lua_pop(L, 1);
     window = rest / WINDOW_GROWTH < window ? rest : window * WINDOW_GROWTH;
   }
