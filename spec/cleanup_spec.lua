@@ -62,7 +62,7 @@ local function signal(pid, sig)
 end
 
 -- Lua for the script: this process's pid, as a string.
-local MYPID = "io.open('/proc/self/stat'):read('n')"
+local MYPID = "io.open('/proc/self/stat'):read('*n')"
 
 -- A script that creates an owned block, says it is ready, then does `body`.
 local function owner(body)

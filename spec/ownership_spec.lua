@@ -66,6 +66,7 @@ describe("an owned block", function()
       local out, _, how, code = H.lua(([[
         local m = assert(require("shm").attach(arg[1]))
         print("attached " .. m.size)
+        io.stdout:flush()
         %s
       ]]):format(ending), m.name)
       assert.matches("^attached 8\n", out, ending)
@@ -78,7 +79,7 @@ describe("an owned block", function()
   it("stays after its creator is killed with SIGKILL: nothing can run then", function()
     -- Nothing in the process runs after SIGKILL: the block stays until someone removes it
     -- (`shmlua --rm`, or shm.remove). This pins the documented limit.
-    local name, out = creator("os.execute('kill -9 ' .. io.open('/proc/self/stat'):read('n'))")
+    local name, out = creator("os.execute('kill -9 ' .. io.open('/proc/self/stat'):read('*n'))")
     assert.is_true(H.exists(name), out)
     os.remove("/dev/shm/" .. name)
   end)

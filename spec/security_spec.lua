@@ -133,7 +133,7 @@ describe("another user", function()
       -- and the kernel agrees: the file itself cannot be opened for writing or truncated
       assert(io.open("/dev/shm/" .. name, "r+") == nil)
       local t = os.execute("truncate -s 0 /dev/shm/" .. name .. " 2>/dev/null")
-      assert(not t, "nobody truncated the block")
+      assert(t ~= true and t ~= 0, "nobody truncated the block") -- 5.1: the status
       print("read only")
     ]], m.name)
     if out then assert.equal("secret\nread only\n", out) end
@@ -249,7 +249,7 @@ describe("read-only views", function()
     ]])
     assert.is_true(ok, out)
     -- the test finds the write paths by itself: these must be among them
-    for _, w in ipairs { "buf:write", "buf:fill", "buf:pack", "buf:__newindex", "int32:store",
+    for _, w in ipairs { "buf:write", "buf:fill", string.pack and "buf:pack" or "buf:write", "buf:__newindex", "int32:store",
       "int32:add", "int32:cas", "int64:exchange", "float64:set", "float64:copy",
       "int32:__newindex", "list:__newindex" } do
       assert.truthy(out:find(w, 1, true), w .. " not found as a writer: " .. out)

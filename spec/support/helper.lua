@@ -57,6 +57,14 @@ H.tmpfile = tmpfile
 
 -- Runs a shell command; returns its stdout, and os.execute's three results.
 function H.sh(cmd)
+  if H.lua_version == "5.1" or H.lua_version == "luajit" then -- close() tells no status
+    local p = assert(io.popen("(" .. cmd .. "\n); printf '\\n%d' $?", "r"))
+    local out, status = p:read("*a"):match("^(.*)\n(%d+)$")
+    p:close()
+    status = tonumber(status)
+    if status > 128 then return out, nil, "signal", status - 128 end -- as sh reports it
+    return out, status == 0 or nil, "exit", status
+  end
   local p = assert(io.popen(cmd, "r"))
   local out = p:read("*a")
   local ok, how, code = p:close()
