@@ -30,6 +30,10 @@ void shmlua_open_pack(lua_State *L); /* after buf: adds buf:pack, buf:unpack */
 void shmlua_open_list(lua_State *L);
 void shmlua_open_hexdump(lua_State *L); /* after buf: adds buf:hexdump */
 void shmlua_open_watch(lua_State *L);
+void shmlua_open_jit(lua_State *L); /* after buf and array: LuaJIT's FFI element access */
+/* The class addresses in the tags of bufs and arrays (for jit.c). */
+const void *shmlua_buf_tagclass(void);
+const void *shmlua_array_tagclass(void);
 /* Appends bytes p[0..n) as xxd's lines, offsets counted from offset; bytes that differ from
    before[k] (before may be NULL) in reverse video. For buf:hexdump and shm.watch. */
 void shmlua_hexdump(luaL_Buffer *out, size_t offset, const unsigned char *p, size_t n,

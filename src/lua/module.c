@@ -17,6 +17,7 @@ int luaopen_shm(lua_State *L) {
       shmlua_open_list, /* after block: uses shm.create, shm.attach */
       shmlua_open_hexdump,
       shmlua_open_watch,
+      shmlua_open_jit,
   };
   shmlua_compat_open(L);
   lua_newtable(L);
