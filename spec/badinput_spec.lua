@@ -83,7 +83,7 @@ local function walk(id)
   return problems, calls
 end
 
-describe("bad input", function()
+describe("bad input #lua53", function()
   it("finds the module's functions and classes", function()
     assert.is_true(#ids >= 10, listing)
   end)

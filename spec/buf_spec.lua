@@ -62,6 +62,9 @@ describe("buf", function()
     m.buf:write(1, s)
     local positions = { -12, -11, -10, -5, -1, 0, 1, 2, 5, 9, 10, 11, 100,
       H.mininteger, H.maxinteger }
+    if H.lua_version == "luajit" then -- its string.sub cuts positions to 32 bits: no reference
+      positions[#positions], positions[#positions - 1] = nil, nil
+    end
     for _, i in ipairs(positions) do
       assert.equal(s:sub(i), m.buf:sub(i))
       assert.same({ s:byte(i) }, { m.buf:byte(i) })

@@ -21,7 +21,7 @@ local function deaths(scenario, n)
   return t, out
 end
 
-describe("a peer scribbling over", function()
+describe("a peer scribbling over #lua53", function()
   for _, kind in ipairs { "block", "list", "queue", "mutex", "semaphore", "barrier", "event",
     "cond" } do
     for _, mode in ipairs { "header", "whole" } do
