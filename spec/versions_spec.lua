@@ -65,6 +65,25 @@ describe("element access", function()
     end
   end)
 
+  it("raises when the loop itself closes the block, after it got hot", function()
+    for _, kind in ipairs({ "buf", "int32", "float64" }) do
+      local m = block(8 * 4096)
+      local v = kind == "buf" and m.buf or m:array(kind)
+      local function run(closeat)
+        local s = 0
+        for i = 1, 4096 do
+          if i == closeat then m:close() end
+          v[i] = i % 200
+          s = s + v[i]
+        end
+        return s
+      end
+      for _ = 1, 100 do run(nil) end -- compiled by now under LuaJIT
+      assert.error_matches(function() run(3000) end, "is closed")
+      assert.error_matches(function() return v[1] end, "is closed", nil, kind)
+    end
+  end)
+
   it("refuses writes through a read-only view from a hot loop", function()
     local m = assert(shm.create(64))
     local r = assert(shm.attach(m.name, { readonly = true }))

@@ -3,7 +3,6 @@
    metatable pointer comparison, a switch on the dtype, no string lookup, no allocation. */
 #include <errno.h>
 #include <limits.h>
-#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -31,12 +30,7 @@ typedef struct array {
   size_t count;
   dtype type;
 } array;
-/* lua/shm/jit.lua (LuaJIT's element access) mirrors this layout. */
-_Static_assert(offsetof(array, offset) == sizeof(void *) &&
-                   offsetof(array, count) == sizeof(void *) + sizeof(size_t) &&
-                   offsetof(array, type) == sizeof(void *) + 2 * sizeof(size_t) &&
-                   sizeof(dtype) == sizeof(int),
-               "lua/shm/jit.lua mirrors struct array");
+
 
 /* A Lua number as it was: integer or float. */
 typedef struct number {
@@ -151,10 +145,6 @@ static void checkvalue(lua_State *L, dtype t, int idx, void *p) {
 /* Its address is in every view's tag (binding.h: shmlua_newtagged): element access
    recognises a view with no metatable lookup. */
 static const char array_class;
-
-const void *shmlua_array_tagclass(void) {
-  return &array_class;
-}
 
 static array *fastarray(lua_State *L, int arg) {
   array *a = shmlua_totagged(L, arg, sizeof *a, &array_class);
@@ -527,6 +517,7 @@ static int block_array(lua_State *L) {
   luaL_setmetatable(L, SHMLUA_ARRAY_MT);
   lua_pushvalue(L, 1); /* the view keeps its block alive */
   lua_setiuservalue(L, -2, 1);
+  shmlua_jit_track(L, lua_gettop(L), 1, (int)t, a->offset, a->count);
   return 1;
 }
 

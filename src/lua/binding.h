@@ -31,9 +31,12 @@ void shmlua_open_list(lua_State *L);
 void shmlua_open_hexdump(lua_State *L); /* after buf: adds buf:hexdump */
 void shmlua_open_watch(lua_State *L);
 void shmlua_open_jit(lua_State *L); /* after buf and array: LuaJIT's FFI element access */
-/* The class addresses in the tags of bufs and arrays (for jit.c). */
-const void *shmlua_buf_tagclass(void);
-const void *shmlua_array_tagclass(void);
+/* Under LuaJIT (jit.c; nothing elsewhere): tells the FFI element access of a new view at
+   index view (a buf: dtype -1; an array: its 0-based dtype, byte offset and count) of the
+   block userdata at index block, and that the block at index block was closed. */
+void shmlua_jit_track(lua_State *L, int view, int block, int dtype, size_t offset,
+                      size_t count);
+void shmlua_jit_closed(lua_State *L, int block);
 /* Appends bytes p[0..n) as xxd's lines, offsets counted from offset; bytes that differ from
    before[k] (before may be NULL) in reverse video. For buf:hexdump and shm.watch. */
 void shmlua_hexdump(luaL_Buffer *out, size_t offset, const unsigned char *p, size_t n,

@@ -77,6 +77,7 @@ static int block_attach(lua_State *L) {
 
 static int block_close(lua_State *L) {
   shmlua_block_close(shmlua_checkblock(L, 1));
+  shmlua_jit_closed(L, 1);
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -84,6 +85,7 @@ static int block_close(lua_State *L) {
 /* __gc and __close: silent, and never unlink. */
 static int block_release(lua_State *L) {
   shmlua_block_close(shmlua_checkblock(L, 1));
+  shmlua_jit_closed(L, 1);
   return 0;
 }
 
@@ -119,6 +121,7 @@ static void pushbuf(lua_State *L, int block) {
   lua_setiuservalue(L, -2, 1);
   lua_pushvalue(L, -1);
   lua_setiuservalue(L, block, UV_BUF);
+  shmlua_jit_track(L, lua_gettop(L), block, -1, 0, 0);
 }
 
 /* Methods first, as sync_index does: m:array() and m:close() are the common case, and each

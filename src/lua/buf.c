@@ -8,10 +8,6 @@
 /* Its address is in every buf's tag. */
 static const char buf_class;
 
-const void *shmlua_buf_tagclass(void) {
-  return &buf_class;
-}
-
 void shmlua_newbuf(lua_State *L, shmlua_block *b) {
   *(shmlua_block **)shmlua_newtagged(L, sizeof b, 1, &buf_class) = b;
   luaL_setmetatable(L, SHMLUA_BUF_MT);
