@@ -109,6 +109,7 @@ static int cond_wait(lua_State *L) {
   rc = shmlua_sync_wait(L, sleepop, &s, d, 1, relock);
   lua_settop(L, 0);
   n = shmlua_mutex_relock(L, s.m);
+  shmlua_checkinterrupt(L); /* Ctrl-C during the relock: LuaJIT runs no hook at our return */
   if (rc != ETIMEDOUT || !lua_toboolean(L, 1))
     return n;
   /* timed out, and the mutex is held again: nil, "timeout" [, "owner-died"] */

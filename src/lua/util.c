@@ -216,10 +216,12 @@ size_t shmlua_checkstart(lua_State *L, lua_Integer pos, size_t len) {
   return pos == (lua_Integer)len + 1 ? len + 1 : shmlua_checkindex(L, pos, len);
 }
 
+#if !SHMLUA_IS_LUAJIT
 static int noop(lua_State *L) {
   (void)L;
   return 0;
 }
+#endif
 
 /* lua.c and the host set their Ctrl-C hook on the main thread, with this mask and a count
    of 1. A wait in a coroutine (every shm.spawn function runs in one) never sees it there:
@@ -241,9 +243,15 @@ static void take_interrupt(lua_State *L) {
 void shmlua_checkinterrupt(lua_State *L) {
   if (lua_gethook(L) == NULL)
     take_interrupt(L);
-  /* A pending hook runs on the next call: make one, and let the hook raise through us. */
+  /* A pending hook runs on the next call: make one, and let the hook raise through us.
+     LuaJIT runs hooks only in Lua code: there the call is to an empty Lua function. */
   if (lua_gethook(L) != NULL) {
+#if SHMLUA_IS_LUAJIT
+    if (luaL_loadstring(L, "") != LUA_OK)
+      lua_error(L);
+#else
     lua_pushcfunction(L, noop);
+#endif
     lua_call(L, 0, 0);
   }
 }
