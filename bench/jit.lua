@@ -30,73 +30,48 @@ end
 
 local sum
 
--- Each side: function(count) -> ns per element, check.
+-- Times the sum over a (filled with value(i) first): ns per element, the sum.
+local function timed_sum(a, c, value)
+  for i = 1, c do a[i] = value(i) end
+  local t0 = now()
+  local s = sum(a, c)
+  return per(t0, c), s
+end
+
+-- Times a[i] = expr for i = 1..c, a loop of its own: ns per element, the sum.
+local function timed_fill(a, c, expr)
+  local fill = loadstring(("local a, c = ... for i = 1, c do a[i] = %s end"):format(expr))
+  local t0 = now()
+  fill(a, c)
+  return per(t0, c), sum(a, c)
+end
+
+local function zeros(c)
+  local t = {}
+  for i = 1, c do t[i] = 0 end
+  return t
+end
+
+local function pattern(i) return (i - 1) % 251 end
+local function index(i) return i end
+
+-- Each: id (the C side's op), label, element width, then the shmlua and the table sides,
+-- function(count) -> ns per element, check.
 local rows = {
   { "byte_read", "buf[i] read-sum", 1,
-    function(c)
-      local m = block(c)
-      local b = m.buf
-      for i = 1, c do b[i] = (i - 1) % 251 end
-      local t0 = now()
-      local s = sum(b, c)
-      return per(t0, c), s
-    end,
-    function(c)
-      local t = {}
-      for i = 1, c do t[i] = (i - 1) % 251 end
-      local t0 = now()
-      local s = sum(t, c)
-      return per(t0, c), s
-    end },
+    function(c) return timed_sum(block(c).buf, c, pattern) end,
+    function(c) return timed_sum({}, c, pattern) end },
   { "byte_write", "buf[i] = v", 1,
-    function(c)
-      local m = block(c)
-      local b = m.buf
-      local t0 = now()
-      for i = 1, c do b[i] = i % 256 end
-      return per(t0, c), sum(b, c)
-    end,
-    function(c)
-      local t = {}
-      for i = 1, c do t[i] = 0 end
-      local t0 = now()
-      for i = 1, c do t[i] = i % 256 end
-      return per(t0, c), sum(t, c)
-    end },
+    function(c) return timed_fill(block(c).buf, c, "i % 256") end,
+    function(c) return timed_fill(zeros(c), c, "i % 256") end },
 }
 for _, d in ipairs({ { "i64", "int64" }, { "f64", "float64" } }) do
   rows[#rows + 1] = { d[1] .. "_read", d[2] .. " a[i] read-sum", 8,
-    function(c)
-      local m = block(c * 8)
-      local a = m:array(d[2])
-      for i = 1, c do a[i] = i end
-      local t0 = now()
-      local s = sum(a, c)
-      return per(t0, c), s
-    end,
-    function(c)
-      local t = {}
-      for i = 1, c do t[i] = i end
-      local t0 = now()
-      local s = sum(t, c)
-      return per(t0, c), s
-    end }
+    function(c) return timed_sum(block(c * 8):array(d[2]), c, index) end,
+    function(c) return timed_sum({}, c, index) end }
   rows[#rows + 1] = { d[1] .. "_write", d[2] .. " a[i] = v", 8,
-    function(c)
-      local m = block(c * 8)
-      local a = m:array(d[2])
-      local fill = loadstring("local a, c = ... for i = 1, c do a[i] = i end") -- its own loop
-      local t0 = now()
-      fill(a, c)
-      return per(t0, c), sum(a, c)
-    end,
-    function(c)
-      local t = {}
-      for i = 1, c do t[i] = 0 end
-      local t0 = now()
-      for i = 1, c do t[i] = i end
-      return per(t0, c), sum(t, c)
-    end }
+    function(c) return timed_fill(block(c * 8):array(d[2]), c, "i") end,
+    function(c) return timed_fill(zeros(c), c, "i") end }
 end
 
 local function cloop(op, c)
