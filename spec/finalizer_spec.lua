@@ -59,9 +59,13 @@ local function block(size)
   return ("local m = assert(shm.create(%d)); m:unlink(); "):format(size)
 end
 
-local function survives(prepare, call, check)
+-- without: Luas whose collector the sweep does not bring to run inside this call.
+local function survives(prepare, call, check, without)
   if H.lua_version == "luajit" then -- its collector rarely runs at the allocation aimed at
     return pending("the sweep needs a collector paced as PUC Lua's")
+  end
+  if without == H.lua_version then
+    return pending("the sweep never brings Lua " .. without .. "'s collector into this call")
   end
   local out = H.lua(driver:format(prepare, call, check))
   local during = tonumber(out:match("closed during the call: (%d+)"))
@@ -86,7 +90,7 @@ describe("a finalizer that closes the block while a method runs", function()
       return m, a ]],
       "return tostring(x)",
       [[return res:find("^shm%.array: float64%[8%] {0%.333") or
-                res == "shm.array: float64[8] (closed)"]])
+                res == "shm.array: float64[8] (closed)"]], "5.2")
   end)
 
   it("a:totable (table allocation) raises or returns the elements", function()
@@ -125,7 +129,7 @@ describe("a finalizer that closes the block while a method runs", function()
       local l = assert(shm.list(values)); l:unlink()
       return l, l ]],
       "return x.format",
-      "return res == string.rep('q', 1500)")
+      "return res == string.rep('q', 1500)", "5.2")
   end)
 
   it("l:count and l:index (each item pushed) raise or count", function()

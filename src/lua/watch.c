@@ -52,6 +52,7 @@ static void checkopts(lua_State *L, int arg, const shmlua_block *b, watch *w) {
 /* Sleeps the whole interval; Ctrl-C (EINTR and a pending hook) raises "interrupted!". */
 static void sleepfor(lua_State *L, double seconds) {
   struct timespec deadline = shmlua_deadline(seconds);
+  shmlua_checkinterrupt(L); /* a Ctrl-C that came while the frame was drawn */
   for (;;) {
     struct timespec left = shmlua_time_left(&deadline);
     if ((left.tv_sec == 0 && left.tv_nsec == 0) || nanosleep(&left, NULL) == 0)
