@@ -243,17 +243,22 @@ static void take_interrupt(lua_State *L) {
 void shmlua_checkinterrupt(lua_State *L) {
   if (lua_gethook(L) == NULL)
     take_interrupt(L);
-  /* A pending hook runs on the next call: make one, and let the hook raise through us.
-     LuaJIT runs hooks only in Lua code: there the call is to an empty Lua function. */
-  if (lua_gethook(L) != NULL) {
 #if SHMLUA_IS_LUAJIT
-    if (luaL_loadstring(L, "") != LUA_OK)
-      lua_error(L);
+  /* LuaJIT runs hooks only in Lua code, where lua.c's would also add a position: do what it
+     does, as it would in a C function. Other hooks run at the next Lua instruction. */
+  if (lua_gethook(L) != NULL && lua_gethookmask(L) == SHMLUA_INTERRUPT_HOOKMASK &&
+      lua_gethookcount(L) == 1) {
+    lua_sethook(L, NULL, 0, 0);
+    lua_pushliteral(L, "interrupted!");
+    lua_error(L);
+  }
 #else
+  /* A pending hook runs on the next call: make one, and let the hook raise through us. */
+  if (lua_gethook(L) != NULL) {
     lua_pushcfunction(L, noop);
-#endif
     lua_call(L, 0, 0);
   }
+#endif
 }
 
 const struct timespec *shmlua_opttimeout(lua_State *L, int arg, struct timespec *deadline) {
