@@ -3,6 +3,7 @@
    metatable pointer comparison, a switch on the dtype, no string lookup, no allocation. */
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -114,6 +115,15 @@ static int storeelem(dtype t, void *p, number v) {
 
 static int badvalue(lua_State *L, dtype t, int why, number v) {
   pushnumber(L, v);
+#if !SHMLUA_NATIVE_INTEGERS
+  /* An integral double beyond 2^53: too large for the narrow dtypes, not exact for 64-bit. */
+  if (why == STORE_NOT_INTEGRAL && v.f == floor(v.f) && !isinf(v.f)) {
+    if (t >= T_INT64)
+      return luaL_error(L, "%s value %s is beyond 2^53: a Lua number without integers is not "
+                        "exact there", dtype_names[t], lua_tostring(L, -1));
+    why = STORE_OUT_OF_RANGE;
+  }
+#endif
   if (why == STORE_NOT_INTEGRAL)
     return luaL_error(L, "%s value must be an integer, got %s", dtype_names[t],
                       lua_tostring(L, -1));
