@@ -243,22 +243,23 @@ static void take_interrupt(lua_State *L) {
 void shmlua_checkinterrupt(lua_State *L) {
   if (lua_gethook(L) == NULL)
     take_interrupt(L);
-#if SHMLUA_IS_LUAJIT
-  /* LuaJIT runs hooks only in Lua code, where lua.c's would also add a position: do what it
-     does, as it would in a C function. Other hooks run at the next Lua instruction. */
-  if (lua_gethook(L) != NULL && lua_gethookmask(L) == SHMLUA_INTERRUPT_HOOKMASK &&
-      lua_gethookcount(L) == 1) {
-    lua_sethook(L, NULL, 0, 0);
-    lua_pushliteral(L, "interrupted!");
-    lua_error(L);
-  }
-#else
   /* A pending hook runs on the next call: make one, and let the hook raise through us. */
   if (lua_gethook(L) != NULL) {
+#if SHMLUA_IS_LUAJIT
+    /* LuaJIT runs hooks only in Lua code, where lua.c's would also add a position to its
+       message: that one is done here as it would be in a C function. */
+    if (lua_gethookmask(L) == SHMLUA_INTERRUPT_HOOKMASK && lua_gethookcount(L) == 1) {
+      lua_sethook(L, NULL, 0, 0);
+      lua_pushliteral(L, "interrupted!");
+      lua_error(L);
+    }
+    if (luaL_loadstring(L, "") != LUA_OK) /* an empty Lua function: other hooks run in it */
+      lua_error(L);
+#else
     lua_pushcfunction(L, noop);
+#endif
     lua_call(L, 0, 0);
   }
-#endif
 }
 
 const struct timespec *shmlua_opttimeout(lua_State *L, int arg, struct timespec *deadline) {
