@@ -7,12 +7,7 @@ local shm = require "shm"
 
 local root = os.getenv("PWD")
 
-local function readfile(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local readfile = H.readfile
 
 local doc = readfile(root .. "/docs/api.md")
 
@@ -45,6 +40,12 @@ local factories = {
   event = function() return unlinked(shm.event()) end,
   cond = function() return unlinked(shm.cond(unlinked(shm.mutex()))) end,
   queue = function() return unlinked(shm.queue()) end,
+  view = function()
+    local q = unlinked(shm.queue())
+    q:push("x")
+    return q:view()
+  end,
+  dict = function() return unlinked(shm.dict()) end,
 }
 
 -- Every identifier-like string literal of the binding's sources: any field a class answers

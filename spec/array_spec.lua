@@ -65,14 +65,42 @@ describe("an array", function()
     assert.same({ 100, 800, 700 }, { a[1], a[-1], a[-2] })
     a[2.0] = 5
     assert.equal(5, a[2])
-    for _, i in ipairs({ 0, 9, -9, H.maxinteger, H.mininteger }) do
+    for _, i in ipairs({ 0, 10, -9, H.maxinteger, H.mininteger }) do
       assert.error_matches(function() return a[i] end, "index .* out of range")
+    end
+    for _, i in ipairs({ 0, 9, -9, math.maxinteger, math.mininteger }) do
       assert.error_matches(function() a[i] = 1 end, "index .* out of range")
     end
+    assert.is_nil(a[9]) -- #a + 1: where ipairs stops, as on a table or a shm.list
     assert.error_matches(function() return a[1.5] end, "array index must be an integer")
     assert.error_matches(function() return a[true] end, "array index must be an integer")
     assert.is_nil(a["1"]) -- a string key is a field or method name, never an element
     assert.error_matches(function() a["1"] = 1 end, "array index must be an integer")
+  end)
+
+  it("works with ipairs and pairs, in index order, for every dtype and an empty view", function()
+    local m = block(16)
+    for _, dtype in ipairs({ "uint8", "int16", "int32", "float32", "float64", "uint64" }) do
+      local a = m:array(dtype)
+      for i = 1, #a do a[i] = i end
+      for _, iterate in ipairs({ ipairs, pairs }) do
+        local keys, values = {}, {}
+        for i, v in iterate(a) do
+          keys[#keys + 1], values[#values + 1] = i, v
+        end
+        assert.equal(#a, #keys)
+        for i = 1, #a do
+          assert.equal(i, keys[i])
+          assert.equal(i, values[i])
+        end
+      end
+    end
+    local empty = m:array("int8", 17)
+    assert.equal(0, #empty)
+    assert.is_nil(empty[1])
+    for _ in pairs(empty) do error("an empty view has no element") end
+    m:close()
+    assert.error_matches(function() for _ in pairs(m:array("int8")) do end end, "closed")
   end)
 
   it("rejects integers out of the dtype's range on every write path (no wrapping)", function()

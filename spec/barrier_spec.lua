@@ -97,6 +97,107 @@ describe("shm.barrier", function()
     assert.is_true(os.time() - t0 <= 2) -- noticed quickly, not at the 20 s timeout
   end)
 
+  it("a party killed while its parent, a party too, waits breaks the round at once, though"
+    .. " the parent has not reaped it (a zombie)", function()
+    local b = track(shm.barrier(2))
+    local go = track(shm.event())
+    local child = shm.spawn(function()
+      assert(b:wait(20))
+      go:wait() -- never set: it will not come to round 2
+    end)
+    assert.is_number(b:wait(20))
+    assert.is_true(S.asleep(child))
+    child:kill("KILL") -- not waited for: a zombie until round 2 is over
+    local t0 = H.now()
+    assert.same({ nil, "broken" }, { b:wait(10) })
+    assert.is_true(H.now() - t0 < 0.5, H.now() - t0) -- within ~50 ms, not at the timeout
+    assert.same({ nil, "signal", 9 }, { child:wait(10) })
+  end)
+
+  it("a live process that only has a dead member's pid is not that member", function()
+    -- What pid reuse looks like: the member's slot names a pid that is alive, but that
+    -- started at another time. Made here by changing the slot's start time.
+    if not string.pack then return pending("string.pack: Lua 5.3 or later") end
+    local b = track(shm.barrier(2))
+    local go = track(shm.event())
+    local child = shm.spawn(function()
+      assert(b:wait(20))
+      go:wait(30)
+    end)
+    assert.is_number(b:wait(20))
+    local raw = assert(shm.attach(b.name))
+    local members = #raw.buf - (2 + 64) * 24 -- fixed part, then 24-byte slots
+    local found = false
+    for at = members + 1, #raw.buf, 24 do
+      if string.unpack("=i4", raw.buf:sub(at, at + 3)) == child.pid then
+        local started = string.unpack("=I8", raw.buf:sub(at + 16, at + 23))
+        assert.is_true(started > 0)
+        raw.buf:write(at + 16, string.pack("=I8", started + 1))
+        found = true
+      end
+    end
+    raw:close()
+    assert.is_true(found)
+    local t0 = H.now()
+    assert.same({ nil, "broken" }, { b:wait(10) })
+    assert.is_true(H.now() - t0 < 0.5, H.now() - t0)
+    go:set()
+    assert.is_true((child:wait(10)))
+  end)
+
+  it("tracks a member per party and 64 more: a death among more than 64 is seen, and one"
+    .. " process more is refused with a clear error", function()
+    -- 66 parties, all forked children: 65 attach first, then the last one does and dies
+    -- before round 2, as the 67th member (the parent is one too).
+    local n = 66
+    local b = track(shm.barrier(n))
+    local joined = track(shm.semaphore(0))
+    local go = track(shm.event())
+    local parties = {}
+    local function party(victim)
+      return shm.spawn(function()
+        local mine = assert(shm.barrier.attach(b.name))
+        joined:release()
+        assert(mine:wait(30))
+        if victim then
+          joined:release() -- arrived in round 1: its death will be about round 2
+          go:wait()
+        end
+        return mine:wait(10)
+      end)
+    end
+    for i = 1, n - 1 do parties[i] = party(false) end
+    for _ = 1, n - 1 do assert.is_true(joined:acquire(30)) end
+    local victim = party(true)
+    assert.is_true(joined:acquire(30))
+    assert.is_true(joined:acquire(30))
+    victim:kill("KILL")
+    for i = 1, n - 1 do assert.same({ true, nil, "broken" }, { parties[i]:wait(30) }) end
+    victim:wait(10)
+    -- a barrier of 1 party has 65 slots: the parent and 64 children fill them
+    local small = track(shm.barrier(1))
+    local holders = {}
+    for i = 1, 64 do
+      holders[i] = shm.spawn(function()
+        local mine = assert(shm.barrier.attach(small.name))
+        joined:release()
+        go:wait(30)
+        return mine.parties
+      end)
+    end
+    for _ = 1, 64 do assert.is_true(joined:acquire(30)) end
+    local refused = { shm.spawn(function() return shm.barrier.attach(small.name) end):wait(10) }
+    assert.same({ true, nil,
+      small.name .. ": all 65 member slots are taken by live processes (one per party and 64"
+      .. " more)", 87 }, refused)
+    go:set()
+    for i = 1, 64 do assert.same({ true, 1 }, { holders[i]:wait(30) }) end
+    -- they left when they ended: room again
+    assert.is_true(shm.spawn(function()
+      return assert(shm.barrier.attach(small.name)).parties == 1
+    end):wait(10))
+  end)
+
   it("a separately started member killed before its first arrival breaks the round",
     function()
       local b = track(shm.barrier(2))

@@ -29,12 +29,32 @@ describe("buf", function()
     assert.equal(7, b[2])
   end)
 
-  it("raises 'index out of range' outside the block", function()
+  it("raises 'index out of range' outside the block, but reads #buf + 1 as nil", function()
     local m = block(4)
-    for _, i in ipairs({ 0, 5, -5, H.maxinteger, H.mininteger }) do
+    for _, i in ipairs({ 0, 6, -5, H.maxinteger, H.mininteger }) do
       assert.error_matches(function() return m.buf[i] end, "index .* out of range")
+    end
+    for _, i in ipairs({ 0, 5, -5, math.maxinteger, math.mininteger }) do
       assert.error_matches(function() m.buf[i] = 1 end, "index .* out of range")
     end
+    assert.is_nil(m.buf[5]) -- where ipairs stops, as on a table or a shm.list
+    assert.is_nil(m.buf[5.0])
+  end)
+
+  it("works with ipairs and pairs, in index order", function()
+    local m = block(4)
+    m.buf:write(1, "\1\2\3\4")
+    for _, iterate in ipairs({ ipairs, pairs }) do
+      local keys, values = {}, {}
+      for i, v in iterate(m.buf) do
+        keys[#keys + 1], values[#values + 1] = i, v
+      end
+      assert.same({ 1, 2, 3, 4 }, keys)
+      assert.same({ 1, 2, 3, 4 }, values)
+    end
+    m:close()
+    assert.error_matches(function() for _ in pairs(m.buf) do end end, "closed")
+    assert.error_matches(function() for _ in ipairs(m.buf) do end end, "closed")
   end)
 
   it("raises for keys that are not integers", function()

@@ -11,9 +11,21 @@ local function alive(pid)
   return state ~= "Z"
 end
 
+-- Waits (polling) until f() is true or seconds pass; returns f()'s last value.
+local function eventually(f, seconds)
+  local deadline = H.now() + (seconds or 5)
+  local v = f()
+  while not v and H.now() < deadline do
+    H.sh("sleep 0.02")
+    v = f()
+  end
+  return v
+end
+
 -- Starts shmlua on a script that gets a fresh block name as arg[1]. The script's output
--- (stdout and stderr) is read through a pipe; close() gives the exit status.
-local function start(source)
+-- (stdout and stderr) is read through a pipe; close() gives the exit status. prefix: shell
+-- commands run first (a `trap '' SIG; ` to start it with a signal ignored).
+local function start(source, prefix)
   local path = os.tmpname()
   local f = assert(io.open(path, "w"))
   f:write("local name = arg[1]\n", source)
@@ -27,8 +39,8 @@ local function start(source)
     end
     os.remove("/dev/shm/" .. run.name) -- should the host fail to
   end)
-  run.p = assert(io.popen(("%sexec %s %s %s 2>&1"):format(H.env, H.quote(H.shmlua),
-    path, run.name)))
+  run.p = assert(io.popen(("%s%sexec %s %s %s 2>&1"):format(prefix or "", H.env,
+    H.quote(H.shmlua), path, run.name)))
   return run
 end
 
@@ -56,6 +68,13 @@ local function finish(run)
   return out, ok, how, code
 end
 
+-- finish, once the host has ended (within 5 s: else the spec fails and its finally kills it).
+local function finish_soon(run)
+  assert.is_true(eventually(function() return not alive(run.host) end),
+    "the host is still running")
+  return finish(run)
+end
+
 local function signal(pid, sig)
   local _, ok = H.sh(("kill -s %s %d"):format(sig, pid))
   assert(ok, "kill -s " .. sig .. " failed: the process was gone already")
@@ -79,7 +98,7 @@ local function ends(body, sig)
   local run = start(owner(body))
   local pid = ready(run)
   if sig then signal(pid, sig) end
-  local out, _, how, code = finish(run)
+  local out, _, how, code = finish_soon(run)
   assert.is_false(H.exists(run.name), out)
   return out, how, code
 end
@@ -114,6 +133,29 @@ describe("shmlua unlinks its owned blocks #lua54", function()
     assert.matches("interrupted!", out)
   end)
 
+  -- lua_sethook is per thread: the interrupt must reach the coroutine that runs, however
+  -- deep, not wait on the main thread for a loop that never ends
+  for _, case in ipairs({
+    "coroutine.wrap(function() %s end)()",
+    "coroutine.wrap(function() coroutine.wrap(function() %s end)() end)()",
+    "assert(coroutine.resume(coroutine.create(function() %s end)))",
+  }) do
+    it("at SIGINT during a loop in `" .. case:format("...") .. "`", function()
+      local run = start(([[
+        local m = assert(shm.create(64, name))
+        %s
+        print("not reached")
+      ]]):format(case:format(("print('ready', %s) io.stdout:flush() while true do end")
+        :format(MYPID))))
+      signal(ready(run), "INT")
+      local out, _, how, code = finish_soon(run)
+      assert.same({ "exit", 1 }, { how, code }, out)
+      assert.matches("interrupted!", out)
+      assert.is_nil(out:find("not reached"))
+      assert.is_false(H.exists(run.name))
+    end)
+  end
+
   for _, case in ipairs({ { "TERM", 15, "while true do end" }, { "HUP", 1, "while true do end" },
     { "TERM", 15, "shm.exec('sleep', '30'):wait()" } }) do
     it(("at SIG%s during `%s`, then ends by that signal"):format(case[1], case[3]), function()
@@ -143,10 +185,68 @@ describe("shmlua unlinks its owned blocks #lua54", function()
     assert.equal(9, code)
     assert.is_true(H.exists(run.name))
     local listing = H.sh(H.quote(H.shmlua) .. " --ls")
-    assert.matches("\n" .. run.name:gsub("%p", "%%%0") .. " +64 rw%-%-%-%-%-%-%- ", listing)
+    assert.matches("\n" .. run.name:gsub("%p", "%%%0") .. " +block +64 rw%-%-%-%-%-%-%- ", listing)
     local _, ok = H.sh(H.quote(H.shmlua) .. " --rm " .. run.name)
     assert.is_true(ok)
     assert.is_false(H.exists(run.name))
+  end)
+end)
+
+-- A script with an owned block that runs loops under pcall for ever, each after a line
+-- "ready <pid>", and prints what pcall returned.
+local CAUGHT = ([[
+  local m = assert(shm.create(64, name))
+  while true do
+    print(pcall(function()
+      print("ready", %s) io.stdout:flush()
+      while true do end
+    end))
+  end
+]]):format(MYPID)
+
+describe("SIGINT in shmlua, as in lua5.4 #lua54", function()
+  it("interrupts a coroutine.resume'd loop: resume returns the error, the script goes on", function()
+    local run = start(([[
+      print(coroutine.resume(coroutine.create(function()
+        print("ready", %s) io.stdout:flush()
+        while true do end
+      end)))
+      print("after")
+    ]]):format(MYPID))
+    signal(ready(run), "INT")
+    local out, ok = finish_soon(run)
+    assert.is_true(ok, out)
+    assert.matches("^false\t[^\n]*interrupted!\nafter\n$", out)
+  end)
+
+  -- lua.c sets its handler around every call whatever it inherited (a background job of a
+  -- non-interactive shell starts with SIGINT ignored), and the handler makes the next SIGINT
+  -- fatal until the next call: one that comes after the first was caught ends the process.
+  it("started with SIGINT ignored, interrupts, and a second SIGINT ends it", function()
+    local run = start(CAUGHT, "trap '' INT; ")
+    local pid = ready(run)
+    signal(pid, "INT")
+    assert.matches("^false\t[^\n]*interrupted!$", run.p:read("l"))
+    ready(run) -- in the loop again
+    signal(pid, "INT")
+    local out, _, how, code = finish_soon(run)
+    assert.same({ "signal", 2 }, { how, code }, out)
+    assert.is_false(H.exists(run.name))
+  end)
+
+  it("leaves SIGTERM and SIGHUP ignored when they were (nohup)", function()
+    local run = start(CAUGHT, "trap '' TERM HUP; ")
+    local pid = ready(run)
+    signal(pid, "TERM")
+    signal(pid, "HUP")
+    H.sh("sleep 0.3")
+    assert.is_true(alive(pid))
+    signal(pid, "INT")
+    assert.matches("^false\t[^\n]*interrupted!$", run.p:read("l"))
+    ready(run)
+    signal(pid, "INT")
+    local out, _, how, code = finish_soon(run)
+    assert.same({ "signal", 2 }, { how, code }, out)
   end)
 end)
 
@@ -184,17 +284,6 @@ local function ignores_term(pid)
   local mask = f and f:read("*a"):match("\nSigIgn:%s*(%x+)")
   if f then f:close() end
   return mask ~= nil and math.floor(tonumber(mask, 16) / 16384) % 2 == 1
-end
-
--- Waits (polling) until f() is true or seconds pass; returns f()'s last value.
-local function eventually(f, seconds)
-  local deadline = H.now() + (seconds or 5)
-  local v = f()
-  while not v and H.now() < deadline do
-    H.sh("sleep 0.02")
-    v = f()
-  end
-  return v
 end
 
 describe("shmlua's children #lua54", function()
@@ -279,6 +368,40 @@ describe("shmlua's children #lua54", function()
     end
     assert.is_false(alive(forked))
     assert.is_false(alive(ran))
+  end)
+
+  -- Started with SIGTERM ignored (nohup), a host's forked children inherit that: the
+  -- parent-died SIGTERM must still end them.
+  it("get SIGTERM (Linux) when the host started with SIGTERM ignored is killed", function()
+    local script = H.tmpfile(([[
+      local loop = os.tmpname()
+      local f = assert(io.open(loop, "w"))
+      f:write("os.remove(arg[0]) while true do end")
+      f:close()
+      local forked = shm.spawn(function() while true do end end)
+      local ran = shm.run(loop)
+      print("ready", %s, forked.pid, ran.pid) io.stdout:flush()
+      while true do end
+    ]]):format(MYPID))
+    local log = os.tmpname()
+    H.sh(("(trap '' TERM; %sexec %s %s) >%s 2>&1 &"):format(H.env, H.quote(H.shmlua), script,
+      log))
+    local pids
+    eventually(function()
+      local f = io.open(log)
+      local out = f and f:read("a") or ""
+      if f then f:close() end
+      pids = out:match("ready[%d%s]+")
+      return pids
+    end)
+    os.remove(script)
+    os.remove(log)
+    assert.is_not_nil(pids, "the script never got ready")
+    local host, forked, ran = pids:match("(%d+)%s+(%d+)%s+(%d+)")
+    signal(host, "KILL")
+    local ended = eventually(function() return not alive(forked) and not alive(ran) end)
+    H.sh(("kill -s KILL %s %s 2>/dev/null"):format(forked, ran)) -- no busy loop left behind
+    assert.is_true(ended, "the children outlived their parent")
   end)
 
   it("are waited for at a normal end, as at os.exit(true)", function()

@@ -1,5 +1,5 @@
 -- shmlua's command line: the same as lua5.4's (checked side by side with the real lua5.4),
--- plus -h and the block tools --ls and --rm.
+-- plus --help and the block tools --ls and --rm.
 local H = require "helper"
 local shm = require "shm"
 
@@ -163,7 +163,7 @@ describe("shmlua's options #lua54", function()
 
   it("rejects unknown options and options missing their operand, with the usage", function()
     for _, args in ipairs({ { "-x" }, { "-vx" }, { "--x" }, { "-e" }, { "-l" },
-      { "-e", "-v" } }) do
+      { "-e", "-v" }, { "-h" }, { "-v", "--help" }, { "-v", "--ls" } }) do
       local r = run(args)
       local lua = run(args, { prog = "lua5.4" })
       assert.equal(1, r.code)
@@ -174,17 +174,24 @@ describe("shmlua's options #lua54", function()
     end
   end)
 
-  it("-h and --help print the usage, with the tools, on stdout", function()
-    for _, flag in ipairs({ "-h", "--help" }) do
-      local r = run({ flag })
-      assert.is_true(r.ok)
-      assert.equal("", r.err)
-      assert.matches("usage: .* %[options%] %[script %[args%]%]", r.out)
-      assert.matches("%-%-ls", r.out)
-      assert.matches("%-%-rm NAME", r.out)
-      assert.matches("%-%-dump NAME", r.out)
-      assert.matches("%-%-watch NAME", r.out)
-    end
+  it("--help prints the usage, with the tools, on stdout", function()
+    local r = run({ "--help" })
+    assert.is_true(r.ok)
+    assert.equal("", r.err)
+    assert.matches("usage: .* %[options%] %[script %[args%]%]", r.out)
+    assert.matches("%-%-ls", r.out)
+    assert.matches("%-%-rm NAME", r.out)
+    assert.matches("%-%-dump NAME", r.out)
+    assert.matches("%-%-watch NAME", r.out)
+    assert.matches("%-%-help", r.out)
+  end)
+
+  it("prints lua5.4's usage, then its tools, after a bad option", function()
+    local r = run({ "-h" })
+    local lua = run({ "-h" }, { prog = "lua5.4" })
+    local usage = lua.err:gsub("^[^\n]*\n", ""):gsub("lua5%.4", "PROG")
+    local mine = r.err:gsub("^[^\n]*\n", ""):gsub(H.shmlua:gsub("%p", "%%%0"), "PROG")
+    assert.equal(usage, mine:sub(1, #usage))
   end)
 end)
 
@@ -252,6 +259,69 @@ describe("shmlua's module #lua54", function()
   end)
 end)
 
+describe("shmlua's coroutine library #lua54", function()
+  -- coroutine.resume and coroutine.wrap are the host's own (they tell the Ctrl-C handler
+  -- which thread runs): everything a script sees must be what lua5.4 gives.
+  it("answers exactly as lua5.4's: values, errors, positions, closing, nesting", function()
+    local script = write("coroutines.lua", [==[
+      local function show(...)
+        local t = table.pack(...)
+        for i = 1, t.n do t[i] = tostring(t[i]):gsub("0x%x+", "ADDR") end
+        print(table.concat(t, " | ", 1, t.n))
+      end
+      local co = coroutine.create(function(a, b)
+        local c = coroutine.yield(a + b)
+        error("boom " .. c)
+      end)
+      show(coroutine.resume(co, 1, 2))
+      show(coroutine.resume(co, "x"))
+      show(coroutine.resume(co))
+      show(coroutine.status(co))
+      show(pcall(coroutine.resume, nil))
+      show(pcall(coroutine.resume, 42))
+      show(coroutine.resume(coroutine.running()))
+      show(pcall(coroutine.wrap, 1))
+      local g = coroutine.wrap(function(...) local x = coroutine.yield(...) return x * 2 end)
+      show(g(1, 2, 3)) show(g(21)) show(pcall(g))
+      show(pcall(coroutine.wrap(function() error("in wrap") end)))
+      show(pcall(coroutine.wrap(function() error({}) end)))
+      show(pcall(coroutine.wrap(function() error("level 2", 2) end)))
+      show(pcall(coroutine.wrap(function()
+        local x <close> = setmetatable({}, {__close = function() print("closed") end})
+        error("tbc")
+      end)))
+      show(pcall(coroutine.wrap(function()
+        local x <close> = setmetatable({}, {__close = function() error("in close") end})
+        error("tbc2")
+      end)))
+      local gen = coroutine.wrap(function() for i = 1, 3 do coroutine.yield(i) end end)
+      show(gen(), gen(), gen())
+      show(select('#', coroutine.resume(coroutine.create(function() end))))
+      show(coroutine.isyieldable(), coroutine.running())
+      local outer = coroutine.wrap(function()
+        local inner = coroutine.wrap(function() coroutine.yield("in") error("deep") end)
+        coroutine.yield(inner())
+        return pcall(inner)
+      end)
+      show(outer()) show(outer())
+      local many = {}
+      for i = 1, 300 do many[i] = i end
+      show(select('#', coroutine.resume(coroutine.create(function(...) return ... end),
+        table.unpack(many))))
+      show(pcall(function() local f = coroutine.wrap(function() end) f() f() end))
+      show(coroutine.close(coroutine.create(print)))
+      local depth = 0
+      local function nest() depth = depth + 1 return coroutine.wrap(nest)() end
+      local ok, err = pcall(nest)
+      show(ok, err:match("C stack overflow"), depth)
+      print(debug.traceback(coroutine.create(function() end)))
+    ]==])
+    local r = same_as_lua({ script })
+    assert.equal("", r.err)
+    assert.matches("boom x\n", r.out)
+  end)
+end)
+
 describe("shmlua --ls and --rm #lua54", function()
   it("list a block with its size and mode, then remove it", function()
     local name = H.name("ls")
@@ -259,16 +329,40 @@ describe("shmlua --ls and --rm #lua54", function()
     local m = assert(shm.create(1234, name, { mode = tonumber("640", 8), keep = true }))
     local r = run({ "--ls" })
     assert.is_true(r.ok, r.err)
-    assert.matches("^NAME +SIZE +MODE +UID +AGE +PIDS\n", r.out)
+    assert.matches("^NAME +KIND +SIZE +MODE +UID +AGE +CREATOR +PIDS +STATE\n", r.out)
     local line = r.out:match("\n(" .. name:gsub("%p", "%%%0") .. " [^\n]*)")
     assert.is_not_nil(line, r.out)
-    assert.matches(" 1234 rw%-r%-%-%-%-%- ", line)
+    assert.matches(" block +1234 rw%-r%-%-%-%-%- ", line)
     assert.matches(" " .. H.sh("id -u"):match("%d+") .. " ", line)
     r = run({ "--rm", name })
     assert.is_true(r.ok, r.err)
     assert.is_false(H.exists(name))
     assert.is_nil(run({ "--ls" }).out:find(name, 1, true))
   end)
+
+  it("--ls shows each block's kind, creator (and whether it runs) and a sync object's state",
+    function()
+      local mutex, queue = H.name("lsm"), H.name("lsq")
+      finally(function() shm.remove(mutex, queue) end)
+      local r = run({ "-e", ([[
+        local m = assert(shm.mutex(%q, { keep = true })); m:lock()
+        local q = assert(shm.queue { name = %q, keep = true }); q:push("x")
+        os.exit(0)]]):format(mutex, queue) })
+      assert.is_true(r.ok, r.err)
+      local out = run({ "--ls" }).out
+      -- The creator column: "<pid> gone", or "-" where /dev/shm keeps no extended attributes.
+      local function columns(name)
+        local row = out:match("\n(" .. name:gsub("%p", "%%%0") .. " [^\n]*)")
+        local kind, creator, rest = row:match(
+          "^%S+ +(%a+) +%d+ rw%-%-%-%-%-%-%- +%d+ +%d+s +(%S+ ?g?o?n?e?) +%- +(.*)$")
+        assert.is_true(creator == "-" or creator:match("^%d+ gone$") ~= nil, row)
+        return kind, rest
+      end
+      local kind, state = columns(mutex)
+      assert.equal("mutex", kind)
+      assert.matches("^locked by %d+ %(died holding it%)$", state)
+      assert.same({ "queue", "1 message" }, { columns(queue) })
+    end)
 
   it("--rm removes several and fails (status 1) for a name that is not there", function()
     local a, b = H.name("rm"), H.name("rm")

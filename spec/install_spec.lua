@@ -84,9 +84,37 @@ describe("an installed shmlua #lua54", function()
     assert.is_false(H.exists(name))
   end)
 
+  it("starts shm.run scripts with its own shmlua from plain lua5.4, also once moved", function()
+    -- Configured for /usr/local (or the build's prefix), installed elsewhere, then moved: the
+    -- module finds the shmlua next to it, not a path fixed when it was built.
+    local moved = prefix .. "-moved"
+    finally(function() H.sh("rm -rf " .. H.quote(moved)) end)
+    local script = work .. "/worker.lua"
+    local f = assert(io.open(script, "w"))
+    f:write("io.write(arg[-1], ' ', arg[1])")
+    f:close()
+    local function runs_from(tree)
+      return ok(("cd / && env -u SHMLUA_EXE PATH=/usr/bin:/bin LUA_CPATH=%s lua5.4 -e %s"):format(
+        H.quote(tree .. "/lib/lua/5.4/?.so;;"),
+        H.quote(("assert(assert(require('shm').run(%q, 'hi')):wait())"):format(script))))
+    end
+    assert.equal(prefix .. "/bin/shmlua hi", runs_from(prefix))
+    ok(("cp -a %s %s"):format(H.quote(prefix), H.quote(moved)))
+    assert.equal(moved .. "/bin/shmlua hi", runs_from(moved))
+  end)
+
   it("installs shmlua, which runs a chunk with the module", function()
     assert.equal("0.1.0\n", ok(("%s/bin/shmlua -e %s"):format(H.quote(prefix),
       H.quote("print(require('shm').version)"))))
+  end)
+
+  it("carries the reference of its own version: shm.help answers from docs/api.md", function()
+    local page = readfile(root .. "/docs/api.md")
+    local entry = page:match("\n(### shm%.inspect%(.-)\n+###")
+    assert.is_not_nil(entry)
+    local out = ok(("LUA_CPATH=%s lua5.4 -l shm -e %s"):format(
+      H.quote(prefix .. "/lib/lua/5.4/?.so;;"), H.quote("io.write(shm.help('shm.inspect'))")))
+    assert.equal(entry, out)
   end)
 
   -- The examples' programs: the embedded one runs its script; both make a child answer.
@@ -144,6 +172,23 @@ end)
 -- With the Lua running the specs: `luarocks --lua-version X make` (LuaJIT: 5.1's LuaRocks
 -- pointed at LuaJIT's headers).
 describe("the rockspec", function()
+  it("says MIT, as LICENSE and the README do, and passes luarocks lint", function()
+    local lint, clean = H.sh(("%sluarocks lint %s/lua/rockspec/shmlua-scm-1.rockspec 2>&1"):format(
+      tool, root))
+    assert(clean, lint)
+    local spec, source = {}, readfile(root .. "/lua/rockspec/shmlua-scm-1.rockspec")
+    if setfenv then -- 5.1 and LuaJIT
+      setfenv(assert(loadstring(source, "rockspec")), spec)()
+    else
+      assert(load(source, "rockspec", "t", spec))()
+    end
+    assert.equal("MIT", spec.description.license)
+    assert.matches("^MIT License\n\nCopyright %(c%) %d+ the shmlua authors\n",
+      readfile(root .. "/LICENSE"))
+    assert.equal("MIT, as Lua itself: see [LICENSE](LICENSE).",
+      readfile(root .. "/README.md"):match("([^\n]+)\n*$"))
+  end)
+
   it("builds and installs the module (and with 5.4 shmlua) with luarocks make into a tree of its own",
     function()
       local abi = H.lua_version == "luajit" and "5.1" or H.lua_version
@@ -151,9 +196,11 @@ describe("the rockspec", function()
       local copy = os.tmpname()
       os.remove(copy)
       local tree = copy .. "-tree"
-      -- luarocks builds in the current directory (build.luarocks/): use a copy of the sources.
-      ok(("mkdir -p %s && cp -r %s/CMakeLists.txt %s/cmake %s/src %s/lua %s/README.md %s"):format(
-        H.quote(copy), root, root, root, root, root, H.quote(copy)))
+      -- luarocks builds in the current directory (build.luarocks/): use a copy of the sources
+      -- (docs/api.md too: the module carries it for shm.help).
+      ok(("mkdir -p %s/docs && cp -r %s/CMakeLists.txt %s/cmake %s/src %s/lua %s/README.md %s && "
+        .. "cp %s/docs/api.md %s/docs"):format(H.quote(copy), root, root, root, root, root,
+        H.quote(copy), root, H.quote(copy)))
       local out, success = H.sh(("cd %s && %sluarocks --lua-version %s make --tree %s "
         .. "lua/rockspec/shmlua-scm-1.rockspec%s 2>&1"):format(H.quote(copy), tool, abi,
         H.quote(tree), jit))
@@ -167,6 +214,14 @@ describe("the rockspec", function()
       local host = success
         and H.sh(H.quote(tree .. "/bin/shmlua") .. " -e 'io.write(shm.version)' 2>&1")
       local installed = io.open(cdir .. "/shm.so")
+      -- shm.run from plain lua5.4 finds the tree's shmlua, with no PATH to help.
+      local script = copy .. "/worker.lua"
+      local f = assert(io.open(script, "w"))
+      f:write("io.write(arg[-1])")
+      f:close()
+      local ran = success and H.lua_version == "5.4" and H.sh(("cd / && env -u SHMLUA_EXE "
+        .. "PATH=/usr/bin:/bin LUA_CPATH=%s lua5.4 -e %s 2>&1"):format(H.quote(cdir .. "/?.so;;"),
+        H.quote(("assert(assert(require('shm').run(%q)):wait())"):format(script))))
       H.sh(("rm -rf %s %s"):format(H.quote(copy), H.quote(tree)))
       assert(success, out)
       assert.equal("rock loaded", loaded)
@@ -174,6 +229,7 @@ describe("the rockspec", function()
       installed:close()
       if H.lua_version == "5.4" then
         assert.equal("0.1.0", host) -- the rock installs the shmlua command too
+        assert.equal(tree .. "/bin/shmlua", ran)
       end
     end)
 end)

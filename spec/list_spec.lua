@@ -27,7 +27,13 @@ describe("shm.list", function()
     local m = assert(shm.attach(l.name))
     assert.equal(191, m.size) -- Python's documented example is 191 bytes too
     assert.matches("^lua_", l.name)
-    assert.equal("shm.list: " .. l.name .. " (7 items)", tostring(l))
+    assert.equal("shm.list: " .. l.name .. ' (7 items) {"howdy", "HoWdY", -273.154, 100, '
+      .. 'shm.null, true, 42}', tostring(l))
+    local long = assert(shm.list({ ("x"):rep(30), "\27[2J", 3, 4, 5, 6, 7, 8, 9 }))
+    long:unlink()
+    assert.equal("shm.list: " .. long.name .. ' (9 items) {"' .. ("x"):rep(24)
+      .. '...", "\\033[2J", 3, 4, 5, 6, 7, 8, ...}', tostring(long))
+    long:close()
     l:unlink()
   end)
 
@@ -103,6 +109,11 @@ describe("a list's items", function()
       local seen = {}
       for i, v in ipairs(l) do seen[i] = v end
       assert.same({ 10, 20, 30 }, seen)
+    end
+    if H.lua_version ~= "5.1" and H.lua_version ~= "luajit" then -- __pairs since 5.2
+      local seen = {}
+      for i, v in pairs(l) do seen[#seen + 1] = { i, v } end
+      assert.same({ { 1, 10 }, { 2, 20 }, { 3, 30 } }, seen)
     end
     for _, i in ipairs({ 0, 5, -4, H.mininteger, H.maxinteger }) do
       assert.error_matches(function() return l[i] end, "index .* out of range")

@@ -113,6 +113,167 @@ resource_tracker.unregister(m._name, "shared_memory")
   end)
 end)
 
+describe("shm.blocks entries", function()
+  -- Objects made here, unlinked at the end of each test.
+  local made
+  before_each(function() made = {} end)
+  after_each(function()
+    for _, o in ipairs(made) do
+      o:unlink()
+      o:close()
+    end
+  end)
+  local function keep(o)
+    made[#made + 1] = assert(o)
+    return o
+  end
+
+  -- The entry of name, polled until check(entry) holds (a child needs a moment to block).
+  local function entry_when(name, check)
+    local deadline = H.now() + 10
+    while true do
+      local b = find(name)
+      if check(b) or H.now() > deadline then return b end
+      os.execute("sleep 0.02")
+    end
+  end
+
+  it("say what each block is, from its header: block, list or the sync object's kind", function()
+    local objects = {
+      block = keep(shm.create(64)), list = keep(shm.list { 1, "two" }),
+      mutex = keep(shm.mutex()), semaphore = keep(shm.semaphore(2)),
+      barrier = keep(shm.barrier(3)), event = keep(shm.event()),
+      queue = keep(shm.queue { messages = 4, bytes = 64 }),
+    }
+    objects.cond = keep(shm.cond(objects.mutex))
+    for kind, o in pairs(objects) do assert.equal(kind, find(o.name).kind, kind) end
+    -- An empty list is 16 zero bytes: it could as well be a fresh block, and says so.
+    assert.equal("block", find(keep(shm.list {}).name).kind)
+  end)
+
+  -- Whether /dev/shm keeps user extended attributes (tmpfs: Linux 6.6 and later), where
+  -- shmlua records a block's creator; without them the creator is unknown (nil).
+  local probe = "/dev/shm/" .. H.name("xattr")
+  local xattrs = H.sh(("touch %s && %s -c %s 2>/dev/null; rm -f %s"):format(probe,
+    "/usr/bin/python3", H.quote(("import os; os.setxattr(%q, 'user.x', b'1'); print('yes')")
+      :format(probe)), probe)):match("yes") ~= nil
+
+  it("have no creator where the file system keeps no extended attributes", function()
+    if xattrs then return end
+    local m = keep(shm.create(8))
+    assert.is_nil(find(m.name).creator)
+  end)
+
+  it("give the creating pid and whether it still runs", function()
+    if not xattrs then return end -- see the test above
+    local m = keep(shm.create(8))
+    local b = find(m.name)
+    assert.equal(mypid(), b.creator)
+    assert.is_true(b.alive)
+    local h = shm.spawn(function()
+      return assert(shm.create(8, nil, { keep = true })).name
+    end)
+    local ok, name = h:wait()
+    assert.is_true(ok)
+    b = find(name)
+    assert.equal(h.pid, b.creator)
+    assert.is_false(b.alive)
+    assert.is_true(shm.remove(name))
+  end)
+
+  it("count a zombie creator (ended, not yet reaped) as gone", function()
+    if not xattrs then return end
+    local h = shm.spawn(function() assert(shm.create(8, nil, { keep = true })) end)
+    local name
+    local deadline = H.now() + 10
+    repeat -- the child has made its block and ended, but nobody reaped it
+      for _, b in ipairs(assert(shm.blocks())) do
+        if b.creator == h.pid then name = b.name end
+      end
+      local f = io.open("/proc/" .. h.pid .. "/stat")
+      local zombie = f and f:read("a"):match("%) Z ")
+      if f then f:close() end
+    until (name and zombie) or H.now() > deadline
+    assert.is_false(find(name).alive)
+    h:wait()
+    assert.is_true(shm.remove(name))
+  end)
+
+  it("give no creator for a block made by another program (Python)", function()
+    local name = H.name("py")
+    H.python(([[
+from multiprocessing import shared_memory, resource_tracker
+m = shared_memory.SharedMemory(name=%q, create=True, size=8)
+resource_tracker.unregister(m._name, "shared_memory")
+]]):format(name))
+    local b = assert(find(name))
+    assert.equal("block", b.kind)
+    assert.is_nil(b.creator)
+    assert.is_nil(b.state)
+    assert.is_true(shm.remove(name))
+  end)
+
+  it("show a mutex's holder, also a dead one", function()
+    local m = keep(shm.mutex())
+    local b = find(m.name)
+    assert.is_false(b.locked)
+    assert.equal("unlocked", b.state)
+    m:lock()
+    b = find(m.name)
+    assert.equal(mypid(), b.holder)
+    assert.equal("locked by " .. mypid(), b.state)
+    m:unlock()
+    local h = shm.spawn(function() m:lock() os.exit(0) end) -- dies holding it
+    h:wait()
+    b = find(m.name)
+    assert.equal(h.pid, b.holder)
+    assert.is_true(b.owner_died)
+    assert.equal("locked by " .. h.pid .. " (died holding it)", b.state)
+    assert.same({ true, "owner-died" }, { m:lock() })
+    assert.equal("locked by " .. mypid() .. " (after its owner died, not yet consistent)",
+      find(m.name).state)
+    m:unlock() -- without consistent(): unusable for good
+    b = find(m.name)
+    assert.is_true(b.not_recoverable)
+    assert.equal("not recoverable", b.state)
+  end)
+
+  it("show a queue's messages, a semaphore's value and who waits", function()
+    local q = keep(shm.queue { messages = 4, bytes = 64 })
+    q:push("a")
+    q:push("b")
+    local b = find(q.name)
+    assert.equal(2, b.messages)
+    assert.equal("2 messages", b.state)
+    q:shutdown()
+    assert.equal("2 messages, shut down", find(q.name).state)
+    local s = keep(shm.semaphore(0))
+    local waiter = shm.spawn(function() return s:acquire(20) end)
+    b = entry_when(s.name, function(e) return e.waiters == 1 end)
+    assert.equal(0, b.value)
+    assert.equal("value 0, 1 waiting", b.state)
+    s:release()
+    assert.is_true(waiter:wait())
+    local e = keep(shm.event())
+    e:set()
+    assert.is_true(find(e.name).set)
+    local r = keep(shm.barrier(2))
+    assert.equal("0 of 2 arrived", find(r.name).state)
+  end)
+
+  it("print as one readable line", function()
+    local m = keep(shm.mutex())
+    m:lock()
+    local made = xattrs and ", made by " .. mypid() or ""
+    assert.equal(("shm.blocks: %s (mutex, %d bytes%s, locked by %d)"):format(m.name,
+      find(m.name).size, made, mypid()), tostring(find(m.name)))
+    m:unlock()
+    local plain = keep(shm.create(8, H.name("line") .. "\27[2J"))
+    assert.equal(("shm.blocks: %s (block, 8 bytes%s)"):format(
+      plain.name:gsub("\27", "\\033"), made), tostring(find(plain.name)))
+  end)
+end)
+
 describe("shm.remove", function()
   it("removes the given names", function()
     local a = assert(shm.create(8))

@@ -8,6 +8,11 @@ local shm = require "shm"
 local track, cleanup = S.tracker()
 after_each(cleanup)
 
+-- Whether another process finds m locked (its trylock says "busy").
+local function busy_elsewhere(m)
+  return select(3, shm.spawn(function() return m:trylock() end):wait(10)) == "busy"
+end
+
 describe("shm.mutex", function()
   it("is created and attached like a block", function()
     local m = track(shm.mutex(H.name("mx")))
@@ -138,7 +143,8 @@ describe("shm.mutex", function()
     m:unlock()
   end)
 
-  it("becomes not recoverable when unlocked without consistent after an owner died",
+  it("becomes not recoverable when unlocked without consistent after an owner died, and stays"
+    .. " so at once for every lock and trylock of every process, also after they exit",
     function()
       local m = track(shm.mutex())
       assert.same({ true }, { shm.spawn(function()
@@ -147,8 +153,41 @@ describe("shm.mutex", function()
       end):wait(10) })
       assert.same({ true, "owner-died" }, { m:lock(5) })
       m:unlock()
-      assert.same({ nil, "not recoverable" }, { m:lock(1) })
-      assert.is_nil((m:trylock()))
+      local NR = { nil, "not recoverable" }
+      local function every_call()
+        local t0 = H.now()
+        for _ = 1, 3 do
+          assert.same(NR, { m:trylock() })
+          assert.same(NR, { m:lock(1) })
+          assert.same(NR, { m:trylock() })
+          assert.same(NR, { m:lock() })
+        end
+        assert.error_matches(function() m:with(print) end, "not recoverable")
+        assert.error_matches(function() m:guard(1) end, "not recoverable")
+        assert.is_true(H.now() - t0 < 0.5) -- at once, not after a timeout
+      end
+      every_call()
+      -- a forked child (which can lock for ever if the lock word was left taken)
+      local child = shm.spawn(function()
+        every_call()
+        return true
+      end)
+      local ok, err = child:wait(10)
+      if ok == nil then child:kill("KILL") end
+      assert.is_true(ok, tostring(err))
+      -- a separately started process, then this one again after it has exited
+      local other = S.start([[
+        local m = assert(shm.mutex.attach(arg[1]))
+        for _ = 1, 3 do
+          print(m:trylock())
+          print(m:lock(1))
+        end
+      ]], m.name)
+      local done = other:wait(10)
+      if not done then other:kill("KILL") end
+      assert.is_true(done, S.output(other))
+      assert.equal(("nil\tnot recoverable\n"):rep(6), S.output(other))
+      every_call()
     end)
 
   it("with(fn, ...) returns fn's results and unlocks on error", function()
@@ -202,6 +241,81 @@ describe("shm.mutex", function()
     collectgarbage()
     assert.is_true(m:trylock())
     m:unlock()
+  end)
+
+  it("a guard releases only the lock it took, not one taken after an unlock", function()
+    local m = track(shm.mutex())
+    if _VERSION == "Lua 5.4" then -- <close> is 5.4 syntax
+      assert(load([[
+        local m = ...
+        do
+          local g <close> = m:guard()
+          assert(m:unlock())
+          assert(m:lock())
+        end -- the guard's lock was the first one: this one stays
+      ]]))(m)
+      assert.is_true(busy_elsewhere(m))
+      assert.is_true(m:unlock())
+    end
+    local g = m:guard()
+    assert.is_true(m:unlock())
+    assert.is_true(m:lock())
+    assert.equal("shm.guard (released)", tostring(g))
+    g:release()
+    g = nil
+    collectgarbage()
+    collectgarbage()
+    assert.is_true(busy_elsewhere(m))
+    assert.is_true(m:unlock()) -- still held: neither release nor collection unlocked it
+    -- with: fn that unlocks and locks again keeps its own lock too
+    assert.is_true(m:with(function() m:unlock() return m:lock() end))
+    assert.is_true(busy_elsewhere(m))
+    assert.is_true(m:unlock())
+    assert.is_true(m:with(function() return m:unlock() end)) -- released by fn: nothing to do
+    assert.is_true(m:trylock())
+    assert.is_true(m:unlock())
+    -- a cond wait gives the lock up and takes it back: the guard's lock all the same
+    local c = track(shm.cond(m))
+    g = m:guard()
+    assert.same({ nil, "timeout" }, { c:wait(0.01) })
+    assert.equal("shm.guard (locked)", tostring(g))
+    g:release()
+    assert.is_true(m:trylock())
+    assert.is_true(m:unlock())
+  end)
+
+  it("with(fn) lets fn yield in a coroutine, as pcall does", function()
+    local m = track(shm.mutex())
+    local co = coroutine.wrap(function(a)
+      return m:with(function(x)
+        local y = coroutine.yield(x + 1)
+        local z = coroutine.yield(y .. "!")
+        return x, y, z
+      end, a)
+    end)
+    assert.equal(2, co(1))
+    assert.is_true(busy_elsewhere(m)) -- held while fn is suspended
+    assert.equal("b!", co("b"))
+    assert.same({ 1, "b", "c" }, { co("c") })
+    assert.is_true(m:trylock()) -- unlocked when fn returned
+    assert.is_true(m:unlock())
+    -- an error after a yield unlocks and goes on as raised
+    co = coroutine.wrap(function()
+      return m:with(function() coroutine.yield() error({ code = 3 }) end)
+    end)
+    co()
+    local ok, err = pcall(co)
+    assert.same({ false, { code = 3 } }, { ok, err })
+    assert.is_true(m:trylock())
+    assert.is_true(m:unlock())
+    if coroutine.close then -- 5.4: closing a suspended coroutine closes the guard
+      local suspended = coroutine.create(function() m:with(coroutine.yield) end)
+      assert.is_true(coroutine.resume(suspended))
+      assert.is_true(busy_elsewhere(m))
+      assert.is_true(coroutine.close(suspended))
+      assert.is_true(m:trylock())
+      assert.is_true(m:unlock())
+    end
   end)
 
   it("with and guard raise when the previous owner died, holding the lock for repair",
@@ -285,12 +399,12 @@ describe("attaching a sync object", function()
       local q = track(shm.queue { messages = 4, bytes = 64 })
       local raw = assert(shm.attach(q.name))
       local layout = raw.buf:sub(1, 448)
-      -- offsets (native order, x86-64 glibc): 16 max_messages, 64 the tail's lock, 192 the
-      -- head's lock, 232 the head's position (past its 40-byte lock)
+      -- offsets (native order, x86-64 glibc): 16 max_messages, 64 the tail's lock, 128 its
+      -- position, 192 the head's lock, 256 its position (each lock on a line of its own)
       raw:array("uint32", 17, 1)[1] = 0
       assert.matches("queue limits do not match", (select(2, shm.queue.attach(q.name))))
       raw.buf:write(1, layout)
-      raw:array("uint64", 233, 1)[1] = 1099511627776
+      raw:array("uint64", 257, 1)[1] = 1099511627776
       assert.matches("queue state out of range", (select(2, shm.queue.attach(q.name))))
       raw.buf:write(1, layout)
       assert.is_truthy(shm.queue.attach(q.name))

@@ -104,4 +104,79 @@ describe("an owned block", function()
     end
     assert.is_true(m:unlink())
   end)
+
+  -- A makes a block, a list and every sync object; they are removed (shmlua --rm) and B
+  -- makes new objects of the same names; then A ends. A's cleanup must leave B's objects:
+  -- the names no longer refer to what A made.
+  local MAKER = [[
+    local shm = require "shm"
+    local n, go = select("#", ...), select(-1, ...)
+    local made = {
+      assert(shm.create(64, arg[1])),
+      assert(shm.list({ 1, "two" }, arg[2])),
+      assert(shm.mutex(arg[3])),
+      assert(shm.semaphore(0, arg[4])),
+      assert(shm.barrier(2, arg[5])),
+      assert(shm.event(arg[6])),
+      assert(shm.queue { name = arg[7], messages = 2, bytes = 16 }),
+    }
+    made[8] = assert(shm.cond(made[3], arg[8]))
+    assert(n == 9)
+    print("made") io.stdout:flush()
+    while not io.open(go) do os.execute("sleep 0.02") end
+  ]]
+  local endings = {
+    { "lua5.4", "ends normally", "", { true } },
+    { "lua5.4", "ends by an error", "error('boom')", { nil, "exit", 1 } },
+    { "lua5.4", "calls os.exit(3)", "os.exit(3)", { nil, "exit", 3 } },
+    { H.shmlua, "is killed by SIGTERM (the host's signal handler)", "while true do end",
+      { nil, "signal", 15 } },
+  }
+  for _, e in ipairs(endings) do
+    local prog, how, ending, status = e[1], e[2], e[3], e[4]
+    it("leaves what another process made under a name it used, when it " .. how, function()
+      local shm = require "shm"
+      local names = {}
+      for i = 1, 8 do names[i] = H.name("reuse") end
+      local go, out = os.tmpname(), os.tmpname()
+      os.remove(go)
+      local script = H.tmpfile(MAKER .. ending)
+      local args = {}
+      for i, v in ipairs(names) do args[i] = H.quote(v) end
+      local a = assert(shm.exec("sh", "-c", ("%sexec %s %s %s %s >%s 2>&1"):format(H.env, prog,
+        script, table.concat(args, " "), go, out)))
+      local function output()
+        local f = assert(io.open(out))
+        local s = f:read("a")
+        f:close()
+        return s
+      end
+      local t0 = os.time()
+      while not output():find("made") and os.time() - t0 < 20 do os.execute("sleep 0.02") end
+      assert.matches("made", output())
+      local _, removed = H.sh(H.shmlua .. " --rm " .. table.concat(args, " "))
+      assert.is_true(removed)
+      for _, name in ipairs(names) do
+        assert.is_false(H.exists(name))
+        assert(shm.create(8, name, { keep = true })):close()
+      end
+      if prog == H.shmlua then
+        a:kill("TERM")
+      else
+        assert(io.open(go, "w")):close()
+      end
+      local ended = { a:wait(20) }
+      os.remove(go)
+      os.remove(script)
+      local survivors = 0
+      for _, name in ipairs(names) do
+        if H.exists(name) then survivors = survivors + 1 end
+        shm.remove(name)
+      end
+      os.remove(out)
+      assert.same(status, ended) -- it got to its ending
+      assert.equal(#names, survivors)
+    end)
+  end
 end)
+

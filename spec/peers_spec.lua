@@ -23,7 +23,7 @@ end
 
 describe("a peer scribbling over #lua53", function()
   for _, kind in ipairs { "block", "list", "queue", "mutex", "semaphore", "barrier", "event",
-    "cond" } do
+    "cond", "dict" } do
     for _, mode in ipairs { "header", "whole" } do
       local where = mode == "header" and "its first 16 bytes" or "all of it"
       it(("a %s (%s) costs the others errors in bounded time, no crash or hang"):format(kind,
@@ -62,6 +62,19 @@ describe("participants killed with SIGKILL at random moments #soak", function()
       assert.equal(0, f.left, out)
       assert.equal(30, f.producer_kills + f.consumer_kills, out)
     end)
+
+  it("of a dict: every key holds what the workers' logs allow, and no byte is lost", function()
+    -- 3 workers on keys of their own (strings, counters, a list) and one shared counter; the
+    -- operation a worker was killed in happened or not, every completed one did
+    local f, out = deaths("dict", "100")
+    assert.is_nil(f.hung, out)
+    assert.is_true(f.ops > 10000, out)
+    assert.equal(0, f.wrong, out)
+    assert.is_true(f.keys >= 30, out)
+    assert.equal("true", f.total_ok, out)
+    assert.equal(0, f.left, out)
+    assert.equal(0, f.lost_bytes, out)
+  end)
 
   it("of a mutex: never two inside; the next locker is told 'owner-died' and goes on", function()
     local f, out = deaths("mutex", "30")

@@ -108,7 +108,7 @@ describe("shm.spawn", function()
     local cases = {
       { function() return 1, print end, "value #2: a function cannot be sent" },
       { function() return { f = print } end, "value #1: a function inside a table cannot" },
-      { function() return io.stdout end, "value #1: a userdata cannot be sent" },
+      { function() return io.stdout end, "value #1: a userdata (FILE*) cannot be sent" },
       { function() return coroutine.create(function() end) end, "a thread cannot be sent" },
       { function() local t = {} t.self = t return t end, "a table that contains itself" },
       { function()
@@ -350,6 +350,36 @@ describe("shm.spawn", function()
     assert.is_true(now() - t0 < 5, "took " .. now() - t0)
     e:unlink()
   end)
+
+  -- The function runs in a coroutine, and lua_sethook is per thread: the interrupt must
+  -- reach the coroutine, not wait for the end of a loop that never ends.
+  for _, loop in ipairs({ "started:set() while true do end",
+    "coroutine.wrap(function() started:set() while true do end end)()" }) do
+    it("a SIGINT to a forked child of shmlua interrupts `" .. loop .. "` at once", function()
+      if not have_shmlua() then return pending("no shmlua host in " .. H.build) end
+      local out = H.run(H.shmlua, [[
+        local started = shm.event()
+        local function now()
+          local f = io.open("/proc/uptime")
+          local t = f:read("n")
+          f:close()
+          return t
+        end
+        local h = shm.spawn(function() ]] .. loop .. [[ end)
+        assert(started:wait(10))
+        local t0 = now()
+        h:kill("INT")
+        local ok, how, msg = h:wait(5)
+        if how == "timeout" then h:kill("KILL") end
+        print(how, ("%.2f"):format(now() - t0))
+        print(msg)
+      ]])
+      local how, took = out:match("^(%a+)\t([%d.]+)\n")
+      assert.equal("error", how, out)
+      assert.matches("\n[^\n]*interrupted!\nstack traceback:", out)
+      assert.is_true(tonumber(took) < 1, "took " .. took .. " s")
+    end)
+  end
 
   it("ends a child whose parent was killed (PDEATHSIG)", function()
     local out = H.lua([[

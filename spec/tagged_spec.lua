@@ -51,6 +51,25 @@ describe("tagged userdata", function()
     mutex:unlock()
   end)
 
+  it("mutex guards refuse an impostor", function()
+    local mutex = assert(shm.mutex())
+    assert.is_true(mutex:unlink())
+    local g = mutex:guard()
+    local mt = debug.getmetatable(g)
+    local errors = impostor_errors(mt, {
+      function(x) return x:release() end,
+      function(x) return tostring(x) end,
+      function(x) return mt.__close(x) end,
+      function(x) return mt.__gc(x) end,
+    })
+    for _, err in ipairs(errors) do assert.matches("shm.guard expected", err) end
+    assert.equal("shm.guard (locked)", tostring(g)) -- the real guard still works
+    g:release()
+    assert.is_true(mutex:trylock())
+    mutex:unlock()
+    mutex:close()
+  end)
+
   it("lists refuse an impostor in element access and methods", function()
     local l = assert(shm.list({ 1, "two" }))
     local errors = impostor_errors(debug.getmetatable(l), {

@@ -215,6 +215,16 @@ describe("shm.map's progress option", function()
     end)
   end)
 
+  it("moves per finished input, also inside a chunk", function()
+    -- one worker, one chunk of six inputs: a line per chunk would jump from 0 to 6
+    interact("lua5.4 -e " .. H.quote([[
+      require('shm').map(function(x) os.execute('sleep 0.3') return x end,
+        {1, 2, 3, 4, 5, 6}, 1, {progress = true, chunksize = 6})]]), function(t)
+      t:waitfor("shm.map: 3/6 done (50%)", 5)
+      t:waitfor("EXIT:0", 5)
+    end)
+  end)
+
   it("must be a boolean", function()
     local ok, err = pcall(shm.map, print, {}, 1, { progress = "yes" })
     assert.is_false(ok)

@@ -20,6 +20,8 @@ extern const shmlua_cbench_op shmlua_cbench_memory_ops[];
 extern const shmlua_cbench_op shmlua_cbench_ipc_ops[];
 extern const shmlua_cbench_op shmlua_cbench_rss_ops[];
 extern const shmlua_cbench_op shmlua_cbench_core_ops[];
+extern const shmlua_cbench_op shmlua_cbench_array_ops[];
+extern const shmlua_cbench_op shmlua_cbench_dict_ops[];
 
 /* Monotonic nanoseconds. */
 int64_t shmlua_cbench_now(void);

@@ -1,8 +1,10 @@
 /* C floor of the operations between processes: futex and spinning ping-pong, atomics, a
-   robust mutex, a pipe carrying 64-byte messages, fork and posix_spawn. */
+   robust mutex, a pipe and a bare ring carrying 64-byte messages, 1 MiB messages copied in
+   and out of shared memory, fork and posix_spawn. */
 #include <errno.h>
 #include <linux/futex.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
@@ -13,7 +15,9 @@
 
 #include "cbench.h"
 
-enum { MESSAGE = 64, SPIN_LOOKS = 20 }; /* as shmlua's waits */
+/* As shmlua's waits (src/core/sync_wait.h): 20 looks, then looks with sched_yield every 32
+   for at most 50 us (or until a yield lets another process run for 10 us), then the futex. */
+enum { MESSAGE = 64, SPIN_LOOKS = 20, YIELD_LOOKS = 32, SPIN_NS = 50000, BUSY_NS = 10000 };
 
 extern char **environ;
 
@@ -29,22 +33,48 @@ static void futex_wake(uint32_t *w) {
   syscall(SYS_futex, w, FUTEX_WAKE, 1, NULL, NULL, 0);
 }
 
-/* Waits until *w == want: spins up to spin times, then sleeps on the futex. */
-static void await(uint32_t *w, uint32_t want, int spin) {
+static int64_t monotonic_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+/* Waits until *w == want: spins (polite: as shmlua, see above; else spin looks), then
+   sleeps on the futex, counted in *sleepers so the other side wakes only a sleeper. */
+static void await(uint32_t *w, uint32_t want, int spin, int polite, uint32_t *sleepers) {
   for (int i = 0; i < spin; i++) {
     if (load(w) == want)
       return;
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
+    relax();
   }
-  for (uint32_t v; (v = load(w)) != want;)
-    futex_wait(w, v);
+  for (int64_t start = polite ? monotonic_ns() : 0, last = start, now; polite; last = now) {
+    for (int i = 0; i < YIELD_LOOKS; i++) {
+      if (load(w) == want)
+        return;
+      relax();
+    }
+    sched_yield();
+    now = monotonic_ns();
+    if (now - last >= BUSY_NS || now - start >= SPIN_NS)
+      break;
+  }
+  for (uint32_t v; (v = load(w)) != want;) {
+    __atomic_add_fetch(sleepers, 1, __ATOMIC_SEQ_CST);
+    if (load(w) == v)
+      futex_wait(w, v);
+    __atomic_sub_fetch(sleepers, 1, __ATOMIC_SEQ_CST);
+  }
 }
 
-static void hand_over(uint32_t *w, uint32_t value, int wake) {
-  __atomic_store_n(w, value, __ATOMIC_RELEASE);
-  if (wake)
+static void hand_over(uint32_t *w, uint32_t value, const uint32_t *sleepers) {
+  __atomic_store_n(w, value, __ATOMIC_SEQ_CST);
+  if (!sleepers || __atomic_load_n(sleepers, __ATOMIC_SEQ_CST) != 0)
     futex_wake(w);
 }
 
@@ -62,24 +92,26 @@ static void reap(pid_t pid) {
 }
 
 /* Ping-pong on one shared word: the parent sets 1, the child answers 0. One round trip per
-   operation; the child counts the rounds it saw, which is the check. */
-static double pingpong(long n, int spin, int wake, int64_t *check) {
-  uint32_t *w = (uint32_t *)shmlua_cbench_shared(64);
+   operation; the child counts the rounds it saw, which is the check. polite: spin as shmlua
+   does, and wake only a counted sleeper; else straight to the futex, waking every time. */
+static double pingpong(long n, int polite, int64_t *check) {
+  uint32_t *w = (uint32_t *)shmlua_cbench_shared(64), *sleepers = polite ? w + 2 : NULL;
+  int spin = polite ? SPIN_LOOKS : 0;
   int64_t t0 = 0;
   pid_t pid = start_child();
   if (pid == 0) {
     for (long i = 0; i <= n; i++) {
-      await(w, 1, spin);
+      await(w, 1, spin, polite, w + 2);
       w[1]++;
-      hand_over(w, 0, wake);
+      hand_over(w, 0, sleepers);
     }
     _exit(0);
   }
   for (long i = 0; i <= n; i++) { /* round 0 waits for the child to be running */
     if (i == 1)
       t0 = shmlua_cbench_now();
-    hand_over(w, 1, wake);
-    await(w, 0, spin);
+    hand_over(w, 1, sleepers);
+    await(w, 0, spin, polite, w + 2);
   }
   t0 = shmlua_cbench_now() - t0;
   reap(pid);
@@ -89,12 +121,12 @@ static double pingpong(long n, int spin, int wake, int64_t *check) {
 
 static double pingpong_futex(long n, long size, char **args, int64_t *check) {
   (void)size, (void)args;
-  return pingpong(n, 0, 1, check);
+  return pingpong(n, 0, check);
 }
 
 static double pingpong_spin(long n, long size, char **args, int64_t *check) {
   (void)size, (void)args;
-  return pingpong(n, SPIN_LOOKS, 1, check);
+  return pingpong(n, 1, check);
 }
 
 /* Two processes each add 1 n times to one shared counter: time per add, both together. */
@@ -105,13 +137,13 @@ static double atomic_add(long n, long size, char **args, int64_t *check) {
   (void)size, (void)args;
   pid = start_child();
   if (pid == 0) {
-    await(go, 1, 0);
+    await(go, 1, 0, 0, go + 1);
     for (long i = 0; i < n; i++)
       __atomic_fetch_add(word, 1, __ATOMIC_SEQ_CST);
     _exit(0);
   }
   t0 = shmlua_cbench_now();
-  hand_over(go, 1, 1);
+  hand_over(go, 1, NULL);
   for (long i = 0; i < n; i++)
     __atomic_fetch_add(word, 1, __ATOMIC_SEQ_CST);
   reap(pid);
@@ -186,6 +218,101 @@ static double queue(long n, long size, char **args, int64_t *check) {
   return (double)t0 / (double)n;
 }
 
+enum { SLOTS = 1024 };
+
+/* The bare ring floor: one producer, one consumer, slots of 64 bytes, no lock, no sleep (each
+   side spins until it can go on, yielding every 32 looks as shmlua's waits do, so two
+   spinners on one CPU do not burn their time slices), indices cached so a side reads the
+   other's only when it seems stuck. The same messages and check as queue. */
+typedef struct ring {
+  uint64_t head, cached_tail;
+  unsigned char pad1[48];
+  uint64_t tail, cached_head;
+  unsigned char pad2[48];
+  unsigned char slot[SLOTS][MESSAGE];
+} ring;
+
+static double queue_ring(long n, long size, char **args, int64_t *check) {
+  ring *r = (ring *)shmlua_cbench_shared(sizeof(ring));
+  unsigned char msg[MESSAGE];
+  int64_t t0 = 0;
+  pid_t pid;
+  (void)size, (void)args;
+  if ((pid = start_child()) == 0) {
+    memset(msg, 'x', sizeof msg);
+    for (int64_t i = 0; i <= n; i++) {
+      uint64_t t = r->tail;
+      for (int looks = 1; t - r->cached_head == SLOTS; looks++)
+        if ((r->cached_head = __atomic_load_n(&r->head, __ATOMIC_ACQUIRE)) + SLOTS == t)
+          looks % YIELD_LOOKS ? relax() : (void)sched_yield();
+      memcpy(msg, &i, sizeof i);
+      memcpy(r->slot[t % SLOTS], msg, MESSAGE);
+      __atomic_store_n(&r->tail, t + 1, __ATOMIC_RELEASE);
+    }
+    _exit(0);
+  }
+  for (long i = 0; i <= n; i++) {
+    uint64_t h = r->head;
+    int64_t seq;
+    for (int looks = 1; h == r->cached_tail; looks++)
+      if ((r->cached_tail = __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE)) == h)
+        looks % YIELD_LOOKS ? relax() : (void)sched_yield();
+    memcpy(msg, r->slot[h % SLOTS], MESSAGE);
+    __atomic_store_n(&r->head, h + 1, __ATOMIC_RELEASE);
+    if (i == 0)
+      t0 = shmlua_cbench_now();
+    memcpy(&seq, msg, sizeof seq);
+    *check += seq;
+  }
+  t0 = shmlua_cbench_now() - t0;
+  reap(pid);
+  return (double)t0 / (double)n;
+}
+
+/* The floor of a big message: a child copies messages 0..n of size bytes (sequence number
+   first) with memcpy into two shared slots in turn, the parent copies each out into its own
+   buffer: one copy in, one out, the two overlapping as a queue with room for two lets
+   them, handed over by a flag per slot (waited for as shmlua waits). Timed from message 0
+   to n; the check sums the sequence numbers. */
+static double big_copy(long n, long size, char **args, int64_t *check) {
+  unsigned char *shared = shmlua_cbench_shared(2 * (size_t)size + 64),
+                *mine = malloc((size_t)size), *out = malloc((size_t)size);
+  uint32_t *full = (uint32_t *)shared; /* full[0], full[1]: the slots; full[2..3]: sleepers */
+  int64_t t0 = 0;
+  pid_t pid;
+  (void)args;
+  if (!mine || !out)
+    shmlua_cbench_die("malloc");
+  memset(mine, 'x', (size_t)size);
+  memset(out, 0, (size_t)size);
+  if ((pid = start_child()) == 0) {
+    for (int64_t i = 0; i <= n; i++) {
+      uint32_t *slot = full + i % 2;
+      memcpy(mine, &i, sizeof i);
+      await(slot, 0, SPIN_LOOKS, 1, slot + 2);
+      memcpy(shared + 64 + (size_t)(i % 2) * (size_t)size, mine, (size_t)size);
+      hand_over(slot, 1, slot + 2);
+    }
+    _exit(0);
+  }
+  for (long i = 0; i <= n; i++) {
+    uint32_t *slot = full + i % 2;
+    int64_t seq;
+    await(slot, 1, SPIN_LOOKS, 1, slot + 2);
+    memcpy(out, shared + 64 + (size_t)(i % 2) * (size_t)size, (size_t)size);
+    hand_over(slot, 0, slot + 2);
+    if (i == 0)
+      t0 = shmlua_cbench_now();
+    memcpy(&seq, out, sizeof seq);
+    *check += seq;
+  }
+  t0 = shmlua_cbench_now() - t0;
+  reap(pid);
+  free(mine);
+  free(out);
+  return (double)t0 / (double)n;
+}
+
 /* Start + wait of a forked child that exits with 7 at once; the check sums exit codes. */
 static double fork_wait(long n, long size, char **args, int64_t *check) {
   int64_t t0 = shmlua_cbench_now();
@@ -221,5 +348,6 @@ static double spawn_wait(long n, long size, char **args, int64_t *check) {
 const shmlua_cbench_op shmlua_cbench_ipc_ops[] = {
     {"pingpong_sem", pingpong_futex}, {"pingpong_spin", pingpong_spin},
     {"atomic_add", atomic_add},       {"lock_unlock", lock_unlock},
-    {"queue", queue},                 {"spawn_fn", fork_wait},
+    {"queue", queue},                 {"queue_ring", queue_ring},
+    {"big", big_copy},                {"spawn_fn", fork_wait},
     {"spawn_script", spawn_wait},     {NULL, NULL}};

@@ -32,7 +32,9 @@ unsigned char *shmlua_cbench_shared(size_t size) {
 
 static const shmlua_cbench_op *find(const char *name) {
   const shmlua_cbench_op *tables[] = {shmlua_cbench_memory_ops, shmlua_cbench_ipc_ops,
-                                         shmlua_cbench_rss_ops, shmlua_cbench_core_ops};
+                                         shmlua_cbench_rss_ops, shmlua_cbench_core_ops,
+                                         shmlua_cbench_array_ops,
+                                         shmlua_cbench_dict_ops};
   for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++)
     for (const shmlua_cbench_op *op = tables[t]; op->name; op++)
       if (strcmp(op->name, name) == 0)

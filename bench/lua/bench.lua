@@ -123,6 +123,86 @@ function ops.i64_write(n) return typed_write(n, "int64") end
 function ops.f64_read(n) return typed_read(n, "float64") end
 function ops.f64_write(n) return typed_write(n, "float64") end
 
+-- The whole-array rows: one method call over n float64 (bench/ops.lua says the data and
+-- the checks; the C and NumPy sides do the same).
+local REPS = 5
+
+local function floats(n)
+  local m = block(n * 8)
+  return m, m:array("float64")
+end
+
+-- Times reps calls of fn; per element of n.
+local function timed(n, reps, fn)
+  local t0 = now()
+  local out
+  for _ = 1, reps do out = fn() end
+  return per(now() - t0, n * reps), out
+end
+
+local function finish(m, ns, check)
+  drop(m)
+  return ns, math.tointeger(check) or check
+end
+
+function ops.arr_sum(n)
+  local m, a = floats(n)
+  a:arange(1)
+  return finish(m, timed(n, REPS, function() return a:sum() end))
+end
+
+function ops.arr_sum_step2(n)
+  local m, a = floats(n)
+  a:arange(1)
+  return finish(m, timed(n // 2, REPS, function() return a:view(1, -1, 2):sum() end))
+end
+
+-- The two-array rows: a = 1, 2, ..., n and b all ones, each in a block of its own; times
+-- fn(a, b) and checks what check(a, fn's result) gives.
+local function two_arrays(n, fn, check)
+  local m, a = floats(n)
+  local m2, b = floats(n)
+  a:arange(1)
+  b:fill(1)
+  local ns, out = timed(n, REPS, function() return fn(a, b) end)
+  drop(m2)
+  return finish(m, ns, check(a, out))
+end
+
+function ops.arr_dot(n)
+  return two_arrays(n, function(a, b) return a:dot(b) end, function(_, dot) return dot end)
+end
+
+function ops.arr_argmin(n)
+  local m, a = floats(n)
+  a:arange(-(n // 3)):abs()
+  return finish(m, timed(n, REPS, function() return select(2, a:min()) end))
+end
+
+function ops.arr_add(n)
+  return two_arrays(n, function(a, b) a:cadd(b) end, function(a) return a:sum() end)
+end
+
+function ops.arr_cumsum(n)
+  local m, a = floats(n)
+  local spent = 0
+  for _ = 1, REPS do
+    a:fill(1)
+    local t0 = now()
+    a:cumsum()
+    spent = spent + (now() - t0)
+  end
+  return finish(m, per(spent, n * REPS), a:sum())
+end
+
+function ops.arr_sort(n)
+  local m, a = floats(n)
+  a:arange(0, 7919)
+  for i = 1, n do a[i] = a[i] % n end -- k * 7919 mod n, untimed
+  local ns = timed(n, 1, function() a:sort() end)
+  return finish(m, ns, a[n] + a[n // 2 + 1])
+end
+
 -- The Lua floor: the same loops over a plain table.
 local function table_of(n, value)
   local t = {}
@@ -262,6 +342,37 @@ function ops.pingpong_sem(n)
     function() pong:release() end, function() ping:acquire() end)
 end
 
+-- 4 semaphore ping-pong pairs at once (8 processes on the machine's cores): time per round
+-- trip of all pairs together; the check counts every pair's rounds. The parent only starts
+-- them (all at once, behind a gate) and waits.
+function ops.pingpong_crowd(n)
+  local gate <close> = assert(shm.semaphore(0))
+  local pairs_, procs = 4, {}
+  for _ = 1, pairs_ do
+    local ping <close> = assert(shm.semaphore(0))
+    local pong <close> = assert(shm.semaphore(0))
+    procs[#procs + 1] = assert(shm.spawn(function()
+      gate:acquire()
+      for _ = 1, n do ping:release() pong:acquire() end
+      return n
+    end))
+    procs[#procs + 1] = assert(shm.spawn(function()
+      for _ = 1, n do ping:acquire() pong:release() end
+      return 0
+    end))
+  end
+  local t0 = now()
+  gate:release(pairs_)
+  local check = 0
+  for _, proc in ipairs(procs) do
+    local ok, v = proc:wait()
+    assert(ok, v)
+    check = check + v
+  end
+  return per(now() - t0, pairs_ * n), check
+end
+ops.probe_pingpong_crowd = ops.pingpong_crowd -- run with SHMLUA_SPIN_US=0 (ops.lua's env)
+
 -- Each side clears the event it waited for before it sets the other's.
 function ops.pingpong_event(n)
   local go <close> = assert(shm.event())
@@ -333,6 +444,159 @@ end
 
 -- The same two processes over a bare ring (bench/c/support.c): the Lua side's own cost.
 function ops.probe_queue(n) return stream(n, support.ring()) end
+
+local BATCH = 64
+
+-- The stream in batches of up to BATCH messages: push_many of a table the child fills (next
+-- gives message i, or reuses what the table holds when it gives nil), pop_many into one
+-- reused table; read(msg, i) gives message i's sequence number.
+local function stream_batch(n, next_message, read)
+  local q <close> = assert(shm.queue({ messages = 1024, bytes = 1024 * 64 }))
+  local child = assert(shm.spawn(function()
+    local batch, i = {}, 0
+    while i <= n do
+      local k = math.min(BATCH, n - i + 1)
+      for j = 1, k do batch[j] = next_message(i + j - 1, batch[j]) end
+      local done = 0
+      while done < k do done = done + assert(q:push_many(batch, done + 1, k)) end
+      i = i + k
+    end
+  end))
+  local got, check, seen, t0 = {}, 0, 0, nil
+  while seen <= n do
+    local k = assert(q:pop_many(got, BATCH))
+    if not t0 then t0 = now() end
+    for j = 1, k do check = check + read(got[j], seen + j - 1) end
+    seen = seen + k
+  end
+  local spent = now() - t0
+  assert(child:wait())
+  return per(spent, n + 1), check
+end
+
+function ops.queue_batch(n)
+  local pad = ("x"):rep(56)
+  return stream_batch(n, function(i) return string.pack("<i8", i) .. pad end,
+    function(msg) return (string.unpack("<i8", msg)) end)
+end
+
+-- Messages made once (any 64 bytes), counted by their place in the stream.
+function ops.queue_batch_raw(n)
+  local made = ("x"):rep(64)
+  return stream_batch(n, function(_, old) return old or made end, function(_, i) return i end)
+end
+
+-- Big messages: the child pushes one string of size bytes again and again; the parent pops
+-- them (take: the pop, returning the message's length); the check adds each message's place
+-- in the stream when its length is right.
+local function stream_big(n, size, take)
+  local q <close> = assert(shm.queue({ messages = 16, bytes = 4 * size }))
+  local msg = ("x"):rep(size)
+  local child = assert(shm.spawn(function()
+    for _ = 0, n do assert(q:push(msg)) end
+  end))
+  local check, t0 = 0, nil
+  for i = 0, n do
+    local len = take(q)
+    if i == 0 then t0 = now() end
+    if len == size then check = check + i end
+  end
+  local spent = now() - t0
+  assert(child:wait())
+  return per(spent, n), check
+end
+
+function ops.queue_big(n, size)
+  return stream_big(n, size, function(q) return #q:pop() end)
+end
+
+-- Read in place through a view: its length and a header's worth of bytes, no copy out.
+function ops.queue_big_view(n, size)
+  return stream_big(n, size, function(q)
+    local v <close> = assert(q:view())
+    assert(v:unpack("c8") == "xxxxxxxx")
+    return #v
+  end)
+end
+
+-- The dict rows: 1024 keys of 16 bytes ("key" and 13 digits), values of 32 bytes.
+local DICT_KEYS = 1024
+local function dict_keys(prefix)
+  local keys = {}
+  for i = 0, DICT_KEYS - 1 do keys[i + 1] = ("%s%013d"):format(prefix or "key", i) end
+  return keys
+end
+
+local function dict_sets(d, keys, n)
+  local value, check = ("v"):rep(32), 0
+  for i = 1, n do
+    if d:set(keys[i % DICT_KEYS + 1], value) then check = check + 1 end
+  end
+  return check
+end
+
+function ops.dict_set(n)
+  local d <close> = assert(shm.dict { bytes = 4 << 20 })
+  local keys = dict_keys()
+  local t0 = now()
+  local check = dict_sets(d, keys, n)
+  local spent = now() - t0
+  d:unlink()
+  return per(spent, n), check
+end
+
+-- The same calls on methods that do nothing: what the Lua call costs under d:set and d:get.
+local function dict_probe(n, get)
+  local p, keys, value = support.probe(), dict_keys(), ("v"):rep(32)
+  local t0 = now()
+  if get then
+    for i = 1, n do p:get(keys[i % DICT_KEYS + 1]) end
+  else
+    for i = 1, n do p:set(keys[i % DICT_KEYS + 1], value) end
+  end
+  return per(now() - t0, n), n
+end
+
+function ops.probe_dict_set(n) return dict_probe(n, false) end
+function ops.probe_dict_get(n) return dict_probe(n, true) end
+
+function ops.dict_get(n)
+  local d <close> = assert(shm.dict { bytes = 4 << 20 })
+  local keys = dict_keys()
+  dict_sets(d, keys, DICT_KEYS)
+  local check = 0
+  local t0 = now()
+  for i = 1, n do
+    if d:get(keys[i % DICT_KEYS + 1]) then check = check + 1 end
+  end
+  local spent = now() - t0
+  d:unlink()
+  return per(spent, n), check
+end
+
+-- Two processes setting n keys each, each on keys of its own, timed together: with bytes
+-- >= 2 MiB the dict has shards with locks of their own; below, one lock for all.
+local function dict_pair(n, bytes)
+  local d <close> = assert(shm.dict { bytes = bytes })
+  local go = assert(shm.event())
+  local function worker(prefix)
+    local dh = assert(shm.dict.attach(d.name))
+    assert(go:wait(10))
+    return dict_sets(dh, dict_keys(prefix), n)
+  end
+  local child = assert(shm.spawn(worker, "kez"))
+  local t0 = now()
+  go:set()
+  local check = worker("key")
+  local _, other = assert(child:wait())
+  local spent = now() - t0
+  d:unlink()
+  go:unlink()
+  return per(spent, 2 * n), check + other
+end
+
+function ops.dict_set_2p(n) return dict_pair(n, 16 << 20) end
+function ops.dict_set_2p_one_lock(n) return dict_pair(n, 1 << 20) end
 
 -- Start + wait of a forked function that returns 7 (through the result pipe).
 function ops.spawn_fn(n)

@@ -227,6 +227,37 @@ def lock_unlock(n, size, args):
     return (now() - t0) / n, check
 
 
+DICT_KEYS = 1024
+
+
+def dict_keys():
+    return [b"key%013d" % i for i in range(DICT_KEYS)]
+
+
+# A Manager's work is done in its server process, which this process's CPU time would leave
+# out: its dict is timed on the wall clock whatever SHMLUA_BENCH_CLOCK says.
+def dict_set(n, size, args):
+    with mp.Manager() as manager:
+        d, keys, value, check = manager.dict(), dict_keys(), b"v" * 32, 0
+        t0 = time.perf_counter_ns()
+        for i in range(n):
+            d[keys[i % DICT_KEYS]] = value
+            check += 1
+        return (time.perf_counter_ns() - t0) / n, check
+
+
+def dict_get(n, size, args):
+    with mp.Manager() as manager:
+        d, keys, check = manager.dict(), dict_keys(), 0
+        for k in keys:
+            d[k] = b"v" * 32
+        t0 = time.perf_counter_ns()
+        for i in range(n):
+            if d.get(keys[i % DICT_KEYS]) is not None:
+                check += 1
+        return (time.perf_counter_ns() - t0) / n, check
+
+
 def producer(n, q):
     pad = b"x" * 56
     for i in range(n + 1):

@@ -15,6 +15,7 @@ description = {
 Named POSIX shared-memory blocks that several processes map at once, byte and typed views
 of them, process-shared locks, queues and atomics, and cleanup that survives crashes.
 Interchangeable with Python's multiprocessing.shared_memory.]],
+  license = "MIT",
 }
 dependencies = {
   "lua >= 5.1, < 5.5", -- and LuaJIT (as 5.1)

@@ -3,8 +3,8 @@
 -- block compiles to loads and stores instead of calls into C. Compiled into shm.so (src/lua/
 -- jit.c) and run by luaopen_shm under LuaJIT:
 --   jit(bufmt, arraymt) -> track, closed
--- The C side calls track(view, block, addr, size, readonly [, offset, count, dtype]) for each
--- buf or array it makes, and closed(block) when it closes a block. The metatables' C
+-- The C side calls track(view, block, addr, size, readonly [, offset, count, dtype, stride])
+-- for each buf or array it makes (views of views too: strided, reversed, reshaped), and closed(block) when it closes a block. The metatables' C
 -- metamethods stay the slow path: everything this code does not handle itself (a closed or
 -- read-only block, an index out of range or not an integer, a value that does not fit, a
 -- method name, an object C did not make) goes to them, so messages and errors are the C ones.
@@ -23,16 +23,16 @@ local cast, floor, type = ffi.cast, math.floor, type
 
 -- block userdata -> { addr = uint8_t * (false once closed), size, ro }
 local blocks = setmetatable({}, { __mode = "k" })
--- buf or array userdata -> { b = its block's table, off, count, t }; only views C made
+-- buf or array userdata -> { b = its block's table, off, count, t, stride }; only views C made
 local views = setmetatable({}, { __mode = "k" })
 
-local function track(view, block, addr, size, ro, off, count, t)
+local function track(view, block, addr, size, ro, off, count, t, stride)
   local b = blocks[block]
   if not b then
     b = { addr = ffi.cast(u8p, addr), size = size, ro = ro }
     blocks[block] = b
   end
-  views[view] = { b = b, off = off, count = count, t = t }
+  views[view] = { b = b, off = off, count = count, t = t, stride = stride }
 end
 
 local function closed(block)
@@ -82,8 +82,8 @@ bufmt.__newindex = function(u, i, x)
   return cbufnewindex(u, i, x)
 end
 
--- The view's table, its first element's address and the 0-based element i names, or nil for
--- the slow path.
+-- The view's table and the address of the element i names (index 0 there), or nil for the
+-- slow path. Elements are stride bytes apart (negative: a reversed view).
 local function element(u, i, writing)
   local v = views[u]
   if not v or type(i) ~= "number" then return nil end
@@ -92,7 +92,7 @@ local function element(u, i, writing)
   if not addr or (writing and b.ro) or not (i >= 1 and i <= v.count) or floor(i) ~= i then
     return nil
   end
-  return v, addr + v.off, i - 1
+  return v, addr + v.off + (i - 1) * v.stride, 0
 end
 
 -- A 64-bit integer as a Lua number if it is exact (else nil: C raises, as on 5.1).

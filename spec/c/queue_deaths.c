@@ -38,19 +38,44 @@ static void *into(void *buffer, size_t len) {
 /* What a dying process had done of its move when it died. */
 typedef enum { ARMED, COUNTED, COMMITTED, FINISHED } cut;
 
-/* The child's side: take end's lock, move it past a record of len bytes up to cut, die. */
-static void die_during(shmlua_queue *h, shmlua_queue_end *e, int is_tail, size_t len, cut at,
-                       const char *payload) {
+/* A fresh queue of MESSAGES messages and BYTES bytes in an anonymous shared mapping. */
+static void *new_queue(shmlua_queue *h, size_t *layout) {
+  shmlua_queue_limits limits = {MESSAGES, BYTES};
+  shmlua_error err;
+  void *block;
+  *layout = shmlua_queue_layout_size(&limits, &err);
+  block = mmap(NULL, *layout, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (block == MAP_FAILED || shmlua_queue_init(block, &limits, &err) != 0)
+    exit(2);
+  shmlua_queue_open(h, block, *layout);
+  return block;
+}
+
+/* Waits for a child that must have exited 0. */
+static void reap(pid_t pid) {
+  int status;
+  if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+      WEXITSTATUS(status) != 0)
+    exit(2);
+}
+
+/* The child's side: take end's lock, move it past k records of len bytes each up to cut (a
+   push writes payload for each), die. */
+static void die_during(shmlua_queue *h, shmlua_queue_end *e, int is_tail, size_t len, size_t k,
+                       cut at, const char *const *payload) {
   uint32_t prefix = (uint32_t)len;
   if (shmlua_mutex_lock(&e->lock, NULL) != 0)
     _exit(2);
-  e->next_pos = e->pos + PREFIX + len;
-  e->next_messages = e->messages + 1;
-  e->next_bytes = e->bytes + len;
-  e->armed = 1;
-  if (is_tail) { /* the record, then counts, then position */
-    memcpy(h->q->ring + e->pos % h->ring_size, &prefix, PREFIX);
-    memcpy(h->q->ring + (e->pos + PREFIX) % h->ring_size, payload, len);
+  e->next_pos = e->pos + (PREFIX + len) * k;
+  e->next_messages = e->messages + k;
+  e->next_bytes = e->bytes + len * k;
+  e->armed = (uint32_t)k;
+  if (is_tail) { /* the records, then counts, then position */
+    for (size_t i = 0; i < k; i++) {
+      uint64_t at_pos = e->pos + (PREFIX + len) * i;
+      memcpy(h->q->ring + at_pos % h->ring_size, &prefix, PREFIX);
+      memcpy(h->q->ring + (at_pos + PREFIX) % h->ring_size, payload[i], len);
+    }
     if (at >= COUNTED) {
       e->messages = e->next_messages;
       e->bytes = e->next_bytes;
@@ -105,27 +130,19 @@ static void one(int is_tail, cut at, const char *what, int message_stays) {
                            *const popped_lost[] = {"second", "x"};
   const char *const *want = is_tail ? (message_stays ? pushed_kept : pushed_lost)
                                     : (message_stays ? popped_kept : popped_lost);
-  size_t wanted = 2 + (size_t)message_stays + (size_t)is_tail;
-  shmlua_queue_limits limits = {MESSAGES, BYTES};
-  shmlua_error err;
-  size_t layout = shmlua_queue_layout_size(&limits, &err);
-  void *block = mmap(NULL, layout, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  size_t wanted = 2 + (size_t)message_stays + (size_t)is_tail, layout;
   shmlua_queue h;
+  void *block = new_queue(&h, &layout);
   pid_t pid;
-  int status;
-  if (block == MAP_FAILED || shmlua_queue_init(block, &limits, &err) != 0)
-    exit(2);
-  shmlua_queue_open(&h, block, layout);
   expect(shmlua_queue_push(&h, "first", 5, 0, NULL) == 0, what, "push first");
   expect(shmlua_queue_push(&h, "second", 6, 0, NULL) == 0, what, "push second");
   if ((pid = fork()) == 0) {
+    static const char *const third[] = {"third"};
     if (is_tail)
-      die_during(&h, &h.q->tail, 1, 5, at, "third");
-    die_during(&h, &h.q->head, 0, 5, at, NULL);
+      die_during(&h, &h.q->tail, 1, 5, 1, at, third);
+    die_during(&h, &h.q->head, 0, 5, 1, at, NULL);
   }
-  if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
-      WEXITSTATUS(status) != 0)
-    exit(2);
+  reap(pid);
   expect(shmlua_queue_count(&h) <= 3, what, "count out of range");
   expect(shmlua_queue_push(&h, "x", 1, 0, NULL) == 0, what, "push after the death");
   expect(drain(&h, want, wanted, what) == wanted, what, "wrong number of messages");
@@ -135,18 +152,42 @@ static void one(int is_tail, cut at, const char *what, int message_stays) {
   munmap(block, layout);
 }
 
+/* The same for a batch of two: "one" and "two" are in the queue when the child dies in a
+   push of "six" and "ten" (is_tail) or in a pop of "one" and "two"; the parent pushes "x"
+   (refused when the queue is full) and pops everything: both or neither of the batch. */
+static void batch(int is_tail, cut at, const char *what, int batch_stays) {
+  static const char *const all[] = {"one", "two", "six", "ten"},
+                           *const pushed_lost[] = {"one", "two", "x"},
+                           *const popped_kept[] = {"one", "two", "x"}, *const popped_lost[] = {"x"};
+  const char *const *want = is_tail ? (batch_stays ? all : pushed_lost)
+                                    : (batch_stays ? popped_kept : popped_lost);
+  size_t wanted = is_tail ? (batch_stays ? 4 : 3) : (batch_stays ? 3 : 1), layout, pushed;
+  shmlua_queue_message first[] = {{"one", 3}, {"two", 3}};
+  shmlua_queue h;
+  void *block = new_queue(&h, &layout);
+  pid_t pid;
+  expect(shmlua_queue_push_many(&h, first, 2, &pushed, 0, NULL) == 0 && pushed == 2, what,
+         "push the first two");
+  if ((pid = fork()) == 0) {
+    if (is_tail)
+      die_during(&h, &h.q->tail, 1, 3, 2, at, all + 2);
+    die_during(&h, &h.q->head, 0, 3, 2, at, NULL);
+  }
+  reap(pid);
+  expect(shmlua_queue_push(&h, "x", 1, 0, NULL) == (is_tail && batch_stays ? EAGAIN : 0), what,
+         "push after the death");
+  expect(drain(&h, want, wanted, what) == wanted, what, "wrong number of messages");
+  expect(shmlua_queue_count(&h) == 0, what, "count after draining");
+  capacity(&h, what);
+  printf("%s: batch %s\n", what, batch_stays ? "kept" : "dropped");
+  munmap(block, layout);
+}
+
 /* A queue holding "first" and "second" whose head no record starts at (a peer scribbled a
    length over it), so the next pop skips to the tail. */
 static void *scribbled(shmlua_queue *h, size_t *layout) {
-  shmlua_queue_limits limits = {MESSAGES, BYTES};
-  shmlua_error err;
   uint32_t bogus = 0xffffffffu;
-  void *block;
-  *layout = shmlua_queue_layout_size(&limits, &err);
-  block = mmap(NULL, *layout, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  if (block == MAP_FAILED || shmlua_queue_init(block, &limits, &err) != 0)
-    exit(2);
-  shmlua_queue_open(h, block, *layout);
+  void *block = new_queue(h, layout);
   if (shmlua_queue_push(h, "first", 5, 0, NULL) != 0 ||
       shmlua_queue_push(h, "second", 6, 0, NULL) != 0)
     exit(2);
@@ -163,7 +204,6 @@ static void skip_death(cut at, const char *what) {
   shmlua_queue_end *head = &h.q->head, *tail = &h.q->tail;
   char got[BYTES];
   pid_t pid;
-  int status;
   if ((pid = fork()) == 0) {
     if (shmlua_mutex_lock(&head->lock, NULL) != 0 || shmlua_mutex_lock(&tail->lock, NULL) != 0)
       _exit(2);
@@ -179,9 +219,7 @@ static void skip_death(cut at, const char *what) {
     }
     _exit(0);
   }
-  if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
-      WEXITSTATUS(status) != 0)
-    exit(2);
+  reap(pid);
   expect(shmlua_queue_pop(&h, into, got, &len, 0, NULL) == EAGAIN, what, "pop after the death");
   expect(shmlua_queue_count(&h) == 0, what, "count after the skip");
   capacity(&h, what);
@@ -235,9 +273,23 @@ static void *nowhere(void *ud, size_t len) {
   return NULL;
 }
 
+/* Whether process pid is asleep (in the kernel, not on a CPU or runnable). */
+static int asleep(pid_t pid) {
+  char path[64], state = 0;
+  FILE *f;
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  if (!(f = fopen(path, "r")))
+    return 0;
+  if (fscanf(f, "%*d (%*[^)]) %c", &state) != 1)
+    state = 0;
+  fclose(f);
+  return state == 'S';
+}
+
 /* Forks a popper that waits up to 1 s (into nowhere: it fails with ENOMEM) and returns once
-   it sleeps. The child exits 0 if its pop got a message. */
-static pid_t sleeping_popper(shmlua_queue *h, int fails, uint32_t sleepers) {
+   it sleeps on the queue (the poppers' flag set, the process asleep). The child exits 0 if
+   its pop got a message. */
+static pid_t sleeping_popper(shmlua_queue *h, int fails) {
   pid_t pid = fork();
   if (pid == 0) {
     struct timespec deadline = shmlua_deadline(1.0);
@@ -247,27 +299,22 @@ static pid_t sleeping_popper(shmlua_queue *h, int fails, uint32_t sleepers) {
   }
   if (pid < 0)
     exit(2);
-  while (__atomic_load_n(&h->q->pop_sleepers, __ATOMIC_SEQ_CST) != sleepers)
+  while (!__atomic_load_n(&h->q->pop_sleeping, __ATOMIC_SEQ_CST) || !asleep(pid))
     usleep(1000);
   return pid;
 }
 
-/* A push wakes one popper: the first asleep fails (no room for the message), so the other
-   must get the wake from it, and the message, well before its deadline. */
+/* Two poppers asleep, the first fails when woken (no room for the message): the other must
+   be woken too, and get the message, well before its deadline. */
 static void wake_handed_on(void) {
   const char *what = "a woken popper that fails";
-  shmlua_queue_limits limits = {MESSAGES, BYTES};
-  shmlua_error err;
-  size_t layout = shmlua_queue_layout_size(&limits, &err);
-  void *block = mmap(NULL, layout, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  size_t layout;
   shmlua_queue h;
+  void *block = new_queue(&h, &layout);
   pid_t failing, other;
   int status;
-  if (block == MAP_FAILED || shmlua_queue_init(block, &limits, &err) != 0)
-    exit(2);
-  shmlua_queue_open(&h, block, layout);
-  failing = sleeping_popper(&h, 1, 1);
-  other = sleeping_popper(&h, 0, 2);
+  failing = sleeping_popper(&h, 1);
+  other = sleeping_popper(&h, 0);
   expect(shmlua_queue_push(&h, "m", 1, 0, NULL) == 0, what, "push");
   expect(waitpid(failing, &status, 0) == failing, what, "failing popper");
   expect(waitpid(other, &status, 0) == other && WIFEXITED(status) && WEXITSTATUS(status) == 0,
@@ -284,6 +331,13 @@ int main(void) {
   one(0, ARMED, "pop killed after arming", 1);
   one(0, COMMITTED, "pop killed after moving the head", 0);
   one(0, FINISHED, "pop killed before disarming", 0);
+  batch(1, ARMED, "batch push killed after arming", 0);
+  batch(1, COUNTED, "batch push killed after its counts", 0);
+  batch(1, COMMITTED, "batch push killed after moving the tail", 1);
+  batch(1, FINISHED, "batch push killed before disarming", 1);
+  batch(0, ARMED, "batch pop killed after arming", 1);
+  batch(0, COMMITTED, "batch pop killed after moving the head", 0);
+  batch(0, FINISHED, "batch pop killed before disarming", 0);
   skip_death(ARMED, "skip killed after arming");
   skip_death(COMMITTED, "skip killed after moving the head");
   skip_death(FINISHED, "skip killed before disarming");

@@ -8,9 +8,7 @@
 #include <lualib.h>
 
 #include "binding.h"
-#include "require.h"
-
-static lua_State *L;
+#include "lua_input.h"
 
 static int decode(lua_State *S) {
   const char *data = lua_touserdata(S, 1);
@@ -21,15 +19,6 @@ static int decode(lua_State *S) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  unsigned char *bytes = fuzz_block(data, size);
-  if (!L)
-    L = luaL_newstate();
-  lua_pushcfunction(L, decode);
-  lua_pushlightuserdata(L, bytes);
-  lua_pushinteger(L, (lua_Integer)size);
-  if (lua_pcall(L, 2, 0, 0) != LUA_OK)
-    lua_pop(L, 1); /* a Lua error is a valid answer */
-  lua_gc(L, LUA_GCCOLLECT);
-  free(bytes);
+  fuzz_lua_call(decode, data, size);
   return 0;
 }

@@ -27,6 +27,28 @@ static void *reserve(void *ud, size_t len) {
   return *got = len <= 4096 ? malloc(len ? len : 1) : NULL;
 }
 
+/* Takes up to 4 records at once and one view, and walks what they give: every record within
+   the copy, every view within the ring. */
+static void batch_and_view(shmlua_queue *h) {
+  static const shmlua_queue_message two[] = {{"one", 3}, {"and two", 7}};
+  unsigned char copy[256];
+  size_t count, total, at = 0, len, pushed, seen = 0;
+  const void *data;
+  shmlua_queue_view v;
+  if (shmlua_queue_pop_many(h, 4, copy, sizeof copy, &count, &total, 0, NULL) == 0) {
+    while (shmlua_queue_record(copy, total, &at, &data, &len))
+      seen++;
+    REQUIRE(seen == count && at == total && total <= sizeof copy);
+  }
+  if (shmlua_queue_peek(h, &v, 0, NULL) == 0) {
+    REQUIRE(v.part[0] >= h->q->ring && v.part[0] + v.len[0] <= h->q->ring + h->ring_size);
+    REQUIRE(v.len[1] == 0 || v.part[1] + v.len[1] <= h->q->ring + h->ring_size);
+    shmlua_queue_view_release(h, &v);
+  }
+  int rc = shmlua_queue_push_many(h, two, 2, &pushed, 0, NULL);
+  REQUIRE(rc == 0 || rc == EAGAIN || rc == EPIPE || rc == EMSGSIZE);
+}
+
 /* Pops and pushes through handle h: every access stays in the ring h was opened with. */
 static void pop_and_push(shmlua_queue *h) {
   static const char message[] = "a message of some bytes";
@@ -38,6 +60,7 @@ static void pop_and_push(shmlua_queue *h) {
     free(got);
     rc = shmlua_queue_push(h, message, (size_t)round * 7 % sizeof message, 0, NULL);
     REQUIRE(rc == 0 || rc == EAGAIN || rc == EPIPE || rc == EMSGSIZE);
+    batch_and_view(h);
   }
   (void)shmlua_queue_count(h);
   REQUIRE(shmlua_queue_shutdown(h) == 0);
@@ -118,9 +141,10 @@ static void use(const shmlua_sync_type *t, void *addr, size_t size) {
   case SHMLUA_KIND_BARRIER: {
     shmlua_barrier h;
     REQUIRE(shmlua_mutex_init(&((shmlua_barrier_block *)addr)->lock) == 0);
-    shmlua_barrier_open(&h, addr);
-    (void)shmlua_barrier_isbroken(&h);
-    shmlua_barrier_close(&h);
+    if (shmlua_barrier_open(&h, addr, size) == 0) {
+      (void)shmlua_barrier_isbroken(&h);
+      shmlua_barrier_close(&h);
+    }
     break;
   }
   case SHMLUA_KIND_QUEUE:

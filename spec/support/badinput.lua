@@ -57,6 +57,10 @@ function Ctx:queue(opts)
   return self:track(assert(shm.queue(opts)))
 end
 
+function Ctx:dict()
+  return self:track(assert(shm.dict { bytes = 4096, name = self:name() }))
+end
+
 -- A started program, killed and reaped after the call.
 function Ctx:process(...)
   return self:track(assert(shm.exec(...)), function(h)
@@ -160,6 +164,14 @@ W.fixtures = {
     { "empty", function(c) return c:list({}) end },
   },
   ["shm.null"] = { { "the value", function() return shm.null end } },
+  ["shm.blocks entry"] = {
+    { "a block's", function(c)
+      local name = c:block().name
+      for _, entry in ipairs(assert(shm.blocks())) do
+        if entry.name == name then return entry end
+      end
+    end },
+  },
   ["shm.mutex"] = {
     { "open", function(c) return c:sync("mutex") end },
     { "locked here", function(c)
@@ -224,6 +236,42 @@ W.fixtures = {
     end },
     { "closed", function(c) return closesync(c:queue()) end },
   },
+  ["shm.view"] = {
+    { "open", function(c)
+      local q = c:queue()
+      assert(q:push("abcdef"))
+      return assert(q:view())
+    end },
+    { "released", function(c)
+      local q = c:queue()
+      assert(q:push("abcdef"))
+      local v = assert(q:view())
+      v:release()
+      return v
+    end },
+    { "queue closed", function(c)
+      local q = c:queue()
+      assert(q:push("abcdef"))
+      local v = assert(q:view())
+      q:close()
+      return v
+    end },
+  },
+  ["shm.dict"] = {
+    { "empty", function(c) return c:dict() end },
+    { "holding a string, a counter and a list", function(c)
+      local d = c:dict()
+      assert(d:set("k", "v") and d:incr("n", 1, 0) and d:rpush("l", "x"))
+      return d
+    end },
+    { "full", function(c)
+      local d = c:dict()
+      local i = 0
+      while d:safe_set("k" .. i, ("x"):rep(100)) do i = i + 1 end
+      return d
+    end },
+    { "closed", function(c) return closesync(c:dict()) end },
+  },
   ["shm.process"] = {
     { "running", function()
       return shared("running", function() return assert(shm.exec("sleep", "1")) end,
@@ -279,6 +327,27 @@ W.shapes = {
   ["shm.array:cas"] = function() return { 1, 0, 7 } end,
   ["shm.array:wait"] = function() return { 1, 1, 0.001 } end,
   ["shm.array:notify"] = function() return { 1, 1 } end,
+  ["shm.array:sum"] = function() return { 1, 2 } end,
+  ["shm.array:min"] = function() return { 1, 2 } end,
+  ["shm.array:max"] = function() return { 1, 2 } end,
+  ["shm.array:mean"] = function() return { 1, 2 } end,
+  ["shm.array:dot"] = function(c) return { c:block():array("int32") } end,
+  ["shm.array:count"] = function() return { 7, 1, 2 } end,
+  ["shm.array:find"] = function() return { 7, 1 } end,
+  ["shm.array:searchsorted"] = function() return { 7 } end,
+  ["shm.array:cadd"] = function() return { 7 } end,
+  ["shm.array:csub"] = function() return { 7 } end,
+  ["shm.array:cmul"] = function() return { 2 } end,
+  ["shm.array:cdiv"] = function() return { 1 } end,
+  ["shm.array:axpy"] = function(c) return { 1, c:block():array("int32") } end,
+  ["shm.array:clamp"] = function() return { 0, 7 } end,
+  ["shm.array:arange"] = function() return { 0, 1 } end,
+  ["shm.array:sort"] = function() return { true } end,
+  ["shm.array:view"] = function() return { 1, 4, 2 } end,
+  ["shm.array:reshape"] = function() return { 2, 4 } end,
+  ["shm.array:row"] = function() return { 1 } end,
+  ["shm.array:col"] = function() return { 1 } end,
+  ["shm.parallel"] = function(c) return { 2, c:block():array("int32"), function(a) return #a end } end,
   ["shm.list()"] = function(c) return { { 1, 2.5, true, "abc" }, c:name() } end,
   ["shm.list.attach"] = function(c) return { c:list().name, { readonly = true } } end,
   ["shm.list.__index"] = function() return { 1 } end,
@@ -319,6 +388,32 @@ W.shapes = {
   ["shm.queue:push"] = function() return { "abc", 0.001 } end,
   ["shm.queue:try_push"] = function() return { "abc" } end,
   ["shm.queue:pop"] = function() return { 0.001 } end,
+  ["shm.queue:push_many"] = function() return { { "abc", "de" }, 1, 2, 0.001 } end,
+  ["shm.queue:pop_many"] = function() return { {}, 2, 0.001 } end,
+  ["shm.queue:view"] = function() return { 0.001 } end,
+  ["shm.view:sub"] = function() return { 1, 3 } end,
+  ["shm.view:byte"] = function() return { 1, 3 } end,
+  ["shm.view:unpack"] = function() return { "c2", 1 } end,
+  ["shm.dict()"] = function(c) return { { bytes = 4096, name = c:name() } } end,
+  ["shm.dict.attach"] = function(c) return { c:dict().name } end,
+  ["shm.dict:get"] = function() return { "k" } end,
+  ["shm.dict:get_stale"] = function() return { "k" } end,
+  ["shm.dict:set"] = function() return { "k", "v", 1 } end,
+  ["shm.dict:safe_set"] = function() return { "k", "v", 1 } end,
+  ["shm.dict:add"] = function() return { "k2", "v", 1 } end,
+  ["shm.dict:safe_add"] = function() return { "k2", "v", 1 } end,
+  ["shm.dict:replace"] = function() return { "k", 2, 1 } end,
+  ["shm.dict:delete"] = function() return { "k" } end,
+  ["shm.dict:incr"] = function() return { "n", 1, 0, 1 } end,
+  ["shm.dict:ttl"] = function() return { "k" } end,
+  ["shm.dict:expire"] = function() return { "k", 1 } end,
+  ["shm.dict:flush_expired"] = function() return { 1 } end,
+  ["shm.dict:get_keys"] = function() return { 1 } end,
+  ["shm.dict:lpush"] = function() return { "l", "y" } end,
+  ["shm.dict:rpush"] = function() return { "l", 2 } end,
+  ["shm.dict:lpop"] = function() return { "l" } end,
+  ["shm.dict:rpop"] = function() return { "l" } end,
+  ["shm.dict:llen"] = function() return { "l" } end,
 }
 
 -- Callables that may wait: the argument position (after self) that is a timeout. The walker
@@ -335,6 +430,9 @@ W.blocking = {
   ["shm.cond:wait"] = { timeout = 1 },
   ["shm.queue:push"] = { timeout = 2 },
   ["shm.queue:pop"] = { timeout = 1 },
+  ["shm.queue:push_many"] = { timeout = 4 },
+  ["shm.queue:pop_many"] = { timeout = 3 },
+  ["shm.queue:view"] = { timeout = 1 },
   -- watch runs until Ctrl-C unless opts.count is set: an empty or absent opts is for ever
   ["shm.watch"] = { timeout = 2, default = { count = 1, interval = 0.001 },
     forever = function(v) return v == nil or (type(v) == "table" and next(v) == nil) end },

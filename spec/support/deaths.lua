@@ -2,6 +2,7 @@
 --   lua5.4 deaths.lua queue KILLS    2 producers and 2 consumers of numbered messages
 --   lua5.4 deaths.lua mutex KILLS    3 workers in a critical section guarded by a mutex
 --   lua5.4 deaths.lua barrier TRIALS 3 parties, one killed during each trial
+--   lua5.4 deaths.lua dict KILLS     3 workers doing a mixed workload on a shm.dict
 -- Each kill picks a participant at random after a random pause, and a new one takes its
 -- place. Prints "key=value" facts on one line for the spec to check; "hung <who>" if a
 -- survivor did not finish in time.
@@ -235,17 +236,17 @@ runs.barrier = function()
   fact("worst_seconds", ("%.3f"):format(worst))
 end
 
--- Kills one of the workers made by spawn() count times at random moments, replacing each;
--- then sets stop and waits for the last ones.
+-- Kills one of the workers made by spawn(i) (i: its place, 1..nworkers) count times at random
+-- moments, replacing each; then sets stop and waits for the last ones.
 local function kill_loop(spawn, stop, nworkers)
   local running = {}
-  for i = 1, nworkers do running[i] = spawn() end
+  for i = 1, nworkers do running[i] = spawn(i) end
   for _ = 1, count do
     sleep(math.random() * 0.02)
     local i = math.random(nworkers)
     running[i]:kill("KILL")
     running[i]:wait()
-    running[i] = spawn()
+    running[i] = spawn(i)
   end
   stop:set()
   for i = 1, nworkers do
@@ -301,6 +302,139 @@ runs.event = function()
   fact("wakes", wakes[1])
   fact("timeouts", wakes[2])
   for _, o in ipairs { e, stop, b } do o:unlink() end
+end
+
+-- Three workers on keys of their own (strings, counters, a list) and one counter they share,
+-- each writing what it is about to do ("? op key value") and that it did it ("!") to a log
+-- of its own. After the kills, every key must hold a value the logs allow: the operation a
+-- worker was killed in may have happened or not, everything before it did. Then deleting
+-- every key must give back every byte.
+runs.dict = function()
+  local d = assert(shm.dict { bytes = 4 * 1048576 }) -- sharded, and never full: no evictions
+  local stop = assert(shm.event())
+  local dir = os.tmpname()
+  os.remove(dir)
+  assert(os.execute("mkdir " .. dir))
+  local function worker(w, inc)
+    local dh = assert(shm.dict.attach(d.name))
+    local st = assert(shm.event.attach(stop.name))
+    local f = assert(io.open(("%s/w%d_%03d"):format(dir, w, inc), "w"))
+    local seq = 0
+    while not st.isset do
+      seq = seq + 1
+      local r, op, key, value = math.random()
+      if r < 0.35 then
+        op, key, value = "set", ("w%d:s%d"):format(w, math.random(20)),
+          ("%d.%d.%d.%s"):format(w, inc, seq, ("x"):rep(seq % 40))
+      elseif r < 0.45 then
+        op, key, value = "delete", ("w%d:s%d"):format(w, math.random(20)), "-"
+      elseif r < 0.65 then
+        op, key, value = "incr", ("w%d:c%d"):format(w, math.random(5)), "1"
+      elseif r < 0.77 then
+        op, key, value = "rpush", ("w%d:l"):format(w), ("%d.%d"):format(inc, seq)
+      elseif r < 0.9 then
+        op, key, value = "lpop", ("w%d:l"):format(w), "-"
+      else
+        op, key, value = "shared", "total", "1"
+      end
+      f:write("? ", op, " ", key, " ", value, "\n")
+      f:flush()
+      if op == "set" then assert(dh:set(key, value))
+      elseif op == "delete" then assert(dh:delete(key))
+      elseif op == "incr" or op == "shared" then assert(dh:incr(key, 1, 0))
+      elseif op == "rpush" then assert(dh:rpush(key, value))
+      else dh:lpop(key) end
+      f:write("!\n")
+      f:flush()
+    end
+    f:close()
+  end
+  local incarnations = { 0, 0, 0 }
+  kill_loop(function(w)
+    incarnations[w] = incarnations[w] + 1
+    return shm.spawn(worker, w, incarnations[w])
+  end, stop, 3)
+  -- Each key's possible values (lists as "a,b,c"), replaying the logs of each worker in order.
+  local possible, done_total, uncertain_total, ops = {}, 0, 0, 0
+  local function apply(op, key, value, states)
+    local out = {}
+    for s in pairs(states) do
+      local n
+      if op == "set" then n = value
+      elseif op == "delete" then n = "nil"
+      elseif op == "incr" then n = tostring((tonumber(s) or 0) + 1)
+      elseif op == "rpush" then n = s == "nil" and value or s .. "," .. value
+      else n = s:match("^[^,]*,(.*)$") or "nil" end
+      out[n] = true
+    end
+    return out
+  end
+  local files = {}
+  local p = io.popen("ls " .. dir)
+  for file in p:lines() do files[#files + 1] = file end
+  p:close()
+  table.sort(files) -- each worker's incarnations in the order they ran
+  for _, file in ipairs(files) do
+    local pending
+    for line in io.lines(dir .. "/" .. file) do
+      if line == "!" then
+        if pending then
+          ops = ops + 1
+          if pending[1] == "shared" then done_total = done_total + 1
+          else possible[pending[2]] = apply(pending[1], pending[2], pending[3],
+            possible[pending[2]] or { ["nil"] = true }) end
+        end
+        pending = nil
+      else
+        pending = { line:match("^%? (%S+) (%S+) (%S+)$") }
+      end
+    end
+    if pending and pending[1] then -- killed in this one: it happened or not
+      if pending[1] == "shared" then uncertain_total = uncertain_total + 1
+      else
+        local before = possible[pending[2]] or { ["nil"] = true }
+        local after = apply(pending[1], pending[2], pending[3], before)
+        for s in pairs(before) do after[s] = true end
+        possible[pending[2]] = after
+      end
+    end
+  end
+  os.execute("rm -rf " .. dir)
+  local wrong, keys = 0, 0
+  for key, states in pairs(possible) do
+    local got
+    if key:match(":l$") then
+      local items = {}
+      repeat
+        local v = d:lpop(key)
+        items[#items + 1] = v
+      until v == nil
+      got = #items > 0 and table.concat(items, ",") or "nil"
+    else
+      local v = d:get(key)
+      got = v == nil and "nil" or tostring(v)
+    end
+    if not states[got] then
+      wrong = wrong + 1
+      local allowed = {}
+      for s in pairs(states) do allowed[#allowed + 1] = s:sub(1, 60) end
+      io.stderr:write(("%s is %s, allowed: %s\n"):format(key, got:sub(1, 60),
+        table.concat(allowed, " ")))
+    end
+    keys = keys + 1
+    d:delete(key)
+  end
+  local total = d:get("total") or 0
+  d:delete("total")
+  fact("kills", count)
+  fact("ops", ops)
+  fact("keys", keys)
+  fact("wrong", wrong)
+  fact("total_ok", total >= done_total and total <= done_total + uncertain_total)
+  fact("left", #d)
+  fact("lost_bytes", d:capacity() - d:free_space())
+  d:unlink()
+  stop:unlink()
 end
 
 runs[what]()

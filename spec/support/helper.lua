@@ -55,6 +55,14 @@ local function tmpfile(contents)
 end
 H.tmpfile = tmpfile
 
+-- The contents of a file (raises if it cannot be read).
+function H.readfile(path)
+  local f = assert(io.open(path, "rb"))
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
 -- Runs a shell command; returns its stdout, and os.execute's three results.
 function H.sh(cmd)
   if H.lua_version == "5.1" or H.lua_version == "luajit" then -- close() tells no status
@@ -84,6 +92,9 @@ end
 
 function H.lua(source, ...) return H.run(H.lua_exe, source, ...) end
 function H.python(source, ...) return H.run("python3", source, ...) end
+-- Debian's python3-numpy is for /usr/bin/python3 (the python3 first on PATH may lack it).
+H.numpy_python = "/usr/bin/python3"
+function H.numpy(source, ...) return H.run(H.numpy_python, source, ...) end
 
 -- The names in /dev/shm now, as a set.
 function H.dev_shm()

@@ -28,6 +28,19 @@ local kinds = {
       return q:pop(T)
     end,
   },
+  dict = {
+    make = function(name) return shm.dict { name = name, bytes = 4096 } end,
+    attach = function(name) return shm.dict.attach(name) end,
+    use = function(d, i)
+      local k, r = "k" .. i % 13, i % 6
+      if r == 0 then return d:set(k, ("v"):rep(i % 50), i % 3 * 0.01) end
+      if r == 1 then return d:incr("n", 1, 0) end
+      if r == 2 then return d:rpush("l", i) end
+      if r == 3 then return d:lpop("l") end
+      if r == 4 then return d:delete(k), #d:get_keys(0) end
+      return d:get(k)
+    end,
+  },
   list = {
     make = function(name) return shm.list({ 1, 2.5, "abcdefgh", true, shm.null }, name) end,
     attach = function(name) return shm.list.attach(name) end,
@@ -136,10 +149,11 @@ local function scribbler(name, stop)
   local nap = assert(shm.event())
   local span = mode == "header" and math.min(16, b.size) or b.size
   -- Not the robust-list links glibc keeps in a locked mutex (bytes 25..40 of each mutex on
-  -- x86-64: at 17 in a mutex or barrier, at 65 and 193 in a queue): overwriting them crashes
+  -- x86-64: at 17 in a mutex or barrier, at 65 and 193 in a queue, at 65 in a small dict):
+  -- overwriting them crashes
   -- the holder at unlock, whatever shmlua does (docs/reliability.md, peers_spec.lua shows it).
   local links = {}
-  local locks = { mutex = { 17 }, barrier = { 17 }, queue = { 65, 193 } }
+  local locks = { mutex = { 17 }, barrier = { 17 }, queue = { 65, 193 }, dict = { 65 } }
   for _, lock in ipairs(locks[kind] or {}) do
     for at = lock + 24, lock + 39 do links[at] = true end
   end

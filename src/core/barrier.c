@@ -3,11 +3,11 @@
 #include "barrier.h"
 
 #include <errno.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include "futex.h"
+#include "liveness.h"
 #include "mutex.h"
 #include "sync_wait.h"
 
@@ -16,18 +16,37 @@ static const double MEMBER_CHECK_SECONDS = 0.05;
    block is garbage, and a leave, a break or a check must not hang on that. */
 static const double HOUSEKEEPING_SECONDS = 1.0;
 
+/* The member slots whole in size bytes of layout. */
+static size_t slots_in(size_t size) {
+  return (size - sizeof(shmlua_barrier_block)) / sizeof(shmlua_barrier_member);
+}
+
 static int check(const void *bytes, size_t size, shmlua_error *err) {
   const shmlua_barrier_block *b = bytes;
-  (void)size; /* t->size, checked already */
+  if (size < sizeof *b)
+    return shmlua_failf(err, EPROTO, "barrier layout of %zu bytes is too small", size);
   if (b->parties == 0 || b->parties > INT32_MAX)
     return shmlua_failf(err, EPROTO, "barrier of %u parties", (unsigned)b->parties);
+  if (b->slots == 0 || b->slots != slots_in(size) ||
+      (size - sizeof *b) % sizeof(shmlua_barrier_member) != 0)
+    return shmlua_failf(err, EPROTO, "barrier of %u member slots in %zu bytes",
+                        (unsigned)b->slots, size);
   if (b->arrived >= b->parties || b->broken > 1)
     return shmlua_failf(err, EPROTO, "barrier state out of range");
   return 0;
 }
 
-const shmlua_sync_type shmlua_barrier_type = {SHMLUA_KIND_BARRIER, "barrier",
-                                              sizeof(shmlua_barrier_block), check};
+const shmlua_sync_type shmlua_barrier_type = {SHMLUA_KIND_BARRIER, "barrier", 0, check};
+
+size_t shmlua_barrier_layout_size(uint32_t parties, shmlua_error *err) {
+  uint64_t slots = (uint64_t)parties + SHMLUA_BARRIER_OTHERS;
+  if (parties < 1 || parties > INT32_MAX ||
+      slots > (SIZE_MAX - sizeof(shmlua_barrier_block)) / sizeof(shmlua_barrier_member)) {
+    shmlua_failf(err, EINVAL, "parties must be 1..%d", INT32_MAX);
+    return 0;
+  }
+  return sizeof(shmlua_barrier_block) + (size_t)slots * sizeof(shmlua_barrier_member);
+}
 
 int shmlua_barrier_init(void *addr, const void *arg, shmlua_error *err) {
   shmlua_barrier_block *b = addr;
@@ -35,6 +54,7 @@ int shmlua_barrier_init(void *addr, const void *arg, shmlua_error *err) {
   if (rc != 0)
     return shmlua_fail(err, rc, "pthread_mutex_init");
   b->parties = *(const uint32_t *)arg;
+  b->slots = b->parties + SHMLUA_BARRIER_OTHERS;
   return 0;
 }
 
@@ -59,10 +79,10 @@ static int lock(shmlua_barrier_block *b, const struct timespec *deadline) {
   return rc;
 }
 
-static shmlua_barrier_member *member_of(shmlua_barrier_block *b, pid_t pid) {
-  for (int i = 0; i < SHMLUA_BARRIER_MEMBERS; i++)
-    if (b->members[i].pid == pid)
-      return &b->members[i];
+static shmlua_barrier_member *member_of(const shmlua_barrier *h, pid_t pid) {
+  for (uint32_t i = 0; i < h->slots; i++)
+    if (h->b->members[i].pid == pid)
+      return &h->b->members[i];
   return NULL;
 }
 
@@ -79,7 +99,7 @@ static void leave(shmlua_barrier *h) {
   shmlua_barrier_member *m;
   if (!h->b || h->joined != getpid() || lock_briefly(h->b) != 0)
     return;
-  m = member_of(h->b, h->joined);
+  m = member_of(h, h->joined);
   if (m && --m->handles == 0)
     m->pid = 0;
   shmlua_mutex_unlock(&h->b->lock);
@@ -113,33 +133,54 @@ static void untrack(shmlua_barrier *h) {
   pthread_mutex_unlock(&joined_lock);
 }
 
-/* Takes (or shares) a member slot for this process. Lock held. */
-static void join_locked(shmlua_barrier *h) {
+static void check_members_locked(shmlua_barrier *h);
+
+/* Takes (or shares) a member slot for this process: 0, or EUSERS when every slot is taken
+   by a live member. Lock held. */
+static int join_locked(shmlua_barrier *h) {
   pid_t self = getpid();
+  uint64_t started;
   shmlua_barrier_member *m;
   if (h->joined == self)
-    return;
-  m = member_of(h->b, self);
-  if (!m && (m = member_of(h->b, 0)) != NULL) {
+    return 0;
+  started = shmlua_process_started(self);
+  m = member_of(h, self);
+  if (!m || m->started != started) { /* none yet, or a dead process's that had our pid */
+    if (!m && !(m = member_of(h, 0))) {
+      check_members_locked(h); /* frees the slots of dead members, if any */
+      m = member_of(h, 0);
+    }
+    if (!m)
+      return EUSERS;
     m->pid = self;
     m->handles = 0;
     m->arrived_round = 0;
+    m->started = started;
   }
-  if (m) {
-    m->handles++;
-    h->joined = self;
-  }
+  m->handles++;
+  h->joined = self;
+  return 0;
 }
 
-void shmlua_barrier_open(shmlua_barrier *h, void *addr) {
+int shmlua_barrier_open(shmlua_barrier *h, void *addr, size_t size) {
+  int rc = 0;
   h->b = addr;
   h->parties = h->b->parties;
+  /* A peer may rewrite the count after the attach's check: never past the mapping. */
+  h->slots = h->b->slots;
+  if (h->slots > slots_in(size))
+    h->slots = (uint32_t)slots_in(size);
   h->joined = 0;
   if (lock_briefly(h->b) == 0) {
-    join_locked(h);
+    rc = join_locked(h);
     shmlua_mutex_unlock(&h->b->lock);
   }
+  if (rc != 0) {
+    h->b = NULL;
+    return rc;
+  }
   track(h);
+  return 0;
 }
 
 void shmlua_barrier_close(shmlua_barrier *h) {
@@ -161,9 +202,12 @@ int shmlua_barrier_arrive(shmlua_barrier *h, const struct timespec *deadline, ui
     shmlua_mutex_unlock(&b->lock);
     return EPIPE;
   }
-  join_locked(h);
+  if ((rc = join_locked(h)) != 0) {
+    shmlua_mutex_unlock(&b->lock);
+    return rc;
+  }
   *round = b->generation;
-  if ((m = member_of(b, getpid())) != NULL)
+  if ((m = member_of(h, getpid())) != NULL)
     m->arrived_round = b->generation + 1;
   /* The shared count never holds parties, even for a moment: an attach checks it unlocked
      (check) and a death here must not leave it out of range. */
@@ -181,22 +225,29 @@ int shmlua_barrier_arrive(shmlua_barrier *h, const struct timespec *deadline, ui
   return 0;
 }
 
-/* A member that is gone and has not arrived in this round will never come: break. */
-static void check_members(shmlua_barrier_block *b) {
+/* A member that is gone and has not arrived in this round will never come: frees its slot
+   and breaks the round. (One gone after arriving keeps its slot, so that the next round,
+   which it will miss, breaks.) Lock held. */
+static void check_members_locked(shmlua_barrier *h) {
+  shmlua_barrier_block *b = h->b;
   int dead = 0;
-  if (lock_briefly(b) != 0)
-    return;
-  for (int i = 0; i < SHMLUA_BARRIER_MEMBERS; i++) {
+  for (uint32_t i = 0; i < h->slots; i++) {
     shmlua_barrier_member *m = &b->members[i];
-    if (m->pid > 0 && m->arrived_round != b->generation + 1 && kill(m->pid, 0) != 0 &&
-        errno == ESRCH) {
+    if (m->pid > 0 && m->arrived_round != b->generation + 1 &&
+        !shmlua_process_alive(m->pid, m->started)) {
       m->pid = 0;
       dead = 1;
     }
   }
   if (dead && !b->broken)
     break_locked(b);
-  shmlua_mutex_unlock(&b->lock);
+}
+
+static void check_members(shmlua_barrier *h) {
+  if (lock_briefly(h->b) != 0)
+    return;
+  check_members_locked(h);
+  shmlua_mutex_unlock(&h->b->lock);
 }
 
 /* The outcome of round once it is over: 0, EPIPE if it broke; EAGAIN while it goes on. */
@@ -224,7 +275,7 @@ int shmlua_barrier_await(shmlua_barrier *h, uint32_t round, const struct timespe
         rc = outcome(b, round);
         return rc == EPIPE ? ETIMEDOUT : rc; /* 0: the round ended before the break */
       }
-      check_members(b);
+      check_members(h);
       if (outcome(b, round) == EAGAIN)
         return EINTR;
     }

@@ -2,8 +2,11 @@
    waiter gets EPIPE) when a party times out or is interrupted, or when a member process
    died without having arrived in the current round. Members are the processes that opened
    the barrier (create, attach or a first arrival after fork); one that exits normally
-   leaves at exit. Death is noticed with kill(pid, 0), so members must share a pid
-   namespace; elsewhere only timeouts break the barrier. */
+   leaves at exit. The table of members has room for every party and
+   SHMLUA_BARRIER_OTHERS more (processes that attach without waiting); one more is refused
+   (EUSERS). Death is noticed with shmlua_process_alive (a zombie is dead; a reused pid is
+   told apart by its start time), so members must share a pid namespace; elsewhere only
+   timeouts break the barrier. */
 #ifndef SHMLUA_BARRIER_H
 #define SHMLUA_BARRIER_H
 
@@ -14,12 +17,14 @@
 
 #include "sync_header.h"
 
-#define SHMLUA_BARRIER_MEMBERS 64 /* tracked member processes; more are not tracked */
+#define SHMLUA_BARRIER_OTHERS 64 /* member slots beyond one per party */
 
 typedef struct shmlua_barrier_member {
   int32_t pid;            /* 0: free slot */
   uint32_t handles;       /* open handles of that process */
   uint32_t arrived_round; /* generation + 1 of the round it last arrived in */
+  uint32_t reserved;
+  uint64_t started; /* its start time (shmlua_process_started), so a reused pid is not it */
 } shmlua_barrier_member;
 
 typedef struct shmlua_barrier_block {
@@ -32,25 +37,31 @@ typedef struct shmlua_barrier_block {
   uint32_t generation;   /* rounds ended, broken ones included */
   uint32_t broken;       /* 1 from a break until reset */
   uint32_t broken_round; /* generation + 1 of the last broken round, 0 if none */
-  uint32_t reserved;
-  shmlua_barrier_member members[SHMLUA_BARRIER_MEMBERS];
+  uint32_t slots;        /* member slots in the table: parties + SHMLUA_BARRIER_OTHERS */
+  shmlua_barrier_member members[];
 } shmlua_barrier_block;
 
 /* A process's handle on a mapped barrier. */
 typedef struct shmlua_barrier {
   shmlua_barrier_block *b; /* NULL when closed */
-  uint32_t parties;        /* copied at open: another process cannot change ours */
+  uint32_t parties, slots; /* copied at open: another process cannot change ours */
   pid_t joined;            /* the pid holding a member slot through this handle, or 0 */
   struct shmlua_barrier *next;
 } shmlua_barrier;
 
 extern const shmlua_sync_type shmlua_barrier_type;
 
+/* Layout size for a barrier of parties (>= 1); 0 (with err) if that is too many. */
+size_t shmlua_barrier_layout_size(uint32_t parties, shmlua_error *err);
+
 /* init callback: arg points to the uint32_t number of parties (>= 1). */
 int shmlua_barrier_init(void *addr, const void *arg, shmlua_error *err);
 
-/* Starts using a created or attached barrier block at addr (joins it as a member). */
-void shmlua_barrier_open(shmlua_barrier *h, void *addr);
+/* Starts using a created or attached barrier block mapped over size bytes at addr: joins it
+   as a member. 0, or EUSERS when every member slot is taken by a live process (then h is
+   not open). (A lock that cannot be taken leaves it open without a slot, as before a
+   first arrival.) */
+int shmlua_barrier_open(shmlua_barrier *h, void *addr, size_t size);
 
 /* Leaves the barrier (call before unmapping); harmless when already closed. */
 void shmlua_barrier_close(shmlua_barrier *h);
@@ -61,7 +72,8 @@ void shmlua_barrier_leave_all(void);
 
 /* Arrives in the current round. On 0, *round is the round to await and *index the arrival
    order (1..parties; parties means this arrival ended the round, nothing to await).
-   EPIPE if the barrier is broken, ETIMEDOUT, ENOTRECOVERABLE. */
+   EPIPE if the barrier is broken, ETIMEDOUT, ENOTRECOVERABLE, EUSERS (this process is not
+   a member yet, a forked child, and every slot is taken). */
 int shmlua_barrier_arrive(shmlua_barrier *h, const struct timespec *deadline, uint32_t *round,
                           uint32_t *index);
 

@@ -4,10 +4,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/mman.h>
+#include <stdio.h>
 #include <sys/stat.h>
+#if defined(__linux__)
+#include <sys/xattr.h>
+#endif
 #include <unistd.h>
 
+#include "escape.h"
 #include "owner.h"
 
 enum { RANDOM_NAME_TRIES = 100 };
@@ -39,6 +45,19 @@ static int map(shmlua_block *b, int fd, size_t size, bool readonly) {
   b->size = size;
   b->readonly = readonly;
   return 0;
+}
+
+/* Notes this process as the block's creator, for listings (shmlua --ls): an extended
+   attribute, since the bytes are the user's (Python reads them too). Where the file system
+   has none (tmpfs before Linux 6.6, macOS) the creator is simply not known. */
+static void record_creator(int fd) {
+#if defined(__linux__)
+  char pid[24];
+  int len = snprintf(pid, sizeof pid, "%ld", (long)getpid());
+  (void)fsetxattr(fd, SHMLUA_CREATOR_XATTR, pid, (size_t)len, 0);
+#else
+  (void)fd;
+#endif
 }
 
 /* Opens a new object, retrying fresh random names on collision when none was given. */
@@ -74,10 +93,12 @@ int shmlua_block_create(shmlua_block *b, const shmlua_name *name, size_t size,
   /* Owned from the moment it exists: a fatal signal during a long reservation of a big
      block still finds the name in the list and removes it. */
   rc = 0;
-  if (!opts->keep && shmlua_owner_add(b->name.path, err) != 0)
+  if (!opts->keep && shmlua_owner_add(b->name.path, fd, err) != 0)
     rc = err ? err->code : ENOMEM;
   if (rc == 0)
     rc = fchmod(fd, opts->mode & 07777) == 0 ? 0 : errno;
+  if (rc == 0)
+    record_creator(fd);
   if (rc == 0)
     rc = reserve(fd, size);
   if (rc == 0)
@@ -93,21 +114,47 @@ int shmlua_block_create(shmlua_block *b, const shmlua_name *name, size_t size,
   return 0;
 }
 
+/* Why a file that is not a regular file is refused: what it is. */
+static const char *not_a_block(mode_t mode) {
+  if (S_ISFIFO(mode))
+    return "not a shared-memory block but a FIFO";
+  if (S_ISDIR(mode))
+    return "not a shared-memory block but a directory";
+  if (S_ISCHR(mode) || S_ISBLK(mode))
+    return "not a shared-memory block but a device";
+  return "not a shared-memory block (not a regular file)";
+}
+
+/* Fails with EINVAL and the name, escaped for a terminal: "x: why". */
+static int refuse(shmlua_error *err, const shmlua_name *name, const char *why) {
+  char safe[SHMLUA_ESCAPED_SIZE(SHMLUA_NAME_MAX)];
+  const char *user = shmlua_name_user(name);
+  return shmlua_failf(err, EINVAL, "%s: %s", shmlua_escape(user, strlen(user), safe, sizeof safe),
+                      why);
+}
+
 int shmlua_block_attach(shmlua_block *b, const shmlua_name *name, bool readonly,
                         shmlua_error *err) {
   struct stat st;
   int fd, rc;
   mark_closed(b);
   b->name = *name;
-  fd = shm_open(name->path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC, 0);
+  /* Anyone may put a FIFO (or a device node) in /dev/shm: opening it must not wait for a
+     writer, and it is refused below. O_NONBLOCK means nothing to a regular file's mmap. */
+  fd = shm_open(name->path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NONBLOCK | O_NOCTTY, 0);
   if (fd < 0)
     return shmlua_fail(err, errno, shmlua_name_user(name));
   if (fstat(fd, &st) != 0)
     rc = errno;
-  else if (st.st_size == 0) {
+  else if (!S_ISREG(st.st_mode)) {
+    close(fd);
+    return refuse(err, name, not_a_block(st.st_mode));
+  } else if (st.st_size == 0) {
     close(fd); /* mmap rejects a zero length, and there is nothing to share */
-    return shmlua_failf(err, EINVAL, "%s: block is empty (size 0)", shmlua_name_user(name));
-  } else if ((uintmax_t)st.st_size > SIZE_MAX)
+    return refuse(err, name, "block is empty (size 0)");
+  } else if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0)
+    rc = errno;
+  else if ((uintmax_t)st.st_size > SIZE_MAX)
     rc = EFBIG;
   else
     rc = map(b, fd, (size_t)st.st_size, readonly);

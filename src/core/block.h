@@ -11,6 +11,10 @@
 
 #define SHMLUA_DEFAULT_MODE 0600
 
+/* The extended attribute holding the pid (decimal) of the process that created a block,
+   where the file system keeps user attributes (tmpfs since Linux 6.6). */
+#define SHMLUA_CREATOR_XATTR "user.shmlua.creator"
+
 typedef struct shmlua_block {
   unsigned char *addr; /* NULL once closed */
   size_t size;         /* kept after close */

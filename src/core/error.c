@@ -5,8 +5,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "escape.h"
+
 int shmlua_fail(shmlua_error *err, int code, const char *subject) {
-  return shmlua_failf(err, code, "%s: %s", subject, strerror(code));
+  char safe[SHMLUA_ERRMSG_MAX];
+  shmlua_escape(subject, strlen(subject), safe, sizeof safe);
+  return shmlua_failf(err, code, "%s: %s", safe, strerror(code));
 }
 
 int shmlua_failf(shmlua_error *err, int code, const char *fmt, ...) {

@@ -2,7 +2,14 @@
 #include "mutex.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <stdint.h>
+#include <unistd.h>
+#if defined(__linux__)
+#include <linux/futex.h>
+#endif
 
+#include "futex.h"
 #include "sync_wait.h"
 
 const shmlua_sync_type shmlua_mutex_type = {SHMLUA_KIND_MUTEX, "mutex",
@@ -49,10 +56,43 @@ static int our_kind(void) {
 static int intact(pthread_mutex_t *m) {
   return __atomic_load_n(&m->__data.__kind, __ATOMIC_RELAXED) == our_kind();
 }
+
+/* glibc marks a robust mutex unlocked without pthread_mutex_consistent with this owner
+   (its PTHREAD_MUTEX_NOTRECOVERABLE). */
+static int unrecoverable(pthread_mutex_t *m) {
+  return __atomic_load_n(&m->__data.__owner, __ATOMIC_RELAXED) == INT_MAX - 1;
+}
 #else
 static int intact(pthread_mutex_t *m) {
   (void)m;
   return 1;
+}
+
+static int unrecoverable(pthread_mutex_t *m) {
+  (void)m;
+  return 0;
+}
+#endif
+
+#if defined(__GLIBC__) && defined(__linux__)
+/* glibc's pthread_mutex_trylock (2.36 at least) takes a not-recoverable robust mutex to look
+   at it, then returns ENOTRECOVERABLE without giving it back: this thread's id stays in the
+   lock word, and as the mutex is not on the thread's robust list either, it stays locked
+   even after the process exits. Hands it back as an unlock would. (Only reached when the
+   mutex turned not recoverable between the check before the call and the call.) */
+static void give_back(pthread_mutex_t *m) {
+  int self = (int)gettid();
+  int word = __atomic_load_n(&m->__data.__lock, __ATOMIC_ACQUIRE);
+  if ((word & FUTEX_TID_MASK) != self)
+    return; /* a glibc that does not have the bug */
+  if (__atomic_compare_exchange_n(&m->__data.__lock, &word, 0, 0, __ATOMIC_RELEASE,
+                                  __ATOMIC_RELAXED) &&
+      (word & FUTEX_WAITERS))
+    shmlua_futex_wake((uint32_t *)&m->__data.__lock, 1);
+}
+#else
+static void give_back(pthread_mutex_t *m) {
+  (void)m;
 }
 #endif
 
@@ -62,8 +102,20 @@ int shmlua_mutex_block_init(void *addr, const void *arg, shmlua_error *err) {
   return rc == 0 ? 0 : shmlua_fail(err, rc, "pthread_mutex_init");
 }
 
+/* Whether glibc may be given m: its type is still ours and it is not marked not
+   recoverable (then the answer is known, and trylock would wedge it: give_back). */
+static int usable(pthread_mutex_t *m) {
+  return intact(m) && !unrecoverable(m);
+}
+
 int shmlua_mutex_trylock(pthread_mutex_t *m) {
-  return intact(m) ? pthread_mutex_trylock(m) : ENOTRECOVERABLE;
+  int rc;
+  if (!usable(m))
+    return ENOTRECOVERABLE;
+  rc = pthread_mutex_trylock(m);
+  if (rc == ENOTRECOVERABLE)
+    give_back(m);
+  return rc;
 }
 
 #if defined(__APPLE__)
@@ -93,7 +145,7 @@ int shmlua_mutex_lock(pthread_mutex_t *m, const struct timespec *deadline) {
       return rc;
     shmlua_cpu_relax();
   }
-  return intact(m) ? sleeping_lock(m, deadline) : ENOTRECOVERABLE;
+  return usable(m) ? sleeping_lock(m, deadline) : ENOTRECOVERABLE;
 }
 
 int shmlua_mutex_unlock(pthread_mutex_t *m) {

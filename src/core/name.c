@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "escape.h"
 #if defined(__APPLE__)
 #include <sys/random.h>
 #endif
@@ -20,9 +22,11 @@ int shmlua_name_check(shmlua_name *out, const char *name, size_t len, shmlua_err
                         SHMLUA_NAME_MAX);
   if (memchr(name, '\0', len))
     return shmlua_failf(err, EINVAL, "invalid name: contains a NUL byte");
-  if (memchr(name, '/', len))
-    return shmlua_failf(err, EINVAL, "invalid name '%.*s': '/' is only allowed first",
-                        (int)len, name);
+  if (memchr(name, '/', len)) {
+    char safe[SHMLUA_ERRMSG_MAX];
+    return shmlua_failf(err, EINVAL, "invalid name '%s': '/' is only allowed first",
+                        shmlua_escape(name, len, safe, sizeof safe));
+  }
   /* "/." and "/.." would name the shared-memory directory or its parent. */
   if ((len == 1 && name[0] == '.') || (len == 2 && name[0] == '.' && name[1] == '.'))
     return shmlua_failf(err, EINVAL, "invalid name '%.*s'", (int)len, name);

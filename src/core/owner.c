@@ -6,14 +6,20 @@
 #include "owner.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include "name.h"
 
 typedef struct owned {
   struct owned *next;
   pid_t pid;
+  dev_t dev; /* the object made: a name made again by another process is another one */
+  ino_t ino;
   char path[];
 } owned;
 
@@ -23,11 +29,14 @@ static void cleanup_at_exit(void) {
   shmlua_owner_cleanup();
 }
 
-int shmlua_owner_add(const char *path, shmlua_error *err) {
+int shmlua_owner_add(const char *path, int fd, shmlua_error *err) {
   static int registered;
   size_t len = strlen(path) + 1;
-  owned *node = malloc(sizeof *node + len);
-  if (!node)
+  struct stat st;
+  owned *node;
+  if (fstat(fd, &st) != 0)
+    return shmlua_fail(err, errno, path + 1);
+  if (!(node = malloc(sizeof *node + len)))
     return shmlua_fail(err, ENOMEM, path + 1);
   if (!registered) {
     if (atexit(cleanup_at_exit) != 0) {
@@ -37,6 +46,8 @@ int shmlua_owner_add(const char *path, shmlua_error *err) {
     registered = 1;
   }
   node->pid = getpid();
+  node->dev = st.st_dev;
+  node->ino = st.st_ino;
   memcpy(node->path, path, len);
   node->next = owned_head;
   __atomic_signal_fence(__ATOMIC_SEQ_CST);
@@ -61,13 +72,44 @@ void shmlua_owner_forget(const char *path) {
   free(detach(path));
 }
 
+/* Whether node's name still refers to the object this process made. 0 when the name is
+   gone or is another object (removed, then made again by someone else); 1 when it is ours
+   or cannot be looked at. Async-signal-safe: lstat of the file on Linux (no permission on
+   the object needed, a symbolic link is not followed); elsewhere an open (a system call on
+   macOS) and fstat. There is a window between the look and the unlink that this cannot
+   close: a name removed and made again within it is unlinked. */
+static int still_ours(const owned *node) {
+  struct stat st;
+#if defined(__linux__)
+  static const char dir[] = "/dev/shm"; /* where glibc and musl keep POSIX shared memory */
+  char file[sizeof dir + sizeof(shmlua_name)];
+  size_t len = strlen(node->path);
+  if (len >= sizeof file - sizeof dir)
+    return 1;
+  memcpy(file, dir, sizeof dir - 1);
+  memcpy(file + sizeof dir - 1, node->path, len + 1);
+  if (lstat(file, &st) != 0)
+    return errno != ENOENT;
+#else
+  int fd = shm_open(node->path, O_RDONLY, 0), rc;
+  if (fd < 0)
+    return errno != ENOENT;
+  rc = fstat(fd, &st);
+  close(fd);
+  if (rc != 0)
+    return 1;
+#endif
+  return st.st_dev == node->dev && st.st_ino == node->ino;
+}
+
 void shmlua_owner_cleanup(void) {
   /* Nodes are left allocated: free() is not async-signal-safe, and the process is ending. */
   pid_t self = getpid();
   int saved = errno;
   for (owned *node = owned_head; node; node = node->next)
     if (node->pid == self && node->path[0] == '/') {
-      shm_unlink(node->path);
+      if (still_ours(node))
+        shm_unlink(node->path);
       node->path[0] = '\0';
     }
   errno = saved;

@@ -24,6 +24,7 @@
 extern char **environ;
 
 static shmlua_child *volatile registry;
+static volatile unsigned long started; /* children registered so far */
 
 /* In a forked child: the write end of its own result pipe, closed again in its children. */
 static int inherited_resultfd = -1;
@@ -65,6 +66,7 @@ static void free_child(shmlua_child *c) {
 
 /* Call with signals blocked. */
 static void register_child(shmlua_child *c) {
+  c->serial = ++started;
   c->next = registry;
   registry = c;
 }
@@ -233,8 +235,16 @@ static int pipe_cloexec(int fds[2]) {
 #endif
 }
 
-/* Call with signals blocked, so a pending SIGTERM raised here is delivered on restore. */
+/* Call with signals blocked, so a pending SIGTERM raised here is delivered on restore.
+   SIGTERM is how this process is told to end (its parent died, or is ending it): inherited
+   ignored from a parent started under nohup, it would end nothing, so it gets its default
+   action back. */
 static void die_with_parent(pid_t parent) {
+  struct sigaction term;
+  if (sigaction(SIGTERM, NULL, &term) == 0 && term.sa_handler == SIG_IGN) {
+    term.sa_handler = SIG_DFL;
+    sigaction(SIGTERM, &term, NULL);
+  }
 #if defined(__linux__)
   prctl(PR_SET_PDEATHSIG, SIGTERM);
   if (getppid() != parent) /* it died before prctl took effect */
@@ -422,32 +432,49 @@ int shmlua_children_wait_all(void) {
   return 0;
 }
 
-void shmlua_children_terminate_all(double grace_seconds) {
+size_t shmlua_children_running(void) {
+  size_t n = 0;
+  reap_orphans();
+  for (shmlua_child *c = registry; c; c = c->next) {
+    try_reap(c, WNOHANG);
+    n += !c->done;
+  }
+  return n;
+}
+
+unsigned long shmlua_children_started(void) {
+  return started;
+}
+
+void shmlua_children_terminate_since(unsigned long mark, double grace_seconds) {
   struct timespec deadline = shmlua_deadline(grace_seconds), nap = {0, 5000000};
   int saved = errno;
   bool running = false;
-  for (shmlua_child *c = registry; c; c = c->next) {
-    close_fd(&c->outfd);
-    if (!c->done) {
+  for (shmlua_child *c = registry; c; c = c->next)
+    if (c->serial > mark && !c->done) {
       kill(c->pid, SIGTERM);
       running = true;
     }
-  }
   while (running) {
     bool expired = shmlua_sync_expired(&deadline); /* before the look, so one follows it */
     running = false;
-    for (shmlua_child *c = registry; c; c = c->next) {
-      try_reap(c, WNOHANG);
-      running = running || !c->done;
-    }
+    for (shmlua_child *c = registry; c; c = c->next)
+      if (c->serial > mark) {
+        try_reap(c, WNOHANG);
+        running = running || !c->done;
+      }
     if (!running || expired)
       break;
     nanosleep(&nap, NULL);
   }
   for (shmlua_child *c = registry; c; c = c->next)
-    if (!c->done) {
+    if (c->serial > mark && !c->done) {
       kill(c->pid, SIGKILL);
       try_reap(c, 0);
     }
   errno = saved;
+}
+
+void shmlua_children_terminate_all(double grace_seconds) {
+  shmlua_children_terminate_since(0, grace_seconds);
 }

@@ -16,6 +16,7 @@ typedef struct shmlua_child {
   struct shmlua_child *next; /* registry link */
   pid_t pid;
   pid_t parent;        /* the process that started it: the only one that may wait for it */
+  unsigned long serial; /* how many children its parent had started, itself included */
   bool done;           /* reaped: status is valid */
   bool orphan;         /* nobody holds it any more: freed once reaped */
   int status;          /* from waitpid */
@@ -27,8 +28,8 @@ typedef struct shmlua_child {
 
 /* Forks. In the parent returns the child's pid and sets *out to its record, with a result
    pipe whose write end the child gets in *resultfd. In the child returns 0: the registry is
-   empty there (the parent's children are not its own), and on Linux it gets SIGTERM when the
-   parent dies. stdio should be flushed by the caller first. -1 on failure. */
+   empty there (the parent's children are not its own), SIGTERM is not ignored, and on Linux
+   it gets SIGTERM when the parent dies. stdio should be flushed by the caller first. -1 on failure. */
 pid_t shmlua_child_fork(shmlua_child **out, int *resultfd, shmlua_error *err);
 
 /* Starts program with argv (NULL-terminated; argv[0] names it), inheriting stdio, with a
@@ -68,8 +69,18 @@ void shmlua_child_release(shmlua_child *c);
    0, or -1 with errno EINTR if a signal interrupted it (call again, or terminate_all). */
 int shmlua_children_wait_all(void);
 
+/* How many children are running now; those that ended are reaped. */
+size_t shmlua_children_running(void);
+
 /* On an error or a fatal signal: SIGTERM to every child still running, SIGKILL to those
    still there after grace_seconds, and reaps them all. Async-signal-safe. */
 void shmlua_children_terminate_all(double grace_seconds);
+
+/* How many children this process has started so far: a mark for terminate_since. */
+unsigned long shmlua_children_started(void);
+
+/* terminate_all for the children started after the mark only (the work of one interrupted
+   statement). Async-signal-safe. */
+void shmlua_children_terminate_since(unsigned long mark, double grace_seconds);
 
 #endif

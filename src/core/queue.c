@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stddef.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "futex.h"
 #include "mutex.h"
@@ -15,9 +16,10 @@
 
 enum { PREFIX = 4 };
 
-/* Each end fits its two padded lines (a pthread mutex is 40 bytes on Linux x86-64, 64 on
-   macOS), so the lines after it stay where the layout comment says. */
-_Static_assert(sizeof(shmlua_queue_end) <= 128, "a queue end outgrew its two cache lines");
+/* Each end's lock fits its padded line (a pthread mutex is 40 bytes on Linux x86-64, 64 on
+   macOS), and so does its state, so the lines after them stay where the layout says. */
+_Static_assert(sizeof(pthread_mutex_t) <= 64, "a queue end's lock outgrew its cache line");
+_Static_assert(sizeof(shmlua_queue_end) == 128, "a queue end outgrew its two cache lines");
 
 /* How long the forms that do not wait (try_push, try_pop, shutdown) still wait for the lock:
    a holder keeps it for one copy, so only a stopped process or a broken lock takes longer. */
@@ -46,8 +48,8 @@ static int check(const void *bytes, size_t size, shmlua_error *err) {
   head_messages = load(&q->head.messages);
   head_bytes = load(&q->head.bytes);
   if (head_pos > load(&q->tail.pos) || head_messages > load(&q->tail.messages) ||
-      head_bytes > load(&q->tail.bytes) || q->head.armed > 1 || q->tail.armed > 1 ||
-      q->ended > 1)
+      head_bytes > load(&q->tail.bytes) || q->head.armed > q->max_messages ||
+      q->tail.armed > q->max_messages || q->ended > 1)
     return shmlua_failf(err, EPROTO, "queue state out of range");
   return 0;
 }
@@ -95,6 +97,8 @@ void shmlua_queue_open(shmlua_queue *h, void *addr, size_t size) {
   if (h->max_messages == 0)
     h->max_messages = 1;
   h->seen_tail = h->seen_popped = h->seen_popped_bytes = 0;
+  h->views = h->view_next = h->view_bytes = 0;
+  h->view_owner = 0;
 }
 
 /* Copies into / out of the ring at a position, wrapping at the end. */
@@ -129,18 +133,14 @@ static int64_t record_at(const shmlua_queue *h, uint64_t pos, uint64_t tail) {
   return len;
 }
 
-/* Moving an end: the new values are written down (armed) before any of them is stored, so a
-   locker after a death can tell what was under way. */
-static void arm_to(shmlua_queue_end *e, uint64_t pos, uint64_t messages, uint64_t bytes) {
+/* Moving an end past records records: the new values are written down (armed) before any
+   of them is stored, so a locker after a death can tell what was under way. */
+static void arm_to(shmlua_queue_end *e, uint64_t pos, uint64_t messages, uint64_t bytes,
+                   uint32_t records) {
   e->next_pos = pos;
   e->next_messages = messages;
   e->next_bytes = bytes;
-  __atomic_store_n(&e->armed, 1, __ATOMIC_RELEASE);
-}
-
-/* Past one record of len bytes. */
-static void arm(shmlua_queue_end *e, size_t len) {
-  arm_to(e, e->pos + PREFIX + len, e->messages + 1, e->bytes + len);
+  __atomic_store_n(&e->armed, records, __ATOMIC_RELEASE);
 }
 
 /* The tail's counts move before its position, so a popper never takes a message the counts
@@ -149,20 +149,21 @@ static void arm(shmlua_queue_end *e, size_t len) {
 static void move_tail(shmlua_queue_end *e) {
   store(&e->messages, e->next_messages);
   store(&e->bytes, e->next_bytes);
-  store(&e->pos, e->next_pos); /* the commit: a death before it leaves the message out */
+  store(&e->pos, e->next_pos); /* the commit: a death before it leaves the messages out */
   __atomic_store_n(&e->armed, 0, __ATOMIC_RELEASE);
 }
 
 static void move_head(shmlua_queue_end *e) {
-  store(&e->pos, e->next_pos); /* the commit: a death before it leaves the message in */
+  store(&e->pos, e->next_pos); /* the commit: a death before it leaves the messages in */
   store(&e->bytes, e->next_bytes);
   store(&e->messages, e->next_messages);
   __atomic_store_n(&e->armed, 0, __ATOMIC_RELEASE);
 }
 
 /* After the holder of e's lock died: a move it committed gets its counts. One it did not
-   commit gets the tail's counts back (a tail is only moved past one record, counts first);
-   the head's have not moved yet (they follow its position), whatever it was moving past. */
+   commit gets the tail's counts back (the tail moves past armed records, counts first, and
+   every record has its prefix); the head's have not moved yet (they follow its position),
+   whatever it was moving past. */
 static void settle(shmlua_queue_end *e, int is_tail) {
   if (!e->armed)
     return;
@@ -170,8 +171,8 @@ static void settle(shmlua_queue_end *e, int is_tail) {
     store(&e->messages, e->next_messages);
     store(&e->bytes, e->next_bytes);
   } else if (is_tail) {
-    store(&e->messages, e->next_messages - 1);
-    store(&e->bytes, e->next_bytes - (e->next_pos - e->pos - PREFIX));
+    store(&e->messages, e->next_messages - e->armed);
+    store(&e->bytes, e->next_bytes - (e->next_pos - e->pos - (uint64_t)PREFIX * e->armed));
   }
   e->armed = 0;
 }
@@ -186,30 +187,53 @@ static int lock(shmlua_queue_block *q, shmlua_queue_end *e, const struct timespe
   return rc;
 }
 
-/* Whether len more bytes fit, with head counts popped and popped_bytes (any older reading
-   of them only shows less room). A count that cannot be right shows no room. */
-static int fits(const shmlua_queue *h, uint64_t popped, uint64_t popped_bytes, size_t len) {
-  const shmlua_queue_end *t = &h->q->tail;
-  uint64_t pushed = load(&t->messages), pushed_bytes = load(&t->bytes);
+/* Whether len more bytes fit after pushed messages of pushed_bytes, with head counts popped
+   and popped_bytes (any older reading of them only shows less room). A count that cannot be
+   right shows no room. */
+static int fits(const shmlua_queue *h, uint64_t popped, uint64_t popped_bytes, uint64_t pushed,
+                uint64_t pushed_bytes, size_t len) {
   return popped <= pushed && pushed - popped < h->max_messages && popped_bytes <= pushed_bytes &&
          pushed_bytes - popped_bytes <= h->max_bytes - len;
 }
 
-static int push_locked(shmlua_queue *h, const void *data, size_t len) {
+/* How many of messages[from .. count) fit after pushed messages of pushed_bytes more (the
+   bytes they add in *bytes), with the head counts this process saw last. */
+static size_t fitting(const shmlua_queue *h, const shmlua_queue_message *m, size_t count,
+                      size_t from, uint64_t pushed, uint64_t *bytes) {
+  size_t k = from;
+  while (k < count && m[k].len <= h->max_bytes &&
+         fits(h, h->seen_popped, h->seen_popped_bytes, pushed + k, *bytes, m[k].len))
+    *bytes += m[k++].len;
+  return k;
+}
+
+static int push_locked(shmlua_queue *h, const shmlua_queue_message *m, size_t count,
+                       size_t *pushed) {
   shmlua_queue_block *q = h->q;
-  uint32_t prefix = (uint32_t)len;
+  shmlua_queue_end *t = &q->tail;
+  uint64_t bytes = t->bytes, pos;
+  size_t k;
   if (q->ended)
     return EPIPE;
-  if (!fits(h, h->seen_popped, h->seen_popped_bytes, len)) {
+  if ((k = fitting(h, m, count, 0, t->messages, &bytes)) < count) {
+    /* room only grows: fresher head counts let the batch go on where it stopped */
     h->seen_popped = load(&q->head.messages);
     h->seen_popped_bytes = load(&q->head.bytes);
-    if (!fits(h, h->seen_popped, h->seen_popped_bytes, len))
-      return EAGAIN;
+    k = fitting(h, m, count, k, t->messages, &bytes);
   }
-  arm(&q->tail, len);
-  ring_put(h, q->tail.pos, &prefix, PREFIX);
-  ring_put(h, q->tail.pos + PREFIX, data, len);
-  move_tail(&q->tail);
+  if (k == 0)
+    return EAGAIN; /* a first message too long was refused before the lock */
+  arm_to(t, t->pos + (uint64_t)PREFIX * k + (bytes - t->bytes), t->messages + k, bytes,
+         (uint32_t)k);
+  pos = t->pos;
+  for (size_t i = 0; i < k; i++) {
+    uint32_t prefix = (uint32_t)m[i].len;
+    ring_put(h, pos, &prefix, PREFIX);
+    ring_put(h, pos + PREFIX, m[i].data, m[i].len);
+    pos += PREFIX + m[i].len;
+  }
+  move_tail(t);
+  *pushed = k;
   return 0;
 }
 
@@ -223,16 +247,54 @@ static int skip_to_tail(shmlua_queue_block *q, const struct timespec *lockby) {
   int rc = lock(q, &q->tail, lockby);
   if (rc != 0)
     return rc;
-  arm_to(&q->head, q->tail.pos, q->tail.messages, q->tail.bytes);
+  arm_to(&q->head, q->tail.pos, q->tail.messages, q->tail.bytes, 1);
   move_head(&q->head);
   shmlua_mutex_unlock(&q->tail.lock);
   return EAGAIN; /* empty now */
 }
 
-static int pop_locked(shmlua_queue *h, shmlua_queue_reserve reserve, void *ud, size_t *len,
-                      const struct timespec *lockby) {
+/* What a pop asks for: one message, its payload into reserve(ud, len) (buffer NULL); or up
+   to max whole records into buffer, as many as fit in capacity; or (view set) where the
+   oldest message is, the head left as it is. */
+typedef struct popping {
+  shmlua_queue *h;
+  shmlua_queue_reserve reserve;
+  void *ud, *buffer;
+  size_t capacity, max, *count, *len;
+  shmlua_queue_view *view;
+} popping;
+
+int shmlua_queue_record(const void *copy, size_t total, size_t *at, const void **data,
+                        size_t *len) {
+  const unsigned char *p = copy;
+  uint32_t n;
+  if (*at >= total || total - *at < PREFIX)
+    return 0;
+  memcpy(&n, p + *at, PREFIX);
+  if (n > total - *at - PREFIX)
+    return 0;
+  *data = p + *at + PREFIX;
+  *len = n;
+  *at += PREFIX + n;
+  return 1;
+}
+
+/* Whether a pop_many copy holds exactly count records of at most max_bytes each: a peer
+   writing over the ring while it was copied shows here, on memory only we can write. */
+static int whole(const shmlua_queue *h, const void *copy, size_t total, size_t count) {
+  size_t at = 0, len, k = 0;
+  const void *data;
+  while (shmlua_queue_record(copy, total, &at, &data, &len) && len <= h->max_bytes)
+    k++;
+  return k == count && at == total;
+}
+
+static int pop_locked(popping *p, const struct timespec *lockby) {
+  shmlua_queue *h = p->h;
   shmlua_queue_block *q = h->q;
-  uint64_t head = q->head.pos;
+  shmlua_queue_end *e = &q->head;
+  uint64_t head = e->pos, span = 0, payload = 0;
+  size_t k = 0;
   int64_t n;
   void *dst;
   if (head >= h->seen_tail) {
@@ -246,36 +308,77 @@ static int pop_locked(shmlua_queue *h, shmlua_queue_reserve reserve, void *ud, s
         return EPIPE;
     }
   }
-  if ((n = record_at(h, head, h->seen_tail)) < 0) {
+  while (k < p->max) {
+    if (head + span == h->seen_tail && (h->seen_tail = load(&q->tail.pos)) == head + span)
+      break;
+    if ((n = record_at(h, head + span, h->seen_tail)) < 0)
+      break;
+    /* A live queue holds at most a ring's worth; past that a peer wrote the positions (the
+       first record always fits: max_bytes leaves room for its prefix). */
+    if (span + PREFIX + (uint64_t)n > h->ring_size)
+      break;
+    if (p->buffer && span + PREFIX + (uint64_t)n > p->capacity) {
+      if (k > 0)
+        break;
+      *p->len = PREFIX + (size_t)n;
+      return ENOBUFS;
+    }
+    k++;
+    span += PREFIX + (uint64_t)n;
+    payload += (uint64_t)n;
+  }
+  if (k == 0) {
     h->seen_tail = 0;
     return skip_to_tail(q, lockby);
   }
-  if ((dst = reserve(ud, (size_t)n)) == NULL)
-    return ENOMEM;
-  arm(&q->head, (size_t)n);
-  ring_get(h, head + PREFIX, dst, (size_t)n);
-  move_head(&q->head);
-  *len = (size_t)n;
+  if (p->view) {
+    size_t at = (size_t)((head + PREFIX) % h->ring_size), first = (size_t)h->ring_size - at;
+    p->view->part[0] = q->ring + at;
+    p->view->len[0] = payload < first ? (size_t)payload : first;
+    p->view->part[1] = q->ring;
+    p->view->len[1] = (size_t)payload - p->view->len[0];
+    h->view_next = head + span;
+    h->view_bytes = payload;
+    h->view_owner = getpid();
+    p->view->id = ++h->views;
+    return 0; /* the head's lock stays held */
+  }
+  if (!p->buffer) {
+    if ((dst = p->reserve(p->ud, (size_t)payload)) == NULL)
+      return ENOMEM;
+    ring_get(h, head + PREFIX, dst, (size_t)payload);
+    *p->len = (size_t)payload;
+  } else {
+    ring_get(h, head, p->buffer, (size_t)span);
+    if (!whole(h, p->buffer, (size_t)span, k)) {
+      h->seen_tail = 0;
+      return skip_to_tail(q, lockby);
+    }
+    *p->count = k;
+    *p->len = (size_t)span;
+  }
+  arm_to(e, head + span, e->messages + k, e->bytes + payload, (uint32_t)k);
+  move_head(e);
   return 0;
 }
 
 /* One direction of the queue, seen from the side that may have to wait: its end, how it
-   peeks, where it sleeps, and where the other side sleeps. A push wakes one popper (one
-   message feeds one); a pop wakes every pusher, since the room it made may fit several. */
+   peeks, where it sleeps, and where the other side sleeps. Wakes wake every sleeper of a
+   side (shmlua_sync_signal): a pop may make room for several pushes, a batch of pushes feed
+   several poppers. */
 typedef struct side {
   shmlua_queue_block *q;
   shmlua_queue_end *end;
   int (*step)(void *ctx, const struct timespec *lockby); /* lockby: as for lock() */
   int (*ready)(void *ctx);
-  uint32_t *sleep_word, *sleepers; /* where this side waits */
+  uint32_t *sleep_word, *sleeping; /* where this side waits */
   uint32_t *tell_word, *told;      /* where the other side waits */
-  int wakes;
+  int hold; /* success keeps the end locked (a view): no unlock, no wake yet */
 } side;
 
 /* Runs step with the end locked, then, while it reports EAGAIN and wait is set, waits until
    ready() says the other side changed something and runs it again. On success it wakes the
-   other side if it sleeps. On failure with something still ready, this call may have taken
-   the one wake meant for it (a push wakes one popper): it passes the wake on. */
+   other side if it sleeps. */
 static int transfer(const side *s, void *ctx, int wait, const struct timespec *deadline) {
   struct timespec brief;
   const struct timespec *lockby = deadline;
@@ -287,59 +390,62 @@ static int transfer(const side *s, void *ctx, int wait, const struct timespec *d
     int rc = lock(s->q, s->end, lockby);
     if (rc == 0) {
       rc = s->step(ctx, lockby);
+      if (rc == 0 && s->hold)
+        return 0;
       shmlua_mutex_unlock(&s->end->lock);
     }
     if (rc == 0)
-      shmlua_sync_signal(s->tell_word, s->told, s->wakes);
-    else if (rc != EAGAIN && s->ready(ctx))
-      shmlua_sync_signal(s->sleep_word, s->sleepers, 1);
+      shmlua_sync_signal(s->tell_word, s->told);
     if (rc != EAGAIN || !wait)
       return rc;
-    if ((rc = shmlua_sync_await(s->ready, ctx, s->sleep_word, s->sleepers, deadline)) != 0)
+    if ((rc = shmlua_sync_await(s->ready, ctx, s->sleep_word, s->sleeping, deadline)) != 0)
       return rc;
   }
 }
 
 typedef struct pushing {
   shmlua_queue *h;
-  const void *data;
-  size_t len;
+  const shmlua_queue_message *m;
+  size_t count, *pushed;
 } pushing;
 
 static int push_step(void *ctx, const struct timespec *lockby) {
   pushing *p = ctx;
   (void)lockby;
-  return push_locked(p->h, p->data, p->len);
+  return push_locked(p->h, p->m, p->count, p->pushed);
 }
 
 static int push_ready(void *ctx) {
   pushing *p = ctx;
   const shmlua_queue_block *q = p->h->q;
   return __atomic_load_n(&q->ended, __ATOMIC_ACQUIRE) ||
-         fits(p->h, load(&q->head.messages), load(&q->head.bytes), p->len);
+         fits(p->h, load(&q->head.messages), load(&q->head.bytes), load(&q->tail.messages),
+              load(&q->tail.bytes), p->m[0].len);
 }
 
-int shmlua_queue_push(shmlua_queue *h, const void *data, size_t len, int wait,
-                      const struct timespec *deadline) {
+int shmlua_queue_push_many(shmlua_queue *h, const shmlua_queue_message *messages, size_t count,
+                           size_t *pushed, int wait, const struct timespec *deadline) {
   shmlua_queue_block *q = h->q;
-  pushing p = {h, data, len};
-  side s = {q, &q->tail, push_step, push_ready, &q->space, &q->push_sleepers,
-            &q->items, &q->pop_sleepers, 1};
-  if (len > h->max_bytes)
+  pushing p = {h, messages, count, pushed};
+  side s = {q, &q->tail, push_step, push_ready, &q->space, &q->push_sleeping,
+            &q->items, &q->pop_sleeping, 0};
+  *pushed = 0;
+  if (count == 0)
+    return 0;
+  if (messages[0].len > h->max_bytes)
     return EMSGSIZE;
   return transfer(&s, &p, wait, deadline);
 }
 
-typedef struct popping {
-  shmlua_queue *h;
-  shmlua_queue_reserve reserve;
-  void *ud;
-  size_t *len;
-} popping;
+int shmlua_queue_push(shmlua_queue *h, const void *data, size_t len, int wait,
+                      const struct timespec *deadline) {
+  shmlua_queue_message m = {data, len};
+  size_t pushed;
+  return shmlua_queue_push_many(h, &m, 1, &pushed, wait, deadline);
+}
 
 static int pop_step(void *ctx, const struct timespec *lockby) {
-  popping *p = ctx;
-  return pop_locked(p->h, p->reserve, p->ud, p->len, lockby);
+  return pop_locked(ctx, lockby);
 }
 
 static int pop_ready(void *ctx) {
@@ -348,13 +454,63 @@ static int pop_ready(void *ctx) {
          __atomic_load_n(&q->ended, __ATOMIC_ACQUIRE);
 }
 
+static int pop(popping *p, int wait, const struct timespec *deadline) {
+  shmlua_queue_block *q = p->h->q;
+  side s = {q, &q->head, pop_step, pop_ready, &q->items, &q->pop_sleeping,
+            &q->space, &q->push_sleeping, p->view != NULL};
+  return transfer(&s, p, wait, deadline);
+}
+
 int shmlua_queue_pop(shmlua_queue *h, shmlua_queue_reserve reserve, void *ud, size_t *len,
                      int wait, const struct timespec *deadline) {
-  shmlua_queue_block *q = h->q;
-  popping p = {h, reserve, ud, len};
-  side s = {q, &q->head, pop_step, pop_ready, &q->items, &q->pop_sleepers,
-            &q->space, &q->push_sleepers, 0x7fffffff};
-  return transfer(&s, &p, wait, deadline);
+  popping p = {h, reserve, ud, NULL, 0, 1, NULL, len, NULL};
+  return pop(&p, wait, deadline);
+}
+
+int shmlua_queue_pop_many(shmlua_queue *h, size_t max, void *buffer, size_t capacity,
+                          size_t *count, size_t *total, int wait, const struct timespec *deadline) {
+  popping p = {h, NULL, NULL, buffer, capacity, max, count, total, NULL};
+  *count = *total = 0;
+  if (max == 0)
+    return 0;
+  return pop(&p, wait, deadline);
+}
+
+int shmlua_queue_peek(shmlua_queue *h, shmlua_queue_view *v, int wait,
+                      const struct timespec *deadline) {
+  size_t len;
+  popping p = {h, NULL, NULL, NULL, 0, 1, NULL, &len, v};
+  if (h->views % 2)
+    return EDEADLK; /* one open already: its lock is ours */
+  return pop(&p, wait, deadline);
+}
+
+int shmlua_queue_view_open(const shmlua_queue *h, const shmlua_queue_view *v) {
+  return h->views % 2 && v->id == h->views;
+}
+
+static void view_end(shmlua_queue *h, int take) {
+  shmlua_queue_end *e = &h->q->head;
+  h->views++;
+  if (h->view_owner != getpid())
+    return; /* a copy made by fork: the lock is the parent's */
+  if (take) {
+    arm_to(e, h->view_next, e->messages + 1, e->bytes + h->view_bytes, 1);
+    move_head(e);
+  }
+  shmlua_mutex_unlock(&e->lock);
+  if (take)
+    shmlua_sync_signal(&h->q->space, &h->q->push_sleeping);
+}
+
+void shmlua_queue_view_release(shmlua_queue *h, const shmlua_queue_view *v) {
+  if (shmlua_queue_view_open(h, v))
+    view_end(h, 1);
+}
+
+void shmlua_queue_view_drop(shmlua_queue *h) {
+  if (h->views % 2)
+    view_end(h, 0);
 }
 
 int shmlua_queue_shutdown(shmlua_queue *h) {
@@ -365,8 +521,8 @@ int shmlua_queue_shutdown(shmlua_queue *h) {
     return rc;
   __atomic_store_n(&q->ended, 1, __ATOMIC_RELEASE);
   shmlua_mutex_unlock(&q->tail.lock);
-  shmlua_sync_signal(&q->items, &q->pop_sleepers, 0x7fffffff);
-  shmlua_sync_signal(&q->space, &q->push_sleepers, 0x7fffffff);
+  shmlua_sync_signal(&q->items, &q->pop_sleeping);
+  shmlua_sync_signal(&q->space, &q->push_sleeping);
   return 0;
 }
 

@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include "sync_header.h"
@@ -18,15 +19,25 @@
 #define SHMLUA_QUEUE_MESSAGE_MAX 0xffffffffu /* a message's length is stored in 32 bits */
 
 /* One end of the queue (the tail pushers write at, or the head poppers read from): its
-   lock, its position and how many messages and payload bytes have passed it. pos is the
-   commit point; next_* hold the values being committed while armed is 1, so the next
-   locker after a death mid-commit can finish or undo the counts. */
+   lock, on a line of its own that only this end's side writes, then its position and how
+   many messages and payload bytes have passed it, on the line the other side reads. pos is
+   the commit point; next_* hold the values being committed while armed is non-zero (the
+   number of records the move passes), so the next locker after a death mid-commit can
+   finish or undo the counts. */
 typedef struct shmlua_queue_end {
-  pthread_mutex_t lock; /* robust */
-  uint64_t pos;         /* byte position that only grows; ring offset is pos % ring_size */
-  uint64_t messages, bytes;
-  uint64_t next_pos, next_messages, next_bytes;
-  uint32_t armed;
+  union {
+    pthread_mutex_t lock; /* robust */
+    unsigned char lock_line[64];
+  };
+  union {
+    struct {
+      uint64_t pos; /* byte position that only grows; ring offset is pos % ring_size */
+      uint64_t messages, bytes;
+      uint64_t next_pos, next_messages, next_bytes;
+      uint32_t armed;
+    };
+    unsigned char state_line[64];
+  };
 } shmlua_queue_end;
 
 /* Limits first (written once), then each end and each futex word on 64-byte lines of its
@@ -43,25 +54,19 @@ typedef struct shmlua_queue_block {
     };
     unsigned char limits_line[64];
   };
-  union {
-    shmlua_queue_end tail;
-    unsigned char tail_lines[128];
-  };
-  union {
-    shmlua_queue_end head;
-    unsigned char head_lines[128];
-  };
+  shmlua_queue_end tail;
+  shmlua_queue_end head;
   union {
     struct {
-      uint32_t items; /* futex word: moved after a push when a popper sleeps */
-      uint32_t pop_sleepers;
+      uint32_t items;        /* futex word: moved after a push when a popper sleeps */
+      uint32_t pop_sleeping; /* flag: a popper sleeps (shmlua_sync_await) */
     };
     unsigned char items_line[64];
   };
   union {
     struct {
-      uint32_t space; /* futex word: moved after a pop when a pusher sleeps */
-      uint32_t push_sleepers;
+      uint32_t space;         /* futex word: moved after a pop when a pusher sleeps */
+      uint32_t push_sleeping; /* flag: a pusher sleeps */
     };
     unsigned char space_line[64];
   };
@@ -81,6 +86,10 @@ typedef struct shmlua_queue {
   uint64_t max_bytes, ring_size;
   uint32_t max_messages;
   uint64_t seen_tail, seen_popped, seen_popped_bytes;
+  uint64_t views; /* how many views this handle opened; odd while one is open */
+  uint64_t view_next, view_bytes; /* the open view's head after it, and its length */
+  pid_t view_owner; /* the process that opened it (a forked copy of the handle does not
+                       hold its lock) */
 } shmlua_queue;
 
 extern const shmlua_sync_type shmlua_queue_type;
@@ -95,10 +104,22 @@ int shmlua_queue_init(void *addr, const void *arg, shmlua_error *err);
 void shmlua_queue_open(shmlua_queue *h, void *addr, size_t size);
 
 /* Pushes len bytes. wait = 0 fails with EAGAIN when full (and waits at most 1 s for the
-   lock, then ETIMEDOUT); otherwise waits for room until deadline (NULL: no limit). 0, EAGAIN, ETIMEDOUT, EINTR, EPIPE (shut down), EMSGSIZE
-   (longer than the byte capacity), ENOTRECOVERABLE. */
+   lock, then ETIMEDOUT); otherwise waits for room until deadline (NULL: no limit). 0,
+   EAGAIN, ETIMEDOUT, EINTR, EPIPE (shut down), EMSGSIZE (longer than the byte capacity),
+   ENOTRECOVERABLE. */
 int shmlua_queue_push(shmlua_queue *h, const void *data, size_t len, int wait,
                       const struct timespec *deadline);
+
+typedef struct shmlua_queue_message {
+  const void *data;
+  size_t len;
+} shmlua_queue_message;
+
+/* Pushes messages[0 .. count) in order, as many as fit now, under one lock and one commit:
+   0 with *pushed >= 1 of them in, or a failure as push's for the first (wait: for room for
+   it), none in. A message too long stops the batch before it (it fails when it comes first). */
+int shmlua_queue_push_many(shmlua_queue *h, const shmlua_queue_message *messages, size_t count,
+                           size_t *pushed, int wait, const struct timespec *deadline);
 
 /* Where a pop copies its message: a buffer of at least len bytes, or NULL (then the pop
    fails with ENOMEM and the message stays). Called with the queue locked: must not block. */
@@ -108,6 +129,43 @@ typedef void *(*shmlua_queue_reserve)(void *ud, size_t len);
    0, EAGAIN, ETIMEDOUT, EINTR, EPIPE (shut down and empty), ENOMEM, ENOTRECOVERABLE. */
 int shmlua_queue_pop(shmlua_queue *h, shmlua_queue_reserve reserve, void *ud, size_t *len,
                      int wait, const struct timespec *deadline);
+
+/* Pops up to max (>= 1) of the oldest messages under one lock and one commit, as many as are
+   there and fit in buffer (waiting as pop does only while there are none): their records,
+   each a native uint32_t length then the payload, copied back to back into buffer (*total
+   bytes of its capacity); *count messages. Fails as pop does, none taken; ENOBUFS when the
+   first record alone does not fit (*total: the capacity it needs). shmlua_queue_record reads
+   the copy. */
+int shmlua_queue_pop_many(shmlua_queue *h, size_t max, void *buffer, size_t capacity,
+                          size_t *count, size_t *total, int wait, const struct timespec *deadline);
+
+/* The record at *at in a pop_many copy of total bytes: its payload in *data and length in
+   *len, *at moved past it. 0 at the end (*at == total). */
+int shmlua_queue_record(const void *copy, size_t total, size_t *at, const void **data,
+                        size_t *len);
+
+/* Zero-copy receive. The oldest message, left in the ring: part[0] (len[0] bytes) then, when
+   it wraps around the ring's end, part[1] (len[1] bytes, else 0). The head's lock stays
+   held, so the bytes stay put and no other popper moves past them, until
+   shmlua_queue_view_release takes the message out (and lets pushers reuse its room) or
+   shmlua_queue_view_drop leaves it in; a process that dies meanwhile leaves it in. One view
+   per handle at a time (this process holds the lock: its own pop or view fails with
+   EDEADLK). wait, deadline and failures as for pop. */
+typedef struct shmlua_queue_view {
+  const unsigned char *part[2];
+  size_t len[2];
+  uint64_t id; /* h->views when it was opened: a stale view shows as id != h->views */
+} shmlua_queue_view;
+
+int shmlua_queue_peek(shmlua_queue *h, shmlua_queue_view *v, int wait,
+                      const struct timespec *deadline);
+/* Whether v is the view h has open now. */
+int shmlua_queue_view_open(const shmlua_queue *h, const shmlua_queue_view *v);
+/* Takes the viewed message out and unlocks the head (nothing if v is not open, or in a
+   forked child of the process that opened it, which does not hold the lock). */
+void shmlua_queue_view_release(shmlua_queue *h, const shmlua_queue_view *v);
+/* Unlocks the head leaving the message in, if h has a view open (before unmapping). */
+void shmlua_queue_view_drop(shmlua_queue *h);
 
 /* No more pushes: pushers get EPIPE, poppers get the rest and then EPIPE. Wakes all. */
 int shmlua_queue_shutdown(shmlua_queue *h);

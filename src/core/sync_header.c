@@ -6,12 +6,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "escape.h"
+
 
 enum { PUBLISH_WAIT_MS = 1000 }; /* how long an attacher waits for a creator mid-init */
 
 const char *shmlua_sync_kind_name(unsigned kind) {
   static const char *const names[] = {"unknown", "mutex", "semaphore", "barrier",
-                                      "event",   "cond",  "queue"};
+                                      "event",   "cond",  "queue", "dict"};
   return kind < sizeof names / sizeof names[0] ? names[kind] : names[0];
 }
 
@@ -80,8 +82,11 @@ int shmlua_sync_block_attach(shmlua_block *b, const shmlua_sync_type *t, const s
     return -1;
   await_publication(b);
   if (shmlua_sync_validate(t, b->addr, b->size, &why) != 0) {
+    char safe[SHMLUA_ESCAPED_SIZE(SHMLUA_NAME_MAX)];
+    const char *user = shmlua_name_user(name);
     shmlua_block_close(b);
-    return shmlua_failf(err, why.code, "%s: %s", shmlua_name_user(name), why.message);
+    return shmlua_failf(err, why.code, "%s: %s",
+                        shmlua_escape(user, strlen(user), safe, sizeof safe), why.message);
   }
   return 0;
 }

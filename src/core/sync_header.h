@@ -11,7 +11,7 @@
 #include "error.h"
 
 #define SHMLUA_SYNC_MAGIC 0x6e79536cu /* "lSyn" in a little-endian dump */
-#define SHMLUA_SYNC_VERSION 2
+#define SHMLUA_SYNC_VERSION 3
 
 typedef enum shmlua_sync_kind {
   SHMLUA_KIND_MUTEX = 1,
@@ -20,6 +20,7 @@ typedef enum shmlua_sync_kind {
   SHMLUA_KIND_EVENT,
   SHMLUA_KIND_COND,
   SHMLUA_KIND_QUEUE,
+  SHMLUA_KIND_DICT,
 } shmlua_sync_kind;
 
 typedef struct shmlua_sync_header {

@@ -1,7 +1,11 @@
-/* Spin, then futex sleep with a sleeper count; deadlines on the monotonic clock. */
+/* Spin politely, then futex sleep with a sleeper count or flag; deadlines on the monotonic
+   clock. */
 #include "sync_wait.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <sched.h>
+#include <stdlib.h>
 
 #include "futex.h"
 
@@ -13,6 +17,58 @@ void shmlua_cpu_relax(void) {
 #endif
 }
 
+long shmlua_spin_ns(void) {
+  static long cached = -1;
+  long ns = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+  if (ns < 0) {
+    const char *text = getenv("SHMLUA_SPIN_US");
+    long us = SHMLUA_SPIN_US_DEFAULT;
+    char *end;
+    if (text && *text) {
+      long v = strtol(text, &end, 10);
+      if (*end == '\0' && v >= 0)
+        us = v < SHMLUA_SPIN_US_MAX ? v : SHMLUA_SPIN_US_MAX;
+    }
+    ns = us * 1000;
+    __atomic_store_n(&cached, ns, __ATOMIC_RELAXED);
+  }
+  return ns;
+}
+
+static long elapsed_ns(const struct timespec *from, const struct timespec *to) {
+  return (long)(to->tv_sec - from->tv_sec) * 1000000000L + (to->tv_nsec - from->tv_nsec);
+}
+
+int shmlua_sync_spin(int (*ready)(void *ctx), void *ctx, const struct timespec *deadline) {
+  long budget = shmlua_spin_ns();
+  struct timespec start, last, now;
+  for (int i = 0; i < SHMLUA_SPIN_LOOKS; i++) {
+    if (ready(ctx))
+      return 0;
+    shmlua_cpu_relax();
+  }
+  if (budget == 0)
+    return ETIMEDOUT;
+  start = last = shmlua_now();
+  for (;;) {
+    for (int i = 0; i < SHMLUA_YIELD_LOOKS; i++) {
+      if (ready(ctx))
+        return 0;
+      shmlua_cpu_relax();
+    }
+    sched_yield(); /* a peer on this CPU runs now, not at the end of our time slice */
+    if (ready(ctx))
+      return 0;
+    now = shmlua_now();
+    /* Another process ran in that yield and it was not the one we wait for: the CPUs are
+       oversubscribed, and spinning on would only take turns with other spinners. */
+    if (elapsed_ns(&last, &now) >= SHMLUA_YIELD_BUSY_NS || elapsed_ns(&start, &now) >= budget ||
+        (deadline && !shmlua_before(&now, deadline)))
+      return ETIMEDOUT;
+    last = now;
+  }
+}
+
 const struct timespec *shmlua_sync_earlier(const struct timespec *deadline, double seconds,
                                            struct timespec *out) {
   *out = shmlua_deadline_coarse(seconds); /* every blocking call computes one: keep it cheap */
@@ -21,31 +77,38 @@ const struct timespec *shmlua_sync_earlier(const struct timespec *deadline, doub
   return out;
 }
 
-int shmlua_sync_await(int (*ready)(void *ctx), void *ctx, uint32_t *word, uint32_t *sleepers,
-                      const struct timespec *deadline) {
+/* The sleep after a spin that saw nothing: marks itself asleep (mark), asks ready() once
+   more and sleeps on word unless it changed. A change made before the mark is seen by that
+   look; one made after finds the mark (shmlua_sync_wake, shmlua_sync_signal) and moves the
+   word off seen, so the kernel does not let us sleep (each side's fence or seq_cst access
+   orders its store before its load). */
+static int sleep_marked(int (*ready)(void *ctx), void *ctx, uint32_t *word, uint32_t *mark,
+                        int counted, const struct timespec *deadline) {
   struct timespec left;
   uint32_t seen;
   int rc = 0;
-  for (int i = 0; i < SHMLUA_SPIN_LOOKS; i++) {
-    if (ready(ctx))
-      return 0;
-    shmlua_cpu_relax();
-  }
+  if (shmlua_sync_spin(ready, ctx, deadline) == 0)
+    return 0;
   if (shmlua_sync_expired(deadline))
     return ETIMEDOUT;
   if (deadline)
     left = shmlua_time_left(deadline);
   seen = __atomic_load_n(word, __ATOMIC_SEQ_CST);
-  /* Counted, then ready() asked again: a change made before the count is seen by that look,
-     one made after finds the count (shmlua_sync_signal, shmlua_sync_wake) and moves the word
-     off seen, so the kernel does not let us sleep (each side's fence or seq_cst access
-     orders its store before its load). */
-  __atomic_add_fetch(sleepers, 1, __ATOMIC_SEQ_CST);
+  if (counted)
+    __atomic_add_fetch(mark, 1, __ATOMIC_SEQ_CST);
+  else
+    __atomic_store_n(mark, 1, __ATOMIC_SEQ_CST);
   __atomic_thread_fence(__ATOMIC_SEQ_CST);
   if (!ready(ctx))
     rc = shmlua_futex_wait(word, seen, deadline ? &left : NULL);
-  __atomic_sub_fetch(sleepers, 1, __ATOMIC_SEQ_CST);
+  if (counted)
+    __atomic_sub_fetch(mark, 1, __ATOMIC_SEQ_CST);
   return rc == EAGAIN ? 0 : rc;
+}
+
+int shmlua_sync_await(int (*ready)(void *ctx), void *ctx, uint32_t *word, uint32_t *sleeping,
+                      const struct timespec *deadline) {
+  return sleep_marked(ready, ctx, word, sleeping, 0, deadline);
 }
 
 typedef struct watched {
@@ -62,14 +125,16 @@ static int changed(void *ctx) {
 int shmlua_sync_sleep(uint32_t *word, uint32_t seen, uint32_t *sleepers,
                       const struct timespec *deadline) {
   watched w = {word, seen};
-  return shmlua_sync_await(changed, &w, word, sleepers, deadline);
+  return sleep_marked(changed, &w, word, sleepers, 1, deadline);
 }
 
-void shmlua_sync_signal(uint32_t *word, uint32_t *sleepers, int n) {
+void shmlua_sync_signal(uint32_t *word, uint32_t *sleeping) {
   __atomic_thread_fence(__ATOMIC_SEQ_CST);
-  if (__atomic_load_n(sleepers, __ATOMIC_SEQ_CST) != 0) {
+  /* Looked at before it is taken: with nobody asleep the line is only read. */
+  if (__atomic_load_n(sleeping, __ATOMIC_SEQ_CST) != 0 &&
+      __atomic_exchange_n(sleeping, 0, __ATOMIC_SEQ_CST) != 0) {
     __atomic_add_fetch(word, 1, __ATOMIC_SEQ_CST);
-    shmlua_futex_wake(word, n);
+    shmlua_futex_wake(word, INT_MAX);
   }
 }
 

@@ -14,11 +14,12 @@
 #include <readline/history.h>
 #include <readline/readline.h>
 #include <sys/select.h>
+#include <unistd.h>
 
 #define HISTORY_NAME "/.shmlua_history"
 #define HISTORY_KEEP 1000
 
-static char *history_path; /* NULL: no HOME, so no history file */
+static char *history_path; /* NULL: no HOME or no terminal, so no history file */
 static char *typed;        /* the line readline handed over */
 static int finished;       /* the line, or the end of input, came */
 
@@ -27,6 +28,9 @@ void shmlua_input_open(void) {
   rl_readline_name = "shmlua";
   rl_catch_signals = 0; /* the host's own handlers deal with them (signals.c) */
   using_history();
+  /* Lines piped in (a script fed to -i) are nobody's typing to recall. */
+  if (!isatty(STDIN_FILENO))
+    return;
   if (!home || !*home || !(history_path = malloc(strlen(home) + sizeof HISTORY_NAME)))
     return;
   strcpy(history_path, home);

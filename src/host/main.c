@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "binding.h"
+#include "coroutines.h"
 #include "exepath.h"
 #include "luashm.h"
 #include "options.h"
@@ -57,10 +58,12 @@ static void setinterpreter(lua_State *L, const char *argv0) {
   lua_setfield(L, LUA_REGISTRYINDEX, SHMLUA_INTERPRETER_KEY);
 }
 
-/* The standard libraries, shm in package.preload and as the global shm, and os.exit. */
+/* The standard libraries (coroutines that Ctrl-C reaches), shm in package.preload and as
+   the global shm, and os.exit. */
 static void openlibs(lua_State *L, const char *argv0) {
   setinterpreter(L, argv0);
   luaL_openlibs(L);
+  shmlua_host_track_coroutines(L);
   luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
   lua_pushcfunction(L, luaopen_shm);
   lua_setfield(L, -2, "shm");

@@ -76,7 +76,7 @@ void shmlua_cmdline_usage(FILE *out, const char *progname) {
           "  --rm NAME...             remove blocks by name (shm.remove)\n"
           "  --dump NAME [I [J]]      hex dump of bytes I..J of a block (buf:hexdump)\n"
           "  --watch NAME [SECONDS]   show a block's changes every SECONDS (shm.watch)\n"
-          "  -h, --help               show this help\n",
+          "  --help                   show this help\n",
           progname);
 }
 

@@ -20,7 +20,7 @@ typedef struct shmlua_cmdline {
 
 void shmlua_cmdline_parse(int argc, char **argv, shmlua_cmdline *cl);
 
-/* Usage text: to stdout for -h, after "unrecognized option" on stderr otherwise. */
+/* Usage text: to stdout for --help, after "unrecognized option" on stderr otherwise. */
 void shmlua_cmdline_usage(FILE *out, const char *progname);
 
 /* The complaint about argv[cl->bad], then the usage, on stderr. */

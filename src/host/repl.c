@@ -7,8 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "completion.h"
 #include "input.h"
+#include "proc.h"
 #include "run.h"
+#include "session.h"
 #include "signals.h"
 
 enum { REPL_END = -1, REPL_CANCELLED = -2 }; /* besides lua_load's statuses */
@@ -106,18 +109,15 @@ static int loadchunk(lua_State *L) {
   return status;
 }
 
-/* Prints every value on the stack with the global print. */
-static void printresults(lua_State *L) {
-  int n = lua_gettop(L);
-  if (n == 0)
-    return;
-  luaL_checkstack(L, LUA_MINSTACK, "too many results to print");
-  lua_getglobal(L, "print");
-  lua_insert(L, 1);
-  if (lua_pcall(L, n, 0, 0) != LUA_OK) {
-    fprintf(stderr, "error calling 'print' (%s)\n", luaL_tolstring(L, -1, NULL));
-    fflush(stderr);
-  }
+/* After the REPL the host waits for the children still running: says so, or it would look
+   hung. */
+static void saywaiting(void) {
+  size_t n = shmlua_children_running();
+  if (n == 1)
+    fputs("waiting for 1 child; Ctrl-C stops it\n", stderr);
+  else if (n > 1)
+    fprintf(stderr, "waiting for %zu children; Ctrl-C stops them\n", n);
+  fflush(stderr);
 }
 
 void shmlua_host_repl(lua_State *L) {
@@ -125,6 +125,8 @@ void shmlua_host_repl(lua_State *L) {
   int status;
   shmlua_progname = NULL; /* errors at the prompt are shown bare */
   shmlua_input_open();
+  shmlua_completion_open(L);
+  shmlua_session_open(L);
   shmlua_signals_keep_terminal();
   while ((status = loadchunk(L)) != REPL_END) {
     if (status == REPL_CANCELLED)
@@ -132,12 +134,13 @@ void shmlua_host_repl(lua_State *L) {
     if (status == LUA_OK)
       status = shmlua_host_call(L, 0, LUA_MULTRET);
     if (status == LUA_OK)
-      printresults(L);
+      shmlua_session_show(L);
     else
       shmlua_host_report(L, status);
   }
   lua_settop(L, 0);
   fputc('\n', stdout);
   fflush(stdout);
+  saywaiting();
   shmlua_progname = progname;
 }

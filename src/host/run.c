@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "binding.h"
 #include "signals.h"
 
 const char *shmlua_progname = "shmlua";
@@ -25,13 +26,20 @@ static int traceback(lua_State *L) {
 
 int shmlua_host_call(lua_State *L, int narg, int nres) {
   int handler = lua_gettop(L) - narg;
-  int status;
+  unsigned long children = shmlua_children_started();
+  lua_State *outer;
+  int status, interrupted;
   lua_pushcfunction(L, traceback);
   lua_insert(L, handler);
-  shmlua_sigint_interrupts(L);
+  outer = shmlua_running_enter(L);
+  shmlua_sigint_interrupts();
   status = lua_pcall(L, narg, nres, handler);
-  shmlua_sigint_ends();
+  interrupted = shmlua_sigint_ends();
+  shmlua_running_leave(L, outer); /* drops an interrupt that came as the code finished */
   lua_remove(L, handler);
+  /* Ctrl-C stops the work, not only the wait for it: what the call started ends with it. */
+  if (status != LUA_OK && interrupted)
+    shmlua_children_terminate_since(children, SHMLUA_HOST_GRACE);
   return status;
 }
 

@@ -9,7 +9,8 @@
 extern const char *shmlua_progname;
 
 /* Calls the function below narg arguments with a traceback handler; while it runs, Ctrl-C
-   raises "interrupted!" in it. Returns lua_pcall's status. */
+   raises "interrupted!" in it, and if that ends it, the children it started are terminated
+   (SIGTERM, SIGKILL after the grace period) and reaped. Returns lua_pcall's status. */
 int shmlua_host_call(lua_State *L, int narg, int nres);
 
 /* If status is an error, prints the message on top (and pops it). Returns status. */

@@ -2,18 +2,16 @@
    without SA_RESTART, so a wait in C returns EINTR and the interpreter gets control back. */
 #include "signals.h"
 
-#include <lauxlib.h>
 #include <signal.h>
 #include <string.h>
 #include <termios.h>
 #include <unistd.h>
 
+#include "binding.h"
 #include "owner.h"
 #include "proc.h"
 
-static lua_State *volatile running; /* the state whose code SIGINT interrupts */
-static void (*sigint_outside)(int) = SIG_IGN; /* SIGINT's handler when no code runs */
-static volatile sig_atomic_t cancelled;
+static volatile sig_atomic_t interrupted, cancelled;
 static struct termios terminal;
 static volatile pid_t terminal_keeper; /* who saved it: not a forked child, which inherits */
 
@@ -39,16 +37,10 @@ static void on_fatal(int signo) {
   sigprocmask(SIG_UNBLOCK, &only, NULL);
 }
 
-/* Hook set by on_interrupt: raises the error at the interpreter's next step. */
-static void stop(lua_State *L, lua_Debug *ar) {
-  (void)ar;
-  lua_sethook(L, NULL, 0, 0);
-  luaL_error(L, "interrupted!");
-}
-
 static void on_interrupt(int signo) {
-  handle(signo, sigint_outside); /* a second Ctrl-C, before the hook runs, ends the host */
-  lua_sethook(running, stop, LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT, 1);
+  handle(signo, on_fatal); /* a second Ctrl-C, before the first is taken, ends the host */
+  interrupted = 1;
+  shmlua_interrupt();
 }
 
 static void on_cancel(int signo) {
@@ -56,8 +48,9 @@ static void on_cancel(int signo) {
   cancelled = 1;
 }
 
-/* A signal ignored when the host started (nohup, a shell's background job) stays ignored;
-   only SIGINT still interrupts running code, as in lua.c. */
+/* A signal ignored when the host started (nohup) stays ignored. SIGINT only until the first
+   call, as in lua.c: whatever it inherited (a shell's background job starts with it
+   ignored), SIGINT interrupts running code, and ends the host after a call. */
 void shmlua_signals_install(void) {
   /* SIGBUS: what touching a block another process truncated gives; cleaning up is all that
      can be done then (docs/reliability.md). */
@@ -67,21 +60,17 @@ void shmlua_signals_install(void) {
     if (sigaction(fatal[i], NULL, &was) == 0 && was.sa_handler == SIG_IGN)
       continue;
     handle(fatal[i], on_fatal);
-    if (fatal[i] == SIGINT)
-      sigint_outside = on_fatal;
   }
 }
 
-void shmlua_sigint_interrupts(lua_State *L) {
-  running = L;
+void shmlua_sigint_interrupts(void) {
+  interrupted = 0;
   handle(SIGINT, on_interrupt);
 }
 
-void shmlua_sigint_ends(void) {
-  handle(SIGINT, sigint_outside);
-  /* An interrupt that came as the code finished is dropped, not left for the next line. */
-  if (running && lua_gethook(running) == stop)
-    lua_sethook(running, NULL, 0, 0);
+int shmlua_sigint_ends(void) {
+  handle(SIGINT, on_fatal);
+  return interrupted;
 }
 
 void shmlua_sigint_cancels(void) {

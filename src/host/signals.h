@@ -7,16 +7,15 @@
 #ifndef SHMLUA_HOST_SIGNALS_H
 #define SHMLUA_HOST_SIGNALS_H
 
-#include <lua.h>
-
 /* Seconds that children get between SIGTERM and SIGKILL when the host ends abnormally. */
 #define SHMLUA_HOST_GRACE 1.0
 
 void shmlua_signals_install(void);
 
-/* SIGINT now interrupts L's running code; _ends makes it fatal again. */
-void shmlua_sigint_interrupts(lua_State *L);
-void shmlua_sigint_ends(void);
+/* SIGINT now interrupts the running code (shmlua_interrupt); _ends makes it fatal again
+   and says whether one came in between. */
+void shmlua_sigint_interrupts(void);
+int shmlua_sigint_ends(void);
 
 /* SIGINT now only sets a flag, which shmlua_sigint_cancelled reads and clears. */
 void shmlua_sigint_cancels(void);

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../core/escape.h"
+#include "../core/name.h"
 #include "options.h"
 #include "run.h"
 
@@ -88,6 +90,23 @@ static lua_Integer intfield(lua_State *L, int row, const char *key) {
   return v;
 }
 
+/* A string field of a row, or def when absent. */
+static const char *stringfield(lua_State *L, int row, const char *key, const char *def) {
+  lua_getfield(L, row, key);
+  return luaL_optstring(L, -1, def); /* stays on the stack, so the string does */
+}
+
+/* The creator column: "1234", "1234 gone" when it has ended, "-" when not known. */
+static void pushcreator(lua_State *L, int row) {
+  lua_Integer pid = intfield(L, row, "creator");
+  lua_getfield(L, row, "alive");
+  if (pid <= 0)
+    lua_pushliteral(L, "-");
+  else
+    lua_pushfstring(L, "%I%s", (LUAI_UACINT)pid, lua_toboolean(L, -1) ? "" : " gone");
+  lua_remove(L, -2);
+}
+
 static int tool_ls(lua_State *L) {
   lua_Integer n;
   pushshm(L, "blocks");
@@ -95,18 +114,32 @@ static int tool_ls(lua_State *L) {
   check(L);
   lua_pop(L, 1);
   n = luaL_len(L, -1);
-  printf("%-24s %12s %-9s %6s %6s  %s\n", "NAME", "SIZE", "MODE", "UID", "AGE", "PIDS");
+  printf("%-24s %-9s %12s %-9s %6s %6s %-11s %-12s %s\n", "NAME", "KIND", "SIZE", "MODE", "UID",
+         "AGE", "CREATOR", "PIDS", "STATE");
   for (lua_Integer i = 1; i <= n; i++) {
-    char mode[10];
+    char mode[10], name[SHMLUA_ESCAPED_SIZE(SHMLUA_NAME_MAX)]; /* names may hold ESC, \n */
+    size_t len;
     int row = lua_gettop(L) + 1;
+    const char *raw, *kind, *state;
     lua_geti(L, -1, i);
     lua_getfield(L, row, "name");
+    raw = lua_tolstring(L, -1, &len);
+    shmlua_escape(raw ? raw : "", raw ? len : 0, name, sizeof name);
+    kind = stringfield(L, row, "kind", "block");
+    state = stringfield(L, row, "state", "");
     lua_getfield(L, row, "age");
     pushage(L, lua_tonumber(L, -1));
+    pushcreator(L, row);
     pushpids(L, row);
-    printf("%-24s %12lld %-9s %6lld %6s  %s\n", lua_tostring(L, row + 1),
+    printf("%-24s %-9s %12lld %-9s %6lld %6s %-11s %s", name, kind,
            (long long)intfield(L, row, "size"), mode_string(intfield(L, row, "mode"), mode),
-           (long long)intfield(L, row, "uid"), lua_tostring(L, -2), lua_tostring(L, -1));
+           (long long)intfield(L, row, "uid"), lua_tostring(L, -3), lua_tostring(L, -2),
+           lua_tostring(L, -1));
+    if (*state) { /* no trailing blanks when there is no state */
+      int pids = (int)strlen(lua_tostring(L, -1));
+      printf("%*s%s", pids < 13 ? 13 - pids : 1, "", state);
+    }
+    putchar('\n');
     lua_settop(L, row - 1);
   }
   return 0;
@@ -175,7 +208,6 @@ static const tool tools[] = {
     {"--rm", 1, -1, " NAME...", tool_rm},
     {"--dump", 1, 3, " NAME [I [J]]", tool_dump},
     {"--watch", 1, 2, " NAME [SECONDS]", tool_watch},
-    {"-h", 0, 0, "", tool_help},
     {"--help", 0, 0, "", tool_help},
 };
 

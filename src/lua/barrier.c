@@ -6,15 +6,23 @@
 
 #include "sync.h"
 
-static void barrier_open(shmlua_syncud *u);
+static int barrier_open(shmlua_syncud *u, shmlua_error *err);
 static void barrier_close(shmlua_syncud *u);
 static int barrier_field(lua_State *L, shmlua_syncud *u, const char *key);
 
 static const shmlua_synclass barrier_class = {"shm.barrier", &shmlua_barrier_type,
                                               barrier_open, barrier_close, barrier_field};
 
-static void barrier_open(shmlua_syncud *u) {
-  shmlua_barrier_open(&u->as.barrier, u->block.addr);
+/* What EUSERS means here: the barrier cannot track one more process. */
+#define FULL "all %u member slots are taken by live processes (one per party and %d more)"
+
+static int barrier_open(shmlua_syncud *u, shmlua_error *err) {
+  shmlua_barrier *h = &u->as.barrier;
+  int rc = shmlua_barrier_open(h, u->block.addr, u->block.size);
+  if (rc == 0)
+    return 0;
+  return shmlua_failf(err, rc, "%s: " FULL, shmlua_name_user(&u->block.name),
+                      (unsigned)h->slots, SHMLUA_BARRIER_OTHERS);
 }
 
 static void barrier_close(shmlua_syncud *u) {
@@ -34,25 +42,29 @@ static int barrier_field(lua_State *L, shmlua_syncud *u, const char *key) {
 static int barrier_create(lua_State *L) {
   lua_Integer parties = shmlua_checkint(L, 1);
   uint32_t n;
+  size_t size;
+  shmlua_error err;
   luaL_argcheck(L, parties >= 1 && parties <= INT32_MAX, 1, "parties must be 1..2147483647");
   n = (uint32_t)parties;
-  return shmlua_sync_create(L, &barrier_class, 2, 3, NULL, sizeof(shmlua_barrier_block),
-                            shmlua_barrier_init, &n);
+  if ((size = shmlua_barrier_layout_size(n, &err)) == 0)
+    return luaL_argerror(L, 1, err.message);
+  return shmlua_sync_create(L, &barrier_class, 2, 3, NULL, size, shmlua_barrier_init, &n);
 }
 
 typedef struct waiting {
-  shmlua_barrier *h;
+  shmlua_barrier *h; /* its b is NULL once the handle is closed */
   uint32_t round;
 } waiting;
 
 static int awaitop(void *ctx, const struct timespec *deadline) {
   waiting *w = ctx;
-  return shmlua_barrier_await(w->h, w->round, deadline);
+  return w->h->b ? shmlua_barrier_await(w->h, w->round, deadline) : SHMLUA_SYNC_CLOSED;
 }
 
 static void breakround(void *ctx) {
   waiting *w = ctx;
-  shmlua_barrier_break(w->h, w->round);
+  if (w->h->b)
+    shmlua_barrier_break(w->h, w->round);
 }
 
 static int barrier_wait(lua_State *L) {
@@ -73,6 +85,9 @@ static int barrier_wait(lua_State *L) {
     return shmlua_sync_fail(L, "timeout");
   case EPIPE:
     return shmlua_sync_fail(L, "broken");
+  case EUSERS:
+    return luaL_error(L, "barrier '%s': " FULL, shmlua_name_user(&u->block.name),
+                      (unsigned)h->slots, SHMLUA_BARRIER_OTHERS);
   default:
     return shmlua_sync_error(L, u, rc);
   }

@@ -4,6 +4,7 @@
 
 #include <lauxlib.h>
 #include <lua.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -21,22 +22,44 @@
 /* Each part adds its functions to the module table on top of the stack. */
 void shmlua_open_block(lua_State *L);
 void shmlua_open_buf(lua_State *L);
-void shmlua_open_sync(lua_State *L); /* mutex, semaphore, barrier, event, cond, queue */
+void shmlua_open_sync(lua_State *L); /* mutex, semaphore, barrier, event, cond, queue, dict */
 void shmlua_open_proc(lua_State *L);
 void shmlua_open_map(lua_State *L);
 void shmlua_open_listing(lua_State *L);
 void shmlua_open_array(lua_State *L);
+void shmlua_open_arrayops(lua_State *L); /* after array and map: adds to arrays, shm.parallel */
 void shmlua_open_pack(lua_State *L); /* after buf: adds buf:pack, buf:unpack */
+/* string.unpack (at index unpack) of the format on top of the stack over size bytes from
+   position start (1-based, checked), without a string of them all: push(L, src, at, len)
+   pushes bytes at..at+len as a string, for windows that start aligned as the bytes do and
+   grow until the values fit. Returns the number of results (the values, then the position
+   after them), or -1 when the bytes end before the values (the message left on top).
+   Other errors of string.unpack are raised as argument errors of the caller. */
+int shmlua_unpack_window(lua_State *L, int unpack, size_t size, size_t start,
+                         void (*push)(lua_State *L, void *src, size_t at, size_t len), void *src);
 void shmlua_open_list(lua_State *L);
 void shmlua_open_hexdump(lua_State *L); /* after buf: adds buf:hexdump */
 void shmlua_open_watch(lua_State *L);
 void shmlua_open_jit(lua_State *L); /* after buf and array: LuaJIT's FFI element access */
 /* Under LuaJIT (jit.c; nothing elsewhere): tells the FFI element access of a new view at
-   index view (a buf: dtype -1; an array: its 0-based dtype, byte offset and count) of the
-   block userdata at index block, and that the block at index block was closed. */
+   index view (a buf: dtype -1; an array: its 0-based dtype, byte offset of element 1, count
+   and byte stride) of the block userdata at index block, and that the block at index block
+   was closed. */
 void shmlua_jit_track(lua_State *L, int view, int block, int dtype, size_t offset,
-                      size_t count);
+                      size_t count, ptrdiff_t stride);
 void shmlua_jit_closed(lua_State *L, int block);
+void shmlua_open_inspect(lua_State *L);
+void shmlua_open_help(lua_State *L);
+void shmlua_open_complete(lua_State *L);
+/* shm.inspect, shm.help and shm.complete, which the shmlua REPL also calls directly. */
+int shmlua_inspect(lua_State *L);
+int shmlua_help(lua_State *L);
+int shmlua_complete(lua_State *L);
+/* Lua's reserved words (NULL-terminated); whether c may be in a name (first: start it); whether
+   s (len bytes) is a name: an identifier that is not a reserved word. */
+extern const char *const shmlua_keywords[];
+int shmlua_isnamechar(char c, int first);
+int shmlua_isname(const char *s, size_t len);
 /* Appends bytes p[0..n) as xxd's lines, offsets counted from offset; bytes that differ from
    before[k] (before may be NULL) in reverse video. For buf:hexdump and shm.watch. */
 void shmlua_hexdump(luaL_Buffer *out, size_t offset, const unsigned char *p, size_t n,
@@ -79,6 +102,11 @@ static inline void *shmlua_totagged(lua_State *L, int arg, size_t size, const vo
   return NULL;
 }
 
+/* If the value at idx has the metatable of a class made by shmlua_newclass, pushes the
+   class's name without "shm." ("block") and returns 1; otherwise pushes nothing, 0. Reads
+   the metatable raw: no metamethod runs. */
+int shmlua_pushclassof(lua_State *L, int idx);
+
 /* Adds methods to a class made by shmlua_newclass (so a part can extend another's type). */
 void shmlua_addmethods(lua_State *L, const char *tname, const luaL_Reg *methods);
 
@@ -90,8 +118,18 @@ void *shmlua_newscratch(lua_State *L, size_t size, const char *tname, lua_CFunct
    "..." (a script may pass megabytes). Returns it. */
 const char *shmlua_pushquoted(lua_State *L, int idx);
 
+/* Pushes a block's name as a message shows it: bytes a terminal would act on escaped, as
+   `ls -b` shows them (a name may hold any byte but '/' and NUL). Returns it. */
+const char *shmlua_pushname(lua_State *L, const shmlua_name *name);
+
 /* Pushes nil, message, errno as io.open does; returns 3. */
 int shmlua_oserror(lua_State *L, const shmlua_error *err);
+
+/* luaL_argerror, also naming a method of a shm class that Lua cannot name (one called by
+   pcall or from C: "bad argument #2 to 'array'" where lauxlib says '?'). */
+int shmlua_argerror(lua_State *L, int arg, const char *extramsg);
+/* luaL_typeerror through shmlua_argerror. */
+int shmlua_typeerror(lua_State *L, int arg, const char *tname);
 
 /* A string argument that is a valid block name; raises an argument error otherwise. */
 void shmlua_checkname(lua_State *L, int arg, shmlua_name *out);
@@ -101,18 +139,22 @@ void shmlua_checkname(lua_State *L, int arg, shmlua_name *out);
    LuaJIT) only up to 2^53: larger numbers raise rather than round. */
 lua_Integer shmlua_checkint(lua_State *L, int arg);
 lua_Integer shmlua_optint(lua_State *L, int arg, lua_Integer def);
-/* The same rule for a float already read (element values): 1 and *out if f is an exact
-   integer that lua_Integer holds (within 2^53 without native integers), else 0. */
-int shmlua_floattointeger(lua_Number f, lua_Integer *out);
-/* Pushes an integer read from memory (64-bit elements, atomics); without native integers one
-   beyond 2^53 raises instead of being rounded. */
+/* Pushes an integer read from memory or computed (64-bit elements, atomics, sums); without
+   native integers one beyond 2^53 raises instead of being rounded. */
+#if SHMLUA_NATIVE_INTEGERS
+#define shmlua_pushint lua_pushinteger
+#else
 void shmlua_pushint(lua_State *L, lua_Integer v);
+#endif
 
 /* Options table at arg (or nil): raises on keys not in allowed (NULL-terminated). */
 void shmlua_checkopts(lua_State *L, int arg, const char *const allowed[]);
 /* Field of an options table at arg, or def when absent. */
 lua_Integer shmlua_optfield_int(lua_State *L, int arg, const char *key, lua_Integer def);
 int shmlua_optfield_bool(lua_State *L, int arg, const char *key, int def);
+/* For a constructor that takes its name among its options: pushes opts[key] (opts at arg)
+   after checking that it is a valid block name, or nil when absent. Errors name the option. */
+void shmlua_pushoptname(lua_State *L, int arg, const char *key);
 /* What every shm.<kind>(...) that makes a block takes: an optional name at name_arg (nil:
    random) and options at opts_arg, of which mode and keep are read into opts (allowed: the
    keys accepted; NULL for just those two). Returns name, filled, or NULL for a random one. */
@@ -127,14 +169,51 @@ const shmlua_name *shmlua_checkcreate(lua_State *L, int name_arg, int opts_arg,
 size_t shmlua_range(lua_Integer i, lua_Integer j, size_t len, size_t *first);
 /* A single element position: 1..len or -len..-1; raises "index out of range" otherwise. */
 size_t shmlua_checkindex(lua_State *L, lua_Integer pos, size_t len);
+/* __pairs of the views indexed like sequences (buf, arrays, lists), whose element #v + 1
+   reads as nil: the elements in index order, as ipairs gives them. */
+int shmlua_sequence_pairs(lua_State *L);
 /* Where a run of elements may start: as shmlua_checkindex, or len + 1 (an empty run). */
 size_t shmlua_checkstart(lua_State *L, lua_Integer pos, size_t len);
+
+/* Ctrl-C (interrupt.c). */
 
 /* Call after a blocking wait in C returned EINTR: if a signal handler asked the interpreter
    to stop (lua.c and shmlua set a hook on Ctrl-C), this raises that error ("interrupted!")
    now instead of at the next Lua instruction, so a wait never swallows Ctrl-C. The caller
    must hold nothing that needs freeing. Otherwise returns and the wait may go on. */
 void shmlua_checkinterrupt(lua_State *L);
+/* co starts (or resumes) running; returns the thread that ran until now (NULL if nobody
+   said), to give back to shmlua_running_leave when co stops. Whoever resumes a coroutine
+   calls these around lua_resume, so that shmlua_interrupt reaches code running in it. */
+lua_State *shmlua_running_enter(lua_State *co);
+void shmlua_running_leave(lua_State *co, lua_State *outer);
+/* Closes the pending to-be-closed variables of co (after an error), co running meanwhile;
+   returns the status of lua_closethread. */
+int shmlua_running_close(lua_State *co, lua_State *L);
+/* For a SIGINT handler (async-signal-safe): the running thread raises "interrupted!" at its
+   next step, or in its wait (shmlua_checkinterrupt). An interrupt not taken when its thread
+   leaves goes on to the outer one; with none (the host's call is over) it is dropped. */
+void shmlua_interrupt(void);
+
+/* Calls the function below the nargs arguments on top (as lua_call) and returns what k
+   returns, k being what the calling C function does after the call. Where Lua has
+   continuations (5.3 on: lua_callk) the function called may yield: Lua then calls k itself
+   when the coroutine resumes. Without them a yield raises, as across any C call. */
+#if LUA_VERSION_NUM >= 503
+static inline int shmlua_callk(lua_State *L, int nargs, int nresults, lua_KContext ctx,
+                               lua_KFunction k) {
+  lua_callk(L, nargs, nresults, ctx, k);
+  return k(L, LUA_OK, ctx);
+}
+#else
+typedef ptrdiff_t lua_KContext;
+typedef int (*lua_KFunction)(lua_State *L, int status, lua_KContext ctx);
+static inline int shmlua_callk(lua_State *L, int nargs, int nresults, lua_KContext ctx,
+                               lua_KFunction k) {
+  lua_call(L, nargs, nresults);
+  return k(L, LUA_OK, ctx);
+}
+#endif
 
 /* Optional timeout in seconds at arg: NULL (nil: no limit) or deadline, filled. */
 const struct timespec *shmlua_opttimeout(lua_State *L, int arg, struct timespec *deadline);
@@ -199,15 +278,22 @@ typedef struct shmlua_progress {
   int on;
   const char *what; /* its label, "shm.map" */
   lua_Integer total;
+  lua_Integer *finished; /* items done, shared with forked workers; NULL when off */
   struct timespec start;
   double drawn; /* seconds from start to the last redraw */
 } shmlua_progress;
-/* wanted: the caller's option. Draws 0 of total at once. */
-void shmlua_progress_start(shmlua_progress *p, int wanted, const char *what,
+/* wanted: the caller's option. Draws 0 of total at once. Pushes the owner of the shared
+   count: keep it on the stack until shmlua_progress_end. */
+void shmlua_progress_start(lua_State *L, shmlua_progress *p, int wanted, const char *what,
                            lua_Integer total);
-/* Redraws with done of total, at most every 0.1 s. */
-void shmlua_progress_update(shmlua_progress *p, lua_Integer done);
+/* In a worker forked after the start: one more item is finished. */
+void shmlua_progress_step(shmlua_progress *p);
+/* A deadline for a wait, so the line is redrawn in time: t, filled; NULL when there is no
+   line (wait as long as needed). */
+const struct timespec *shmlua_progress_next(const shmlua_progress *p, struct timespec *t);
+/* Redraws with the items finished so far, at most every 0.1 s. */
+void shmlua_progress_update(shmlua_progress *p);
 /* Draws the last state and ends the line. */
-void shmlua_progress_end(shmlua_progress *p, lua_Integer done);
+void shmlua_progress_end(shmlua_progress *p);
 
 #endif

@@ -18,9 +18,9 @@ shmlua_block *shmlua_checkblock(lua_State *L, int arg) {
 
 unsigned char *shmlua_blockaddr(lua_State *L, const shmlua_block *b, int writing) {
   if (!b->addr)
-    luaL_error(L, "block '%s' is closed", shmlua_name_user(&b->name));
+    luaL_error(L, "block '%s' is closed", shmlua_pushname(L, &b->name));
   if (writing && b->readonly)
-    luaL_error(L, "block '%s' is read-only", shmlua_name_user(&b->name));
+    luaL_error(L, "block '%s' is read-only", shmlua_pushname(L, &b->name));
   return b->addr;
 }
 
@@ -104,10 +104,10 @@ static int block_unlink(lua_State *L) {
 static int block_tostring(lua_State *L) {
   shmlua_block *b = shmlua_checkblock(L, 1);
   if (b->addr)
-    lua_pushfstring(L, "shm.block: %s (%I bytes%s)", shmlua_name_user(&b->name),
+    lua_pushfstring(L, "shm.block: %s (%I bytes%s)", shmlua_pushname(L, &b->name),
                     (LUAI_UACINT)b->size, b->readonly ? ", read-only" : "");
   else
-    lua_pushfstring(L, "shm.block: %s (closed)", shmlua_name_user(&b->name));
+    lua_pushfstring(L, "shm.block: %s (closed)", shmlua_pushname(L, &b->name));
   return 1;
 }
 
@@ -121,7 +121,7 @@ static void pushbuf(lua_State *L, int block) {
   lua_setiuservalue(L, -2, 1);
   lua_pushvalue(L, -1);
   lua_setiuservalue(L, block, UV_BUF);
-  shmlua_jit_track(L, lua_gettop(L), block, -1, 0, 0);
+  shmlua_jit_track(L, lua_gettop(L), block, -1, 0, 0, 1);
 }
 
 /* Methods first, as sync_index does: m:array() and m:close() are the common case, and each

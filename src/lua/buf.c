@@ -26,12 +26,15 @@ shmlua_block *shmlua_checkbuf(lua_State *L, int arg) {
   return tobuf(L, arg);
 }
 
-/* The element position of the key at arg 2 (an integer, or a float with an integer value). */
-static size_t elementpos(lua_State *L, const shmlua_block *b) {
+/* The element position of the key at arg 2 (an integer, or a float with an integer value).
+   A read may also name #buf + 1 (returned as is), the nil that ends ipairs. */
+static size_t elementpos(lua_State *L, const shmlua_block *b, int reading) {
   int isint;
   lua_Integer i = lua_tointegerx(L, 2, &isint);
   if (!isint)
     luaL_error(L, "buf index must be an integer");
+  if (reading && (lua_Unsigned)i == b->size + 1)
+    return b->size + 1;
   return shmlua_checkindex(L, i, b->size);
 }
 
@@ -47,7 +50,11 @@ static int buf_index(lua_State *L) {
   }
   if (lua_type(L, 2) == LUA_TNUMBER) {
     const unsigned char *p = shmlua_blockaddr(L, b, 0);
-    lua_pushinteger(L, p[elementpos(L, b) - 1]);
+    size_t pos = elementpos(L, b, 1);
+    if (pos > b->size)
+      lua_pushnil(L);
+    else
+      lua_pushinteger(L, p[pos - 1]);
     return 1;
   }
   if (lua_type(L, 2) != LUA_TSTRING)
@@ -60,8 +67,13 @@ static int buf_index(lua_State *L) {
 static unsigned char checkbyte(lua_State *L, int arg) {
   int isint;
   lua_Integer v = lua_type(L, arg) == LUA_TNUMBER ? lua_tointegerx(L, arg, &isint) : (isint = 0);
-  if (!isint || v < 0 || v > 255)
-    luaL_error(L, "byte value must be an integer from 0 to 255");
+  if (!isint || v < 0 || v > 255) {
+    if (lua_type(L, arg) == LUA_TSTRING) /* buf[i] = "A" is a common first try */
+      luaL_error(L, "byte value must be an integer from 0 to 255, got a string "
+                    "(buf:write(i, s) copies a string in)");
+    luaL_error(L, "byte value must be an integer from 0 to 255, got %s",
+               lua_type(L, arg) == LUA_TNUMBER ? lua_tostring(L, arg) : luaL_typename(L, arg));
+  }
   return (unsigned char)v;
 }
 
@@ -77,7 +89,7 @@ static int buf_newindex(lua_State *L) {
   unsigned char *p = shmlua_blockaddr(L, b, 1);
   if (lua_type(L, 2) != LUA_TNUMBER)
     luaL_error(L, "buf index must be an integer");
-  p[elementpos(L, b) - 1] = checkbyte(L, 3);
+  p[elementpos(L, b, 0) - 1] = checkbyte(L, 3);
   return 0;
 }
 
@@ -91,10 +103,10 @@ static int buf_len(lua_State *L) {
 static int buf_tostring(lua_State *L) {
   shmlua_block *b = shmlua_checkbuf(L, 1);
   if (b->addr)
-    lua_pushfstring(L, "shm.buf: %s (%I bytes)", shmlua_name_user(&b->name),
+    lua_pushfstring(L, "shm.buf: %s (%I bytes)", shmlua_pushname(L, &b->name),
                     (LUAI_UACINT)b->size);
   else
-    lua_pushfstring(L, "shm.buf: %s (closed)", shmlua_name_user(&b->name));
+    lua_pushfstring(L, "shm.buf: %s (closed)", shmlua_pushname(L, &b->name));
   return 1;
 }
 
@@ -151,6 +163,7 @@ void shmlua_open_buf(lua_State *L) {
   static const luaL_Reg metamethods[] = {{"__newindex", buf_newindex},
                                          {"__len", buf_len},
                                          {"__tostring", buf_tostring},
+                                         {"__pairs", shmlua_sequence_pairs},
                                          {NULL, NULL}};
   static const luaL_Reg methods[] = {{"sub", buf_sub},     {"byte", buf_byte},
                                      {"write", buf_write}, {"fill", buf_fill},

@@ -54,7 +54,7 @@ int shmlua_compat_typeerror(lua_State *L, int arg, const char *tname);
 /* lua_resume's 5.4 signature. */
 int shmlua_compat_resume(lua_State *co, lua_State *from, int nargs, int *nresults);
 #define lua_resume shmlua_compat_resume
-#define lua_closethread(co, from) ((void)(co), (void)(from)) /* nothing to close */
+#define lua_closethread(co, from) ((void)(co), (void)(from), LUA_OK) /* nothing to close */
 #elif LUA_VERSION_RELEASE_NUM < 50406
 #define lua_closethread(co, from) ((void)(from), lua_resetthread(co))
 #endif
@@ -84,12 +84,22 @@ void shmlua_compat_rotate(lua_State *L, int idx, int n);
 #define lua_rotate shmlua_compat_rotate
 #endif
 
+#ifndef LUA_LOADED_TABLE /* 5.3 names it; older Luas use the same key */
+#define LUA_LOADED_TABLE "_LOADED"
+#endif
+
 #if LUA_VERSION_NUM < 502
+#define lua_pushglobaltable(L) lua_pushvalue(L, LUA_GLOBALSINDEX)
 static inline const char *shmlua_compat_pushstring(lua_State *L, const char *s) {
   lua_pushstring(L, s); /* returns nothing before 5.2 */
   return lua_tostring(L, -1);
 }
 #define lua_pushstring shmlua_compat_pushstring
+static inline const char *shmlua_compat_pushlstring(lua_State *L, const char *s, size_t len) {
+  lua_pushlstring(L, s, len);
+  return lua_tostring(L, -1);
+}
+#define lua_pushlstring shmlua_compat_pushlstring
 #ifndef LUA_OK
 #define LUA_OK 0
 #endif

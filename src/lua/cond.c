@@ -73,50 +73,67 @@ static int cond_attach(lua_State *L) {
 }
 
 typedef struct sleeping {
-  shmlua_cond_block *c;
+  shmlua_syncud *c, *m;
   uint32_t seq;
-  shmlua_syncud *m;
+  unsigned long hold; /* the mutex's taking that the wait gives up for a while */
 } sleeping;
 
 static int sleepop(void *ctx, const struct timespec *deadline) {
   sleeping *s = ctx;
-  return shmlua_cond_sleep(s->c, s->seq, deadline);
+  if (!s->c->block.addr || !s->m->block.addr)
+    return SHMLUA_SYNC_CLOSED;
+  return shmlua_cond_sleep(condof(s->c), s->seq, deadline);
 }
 
-/* Ctrl-C while waiting: take the mutex back first, so the caller's unlock stays right. */
+/* Takes the mutex back (if still open) before an error leaves the wait, so the caller's
+   unlock stays right. */
 static void relock(void *ctx) {
   sleeping *s = ctx;
-  int rc = shmlua_mutex_lock(shmlua_mutex_of(s->m), NULL);
-  s->m->held = rc == 0 || rc == EOWNERDEAD;
+  int rc;
+  if (!s->m->block.addr)
+    return;
+  rc = shmlua_mutex_lock(shmlua_mutex_of(s->m), NULL);
+  if (rc == 0 || rc == EOWNERDEAD)
+    s->m->held = s->hold;
+}
+
+static int mutexclosed(lua_State *L, const shmlua_syncud *c) {
+  return luaL_error(L, "cond '%s': its mutex is closed", shmlua_name_user(&c->block.name));
 }
 
 static int cond_wait(lua_State *L) {
-  shmlua_syncud *c = checkcond(L);
   struct timespec deadline;
   const struct timespec *d = shmlua_opttimeout(L, 2, &deadline);
   sleeping s;
   int rc, n;
+  s.c = checkcond(L);
   lua_getiuservalue(L, 1, SHMLUA_SYNC_UV_LINK);
-  s.c = condof(c);
   s.m = lua_touserdata(L, -1);
   if (!s.m->block.addr)
-    return luaL_error(L, "cond '%s': its mutex is closed", shmlua_name_user(&c->block.name));
-  s.seq = shmlua_cond_seq(s.c); /* read while the mutex is held: no signal is missed */
+    return mutexclosed(L, s.c);
+  s.seq = shmlua_cond_seq(condof(s.c)); /* read while the mutex is held: no signal is missed */
   if (shmlua_mutex_unlock(shmlua_mutex_of(s.m)) != 0)
     return luaL_error(L, "cond '%s': wait needs its mutex locked by this process",
-                      shmlua_name_user(&c->block.name));
+                      shmlua_name_user(&s.c->block.name));
+  s.hold = s.m->held;
   s.m->held = 0;
   rc = shmlua_sync_wait(L, sleepop, &s, d, 1, relock);
-  lua_settop(L, 0);
+  if (!s.m->block.addr) /* closed while waiting (a hook): nothing to take back */
+    return mutexclosed(L, s.c);
+  lua_settop(L, 1);
   n = shmlua_mutex_relock(L, s.m);
+  if (s.m->held) /* the same holding of the lock as before the wait, for a guard */
+    s.m->held = s.hold;
   shmlua_checkinterrupt(L); /* Ctrl-C during the relock: LuaJIT runs no hook at our return */
-  if (rc != ETIMEDOUT || !lua_toboolean(L, 1))
+  if (rc == SHMLUA_SYNC_CLOSED)
+    return shmlua_sync_error(L, s.c, rc);
+  if (rc != ETIMEDOUT || !lua_toboolean(L, 2))
     return n;
   /* timed out, and the mutex is held again: nil, "timeout" [, "owner-died"] */
   luaL_pushfail(L);
-  lua_replace(L, 1);
+  lua_replace(L, 2);
   lua_pushliteral(L, "timeout");
-  lua_insert(L, 2);
+  lua_insert(L, 3);
   return n + 1;
 }
 

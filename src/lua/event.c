@@ -38,22 +38,28 @@ static int event_clear(lua_State *L) {
 }
 
 typedef struct waiting {
-  shmlua_event_block *e;
+  shmlua_syncud *u;
   uint32_t seen; /* read once, so a set between two slices is not missed */
 } waiting;
 
 static int waitop(void *ctx, const struct timespec *deadline) {
   waiting *w = ctx;
-  return shmlua_event_wait(w->e, w->seen, deadline);
+  if (!w->u->block.addr)
+    return SHMLUA_SYNC_CLOSED;
+  return shmlua_event_wait((void *)w->u->block.addr, w->seen, deadline);
 }
 
 static int event_wait(lua_State *L) {
-  waiting w = {checkevent(L), 0};
+  waiting w = {shmlua_sync_check(L, 1, &event_class), 0};
   struct timespec deadline;
   const struct timespec *d = shmlua_opttimeout(L, 2, &deadline);
-  w.seen = shmlua_event_state(w.e);
-  if (shmlua_sync_wait(L, waitop, &w, d, 1, NULL) == ETIMEDOUT)
+  int rc;
+  w.seen = shmlua_event_state((void *)w.u->block.addr);
+  rc = shmlua_sync_wait(L, waitop, &w, d, 1, NULL);
+  if (rc == ETIMEDOUT)
     return shmlua_sync_fail(L, "timeout");
+  if (rc != 0)
+    return shmlua_sync_error(L, w.u, rc);
   lua_pushboolean(L, 1);
   return 1;
 }

@@ -26,7 +26,7 @@ void shmlua_open_jit(lua_State *L) {
 }
 
 void shmlua_jit_track(lua_State *L, int view, int block, int dtype, size_t offset,
-                      size_t count) {
+                      size_t count, ptrdiff_t stride) {
   const shmlua_block *b = lua_touserdata(L, block);
   lua_rawgetp(L, LUA_REGISTRYINDEX, &track_key);
   if (lua_isnil(L, -1) || !b->addr) {
@@ -45,7 +45,8 @@ void shmlua_jit_track(lua_State *L, int view, int block, int dtype, size_t offse
   lua_pushnumber(L, (lua_Number)offset);
   lua_pushnumber(L, (lua_Number)count);
   lua_pushinteger(L, dtype);
-  lua_call(L, 8, 0);
+  lua_pushnumber(L, (lua_Number)stride);
+  lua_call(L, 9, 0);
 }
 
 void shmlua_jit_closed(lua_State *L, int block) {
@@ -63,8 +64,8 @@ void shmlua_open_jit(lua_State *L) {
 }
 
 void shmlua_jit_track(lua_State *L, int view, int block, int dtype, size_t offset,
-                      size_t count) {
-  (void)L, (void)view, (void)block, (void)dtype, (void)offset, (void)count;
+                      size_t count, ptrdiff_t stride) {
+  (void)L, (void)view, (void)block, (void)dtype, (void)offset, (void)count, (void)stride;
 }
 
 void shmlua_jit_closed(lua_State *L, int block) {

@@ -3,6 +3,7 @@
    core/sharelist.c; this file converts values and owns nothing but a reference to the block. */
 #include <string.h>
 
+#include "../core/escape.h"
 #include "../core/sharelist.h"
 #include "binding.h"
 
@@ -84,7 +85,7 @@ static void pushitem(lua_State *L, const list *l, const unsigned char *p, size_t
   shmlua_slvalue v;
   shmlua_error err;
   if (shmlua_sharelist_get(&l->layout, p, i, &v, &err) != 0)
-    luaL_error(L, "list '%s': %s", shmlua_name_user(&l->b->name), err.message);
+    luaL_error(L, "list '%s': %s", shmlua_pushname(L, &l->b->name), err.message);
   pushvalue(L, &v, l->b, p);
 }
 
@@ -104,12 +105,13 @@ static list *newlist(lua_State *L, int idx) {
 static int list_new(lua_State *L) {
   size_t n, datalen = 0, size;
   shmlua_name name;
+  shmlua_create_opts opts;
   shmlua_error err;
   list *l;
   lua_remove(L, 1); /* the shm.list table: called through __call */
   luaL_checktype(L, 1, LUA_TTABLE);
-  if (!lua_isnoneornil(L, 2))
-    shmlua_checkname(L, 2, &name);
+  /* Checked here too, so that errors name shm.list and not the shm.create it calls. */
+  shmlua_checkcreate(L, 2, 3, NULL, &name, &opts);
   lua_settop(L, 3);
   n = (size_t)lua_rawlen(L, 1);
   for (size_t k = 0; k < n; k++) {
@@ -154,10 +156,13 @@ static int list_new(lua_State *L) {
 /* shm.list.attach(name [, opts]): shm.attach (upvalue 1), then the whole header is checked, so
    a corrupt or hostile block raises here. */
 static int list_attach(lua_State *L) {
+  static const char *const allowed[] = {"readonly", NULL};
   shmlua_name name;
   shmlua_error err;
   list *l;
   shmlua_checkname(L, 1, &name);
+  shmlua_checkopts(L, 2, allowed); /* here too, so that errors name shm.list.attach */
+  shmlua_optfield_bool(L, 2, "readonly", 0);
   lua_settop(L, 2);
   lua_pushvalue(L, lua_upvalueindex(1));
   lua_pushvalue(L, 1);
@@ -169,7 +174,7 @@ static int list_attach(lua_State *L) {
   l = newlist(L, 3);
   if (shmlua_sharelist_open(&l->layout, l->b->addr, l->b->size, &err) != 0) {
     shmlua_block_close(l->b);
-    return luaL_error(L, "list '%s': %s", shmlua_name_user(&name), err.message);
+    return luaL_error(L, "list '%s': %s", shmlua_pushname(L, &name), err.message);
   }
   return 1;
 }
@@ -206,7 +211,7 @@ static int list_index(lua_State *L) {
       /* Fetched per item: growing the buffer may run a finalizer that closes the block. */
       const unsigned char *p = shmlua_blockaddr(L, l->b, 0);
       if (shmlua_sharelist_format(&l->layout, p, i, format, &err) != 0)
-        return luaL_error(L, "list '%s': %s", shmlua_name_user(&l->b->name), err.message);
+        return luaL_error(L, "list '%s': %s", shmlua_pushname(L, &l->b->name), err.message);
       luaL_addstring(&out, format);
     }
     luaL_pushresult(&out);
@@ -230,7 +235,7 @@ static int list_newindex(lua_State *L) {
   size_t k = shmlua_checkindex(L, i, l->layout.count) - 1;
   tovalue(L, 3, &v);
   if (shmlua_sharelist_set(&l->layout, p, k, &v, &err) != 0)
-    return luaL_error(L, "list '%s': %s", shmlua_name_user(&l->b->name), err.message);
+    return luaL_error(L, "list '%s': %s", shmlua_pushname(L, &l->b->name), err.message);
   return 0;
 }
 
@@ -241,13 +246,44 @@ static int list_len(lua_State *L) {
   return 1;
 }
 
+enum { TOSTRING_ITEMS = 8, TOSTRING_BYTES = 24 }; /* shown: items, bytes of a string */
+
+/* Pushes item i as tostring(l) shows it: strings quoted, cut and escaped for a terminal. */
+static void pushshown(lua_State *L, const list *l, size_t i) {
+  char shown[SHMLUA_ESCAPED_SIZE(TOSTRING_BYTES)];
+  size_t len;
+  const char *s;
+  pushitem(L, l, l->b->addr, i);
+  if (lua_type(L, -1) != LUA_TSTRING) {
+    luaL_tolstring(L, -1, NULL);
+    lua_remove(L, -2);
+    return;
+  }
+  s = lua_tolstring(L, -1, &len);
+  shmlua_escape(s, len < TOSTRING_BYTES ? len : TOSTRING_BYTES, shown, sizeof shown);
+  lua_pushfstring(L, "\"%s%s\"", shown, len > TOSTRING_BYTES ? "..." : "");
+  lua_remove(L, -2);
+}
+
+/* "shm.list: name (3 items) {10, "two", shm.null}": the first items, as arrays show theirs. */
 static int list_tostring(lua_State *L) {
   list *l = checklist(L);
-  if (l->b->addr)
-    lua_pushfstring(L, "shm.list: %s (%I items)", shmlua_name_user(&l->b->name),
-                    (LUAI_UACINT)l->layout.count);
-  else
-    lua_pushfstring(L, "shm.list: %s (closed)", shmlua_name_user(&l->b->name));
+  const char *name = shmlua_pushname(L, &l->b->name);
+  int top = lua_gettop(L);
+  size_t count = l->layout.count;
+  if (!l->b->addr) {
+    lua_pushfstring(L, "shm.list: %s (closed)", name);
+    return 1;
+  }
+  lua_pushfstring(L, "shm.list: %s (%I items) {", name, (LUAI_UACINT)count);
+  /* A finalizer run by an allocation may close the block: look again before each item. */
+  for (size_t i = 0; i < count && i < TOSTRING_ITEMS && l->b->addr; i++) {
+    if (i > 0)
+      lua_pushliteral(L, ", ");
+    pushshown(L, l, i);
+  }
+  lua_pushstring(L, count > TOSTRING_ITEMS ? ", ...}" : "}");
+  lua_concat(L, lua_gettop(L) - top);
   return 1;
 }
 
@@ -310,6 +346,7 @@ void shmlua_open_list(lua_State *L) {
   static const luaL_Reg metamethods[] = {{"__newindex", list_newindex},
                                          {"__len", list_len},
                                          {"__tostring", list_tostring},
+                                         {"__pairs", shmlua_sequence_pairs},
                                          {"__close", list_release},
                                          {NULL, NULL}};
   static const luaL_Reg methods[] = {{"count", list_count}, {"index", list_indexof},

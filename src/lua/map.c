@@ -11,12 +11,14 @@ static int serialize_one(lua_State *L) {
   return 1;
 }
 
-/* In a worker: fn(inputs[i]) for i in first..last. Returns a table of encoded results and a
-   table of error messages, both indexed from 1 within the chunk. */
+/* In a worker: fn(inputs[i]) for i in first..last, each counted on the progress line.
+   Returns a table of encoded results and a table of error messages, both indexed from 1
+   within the chunk. */
 static int run_chunk(lua_State *L) {
   lua_Integer first = lua_tointeger(L, 3), last = lua_tointeger(L, 4);
-  enum { FN = 1, INPUTS, VALUES = 5, ERRORS };
-  lua_settop(L, 4);
+  shmlua_progress *progress = lua_touserdata(L, 5); /* the parent's, copied by the fork */
+  enum { FN = 1, INPUTS, VALUES = 6, ERRORS };
+  lua_settop(L, 5);
   lua_newtable(L);
   lua_newtable(L);
   for (lua_Integer i = first; i <= last; i++) {
@@ -32,6 +34,7 @@ static int run_chunk(lua_State *L) {
       lua_remove(L, -2);
     }
     lua_rawseti(L, ok ? VALUES : ERRORS, i - first + 1);
+    shmlua_progress_step(progress);
   }
   return 2;
 }
@@ -92,7 +95,7 @@ static void collect(lua_State *L, mapstate *m, size_t w) {
 static int map(lua_State *L) {
   static const char *const allowed[] = {"chunksize", "progress", NULL};
   long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-  lua_Integer count, nworkers, chunk, next = 1, done = 0;
+  lua_Integer count, nworkers, chunk, next = 1;
   shmlua_progress progress;
   shmlua_error err;
   mapstate m;
@@ -108,8 +111,9 @@ static int map(lua_State *L) {
      other workers idle for long. */
   chunk = shmlua_optfield_int(L, 4, "chunksize", (count + 4 * nworkers - 1) / (4 * nworkers));
   luaL_argcheck(L, chunk >= 1 || (count == 0 && chunk == 0), 4, "chunksize must be at least 1");
-  shmlua_progress_start(&progress, shmlua_optfield_bool(L, 4, "progress", 0), "shm.map", count);
   lua_settop(L, 4);
+  shmlua_progress_start(L, &progress, shmlua_optfield_bool(L, 4, "progress", 0), "shm.map",
+                        count);
   lua_createtable(L, count > 0 && count < 1 << 24 ? (int)count : 0, 1);
   m.results = lua_gettop(L);
   lua_newtable(L); /* handles of the running workers, keyed by their child */
@@ -121,6 +125,7 @@ static int map(lua_State *L) {
   m.lasts = lua_newuserdatauv(L, (size_t)nworkers * sizeof *m.lasts, 0);
   m.nrunning = 0;
   for (;;) {
+    struct timespec redraw;
     size_t w;
     /* After a failure no new chunk starts; the running ones are waited for. */
     while (lua_isnil(L, m.failure) && next <= count && m.nrunning < (size_t)nworkers) {
@@ -131,7 +136,8 @@ static int map(lua_State *L) {
       lua_pushvalue(L, 2);
       lua_pushinteger(L, next);
       lua_pushinteger(L, last);
-      if (!(c = shmlua_spawnfn(L, 4, &err))) {
+      lua_pushlightuserdata(L, &progress);
+      if (!(c = shmlua_spawnfn(L, 5, &err))) {
         lua_pushfstring(L, "cannot start a worker: %s", err.message);
         fail(L, &m);
         break;
@@ -144,10 +150,13 @@ static int map(lua_State *L) {
     }
     if (m.nrunning == 0)
       break;
-    shmlua_waitchildren(L, m.running, m.nrunning, NULL, &w);
+    if (shmlua_waitchildren(L, m.running, m.nrunning, shmlua_progress_next(&progress, &redraw),
+                            &w) == ETIMEDOUT) {
+      shmlua_progress_update(&progress);
+      continue;
+    }
     collect(L, &m, w);
-    done += m.lasts[w] - m.firsts[w] + 1;
-    shmlua_progress_update(&progress, done);
+    shmlua_progress_update(&progress);
     lua_pushnil(L);
     lua_rawsetp(L, m.handles, m.running[w]); /* its handle's __gc frees it */
     m.nrunning--;
@@ -155,7 +164,7 @@ static int map(lua_State *L) {
     m.firsts[w] = m.firsts[m.nrunning];
     m.lasts[w] = m.lasts[m.nrunning];
   }
-  shmlua_progress_end(&progress, done);
+  shmlua_progress_end(&progress);
   if (!lua_isnil(L, m.failure))
     return luaL_error(L, "shm.map: %s", lua_tostring(L, m.failure));
   lua_pushinteger(L, count);

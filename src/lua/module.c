@@ -13,11 +13,15 @@ int luaopen_shm(lua_State *L) {
       shmlua_open_map,
       shmlua_open_listing,
       shmlua_open_array,
+      shmlua_open_arrayops, /* after array and map */
       shmlua_open_pack,
       shmlua_open_list, /* after block: uses shm.create, shm.attach */
       shmlua_open_hexdump,
       shmlua_open_watch,
       shmlua_open_jit,
+      shmlua_open_inspect,
+      shmlua_open_help,
+      shmlua_open_complete,
   };
   shmlua_compat_open(L);
   lua_newtable(L);

@@ -25,6 +25,13 @@ static void drop_lock(shmlua_syncud *u) {
   u->held = 0;
 }
 
+/* Records that the lock was taken through m: a new number for this taking of it. */
+static void took(shmlua_syncud *m) {
+  if (++m->holds == 0) /* 0 means not held */
+    m->holds = 1;
+  m->held = m->holds;
+}
+
 shmlua_syncud *shmlua_mutex_check(lua_State *L, int arg) {
   return shmlua_sync_check(L, arg, &mutex_class);
 }
@@ -34,7 +41,7 @@ static int lockresult(lua_State *L, shmlua_syncud *m, int rc) {
   switch (rc) {
   case 0:
   case EOWNERDEAD:
-    m->held = 1;
+    took(m);
     lua_pushboolean(L, 1);
     if (rc == 0)
       return 1;
@@ -54,7 +61,8 @@ static int lockresult(lua_State *L, shmlua_syncud *m, int rc) {
 }
 
 static int lockop(void *ctx, const struct timespec *deadline) {
-  return shmlua_mutex_lock(ctx, deadline);
+  shmlua_syncud *m = ctx;
+  return m->block.addr ? shmlua_mutex_lock(shmlua_mutex_of(m), deadline) : SHMLUA_SYNC_CLOSED;
 }
 
 /* A free mutex is taken at once, before the wait works out its slices: trylock gives the
@@ -63,7 +71,7 @@ static int lockwithin(lua_State *L, shmlua_syncud *m, const struct timespec *dea
   int rc = shmlua_mutex_trylock(shmlua_mutex_of(m));
   if (rc != EBUSY)
     return rc;
-  return shmlua_sync_wait(L, lockop, shmlua_mutex_of(m), deadline, 1, NULL);
+  return shmlua_sync_wait(L, lockop, m, deadline, 1, NULL);
 }
 
 int shmlua_mutex_relock(lua_State *L, shmlua_syncud *m) {
@@ -125,7 +133,7 @@ static void strictlock(lua_State *L, shmlua_syncud *m, const struct timespec *de
   const char *name = shmlua_name_user(&m->block.name);
   int rc = lockwithin(L, m, deadline);
   if (rc == EOWNERDEAD) {
-    m->held = 1;
+    took(m);
     luaL_error(L,
                "mutex '%s': its previous owner died holding it (this process now holds it: "
                "repair, then call consistent and unlock)",
@@ -137,49 +145,94 @@ static void strictlock(lua_State *L, shmlua_syncud *m, const struct timespec *de
     lockresult(L, m, rc);
     luaL_error(L, "mutex '%s': %s", name, lua_tostring(L, -1));
   }
-  m->held = 1;
+  took(m);
 }
 
-/* Pushes a guard of the mutex at arg, locked: its <close> (or collection) unlocks. Returns
-   its flag, which is 1 while it holds the lock. */
-static int *pushguard(lua_State *L, int arg, const struct timespec *deadline) {
+/* A guard: which taking of its mutex's lock it releases (the mutex is its user value), or
+   0 once released. */
+typedef struct guard {
+  unsigned long hold;
+} guard;
+
+/* In the tag of every guard (binding.h: shmlua_newtagged): a userdata given the guard's
+   metatable through the debug library is not taken for one. */
+static const char guard_class;
+
+static guard *checkguard(lua_State *L) {
+  guard *g = shmlua_totagged(L, 1, sizeof *g, &guard_class);
+  if (!g)
+    luaL_typeerror(L, 1, GUARD_MT);
+  return g;
+}
+
+/* Pushes a guard of the mutex at arg, locked: its <close> (or collection) unlocks. */
+static guard *pushguard(lua_State *L, int arg, const struct timespec *deadline) {
   shmlua_syncud *m = shmlua_mutex_check(L, arg);
-  int *active = lua_newuserdatauv(L, sizeof *active, 1);
-  *active = 0;
+  guard *g = shmlua_newtagged(L, sizeof *g, 1, &guard_class);
+  g->hold = 0;
   luaL_setmetatable(L, GUARD_MT);
   lua_pushvalue(L, arg);
   lua_setiuservalue(L, -2, 1);
   strictlock(L, m, deadline);
-  *active = 1;
-  return active;
+  g->hold = m->held;
+  return g;
 }
 
-/* m:with(fn, ...): fn(...) with the lock held. A to-be-closed guard unlocks when fn raises,
-   so the error goes on untouched, traceback and all. */
+/* The mutex of the guard at index idx if the guard still holds the lock it took (not
+   unlocked and locked again meanwhile, maybe by other code); NULL otherwise. */
+static shmlua_syncud *guarded(lua_State *L, int idx, const guard *g) {
+  shmlua_syncud *m;
+  if (!g->hold)
+    return NULL;
+  lua_getiuservalue(L, idx, 1);
+  m = lua_touserdata(L, -1);
+  lua_pop(L, 1); /* the guard keeps it alive */
+  return m->block.addr && m->held == g->hold ? m : NULL;
+}
+
+/* Drops the lock of the guard at index idx if it still holds it; it holds none after. */
+static void release(lua_State *L, int idx, guard *g) {
+  shmlua_syncud *m = guarded(L, idx, g);
+  g->hold = 0;
+  if (m)
+    drop_lock(m);
+}
+
+/* After fn returned (at once, or when its coroutine resumed after a yield): stack is the
+   mutex, its guard, fn's results. */
+static int with_done(lua_State *L, int status, lua_KContext ctx) {
+  guard *g = lua_touserdata(L, 2);
+  shmlua_syncud *m = guarded(L, 2, g);
+  (void)status;
+  (void)ctx;
+  g->hold = 0; /* unlocked here instead of by the guard, so that an unlock fn broke raises */
+  if (m)
+    unlock(L, m);
+  return lua_gettop(L) - 2;
+}
+
+/* m:with(fn, ...): fn(...) with the lock held. A to-be-closed guard unlocks when fn raises
+   (or its coroutine is closed while fn yielded), so the error goes on untouched,
+   traceback and all. fn may yield, as under pcall. */
 static int mutex_with(lua_State *L) {
-  shmlua_syncud *m = shmlua_mutex_check(L, 1);
-  int *active;
+  shmlua_mutex_check(L, 1);
   if (lua_type(L, 2) != LUA_TFUNCTION) { /* so with(nil) is not "attempt to call a nil value" */
     if (luaL_getmetafield(L, 2, "__call") == LUA_TNIL)
       return luaL_typeerror(L, 2, "function");
     lua_pop(L, 1);
   }
-  active = pushguard(L, 1, NULL);
+  pushguard(L, 1, NULL);
   lua_insert(L, 2);
 #if SHMLUA_HAVE_TOCLOSE
   lua_toclose(L, 2);
-  lua_call(L, lua_gettop(L) - 3, LUA_MULTRET);
-#else /* no to-be-closed variables: the error is caught, the lock dropped, the error raised */
+  return shmlua_callk(L, lua_gettop(L) - 3, LUA_MULTRET, 0, with_done);
+#else /* no to-be-closed variables: the error is caught, the guard released, the error raised */
   if (lua_pcall(L, lua_gettop(L) - 3, LUA_MULTRET, 0) != LUA_OK) {
-    *active = 0;
-    drop_lock(m);
+    release(L, 2, lua_touserdata(L, 2));
     return lua_error(L);
   }
+  return with_done(L, LUA_OK, 0);
 #endif
-  *active = 0; /* unlocked here instead, so that an unlock fn broke still raises */
-  if (m->block.addr) /* fn may have closed it, which unlocked */
-    unlock(L, m);
-  return lua_gettop(L) - 2;
 }
 
 /* m:guard([timeout]): locks and returns an object whose <close> (or collection) unlocks. */
@@ -190,19 +243,17 @@ static int mutex_guard(lua_State *L) {
   return 1;
 }
 
+/* Unlocks only the lock the guard took: if it was unlocked and locked again meanwhile, the
+   new holder's lock is not the guard's to release. */
 static int guard_release(lua_State *L) {
-  int *active = luaL_checkudata(L, 1, GUARD_MT);
-  if (!*active)
-    return 0;
-  *active = 0;
-  lua_getiuservalue(L, 1, 1);
-  drop_lock(lua_touserdata(L, -1));
+  guard *g = checkguard(L);
+  release(L, 1, g);
   return 0;
 }
 
 static int guard_tostring(lua_State *L) {
-  int *active = luaL_checkudata(L, 1, GUARD_MT);
-  lua_pushstring(L, *active ? "shm.guard (locked)" : "shm.guard (released)");
+  guard *g = checkguard(L);
+  lua_pushstring(L, guarded(L, 1, g) ? "shm.guard (locked)" : "shm.guard (released)");
   return 1;
 }
 

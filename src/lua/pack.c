@@ -66,46 +66,32 @@ static int buf_pack(lua_State *L) {
   return 1;
 }
 
-static int endsearly(lua_State *L, const shmlua_block *b, size_t start) {
-  return luaL_error(L, "the block ends before the values do (%I bytes, from position %I)",
-                    (LUAI_UACINT)b->size, (LUAI_UACINT)start);
-}
-
-/* buf:unpack(fmt [, i]) -> values..., position after the last byte read. string.unpack runs
-   on a copy of a window of the block that starts aligned as the block does and grows until the
-   values fit or it reaches the end of the block. */
-static int buf_unpack(lua_State *L) {
-  shmlua_block *b = shmlua_checkbuf(L, 1);
-  checkpack(L, "unpack");
-  size_t start, base, rest, window;
-  luaL_checkstring(L, 2);
-  lua_Integer pos = shmlua_optint(L, 3, 1);
-  lua_settop(L, 2);
-  shmlua_blockaddr(L, b, 0);
-  start = shmlua_checkstart(L, pos, b->size);
-  base = (start - 1) / MAXALIGN * MAXALIGN;
-  rest = b->size - base;
-  window = start - base + FIRST_WINDOW;
+int shmlua_unpack_window(lua_State *L, int unpack, size_t size, size_t start,
+                         void (*push)(lua_State *L, void *src, size_t at, size_t len), void *src) {
+  size_t base = (start - 1) / MAXALIGN * MAXALIGN, rest = size - base,
+         window = start - base + FIRST_WINDOW;
+  int fmt = lua_gettop(L);
 #if LUA_VERSION_NUM == 503
   /* 5.3's unpack takes a 'z' string without its end to the end of the data (and says the
      next position is past it) without raising: a window cut short would cut the string. */
-  if (strchr(lua_tostring(L, 2), 'z'))
+  if (strchr(lua_tostring(L, fmt), 'z'))
     window = rest;
 #endif
   for (;;) {
     int n;
     if (window > rest)
       window = rest;
-    lua_pushvalue(L, lua_upvalueindex(UV_UNPACK));
-    lua_pushvalue(L, 2);
-    /* Fetched for each try: a failed one allocated its message, and a finalizer may have
-       closed the block. */
-    shmlua_pushblockbytes(L, b, base, window);
+    lua_pushvalue(L, unpack);
+    lua_pushvalue(L, fmt);
+    push(L, src, base, window);
     lua_pushinteger(L, (lua_Integer)(start - base));
     if (lua_pcall(L, 3, LUA_MULTRET, 0) == LUA_OK) {
-      n = lua_gettop(L) - 2;
-      if (lua_tointeger(L, -1) > (lua_Integer)window + 1) /* 5.3 read past the end */
-        return endsearly(L, b, start);
+      n = lua_gettop(L) - fmt;
+      if (lua_tointeger(L, -1) > (lua_Integer)window + 1) { /* 5.3 read past the end */
+        lua_settop(L, fmt);
+        lua_pushliteral(L, "bad argument #2 to 'unpack' (data string too short)");
+        return -1;
+      }
       lua_pushinteger(L, lua_tointeger(L, -1) + (lua_Integer)base);
       lua_replace(L, -2);
       return n;
@@ -115,10 +101,34 @@ static int buf_unpack(lua_State *L) {
     if (!msg || strncmp(msg, "bad argument #2 ", 16) != 0)
       return reraise(L, 1);
     if (window == rest)
-      return endsearly(L, b, start);
+      return -1;
     lua_pop(L, 1);
     window = rest / WINDOW_GROWTH < window ? rest : window * WINDOW_GROWTH;
   }
+}
+
+/* Pushes bytes at..at+len of the block src. Fetched for each try: a failed one allocated its
+   message, and a finalizer may have closed the block. */
+static void push_block(lua_State *L, void *src, size_t at, size_t len) {
+  shmlua_pushblockbytes(L, src, at, len);
+}
+
+/* buf:unpack(fmt [, i]) -> values..., position after the last byte read. */
+static int buf_unpack(lua_State *L) {
+  shmlua_block *b = shmlua_checkbuf(L, 1);
+  checkpack(L, "unpack");
+  size_t start;
+  int n;
+  luaL_checkstring(L, 2);
+  lua_Integer pos = shmlua_optint(L, 3, 1);
+  lua_settop(L, 2);
+  shmlua_blockaddr(L, b, 0);
+  start = shmlua_checkstart(L, pos, b->size);
+  if ((n = shmlua_unpack_window(L, lua_upvalueindex(UV_UNPACK), b->size, start, push_block,
+                                b)) < 0)
+    return luaL_error(L, "the block ends before the values do (%I bytes, from position %I)",
+                      (LUAI_UACINT)b->size, (LUAI_UACINT)start);
+  return n;
 }
 
 void shmlua_open_pack(lua_State *L) {

@@ -1,12 +1,15 @@
 /* Processes as handles: shm.spawn (a Lua function in a forked child), shm.run (a script in a
    fresh shmlua), shm.exec (any program); waiting for one (h:wait, h:poll) or all (shm.waitall),
    and signals (h:kill). */
+#include <dlfcn.h>
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -41,10 +44,12 @@ static const char *errortext(lua_State *L) {
 
 int shmlua_calltraced(lua_State *L, int nargs) {
   int func = lua_gettop(L) - nargs, nresults, status;
-  lua_State *co = lua_newthread(L);
+  lua_State *co = lua_newthread(L), *outer;
   lua_insert(L, func);
   lua_xmove(L, co, nargs + 1);
+  outer = shmlua_running_enter(co);
   status = lua_resume(co, L, nargs, &nresults);
+  shmlua_running_leave(co, outer);
   if (status == LUA_OK) {
     luaL_checkstack(L, nresults, "too many results");
     lua_xmove(co, L, nresults);
@@ -56,7 +61,7 @@ int shmlua_calltraced(lua_State *L, int nargs) {
   else
     lua_xmove(co, L, 1);
   luaL_traceback(L, co, errortext(L), 0);
-  lua_closethread(co, L); /* runs its pending to-be-closed variables */
+  shmlua_running_close(co, L); /* runs its pending to-be-closed variables */
   lua_replace(L, func);
   lua_settop(L, func);
   return 0;
@@ -186,9 +191,38 @@ static int proc_exec(lua_State *L) {
   return start_program(L, program, makeargv(L, NULL, 1, last), false);
 }
 
+/* The shmlua installed with this module, found from the file the module was loaded from
+   (dladdr), so that any install prefix works, also after the tree was moved: beside the
+   module (the build tree; a program that links the binding statically), then where the
+   configured layout puts it (SHMLUA_EXE_FROM_MODULE, relative to the module's directory),
+   then where a LuaRocks tree does (lib/lua/5.4 -> bin). Pushes it, or nothing and NULL. */
+static const char *pushinstalled(lua_State *L) {
+  static const char *const relative[] = {"shmlua",
+#if defined(SHMLUA_EXE_FROM_MODULE)
+                                         SHMLUA_EXE_FROM_MODULE,
+#endif
+                                         "../../../bin/shmlua"};
+  static const char anchor = 0; /* an address inside this module */
+  char module[PATH_MAX], *slash;
+  Dl_info info;
+  if (!dladdr(&anchor, &info) || !info.dli_fname || !realpath(info.dli_fname, module) ||
+      !(slash = strrchr(module, '/')))
+    return NULL;
+  slash[1] = '\0';
+  for (size_t i = 0; i < sizeof relative / sizeof relative[0]; i++) {
+    char exe[PATH_MAX], full[PATH_MAX];
+    struct stat st;
+    if (snprintf(exe, sizeof exe, "%s%s", module, relative[i]) < (int)sizeof exe &&
+        realpath(exe, full) && stat(full, &st) == 0 && S_ISREG(st.st_mode) &&
+        access(full, X_OK) == 0)
+      return lua_pushstring(L, full);
+  }
+  return NULL;
+}
+
 /* The shmlua to run scripts with: $SHMLUA_EXE, else the interpreter this state runs in if it
-   said so (SHMLUA_INTERPRETER_KEY), else the installed one, else `shmlua` from PATH. The
-   string stays on the stack. */
+   said so (SHMLUA_INTERPRETER_KEY), else the one installed with this module, else `shmlua`
+   from PATH. The string stays on the stack. */
 static const char *interpreter(lua_State *L) {
   const char *exe = getenv("SHMLUA_EXE");
   if (exe && *exe)
@@ -196,10 +230,8 @@ static const char *interpreter(lua_State *L) {
   if (lua_getfield(L, LUA_REGISTRYINDEX, SHMLUA_INTERPRETER_KEY) == LUA_TSTRING)
     return lua_tostring(L, -1);
   lua_pop(L, 1);
-#if defined(SHMLUA_INSTALLED_EXE)
-  if (access(SHMLUA_INSTALLED_EXE, X_OK) == 0)
-    return lua_pushstring(L, SHMLUA_INSTALLED_EXE);
-#endif
+  if ((exe = pushinstalled(L)) != NULL)
+    return exe;
   return lua_pushstring(L, "shmlua");
 }
 

@@ -3,42 +3,32 @@
    ended, messages, bytes. Failures a caller expects return nil and "timeout", "full",
    "empty" or "closed" (shut down: pushes refused, pops get what is left first). */
 #include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "sync.h"
 
 enum { DEFAULT_MESSAGES = 1024, DEFAULT_BYTES = 1 << 20 };
 
-static void queue_open(shmlua_syncud *u);
+/* A handle keeps its pop buffer for the next pop up to this size; the buffer of a larger
+   message is freed once it is copied out, so one large message does not pin its size for
+   the life of the handle. */
+enum { SCRATCH_KEPT = 64 * 1024 };
+
+static int queue_open(shmlua_syncud *u, shmlua_error *err);
 static void queue_close(shmlua_syncud *u);
 static int queue_field(lua_State *L, shmlua_syncud *u, const char *key);
 
 static const shmlua_synclass queue_class = {"shm.queue", &shmlua_queue_type, queue_open,
                                             queue_close, queue_field};
 
-static void queue_open(shmlua_syncud *u) {
+static int queue_open(shmlua_syncud *u, shmlua_error *err) {
+  (void)err;
   shmlua_queue_open(&u->as.queue, u->block.addr, u->block.size);
+  return 0;
 }
 
 static void queue_close(shmlua_syncud *u) {
-  free(u->scratch);
-  u->scratch = NULL;
-  u->scratch_size = 0;
-}
-
-/* Where pop copies a message, with the queue locked: malloc, which fails with NULL instead
-   of raising (a Lua error there would leave the queue locked). */
-static void *reserve(void *ud, size_t len) {
-  shmlua_syncud *u = ud;
-  void *p;
-  if (len <= u->scratch_size)
-    return u->scratch ? u->scratch : u; /* any non-NULL pointer for an empty message */
-  if (!(p = realloc(u->scratch, len)))
-    return NULL;
-  u->scratch = p;
-  u->scratch_size = len;
-  return p;
+  shmlua_queue_view_drop(&u->as.queue); /* an open view's lock, before the unmapping */
 }
 
 static int queue_field(lua_State *L, shmlua_syncud *u, const char *key) {
@@ -72,22 +62,21 @@ static int queue_create(lua_State *L) {
   limits.bytes = (uint64_t)shmlua_optfield_int(L, 1, "bytes", DEFAULT_BYTES);
   if ((size = shmlua_queue_layout_size(&limits, &err)) == 0)
     return luaL_argerror(L, 1, err.message);
-  if (lua_istable(L, 1))
-    lua_getfield(L, 1, "name");
-  else
-    lua_pushnil(L);
+  shmlua_pushoptname(L, 1, "name");
   return shmlua_sync_create(L, &queue_class, 2, 1, allowed, size, shmlua_queue_init, &limits);
 }
 
 typedef struct pushing {
-  shmlua_queue *h;
+  shmlua_syncud *u;
   const char *s;
   size_t len;
 } pushing;
 
 static int pushop(void *ctx, const struct timespec *deadline) {
   pushing *p = ctx;
-  return shmlua_queue_push(p->h, p->s, p->len, 1, deadline);
+  if (!p->u->block.addr)
+    return SHMLUA_SYNC_CLOSED;
+  return shmlua_queue_push(&p->u->as.queue, p->s, p->len, 1, deadline);
 }
 
 static int pushresult(lua_State *L, shmlua_syncud *u, int rc) {
@@ -113,7 +102,7 @@ static int pushresult(lua_State *L, shmlua_syncud *u, int rc) {
 static int queue_push(lua_State *L) {
   shmlua_syncud *u = checkqueue(L);
   struct timespec deadline;
-  pushing p = {&u->as.queue, NULL, 0};
+  pushing p = {u, NULL, 0};
   const struct timespec *d;
   p.s = luaL_checklstring(L, 2, &p.len);
   d = shmlua_opttimeout(L, 3, &deadline);
@@ -134,13 +123,17 @@ typedef struct popping {
 
 static int popop(void *ctx, const struct timespec *deadline) {
   popping *p = ctx;
-  return shmlua_queue_pop(&p->u->as.queue, reserve, p->u, &p->len, 1, deadline);
+  if (!p->u->block.addr)
+    return SHMLUA_SYNC_CLOSED;
+  return shmlua_queue_pop(&p->u->as.queue, shmlua_sync_scratch, p->u, &p->len, 1, deadline);
 }
 
 static int popresult(lua_State *L, popping *p, int rc) {
   switch (rc) {
   case 0:
     lua_pushlstring(L, p->len ? p->u->scratch : "", p->len);
+    if (p->u->scratch_size > SCRATCH_KEPT)
+      shmlua_sync_scratch_drop(p->u);
     return 1;
   case EAGAIN:
     return shmlua_sync_fail(L, "empty");
@@ -164,7 +157,7 @@ static int queue_pop(lua_State *L) {
 
 static int queue_try_pop(lua_State *L) {
   popping p = {checkqueue(L), 0};
-  return popresult(L, &p, shmlua_queue_pop(&p.u->as.queue, reserve, p.u, &p.len, 0, NULL));
+  return popresult(L, &p, shmlua_queue_pop(&p.u->as.queue, shmlua_sync_scratch, p.u, &p.len, 0, NULL));
 }
 
 static int queue_shutdown(lua_State *L) {
@@ -183,4 +176,6 @@ void shmlua_open_queue(lua_State *L) {
                                      {"try_push", queue_try_push}, {"try_pop", queue_try_pop},
                                      {"shutdown", queue_shutdown}, {NULL, NULL}};
   shmlua_sync_register(L, &queue_class, methods, queue_create, NULL);
+  shmlua_open_queue_batch(L, &queue_class);
+  shmlua_open_queue_view(L, &queue_class);
 }

@@ -33,17 +33,23 @@ static int semaphore_create(lua_State *L) {
 }
 
 static int acquireop(void *ctx, const struct timespec *deadline) {
-  return shmlua_semaphore_acquire(ctx, deadline);
+  shmlua_syncud *u = ctx;
+  return u->block.addr ? shmlua_semaphore_acquire((void *)u->block.addr, deadline)
+                       : SHMLUA_SYNC_CLOSED;
 }
 
 static int semaphore_acquire(lua_State *L) {
-  shmlua_semaphore_block *s = checksem(L);
+  shmlua_syncud *u = shmlua_sync_check(L, 1, &semaphore_class);
   struct timespec deadline;
   const struct timespec *d = shmlua_opttimeout(L, 2, &deadline);
+  int rc = 0;
   /* A unit that is there is taken at once, before the wait works out its slices. */
-  if (shmlua_semaphore_tryacquire(s) != 0 &&
-      shmlua_sync_wait(L, acquireop, s, d, 1, NULL) == ETIMEDOUT)
+  if (shmlua_semaphore_tryacquire((void *)u->block.addr) != 0)
+    rc = shmlua_sync_wait(L, acquireop, u, d, 1, NULL);
+  if (rc == ETIMEDOUT)
     return shmlua_sync_fail(L, "timeout");
+  if (rc != 0)
+    return shmlua_sync_error(L, u, rc);
   lua_pushboolean(L, 1);
   return 1;
 }

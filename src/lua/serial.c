@@ -53,10 +53,31 @@ static void puttag(lua_State *L, buffer *b, char tag) {
   put(L, b, &tag, 1);
 }
 
-/* Raises the error for a value that cannot be sent (luaL_error does not return). */
-static void refuse(lua_State *L, const encoder *e, int depth, const char *what) {
-  luaL_error(L, "value #%d: %s%s cannot be sent to another process", e->value, what,
-             depth > 0 ? " inside a table" : "");
+/* Raises the error for a value that cannot be sent (luaL_error does not return); hint, if
+   not empty, says what to send instead. */
+static void refuse(lua_State *L, const encoder *e, int depth, const char *what,
+                   const char *hint) {
+  luaL_error(L, "value #%d: %s%s cannot be sent to another process%s", e->value, what,
+             depth > 0 ? " inside a table" : "", hint);
+}
+
+/* Refuses the userdata at idx, saying which type it is and, for the objects of shmlua that
+   live in a named block, that the name can be sent instead. */
+static void refuse_userdata(lua_State *L, const encoder *e, int idx, int depth) {
+  const char *type;
+  if (luaL_getmetafield(L, idx, "__name") != LUA_TSTRING)
+    refuse(L, e, depth, "a userdata", "");
+  type = lua_tostring(L, -1);
+  if (strncmp(type, "shm.", 4) != 0)
+    refuse(L, e, depth, lua_pushfstring(L, "a userdata (%s)", type), "");
+  if (strcmp(type, SHMLUA_BUF_MT) == 0 || strcmp(type, SHMLUA_ARRAY_MT) == 0)
+    refuse(L, e, depth, lua_pushfstring(L, "a %s", type),
+           ": send its block's name and attach it there");
+  if (luaL_getmetafield(L, idx, "__index") != LUA_TNIL &&
+      lua_getfield(L, idx, "name") == LUA_TSTRING) /* a block, a list or a sync object */
+    refuse(L, e, depth, lua_pushfstring(L, "a %s", type),
+           lua_pushfstring(L, ": send its name ('%s') and attach it there", lua_tostring(L, -1)));
+  refuse(L, e, depth, lua_pushfstring(L, "a %s", type), "");
 }
 
 static void encode(lua_State *L, encoder *e, int idx, int depth) {
@@ -88,11 +109,12 @@ static void encode(lua_State *L, encoder *e, int idx, int depth) {
   }
   case LUA_TTABLE:
     if (depth >= MAX_DEPTH)
-      refuse(L, e, depth, lua_pushfstring(L, "a table nested over %d levels deep", MAX_DEPTH));
+      refuse(L, e, depth, lua_pushfstring(L, "a table nested over %d levels deep", MAX_DEPTH),
+             "");
     luaL_checkstack(L, 4, "values to send");
     lua_pushvalue(L, idx);
     if (lua_rawget(L, e->visited) != LUA_TNIL)
-      refuse(L, e, depth, "a table that contains itself");
+      refuse(L, e, depth, "a table that contains itself", "");
     lua_pop(L, 1);
     lua_pushvalue(L, idx);
     lua_pushboolean(L, 1);
@@ -109,8 +131,11 @@ static void encode(lua_State *L, encoder *e, int idx, int depth) {
     lua_pushnil(L);
     lua_rawset(L, e->visited);
     break;
+  case LUA_TUSERDATA:
+    refuse_userdata(L, e, idx, depth);
+    break;
   default:
-    refuse(L, e, depth, lua_pushfstring(L, "a %s", luaL_typename(L, idx)));
+    refuse(L, e, depth, lua_pushfstring(L, "a %s", luaL_typename(L, idx)), "");
   }
 }
 

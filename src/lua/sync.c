@@ -3,6 +3,7 @@
 #include "sync.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../core/sync_wait.h"
@@ -25,6 +26,18 @@ static shmlua_syncud *newud(lua_State *L, const shmlua_synclass *cls) {
   return u;
 }
 
+/* The object on top, just mapped, made ready by its class: 1, or nil, message, errno (3)
+   with the block closed (and unlinked if this call created it). */
+static int opened(lua_State *L, shmlua_syncud *u, int created) {
+  shmlua_error err;
+  if (!u->cls->open || u->cls->open(u, &err) == 0)
+    return 1;
+  if (created)
+    shmlua_unlink(&u->block.name, NULL);
+  shmlua_block_close(&u->block);
+  return shmlua_oserror(L, &err);
+}
+
 int shmlua_sync_create(lua_State *L, const shmlua_synclass *cls, int name_arg, int opts_arg,
                        const char *const allowed[], size_t layout_size,
                        int (*init)(void *, const void *, shmlua_error *), const void *init_arg) {
@@ -36,9 +49,7 @@ int shmlua_sync_create(lua_State *L, const shmlua_synclass *cls, int name_arg, i
   if (shmlua_sync_block_create(&u->block, cls->type, given, layout_size, &opts, init, init_arg,
                          &err) != 0)
     return shmlua_oserror(L, &err);
-  if (cls->open)
-    cls->open(u);
-  return 1;
+  return opened(L, u, 1);
 }
 
 int shmlua_sync_attach(lua_State *L, const shmlua_synclass *cls, const shmlua_name *name) {
@@ -46,9 +57,7 @@ int shmlua_sync_attach(lua_State *L, const shmlua_synclass *cls, const shmlua_na
   shmlua_syncud *u = newud(L, cls);
   if (shmlua_sync_block_attach(&u->block, cls->type, name, &err) != 0)
     return shmlua_oserror(L, &err);
-  if (cls->open)
-    cls->open(u);
-  return 1;
+  return opened(L, u, 0);
 }
 
 static shmlua_syncud *checkany(lua_State *L, int arg) {
@@ -58,12 +67,16 @@ static shmlua_syncud *checkany(lua_State *L, int arg) {
   return u;
 }
 
+static int closederror(lua_State *L, const shmlua_syncud *u) {
+  return luaL_error(L, "%s '%s' is closed", kindname(u), shmlua_name_user(&u->block.name));
+}
+
 shmlua_syncud *shmlua_sync_check(lua_State *L, int arg, const shmlua_synclass *cls) {
   shmlua_syncud *u = shmlua_totagged(L, arg, sizeof *u, &sync_class);
   if (!u || u->cls != cls)
     luaL_typeerror(L, arg, cls->tname);
   if (!u->block.addr)
-    luaL_error(L, "%s '%s' is closed", kindname(u), shmlua_name_user(&u->block.name));
+    closederror(L, u);
   return u;
 }
 
@@ -72,7 +85,26 @@ static void release(shmlua_syncud *u) {
     return;
   if (u->cls->close)
     u->cls->close(u);
+  shmlua_sync_scratch_drop(u);
   shmlua_block_close(&u->block);
+}
+
+void shmlua_sync_scratch_drop(shmlua_syncud *u) {
+  free(u->scratch);
+  u->scratch = NULL;
+  u->scratch_size = 0;
+}
+
+void *shmlua_sync_scratch(void *ud, size_t len) {
+  shmlua_syncud *u = ud;
+  void *p;
+  if (len <= u->scratch_size)
+    return u->scratch ? u->scratch : u; /* any non-NULL pointer for an empty one */
+  if (!(p = realloc(u->scratch, len)))
+    return NULL;
+  u->scratch = p;
+  u->scratch_size = len;
+  return p;
 }
 
 static int sync_close(lua_State *L) {
@@ -117,13 +149,12 @@ static int sync_index(lua_State *L) {
   return 1;
 }
 
-/* shm.mutex(...) is a call of the table shm.mutex: drop the table and create. */
+/* shm.mutex(...) is a call of the table shm.mutex: drop the table and create, in this same
+   call so that errors name it ("bad argument #1 to 'mutex'"), which a lua_call would not. */
 static int call_create(lua_State *L) {
+  lua_CFunction create = lua_tocfunction(L, lua_upvalueindex(1));
   lua_remove(L, 1);
-  lua_pushvalue(L, lua_upvalueindex(1));
-  lua_insert(L, 1);
-  lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
-  return lua_gettop(L);
+  return create(L);
 }
 
 /* The common attach: the class descriptor is upvalue 1. */
@@ -201,6 +232,8 @@ int shmlua_sync_fail(lua_State *L, const char *what) {
 }
 
 int shmlua_sync_error(lua_State *L, const shmlua_syncud *u, int code) {
+  if (!u->block.addr)
+    return closederror(L, u);
   return luaL_error(L, "%s '%s': %s", kindname(u), shmlua_name_user(&u->block.name),
                     strerror(code));
 }
@@ -212,4 +245,5 @@ void shmlua_open_sync(lua_State *L) {
   shmlua_open_event(L);
   shmlua_open_cond(L);
   shmlua_open_queue(L);
+  shmlua_open_dict(L);
 }

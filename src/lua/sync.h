@@ -3,7 +3,10 @@
 #ifndef SHMLUA_LUA_SYNC_H
 #define SHMLUA_LUA_SYNC_H
 
+#include <errno.h>
+
 #include "../core/barrier.h"
+#include "../core/dict.h"
 #include "../core/queue.h"
 #include "../core/sync_header.h"
 #include "binding.h"
@@ -14,7 +17,9 @@ typedef struct shmlua_syncud shmlua_syncud;
 typedef struct shmlua_synclass {
   const char *tname; /* metatable name, "shm.mutex" */
   const shmlua_sync_type *type;
-  void (*open)(shmlua_syncud *u);  /* after create or attach; NULL if nothing to do */
+  /* After create or attach: 0, or -1 with err (the object is then closed); NULL if nothing
+     to do. */
+  int (*open)(shmlua_syncud *u, shmlua_error *err);
   void (*close)(shmlua_syncud *u); /* before unmapping; NULL if nothing to do */
   /* Pushes the field key and returns 1, or returns 0 if the kind has no such field. */
   int (*field)(lua_State *L, shmlua_syncud *u, const char *key);
@@ -26,14 +31,18 @@ struct shmlua_syncud {
   union {
     shmlua_queue queue;
     shmlua_barrier barrier;
+    shmlua_dict dict;
   } as;
-  void *scratch; /* a queue's pop buffer, from the Lua allocator */
+  void *scratch; /* shmlua_sync_scratch's buffer (malloc) */
   size_t scratch_size;
-  int held; /* a mutex locked through this handle: closing it unlocks */
+  /* A mutex's lock held through this handle (closing it unlocks): which taking of the lock
+     it is, from holds, or 0 when not held; a guard releases only the one it took. */
+  unsigned long held, holds;
 };
 
-/* User value slots of the userdata. */
-enum { SHMLUA_SYNC_UV_LINK = 1, SHMLUA_SYNC_NUV = 1 }; /* a cond keeps its mutex here */
+/* User value slots of the userdata: a cond keeps its mutex in SHMLUA_SYNC_UV_LINK, a queue
+   its pop_many buffer. */
+enum { SHMLUA_SYNC_UV_LINK = 1, SHMLUA_SYNC_NUV = 1 };
 
 /* Registers the class and sets module field cls->tname's last part ("mutex") to a table
    that is callable (create) and has attach (attach may be NULL for the common one). */
@@ -52,7 +61,20 @@ int shmlua_sync_attach(lua_State *L, const shmlua_synclass *cls, const shmlua_na
 /* The open object of class cls at arg; raises if it is not one or it is closed. */
 shmlua_syncud *shmlua_sync_check(lua_State *L, int arg, const shmlua_synclass *cls);
 
-/* Raises "<kind> 'name': <strerror(code)>" for an unexpected failure. */
+/* What a step of a wait (shmlua_sync_op) returns when its object is closed. Lua code (a
+   debug hook, a finalizer, Ctrl-C's path) runs between two steps of shmlua_sync_wait and
+   may close the object, unmapping its block: each step looks first, never touching it then. */
+#define SHMLUA_SYNC_CLOSED EBADF
+
+/* Where a queue's pop or a dict's read copies bytes while the object is locked: the
+   handle's scratch buffer (ud is the shmlua_syncud), grown with realloc, which fails with
+   NULL instead of raising (a Lua error there would leave the lock held). Freed on close. */
+void *shmlua_sync_scratch(void *ud, size_t len);
+/* Frees that buffer (the next shmlua_sync_scratch makes a new one). */
+void shmlua_sync_scratch_drop(shmlua_syncud *u);
+
+/* Raises "<kind> 'name': <strerror(code)>" for an unexpected failure, or "<kind> 'name' is
+   closed" once u is closed (a wait's SHMLUA_SYNC_CLOSED). */
 int shmlua_sync_error(lua_State *L, const shmlua_syncud *u, int code);
 
 /* For cond: the open mutex at arg (raises otherwise), and its pthread mutex. */
@@ -74,5 +96,10 @@ void shmlua_open_barrier(lua_State *L);
 void shmlua_open_event(lua_State *L);
 void shmlua_open_cond(lua_State *L);
 void shmlua_open_queue(lua_State *L);
+/* The queue's batch methods (queue_batch.c) and views (queue_view.c), added to class cls
+   by shmlua_open_queue. */
+void shmlua_open_queue_batch(lua_State *L, const shmlua_synclass *cls);
+void shmlua_open_queue_view(lua_State *L, const shmlua_synclass *cls);
+void shmlua_open_dict(lua_State *L);
 
 #endif

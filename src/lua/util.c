@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "../core/escape.h"
 #include "../core/futex.h"
 #include "binding.h"
 
@@ -17,6 +18,43 @@ void shmlua_newclass(lua_State *L, const char *tname, const luaL_Reg *metamethod
   if (index)
     lua_pushcclosure(L, index, 1);
   lua_setfield(L, -2, "__index");
+}
+
+int shmlua_pushclassof(lua_State *L, int idx) {
+  const char *tname;
+  if (!lua_getmetatable(L, idx))
+    return 0;
+  lua_pushliteral(L, "__name");
+  lua_rawget(L, -2);
+  tname = lua_tostring(L, -1);
+  if (lua_type(L, -1) == LUA_TSTRING && strncmp(tname, "shm.", 4) == 0) {
+    lua_getfield(L, LUA_REGISTRYINDEX, tname);
+    if (lua_rawequal(L, -1, -3)) { /* a class of ours, not a look-alike */
+      lua_pushstring(L, tname + 4);
+      lua_replace(L, -4);
+      lua_pop(L, 2);
+      return 1;
+    }
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 2);
+  return 0;
+}
+
+/* The iterator of shmlua_sequence_pairs: what ipairs does, through __index. */
+static int sequence_next(lua_State *L) {
+  lua_Integer i = luaL_checkinteger(L, 2) + 1;
+  lua_pushinteger(L, i);
+  lua_pushinteger(L, i);
+  lua_gettable(L, 1);
+  return lua_isnil(L, -1) ? 1 : 2;
+}
+
+int shmlua_sequence_pairs(lua_State *L) {
+  lua_pushcfunction(L, sequence_next);
+  lua_pushvalue(L, 1);
+  lua_pushinteger(L, 0);
+  return 3;
 }
 
 void shmlua_addmethods(lua_State *L, const char *tname, const luaL_Reg *methods) {
@@ -37,6 +75,28 @@ void *shmlua_newscratch(lua_State *L, size_t size, const char *tname, lua_CFunct
   return p;
 }
 
+const char *const shmlua_keywords[] = {
+    "and",    "break",  "do",   "else", "elseif", "end",   "false", "for",
+    "function", "goto", "if",   "in",   "local",  "nil",   "not",   "or",
+    "repeat", "return", "then", "true", "until",  "while", NULL};
+
+int shmlua_isnamechar(char c, int first) {
+  return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+         (!first && c >= '0' && c <= '9');
+}
+
+int shmlua_isname(const char *s, size_t len) {
+  if (len == 0)
+    return 0;
+  for (size_t i = 0; i < len; i++)
+    if (!shmlua_isnamechar(s[i], i == 0))
+      return 0;
+  for (const char *const *w = shmlua_keywords; *w; w++)
+    if (strlen(*w) == len && memcmp(*w, s, len) == 0)
+      return 0;
+  return 1;
+}
+
 enum { QUOTED_MAX = 32 };
 
 const char *shmlua_pushquoted(lua_State *L, int idx) {
@@ -51,6 +111,12 @@ const char *shmlua_pushquoted(lua_State *L, int idx) {
   return lua_tostring(L, -1);
 }
 
+const char *shmlua_pushname(lua_State *L, const shmlua_name *name) {
+  char safe[SHMLUA_ESCAPED_SIZE(SHMLUA_NAME_MAX)];
+  const char *user = shmlua_name_user(name);
+  return lua_pushstring(L, shmlua_escape(user, strlen(user), safe, sizeof safe));
+}
+
 int shmlua_oserror(lua_State *L, const shmlua_error *err) {
   luaL_pushfail(L);
   lua_pushstring(L, err->message);
@@ -58,14 +124,102 @@ int shmlua_oserror(lua_State *L, const shmlua_error *err) {
   return 3;
 }
 
+/* Whether the table at t has the value at fn under a string key; if so, pushes the key. */
+static int pushkeyof(lua_State *L, int t, int fn) {
+  lua_pushnil(L);
+  while (lua_next(L, t)) {
+    if (lua_rawequal(L, -1, fn) && lua_type(L, -2) == LUA_TSTRING) {
+      lua_pop(L, 1);
+      return 1;
+    }
+    lua_pop(L, 1);
+  }
+  return 0;
+}
+
+/* The name of the function at fn if it is a method of a shm class (the registry's "shm.*"
+   metatables' methods tables): "array". Pushed, or nothing pushed and 0. */
+static int pushmethodname(lua_State *L, int fn) {
+  int top = lua_gettop(L);
+  lua_pushnil(L);
+  while (lua_next(L, LUA_REGISTRYINDEX)) {
+    if (lua_type(L, -2) == LUA_TSTRING && strncmp(lua_tostring(L, -2), "shm.", 4) == 0 &&
+        lua_istable(L, -1) && lua_getfield(L, -1, SHMLUA_METHODS) == LUA_TTABLE &&
+        pushkeyof(L, lua_gettop(L), fn)) {
+      lua_replace(L, top + 1); /* over the registry key: only the name stays */
+      lua_settop(L, top + 1);
+      return 1;
+    }
+    lua_settop(L, top + 1); /* the registry key, for lua_next */
+  }
+  return 0;
+}
+
+/* The name of the function at fn if the loaded shm module has it one table down, as a
+   field ("shm.queue.attach") or as the call of a callable table ("shm.queue"): the names
+   lauxlib does not look for. Pushed, or nothing pushed and 0. */
+static int pushmodulename(lua_State *L, int fn) {
+  int module;
+  lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+  module = lua_gettop(L);
+  if (lua_getfield(L, module, "shm") == LUA_TTABLE) {
+    lua_pushnil(L);
+    while (lua_next(L, module + 1)) {
+      if (lua_type(L, -2) == LUA_TSTRING && lua_istable(L, -1)) {
+        const char *kind = lua_tostring(L, -2);
+        if (pushkeyof(L, lua_gettop(L), fn)) {
+          lua_pushfstring(L, "shm.%s.%s", kind, lua_tostring(L, -1));
+          lua_replace(L, module);
+          lua_settop(L, module);
+          return 1;
+        }
+        if (luaL_getmetafield(L, -1, "__call") != LUA_TNIL) {
+          if (lua_rawequal(L, -1, fn)) {
+            lua_pushfstring(L, "shm.%s", kind);
+            lua_replace(L, module);
+            lua_settop(L, module);
+            return 1;
+          }
+          lua_pop(L, 1);
+        }
+      }
+      lua_pop(L, 1);
+    }
+  }
+  lua_settop(L, module - 1);
+  return 0;
+}
+
+int shmlua_argerror(lua_State *L, int arg, const char *extramsg) {
+  lua_Debug ar;
+  if (lua_getstack(L, 0, &ar) && lua_getinfo(L, "nf", &ar) && ar.name == NULL) {
+    int fn = lua_gettop(L);
+    if (pushmethodname(L, fn) || pushmodulename(L, fn))
+      return luaL_error(L, "bad argument #%d to '%s' (%s)", arg, lua_tostring(L, -1), extramsg);
+  }
+  return luaL_argerror(L, arg, extramsg);
+}
+
+int shmlua_typeerror(lua_State *L, int arg, const char *tname) {
+  const char *actual;
+  if (luaL_getmetafield(L, arg, "__name") == LUA_TSTRING)
+    actual = lua_tostring(L, -1);
+  else if (lua_type(L, arg) == LUA_TLIGHTUSERDATA)
+    actual = "light userdata";
+  else
+    actual = luaL_typename(L, arg);
+  return shmlua_argerror(L, arg, lua_pushfstring(L, "%s expected, got %s", tname, actual));
+}
+
 void shmlua_checkname(lua_State *L, int arg, shmlua_name *out) {
   size_t len;
   const char *name;
   shmlua_error err;
-  luaL_checktype(L, arg, LUA_TSTRING);
+  if (lua_type(L, arg) != LUA_TSTRING)
+    shmlua_typeerror(L, arg, "string");
   name = lua_tolstring(L, arg, &len);
   if (shmlua_name_check(out, name, len, &err) != 0)
-    luaL_argerror(L, arg, err.message);
+    shmlua_argerror(L, arg, err.message);
 }
 
 /* Integers as Lua's own functions take them (luaL_checkinteger, string.sub): an integer or a
@@ -83,26 +237,14 @@ lua_Integer shmlua_checkint(lua_State *L, int arg) {
   return v;
 }
 
-int shmlua_floattointeger(lua_Number f, lua_Integer *out) {
-#if SHMLUA_NATIVE_INTEGERS
-  if (!(f >= -0x1p63 && f < 0x1p63)) /* also NaN */
-    return 0;
-#else
-  if (!(f >= -(lua_Number)SHMLUA_EXACT_MAX && f <= (lua_Number)SHMLUA_EXACT_MAX))
-    return 0;
-#endif
-  *out = (lua_Integer)f;
-  return (lua_Number)*out == f;
-}
-
-void shmlua_pushint(lua_State *L, lua_Integer v) {
 #if !SHMLUA_NATIVE_INTEGERS
+void shmlua_pushint(lua_State *L, lua_Integer v) {
   if (v > SHMLUA_EXACT_MAX || v < -SHMLUA_EXACT_MAX)
     luaL_error(L, "integer %I is beyond 2^53: a Lua number without integers cannot hold it "
                "exactly", (LUAI_UACINT)v);
-#endif
   lua_pushinteger(L, v);
 }
+#endif
 
 lua_Integer shmlua_optint(lua_State *L, int arg, lua_Integer def) {
   return lua_isnoneornil(L, arg) ? def : shmlua_checkint(L, arg);
@@ -111,7 +253,8 @@ lua_Integer shmlua_optint(lua_State *L, int arg, lua_Integer def) {
 void shmlua_checkopts(lua_State *L, int arg, const char *const allowed[]) {
   if (lua_isnoneornil(L, arg))
     return;
-  luaL_checktype(L, arg, LUA_TTABLE);
+  if (!lua_istable(L, arg))
+    shmlua_typeerror(L, arg, "table");
   lua_pushnil(L);
   while (lua_next(L, arg)) {
     int known = 0;
@@ -120,7 +263,7 @@ void shmlua_checkopts(lua_State *L, int arg, const char *const allowed[]) {
       for (const char *const *p = allowed; *p && !known; p++)
         known = strcmp(*p, lua_tostring(L, -1)) == 0;
     if (!known)
-      luaL_argerror(L, arg,
+      shmlua_argerror(L, arg,
                     lua_pushfstring(L, "unknown option '%s'",
                                     (luaL_tolstring(L, -1, NULL), shmlua_pushquoted(L, -1))));
   }
@@ -145,7 +288,7 @@ lua_Integer shmlua_optfield_int(lua_State *L, int arg, const char *key, lua_Inte
   if (lua_type(L, -1) == LUA_TNUMBER)
     v = lua_tointegerx(L, -1, &isint);
   if (!isint)
-    luaL_argerror(L, arg, lua_pushfstring(L, "option '%s' must be an integer", key));
+    shmlua_argerror(L, arg, lua_pushfstring(L, "option '%s' must be an integer", key));
   lua_pop(L, 1);
   return v;
 }
@@ -155,10 +298,27 @@ int shmlua_optfield_bool(lua_State *L, int arg, const char *key, int def) {
   if (!getoption(L, arg, key))
     return def;
   if (!lua_isboolean(L, -1))
-    luaL_argerror(L, arg, lua_pushfstring(L, "option '%s' must be a boolean", key));
+    shmlua_argerror(L, arg, lua_pushfstring(L, "option '%s' must be a boolean", key));
   v = lua_toboolean(L, -1);
   lua_pop(L, 1);
   return v;
+}
+
+void shmlua_pushoptname(lua_State *L, int arg, const char *key) {
+  shmlua_name name;
+  shmlua_error err;
+  size_t len;
+  const char *s;
+  if (!getoption(L, arg, key)) {
+    lua_pushnil(L);
+    return;
+  }
+  if (lua_type(L, -1) != LUA_TSTRING)
+    shmlua_argerror(L, arg, lua_pushfstring(L, "option '%s' must be a string, got %s", key,
+                                            luaL_typename(L, -1)));
+  s = lua_tolstring(L, -1, &len);
+  if (shmlua_name_check(&name, s, len, &err) != 0)
+    shmlua_argerror(L, arg, lua_pushfstring(L, "option '%s': %s", key, err.message));
 }
 
 const shmlua_name *shmlua_checkcreate(lua_State *L, int name_arg, int opts_arg,
@@ -173,8 +333,8 @@ const shmlua_name *shmlua_checkcreate(lua_State *L, int name_arg, int opts_arg,
   }
   shmlua_checkopts(L, opts_arg, allowed ? allowed : common);
   mode = shmlua_optfield_int(L, opts_arg, "mode", SHMLUA_DEFAULT_MODE);
-  luaL_argcheck(L, mode >= 0 && mode <= 07777, opts_arg,
-                "mode must be permission bits (0..0x0fff)");
+  if (mode < 0 || mode > 07777)
+    shmlua_argerror(L, opts_arg, "mode must be permission bits (0..0x0fff)");
   opts->mode = (mode_t)mode;
   opts->keep = shmlua_optfield_bool(L, opts_arg, "keep", 0);
   return given;
@@ -214,52 +374,6 @@ size_t shmlua_checkindex(lua_State *L, lua_Integer pos, size_t len) {
 
 size_t shmlua_checkstart(lua_State *L, lua_Integer pos, size_t len) {
   return pos == (lua_Integer)len + 1 ? len + 1 : shmlua_checkindex(L, pos, len);
-}
-
-#if !SHMLUA_IS_LUAJIT
-static int noop(lua_State *L) {
-  (void)L;
-  return 0;
-}
-#endif
-
-/* lua.c and the host set their Ctrl-C hook on the main thread, with this mask and a count
-   of 1. A wait in a coroutine (every shm.spawn function runs in one) never sees it there:
-   move it to the waiting thread, where it raises, instead of leaving it for later. Only
-   that hook: a debugger's hook on the main thread stays where it is. */
-static void take_interrupt(lua_State *L) {
-  const int mask = SHMLUA_INTERRUPT_HOOKMASK;
-  lua_State *main;
-  shmlua_pushmainthread(L);
-  main = lua_tothread(L, -1);
-  lua_pop(L, 1);
-  if (main && main != L && lua_gethook(main) && lua_gethookmask(main) == mask &&
-      lua_gethookcount(main) == 1) {
-    lua_sethook(L, lua_gethook(main), mask, 1);
-    lua_sethook(main, NULL, 0, 0);
-  }
-}
-
-void shmlua_checkinterrupt(lua_State *L) {
-  if (lua_gethook(L) == NULL)
-    take_interrupt(L);
-  /* A pending hook runs on the next call: make one, and let the hook raise through us. */
-  if (lua_gethook(L) != NULL) {
-#if SHMLUA_IS_LUAJIT
-    /* LuaJIT runs hooks only in Lua code, where lua.c's would also add a position to its
-       message: that one is done here as it would be in a C function. */
-    if (lua_gethookmask(L) == SHMLUA_INTERRUPT_HOOKMASK && lua_gethookcount(L) == 1) {
-      lua_sethook(L, NULL, 0, 0);
-      lua_pushliteral(L, "interrupted!");
-      lua_error(L);
-    }
-    if (luaL_loadstring(L, "") != LUA_OK) /* an empty Lua function: other hooks run in it */
-      lua_error(L);
-#else
-    lua_pushcfunction(L, noop);
-#endif
-    lua_call(L, 0, 0);
-  }
 }
 
 const struct timespec *shmlua_opttimeout(lua_State *L, int arg, struct timespec *deadline) {

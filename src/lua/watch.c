@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../core/escape.h"
 #include "../core/futex.h"
 #include "binding.h"
 
@@ -88,13 +89,16 @@ static const char *body(lua_State *L, int block, const shmlua_block *b, watch *w
 static void drawframe(lua_State *L, int block, const shmlua_block *b, watch *w) {
   size_t len;
   const char *text = body(L, block, b, w, &len);
+  const char *user = shmlua_name_user(&b->name);
+  char name[SHMLUA_ESCAPED_SIZE(SHMLUA_NAME_MAX)]; /* a name may hold ESC sequences */
+  shmlua_escape(user, strlen(user), name, sizeof name);
   if (w->tty)
     fputs("\033[H\033[2J", stdout); /* home and clear: redraw in place */
   if (w->show)
-    printf("%s: %zu bytes, every %gs\n", shmlua_name_user(&b->name), b->size, w->interval);
+    printf("%s: %zu bytes, every %gs\n", name, b->size, w->interval);
   else
-    printf("%s: %zu bytes, bytes %zu..%zu, every %gs\n", shmlua_name_user(&b->name), b->size,
-           w->start + 1, w->start + w->len, w->interval);
+    printf("%s: %zu bytes, bytes %zu..%zu, every %gs\n", name, b->size, w->start + 1,
+           w->start + w->len, w->interval);
   fwrite(text, 1, len, stdout);
   fflush(stdout);
   lua_pop(L, 1);

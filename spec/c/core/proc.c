@@ -1,0 +1,202 @@
+/* Children (proc.c): fork with a result pipe, spawn a program, wait with deadlines, signal,
+   terminate (SIGTERM, then SIGKILL after the grace), and a forked child told of its
+   parent's death. Real processes and signals throughout. */
+#include <fcntl.h>
+#include <signal.h>
+#if defined(__linux__)
+#include <sys/prctl.h>
+#endif
+
+#include "check.h"
+#include "futex.h"
+#include "proc.h"
+
+/* Waits for c alone (deadline in seconds); 0, ETIMEDOUT, ... as shmlua_child_wait. */
+static int wait_one(shmlua_child *c, double seconds) {
+  struct timespec deadline = shmlua_deadline(seconds);
+  shmlua_error err;
+  size_t which = 99;
+  int rc = shmlua_child_wait(&c, 1, &deadline, &which, &err);
+  if (rc == 0)
+    CHECK_INT(which, 0);
+  return rc;
+}
+
+static void fork_with_result(void) {
+  shmlua_child *c;
+  shmlua_error err;
+  int fd;
+  fflush(NULL);
+  pid_t pid = shmlua_child_fork(&c, &fd, &err);
+  if (pid == 0) {
+    _exit(write(fd, "hello, parent", 13) == 13 ? 3 : 4);
+  }
+  if (!CHECK(pid > 0))
+    return;
+  CHECK_INT(c->pid, pid);
+  CHECK_INT(c->parent, getpid());
+  CHECK_ERRNO(wait_one(c, 10), 0);
+  CHECK(shmlua_child_finished(c));
+  CHECK(WIFEXITED(c->status) && WEXITSTATUS(c->status) == 3);
+  CHECK(c->len == 13 && memcmp(c->data, "hello, parent", 13) == 0);
+  CHECK_FAILS(shmlua_child_signal(c, SIGTERM, &err), err, ESRCH, "has already ended");
+  shmlua_child_release(c);
+}
+
+static void spawn_programs(void) {
+  char *const exit7[] = {"sh", "-c", "exit 7", NULL};
+  char *const nothing[] = {"no-such-program-here", NULL};
+  shmlua_child *c;
+  shmlua_error err;
+  if (CHECK(shmlua_child_spawn(&c, "/bin/sh", exit7, false, false, &err) == 0)) {
+    CHECK_ERRNO(wait_one(c, 10), 0);
+    CHECK(WIFEXITED(c->status) && WEXITSTATUS(c->status) == 7);
+    CHECK_INT(c->len, 0); /* a spawned program has no result pipe */
+    shmlua_child_release(c);
+  }
+  if (CHECK(shmlua_child_spawn(&c, "sh", exit7, true, false, &err) == 0)) { /* from PATH */
+    CHECK_ERRNO(wait_one(c, 10), 0);
+    CHECK(WIFEXITED(c->status) && WEXITSTATUS(c->status) == 7);
+    shmlua_child_release(c);
+  }
+  CHECK_FAILS(shmlua_child_spawn(&c, "no-such-program-here", nothing, true, false, &err), err,
+              ENOENT, "no-such-program-here: No such file or directory");
+}
+
+/* A running child: the wait ends at its deadline; a signal ends the child. The program
+   starts with SIGTERM's default action even though this process ignores it. */
+static void deadlines_and_signals(void) {
+  char *const sleeper[] = {"sleep", "30", NULL};
+  double start;
+  shmlua_child *c;
+  shmlua_error err;
+  signal(SIGTERM, SIG_IGN);
+  if (!CHECK(shmlua_child_spawn(&c, "sleep", sleeper, true, false, &err) == 0)) {
+    signal(SIGTERM, SIG_DFL);
+    return;
+  }
+  signal(SIGTERM, SIG_DFL);
+  start = check_seconds();
+  CHECK_ERRNO(wait_one(c, 0.05), ETIMEDOUT);
+  CHECK(check_seconds() - start >= 0.049);
+  CHECK(!c->done);
+  CHECK_INT(shmlua_children_running(), 1);
+  CHECK(shmlua_child_signal(c, SIGTERM, &err) == 0);
+  CHECK_ERRNO(wait_one(c, 10), 0);
+  CHECK(WIFSIGNALED(c->status) && WTERMSIG(c->status) == SIGTERM);
+  CHECK_INT(shmlua_children_running(), 0);
+  shmlua_child_release(c);
+}
+
+/* Of several children the wait returns the first to end. */
+static void first_of_several(void) {
+  char *const slow[] = {"sleep", "30", NULL}, *const quick[] = {"true", NULL};
+  shmlua_child *c[2];
+  shmlua_error err;
+  struct timespec deadline = shmlua_deadline(10);
+  size_t which = 99;
+  if (!CHECK(shmlua_child_spawn(&c[0], "sleep", slow, true, false, &err) == 0))
+    return;
+  if (CHECK(shmlua_child_spawn(&c[1], "true", quick, true, false, &err) == 0)) {
+    CHECK_ERRNO(shmlua_child_wait(c, 2, &deadline, &which, &err), 0);
+    CHECK_INT(which, 1);
+    shmlua_child_release(c[1]);
+  }
+  shmlua_child_signal(c[0], SIGKILL, &err);
+  shmlua_child_release(c[0]); /* reaped later, by the next wait or count */
+  for (int i = 0; i < 1000 && shmlua_children_running() > 0; i++)
+    usleep(1000);
+  CHECK_INT(shmlua_children_running(), 0);
+}
+
+/* terminate_all: SIGTERM, and SIGKILL for a child that ignores it once the grace is over. */
+static void terminate_all(void) {
+  char *const obedient[] = {"sleep", "30", NULL};
+  char *const stubborn[] = {"sh", "-c", "trap '' TERM; echo >&9; exec sleep 30", NULL};
+  shmlua_child *a, *b;
+  shmlua_error err;
+  double start;
+  int ready[2];
+  char c;
+  if (!CHECK(pipe(ready) == 0))
+    return;
+  fcntl(ready[0], F_SETFD, FD_CLOEXEC);
+  fcntl(ready[1], F_SETFD, FD_CLOEXEC);
+  if (!CHECK(shmlua_child_spawn(&a, "sleep", obedient, true, false, &err) == 0))
+    return;
+  /* The shell says when SIGTERM is ignored (on descriptor 9), then becomes sleep, which
+     keeps it ignored: nothing of it outlives the SIGKILL. */
+  if (dup2(ready[1], 9) != 9 ||
+      !CHECK(shmlua_child_spawn(&b, "/bin/sh", stubborn, false, false, &err) == 0)) {
+    shmlua_children_terminate_all(0);
+    return;
+  }
+  close(9);
+  close(ready[1]);
+  CHECK(read(ready[0], &c, 1) == 1);
+  close(ready[0]);
+  start = check_seconds();
+  shmlua_children_terminate_all(0.2);
+  CHECK(a->done && WIFSIGNALED(a->status) && WTERMSIG(a->status) == SIGTERM);
+  CHECK(b->done && WIFSIGNALED(b->status) && WTERMSIG(b->status) == SIGKILL);
+  CHECK(check_seconds() - start >= 0.19); /* the grace was given */
+  CHECK_INT(shmlua_children_running(), 0);
+  shmlua_child_release(a);
+  shmlua_child_release(b);
+}
+
+/* A forked child gets SIGTERM when its parent dies. This process becomes a subreaper so the
+   orphan comes back to it to be waited for. */
+static void parent_death(void) {
+#if defined(__linux__)
+  int ready[2], status;
+  pid_t middle, grandchild = 0;
+  if (!CHECK(prctl(PR_SET_CHILD_SUBREAPER, 1) == 0) || !CHECK(pipe(ready) == 0))
+    return;
+  if ((middle = check_fork()) == 0) {
+    shmlua_child *c;
+    shmlua_error err;
+    int fd, started[2];
+    char byte;
+    pid_t pid;
+    if (pipe(started) != 0 || (pid = shmlua_child_fork(&c, &fd, &err)) < 0)
+      _exit(2);
+    if (pid == 0) {
+      if (write(started[1], "", 1) != 1)
+        _exit(2);
+      for (;;)
+        pause();
+    }
+    /* Once the child runs: its pid to the test, and end without waiting for it. */
+    if (read(started[0], &byte, 1) != 1 || write(ready[1], &pid, sizeof pid) != sizeof pid)
+      _exit(2);
+    _exit(0);
+  }
+  close(ready[1]);
+  CHECK(check_exited(middle, 0));
+  if (CHECK(read(ready[0], &grandchild, sizeof grandchild) == sizeof grandchild)) {
+    pid_t r = 0;
+    for (int ms = 0; ms < 5000 && (r = waitpid(grandchild, &status, WNOHANG)) == 0; ms++)
+      usleep(1000);
+    if (!CHECK(r == grandchild)) { /* still running: no SIGTERM came */
+      kill(grandchild, SIGKILL);
+      waitpid(grandchild, &status, 0);
+    }
+    CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM);
+  }
+  prctl(PR_SET_CHILD_SUBREAPER, 0);
+  close(ready[0]);
+#endif
+}
+
+int main(void) {
+  check_test = "proc";
+  fork_with_result();
+  spawn_programs();
+  deadlines_and_signals();
+  first_of_several();
+  terminate_all();
+  parent_death();
+  CHECK_ERRNO(shmlua_children_wait_all(), 0);
+  return check_done();
+}

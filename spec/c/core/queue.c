@@ -1,0 +1,129 @@
+/* The queue (queue.c) through its public functions only, in a real shared block: limits,
+   order, full and empty, a message too long, and a consumer in another process that waits,
+   gets every message in order, then sees the shutdown. (Deaths mid-commit: queue_deaths.) */
+#include "check.h"
+#include "futex.h"
+#include "queue.h"
+
+enum { MESSAGES = 8, BYTES = 64, STREAM = 200 };
+
+static void *into(void *buffer, size_t len) {
+  (void)len;
+  return buffer;
+}
+
+static void *nowhere(void *ud, size_t len) {
+  (void)ud;
+  (void)len;
+  return NULL;
+}
+
+static void limits(void) {
+  shmlua_queue_limits none = {0, BYTES}, empty = {MESSAGES, 0}, ok = {MESSAGES, BYTES};
+  shmlua_error err;
+  err.code = 0;
+  CHECK_INT(shmlua_queue_layout_size(&none, &err), 0);
+  CHECK_ERRNO(err.code, EINVAL);
+  err.code = 0;
+  CHECK_INT(shmlua_queue_layout_size(&empty, &err), 0);
+  CHECK_ERRNO(err.code, EINVAL);
+  CHECK(shmlua_queue_layout_size(&ok, &err) >= sizeof(shmlua_queue_block) + BYTES);
+}
+
+static void alone(shmlua_queue *h) {
+  char got[BYTES + 1], big[BYTES + 1];
+  struct timespec deadline;
+  size_t len;
+  CHECK_ERRNO(shmlua_queue_pop(h, into, got, &len, 0, NULL), EAGAIN);
+  deadline = shmlua_deadline(0.02);
+  CHECK_ERRNO(shmlua_queue_pop(h, into, got, &len, 1, &deadline), ETIMEDOUT);
+  memset(big, 'b', sizeof big);
+  CHECK_ERRNO(shmlua_queue_push(h, big, BYTES + 1, 0, NULL), EMSGSIZE);
+  CHECK_ERRNO(shmlua_queue_push(h, "one", 3, 0, NULL), 0);
+  CHECK_ERRNO(shmlua_queue_push(h, "", 0, 0, NULL), 0); /* an empty message is one */
+  CHECK_ERRNO(shmlua_queue_push(h, "three", 5, 0, NULL), 0);
+  CHECK_INT(shmlua_queue_count(h), 3);
+  CHECK_ERRNO(shmlua_queue_pop(h, nowhere, NULL, &len, 0, NULL), ENOMEM); /* it stays */
+  CHECK_INT(shmlua_queue_count(h), 3);
+  if (CHECK(shmlua_queue_pop(h, into, got, &len, 0, NULL) == 0))
+    CHECK(len == 3 && memcmp(got, "one", 3) == 0);
+  if (CHECK(shmlua_queue_pop(h, into, got, &len, 0, NULL) == 0))
+    CHECK_INT(len, 0);
+  if (CHECK(shmlua_queue_pop(h, into, got, &len, 0, NULL) == 0))
+    CHECK(len == 5 && memcmp(got, "three", 5) == 0);
+  /* Full by messages, then (after emptying) by bytes. */
+  for (int i = 0; i < MESSAGES; i++)
+    CHECK_ERRNO(shmlua_queue_push(h, "m", 1, 0, NULL), 0);
+  CHECK_ERRNO(shmlua_queue_push(h, "m", 1, 0, NULL), EAGAIN);
+  deadline = shmlua_deadline(0.02);
+  CHECK_ERRNO(shmlua_queue_push(h, "m", 1, 1, &deadline), ETIMEDOUT);
+  while (shmlua_queue_pop(h, into, got, &len, 0, NULL) == 0)
+    ;
+  CHECK_INT(shmlua_queue_count(h), 0);
+  CHECK_ERRNO(shmlua_queue_push(h, big, BYTES, 0, NULL), 0);
+  CHECK_ERRNO(shmlua_queue_push(h, "m", 1, 0, NULL), EAGAIN);
+  CHECK_ERRNO(shmlua_queue_pop(h, into, got, &len, 0, NULL), 0);
+  CHECK_INT(len, BYTES);
+}
+
+/* A child attaches by name and pops with waits; the parent pushes STREAM numbered messages
+   through a queue of MESSAGES, waiting for room, then shuts it down. */
+static void across_processes(shmlua_queue *h, const shmlua_name *n) {
+  pid_t pid;
+  if ((pid = check_fork()) == 0) {
+    shmlua_block b;
+    shmlua_queue mine;
+    shmlua_error err;
+    char got[BYTES + 1], want[32];
+    size_t len;
+    int rc = 0, i;
+    if (!CHECK(shmlua_sync_block_attach(&b, &shmlua_queue_type, n, &err) == 0))
+      check_child_exit();
+    shmlua_queue_open(&mine, b.addr, b.size);
+    for (i = 0;; i++) {
+      struct timespec deadline = shmlua_deadline(10);
+      if ((rc = shmlua_queue_pop(&mine, into, got, &len, 1, &deadline)) != 0)
+        break;
+      snprintf(want, sizeof want, "message %d", i);
+      if (!CHECK(len == strlen(want) && memcmp(got, want, len) == 0))
+        break;
+    }
+    CHECK_ERRNO(rc, EPIPE); /* shut down and empty */
+    CHECK_INT(i, STREAM);
+    shmlua_block_close(&b);
+    check_child_exit();
+  }
+  for (int i = 0; i < STREAM; i++) {
+    struct timespec deadline = shmlua_deadline(10);
+    char text[32];
+    int len = snprintf(text, sizeof text, "message %d", i);
+    CHECK_ERRNO(shmlua_queue_push(h, text, (size_t)len, 1, &deadline), 0);
+  }
+  CHECK_ERRNO(shmlua_queue_shutdown(h), 0);
+  CHECK(shmlua_queue_ended(h));
+  CHECK_ERRNO(shmlua_queue_push(h, "late", 4, 0, NULL), EPIPE);
+  CHECK(check_exited(pid, 0));
+}
+
+int main(void) {
+  shmlua_queue_limits lim = {MESSAGES, BYTES};
+  shmlua_name n;
+  shmlua_block b;
+  shmlua_queue h;
+  shmlua_error err;
+  size_t layout;
+  check_test = "queue";
+  n = check_name();
+  limits();
+  layout = shmlua_queue_layout_size(&lim, &err);
+  if (!CHECK(shmlua_sync_block_create(&b, &shmlua_queue_type, &n, layout, NULL,
+                                      shmlua_queue_init, &lim, &err) == 0))
+    return check_done();
+  shmlua_queue_open(&h, b.addr, b.size);
+  CHECK(!shmlua_queue_ended(&h));
+  alone(&h);
+  across_processes(&h, &n);
+  shmlua_unlink(&n, &err);
+  shmlua_block_close(&b);
+  return check_done();
+}

@@ -1,0 +1,292 @@
+-- q:push_many and q:pop_many: batches under one lock, across real processes, with the same
+-- guarantees as push and pop (none lost, none duplicated, order kept, whole under SIGKILL).
+local H = require "helper"
+local S = require "sync_helper"
+local shm = require "shm"
+
+local track, cleanup = S.tracker()
+after_each(cleanup)
+
+describe("shm.queue batches", function()
+  it("push_many pushes t[i..j] in order as string.sub takes i and j", function()
+    local q = track(shm.queue { messages = 16, bytes = 256 })
+    assert.equal(3, q:push_many({ "a", "bb", "ccc" }))
+    assert.equal(2, q:push_many({ "1", "2", "3", "4" }, 2, 3))
+    assert.equal(2, q:push_many({ "x", "y", "z" }, -2))
+    assert.equal(0, q:push_many({ "x" }, 2))
+    assert.equal(0, q:push_many({}))
+    local got = {}
+    while q.count > 0 do got[#got + 1] = q:pop() end
+    assert.same({ "a", "bb", "ccc", "2", "3", "y", "z" }, got)
+  end)
+
+  it("pop_many fills t from t[1] with what is there, up to n, and leaves the rest of t",
+    function()
+      local q = track(shm.queue { messages = 16, bytes = 256 })
+      local t = { "old1", "old2", "old3", "old4", "old5" }
+      q:push_many({ "a", "", "c\0d" })
+      assert.equal(2, q:pop_many(t, 2))
+      assert.same({ "a", "", "old3", "old4", "old5" }, t)
+      assert.equal(1, q:pop_many(t, 100))
+      assert.same({ "c\0d", "", "old3", "old4", "old5" }, t)
+      assert.same({ nil, "timeout" }, { q:pop_many(t, 1, 0.05) })
+      assert.same({ nil, "timeout" }, { q:pop_many(t, 1, 0) })
+    end)
+
+  it("push_many stops at the timeout with the count that went in, or nil when none did",
+    function()
+      local q = track(shm.queue { messages = 3, bytes = 64 })
+      assert.same({ 3, "timeout" }, { q:push_many({ "1", "2", "3", "4", "5" }, 1, -1, 0.05) })
+      assert.same({ nil, "timeout" }, { q:push_many({ "6" }, 1, 1, 0) })
+      assert.equal(3, q.count)
+    end)
+
+  it("a message that is not a string or too long raises before any goes in", function()
+    local q = track(shm.queue { messages = 8, bytes = 8 })
+    assert.error_matches(function() q:push_many({ "a", 5 }) end, "t%[2%] is number, not a string")
+    assert.error_matches(function() q:push_many({ "a", ("x"):rep(9) }) end,
+      "t%[2%] is longer than the queue's 8 bytes")
+    assert.error_matches(function() q:push_many({ "a", nil, "c" }, 1, 3) end, "t%[2%] is nil")
+    assert.error_matches(function() q:push_many("abc") end, "table expected")
+    assert.error_matches(function() q:push_many({ "a" }, 1, 1, -1) end, "non%-negative")
+    assert.error_matches(function() q:pop_many({}, 0) end, "count must be at least 1")
+    assert.error_matches(function() q:pop_many(nil, 1) end, "table expected")
+    assert.error_matches(function() q:pop_many({}, "x") end, "number expected")
+    assert.equal(0, q.count)
+    q:close()
+    assert.error_matches(function() q:push_many({ "a" }) end, "closed")
+    assert.error_matches(function() q:pop_many({}, 1) end, "closed")
+  end)
+
+  it("after shutdown push_many is refused and pop_many drains, then says closed", function()
+    local q = track(shm.queue { messages = 8, bytes = 64 })
+    q:push_many({ "a", "b" })
+    q:shutdown()
+    assert.same({ nil, "closed" }, { q:push_many({ "c" }) })
+    local t = {}
+    assert.equal(2, q:pop_many(t, 10))
+    assert.same({ nil, "closed" }, { q:pop_many(t, 10) })
+  end)
+
+  it("pop_many takes a message bigger than its first buffer", function()
+    local q = track(shm.queue { messages = 4, bytes = 300000 })
+    local big = ("b"):rep(200000)
+    q:push_many({ "small", big, "after" })
+    local t = {}
+    local got = {}
+    while #got < 3 do
+      for k = 1, q:pop_many(t, 3) do got[#got + 1] = t[k] end
+    end
+    assert.same({ "small", big, "after" }, got)
+    -- the buffer grown for it goes once small messages are back
+    got, big = nil, nil
+    local q2 = track(shm.queue { messages = 4, bytes = 300000 })
+    q2:push("x")
+    q2:pop_many(t, 1) -- the first buffer is made
+    collectgarbage()
+    collectgarbage()
+    local before = collectgarbage("count")
+    q2:push(("c"):rep(200000))
+    q2:pop_many(t, 1)
+    q2:push("d")
+    q2:pop_many(t, 1)
+    t[1] = nil
+    collectgarbage()
+    collectgarbage()
+    assert.is_true(collectgarbage("count") < before + 100, "a grown buffer stayed")
+  end)
+
+  it("a waiting pop_many wakes for a push from another process", function()
+    local q = track(shm.queue { messages = 4, bytes = 64 })
+    local popper = shm.spawn(function()
+      local t = {}
+      local n = q:pop_many(t, 4, 10)
+      return n, t[1]
+    end)
+    assert.is_true(S.asleep(popper))
+    q:push("wake up")
+    assert.same({ true, 1, "wake up" }, { popper:wait(10) })
+  end)
+
+  it("moves numbered messages between batch and single producers and consumers exactly",
+    function()
+      local q = track(shm.queue { messages = 256, bytes = 16 * 1024 })
+      local P, per = 3, 30000
+      local procs = {}
+      for c = 1, 3 do
+        procs[c] = shm.spawn(function()
+          local count, sum, last, ordered, t = {}, {}, {}, true, {}
+          for p = 1, P do count[p], sum[p], last[p] = 0, 0, 0 end
+          local function seen(msg)
+            local p, n = string.unpack("<I4I4", msg)
+            count[p], sum[p] = count[p] + 1, sum[p] + n
+            if n <= last[p] then ordered = false end
+            last[p] = n
+          end
+          while true do
+            if c == 3 then
+              local msg = q:pop()
+              if not msg then break end
+              seen(msg)
+            else
+              local n = q:pop_many(t, 7 * c)
+              if not n then break end
+              for k = 1, n do seen(t[k]) end
+            end
+          end
+          return count, sum, ordered
+        end)
+      end
+      local producers = {}
+      for p = 1, P do
+        producers[p] = shm.spawn(function()
+          local batch = {}
+          for n = 1, per, 50 do
+            for k = 0, 49 do batch[k + 1] = string.pack("<I4I4", p, n + k) end
+            if p == 3 then
+              for k = 1, 50 do assert(q:push(batch[k])) end
+            else
+              assert(q:push_many(batch) == 50)
+            end
+          end
+          return true
+        end)
+      end
+      for p = 1, P do assert.same({ true, true }, { producers[p]:wait(120) }) end
+      q:shutdown()
+      local count, sum = { 0, 0, 0 }, { 0, 0, 0 }
+      for c = 1, 3 do
+        local r = { procs[c]:wait(120) }
+        assert.is_true(r[1], tostring(r[3]))
+        assert.is_true(r[4], "a consumer saw a producer's messages out of order")
+        for p = 1, P do count[p], sum[p] = count[p] + r[2][p], sum[p] + r[3][p] end
+      end
+      for p = 1, P do
+        assert.equal(per, count[p])
+        assert.equal(per * (per + 1) / 2, sum[p])
+      end
+    end)
+
+  it("stays whole when batch producers and consumers are killed with SIGKILL mid-stream",
+    function()
+      local q = track(shm.queue { messages = 64, bytes = 4096 })
+      local last = { 0, 0 }
+      for round = 1, 5 do
+        local victims = {}
+        for p = 1, 2 do
+          victims[#victims + 1] = shm.spawn(function()
+            local n, batch = last[p], {}
+            while true do
+              for k = 1, 10 do
+                n = n + 1
+                local body = ("%d:%d:"):format(p, n) .. ("x"):rep(n % 50)
+                batch[k] = body .. ("%08x"):format(#body)
+              end
+              local done = 0
+              while done < 10 do done = done + q:push_many(batch, done + 1) end
+            end
+          end)
+        end
+        for _ = 1, 2 do
+          victims[#victims + 1] = shm.spawn(function()
+            local t = {}
+            while true do q:pop_many(t, 16) end
+          end)
+        end
+        os.execute("sleep " .. 0.05 * round)
+        for _, v in ipairs(victims) do v:kill("KILL") end
+        for _, v in ipairs(victims) do assert.same({ nil, "signal", 9 }, { v:wait(10) }) end
+        local left, t = q.count, {}
+        local taken = 0
+        while taken < left do
+          local n = assert(q:pop_many(t, left - taken, 0))
+          for k = 1, n do
+            local msg = t[k]
+            local body, sum = msg:sub(1, -9), msg:sub(-8)
+            assert.equal(("%08x"):format(#body), sum)
+            local p, m = body:match("^(%d):(%d+):x*$")
+            p, m = tonumber(p), tonumber(m)
+            assert.is_true(m > last[p])
+            last[p] = m
+          end
+          taken = taken + n
+        end
+        assert.same({ nil, "empty" }, { q:try_pop() })
+      end
+      assert.equal(1, q:push_many({ "still works" }))
+      assert.equal("still works", q:pop())
+    end)
+end)
+
+describe("shm.queue waits", function()
+  it("of pop_many, push_many and view give way to Ctrl-C (SIGINT) in lua5.4", function()
+    local q = track(shm.queue { messages = 1, bytes = 64 })
+    for _, wait in ipairs {
+      "q:pop_many({}, 4)", "q:view()", "q:push('fill') q:push_many({ 'a', 'b' })",
+    } do
+      local other = S.start([[
+        local q = assert(shm.queue.attach(arg[1]))
+        print("waiting") io.stdout:flush()
+        ]] .. wait .. [[
+      ]], q.name)
+      assert.is_true(S.asleep(other))
+      other:kill("INT")
+      assert.same({ nil, "exit", 1 }, { other:wait(5) })
+      assert.matches("interrupted!", S.output(other))
+      while q.count > 0 do q:pop() end
+    end
+  end)
+
+  it("make a FUTEX_WAKE only for a popper that really sleeps", function()
+    local _, usable = H.sh("strace -qq -o /dev/null true 2>/dev/null")
+    if not usable then return pending("strace cannot trace here (missing or no ptrace)") end
+    -- A stream with pauses, so the popper sleeps now and then: every wake must answer a
+    -- sleep (a waker takes the sleeping flag). Counting sleepers instead, every push made
+    -- while a woken popper was still on its way back made another wake (thousands here).
+    local trace = os.tmpname()
+    local out, ok = H.run("strace -f -qq -e trace=futex -o " .. H.quote(trace) .. " lua5.4", [[
+      local shm = require "shm"
+      local q = shm.queue { messages = 64, bytes = 4096 }
+      local c = shm.spawn(function() for _ = 1, 20000 do q:pop() end end)
+      for i = 1, 20000 do
+        q:push("m")
+        if i % 1000 == 0 then os.execute("sleep 0.002") end
+      end
+      assert(c:wait(60))
+      q:unlink()
+    ]])
+    local f = assert(io.open(trace))
+    local lines = f:read("a")
+    f:close()
+    os.remove(trace)
+    assert.is_true(ok, out)
+    local wakes, waits = 0, 0
+    for line in lines:gmatch("[^\n]+") do
+      if not line:find("PRIVATE", 1, true) then
+        if line:find("FUTEX_WAKE,", 1, true) then wakes = wakes + 1 end
+        if line:find("FUTEX_WAIT,", 1, true) then waits = waits + 1 end
+      end
+    end
+    assert.is_true(wakes <= waits + 1, ("%d wakes for %d sleeps"):format(wakes, waits))
+  end)
+
+  it("spin politely (bounded by SHMLUA_SPIN_US) and then sleep", function()
+    -- A popper with nothing coming sleeps in the kernel soon: the spin is bounded.
+    local q = track(shm.queue { messages = 4, bytes = 64 })
+    local popper = shm.spawn(function() return q:pop(10) end)
+    assert.is_true(S.asleep(popper))
+    q:push("x")
+    assert.same({ true, "x" }, { popper:wait(10) })
+    -- SHMLUA_SPIN_US=0 is read and the waits still work (no spin past the short one).
+    local out, ok = H.run("SHMLUA_SPIN_US=0 lua5.4", [[
+      local shm = require "shm"
+      local s = shm.semaphore(0)
+      local c = shm.spawn(function() for _ = 1, 200 do s:acquire() end end)
+      for _ = 1, 200 do s:release() end
+      print(c:wait(10))
+      s:unlink()
+    ]])
+    assert.is_true(ok, out)
+    assert.equal("true\n", out)
+  end)
+end)

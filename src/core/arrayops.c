@@ -1,0 +1,559 @@
+/* The whole-array kernels (arrayops.h). Each fast loop is written twice through a macro: once
+   with a constant unit step, which the compiler vectorises (-O3, restrict), once with the
+   view's step. Mixed dtypes and narrow integers go through one generic loop over shmlua_num
+   values, which also checks every result before the first is written. */
+#include "arrayops.h"
+
+#include <math.h>
+#include <string.h>
+
+const char *const shmlua_dtype_names[] = {"int8",   "uint8", "int16",  "uint16",  "int32",
+                                          "uint32", "int64", "uint64", "float32", "float64",
+                                          NULL};
+const unsigned char shmlua_dtype_sizes[] = {1, 1, 2, 2, 4, 4, 8, 8, 4, 8};
+const int64_t shmlua_dtype_min[] = {INT8_MIN, 0, INT16_MIN, 0, INT32_MIN, 0};
+const int64_t shmlua_dtype_max[] = {INT8_MAX, UINT8_MAX, INT16_MAX, UINT16_MAX, INT32_MAX,
+                                    UINT32_MAX};
+
+static int is64int(shmlua_dtype t) {
+  return t == SHMLUA_INT64 || t == SHMLUA_UINT64;
+}
+
+/* Element k of v, and v's step in elements. */
+#define ELEM(T, v, k) (*(T *)((v)->p + (ptrdiff_t)(k) * (v)->stride))
+#define STEP(v) ((v)->stride / (ptrdiff_t)shmlua_dtype_sizes[(v)->type])
+
+static double tofloat(shmlua_num v) {
+  return v.isint ? (double)v.i : v.f;
+}
+
+static shmlua_num intnum(int64_t i) {
+  shmlua_num v = {1, i, 0};
+  return v;
+}
+
+static shmlua_num floatnum(double f) {
+  shmlua_num v = {0, 0, f};
+  return v;
+}
+
+/* a < b as Lua compares numbers: exactly, also between an integer and a float. */
+static int less(shmlua_num a, shmlua_num b) {
+  if (a.isint && b.isint)
+    return a.i < b.i;
+  if (!a.isint && !b.isint)
+    return a.f < b.f;
+  if (a.isint) { /* i < f  <=>  i < ceil(f) */
+    if (isnan(b.f))
+      return 0;
+    if (b.f >= 0x1p63)
+      return 1;
+    return b.f > -0x1p63 && a.i < (int64_t)ceil(b.f);
+  }
+  if (isnan(a.f)) /* f < i  <=>  floor(f) < i */
+    return 0;
+  if (a.f < -0x1p63)
+    return 1;
+  return a.f < 0x1p63 && (int64_t)floor(a.f) < b.i;
+}
+
+/* ---- reductions ---- */
+
+enum { PAIRWISE_BLOCK = 128 };
+
+/* NumPy's pairwise summation: blocks of up to 128 summed in 8 lanes, halves added. */
+#define DEFINE_PAIRWISE(NAME, T)                                                              \
+  static double NAME(const T *p, ptrdiff_t step, size_t n) {                                 \
+    double s = 0, r[8];                                                                       \
+    size_t k;                                                                                 \
+    if (n < 8) {                                                                              \
+      for (k = 0; k < n; k++)                                                                 \
+        s += p[(ptrdiff_t)k * step];                                                          \
+      return s;                                                                               \
+    }                                                                                         \
+    if (n > PAIRWISE_BLOCK) {                                                                 \
+      size_t half = n / 2 - n / 2 % 8;                                                        \
+      return NAME(p, step, half) + NAME(p + (ptrdiff_t)half * step, step, n - half);          \
+    }                                                                                         \
+    for (int j = 0; j < 8; j++)                                                               \
+      r[j] = p[j * step];                                                                     \
+    if (step == 1)                                                                            \
+      for (k = 8; k + 8 <= n; k += 8)                                                         \
+        for (int j = 0; j < 8; j++)                                                           \
+          r[j] += p[k + j];                                                                   \
+    else                                                                                      \
+      for (k = 8; k + 8 <= n; k += 8)                                                         \
+        for (int j = 0; j < 8; j++)                                                           \
+          r[j] += p[(ptrdiff_t)(k + j) * step];                                               \
+    s = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));                    \
+    for (; k < n; k++)                                                                        \
+      s += p[(ptrdiff_t)k * step];                                                            \
+    return s;                                                                                 \
+  }
+DEFINE_PAIRWISE(pairwise32, float)
+DEFINE_PAIRWISE(pairwise64, double)
+
+/* Integer sums in uint64: wrapping is defined there, and the bits are Lua's. */
+#define INT_SUM(T)                                                                            \
+  {                                                                                           \
+    const T *p = (const T *)v->p;                                                             \
+    uint64_t s = 0;                                                                           \
+    if (step == 1)                                                                            \
+      for (size_t k = 0; k < v->n; k++)                                                       \
+        s += (uint64_t)(int64_t)p[k];                                                         \
+    else                                                                                      \
+      for (size_t k = 0; k < v->n; k++)                                                       \
+        s += (uint64_t)(int64_t)p[(ptrdiff_t)k * step];                                       \
+    return intnum((int64_t)s);                                                                \
+  }
+
+shmlua_num shmlua_vec_sum(const shmlua_vec *v) {
+  ptrdiff_t step = STEP(v);
+  switch (v->type) {
+  case SHMLUA_INT8: INT_SUM(int8_t)
+  case SHMLUA_UINT8: INT_SUM(uint8_t)
+  case SHMLUA_INT16: INT_SUM(int16_t)
+  case SHMLUA_UINT16: INT_SUM(uint16_t)
+  case SHMLUA_INT32: INT_SUM(int32_t)
+  case SHMLUA_UINT32: INT_SUM(uint32_t)
+  case SHMLUA_INT64: INT_SUM(int64_t)
+  case SHMLUA_UINT64: INT_SUM(uint64_t)
+  case SHMLUA_FLOAT32: return floatnum(pairwise32((const float *)v->p, step, v->n));
+  case SHMLUA_FLOAT64: break;
+  }
+  return floatnum(pairwise64((const double *)v->p, step, v->n));
+}
+
+double shmlua_vec_mean(const shmlua_vec *v) {
+  double s = 0;
+  if (!is64int(v->type))
+    return tofloat(shmlua_vec_sum(v)) / (double)v->n;
+  for (size_t k = 0; k < v->n; k++)
+    s += (double)ELEM(int64_t, v, k); /* uint64 as Lua reads it */
+  return s / (double)v->n;
+}
+
+/* The first extreme; for floats the first NaN ends the search. One test per element in the
+   common case: "not at least as good" is true for a better element or a NaN. uint64
+   compares as the int64 Lua reads. */
+#define EXTREME(T, LE)                                                                        \
+  {                                                                                           \
+    const T *p = (const T *)v->p;                                                             \
+    T best = p[0];                                                                            \
+    size_t pos = 0;                                                                           \
+    if (best != best)                                                                         \
+      break;                                                                                  \
+    for (size_t k = 1; k < v->n; k++) {                                                       \
+      T x = p[(ptrdiff_t)k * step];                                                           \
+      if (max ? !LE(x, best) : !LE(best, x)) {                                                \
+        pos = k;                                                                              \
+        if (x != x)                                                                           \
+          break;                                                                              \
+        best = x;                                                                             \
+      }                                                                                       \
+    }                                                                                         \
+    *out = shmlua_num_load(v->type, p + (ptrdiff_t)pos * step);                               \
+    return pos;                                                                               \
+  }
+#define PLAIN_LE(a, b) ((a) <= (b))
+#define SIGNED_LE(a, b) ((int64_t)(a) <= (int64_t)(b))
+
+size_t shmlua_vec_extreme(const shmlua_vec *v, int max, shmlua_num *out) {
+  ptrdiff_t step = STEP(v);
+  switch (v->type) {
+  case SHMLUA_INT8: EXTREME(int8_t, PLAIN_LE)
+  case SHMLUA_UINT8: EXTREME(uint8_t, PLAIN_LE)
+  case SHMLUA_INT16: EXTREME(int16_t, PLAIN_LE)
+  case SHMLUA_UINT16: EXTREME(uint16_t, PLAIN_LE)
+  case SHMLUA_INT32: EXTREME(int32_t, PLAIN_LE)
+  case SHMLUA_UINT32: EXTREME(uint32_t, PLAIN_LE)
+  case SHMLUA_INT64: EXTREME(int64_t, PLAIN_LE)
+  case SHMLUA_UINT64: EXTREME(uint64_t, SIGNED_LE)
+  case SHMLUA_FLOAT32: EXTREME(float, PLAIN_LE)
+  case SHMLUA_FLOAT64: EXTREME(double, PLAIN_LE)
+  }
+  *out = shmlua_num_load(v->type, v->p); /* a NaN first */
+  return 0;
+}
+
+shmlua_num shmlua_vec_dot(const shmlua_vec *a, const shmlua_vec *b) {
+  size_t n = a->n;
+  if (a->type == SHMLUA_FLOAT64 && b->type == SHMLUA_FLOAT64 && shmlua_vec_contiguous(a) &&
+      shmlua_vec_contiguous(b)) {
+    const double *restrict x = (const double *)a->p, *restrict y = (const double *)b->p;
+    double r[8] = {0}, s = 0;
+    size_t k;
+    for (k = 0; k + 8 <= n; k += 8)
+      for (int j = 0; j < 8; j++)
+        r[j] += x[k + j] * y[k + j];
+    for (; k < n; k++)
+      s += x[k] * y[k];
+    return floatnum(s + ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7])));
+  }
+  if (shmlua_dtype_isfloat(a->type) || shmlua_dtype_isfloat(b->type)) {
+    double s = 0;
+    for (size_t k = 0; k < n; k++)
+      s += tofloat(shmlua_num_load(a->type, &ELEM(char, a, k))) *
+           tofloat(shmlua_num_load(b->type, &ELEM(char, b, k)));
+    return floatnum(s);
+  }
+  uint64_t s = 0;
+  for (size_t k = 0; k < n; k++)
+    s += (uint64_t)shmlua_num_load(a->type, &ELEM(char, a, k)).i *
+         (uint64_t)shmlua_num_load(b->type, &ELEM(char, b, k)).i;
+  return intnum((int64_t)s);
+}
+
+/* Calls MATCH(T) with T the C type of v's elements. */
+#define BY_TYPE(t, MATCH)                                                                     \
+  switch (t) {                                                                                \
+  case SHMLUA_INT8: case SHMLUA_UINT8: MATCH(uint8_t)                                         \
+  case SHMLUA_INT16: case SHMLUA_UINT16: MATCH(uint16_t)                                      \
+  case SHMLUA_INT32: case SHMLUA_UINT32: MATCH(uint32_t)                                      \
+  case SHMLUA_INT64: case SHMLUA_UINT64: MATCH(uint64_t)                                      \
+  case SHMLUA_FLOAT32: MATCH(float)                                                           \
+  case SHMLUA_FLOAT64: MATCH(double)                                                          \
+  }
+
+#define COUNT(T)                                                                              \
+  {                                                                                           \
+    const T *p = (const T *)v->p, e = *(const T *)elem;                                      \
+    if (step == 1)                                                                            \
+      for (size_t k = 0; k < v->n; k++)                                                       \
+        c += p[k] == e;                                                                       \
+    else                                                                                      \
+      for (size_t k = 0; k < v->n; k++)                                                       \
+        c += p[(ptrdiff_t)k * step] == e;                                                     \
+    break;                                                                                    \
+  }
+
+size_t shmlua_vec_count(const shmlua_vec *v, const void *elem) {
+  ptrdiff_t step = STEP(v);
+  size_t c = 0;
+  BY_TYPE(v->type, COUNT)
+  return c;
+}
+
+#define FIND(T)                                                                               \
+  {                                                                                           \
+    const T *p = (const T *)v->p, e = *(const T *)elem;                                      \
+    for (size_t k = 0; k < v->n; k++)                                                         \
+      if (p[(ptrdiff_t)k * step] == e)                                                        \
+        return k;                                                                             \
+    break;                                                                                    \
+  }
+
+size_t shmlua_vec_find(const shmlua_vec *v, const void *elem) {
+  ptrdiff_t step = STEP(v);
+  BY_TYPE(v->type, FIND)
+  return v->n;
+}
+
+size_t shmlua_vec_search(const shmlua_vec *v, shmlua_num x) {
+  size_t lo = 0, hi = v->n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    shmlua_num e = shmlua_num_load(v->type, &ELEM(char, v, mid));
+    int below = e.isint || !isnan(e.f) ? (!x.isint && isnan(x.f)) || less(e, x) : 0;
+    if (below)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo;
+}
+
+/* ---- element-wise updates ---- */
+
+/* Lua's a + b, a - b, a * b, a / b. */
+static shmlua_num arith(shmlua_update op, shmlua_num a, shmlua_num b) {
+  if (op != SHMLUA_DIV && a.isint && b.isint) {
+    uint64_t x = (uint64_t)a.i, y = (uint64_t)b.i;
+    return intnum((int64_t)(op == SHMLUA_ADD ? x + y : op == SHMLUA_SUB ? x - y : x * y));
+  }
+  double x = tofloat(a), y = tofloat(b);
+  return floatnum(op == SHMLUA_ADD ? x + y : op == SHMLUA_SUB ? x - y : op == SHMLUA_MUL ? x * y
+                                                                                       : x / y);
+}
+
+/* The new value of element k (d: its value) in the generic loop; *sum: cumsum's state. */
+static shmlua_num updated(shmlua_update op, const shmlua_operands *o, shmlua_num d, size_t k,
+                          shmlua_num *sum) {
+  shmlua_num x = o->x ? shmlua_num_load(o->x->type, &ELEM(char, o->x, k)) : o->s;
+  switch (op) {
+  case SHMLUA_AXPY: return arith(SHMLUA_ADD, d, arith(SHMLUA_MUL, o->s, x));
+  case SHMLUA_CLAMP: return less(d, o->s) ? o->s : less(o->hi, d) ? o->hi : d;
+  case SHMLUA_ABS:
+    if (d.isint)
+      return d.i < 0 ? intnum((int64_t)(0 - (uint64_t)d.i)) : d;
+    return floatnum(fabs(d.f));
+  case SHMLUA_CUMSUM: return *sum = arith(SHMLUA_ADD, *sum, d);
+  case SHMLUA_ARANGE: return arith(SHMLUA_ADD, o->s, arith(SHMLUA_MUL, intnum((int64_t)k), o->hi));
+  default: return arith(op, d, x);
+  }
+}
+
+/* Any dtype, any operands: the first pass checks every result, the second writes them. */
+static int update_checked(const shmlua_vec *d, shmlua_update op, const shmlua_operands *o,
+                          size_t *bad, shmlua_num *badval) {
+  for (int pass = 0; pass < 2; pass++) {
+    shmlua_num sum = intnum(0);
+    for (size_t k = 0; k < d->n; k++) {
+      unsigned char *p = &ELEM(unsigned char, d, k);
+      shmlua_num r = updated(op, o, shmlua_num_load(d->type, p), k, &sum);
+      int64_t ignored;
+      int why = pass == 0 ? shmlua_num_storable(d->type, r, &ignored) : shmlua_num_store(d->type, p, r);
+      if (why != SHMLUA_STORE_OK) {
+        *bad = k;
+        *badval = r;
+        return why;
+      }
+    }
+  }
+  return SHMLUA_STORE_OK;
+}
+
+/* One loop over D (element k of the destination) and X (of the operand vector), the unit
+   step spelled as a constant so that it vectorises. */
+#define MAP(STMT)                                                                             \
+  do {                                                                                        \
+    if (ds == 1 && xs <= 1) {                                                                 \
+      const ptrdiff_t DS = 1, XS = xs; (void)XS;                                              \
+      for (size_t k = 0; k < n; k++)                                                          \
+        STMT;                                                                                 \
+    } else {                                                                                  \
+      const ptrdiff_t DS = ds, XS = xs; (void)XS;                                             \
+      for (size_t k = 0; k < n; k++)                                                          \
+        STMT;                                                                                 \
+    }                                                                                         \
+  } while (0)
+#define D d[(ptrdiff_t)k * DS]
+#define X x[(ptrdiff_t)k * XS]
+
+/* Float destinations (the operand vector, if any, of the same dtype): no result can fail. */
+#define DEFINE_FLOAT_UPDATE(NAME, T)                                                          \
+  static void NAME(T *restrict d, ptrdiff_t ds, const T *restrict x, ptrdiff_t xs, size_t n,  \
+                   shmlua_update op, T s, T hi) {                                             \
+    double sum = 0;                                                                           \
+    switch (op) {                                                                             \
+    case SHMLUA_ADD: if (x) MAP(D += X); else MAP(D += s); break;                             \
+    case SHMLUA_SUB: if (x) MAP(D -= X); else MAP(D -= s); break;                             \
+    case SHMLUA_MUL: if (x) MAP(D *= X); else MAP(D *= s); break;                             \
+    case SHMLUA_DIV: if (x) MAP(D /= X); else MAP(D /= s); break;                             \
+    case SHMLUA_AXPY: MAP(D += s * X); break;                                                 \
+    case SHMLUA_CLAMP: MAP(D = D < s ? s : D > hi ? hi : D); break;                           \
+    case SHMLUA_ABS: MAP(D = D < 0 ? -D : D == 0 ? 0 : D); break;                             \
+    case SHMLUA_CUMSUM: MAP(D = (T)(sum += D)); break;                                        \
+    case SHMLUA_ARANGE: MAP(D = (T)((double)s + (double)k * (double)hi)); break;              \
+    }                                                                                         \
+  }
+DEFINE_FLOAT_UPDATE(update_f32, float)
+DEFINE_FLOAT_UPDATE(update_f64, double)
+
+/* int64 and uint64 destinations with integer operands (any vector of the same width): Lua's
+   wrapping arithmetic, in uint64 where it is defined; comparisons as the int64 Lua reads. */
+static void update_i64(uint64_t *restrict d, ptrdiff_t ds, const uint64_t *restrict x,
+                       ptrdiff_t xs, size_t n, shmlua_update op, uint64_t s, uint64_t hi) {
+  uint64_t sum = 0;
+  switch (op) {
+  case SHMLUA_ADD: if (x) MAP(D += X); else MAP(D += s); break;
+  case SHMLUA_SUB: if (x) MAP(D -= X); else MAP(D -= s); break;
+  case SHMLUA_MUL: if (x) MAP(D *= X); else MAP(D *= s); break;
+  case SHMLUA_AXPY: MAP(D += s * X); break;
+  case SHMLUA_CLAMP:
+    MAP(D = (int64_t)D < (int64_t)s ? s : (int64_t)D > (int64_t)hi ? hi : D);
+    break;
+  case SHMLUA_ABS: MAP(D = (int64_t)D < 0 ? 0 - D : D); break;
+  case SHMLUA_CUMSUM: MAP(D = (sum += D)); break;
+  case SHMLUA_ARANGE: MAP(D = s + (uint64_t)k * hi); break;
+  case SHMLUA_DIV: break; /* a float: never here */
+  }
+}
+#undef D
+#undef X
+
+int shmlua_vec_update(const shmlua_vec *d, shmlua_update op, const shmlua_operands *o,
+                      size_t *bad, shmlua_num *badval) {
+  const shmlua_vec *x = o->x;
+  ptrdiff_t ds = STEP(d), xs = x ? STEP(x) : 0;
+  int unsigned_dtype = d->type == SHMLUA_UINT8 || d->type == SHMLUA_UINT16 ||
+                       d->type == SHMLUA_UINT32 || d->type == SHMLUA_UINT64;
+  if (op == SHMLUA_ABS && unsigned_dtype)
+    return SHMLUA_STORE_OK;
+  if (shmlua_dtype_isfloat(d->type) && (!x || x->type == d->type)) {
+    double s = tofloat(o->s), hi = tofloat(o->hi);
+    if (d->type == SHMLUA_FLOAT64)
+      update_f64((double *)d->p, ds, x ? (const double *)x->p : NULL, xs, d->n, op, s, hi);
+    else
+      update_f32((float *)d->p, ds, x ? (const float *)x->p : NULL, xs, d->n, op, (float)s,
+                 (float)hi);
+    return SHMLUA_STORE_OK;
+  }
+  if (is64int(d->type) && (!x || is64int(x->type)) && o->s.isint && o->hi.isint &&
+      op != SHMLUA_DIV) {
+    update_i64((uint64_t *)d->p, ds, x ? (const uint64_t *)x->p : NULL, xs, d->n, op,
+               (uint64_t)o->s.i, (uint64_t)o->hi.i);
+    return SHMLUA_STORE_OK;
+  }
+  return update_checked(d, op, o, bad, badval);
+}
+
+/* ---- sorting ---- */
+
+/* Elements are sorted as unsigned keys of their width, made so that the key order is the
+   element order: the sign bit flipped for signed integers (uint64 too: it orders as the
+   int64 Lua reads), and for floats all bits flipped if negative, else the sign bit; every
+   NaN becomes the largest key (so NaNs go last, as one canonical NaN). Then a least
+   significant digit radix sort, 11 bits a pass, skipping the passes where all keys share
+   the digit; short runs by insertion. */
+enum { RADIX_BITS = 11, RADIX_BUCKETS = 1 << RADIX_BITS, RADIX_PASSES_MAX = 6,
+       INSERTION_MAX = 32 };
+
+#define DEFINE_KEYSORT(NAME, U)                                                               \
+  static void NAME##_tokeys(U *a, size_t n, int isfloat, int issigned) {                      \
+    /* the bits of an infinity: a float key above them (sign aside) is a NaN */              \
+    const U top = (U)((U)1 << (sizeof(U) * 8 - 1)),                                           \
+            infinity = (U)(sizeof(U) == 8 ? 0x7ff0000000000000u : 0x7f800000u);              \
+    if (isfloat)                                                                              \
+      for (size_t k = 0; k < n; k++)                                                          \
+        a[k] = (U)(a[k] & ~top) > infinity ? (U)~(U)0                                         \
+                                           : (U)(a[k] ^ (a[k] & top ? (U)~(U)0 : top));       \
+    else if (issigned)                                                                        \
+      for (size_t k = 0; k < n; k++)                                                          \
+        a[k] ^= top;                                                                          \
+  }                                                                                           \
+  static void NAME##_fromkeys(U *a, size_t n, int isfloat, int issigned) {                    \
+    const U top = (U)((U)1 << (sizeof(U) * 8 - 1));                                           \
+    if (isfloat)                                                                              \
+      for (size_t k = 0; k < n; k++)                                                          \
+        a[k] ^= a[k] & top ? top : (U)~(U)0;                                                  \
+    else if (issigned)                                                                        \
+      for (size_t k = 0; k < n; k++)                                                          \
+        a[k] ^= top;                                                                          \
+  }                                                                                           \
+  static void NAME##_sort(U *a, U *buf, size_t *count, size_t n) {                            \
+    enum { PASSES = (sizeof(U) * 8 + RADIX_BITS - 1) / RADIX_BITS };                          \
+    U *src = a, *dst = buf;                                                                   \
+    if (n <= INSERTION_MAX) {                                                                 \
+      for (size_t k = 1; k < n; k++) {                                                        \
+        U v = a[k];                                                                           \
+        size_t m = k;                                                                         \
+        for (; m > 0 && v < a[m - 1]; m--)                                                    \
+          a[m] = a[m - 1];                                                                    \
+        a[m] = v;                                                                             \
+      }                                                                                       \
+      return;                                                                                 \
+    }                                                                                         \
+    memset(count, 0, PASSES * RADIX_BUCKETS * sizeof *count);                                 \
+    for (size_t k = 0; k < n; k++)                                                            \
+      for (int p = 0; p < PASSES; p++)                                                        \
+        count[p * RADIX_BUCKETS + ((a[k] >> (p * RADIX_BITS)) & (RADIX_BUCKETS - 1))]++;      \
+    for (int p = 0; p < PASSES; p++) {                                                        \
+      size_t *c = count + p * RADIX_BUCKETS, sum = 0;                                         \
+      if (c[(src[0] >> (p * RADIX_BITS)) & (RADIX_BUCKETS - 1)] == n)                         \
+        continue;                                                                             \
+      for (int d = 0; d < RADIX_BUCKETS; d++) {                                               \
+        size_t here = c[d];                                                                   \
+        c[d] = sum;                                                                           \
+        sum += here;                                                                          \
+      }                                                                                       \
+      for (size_t k = 0; k < n; k++)                                                          \
+        dst[c[(src[k] >> (p * RADIX_BITS)) & (RADIX_BUCKETS - 1)]++] = src[k];                \
+      U *t = src;                                                                             \
+      src = dst;                                                                              \
+      dst = t;                                                                                \
+    }                                                                                         \
+    if (src != a)                                                                             \
+      memcpy(a, src, n * sizeof *a);                                                          \
+  }                                                                                           \
+  /* The keys at the end that are NaNs. */                                                    \
+  static size_t NAME##_nans(const U *a, size_t n) {                                           \
+    size_t k = n;                                                                             \
+    while (k > 0 && a[k - 1] == (U)~(U)0)                                                     \
+      k--;                                                                                    \
+    return n - k;                                                                             \
+  }
+DEFINE_KEYSORT(keys8, uint8_t)
+DEFINE_KEYSORT(keys16, uint16_t)
+DEFINE_KEYSORT(keys32, uint32_t)
+DEFINE_KEYSORT(keys64, uint64_t)
+
+#define SORT_KEYS(NAME)                                                                       \
+  {                                                                                           \
+    NAME##_tokeys((void *)run.p, n, isfloat, issigned);                                       \
+    NAME##_sort((void *)run.p, (void *)buf, count, n);                                        \
+    numbers = n - (isfloat ? NAME##_nans((void *)run.p, n) : 0);                             \
+    if (descending) {                                                                         \
+      run.n = numbers;                                                                        \
+      shmlua_vec_reverse(&run);                                                               \
+      run.n = n;                                                                              \
+    }                                                                                         \
+    NAME##_fromkeys((void *)run.p, n, isfloat, issigned);                                     \
+    break;                                                                                    \
+  }
+
+int shmlua_vec_contiguous(const shmlua_vec *v) {
+  return v->stride == (ptrdiff_t)shmlua_dtype_sizes[v->type];
+}
+
+size_t shmlua_vec_sort_scratch(const shmlua_vec *v) {
+  size_t run = v->n * shmlua_dtype_sizes[v->type];
+  return RADIX_PASSES_MAX * RADIX_BUCKETS * sizeof(size_t) + run +
+         (shmlua_vec_contiguous(v) ? 0 : run);
+}
+
+void shmlua_vec_sort(const shmlua_vec *v, int descending, void *scratch) {
+  size_t size = shmlua_dtype_sizes[v->type], n = v->n, numbers;
+  size_t *count = scratch;
+  unsigned char *buf = (unsigned char *)scratch + RADIX_PASSES_MAX * RADIX_BUCKETS * sizeof *count;
+  shmlua_vec run = {v->p, (ptrdiff_t)size, n, v->type};
+  int isfloat = shmlua_dtype_isfloat(v->type);
+  int issigned = v->type == SHMLUA_INT8 || v->type == SHMLUA_INT16 ||
+                 v->type == SHMLUA_INT32 || v->type == SHMLUA_INT64 || v->type == SHMLUA_UINT64;
+  if (n < 2)
+    return;
+  if (!shmlua_vec_contiguous(v)) {
+    run.p = buf + n * size;
+    shmlua_vec_copy(&run, v);
+  }
+  switch (size) {
+  case 1: SORT_KEYS(keys8)
+  case 2: SORT_KEYS(keys16)
+  case 4: SORT_KEYS(keys32)
+  default: SORT_KEYS(keys64)
+  }
+  if (run.p != v->p)
+    shmlua_vec_copy(v, &run);
+}
+
+#define SWAP_ENDS(T)                                                                          \
+  for (size_t k = 0, m = v->n - 1; k < m; k++, m--) {                                         \
+    T t = ELEM(T, v, k);                                                                      \
+    ELEM(T, v, k) = ELEM(T, v, m);                                                            \
+    ELEM(T, v, m) = t;                                                                        \
+  }                                                                                           \
+  break;
+
+void shmlua_vec_reverse(const shmlua_vec *v) {
+  if (v->n < 2)
+    return;
+  BY_TYPE(v->type, SWAP_ENDS)
+}
+
+#define COPY_SAME(T)                                                                          \
+  for (size_t k = 0; k < d->n; k++)                                                           \
+    ELEM(T, d, k) = ELEM(T, src, k);                                                          \
+  break;
+
+void shmlua_vec_copy(const shmlua_vec *d, const shmlua_vec *src) {
+  if (d->type != src->type) {
+    for (size_t k = 0; k < d->n; k++)
+      shmlua_num_store(d->type, &ELEM(char, d, k),
+                       shmlua_num_load(src->type, &ELEM(char, src, k)));
+  } else if (shmlua_vec_contiguous(d) && shmlua_vec_contiguous(src)) {
+    if (d->n > 0)
+      memcpy(d->p, src->p, d->n * shmlua_dtype_sizes[d->type]);
+  } else {
+    BY_TYPE(d->type, COPY_SAME)
+  }
+}

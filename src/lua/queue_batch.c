@@ -1,0 +1,175 @@
+/* The queue's batch methods: q:push_many(t [, i [, j [, timeout]]]) and
+   q:pop_many(t, n [, timeout]). Each call takes the end's lock once per batch instead of once
+   per message (src/core/queue.c: shmlua_queue_push_many, shmlua_queue_pop_many). */
+#include <errno.h>
+
+#include "sync.h"
+
+/* Messages handed to the core per push_many call (a C array on the stack), and the first size
+   of the buffer pop_many copies records into (it grows to fit one record when needed, and
+   is dropped after a call that used less than a quarter of a grown one). */
+enum { CHUNK = 64, FIRST_BUFFER = 64 * 1024 };
+
+static const shmlua_synclass *queue_class;
+
+typedef struct pushing {
+  shmlua_queue *h;
+  const shmlua_queue_message *m;
+  size_t count, pushed;
+} pushing;
+
+static int pushop(void *ctx, const struct timespec *deadline) {
+  pushing *p = ctx;
+  return shmlua_queue_push_many(p->h, p->m, p->count, &p->pushed, 1, deadline);
+}
+
+/* Why a batch stopped short, as push and pop say it. */
+static const char *reason(int rc) {
+  switch (rc) {
+  case EAGAIN:
+    return "full";
+  case ETIMEDOUT:
+    return "timeout";
+  case EPIPE:
+    return "closed";
+  default:
+    return NULL;
+  }
+}
+
+/* The message t[k] (raw access): a string no longer than the queue takes, or an error. */
+static const char *message_at(lua_State *L, shmlua_syncud *u, lua_Integer k, size_t *len) {
+  const char *s;
+  if (lua_rawgeti(L, 2, k) != LUA_TSTRING)
+    luaL_argerror(L, 2, lua_pushfstring(L, "t[%I] is %s, not a string", (LUAI_UACINT)k,
+                                        luaL_typename(L, -1)));
+  s = lua_tolstring(L, -1, len);
+  if (*len > u->as.queue.max_bytes)
+    luaL_argerror(L, 2, lua_pushfstring(L, "t[%I] is longer than the queue's %I bytes",
+                                        (LUAI_UACINT)k, (LUAI_UACINT)u->as.queue.max_bytes));
+  lua_pop(L, 1); /* t still holds it, and no Lua code runs until we are done with it */
+  return s;
+}
+
+/* q:push_many(t [, i [, j [, timeout]]]) -> count [, reason]. Pushes the strings t[i..j] in
+   order (i, j as string.sub takes them, over #t), waiting for room as push does. Every
+   message is checked before the first goes in. All in: the count. Fewer: the count and why
+   ("timeout", "closed"); none: nil and why. */
+static int queue_push_many(lua_State *L) {
+  shmlua_syncud *u = shmlua_sync_check(L, 1, queue_class);
+  shmlua_queue_message batch[CHUNK];
+  struct timespec deadline;
+  const struct timespec *d;
+  size_t first, n, done = 0;
+  luaL_checktype(L, 2, LUA_TTABLE);
+  n = shmlua_range(luaL_optinteger(L, 3, 1), luaL_optinteger(L, 4, -1), lua_rawlen(L, 2),
+                   &first);
+  d = shmlua_opttimeout(L, 5, &deadline);
+  lua_settop(L, 2);
+  /* Checked all first; the first chunk's messages are kept from the same pass. */
+  for (size_t k = 0; k < n; k++) {
+    shmlua_queue_message m;
+    m.data = message_at(L, u, (lua_Integer)(first + k + 1), &m.len);
+    if (k < CHUNK)
+      batch[k] = m;
+  }
+  while (done < n) {
+    pushing p = {&u->as.queue, batch, n - done < CHUNK ? n - done : CHUNK, 0};
+    int rc;
+    if (done > 0)
+      for (size_t k = 0; k < p.count; k++)
+        batch[k].data = message_at(L, u, (lua_Integer)(first + done + k + 1), &batch[k].len);
+    while (p.count > 0) {
+      if ((rc = shmlua_sync_wait(L, pushop, &p, d, 1, NULL)) != 0) {
+        if (!reason(rc))
+          return shmlua_sync_error(L, u, rc);
+        if (done == 0)
+          return shmlua_sync_fail(L, reason(rc));
+        lua_pushinteger(L, (lua_Integer)done);
+        lua_pushstring(L, reason(rc));
+        return 2;
+      }
+      done += p.pushed;
+      p.m += p.pushed;
+      p.count -= p.pushed;
+    }
+  }
+  lua_pushinteger(L, (lua_Integer)done);
+  return 1;
+}
+
+typedef struct popping {
+  shmlua_queue *h;
+  void *buffer;
+  size_t capacity, max, count, total;
+} popping;
+
+static int popop(void *ctx, const struct timespec *deadline) {
+  popping *p = ctx;
+  return shmlua_queue_pop_many(p->h, p->max, p->buffer, p->capacity, &p->count, &p->total, 1,
+                               deadline);
+}
+
+/* The queue's record buffer (its user value), at least size bytes: made or grown here, before
+   any lock is taken, so the copy under the lock cannot fail. Left on the stack. */
+static void *record_buffer(lua_State *L, size_t size, size_t *capacity) {
+  if (lua_getiuservalue(L, 1, SHMLUA_SYNC_UV_LINK) == LUA_TUSERDATA &&
+      lua_rawlen(L, -1) >= size) {
+    *capacity = lua_rawlen(L, -1);
+    return lua_touserdata(L, -1);
+  }
+  lua_pop(L, 1);
+  lua_newuserdatauv(L, size, 0);
+  lua_pushvalue(L, -1);
+  lua_setiuservalue(L, 1, SHMLUA_SYNC_UV_LINK);
+  *capacity = size;
+  return lua_touserdata(L, -1);
+}
+
+/* q:pop_many(t, n [, timeout]) -> count. Waits as pop does for at least one message, then
+   takes up to n of those there at once and stores them in t[1..count] (raw, the rest of t
+   left as it is). None: nil and "timeout", "empty" never (it waits), or "closed". */
+static int queue_pop_many(lua_State *L) {
+  shmlua_syncud *u = shmlua_sync_check(L, 1, queue_class);
+  struct timespec deadline;
+  const struct timespec *d;
+  lua_Integer n;
+  popping p = {&u->as.queue, NULL, 0, 0, 0, FIRST_BUFFER};
+  size_t at = 0, len;
+  const void *data;
+  int rc;
+  luaL_checktype(L, 2, LUA_TTABLE);
+  n = luaL_checkinteger(L, 3);
+  luaL_argcheck(L, n >= 1, 3, "count must be at least 1");
+  d = shmlua_opttimeout(L, 4, &deadline);
+  lua_settop(L, 2);
+  p.max = (lua_Unsigned)n < (size_t)-1 ? (size_t)n : (size_t)-1;
+  for (;;) {
+    p.buffer = record_buffer(L, p.total, &p.capacity);
+    if ((rc = shmlua_sync_wait(L, popop, &p, d, 1, NULL)) != ENOBUFS)
+      break;
+    lua_pop(L, 1); /* p.total: what the first record needs */
+  }
+  if (rc != 0) {
+    if (!reason(rc))
+      return shmlua_sync_error(L, u, rc);
+    return shmlua_sync_fail(L, reason(rc));
+  }
+  for (lua_Integer k = 1; shmlua_queue_record(p.buffer, p.total, &at, &data, &len); k++) {
+    lua_pushlstring(L, data, len);
+    lua_rawseti(L, 2, k);
+  }
+  if (p.capacity > FIRST_BUFFER && p.total < p.capacity / 4) {
+    lua_pushnil(L); /* grown for a big message, now mostly idle: let it go */
+    lua_setiuservalue(L, 1, SHMLUA_SYNC_UV_LINK);
+  }
+  lua_pushinteger(L, (lua_Integer)p.count);
+  return 1;
+}
+
+void shmlua_open_queue_batch(lua_State *L, const shmlua_synclass *cls) {
+  static const luaL_Reg methods[] = {
+      {"push_many", queue_push_many}, {"pop_many", queue_pop_many}, {NULL, NULL}};
+  queue_class = cls;
+  shmlua_addmethods(L, cls->tname, methods);
+}

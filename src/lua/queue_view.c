@@ -1,0 +1,204 @@
+/* q:view([timeout]): the oldest message read in place, without copying it out of the queue.
+   A view is buf-like (#v, v:byte, v:sub, v:unpack) and holds the head's lock until
+   v:release() (or <close>, or collection) takes the message out; a view used after that
+   raises. While it is open no other popper gets past it, and this process's own pops fail
+   (the lock is held). Closing the queue leaves the message in. */
+#include <errno.h>
+#include <string.h>
+
+#include <lualib.h>
+
+#include "sync.h"
+
+#define VIEW_MT "shm.view"
+
+static const shmlua_synclass *queue_class;
+static const char view_class; /* its address is the views' tag */
+
+typedef struct view {
+  shmlua_queue_view v;
+  shmlua_syncud *u; /* the queue, kept alive by the user value */
+} view;
+
+static size_t length(const view *w) {
+  return w->v.len[0] + w->v.len[1];
+}
+
+/* Copies len bytes from offset at of the message (which may wrap around the ring). */
+static void copy_out(const view *w, size_t at, size_t len, char *dst) {
+  if (at < w->v.len[0]) {
+    size_t first = w->v.len[0] - at < len ? w->v.len[0] - at : len;
+    memcpy(dst, w->v.part[0] + at, first);
+    dst += first;
+    len -= first;
+    at = w->v.len[0];
+  }
+  if (len > 0)
+    memcpy(dst, w->v.part[1] + (at - w->v.len[0]), len);
+}
+
+static view *checkview(lua_State *L);
+
+/* Pushes the message's bytes at..at+len as a string (the view at index 1): one copy when they
+   do not wrap. Where lua_pushlstring may collect before it copies (5.1, 5.2, LuaJIT), a
+   finalizer run then may close the queue: the bytes go through memory of ours instead, copied
+   once it is allocated and the view is checked again. */
+static void push_bytes(lua_State *L, const view *w, size_t at, size_t len) {
+#if SHMLUA_PUSH_COLLECTS_FIRST
+  char *copy = lua_newuserdata(L, len);
+  copy_out(checkview(L), at, len, copy);
+  lua_pushlstring(L, copy, len);
+  lua_remove(L, -2);
+  (void)w;
+#else
+  luaL_Buffer b;
+  if (at + len <= w->v.len[0]) {
+    lua_pushlstring(L, (const char *)w->v.part[0] + at, len);
+    return;
+  }
+  copy_out(w, at, len, luaL_buffinitsize(L, &b, len));
+  luaL_pushresultsize(&b, len);
+#endif
+}
+
+static view *toview(lua_State *L) {
+  view *w = shmlua_totagged(L, 1, sizeof *w, &view_class);
+  if (!w)
+    luaL_typeerror(L, 1, VIEW_MT);
+  return w;
+}
+
+static int is_open(const view *w) {
+  return w->u && w->u->block.addr && shmlua_queue_view_open(&w->u->as.queue, &w->v);
+}
+
+static view *checkview(lua_State *L) {
+  view *w = toview(L);
+  if (!is_open(w))
+    luaL_error(L, "view of a queue message used after its release");
+  return w;
+}
+
+static int view_len(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)length(checkview(L)));
+  return 1;
+}
+
+/* v:sub([i [, j]]) as string.sub. */
+static int view_sub(lua_State *L) {
+  view *w = checkview(L);
+  size_t first, n = shmlua_range(luaL_optinteger(L, 2, 1), luaL_optinteger(L, 3, -1), length(w),
+                                 &first);
+  push_bytes(L, w, n ? first : 0, n);
+  return 1;
+}
+
+/* v:byte([i [, j]]) as string.byte. */
+static int view_byte(lua_State *L) {
+  view *w = checkview(L);
+  lua_Integer i = luaL_optinteger(L, 2, 1);
+  size_t first, n = shmlua_range(i, luaL_optinteger(L, 3, i), length(w), &first);
+  luaL_checkstack(L, (int)(n < 1000000 ? n : 1000000), "string slice too long");
+  for (size_t k = 0; k < n; k++) {
+    unsigned char c;
+    copy_out(w, first + k, 1, (char *)&c);
+    lua_pushinteger(L, c);
+  }
+  return (int)n;
+}
+
+/* Bytes at..at+len of the view src, checked again: a finalizer may run between two tries. */
+static void push_view(lua_State *L, void *src, size_t at, size_t len) {
+  (void)src;
+  push_bytes(L, checkview(L), at, len);
+}
+
+/* v:unpack(fmt [, i]) as string.unpack on the message. */
+static int view_unpack(lua_State *L) {
+  view *w = checkview(L);
+  size_t start;
+  int n;
+  if (lua_isnil(L, lua_upvalueindex(1))) /* Lua 5.1, 5.2 and LuaJIT */
+    return luaL_error(L, "v:unpack needs string.unpack (Lua 5.3 or later)");
+  luaL_checkstring(L, 2);
+  start = shmlua_checkstart(L, luaL_optinteger(L, 3, 1), length(w));
+  lua_settop(L, 2);
+  n = shmlua_unpack_window(L, lua_upvalueindex(1), length(w), start, push_view, w);
+  return n < 0 ? lua_error(L) : n; /* string.unpack's own "data string too short" */
+}
+
+/* v:release(): takes the message out of the queue; again, or after the queue closed, does
+   nothing. */
+static int view_release(lua_State *L) {
+  view *w = toview(L);
+  if (is_open(w))
+    shmlua_queue_view_release(&w->u->as.queue, &w->v);
+  w->u = NULL;
+  return 0;
+}
+
+static int view_tostring(lua_State *L) {
+  view *w = toview(L);
+  if (is_open(w))
+    lua_pushfstring(L, VIEW_MT ": %I bytes", (LUAI_UACINT)length(w));
+  else
+    lua_pushliteral(L, VIEW_MT ": released");
+  return 1;
+}
+
+typedef struct peeking {
+  shmlua_queue *h;
+  shmlua_queue_view *v;
+} peeking;
+
+static int peekop(void *ctx, const struct timespec *deadline) {
+  peeking *p = ctx;
+  return shmlua_queue_peek(p->h, p->v, 1, deadline);
+}
+
+/* q:view([timeout]) -> view, or nil and "timeout" or "closed". */
+static int queue_view(lua_State *L) {
+  shmlua_syncud *u = shmlua_sync_check(L, 1, queue_class);
+  struct timespec deadline;
+  const struct timespec *d = shmlua_opttimeout(L, 2, &deadline);
+  view *w;
+  peeking p;
+  int rc;
+  lua_settop(L, 1);
+  /* Made first: once the lock is held nothing may raise before the view owns it. */
+  w = shmlua_newtagged(L, sizeof *w, 1, &view_class);
+  memset(w, 0, sizeof *w);
+  luaL_setmetatable(L, VIEW_MT);
+  lua_pushvalue(L, 1);
+  lua_setiuservalue(L, -2, 1);
+  p.h = &u->as.queue;
+  p.v = &w->v;
+  if ((rc = shmlua_sync_wait(L, peekop, &p, d, 1, NULL)) == 0) {
+    w->u = u;
+    return 1;
+  }
+  if (rc == ETIMEDOUT)
+    return shmlua_sync_fail(L, "timeout");
+  if (rc == EPIPE)
+    return shmlua_sync_fail(L, "closed");
+  return shmlua_sync_error(L, u, rc);
+}
+
+void shmlua_open_queue_view(lua_State *L, const shmlua_synclass *cls) {
+  static const luaL_Reg metamethods[] = {{"__len", view_len},     {"__close", view_release},
+                                         {"__gc", view_release},  {"__tostring", view_tostring},
+                                         {NULL, NULL}};
+  static const luaL_Reg methods[] = {
+      {"sub", view_sub}, {"byte", view_byte}, {"release", view_release}, {NULL, NULL}};
+  static const luaL_Reg queue_methods[] = {{"view", queue_view}, {NULL, NULL}};
+  queue_class = cls;
+  shmlua_newclass(L, VIEW_MT, metamethods, methods, NULL);
+  /* unpack's upvalue: the string library's own, whatever a script does to string.unpack */
+  lua_getfield(L, -1, SHMLUA_METHODS);
+  luaL_requiref(L, LUA_STRLIBNAME, luaopen_string, 0);
+  lua_getfield(L, -1, "unpack");
+  lua_pushcclosure(L, view_unpack, 1);
+  lua_setfield(L, -3, "unpack");
+  lua_pop(L, 3);
+  shmlua_addmethods(L, cls->tname, queue_methods);
+}
