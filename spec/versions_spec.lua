@@ -36,6 +36,15 @@ describe("numbers without native integers (5.1, 5.2, LuaJIT)", function()
       end
       assert.equal(BIG, m.buf:sub(1, 8)) -- nothing was rounded or written
     end
+    -- results computed in C obey the same rule: a sum beyond 2^53 raises where it cannot
+    -- be exact
+    local two = m:array("int64", 1, 2)
+    two[1], two[2] = 2 ^ 52, 2 ^ 52 + 2
+    if H.native_integers then
+      assert.equal(2 ^ 53 + 2, two:sum())
+    else
+      assert.error_matches(function() return two:sum() end, "beyond 2^53", 1, true)
+    end
     assert.error_matches(function() m:array("int8", 2 ^ 60) end,
       H.native_integers and "out of range" or "number has no integer representation")
   end)
@@ -98,6 +107,42 @@ describe("element access", function()
     assert.equal(0, m.buf[1])
     r:close()
     m:close()
+  end)
+
+  -- Views of views carry a byte stride (negative when reversed): LuaJIT's FFI path must step
+  -- by it, as C does, and a closed block must still raise through them.
+  it("follows strided, reversed and reshaped views, also from a hot loop", function()
+    for _, dtype in ipairs({ "uint8", "int32", "float64" }) do
+      local m = block(8 * 64)
+      local a = m:array(dtype, 1, 64)
+      for i = 1, 64 do a[i] = i end
+      local every3, back, grid = a:view(2, 40, 3), a:view(1, 64, -5), a:reshape(8, 8)
+      local function run()
+        local s = 0
+        for i = 1, #every3 do s = s + every3[i] end
+        for i = 1, #back do s = s + back[i] * 1000 end
+        for i = 1, #grid do s = s + grid[i] * 1000000 end
+        return s
+      end
+      local want = 0
+      for i = 2, 40, 3 do want = want + i end
+      for i = 64, 1, -5 do want = want + i * 1000 end
+      want = want + 2080 * 1000000
+      for _ = 1, 200 do assert.equal(want, run(), dtype) end -- compiled by now under LuaJIT
+      assert.equal(13, #every3)
+      assert.equal(64, back[1])
+      assert.equal(59, back[2])
+      for i = 1, #every3 do every3[i] = 100 end -- writes land on the elements named, only
+      for i = 1, #back do back[i] = back[i] + 0 end
+      local seen = {}
+      for i = 1, 8 do seen[i] = a[i] end
+      assert.same({ 1, 100, 3, 4, 100, 6, 7, 100 }, seen, dtype)
+      assert.equal(100, a[38])
+      assert.equal(39, a[39])
+      m:close()
+      assert.error_matches(run, "is closed")
+      assert.error_matches(function() every3[1] = 1 end, "is closed")
+    end
   end)
 
   it("under LuaJIT goes through FFI, and int64/uint64 also take int64_t and uint64_t cdata",
