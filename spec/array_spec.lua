@@ -83,7 +83,7 @@ describe("an array", function()
     for _, dtype in ipairs({ "uint8", "int16", "int32", "float32", "float64", "uint64" }) do
       local a = m:array(dtype)
       for i = 1, #a do a[i] = i end
-      for _, iterate in ipairs({ ipairs, pairs }) do
+      for _, iterate in ipairs(H.view_iterators) do
         local keys, values = {}, {}
         for i, v in iterate(a) do
           keys[#keys + 1], values[#values + 1] = i, v

@@ -180,7 +180,7 @@ describe("whole-array methods against NumPy on the same block", function()
       a:set(original)
       local out, ok = H.numpy(NUMPY, name, dtype, n)
       assert(ok, out)
-      local want = assert(load(out))()
+      local want = H.load(out)()
       -- float32: NumPy sums, averages and accumulates in float32, shmlua in double
       -- (float32 running sums of values up to 5e4 may cancel: an absolute floor too)
       local tol = dtype == "float32" and 1e-4 or dtype == "float64" and 1e-9 or 0
@@ -465,7 +465,8 @@ describe("errors", function()
     assert.error_matches(function() a:axpy("x", a) end, "must be a number")
     assert.error_matches(function() a:count("1") end, "must be a number")
     assert.error_matches(function() a:clamp(2, 1) end, "must be >= lo")
-    assert.error_matches(function() a:clamp(0, 2 ^ 70) end, "must be an integer")
+    assert.error_matches(function() a:clamp(0, 2 ^ 70) end,
+      H.native_integers and "must be an integer" or "beyond 2^53")
     assert.error_matches(function() m:array("float64"):clamp(0, 0 / 0) end, "not NaN")
     assert.error_matches(function() a:view(1, 2, 0) end, "step must not be 0")
     assert.error_matches(function() a:view(1.5) end, "number has no integer representation")

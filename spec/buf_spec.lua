@@ -44,7 +44,7 @@ describe("buf", function()
   it("works with ipairs and pairs, in index order", function()
     local m = block(4)
     m.buf:write(1, "\1\2\3\4")
-    for _, iterate in ipairs({ ipairs, pairs }) do
+    for _, iterate in ipairs(H.view_iterators) do
       local keys, values = {}, {}
       for i, v in iterate(m.buf) do
         keys[#keys + 1], values[#values + 1] = i, v
@@ -53,8 +53,9 @@ describe("buf", function()
       assert.same({ 1, 2, 3, 4 }, values)
     end
     m:close()
-    assert.error_matches(function() for _ in pairs(m.buf) do end end, "closed")
-    assert.error_matches(function() for _ in ipairs(m.buf) do end end, "closed")
+    for _, iterate in ipairs(H.view_iterators) do
+      assert.error_matches(function() for _ in iterate(m.buf) do end end, "closed")
+    end
   end)
 
   it("raises for keys that are not integers", function()

@@ -41,7 +41,7 @@ describe("shm.dict", function()
   it("is listed by shm.blocks and shmlua --ls like every object, with this process", function()
     local d = track(shm.dict { bytes = 4096, name = H.name("listed") })
     local f = assert(io.open("/proc/self/stat"))
-    local me = tonumber(f:read("a"):match("^%d+"))
+    local me = tonumber(f:read("*a"):match("^%d+"))
     f:close()
     local row
     for _, b in ipairs(assert(shm.blocks())) do

@@ -105,14 +105,9 @@ describe("a list's items", function()
     l:unlink()
     assert.same({ 30, 20, 10 }, { l[-1], l[-2], l[-3] })
     assert.is_nil(l[4])
-    if H.lua_version == "5.3" or H.lua_version == "5.4" then -- ipairs follows __index since 5.3
+    for _, iterate in ipairs(H.view_iterators) do
       local seen = {}
-      for i, v in ipairs(l) do seen[i] = v end
-      assert.same({ 10, 20, 30 }, seen)
-    end
-    if H.lua_version ~= "5.1" and H.lua_version ~= "luajit" then -- __pairs since 5.2
-      local seen = {}
-      for i, v in pairs(l) do seen[#seen + 1] = { i, v } end
+      for i, v in iterate(l) do seen[#seen + 1] = { i, v } end
       assert.same({ { 1, 10 }, { 2, 20 }, { 3, 30 } }, seen)
     end
     for _, i in ipairs({ 0, 5, -4, H.mininteger, H.maxinteger }) do

@@ -108,7 +108,8 @@ describe("shm.spawn", function()
     local cases = {
       { function() return 1, print end, "value #2: a function cannot be sent" },
       { function() return { f = print } end, "value #1: a function inside a table cannot" },
-      { function() return io.stdout end, "value #1: a userdata (FILE*) cannot be sent" },
+      { function() return io.stdout end, H.native_integers -- FILE* has a __name from 5.3 on
+        and "value #1: a userdata (FILE*) cannot be sent" or "value #1: a userdata cannot be sent" },
       { function() return coroutine.create(function() end) end, "a thread cannot be sent" },
       { function() local t = {} t.self = t return t end, "a table that contains itself" },
       { function()

@@ -4,11 +4,7 @@
 local H = require "helper"
 local shm = require "shm"
 
-local function block(size)
-  local m = assert(shm.create(size))
-  m:unlink()
-  return m
-end
+local block = H.block
 
 -- Little-endian bytes of 2^60 + 1, which a double cannot hold.
 local BIG = "\1\0\0\0\0\0\0\16"

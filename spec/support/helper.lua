@@ -12,6 +12,13 @@ H.native_integers = math.type ~= nil
 -- The largest and smallest integers this Lua holds exactly.
 H.maxinteger = math.maxinteger or 2 ^ 53
 H.mininteger = math.mininteger or -2 ^ 53
+-- The iterators that walk a view (buf, array, list) in index order: ipairs follows __index
+-- from 5.3 on, pairs takes __pairs from 5.2 on (not LuaJIT's).
+H.view_iterators = {}
+if H.native_integers then H.view_iterators[#H.view_iterators + 1] = ipairs end
+if H.lua_version ~= "5.1" and H.lua_version ~= "luajit" then
+  H.view_iterators[#H.view_iterators + 1] = pairs
+end
 -- 5.1 and LuaJIT: the specs use 5.2's names
 table.unpack = table.unpack or unpack
 table.pack = table.pack or function(...) return { n = select("#", ...), ... } end

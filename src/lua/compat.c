@@ -77,17 +77,6 @@ int shmlua_compat_setiuservalue(lua_State *L, int idx, int n) {
   return 1;
 }
 
-int shmlua_compat_typeerror(lua_State *L, int arg, const char *tname) {
-  const char *actual;
-  if (luaL_getmetafield(L, arg, "__name") && lua_type(L, -1) == LUA_TSTRING)
-    actual = lua_tostring(L, -1);
-  else if (lua_type(L, arg) == LUA_TLIGHTUSERDATA)
-    actual = "light userdata";
-  else
-    actual = luaL_typename(L, arg);
-  return luaL_argerror(L, arg, lua_pushfstring(L, "%s expected, got %s", tname, actual));
-}
-
 int shmlua_compat_resume(lua_State *co, lua_State *from, int nargs, int *nresults) {
 #undef lua_resume
   int status;

@@ -49,8 +49,7 @@ int shmlua_compat_setiuservalue(lua_State *L, int idx, int n);
 #define lua_getiuservalue shmlua_compat_getiuservalue
 #define lua_setiuservalue shmlua_compat_setiuservalue
 #define luaL_pushfail lua_pushnil
-int shmlua_compat_typeerror(lua_State *L, int arg, const char *tname);
-#define luaL_typeerror shmlua_compat_typeerror
+#define luaL_typeerror shmlua_typeerror /* util.c: the message 5.4's gives, or better */
 /* lua_resume's 5.4 signature. */
 int shmlua_compat_resume(lua_State *co, lua_State *from, int nargs, int *nresults);
 #define lua_resume shmlua_compat_resume
@@ -89,6 +88,10 @@ void shmlua_compat_rotate(lua_State *L, int idx, int n);
 #endif
 
 #if LUA_VERSION_NUM < 502
+/* 5.1's luaL_argerror names no function called through pcall ('?'), where 5.2 on find it in
+   package.loaded: util.c's does that, and names methods too. */
+int shmlua_argerror(lua_State *L, int arg, const char *extramsg);
+#define luaL_argerror shmlua_argerror
 #define lua_pushglobaltable(L) lua_pushvalue(L, LUA_GLOBALSINDEX)
 static inline const char *shmlua_compat_pushstring(lua_State *L, const char *s) {
   lua_pushstring(L, s); /* returns nothing before 5.2 */
@@ -128,6 +131,8 @@ void shmlua_compat_traceback(lua_State *L, lua_State *co, const char *msg, int l
 #endif
 
 #if LUA_VERSION_NUM < 503
+/* luaL_getmetafield returns the type of what it pushed (LUA_TNIL: pushed nothing), as in 5.3. */
+#define luaL_getmetafield(L, obj, e) (luaL_getmetafield(L, obj, e) ? lua_type(L, -1) : LUA_TNIL)
 /* luaL_newmetatable sets __name (error messages use it) from 5.3 on. */
 int shmlua_compat_newmetatable(lua_State *L, const char *tname);
 #define luaL_newmetatable shmlua_compat_newmetatable

@@ -197,7 +197,7 @@ int shmlua_argerror(lua_State *L, int arg, const char *extramsg) {
     if (pushmethodname(L, fn) || pushmodulename(L, fn))
       return luaL_error(L, "bad argument #%d to '%s' (%s)", arg, lua_tostring(L, -1), extramsg);
   }
-  return luaL_argerror(L, arg, extramsg);
+  return (luaL_argerror)(L, arg, extramsg); /* Lua's own, not compat.h's */
 }
 
 int shmlua_typeerror(lua_State *L, int arg, const char *tname) {
@@ -233,7 +233,7 @@ lua_Integer shmlua_checkint(lua_State *L, int arg) {
     luaL_typeerror(L, arg, "integer");
   v = lua_tointegerx(L, arg, &isint);
   if (!isint)
-    luaL_argerror(L, arg, "number has no integer representation");
+    shmlua_argerror(L, arg, "number has no integer representation");
   return v;
 }
 
