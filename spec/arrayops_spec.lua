@@ -152,16 +152,15 @@ local function assert_close(want, got, tol, what)
   end
 end
 
+-- Whether NumPy is there; if not, the enclosing describe is marked pending.
 local function numpy_available()
   local _, ok = H.sh(H.numpy_python .. " -c 'import numpy' 2>/dev/null")
+  if not ok then pending("needs Debian's python3-numpy for " .. H.numpy_python) end
   return ok
 end
 
 describe("whole-array methods against NumPy on the same block", function()
-  if not numpy_available() then
-    pending("needs Debian's python3-numpy for " .. H.numpy_python)
-    return
-  end
+  if not numpy_available() then return end
   local runs = {}
   for _, dtype in ipairs(dtypes) do
     runs[#runs + 1] = { dtype, false }
@@ -225,6 +224,100 @@ describe("whole-array methods against NumPy on the same block", function()
           else
             assert.equal(v, f(v), what .. op .. " returns the view")
             assert_close(w[op], v:totable(), tol, what .. op)
+          end
+        end
+      end
+    end)
+  end
+end)
+
+-- NumPy's argmin and argmax of each run of the block (count runs of n elements) and of its
+-- views; the values are checked in Lua: they must be the elements at those positions.
+local EXTREMES = [==[
+import sys
+import numpy as np
+from multiprocessing import shared_memory, resource_tracker
+name, dtype, n, count = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+block = shared_memory.SharedMemory(name=name)
+resource_tracker.unregister(block._name, "shared_memory")  # Lua owns it (CPython gh-82300)
+runs = np.ndarray((count, n), dtype=dtype, buffer=block.buf)
+out = []
+for a in runs:
+    views = ("%s={%d,%d}" % (key, np.argmin(v) + 1, np.argmax(v) + 1)
+             for key, v in (("whole", a), ("step3", a[::3]), ("back2", a[::-2])))
+    out.append("{" + ",".join(views) + "}")
+print("return {" + ",".join(out) + "}")
+del runs
+block.close()
+]==]
+
+-- The same number: NaN as NaN, and a zero's sign.
+local function same_number(want, got)
+  return close(want, got, 0) and (want ~= 0 or 1 / want == 1 / got)
+end
+
+describe("min and max over many blocks", function()
+  if not numpy_available() then return end
+  -- shmlua searches blocks of 4 KiB, in 4 parts of the run at once (core/arrayops.c): runs
+  -- of 13 blocks with extremes, ties, NaNs, infinities and zeros of either sign at and
+  -- around the boundaries (B: elements a block; the parts are 4 blocks long here).
+  local function runs_of(dtype, B, n)
+    local lim = limits[dtype]
+    local lo, hi, mid = -3.5, 3.5, 1.5
+    if lim then lo, hi, mid = lim[1], lim[2], 1 end
+    local nan, inf = 0 / 0, math.huge
+    local runs = {
+      { mid, { [2 * B] = lo, [2 * B + 1] = lo, [4 * B] = lo, [4 * B + 1] = lo, [B] = hi,
+        [B + 1] = hi, [3 * B] = hi, [3 * B + 1] = hi } }, -- ties across blocks and parts
+      { mid, { [12 * B + 5] = lo, [9 * B + 1] = lo, [n] = lo, [7 * B] = hi, [n - 1] = hi } },
+      { mid, { [1] = lo, [n] = lo, [n - 36] = hi } }, -- first, last, first of the last block
+      { mid, { [5 * B - 1] = lo, [5 * B + 2] = lo, [3 * B] = lo, [10 * B] = lo,
+        [8 * B + 1] = hi, [4 * B] = hi } },
+    }
+    if not lim then
+      local floats = {
+        { mid, { [3] = lo, [n] = nan } }, -- a NaN last
+        { mid, { [1] = lo, [11 * B + 3] = nan, [6 * B + 1] = nan, [n - 1] = nan } },
+        { mid, { [1] = nan, [math.floor(n / 2)] = nan } }, -- a NaN first
+        { mid, { [4 * B + 1] = nan, [8 * B + 1] = nan } }, -- NaNs opening parts
+        { mid, { [7 * B + 1] = -0.0, [2 * B] = 0.0, [11 * B] = -0.0, [2 * B - 2] = hi } },
+        { -mid, { [9 * B] = 0.0, [5 * B + 1] = -0.0, [n] = 0.0, [B + 3] = lo } },
+        { mid, { [2 * B + 5] = -0.0, [2 * B + 3] = 0.0, [2 * B + 4] = -0.0 } }, -- one block
+        { mid, { [10 * B] = -inf, [8 * B + 2] = -inf, [12 * B + 9] = inf, [3 * B + 3] = inf } },
+        { mid, { [5 * B] = inf, [9 * B + 7] = lo, [6 * B] = -inf, [6 * B + 1] = nan } },
+        { mid, { [5 * B] = inf, [9 * B + 7] = lo, [2 * B] = hi } }, -- infinity not extreme
+      }
+      for _, r in ipairs(floats) do runs[#runs + 1] = r end
+    end
+    return runs
+  end
+
+  for _, dtype in ipairs(dtypes) do
+    it("agree with NumPy's argmin and argmax for " .. dtype, function()
+      local size = sizes[dtype]
+      local B = math.floor(4096 / size)
+      local n = 12 * B + 38
+      local runs = runs_of(dtype, B, n)
+      local name = H.name("aext")
+      local m = assert(shm.create(#runs * n * size, name))
+      finally(function() m:close(); m:unlink() end)
+      local function run(i) return m:array(dtype, (i - 1) * n * size + 1, n) end
+      for i, r in ipairs(runs) do
+        local a = run(i)
+        a:fill(r[1])
+        for pos, value in pairs(r[2]) do a[pos] = value end
+      end
+      local out, ok = H.numpy(EXTREMES, name, dtype, n, #runs)
+      assert(ok, out)
+      local want = assert(load(out))()
+      for i = 1, #runs do
+        for key, v in pairs(views(run(i))) do
+          local what = ("%s run %d %s "):format(dtype, i, key)
+          for j, method in ipairs({ "min", "max" }) do
+            local value, pos = v[method](v)
+            assert.equal(want[i][key][j], pos, what .. method .. " position")
+            assert(same_number(v[pos], value), what .. method .. ": " .. tostring(value) ..
+              " is not the element at " .. pos .. ", " .. tostring(v[pos]))
           end
         end
       end

@@ -3,6 +3,7 @@
    view's step. Mixed dtypes and narrow integers go through one generic loop over shmlua_num
    values, which also checks every result before the first is written. */
 #include "arrayops.h"
+#include "extreme_kernel.h"
 
 #include <math.h>
 #include <string.h>
@@ -133,47 +134,146 @@ double shmlua_vec_mean(const shmlua_vec *v) {
   return s / (double)v->n;
 }
 
-/* The first extreme; for floats the first NaN ends the search. One test per element in the
-   common case: "not at least as good" is true for a better element or a NaN. uint64
-   compares as the int64 Lua reads. */
-#define EXTREME(T, LE)                                                                        \
-  {                                                                                           \
-    const T *p = (const T *)v->p;                                                             \
-    T best = p[0];                                                                            \
-    size_t pos = 0;                                                                           \
-    if (best != best)                                                                         \
-      break;                                                                                  \
-    for (size_t k = 1; k < v->n; k++) {                                                       \
-      T x = p[(ptrdiff_t)k * step];                                                           \
-      if (max ? !LE(x, best) : !LE(best, x)) {                                                \
-        pos = k;                                                                              \
-        if (x != x)                                                                           \
-          break;                                                                              \
-        best = x;                                                                             \
-      }                                                                                       \
-    }                                                                                         \
-    *out = shmlua_num_load(v->type, p + (ptrdiff_t)pos * step);                               \
-    return pos;                                                                               \
+/* ---- min and max ---- */
+
+/* The search goes through the run in blocks of 4 KiB, in EXTREME_PARTS consecutive parts at
+   once (a block of each in turn): several streams keep the memory busier than one, whose
+   hardware prefetch restarts at every 4 KiB page (1.5x faster on 10M float64 in a shared
+   block). Each block's extreme comes from a kernel that vectorises (extreme_kernel.h); at
+   the end, the first block holding the best value is scanned for its first position, so the
+   first of equal elements wins (-0.0 and 0.0 included). Float blocks are checked first: a
+   finite one goes to the kernel built for finite floats; one with a NaN ends the search of
+   its part and of the parts after it (the first NaN wins, as NumPy's argmin); one with an
+   infinity goes to the IEEE kernel. uint64 compares as the int64 Lua reads. */
+enum { EXTREME_BLOCK_BYTES = 4096, EXTREME_PARTS = 4 };
+
+/* x86-64's base vector set (SSE2) has min and max for unsigned bytes and signed 16-bit
+   integers only: int8 is searched as uint8 keys (x + 128) and uint16 as int16 keys
+   (x - 32768), same order: 1.5x faster for int8 (elsewhere the map costs an add). */
+#define INT8_KEY(x) ((uint8_t)((x) + 128))
+#define INT8_OF_KEY(k) ((int8_t)((k) - 128))
+#define UINT16_KEY(x) ((int16_t)((x) - 32768))
+#define UINT16_OF_KEY(k) ((uint16_t)((k) + 32768))
+
+DEFINE_EXTREME_KERNEL(static, extreme_i8, int8_t, uint8_t, INT8_KEY)
+DEFINE_EXTREME_KERNEL(static, extreme_u8, uint8_t, uint8_t, EXTREME_SAME)
+DEFINE_EXTREME_KERNEL(static, extreme_i16, int16_t, int16_t, EXTREME_SAME)
+DEFINE_EXTREME_KERNEL(static, extreme_u16, uint16_t, int16_t, UINT16_KEY)
+DEFINE_EXTREME_KERNEL(static, extreme_i32, int32_t, int32_t, EXTREME_SAME)
+DEFINE_EXTREME_KERNEL(static, extreme_u32, uint32_t, uint32_t, EXTREME_SAME)
+DEFINE_EXTREME_KERNEL(static, extreme_i64, int64_t, int64_t, EXTREME_SAME)
+DEFINE_EXTREME_KERNEL(static, extreme_f32, float, float, EXTREME_SAME)
+DEFINE_EXTREME_KERNEL(static, extreme_f64, double, double, EXTREME_SAME)
+
+/* Whether no element is NaN or infinite: x * 0 is 0 for the others, and a NaN stays in a sum.
+   In lanes so that it vectorises. */
+#define DEFINE_ALL_FINITE(NAME, T)                                                            \
+  static int NAME(const T *p, ptrdiff_t step, size_t n) {                                    \
+    T lane[EXTREME_LANES(T)] = {0}, s = 0;                                                    \
+    size_t k = 0;                                                                             \
+    if (step == 1)                                                                            \
+      for (; k + EXTREME_LANES(T) <= n; k += EXTREME_LANES(T))                                \
+        for (int j = 0; j < EXTREME_LANES(T); j++)                                            \
+          lane[j] += p[k + j] * 0;                                                            \
+    for (; k < n; k++)                                                                        \
+      s += p[(ptrdiff_t)k * step] * 0;                                                        \
+    for (int j = 0; j < EXTREME_LANES(T); j++)                                                \
+      s += lane[j];                                                                           \
+    return s == s;                                                                            \
   }
-#define PLAIN_LE(a, b) ((a) <= (b))
-#define SIGNED_LE(a, b) ((int64_t)(a) <= (int64_t)(b))
+DEFINE_ALL_FINITE(all_finite32, float)
+DEFINE_ALL_FINITE(all_finite64, double)
+
+/* The extreme of a block of floats, or its first NaN's position in *nan (else n). */
+#define DEFINE_FLOAT_BLOCK(NAME, T, ALL_FINITE, FINITE, IEEE)                                 \
+  static T NAME(const T *p, ptrdiff_t step, size_t n, int max, size_t *nan) {                \
+    if (ALL_FINITE(p, step, n)) {                                                             \
+      *nan = n;                                                                               \
+      return FINITE(p, step, n, max);                                                         \
+    }                                                                                         \
+    for (*nan = 0; *nan < n; ++*nan)                                                          \
+      if (p[(ptrdiff_t)*nan * step] != p[(ptrdiff_t)*nan * step])                             \
+        return p[0];                                                                          \
+    return IEEE(p, step, n, max);                                                             \
+  }
+DEFINE_FLOAT_BLOCK(block_f32, float, all_finite32, shmlua_extreme_finite32, extreme_f32)
+DEFINE_FLOAT_BLOCK(block_f64, double, all_finite64, shmlua_extreme_finite64, extreme_f64)
+
+/* Integers have no NaN. */
+#define DEFINE_INT_BLOCK(NAME, T, KERNEL, OF_KEY)                                             \
+  static T NAME(const T *p, ptrdiff_t step, size_t n, int max, size_t *nan) {                \
+    *nan = n;                                                                                 \
+    return OF_KEY(KERNEL(p, step, n, max));                                                   \
+  }
+DEFINE_INT_BLOCK(block_i8, int8_t, extreme_i8, INT8_OF_KEY)
+DEFINE_INT_BLOCK(block_u8, uint8_t, extreme_u8, EXTREME_SAME)
+DEFINE_INT_BLOCK(block_i16, int16_t, extreme_i16, EXTREME_SAME)
+DEFINE_INT_BLOCK(block_u16, uint16_t, extreme_u16, UINT16_OF_KEY)
+DEFINE_INT_BLOCK(block_i32, int32_t, extreme_i32, EXTREME_SAME)
+DEFINE_INT_BLOCK(block_u32, uint32_t, extreme_u32, EXTREME_SAME)
+DEFINE_INT_BLOCK(block_i64, int64_t, extreme_i64, EXTREME_SAME)
+
+/* size_t NAME(const T *p, ptrdiff_t step, size_t n, int max): the position of the first
+   extreme of n > 0 elements, or of the first NaN. */
+#define DEFINE_EXTREME_SEARCH(NAME, T, BLOCK)                                                 \
+  static size_t NAME(const T *p, ptrdiff_t step, size_t n, int max) {                        \
+    size_t block = EXTREME_BLOCK_BYTES / sizeof(T), blocks = (n + block - 1) / block;         \
+    size_t len = (blocks + EXTREME_PARTS - 1) / EXTREME_PARTS * block; /* a part's */         \
+    size_t parts = (n + len - 1) / len, active = parts, nan = n, best_part = 0, k;            \
+    T best[EXTREME_PARTS];                                                                    \
+    size_t where[EXTREME_PARTS]; /* the first block holding best[s] */                        \
+    for (size_t s = 0; s < parts; s++) {                                                      \
+      where[s] = s * len;                                                                     \
+      best[s] = p[(ptrdiff_t)where[s] * step];                                                \
+    }                                                                                         \
+    for (size_t b = 0; b < len; b += block)                                                   \
+      for (size_t s = 0; s < active && s * len + b < n; s++) {                                \
+        size_t first = s * len + b, count = n - first < block ? n - first : block;            \
+        T m = BLOCK(p + (ptrdiff_t)first * step, step, count, max, &k);                       \
+        if (k < count) { /* a NaN: the parts after this one no longer matter */               \
+          nan = first + k;                                                                    \
+          active = s;                                                                         \
+        } else if (max ? m > best[s] : m < best[s]) {                                         \
+          best[s] = m;                                                                        \
+          where[s] = first;                                                                   \
+        }                                                                                     \
+      }                                                                                       \
+    if (nan < n)                                                                              \
+      return nan;                                                                             \
+    for (size_t s = 1; s < parts; s++)                                                        \
+      if (max ? best[s] > best[best_part] : best[s] < best[best_part])                        \
+        best_part = s;                                                                        \
+    for (k = where[best_part]; !(p[(ptrdiff_t)k * step] == best[best_part]); k++)             \
+      ;                                                                                       \
+    return k;                                                                                 \
+  }
+DEFINE_EXTREME_SEARCH(search_i8, int8_t, block_i8)
+DEFINE_EXTREME_SEARCH(search_u8, uint8_t, block_u8)
+DEFINE_EXTREME_SEARCH(search_i16, int16_t, block_i16)
+DEFINE_EXTREME_SEARCH(search_u16, uint16_t, block_u16)
+DEFINE_EXTREME_SEARCH(search_i32, int32_t, block_i32)
+DEFINE_EXTREME_SEARCH(search_u32, uint32_t, block_u32)
+DEFINE_EXTREME_SEARCH(search_i64, int64_t, block_i64)
+DEFINE_EXTREME_SEARCH(search_f32, float, block_f32)
+DEFINE_EXTREME_SEARCH(search_f64, double, block_f64)
 
 size_t shmlua_vec_extreme(const shmlua_vec *v, int max, shmlua_num *out) {
   ptrdiff_t step = STEP(v);
+  size_t pos = 0;
   switch (v->type) {
-  case SHMLUA_INT8: EXTREME(int8_t, PLAIN_LE)
-  case SHMLUA_UINT8: EXTREME(uint8_t, PLAIN_LE)
-  case SHMLUA_INT16: EXTREME(int16_t, PLAIN_LE)
-  case SHMLUA_UINT16: EXTREME(uint16_t, PLAIN_LE)
-  case SHMLUA_INT32: EXTREME(int32_t, PLAIN_LE)
-  case SHMLUA_UINT32: EXTREME(uint32_t, PLAIN_LE)
-  case SHMLUA_INT64: EXTREME(int64_t, PLAIN_LE)
-  case SHMLUA_UINT64: EXTREME(uint64_t, SIGNED_LE)
-  case SHMLUA_FLOAT32: EXTREME(float, PLAIN_LE)
-  case SHMLUA_FLOAT64: EXTREME(double, PLAIN_LE)
+  case SHMLUA_INT8: pos = search_i8((const int8_t *)v->p, step, v->n, max); break;
+  case SHMLUA_UINT8: pos = search_u8((const uint8_t *)v->p, step, v->n, max); break;
+  case SHMLUA_INT16: pos = search_i16((const int16_t *)v->p, step, v->n, max); break;
+  case SHMLUA_UINT16: pos = search_u16((const uint16_t *)v->p, step, v->n, max); break;
+  case SHMLUA_INT32: pos = search_i32((const int32_t *)v->p, step, v->n, max); break;
+  case SHMLUA_UINT32: pos = search_u32((const uint32_t *)v->p, step, v->n, max); break;
+  case SHMLUA_INT64:
+  case SHMLUA_UINT64: pos = search_i64((const int64_t *)v->p, step, v->n, max); break;
+  case SHMLUA_FLOAT32: pos = search_f32((const float *)v->p, step, v->n, max); break;
+  case SHMLUA_FLOAT64: pos = search_f64((const double *)v->p, step, v->n, max); break;
   }
-  *out = shmlua_num_load(v->type, v->p); /* a NaN first */
-  return 0;
+  *out = shmlua_num_load(v->type, &ELEM(char, v, pos));
+  return pos;
 }
 
 shmlua_num shmlua_vec_dot(const shmlua_vec *a, const shmlua_vec *b) {
