@@ -226,7 +226,7 @@ describe("SIGINT in shmlua, as in lua5.4 #lua54", function()
     local run = start(CAUGHT, "trap '' INT; ")
     local pid = ready(run)
     signal(pid, "INT")
-    assert.matches("^false\t[^\n]*interrupted!$", run.p:read("l"))
+    assert.matches("^false\t[^\n]*interrupted!$", run.p:read("*l"))
     ready(run) -- in the loop again
     signal(pid, "INT")
     local out, _, how, code = finish_soon(run)
@@ -242,7 +242,7 @@ describe("SIGINT in shmlua, as in lua5.4 #lua54", function()
     H.sh("sleep 0.3")
     assert.is_true(alive(pid))
     signal(pid, "INT")
-    assert.matches("^false\t[^\n]*interrupted!$", run.p:read("l"))
+    assert.matches("^false\t[^\n]*interrupted!$", run.p:read("*l"))
     ready(run)
     signal(pid, "INT")
     local out, _, how, code = finish_soon(run)
@@ -389,7 +389,7 @@ describe("shmlua's children #lua54", function()
     local pids
     eventually(function()
       local f = io.open(log)
-      local out = f and f:read("a") or ""
+      local out = f and f:read("*a") or ""
       if f then f:close() end
       pids = out:match("ready[%d%s]+")
       return pids

@@ -191,7 +191,7 @@ describe("shm.blocks entries", function()
         if b.creator == h.pid then name = b.name end
       end
       local f = io.open("/proc/" .. h.pid .. "/stat")
-      local zombie = f and f:read("a"):match("%) Z ")
+      local zombie = f and f:read("*a"):match("%) Z ")
       if f then f:close() end
     until (name and zombie) or H.now() > deadline
     assert.is_false(find(name).alive)

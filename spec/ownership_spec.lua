@@ -147,7 +147,7 @@ describe("an owned block", function()
         script, table.concat(args, " "), go, out)))
       local function output()
         local f = assert(io.open(out))
-        local s = f:read("a")
+        local s = f:read("*a")
         f:close()
         return s
       end

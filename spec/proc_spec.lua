@@ -362,7 +362,7 @@ describe("shm.spawn", function()
         local started = shm.event()
         local function now()
           local f = io.open("/proc/uptime")
-          local t = f:read("n")
+          local t = f:read("*n")
           f:close()
           return t
         end

@@ -108,7 +108,7 @@ describe("shm.queue batches", function()
     assert.same({ true, 1, "wake up" }, { popper:wait(10) })
   end)
 
-  it("moves numbered messages between batch and single producers and consumers exactly",
+  it("moves numbered messages between batch and single producers and consumers exactly #lua53",
     function()
       local q = track(shm.queue { messages = 256, bytes = 16 * 1024 })
       local P, per = 3, 30000
@@ -256,7 +256,7 @@ describe("shm.queue waits", function()
       q:unlink()
     ]])
     local f = assert(io.open(trace))
-    local lines = f:read("a")
+    local lines = f:read("*a")
     f:close()
     os.remove(trace)
     assert.is_true(ok, out)
@@ -278,7 +278,7 @@ describe("shm.queue waits", function()
     q:push("x")
     assert.same({ true, "x" }, { popper:wait(10) })
     -- SHMLUA_SPIN_US=0 is read and the waits still work (no spin past the short one).
-    local out, ok = H.run("SHMLUA_SPIN_US=0 lua5.4", [[
+    local out, ok = H.run("SHMLUA_SPIN_US=0 " .. H.lua_exe, [[
       local shm = require "shm"
       local s = shm.semaphore(0)
       local c = shm.spawn(function() for _ = 1, 200 do s:acquire() end end)

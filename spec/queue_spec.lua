@@ -64,8 +64,9 @@ describe("shm.queue", function()
       print(anon() - before)
     ]])
     local asan = os.getenv("ASAN_OPTIONS")
-    local out, ok = H.sh(("%s%slua5.4 %s 2>&1"):format(H.env, asan and
-      ("ASAN_OPTIONS=%s "):format(H.quote(asan .. ":quarantine_size_mb=0")) or "", script))
+    local out, ok = H.sh(("%s%s%s %s 2>&1"):format(H.env, asan and
+      ("ASAN_OPTIONS=%s "):format(H.quote(asan .. ":quarantine_size_mb=0")) or "", H.lua_exe,
+      script))
     os.remove(script)
     assert.is_true(ok, out)
     local grown = tonumber(out)
