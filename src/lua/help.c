@@ -260,11 +260,21 @@ static int pushtopic(lua_State *L, const char *topic, size_t len) {
   return pushmembers(L, topic, len);
 }
 
-/* Whether the values at a and b are one function: the same C function pushed twice is one
-   value from 5.2 on (light C functions), two closures of it in 5.1 and LuaJIT. */
+static int hasupvalues(lua_State *L, int idx) {
+  if (!lua_getupvalue(L, idx, 1))
+    return 0;
+  lua_pop(L, 1);
+  return 1;
+}
+
+/* Whether the values at a and b are one function: the same C function (without upvalues,
+   which would tell its uses apart) pushed twice is one value from 5.2 on (light C
+   functions), two closures of it in 5.1 and LuaJIT. */
 static int samefunction(lua_State *L, int a, int b) {
-  return lua_rawequal(L, a, b) || (lua_iscfunction(L, a) && lua_iscfunction(L, b) &&
-                                   lua_tocfunction(L, a) == lua_tocfunction(L, b));
+  return lua_rawequal(L, a, b) ||
+         (lua_iscfunction(L, a) && lua_iscfunction(L, b) &&
+          lua_tocfunction(L, a) == lua_tocfunction(L, b) && !hasupvalues(L, a) &&
+          !hasupvalues(L, b));
 }
 
 /* Pushes the name, in the module or as a method, of the value at idx that has an entry:
