@@ -284,7 +284,7 @@ describe("shm.mutex", function()
     assert.is_true(m:unlock())
   end)
 
-  it("with(fn) lets fn yield in a coroutine, as pcall does #lua54", function()
+  it("with(fn) lets fn yield in a coroutine, as pcall does #lua53", function()
     local m = track(shm.mutex())
     local co = coroutine.wrap(function(a)
       return m:with(function(x)

@@ -211,6 +211,18 @@ static int with_done(lua_State *L, int status, lua_KContext ctx) {
   return lua_gettop(L) - 2;
 }
 
+#if !SHMLUA_HAVE_TOCLOSE
+/* Without to-be-closed variables fn runs under pcall: its error (also one raised after a
+   yield, which 5.3 hands to this continuation) releases the guard and is raised again. */
+static int with_caught(lua_State *L, int status, lua_KContext ctx) {
+  if (status != LUA_OK && status != LUA_YIELD) {
+    release(L, 2, lua_touserdata(L, 2));
+    return lua_error(L);
+  }
+  return with_done(L, LUA_OK, ctx);
+}
+#endif
+
 /* m:with(fn, ...): fn(...) with the lock held. A to-be-closed guard unlocks when fn raises
    (or its coroutine is closed while fn yielded), so the error goes on untouched,
    traceback and all. fn may yield, as under pcall. */
@@ -226,12 +238,10 @@ static int mutex_with(lua_State *L) {
 #if SHMLUA_HAVE_TOCLOSE
   lua_toclose(L, 2);
   return shmlua_callk(L, lua_gettop(L) - 3, LUA_MULTRET, 0, with_done);
-#else /* no to-be-closed variables: the error is caught, the guard released, the error raised */
-  if (lua_pcall(L, lua_gettop(L) - 3, LUA_MULTRET, 0) != LUA_OK) {
-    release(L, 2, lua_touserdata(L, 2));
-    return lua_error(L);
-  }
-  return with_done(L, LUA_OK, 0);
+#elif SHMLUA_HAVE_KFUNCTION /* 5.3: no <close>, but pcall's continuation sees errors too */
+  return with_caught(L, lua_pcallk(L, lua_gettop(L) - 3, LUA_MULTRET, 0, 0, with_caught), 0);
+#else /* 5.1, 5.2, LuaJIT: fn cannot yield across this C function */
+  return with_caught(L, lua_pcall(L, lua_gettop(L) - 3, LUA_MULTRET, 0), 0);
 #endif
 }
 
