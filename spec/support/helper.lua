@@ -19,6 +19,12 @@ if H.native_integers then H.view_iterators[#H.view_iterators + 1] = ipairs end
 if H.lua_version ~= "5.1" and H.lua_version ~= "luajit" then
   H.view_iterators[#H.view_iterators + 1] = pairs
 end
+-- How "bad argument" names module function f called through pcall: 5.3 on find it in
+-- package.loaded ('shm.f'); 5.1, 5.2 and LuaJIT may say '?' instead.
+function H.pcalled(f)
+  local old = H.lua_version == "5.1" or H.lua_version == "5.2" or H.lua_version == "luajit"
+  return old and "'[%w.%?]*'" or "'[%w.]*" .. f .. "'"
+end
 -- 5.1 and LuaJIT: the specs use 5.2's names
 table.unpack = table.unpack or unpack
 table.pack = table.pack or function(...) return { n = select("#", ...), ... } end

@@ -49,7 +49,8 @@ int shmlua_compat_setiuservalue(lua_State *L, int idx, int n);
 #define lua_getiuservalue shmlua_compat_getiuservalue
 #define lua_setiuservalue shmlua_compat_setiuservalue
 #define luaL_pushfail lua_pushnil
-#define luaL_typeerror shmlua_typeerror /* util.c: the message 5.4's gives, or better */
+int shmlua_compat_typeerror(lua_State *L, int arg, const char *tname);
+#define luaL_typeerror shmlua_compat_typeerror
 /* lua_resume's 5.4 signature. */
 int shmlua_compat_resume(lua_State *co, lua_State *from, int nargs, int *nresults);
 #define lua_resume shmlua_compat_resume
@@ -88,10 +89,6 @@ void shmlua_compat_rotate(lua_State *L, int idx, int n);
 #endif
 
 #if LUA_VERSION_NUM < 502
-/* 5.1's luaL_argerror names no function called through pcall ('?'), where 5.2 on find it in
-   package.loaded: util.c's does that, and names methods too. */
-int shmlua_argerror(lua_State *L, int arg, const char *extramsg);
-#define luaL_argerror shmlua_argerror
 #define lua_pushglobaltable(L) lua_pushvalue(L, LUA_GLOBALSINDEX)
 static inline const char *shmlua_compat_pushstring(lua_State *L, const char *s) {
   lua_pushstring(L, s); /* returns nothing before 5.2 */

@@ -197,10 +197,12 @@ int shmlua_argerror(lua_State *L, int arg, const char *extramsg) {
     if (pushmethodname(L, fn) || pushmodulename(L, fn))
       return luaL_error(L, "bad argument #%d to '%s' (%s)", arg, lua_tostring(L, -1), extramsg);
   }
-  return (luaL_argerror)(L, arg, extramsg); /* Lua's own, not compat.h's */
+  return luaL_argerror(L, arg, extramsg);
 }
 
-int shmlua_typeerror(lua_State *L, int arg, const char *tname) {
+/* 5.4's luaL_typeerror, raised through argerror. */
+static int typeerror(lua_State *L, int arg, const char *tname,
+                     int (*argerror)(lua_State *L, int arg, const char *extramsg)) {
   const char *actual;
   if (luaL_getmetafield(L, arg, "__name") == LUA_TSTRING)
     actual = lua_tostring(L, -1);
@@ -208,8 +210,18 @@ int shmlua_typeerror(lua_State *L, int arg, const char *tname) {
     actual = "light userdata";
   else
     actual = luaL_typename(L, arg);
-  return shmlua_argerror(L, arg, lua_pushfstring(L, "%s expected, got %s", tname, actual));
+  return argerror(L, arg, lua_pushfstring(L, "%s expected, got %s", tname, actual));
 }
+
+int shmlua_typeerror(lua_State *L, int arg, const char *tname) {
+  return typeerror(L, arg, tname, shmlua_argerror);
+}
+
+#if LUA_VERSION_NUM < 504
+int shmlua_compat_typeerror(lua_State *L, int arg, const char *tname) {
+  return typeerror(L, arg, tname, luaL_argerror);
+}
+#endif
 
 void shmlua_checkname(lua_State *L, int arg, shmlua_name *out) {
   size_t len;
