@@ -40,6 +40,12 @@ local factories = {
   event = function() return unlinked(shm.event()) end,
   cond = function() return unlinked(shm.cond(unlinked(shm.mutex()))) end,
   queue = function() return unlinked(shm.queue()) end,
+  pool = function() return shm.pool(1) end, -- terminated when collected
+  future = function()
+    local f = shm.pool(1):submit(function() return 1 end)
+    f:wait()
+    return f
+  end,
   view = function()
     local q = unlinked(shm.queue())
     q:push("x")

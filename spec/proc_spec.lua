@@ -106,12 +106,14 @@ describe("shm.spawn", function()
 
   it("reports values that cannot be sent as an error, naming the value", function()
     local cases = {
-      { function() return 1, print end, "value #2: a function cannot be sent" },
-      { function() return { f = print } end, "value #1: a function inside a table cannot" },
-      { function() return io.stdout end, H.native_integers -- FILE* has a __name from 5.3 on
-        and "value #1: a userdata (FILE*) cannot be sent" or "value #1: a userdata cannot be sent" },
+      { function() return 1, coroutine.wrap(function() end) end,
+        "value #2: a C function (not a field of a loaded module) cannot be sent" },
+      { function() return { f = { coroutine.wrap(function() end) } } end,
+        'value #1 at ["f"][1]: a C function' },
+      { function() return io.stdout end, "value #1: " .. H.FILE .. " cannot be sent" },
       { function() return coroutine.create(function() end) end, "a thread cannot be sent" },
-      { function() local t = {} t.self = t return t end, "a table that contains itself" },
+      { function() local t = {} t.self = t return t end,
+        'value #1 at ["self"]: a table that contains itself' },
       { function()
           local t = {}
           for _ = 1, 150 do t = { t } end
@@ -596,9 +598,9 @@ describe("shm.map", function()
   end)
 
   it("names an input whose result cannot be sent", function()
-    local ok, err = pcall(shm.map, function(x) return x == 2 and print or x end, { 1, 2, 3 })
+    local ok, err = pcall(shm.map, function(x) return x == 2 and io.stdout or x end, { 1, 2, 3 })
     assert.is_false(ok)
-    assert.matches("input #2: value #1: a function cannot be sent", err, 1, true)
+    assert.matches("input #2: value #1: " .. H.FILE .. " cannot be sent", err, 1, true)
   end)
 
   it("reports a worker that died", function()

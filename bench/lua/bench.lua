@@ -419,31 +419,39 @@ end
 -- The same calls on methods that do nothing: the floor of a method call on a userdata.
 function ops.probe_lock_unlock(n) return lock_loop(n, support.probe()) end
 
--- A child pushes messages 0..n of 64 bytes (sequence number first) into q; timed from
--- message 0 to message n; the check sums the sequence numbers.
-local function stream(n, q)
-  local pad = ("x"):rep(56)
+-- A child sends messages 0..n into q (send(q, i)); the parent takes them (receive(q) gives
+-- a message's sequence number); timed from message 0 to message n; the check sums the
+-- sequence numbers.
+local function stream(n, q, send, receive)
   local child = assert(shm.spawn(function()
-    for i = 0, n do assert(q:push(string.pack("<i8", i) .. pad)) end
+    for i = 0, n do assert(send(q, i)) end
   end))
   local check, t0 = 0, nil
   for i = 0, n do
-    local msg = assert(q:pop())
+    local seq = receive(q)
     if i == 0 then t0 = now() end
-    check = check + string.unpack("<i8", msg)
+    check = check + seq
   end
   local spent = now() - t0
   assert(child:wait())
   return per(spent, n), check
 end
 
+-- Strings of length bytes (64 by default), the sequence number first.
+local function strings(length)
+  local pad = ("x"):rep((length or 64) - 8)
+  return function(q, i) return q:push(string.pack("<i8", i) .. pad) end
+end
+
+local function sequence(q) return (string.unpack("<i8", assert(q:pop()))) end
+
 function ops.queue(n)
   local q <close> = assert(shm.queue({ messages = 1024, bytes = 1024 * 64 }))
-  return stream(n, q)
+  return stream(n, q, strings(), sequence)
 end
 
 -- The same two processes over a bare ring (bench/c/support.c): the Lua side's own cost.
-function ops.probe_queue(n) return stream(n, support.ring()) end
+function ops.probe_queue(n) return stream(n, support.ring(), strings(), sequence) end
 
 local BATCH = 64
 
@@ -597,6 +605,48 @@ end
 
 function ops.dict_set_2p(n) return dict_pair(n, 16 << 20) end
 function ops.dict_set_2p_one_lock(n) return dict_pair(n, 1 << 20) end
+
+-- A child puts tables {seq, "abc", 2.5, ok = true} for seq = 0..n; the parent gets them.
+function ops.queue_values(n)
+  local q <close> = assert(shm.queue({ messages = 1024, bytes = 1024 * 64 }))
+  return stream(n, q, function(qq, i) return qq:put({ i, "abc", 2.5, ok = true }) end,
+    function(qq) return assert(qq:get())[1] end)
+end
+
+-- The floor of queue_values: push/pop of a string as long as the table's encoding.
+function ops.floor_queue_values(n)
+  local q <close> = assert(shm.queue({ messages = 1024, bytes = 1024 * 64 }))
+  assert(q:put({ 0, "abc", 2.5, ok = true }))
+  return stream(n, q, strings(#q:pop()), sequence)
+end
+
+-- n maps of x * 2 + 1 over 1..size on a pool of 2 workers started before the clock.
+function ops.pool_map(n, size)
+  local p <close> = shm.pool(2)
+  local inputs, check = {}, 0
+  for i = 1, size do inputs[i] = i end
+  local function f(x) return x * 2 + 1 end
+  p:map(f, inputs) -- the function reaches the workers, as it would in a program's loop
+  local t0 = now()
+  for _ = 1, n do
+    local r = p:map(f, inputs)
+    check = check + r[size] - 1 - size
+  end
+  return per(now() - t0, n), check
+end
+
+function ops.floor_pool_map(n, size)
+  local inputs, check = {}, 0
+  for i = 1, size do inputs[i] = i end
+  local function f(x) return x * 2 + 1 end
+  local t0 = now()
+  for _ = 1, n do
+    local r = {}
+    for i = 1, size do r[i] = f(inputs[i]) end
+    check = check + r[size] - 1 - size
+  end
+  return per(now() - t0, n), check
+end
 
 -- Start + wait of a forked function that returns 7 (through the result pipe).
 function ops.spawn_fn(n)

@@ -264,18 +264,50 @@ def producer(n, q):
         q.put(i.to_bytes(8, "little") + pad)
 
 
-def queue(n, size, args):
+def stream(n, target, seq):
+    """A child (target) puts messages 0..n on a Queue; timed from message 0 to message n; the
+    check sums their sequence numbers (seq reads one)."""
     q = mp.Queue()
-    p = mp.Process(target=producer, args=(n, q))
+    p = mp.Process(target=target, args=(n, q))
     p.start()
     check = 0
     for i in range(n + 1):
         msg = q.get()
         if i == 0:
             t0 = now()
-        check += int.from_bytes(msg[:8], "little")
+        check += seq(msg)
     spent = now() - t0
     p.join()
+    return spent / n, check
+
+
+def queue(n, size, args):
+    return stream(n, producer, lambda msg: int.from_bytes(msg[:8], "little"))
+
+
+def value_producer(n, q):
+    for i in range(n + 1):
+        q.put({1: i, 2: "abc", 3: 2.5, "ok": True})
+
+
+def queue_values(n, size, args):
+    return stream(n, value_producer, lambda t: t[1])
+
+
+def tiny(x):
+    return x * 2 + 1
+
+
+def pool_map(n, size, args):
+    inputs = list(range(1, size + 1))
+    check = 0
+    with mp.get_context("fork").Pool(2) as p:
+        p.map(tiny, inputs)
+        t0 = now()
+        for _ in range(n):
+            r = p.map(tiny, inputs)
+            check += r[-1] - 1 - size
+        spent = now() - t0
     return spent / n, check
 
 

@@ -1,7 +1,9 @@
-/* Fuzz target: the bytes a child process sends back to its parent (src/lua/serial.c), which
-   a broken or hostile child may fill with anything. Decoding must push exactly the values it
-   reports, or nothing and -1; a Lua error (out of memory, too many values) is allowed, a
-   crash is not. */
+/* Fuzz target: the bytes a child process sends back to its parent and the messages q:get
+   decodes (src/lua/serial.c), which a broken or hostile peer may fill with anything: tables,
+   shmlua objects by name, functions (keyed bytecode), modules by name. Decoding must push
+   exactly the values it reports, or nothing and -1; a Lua error (out of memory, too many
+   values, an object that cannot be attached, a function without the family's key) is
+   allowed, a crash is not. The module is loaded, so objects and modules are looked up. */
 #include <stdint.h>
 
 #include <lauxlib.h>
@@ -9,11 +11,20 @@
 
 #include "binding.h"
 #include "lua_input.h"
+#include "luashm.h"
 
 static int decode(lua_State *S) {
   const char *data = lua_touserdata(S, 1);
   size_t size = (size_t)lua_tointeger(S, 2);
-  int top = lua_gettop(S), n = shmlua_deserialize(S, data, size);
+  int top, n;
+  if (lua_getfield(S, LUA_REGISTRYINDEX, "fuzz.shm") == LUA_TNIL) { /* once per state */
+    luaL_openlibs(S);
+    luaL_requiref(S, "shm", luaopen_shm, 1);
+    lua_setfield(S, LUA_REGISTRYINDEX, "fuzz.shm");
+  }
+  lua_settop(S, 2);
+  top = lua_gettop(S);
+  n = shmlua_deserialize(S, data, size);
   REQUIRE(n == -1 ? lua_gettop(S) == top : lua_gettop(S) == top + n);
   return 0;
 }

@@ -53,12 +53,13 @@ static void batch_and_view(shmlua_queue *h) {
 static void pop_and_push(shmlua_queue *h) {
   static const char message[] = "a message of some bytes";
   for (int round = 0; round < 3; round++) {
+    int wait = round == 1 ? SHMLUA_QUEUE_ONCE : SHMLUA_QUEUE_TRY; /* the binding's first try */
     size_t len;
     void *got = NULL;
-    int rc = shmlua_queue_pop(h, reserve, &got, &len, 0, NULL);
+    int rc = shmlua_queue_pop(h, reserve, &got, &len, wait, NULL);
     (void)rc;
     free(got);
-    rc = shmlua_queue_push(h, message, (size_t)round * 7 % sizeof message, 0, NULL);
+    rc = shmlua_queue_push(h, message, (size_t)round * 7 % sizeof message, wait, NULL);
     REQUIRE(rc == 0 || rc == EAGAIN || rc == EPIPE || rc == EMSGSIZE);
     batch_and_view(h);
   }

@@ -236,6 +236,35 @@ W.fixtures = {
     end },
     { "closed", function(c) return closesync(c:queue()) end },
   },
+  ["shm.pool"] = {
+    { "running", function(c)
+      return c:track(shm.pool(1), function(p) p:terminate() end)
+    end },
+    { "closed", function()
+      local p = shm.pool(1)
+      p:close()
+      return p
+    end },
+    { "terminated", function()
+      local p = shm.pool(1)
+      p:terminate()
+      return p
+    end },
+  },
+  ["shm.future"] = {
+    { "done", function(c)
+      local p = c:track(shm.pool(1), function(p) p:terminate() end)
+      local f = p:submit(function() return 1 end)
+      f:wait()
+      return f
+    end },
+    { "of a terminated pool", function()
+      local p = shm.pool(1)
+      local f = p:submit(function() return 1 end)
+      p:terminate()
+      return f
+    end },
+  },
   ["shm.view"] = {
     { "open", function(c)
       local q = c:queue()
@@ -388,6 +417,15 @@ W.shapes = {
   ["shm.queue:push"] = function() return { "abc", 0.001 } end,
   ["shm.queue:try_push"] = function() return { "abc" } end,
   ["shm.queue:pop"] = function() return { 0.001 } end,
+  ["shm.queue:put"] = function() return { { 1, "abc" }, 0.001 } end,
+  ["shm.queue:try_put"] = function() return { { 1, "abc" } } end,
+  ["shm.queue:get"] = function() return { 0.001 } end,
+  ["shm.pool"] = function() return { 1, { maxtasks = 1 } } end,
+  ["shm.pool:map"] = function() return { function(x) return x end, { 1, 2 }, 1 } end,
+  ["shm.pool:imap"] = function() return { function(x) return x end, { 1, 2 }, 1 } end,
+  ["shm.pool:imap_unordered"] = function() return { function(x) return x end, { 1, 2 } } end,
+  ["shm.pool:submit"] = function() return { function(x) return x end, 1 } end,
+  ["shm.future:wait"] = function() return { 0.001 } end,
   ["shm.queue:push_many"] = function() return { { "abc", "de" }, 1, 2, 0.001 } end,
   ["shm.queue:pop_many"] = function() return { {}, 2, 0.001 } end,
   ["shm.queue:view"] = function() return { 0.001 } end,
@@ -430,6 +468,9 @@ W.blocking = {
   ["shm.cond:wait"] = { timeout = 1 },
   ["shm.queue:push"] = { timeout = 2 },
   ["shm.queue:pop"] = { timeout = 1 },
+  ["shm.queue:put"] = { timeout = 2 },
+  ["shm.queue:get"] = { timeout = 1 },
+  ["shm.future:wait"] = { timeout = 1 },
   ["shm.queue:push_many"] = { timeout = 4 },
   ["shm.queue:pop_many"] = { timeout = 3 },
   ["shm.queue:view"] = { timeout = 1 },

@@ -25,6 +25,8 @@ function H.pcalled(f)
   local old = H.lua_version == "5.1" or H.lua_version == "5.2" or H.lua_version == "luajit"
   return old and "'[%w.%?]*'" or "'[%w.]*" .. f .. "'"
 end
+-- How a refused FILE* is named: its metatable has a __name from 5.3 on.
+H.FILE = math.type and "a userdata (FILE*)" or "a userdata"
 -- 5.1 and LuaJIT: the specs use 5.2's names
 table.unpack = table.unpack or unpack
 table.pack = table.pack or function(...) return { n = select("#", ...), ... } end

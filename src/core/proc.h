@@ -19,6 +19,7 @@ typedef struct shmlua_child {
   unsigned long serial; /* how many children its parent had started, itself included */
   bool done;           /* reaped: status is valid */
   bool orphan;         /* nobody holds it any more: freed once reaped */
+  bool daemon;         /* a pool's worker: at a normal end, sent SIGTERM rather than awaited */
   int status;          /* from waitpid */
   int pidfd;           /* Linux pidfd, readable once the child ended; -1 without one */
   int outfd;           /* read end of the child's result pipe; -1 if none or drained */
@@ -65,7 +66,8 @@ int shmlua_child_signal(shmlua_child *c, int signo, shmlua_error *err);
    start or wait, or at exit) and freed then. Its output is discarded. */
 void shmlua_child_release(shmlua_child *c);
 
-/* At a normal end: waits for every child still running (their output is discarded). Returns
+/* At a normal end: waits for every child still running (their output is discarded), after
+   sending SIGTERM to the daemons (which would wait for work for ever). Returns
    0, or -1 with errno EINTR if a signal interrupted it (call again, or terminate_all). */
 int shmlua_children_wait_all(void);
 

@@ -177,8 +177,12 @@ static void settle(shmlua_queue_end *e, int is_tail) {
   e->armed = 0;
 }
 
+/* A lock deadline that means: do not wait at all (EBUSY while another process holds it). */
+static const struct timespec at_once;
+
 static int lock(shmlua_queue_block *q, shmlua_queue_end *e, const struct timespec *deadline) {
-  int rc = shmlua_mutex_lock(&e->lock, deadline);
+  int rc = deadline == &at_once ? shmlua_mutex_trylock(&e->lock)
+                                : shmlua_mutex_lock(&e->lock, deadline);
   if (rc == EOWNERDEAD) {
     settle(e, e == &q->tail);
     shmlua_mutex_consistent(&e->lock);
@@ -382,7 +386,9 @@ typedef struct side {
 static int transfer(const side *s, void *ctx, int wait, const struct timespec *deadline) {
   struct timespec brief;
   const struct timespec *lockby = deadline;
-  if (!wait) {
+  if (wait == SHMLUA_QUEUE_ONCE)
+    lockby = &at_once;
+  else if (wait == SHMLUA_QUEUE_TRY) {
     brief = shmlua_deadline_coarse(LOCK_SECONDS);
     lockby = &brief;
   }
@@ -396,7 +402,7 @@ static int transfer(const side *s, void *ctx, int wait, const struct timespec *d
     }
     if (rc == 0)
       shmlua_sync_signal(s->tell_word, s->told);
-    if (rc != EAGAIN || !wait)
+    if (rc != EAGAIN || wait != SHMLUA_QUEUE_WAIT)
       return rc;
     if ((rc = shmlua_sync_await(s->ready, ctx, s->sleep_word, s->sleeping, deadline)) != 0)
       return rc;

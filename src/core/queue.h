@@ -103,10 +103,19 @@ int shmlua_queue_init(void *addr, const void *arg, shmlua_error *err);
 /* Starts using a created or attached queue mapped over size bytes. */
 void shmlua_queue_open(shmlua_queue *h, void *addr, size_t size);
 
-/* Pushes len bytes. wait = 0 fails with EAGAIN when full (and waits at most 1 s for the
-   lock, then ETIMEDOUT); otherwise waits for room until deadline (NULL: no limit). 0,
+/* The wait argument of the calls below: what they do when they cannot go ahead now. */
+enum {
+  SHMLUA_QUEUE_TRY = 0,  /* fail with EAGAIN when full (empty); wait at most 1 s for the lock,
+                            then ETIMEDOUT */
+  SHMLUA_QUEUE_WAIT = 1, /* wait for room (a message) and the lock until deadline */
+  /* As TRY, but EBUSY at once when another process holds a lock it needs: the first try of a
+     wait, which then needs no deadline (no clock read) when it goes ahead. */
+  SHMLUA_QUEUE_ONCE = 2
+};
+
+/* Pushes len bytes, waiting as wait says (deadline: NULL for no limit, only for WAIT). 0,
    EAGAIN, ETIMEDOUT, EINTR, EPIPE (shut down), EMSGSIZE (longer than the byte capacity),
-   ENOTRECOVERABLE. */
+   ENOTRECOVERABLE, EBUSY (ONCE only). */
 int shmlua_queue_push(shmlua_queue *h, const void *data, size_t len, int wait,
                       const struct timespec *deadline);
 
@@ -126,7 +135,8 @@ int shmlua_queue_push_many(shmlua_queue *h, const shmlua_queue_message *messages
 typedef void *(*shmlua_queue_reserve)(void *ud, size_t len);
 
 /* Pops the oldest message into reserve(ud, len), its length in *len. wait as for push.
-   0, EAGAIN, ETIMEDOUT, EINTR, EPIPE (shut down and empty), ENOMEM, ENOTRECOVERABLE. */
+   0, EAGAIN, ETIMEDOUT, EINTR, EPIPE (shut down and empty), ENOMEM, ENOTRECOVERABLE, EBUSY
+   (ONCE only). */
 int shmlua_queue_pop(shmlua_queue *h, shmlua_queue_reserve reserve, void *ud, size_t *len,
                      int wait, const struct timespec *deadline);
 

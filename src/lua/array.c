@@ -420,6 +420,19 @@ static int array_notify(lua_State *L) {
 
 /* ---- m:array(dtype [, pos [, count]]) ---- */
 
+int shmlua_arrayview(lua_State *L, int idx, shmlua_arraylayout *out) {
+  array *a = shmlua_totagged(L, idx, sizeof *a, &array_class);
+  if (!a)
+    return 0;
+  out->dtype = shmlua_dtype_names[a->type];
+  out->size = shmlua_dtype_sizes[a->type];
+  out->offset = a->offset;
+  out->count = a->count;
+  out->stride = a->stride;
+  out->cols = a->cols;
+  return 1;
+}
+
 /* As luaL_checkoption, but quoting only the start of a bad name. */
 static shmlua_dtype checkdtype(lua_State *L, int arg) {
   size_t len;

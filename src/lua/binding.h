@@ -48,6 +48,7 @@ void shmlua_open_jit(lua_State *L); /* after buf and array: LuaJIT's FFI element
 void shmlua_jit_track(lua_State *L, int view, int block, int dtype, size_t offset,
                       size_t count, ptrdiff_t stride);
 void shmlua_jit_closed(lua_State *L, int block);
+void shmlua_open_pool(lua_State *L); /* shm.pool, from lua/shm/pool.lua */
 void shmlua_open_inspect(lua_State *L);
 void shmlua_open_help(lua_State *L);
 void shmlua_open_complete(lua_State *L);
@@ -217,6 +218,10 @@ static inline int shmlua_callk(lua_State *L, int nargs, int nresults, lua_KConte
 
 /* Optional timeout in seconds at arg: NULL (nil: no limit) or deadline, filled. */
 const struct timespec *shmlua_opttimeout(lua_State *L, int arg, struct timespec *deadline);
+/* The same checks without reading the clock, for calls that try once before they wait:
+   NULL (no limit) or seconds, filled; shmlua_sync_wait_for makes the deadline if a wait
+   comes. */
+const double *shmlua_optseconds(lua_State *L, int arg, double *seconds);
 
 /* Blocking waits (sync.c): the synchronization objects, a:wait, process handles. */
 
@@ -230,6 +235,9 @@ typedef int (*shmlua_sync_op)(void *ctx, const struct timespec *deadline);
    undo (may be NULL) is called with ctx before an interrupt error leaves. */
 int shmlua_sync_wait(lua_State *L, shmlua_sync_op op, void *ctx,
                      const struct timespec *deadline, int sliced, void (*undo)(void *ctx));
+/* The sliced wait of a call whose first try, made before any clock read, could not go
+   ahead: the deadline seconds (NULL: none, as shmlua_optseconds read them) from now. */
+int shmlua_sync_wait_for(lua_State *L, shmlua_sync_op op, void *ctx, const double *seconds);
 
 /* Pushes nil, what ("timeout", "closed", ...): the documented failure of a wait. Returns 2. */
 int shmlua_sync_fail(lua_State *L, const char *what);
@@ -251,20 +259,52 @@ void shmlua_newbuf(lua_State *L, shmlua_block *b);
 /* Processes (proc.c, map.c) and the values they send back (serial.c). */
 
 /* Pushes a string that encodes the n values from index first on; raises for what cannot be
-   sent: functions, userdata, threads, tables that contain themselves or nest too deep. */
+   sent: C functions, userdata other than shmlua objects, threads, tables that contain
+   themselves or nest too deep. */
 void shmlua_serialize(lua_State *L, int first, int n);
+/* The same encoding, left in a buffer the Lua state keeps: valid until the next encode. */
+const char *shmlua_encode(lua_State *L, int first, int n, size_t *len);
+/* The list t[i..j] (t at table, holes kept), encoded as one table {t[i], ..., t[j]} and left
+   as shmlua_encode leaves it; no table is made. */
+const char *shmlua_encode_range(lua_State *L, int table, lua_Integer i, lua_Integer j,
+                                size_t *len);
+/* Decodes data, a list as shmlua_encode_range makes it, into the table at table, keys moved
+   by offset; 1, or 0 if data is not such an encoding (some keys may be set then). */
+int shmlua_deserialize_into(lua_State *L, const void *data, size_t len, int table,
+                            lua_Integer offset);
+/* Remembers the module table on top (objects received are attached through it) and sets the
+   key that functions sent within this family of processes carry. */
+void shmlua_open_serial(lua_State *L);
+/* The layout of an array view: dtype name and element size, byte offset of element 1, count,
+   bytes from one element to the next, columns of a 2-D view (0: 1-D). */
+typedef struct shmlua_arraylayout {
+  const char *dtype;
+  size_t size, offset, count, cols;
+  ptrdiff_t stride;
+} shmlua_arraylayout;
+/* The layout of the array view at idx; 0 if it is not one. */
+int shmlua_arrayview(lua_State *L, int idx, shmlua_arraylayout *out);
 /* Pushes the values encoded in data and returns their count; -1 (nothing pushed) if data is
    not such an encoding. */
 int shmlua_deserialize(lua_State *L, const void *data, size_t len);
 
+/* Replaces the error object at the top of L by text, as lua.c does: a string, __tostring's
+   result, or what type it is. Returns it. */
+const char *shmlua_errortext(lua_State *L);
 /* Calls the function below the nargs arguments on top in a coroutine of its own, so an
    error's traceback shows only its frames. 1: the results replace function and arguments;
    0: one string does, the error with that traceback. */
 int shmlua_calltraced(lua_State *L, int nargs);
+/* The same in the coroutine co, which must be fresh or have finished its last call: a caller
+   with many calls reuses one (it is reset after an error). */
+int shmlua_calltraced_in(lua_State *L, lua_State *co, int nargs);
 /* Forks a child that calls the function below the nargs arguments on top of the stack and
    sends back what it returns. In the parent, replaces function and arguments by the child's
    handle and returns the child; on failure pops them and returns NULL with err. */
 shmlua_child *shmlua_spawnfn(lua_State *L, int nargs, shmlua_error *err);
+/* The child of the process handle at arg, which must be this process's own (raises
+   otherwise). */
+shmlua_child *shmlua_checkchild(lua_State *L, int arg);
 /* Pushes what waiting for a finished child gives: true and its values, or nil and "exit",
    "signal" or "error" with a code, signal number or message. Returns the count. */
 int shmlua_pushresults(lua_State *L, const shmlua_child *c);

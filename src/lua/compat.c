@@ -187,11 +187,24 @@ int shmlua_compat_newmetatable(lua_State *L, const char *tname) {
 #endif
 
 #if LUA_VERSION_NUM < 502
-void shmlua_compat_rawgetp(lua_State *L, int idx, const void *p) {
+int shmlua_compat_rawgetp(lua_State *L, int idx, const void *p) {
   idx = lua_absindex(L, idx);
   lua_pushlightuserdata(L, (void *)(uintptr_t)p);
-  lua_rawget(L, idx);
+  return lua_rawget(L, idx);
 }
+
+#if !SHMLUA_IS_LUAJIT
+int shmlua_compat_loadbufferx(lua_State *L, const char *buff, size_t size, const char *name,
+                              const char *mode) {
+  int binary = size > 0 && buff[0] == LUA_SIGNATURE[0];
+  if (mode && !strchr(mode, binary ? 'b' : 't')) {
+    lua_pushfstring(L, "attempt to load a %s chunk (mode is '%s')", binary ? "binary" : "text",
+                    mode);
+    return LUA_ERRSYNTAX;
+  }
+  return luaL_loadbuffer(L, buff, size, name);
+}
+#endif
 
 void shmlua_compat_rawsetp(lua_State *L, int idx, const void *p) {
   idx = lua_absindex(L, idx);

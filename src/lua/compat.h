@@ -77,6 +77,11 @@ int shmlua_compat_error(lua_State *L, const char *fmt, ...);
 /* The getters return the type they pushed, as in 5.3. */
 #define lua_getfield(L, i, k) (lua_getfield(L, i, k), lua_type(L, -1))
 #define lua_rawget(L, i) (lua_rawget(L, i), lua_type(L, -1))
+#if LUA_VERSION_NUM == 502 /* 5.1's is compat.c's, which returns the type already */
+#define lua_rawgetp(L, i, p) (lua_rawgetp(L, i, p), lua_type(L, -1))
+#endif
+/* 5.3's lua_dump takes whether to strip debug information: older ones keep it. */
+#define lua_dump(L, writer, data, strip) ((void)(strip), lua_dump(L, writer, data))
 #define lua_rawgeti(L, i, n) (lua_rawgeti(L, i, n), lua_type(L, -1))
 int shmlua_compat_geti(lua_State *L, int idx, lua_Integer i);
 #define lua_geti shmlua_compat_geti
@@ -90,6 +95,12 @@ void shmlua_compat_rotate(lua_State *L, int idx, int n);
 
 #if LUA_VERSION_NUM < 502
 #define lua_pushglobaltable(L) lua_pushvalue(L, LUA_GLOBALSINDEX)
+#if !SHMLUA_IS_LUAJIT /* LuaJIT has it */
+/* luaL_loadbufferx with 5.2's mode ("b": binary chunks only, "t": text only). */
+int shmlua_compat_loadbufferx(lua_State *L, const char *buff, size_t size, const char *name,
+                              const char *mode);
+#define luaL_loadbufferx shmlua_compat_loadbufferx
+#endif
 static inline const char *shmlua_compat_pushstring(lua_State *L, const char *s) {
   lua_pushstring(L, s); /* returns nothing before 5.2 */
   return lua_tostring(L, -1);
@@ -107,7 +118,7 @@ static inline const char *shmlua_compat_pushlstring(lua_State *L, const char *s,
 #define luaL_len(L, i) ((lua_Integer)lua_objlen(L, i))
 #define lua_absindex(L, i) \
   ((i) > 0 || (i) <= LUA_REGISTRYINDEX ? (i) : lua_gettop(L) + (i) + 1)
-void shmlua_compat_rawgetp(lua_State *L, int idx, const void *p);
+int shmlua_compat_rawgetp(lua_State *L, int idx, const void *p);
 void shmlua_compat_rawsetp(lua_State *L, int idx, const void *p);
 #define lua_rawgetp shmlua_compat_rawgetp
 #define lua_rawsetp shmlua_compat_rawsetp

@@ -19,6 +19,8 @@ int luaopen_shm(lua_State *L) {
       shmlua_open_hexdump,
       shmlua_open_watch,
       shmlua_open_jit,
+      shmlua_open_serial,
+      shmlua_open_pool,
       shmlua_open_inspect,
       shmlua_open_help,
       shmlua_open_complete,

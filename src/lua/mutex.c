@@ -13,15 +13,19 @@ static void drop_lock(shmlua_syncud *u);
 static const shmlua_synclass mutex_class = {SHMLUA_MUTEX_MT, &shmlua_mutex_type, NULL,
                                             drop_lock, NULL};
 
-pthread_mutex_t *shmlua_mutex_of(shmlua_syncud *m) {
+static pthread_mutex_t *lockof(shmlua_syncud *m) {
   return &((shmlua_mutex_block *)m->block.addr)->mutex;
+}
+
+pthread_mutex_t *shmlua_mutex_of(shmlua_syncud *m) {
+  return lockof(m);
 }
 
 /* A lock held through a handle must not outlive its mapping: the thread's robust list
    points into it. */
 static void drop_lock(shmlua_syncud *u) {
   if (u->block.addr && u->held)
-    shmlua_mutex_unlock(shmlua_mutex_of(u));
+    shmlua_mutex_unlock(lockof(u));
   u->held = 0;
 }
 
@@ -32,19 +36,26 @@ static void took(shmlua_syncud *m) {
   m->held = m->holds;
 }
 
-shmlua_syncud *shmlua_mutex_check(lua_State *L, int arg) {
+/* Static, so that the methods here get it inline (a global could be interposed). */
+static shmlua_syncud *checkmutex(lua_State *L, int arg) {
   return shmlua_sync_check(L, arg, &mutex_class);
+}
+
+shmlua_syncud *shmlua_mutex_check(lua_State *L, int arg) {
+  return checkmutex(L, arg);
 }
 
 static int lockresult(lua_State *L, shmlua_syncud *m, int rc) {
   const char *name = shmlua_name_user(&m->block.name);
+  if (rc == 0) { /* the common case first */
+    took(m);
+    lua_pushboolean(L, 1);
+    return 1;
+  }
   switch (rc) {
-  case 0:
   case EOWNERDEAD:
     took(m);
     lua_pushboolean(L, 1);
-    if (rc == 0)
-      return 1;
     lua_pushliteral(L, "owner-died");
     return 2;
   case ETIMEDOUT:
@@ -62,20 +73,20 @@ static int lockresult(lua_State *L, shmlua_syncud *m, int rc) {
 
 static int lockop(void *ctx, const struct timespec *deadline) {
   shmlua_syncud *m = ctx;
-  return m->block.addr ? shmlua_mutex_lock(shmlua_mutex_of(m), deadline) : SHMLUA_SYNC_CLOSED;
+  return m->block.addr ? shmlua_mutex_lock(lockof(m), deadline) : SHMLUA_SYNC_CLOSED;
 }
 
 /* A free mutex is taken at once, before the wait works out its slices: trylock gives the
    same results as lock would (EDEADLK when this process holds it), EBUSY aside. */
 static int lockwithin(lua_State *L, shmlua_syncud *m, const struct timespec *deadline) {
-  int rc = shmlua_mutex_trylock(shmlua_mutex_of(m));
+  int rc = shmlua_mutex_trylock(lockof(m));
   if (rc != EBUSY)
     return rc;
   return shmlua_sync_wait(L, lockop, m, deadline, 1, NULL);
 }
 
 int shmlua_mutex_relock(lua_State *L, shmlua_syncud *m) {
-  return lockresult(L, m, shmlua_mutex_lock(shmlua_mutex_of(m), NULL));
+  return lockresult(L, m, shmlua_mutex_lock(lockof(m), NULL));
 }
 
 int shmlua_mutex_attach(lua_State *L, const shmlua_name *name) {
@@ -87,37 +98,44 @@ static int mutex_create(lua_State *L) {
                             shmlua_mutex_block_init, NULL);
 }
 
+/* m:lock([timeout]): the timeout is checked first, but its deadline (a clock read) is only
+   worked out when the lock is not free. */
 static int mutex_lock(lua_State *L) {
-  shmlua_syncud *m = shmlua_mutex_check(L, 1);
-  struct timespec deadline;
-  const struct timespec *d = shmlua_opttimeout(L, 2, &deadline);
-  return lockresult(L, m, lockwithin(L, m, d));
+  shmlua_syncud *m = checkmutex(L, 1);
+  double seconds;
+  const double *timeout = shmlua_optseconds(L, 2, &seconds);
+  int rc = shmlua_mutex_trylock(lockof(m));
+  if (rc == EBUSY)
+    rc = shmlua_sync_wait_for(L, lockop, m, timeout);
+  return lockresult(L, m, rc);
 }
 
 static int mutex_trylock(lua_State *L) {
-  shmlua_syncud *m = shmlua_mutex_check(L, 1);
-  int rc = shmlua_mutex_trylock(shmlua_mutex_of(m));
+  shmlua_syncud *m = checkmutex(L, 1);
+  int rc = shmlua_mutex_trylock(lockof(m));
   return lockresult(L, m, rc == EDEADLK ? EBUSY : rc); /* held here: busy too */
 }
 
 static void unlock(lua_State *L, shmlua_syncud *m) {
-  int rc = shmlua_mutex_unlock(shmlua_mutex_of(m));
+  int rc = shmlua_mutex_unlock(lockof(m));
+  if (rc == 0) {
+    m->held = 0;
+    return;
+  }
   if (rc == EPERM)
     luaL_error(L, "mutex '%s' is not locked by this process", shmlua_name_user(&m->block.name));
-  if (rc != 0)
-    shmlua_sync_error(L, m, rc);
-  m->held = 0;
+  shmlua_sync_error(L, m, rc);
 }
 
 static int mutex_unlock(lua_State *L) {
-  unlock(L, shmlua_mutex_check(L, 1));
+  unlock(L, checkmutex(L, 1));
   lua_pushboolean(L, 1);
   return 1;
 }
 
 static int mutex_consistent(lua_State *L) {
   shmlua_syncud *m = shmlua_mutex_check(L, 1);
-  int rc = shmlua_mutex_consistent(shmlua_mutex_of(m));
+  int rc = shmlua_mutex_consistent(lockof(m));
   if (rc == EINVAL)
     return luaL_error(L, "mutex '%s' is not in the owner-died state",
                       shmlua_name_user(&m->block.name));

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -29,23 +30,31 @@ typedef struct handle {
   shmlua_child *child; /* NULL until started */
 } handle;
 
-/* Replaces the error object at the top of L by text, as lua.c does: a string, __tostring's
-   result, or what type it is. */
-static const char *errortext(lua_State *L) {
+const char *shmlua_errortext(lua_State *L) {
   if (lua_type(L, -1) != LUA_TSTRING && !lua_isnumber(L, -1)) {
-    if (luaL_callmeta(L, -1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
-      lua_remove(L, -2);
-    else
+    int called = luaL_callmeta(L, -1, "__tostring");
+    if (!called || lua_type(L, -1) != LUA_TSTRING) {
+      if (called)
+        lua_pop(L, 1);
       lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, -1));
-    lua_replace(L, -2);
+    }
+    lua_replace(L, -2); /* only the error object: what lies below is the caller's */
   }
   return lua_tostring(L, -1);
 }
 
 int shmlua_calltraced(lua_State *L, int nargs) {
+  int func = lua_gettop(L) - nargs, ok;
+  lua_State *co = lua_newthread(L);
+  lua_insert(L, func); /* below the function: removed after */
+  ok = shmlua_calltraced_in(L, co, nargs);
+  lua_remove(L, func);
+  return ok;
+}
+
+int shmlua_calltraced_in(lua_State *L, lua_State *co, int nargs) {
   int func = lua_gettop(L) - nargs, nresults, status;
-  lua_State *co = lua_newthread(L), *outer;
-  lua_insert(L, func);
+  lua_State *outer;
   lua_xmove(L, co, nargs + 1);
   outer = shmlua_running_enter(co);
   status = lua_resume(co, L, nargs, &nresults);
@@ -53,14 +62,13 @@ int shmlua_calltraced(lua_State *L, int nargs) {
   if (status == LUA_OK) {
     luaL_checkstack(L, nresults, "too many results");
     lua_xmove(co, L, nresults);
-    lua_remove(L, func);
     return 1;
   }
   if (status == LUA_YIELD)
     lua_pushliteral(L, "attempt to yield from a function run in another process");
   else
     lua_xmove(co, L, 1);
-  luaL_traceback(L, co, errortext(L), 0);
+  luaL_traceback(L, co, shmlua_errortext(L), 0);
   shmlua_running_close(co, L); /* runs its pending to-be-closed variables */
   lua_replace(L, func);
   lua_settop(L, func);
@@ -77,6 +85,18 @@ static void write_all(int fd, const char *p, size_t n) {
     p += w;
     n -= (size_t)w;
   }
+}
+
+/* The tag and the payload in one write when the pipe takes them whole: each write wakes the
+   waiting parent, and a wake-up costs more than the whole start on a VM (tens of us). */
+static void send_result(int fd, char tag, const char *payload, size_t len) {
+  struct iovec parts[2] = {{&tag, 1}, {(void *)payload, len}};
+  ssize_t w;
+  do
+    w = writev(fd, parts, 2);
+  while (w < 0 && errno == EINTR);
+  if (w > 0) /* at least the tag */
+    write_all(fd, payload + (w - 1), len - (size_t)(w - 1));
 }
 
 /* In the forked child, under lua_pcall, with the function and its arguments: returns the
@@ -114,8 +134,7 @@ static void run_child(lua_State *L, int nargs, int resultfd) {
   shmlua_barrier_leave_all();
   fflush(NULL);
   tag = ok ? SENT_VALUES : SENT_ERROR;
-  write_all(resultfd, &tag, 1);
-  write_all(resultfd, payload, len);
+  send_result(resultfd, tag, payload, len);
   _exit(ok ? EXIT_SUCCESS : EXIT_FAILURE);
 }
 
@@ -256,8 +275,7 @@ static shmlua_child *heldchild(lua_State *L, int arg) {
   return c;
 }
 
-/* The child of the handle at arg, which must be this process's own. */
-static shmlua_child *checkchild(lua_State *L, int arg) {
+shmlua_child *shmlua_checkchild(lua_State *L, int arg) {
   shmlua_child *c = heldchild(L, arg);
   if (c->parent != getpid())
     luaL_error(L, "process %d is not a child of this process", (int)c->pid);
@@ -309,7 +327,7 @@ int shmlua_waitchildren(lua_State *L, shmlua_child *const *children, size_t n,
 }
 
 static int waituntil(lua_State *L, const struct timespec *deadline) {
-  shmlua_child *c = checkchild(L, 1);
+  shmlua_child *c = shmlua_checkchild(L, 1);
   size_t which;
   if (shmlua_waitchildren(L, &c, 1, deadline, &which) == ETIMEDOUT)
     return shmlua_sync_fail(L, "timeout");
@@ -359,7 +377,7 @@ static int checksignal(lua_State *L, int arg) {
 }
 
 static int proc_kill(lua_State *L) {
-  shmlua_child *c = checkchild(L, 1);
+  shmlua_child *c = shmlua_checkchild(L, 1);
   shmlua_error err;
   if (shmlua_child_signal(c, checksignal(L, 2), &err))
     return shmlua_oserror(L, &err);
@@ -416,7 +434,7 @@ static int proc_waitall(lua_State *L) {
     lua_geti(L, 1, i);
     if (!luaL_testudata(L, -1, SHMLUA_PROCESS_MT))
       return luaL_argerror(L, 1, lua_pushfstring(L, "item %I is not a process", (LUAI_UACINT)i));
-    left[i - 1] = checkchild(L, -1);
+    left[i - 1] = shmlua_checkchild(L, -1);
     lua_pop(L, 1);
   }
   for (nleft = (size_t)n; nleft > 0; left[which] = left[--nleft])
@@ -427,7 +445,7 @@ static int proc_waitall(lua_State *L) {
     int results, k;
     lua_geti(L, 1, i);
     lua_createtable(L, 4, 1);
-    results = shmlua_pushresults(L, checkchild(L, -2));
+    results = shmlua_pushresults(L, shmlua_checkchild(L, -2));
     for (k = results; k >= 1; k--)
       lua_rawseti(L, -1 - k, k);
     lua_pushinteger(L, results);

@@ -46,8 +46,12 @@ static int queue_field(lua_State *L, shmlua_syncud *u, const char *key) {
   return 1;
 }
 
+shmlua_syncud *shmlua_checkqueue(lua_State *L, int arg) {
+  return shmlua_sync_check(L, arg, &queue_class);
+}
+
 static shmlua_syncud *checkqueue(lua_State *L) {
-  return shmlua_sync_check(L, 1, &queue_class);
+  return shmlua_checkqueue(L, 1);
 }
 
 /* shm.queue{messages = n, bytes = n, name = s, mode = m, keep = b} */
@@ -76,7 +80,7 @@ static int pushop(void *ctx, const struct timespec *deadline) {
   pushing *p = ctx;
   if (!p->u->block.addr)
     return SHMLUA_SYNC_CLOSED;
-  return shmlua_queue_push(&p->u->as.queue, p->s, p->len, 1, deadline);
+  return shmlua_queue_push(&p->u->as.queue, p->s, p->len, SHMLUA_QUEUE_WAIT, deadline);
 }
 
 static int pushresult(lua_State *L, shmlua_syncud *u, int rc) {
@@ -99,21 +103,33 @@ static int pushresult(lua_State *L, shmlua_syncud *u, int rc) {
   }
 }
 
+/* Whether the first try of a wait (SHMLUA_QUEUE_ONCE) must go on to the wait itself. */
+static int must_wait(int rc) {
+  return rc == EAGAIN || rc == EBUSY;
+}
+
+int shmlua_queue_put(lua_State *L, shmlua_syncud *u, const char *s, size_t len, int wait,
+                     const double *timeout) {
+  pushing p = {u, s, len};
+  int rc = shmlua_queue_push(&u->as.queue, s, len, wait ? SHMLUA_QUEUE_ONCE : 0, NULL);
+  if (wait && must_wait(rc))
+    rc = shmlua_sync_wait_for(L, pushop, &p, timeout);
+  return pushresult(L, u, rc);
+}
+
 static int queue_push(lua_State *L) {
   shmlua_syncud *u = checkqueue(L);
-  struct timespec deadline;
-  pushing p = {u, NULL, 0};
-  const struct timespec *d;
-  p.s = luaL_checklstring(L, 2, &p.len);
-  d = shmlua_opttimeout(L, 3, &deadline);
-  return pushresult(L, u, shmlua_sync_wait(L, pushop, &p, d, 1, NULL));
+  double seconds;
+  size_t len;
+  const char *s = luaL_checklstring(L, 2, &len);
+  return shmlua_queue_put(L, u, s, len, 1, shmlua_optseconds(L, 3, &seconds));
 }
 
 static int queue_try_push(lua_State *L) {
   shmlua_syncud *u = checkqueue(L);
   size_t len;
   const char *s = luaL_checklstring(L, 2, &len);
-  return pushresult(L, u, shmlua_queue_push(&u->as.queue, s, len, 0, NULL));
+  return shmlua_queue_put(L, u, s, len, 0, NULL);
 }
 
 typedef struct popping {
@@ -125,16 +141,15 @@ static int popop(void *ctx, const struct timespec *deadline) {
   popping *p = ctx;
   if (!p->u->block.addr)
     return SHMLUA_SYNC_CLOSED;
-  return shmlua_queue_pop(&p->u->as.queue, shmlua_sync_scratch, p->u, &p->len, 1, deadline);
+  return shmlua_queue_pop(&p->u->as.queue, shmlua_sync_scratch, p->u, &p->len,
+                          SHMLUA_QUEUE_WAIT, deadline);
 }
 
-static int popresult(lua_State *L, popping *p, int rc) {
+/* 0 with the message in p's scratch, or what a failed pop returns, pushed. */
+static int popfailure(lua_State *L, popping *p, int rc) {
   switch (rc) {
   case 0:
-    lua_pushlstring(L, p->len ? p->u->scratch : "", p->len);
-    if (p->u->scratch_size > SCRATCH_KEPT)
-      shmlua_sync_scratch_drop(p->u);
-    return 1;
+    return 0;
   case EAGAIN:
     return shmlua_sync_fail(L, "empty");
   case ETIMEDOUT:
@@ -148,16 +163,44 @@ static int popresult(lua_State *L, popping *p, int rc) {
   }
 }
 
+int shmlua_queue_get(lua_State *L, shmlua_syncud *u, int wait, const double *timeout,
+                     const char **data, size_t *len) {
+  popping p = {u, 0};
+  int rc = shmlua_queue_pop(&u->as.queue, shmlua_sync_scratch, u, &p.len,
+                            wait ? SHMLUA_QUEUE_ONCE : 0, NULL);
+  if (wait && must_wait(rc))
+    rc = shmlua_sync_wait_for(L, popop, &p, timeout);
+  *data = p.len ? u->scratch : "";
+  *len = p.len;
+  return popfailure(L, &p, rc);
+}
+
+void shmlua_queue_got(shmlua_syncud *u) {
+  if (u->scratch_size > SCRATCH_KEPT)
+    shmlua_sync_scratch_drop(u);
+}
+
+static int popstring(lua_State *L, int wait, const double *timeout) {
+  shmlua_syncud *u = checkqueue(L);
+  const char *data;
+  size_t len;
+  int n = shmlua_queue_get(L, u, wait, timeout, &data, &len);
+  if (n == 0) {
+    lua_pushlstring(L, data, len);
+    shmlua_queue_got(u);
+    n = 1;
+  }
+  return n;
+}
+
 static int queue_pop(lua_State *L) {
-  popping p = {checkqueue(L), 0};
-  struct timespec deadline;
-  const struct timespec *d = shmlua_opttimeout(L, 2, &deadline);
-  return popresult(L, &p, shmlua_sync_wait(L, popop, &p, d, 1, NULL));
+  double seconds;
+  checkqueue(L);
+  return popstring(L, 1, shmlua_optseconds(L, 2, &seconds));
 }
 
 static int queue_try_pop(lua_State *L) {
-  popping p = {checkqueue(L), 0};
-  return popresult(L, &p, shmlua_queue_pop(&p.u->as.queue, shmlua_sync_scratch, p.u, &p.len, 0, NULL));
+  return popstring(L, 0, NULL);
 }
 
 static int queue_shutdown(lua_State *L) {
@@ -178,4 +221,5 @@ void shmlua_open_queue(lua_State *L) {
   shmlua_sync_register(L, &queue_class, methods, queue_create, NULL);
   shmlua_open_queue_batch(L, &queue_class);
   shmlua_open_queue_view(L, &queue_class);
+  shmlua_open_queue_values(L);
 }

@@ -16,10 +16,10 @@ static const char *kindname(const shmlua_syncud *u) {
 
 /* Its address is in the tag of every object (binding.h: shmlua_newtagged), so the methods, the
    hot paths of a lock or a queue, recognise an object with no metatable lookup. */
-static const char sync_class;
+const char shmlua_sync_tag;
 
 static shmlua_syncud *newud(lua_State *L, const shmlua_synclass *cls) {
-  shmlua_syncud *u = shmlua_newtagged(L, sizeof *u, SHMLUA_SYNC_NUV, &sync_class);
+  shmlua_syncud *u = shmlua_newtagged(L, sizeof *u, SHMLUA_SYNC_NUV, &shmlua_sync_tag);
   memset(u, 0, sizeof *u);
   u->cls = cls;
   luaL_setmetatable(L, cls->tname);
@@ -61,7 +61,7 @@ int shmlua_sync_attach(lua_State *L, const shmlua_synclass *cls, const shmlua_na
 }
 
 static shmlua_syncud *checkany(lua_State *L, int arg) {
-  shmlua_syncud *u = shmlua_totagged(L, arg, sizeof *u, &sync_class);
+  shmlua_syncud *u = shmlua_totagged(L, arg, sizeof *u, &shmlua_sync_tag);
   if (!u)
     luaL_typeerror(L, arg, "shm synchronization object");
   return u;
@@ -71,13 +71,12 @@ static int closederror(lua_State *L, const shmlua_syncud *u) {
   return luaL_error(L, "%s '%s' is closed", kindname(u), shmlua_name_user(&u->block.name));
 }
 
-shmlua_syncud *shmlua_sync_check(lua_State *L, int arg, const shmlua_synclass *cls) {
-  shmlua_syncud *u = shmlua_totagged(L, arg, sizeof *u, &sync_class);
+shmlua_syncud *shmlua_sync_refuse(lua_State *L, int arg, const shmlua_synclass *cls) {
+  shmlua_syncud *u = shmlua_totagged(L, arg, sizeof *u, &shmlua_sync_tag);
   if (!u || u->cls != cls)
     luaL_typeerror(L, arg, cls->tname);
-  if (!u->block.addr)
-    closederror(L, u);
-  return u;
+  closederror(L, u);
+  return NULL;
 }
 
 static void release(shmlua_syncud *u) {
@@ -223,6 +222,13 @@ int shmlua_sync_wait(lua_State *L, shmlua_sync_op op, void *ctx,
       return rc;
     interrupted(L, undo, ctx);
   }
+}
+
+int shmlua_sync_wait_for(lua_State *L, shmlua_sync_op op, void *ctx, const double *seconds) {
+  struct timespec deadline;
+  if (seconds)
+    deadline = shmlua_deadline(*seconds);
+  return shmlua_sync_wait(L, op, ctx, seconds ? &deadline : NULL, 1, NULL);
 }
 
 int shmlua_sync_fail(lua_State *L, const char *what) {

@@ -58,8 +58,15 @@ int shmlua_sync_create(lua_State *L, const shmlua_synclass *cls, int name_arg, i
 /* Attaches the object called name. Pushes it (1) or nil, message, errno (3). */
 int shmlua_sync_attach(lua_State *L, const shmlua_synclass *cls, const shmlua_name *name);
 
-/* The open object of class cls at arg; raises if it is not one or it is closed. */
-shmlua_syncud *shmlua_sync_check(lua_State *L, int arg, const shmlua_synclass *cls);
+/* The open object of class cls at arg; raises if it is not one or it is closed. Inline:
+   it is most of the work of m:unlock() (one tag and two fields compared); the error is not. */
+extern const char shmlua_sync_tag; /* its address is in the tag of every sync object */
+shmlua_syncud *shmlua_sync_refuse(lua_State *L, int arg, const shmlua_synclass *cls);
+static inline shmlua_syncud *shmlua_sync_check(lua_State *L, int arg,
+                                               const shmlua_synclass *cls) {
+  shmlua_syncud *u = shmlua_totagged(L, arg, sizeof *u, &shmlua_sync_tag);
+  return u && u->cls == cls && u->block.addr ? u : shmlua_sync_refuse(L, arg, cls);
+}
 
 /* What a step of a wait (shmlua_sync_op) returns when its object is closed. Lua code (a
    debug hook, a finalizer, Ctrl-C's path) runs between two steps of shmlua_sync_wait and
@@ -89,6 +96,19 @@ int shmlua_mutex_relock(lua_State *L, shmlua_syncud *m);
 
 #define SHMLUA_MUTEX_MT "shm.mutex"
 
+/* Queues (queue.c) for the parts that add methods (queue_values.c): the open queue at arg;
+   a push of len bytes (wait: first a try that does not wait, then for timeout seconds as
+   shmlua_optseconds read them, NULL for ever), pushing what q:push returns;
+   a pop that returns 0 with the message in *data (valid until the next pop through u), or
+   pushes what a failed q:pop returns and returns its count. */
+shmlua_syncud *shmlua_checkqueue(lua_State *L, int arg);
+int shmlua_queue_put(lua_State *L, shmlua_syncud *u, const char *s, size_t len, int wait,
+                     const double *timeout);
+int shmlua_queue_get(lua_State *L, shmlua_syncud *u, int wait, const double *timeout,
+                     const char **data, size_t *len);
+/* After the message of shmlua_queue_get is used: a large pop buffer is not kept. */
+void shmlua_queue_got(shmlua_syncud *u);
+
 /* The parts, each a file; shmlua_open_sync (binding.h) calls them all. */
 void shmlua_open_mutex(lua_State *L);
 void shmlua_open_semaphore(lua_State *L);
@@ -96,6 +116,7 @@ void shmlua_open_barrier(lua_State *L);
 void shmlua_open_event(lua_State *L);
 void shmlua_open_cond(lua_State *L);
 void shmlua_open_queue(lua_State *L);
+void shmlua_open_queue_values(lua_State *L); /* q:put, q:get... on the queue's class */
 /* The queue's batch methods (queue_batch.c) and views (queue_view.c), added to class cls
    by shmlua_open_queue. */
 void shmlua_open_queue_batch(lua_State *L, const shmlua_synclass *cls);

@@ -388,12 +388,20 @@ size_t shmlua_checkstart(lua_State *L, lua_Integer pos, size_t len) {
   return pos == (lua_Integer)len + 1 ? len + 1 : shmlua_checkindex(L, pos, len);
 }
 
-const struct timespec *shmlua_opttimeout(lua_State *L, int arg, struct timespec *deadline) {
+const double *shmlua_optseconds(lua_State *L, int arg, double *seconds) {
   lua_Number t;
-  if (lua_isnoneornil(L, arg))
+  if (lua_gettop(L) < arg || lua_isnil(L, arg)) /* the first test alone for the common call */
     return NULL;
   t = luaL_checknumber(L, arg);
   luaL_argcheck(L, t >= 0, arg, "timeout must be a non-negative number of seconds");
-  *deadline = shmlua_deadline((double)t);
+  *seconds = (double)t;
+  return seconds;
+}
+
+const struct timespec *shmlua_opttimeout(lua_State *L, int arg, struct timespec *deadline) {
+  double t;
+  if (!shmlua_optseconds(L, arg, &t))
+    return NULL;
+  *deadline = shmlua_deadline(t);
   return deadline;
 }

@@ -1,5 +1,6 @@
 /* The queue (queue.c) through its public functions only, in a real shared block: limits,
-   order, full and empty, a message too long, and a consumer in another process that waits,
+   order, full and empty, a message too long, the first try of a wait (EBUSY while another
+   process holds the lock), and a consumer in another process that waits,
    gets every message in order, then sees the shutdown. (Deaths mid-commit: queue_deaths.) */
 #include "check.h"
 #include "futex.h"
@@ -105,6 +106,37 @@ static void across_processes(shmlua_queue *h, const shmlua_name *n) {
   CHECK(check_exited(pid, 0));
 }
 
+/* SHMLUA_QUEUE_ONCE, a wait's first try: while another process holds an end's lock (a view
+   holds the head's) it fails with EBUSY at once instead of waiting, and the other end goes
+   ahead; the holder itself gets EDEADLK, as from any wait. */
+static void once(shmlua_queue *h, const shmlua_name *n) {
+  shmlua_queue_view v;
+  char got[BYTES + 1];
+  size_t len;
+  pid_t pid;
+  CHECK_ERRNO(shmlua_queue_push(h, "held", 4, SHMLUA_QUEUE_ONCE, NULL), 0);
+  if (!CHECK(shmlua_queue_peek(h, &v, SHMLUA_QUEUE_ONCE, NULL) == 0))
+    return;
+  CHECK_ERRNO(shmlua_queue_pop(h, into, got, &len, SHMLUA_QUEUE_ONCE, NULL), EDEADLK);
+  if ((pid = check_fork()) == 0) {
+    shmlua_block b;
+    shmlua_queue mine;
+    shmlua_error err;
+    if (!CHECK(shmlua_sync_block_attach(&b, &shmlua_queue_type, n, &err) == 0))
+      check_child_exit();
+    shmlua_queue_open(&mine, b.addr, b.size);
+    CHECK_ERRNO(shmlua_queue_pop(&mine, into, got, &len, SHMLUA_QUEUE_ONCE, NULL), EBUSY);
+    CHECK_ERRNO(shmlua_queue_push(&mine, "more", 4, SHMLUA_QUEUE_ONCE, NULL), 0);
+    shmlua_block_close(&b);
+    check_child_exit();
+  }
+  CHECK(check_exited(pid, 0));
+  shmlua_queue_view_release(h, &v); /* takes "held" */
+  if (CHECK(shmlua_queue_pop(h, into, got, &len, SHMLUA_QUEUE_ONCE, NULL) == 0))
+    CHECK(len == 4 && memcmp(got, "more", 4) == 0);
+  CHECK_ERRNO(shmlua_queue_pop(h, into, got, &len, SHMLUA_QUEUE_ONCE, NULL), EAGAIN);
+}
+
 int main(void) {
   shmlua_queue_limits lim = {MESSAGES, BYTES};
   shmlua_name n;
@@ -122,6 +154,7 @@ int main(void) {
   shmlua_queue_open(&h, b.addr, b.size);
   CHECK(!shmlua_queue_ended(&h));
   alone(&h);
+  once(&h, &n);
   across_processes(&h, &n);
   shmlua_unlink(&n, &err);
   shmlua_block_close(&b);

@@ -1,0 +1,312 @@
+-- shm.pool across real processes: map, imap, imap_unordered, submit and futures; task errors
+-- (to that task's caller only), workers killed mid-task (that task fails, no other is lost or
+-- run twice, the worker is replaced), maxtasks, init, close, terminate, garbage collection,
+-- Ctrl-C in the parent; no children and no names left behind.
+local H = require "helper"
+local shm = require "shm"
+
+local pools = {}
+local function pool(n, opts)
+  local p = shm.pool(n, opts)
+  pools[#pools + 1] = p
+  return p
+end
+after_each(function()
+  for _, p in ipairs(pools) do p:terminate() end
+  pools = {}
+end)
+
+-- Whether a process with that pid exists (a zombie counts).
+local function alive(pid)
+  local f = io.open("/proc/" .. pid .. "/stat")
+  if f then f:close() end
+  return f ~= nil
+end
+
+local function range(n)
+  local t = {}
+  for i = 1, n do t[i] = i end
+  return t
+end
+
+describe("shm.pool", function()
+  it("maps a function made after the workers started, results in input order", function()
+    local p = pool(2)
+    local offset = 1000 -- an upvalue the workers never saw: the function travels
+    local function f(x) return x * x + offset end
+    for _, chunksize in ipairs({ 1, 3, 1000 }) do
+      local r = p:map(f, range(50), chunksize)
+      assert.equal(50, r.n)
+      for i = 1, 50 do assert.equal(i * i + offset, r[i]) end
+    end
+    local r = p:map(f, range(1000))
+    assert.equal(1000 * 1000 + offset, r[1000])
+    assert.same({ n = 0 }, p:map(f, {}))
+    local holes = p:map(function(x) if x % 2 == 0 then return x end end, range(6))
+    assert.same({ n = 6, [2] = 2, [4] = 4, [6] = 6 }, holes)
+    assert.same({ n = 2, { a = { "b" } }, { a = { "b" } } },
+      p:map(function() return { a = { "b" } } end, { 1, 2 }))
+  end)
+
+  it("imap gives (index, result) in input order, imap_unordered each index once", function()
+    local p = pool(3)
+    local seen = {}
+    for i, v in p:imap(function(x) return -x end, range(40), 3) do
+      seen[#seen + 1] = i
+      assert.equal(-i, v)
+    end
+    assert.same(range(40), seen)
+    local got, count = {}, 0
+    for i, v in p:imap_unordered(function(x) return x * 2 end, range(40)) do
+      assert.is_nil(got[i])
+      got[i] = v
+      count = count + 1
+    end
+    assert.equal(40, count)
+    for i = 1, 40 do assert.equal(2 * i, got[i]) end
+  end)
+
+  it("submit returns futures: wait, poll, done, timeouts", function()
+    local p = pool(2)
+    local f = p:submit(function(a, b) return a + b, "sum", nil end, 2, 3)
+    assert.same({ true, 5, "sum", nil }, { f:wait(10) })
+    assert.is_true(f.done)
+    local slow = p:submit(function() os.execute("sleep 0.5") return 1 end)
+    assert.same({ nil, "running" }, { slow:poll() })
+    assert.is_false(slow.done)
+    assert.same({ nil, "timeout" }, { slow:wait(0.05) })
+    assert.same({ true, 1 }, { slow:wait(10) })
+    assert.same({ true, 1 }, { slow:poll() })
+  end)
+
+  it("gives a task's error, with its traceback, to that task's caller only", function()
+    local p = pool(2)
+    local ok, err = pcall(p.map, p, function(x)
+      if x == 7 then error("seven is bad") end
+      return x
+    end, range(10), 1)
+    assert.is_false(ok)
+    assert.matches("^pool:map: input #7: .*pool_spec.lua:%d+: seven is bad\nstack traceback:", err)
+    local good = p:submit(function() return "fine" end)
+    local bad = p:submit(function() error({}) end)
+    assert.same({ true, "fine" }, { good:wait(10) })
+    local r = { bad:wait(10) }
+    assert.same({ nil, "error" }, { r[1], r[2] })
+    assert.matches("error object is a table value", r[3], 1, true)
+    assert.same({ n = 3, 1, 2, 3 }, p:map(function(x) return x end, { 1, 2, 3 })) -- goes on
+    assert.has_error(function()
+      for _ in p:imap(function(x) if x == 2 then error("two") end return x end, range(3)) do end
+    end)
+    ok, err = pcall(p.map, p, function() return io.stdout end, { 1 })
+    assert.is_false(ok)
+    assert.matches("input #1: result: value #1: " .. H.FILE .. " cannot be sent", err, 1, true)
+    assert.error_matches(function() p:map(function() return io.stdout end) end, "table expected")
+  end)
+
+  it("fails only the task a killed worker held, replaces the worker, loses and repeats none",
+    function()
+      local p = pool(2)
+      local m = assert(shm.create(8 * 64)) -- by name to the workers: not unlinked until the end
+      local runs, pids = m:array("int64", 1, 32), m:array("int64", 257, 32)
+      local futures = {}
+      for i = 1, 20 do
+        futures[i] = p:submit(function(k)
+          runs:add(k, 1)
+          if k == 5 then
+            pids[k] = tonumber(io.open("/proc/self/stat"):read("*n"))
+            local t = os.time() + 30
+            while os.time() < t do end
+          end
+          return k
+        end, i)
+      end
+      local deadline = H.now() + 20
+      -- work is handed out while the parent is in a pool call (here: poll)
+      while pids[5] == 0 and H.now() < deadline do futures[5]:poll() end
+      assert.is_true(pids[5] > 0)
+      os.execute("kill -9 " .. pids[5])
+      for i = 1, 20 do
+        local r = { futures[i]:wait(30) }
+        if i == 5 then
+          assert.same({ nil, "signal", 9 }, r)
+        else
+          assert.same({ true, i }, r)
+        end
+        assert.equal(1, runs[i]) -- each run exactly once
+      end
+      local r = p:map(function(x) return x + 1 end, range(10)) -- the pool goes on, 2 workers
+      assert.equal(11, r[10])
+      local exited = p:submit(function() os.exit(3) end)
+      assert.same({ nil, "exit", 3 }, { exited:wait(10) })
+      assert.equal(4, p:map(function(x) return x end, range(4)).n)
+      m:unlink()
+      m:close()
+    end)
+
+  it("replaces a worker after maxtasks tasks, and runs init once in each", function()
+    local p = pool(2, { maxtasks = 2, init = function() _G.initialized = (_G.initialized or 0) + 1 end })
+    local pids, inits = {}, {}
+    local r = p:map(function()
+      return { tonumber(io.open("/proc/self/stat"):read("*n")), _G.initialized }
+    end, range(12), 1)
+    for i = 1, 12 do
+      pids[r[i][1]] = (pids[r[i][1]] or 0) + 1
+      inits[#inits + 1] = r[i][2]
+    end
+    local workers = 0
+    for _, n in pairs(pids) do
+      workers = workers + 1
+      assert.is_true(n <= 2)
+    end
+    assert.is_true(workers >= 6)
+    for _, n in ipairs(inits) do assert.equal(1, n) end
+    local failing = shm.pool(1, { init = function() error("no init today") end })
+    local ok, err = pcall(failing.map, failing, function(x) return x end, { 1 })
+    assert.is_false(ok)
+    assert.matches("^shm.pool: init failed in a worker: .*no init today", err)
+    assert.error_matches(function() failing:map(function(x) return x end, { 1 }) end,
+      "the pool is terminated")
+  end)
+
+  it("close finishes what was given, then ends and reaps the workers; names are gone", function()
+    local name = H.name("pool")
+    local p = shm.pool(2, { name = name })
+    assert.is_true(H.exists(name .. "-results"))
+    assert.is_true(H.exists(name .. "-tasks1"))
+    local pids = p:map(function() return tonumber(io.open("/proc/self/stat"):read("*n")) end,
+      range(8), 1)
+    local late = p:submit(function() os.execute("sleep 0.2") return "late" end)
+    p:close()
+    assert.is_true(late.done)
+    assert.same({ true, "late" }, { late:wait() })
+    for i = 1, 8 do assert.is_false(alive(pids[i])) end
+    assert.is_false(H.exists(name .. "-results"))
+    assert.is_false(H.exists(name .. "-tasks1"))
+    assert.error_matches(function() p:map(print, { 1 }) end, "the pool is closed")
+    assert.matches("closed", tostring(p))
+  end)
+
+  it("terminate stops running tasks at once; their futures fail", function()
+    local p = pool(2)
+    local f = p:submit(function()
+      local t = os.time() + 30
+      while os.time() < t do end
+    end)
+    local queued = p:submit(function() return 1 end)
+    local t0 = H.now()
+    p:terminate()
+    assert.is_true(H.now() - t0 < 5)
+    assert.same({ nil, "terminated" }, { f:wait() })
+    assert.same({ nil, "terminated" }, { queued:wait() })
+    assert.error_matches(function() p:submit(print) end, "the pool is terminated")
+  end)
+
+  it("is terminated by the garbage collector, and refuses bad arguments", function()
+    local name = H.name("poolgc")
+    local p = shm.pool(1, { name = name })
+    local pid = p:submit(function() return tonumber(io.open("/proc/self/stat"):read("*n")) end)
+    local _, worker = pid:wait(10)
+    if H.lua_version == "5.1" or H.lua_version == "luajit" then -- no __gc on tables there:
+      p:terminate() -- the pool must be ended by hand (docs/api.md, Lua versions)
+    end
+    p, pid = nil, nil
+    collectgarbage()
+    collectgarbage()
+    assert.is_false(alive(worker))
+    assert.is_false(H.exists(name .. "-results"))
+    for _, bad in ipairs({ 0, -1, 1.5, "2", 100000 }) do
+      assert.has_error(function() shm.pool(bad) end)
+    end
+    assert.error_matches(function() shm.pool(1, { workers = 2 }) end, "unknown option 'workers'")
+    assert.error_matches(function() shm.pool(1, { maxtasks = 0 }) end, "maxtasks")
+    assert.error_matches(function() shm.pool(1, { init = 1 }) end, "init must be a function")
+    local q = pool(1)
+    assert.error_matches(function() q:map(function() end, {}, 0) end, "chunksize")
+    local file = io.stdout
+    assert.error_matches(function() q:submit(function() return file end) end,
+      "(upvalue file): " .. H.FILE .. " cannot be sent", nil, true)
+  end)
+
+  it("does not keep the shmlua host waiting at the end of a script (workers are daemons)",
+    function()
+      local t0 = H.now()
+      local out, ok = H.run("timeout 20 " .. H.shmlua, [[
+        pool = shm.pool(2) -- a global: still there when the script ends
+        print(pool:map(function(x) return x + 1 end, { 1, 2 })[2])
+      ]])
+      assert.equal("3\n", out)
+      assert.is_true(ok)
+      assert.is_true(H.now() - t0 < 10)
+    end)
+
+  it("closes at the end of a <close> scope and shows progress only on a terminal #lua54", function()
+    local out = H.lua([[
+      local shm = require "shm"
+      local pids
+      do
+        local p <close> = shm.pool(2)
+        pids = p:map(function() return tonumber(io.open("/proc/self/stat"):read("*n")) end,
+          { 1, 2, 3, 4 }, { chunksize = 1, progress = true })
+      end
+      for i = 1, 4 do
+        local f = io.open("/proc/" .. pids[i] .. "/stat")
+        print(f == nil)
+        if f then f:close() end
+      end
+    ]])
+    assert.equal("true\ntrue\ntrue\ntrue\n", out) -- nothing on stderr: not a terminal
+  end)
+
+  for _, runner in ipairs({ "lua5.4", "shmlua" }) do
+  it("a Ctrl-C in the parent (" .. runner .. ") stops the pool's work, leaves no children, no names #lua54",
+    function()
+      local program = runner == "shmlua" and H.shmlua or "lua5.4"
+      local name = H.name("poolint")
+      local pidfile = os.tmpname()
+      local script = H.tmpfile(([[
+        local shm = require "shm"
+        local p = shm.pool(2, { name = %q })
+        local f = io.open(%q, "w")
+        f:write(table.concat(p:map(function()
+          return tonumber(io.open("/proc/self/stat"):read("*n"))
+        end, { 1, 2, 3, 4, 5, 6 }, 1), " "), "\n")
+        f:close()
+        local ok, err = pcall(p.map, p, function()
+          local t = os.time() + 30
+          while os.time() < t do end
+        end, { 1, 2, 3 })
+        -- still running: what is left of the pool before this process ends
+        local left = 0
+        for pid in io.open(%q):read("*a"):gmatch("%%d+") do
+          if io.open("/proc/" .. pid .. "/stat") then left = left + 1 end
+        end
+        f = io.open(%q, "w")
+        f:write(tostring(ok), "\n", err, "\n", p.state, "\n", left, "\n")
+        f:close()
+      ]]):format(name, pidfile, pidfile, pidfile .. ".after"))
+      local h = assert(shm.exec("sh", "-c", H.env .. "exec " .. program .. " " .. script ..
+        " 2>/dev/null"))
+      local pids
+      local deadline = H.now() + 20
+      repeat
+        local f = io.open(pidfile)
+        pids = f and f:read("*a") or ""
+        if f then f:close() end
+      until pids:find("\n") or H.now() > deadline
+      os.execute("sleep 0.3")
+      local t0 = H.now()
+      h:kill("INT")
+      assert.is_true(h:wait(20))
+      assert.is_true(H.now() - t0 < 5)
+      local f = assert(io.open(pidfile .. ".after"))
+      assert.matches("^false\n[^\n]*interrupted!\nterminated\n0\n$", f:read("*a"))
+      f:close()
+      os.remove(pidfile .. ".after")
+      for pid in pids:gmatch("%d+") do assert.is_false(alive(tonumber(pid))) end
+      assert.is_false(H.exists(name .. "-results"))
+      assert.is_false(H.exists(name .. "-tasks1"))
+      os.remove(script)
+      os.remove(pidfile)
+    end)
+  end
+end)

@@ -1,0 +1,252 @@
+/* shm.pool(n [, opts]): the pool is written in Lua (lua/shm/pool.lua, compiled into the
+   module), on top of shm.spawn and queues of values. This file loads it on first use and
+   gives it the few things Lua lacks: the encoding of values as a string and back, a call
+   whose traceback shows only the task's frames, a monotonic clock, the pid, and the
+   progress line. */
+#include <string.h>
+#include <unistd.h>
+
+#include "../core/futex.h"
+#include "binding.h"
+
+extern const unsigned char shmlua_lua_pool[];
+extern const size_t shmlua_lua_pool_size;
+
+#define PROGRESS_MT "shm.poolprogress"
+
+static int encode(lua_State *L) {
+  shmlua_serialize(L, 1, lua_gettop(L));
+  return 1;
+}
+
+static int decode(lua_State *L) {
+  size_t len;
+  const char *s = luaL_checklstring(L, 1, &len);
+  int n = shmlua_deserialize(L, s, len);
+  if (n < 0)
+    return luaL_error(L, "not an encoding of values");
+  return n;
+}
+
+/* encoderange(t, i, j): the encoding of {t[i], ..., t[j]}, as a string. */
+static int encoderange(lua_State *L) {
+  size_t len;
+  const char *data;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  data = shmlua_encode_range(L, 1, shmlua_checkint(L, 2), shmlua_checkint(L, 3), &len);
+  lua_pushlstring(L, data, len);
+  return 1;
+}
+
+/* decodeinto(s, t, offset): the table encoded in s, its integer keys moved by offset, into t. */
+static int decodeinto(lua_State *L) {
+  size_t len;
+  const char *s = luaL_checklstring(L, 1, &len);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  if (!shmlua_deserialize_into(L, s, len, 2, shmlua_checkint(L, 3)))
+    return luaL_error(L, "not an encoding of a list");
+  return 0;
+}
+
+/* calltraced(fn, ...): true, results... or false, the error with the task's traceback. */
+static int calltraced(lua_State *L) {
+  int ok = shmlua_calltraced(L, lua_gettop(L) - 1);
+  lua_pushboolean(L, ok);
+  lua_insert(L, 1);
+  return lua_gettop(L);
+}
+
+/* The message handler of runchunk: the error with a traceback of the task's frames only.
+   Upvalue 1: how many levels the stack had under the task (runchunk and its callers), the
+   last lines of a full traceback, which are dropped. */
+static int chunkerror(lua_State *L) {
+  lua_Integer outer = lua_tointeger(L, lua_upvalueindex(1));
+  size_t len;
+  const char *text;
+  luaL_traceback(L, L, shmlua_errortext(L), 1);
+  text = lua_tolstring(L, -1, &len);
+  while (outer-- > 0 && len > 0) {
+    while (len > 0 && !(text[len - 1] == '\n' && text[len] == '\t'))
+      len--;
+    if (len > 0)
+      len--;
+  }
+  lua_pushlstring(L, text, len);
+  return 1;
+}
+
+/* runchunk(fn, inputs [, counter]): fn(x) for each input, under lua_pcall (a coroutine per
+   call would cost more than a tiny task), counting each in the int64 array view counter.
+   true, results (first of each) or false, the position that failed, its error with the
+   task's traceback. */
+static int runchunk(lua_State *L) {
+  lua_Integer n;
+  int64_t *counter = NULL;
+  int levels = 0;
+  lua_Debug ar;
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  n = luaL_len(L, 2);
+  if (!lua_isnoneornil(L, 3)) {
+    shmlua_arraylayout view;
+    if (!shmlua_arrayview(L, 3, &view) || strcmp(view.dtype, "int64") != 0 || view.count < 1)
+      return luaL_argerror(L, 3, "an int64 array expected");
+    lua_getiuservalue(L, 3, 1);
+    counter = (int64_t *)(shmlua_blockaddr(L, shmlua_checkblock(L, -1), 1) + view.offset);
+  }
+  lua_settop(L, 2);
+  while (lua_getstack(L, levels, &ar))
+    levels++;
+  lua_pushinteger(L, levels);
+  lua_pushcclosure(L, chunkerror, 1);
+  lua_createtable(L, n > 0 && n < 1 << 24 ? (int)n : 0, 0);
+  for (lua_Integer i = 1; i <= n; i++) {
+    lua_pushvalue(L, 1);
+    lua_geti(L, 2, i);
+    if (lua_pcall(L, 1, 1, 3) != LUA_OK) {
+      lua_pushboolean(L, 0);
+      lua_pushinteger(L, i);
+      lua_rotate(L, -3, 2);
+      return 3;
+    }
+    lua_rawseti(L, 4, i);
+    if (counter)
+      __atomic_add_fetch(counter, 1, __ATOMIC_RELAXED);
+  }
+  lua_pushboolean(L, 1);
+  lua_insert(L, -2);
+  return 2;
+}
+
+static int now(lua_State *L) {
+  struct timespec t = shmlua_now();
+  lua_pushnumber(L, (lua_Number)t.tv_sec + (lua_Number)t.tv_nsec / 1e9);
+  return 1;
+}
+
+static int pid(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)getpid());
+  return 1;
+}
+
+static int progress_gc(lua_State *L) {
+  (void)L;
+  return 0;
+}
+
+/* progress(total): a progress line (drawn only when stderr is a terminal) whose count the
+   caller sets with progress_update(line, done) and ends with progress_finish(line). Returns
+   the line and the owner of its count, which the caller keeps as long as the line. */
+static int progress_new(lua_State *L) {
+  lua_Integer total = shmlua_checkint(L, 1);
+  shmlua_progress *p = shmlua_newscratch(L, sizeof *p, PROGRESS_MT, progress_gc);
+  shmlua_progress_start(L, p, 1, "shm.pool", total);
+  return 2;
+}
+
+static int progress_update(lua_State *L) {
+  shmlua_progress *p = luaL_checkudata(L, 1, PROGRESS_MT);
+  if (p->on) {
+    *p->finished = shmlua_checkint(L, 2);
+    shmlua_progress_update(p);
+  }
+  return 0;
+}
+
+static int progress_finish(lua_State *L) {
+  shmlua_progress_end(luaL_checkudata(L, 1, PROGRESS_MT));
+  return 0;
+}
+
+/* daemon(handle): the worker is ended (SIGTERM) rather than awaited when this process ends
+   normally, as Python's pool workers are: idle, it would wait for work for ever. */
+static int markdaemon(lua_State *L) {
+  shmlua_checkchild(L, 1)->daemon = true;
+  return 0;
+}
+
+/* class(tname): the metatable registered under tname (shmlua_open_pool made it), so the
+   pool's objects are classes of the module as the userdata are. */
+static int class(lua_State *L) {
+  luaL_newmetatable(L, luaL_checkstring(L, 1));
+  return 1;
+}
+
+static const char constructor_key = 0; /* registry key of pool.lua's constructor, once loaded */
+
+/* Pushes the constructor, loading pool.lua (module at upvalue 1) on first use. */
+static void pushconstructor(lua_State *L) {
+  static const luaL_Reg private[] = {{"encode", encode},     {"decode", decode},
+                                     {"encoderange", encoderange}, {"decodeinto", decodeinto},
+                                     {"calltraced", calltraced}, {"now", now}, {"runchunk", runchunk},
+                                     {"pid", pid},           {"progress", progress_new},
+                                     {"progress_update", progress_update},
+                                     {"progress_finish", progress_finish}, {"class", class},
+                                     {"daemon", markdaemon},
+                                     {NULL, NULL}};
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &constructor_key) != LUA_TNIL)
+    return;
+  lua_pop(L, 1);
+  if (luaL_loadbufferx(L, (const char *)shmlua_lua_pool, shmlua_lua_pool_size, "=shm/pool.lua",
+                       "t") != LUA_OK)
+    lua_error(L);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  luaL_newlib(L, private);
+  lua_call(L, 2, 1);
+  lua_pushvalue(L, -1);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &constructor_key);
+}
+
+/* shm.pool(...): pool.lua's constructor. */
+static int pool(lua_State *L) {
+  int nargs = lua_gettop(L);
+  pushconstructor(L);
+  lua_insert(L, 1);
+  lua_call(L, nargs, LUA_MULTRET);
+  return lua_gettop(L);
+}
+
+/* A method of shm.pool or shm.future before pool.lua is loaded (upvalues: the module, the
+   class name, the method name): loads it, which puts the real method in its place, and
+   calls that. Only a call with a wrong self gets here: objects come from a loaded pool.lua. */
+static int stub(lua_State *L) {
+  pushconstructor(L);
+  lua_pop(L, 1);
+  luaL_getmetatable(L, lua_tostring(L, lua_upvalueindex(2)));
+  lua_getfield(L, -1, SHMLUA_METHODS);
+  lua_getfield(L, -1, lua_tostring(L, lua_upvalueindex(3)));
+  if (lua_tocfunction(L, -1) == stub)
+    return luaL_error(L, "shm.pool: method %s missing", lua_tostring(L, lua_upvalueindex(3)));
+  lua_replace(L, -3);
+  lua_pop(L, 1);
+  lua_insert(L, 1);
+  lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+  return lua_gettop(L);
+}
+
+/* Registers the classes with their method names at once, so the module lists them before
+   any pool exists (pool.lua, compiled on first use, fills them in). */
+static void registerclass(lua_State *L, const char *tname, const char *const methods[]) {
+  luaL_newmetatable(L, tname);
+  lua_newtable(L);
+  for (int i = 0; methods[i]; i++) {
+    lua_pushvalue(L, -3); /* the module */
+    lua_pushstring(L, tname);
+    lua_pushstring(L, methods[i]);
+    lua_pushcclosure(L, stub, 3);
+    lua_setfield(L, -2, methods[i]);
+  }
+  lua_setfield(L, -2, SHMLUA_METHODS);
+  lua_pop(L, 1);
+}
+
+void shmlua_open_pool(lua_State *L) {
+  static const char *const pool_methods[] = {"map",   "imap",      "imap_unordered", "submit",
+                                             "close", "terminate", NULL};
+  static const char *const future_methods[] = {"wait", "poll", NULL};
+  registerclass(L, "shm.pool", pool_methods);
+  registerclass(L, "shm.future", future_methods);
+  lua_pushvalue(L, -1); /* the module */
+  lua_pushcclosure(L, pool, 1);
+  lua_setfield(L, -2, "pool");
+}
