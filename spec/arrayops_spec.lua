@@ -168,8 +168,10 @@ describe("whole-array methods against NumPy on the same block", function()
   end
   for _, run in ipairs(runs) do
     local dtype, specials = run[1], run[2]
-    it(("agree for %s%s (contiguous, every 3rd, reversed every 2nd)"):format(dtype,
-      specials and " with NaN and infinities" or ""), function()
+    -- 32- and 64-bit integers: sums and products wrap as NumPy's do, beyond 2^53 (#lua53)
+    local wide = ({ int32 = 1, uint32 = 1, int64 = 1, uint64 = 1 })[dtype] and " #lua53" or ""
+    it(("agree for %s%s (contiguous, every 3rd, reversed every 2nd)%s"):format(dtype,
+      specials and " with NaN and infinities" or "", wide), function()
       local n = 1000
       local name = H.name("aops")
       local m = assert(shm.create(n * sizes[dtype], name))
@@ -309,7 +311,7 @@ describe("min and max over many blocks", function()
       end
       local out, ok = H.numpy(EXTREMES, name, dtype, n, #runs)
       assert(ok, out)
-      local want = assert(load(out))()
+      local want = H.load(out)()
       for i = 1, #runs do
         for key, v in pairs(views(run(i))) do
           local what = ("%s run %d %s "):format(dtype, i, key)

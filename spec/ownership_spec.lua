@@ -126,9 +126,9 @@ describe("an owned block", function()
     while not io.open(go) do os.execute("sleep 0.02") end
   ]]
   local endings = {
-    { "lua5.4", "ends normally", "", { true } },
-    { "lua5.4", "ends by an error", "error('boom')", { nil, "exit", 1 } },
-    { "lua5.4", "calls os.exit(3)", "os.exit(3)", { nil, "exit", 3 } },
+    { H.lua_exe, "ends normally", "", { true } },
+    { H.lua_exe, "ends by an error", "error('boom')", { nil, "exit", 1 } },
+    { H.lua_exe, "calls os.exit(3)", "os.exit(3)", { nil, "exit", 3 } },
     { H.shmlua, "is killed by SIGTERM (the host's signal handler)", "while true do end",
       { nil, "signal", 15 } },
   }
