@@ -35,7 +35,8 @@ describe("shm.queue", function()
     assert.equal("shm.queue: " .. q.name, tostring(q))
   end)
 
-  it("gives back the memory a large message needed once it is popped", function()
+  -- #notjit: LuaJIT's own allocator keeps the popped strings' memory (16 MiB there)
+  it("gives back the memory a large message needed once it is popped #notjit", function()
     if not io.open("/proc/self/status") then
       return pending("needs /proc/self/status (RssAnon)")
     end
