@@ -52,6 +52,15 @@ local function whole(id, label, expect, why, n)
     runners = { python = "numpy" }, targets = { numpy_or_faster, within_1_5x_c }, why = why }
 end
 
+-- The parallel sum (wall time: it forks) and, in the same run, the one-core sum it should
+-- halve, on 100M float64; NumPy and C sum on one core in both rows.
+local function parallel_sum(id, label, lua, why)
+  local row = whole(id, label, triangle, why, 100000000)
+  row.wall, row.impls = true, { lua = lua, python = "arr_sum", c = "arr_sum" }
+  if lua ~= "arr_par_sum" then row.targets = nil end
+  return row
+end
+
 local ops = {
   { id = "create", label = "create+close+unlink 4 KiB", n = 2000, smoke = 20,
     expect = count, targets = { faster_than_python, { vs = "c", max = 1.3 } },
@@ -70,6 +79,10 @@ local ops = {
   whole("arr_sum", "a:sum() 10M float64", triangle, "NumPy: np.sum(a); C: s += a[k]"),
   whole("arr_sum_step2", "a:view(1, -1, 2):sum()", function(n) return (n // 2) * (n // 2) end,
     "NumPy: a[::2].sum(); C: s += a[k], k += 2 (per element summed)"),
+  parallel_sum("arr_par_sum", "shm.parallel(2, a, sum) 100M", "arr_par_sum",
+    "2 forked workers, c:sum() on half each; NumPy: np.sum(a), C: s += a[k] (one core)"),
+  parallel_sum("arr_sum_100m", "  vs a:sum() 100M, one core", "arr_sum",
+    "the one-core time the parallel sum should halve (wall time, as the row above)"),
   whole("arr_dot", "a:dot(b) 10M float64", triangle, "NumPy: np.dot(a, b); C: s += a[k] * b[k]"),
   whole("arr_argmin", "a:min() (value, position)", function(n) return n // 3 + 1 end,
     "NumPy: np.argmin(a); C: one compare-and-keep loop"),
@@ -167,6 +180,12 @@ local ops = {
   { id = "dict_set_2p_one_lock", wall = true, label = "  same, one lock (dict < 2 MiB)",
     n = 1000000, smoke = 200, expect = function(n) return 2 * n end,
     impls = { python = false, c = false }, why = "the same two processes on one shard" },
+  { id = "dict_set_2p_cpu", label = "  CPU per set, 16 shards", n = 1000000, smoke = 200,
+    expect = function(n) return 2 * n end, impls = { python = false, c = false },
+    why = "the same two processes: CPU time of one of them per set of its own" },
+  { id = "dict_set_2p_one_lock_cpu", label = "  CPU per set, one lock", n = 1000000,
+    smoke = 200, expect = function(n) return 2 * n end, impls = { python = false, c = false },
+    why = "as above on one shard: what sharing the lock adds" },
   { id = "queue_values", wall = true, label = "queue put/get small table", n = 200000,
     smoke = 500, unit = "message", expect = triangle, floor = true,
     impls = { c = false }, targets = { faster_than_python, within_2x_floor },

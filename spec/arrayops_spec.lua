@@ -54,6 +54,7 @@ import sys
 import numpy as np
 from multiprocessing import shared_memory, resource_tracker
 name, dtype, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+reductions_only = len(sys.argv) > 4
 block = shared_memory.SharedMemory(name=name)
 resource_tracker.unregister(block._name, "shared_memory")  # Lua owns it (CPython gh-82300)
 a = np.ndarray((n,), dtype=dtype, buffer=block.buf)
@@ -97,6 +98,9 @@ for key, v in (("whole", a), ("step3", a[::3]), ("back2", a[::-2])):
     f["probe"] = num(x)
     f["count"] = str(np.count_nonzero(v == x))
     f["find"] = str(np.argmax(v == x) + 1) if x == x else "nil"
+    if reductions_only:
+        out.append(key + "={" + ",".join("%s=%s" % kv for kv in f.items()) + "}")
+        continue
     s = np.sort(v)
     f["sort"] = arr(s)
     numbers = s[s == s] if not isint else s
@@ -260,6 +264,35 @@ local function same_number(want, got)
   return close(want, got, 0) and (want ~= 0 or 1 / want == 1 / got)
 end
 
+
+-- Runs of 16 blocks of 4 KiB and more go through several memory streams (arrayops.c): sums,
+-- dots, counts and means of such runs, each dtype and view, against NumPy.
+describe("reductions over long runs against NumPy", function()
+  if not numpy_available() then return end
+  for _, dtype in ipairs(dtypes) do
+    it("agree for " .. dtype .. " (70000 elements: contiguous, every 3rd, reversed every 2nd)",
+      function()
+        local n = 70000
+        local name = H.name("aops")
+        local m = assert(shm.create(n * sizes[dtype], name))
+        finally(function() m:close(); m:unlink() end)
+        local a = m:array(dtype)
+        a:set(random_values(dtype, n, false))
+        local out, ok = H.numpy(NUMPY, name, dtype, n, "reductions")
+        assert(ok, out)
+        local want = assert(load(out))()
+        local tol = dtype == "float32" and 1e-4 or dtype == "float64" and 1e-9 or 0
+        scale = dtype == "float32" and 1e5 or 0
+        for key, v in pairs(views(a)) do
+          local w, what = want[key], dtype .. " " .. key .. " "
+          assert_close(w.sum, v:sum(), tol, what .. "sum")
+          assert_close(w.mean, v:mean(), dtype:find("int64") and 1e-9 or tol, what .. "mean")
+          assert_close(w.dot, v:dot(v), tol, what .. "dot")
+          assert.equal(w.count, v:count(w.probe), what .. "count")
+        end
+      end)
+  end
+end)
 describe("min and max over many blocks", function()
   if not numpy_available() then return end
   -- shmlua searches blocks of 4 KiB, in 4 parts of the run at once (core/arrayops.c): runs

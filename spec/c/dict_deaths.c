@@ -5,8 +5,10 @@
    SHMLUA_DICT_OPERATION picks one operation by name), a fresh child
    runs the operation on a fresh copy of the same dict and is killed with SIGKILL after k
    instructions, holding the shard's lock or not. The parent then uses the dict: no call may
-   fail or hang, each key must read as before the operation or as after it (or, for an
-   eviction, as evicted), and once every key is deleted every byte must be free again.
+   fail or hang, the keys from most to least recently used must come in the order they had
+   before the operation or after it, each key must read as before the operation or as after
+   it (or, for an eviction, as evicted), and once every key is deleted every byte must be
+   free again.
    Prints one line per operation and "ok" at the end; exits 1 after a mismatch. */
 #include <errno.h>
 #include <signal.h>
@@ -120,6 +122,24 @@ static void describe(shmlua_dict *h, char out[KEYS][DESC]) {
   }
 }
 
+static int append_key(void *ud, const char *key, size_t klen) {
+  char *out = ud;
+  size_t n = strlen(out);
+  if (n + klen + 2 > DESC)
+    return -1;
+  memcpy(out + n, key, klen);
+  memcpy(out + n + klen, ",", 2);
+  return 0;
+}
+
+/* The keys from most to least recently used (the LRU list walked from its head). */
+static void lru_order(shmlua_dict *h, char out[DESC]) {
+  shmlua_error err;
+  out[0] = '\0';
+  if (shmlua_dict_keys(h, 0, append_key, out, &err) != 0)
+    snprintf(out, DESC, "error %.200s", err.message);
+}
+
 /* Everything deleted, nothing is left and every byte is free. */
 static int all_free(shmlua_dict *h) {
   shmlua_error err;
@@ -142,6 +162,18 @@ typedef struct operation {
   int evicts; /* other keys may read as evicted */
 } operation;
 
+static void get(shmlua_dict *h, const char *key) {
+  char buf[64];
+  shmlua_dict_value v;
+  shmlua_error err;
+  shmlua_dict_get(h, key, strlen(key), into, buf, &v, NULL, &err);
+}
+static void op_get_oldest(shmlua_dict *h) { /* moves the LRU list's tail to its head */
+  get(h, "a");
+}
+static void op_get_middle(shmlua_dict *h) {
+  get(h, "c");
+}
 static void op_overwrite(shmlua_dict *h) { /* same size: the old entry's place fits */
   store(h, "a", str("ALPHA"), 0);
 }
@@ -210,6 +242,7 @@ static void op_flush_expired(shmlua_dict *h) {
 }
 
 static const operation operations[] = {
+    {"get the oldest", op_get_oldest, 0}, {"get one in the middle", op_get_middle, 0},
     {"overwrite", op_overwrite, 0},  {"replace", op_replace, 0},
     {"insert", op_insert, 0},
     {"delete", op_delete, 0},        {"incr", op_incr, 0},
@@ -264,12 +297,15 @@ static long run_child(shmlua_dict *h, const operation *op, long steps) {
 
 static void check_operation(const operation *op) {
   char before[KEYS][DESC], after[KEYS][DESC], got[KEYS][DESC];
+  char order_before[DESC], order_after[DESC], order[DESC];
   shmlua_dict h = fresh();
   long total, stride, kills = 0;
+  lru_order(&h, order_before);
   describe(&h, before);
   munmap(h.d, layout);
   h = fresh();
   total = run_child(&h, op, 0);
+  lru_order(&h, order_after);
   describe(&h, after);
   munmap(h.d, layout);
   if (kills_wanted) {
@@ -281,6 +317,12 @@ static void check_operation(const operation *op) {
   for (long k = 1 + random() % stride; k < total; k += stride, kills++) {
     h = fresh();
     run_child(&h, op, k);
+    lru_order(&h, order);
+    if (strcmp(order, order_before) != 0 && strcmp(order, order_after) != 0 && !op->evicts) {
+      printf("FAIL %s killed at %ld of %ld: LRU order %s (before %s, after %s)\n", op->name, k,
+             total, order, order_before, order_after);
+      failed = 1;
+    }
     describe(&h, got);
     for (int i = 0; i < KEYS; i++)
       if (strcmp(got[i], before[i]) != 0 && strcmp(got[i], after[i]) != 0 &&

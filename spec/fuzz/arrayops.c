@@ -2,7 +2,9 @@
    view of them (forwards, backwards, strided), as a:view(i, j, step) makes. Besides what ASan
    and UBSan see (every access inside the buffer, no overflow), it checks: positions found are
    in the view and hold what was asked; an update that fails writes nothing; a sort leaves
-   the view ordered and every element still there; reverse twice is the identity. */
+   the view ordered and every element still there; reverse twice is the identity. Large runs
+   go through several memory streams (arrayops.c): sums, counts, dot products and updates are
+   checked against plain loops (element by element, in long double for float sums). */
 #include <math.h>
 #include <stdint.h>
 
@@ -88,21 +90,77 @@ static size_t first_extreme(const shmlua_vec *v, int max) {
   return best;
 }
 
+/* Whether a float sum is within depth roundings of the exact one (in long double), the sum
+   of the addends' magnitudes given: a pairwise sum of n has depth log2(n) + 2, a running sum
+   n + 2. Skipped if that magnitude is not finite (there the order decides). */
+static int close_to_exact(double got, long double exact, long double magnitude, double depth) {
+  if (!isfinite((double)magnitude))
+    return 1;
+  return fabsl((long double)got - exact) <= depth * 0x1p-52 * magnitude;
+}
+
+/* The plain loops the streamed kernels must agree with. */
+static void reductions_plain(const shmlua_vec *v, const shmlua_vec *other) {
+  shmlua_num sum = shmlua_vec_sum(v), dot = shmlua_vec_dot(v, other), e = at(v, v->n / 2);
+  uint64_t isum = 0, idot = 0;
+  long double fsum = 0, fdot = 0, fabs_sum = 0, fabs_dot = 0;
+  size_t equal = 0;
+  for (size_t k = 0; k < v->n; k++) {
+    shmlua_num x = at(v, k), y = at(other, k);
+    if (x.isint) {
+      isum += (uint64_t)x.i;
+      idot += (uint64_t)x.i * (uint64_t)y.i;
+      equal += x.i == e.i;
+    } else {
+      fsum += x.f;
+      fabs_sum += fabsl((long double)x.f);
+      fdot += (long double)x.f * y.f;
+      fabs_dot += fabsl((long double)x.f * y.f);
+      equal += x.f == e.f;
+    }
+  }
+  REQUIRE(shmlua_vec_count(v, v->p + (ptrdiff_t)(v->n / 2) * v->stride) == equal);
+  if (sum.isint) {
+    REQUIRE((uint64_t)sum.i == isum);
+    REQUIRE((uint64_t)dot.i == idot);
+  } else {
+    REQUIRE(close_to_exact(sum.f, fsum, fabs_sum, log2((double)v->n + 1) + 2));
+    /* pairwise for float64 views in one piece, else a running sum */
+    REQUIRE(close_to_exact(dot.f, fdot, fabs_dot, (double)v->n + 2));
+  }
+}
+
 static void reductions(const shmlua_vec *v, const shmlua_vec *other) {
   shmlua_num x;
   size_t k;
-  shmlua_vec_sum(v);
+  reductions_plain(v, other);
   shmlua_vec_mean(v);
-  shmlua_vec_dot(v, other);
   for (int max = 0; max < 2; max++) {
     k = shmlua_vec_extreme(v, max, &x);
     REQUIRE(k == first_extreme(v, max));
   }
   x = at(v, v->n / 2);
-  REQUIRE(shmlua_vec_count(v, v->p + (ptrdiff_t)(v->n / 2) * v->stride) <= v->n);
   k = shmlua_vec_find(v, v->p + (ptrdiff_t)(v->n / 2) * v->stride);
   REQUIRE(k <= v->n / 2 || isnan_num(x));
   REQUIRE(shmlua_vec_search(v, x) <= v->n);
+}
+
+/* An update of the whole view (done: the buffer after it) equals the same update of each
+   element alone (a view of one, in the buffer before it); NaNs may differ in their bits. */
+static void updated_as_one_by_one(const setup *s, const shmlua_operands *o,
+                                  unsigned char *before, const unsigned char *done) {
+  size_t bad, esize = shmlua_dtype_sizes[s->v.type];
+  shmlua_num badval;
+  for (size_t k = 0; k < s->v.n; k++) {
+    ptrdiff_t at_k = (s->v.p - done) + (ptrdiff_t)k * s->v.stride;
+    shmlua_vec d = {before + at_k, s->v.stride, 1, s->v.type};
+    shmlua_vec x = {s->other.p + (ptrdiff_t)k * s->other.stride, s->other.stride, 1,
+                    s->other.type};
+    shmlua_operands one = {o->x ? &x : NULL, o->s, o->hi};
+    REQUIRE(shmlua_vec_update(&d, s->op, &one, &bad, &badval) == SHMLUA_STORE_OK);
+    REQUIRE(memcmp(before + at_k, done + at_k, esize) == 0 ||
+            (isnan_num(at(&d, 0)) && isnan_num(shmlua_num_load(s->v.type, done + at_k))));
+  }
 }
 
 /* Element order as sort leaves it, on the int64/double Lua reads: NaN last. */
@@ -137,6 +195,8 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size) {
   if (shmlua_vec_update(&s.v, s.op, &o, &bad, &badval) != SHMLUA_STORE_OK) {
     REQUIRE(bad < s.v.n);
     REQUIRE(memcmp(before, buf, size) == 0); /* a failure writes nothing */
+  } else if (s.op != SHMLUA_CUMSUM && s.op != SHMLUA_ARANGE) {
+    updated_as_one_by_one(&s, &o, before, buf);
   }
 
   memcpy(before, buf, size);

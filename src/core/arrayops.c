@@ -93,50 +93,143 @@ enum { PAIRWISE_BLOCK = 128 };
   }
 DEFINE_PAIRWISE(pairwise32, float)
 DEFINE_PAIRWISE(pairwise64, double)
+DEFINE_PAIRWISE(pairwise_i64, int64_t) /* for the mean: each element as a double */
 
-/* Integer sums in uint64: wrapping is defined there, and the bits are Lua's. */
-#define INT_SUM(T)                                                                            \
-  {                                                                                           \
-    const T *p = (const T *)v->p;                                                             \
+/* ---- several memory streams ----
+   One pass over a large run in a shared block is bounded by the memory at 0.35-0.40 ns per
+   float64 on the machine measured: the hardware prefetcher restarts at every 4 KiB page.
+   Going through STREAM_PARTS consecutive parts of the run at once, a block of 4 KiB of each
+   in turn, keeps more of the memory busy (1.3-1.5x faster; docs/performance.md). Runs of
+   fewer than STREAM_MIN_BLOCKS blocks are in the cache anyway and go in one pass, so small
+   float sums are NumPy's to the bit. */
+enum { STREAM_BLOCK_BYTES = 4096, STREAM_PARTS = 4, STREAM_MIN_BLOCKS = 4 * STREAM_PARTS };
+
+/* The elements in 4 KiB of memory, step elements of size bytes apart (at least 8). */
+static size_t stream_block(size_t size, ptrdiff_t step) {
+  size_t span = size * (size_t)(step < 0 ? -step : step);
+  return span > STREAM_BLOCK_BYTES / 8 ? 8 : STREAM_BLOCK_BYTES / span;
+}
+
+static size_t stream_part_len(size_t n, size_t block) {
+  return ((n + block - 1) / block + STREAM_PARTS - 1) / STREAM_PARTS * block;
+}
+
+/* Runs the statement after it for every block of n elements, the b-th block of each part in
+   turn: part (0-based), first (its first element) and count (its elements) in scope. */
+#define EACH_STREAM_BLOCK(n, block, part, first, count)                                       \
+  for (size_t len_ = stream_part_len(n, block), b_ = 0; b_ < len_; b_ += (block))             \
+    for (size_t part = 0, first, count;                                                       \
+         part < STREAM_PARTS && (first = part * len_ + b_) < (n) &&                           \
+         (count = (n) - first < (block) ? (n) - first : (block), 1);                          \
+         part++)
+
+/* A part's block sums combined pairwise, as a binary counter: a new sum merges with the last
+   partial sum of its level, so the tree over the blocks is balanced and the error grows with
+   the log of the length, as NumPy's. */
+typedef struct pairwise_stack {
+  double sum[64];
+  unsigned char level[64];
+  int top;
+} pairwise_stack;
+
+static void pairwise_push(pairwise_stack *st, double v) {
+  unsigned char level = 0;
+  for (; st->top > 0 && st->level[st->top - 1] == level; level++)
+    v = st->sum[--st->top] + v;
+  st->sum[st->top] = v;
+  st->level[st->top++] = level;
+}
+
+static double pairwise_total(const pairwise_stack *st) {
+  double v = st->sum[st->top - 1];
+  for (int k = st->top - 2; k >= 0; k--)
+    v = st->sum[k] + v;
+  return v;
+}
+
+/* r = the pairwise sum of BLOCK_SUM (a double, over the elements first..first+count-1) over
+   the blocks of a run of n > 0, streamed. */
+#define STREAMED_PAIRWISE(r, n, block, BLOCK_SUM)                                             \
+  do {                                                                                        \
+    pairwise_stack st_[STREAM_PARTS];                                                         \
+    double t_[STREAM_PARTS] = {0};                                                            \
+    for (int k_ = 0; k_ < STREAM_PARTS; k_++)                                                 \
+      st_[k_].top = 0;                                                                        \
+    EACH_STREAM_BLOCK(n, block, part, first, count)                                           \
+      pairwise_push(&st_[part], BLOCK_SUM);                                                   \
+    for (size_t part = 0; part * stream_part_len(n, block) < (n); part++)                     \
+      t_[part] = pairwise_total(&st_[part]);                                                  \
+    r = (t_[0] + t_[1]) + (t_[2] + t_[3]);                                                    \
+  } while (0)
+
+/* The pairwise sum, streamed when the run is large. */
+#define DEFINE_SUM(NAME, T, PAIRWISE)                                                         \
+  static double NAME(const T *p, ptrdiff_t step, size_t n) {                                  \
+    size_t block = stream_block(sizeof(T), step);                                             \
+    double r;                                                                                 \
+    if (n < STREAM_MIN_BLOCKS * block)                                                        \
+      return PAIRWISE(p, step, n);                                                            \
+    STREAMED_PAIRWISE(r, n, block, PAIRWISE(p + (ptrdiff_t)first * step, step, count));       \
+    return r;                                                                                 \
+  }
+DEFINE_SUM(sum32, float, pairwise32)
+DEFINE_SUM(sum64, double, pairwise64)
+DEFINE_SUM(sum_i64_as_double, int64_t, pairwise_i64)
+
+/* Integer sums in uint64: wrapping is defined there, and the bits are Lua's. Any order gives
+   the same sum, so the blocks simply add up. */
+#define DEFINE_INT_SUM(NAME, T)                                                               \
+  static uint64_t NAME##_block(const T *p, ptrdiff_t step, size_t n) {                        \
     uint64_t s = 0;                                                                           \
     if (step == 1)                                                                            \
-      for (size_t k = 0; k < v->n; k++)                                                       \
+      for (size_t k = 0; k < n; k++)                                                          \
         s += (uint64_t)(int64_t)p[k];                                                         \
     else                                                                                      \
-      for (size_t k = 0; k < v->n; k++)                                                       \
+      for (size_t k = 0; k < n; k++)                                                          \
         s += (uint64_t)(int64_t)p[(ptrdiff_t)k * step];                                       \
+    return s;                                                                                 \
+  }                                                                                           \
+  static shmlua_num NAME(const void *v, ptrdiff_t step, size_t n) {                           \
+    const T *p = (const T *)v;                                                                \
+    uint64_t s = 0;                                                                           \
+    EACH_STREAM_BLOCK(n, stream_block(sizeof(T), step), part, first, count)                   \
+      s += NAME##_block(p + (ptrdiff_t)first * step, step, count);                            \
     return intnum((int64_t)s);                                                                \
   }
+DEFINE_INT_SUM(sum_i8, int8_t)
+DEFINE_INT_SUM(sum_u8, uint8_t)
+DEFINE_INT_SUM(sum_i16, int16_t)
+DEFINE_INT_SUM(sum_u16, uint16_t)
+DEFINE_INT_SUM(sum_i32, int32_t)
+DEFINE_INT_SUM(sum_u32, uint32_t)
+DEFINE_INT_SUM(sum_i64, int64_t)
 
 shmlua_num shmlua_vec_sum(const shmlua_vec *v) {
   ptrdiff_t step = STEP(v);
   switch (v->type) {
-  case SHMLUA_INT8: INT_SUM(int8_t)
-  case SHMLUA_UINT8: INT_SUM(uint8_t)
-  case SHMLUA_INT16: INT_SUM(int16_t)
-  case SHMLUA_UINT16: INT_SUM(uint16_t)
-  case SHMLUA_INT32: INT_SUM(int32_t)
-  case SHMLUA_UINT32: INT_SUM(uint32_t)
-  case SHMLUA_INT64: INT_SUM(int64_t)
-  case SHMLUA_UINT64: INT_SUM(uint64_t)
-  case SHMLUA_FLOAT32: return floatnum(pairwise32((const float *)v->p, step, v->n));
+  case SHMLUA_INT8: return sum_i8(v->p, step, v->n);
+  case SHMLUA_UINT8: return sum_u8(v->p, step, v->n);
+  case SHMLUA_INT16: return sum_i16(v->p, step, v->n);
+  case SHMLUA_UINT16: return sum_u16(v->p, step, v->n);
+  case SHMLUA_INT32: return sum_i32(v->p, step, v->n);
+  case SHMLUA_UINT32: return sum_u32(v->p, step, v->n);
+  case SHMLUA_INT64: case SHMLUA_UINT64: return sum_i64(v->p, step, v->n);
+  case SHMLUA_FLOAT32: return floatnum(sum32((const float *)v->p, step, v->n));
   case SHMLUA_FLOAT64: break;
   }
-  return floatnum(pairwise64((const double *)v->p, step, v->n));
+  return floatnum(sum64((const double *)v->p, step, v->n));
 }
 
 double shmlua_vec_mean(const shmlua_vec *v) {
-  double s = 0;
   if (!is64int(v->type))
     return tofloat(shmlua_vec_sum(v)) / (double)v->n;
-  for (size_t k = 0; k < v->n; k++)
-    s += (double)ELEM(int64_t, v, k); /* uint64 as Lua reads it */
-  return s / (double)v->n;
+  /* summed as doubles, pairwise as NumPy's mean; uint64 as Lua reads it */
+  return sum_i64_as_double((const int64_t *)v->p, STEP(v), v->n) / (double)v->n;
 }
 
 /* ---- min and max ---- */
 
-/* The search goes through the run in blocks of 4 KiB, in EXTREME_PARTS consecutive parts at
+/* The search goes through the run in blocks of 4 KiB, in STREAM_PARTS consecutive parts at
    once (a block of each in turn): several streams keep the memory busier than one, whose
    hardware prefetch restarts at every 4 KiB page (1.5x faster on 10M float64 in a shared
    block). Each block's extreme comes from a kernel that vectorises (extreme_kernel.h); at
@@ -145,7 +238,6 @@ double shmlua_vec_mean(const shmlua_vec *v) {
    finite one goes to the kernel built for finite floats; one with a NaN ends the search of
    its part and of the parts after it (the first NaN wins, as NumPy's argmin); one with an
    infinity goes to the IEEE kernel. uint64 compares as the int64 Lua reads. */
-enum { EXTREME_BLOCK_BYTES = 4096, EXTREME_PARTS = 4 };
 
 /* x86-64's base vector set (SSE2) has min and max for unsigned bytes and signed 16-bit
    integers only: int8 is searched as uint8 keys (x + 128) and uint16 as int16 keys
@@ -217,11 +309,11 @@ DEFINE_INT_BLOCK(block_i64, int64_t, extreme_i64, EXTREME_SAME)
    extreme of n > 0 elements, or of the first NaN. */
 #define DEFINE_EXTREME_SEARCH(NAME, T, BLOCK)                                                 \
   static size_t NAME(const T *p, ptrdiff_t step, size_t n, int max) {                        \
-    size_t block = EXTREME_BLOCK_BYTES / sizeof(T), blocks = (n + block - 1) / block;         \
-    size_t len = (blocks + EXTREME_PARTS - 1) / EXTREME_PARTS * block; /* a part's */         \
+    size_t block = STREAM_BLOCK_BYTES / sizeof(T), blocks = (n + block - 1) / block;         \
+    size_t len = (blocks + STREAM_PARTS - 1) / STREAM_PARTS * block; /* a part's */         \
     size_t parts = (n + len - 1) / len, active = parts, nan = n, best_part = 0, k;            \
-    T best[EXTREME_PARTS];                                                                    \
-    size_t where[EXTREME_PARTS]; /* the first block holding best[s] */                        \
+    T best[STREAM_PARTS];                                                                    \
+    size_t where[STREAM_PARTS]; /* the first block holding best[s] */                        \
     for (size_t s = 0; s < parts; s++) {                                                      \
       where[s] = s * len;                                                                     \
       best[s] = p[(ptrdiff_t)where[s] * step];                                                \
@@ -276,19 +368,29 @@ size_t shmlua_vec_extreme(const shmlua_vec *v, int max, shmlua_num *out) {
   return pos;
 }
 
+/* float64 x[k] * y[k] summed in 8 lanes (vectorised), the lanes added pairwise. */
+static double dot_block(const double *restrict x, const double *restrict y, size_t n) {
+  double r[8] = {0}, s = 0;
+  size_t k;
+  for (k = 0; k + 8 <= n; k += 8)
+    for (int j = 0; j < 8; j++)
+      r[j] += x[k + j] * y[k + j];
+  for (; k < n; k++)
+    s += x[k] * y[k];
+  return s + ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+}
+
 shmlua_num shmlua_vec_dot(const shmlua_vec *a, const shmlua_vec *b) {
   size_t n = a->n;
   if (a->type == SHMLUA_FLOAT64 && b->type == SHMLUA_FLOAT64 && shmlua_vec_contiguous(a) &&
       shmlua_vec_contiguous(b)) {
-    const double *restrict x = (const double *)a->p, *restrict y = (const double *)b->p;
-    double r[8] = {0}, s = 0;
-    size_t k;
-    for (k = 0; k + 8 <= n; k += 8)
-      for (int j = 0; j < 8; j++)
-        r[j] += x[k + j] * y[k + j];
-    for (; k < n; k++)
-      s += x[k] * y[k];
-    return floatnum(s + ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7])));
+    const double *x = (const double *)a->p, *y = (const double *)b->p;
+    size_t block = stream_block(sizeof *x, 1);
+    double r;
+    if (n < STREAM_MIN_BLOCKS * block)
+      return floatnum(dot_block(x, y, n));
+    STREAMED_PAIRWISE(r, n, block, dot_block(x + first, y + first, count));
+    return floatnum(r);
   }
   if (shmlua_dtype_isfloat(a->type) || shmlua_dtype_isfloat(b->type)) {
     double s = 0;
@@ -315,15 +417,35 @@ shmlua_num shmlua_vec_dot(const shmlua_vec *a, const shmlua_vec *b) {
   case SHMLUA_FLOAT64: MATCH(double)                                                          \
   }
 
+/* The elements of a block equal to e, counted in 8 lanes of type C: floats count in their
+   own type (exact: a block is at most 4096 elements), which vectorises where adding a float
+   comparison to a size_t does not (4x faster on float64 in the cache). */
+#define DEFINE_COUNT_BLOCK(NAME, T, C)                                                        \
+  static size_t NAME(const T *p, ptrdiff_t step, size_t n, T e) {                            \
+    C lane[8] = {0};                                                                          \
+    size_t c = 0, k = 0;                                                                      \
+    if (step == 1)                                                                            \
+      for (; k + 8 <= n; k += 8)                                                              \
+        for (int j = 0; j < 8; j++)                                                           \
+          lane[j] += p[k + j] == e ? 1 : 0;                                                   \
+    for (; k < n; k++)                                                                        \
+      c += p[(ptrdiff_t)k * step] == e;                                                       \
+    for (int j = 0; j < 8; j++)                                                               \
+      c += (size_t)lane[j];                                                                   \
+    return c;                                                                                 \
+  }
+DEFINE_COUNT_BLOCK(count_uint8_t, uint8_t, size_t)
+DEFINE_COUNT_BLOCK(count_uint16_t, uint16_t, size_t)
+DEFINE_COUNT_BLOCK(count_uint32_t, uint32_t, size_t)
+DEFINE_COUNT_BLOCK(count_uint64_t, uint64_t, size_t)
+DEFINE_COUNT_BLOCK(count_float, float, float)
+DEFINE_COUNT_BLOCK(count_double, double, double)
+
 #define COUNT(T)                                                                              \
   {                                                                                           \
-    const T *p = (const T *)v->p, e = *(const T *)elem;                                      \
-    if (step == 1)                                                                            \
-      for (size_t k = 0; k < v->n; k++)                                                       \
-        c += p[k] == e;                                                                       \
-    else                                                                                      \
-      for (size_t k = 0; k < v->n; k++)                                                       \
-        c += p[(ptrdiff_t)k * step] == e;                                                     \
+    const T *p = (const T *)v->p;                                                             \
+    EACH_STREAM_BLOCK(v->n, stream_block(sizeof(T), step), part, first, count)                \
+      c += count_##T(p + (ptrdiff_t)first * step, step, count, *(const T *)elem);             \
     break;                                                                                    \
   }
 
@@ -472,30 +594,51 @@ static void update_i64(uint64_t *restrict d, ptrdiff_t ds, const uint64_t *restr
 #undef D
 #undef X
 
-int shmlua_vec_update(const shmlua_vec *d, shmlua_update op, const shmlua_operands *o,
-                      size_t *bad, shmlua_num *badval) {
+/* Whether d op= operands has a vectorised loop: float destinations with a number or a vector
+   of their dtype, and 64-bit integer ones with integers. */
+static int update_is_fast(const shmlua_vec *d, shmlua_update op, const shmlua_operands *o) {
+  const shmlua_vec *x = o->x;
+  if (shmlua_dtype_isfloat(d->type))
+    return !x || x->type == d->type;
+  return is64int(d->type) && (!x || is64int(x->type)) && o->s.isint && o->hi.isint &&
+         op != SHMLUA_DIV;
+}
+
+/* The vectorised loop over elements first..first+count-1 (update_is_fast). */
+static void update_fast(const shmlua_vec *d, shmlua_update op, const shmlua_operands *o,
+                        size_t first, size_t count) {
   const shmlua_vec *x = o->x;
   ptrdiff_t ds = STEP(d), xs = x ? STEP(x) : 0;
+  unsigned char *dp = &ELEM(unsigned char, d, first);
+  const unsigned char *xp = x ? &ELEM(unsigned char, x, first) : NULL;
+  if (d->type == SHMLUA_FLOAT64)
+    update_f64((double *)dp, ds, (const double *)xp, xs, count, op, tofloat(o->s),
+               tofloat(o->hi));
+  else if (d->type == SHMLUA_FLOAT32)
+    update_f32((float *)dp, ds, (const float *)xp, xs, count, op, (float)tofloat(o->s),
+               (float)tofloat(o->hi));
+  else
+    update_i64((uint64_t *)dp, ds, (const uint64_t *)xp, xs, count, op, (uint64_t)o->s.i,
+               (uint64_t)o->hi.i);
+}
+
+int shmlua_vec_update(const shmlua_vec *d, shmlua_update op, const shmlua_operands *o,
+                      size_t *bad, shmlua_num *badval) {
   int unsigned_dtype = d->type == SHMLUA_UINT8 || d->type == SHMLUA_UINT16 ||
                        d->type == SHMLUA_UINT32 || d->type == SHMLUA_UINT64;
+  size_t block = stream_block(shmlua_dtype_sizes[d->type], STEP(d));
   if (op == SHMLUA_ABS && unsigned_dtype)
     return SHMLUA_STORE_OK;
-  if (shmlua_dtype_isfloat(d->type) && (!x || x->type == d->type)) {
-    double s = tofloat(o->s), hi = tofloat(o->hi);
-    if (d->type == SHMLUA_FLOAT64)
-      update_f64((double *)d->p, ds, x ? (const double *)x->p : NULL, xs, d->n, op, s, hi);
-    else
-      update_f32((float *)d->p, ds, x ? (const float *)x->p : NULL, xs, d->n, op, (float)s,
-                 (float)hi);
-    return SHMLUA_STORE_OK;
-  }
-  if (is64int(d->type) && (!x || is64int(x->type)) && o->s.isint && o->hi.isint &&
-      op != SHMLUA_DIV) {
-    update_i64((uint64_t *)d->p, ds, x ? (const uint64_t *)x->p : NULL, xs, d->n, op,
-               (uint64_t)o->s.i, (uint64_t)o->hi.i);
-    return SHMLUA_STORE_OK;
-  }
-  return update_checked(d, op, o, bad, badval);
+  if (!update_is_fast(d, op, o))
+    return update_checked(d, op, o, bad, badval);
+  /* cumsum runs in order; arange's values come from the position (streamed, it would
+     restart at every block) */
+  if (op == SHMLUA_CUMSUM || op == SHMLUA_ARANGE || d->n < STREAM_MIN_BLOCKS * block)
+    update_fast(d, op, o, 0, d->n);
+  else
+    EACH_STREAM_BLOCK(d->n, block, part, first, count)
+      update_fast(d, op, o, first, count);
+  return SHMLUA_STORE_OK;
 }
 
 /* ---- sorting ---- */

@@ -108,8 +108,8 @@ typedef struct shmlua_vec {
 /* Integer dtypes: the wrapped int64 sum (exact for narrower ones below 2^31 elements);
    floats: the pairwise sum in double, as NumPy's. */
 shmlua_num shmlua_vec_sum(const shmlua_vec *v);
-/* The mean as a double (v->n > 0); 64-bit integers are summed as doubles, so it does not
-   wrap. */
+/* The mean as a double (v->n > 0); 64-bit integers are summed as doubles (pairwise), so it
+   does not wrap. */
 double shmlua_vec_mean(const shmlua_vec *v);
 /* The smallest (largest if max) element and its 0-based position, the first one if several;
    a NaN wins over everything (NumPy's rule). v->n must be > 0. */

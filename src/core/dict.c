@@ -206,24 +206,34 @@ static int save(ctx *c, void *p, uint32_t width) {
   return 1;
 }
 
+/* A word that keeps its value needs no record: an overwrite with the same value (a set of
+   the same size, type and ttl, a repeated value) logs only what changes. */
 static void set32(ctx *c, uint32_t *p, uint32_t v) {
-  if (save(c, p, 4))
+  if (*p != v && save(c, p, 4))
     *p = v;
 }
 
 static void set64(ctx *c, uint64_t *p, uint64_t v) {
-  if (save(c, p, 8))
+  if (*p != v && save(c, p, 8))
     *p = v;
 }
 
-/* Puts back every recorded value, newest first. Safe to run again after a death midway: the
-   log is emptied last. Records that point outside the shard's state are skipped. */
+/* A record of width MOVE_RECORD is not an old value but an entry's move to the head of the
+   LRU list (touch): offset is the entry's arena offset, old its neighbours before the move. */
+enum { MOVE_RECORD = 16 };
+static void finish_move(ctx *c, shmlua_dict_undo u);
+
+/* Puts back every recorded value, newest first (and finishes a move to the LRU head). Safe
+   to run again after a death midway: the log is emptied last. Records that point outside
+   the shard's state are skipped. */
 static void undo(ctx *c) {
   uint32_t n = __atomic_load_n(&c->s->nlog, __ATOMIC_ACQUIRE);
   if (n > SHMLUA_DICT_LOG_MAX)
     n = SHMLUA_DICT_LOG_MAX;
   while (n-- > 0) {
     shmlua_dict_undo u = c->s->log[n];
+    if (u.width == MOVE_RECORD)
+      finish_move(c, u);
     if (!in_shard(c, u.offset, u.width))
       continue;
     if (u.width == 4)
@@ -507,11 +517,59 @@ static void lru_push(ctx *c, entry *e) {
   set32(c, &c->s->lru_head, off);
 }
 
+/* Moves e (at off, between prev and next) in front of the list's head. Every word written
+   follows from those three and the head, and the head is written last: until then, doing
+   it all again from the start gives the same list. */
+static void move_to_head(ctx *c, entry *e, uint32_t off, entry *prev, uint32_t next_off) {
+  uint32_t head_off = c->s->lru_head;
+  entry *head = entry_at(c, head_off), *next = next_off ? entry_at(c, next_off) : NULL;
+  if (!head || head == e || (next_off && !next))
+    return;
+  prev->lru_next = next_off;
+  if (next)
+    next->lru_prev = offset_of(c, prev);
+  else
+    c->s->lru_tail = offset_of(c, prev);
+  e->lru_prev = 0;
+  e->lru_next = head_off;
+  head->lru_prev = off;
+  __atomic_signal_fence(__ATOMIC_SEQ_CST);
+  c->s->lru_head = off;
+}
+
+/* Makes e the most recently used entry. One log record instead of one per word changed:
+   after a death, the next locker finishes the move (finish_move) rather than undoing it.
+   Finishing is only right because a touch is the last change of its operation: nothing
+   logged after it is undone underneath it. */
 static void touch(ctx *c, entry *e) {
-  if (c->s->lru_head != offset_of(c, e)) {
-    lru_unlink(c, e);
-    lru_push(c, e);
+  uint32_t off = offset_of(c, e);
+  entry *prev;
+  shmlua_dict_undo *u;
+  if (c->s->lru_head == off)
+    return;
+  if (!(prev = entry_at(c, e->lru_prev))) /* not the head: it has a previous entry */
+    return;
+  if (c->nlog >= SHMLUA_DICT_LOG_MAX) {
+    c->overflow = 1;
+    return;
   }
+  u = &c->s->log[c->nlog];
+  u->offset = off;
+  u->width = MOVE_RECORD;
+  u->old = e->lru_prev | (uint64_t)e->lru_next << 32;
+  __atomic_store_n(&c->s->nlog, ++c->nlog, __ATOMIC_RELEASE);
+  __atomic_signal_fence(__ATOMIC_SEQ_CST); /* the record, then the change */
+  move_to_head(c, e, off, prev, e->lru_next);
+}
+
+/* The rest of a move to the head that a death interrupted (or nothing, if it was done). A
+   record a peer wrote moves nothing it cannot check. */
+static void finish_move(ctx *c, shmlua_dict_undo u) {
+  entry *e, *prev;
+  if (c->s->lru_head == u.offset || !(e = entry_at(c, u.offset)) ||
+      !(prev = entry_at(c, (uint32_t)u.old)) || prev == e)
+    return;
+  move_to_head(c, e, u.offset, prev, (uint32_t)(u.old >> 32));
 }
 
 /* Hands a chunk to the shard's garbage, freed after the commit. Memory freed by an operation

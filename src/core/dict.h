@@ -50,7 +50,8 @@ typedef struct shmlua_dict_value {
   } as;
 } shmlua_dict_value;
 
-/* One undo record: width (4 or 8) bytes at offset from the shard's start held old. */
+/* One undo record: width (4 or 8) bytes at offset from the shard's start held old; or, with
+   width 16, an entry's move to the LRU head, finished rather than undone (dict.c: touch). */
 typedef struct shmlua_dict_undo {
   uint32_t offset, width;
   uint64_t old;

@@ -152,12 +152,28 @@ static int dict_create(lua_State *L) {
   return shmlua_sync_create(L, &dict_class, 2, 1, allowed, size, shmlua_dict_init, &bytes);
 }
 
+/* Where a read copies a string under the lock: a buffer on the C stack when it is small
+   (no call, no pointer to follow), else the handle's scratch buffer. */
+enum { SMALL_VALUE = 256 };
+
+typedef struct reading {
+  shmlua_syncud *u;
+  char small[SMALL_VALUE];
+} reading;
+
+static void *reserve(void *ud, size_t len) {
+  reading *r = ud;
+  return len <= sizeof r->small ? r->small : shmlua_sync_scratch(r->u, len);
+}
+
 static int get(lua_State *L, int with_stale) {
   keyed k = checkkeyed(L);
+  reading r;
   shmlua_dict_value v;
   shmlua_error err;
   int stale = 0;
-  if (shmlua_dict_get(&k.u->as.dict, k.key, k.klen, shmlua_sync_scratch, k.u, &v, with_stale ? &stale : NULL,
+  r.u = k.u;
+  if (shmlua_dict_get(&k.u->as.dict, k.key, k.klen, reserve, &r, &v, with_stale ? &stale : NULL,
                       &err) != 0)
     return failure(L, k.u, &err);
   pushvalue(L, &v);
@@ -372,9 +388,11 @@ static int dict_rpush(lua_State *L) {
 
 static int pop(lua_State *L, int left) {
   keyed k = checkkeyed(L);
+  reading r;
   shmlua_dict_value v;
   shmlua_error err;
-  if (shmlua_dict_pop(&k.u->as.dict, k.key, k.klen, left, shmlua_sync_scratch, k.u, &v, &err) != 0)
+  r.u = k.u;
+  if (shmlua_dict_pop(&k.u->as.dict, k.key, k.klen, left, reserve, &r, &v, &err) != 0)
     return failure(L, k.u, &err);
   pushvalue(L, &v);
   return 1;
