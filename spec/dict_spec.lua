@@ -351,7 +351,8 @@ describe("shm.dict", function()
   end)
 end)
 
-describe("shm.dict, processes killed at every instruction of an operation", function()
+-- A C program (spec/c/dict_deaths.c), no Lua in it: run with the 5.4 builds only (#lua54).
+describe("shm.dict, processes killed at every instruction of an operation #lua54", function()
   it("leave every other key as it was, the operation whole or not at all, no byte lost",
     function()
       -- spec/c/dict_deaths.c single-steps a child through each operation and kills it at

@@ -264,7 +264,7 @@ describe("shm.queue", function()
       -- spec/c/queue_deaths.c: a child leaves an end as a death at that point would, holding
       -- its robust lock; the next push and pops settle it, then the queue is filled to its
       -- exact capacity and emptied.
-      local out, ok = H.sh(H.quote(H.build .. "/spec/queue_deaths") .. " 2>&1")
+      local out, ok = H.sh(H.quote(H.programs .. "/queue_deaths") .. " 2>&1")
       assert.is_true(ok, out)
       assert.equal(table.concat({
         "push killed after arming: message dropped",

@@ -49,6 +49,8 @@ H.build = os.getenv("SHMLUA_BUILD") or (root .. "/build")
 -- The shmlua host is always a Lua 5.4 program: a build for another Lua has none and uses
 -- the one of the 5.4 build (SHMLUA_HOST_BUILD).
 H.shmlua = (os.getenv("SHMLUA_HOST_BUILD") or H.build) .. "/shmlua"
+-- The C programs of spec/c, built with the 5.4 build only (they hold no Lua).
+H.programs = (os.getenv("SHMLUA_HOST_BUILD") or H.build) .. "/spec"
 package.cpath = H.build .. "/?.so;" .. package.cpath
 package.path = root .. "/lua/?.lua;" .. root .. "/lua/?/init.lua;" .. package.path
 
