@@ -1,6 +1,7 @@
 # Sourced by the scripts that build or test: installs the Debian 12 packages shmlua needs,
 # only those missing (apt-get as root; otherwise it says what to install).
 shmlua_packages=(cmake gcc make libc6-dev lua5.4 liblua5.4-dev lua-busted libreadline-dev
+  lua5.1 liblua5.1-0-dev lua5.2 liblua5.2-dev lua5.3 liblua5.3-dev luajit libluajit-5.1-dev
   python3 tmux procps util-linux clang libclang-rt-14-dev
   xxd luarocks pkgconf strace clang-format
   python3-numpy) # NumPy for /usr/bin/python3: the array specs and bench rows compare with it

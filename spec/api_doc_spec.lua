@@ -127,7 +127,7 @@ local function sorted(set)
   return list
 end
 
-describe("docs/api.md", function()
+describe("docs/api.md #lua54", function()
   local block
 
   setup(function() block = assert(shm.create(4096, H.name("apidoc"))) end)

@@ -13,10 +13,10 @@ local sizes = { int8 = 1, uint8 = 1, int16 = 2, uint16 = 2, int32 = 4, uint32 = 
 
 describe("m:array", function()
   it("views the block with every NumPy dtype name, as many elements as fit", function()
-    local m <close> = block(64)
+    local m = block(64)
     for dtype, size in pairs(sizes) do
       local a = m:array(dtype)
-      assert.equal(64 // size, #a)
+      assert.equal(math.floor(64 / size), #a)
       assert.equal(dtype, a.dtype)
     end
     assert.equal(3, #m:array("int32", 5, 3))
@@ -24,8 +24,8 @@ describe("m:array", function()
     assert.equal(2, #m:array("int64", -16)) -- negative positions count from the end
   end)
 
-  it("writes the bytes string.pack writes, in native layout", function()
-    local m <close> = block(64)
+  it("writes the bytes string.pack writes, in native layout #lua53", function()
+    local m = block(64)
     for dtype, size in pairs(sizes) do
       local a = m:array(dtype, 1, 4)
       local values = dtype:find("float") and { 1.5, -2.25, 0.0, 1e10 } or
@@ -41,7 +41,7 @@ describe("m:array", function()
   end)
 
   it("rejects positions that are not aligned for the dtype, and counts that do not fit", function()
-    local m <close> = block(64)
+    local m = block(64)
     assert.error_matches(function() m:array("int32", 3) end, "not aligned for int32")
     assert.error_matches(function() m:array("float64", 5) end, "not aligned for float64")
     assert.error_matches(function() m:array("int64", 9, 8) end, "do not fit in 64 bytes")
@@ -50,22 +50,22 @@ describe("m:array", function()
     assert.error_matches(function() m:array("int8", 0) end, "out of range")
     assert.error_matches(function() m:array("int128") end, "unknown dtype 'int128' %(int8, ")
     assert.error_matches(function() m:array("int8\0") end, "unknown dtype")
-    local ok, msg = pcall(m.array, m, ("x"):rep(1 << 20))
+    local ok, msg = pcall(m.array, m, ("x"):rep(1048576))
     assert.is_false(ok)
     assert.is_true(#msg < 200, #msg) -- a huge name is not copied into the message
-    assert.error_matches(function() m:array("int8", 1.5) end, "integer expected, got float")
+    assert.error_matches(function() m:array("int8", 1.5) end, "number has no integer representation")
   end)
 end)
 
 describe("an array", function()
   it("indexes elements 1-based, negative from the end, with range checks", function()
-    local m <close> = block(16)
+    local m = block(16)
     local a = m:array("int16")
     for i = 1, #a do a[i] = i * 100 end
     assert.same({ 100, 800, 700 }, { a[1], a[-1], a[-2] })
     a[2.0] = 5
     assert.equal(5, a[2])
-    for _, i in ipairs({ 0, 10, -9, math.maxinteger, math.mininteger }) do
+    for _, i in ipairs({ 0, 10, -9, H.maxinteger, H.mininteger }) do
       assert.error_matches(function() return a[i] end, "index .* out of range")
     end
     for _, i in ipairs({ 0, 9, -9, math.maxinteger, math.mininteger }) do
@@ -83,7 +83,7 @@ describe("an array", function()
     for _, dtype in ipairs({ "uint8", "int16", "int32", "float32", "float64", "uint64" }) do
       local a = m:array(dtype)
       for i = 1, #a do a[i] = i end
-      for _, iterate in ipairs({ ipairs, pairs }) do
+      for _, iterate in ipairs(H.view_iterators) do
         local keys, values = {}, {}
         for i, v in iterate(a) do
           keys[#keys + 1], values[#values + 1] = i, v
@@ -98,15 +98,17 @@ describe("an array", function()
     local empty = m:array("int8", 17)
     assert.equal(0, #empty)
     assert.is_nil(empty[1])
-    for _ in pairs(empty) do error("an empty view has no element") end
+    for _, iterate in ipairs(H.view_iterators) do
+      for _ in iterate(empty) do error("an empty view has no element") end
+    end
     m:close()
     assert.error_matches(function() for _ in pairs(m:array("int8")) do end end, "closed")
   end)
 
   it("rejects integers out of the dtype's range on every write path (no wrapping)", function()
-    local m <close> = block(64)
+    local m = block(64)
     local limits = { int8 = { -128, 127 }, uint8 = { 0, 255 }, int16 = { -32768, 32767 },
-      uint16 = { 0, 65535 }, int32 = { -2 ^ 31 | 0, 2 ^ 31 - 1 | 0 }, uint32 = { 0, 2 ^ 32 - 1 | 0 } }
+      uint16 = { 0, 65535 }, int32 = { -2147483648, 2147483647 }, uint32 = { 0, 4294967295 } }
     for dtype, r in pairs(limits) do
       local a = m:array(dtype, 1, 4)
       a[1], a[2] = r[1], r[2]
@@ -127,8 +129,8 @@ describe("an array", function()
     end
   end)
 
-  it("takes integral floats into integer dtypes and raises for other floats", function()
-    local m <close> = block(16)
+  it("takes integral floats into integer dtypes and raises for other floats #lua53", function()
+    local m = block(16)
     local a = m:array("int32")
     a[1] = 3.0
     assert.equal(3, a[1])
@@ -140,21 +142,21 @@ describe("an array", function()
     assert.error_matches(function() a[1] = nil end, "must be a number, got nil")
   end)
 
-  it("reads uint64 values above 2^63-1 as wrapped Lua integers, as string.unpack 'J' does", function()
-    local m <close> = block(16)
+  it("reads uint64 values above 2^63-1 as wrapped Lua integers, as string.unpack 'J' does #lua53", function()
+    local m = block(16)
     local u = m:array("uint64")
     u[1] = -1
     assert.equal(-1, u[1])
     assert.equal(string.pack("J", -1), m.buf:sub(1, 8))
-    u[2] = math.mininteger
+    u[2] = H.mininteger
     assert.equal(string.unpack("J", m.buf:sub(9, 16)), u[2])
     local i = m:array("int64")
-    i[1] = math.maxinteger
-    assert.equal(math.maxinteger, i[1])
+    i[1] = H.maxinteger
+    assert.equal(H.maxinteger, i[1])
   end)
 
-  it("stores floats as float32 or float64, integers converted", function()
-    local m <close> = block(16)
+  it("stores floats as float32 or float64, integers converted #lua53", function()
+    local m = block(16)
     local f, d = m:array("float32", 1, 2), m:array("float64", 9, 1)
     f[1], f[2], d[1] = 1 / 3, 3, 1 / 3
     assert.equal(string.unpack("f", string.pack("f", 1 / 3)), f[1])
@@ -165,7 +167,7 @@ describe("an array", function()
   end)
 
   it("fills, converts to a table and sets ranges with string.sub's position rules", function()
-    local m <close> = block(40)
+    local m = block(40)
     local a = m:array("int32")
     a:fill(7)
     assert.same({ 7, 7, 7, 7, 7, 7, 7, 7, 7, 7 }, a:totable())
@@ -184,8 +186,8 @@ describe("an array", function()
     assert.error_matches(function() a:set(5) end, "table expected")
   end)
 
-  it("copies another view: overlapping same-dtype views, and converting dtypes", function()
-    local m <close> = block(64)
+  it("copies another view: overlapping same-dtype views, and converting dtypes #lua53", function()
+    local m = block(64)
     local a = m:array("int32", 1, 10)
     a:set({ 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 })
     a:copy(m:array("int32", 1, 8), 3) -- overlapping, shifted right: memmove semantics
@@ -207,8 +209,8 @@ describe("an array", function()
   end)
 
   it("copies between two mappings of one block without corrupting overlapping data", function()
-    local m <close> = assert(shm.create(64))
-    local m2 <close> = assert(shm.attach(m.name))
+    local m = assert(shm.create(64))
+    local m2 = assert(shm.attach(m.name))
     m:unlink()
     local a = m:array("int32")
     for i = 1, #a do a[i] = i end
@@ -219,11 +221,11 @@ describe("an array", function()
   end)
 
   it("shows its dtype, length and first elements in tostring", function()
-    local m <close> = block(40)
+    local m = block(40)
     local a = m:array("int32")
     a:set({ 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 })
     assert.equal("shm.array: int32[10] {1, 2, 3, 4, 5, 6, 7, 8, ...}", tostring(a))
-    assert.equal("shm.array: float64[1] {0.0}", tostring(block(8):array("float64")))
+    assert.equal("shm.array: float64[1] {" .. tostring(0.0) .. "}", tostring(block(8):array("float64")))
     m:close()
     assert.equal("shm.array: int32[10] (closed)", tostring(a))
   end)
@@ -234,7 +236,7 @@ describe("an array", function()
     collectgarbage()
     a[1] = 5 -- the block is referenced only by the view, and still mapped
     assert.equal(5, a[1])
-    local m <close> = block(16)
+    local m = block(16)
     local b = m:array("int32")
     m:close()
     assert.error_matches(function() return b[1] end, "block '.*' is closed")
@@ -246,8 +248,8 @@ describe("an array", function()
   end)
 
   it("raises on every write path of a read-only block, and reads it", function()
-    local m <close> = assert(shm.create(16))
-    local ro <close> = assert(shm.attach(m.name, { readonly = true }))
+    local m = assert(shm.create(16))
+    local ro = assert(shm.attach(m.name, { readonly = true }))
     m:unlink()
     m:array("int32")[1] = 42
     local a, w = ro:array("int32"), m:array("int32")
@@ -270,7 +272,7 @@ end)
 
 describe("arrays shared with other processes", function()
   it("are written by a lua5.4 child and read by the parent", function()
-    local m <close> = assert(shm.create(80))
+    local m = assert(shm.create(80))
     local out, ok = H.lua([[
       local m = assert(require("shm").attach(arg[1]))
       local a = m:array("float64")
@@ -283,7 +285,7 @@ describe("arrays shared with other processes", function()
   end)
 
   it("hold the numbers Python's array and memoryview.cast see, in both directions", function()
-    local m <close> = assert(shm.create(8 * 8 * 10))
+    local m = assert(shm.create(8 * 8 * 10))
     local pos = 1
     local views = {}
     for dtype in pairs(codes) do

@@ -12,20 +12,20 @@ after_each(cleanup)
 -- slot is behind r (a barrier that let anyone through early would show it).
 local ROUNDS = [[
 local function rounds(b, slots, i, parties, n)
-  local buf = slots.buf
+  local slot = slots:array("uint32")
   for r = 1, n do
-    buf:write(i * 4 - 3, string.pack("<I4", r))
+    slot[i] = r
     local index, err = b:wait(20)
     if not index then return nil, err .. " in round " .. r end
     for j = 1, parties do
-      local seen = string.unpack("<I4", buf:sub(j * 4 - 3, j * 4))
+      local seen = slot[j]
       if seen < r then return nil, ("party %d behind in round %d"):format(j, r) end
     end
   end
   return true
 end
 ]]
-local rounds = assert(load(ROUNDS .. "return rounds"))()
+local rounds = H.load(ROUNDS .. "return rounds")()
 
 describe("shm.barrier", function()
   it("lets a round through only when all parties arrived, for many rounds", function()
@@ -270,7 +270,7 @@ describe("shm.barrier", function()
     assert.error_matches(function() shm.barrier(0) end, "parties must be")
     assert.error_matches(function() shm.barrier() end, "integer expected")
     -- the create options every block-backed object shares, with the block's messages
-    assert.error_matches(function() shm.barrier(2, nil, { mode = 1 << 20 }) end,
+    assert.error_matches(function() shm.barrier(2, nil, { mode = 1048576 }) end,
       "bad argument #3 .*mode must be permission bits %(0..0x0fff%)")
     assert.error_matches(function() shm.barrier(2, nil, { typo = 1 }) end,
       "bad argument #3 .*unknown option 'typo'")

@@ -2,7 +2,7 @@
 -- passes its check. Timings are not looked at: benchmarks are not tests.
 local H = require "helper"
 
-describe("bench/ smoke run", function()
+describe("bench/ smoke run #lua54", function()
   -- Under the sanitizers every process gets libasan preloaded, python3 included; timing
   -- loops there measure the sanitizer, and the same code paths are covered by the specs.
   local sanitized = (os.getenv("LD_PRELOAD") or ""):match("libasan") ~= nil
@@ -16,7 +16,7 @@ describe("bench/ smoke run", function()
     local out, ok = H.sh(("lua5.4 bench/driver.lua --smoke --build %s --json %s --png %s 2>&1")
       :format(H.quote(H.build), H.quote(json), H.quote(png)))
     local f = assert(io.open(json))
-    local doc = f:read("a")
+    local doc = f:read("*a")
     f:close()
     os.remove(json)
     os.remove(png)

@@ -1,4 +1,5 @@
 -- The byte view m.buf: indexing, length, sub/byte/write/fill, closed and read-only blocks.
+local H = require "helper"
 local shm = require "shm"
 
 local function block(size)
@@ -9,7 +10,7 @@ end
 
 describe("buf", function()
   it("is the same object each time and has the block's size as length", function()
-    local m <close> = block(10)
+    local m = block(10)
     assert.equal(m.buf, m.buf)
     assert.equal(rawequal(m.buf, m.buf), true)
     assert.equal(10, #m.buf)
@@ -17,7 +18,7 @@ describe("buf", function()
   end)
 
   it("indexes bytes 1-based, negative from the end", function()
-    local m <close> = block(4)
+    local m = block(4)
     local b = m.buf
     b[1], b[2], b[3], b[4] = 10, 20, 30, 40
     assert.same({ 10, 20, 30, 40 }, { b[1], b[2], b[3], b[4] })
@@ -29,8 +30,8 @@ describe("buf", function()
   end)
 
   it("raises 'index out of range' outside the block, but reads #buf + 1 as nil", function()
-    local m <close> = block(4)
-    for _, i in ipairs({ 0, 6, -5, math.maxinteger, math.mininteger }) do
+    local m = block(4)
+    for _, i in ipairs({ 0, 6, -5, H.maxinteger, H.mininteger }) do
       assert.error_matches(function() return m.buf[i] end, "index .* out of range")
     end
     for _, i in ipairs({ 0, 5, -5, math.maxinteger, math.mininteger }) do
@@ -43,7 +44,7 @@ describe("buf", function()
   it("works with ipairs and pairs, in index order", function()
     local m = block(4)
     m.buf:write(1, "\1\2\3\4")
-    for _, iterate in ipairs({ ipairs, pairs }) do
+    for _, iterate in ipairs(H.view_iterators) do
       local keys, values = {}, {}
       for i, v in iterate(m.buf) do
         keys[#keys + 1], values[#values + 1] = i, v
@@ -52,12 +53,13 @@ describe("buf", function()
       assert.same({ 1, 2, 3, 4 }, values)
     end
     m:close()
-    assert.error_matches(function() for _ in pairs(m.buf) do end end, "closed")
-    assert.error_matches(function() for _ in ipairs(m.buf) do end end, "closed")
+    for _, iterate in ipairs(H.view_iterators) do
+      assert.error_matches(function() for _ in iterate(m.buf) do end end, "closed")
+    end
   end)
 
   it("raises for keys that are not integers", function()
-    local m <close> = block(4)
+    local m = block(4)
     assert.error_matches(function() return m.buf[1.5] end, "must be an integer")
     assert.error_matches(function() m.buf[1.5] = 1 end, "must be an integer")
     assert.error_matches(function() m.buf["1"] = 1 end, "must be an integer")
@@ -67,7 +69,7 @@ describe("buf", function()
   end)
 
   it("raises for values that are not bytes", function()
-    local m <close> = block(4)
+    local m = block(4)
     for _, v in ipairs({ -1, 256, 1.5, "1", true, 0 / 0, math.huge }) do
       assert.error_matches(function() m.buf[1] = v end, "0 to 255")
     end
@@ -77,10 +79,13 @@ describe("buf", function()
 
   it("sub and byte follow string.sub and string.byte exactly", function()
     local s = "0123456789"
-    local m <close> = block(#s)
+    local m = block(#s)
     m.buf:write(1, s)
     local positions = { -12, -11, -10, -5, -1, 0, 1, 2, 5, 9, 10, 11, 100,
-      math.mininteger, math.maxinteger }
+      H.mininteger, H.maxinteger }
+    if H.lua_version == "luajit" then -- its string.sub cuts positions to 32 bits: no reference
+      positions[#positions], positions[#positions - 1] = nil, nil
+    end
     for _, i in ipairs(positions) do
       assert.equal(s:sub(i), m.buf:sub(i))
       assert.same({ s:byte(i) }, { m.buf:byte(i) })
@@ -93,7 +98,7 @@ describe("buf", function()
   end)
 
   it("write copies a string in and returns the next position", function()
-    local m <close> = block(8)
+    local m = block(8)
     assert.equal(4, m.buf:write(1, "abc"))
     assert.equal(9, m.buf:write(-2, "yz"))
     assert.equal(9, m.buf:write(9, "")) -- an empty string fits just past the end
@@ -106,7 +111,7 @@ describe("buf", function()
   end)
 
   it("fill sets a range with sub's rules", function()
-    local m <close> = block(6)
+    local m = block(6)
     m.buf:fill(65)
     assert.equal("AAAAAA", m.buf:sub(1))
     m.buf:fill(66, 2, 3)
@@ -114,9 +119,9 @@ describe("buf", function()
     m.buf:fill(68, 4, 2) -- empty range
     assert.equal("ABBACC", m.buf:sub(1))
     m.buf:fill(69, 7) -- past the end: empty
-    m.buf:fill(69, math.maxinteger, math.mininteger)
-    m.buf:fill(69, math.mininteger, 1) -- a start before the first byte is byte 1
-    m.buf:fill(70, -1, math.maxinteger) -- an end past the last byte is the last
+    m.buf:fill(69, H.maxinteger, H.mininteger)
+    m.buf:fill(69, H.mininteger, 1) -- a start before the first byte is byte 1
+    m.buf:fill(70, -1, H.maxinteger) -- an end past the last byte is the last
     assert.equal("EBBACF", m.buf:sub(1))
     assert.error_matches(function() m.buf:fill(256) end, "0 to 255")
   end)
@@ -141,7 +146,7 @@ describe("buf", function()
   end)
 
   it("does not crash when its metamethods are called with other values", function()
-    local m <close> = block(8)
+    local m = block(8)
     local mt = debug.getmetatable(m.buf)
     assert.is_false((pcall(mt.__index, io.stdout, 1)))
     assert.is_false((pcall(mt.__newindex, {}, 1, 1)))
@@ -150,7 +155,7 @@ describe("buf", function()
   end)
 
   it("does not take another userdata given its metatable for a buf", function()
-    local m <close> = block(8)
+    local m = block(8)
     local f = io.tmpfile() -- a userdata of the same size as a buf
     local saved = debug.getmetatable(f)
     debug.setmetatable(f, debug.getmetatable(m.buf))

@@ -51,7 +51,7 @@ local function run(block)
   return out, ok
 end
 
-describe("the guides' examples", function()
+describe("the guides' examples #lua54", function()
   for _, page in ipairs(pages()) do
     it("run: " .. page, function()
       local count = 0
@@ -78,7 +78,7 @@ describe("the guides' examples", function()
   end
 end)
 
-describe("docs/python.md's resource-tracker recipe", function()
+describe("docs/python.md's resource-tracker recipe #lua54", function()
   -- The page's ```python block that defines attach(name).
   local recipe
   for _, block in ipairs(blocks("docs/python.md")) do

@@ -2,6 +2,7 @@
 -- named in "bad argument #n to 'f'" (also when Lua cannot name it: a method called through
 -- pcall, a constructor that is a callable table), the option rather than an argument number,
 -- the type of a value that was refused and what to do instead.
+local H = require "helper"
 local shm = require "shm"
 
 local function block(size)
@@ -18,7 +19,9 @@ local function message(f, ...)
 end
 
 describe("errors", function()
-  it("name the constructor that is a callable table (shm.semaphore, shm.mutex, ...)", function()
+  -- #notjit: LuaJIT's debug information names these calls otherwise (a callable table's
+  -- __call, a method's self): left out there, see spec/run.
+  it("name the constructor that is a callable table (shm.semaphore, shm.mutex, ...) #notjit", function()
     assert.equal("bad argument #1 to 'semaphore' (value must be 0..2147483647)",
       message(function() return shm.semaphore(-1) end))
     assert.equal("bad argument #1 to 'barrier' (parties must be 1..2147483647)",
@@ -34,14 +37,15 @@ describe("errors", function()
       message(function() return shm.list.attach("x", { readonly = 1 }) end))
   end)
 
-  it("name the option of a constructor that takes its name among its options", function()
+  it("name the option of a constructor that takes its name among its options #notjit", function()
     assert.equal("bad argument #1 to 'queue' (option 'name' must be a string, got number)",
       message(function() return shm.queue { name = 1 } end))
     assert.matches("^bad argument #1 to 'queue' %(option 'name': .*'/'",
       message(function() return shm.queue { name = "a/b" } end))
   end)
 
-  it("name a method or a constructor called through pcall, where Lua alone says '?'", function()
+  it("name a method or a constructor called through pcall, where Lua alone says '?' #notjit",
+    function()
     local m = block(8)
     assert.matches("^bad argument #2 to 'array' %(unknown dtype 'x'", message(m.array, m, "x"))
     assert.matches("^bad argument #1 to 'array' %(unknown dtype 'x'",
@@ -86,7 +90,7 @@ describe("errors", function()
     named:close()
     assert.equal("value #2 at [1]: a userdata (shm.buf) cannot be sent to another process",
       refused(function() return 1, { m.buf } end))
-    assert.equal("value #1: a userdata (FILE*) cannot be sent to another process",
+    assert.equal("value #1: " .. H.FILE .. " cannot be sent to another process",
       refused(function() return io.stdout end))
     m:close()
     q:close()

@@ -55,9 +55,9 @@ describe("shm.cond", function()
     local m = track(shm.mutex(H.name("cm")))
     local c = track(shm.cond(m, H.name("cv")))
     assert.equal(m, c.mutex)
-    local a <close> = assert(shm.cond.attach(c.name))
+    local a = assert(shm.cond.attach(c.name))
     assert.equal(m.name, a.mutex.name)
-    local b <close> = assert(shm.cond.attach(c.name, m))
+    local b = assert(shm.cond.attach(c.name, m))
     assert.equal(m, b.mutex)
     local other = track(shm.mutex())
     assert.error_matches(function() shm.cond.attach(c.name, other) end,
@@ -123,7 +123,7 @@ describe("shm.cond", function()
         for _ = 1, N do
           m:lock()
           while S.count(items) == 0 do assert(c:wait(10)) end
-          items.buf:write(1, string.pack("<i8", S.count(items) - 1))
+          items:array("int64", 1, 1)[1] = S.count(items) - 1
           got = got + 1
           m:unlock()
         end

@@ -31,7 +31,7 @@ local function run(cmd)
   return out, ok, table.concat(left, " ")
 end
 
-describe("examples", function()
+describe("examples #lua54", function()
   for _, path in ipairs(examples()) do
     it(path .. " runs and cleans up", function()
       local out, ok, left = run(("%stimeout 120 %s %s"):format(H.env, H.shmlua, path))
@@ -41,7 +41,7 @@ describe("examples", function()
   end
 
   it("examples/demo's script is the README's first command", function()
-    local readme = assert(io.open("README.md")):read("a")
+    local readme = assert(io.open("README.md")):read("*a")
     assert.truthy(readme:find("bash examples/demo", 1, true))
     assert.truthy(readme:find("bash spec/run", 1, true))
   end)

@@ -10,7 +10,7 @@ local function child(wrap, source)
   local f = assert(io.open(path, "w"))
   f:write(source)
   f:close()
-  local out, ok, how, code = H.sh(wrap(H.env .. "lua5.4 " .. path) .. " 2>&1")
+  local out, ok, how, code = H.sh(wrap(H.env .. H.lua_exe .. " " .. path) .. " 2>&1")
   os.remove(path)
   return out, ok, how, code
 end
@@ -37,11 +37,11 @@ local sanitized = (os.getenv("LD_PRELOAD") or ""):match("asan") ~= nil
 local count_fds = [[
 local function fds()
   local f = assert(io.open("/proc/self/stat"))
-  local pid = f:read("l"):match("^%d+")
+  local pid = f:read("*l"):match("^%d+")
   f:close()
   local p = io.popen("own=$(readlink /proc/$$/fd/1); for f in /proc/" .. pid ..
     "/fd/*; do t=$(readlink $f); [ -n \"$t\" ] && [ \"$t\" != \"$own\" ] && echo $f; done | wc -l")
-  local n = tonumber(p:read("a"))
+  local n = tonumber(p:read("*a"))
   p:close()
   return n
 end
@@ -60,7 +60,7 @@ describe("a full /dev/shm", function()
 
   it("makes create return nil, 'No space left on device', 28 and never SIGBUS", function()
     local out = full [[
-      local m, msg, code = shm.create(4 << 20, "big")
+      local m, msg, code = shm.create(4194304, "big")
       assert(m == nil and code == 28 and msg == "big: No space left on device", msg)
       assert(io.open("/dev/shm/big") == nil, "a failed create left its name")
       print("ok")
@@ -70,14 +70,14 @@ describe("a full /dev/shm", function()
 
   it("takes a block that fits exactly, touched to the last byte, and refuses one more byte", function()
     local out = full [[
-      local m = assert(shm.create(1 << 20, "exact"))
+      local m = assert(shm.create(1048576, "exact"))
       m.buf:fill(0xab)
       assert(m.buf[-1] == 0xab and m.buf[1] == 0xab)
       local extra, msg, code = shm.create(1, "extra")
       assert(extra == nil and code == 28, msg)
       m:unlink()
       m:close()
-      local again = assert(shm.create(1 << 20, "again")) -- the space came back
+      local again = assert(shm.create(1048576, "again")) -- the space came back
       again:unlink()
       print("ok")
     ]]
@@ -105,13 +105,13 @@ describe("a full /dev/shm", function()
 
   it("makes lists, queues and sync objects fail the same way", function()
     local out = full [[
-      local filler = assert(shm.create((1 << 20) - 4096, "filler"))
+      local filler = assert(shm.create((1048576) - 4096, "filler"))
       local function fails(what, obj, msg, code)
         assert(obj == nil and code == 28, what .. ": " .. tostring(msg))
         assert(msg:match("No space left on device"), msg)
       end
       fails("list", shm.list({ ("x"):rep(8000) }, "l"))
-      fails("queue", shm.queue { bytes = 1 << 16, name = "q" })
+      fails("queue", shm.queue { bytes = 65536, name = "q" })
       local small = {}
       for i = 1, 64 do -- one page each: the last page goes, then they fail
         local m, msg, code = shm.mutex("m" .. i)
@@ -121,7 +121,7 @@ describe("a full /dev/shm", function()
       assert(#small == 1, #small)
       for _, kind in ipairs { "event", "semaphore", "barrier" } do
         local args = kind == "event" and { "o" } or { 1, "o" }
-        fails(kind, shm[kind](table.unpack(args)))
+        fails(kind, shm[kind]((table.unpack or unpack)(args)))
       end
       assert(io.open("/dev/shm/l") == nil and io.open("/dev/shm/q") == nil)
       print("ok")
@@ -176,12 +176,12 @@ describe("limits", function()
       end
       local out, ok = child(ulimit("-v 400000", namespace_ok and namespace("2g")), [[
         local shm = require "shm"
-        local m, msg, code = shm.create(1 << 30, "huge")
+        local m, msg, code = shm.create(1073741824, "huge")
         assert(m == nil and code == 12 and msg == "huge: Cannot allocate memory", msg)
         assert(io.open("/dev/shm/huge") == nil, "a failed create left its name")
         local blocks, n = {}, 0
         while true do
-          local b, bmsg, bcode = shm.create(16 << 20)
+          local b, bmsg, bcode = shm.create(16777216)
           if not b then
             assert(bcode == 12, bmsg)
             break
@@ -192,7 +192,7 @@ describe("limits", function()
         assert(n > 5 and n < 30, n)
         blocks = nil
         collectgarbage()
-        assert(shm.create(16 << 20)) -- the space came back with the collection
+        assert(shm.create(16777216)) -- the space came back with the collection
         print("ok")
       ]])
       assert.is_true(ok, out)

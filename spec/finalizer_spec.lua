@@ -18,12 +18,26 @@ local shm = require "shm"
 local prepare = function(shm) %s end
 local call = function(x) %s end
 local check = function(res) %s end
-collectgarbage("incremental", 104, 1000)
+if _VERSION == "Lua 5.4" then
+  collectgarbage("incremental", 104, 1000)
+else
+  collectgarbage("setpause", 104)
+  collectgarbage("setstepmul", 1000)
+end
+-- An object whose collection runs fn (5.1 and LuaJIT run __gc of userdata only).
+local function finalized(fn)
+  if newproxy then
+    local p = newproxy(true)
+    getmetatable(p).__gc = fn
+    return p
+  end
+  return setmetatable({}, { __gc = fn })
+end
 local during, before = 0, 0
-for pad = 0, 1 << 20, 8 do
+for pad = 0, 1048576, 8 do
   local owner, x = prepare(shm)
   collectgarbage()
-  setmetatable({}, { __gc = function() owner:close() end })
+  finalized(function() owner:close() end)
   local padding = string.rep("x", pad)
   local open = not owner.closed
   before = open and 0 or before + 1
@@ -45,7 +59,14 @@ local function block(size)
   return ("local m = assert(shm.create(%d)); m:unlink(); "):format(size)
 end
 
-local function survives(prepare, call, check)
+-- without: Luas whose collector the sweep does not bring to run inside this call.
+local function survives(prepare, call, check, without)
+  if H.lua_version == "luajit" then -- its collector rarely runs at the allocation aimed at
+    return pending("the sweep needs a collector paced as PUC Lua's")
+  end
+  if without == H.lua_version then
+    return pending("the sweep never brings Lua " .. without .. "'s collector into this call")
+  end
   local out = H.lua(driver:format(prepare, call, check))
   local during = tonumber(out:match("closed during the call: (%d+)"))
   assert(during, "the child did not finish:\n" .. out)
@@ -69,7 +90,7 @@ describe("a finalizer that closes the block while a method runs", function()
       return m, a ]],
       "return tostring(x)",
       [[return res:find("^shm%.array: float64%[8%] {0%.333") or
-                res == "shm.array: float64[8] (closed)"]])
+                res == "shm.array: float64[8] (closed)"]], "5.2")
   end)
 
   it("a:totable (table allocation) raises or returns the elements", function()
@@ -88,14 +109,14 @@ describe("a finalizer that closes the block while a method runs", function()
         return lines == 256 and res:find("AAAAAAAAAAAAAAAA\n$") ~= nil]])
   end)
 
-  it("buf:pack (string.pack allocates) raises or writes", function()
+  it("buf:pack (string.pack allocates) raises or writes #lua53", function()
     survives(block(4096) .. "return m, m.buf",
       [[local after = x:pack(1, "i4s4", 7, string.rep("y", 200))
         return after == 209 and x:unpack("i4") == 7]],
       "return res == true")
   end)
 
-  it("buf:unpack retrying with a larger window raises or reads", function()
+  it("buf:unpack retrying with a larger window raises or reads #lua53", function()
     survives(block(4096) .. "m.buf:fill(66); return m, m.buf",
       "return x:unpack('c600', 1)",
       "return res == string.rep('B', 600)")
@@ -108,7 +129,7 @@ describe("a finalizer that closes the block while a method runs", function()
       local l = assert(shm.list(values)); l:unlink()
       return l, l ]],
       "return x.format",
-      "return res == string.rep('q', 1500)")
+      "return res == string.rep('q', 1500)", "5.2")
   end)
 
   it("l:count and l:index (each item pushed) raise or count", function()

@@ -25,7 +25,7 @@ local function run(args, opts)
     opts.env or "", opts.prog or H.quote(H.shmlua), table.concat(quoted, " "), input, out, err))
   local function slurp(path)
     local f = assert(io.open(path))
-    local s = f:read("a")
+    local s = f:read("*a")
     f:close()
     return s
   end
@@ -54,7 +54,7 @@ end
 
 teardown(function() H.sh("rm -rf " .. H.quote(dir)) end)
 
-describe("shmlua's arg table", function()
+describe("shmlua's arg table #lua54", function()
   it("has the script at 0, the interpreter and options below, the arguments above", function()
     local r = same_as_lua({ "-W", showargs, "a", "b c", "" })
     assert.equal("-2=INTERP -1=-W 0=" .. showargs .. ' 1=a 2=b c 3= |\ta\tb c\t\n', r.out)
@@ -91,7 +91,7 @@ describe("shmlua's arg table", function()
   end)
 end)
 
-describe("shmlua's options", function()
+describe("shmlua's options #lua54", function()
   it("runs -e and -l in their order, before the script", function()
     write("mod1.lua", "io.write('mod1 loaded; ') return { n = 42 }")
     local r = run({ "-e", "io.write('e1; ')", "-lmod1", "-e", "io.write(mod1.n, '; ')",
@@ -195,7 +195,7 @@ describe("shmlua's options", function()
   end)
 end)
 
-describe("shmlua's errors", function()
+describe("shmlua's errors #lua54", function()
   it("go to stderr with the program name and a traceback; the status is 1", function()
     local script = write("fails.lua", "local function f() error('deep') end\nf()\n")
     local r = run({ script })
@@ -240,7 +240,7 @@ describe("shmlua's errors", function()
   end)
 end)
 
-describe("shmlua's module", function()
+describe("shmlua's module #lua54", function()
   it("is the global shm, preloaded, and what require 'shm' returns", function()
     local r = run({ "-e", "print(type(shm), require('shm') == shm, type(package.preload.shm),"
       .. " type(shm.create))" })
@@ -259,7 +259,7 @@ describe("shmlua's module", function()
   end)
 end)
 
-describe("shmlua's coroutine library", function()
+describe("shmlua's coroutine library #lua54", function()
   -- coroutine.resume and coroutine.wrap are the host's own (they tell the Ctrl-C handler
   -- which thread runs): everything a script sees must be what lua5.4 gives.
   it("answers exactly as lua5.4's: values, errors, positions, closing, nesting", function()
@@ -322,11 +322,11 @@ describe("shmlua's coroutine library", function()
   end)
 end)
 
-describe("shmlua --ls and --rm", function()
+describe("shmlua --ls and --rm #lua54", function()
   it("list a block with its size and mode, then remove it", function()
     local name = H.name("ls")
     finally(function() os.remove("/dev/shm/" .. name) end)
-    local m <close> = assert(shm.create(1234, name, { mode = tonumber("640", 8), keep = true }))
+    local m = assert(shm.create(1234, name, { mode = tonumber("640", 8), keep = true }))
     local r = run({ "--ls" })
     assert.is_true(r.ok, r.err)
     assert.matches("^NAME +KIND +SIZE +STORED +MODE +UID +AGE +CREATOR +PIDS +STATE\n", r.out)

@@ -4,7 +4,7 @@ local shm = require "shm"
 
 local function mypid()
   local f = assert(io.open("/proc/self/stat"))
-  local pid = tonumber(f:read("a"):match("^%d+"))
+  local pid = tonumber(f:read("*a"):match("^%d+"))
   f:close()
   return pid
 end
@@ -24,7 +24,7 @@ end
 
 describe("shm.blocks", function()
   it("lists a block with its size, mode, owner, age and the processes mapping it", function()
-    local m <close> = assert(shm.create(12345, nil, { mode = tonumber("640", 8) }))
+    local m = assert(shm.create(12345, nil, { mode = tonumber("640", 8) }))
     local b = assert(find(m.name))
     assert.equal(12345, b.size)
     assert.equal(tonumber("640", 8), b.mode)
@@ -55,9 +55,9 @@ resource_tracker.unregister(m._name, "shared_memory")
   end)
 
   it("shows the pids of other processes that map a block now", function()
-    local m <close> = assert(shm.create(8))
+    local m = assert(shm.create(8))
     local h = shm.spawn(function()
-      local mine <close> = assert(shm.attach(m.name))
+      local mine = assert(shm.attach(m.name))
       m:close() -- only the child's own mapping remains in the child
       mine.buf[1] = 1
       while mine.buf[2] == 0 do end
@@ -75,9 +75,9 @@ resource_tracker.unregister(m._name, "shared_memory")
 
   it("does not count a mapping of an unlinked block for a new block of that name", function()
     local name = H.name("ls")
-    local old <close> = assert(shm.create(8, name))
+    local old = assert(shm.create(8, name))
     old:unlink()
-    local new <close> = assert(shm.create(16, name))
+    local new = assert(shm.create(16, name))
     new:close()
     assert.same({}, find(name).pids)
     new:unlink()
@@ -85,7 +85,7 @@ resource_tracker.unregister(m._name, "shared_memory")
   -- In a mount namespace of its own (root only), /dev/shm and /proc can be replaced.
   local function isolated(mounts, source)
     local path = H.tmpfile(source)
-    local out, ok = H.sh("unshare -m sh -c " .. H.quote(("%s && %slua5.4 %s"):format(mounts, H.env,
+    local out, ok = H.sh("unshare -m sh -c " .. H.quote(("%s && %s" .. H.lua_exe .. " %s"):format(mounts, H.env,
       path)) .. " 2>&1")
     os.remove(path)
     return out, ok
@@ -103,7 +103,7 @@ resource_tracker.unregister(m._name, "shared_memory")
   it("lists blocks with no pids where /proc does not exist", function()
     local out, ok = isolated("mount -t tmpfs tmpfs /dev/shm && mount -t tmpfs tmpfs /proc", [[
       local shm = require "shm"
-      local m <close> = assert(shm.create(64))
+      local m = assert(shm.create(64))
       local list = assert(shm.blocks())
       print(#list, list[1].name == m.name, list[1].size, #list[1].pids)
     ]])
@@ -191,7 +191,7 @@ describe("shm.blocks entries", function()
         if b.creator == h.pid then name = b.name end
       end
       local f = io.open("/proc/" .. h.pid .. "/stat")
-      local zombie = f and f:read("a"):match("%) Z ")
+      local zombie = f and f:read("*a"):match("%) Z ")
       if f then f:close() end
     until (name and zombie) or H.now() > deadline
     assert.is_false(find(name).alive)
@@ -276,8 +276,8 @@ end)
 
 describe("shm.remove", function()
   it("removes the given names", function()
-    local a <close> = assert(shm.create(8))
-    local b <close> = assert(shm.create(8))
+    local a = assert(shm.create(8))
+    local b = assert(shm.create(8))
     assert.is_true(shm.remove(a.name, "/" .. b.name))
     assert.is_false(H.exists(a.name))
     assert.is_false(H.exists(b.name))
@@ -285,7 +285,7 @@ describe("shm.remove", function()
   end)
 
   it("removes what it can and reports each failure with the first errno", function()
-    local a <close> = assert(shm.create(8))
+    local a = assert(shm.create(8))
     local missing1, missing2 = H.name("gone"), H.name("gone")
     local ok, msg, code = shm.remove(missing1, a.name, missing2)
     assert.is_nil(ok)
@@ -310,7 +310,7 @@ describe("shm.remove", function()
   end)
 
   it("checks every name before removing any", function()
-    local a <close> = assert(shm.create(8))
+    local a = assert(shm.create(8))
     assert.error_matches(function() shm.remove(a.name, "bad/name") end, "bad argument #2")
     assert.is_true(H.exists(a.name))
     assert.error_matches(function() shm.remove() end, "string expected")

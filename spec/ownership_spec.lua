@@ -58,7 +58,7 @@ describe("an owned block", function()
 
   it("is never unlinked by a process that only attached (Python's gh-82300)", function()
     local shm = require "shm"
-    local m <close> = assert(shm.create(8))
+    local m = assert(shm.create(8))
     -- each ending and the status it must give: the attach must have worked for the check
     -- to mean anything
     local endings = { [""] = 0, ["error('x')"] = 1, ["os.exit(3)"] = 3, ["m:close()"] = 0 }
@@ -66,6 +66,7 @@ describe("an owned block", function()
       local out, _, how, code = H.lua(([[
         local m = assert(require("shm").attach(arg[1]))
         print("attached " .. m.size)
+        io.stdout:flush()
         %s
       ]]):format(ending), m.name)
       assert.matches("^attached 8\n", out, ending)
@@ -78,17 +79,17 @@ describe("an owned block", function()
   it("stays after its creator is killed with SIGKILL: nothing can run then", function()
     -- Nothing in the process runs after SIGKILL: the block stays until someone removes it
     -- (`shmlua --rm`, or shm.remove). This pins the documented limit.
-    local name, out = creator("os.execute('kill -9 ' .. io.open('/proc/self/stat'):read('n'))")
+    local name, out = creator("os.execute('kill -9 ' .. io.open('/proc/self/stat'):read('*n'))")
     assert.is_true(H.exists(name), out)
     os.remove("/dev/shm/" .. name)
   end)
 
   it("is never unlinked by a forked child; the child's own blocks are the child's", function()
     local shm = require "shm"
-    local m <close> = assert(shm.create(64))
+    local m = assert(shm.create(64))
     for _, ending in ipairs({ "", "error('x')", "os.exit(2)" }) do
       m.buf:fill(0) -- the child writes its block's name here: a stale one must not pass
-      local h = assert(shm.spawn(load(([[
+      local h = assert(shm.spawn(H.load(([[
         local shm, parent = ...
         local mine = assert(shm.create(8))
         parent.buf:write(1, mine.name .. "\0")
@@ -125,9 +126,9 @@ describe("an owned block", function()
     while not io.open(go) do os.execute("sleep 0.02") end
   ]]
   local endings = {
-    { "lua5.4", "ends normally", "", { true } },
-    { "lua5.4", "ends by an error", "error('boom')", { nil, "exit", 1 } },
-    { "lua5.4", "calls os.exit(3)", "os.exit(3)", { nil, "exit", 3 } },
+    { H.lua_exe, "ends normally", "", { true } },
+    { H.lua_exe, "ends by an error", "error('boom')", { nil, "exit", 1 } },
+    { H.lua_exe, "calls os.exit(3)", "os.exit(3)", { nil, "exit", 3 } },
     { H.shmlua, "is killed by SIGTERM (the host's signal handler)", "while true do end",
       { nil, "signal", 15 } },
   }
@@ -146,7 +147,7 @@ describe("an owned block", function()
         script, table.concat(args, " "), go, out)))
       local function output()
         local f = assert(io.open(out))
-        local s = f:read("a")
+        local s = f:read("*a")
         f:close()
         return s
       end

@@ -8,7 +8,7 @@ local H = require "helper"
 local function run(script, ...)
   local args = {}
   for i, a in ipairs({ ... }) do args[i] = H.quote(a) end
-  return H.sh(("%stimeout -k 5 120 lua5.4 spec/support/%s %s 2>&1"):format(H.env, script,
+  return H.sh(("%stimeout -k 5 120 " .. H.lua_exe .. " spec/support/%s %s 2>&1"):format(H.env, script,
     table.concat(args, " ")))
 end
 
@@ -21,7 +21,7 @@ local function deaths(scenario, n)
   return t, out
 end
 
-describe("a peer scribbling over", function()
+describe("a peer scribbling over #lua53", function()
   for _, kind in ipairs { "block", "list", "queue", "mutex", "semaphore", "barrier", "event",
     "cond", "dict" } do
     for _, mode in ipairs { "header", "whole" } do
@@ -48,7 +48,7 @@ describe("a peer scribbling over", function()
   end
 end)
 
-describe("participants killed with SIGKILL at random moments", function()
+describe("participants killed with SIGKILL at random moments #soak", function()
   it("of a queue: no message torn, duplicated or reordered; at most one lost per dead consumer",
     function()
       local f, out = deaths("queue", "30")
@@ -125,7 +125,7 @@ describe("what is not guaranteed", function()
       pending("the offset of the links is glibc's x86-64 layout")
       return
     end
-    local out, ok, how, code = H.run(asan_passes_segv() .. "lua5.4", [[
+    local out, ok, how, code = H.run(asan_passes_segv() .. H.lua_exe, [[
       local shm = require "shm"
       local m = assert(shm.mutex())
       local raw = assert(shm.attach(m.name))
@@ -146,7 +146,7 @@ describe("what is not guaranteed", function()
     local owned = H.name("owned")
     local out, ok = H.run(asan_passes_segv() .. H.quote(H.shmlua), [[
       local owned = assert(shm.create(64, ...))
-      local m = assert(shm.create(1 << 16))
+      local m = assert(shm.create(65536))
       assert(os.execute("truncate -s 0 /dev/shm/" .. m.name))
       m:unlink()
       return m.buf[1]

@@ -99,7 +99,7 @@ describe("shm.pool", function()
     end)
     ok, err = pcall(p.map, p, function() return io.stdout end, { 1 })
     assert.is_false(ok)
-    assert.matches("input #1: result: value #1: a userdata (FILE*) cannot be sent", err, 1, true)
+    assert.matches("input #1: result: value #1: " .. H.FILE .. " cannot be sent", err, 1, true)
     assert.error_matches(function() p:map(function() return io.stdout end) end, "table expected")
   end)
 
@@ -113,7 +113,7 @@ describe("shm.pool", function()
         futures[i] = p:submit(function(k)
           runs:add(k, 1)
           if k == 5 then
-            pids[k] = tonumber(io.open("/proc/self/stat"):read("n"))
+            pids[k] = tonumber(io.open("/proc/self/stat"):read("*n"))
             local t = os.time() + 30
             while os.time() < t do end
           end
@@ -147,7 +147,7 @@ describe("shm.pool", function()
     local p = pool(2, { maxtasks = 2, init = function() _G.initialized = (_G.initialized or 0) + 1 end })
     local pids, inits = {}, {}
     local r = p:map(function()
-      return { tonumber(io.open("/proc/self/stat"):read("n")), _G.initialized }
+      return { tonumber(io.open("/proc/self/stat"):read("*n")), _G.initialized }
     end, range(12), 1)
     for i = 1, 12 do
       pids[r[i][1]] = (pids[r[i][1]] or 0) + 1
@@ -173,7 +173,7 @@ describe("shm.pool", function()
     local p = shm.pool(2, { name = name })
     assert.is_true(H.exists(name .. "-results"))
     assert.is_true(H.exists(name .. "-tasks1"))
-    local pids = p:map(function() return tonumber(io.open("/proc/self/stat"):read("n")) end,
+    local pids = p:map(function() return tonumber(io.open("/proc/self/stat"):read("*n")) end,
       range(8), 1)
     local late = p:submit(function() os.execute("sleep 0.2") return "late" end)
     p:close()
@@ -204,8 +204,11 @@ describe("shm.pool", function()
   it("is terminated by the garbage collector, and refuses bad arguments", function()
     local name = H.name("poolgc")
     local p = shm.pool(1, { name = name })
-    local pid = p:submit(function() return tonumber(io.open("/proc/self/stat"):read("n")) end)
+    local pid = p:submit(function() return tonumber(io.open("/proc/self/stat"):read("*n")) end)
     local _, worker = pid:wait(10)
+    if H.lua_version == "5.1" or H.lua_version == "luajit" then -- no __gc on tables there:
+      p:terminate() -- the pool must be ended by hand (docs/api.md, Lua versions)
+    end
     p, pid = nil, nil
     collectgarbage()
     collectgarbage()
@@ -221,7 +224,7 @@ describe("shm.pool", function()
     assert.error_matches(function() q:map(function() end, {}, 0) end, "chunksize")
     local file = io.stdout
     assert.error_matches(function() q:submit(function() return file end) end,
-      "(upvalue file): a userdata (FILE*) cannot be sent", nil, true)
+      "(upvalue file): " .. H.FILE .. " cannot be sent", nil, true)
   end)
 
   it("does not keep the shmlua host waiting at the end of a script (workers are daemons)",
@@ -236,13 +239,13 @@ describe("shm.pool", function()
       assert.is_true(H.now() - t0 < 10)
     end)
 
-  it("closes at the end of a <close> scope and shows progress only on a terminal", function()
+  it("closes at the end of a <close> scope and shows progress only on a terminal #lua54", function()
     local out = H.lua([[
       local shm = require "shm"
       local pids
       do
         local p <close> = shm.pool(2)
-        pids = p:map(function() return tonumber(io.open("/proc/self/stat"):read("n")) end,
+        pids = p:map(function() return tonumber(io.open("/proc/self/stat"):read("*n")) end,
           { 1, 2, 3, 4 }, { chunksize = 1, progress = true })
       end
       for i = 1, 4 do
@@ -255,7 +258,7 @@ describe("shm.pool", function()
   end)
 
   for _, runner in ipairs({ "lua5.4", "shmlua" }) do
-  it("a Ctrl-C in the parent (" .. runner .. ") stops the pool's work, leaves no children, no names",
+  it("a Ctrl-C in the parent (" .. runner .. ") stops the pool's work, leaves no children, no names #lua54",
     function()
       local program = runner == "shmlua" and H.shmlua or "lua5.4"
       local name = H.name("poolint")
@@ -265,7 +268,7 @@ describe("shm.pool", function()
         local p = shm.pool(2, { name = %q })
         local f = io.open(%q, "w")
         f:write(table.concat(p:map(function()
-          return tonumber(io.open("/proc/self/stat"):read("n"))
+          return tonumber(io.open("/proc/self/stat"):read("*n"))
         end, { 1, 2, 3, 4, 5, 6 }, 1), " "), "\n")
         f:close()
         local ok, err = pcall(p.map, p, function()
@@ -274,7 +277,7 @@ describe("shm.pool", function()
         end, { 1, 2, 3 })
         -- still running: what is left of the pool before this process ends
         local left = 0
-        for pid in io.open(%q):read("a"):gmatch("%%d+") do
+        for pid in io.open(%q):read("*a"):gmatch("%%d+") do
           if io.open("/proc/" .. pid .. "/stat") then left = left + 1 end
         end
         f = io.open(%q, "w")
@@ -287,7 +290,7 @@ describe("shm.pool", function()
       local deadline = H.now() + 20
       repeat
         local f = io.open(pidfile)
-        pids = f and f:read("a") or ""
+        pids = f and f:read("*a") or ""
         if f then f:close() end
       until pids:find("\n") or H.now() > deadline
       os.execute("sleep 0.3")
@@ -296,7 +299,7 @@ describe("shm.pool", function()
       assert.is_true(h:wait(20))
       assert.is_true(H.now() - t0 < 5)
       local f = assert(io.open(pidfile .. ".after"))
-      assert.matches("^false\n[^\n]*interrupted!\nterminated\n0\n$", f:read("a"))
+      assert.matches("^false\n[^\n]*interrupted!\nterminated\n0\n$", f:read("*a"))
       f:close()
       os.remove(pidfile .. ".after")
       for pid in pids:gmatch("%d+") do assert.is_false(alive(tonumber(pid))) end

@@ -18,7 +18,7 @@ end
 local function state(pid)
   local f = io.open("/proc/" .. pid .. "/stat")
   if not f then return nil end
-  local stat = f:read("a")
+  local stat = f:read("*a")
   f:close()
   return stat:match("^%d+ %b() (%a)")
 end
@@ -49,7 +49,7 @@ describe("shm.spawn", function()
   it("runs the function in another process with the arguments and returns its values", function()
     local h = shm.spawn(function(a, b)
       local f = assert(io.open("/proc/self/stat"))
-      local pid = tonumber(f:read("a"):match("^%d+"))
+      local pid = tonumber(f:read("*a"):match("^%d+"))
       f:close()
       return a + b, pid
     end, 40, 2)
@@ -66,7 +66,7 @@ describe("shm.spawn", function()
     bytes = table.concat(bytes)
     local r = table.pack(shm.spawn(function()
       local shared = { 1 }
-      return nil, false, true, math.maxinteger, math.mininteger, 0.1, -0.0, 1 / 0, -1 / 0,
+      return nil, false, true, H.maxinteger, H.mininteger, 0.1, -tonumber("0.0"), 1 / 0, -1 / 0,
         0 / 0, bytes, "", { 1, nil, 3, x = { y = { z = "deep" } }, [true] = 2.5, [-7] = shared,
         [8.5] = shared }, setmetatable({ 5 }, { __index = function() return "meta" end })
     end):wait())
@@ -75,11 +75,13 @@ describe("shm.spawn", function()
     assert.is_nil(r[2])
     assert.is_false(r[3])
     assert.is_true(r[4])
-    assert.equal(math.maxinteger, r[5])
-    assert.equal(math.mininteger, r[6])
-    assert.equal(math.type(0.1), math.type(r[7]))
+    assert.equal(H.maxinteger, r[5])
+    assert.equal(H.mininteger, r[6])
     assert.equal(0.1, r[7])
-    assert.equal("float", math.type(r[8]))
+    if H.native_integers then
+      assert.equal("integer", math.type(r[5]))
+      assert.equal("float", math.type(r[8]))
+    end
     assert.equal(-math.huge, 1 / r[8]) -- negative zero stays negative
     assert.equal(math.huge, r[9])
     assert.equal(-math.huge, r[10])
@@ -104,12 +106,12 @@ describe("shm.spawn", function()
 
   it("reports values that cannot be sent as an error, naming the value", function()
     local cases = {
-      { function() return 1, coroutine.wrap(print) end,
+      { function() return 1, coroutine.wrap(function() end) end,
         "value #2: a C function (not a field of a loaded module) cannot be sent" },
-      { function() return { f = { coroutine.wrap(print) } } end,
+      { function() return { f = { coroutine.wrap(function() end) } } end,
         'value #1 at ["f"][1]: a C function' },
-      { function() return io.stdout end, "value #1: a userdata (FILE*) cannot be sent" },
-      { function() return coroutine.create(print) end, "a thread cannot be sent" },
+      { function() return io.stdout end, "value #1: " .. H.FILE .. " cannot be sent" },
+      { function() return coroutine.create(function() end) end, "a thread cannot be sent" },
       { function() local t = {} t.self = t return t end,
         'value #1 at ["self"]: a table that contains itself' },
       { function()
@@ -135,7 +137,7 @@ describe("shm.spawn", function()
     assert.equal("error", kind)
     assert.matches("proc_spec.lua:%d+: broken in the child", msg)
     assert.matches("stack traceback:", msg, 1, true)
-    assert.matches("in local 'inner'", msg, 1, true)
+    assert.matches("in %a+ 'inner'", msg) -- 5.1: "in function 'inner'"
     assert.not_matches("shm.spawn", msg, 1, true) -- only the child's own frames
   end)
 
@@ -152,7 +154,9 @@ describe("shm.spawn", function()
 
   it("reports os.exit codes like os.execute", function()
     assert.same({ nil, "exit", 7 }, { shm.spawn(function() os.exit(7) end):wait() })
-    assert.same({ true }, { shm.spawn(function() os.exit(true) end):wait() })
+    if H.lua_version ~= "5.1" then -- os.exit takes a boolean since 5.2
+      assert.same({ true }, { shm.spawn(function() os.exit(true) end):wait() })
+    end
   end)
 
   it("reports a child killed by a signal, by number or by name", function()
@@ -170,7 +174,7 @@ describe("shm.spawn", function()
     local h = shm.spawn(forever)
     assert.matches("^shm.process: %d+ %(running%)$", tostring(h))
     assert.error_matches(function() h:kill("NOPE") end, "unknown signal 'NOPE'")
-    assert.error_matches(function() h:kill(1.5) end, "integer expected")
+    assert.error_matches(function() h:kill(1.5) end, "number has no integer representation")
     assert.is_true(h:kill())
     assert.same({ nil, "signal", 15 }, { h:wait() })
   end)
@@ -216,7 +220,7 @@ describe("shm.spawn", function()
       shm.spawn(function() io.write("child, ") f:write("child, ") end):wait()
       f:close()
       f = assert(io.open(arg[1]))
-      io.write(f:read("a"), "\n")
+      io.write(f:read("*a"), "\n")
       f:close()
       os.remove(arg[1])
     ]], os.tmpname())
@@ -224,7 +228,7 @@ describe("shm.spawn", function()
   end)
 
   it("shares a block with the child both ways", function()
-    local m <close> = assert(shm.create(16))
+    local m = assert(shm.create(16))
     m.buf[1] = 7
     local ok, seen = shm.spawn(function()
       m.buf[2] = m.buf[1] * 6
@@ -237,9 +241,9 @@ describe("shm.spawn", function()
   end)
 
   it("lets a child attach by name and write where the parent sees it", function()
-    local m <close> = assert(shm.create(8))
+    local m = assert(shm.create(8))
     assert.is_true(shm.spawn(function(name)
-      local mine <close> = assert(shm.attach(name))
+      local mine = assert(shm.attach(name))
       mine.buf:write(1, "from kid")
     end, m.name):wait())
     assert.equal("from kid", m.buf:sub(1, 8))
@@ -247,7 +251,7 @@ describe("shm.spawn", function()
   end)
 
   it("does not unlink the parent's blocks, and unlinks the child's own at its end", function()
-    local m <close> = assert(shm.create(8))
+    local m = assert(shm.create(8))
     local ok, childs = shm.spawn(function()
       local own = assert(shm.create(8))
       return own.name
@@ -259,7 +263,7 @@ describe("shm.spawn", function()
   end)
 
   it("does not run the parent's finalizers in the child", function()
-    local m <close> = assert(shm.create(8))
+    local m = assert(shm.create(8))
     local guard = setmetatable({}, { __gc = function() m.buf[1] = 99 end }) -- luacheck: ignore
     assert.is_true(shm.spawn(function() return true end):wait())
     assert.equal(0, m.buf[1])
@@ -300,7 +304,7 @@ describe("shm.spawn", function()
   end)
 
   it("waits for a child's own children before it ends", function()
-    local m <close> = assert(shm.create(8))
+    local m = assert(shm.create(8))
     local done = m:array("int32")
     local ok, inner = shm.spawn(function()
       local grandchild = shm.spawn(function()
@@ -316,7 +320,7 @@ describe("shm.spawn", function()
   end)
 
   it("terminates a failing child's own children (SIGTERM, then SIGKILL)", function()
-    local m <close> = assert(shm.create(16))
+    local m = assert(shm.create(16))
     local pids = m:array("int32")
     local ok, kind, msg = shm.spawn(function()
       pids[1] = shm.spawn(forever).pid
@@ -334,7 +338,7 @@ describe("shm.spawn", function()
     -- The child's function runs in a coroutine, and lua5.4 sets its interrupt hook on the
     -- main thread: the wait must still see it (not only when its 20 s run out).
     local S = require "sync_helper"
-    local e <close> = assert(shm.event())
+    local e = assert(shm.event())
     local h = shm.spawn(function() return e:wait(20) end)
     assert.is_true(S.asleep(h))
     local t0 = now()
@@ -342,7 +346,10 @@ describe("shm.spawn", function()
     local ok, how, msg = h:wait(30)
     assert.same({ nil, "error" }, { ok, how })
     assert.matches("^interrupted!", msg)
-    assert.matches("in method 'wait'", msg)
+    assert.matches("stack traceback:", msg, 1, true)
+    if H.lua_version ~= "luajit" then -- LuaJIT's traceback of the dead coroutine is cut short
+      assert.matches("in %a+ 'wait'", msg)
+    end
     assert.is_true(now() - t0 < 5, "took " .. now() - t0)
     e:unlink()
   end)
@@ -357,7 +364,7 @@ describe("shm.spawn", function()
         local started = shm.event()
         local function now()
           local f = io.open("/proc/uptime")
-          local t = f:read("n")
+          local t = f:read("*n")
           f:close()
           return t
         end
@@ -382,7 +389,7 @@ describe("shm.spawn", function()
       local shm = require "shm"
       local h = shm.spawn(function() while true do end end)
       local f = io.open("/proc/self/stat")
-      local me = f:read("a"):match("^%d+")
+      local me = f:read("*a"):match("^%d+")
       f:close()
       print(h.pid)
       io.stdout:flush()
@@ -406,7 +413,7 @@ describe("shm.spawn", function()
     local log = os.tmpname()
     -- SIGINT once the script is waiting (before, lua5.4 would die of it without a message):
     -- it printed, then sleeps ("S" in /proc/PID/stat), which only h:wait does.
-    local out = H.sh(("%slua5.4 %s > %s 2>&1 & pid=$!; for i in $(seq 100); do "
+    local out = H.sh(("%s" .. H.lua_exe .. " %s > %s 2>&1 & pid=$!; for i in $(seq 100); do "
       .. "grep -q . %s && break; sleep 0.05; done; for i in $(seq 100); do "
       .. "grep -q '^[0-9]* ([^)]*) S' /proc/$pid/stat && break; sleep 0.05; done; "
       .. "kill -INT $pid; wait $pid; "
@@ -433,7 +440,7 @@ describe("shm.exec", function()
     local path = os.tmpname()
     assert.is_true(shm.exec("sh", "-c", 'printf "%s|" "$@" > "$0"', path, "a b", "it's", ""):wait())
     local f = assert(io.open(path))
-    assert.equal("a b|it's||", f:read("a"))
+    assert.equal("a b|it's||", f:read("*a"))
     f:close()
     os.remove(path)
   end)
@@ -461,17 +468,17 @@ describe("shm.run", function()
   it("starts a script with $SHMLUA_EXE and arguments; it attaches by name", function()
     local child = H.tmpfile([[
       local shm = require "shm"
-      local m <close> = assert(shm.attach(arg[1]))
+      local m = assert(shm.attach(arg[1]))
       m.buf:write(1, arg[2])
       os.exit(tonumber(arg[3]))
     ]])
     local parent = H.tmpfile([[
       local shm = require "shm"
-      local m <close> = assert(shm.create(8))
+      local m = assert(shm.create(8))
       print(shm.run(arg[1], m.name, "written", 5):wait())
       print(m.buf:sub(1, 7))
     ]])
-    local out = H.sh(("SHMLUA_EXE=lua5.4 %slua5.4 %s %s 2>&1"):format(H.env, parent, child))
+    local out = H.sh(("SHMLUA_EXE=" .. H.lua_exe .. " %s" .. H.lua_exe .. " %s %s 2>&1"):format(H.env, parent, child))
     os.remove(child)
     os.remove(parent)
     assert.equal("nil\texit\t5\nwritten\n", out)
@@ -494,11 +501,11 @@ describe("shm.run", function()
     local child = H.tmpfile("io.open(arg[1], 'w'):close() while true do end")
     local marker = os.tmpname()
     os.remove(marker)
-    local out = H.run("SHMLUA_EXE=" .. H.shmlua .. " lua5.4", [[
+    local out = H.run("SHMLUA_EXE=" .. H.shmlua .. " " .. H.lua_exe, [[
       local shm = require "shm"
       local h = assert(shm.run(arg[1], arg[2]))
       local f = io.open("/proc/self/stat")
-      local me = f:read("a"):match("^%d+")
+      local me = f:read("*a"):match("^%d+")
       f:close()
       print(h.pid)
       io.stdout:flush()
@@ -515,7 +522,7 @@ describe("shm.run", function()
   end)
 
   it("reports an interpreter that cannot be found", function()
-    local out = H.sh(("SHMLUA_EXE=/nonexistent/shmlua %slua5.4 -l shm -e 'print(shm.run(\"x.lua\"))'")
+    local out = H.sh(("SHMLUA_EXE=/nonexistent/shmlua %s" .. H.lua_exe .. " -e 'print(require(\"shm\").run(\"x.lua\"))'")
       :format(H.env))
     assert.equal("nil\t/nonexistent/shmlua: No such file or directory\t2\n", out)
   end)
@@ -556,7 +563,7 @@ describe("shm.map", function()
     local pids = {}
     local r = shm.map(function(x)
       local f = assert(io.open("/proc/self/stat"))
-      local pid = f:read("a"):match("^%d+")
+      local pid = f:read("*a"):match("^%d+")
       f:close()
       return { x * x, pid }
     end, inputs, 3)
@@ -593,7 +600,7 @@ describe("shm.map", function()
   it("names an input whose result cannot be sent", function()
     local ok, err = pcall(shm.map, function(x) return x == 2 and io.stdout or x end, { 1, 2, 3 })
     assert.is_false(ok)
-    assert.matches("input #2: value #1: a userdata (FILE*) cannot be sent", err, 1, true)
+    assert.matches("input #2: value #1: " .. H.FILE .. " cannot be sent", err, 1, true)
   end)
 
   it("reports a worker that died", function()

@@ -35,7 +35,8 @@ describe("shm.queue", function()
     assert.equal("shm.queue: " .. q.name, tostring(q))
   end)
 
-  it("gives back the memory a large message needed once it is popped", function()
+  -- #lua53: 5.1, 5.2 and LuaJIT keep the popped strings' memory (16-17 MiB there)
+  it("gives back the memory a large message needed once it is popped #lua53", function()
     if not io.open("/proc/self/status") then
       return pending("needs /proc/self/status (RssAnon)")
     end
@@ -64,8 +65,9 @@ describe("shm.queue", function()
       print(anon() - before)
     ]])
     local asan = os.getenv("ASAN_OPTIONS")
-    local out, ok = H.sh(("%s%slua5.4 %s 2>&1"):format(H.env, asan and
-      ("ASAN_OPTIONS=%s "):format(H.quote(asan .. ":quarantine_size_mb=0")) or "", script))
+    local out, ok = H.sh(("%s%s%s %s 2>&1"):format(H.env, asan and
+      ("ASAN_OPTIONS=%s "):format(H.quote(asan .. ":quarantine_size_mb=0")) or "", H.lua_exe,
+      script))
     os.remove(script)
     assert.is_true(ok, out)
     local grown = tonumber(out)
@@ -141,7 +143,7 @@ describe("shm.queue", function()
     function()
       local q = track(shm.queue { messages = 512, bytes = 64 * 1024 })
       local P, C = 3, 3
-      local per = TOTAL // P
+      local per = math.floor(TOTAL / P)
       local producers, consumers = {}, {}
       for c = 1, C do
         consumers[c] = shm.spawn(function()
@@ -149,11 +151,12 @@ describe("shm.queue", function()
           -- each producer's numbers came in increasing order
           local count, sum, sq, last, ordered = {}, {}, {}, {}, true
           for p = 1, P do count[p], sum[p], sq[p], last[p] = 0, 0, 0, 0 end
-          local pop, unpack = q.pop, string.unpack
+          local pop = q.pop
           while true do
             local msg = pop(q)
             if not msg then break end
-            local p, n = unpack("<I4I4", msg)
+            local p, n = msg:match("^(%d+) (%d+)$")
+            p, n = tonumber(p), tonumber(n)
             count[p], sum[p], sq[p] = count[p] + 1, sum[p] + n, sq[p] + n * n
             if n <= last[p] then ordered = false end
             last[p] = n
@@ -163,8 +166,8 @@ describe("shm.queue", function()
       end
       for p = 1, P do
         producers[p] = shm.spawn(function()
-          local push, pack = q.push, string.pack
-          for n = 1, per do push(q, pack("<I4I4", p, n)) end
+          local push = q.push
+          for n = 1, per do push(q, p .. " " .. n) end
           return true
         end)
       end
@@ -182,8 +185,12 @@ describe("shm.queue", function()
       end
       for p = 1, P do
         assert.equal(per, count[p])
-        assert.equal(per * (per + 1) // 2, sum[p])
-        assert.equal(per * (per + 1) * (2 * per + 1) // 6, sq[p])
+        assert.equal(math.floor(per * (per + 1) / 2), sum[p])
+        if H.native_integers then -- beyond 2^53: exact only in integers
+          local want = 0
+          for n = 1, per do want = want + n * n end
+          assert.equal(want, sq[p])
+        end
       end
       assert.equal(0, q.count)
     end)
@@ -235,8 +242,8 @@ describe("shm.queue", function()
     function()
       -- Copying 16 MiB takes milliseconds with the lock held, so these kills land inside
       -- the locks: the next locker is told the owner died and settles that end.
-      local q = track(shm.queue { messages = 4, bytes = 48 << 20 })
-      local big = ("m"):rep(16 << 20)
+      local q = track(shm.queue { messages = 4, bytes = 50331648 })
+      local big = ("m"):rep(16777216)
       for _ = 1, 3 do
         local producer = shm.spawn(function() while true do q:push(big) end end)
         local consumer = shm.spawn(function() while true do q:pop() end end)
@@ -257,7 +264,7 @@ describe("shm.queue", function()
       -- spec/c/queue_deaths.c: a child leaves an end as a death at that point would, holding
       -- its robust lock; the next push and pops settle it, then the queue is filled to its
       -- exact capacity and emptied.
-      local out, ok = H.sh(H.quote(H.build .. "/spec/queue_deaths") .. " 2>&1")
+      local out, ok = H.sh(H.quote(H.programs .. "/queue_deaths") .. " 2>&1")
       assert.is_true(ok, out)
       assert.equal(table.concat({
         "push killed after arming: message dropped",

@@ -7,7 +7,7 @@ local track, cleanup = S.tracker()
 after_each(cleanup)
 
 describe("shm.queue views", function()
-  it("read the message in place like a string, and take it out when released", function()
+  it("read the message in place like a string, and take it out when released #lua53", function()
     local q = track(shm.queue { messages = 4, bytes = 64 })
     q:push(string.pack("<i4 z", 1234, "name"))
     q:push("second")
@@ -40,7 +40,7 @@ describe("shm.queue views", function()
     assert.error_matches(function() return v.sub(nil) end, "shm.view expected")
   end)
 
-  it("reads a message that wraps around the ring's end exactly as the string", function()
+  it("reads a message that wraps around the ring's end exactly as the string #lua53", function()
     local q = track(shm.queue { messages = 2, bytes = 40 }) -- a ring of 48 bytes
     local msg = "0123456789abcdefghijklmnopqrstu" -- 31 bytes
     for shift = 0, 47 do
@@ -63,7 +63,7 @@ describe("shm.queue views", function()
     end
   end)
 
-  it("is released by <close> and by the collector", function()
+  it("is released by <close> and by the collector #lua54", function()
     local q = track(shm.queue { messages = 4, bytes = 64 })
     q:push_many({ "a", "b" })
     assert(load([[

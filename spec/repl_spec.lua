@@ -44,7 +44,7 @@ after_each(function()
   H.sh("rm -rf " .. H.quote(home))
 end)
 
-describe("the shmlua REPL", function()
+describe("the shmlua REPL #lua54", function()
   local t
   after_each(function() if t then t:stop() end end)
 
@@ -272,7 +272,7 @@ describe("the shmlua REPL", function()
     t:waitfor("EXIT:0")
     t:stop()
     local f = assert(io.open(home .. "/.shmlua_history"))
-    assert.matches("remembered = 'from the first session'", f:read("a"), 1, true)
+    assert.matches("remembered = 'from the first session'", f:read("*a"), 1, true)
     f:close()
     t = repl()
     t:waitfor("\n>")
@@ -292,7 +292,7 @@ describe("the shmlua REPL", function()
   end)
 end)
 
-describe("the shmlua REPL's help for people", function()
+describe("the shmlua REPL's help for people #lua54", function()
   local t
   after_each(function() if t then t:stop() end end)
 
@@ -421,7 +421,7 @@ describe("the shmlua REPL's help for people", function()
   end)
 end)
 
-describe("examples/two_shells.md", function()
+describe("examples/two_shells.md #lua54", function()
   it("plays out in two REPLs: one creates and writes, the other attaches and changes", function()
     local first, second = repl(), repl()
     finally(function() first:stop() second:stop() end)

@@ -17,7 +17,7 @@ local function child(prefix, env, source, ...)
   os.execute("chmod 644 " .. path)
   local args = {}
   for i, a in ipairs({ ... }) do args[i] = H.quote(a) end
-  local out, ok, how, code = H.sh(("%s %slua5.4 %s %s 2>&1"):format(prefix, env, path,
+  local out, ok, how, code = H.sh(("%s %s" .. H.lua_exe .. " %s %s 2>&1"):format(prefix, env, path,
     table.concat(args, " ")))
   os.remove(path)
   return out, ok, how, code
@@ -46,7 +46,7 @@ describe("modes", function()
             local name = ("spec_mode_%s_%s_%d"):format(kind, umask, mode or -1)
             local o = assert(makers[kind](name, mode or nil))
             local p = io.popen("stat -c %a /dev/shm/" .. name)
-            local got = tonumber(p:read("a"), 8)
+            local got = tonumber(p:read("*a"), 8)
             p:close()
             o:unlink()
             print(kind, umask, mode or "default", got == (mode or 384) and "ok" or
@@ -61,8 +61,8 @@ describe("modes", function()
   end)
 
   it("apply to a cond too", function()
-    local m <close> = assert(shm.mutex())
-    local c <close> = assert(shm.cond(m, nil, { mode = tonumber("640", 8) }))
+    local m = assert(shm.mutex())
+    local c = assert(shm.cond(m, nil, { mode = tonumber("640", 8) }))
     assert.equal(tonumber("640", 8), mode_of(c.name))
     c:unlink(); m:unlink()
   end)
@@ -95,12 +95,12 @@ describe("another user", function()
   end
 
   it("is really another user", function()
-    local out = as_nobody [[print(io.popen("id -un"):read("l"))]]
+    local out = as_nobody [[print(io.popen("id -un"):read("*l"))]]
     if out then assert.equal("nobody\n", out) end
   end)
 
   it("cannot attach a 0600 block, read-write or read-only, nor remove it", function()
-    local m <close> = assert(shm.create(64))
+    local m = assert(shm.create(64))
     local out = as_nobody([[
       local name = ...
       for _, opts in ipairs { {}, { readonly = true } } do
@@ -119,7 +119,7 @@ describe("another user", function()
   end)
 
   it("can read a 0644 block only through a read-only attach, and write to none of it", function()
-    local m <close> = assert(shm.create(64, nil, { mode = tonumber("644", 8) }))
+    local m = assert(shm.create(64, nil, { mode = tonumber("644", 8) }))
     m.buf:write(1, "secret")
     local out = as_nobody([[
       local name = ...
@@ -133,7 +133,7 @@ describe("another user", function()
       -- and the kernel agrees: the file itself cannot be opened for writing or truncated
       assert(io.open("/dev/shm/" .. name, "r+") == nil)
       local t = os.execute("truncate -s 0 /dev/shm/" .. name .. " 2>/dev/null")
-      assert(not t, "nobody truncated the block")
+      assert(t ~= true and t ~= 0, "nobody truncated the block") -- 5.1: the status
       print("read only")
     ]], m.name)
     if out then assert.equal("secret\nread only\n", out) end
@@ -143,7 +143,7 @@ describe("another user", function()
   end)
 
   it("can use a 0666 block (so the refusals above are about permissions)", function()
-    local m <close> = assert(shm.create(64, nil, { mode = tonumber("666", 8) }))
+    local m = assert(shm.create(64, nil, { mode = tonumber("666", 8) }))
     local out = as_nobody([[
       local b = assert(shm.attach(...))
       b.buf:write(1, "from nobody")
@@ -157,9 +157,9 @@ describe("another user", function()
   end)
 
   it("cannot attach a 0600 mutex, queue or list", function()
-    local mu <close> = assert(shm.mutex())
-    local q <close> = assert(shm.queue())
-    local l <close> = assert(shm.list({ 1 }))
+    local mu = assert(shm.mutex())
+    local q = assert(shm.queue())
+    local l = assert(shm.list({ 1 }))
     local out = as_nobody([[
       local m, q, l = ...
       local function refused(o, msg, code) assert(o == nil and code == 13, msg) end
@@ -197,7 +197,7 @@ describe("read-only views", function()
         float64 = function(b) return b:array("float64") end,
       }
       local function try(view, name, fn)
-        return pcall(fn, view, table.unpack(args[name] or { 1, 1, 1 }))
+        return pcall(fn, view, (table.unpack or unpack)(args[name] or { 1, 1, 1 }))
       end
       local writers, checked = {}, 0
       local function methods_of(class)
@@ -249,7 +249,7 @@ describe("read-only views", function()
     ]])
     assert.is_true(ok, out)
     -- the test finds the write paths by itself: these must be among them
-    for _, w in ipairs { "buf:write", "buf:fill", "buf:pack", "buf:__newindex", "int32:store",
+    for _, w in ipairs { "buf:write", "buf:fill", string.pack and "buf:pack" or "buf:write", "buf:__newindex", "int32:store",
       "int32:add", "int32:cas", "int64:exchange", "float64:set", "float64:copy",
       "int32:__newindex", "list:__newindex" } do
       assert.truthy(out:find(w, 1, true), w .. " not found as a writer: " .. out)
@@ -312,12 +312,12 @@ describe("names", function()
 
   it("take one leading slash as Python does, and at most 255 bytes", function()
     local name = H.name("slash")
-    local m <close> = assert(shm.create(8, "/" .. name))
+    local m = assert(shm.create(8, "/" .. name))
     assert.equal(name, m.name)
-    local a <close> = assert(shm.attach("/" .. name))
+    local a = assert(shm.attach("/" .. name))
     m:unlink()
     local long = ("b"):rep(255)
-    local l <close> = assert(shm.create(8, long))
+    local l = assert(shm.create(8, long))
     assert.is_true(H.exists(long))
     l:unlink()
   end)

@@ -22,7 +22,7 @@ end
 
 describe("tagged userdata", function()
   it("typed arrays refuse an impostor in element access and methods", function()
-    local m <close> = assert(shm.create(64))
+    local m = assert(shm.create(64))
     local a = m:array("int64")
     local errors = impostor_errors(debug.getmetatable(a), {
       function(x) return x[1] end,
@@ -35,8 +35,8 @@ describe("tagged userdata", function()
   end)
 
   it("sync objects refuse an impostor, and one kind for another", function()
-    local mutex <close> = assert(shm.mutex())
-    local sem <close> = assert(shm.semaphore(1))
+    local mutex = assert(shm.mutex())
+    local sem = assert(shm.semaphore(1))
     local errors = impostor_errors(debug.getmetatable(mutex), {
       function(x) return x:lock() end,
       function(x) return x.name end,
@@ -87,7 +87,7 @@ describe("tagged userdata", function()
   end)
 
   it("blocks refuse an impostor in fields, methods and metamethods", function()
-    local m <close> = assert(shm.create(64))
+    local m = assert(shm.create(64))
     local errors = impostor_errors(debug.getmetatable(m), {
       function(x) return x.size end,
       function(x) return x.buf end,
@@ -102,7 +102,7 @@ describe("tagged userdata", function()
   end)
 
   it("still recognises its objects in a forked child", function()
-    local m <close> = assert(shm.create(16))
+    local m = assert(shm.create(16))
     local a, b = m:array("int64"), m.buf
     local h = shm.spawn(function()
       a[1] = 7

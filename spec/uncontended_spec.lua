@@ -7,7 +7,7 @@ describe("sync objects nobody waits on", function()
     local _, usable = H.sh("strace -qq -o /dev/null true 2>/dev/null")
     if not usable then return pending("strace cannot trace here (missing or no ptrace)") end
     local trace = os.tmpname()
-    local out, ok = H.run("strace -f -qq -e trace=futex,write -o " .. H.quote(trace) .. " lua5.4",
+    local out, ok = H.run("strace -f -qq -e trace=futex,write -o " .. H.quote(trace) .. " " .. H.lua_exe,
       [[
       local shm = require "shm"
       local m, s, e, q = shm.mutex(), shm.semaphore(1), shm.event(), shm.queue()
@@ -27,7 +27,7 @@ describe("sync objects nobody waits on", function()
       for _, o in ipairs { m, s, e, q, c, b } do o:unlink() end
     ]])
     local f = assert(io.open(trace))
-    local lines = f:read("a")
+    local lines = f:read("*a")
     f:close()
     os.remove(trace)
     assert.is_true(ok, out)

@@ -17,6 +17,8 @@
 #include <sys/mman.h>
 #include <time.h>
 
+#include "../../src/lua/compat.h"
+
 static int seconds(lua_State *L, clockid_t id) {
   struct timespec ts;
   clock_gettime(id, &ts);

@@ -493,12 +493,12 @@ local hostile = setmetatable({}, {
 W.values = {
   { "nil", nil }, { "true", true }, { "false", false },
   { "0", 0 }, { "-1", -1 }, { "1", 1 }, { "-0.0", -0.0 },
-  { "mininteger", math.mininteger }, { "maxinteger", math.maxinteger },
+  { "mininteger", math.mininteger or -2 ^ 53 }, { "maxinteger", math.maxinteger or 2 ^ 53 },
   { "2^53", 2 ^ 53 }, { "2^63 (float)", 2 ^ 63 }, { "-2^63 (float)", -2 ^ 63 },
   { "1e308", 1e308 }, { "-1e308", -1e308 }, { "NaN", 0 / 0 }, { "inf", math.huge },
   { "-inf", -math.huge }, { "0.5", 0.5 }, { "1.5", 1.5 }, { "-1.5", -1.5 }, { "1e-300", 1e-300 },
   { "''", "" }, { "'x'", "x" }, { "'1'", "1" }, { "'0x10'", "0x10" }, { "'-1'", "-1" },
-  { "'nan'", "nan" }, { "256 a's", ("a"):rep(256) }, { "1 MiB string", ("a"):rep(1 << 20) },
+  { "'nan'", "nan" }, { "256 a's", ("a"):rep(256) }, { "1 MiB string", ("a"):rep(1048576) },
   { "'a\\0b'", "a\0b" }, { "'\\0'", "\0" }, { "'/'", "/" }, { "'..'", ".." },
   { "'../etc/passwd'", "../etc/passwd" }, { "'/../x'", "/../x" }, { "'a/b'", "a/b" },
   { "binary string", "\255\254\0\1\128" }, { "'%s%n'", "%s%n%s%n" },
@@ -680,7 +680,7 @@ end
 
 local function pid()
   local f = assert(io.open("/proc/self/stat"))
-  local p = f:read("l"):match("^(%d+)")
+  local p = f:read("*l"):match("^(%d+)")
   f:close()
   return p
 end
@@ -691,7 +691,7 @@ local function fds()
   local p = assert(io.popen("own=$(readlink /proc/$$/fd/1); cd /proc/" .. pid() .. "/fd && " ..
     "for f in *; do t=$(readlink $f); [ -n \"$t\" ] && [ \"$t\" != \"$own\" ] && " ..
     "echo \"$f->$t\"; done"))
-  local list = p:read("a"):gsub("\n", " ")
+  local list = p:read("*a"):gsub("\n", " ")
   p:close()
   return list
 end

@@ -310,7 +310,7 @@ end
 -- worker was killed in may have happened or not, everything before it did. Then deleting
 -- every key must give back every byte.
 runs.dict = function()
-  local d = assert(shm.dict { bytes = 4 << 20 }) -- sharded, and never full: no evictions
+  local d = assert(shm.dict { bytes = 4 * 1048576 }) -- sharded, and never full: no evictions
   local stop = assert(shm.event())
   local dir = os.tmpname()
   os.remove(dir)

@@ -19,7 +19,7 @@ function S.start(source, ...)
   scripts[#scripts + 1] = out
   local args = {}
   for i, a in ipairs({ ... }) do args[i] = H.quote(a) end
-  local h = assert(shm.exec("sh", "-c", ("%sexec lua5.4 %s %s >%s 2>&1"):format(H.env, path,
+  local h = assert(shm.exec("sh", "-c", ("%sexec " .. H.lua_exe .. " %s %s >%s 2>&1"):format(H.env, path,
     table.concat(args, " "), out)))
   outputs[h] = out
   return h
@@ -28,7 +28,7 @@ end
 -- What a process started by S.start printed.
 function S.output(h)
   local f = assert(io.open(outputs[h]))
-  local s = f:read("a")
+  local s = f:read("*a")
   f:close()
   return s
 end
@@ -56,13 +56,12 @@ end
 -- Lua source of a counter in a block's first 8 bytes (non-atomic read-modify-write).
 S.COUNTER = [[
 local function bump(block)
-  local buf = block.buf
-  local n = string.unpack("<i8", buf:sub(1, 8))
-  buf:write(1, string.pack("<i8", n + 1))
+  local a = block:array("int64", 1, 1)
+  a[1] = a[1] + 1
 end
-local function count(block) return (string.unpack("<i8", block.buf:sub(1, 8))) end
+local function count(block) return block:array("int64", 1, 1)[1] end
 ]]
-local counter = assert(load(S.COUNTER .. "return bump, count"))
+local counter = H.load(S.COUNTER .. "return bump, count")
 S.bump, S.count = counter()
 
 -- Waits (polling) until f() is true or seconds pass; returns f()'s last value.
@@ -88,7 +87,7 @@ function S.asleep(h)
   probe:close()
   return S.eventually(function()
     local f = io.open(path)
-    local wchan = f and f:read("a") or ""
+    local wchan = f and f:read("*a") or ""
     if f then f:close() end
     return wchan:find("futex", 1, true) ~= nil
   end)

@@ -3,6 +3,7 @@
    metatable pointer comparison, a switch on the dtype, no string lookup, no allocation. */
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -20,6 +21,15 @@ typedef union element {
 
 int shmlua_badvalue(lua_State *L, shmlua_dtype t, int why, shmlua_num v) {
   shmlua_pushnum(L, v);
+#if !SHMLUA_NATIVE_INTEGERS
+  /* An integral double beyond 2^53: too large for the narrow dtypes, not exact for 64-bit. */
+  if (why == SHMLUA_STORE_NOT_INTEGRAL && v.f == floor(v.f) && !isinf(v.f)) {
+    if (t >= SHMLUA_INT64)
+      return luaL_error(L, "%s value %s is beyond 2^53: a Lua number without integers is not "
+                        "exact there", shmlua_dtype_names[t], lua_tostring(L, -1));
+    why = SHMLUA_STORE_OUT_OF_RANGE;
+  }
+#endif
   if (why == SHMLUA_STORE_NOT_INTEGRAL)
     return luaL_error(L, "%s value must be an integer, got %s", shmlua_dtype_names[t],
                       lua_tostring(L, -1));
@@ -162,6 +172,8 @@ array *shmlua_pushview(lua_State *L, int arg, const array *like) {
   *a = *like;
   luaL_setmetatable(L, SHMLUA_ARRAY_MT);
   lua_getiuservalue(L, arg, 1); /* the block, which the new view keeps alive too */
+  shmlua_jit_track(L, lua_gettop(L) - 1, lua_gettop(L), (int)a->type, a->offset, a->count,
+                   a->stride);
   lua_setiuservalue(L, -2, 1);
   return a;
 }
@@ -583,6 +595,7 @@ static int block_array(lua_State *L) {
   luaL_setmetatable(L, SHMLUA_ARRAY_MT);
   lua_pushvalue(L, 1); /* the view keeps its block alive */
   lua_setiuservalue(L, -2, 1);
+  shmlua_jit_track(L, lua_gettop(L), 1, (int)t, a->offset, a->count, a->stride);
   return 1;
 }
 

@@ -3,6 +3,7 @@
 #ifndef SHMLUA_ARRAY_H
 #define SHMLUA_ARRAY_H
 
+#include <math.h>
 #include <stddef.h>
 
 #include "../core/arrayops.h"
@@ -44,7 +45,7 @@ int shmlua_badvalue(lua_State *L, shmlua_dtype t, int why, shmlua_num v);
 /* Inline: element access (a[i], a[i] = v) is the hot path. */
 static inline void shmlua_pushnum(lua_State *L, shmlua_num v) {
   if (v.isint)
-    lua_pushinteger(L, v.i);
+    shmlua_pushint(L, v.i);
   else
     lua_pushnumber(L, v.f);
 }
@@ -57,6 +58,11 @@ static inline shmlua_num shmlua_checknum(lua_State *L, shmlua_dtype t, int idx) 
   else if (lua_type(L, idx) == LUA_TNUMBER) {
     v.isint = 0;
     v.f = lua_tonumber(L, idx);
+#if !SHMLUA_NATIVE_INTEGERS
+    /* Integral, so beyond 2^53 (compat.h's lua_isinteger): not exact there, never rounded. */
+    if (!shmlua_dtype_isfloat(t) && v.f == floor(v.f) && !isinf(v.f))
+      shmlua_badvalue(L, t, SHMLUA_STORE_NOT_INTEGRAL, v);
+#endif
   } else
     luaL_error(L, "%s value must be a number, got %s", shmlua_dtype_names[t],
                luaL_typename(L, idx));

@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "compat.h"
+
 #include "../core/block.h"
 #include "../core/fault.h"
 #include "../core/proc.h"
@@ -39,6 +41,14 @@ int shmlua_unpack_window(lua_State *L, int unpack, size_t size, size_t start,
 void shmlua_open_list(lua_State *L);
 void shmlua_open_hexdump(lua_State *L); /* after buf: adds buf:hexdump */
 void shmlua_open_watch(lua_State *L);
+void shmlua_open_jit(lua_State *L); /* after buf and array: LuaJIT's FFI element access */
+/* Under LuaJIT (jit.c; nothing elsewhere): tells the FFI element access of a new view at
+   index view (a buf: dtype -1; an array: its 0-based dtype, byte offset of element 1, count
+   and byte stride) of the block userdata at index block, and that the block at index block
+   was closed. */
+void shmlua_jit_track(lua_State *L, int view, int block, int dtype, size_t offset,
+                      size_t count, ptrdiff_t stride);
+void shmlua_jit_closed(lua_State *L, int block);
 void shmlua_open_pool(lua_State *L); /* shm.pool, from lua/shm/pool.lua */
 void shmlua_open_inspect(lua_State *L);
 void shmlua_open_help(lua_State *L);
@@ -126,9 +136,18 @@ int shmlua_typeerror(lua_State *L, int arg, const char *tname);
 /* A string argument that is a valid block name; raises an argument error otherwise. */
 void shmlua_checkname(lua_State *L, int arg, shmlua_name *out);
 
-/* An argument that must be an integer, not a float nor a numeric string. */
+/* An integer argument as luaL_checkinteger takes it (3 or 3.0; 1.5 raises "number has no
+   integer representation"), but never a numeric string. Without native integers (5.1, 5.2,
+   LuaJIT) only up to 2^53: larger numbers raise rather than round. */
 lua_Integer shmlua_checkint(lua_State *L, int arg);
 lua_Integer shmlua_optint(lua_State *L, int arg, lua_Integer def);
+/* Pushes an integer read from memory or computed (64-bit elements, atomics, sums); without
+   native integers one beyond 2^53 raises instead of being rounded. */
+#if SHMLUA_NATIVE_INTEGERS
+#define shmlua_pushint lua_pushinteger
+#else
+void shmlua_pushint(lua_State *L, lua_Integer v);
+#endif
 
 /* Options table at arg (or nil): raises on keys not in allowed (NULL-terminated). */
 void shmlua_checkopts(lua_State *L, int arg, const char *const allowed[]);
@@ -244,7 +263,8 @@ static inline void shmlua_guard_check(lua_State *L, const shmlua_guard *g) {
 int shmlua_guardedcall(lua_State *L, int (*fn)(void *ctx), void *ctx, const shmlua_block *a,
                        const shmlua_block *b);
 /* Pushes a string of the n bytes at p, inside block b; raises shmlua_faulterror's error
-   instead if they are not all there. */
+   instead if they are not all there, and "is closed" if a collection during the push closed
+   b (p must have come from shmlua_blockaddr since the last call that may collect). */
 void shmlua_pushblockbytes(lua_State *L, const shmlua_block *b, const void *p, size_t n);
 /* The unlink method of every object owning a block: removes name; true or nil, msg, errno. */
 int shmlua_pushunlink(lua_State *L, const shmlua_name *name);

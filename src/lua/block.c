@@ -54,6 +54,18 @@ typedef struct pushing {
   shmlua_fault fault;
 } pushing;
 
+#if SHMLUA_PUSH_COLLECTS_FIRST
+/* There lua_pushlstring may collect before it copies, and a finalizer then run may close the
+   block: large bytes go through memory of ours, filled after the allocation that may collect. */
+static void push_large(lua_State *L, pushing *w) {
+  char *copy = lua_newuserdata(L, w->n);
+  shmlua_blockaddr(L, w->b, 0); /* closed meanwhile: raises; open: p is still mapped */
+  if (shmlua_guarded_copy(copy, w->p, w->n, w->b, NULL, &w->fault) != 0)
+    shmlua_faulterror(L, &w->fault);
+  lua_pushlstring(L, copy, w->n);
+  lua_remove(L, -2);
+}
+#else
 /* Lua's strings are made by copying from a source, and only lua_pushlstring makes one: a
    large copy goes straight from the block into the new string, under a guard. A jump out of
    its memcpy leaves an unreferenced string for the collector and nothing else half done; a
@@ -69,8 +81,20 @@ static int push_guarded(lua_State *L) {
   return g.fault.block ? 0 : 1;
 }
 
-void shmlua_pushblockbytes(lua_State *L, const shmlua_block *b, const void *p, size_t n) {
+static void push_large(lua_State *L, pushing *w) {
   shmlua_guard *outer = shmlua_guard_current;
+  lua_pushcfunction(L, push_guarded);
+  lua_pushlightuserdata(L, w);
+  if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+    shmlua_guard_current = outer;
+    lua_error(L);
+  }
+  if (w->fault.block)
+    shmlua_faulterror(L, &w->fault);
+}
+#endif
+
+void shmlua_pushblockbytes(lua_State *L, const shmlua_block *b, const void *p, size_t n) {
   pushing w = {b, p, n, {NULL, 0}};
   if (n <= SMALL_COPY) {
     char copy[SMALL_COPY];
@@ -79,14 +103,7 @@ void shmlua_pushblockbytes(lua_State *L, const shmlua_block *b, const void *p, s
     lua_pushlstring(L, copy, n);
     return;
   }
-  lua_pushcfunction(L, push_guarded);
-  lua_pushlightuserdata(L, &w);
-  if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
-    shmlua_guard_current = outer;
-    lua_error(L);
-  }
-  if (w.fault.block)
-    shmlua_faulterror(L, &w.fault);
+  push_large(L, &w);
 }
 
 /* A new block userdata in the closed state, so an error before the mapping leaks nothing. */
@@ -130,6 +147,7 @@ static int block_attach(lua_State *L) {
 
 static int block_close(lua_State *L) {
   shmlua_block_close(shmlua_checkblock(L, 1));
+  shmlua_jit_closed(L, 1);
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -137,6 +155,7 @@ static int block_close(lua_State *L) {
 /* __gc and __close: silent, and never unlink. */
 static int block_release(lua_State *L) {
   shmlua_block_close(shmlua_checkblock(L, 1));
+  shmlua_jit_closed(L, 1);
   return 0;
 }
 
@@ -173,6 +192,7 @@ static void pushbuf(lua_State *L, int block) {
   lua_setiuservalue(L, -2, 1);
   lua_pushvalue(L, -1);
   lua_setiuservalue(L, block, UV_BUF);
+  shmlua_jit_track(L, lua_gettop(L), block, -1, 0, 0, 1);
 }
 
 /* Methods first, as sync_index does: m:array() and m:close() are the common case, and each

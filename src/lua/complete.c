@@ -196,11 +196,14 @@ static int parsepath(const char *text, size_t len, size_t start, size_t *last) {
 
 int shmlua_complete(lua_State *L) {
   size_t len, start, last;
-  const char *text = luaL_checklstring(L, 1, &len);
+  const char *text;
+  if (!lua_isstring(L, 1)) /* shmlua_typeerror: named 'shm.complete' on every Lua */
+    shmlua_typeerror(L, 1, "string");
+  text = lua_tolstring(L, 1, &len);
   if (lua_isnoneornil(L, 2))
     lua_pushglobaltable(L);
-  else
-    luaL_checktype(L, 2, LUA_TTABLE);
+  else if (!lua_istable(L, 2))
+    shmlua_typeerror(L, 2, "table");
   lua_settop(L, 2);
   lua_newtable(L); /* the set of names */
   for (start = len; start > 0 && (shmlua_isnamechar(text[start - 1], 0) ||

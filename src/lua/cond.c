@@ -164,6 +164,7 @@ static int cond_wait(lua_State *L) {
   n = shmlua_mutex_relock(L, s.m);
   if (s.m->held) /* the same holding of the lock as before the wait, for a guard */
     s.m->held = s.hold;
+  shmlua_checkinterrupt(L); /* Ctrl-C during the relock: LuaJIT runs no hook at our return */
   if (rc == SHMLUA_SYNC_CLOSED || rc == SHMLUA_SYNC_FAULT)
     return shmlua_sync_error(L, s.c, rc);
   if (rc != ETIMEDOUT || !lua_toboolean(L, 2))

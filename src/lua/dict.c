@@ -195,7 +195,7 @@ static void pushvalue(lua_State *L, const shmlua_dict_value *v) {
     lua_pushboolean(L, v->as.boolean);
     break;
   case SHMLUA_DICT_INTEGER:
-    lua_pushinteger(L, (lua_Integer)v->as.integer);
+    shmlua_pushint(L, (lua_Integer)v->as.integer);
     break;
   case SHMLUA_DICT_FLOAT:
     lua_pushnumber(L, (lua_Number)v->as.number);

@@ -260,6 +260,23 @@ static int pushtopic(lua_State *L, const char *topic, size_t len) {
   return pushmembers(L, topic, len);
 }
 
+static int hasupvalues(lua_State *L, int idx) {
+  if (!lua_getupvalue(L, idx, 1))
+    return 0;
+  lua_pop(L, 1);
+  return 1;
+}
+
+/* Whether the values at a and b are one function: the same C function (without upvalues,
+   which would tell its uses apart) pushed twice is one value from 5.2 on (light C
+   functions), two closures of it in 5.1 and LuaJIT. */
+static int samefunction(lua_State *L, int a, int b) {
+  return lua_rawequal(L, a, b) ||
+         (lua_iscfunction(L, a) && lua_iscfunction(L, b) &&
+          lua_tocfunction(L, a) == lua_tocfunction(L, b) && !hasupvalues(L, a) &&
+          !hasupvalues(L, b));
+}
+
 /* Pushes the name, in the module or as a method, of the value at idx that has an entry:
    shm.create, shm.mutex (a table), shm.null, block:close. Several: their list. */
 static int pushnamed(lua_State *L, int idx) {
@@ -273,13 +290,13 @@ static int pushnamed(lua_State *L, int idx) {
     while (lua_next(L, -2)) { /* shm.k and shm.k.k2 */
       if (lua_type(L, -2) != LUA_TSTRING)
         ;
-      else if (lua_rawequal(L, -1, idx)) {
+      else if (samefunction(L, -1, idx)) {
         lua_pushfstring(L, "shm.%s", lua_tostring(L, -2));
         lua_rawseti(L, names, ++count);
       } else if (lua_istable(L, -1)) {
         lua_pushnil(L);
         while (lua_next(L, -2)) {
-          if (lua_rawequal(L, -1, idx) && lua_type(L, -2) == LUA_TSTRING) {
+          if (samefunction(L, -1, idx) && lua_type(L, -2) == LUA_TSTRING) {
             lua_pushfstring(L, "shm.%s.%s", lua_tostring(L, -4), lua_tostring(L, -2));
             lua_rawseti(L, names, ++count);
           }
@@ -300,7 +317,7 @@ static int pushnamed(lua_State *L, int idx) {
       if (lua_istable(L, -1)) {
         lua_pushlstring(L, p.name + p.memberat, p.namelen - p.memberat);
         lua_rawget(L, -2);
-        if (lua_rawequal(L, -1, idx)) {
+        if (samefunction(L, -1, idx)) {
           lua_pushlstring(L, p.name, p.namelen);
           lua_rawseti(L, names, ++count);
         }

@@ -339,7 +339,8 @@ int shmlua_inspect(lua_State *L) {
   static const char *const allowed[] = {"depth", "items", "width", NULL};
   printer p;
   lua_Integer width;
-  luaL_checkany(L, 1);
+  if (lua_isnone(L, 1))
+    shmlua_argerror(L, 1, "value expected");
   shmlua_checkopts(L, 2, allowed);
   p.depth = shmlua_optfield_int(L, 2, "depth", DEFAULT_DEPTH);
   p.items = shmlua_optfield_int(L, 2, "items", DEFAULT_ITEMS);

@@ -44,13 +44,7 @@ void shmlua_running_leave(lua_State *co, lua_State *outer) {
 
 int shmlua_running_close(lua_State *co, lua_State *L) {
   lua_State *outer = shmlua_running_enter(co);
-  int status;
-#if LUA_VERSION_RELEASE_NUM >= 50406
-  status = lua_closethread(co, L);
-#else
-  (void)L;
-  status = lua_resetthread(co);
-#endif
+  int status = lua_closethread(co, L); /* compat.h: lua_resetthread before 5.4.6 */
   shmlua_running_leave(co, outer);
   return status;
 }
@@ -63,23 +57,26 @@ void shmlua_interrupt(void) {
   lua_sethook(L, stop, STOP_MASK, 1);
 }
 
+#if !SHMLUA_IS_LUAJIT
 static int noop(lua_State *L) {
   (void)L;
   return 0;
 }
+#endif
 
 /* lua.c sets its Ctrl-C hook on the main thread, with this mask and a count of 1. A wait in
    a coroutine (every shm.spawn function runs in one) never sees it there: move it to the
    waiting thread, where it raises, instead of leaving it for later. Only that hook: a
    debugger's hook on the main thread stays where it is. */
 static void take_interrupt(lua_State *L) {
+  const int mask = SHMLUA_INTERRUPT_HOOKMASK;
   lua_State *main;
-  lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
+  shmlua_pushmainthread(L);
   main = lua_tothread(L, -1);
   lua_pop(L, 1);
-  if (main != L && lua_gethook(main) && lua_gethookmask(main) == STOP_MASK &&
+  if (main && main != L && lua_gethook(main) && lua_gethookmask(main) == mask &&
       lua_gethookcount(main) == 1) {
-    lua_sethook(L, lua_gethook(main), STOP_MASK, 1);
+    lua_sethook(L, lua_gethook(main), mask, 1);
     lua_sethook(main, NULL, 0, 0);
   }
 }
@@ -89,7 +86,19 @@ void shmlua_checkinterrupt(lua_State *L) {
     take_interrupt(L);
   /* A pending hook runs on the next call: make one, and let the hook raise through us. */
   if (lua_gethook(L) != NULL) {
+#if SHMLUA_IS_LUAJIT
+    /* LuaJIT runs hooks only in Lua code, where lua.c's would also add a position to its
+       message: that one is done here as it would be in a C function. */
+    if (lua_gethookmask(L) == SHMLUA_INTERRUPT_HOOKMASK && lua_gethookcount(L) == 1) {
+      lua_sethook(L, NULL, 0, 0);
+      lua_pushliteral(L, "interrupted!");
+      lua_error(L);
+    }
+    if (luaL_loadstring(L, "") != LUA_OK) /* an empty Lua function: other hooks run in it */
+      lua_error(L);
+#else
     lua_pushcfunction(L, noop);
+#endif
     lua_call(L, 0, 0);
   }
 }

@@ -61,7 +61,7 @@ static void tovalue(lua_State *L, int idx, shmlua_slvalue *v) {
 /* Pushes v, read from the list's block b: its strings point into b. */
 static void pushvalue(lua_State *L, const shmlua_block *b, const shmlua_slvalue *v) {
   switch (v->kind) {
-  case SHMLUA_SL_INT: lua_pushinteger(L, (lua_Integer)v->i); break;
+  case SHMLUA_SL_INT: shmlua_pushint(L, (lua_Integer)v->i); break;
   case SHMLUA_SL_FLOAT: lua_pushnumber(L, (lua_Number)v->f); break;
   case SHMLUA_SL_BOOL: lua_pushboolean(L, (int)v->i); break;
   case SHMLUA_SL_NONE: pushnull(L); break;

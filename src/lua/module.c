@@ -18,12 +18,14 @@ int luaopen_shm(lua_State *L) {
       shmlua_open_list, /* after block: uses shm.create, shm.attach */
       shmlua_open_hexdump,
       shmlua_open_watch,
+      shmlua_open_jit,
       shmlua_open_serial,
       shmlua_open_pool,
       shmlua_open_inspect,
       shmlua_open_help,
       shmlua_open_complete,
   };
+  shmlua_compat_open(L);
   lua_newtable(L);
   for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
     parts[i](L);

@@ -228,6 +228,14 @@ static shmlua_syncud *guarded(lua_State *L, int idx, const guard *g) {
   return m->block.addr && m->held == g->hold ? m : NULL;
 }
 
+/* Drops the lock of the guard at index idx if it still holds it; it holds none after. */
+static void release(lua_State *L, int idx, guard *g) {
+  shmlua_syncud *m = guarded(L, idx, g);
+  g->hold = 0;
+  if (m)
+    drop_lock(m);
+}
+
 /* After fn returned (at once, or when its coroutine resumed after a yield): stack is the
    mutex, its guard, fn's results. */
 static int with_done(lua_State *L, int status, lua_KContext ctx) {
@@ -241,6 +249,18 @@ static int with_done(lua_State *L, int status, lua_KContext ctx) {
   return lua_gettop(L) - 2;
 }
 
+#if !SHMLUA_HAVE_TOCLOSE
+/* Without to-be-closed variables fn runs under pcall: its error (also one raised after a
+   yield, which 5.3 hands to this continuation) releases the guard and is raised again. */
+static int with_caught(lua_State *L, int status, lua_KContext ctx) {
+  if (status != LUA_OK && status != LUA_YIELD) {
+    release(L, 2, lua_touserdata(L, 2));
+    return lua_error(L);
+  }
+  return with_done(L, LUA_OK, ctx);
+}
+#endif
+
 /* m:with(fn, ...): fn(...) with the lock held. A to-be-closed guard unlocks when fn raises
    (or its coroutine is closed while fn yielded), so the error goes on untouched,
    traceback and all. fn may yield, as under pcall. */
@@ -253,8 +273,14 @@ static int mutex_with(lua_State *L) {
   }
   pushguard(L, 1, NULL);
   lua_insert(L, 2);
+#if SHMLUA_HAVE_TOCLOSE
   lua_toclose(L, 2);
   return shmlua_callk(L, lua_gettop(L) - 3, LUA_MULTRET, 0, with_done);
+#elif SHMLUA_HAVE_KFUNCTION /* 5.3: no <close>, but pcall's continuation sees errors too */
+  return with_caught(L, lua_pcallk(L, lua_gettop(L) - 3, LUA_MULTRET, 0, 0, with_caught), 0);
+#else /* 5.1, 5.2, LuaJIT: fn cannot yield across this C function */
+  return with_caught(L, lua_pcall(L, lua_gettop(L) - 3, LUA_MULTRET, 0), 0);
+#endif
 }
 
 /* m:guard([timeout]): locks and returns an object whose <close> (or collection) unlocks. */
@@ -269,10 +295,7 @@ static int mutex_guard(lua_State *L) {
    new holder's lock is not the guard's to release. */
 static int guard_release(lua_State *L) {
   guard *g = checkguard(L);
-  shmlua_syncud *m = guarded(L, 1, g);
-  g->hold = 0;
-  if (m)
-    drop_lock(m);
+  release(L, 1, g);
   return 0;
 }
 

@@ -32,9 +32,16 @@ static int reraise(lua_State *L, int shift) {
   return luaL_argerror(L, (int)k + shift, lua_tostring(L, -1));
 }
 
+/* Lua 5.1, 5.2 and LuaJIT have no string.pack: the methods exist and say so. */
+static void checkpack(lua_State *L, const char *what) {
+  if (lua_isnil(L, lua_upvalueindex(UV_PACK)))
+    luaL_error(L, "buf:%s needs string.pack (Lua 5.3 or later)", what);
+}
+
 /* buf:pack(i, fmt, v...) -> position after the last byte written */
 static int buf_pack(lua_State *L) {
   shmlua_block *b = shmlua_checkbuf(L, 1);
+  checkpack(L, "pack");
   lua_Integer pos = shmlua_checkint(L, 2);
   int nvalues = lua_gettop(L) - 3;
   size_t start, pad, len;
@@ -67,6 +74,12 @@ int shmlua_unpack_window(lua_State *L, int unpack, size_t size, size_t start,
   size_t base = (start - 1) / MAXALIGN * MAXALIGN, rest = size - base,
          window = start - base + FIRST_WINDOW;
   int fmt = lua_gettop(L);
+#if LUA_VERSION_NUM == 503
+  /* 5.3's unpack takes a 'z' string without its end to the end of the data (and says the
+     next position is past it) without raising: a window cut short would cut the string. */
+  if (strchr(lua_tostring(L, fmt), 'z'))
+    window = rest;
+#endif
   for (;;) {
     int n;
     if (window > rest)
@@ -77,6 +90,11 @@ int shmlua_unpack_window(lua_State *L, int unpack, size_t size, size_t start,
     lua_pushinteger(L, (lua_Integer)(start - base));
     if (lua_pcall(L, 3, LUA_MULTRET, 0) == LUA_OK) {
       n = lua_gettop(L) - fmt;
+      if (lua_tointeger(L, -1) > (lua_Integer)window + 1) { /* 5.3 read past the end */
+        lua_settop(L, fmt);
+        lua_pushliteral(L, "bad argument #2 to 'unpack' (data string too short)");
+        return -1;
+      }
       lua_pushinteger(L, lua_tointeger(L, -1) + (lua_Integer)base);
       lua_replace(L, -2);
       return n;
@@ -93,8 +111,7 @@ int shmlua_unpack_window(lua_State *L, int unpack, size_t size, size_t start,
 }
 
 /* Pushes bytes at..at+len of the block src. Fetched for each try: a failed one allocated its
-   message, and a finalizer may have closed the block. lua_pushlstring copies before it can
-   collect. */
+   message, and a finalizer may have closed the block. */
 static void push_block(lua_State *L, void *src, size_t at, size_t len) {
   shmlua_block *b = src;
   shmlua_pushblockbytes(L, b, shmlua_blockaddr(L, b, 0) + at, len);
@@ -103,6 +120,7 @@ static void push_block(lua_State *L, void *src, size_t at, size_t len) {
 /* buf:unpack(fmt [, i]) -> values..., position after the last byte read. */
 static int buf_unpack(lua_State *L) {
   shmlua_block *b = shmlua_checkbuf(L, 1);
+  checkpack(L, "unpack");
   size_t start;
   int n;
   luaL_checkstring(L, 2);

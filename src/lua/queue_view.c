@@ -74,8 +74,18 @@ static void guarded_copy_out(lua_State *L, const view *w, size_t at, size_t len,
   shmlua_guardedcall(L, copystep, &c, &w->u->block, NULL);
 }
 
-/* Pushes the message's bytes at..at+len as a string: one copy when they do not wrap. */
+/* Pushes the message's bytes at..at+len as a string: one copy when they do not wrap. Where
+   lua_pushlstring may collect before it copies (5.1, 5.2, LuaJIT), a finalizer run then may
+   release the view: the bytes go through memory of ours, copied once it is allocated and the
+   view is checked again. */
 static void push_bytes(lua_State *L, const view *w, size_t at, size_t len) {
+#if SHMLUA_PUSH_COLLECTS_FIRST
+  char *copy = lua_newuserdata(L, len);
+  guarded_copy_out(L, checkview(L), at, len, copy);
+  lua_pushlstring(L, copy, len);
+  lua_remove(L, -2);
+  (void)w;
+#else
   luaL_Buffer b;
   char *dst;
   if (at + len <= w->v.len[0]) {
@@ -85,6 +95,7 @@ static void push_bytes(lua_State *L, const view *w, size_t at, size_t len) {
   dst = luaL_buffinitsize(L, &b, len);
   guarded_copy_out(L, checkview(L), at, len, dst); /* the allocation may have released it */
   luaL_pushresultsize(&b, len);
+#endif
 }
 
 static int view_len(lua_State *L) {
@@ -127,6 +138,8 @@ static int view_unpack(lua_State *L) {
   view *w = checkview(L);
   size_t start;
   int n;
+  if (lua_isnil(L, lua_upvalueindex(1))) /* Lua 5.1, 5.2 and LuaJIT */
+    return luaL_error(L, "v:unpack needs string.unpack (Lua 5.3 or later)");
   luaL_checkstring(L, 2);
   start = shmlua_checkstart(L, luaL_optinteger(L, 3, 1), length(w));
   lua_settop(L, 2);

@@ -383,7 +383,7 @@ static void encode(lua_State *L, encoder *e, int idx, int depth) {
     puttag(L, e->out, lua_toboolean(L, idx) ? T_TRUE : T_FALSE);
     break;
   case LUA_TNUMBER:
-    if (lua_isinteger(L, idx)) {
+    if (SHMLUA_NATIVE_INTEGERS && lua_isinteger(L, idx)) { /* else a double, -0.0 kept */
       lua_Integer i = lua_tointeger(L, idx);
       putnumber(L, e->out, T_INT, &i, sizeof i);
     } else {
@@ -605,7 +605,7 @@ static int decode_function(lua_State *L, decoder *d, int depth) {
   for (int i = 1; i <= n; i++) {
     if (d->p < d->end && *d->p == T_GLOBALS) {
       d->p++;
-      lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
+      lua_pushglobaltable(L);
     } else if (!decode(L, d, depth + 1)) {
       lua_settop(L, fn - 1);
       return 0;

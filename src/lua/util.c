@@ -200,7 +200,9 @@ int shmlua_argerror(lua_State *L, int arg, const char *extramsg) {
   return luaL_argerror(L, arg, extramsg);
 }
 
-int shmlua_typeerror(lua_State *L, int arg, const char *tname) {
+/* 5.4's luaL_typeerror, raised through argerror. */
+static int typeerror(lua_State *L, int arg, const char *tname,
+                     int (*argerror)(lua_State *L, int arg, const char *extramsg)) {
   const char *actual;
   if (luaL_getmetafield(L, arg, "__name") == LUA_TSTRING)
     actual = lua_tostring(L, -1);
@@ -208,8 +210,18 @@ int shmlua_typeerror(lua_State *L, int arg, const char *tname) {
     actual = "light userdata";
   else
     actual = luaL_typename(L, arg);
-  return shmlua_argerror(L, arg, lua_pushfstring(L, "%s expected, got %s", tname, actual));
+  return argerror(L, arg, lua_pushfstring(L, "%s expected, got %s", tname, actual));
 }
+
+int shmlua_typeerror(lua_State *L, int arg, const char *tname) {
+  return typeerror(L, arg, tname, shmlua_argerror);
+}
+
+#if LUA_VERSION_NUM < 504
+int shmlua_compat_typeerror(lua_State *L, int arg, const char *tname) {
+  return typeerror(L, arg, tname, luaL_argerror);
+}
+#endif
 
 void shmlua_checkname(lua_State *L, int arg, shmlua_name *out) {
   size_t len;
@@ -222,14 +234,29 @@ void shmlua_checkname(lua_State *L, int arg, shmlua_name *out) {
     shmlua_argerror(L, arg, err.message);
 }
 
+/* Integers as Lua's own functions take them (luaL_checkinteger, string.sub): an integer or a
+   float with an exact integer value (2^20, 3.0), never 1.5. Without native integers (5.1, 5.2,
+   LuaJIT) a number is exact only up to 2^53: beyond, it raises instead of rounding
+   (compat.h's lua_tointegerx draws that line). */
 lua_Integer shmlua_checkint(lua_State *L, int arg) {
-  if (!lua_isinteger(L, arg)) {
-    if (lua_type(L, arg) == LUA_TNUMBER)
-      luaL_argerror(L, arg, "integer expected, got float");
+  int isint;
+  lua_Integer v;
+  if (lua_type(L, arg) != LUA_TNUMBER)
     luaL_typeerror(L, arg, "integer");
-  }
-  return lua_tointeger(L, arg);
+  v = lua_tointegerx(L, arg, &isint);
+  if (!isint)
+    shmlua_argerror(L, arg, "number has no integer representation");
+  return v;
 }
+
+#if !SHMLUA_NATIVE_INTEGERS
+void shmlua_pushint(lua_State *L, lua_Integer v) {
+  if (v > SHMLUA_EXACT_MAX || v < -SHMLUA_EXACT_MAX)
+    luaL_error(L, "integer %I is beyond 2^53: a Lua number without integers cannot hold it "
+               "exactly", (LUAI_UACINT)v);
+  lua_pushinteger(L, v);
+}
+#endif
 
 lua_Integer shmlua_optint(lua_State *L, int arg, lua_Integer def) {
   return lua_isnoneornil(L, arg) ? def : shmlua_checkint(L, arg);
@@ -266,12 +293,14 @@ static int getoption(lua_State *L, int arg, const char *key) {
 }
 
 lua_Integer shmlua_optfield_int(lua_State *L, int arg, const char *key, lua_Integer def) {
-  lua_Integer v;
+  lua_Integer v = 0;
+  int isint = 0;
   if (!getoption(L, arg, key))
     return def;
-  if (!lua_isinteger(L, -1))
+  if (lua_type(L, -1) == LUA_TNUMBER)
+    v = lua_tointegerx(L, -1, &isint);
+  if (!isint)
     shmlua_argerror(L, arg, lua_pushfstring(L, "option '%s' must be an integer", key));
-  v = lua_tointeger(L, -1);
   lua_pop(L, 1);
   return v;
 }

@@ -53,6 +53,7 @@ static void checkopts(lua_State *L, int arg, const shmlua_block *b, watch *w) {
 /* Sleeps the whole interval; Ctrl-C (EINTR and a pending hook) raises "interrupted!". */
 static void sleepfor(lua_State *L, double seconds) {
   struct timespec deadline = shmlua_deadline(seconds);
+  shmlua_checkinterrupt(L); /* a Ctrl-C that came while the frame was drawn */
   for (;;) {
     struct timespec left = shmlua_time_left(&deadline);
     if ((left.tv_sec == 0 && left.tv_nsec == 0) || nanosleep(&left, NULL) == 0)
@@ -123,7 +124,9 @@ static int watch_block(lua_State *L) {
     return 3; /* nil, message, errno from attach */
   lua_pop(L, 2);
   block = lua_gettop(L);
-  lua_toclose(L, block); /* unmapped at once, however the watch ends */
+#if SHMLUA_HAVE_TOCLOSE
+  lua_toclose(L, block); /* unmapped at once, however the watch ends (else: when collected) */
+#endif
   b = shmlua_checkblock(L, block);
   checkopts(L, 2, b, &w);
   w.tty = isatty(fileno(stdout));
