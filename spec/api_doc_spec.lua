@@ -76,22 +76,28 @@ local function public_names(block)
     end
   end
   local words = candidates()
+  -- The classes first: a factory may register a metatable, and adding to a table while
+  -- next walks it is undefined (entries may be skipped).
+  local classes = {}
   for tname, mt in pairs(debug.getregistry()) do
     if type(tname) == "string" and tname:match("^shm%.") and type(mt) == "table"
       and type(rawget(mt, "__methods")) == "table" then
-      local class = tname:sub(5)
-      local methods = mt.__methods
-      for method in pairs(methods) do names[class .. ":" .. method] = true end
-      local make = factories[class]
-      if not make then
-        problems[#problems + 1] = "no factory in spec/api_doc_spec.lua for class " .. tname
-      else
-        local object = make(block)
-        for word in pairs(words) do
-          local ok, value = pcall(function() return object[word] end)
-          if ok and value ~= nil and methods[word] == nil then
-            names[class .. "." .. word] = true
-          end
+      classes[tname] = mt
+    end
+  end
+  for tname, mt in pairs(classes) do
+    local class = tname:sub(5)
+    local methods = mt.__methods
+    for method in pairs(methods) do names[class .. ":" .. method] = true end
+    local make = factories[class]
+    if not make then
+      problems[#problems + 1] = "no factory in spec/api_doc_spec.lua for class " .. tname
+    else
+      local object = make(block)
+      for word in pairs(words) do
+        local ok, value = pcall(function() return object[word] end)
+        if ok and value ~= nil and methods[word] == nil then
+          names[class .. "." .. word] = true
         end
       end
     end
