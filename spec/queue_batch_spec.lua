@@ -269,7 +269,10 @@ describe("shm.queue waits", function()
         if line:find("FUTEX_WAIT,", 1, true) then waits = waits + 1 end
       end
     end
-    assert.is_true(wakes <= waits + 1, ("%d wakes for %d sleeps"):format(wakes, waits))
+    -- A popper that sets the flag and then finds a message in its last look does not sleep,
+    -- but a pusher may already have taken the flag and woken: one wake with no sleep, at most
+    -- once per pause of the stream (20 here). Counting sleepers made thousands.
+    assert.is_true(wakes <= waits + 20, ("%d wakes for %d sleeps"):format(wakes, waits))
   end)
 
   it("spin politely (bounded by SHMLUA_SPIN_US) and then sleep", function()
