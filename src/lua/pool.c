@@ -48,6 +48,14 @@ static int decodeinto(lua_State *L) {
   return 0;
 }
 
+/* newlist(n): an empty table with room for n list items, so results that arrive out of
+   order are stored in place instead of rehashing a growing table. */
+static int newlist(lua_State *L) {
+  lua_Integer n = shmlua_checkint(L, 1);
+  lua_createtable(L, n > 0 && n < 1 << 26 ? (int)n : 0, 0);
+  return 1;
+}
+
 /* calltraced(fn, ...): true, results... or false, the error with the task's traceback. */
 static int calltraced(lua_State *L) {
   int ok = shmlua_calltraced(L, lua_gettop(L) - 1);
@@ -80,50 +88,67 @@ static int countstep(void *counter) {
   return 0;
 }
 
-/* runchunk(fn, inputs [, counter]): fn(x) for each input, under lua_pcall (a coroutine per
-   call would cost more than a tiny task), counting each in the int64 array view counter.
-   true, results (first of each) or false, the position that failed, its error with the
-   task's traceback. */
+/* A chunk being run: how many inputs, the one running, and the counter (NULL: none). */
+typedef struct chunk {
+  lua_Integer n, at;
+  shmlua_block *counted;
+  size_t counter;
+} chunk;
+
+/* chunkloop(fn, inputs, results, chunk): the loop of runchunk, under one lua_pcall for the
+   whole chunk (a protected call per input would cost more than a tiny task). */
+static int chunkloop(lua_State *L) {
+  chunk *c = lua_touserdata(L, 4);
+  for (c->at = 1; c->at <= c->n; c->at++) {
+    lua_pushvalue(L, 1);
+    lua_geti(L, 2, c->at);
+    lua_call(L, 1, 1);
+    lua_rawseti(L, 3, c->at);
+    /* Looked up for each task (a task may close the block), and counted under a guard (a
+       peer may truncate it). */
+    if (c->counted)
+      shmlua_guardedcall(L, countstep, shmlua_blockaddr(L, c->counted, 1) + c->counter,
+                         c->counted, NULL);
+  }
+  return 0;
+}
+
+/* runchunk(fn, inputs [, counter]): fn(x) for each input, counting each in the int64 array
+   view counter. true, results (first of each) or false, the position that failed, its
+   error with the task's traceback. */
 static int runchunk(lua_State *L) {
-  lua_Integer n;
-  shmlua_block *counted = NULL;
-  size_t counter = 0;
+  chunk c = {0, 0, NULL, 0};
   int levels = 0;
   lua_Debug ar;
   luaL_checktype(L, 1, LUA_TFUNCTION);
   luaL_checktype(L, 2, LUA_TTABLE);
-  n = luaL_len(L, 2);
+  c.n = luaL_len(L, 2);
   if (!lua_isnoneornil(L, 3)) {
     shmlua_arraylayout view;
     if (!shmlua_arrayview(L, 3, &view) || strcmp(view.dtype, "int64") != 0 || view.count < 1)
       return luaL_argerror(L, 3, "an int64 array expected");
     lua_getiuservalue(L, 3, 1);
-    counted = shmlua_checkblock(L, -1);
-    shmlua_blockaddr(L, counted, 1); /* closed or read-only raise before the first task */
-    counter = view.offset;
+    c.counted = shmlua_checkblock(L, -1);
+    shmlua_blockaddr(L, c.counted, 1); /* closed or read-only raise before the first task */
+    c.counter = view.offset;
     lua_replace(L, 3); /* kept alive there */
   }
   lua_settop(L, 3);
   while (lua_getstack(L, levels, &ar))
     levels++;
-  lua_pushinteger(L, levels);
+  lua_pushinteger(L, levels + 1); /* and chunkloop's own level */
   lua_pushcclosure(L, chunkerror, 1);
-  lua_createtable(L, n > 0 && n < 1 << 24 ? (int)n : 0, 0);
-  for (lua_Integer i = 1; i <= n; i++) {
-    lua_pushvalue(L, 1);
-    lua_geti(L, 2, i);
-    if (lua_pcall(L, 1, 1, 4) != LUA_OK) {
-      lua_pushboolean(L, 0);
-      lua_pushinteger(L, i);
-      lua_rotate(L, -3, 2);
-      return 3;
-    }
-    lua_rawseti(L, 5, i);
-    /* Looked up for each task (a task may close the block), and counted under a guard (a
-       peer may truncate it). */
-    if (counted)
-      shmlua_guardedcall(L, countstep, shmlua_blockaddr(L, counted, 1) + counter, counted,
-                         NULL);
+  lua_createtable(L, c.n > 0 && c.n < 1 << 24 ? (int)c.n : 0, 0);
+  lua_pushcfunction(L, chunkloop);
+  lua_pushvalue(L, 1);
+  lua_pushvalue(L, 2);
+  lua_pushvalue(L, 5);
+  lua_pushlightuserdata(L, &c);
+  if (lua_pcall(L, 4, 0, 4) != LUA_OK) {
+    lua_pushboolean(L, 0);
+    lua_pushinteger(L, c.at);
+    lua_rotate(L, -3, 2);
+    return 3;
   }
   lua_pushboolean(L, 1);
   lua_insert(L, -2);
@@ -190,6 +215,7 @@ static const char constructor_key = 0; /* registry key of pool.lua's constructor
 static void pushconstructor(lua_State *L) {
   static const luaL_Reg private[] = {{"encode", encode},     {"decode", decode},
                                      {"encoderange", encoderange}, {"decodeinto", decodeinto},
+                                     {"newlist", newlist},
                                      {"calltraced", calltraced}, {"now", now}, {"runchunk", runchunk},
                                      {"pid", pid},           {"progress", progress_new},
                                      {"progress_update", progress_update},
