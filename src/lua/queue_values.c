@@ -1,7 +1,13 @@
-/* Lua values on queues: q:put(v [, timeout]), q:try_put(v), q:get([timeout]), q:try_get().
+/* Lua values on queues: q:put(v [, timeout]), q:try_put(v), q:get([timeout]), q:try_get(),
+   and the batch forms q:put_many(t [, i [, j [, timeout]]]) and q:get_many(t, n [, timeout]).
    A value travels in serial.c's encoding (tables, shmlua objects by name, functions), one
    value per message; a message that does not decode is an error for that get. */
+#include <stdlib.h>
+#include <string.h>
+
 #include "sync.h"
+
+#define ENCODINGS_MT "shm.queueencodings"
 
 static int put(lua_State *L, int wait) {
   shmlua_syncud *u = shmlua_checkqueue(L, 1);
@@ -32,6 +38,149 @@ static int get(lua_State *L, int wait) {
   return 1;
 }
 
+/* The encodings of a put_many, end to end, and where each ends: freed by __gc even when an
+   error stops the call. */
+typedef struct encodings {
+  char *data;
+  size_t len, cap;
+  size_t *ends;
+  size_t count, slots;
+  size_t first; /* t[first + 1] is the first value */
+  lua_Integer failed; /* the t index that could not be encoded, for the error */
+} encodings;
+
+static int encodings_gc(lua_State *L) {
+  encodings *e = lua_touserdata(L, 1);
+  free(e->data);
+  free(e->ends);
+  e->data = NULL;
+  e->ends = NULL;
+  return 0;
+}
+
+/* Room for n more bytes and one more end, or a memory error. */
+static void grow(lua_State *L, encodings *e, size_t n) {
+  if (e->cap - e->len < n) {
+    size_t cap = e->cap ? e->cap : 1024;
+    char *data;
+    while (cap - e->len < n) {
+      if (cap > (size_t)-1 / 2)
+        luaL_error(L, "values too large to send");
+      cap *= 2;
+    }
+    if (!(data = realloc(e->data, cap)))
+      luaL_error(L, "not enough memory to send values");
+    e->data = data;
+    e->cap = cap;
+  }
+  if (e->count == e->slots) {
+    size_t slots = e->slots ? 2 * e->slots : 64;
+    size_t *ends = slots < (size_t)-1 / sizeof *ends ? realloc(e->ends, slots * sizeof *ends) : NULL;
+    if (!ends)
+      luaL_error(L, "not enough memory to send values");
+    e->ends = ends;
+    e->slots = slots;
+  }
+}
+
+/* encodeall(t, encodings, n, max_bytes): encodes t[first + 1 ..] (raw) one after the other,
+   under lua_pcall so that put_many can say which value failed. */
+static int encodeall(lua_State *L) {
+  encodings *e = lua_touserdata(L, 2);
+  size_t n = (size_t)lua_tointeger(L, 3), max = (size_t)lua_tointeger(L, 4);
+  lua_settop(L, 2);
+  for (size_t k = 0; k < n; k++) {
+    size_t len;
+    const char *data;
+    e->failed = (lua_Integer)(e->first + k + 1);
+    lua_rawgeti(L, 1, e->failed);
+    data = shmlua_encode(L, 3, 1, &len);
+    if (len > max)
+      luaL_error(L, "its encoding is longer than the queue's %I bytes", (LUAI_UACINT)max);
+    grow(L, e, len);
+    memcpy(e->data + e->len, data, len);
+    e->len += len;
+    e->ends[e->count++] = e->len;
+    lua_pop(L, 1);
+  }
+  return 0;
+}
+
+static void encoding_at(lua_State *L, void *ctx, size_t k, shmlua_queue_message *m) {
+  const encodings *e = ctx;
+  size_t start = k > 0 ? e->ends[k - 1] : 0;
+  (void)L;
+  m->data = e->data + start;
+  m->len = e->ends[k] - start;
+}
+
+/* q:put_many(t [, i [, j [, timeout]]]) -> as push_many. The values t[i..j] (raw; nil
+   included), each as one message; every one is encoded before the first goes in, so a value
+   that cannot be sent, or whose encoding is longer than the byte capacity, raises (naming
+   it) with nothing put. */
+static int queue_put_many(lua_State *L) {
+  shmlua_syncud *u = shmlua_checkqueue(L, 1);
+  struct timespec deadline;
+  const struct timespec *d;
+  encodings *e;
+  size_t n, first;
+  luaL_checktype(L, 2, LUA_TTABLE);
+  n = shmlua_range(luaL_optinteger(L, 3, 1), luaL_optinteger(L, 4, -1), lua_rawlen(L, 2),
+                   &first);
+  d = shmlua_opttimeout(L, 5, &deadline);
+  lua_settop(L, 2);
+  e = shmlua_newscratch(L, sizeof *e, ENCODINGS_MT, encodings_gc); /* 3 */
+  e->first = first;
+  lua_pushcfunction(L, encodeall);
+  lua_pushvalue(L, 2);
+  lua_pushvalue(L, 3);
+  lua_pushinteger(L, (lua_Integer)n);
+  lua_pushinteger(L, (lua_Integer)u->as.queue.max_bytes);
+  if (lua_pcall(L, 4, 0, 0) != LUA_OK) {
+    const char *msg = shmlua_errortext(L);
+    if (strncmp(msg, "value #1", 8) == 0) /* the encoder's name for it: say t[k] instead */
+      msg += 8;
+    else
+      msg = lua_pushfstring(L, ": %s", msg);
+    return shmlua_argerror(L, 2, lua_pushfstring(L, "t[%I]%s", (LUAI_UACINT)e->failed, msg));
+  }
+  return shmlua_queue_push_batch(L, u, n, encoding_at, e, d);
+}
+
+/* q:get_many(t, n [, timeout]) -> as pop_many, with the values the messages hold. A message
+   that is not one value stops the call with an error, the values before it in t; it and the
+   rest of that batch, taken already, are dropped. */
+static int queue_get_many(lua_State *L) {
+  shmlua_syncud *u = shmlua_checkqueue(L, 1);
+  struct timespec deadline;
+  const struct timespec *d;
+  shmlua_popped p;
+  const void *data;
+  size_t len;
+  lua_Integer n;
+  int failed, top;
+  luaL_checktype(L, 2, LUA_TTABLE);
+  n = luaL_checkinteger(L, 3);
+  luaL_argcheck(L, n >= 1, 3, "count must be at least 1");
+  d = shmlua_opttimeout(L, 4, &deadline);
+  lua_settop(L, 2);
+  if ((failed = shmlua_queue_pop_batch(L, u, n, d, &p)) != 0)
+    return failed;
+  top = lua_gettop(L);
+  for (lua_Integer k = 1; shmlua_queue_next_record(&p, &data, &len); k++) {
+    if (shmlua_deserialize(L, data, len) != 1) {
+      lua_settop(L, top);
+      return luaL_error(L, "queue '%s': message %I of the %I taken is not one value (pushed "
+                        "as a string, or corrupt): refused, with the %I after it",
+                        shmlua_name_user(&u->block.name), (LUAI_UACINT)k,
+                        (LUAI_UACINT)p.count, (LUAI_UACINT)(p.count - (size_t)k));
+    }
+    lua_rawseti(L, 2, k);
+  }
+  lua_pushinteger(L, (lua_Integer)p.count);
+  return 1;
+}
+
 static int queue_put(lua_State *L) { return put(L, 1); }
 static int queue_try_put(lua_State *L) { return put(L, 0); }
 static int queue_get(lua_State *L) { return get(L, 1); }
@@ -40,6 +189,8 @@ static int queue_try_get(lua_State *L) { return get(L, 0); }
 void shmlua_open_queue_values(lua_State *L) {
   static const luaL_Reg methods[] = {{"put", queue_put}, {"try_put", queue_try_put},
                                      {"get", queue_get}, {"try_get", queue_try_get},
+                                     {"put_many", queue_put_many},
+                                     {"get_many", queue_get_many},
                                      {NULL, NULL}};
   shmlua_addmethods(L, "shm.queue", methods);
 }
