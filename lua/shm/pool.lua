@@ -22,6 +22,16 @@ local MAX_WORKERS = 1024   -- a bad argument, not a fork bomb
 
 local function pack(...) return { n = select("#", ...), ... } end
 
+-- The loop of a chunk in a worker (runchunk calls it under one protected call): fn(x) for
+-- each input into out, at[1] the one running, count() after each when given.
+local function runall(fn, inputs, out, at, count)
+  for i = 1, #inputs do
+    at[1] = i
+    out[i] = fn(inputs[i])
+    if count then count() end
+  end
+end
+
 -- In a worker: tasks until its queue is shut down or maxtasks are done. A task is
 -- {id, function (encoded), kind, first, args, counted}; a reply {id, true, results} or
 -- {id, false, position in the chunk, message}. counted: each input done is counted in the
@@ -50,7 +60,7 @@ local function worker(tasks, results, init, maxtasks, counter)
     local decoded, list = pcall(decode, args) -- the parent encoded the chunk from its inputs
     if not decoded then return { task[1], false, 1, list } end
     args, task[5] = list, list
-    local ok, out, msg = runchunk(fn, args, task[6] and counter or nil)
+    local ok, out, msg = runchunk(fn, args, runall, task[6] and counter or nil)
     if not ok then return { task[1], false, out, msg } end
     local sent
     ok, sent = pcall(encoderange, out, 1, #args)

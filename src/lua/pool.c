@@ -88,70 +88,64 @@ static int countstep(void *counter) {
   return 0;
 }
 
-/* A chunk being run: how many inputs, the one running, and the counter (NULL: none). */
-typedef struct chunk {
-  lua_Integer n, at;
-  shmlua_block *counted;
-  size_t counter;
-} chunk;
-
-/* chunkloop(fn, inputs, results, chunk): the loop of runchunk, under one lua_pcall for the
-   whole chunk (a protected call per input would cost more than a tiny task). */
-static int chunkloop(lua_State *L) {
-  chunk *c = lua_touserdata(L, 4);
-  for (c->at = 1; c->at <= c->n; c->at++) {
-    lua_pushvalue(L, 1);
-    lua_geti(L, 2, c->at);
-    lua_call(L, 1, 1);
-    lua_rawseti(L, 3, c->at);
-    /* Looked up for each task (a task may close the block), and counted under a guard (a
-       peer may truncate it). */
-    if (c->counted)
-      shmlua_guardedcall(L, countstep, shmlua_blockaddr(L, c->counted, 1) + c->counter,
-                         c->counted, NULL);
-  }
+/* count(): one more input done, in the pool's counter (upvalues: its block and the byte
+   offset of the int64 in it). Looked up for each input (a task may close the block), and
+   counted under a guard (a peer may truncate it). */
+static int countone(lua_State *L) {
+  shmlua_block *counted = lua_touserdata(L, lua_upvalueindex(1));
+  size_t offset = (size_t)lua_tointeger(L, lua_upvalueindex(2));
+  shmlua_guardedcall(L, countstep, shmlua_blockaddr(L, counted, 1) + offset, counted, NULL);
   return 0;
 }
 
-/* runchunk(fn, inputs [, counter]): fn(x) for each input, counting each in the int64 array
-   view counter. true, results (first of each) or false, the position that failed, its
-   error with the task's traceback. */
+/* runchunk(fn, inputs, loop [, counter]): loop(fn, inputs, results, at [, count]) runs fn(x)
+   for each input into results, noting in at[1] the one running and calling count() after
+   each; here under one lua_pcall for the whole chunk (the loop is Lua: a call per input from
+   C, or a protected call per input, would cost more than a tiny task). counter: an int64
+   array view. true, results (first of each) or false, the position that failed, its error
+   with the task's traceback. */
 static int runchunk(lua_State *L) {
-  chunk c = {0, 0, NULL, 0};
   int levels = 0;
+  lua_Integer n;
   lua_Debug ar;
   luaL_checktype(L, 1, LUA_TFUNCTION);
   luaL_checktype(L, 2, LUA_TTABLE);
-  c.n = luaL_len(L, 2);
-  if (!lua_isnoneornil(L, 3)) {
+  luaL_checktype(L, 3, LUA_TFUNCTION);
+  n = luaL_len(L, 2);
+  if (!lua_isnoneornil(L, 4)) {
     shmlua_arraylayout view;
-    if (!shmlua_arrayview(L, 3, &view) || strcmp(view.dtype, "int64") != 0 || view.count < 1)
-      return luaL_argerror(L, 3, "an int64 array expected");
-    lua_getiuservalue(L, 3, 1);
-    c.counted = shmlua_checkblock(L, -1);
-    shmlua_blockaddr(L, c.counted, 1); /* closed or read-only raise before the first task */
-    c.counter = view.offset;
-    lua_replace(L, 3); /* kept alive there */
+    shmlua_block *counted;
+    if (!shmlua_arrayview(L, 4, &view) || strcmp(view.dtype, "int64") != 0 || view.count < 1)
+      return luaL_argerror(L, 4, "an int64 array expected");
+    lua_getiuservalue(L, 4, 1);
+    counted = shmlua_checkblock(L, -1);
+    shmlua_blockaddr(L, counted, 1); /* closed or read-only raise before the first task */
+    lua_pushinteger(L, (lua_Integer)view.offset);
+    lua_pushcclosure(L, countone, 2); /* the block stays alive as its upvalue */
+    lua_replace(L, 4);
   }
-  lua_settop(L, 3);
+  lua_settop(L, 4);
   while (lua_getstack(L, levels, &ar))
     levels++;
-  lua_pushinteger(L, levels + 1); /* and chunkloop's own level */
-  lua_pushcclosure(L, chunkerror, 1);
-  lua_createtable(L, c.n > 0 && c.n < 1 << 24 ? (int)c.n : 0, 0);
-  lua_pushcfunction(L, chunkloop);
+  lua_pushinteger(L, levels + 1); /* and the loop's own level */
+  lua_pushcclosure(L, chunkerror, 1); /* 5 */
+  lua_createtable(L, 1, 0);           /* 6: at */
+  lua_pushvalue(L, 3);
   lua_pushvalue(L, 1);
   lua_pushvalue(L, 2);
-  lua_pushvalue(L, 5);
-  lua_pushlightuserdata(L, &c);
-  if (lua_pcall(L, 4, 0, 4) != LUA_OK) {
+  lua_createtable(L, n > 0 && n < 1 << 24 ? (int)n : 0, 0); /* the results */
+  lua_pushvalue(L, -1);
+  lua_insert(L, 7); /* kept at 7 */
+  lua_pushvalue(L, 6);
+  lua_pushvalue(L, 4);
+  if (lua_pcall(L, 5, 0, 5) != LUA_OK) {
     lua_pushboolean(L, 0);
-    lua_pushinteger(L, c.at);
+    lua_rawgeti(L, 6, 1);
     lua_rotate(L, -3, 2);
     return 3;
   }
   lua_pushboolean(L, 1);
-  lua_insert(L, -2);
+  lua_pushvalue(L, 7);
   return 2;
 }
 

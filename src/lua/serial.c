@@ -18,6 +18,7 @@
 
 #define SERIAL_BUFFER_MT "shm.serialbuffer"
 #define MAX_DEPTH 100 /* table nesting; keeps the C recursion well inside the C stack */
+#define RANGE_STEP 32  /* values shmlua_encode_range has on the stack at once */
 #define KEY_ENV "SHMLUA_KEY"
 
 enum { MAGIC = 0xB7, VERSION = 1 };
@@ -463,7 +464,7 @@ typedef struct decoder {
   int nfunctions;
 } decoder;
 
-static int take(decoder *d, void *out, size_t n) {
+static inline int take(decoder *d, void *out, size_t n) {
   if ((size_t)(d->end - d->p) < n)
     return 0;
   memcpy(out, d->p, n);
@@ -674,12 +675,25 @@ static int decode_entries(lua_State *L, decoder *d, int depth) {
   return 1;
 }
 
-/* The count values of a list, set at keys offset + 1.. of the table on top. */
+/* The count values of a list, set at keys offset + 1.. of the table on top. Numbers, the
+   common items of a pool's chunks, are read here without a call per item. */
 static int decode_list(lua_State *L, decoder *d, int depth, uint32_t count,
                        lua_Integer offset) {
   for (uint32_t k = 1; k <= count; k++) {
-    if (!decode(L, d, depth + 1))
+    size_t left = (size_t)(d->end - d->p);
+    if (left > sizeof(lua_Integer) && *d->p == T_INT) {
+      lua_Integer i;
+      memcpy(&i, d->p + 1, sizeof i);
+      lua_pushinteger(L, i);
+      d->p += 1 + sizeof i;
+    } else if (left > sizeof(lua_Number) && *d->p == T_FLOAT) {
+      lua_Number x;
+      memcpy(&x, d->p + 1, sizeof x);
+      lua_pushnumber(L, x);
+      d->p += 1 + sizeof x;
+    } else if (!decode(L, d, depth + 1)) {
       return 0;
+    }
     lua_rawseti(L, -2, (lua_Integer)((lua_Unsigned)offset + k));
   }
   return 1;
@@ -830,18 +844,26 @@ const char *shmlua_encode_range(lua_State *L, int table, lua_Integer i, lua_Inte
   if (j >= i)
     count = (uint32_t)(j - i + 1);
   put(L, e.out, &count, sizeof count);
-  luaL_checkstack(L, 4, "values to send");
-  for (lua_Integer k = i; k <= j; k++) {
-    lua_Integer key = k - i + 1;
-    int type = lua_rawgeti(L, table, k);
-    if (type == LUA_TNUMBER && lua_isinteger(L, -1)) { /* the common case, kept short */
-      lua_Integer v = lua_tointeger(L, -1);
-      putnumber(L, e.out, T_INT, &v, sizeof v);
-    } else {
-      lua_pushinteger(L, key); /* for the path in an error */
-      e.path[0].key = top + 2;
-      e.path[0].upvalue = NULL;
-      encode(L, &e, top + 1, 1);
+  luaL_checkstack(L, RANGE_STEP + 4, "values to send");
+  /* RANGE_STEP values are fetched onto the stack at a time and dropped together: one
+     lua_settop per step, not per value */
+  for (lua_Integer k = i; k <= j;) {
+    int got = 0;
+    for (; got < RANGE_STEP && k + got <= j; got++)
+      lua_rawgeti(L, table, k + got);
+    for (int m = 1; m <= got; m++, k++) {
+      int idx = top + m;
+      if (lua_isinteger(L, idx)) { /* the common case, kept short */
+        lua_Integer v = lua_tointeger(L, idx);
+        putnumber(L, e.out, T_INT, &v, sizeof v);
+      } else {
+        int before = lua_gettop(L);
+        lua_pushinteger(L, k - i + 1); /* for the path in an error */
+        e.path[0].key = before + 1;
+        e.path[0].upvalue = NULL;
+        encode(L, &e, idx, 1);
+        lua_settop(L, before);
+      }
     }
     lua_settop(L, top);
   }
