@@ -127,95 +127,21 @@ describe("shm.queue value batches", function()
   it("moves numbered values between batch and single producers and consumers exactly",
     function()
       local q = track(shm.queue { messages = 256, bytes = 64 * 1024 })
-      local P, per = 2, 5000
-      local consumers = {}
-      for c = 1, 2 do
-        consumers[c] = shm.spawn(function()
-          local count, last, ordered, t = { 0, 0 }, { 0, 0 }, true, {}
-          local function seen(v)
-            local p, n = v[1], v.n
-            count[p] = count[p] + 1
-            if n ~= last[p] + 1 and n <= last[p] then ordered = false end
-            last[p] = n
-          end
-          while true do
-            if c == 2 then
-              local v, err = q:get()
-              if err then break end
-              seen(v)
-            else
-              local n = q:get_many(t, 100)
-              if not n then break end
-              for k = 1, n do seen(t[k]) end
-            end
-          end
-          return count, ordered
-        end)
-      end
-      local producers = {}
-      for p = 1, P do
-        producers[p] = shm.spawn(function()
-          local batch = {}
-          for n = 1, per, 100 do
-            for k = 0, 99 do batch[k + 1] = { p, n = n + k } end
-            if p == 2 then
-              for k = 1, 100 do assert(q:put(batch[k])) end
-            else
-              assert(q:put_many(batch) == 100)
-            end
-          end
-          return true
-        end)
-      end
-      for p = 1, P do assert.same({ true, true }, { producers[p]:wait(120) }) end
-      q:shutdown()
-      local total = { 0, 0 }
-      for c = 1, 2 do
-        local r = { consumers[c]:wait(120) }
-        assert.is_true(r[1], tostring(r[3]))
-        assert.is_true(r[3], "a consumer saw a producer's values out of order")
-        for p = 1, P do total[p] = total[p] + r[2][p] end
-      end
-      assert.same({ per, per }, total)
+      S.exact_batches(q, 10000, function(p, n) return { p, n = n } end,
+        function(v) return v[1], v.n end, { "put_many", "get_many", "put", "get" })
     end)
 
   it("stays whole when batch producers and consumers are killed with SIGKILL mid-stream",
     function()
       local q = track(shm.queue { messages = 64, bytes = 8192 })
-      local last = { 0, 0 }
-      for round = 1, 3 do
-        local victims = {}
-        for p = 1, 2 do
-          victims[#victims + 1] = shm.spawn(function()
-            local n, batch = last[p], {}
-            while true do
-              for k = 1, 10 do
-                n = n + 1
-                batch[k] = { p = p, n = n, pad = ("x"):rep(n % 50) }
-              end
-              local done = 0
-              while done < 10 do done = done + q:put_many(batch, done + 1) end
-            end
-          end)
-        end
-        victims[#victims + 1] = shm.spawn(function()
-          local t = {}
-          while true do q:get_many(t, 16) end
-        end)
-        os.execute("sleep " .. 0.05 * round)
-        for _, v in ipairs(victims) do v:kill("KILL") end
-        for _, v in ipairs(victims) do assert.same({ nil, "signal", 9 }, { v:wait(10) }) end
-        -- every value left decodes whole, and each producer's are in order
-        local seen, t = { 0, 0 }, {}
-        while q.count > 0 do
-          for k = 1, assert(q:get_many(t, 64, 1)) do
-            local v = t[k]
-            assert.equal(("x"):rep(v.n % 50), v.pad)
-            assert.is_true(v.n > seen[v.p])
-            seen[v.p] = v.n
-          end
-        end
-        last = { math.max(last[1], seen[1]) + 1000000, math.max(last[2], seen[2]) + 1000000 }
-      end
+      S.killed_midstream(q, 4, function(p, n)
+        return { p = p, n = n, pad = ("x"):rep(n % 50) }
+      end, function(v)
+        assert.equal(("x"):rep(v.n % 50), v.pad)
+        return v.p, v.n
+      end, q.put_many, q.get_many)
+      assert.same({ nil, "empty" }, { q:try_get() })
+      assert.equal(1, q:put_many({ "still works" }))
+      assert.equal("still works", q:get())
     end)
 end)

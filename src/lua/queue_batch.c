@@ -161,10 +161,17 @@ static void *record_buffer(lua_State *L, size_t size, size_t *capacity) {
   return lua_touserdata(L, -1);
 }
 
-int shmlua_queue_pop_batch(lua_State *L, shmlua_syncud *u, lua_Integer n,
-                           const struct timespec *d, shmlua_popped *out) {
+int shmlua_queue_pop_batch(lua_State *L, shmlua_syncud *u, shmlua_popped *out) {
   popping p = {u, NULL, 0, 0, 0, FIRST_BUFFER};
+  struct timespec deadline;
+  const struct timespec *d;
+  lua_Integer n;
   int rc;
+  luaL_checktype(L, 2, LUA_TTABLE);
+  n = luaL_checkinteger(L, 3);
+  luaL_argcheck(L, n >= 1, 3, "count must be at least 1");
+  d = shmlua_opttimeout(L, 4, &deadline);
+  lua_settop(L, 2);
   p.max = (lua_Unsigned)n < (size_t)-1 ? (size_t)n : (size_t)-1;
   for (;;) {
     p.buffer = record_buffer(L, p.total, &p.capacity);
@@ -197,19 +204,11 @@ int shmlua_queue_next_record(shmlua_popped *p, const void **data, size_t *len) {
    left as it is). None: nil and "timeout", "empty" never (it waits), or "closed". */
 static int queue_pop_many(lua_State *L) {
   shmlua_syncud *u = shmlua_sync_check(L, 1, queue_class);
-  struct timespec deadline;
-  const struct timespec *d;
-  lua_Integer n;
   shmlua_popped p;
   const void *data;
   size_t len;
   int failed;
-  luaL_checktype(L, 2, LUA_TTABLE);
-  n = luaL_checkinteger(L, 3);
-  luaL_argcheck(L, n >= 1, 3, "count must be at least 1");
-  d = shmlua_opttimeout(L, 4, &deadline);
-  lua_settop(L, 2);
-  if ((failed = shmlua_queue_pop_batch(L, u, n, d, &p)) != 0)
+  if ((failed = shmlua_queue_pop_batch(L, u, &p)) != 0)
     return failed;
   for (lua_Integer k = 1; shmlua_queue_next_record(&p, &data, &len); k++) {
     lua_pushlstring(L, data, len);

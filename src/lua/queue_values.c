@@ -2,12 +2,13 @@
    and the batch forms q:put_many(t [, i [, j [, timeout]]]) and q:get_many(t, n [, timeout]).
    A value travels in serial.c's encoding (tables, shmlua objects by name, functions), one
    value per message; a message that does not decode is an error for that get. */
-#include <stdlib.h>
-#include <string.h>
-
 #include "sync.h"
 
-#define ENCODINGS_MT "shm.queueencodings"
+/* A put_many's messages: the encoder's buffer, and where each ends in it. */
+typedef struct encodings {
+  const char *data;
+  size_t *ends;
+} encodings;
 
 static int put(lua_State *L, int wait) {
   shmlua_syncud *u = shmlua_checkqueue(L, 1);
@@ -38,74 +39,6 @@ static int get(lua_State *L, int wait) {
   return 1;
 }
 
-/* The encodings of a put_many, end to end, and where each ends: freed by __gc even when an
-   error stops the call. */
-typedef struct encodings {
-  char *data;
-  size_t len, cap;
-  size_t *ends;
-  size_t count, slots;
-  size_t first; /* t[first + 1] is the first value */
-  lua_Integer failed; /* the t index that could not be encoded, for the error */
-} encodings;
-
-static int encodings_gc(lua_State *L) {
-  encodings *e = lua_touserdata(L, 1);
-  free(e->data);
-  free(e->ends);
-  e->data = NULL;
-  e->ends = NULL;
-  return 0;
-}
-
-/* Room for n more bytes and one more end, or a memory error. */
-static void grow(lua_State *L, encodings *e, size_t n) {
-  if (e->cap - e->len < n) {
-    size_t cap = e->cap ? e->cap : 1024;
-    char *data;
-    while (cap - e->len < n) {
-      if (cap > (size_t)-1 / 2)
-        luaL_error(L, "values too large to send");
-      cap *= 2;
-    }
-    if (!(data = realloc(e->data, cap)))
-      luaL_error(L, "not enough memory to send values");
-    e->data = data;
-    e->cap = cap;
-  }
-  if (e->count == e->slots) {
-    size_t slots = e->slots ? 2 * e->slots : 64;
-    size_t *ends = slots < (size_t)-1 / sizeof *ends ? realloc(e->ends, slots * sizeof *ends) : NULL;
-    if (!ends)
-      luaL_error(L, "not enough memory to send values");
-    e->ends = ends;
-    e->slots = slots;
-  }
-}
-
-/* encodeall(t, encodings, n, max_bytes): encodes t[first + 1 ..] (raw) one after the other,
-   under lua_pcall so that put_many can say which value failed. */
-static int encodeall(lua_State *L) {
-  encodings *e = lua_touserdata(L, 2);
-  size_t n = (size_t)lua_tointeger(L, 3), max = (size_t)lua_tointeger(L, 4);
-  lua_settop(L, 2);
-  for (size_t k = 0; k < n; k++) {
-    size_t len;
-    const char *data;
-    e->failed = (lua_Integer)(e->first + k + 1);
-    lua_rawgeti(L, 1, e->failed);
-    data = shmlua_encode(L, 3, 1, &len);
-    if (len > max)
-      luaL_error(L, "its encoding is longer than the queue's %I bytes", (LUAI_UACINT)max);
-    grow(L, e, len);
-    memcpy(e->data + e->len, data, len);
-    e->len += len;
-    e->ends[e->count++] = e->len;
-    lua_pop(L, 1);
-  }
-  return 0;
-}
-
 static void encoding_at(lua_State *L, void *ctx, size_t k, shmlua_queue_message *m) {
   const encodings *e = ctx;
   size_t start = k > 0 ? e->ends[k - 1] : 0;
@@ -122,29 +55,23 @@ static int queue_put_many(lua_State *L) {
   shmlua_syncud *u = shmlua_checkqueue(L, 1);
   struct timespec deadline;
   const struct timespec *d;
-  encodings *e;
+  encodings e;
   size_t n, first;
   luaL_checktype(L, 2, LUA_TTABLE);
   n = shmlua_range(luaL_optinteger(L, 3, 1), luaL_optinteger(L, 4, -1), lua_rawlen(L, 2),
                    &first);
   d = shmlua_opttimeout(L, 5, &deadline);
   lua_settop(L, 2);
-  e = shmlua_newscratch(L, sizeof *e, ENCODINGS_MT, encodings_gc); /* 3 */
-  e->first = first;
-  lua_pushcfunction(L, encodeall);
-  lua_pushvalue(L, 2);
-  lua_pushvalue(L, 3);
-  lua_pushinteger(L, (lua_Integer)n);
-  lua_pushinteger(L, (lua_Integer)u->as.queue.max_bytes);
-  if (lua_pcall(L, 4, 0, 0) != LUA_OK) {
-    const char *msg = shmlua_errortext(L);
-    if (strncmp(msg, "value #1", 8) == 0) /* the encoder's name for it: say t[k] instead */
-      msg += 8;
-    else
-      msg = lua_pushfstring(L, ": %s", msg);
-    return shmlua_argerror(L, 2, lua_pushfstring(L, "t[%I]%s", (LUAI_UACINT)e->failed, msg));
-  }
-  return shmlua_queue_push_batch(L, u, n, encoding_at, e, d);
+  if (n > ((size_t)-1 >> 1) / sizeof *e.ends)
+    return shmlua_argerror(L, 2, "too many values");
+  e.ends = lua_newuserdatauv(L, n * sizeof *e.ends + 1, 0); /* freed by the collector */
+  e.data = shmlua_encode_each(L, 2, first, n, e.ends);
+  for (size_t k = 0; k < n; k++)
+    if (e.ends[k] - (k > 0 ? e.ends[k - 1] : 0) > u->as.queue.max_bytes)
+      return shmlua_argerror(L, 2, lua_pushfstring(L, "t[%I]: its encoding is longer than the "
+                                                   "queue's %I bytes", (LUAI_UACINT)(first + k + 1),
+                                                   (LUAI_UACINT)u->as.queue.max_bytes));
+  return shmlua_queue_push_batch(L, u, n, encoding_at, &e, d);
 }
 
 /* q:get_many(t, n [, timeout]) -> as pop_many, with the values the messages hold. A message
@@ -152,19 +79,11 @@ static int queue_put_many(lua_State *L) {
    rest of that batch, taken already, are dropped. */
 static int queue_get_many(lua_State *L) {
   shmlua_syncud *u = shmlua_checkqueue(L, 1);
-  struct timespec deadline;
-  const struct timespec *d;
   shmlua_popped p;
   const void *data;
   size_t len;
-  lua_Integer n;
   int failed, top;
-  luaL_checktype(L, 2, LUA_TTABLE);
-  n = luaL_checkinteger(L, 3);
-  luaL_argcheck(L, n >= 1, 3, "count must be at least 1");
-  d = shmlua_opttimeout(L, 4, &deadline);
-  lua_settop(L, 2);
-  if ((failed = shmlua_queue_pop_batch(L, u, n, d, &p)) != 0)
+  if ((failed = shmlua_queue_pop_batch(L, u, &p)) != 0)
     return failed;
   top = lua_gettop(L);
   for (lua_Integer k = 1; shmlua_queue_next_record(&p, &data, &len); k++) {

@@ -8,6 +8,7 @@
    exception Lua cannot check (loading hostile bytecode can crash the VM): it carries a
    SipHash of a key shared only by one family of processes (forked or started by each other,
    SHMLUA_KEY in the environment), and without the right one it is refused unloaded. */
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +52,7 @@ typedef struct step {
 typedef struct encoder {
   buffer *out;
   int value;   /* which value is being encoded, for messages */
+  int listed;  /* messages call it t[value] (shmlua_encode_each), not value #value */
   step path[MAX_DEPTH + 1];
   int tables[MAX_DEPTH + 1]; /* stack indexes of the tables being encoded (to refuse cycles) */
   int ntables;
@@ -170,7 +172,8 @@ static const char *pushpath(lua_State *L, const encoder *e, int depth) {
 /* Raises the error for a value that cannot be sent (luaL_error does not return). */
 static void refuse(lua_State *L, const encoder *e, int depth, const char *what) {
   const char *path = depth > 0 ? pushpath(L, e, depth) : "";
-  luaL_error(L, "value #%d%s%s: %s cannot be sent to another process", e->value,
+  luaL_error(L, e->listed ? "t[%d]%s%s: %s cannot be sent to another process"
+                          : "value #%d%s%s: %s cannot be sent to another process", e->value,
              *path ? " at " : "", path, what);
 }
 
@@ -436,15 +439,26 @@ static buffer *scratch(lua_State *L) {
   return b;
 }
 
+/* An encoder on the emptied buffer, nothing encoded yet; then the header of a message. */
+static void startencoder(lua_State *L, encoder *e, int listed) {
+  e->out = scratch(L);
+  e->ntables = 0;
+  e->nfunctions = 0;
+  e->value = 1;
+  e->listed = listed;
+}
+
+static void putheader(lua_State *L, encoder *e) {
+  static const unsigned char header[2] = {MAGIC, VERSION};
+  put(L, e->out, header, sizeof header);
+}
+
 const char *shmlua_encode(lua_State *L, int first, int n, size_t *len) {
   encoder e;
-  unsigned char header[2] = {MAGIC, VERSION};
   int top = lua_gettop(L);
   first = lua_absindex(L, first);
-  e.out = scratch(L);
-  e.ntables = 0;
-  e.nfunctions = 0;
-  put(L, e.out, header, sizeof header);
+  startencoder(L, &e, 0);
+  putheader(L, &e);
   for (e.value = 1; e.value <= n; e.value++)
     encode(L, &e, first + e.value - 1, 0);
   lua_settop(L, top);
@@ -828,18 +842,15 @@ int shmlua_deserialize_into(lua_State *L, const void *data, size_t len, int tabl
 const char *shmlua_encode_range(lua_State *L, int table, lua_Integer i, lua_Integer j,
                                 size_t *len) {
   encoder e;
-  unsigned char header[2] = {MAGIC, VERSION};
   uint32_t count = 0;
   int top = lua_gettop(L);
   table = lua_absindex(L, table);
   if (j >= i && (lua_Unsigned)j - (lua_Unsigned)i >= UINT32_MAX)
     luaL_error(L, "too many values to send in one list");
-  e.out = scratch(L);
+  startencoder(L, &e, 0);
   e.ntables = 1;
   e.tables[0] = table;
-  e.nfunctions = 0;
-  e.value = 1;
-  put(L, e.out, header, sizeof header);
+  putheader(L, &e);
   puttag(L, e.out, T_LIST);
   if (j >= i)
     count = (uint32_t)(j - i + 1);
@@ -868,6 +879,24 @@ const char *shmlua_encode_range(lua_State *L, int table, lua_Integer i, lua_Inte
     lua_settop(L, top);
   }
   *len = e.out->len;
+  return e.out->data;
+}
+
+const char *shmlua_encode_each(lua_State *L, int table, size_t first, size_t n, size_t *ends) {
+  encoder e;
+  int top = lua_gettop(L);
+  table = lua_absindex(L, table);
+  startencoder(L, &e, 1);
+  luaL_checkstack(L, 4, "values to send");
+  for (size_t k = 0; k < n; k++) {
+    lua_Integer key = (lua_Integer)(first + k + 1);
+    e.value = key < INT_MAX ? (int)key : INT_MAX;
+    putheader(L, &e);
+    lua_rawgeti(L, table, key);
+    encode(L, &e, top + 1, 0);
+    lua_settop(L, top);
+    ends[k] = e.out->len;
+  }
   return e.out->data;
 }
 
