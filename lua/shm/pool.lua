@@ -106,35 +106,38 @@ local function startworker(self, w)
   w.handle, w.held, w.given = h, {}, 0
 end
 
--- Hands out waiting tasks to workers that have room, oldest first.
+-- Hands out waiting tasks to workers that have room, oldest first: one to each before a
+-- second to any, so every worker starts as soon as it can.
 local function dispatch(self)
   local waiting = self.waiting
-  for _, w in ipairs(self.workers) do
-    while waiting.first <= waiting.last and #w.held < DEPTH and
-        (not self.maxtasks or w.given < self.maxtasks) do
-      local task = waiting[waiting.first]
-      local ok, sent = true, true
-      if not task.cancelled then
-        if not task.message then ok, sent = pcall(encodetask, task) end
-        if ok then ok, sent = pcall(w.queue.try_put, w.queue, task.message) end
-        if ok and not sent then break end -- full of bytes: later
-      end
-      waiting[waiting.first] = nil
-      waiting.first = waiting.first + 1
-      if task.cancelled then -- dropped
-      elseif ok then
-        w.held[#w.held + 1] = task
-        w.given = w.given + 1
-        task.worker = w
-      elseif task.message then
-        self.tasks[task.id] = nil
-        task.job:fail(task, nil, "error", "task too large for the pool's queues: " .. sent)
-      else -- an input that cannot be sent: the job fails at it
-        self.tasks[task.id] = nil
-        if type(sent) == "table" then
-          task.job:fail(task, sent.k, "error", sent.why)
-        else
-          task.job:fail(task, nil, "error", sent)
+  for depth = 1, DEPTH do
+    for _, w in ipairs(self.workers) do
+      while waiting.first <= waiting.last and #w.held < depth and
+          (not self.maxtasks or w.given < self.maxtasks) do
+        local task = waiting[waiting.first]
+        local ok, sent = true, true
+        if not task.cancelled then
+          if not task.message then ok, sent = pcall(encodetask, task) end
+          if ok then ok, sent = pcall(w.queue.try_put, w.queue, task.message) end
+          if ok and not sent then break end -- full of bytes: later
+        end
+        waiting[waiting.first] = nil
+        waiting.first = waiting.first + 1
+        if task.cancelled then -- dropped
+        elseif ok then
+          w.held[#w.held + 1] = task
+          w.given = w.given + 1
+          task.worker = w
+        elseif task.message then
+          self.tasks[task.id] = nil
+          task.job:fail(task, nil, "error", "task too large for the pool's queues: " .. sent)
+        else -- an input that cannot be sent: the job fails at it
+          self.tasks[task.id] = nil
+          if type(sent) == "table" then
+            task.job:fail(task, sent.k, "error", sent.why)
+          else
+            task.job:fail(task, nil, "error", sent)
+          end
         end
       end
     end
