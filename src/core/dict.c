@@ -124,17 +124,16 @@ static uint64_t arena_for(uint64_t bytes, uint32_t nshards) {
   return ALIGN8((bytes + nshards - 1) / nshards) + FIRST;
 }
 
-size_t shmlua_dict_layout_size(uint64_t bytes, shmlua_error *err) {
+int shmlua_dict_layout_size(uint64_t bytes, size_t *size, shmlua_error *err) {
   uint32_t nshards;
   uint64_t arena;
-  if (bytes < SHMLUA_DICT_BYTES_MIN || bytes > SHMLUA_DICT_BYTES_MAX) {
-    shmlua_failf(err, EINVAL, "capacity in bytes must be %u..%llu", SHMLUA_DICT_BYTES_MIN,
-                 (unsigned long long)SHMLUA_DICT_BYTES_MAX);
-    return 0;
-  }
+  if (bytes < SHMLUA_DICT_BYTES_MIN || bytes > SHMLUA_DICT_BYTES_MAX)
+    return shmlua_failf(err, EINVAL, "capacity in bytes must be %u..%llu",
+                        SHMLUA_DICT_BYTES_MIN, (unsigned long long)SHMLUA_DICT_BYTES_MAX);
   nshards = shards_for(bytes);
   arena = arena_for(bytes, nshards);
-  return sizeof(shmlua_dict_block) + nshards * shard_bytes(buckets_for(arena), arena);
+  *size = sizeof(shmlua_dict_block) + nshards * shard_bytes(buckets_for(arena), arena);
+  return 0;
 }
 
 int shmlua_dict_init(void *addr, const void *arg, shmlua_error *err) {
@@ -148,9 +147,8 @@ int shmlua_dict_init(void *addr, const void *arg, shmlua_error *err) {
     unsigned char *base = d->shards + i * d->shard_size;
     shmlua_dict_shard *s = (shmlua_dict_shard *)base;
     chunk *all = (chunk *)(base + arena_offset(d->nbuckets) + FIRST);
-    int rc = shmlua_mutex_init(&s->lock);
-    if (rc != 0)
-      return shmlua_fail(err, rc, "pthread_mutex_init");
+    if (shmlua_mutex_init(&s->lock, err) != 0)
+      return -1;
     all->size = (uint32_t)(d->arena_size - FIRST) | FREE_BIT; /* the whole arena, free */
     s->free_head = FIRST;
     s->free_bytes = d->arena_size - FIRST;
@@ -622,9 +620,11 @@ static int collect(ctx *c) {
 
 /* ---- locking ---- */
 
+/* 0 or an errno (the file's steps answer with errnos; the public calls fill err). */
 static int lock(shmlua_dict *h, uint32_t shard, ctx *c) {
   struct timespec deadline;
-  int rc;
+  shmlua_error err;
+  int rc = 0;
   c->h = h;
   c->base = h->d->shards + shard * h->shard_size;
   c->s = (shmlua_dict_shard *)c->base;
@@ -635,28 +635,31 @@ static int lock(shmlua_dict *h, uint32_t shard, ctx *c) {
   c->nlog = 0;
   c->overflow = c->bad = 0;
   c->now = -1;
-  rc = shmlua_mutex_trylock(&c->s->lock); /* the clock only when the lock is taken */
-  if (rc == EBUSY) {
-    deadline = shmlua_deadline_coarse(LOCK_SECONDS);
-    rc = shmlua_mutex_lock(&c->s->lock, &deadline);
+  if (shmlua_mutex_trylock(&c->s->lock, &err) != 0) { /* the clock only when it is taken */
+    rc = err.code;
+    if (rc == EBUSY) {
+      deadline = shmlua_deadline_coarse(LOCK_SECONDS);
+      rc = shmlua_mutex_lock(&c->s->lock, &deadline, &err) == 0 ? 0 : err.code;
+    }
   }
   if (rc == EOWNERDEAD) {
     undo(c);
-    if ((rc = shmlua_mutex_consistent(&c->s->lock)) != 0) {
-      shmlua_mutex_unlock(&c->s->lock);
-      return rc;
+    if (shmlua_mutex_consistent(&c->s->lock, &err) != 0) {
+      shmlua_mutex_unlock(&c->s->lock, NULL);
+      return err.code;
     }
+    rc = 0;
   } else if (rc == 0 && __atomic_load_n(&c->s->nlog, __ATOMIC_ACQUIRE) != 0)
     undo(c); /* not left by a holder of ours: a peer wrote it */
   if (rc == 0 && c->s->garbage && collect(c) != 0) {
-    shmlua_mutex_unlock(&c->s->lock);
+    shmlua_mutex_unlock(&c->s->lock, NULL);
     return EPROTO;
   }
   return rc;
 }
 
 static void unlock(ctx *c) {
-  shmlua_mutex_unlock(&c->s->lock);
+  shmlua_mutex_unlock(&c->s->lock, NULL);
 }
 
 static uint32_t shard_of(const shmlua_dict *h, uint64_t hash) {

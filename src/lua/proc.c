@@ -126,7 +126,7 @@ static void run_child(lua_State *L, int nargs, int resultfd) {
     lua_pushliteral(L, "(error object is not a string)");
   payload = lua_tolstring(L, -1, &len);
   if (ok)
-    while (shmlua_children_wait_all() != 0)
+    while (shmlua_children_wait_all(NULL) != 0)
       continue;
   else
     shmlua_children_terminate_all(CHILD_GRACE);
@@ -316,13 +316,14 @@ int shmlua_waitchildren(lua_State *L, shmlua_child *const *children, size_t n,
                         const struct timespec *deadline, size_t *which) {
   shmlua_error err;
   for (;;) {
-    int rc = shmlua_child_wait(children, n, deadline, which, &err);
-    if (rc == EINTR)
+    if (shmlua_child_wait(children, n, deadline, which, &err) == 0)
+      return 0;
+    if (err.code == EINTR)
       shmlua_checkinterrupt(L); /* Ctrl-C raises here; other signals: wait on */
-    else if (rc == -1)
-      return luaL_error(L, "%s", err.message);
+    else if (err.code == ETIMEDOUT)
+      return ETIMEDOUT;
     else
-      return rc;
+      return luaL_error(L, "%s", err.message);
   }
 }
 

@@ -20,7 +20,10 @@ typedef struct pushing {
 
 static int pushstep(void *ctx, const struct timespec *deadline) {
   pushing *p = ctx;
-  return shmlua_queue_push_many(&p->u->as.queue, p->m, p->count, &p->pushed, 1, deadline);
+  shmlua_error err;
+  return SHMLUA_OUTCOME(
+      shmlua_queue_push_many(&p->u->as.queue, p->m, p->count, &p->pushed, 1, deadline, &err),
+      err);
 }
 
 /* Each step of the wait under a guard of the queue's block: a truncated one raises. */
@@ -31,19 +34,6 @@ static int pushop(void *ctx, const struct timespec *deadline) {
   return shmlua_sync_guarded(p->u, pushstep, p, deadline);
 }
 
-/* Why a batch stopped short, as push and pop say it. */
-static const char *reason(int rc) {
-  switch (rc) {
-  case EAGAIN:
-    return "full";
-  case ETIMEDOUT:
-    return "timeout";
-  case EPIPE:
-    return "closed";
-  default:
-    return NULL;
-  }
-}
 
 /* The message t[k] (raw access): a string no longer than the queue takes, or an error. */
 static const char *message_at(lua_State *L, shmlua_syncud *u, lua_Integer k, size_t *len) {
@@ -89,12 +79,11 @@ static int queue_push_many(lua_State *L) {
         batch[k].data = message_at(L, u, (lua_Integer)(first + done + k + 1), &batch[k].len);
     while (p.count > 0) {
       if ((rc = shmlua_sync_wait(L, pushop, &p, d, 1, NULL)) != 0) {
-        if (!reason(rc))
-          return shmlua_sync_error(L, u, rc);
-        if (done == 0)
-          return shmlua_sync_fail(L, reason(rc));
+        const char *why = shmlua_sync_word(rc, SHMLUA_ON_PUSH);
+        if (!why || done == 0)
+          return shmlua_sync_result(L, u, rc, SHMLUA_ON_PUSH);
         lua_pushinteger(L, (lua_Integer)done);
-        lua_pushstring(L, reason(rc));
+        lua_pushstring(L, why);
         return 2;
       }
       done += p.pushed;
@@ -114,8 +103,10 @@ typedef struct popping {
 
 static int popstep(void *ctx, const struct timespec *deadline) {
   popping *p = ctx;
-  return shmlua_queue_pop_many(&p->u->as.queue, p->max, p->buffer, p->capacity, &p->count,
-                               &p->total, 1, deadline);
+  shmlua_error err;
+  return SHMLUA_OUTCOME(shmlua_queue_pop_many(&p->u->as.queue, p->max, p->buffer, p->capacity,
+                                              &p->count, &p->total, 1, deadline, &err),
+                        err);
 }
 
 static int popop(void *ctx, const struct timespec *deadline) {
@@ -165,11 +156,8 @@ static int queue_pop_many(lua_State *L) {
       break;
     lua_pop(L, 1); /* p.total: what the first record needs */
   }
-  if (rc != 0) {
-    if (!reason(rc))
-      return shmlua_sync_error(L, u, rc);
-    return shmlua_sync_fail(L, reason(rc));
-  }
+  if (rc != 0)
+    return shmlua_sync_result(L, u, rc, SHMLUA_ON_POP);
   for (lua_Integer k = 1; shmlua_queue_record(p.buffer, p.total, &at, &data, &len); k++) {
     lua_pushlstring(L, data, len);
     lua_rawseti(L, 2, k);
