@@ -53,6 +53,7 @@ static void errors(pthread_mutex_t *m) {
     struct timespec deadline = shmlua_deadline(0.05);
     double start = check_seconds();
     CHECK_ERRNO(CODE(shmlua_mutex_trylock(m, ERR)), EBUSY);
+    CHECK_FAILS(shmlua_mutex_trylock(m, ERR), *ERR, EBUSY, "mutex: "); /* a message too */
     CHECK_ERRNO(CODE(shmlua_mutex_unlock(m, ERR)), EPERM);
     CHECK_ERRNO(CODE(shmlua_mutex_lock(m, &deadline, ERR)), ETIMEDOUT);
     CHECK(check_seconds() - start >= 0.049); /* it waited up to its deadline */

@@ -34,6 +34,7 @@ static void alone(shmlua_queue *h) {
   struct timespec deadline;
   size_t len;
   CHECK_ERRNO(CODE(shmlua_queue_pop(h, into, got, &len, 0, NULL, ERR)), EAGAIN);
+  CHECK_FAILS(shmlua_queue_pop(h, into, got, &len, 0, NULL, ERR), *ERR, EAGAIN, "queue: ");
   deadline = shmlua_deadline(0.02);
   CHECK_ERRNO(CODE(shmlua_queue_pop(h, into, got, &len, 1, &deadline, ERR)), ETIMEDOUT);
   memset(big, 'b', sizeof big);
