@@ -91,11 +91,11 @@ static void run(shmlua_dict *h, const uint8_t *ops, size_t n) {
 }
 
 static void init_locks(unsigned char *block, const shmlua_dict *h) {
-  for (uint32_t i = 0; i < h->nshards; i++)
-    REQUIRE(shmlua_mutex_init(&((shmlua_dict_shard *)(block + sizeof(shmlua_dict_block) +
-                                                      i * h->shard_size))
-                                   ->lock,
-                             NULL) == 0);
+  for (uint32_t i = 0; i < h->nshards; i++) {
+    shmlua_dict_shard *s = (shmlua_dict_shard *)(block + sizeof(shmlua_dict_block) +
+                                                 i * h->shard_size);
+    REQUIRE(shmlua_mutex_init(&s->lock, NULL) == 0);
+  }
 }
 
 static void attached(const uint8_t *data, size_t size) {

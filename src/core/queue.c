@@ -475,8 +475,8 @@ int shmlua_queue_pop(shmlua_queue *h, shmlua_queue_reserve reserve, void *ud, si
 }
 
 int shmlua_queue_pop_many(shmlua_queue *h, size_t max, void *buffer, size_t capacity,
-                          size_t *count, size_t *total, int wait, const struct timespec *deadline,
-                          shmlua_error *err) {
+                          size_t *count, size_t *total, int wait,
+                          const struct timespec *deadline, shmlua_error *err) {
   popping p = {h, NULL, NULL, buffer, capacity, max, count, total, NULL};
   *count = *total = 0;
   if (max == 0)

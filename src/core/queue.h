@@ -152,8 +152,8 @@ int shmlua_queue_pop(shmlua_queue *h, shmlua_queue_reserve reserve, void *ud, si
    first record alone does not fit (*total: the capacity it needs). shmlua_queue_record reads
    the copy. */
 int shmlua_queue_pop_many(shmlua_queue *h, size_t max, void *buffer, size_t capacity,
-                          size_t *count, size_t *total, int wait, const struct timespec *deadline,
-                          shmlua_error *err);
+                          size_t *count, size_t *total, int wait,
+                          const struct timespec *deadline, shmlua_error *err);
 
 /* The record at *at in a pop_many copy of total bytes: its payload in *data and length in
    *len, *at moved past it: 1, or 0 at the end (*at == total). */

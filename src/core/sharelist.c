@@ -34,8 +34,9 @@ static int isstring(shmlua_slkind kind) {
 
 int shmlua_sharelist_slot(const shmlua_slvalue *v, size_t *slot, shmlua_error *err) {
   if (isstring(v->kind) && v->len >= SHMLUA_SL_MAX_SLOT)
-    return shmlua_failf(err, EINVAL, "a string of %zu bytes is too long for a list (at most %u)",
-                        v->len, SHMLUA_SL_MAX_SLOT - 1);
+    return shmlua_failf(err, EINVAL,
+                        "a string of %zu bytes is too long for a list (at most %u)", v->len,
+                        SHMLUA_SL_MAX_SLOT - 1);
   *slot = isstring(v->kind) ? WORD * (v->len / WORD + 1) : WORD;
   return 0;
 }

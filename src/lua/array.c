@@ -497,7 +497,7 @@ static int waitslice(void *ctx, const struct timespec *until) {
     *out = shmlua_futex_wait(p, w->expected.u32, &left, e);
   SHMLUA_GUARD_END(g);
   if (rc != 0)
-    rc = err.code; /* shmlua_sync_wait's slices answer with the errno */
+    rc = err.code;              /* shmlua_sync_wait's slices answer with the errno */
   shmlua_guard_check(w->L, &g); /* between two slices: nothing to undo */
   return rc;
 }

@@ -93,7 +93,8 @@ typedef struct waiting {
 static int arrivestep(void *ctx, const struct timespec *deadline) {
   waiting *w = ctx;
   shmlua_error err;
-  return SHMLUA_OUTCOME(shmlua_barrier_arrive(w->h, deadline, &w->round, &w->index, &err), err);
+  return SHMLUA_OUTCOME(shmlua_barrier_arrive(w->h, deadline, &w->round, &w->index, &err),
+                        err);
 }
 
 static int awaitstep(void *ctx, const struct timespec *deadline) {

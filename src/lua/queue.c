@@ -110,8 +110,8 @@ typedef struct pushing {
 static int pushstep(void *ctx, const struct timespec *deadline) {
   pushing *p = ctx;
   shmlua_error err;
-  return SHMLUA_OUTCOME(shmlua_queue_push(&p->u->as.queue, p->s, p->len, p->wait, deadline, &err),
-                        err);
+  return SHMLUA_OUTCOME(
+      shmlua_queue_push(&p->u->as.queue, p->s, p->len, p->wait, deadline, &err), err);
 }
 
 /* Each step, the first try too, under a guard of the queue's block: a truncated one

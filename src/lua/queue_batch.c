@@ -34,7 +34,6 @@ static int pushop(void *ctx, const struct timespec *deadline) {
   return shmlua_sync_guarded(p->u, pushstep, p, deadline);
 }
 
-
 /* The message t[k] (raw access): a string no longer than the queue takes, or an error. */
 static const char *message_at(lua_State *L, shmlua_syncud *u, lua_Integer k, size_t *len) {
   const char *s;

@@ -242,8 +242,8 @@ static const struct outcome {
   int code, calls;
   const char *word;
 } outcomes[] = {
-    {ETIMEDOUT, SHMLUA_ON_WAIT | SHMLUA_ON_LOCK | SHMLUA_ON_PUSH | SHMLUA_ON_POP |
-                    SHMLUA_ON_BARRIER,
+    {ETIMEDOUT,
+     SHMLUA_ON_WAIT | SHMLUA_ON_LOCK | SHMLUA_ON_PUSH | SHMLUA_ON_POP | SHMLUA_ON_BARRIER,
      "timeout"},
     {EBUSY, SHMLUA_ON_LOCK, "busy"},
     {ENOTRECOVERABLE, SHMLUA_ON_LOCK, "not recoverable"},

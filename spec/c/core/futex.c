@@ -44,7 +44,8 @@ static void alone(words *w) {
   struct timespec short_wait = {0, 50 * 1000000L}, deadline;
   double start = check_seconds();
   w->word = 5;
-  CHECK_ERRNO(CODE(shmlua_futex_wait(&w->word, 4, NULL, ERR)), EAGAIN); /* not the value: no sleep */
+  /* not the value: no sleep */
+  CHECK_ERRNO(CODE(shmlua_futex_wait(&w->word, 4, NULL, ERR)), EAGAIN);
   CHECK_ERRNO(CODE(shmlua_futex_wait(&w->word, 5, &short_wait, ERR)), ETIMEDOUT);
   CHECK(check_seconds() - start >= 0.049);
   CHECK_INT(shmlua_futex_wake(&w->word, 1), 0); /* nobody asleep */
@@ -55,7 +56,8 @@ static void alone(words *w) {
   CHECK_ERRNO(CODE(shmlua_sync_sleep(&w->word, 5, &w->sleepers, &deadline, ERR)), ETIMEDOUT);
   CHECK(check_seconds() - start >= 0.049);
   CHECK_INT(w->sleepers, 0);
-  CHECK_ERRNO(CODE(shmlua_sync_sleep(&w->word, 5, &w->sleepers, &deadline, ERR)), ETIMEDOUT); /* passed */
+  /* a deadline passed */
+  CHECK_ERRNO(CODE(shmlua_sync_sleep(&w->word, 5, &w->sleepers, &deadline, ERR)), ETIMEDOUT);
 }
 
 /* Waits (bounded) until *count, in shared memory, reaches want. */

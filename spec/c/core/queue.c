@@ -40,10 +40,12 @@ static void alone(shmlua_queue *h) {
   memset(big, 'b', sizeof big);
   CHECK_ERRNO(CODE(shmlua_queue_push(h, big, BYTES + 1, 0, NULL, ERR)), EMSGSIZE);
   CHECK_ERRNO(CODE(shmlua_queue_push(h, "one", 3, 0, NULL, ERR)), 0);
-  CHECK_ERRNO(CODE(shmlua_queue_push(h, "", 0, 0, NULL, ERR)), 0); /* an empty message is one */
+  /* an empty message is one */
+  CHECK_ERRNO(CODE(shmlua_queue_push(h, "", 0, 0, NULL, ERR)), 0);
   CHECK_ERRNO(CODE(shmlua_queue_push(h, "three", 5, 0, NULL, ERR)), 0);
   CHECK_INT(shmlua_queue_count(h), 3);
-  CHECK_ERRNO(CODE(shmlua_queue_pop(h, nowhere, NULL, &len, 0, NULL, ERR)), ENOMEM); /* it stays */
+  /* no buffer: it stays */
+  CHECK_ERRNO(CODE(shmlua_queue_pop(h, nowhere, NULL, &len, 0, NULL, ERR)), ENOMEM);
   CHECK_INT(shmlua_queue_count(h), 3);
   if (CHECK(CODE(shmlua_queue_pop(h, into, got, &len, 0, NULL, ERR)) == 0))
     CHECK(len == 3 && memcmp(got, "one", 3) == 0);
@@ -116,7 +118,8 @@ static void once(shmlua_queue *h, const shmlua_name *n) {
   CHECK_ERRNO(CODE(shmlua_queue_push(h, "held", 4, SHMLUA_QUEUE_ONCE, NULL, ERR)), 0);
   if (!CHECK(CODE(shmlua_queue_peek(h, &v, SHMLUA_QUEUE_ONCE, NULL, ERR)) == 0))
     return;
-  CHECK_ERRNO(CODE(shmlua_queue_pop(h, into, got, &len, SHMLUA_QUEUE_ONCE, NULL, ERR)), EDEADLK);
+  CHECK_ERRNO(CODE(shmlua_queue_pop(h, into, got, &len, SHMLUA_QUEUE_ONCE, NULL, ERR)),
+              EDEADLK);
   if ((pid = check_fork()) == 0) {
     shmlua_block b;
     shmlua_queue mine;
@@ -124,7 +127,8 @@ static void once(shmlua_queue *h, const shmlua_name *n) {
     if (!CHECK(shmlua_sync_block_attach(&b, &shmlua_queue_type, n, &err) == 0))
       check_child_exit();
     shmlua_queue_open(&mine, b.addr, b.size);
-    CHECK_ERRNO(CODE(shmlua_queue_pop(&mine, into, got, &len, SHMLUA_QUEUE_ONCE, NULL, ERR)), EBUSY);
+    CHECK_ERRNO(CODE(shmlua_queue_pop(&mine, into, got, &len, SHMLUA_QUEUE_ONCE, NULL, ERR)),
+                EBUSY);
     CHECK_ERRNO(CODE(shmlua_queue_push(&mine, "more", 4, SHMLUA_QUEUE_ONCE, NULL, ERR)), 0);
     shmlua_block_close(&b);
     check_child_exit();
@@ -133,7 +137,8 @@ static void once(shmlua_queue *h, const shmlua_name *n) {
   shmlua_queue_view_release(h, &v); /* takes "held" */
   if (CHECK(CODE(shmlua_queue_pop(h, into, got, &len, SHMLUA_QUEUE_ONCE, NULL, ERR)) == 0))
     CHECK(len == 4 && memcmp(got, "more", 4) == 0);
-  CHECK_ERRNO(CODE(shmlua_queue_pop(h, into, got, &len, SHMLUA_QUEUE_ONCE, NULL, ERR)), EAGAIN);
+  CHECK_ERRNO(CODE(shmlua_queue_pop(h, into, got, &len, SHMLUA_QUEUE_ONCE, NULL, ERR)),
+              EAGAIN);
 }
 
 int main(void) {

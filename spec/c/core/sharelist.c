@@ -171,7 +171,8 @@ static void strings(void) {
   CHECK_INT(slot, 16);
   s.len = SHMLUA_SL_MAX_SLOT;
   CHECK_FAILS(shmlua_sharelist_slot(&s, &slot, &err), err, EINVAL, "too long");
-  CHECK_FAILS(shmlua_sharelist_size(SIZE_MAX / 8, 8, &slot, &err), err, EOVERFLOW, "too large");
+  CHECK_FAILS(shmlua_sharelist_size(SIZE_MAX / 8, 8, &slot, &err), err, EOVERFLOW,
+              "too large");
 }
 
 int main(void) {
