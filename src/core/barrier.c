@@ -198,9 +198,9 @@ int shmlua_barrier_arrive(shmlua_barrier *h, const struct timespec *deadline, ui
   int rc = lock(b, deadline);
   if (rc != 0)
     return shmlua_failcode(err, rc, "barrier");
-  if (b->broken || (rc = join_locked(h)) != 0) {
+  if ((rc = b->broken ? EPIPE : join_locked(h)) != 0) {
     shmlua_mutex_unlock(&b->lock, NULL);
-    return shmlua_failcode(err, b->broken ? EPIPE : rc, "barrier");
+    return shmlua_failcode(err, rc, "barrier");
   }
   *round = b->generation;
   if ((m = member_of(h, getpid())) != NULL)
