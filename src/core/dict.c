@@ -50,7 +50,8 @@ typedef struct storing {
 /* Bytes of a value rewritten in its entry, word by logged word: 64 words and the entry's
    fields stay well within the undo log. */
 enum { IN_PLACE_MAX = 512 };
-_Static_assert(IN_PLACE_MAX / 8 + 16 <= SHMLUA_DICT_LOG_MAX, "an in-place rewrite outgrew the log");
+_Static_assert(IN_PLACE_MAX / 8 + 16 <= SHMLUA_DICT_LOG_MAX,
+               "an in-place rewrite outgrew the log");
 
 /* Rewrites the entry e in place when the new value fits its chunk closely and is small: no
    allocation, and each word of it logged like any other change. 0 if it does not apply. */
@@ -123,7 +124,8 @@ typedef struct adding {
   int *forcible;
 } adding;
 
-static void sum(const shmlua_dict_value *a, const shmlua_dict_value *b, shmlua_dict_value *out) {
+static void sum(const shmlua_dict_value *a, const shmlua_dict_value *b,
+                shmlua_dict_value *out) {
   if (a->type == SHMLUA_DICT_INTEGER && b->type == SHMLUA_DICT_INTEGER) {
     out->type = SHMLUA_DICT_INTEGER;
     out->as.integer = (int64_t)((uint64_t)a->as.integer + (uint64_t)b->as.integer);
@@ -152,8 +154,9 @@ static int incr_op(ctx *c, keyed *k, void *arg) {
     return EDOM;
   dict_get_value(e->type, value_of(e), 8, NULL, NULL, &old);
   sum(&old, a->n, a->out);
-  memcpy(&word, a->out->type == SHMLUA_DICT_INTEGER ? (void *)&a->out->as.integer
-                                                    : (void *)&a->out->as.number,
+  memcpy(&word,
+         a->out->type == SHMLUA_DICT_INTEGER ? (void *)&a->out->as.integer
+                                             : (void *)&a->out->as.number,
          8);
   set64(c, (uint64_t *)value_of(e), word);
   set32(c, &e->type, a->out->type);
@@ -162,8 +165,8 @@ static int incr_op(ctx *c, keyed *k, void *arg) {
 }
 
 int shmlua_dict_incr(shmlua_dict *h, const char *key, size_t klen, const shmlua_dict_value *n,
-                     const shmlua_dict_value *init, int64_t init_ttl_ms, shmlua_dict_value *out,
-                     int *forcible, shmlua_error *err) {
+                     const shmlua_dict_value *init, int64_t init_ttl_ms,
+                     shmlua_dict_value *out, int *forcible, shmlua_error *err) {
   adding a = {n, init, init_ttl_ms, out, forcible};
   *forcible = 0;
   return dict_with_key(h, key, klen, incr_op, &a, err);

@@ -68,7 +68,8 @@ static int flush_expired_op(ctx *c, void *arg) {
   return dict_walk(c, flush_one, arg);
 }
 
-int shmlua_dict_flush_expired(shmlua_dict *h, uint64_t max, uint64_t *freed, shmlua_error *err) {
+int shmlua_dict_flush_expired(shmlua_dict *h, uint64_t max, uint64_t *freed,
+                              shmlua_error *err) {
   flushing f = {max, 0};
   int rc = dict_each_shard(h, flush_expired_op, &f, err);
   *freed = f.freed;

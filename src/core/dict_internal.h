@@ -11,11 +11,11 @@
 #include "dict.h"
 
 enum {
-  FREE_BIT = 1,    /* in a chunk's size: the chunk is free */
-  FIRST = 8,       /* arena offset of the first chunk; 0 means none */
-  MIN_CHUNK = 16,  /* a free chunk's header and links */
-  MIN_SPLIT = 64,  /* a remainder smaller than this stays with the chunk taken */
-  LIST_HEAD = 16,  /* a list entry's value: head, tail, length */
+  FREE_BIT = 1,   /* in a chunk's size: the chunk is free */
+  FIRST = 8,      /* arena offset of the first chunk; 0 means none */
+  MIN_CHUNK = 16, /* a free chunk's header and links */
+  MIN_SPLIT = 64, /* a remainder smaller than this stays with the chunk taken */
+  LIST_HEAD = 16, /* a list entry's value: head, tail, length */
   /* A record of this width is not an old value but an entry's move to the head of the LRU
      list (dict_touch): offset is the entry's arena offset, old its neighbours before the move. */
   MOVE_RECORD = 16,
@@ -192,9 +192,8 @@ static inline node *node_at(ctx *c, uint32_t off) {
   node *n = (node *)chunk_at(c, off, NODE_HDR);
   if (!n)
     return NULL;
-  if ((n->size & FREE_BIT) || !value_fits(n->type, n->len) ||
-      n->type == SHMLUA_DICT_LIST || n->type == SHMLUA_DICT_BOOLEAN ||
-      NODE_HDR + n->len > size_of(n)) {
+  if ((n->size & FREE_BIT) || !value_fits(n->type, n->len) || n->type == SHMLUA_DICT_LIST ||
+      n->type == SHMLUA_DICT_BOOLEAN || NODE_HDR + n->len > size_of(n)) {
     c->bad = 1;
     return NULL;
   }
@@ -226,7 +225,8 @@ uint64_t dict_hash(const char *k, size_t n);
 uint32_t *dict_find(ctx *c, const char *key, uint32_t klen, uint32_t hash);
 entry *dict_lookup(ctx *c, keyed *k, uint32_t **slot, int stale);
 void dict_remove_at(ctx *c, uint32_t *slot, entry *e);
-int dict_put_entry(ctx *c, keyed *k, uint32_t *slot, const shmlua_dict_value *v, int64_t ttl_ms);
+int dict_put_entry(ctx *c, keyed *k, uint32_t *slot, const shmlua_dict_value *v,
+                   int64_t ttl_ms);
 
 /* ---- the LRU list and eviction (dict_lru.c) ---- */
 
@@ -240,13 +240,13 @@ int dict_evict(ctx *c, int *forced);
 
 uint64_t dict_value_len(const shmlua_dict_value *v);
 void dict_put_value(unsigned char *dst, const shmlua_dict_value *v);
-int dict_get_value(uint32_t type, const unsigned char *src, uint64_t len, shmlua_dict_reserve reserve,
-              void *ud, shmlua_dict_value *out);
+int dict_get_value(uint32_t type, const unsigned char *src, uint64_t len,
+                   shmlua_dict_reserve reserve, void *ud, shmlua_dict_value *out);
 
 /* ---- running operations on locked shards (dict_shard.c) ---- */
 
-int dict_with_key(shmlua_dict *h, const char *key, size_t klen, int (*op)(ctx *, keyed *, void *),
-             void *arg, shmlua_error *err);
+int dict_with_key(shmlua_dict *h, const char *key, size_t klen,
+                  int (*op)(ctx *, keyed *, void *), void *arg, shmlua_error *err);
 int dict_each_shard(shmlua_dict *h, int (*op)(ctx *, void *), void *arg, shmlua_error *err);
 int dict_walk(ctx *c, int (*visit)(ctx *, entry *, void *), void *arg);
 

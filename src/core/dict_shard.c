@@ -74,8 +74,8 @@ static int fail_for(shmlua_error *err, int rc) {
   }
 }
 
-int dict_with_key(shmlua_dict *h, const char *key, size_t klen, int (*op)(ctx *, keyed *, void *),
-                    void *arg, shmlua_error *err) {
+int dict_with_key(shmlua_dict *h, const char *key, size_t klen,
+                  int (*op)(ctx *, keyed *, void *), void *arg, shmlua_error *err) {
   uint64_t hash = dict_hash(key, klen);
   keyed k = {key, (uint32_t)klen, (uint32_t)hash};
   ctx c;

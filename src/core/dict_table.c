@@ -62,7 +62,7 @@ void dict_remove_at(ctx *c, uint32_t *slot, entry *e) {
 /* Writes a new entry for k holding v (or a new empty list) in place of any old one. ENOMEM
    when it does not fit now, E2BIG when it never can; everything undone then. */
 int dict_put_entry(ctx *c, keyed *k, uint32_t *slot, const shmlua_dict_value *v,
-                     int64_t ttl_ms) {
+                   int64_t ttl_ms) {
   uint64_t vlen = v->type == SHMLUA_DICT_LIST ? LIST_HEAD : dict_value_len(v);
   uint64_t need = ALIGN8(ENTRY_HDR + value_offset(k->klen) + vlen);
   uint32_t off;

@@ -35,7 +35,7 @@ void dict_put_value(unsigned char *dst, const shmlua_dict_value *v) {
 }
 
 int dict_get_value(uint32_t type, const unsigned char *src, uint64_t len,
-                     shmlua_dict_reserve reserve, void *ud, shmlua_dict_value *out) {
+                   shmlua_dict_reserve reserve, void *ud, shmlua_dict_value *out) {
   void *dst;
   out->type = (shmlua_dict_vtype)type;
   switch (type) {
