@@ -52,7 +52,8 @@ static uint32_t shard_of(const shmlua_dict *h, uint64_t hash) {
   return (uint32_t)(hash >> 32) & (h->nshards - 1);
 }
 
-static int fail_for(shmlua_error *err, int rc) {
+/* -1 with err: the code rc an operation returned, with the words dict.h gives it. */
+static int fail_with_message(shmlua_error *err, int rc) {
   switch (rc) {
   case ENOENT:
     return shmlua_failf(err, rc, "not found");
@@ -74,6 +75,8 @@ static int fail_for(shmlua_error *err, int rc) {
   }
 }
 
+/* Runs op on key's shard, locked: undoes what a failing op left changed and frees the
+   garbage after a success. 0, or -1 with err. */
 int dict_with_key(shmlua_dict *h, const char *key, size_t klen,
                   int (*op)(ctx *, keyed *, void *), void *arg, shmlua_error *err) {
   uint64_t hash = dict_hash(key, klen);
@@ -84,7 +87,7 @@ int dict_with_key(shmlua_dict *h, const char *key, size_t klen,
     return shmlua_failf(err, EINVAL, "key of %zu bytes (1..%u allowed)", klen,
                         SHMLUA_DICT_KEY_MAX);
   if ((rc = lock_shard(h, shard_of(h, hash), &c)) != 0)
-    return fail_for(err, rc);
+    return fail_with_message(err, rc);
   rc = op(&c, &k, arg);
   if (c.nlog) { /* a failure left changes */
     dict_undo(&c);
@@ -95,7 +98,7 @@ int dict_with_key(shmlua_dict *h, const char *key, size_t klen,
   if (rc == 0 && c.s->garbage)
     rc = dict_collect(&c);
   unlock_shard(&c);
-  return rc ? fail_for(err, rc) : 0;
+  return rc ? fail_with_message(err, rc) : 0;
 }
 
 /* Runs op on every shard in turn, each locked; stops at the first failure. */
@@ -104,13 +107,13 @@ int dict_each_shard(shmlua_dict *h, int (*op)(ctx *, void *), void *arg, shmlua_
     ctx c;
     int rc = lock_shard(h, i, &c);
     if (rc != 0)
-      return fail_for(err, rc);
+      return fail_with_message(err, rc);
     rc = op(&c, arg);
     if (rc == 0 && c.s->garbage)
       rc = dict_collect(&c);
     unlock_shard(&c);
     if (rc != 0)
-      return rc == ENOMEM ? shmlua_fail(err, rc, "listing keys") : fail_for(err, rc);
+      return rc == ENOMEM ? shmlua_fail(err, rc, "listing keys") : fail_with_message(err, rc);
   }
   return 0;
 }

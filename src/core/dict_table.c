@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <string.h>
 
+/* A key's hash: its low 32 bits pick the bucket (and are kept in the entry), its high 32 bits
+   the shard. */
 uint64_t dict_hash(const char *k, size_t n) {
   uint64_t h = 0x9e3779b97f4a7c15ull ^ n, w;
   for (; n >= 8; k += 8, n -= 8) {
