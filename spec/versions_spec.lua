@@ -46,6 +46,41 @@ describe("numbers without native integers (5.1, 5.2, LuaJIT)", function()
   end)
 end)
 
+describe("iterating views", function()
+  -- ipairs follows __index from 5.3 on and takes __ipairs on 5.2; pairs takes __pairs from
+  -- 5.2 on. 5.1's and LuaJIT's (Debian's is built without LUAJIT_ENABLE_LUA52COMPAT) take
+  -- neither and refuse a userdata: a numeric for over #v walks a view on every Lua.
+  it("walks buf, arrays and lists with ipairs and pairs where this Lua allows, #v always",
+    function()
+      local m = block(4)
+      m.buf:write(1, "\1\2\3\4")
+      local l = assert(shm.list({ 1, 2, 3, 4 }))
+      l:unlink()
+      for _, v in ipairs({ m.buf, m:array("uint8"), l }) do
+        local seen = {}
+        for i = 1, #v do seen[i] = v[i] end
+        assert.same({ 1, 2, 3, 4 }, seen)
+        for _, iterate in ipairs({ ipairs, pairs }) do
+          local walks = H.lua_version ~= "5.1" and H.lua_version ~= "luajit"
+          local ok, got = pcall(function()
+            local t = {}
+            for i, x in iterate(v) do t[i] = x end
+            return t
+          end)
+          if walks then
+            assert.is_true(ok, got)
+            assert.same({ 1, 2, 3, 4 }, got)
+          else
+            assert.is_false(ok)
+            assert.matches("table expected, got userdata", got)
+          end
+        end
+      end
+      l:close()
+      m:close()
+    end)
+end)
+
 describe("element access", function()
   -- Under LuaJIT these loops are compiled traces over FFI; a block closed after the loop got
   -- hot must still raise, never be read.

@@ -604,6 +604,7 @@ void shmlua_open_array(lua_State *L) {
                                          {"__len", array_len},
                                          {"__tostring", array_tostring},
                                          {"__pairs", shmlua_sequence_pairs},
+                                         {"__ipairs", shmlua_sequence_pairs},
                                          {NULL, NULL}};
   static const luaL_Reg methods[] = {
       {"fill", array_fill},   {"totable", array_totable},   {"set", array_set},

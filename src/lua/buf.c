@@ -180,6 +180,7 @@ void shmlua_open_buf(lua_State *L) {
                                          {"__len", buf_len},
                                          {"__tostring", buf_tostring},
                                          {"__pairs", shmlua_sequence_pairs},
+                                         {"__ipairs", shmlua_sequence_pairs},
                                          {NULL, NULL}};
   static const luaL_Reg methods[] = {{"sub", buf_sub},     {"byte", buf_byte},
                                      {"write", buf_write}, {"fill", buf_fill},
