@@ -2,27 +2,29 @@
 -- types become Lua functions that read and write the block through FFI, so a loop over a
 -- block compiles to loads and stores instead of calls into C. Compiled into shm.so (src/lua/
 -- jit.c) and run by luaopen_shm under LuaJIT:
---   jit(bufmt, arraymt) -> track, closed
--- The C side calls track(view, block, addr, size, readonly [, offset, count, dtype, stride])
--- for each buf or array it makes (views of views too: strided, reversed, reshaped), and closed(block) when it closes a block. The metatables' C
+--   jit(bufmt, arraymt) -> track
+-- The C side calls track(view, block, live, size, readonly [, offset, count, dtype, stride])
+-- for each buf or array it makes (views of views too: strided, reversed, reshaped); live is
+-- where the block keeps its address while it may be used (block.h), NULL once closed or once
+-- a page was found gone (fault.h: the SIGBUS handler clears it). The metatables' C
 -- metamethods stay the slow path: everything this code does not handle itself (a closed or
 -- read-only block, an index out of range or not an integer, a value that does not fit, a
 -- method name, an object C did not make) goes to them, so messages and errors are the C ones.
 --
--- Why a table per block instead of reading the C struct: the JIT hoists loads from Lua tables
--- out of a loop that stores into the block (FFI stores cannot change a table), not loads from
--- C memory, which such a store might alias. A closed block's table says addr = false at once.
--- A compiled loop keeps what it hoisted only while it runs no other code: a call into C (such
--- as close) leaves the trace, and LuaJIT runs no finalizer on a trace.
+-- What the JIT hoists out of a loop: loads from Lua tables (FFI stores cannot change one), and
+-- the load of the live address, a pointer, which no element store can alias (LuaJIT tells
+-- FFI memory apart by type). So a compiled loop checks it once, when it starts: one that
+-- closes its block calls into C, which leaves the trace; one running when another process
+-- truncates the block completes over pages of zeros (fault.h) and the next access raises.
 local ffi = require "ffi"
 
 local bufmt, arraymt = ...
 
-local u8p = ffi.typeof("uint8_t *")
+local u8pp = ffi.typeof("uint8_t **")
 local bit = require "bit"
 local cast, floor, band, tobit, type = ffi.cast, math.floor, bit.band, bit.tobit, type
 
--- block userdata -> { addr = uint8_t * (false once closed), size, ro }
+-- block userdata -> { live = uint8_t ** (its address, NULL once unusable), size, ro }
 local blocks = setmetatable({}, { __mode = "k" })
 -- buf or array userdata -> { b = its block's table [, p, step, count, t] }; only views C made
 local views = setmetatable({}, { __mode = "k" })
@@ -42,23 +44,18 @@ local int64, uint64 = ffi.typeof("int64_t"), ffi.typeof("uint64_t")
 -- strided or reversed), and p, a pointer of its dtype's type one step before element 1, so
 -- that element i is p[i * step] (p[i] when step is 1: no i - 1 in the loop). The JIT
 -- specialises the loop on p's type, so one line serves every dtype.
-local function track(view, block, addr, size, ro, off, count, t, stride)
+local function track(view, block, live, size, ro, off, count, t, stride)
   local b = blocks[block]
   if not b then
-    b = { addr = cast(u8p, addr), size = size, ro = ro }
+    b = { live = cast(u8pp, live), size = size, ro = ro }
     blocks[block] = b
   end
   local v = { b = b }
   if t then
     local step = stride / sizes[t]
-    v.p, v.step, v.count, v.t = cast(ptrs[t], b.addr + off) - step, step, count, t
+    v.p, v.step, v.count, v.t = cast(ptrs[t], b.live[0] + off) - step, step, count, t
   end
   views[view] = v
-end
-
-local function closed(block)
-  local b = blocks[block]
-  if b then b.addr = false end
 end
 
 -- Whether i is an integer in 1..n. A loop's index is an integer in the trace: with n below
@@ -76,8 +73,8 @@ bufmt.__index = function(u, i)
   local v = views[u]
   if v and type(i) == "number" then
     local b = v.b
-    local addr = b.addr
-    if addr and within(i, b.size) then
+    local addr = b.live[0]
+    if addr ~= nil and within(i, b.size) then
       return addr[i - 1]
     end
   end
@@ -88,10 +85,10 @@ bufmt.__newindex = function(u, i, x)
   local v = views[u]
   if v and type(i) == "number" and type(x) == "number" then
     local b = v.b
-    local addr = b.addr
+    local addr = b.live[0]
     -- band(x, 255) == x: x is an integer in 0..255 (anything else rounds or wraps); it folds
     -- away for a value the loop computed as band(i, 255) or i % 256
-    if addr and not b.ro and within(i, b.size) and band(x, 255) == x then
+    if addr ~= nil and not b.ro and within(i, b.size) and band(x, 255) == x then
       addr[i - 1] = x
       return
     end
@@ -104,7 +101,7 @@ local function element(u, i, writing)
   local v = views[u]
   if not v or type(i) ~= "number" or not v.p then return nil end
   local b = v.b
-  if not b.addr or (writing and b.ro) or not within(i, v.count) then
+  if b.live[0] == nil or (writing and b.ro) or not within(i, v.count) then
     return nil
   end
   local step = v.step
@@ -149,4 +146,4 @@ arraymt.__newindex = function(u, i, x)
   return carraynewindex(u, i, x)
 end
 
-return track, closed
+return track

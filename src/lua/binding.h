@@ -44,11 +44,10 @@ void shmlua_open_watch(lua_State *L);
 void shmlua_open_jit(lua_State *L); /* after buf and array: LuaJIT's FFI element access */
 /* Under LuaJIT (jit.c; nothing elsewhere): tells the FFI element access of a new view at
    index view (a buf: dtype -1; an array: its 0-based dtype, byte offset of element 1, count
-   and byte stride) of the block userdata at index block, and that the block at index block
-   was closed. */
+   and byte stride) of the block userdata at index block. The FFI code checks the block's
+   live address before each access, which close and a lost page clear (fault.h). */
 void shmlua_jit_track(lua_State *L, int view, int block, int dtype, size_t offset,
                       size_t count, ptrdiff_t stride);
-void shmlua_jit_closed(lua_State *L, int block);
 void shmlua_open_pool(lua_State *L); /* shm.pool, from lua/shm/pool.lua */
 void shmlua_open_inspect(lua_State *L);
 void shmlua_open_help(lua_State *L);
