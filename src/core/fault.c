@@ -55,31 +55,41 @@ static struct sigaction previous;
 static pthread_once_t installed = PTHREAD_ONCE_INIT;
 static uintptr_t page_size; /* read once at install: sysconf is no call for a handler */
 
-/* The watched blocks (fault.h), in free slots the handler scans without a lock. */
+/* The watched blocks (fault.h), in slots the handler scans without a lock; none at or past
+   watched_top was ever used, so where nothing is watched (any Lua but LuaJIT) closing a
+   block scans nothing. */
 static shmlua_block *_Atomic watched[SHMLUA_WATCH_MAX];
+static _Atomic size_t watched_top;
 
 int shmlua_fault_watch(shmlua_block *b) {
   for (size_t k = 0; k < SHMLUA_WATCH_MAX; k++) {
     shmlua_block *expected = NULL;
     if (atomic_load(&watched[k]) == b)
       return 0;
-    if (atomic_compare_exchange_strong(&watched[k], &expected, b))
+    if (atomic_compare_exchange_strong(&watched[k], &expected, b)) {
+      size_t top = atomic_load(&watched_top);
+      while (top <= k && !atomic_compare_exchange_weak(&watched_top, &top, k + 1)) {
+      }
       return 0;
+    }
   }
   return -1;
 }
 
 void shmlua_fault_unwatch(shmlua_block *b) {
-  for (size_t k = 0; k < SHMLUA_WATCH_MAX; k++) {
-    shmlua_block *expected = b;
-    atomic_compare_exchange_strong(&watched[k], &expected, NULL);
-  }
+  size_t top = atomic_load(&watched_top);
+  for (size_t k = 0; k < top; k++)
+    if (atomic_load(&watched[k]) == b) {
+      shmlua_block *expected = b;
+      atomic_compare_exchange_strong(&watched[k], &expected, NULL);
+    }
 }
 
 /* An unguarded access to a watched block found no memory at addr: a private zero page over
    it lets the access complete; the block is marked (fault.h). Whether that was done. */
 static int lose_page(uintptr_t addr) {
-  for (size_t k = 0; k < SHMLUA_WATCH_MAX; k++) {
+  size_t top = atomic_load(&watched_top);
+  for (size_t k = 0; k < top; k++) {
     shmlua_block *b = atomic_load(&watched[k]);
     if (b && b->addr && addr - (uintptr_t)b->addr < b->size) {
       void *page = (void *)(addr & ~(page_size - 1));
