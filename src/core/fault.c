@@ -4,6 +4,7 @@
 #endif
 #include "fault.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -93,8 +94,11 @@ static int lose_page(uintptr_t addr) {
     shmlua_block *b = atomic_load(&watched[k]);
     if (b && b->addr && addr - (uintptr_t)b->addr < b->size) {
       void *page = (void *)(addr & ~(page_size - 1));
-      if (mmap(page, page_size, b->readonly ? PROT_READ : PROT_READ | PROT_WRITE,
-               MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED)
+      int saved = errno; /* the interrupted code's */
+      void *zeros = mmap(page, page_size, b->readonly ? PROT_READ : PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+      errno = saved;
+      if (zeros == MAP_FAILED)
         return 0;
       if (!b->lost)
         b->lost = addr - (uintptr_t)b->addr + 1;
