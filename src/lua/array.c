@@ -63,7 +63,7 @@ array *shmlua_checkarray(lua_State *L, int arg) {
 
 static inline unsigned char *elements(lua_State *L, const array *a, int writing) {
   const shmlua_block *b = a->b;
-  if (b->addr && !(writing && b->readonly)) /* the common case, without a call */
+  if (b->live && !(writing && b->readonly)) /* the common case (open, whole), without a call */
     return b->addr + a->offset;
   return shmlua_blockaddr(L, b, writing) + a->offset;
 }
@@ -607,6 +607,7 @@ void shmlua_open_array(lua_State *L) {
                                          {"__len", array_len},
                                          {"__tostring", array_tostring},
                                          {"__pairs", shmlua_sequence_pairs},
+                                         {"__ipairs", shmlua_sequence_pairs},
                                          {NULL, NULL}};
   static const luaL_Reg methods[] = {
       {"fill", array_fill},   {"totable", array_totable},   {"set", array_set},

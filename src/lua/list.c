@@ -386,6 +386,7 @@ void shmlua_open_list(lua_State *L) {
                                          {"__len", list_len},
                                          {"__tostring", list_tostring},
                                          {"__pairs", shmlua_sequence_pairs},
+                                         {"__ipairs", shmlua_sequence_pairs},
                                          {"__close", list_release},
                                          {NULL, NULL}};
   static const luaL_Reg methods[] = {{"count", list_count}, {"index", list_indexof},
