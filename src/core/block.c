@@ -21,12 +21,14 @@ enum { RANDOM_NAME_TRIES = 100 };
 
 static void mark_closed(shmlua_block *b) {
   b->addr = NULL;
+  b->live = NULL;
+  b->lost = 0;
   b->size = 0;
   b->readonly = false;
   b->lazy = false;
 }
 
-static int reserve(int fd, size_t size, bool lazy) {
+static int allocate_backing(int fd, size_t size, bool lazy) {
   if (lazy)
     return ftruncate(fd, (off_t)size) == 0 ? 0 : errno;
 #if defined(__APPLE__)
@@ -46,6 +48,8 @@ static int map(shmlua_block *b, int fd, size_t size, bool readonly) {
   if (addr == MAP_FAILED)
     return errno;
   b->addr = addr;
+  b->live = addr;
+  b->lost = 0;
   b->size = size;
   b->readonly = readonly;
   shmlua_fault_install(); /* before anyone can touch it */
@@ -105,7 +109,7 @@ int shmlua_block_create(shmlua_block *b, const shmlua_name *name, size_t size,
   if (rc == 0)
     record_creator(fd);
   if (rc == 0)
-    rc = reserve(fd, size, opts->lazy);
+    rc = allocate_backing(fd, size, opts->lazy);
   if (rc == 0)
     rc = map(b, fd, size, false);
   close(fd);
@@ -171,6 +175,8 @@ int shmlua_block_attach(shmlua_block *b, const shmlua_name *name, bool readonly,
 }
 
 void shmlua_block_close(shmlua_block *b) {
+  b->live = NULL; /* unguarded accesses stop before the memory goes */
+  shmlua_fault_unwatch(b);
   if (b->addr)
     munmap(b->addr, b->size);
   b->addr = NULL; /* name and size stay readable */

@@ -6,7 +6,7 @@
 
 #include "sync_wait.h"
 
-static int check(const void *bytes, size_t size, shmlua_error *err) {
+static int check_layout(const void *bytes, size_t size, shmlua_error *err) {
   const shmlua_cond_block *c = bytes;
   shmlua_name name;
   size_t len;
@@ -18,7 +18,7 @@ static int check(const void *bytes, size_t size, shmlua_error *err) {
 }
 
 const shmlua_sync_type shmlua_cond_type = {SHMLUA_KIND_COND, "cond", sizeof(shmlua_cond_block),
-                                         check};
+                                         check_layout};
 
 int shmlua_cond_init(void *addr, const void *arg, shmlua_error *err) {
   shmlua_cond_block *c = addr;
@@ -31,8 +31,9 @@ uint32_t shmlua_cond_seq(const shmlua_cond_block *c) {
   return __atomic_load_n(&c->seq, __ATOMIC_SEQ_CST);
 }
 
-int shmlua_cond_sleep(shmlua_cond_block *c, uint32_t seq, const struct timespec *deadline) {
-  return shmlua_sync_sleep(&c->seq, seq, &c->sleepers, deadline);
+int shmlua_cond_sleep(shmlua_cond_block *c, uint32_t seq, const struct timespec *deadline,
+                      shmlua_error *err) {
+  return shmlua_sync_sleep(&c->seq, seq, &c->sleepers, deadline, err);
 }
 
 void shmlua_cond_signal(shmlua_cond_block *c, int n) {

@@ -17,10 +17,13 @@ shmlua_block *shmlua_checkblock(lua_State *L, int arg) {
 }
 
 unsigned char *shmlua_blockaddr(lua_State *L, const shmlua_block *b, int writing) {
+  shmlua_fault lost;
   if (!b->addr)
     luaL_error(L, "block '%s' is closed", shmlua_pushname(L, &b->name));
   if (writing && b->readonly)
     luaL_error(L, "block '%s' is read-only", shmlua_pushname(L, &b->name));
+  if (shmlua_block_lost(b, &lost)) /* pages of zeros stand where memory was (fault.h) */
+    shmlua_faulterror(L, &lost);
   return b->addr;
 }
 
@@ -47,17 +50,17 @@ int shmlua_accesserror(lua_State *L, const shmlua_block *b) {
 /* Below this, bytes are copied to the C stack under a guard, then pushed. */
 enum { SMALL_COPY = 256 };
 
-typedef struct pushing {
+typedef struct block_bytes {
   const shmlua_block *b;
   const void *p;
   size_t n;
   shmlua_fault fault;
-} pushing;
+} block_bytes;
 
 #if SHMLUA_PUSH_COLLECTS_FIRST
 /* There lua_pushlstring may collect before it copies, and a finalizer then run may close the
    block: large bytes go through memory of ours, filled after the allocation that may collect. */
-static void push_large(lua_State *L, pushing *w) {
+static void push_large(lua_State *L, block_bytes *w) {
   char *copy = lua_newuserdata(L, w->n);
   shmlua_blockaddr(L, w->b, 0); /* closed meanwhile: raises; open: p is still mapped */
   if (shmlua_guarded_copy(copy, w->p, w->n, w->b, NULL, &w->fault) != 0)
@@ -72,7 +75,7 @@ static void push_large(lua_State *L, pushing *w) {
    memory error in its allocation would leave the guard up, so this runs in a protected call
    that pops the guard itself before the error goes on. */
 static int push_guarded(lua_State *L) {
-  pushing *w = lua_touserdata(L, 1);
+  block_bytes *w = lua_touserdata(L, 1);
   shmlua_guard g;
   SHMLUA_GUARD_BEGIN(g, w->b, NULL)
   lua_pushlstring(L, w->p, w->n);
@@ -81,7 +84,7 @@ static int push_guarded(lua_State *L) {
   return g.fault.block ? 0 : 1;
 }
 
-static void push_large(lua_State *L, pushing *w) {
+static void push_large(lua_State *L, block_bytes *w) {
   shmlua_guard *outer = shmlua_guard_current;
   lua_pushcfunction(L, push_guarded);
   lua_pushlightuserdata(L, w);
@@ -95,7 +98,7 @@ static void push_large(lua_State *L, pushing *w) {
 #endif
 
 void shmlua_pushblockbytes(lua_State *L, const shmlua_block *b, const void *p, size_t n) {
-  pushing w = {b, p, n, {NULL, 0}};
+  block_bytes w = {b, p, n, {NULL, 0}};
   if (n <= SMALL_COPY) {
     char copy[SMALL_COPY];
     if (shmlua_guarded_copy(copy, p, n, b, NULL, &w.fault) != 0)
@@ -147,7 +150,6 @@ static int block_attach(lua_State *L) {
 
 static int block_close(lua_State *L) {
   shmlua_block_close(shmlua_checkblock(L, 1));
-  shmlua_jit_closed(L, 1);
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -155,7 +157,6 @@ static int block_close(lua_State *L) {
 /* __gc and __close: silent, and never unlink. */
 static int block_release(lua_State *L) {
   shmlua_block_close(shmlua_checkblock(L, 1));
-  shmlua_jit_closed(L, 1);
   return 0;
 }
 

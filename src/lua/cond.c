@@ -31,7 +31,7 @@ static shmlua_syncud *checkcond(lua_State *L) {
 }
 
 /* Ties the cond on top of the stack to the mutex at arg. */
-static void link(lua_State *L, int arg) {
+static void tie_to_mutex(lua_State *L, int arg) {
   lua_pushvalue(L, arg);
   lua_setiuservalue(L, -2, SHMLUA_SYNC_UV_LINK);
 }
@@ -41,7 +41,7 @@ static int cond_create(lua_State *L) {
   int n = shmlua_sync_create(L, &cond_class, 2, 3, NULL, sizeof(shmlua_cond_block),
                              shmlua_cond_init, &m->block.name);
   if (n == 1)
-    link(L, 1);
+    tie_to_mutex(L, 1);
   return n;
 }
 
@@ -68,7 +68,7 @@ static int cond_attach(lua_State *L) {
     return luaL_argerror(L, 2, lua_pushfstring(L, "cond '%s' goes with mutex '%s'",
                                                shmlua_name_user(&name),
                                                shmlua_name_user(&recorded)));
-  link(L, 2);
+  tie_to_mutex(L, 2);
   return 1;
 }
 
@@ -89,17 +89,20 @@ static int seqstep(void *ctx, const struct timespec *deadline) {
 
 static int sleepstep(void *ctx, const struct timespec *deadline) {
   sleeping *s = ctx;
-  return shmlua_cond_sleep(condof(s->c), s->seq, deadline);
+  shmlua_error err;
+  return SHMLUA_OUTCOME(shmlua_cond_sleep(condof(s->c), s->seq, deadline, &err), err);
 }
 
 static int unlockstep(void *m, const struct timespec *deadline) {
+  shmlua_error err;
   (void)deadline;
-  return shmlua_mutex_unlock(shmlua_mutex_of(m));
+  return SHMLUA_OUTCOME(shmlua_mutex_unlock(shmlua_mutex_of(m), &err), err);
 }
 
 static int relockstep(void *m, const struct timespec *deadline) {
+  shmlua_error err;
   (void)deadline;
-  return shmlua_mutex_lock(shmlua_mutex_of(m), NULL);
+  return SHMLUA_OUTCOME(shmlua_mutex_lock(shmlua_mutex_of(m), NULL, &err), err);
 }
 
 typedef struct signalling {
@@ -141,6 +144,7 @@ static int cond_wait(lua_State *L) {
   struct timespec deadline;
   const struct timespec *d = shmlua_opttimeout(L, 2, &deadline);
   sleeping s;
+  const char *word;
   int rc, n;
   s.c = checkcond(L);
   lua_getiuservalue(L, 1, SHMLUA_SYNC_UV_LINK);
@@ -167,12 +171,12 @@ static int cond_wait(lua_State *L) {
   shmlua_checkinterrupt(L); /* Ctrl-C during the relock: LuaJIT runs no hook at our return */
   if (rc == SHMLUA_SYNC_CLOSED || rc == SHMLUA_SYNC_FAULT)
     return shmlua_sync_error(L, s.c, rc);
-  if (rc != ETIMEDOUT || !lua_toboolean(L, 2))
+  if (!(word = shmlua_sync_word(rc, SHMLUA_ON_WAIT)) || !lua_toboolean(L, 2))
     return n;
   /* timed out, and the mutex is held again: nil, "timeout" [, "owner-died"] */
   luaL_pushfail(L);
   lua_replace(L, 2);
-  lua_pushliteral(L, "timeout");
+  lua_pushstring(L, word);
   lua_insert(L, 3);
   return n + 1;
 }

@@ -12,37 +12,26 @@ enum { CHUNK = 64, FIRST_BUFFER = 64 * 1024 };
 
 static const shmlua_synclass *queue_class;
 
-typedef struct pushing {
+typedef struct push_many_request {
   shmlua_syncud *u;
   const shmlua_queue_message *m;
   size_t count, pushed;
-} pushing;
+} push_many_request;
 
 static int pushstep(void *ctx, const struct timespec *deadline) {
-  pushing *p = ctx;
-  return shmlua_queue_push_many(&p->u->as.queue, p->m, p->count, &p->pushed, 1, deadline);
+  push_many_request *p = ctx;
+  shmlua_error err;
+  return SHMLUA_OUTCOME(
+      shmlua_queue_push_many(&p->u->as.queue, p->m, p->count, &p->pushed, 1, deadline, &err),
+      err);
 }
 
 /* Each step of the wait under a guard of the queue's block: a truncated one raises. */
 static int pushop(void *ctx, const struct timespec *deadline) {
-  pushing *p = ctx;
+  push_many_request *p = ctx;
   if (!p->u->block.addr)
     return SHMLUA_SYNC_CLOSED;
   return shmlua_sync_guarded(p->u, pushstep, p, deadline);
-}
-
-/* Why a batch stopped short, as push and pop say it. */
-static const char *reason(int rc) {
-  switch (rc) {
-  case EAGAIN:
-    return "full";
-  case ETIMEDOUT:
-    return "timeout";
-  case EPIPE:
-    return "closed";
-  default:
-    return NULL;
-  }
 }
 
 /* The message t[k] (raw access): a string no longer than the queue takes, or an error. */
@@ -64,18 +53,17 @@ int shmlua_queue_push_batch(lua_State *L, shmlua_syncud *u, size_t n, shmlua_bat
   shmlua_queue_message batch[CHUNK];
   size_t done = 0;
   while (done < n) {
-    pushing p = {u, batch, n - done < CHUNK ? n - done : CHUNK, 0};
+    push_many_request p = {u, batch, n - done < CHUNK ? n - done : CHUNK, 0};
     int rc;
     for (size_t k = 0; k < p.count; k++)
       at(L, ctx, done + k, &batch[k]);
     while (p.count > 0) {
       if ((rc = shmlua_sync_wait(L, pushop, &p, d, 1, NULL)) != 0) {
-        if (!reason(rc))
-          return shmlua_sync_error(L, u, rc);
-        if (done == 0)
-          return shmlua_sync_fail(L, reason(rc));
+        const char *why = shmlua_sync_word(rc, SHMLUA_ON_PUSH);
+        if (!why || done == 0)
+          return shmlua_sync_result(L, u, rc, SHMLUA_ON_PUSH);
         lua_pushinteger(L, (lua_Integer)done);
-        lua_pushstring(L, reason(rc));
+        lua_pushstring(L, why);
         return 2;
       }
       done += p.pushed;
@@ -126,20 +114,22 @@ static int queue_push_many(lua_State *L) {
   return shmlua_queue_push_batch(L, s.u, n, string_at, &s, d);
 }
 
-typedef struct popping {
+typedef struct pop_many_request {
   shmlua_syncud *u;
   void *buffer;
   size_t capacity, max, count, total;
-} popping;
+} pop_many_request;
 
 static int popstep(void *ctx, const struct timespec *deadline) {
-  popping *p = ctx;
-  return shmlua_queue_pop_many(&p->u->as.queue, p->max, p->buffer, p->capacity, &p->count,
-                               &p->total, 1, deadline);
+  pop_many_request *p = ctx;
+  shmlua_error err;
+  return SHMLUA_OUTCOME(shmlua_queue_pop_many(&p->u->as.queue, p->max, p->buffer, p->capacity,
+                                              &p->count, &p->total, 1, deadline, &err),
+                        err);
 }
 
 static int popop(void *ctx, const struct timespec *deadline) {
-  popping *p = ctx;
+  pop_many_request *p = ctx;
   if (!p->u->block.addr)
     return SHMLUA_SYNC_CLOSED;
   return shmlua_sync_guarded(p->u, popstep, p, deadline);
@@ -162,7 +152,7 @@ static void *record_buffer(lua_State *L, size_t size, size_t *capacity) {
 }
 
 int shmlua_queue_pop_batch(lua_State *L, shmlua_syncud *u, shmlua_popped *out) {
-  popping p = {u, NULL, 0, 0, 0, FIRST_BUFFER};
+  pop_many_request p = {u, NULL, 0, 0, 0, FIRST_BUFFER};
   struct timespec deadline;
   const struct timespec *d;
   lua_Integer n;
@@ -179,11 +169,8 @@ int shmlua_queue_pop_batch(lua_State *L, shmlua_syncud *u, shmlua_popped *out) {
       break;
     lua_pop(L, 1); /* p.total: what the first record needs */
   }
-  if (rc != 0) {
-    if (!reason(rc))
-      return shmlua_sync_error(L, u, rc);
-    return shmlua_sync_fail(L, reason(rc));
-  }
+  if (rc != 0)
+    return shmlua_sync_result(L, u, rc, SHMLUA_ON_POP);
   out->records = p.buffer;
   out->total = p.total;
   out->count = p.count;

@@ -18,8 +18,10 @@ static int valuestep(void *u, const struct timespec *deadline) {
 }
 
 static int trystep(void *u, const struct timespec *deadline) {
+  shmlua_error err;
   (void)deadline;
-  return shmlua_semaphore_tryacquire((void *)((shmlua_syncud *)u)->block.addr);
+  return SHMLUA_OUTCOME(
+      shmlua_semaphore_tryacquire((void *)((shmlua_syncud *)u)->block.addr, &err), err);
 }
 
 typedef struct releasing {
@@ -29,12 +31,15 @@ typedef struct releasing {
 
 static int releasestep(void *ctx, const struct timespec *deadline) {
   releasing *r = ctx;
+  shmlua_error err;
   (void)deadline;
-  return shmlua_semaphore_release((void *)r->u->block.addr, r->n);
+  return SHMLUA_OUTCOME(shmlua_semaphore_release((void *)r->u->block.addr, r->n, &err), err);
 }
 
 static int acquirestep(void *u, const struct timespec *deadline) {
-  return shmlua_semaphore_acquire((void *)((shmlua_syncud *)u)->block.addr, deadline);
+  shmlua_error err;
+  return SHMLUA_OUTCOME(
+      shmlua_semaphore_acquire((void *)((shmlua_syncud *)u)->block.addr, deadline, &err), err);
 }
 
 static int semaphore_field(lua_State *L, shmlua_syncud *u, const char *key) {
@@ -64,16 +69,15 @@ static int acquireop(void *ctx, const struct timespec *deadline) {
 
 static int semaphore_acquire(lua_State *L) {
   shmlua_syncud *u = shmlua_sync_check(L, 1, &semaphore_class);
-  struct timespec deadline;
-  const struct timespec *d = shmlua_opttimeout(L, 2, &deadline);
-  int rc = 0;
-  /* A unit that is there is taken at once, before the wait works out its slices. */
+  double seconds;
+  const double *timeout = shmlua_optseconds(L, 2, &seconds);
+  int rc;
+  /* A unit that is there is taken at once, before the wait works out its deadline (a clock
+     read) and its slices. */
   if ((rc = shmlua_sync_guarded(u, trystep, u, NULL)) == EAGAIN)
-    rc = shmlua_sync_wait(L, acquireop, u, d, 1, NULL);
-  if (rc == ETIMEDOUT)
-    return shmlua_sync_fail(L, "timeout");
+    rc = shmlua_sync_wait_for(L, acquireop, u, timeout);
   if (rc != 0)
-    return shmlua_sync_error(L, u, rc);
+    return shmlua_sync_result(L, u, rc, SHMLUA_ON_WAIT);
   lua_pushboolean(L, 1);
   return 1;
 }
