@@ -49,6 +49,9 @@ void shmlua_open_jit(lua_State *L); /* after buf and array: LuaJIT's FFI element
 void shmlua_jit_track(lua_State *L, int view, int block, int dtype, size_t offset,
                       size_t count, ptrdiff_t stride);
 void shmlua_open_pool(lua_State *L); /* shm.pool, from lua/shm/pool.lua */
+/* chunks(a, n): the list of n contiguous views of view a that shm.parallel hands out
+   (fewer when a is shorter); raises on a closed block, or if a is not a view. */
+int shmlua_arraychunks(lua_State *L);
 void shmlua_open_inspect(lua_State *L);
 void shmlua_open_help(lua_State *L);
 void shmlua_open_complete(lua_State *L);
@@ -332,6 +335,10 @@ int shmlua_arrayview(lua_State *L, int idx, shmlua_arraylayout *out);
 /* Pushes the values encoded in data and returns their count; -1 (nothing pushed) if data is
    not such an encoding. */
 int shmlua_deserialize(lua_State *L, const void *data, size_t len);
+/* The same, keeping the blocks it attaches (for blocks and array views) in the table at
+   index cache (0: none), by "r"/"w" and name, and using those again while their names still
+   refer to the objects they map (shmlua_block_current). */
+int shmlua_deserialize_keeping(lua_State *L, const void *data, size_t len, int cache);
 
 /* Replaces the error object at the top of L by text, as lua.c does: a string, __tostring's
    result, or what type it is. Returns it. */
