@@ -231,3 +231,24 @@ describe("pool:parallel", function()
     assert.error_matches(function() p:parallel(a, print) end, "the pool is closed")
   end)
 end)
+
+describe("a pool's kept blocks", function()
+  it("serve submit's arguments too; an argument that cannot be sent or attached fails clearly",
+    function()
+      local p = pool(1)
+      local m = named(64)
+      local a = m:array("int64"):arange(1)
+      local function look(v) return v:sum(), (mappings(m.name)) end
+      for _ = 1, 3 do assert.same({ true, 36, 1 }, { p:submit(look, a):wait(30) }) end
+      local ok, err = pcall(p.submit, p, look, a, io.stdout)
+      assert.is_false(ok)
+      assert.matches("pool:submit: arguments: value #2: a userdata", err, 1, true)
+      local gone = named(64)
+      local view = gone:array("int64")
+      gone:unlink()
+      local r = { p:submit(look, view):wait(30) }
+      assert.same({ nil, "error" }, { r[1], r[2] })
+      assert.matches("cannot attach the array", r[3], 1, true)
+      assert.same({ true, 36, 1 }, { p:submit(look, a):wait(30) }) -- the pool goes on
+    end)
+end)

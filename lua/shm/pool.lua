@@ -35,7 +35,7 @@ local function runall(fn, inputs, out, at, count)
 end
 
 -- In a worker: tasks until its queue is shut down or maxtasks are done. A task is
--- {id, function (encoded), kind, first, args, counted}; a reply {id, true, results} or
+-- {id, function (encoded), kind, first, args (encoded), counted}; a reply {id, true, results} or
 -- {id, false, position in the chunk, message}. counted: each input done is counted in the
 -- pool's counter (for a progress line; not counting spares a guarded write per input).
 --
@@ -77,7 +77,9 @@ local function worker(tasks, results, init, maxtasks, counter)
     end
     local args = task[5]
     if task[3] == "call" then
-      local r = pack(calltraced(fn, unpack(args, 1, args.n)))
+      args = pack(pcall(decode, args, blocks))
+      if not args[1] then return { task[1], false, 1, args[2] } end
+      local r = pack(calltraced(fn, unpack(args, 2, args.n)))
       if not r[1] then return { task[1], false, 1, r[2] } end
       return { task[1], true, pack(unpack(r, 2, r.n)) }
     end
@@ -537,7 +539,10 @@ function Pool:submit(fn, ...)
   if type(fn) ~= "function" then error("pool:submit: bad argument #1 (function expected)", 0) end
   local future = setmetatable({ pool = self, done = false, fn = encode(fn) },
     { __index = Future })
-  addtask(self, future, "call", 1, pack(...))
+  -- encoded here, decoded by the worker with the blocks it keeps
+  local ok, args = pcall(encode, ...)
+  if not ok then error("pool:submit: arguments: " .. tostring(args), 0) end
+  addtask(self, future, "call", 1, args)
   guarded(self, dispatch)
   return publicfuture(future)
 end
