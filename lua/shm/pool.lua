@@ -438,7 +438,11 @@ end
 function Pool:parallel(a, fn)
   checkopen(self)
   if type(fn) ~= "function" then error("pool:parallel: bad argument #2 (function expected)", 0) end
-  local job = newjob(self, fn, chunksof(a, #self.workers), 1, "pool:parallel")
+  local ok, chunks = pcall(chunksof, a, #self.workers)
+  if not ok then -- "block 'x' is closed": the caller's error, not a line of this file's
+    error((tostring(chunks):gsub("^shm/pool%.lua:%d+: ", "")), 0)
+  end
+  local job = newjob(self, fn, chunks, 1, "pool:parallel")
   job.item = "chunk"
   return finish(self, job)
 end
