@@ -3,14 +3,17 @@
    per message (src/core/queue.c: shmlua_queue_push_many, shmlua_queue_pop_many). */
 #include <errno.h>
 
+#include "class.h"
+#include "parts.h"
+#include "position.h"
 #include "sync.h"
+#include "wait.h"
 
 /* Messages handed to the core per push_many call (a C array on the stack), and the first size
    of the buffer pop_many copies records into (it grows to fit one record when needed, and
    is dropped after a call that used less than a quarter of a grown one). */
 enum { CHUNK = 64, FIRST_BUFFER = 64 * 1024 };
 
-static const shmlua_synclass *queue_class;
 
 typedef struct pushing {
   shmlua_syncud *u;
@@ -64,7 +67,7 @@ static const char *message_at(lua_State *L, shmlua_syncud *u, lua_Integer k, siz
    message is checked before the first goes in. All in: the count. Fewer: the count and why
    ("timeout", "closed"); none: nil and why. */
 static int queue_push_many(lua_State *L) {
-  shmlua_syncud *u = shmlua_sync_check(L, 1, queue_class);
+  shmlua_syncud *u = shmlua_checkqueue(L, 1);
   shmlua_queue_message batch[CHUNK];
   struct timespec deadline;
   const struct timespec *d;
@@ -145,7 +148,7 @@ static void *record_buffer(lua_State *L, size_t size, size_t *capacity) {
    takes up to n of those there at once and stores them in t[1..count] (raw, the rest of t
    left as it is). None: nil and "timeout", "empty" never (it waits), or "closed". */
 static int queue_pop_many(lua_State *L) {
-  shmlua_syncud *u = shmlua_sync_check(L, 1, queue_class);
+  shmlua_syncud *u = shmlua_checkqueue(L, 1);
   struct timespec deadline;
   const struct timespec *d;
   lua_Integer n;
@@ -182,9 +185,8 @@ static int queue_pop_many(lua_State *L) {
   return 1;
 }
 
-void shmlua_open_queue_batch(lua_State *L, const shmlua_synclass *cls) {
+void shmlua_open_queue_batch(lua_State *L) {
   static const luaL_Reg methods[] = {
       {"push_many", queue_push_many}, {"pop_many", queue_pop_many}, {NULL, NULL}};
-  queue_class = cls;
-  shmlua_addmethods(L, cls->tname, methods);
+  shmlua_addmethods(L, SHMLUA_QUEUE_MT, methods);
 }

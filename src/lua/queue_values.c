@@ -1,7 +1,11 @@
 /* Lua values on queues: q:put(v [, timeout]), q:try_put(v), q:get([timeout]), q:try_get().
    A value travels in serial.c's encoding (tables, shmlua objects by name, functions), one
    value per message; a message that does not decode is an error for that get. */
+#include "class.h"
+#include "parts.h"
+#include "serial.h"
 #include "sync.h"
+#include "wait.h"
 
 static int put(lua_State *L, int wait) {
   shmlua_syncud *u = shmlua_checkqueue(L, 1);
@@ -41,5 +45,5 @@ void shmlua_open_queue_values(lua_State *L) {
   static const luaL_Reg methods[] = {{"put", queue_put}, {"try_put", queue_try_put},
                                      {"get", queue_get}, {"try_get", queue_try_get},
                                      {NULL, NULL}};
-  shmlua_addmethods(L, "shm.queue", methods);
+  shmlua_addmethods(L, SHMLUA_QUEUE_MT, methods);
 }

@@ -4,7 +4,10 @@
 
 #include "../core/escape.h"
 #include "../core/futex.h"
-#include "binding.h"
+#include "args.h"
+#include "class.h"
+#include "luaname.h"
+#include "position.h"
 
 void shmlua_newclass(lua_State *L, const char *tname, const luaL_Reg *metamethods,
                      const luaL_Reg *methods, lua_CFunction index) {
@@ -18,6 +21,27 @@ void shmlua_newclass(lua_State *L, const char *tname, const luaL_Reg *metamethod
   if (index)
     lua_pushcclosure(L, index, 1);
   lua_setfield(L, -2, "__index");
+}
+
+/* The close method: the class's release (upvalue 1), then true. */
+static int close_method(lua_State *L) {
+  lua_tocfunction(L, lua_upvalueindex(1))(L);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+void shmlua_setrelease(lua_State *L, lua_CFunction release, int gc) {
+  lua_pushcfunction(L, release);
+  lua_setfield(L, -2, "__close");
+  if (gc) {
+    lua_pushcfunction(L, release);
+    lua_setfield(L, -2, "__gc");
+  }
+  lua_getfield(L, -1, SHMLUA_METHODS);
+  lua_pushcfunction(L, release);
+  lua_pushcclosure(L, close_method, 1);
+  lua_setfield(L, -2, "close");
+  lua_pop(L, 1);
 }
 
 int shmlua_pushclassof(lua_State *L, int idx) {
@@ -387,22 +411,4 @@ size_t shmlua_checkindex(lua_State *L, lua_Integer pos, size_t len) {
 
 size_t shmlua_checkstart(lua_State *L, lua_Integer pos, size_t len) {
   return pos == (lua_Integer)len + 1 ? len + 1 : shmlua_checkindex(L, pos, len);
-}
-
-const double *shmlua_optseconds(lua_State *L, int arg, double *seconds) {
-  lua_Number t;
-  if (lua_gettop(L) < arg || lua_isnil(L, arg)) /* the first test alone for the common call */
-    return NULL;
-  t = luaL_checknumber(L, arg);
-  luaL_argcheck(L, t >= 0, arg, "timeout must be a non-negative number of seconds");
-  *seconds = (double)t;
-  return seconds;
-}
-
-const struct timespec *shmlua_opttimeout(lua_State *L, int arg, struct timespec *deadline) {
-  double t;
-  if (!shmlua_optseconds(L, arg, &t))
-    return NULL;
-  *deadline = shmlua_deadline(t);
-  return deadline;
 }
