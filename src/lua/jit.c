@@ -1,6 +1,7 @@
 /* Under LuaJIT: element access of buf and typed arrays through FFI (lua/shm/jit.lua, compiled
    into the module by CMake), so loops over a block are compiled instead of calling C. The C
    side tells it each view it makes and each block it closes. */
+#include "../core/block.h"
 #include "class.h"
 #include "jit.h"
 #include "parts.h"
