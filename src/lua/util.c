@@ -30,6 +30,36 @@ static int close_method(lua_State *L) {
   return 1;
 }
 
+static const char closers_key = 0; /* registry: the close methods made, a list */
+
+/* Pushes the close method of release, made once: classes that share a release (the sync
+   objects) share one close, as shm.help shows. */
+static void pushcloser(lua_State *L, lua_CFunction release) {
+  size_t n;
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &closers_key) == LUA_TNIL) {
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &closers_key);
+  }
+  n = lua_rawlen(L, -1);
+  for (size_t i = 1; i <= n; i++) {
+    lua_rawgeti(L, -1, (lua_Integer)i);
+    lua_getupvalue(L, -1, 1);
+    if (lua_tocfunction(L, -1) == release) {
+      lua_pop(L, 1);
+      lua_remove(L, -2);
+      return;
+    }
+    lua_pop(L, 2);
+  }
+  lua_pushcfunction(L, release);
+  lua_pushcclosure(L, close_method, 1);
+  lua_pushvalue(L, -1);
+  lua_rawseti(L, -3, (lua_Integer)n + 1);
+  lua_remove(L, -2);
+}
+
 void shmlua_setrelease(lua_State *L, lua_CFunction release, int gc) {
   lua_pushcfunction(L, release);
   lua_setfield(L, -2, "__close");
@@ -38,8 +68,7 @@ void shmlua_setrelease(lua_State *L, lua_CFunction release, int gc) {
     lua_setfield(L, -2, "__gc");
   }
   lua_getfield(L, -1, SHMLUA_METHODS);
-  lua_pushcfunction(L, release);
-  lua_pushcclosure(L, close_method, 1);
+  pushcloser(L, release);
   lua_setfield(L, -2, "close");
   lua_pop(L, 1);
 }
