@@ -1,7 +1,5 @@
 /* A block's memory as every part reaches it: checks that it is open (and writable), guarded
    calls and copies, the errors of a fault, unlink. */
-#include <string.h>
-
 #include "args.h"
 #include "blockaccess.h"
 

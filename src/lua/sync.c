@@ -1,5 +1,6 @@
 /* The plumbing every synchronization object shares: shm.<kind>(...) and .attach, close,
-   unlink, name, closed, tostring, __gc/__close, timeouts and interruptible waits. */
+   unlink, name, closed, tostring, __gc/__close, guarded steps and their errors (the waits
+   themselves are wait.c's). */
 #include "sync.h"
 
 #include <errno.h>

@@ -1,5 +1,5 @@
 /* What the binding files of the synchronization objects share: one userdata layout, and
-   create / attach / close / unlink / name / tostring / waits written once (sync.c). */
+   create / attach / close / unlink / name / tostring written once (sync.c). */
 #ifndef SHMLUA_LUA_SYNC_H
 #define SHMLUA_LUA_SYNC_H
 
