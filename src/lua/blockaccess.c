@@ -1,7 +1,7 @@
 /* A block's memory as every part reaches it: checks that it is open (and writable), guarded
    calls and copies, the errors of a fault, unlink. */
-#include "args.h"
 #include "blockaccess.h"
+#include "args.h"
 
 unsigned char *shmlua_blockaddr(lua_State *L, const shmlua_block *b, int writing) {
   if (!b->addr)
@@ -12,9 +12,10 @@ unsigned char *shmlua_blockaddr(lua_State *L, const shmlua_block *b, int writing
 }
 
 int shmlua_faulterror(lua_State *L, const shmlua_fault *fault) {
-  return luaL_error(L, "block '%s': no memory behind byte %I (truncated by another process, "
-                    "or /dev/shm is full)", shmlua_pushname(L, &fault->block->name),
-                    (LUAI_UACINT)(fault->offset + 1));
+  return luaL_error(L,
+                    "block '%s': no memory behind byte %I (truncated by another process, "
+                    "or /dev/shm is full)",
+                    shmlua_pushname(L, &fault->block->name), (LUAI_UACINT)(fault->offset + 1));
 }
 
 int shmlua_guardedcall(lua_State *L, int (*fn)(void *ctx), void *ctx, const shmlua_block *a,

@@ -46,8 +46,9 @@ void *shmlua_newscratch(lua_State *L, size_t size, const char *tname, lua_CFunct
    class; shmlua_totagged compares the length and the tag: no metatable lookup, no push.
    Another userdata cannot carry the tag by accident, not even one given the class's
    metatable through the debug library (which fools luaL_checkudata). */
-#define SHMLUA_TAGGED_SIZE(size) \
-  (((size) + sizeof(uintptr_t) - 1) / sizeof(uintptr_t) * sizeof(uintptr_t) + sizeof(uintptr_t))
+#define SHMLUA_TAGGED_SIZE(size)                                                              \
+  (((size) + sizeof(uintptr_t) - 1) / sizeof(uintptr_t) * sizeof(uintptr_t) +                 \
+   sizeof(uintptr_t))
 
 static inline uintptr_t *shmlua_tagof(void *ud, size_t size) {
   return (uintptr_t *)((char *)ud + SHMLUA_TAGGED_SIZE(size)) - 1;
@@ -56,7 +57,7 @@ static inline uintptr_t *shmlua_tagof(void *ud, size_t size) {
 /* Pushes a new userdata of size bytes (plus the tag) with nuv user values. */
 static inline void *shmlua_newtagged(lua_State *L, size_t size, int nuv, const void *class) {
   void *ud = lua_newuserdatauv(L, SHMLUA_TAGGED_SIZE(size), nuv);
-  *shmlua_tagof(ud, size) = (uintptr_t)ud ^ (uintptr_t)class;
+  *shmlua_tagof(ud, size) = (uintptr_t)ud ^ (uintptr_t) class;
   return ud;
 }
 
@@ -64,7 +65,7 @@ static inline void *shmlua_newtagged(lua_State *L, size_t size, int nuv, const v
 static inline void *shmlua_totagged(lua_State *L, int arg, size_t size, const void *class) {
   void *ud = lua_touserdata(L, arg);
   if (ud && lua_rawlen(L, arg) == SHMLUA_TAGGED_SIZE(size) &&
-      *shmlua_tagof(ud, size) == ((uintptr_t)ud ^ (uintptr_t)class))
+      *shmlua_tagof(ud, size) == ((uintptr_t)ud ^ (uintptr_t) class))
     return ud;
   return NULL;
 }

@@ -13,6 +13,7 @@
    after them), or -1 when the bytes end before the values (the message left on top).
    Other errors of string.unpack are raised as argument errors of the caller. */
 int shmlua_unpack_window(lua_State *L, int unpack, size_t size, size_t start,
-                         void (*push)(lua_State *L, void *src, size_t at, size_t len), void *src);
+                         void (*push)(lua_State *L, void *src, size_t at, size_t len),
+                         void *src);
 
 #endif

@@ -15,16 +15,17 @@ void shmlua_open_event(lua_State *L);
 void shmlua_open_cond(lua_State *L);
 void shmlua_open_queue(lua_State *L);
 /* After queue: they add methods to its class. */
-void shmlua_open_queue_batch(lua_State *L); /* q:push_many, q:pop_many */
-void shmlua_open_queue_view(lua_State *L);  /* q:view */
+void shmlua_open_queue_batch(lua_State *L);  /* q:push_many, q:pop_many */
+void shmlua_open_queue_view(lua_State *L);   /* q:view */
 void shmlua_open_queue_values(lua_State *L); /* q:put, q:get */
 void shmlua_open_dict(lua_State *L);
 void shmlua_open_proc(lua_State *L);
 void shmlua_open_map(lua_State *L);
 void shmlua_open_listing(lua_State *L);
 void shmlua_open_array(lua_State *L);
-void shmlua_open_arrayops(lua_State *L); /* after array and map: adds to arrays, shm.parallel */
-void shmlua_open_pack(lua_State *L);     /* after buf: adds buf:pack, buf:unpack */
+/* After array and map: adds to arrays, shm.parallel. */
+void shmlua_open_arrayops(lua_State *L);
+void shmlua_open_pack(lua_State *L); /* after buf: adds buf:pack, buf:unpack */
 void shmlua_open_list(lua_State *L);
 void shmlua_open_hexdump(lua_State *L); /* after buf: adds buf:hexdump */
 void shmlua_open_watch(lua_State *L);
