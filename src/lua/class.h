@@ -54,27 +54,28 @@ static inline uintptr_t *shmlua_tagof(void *ud, size_t size) {
   return (uintptr_t *)((char *)ud + SHMLUA_TAGGED_SIZE(size)) - 1;
 }
 
-/* Pushes a new userdata of size bytes (plus the tag) with nuv user values. */
-static inline void *shmlua_newtagged(lua_State *L, size_t size, int nuv, const void *class) {
+/* Pushes a new userdata of size bytes (plus the tag) with nuv user values; tag: the
+   address of its class's static object. */
+static inline void *shmlua_newtagged(lua_State *L, size_t size, int nuv, const void *tag) {
   void *ud = lua_newuserdatauv(L, SHMLUA_TAGGED_SIZE(size), nuv);
-  *shmlua_tagof(ud, size) = (uintptr_t)ud ^ (uintptr_t) class;
+  *shmlua_tagof(ud, size) = (uintptr_t)ud ^ (uintptr_t)tag;
   return ud;
 }
 
-/* The userdata at arg if shmlua_newtagged made it for class and size; otherwise NULL. */
-static inline void *shmlua_totagged(lua_State *L, int arg, size_t size, const void *class) {
+/* The userdata at arg if shmlua_newtagged made it with tag and size; otherwise NULL. */
+static inline void *shmlua_totagged(lua_State *L, int arg, size_t size, const void *tag) {
   void *ud = lua_touserdata(L, arg);
   if (ud && lua_rawlen(L, arg) == SHMLUA_TAGGED_SIZE(size) &&
-      *shmlua_tagof(ud, size) == ((uintptr_t)ud ^ (uintptr_t) class))
+      *shmlua_tagof(ud, size) == ((uintptr_t)ud ^ (uintptr_t)tag))
     return ud;
   return NULL;
 }
 
 /* The same, raising a type error that expects tname when arg is not one: how every method
    and metamethod of a tagged class checks its object. */
-static inline void *shmlua_checktagged(lua_State *L, int arg, size_t size, const void *class,
+static inline void *shmlua_checktagged(lua_State *L, int arg, size_t size, const void *tag,
                                        const char *tname) {
-  void *ud = shmlua_totagged(L, arg, size, class);
+  void *ud = shmlua_totagged(L, arg, size, tag);
   if (!ud)
     luaL_typeerror(L, arg, tname);
   return ud;
