@@ -1,4 +1,4 @@
-/* A process killed at each instruction of a dict operation (src/core/dict.c). For each
+/* A process killed at each instruction of a dict operation (src/core/dict*.c). For each
    operation, a child is single-stepped (ptrace) through it once to count its instructions;
    then, for each count k (a stride of them from a random start, the seed printed;
    SHMLUA_DICT_KILLS sets at most how many per operation, 0 for every instruction;

@@ -1,4 +1,4 @@
-/* Fuzz target: a shared dict (src/core/dict.c) as a peer may leave it. First byte even: the
+/* Fuzz target: a shared dict (src/core/dict*.c) as a peer may leave it. First byte even: the
    rest is a whole block, attached as a dict when it passes the checks. Odd: a correct dict
    is filled by operations the input picks, then overwritten by the rest of the input (all
    but its locks, whose bytes belong to the C library), as a peer could do after attach.

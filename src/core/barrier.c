@@ -21,7 +21,7 @@ static size_t slots_in(size_t size) {
   return (size - sizeof(shmlua_barrier_block)) / sizeof(shmlua_barrier_member);
 }
 
-static int check(const void *bytes, size_t size, shmlua_error *err) {
+static int check_layout(const void *bytes, size_t size, shmlua_error *err) {
   const shmlua_barrier_block *b = bytes;
   if (size < sizeof *b)
     return shmlua_failf(err, EPROTO, "barrier layout of %zu bytes is too small", size);
@@ -36,7 +36,7 @@ static int check(const void *bytes, size_t size, shmlua_error *err) {
   return 0;
 }
 
-const shmlua_sync_type shmlua_barrier_type = {SHMLUA_KIND_BARRIER, "barrier", 0, check};
+const shmlua_sync_type shmlua_barrier_type = {SHMLUA_KIND_BARRIER, "barrier", 0, check_layout};
 
 size_t shmlua_barrier_layout_size(uint32_t parties, shmlua_error *err) {
   uint64_t slots = (uint64_t)parties + SHMLUA_BARRIER_OTHERS;
@@ -69,7 +69,7 @@ static void break_locked(shmlua_barrier_block *b) {
 }
 
 /* A holder that died mid-update leaves the round in doubt: break it, which resets it. */
-static int lock(shmlua_barrier_block *b, const struct timespec *deadline) {
+static int lock_barrier(shmlua_barrier_block *b, const struct timespec *deadline) {
   int rc = shmlua_mutex_lock(&b->lock, deadline);
   if (rc == EOWNERDEAD) {
     break_locked(b);
@@ -88,7 +88,7 @@ static shmlua_barrier_member *member_of(const shmlua_barrier *h, pid_t pid) {
 
 static int lock_briefly(shmlua_barrier_block *b) {
   struct timespec deadline = shmlua_deadline(HOUSEKEEPING_SECONDS);
-  return lock(b, &deadline);
+  return lock_barrier(b, &deadline);
 }
 
 /* Handles with a member slot, so that a normal exit leaves what close did not. */
@@ -195,7 +195,7 @@ int shmlua_barrier_arrive(shmlua_barrier *h, const struct timespec *deadline, ui
                           uint32_t *index) {
   shmlua_barrier_block *b = h->b;
   shmlua_barrier_member *m;
-  int rc = lock(b, deadline);
+  int rc = lock_barrier(b, deadline);
   if (rc != 0)
     return rc;
   if (b->broken) {
@@ -210,7 +210,7 @@ int shmlua_barrier_arrive(shmlua_barrier *h, const struct timespec *deadline, ui
   if ((m = member_of(h, getpid())) != NULL)
     m->arrived_round = b->generation + 1;
   /* The shared count never holds parties, even for a moment: an attach checks it unlocked
-     (check) and a death here must not leave it out of range. */
+     (check_layout) and a death here must not leave it out of range. */
   *index = b->arrived + 1;
   if (*index >= h->parties) {
     b->arrived = 0;

@@ -26,7 +26,7 @@ static void mark_closed(shmlua_block *b) {
   b->lazy = false;
 }
 
-static int reserve(int fd, size_t size, bool lazy) {
+static int allocate_backing(int fd, size_t size, bool lazy) {
   if (lazy)
     return ftruncate(fd, (off_t)size) == 0 ? 0 : errno;
 #if defined(__APPLE__)
@@ -105,7 +105,7 @@ int shmlua_block_create(shmlua_block *b, const shmlua_name *name, size_t size,
   if (rc == 0)
     record_creator(fd);
   if (rc == 0)
-    rc = reserve(fd, size, opts->lazy);
+    rc = allocate_backing(fd, size, opts->lazy);
   if (rc == 0)
     rc = map(b, fd, size, false);
   close(fd);

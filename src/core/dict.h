@@ -51,7 +51,7 @@ typedef struct shmlua_dict_value {
 } shmlua_dict_value;
 
 /* One undo record: width (4 or 8) bytes at offset from the shard's start held old; or, with
-   width 16, an entry's move to the LRU head, finished rather than undone (dict.c: touch). */
+   width 16, an entry's move to the LRU head, finished rather than undone (dict_lru.c: dict_touch). */
 typedef struct shmlua_dict_undo {
   uint32_t offset, width;
   uint64_t old;

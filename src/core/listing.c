@@ -41,7 +41,7 @@ typedef struct mapping {
 } mapping;
 
 /* Makes room for one more element in *array (of *cap elements of size bytes). */
-static int reserve(void **array, size_t *cap, size_t used, size_t size, shmlua_error *err) {
+static int grow_array(void **array, size_t *cap, size_t used, size_t size, shmlua_error *err) {
   void *grown;
   size_t cap2;
   if (used < *cap)
@@ -248,7 +248,7 @@ static int read_blocks(shmlua_listing *l, shmlua_error *err) {
     /* A name removed since readdir saw it is simply not listed. */
     if (fstatat(dirfd(dir), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode))
       continue;
-    if ((rc = reserve((void **)&l->blocks, &cap, l->count, sizeof *l->blocks, err)) != 0)
+    if ((rc = grow_array((void **)&l->blocks, &cap, l->count, sizeof *l->blocks, err)) != 0)
       break;
     b = &l->blocks[l->count++];
     memset(b, 0, sizeof *b);
@@ -302,7 +302,7 @@ static int scan_process(const shmlua_listing *l, pid_t pid, mapping **m, size_t 
     long block = mapped_block(l, *line);
     if (block < 0 || (*n > 0 && (*m)[*n - 1].block == (size_t)block && (*m)[*n - 1].pid == pid))
       continue;
-    if ((rc = reserve((void **)m, cap, *n, sizeof **m, err)) == 0)
+    if ((rc = grow_array((void **)m, cap, *n, sizeof **m, err)) == 0)
       (*m)[(*n)++] = (mapping){(size_t)block, pid};
   }
   fclose(f);

@@ -23,7 +23,7 @@ extern const shmlua_sync_type shmlua_mutex_type;
    from the holder is EDEADLK instead of a deadlock). 0 or an errno. */
 int shmlua_mutex_init(pthread_mutex_t *m);
 
-/* init callback for shmlua_sync_create of a mutex block. */
+/* init callback for shmlua_sync_block_create of a mutex block (arg unused). */
 int shmlua_mutex_block_init(void *addr, const void *arg, shmlua_error *err);
 
 /* Locks, spinning a little before sleeping, until deadline (absolute, CLOCK_MONOTONIC as

@@ -78,11 +78,12 @@ size_t shmlua_children_running(void);
    still there after grace_seconds, and reaps them all. Async-signal-safe. */
 void shmlua_children_terminate_all(double grace_seconds);
 
-/* How many children this process has started so far: a mark for terminate_since. */
+/* How many children this process has started so far: a mark for
+   shmlua_children_terminate_since. */
 unsigned long shmlua_children_started(void);
 
-/* terminate_all for the children started after the mark only (the work of one interrupted
-   statement). Async-signal-safe. */
+/* shmlua_children_terminate_all for the children started after the mark only (the work of
+   one interrupted statement). Async-signal-safe. */
 void shmlua_children_terminate_since(unsigned long mark, double grace_seconds);
 
 #endif

@@ -35,7 +35,7 @@ static void store(uint64_t *p, uint64_t v) {
 
 /* The head is read before the tail: both only grow and the head never passes the tail, so
    a live queue read in this order always passes, whatever runs meanwhile. */
-static int check(const void *bytes, size_t size, shmlua_error *err) {
+static int check_layout(const void *bytes, size_t size, shmlua_error *err) {
   const shmlua_queue_block *q = bytes;
   uint64_t head_pos, head_messages, head_bytes;
   if (size < sizeof *q)
@@ -54,7 +54,7 @@ static int check(const void *bytes, size_t size, shmlua_error *err) {
   return 0;
 }
 
-const shmlua_sync_type shmlua_queue_type = {SHMLUA_KIND_QUEUE, "queue", 0, check};
+const shmlua_sync_type shmlua_queue_type = {SHMLUA_KIND_QUEUE, "queue", 0, check_layout};
 
 size_t shmlua_queue_layout_size(const shmlua_queue_limits *l, shmlua_error *err) {
   if (l->messages < 1 || l->messages > UINT32_MAX) {
@@ -180,7 +180,8 @@ static void settle(shmlua_queue_end *e, int is_tail) {
 /* A lock deadline that means: do not wait at all (EBUSY while another process holds it). */
 static const struct timespec at_once;
 
-static int lock(shmlua_queue_block *q, shmlua_queue_end *e, const struct timespec *deadline) {
+static int lock_end(shmlua_queue_block *q, shmlua_queue_end *e,
+                    const struct timespec *deadline) {
   int rc = deadline == &at_once ? shmlua_mutex_trylock(&e->lock)
                                 : shmlua_mutex_lock(&e->lock, deadline);
   if (rc == EOWNERDEAD) {
@@ -248,7 +249,7 @@ static int push_locked(shmlua_queue *h, const shmlua_queue_message *m, size_t co
    lock is waited for as long as the pop may wait for its own; failing that, the pop fails
    with the lock's error instead of coming back to a head it still cannot read. */
 static int skip_to_tail(shmlua_queue_block *q, const struct timespec *lockby) {
-  int rc = lock(q, &q->tail, lockby);
+  int rc = lock_end(q, &q->tail, lockby);
   if (rc != 0)
     return rc;
   arm_to(&q->head, q->tail.pos, q->tail.messages, q->tail.bytes, 1);
@@ -260,13 +261,13 @@ static int skip_to_tail(shmlua_queue_block *q, const struct timespec *lockby) {
 /* What a pop asks for: one message, its payload into reserve(ud, len) (buffer NULL); or up
    to max whole records into buffer, as many as fit in capacity; or (view set) where the
    oldest message is, the head left as it is. */
-typedef struct popping {
+typedef struct pop_request {
   shmlua_queue *h;
   shmlua_queue_reserve reserve;
   void *ud, *buffer;
   size_t capacity, max, *count, *len;
   shmlua_queue_view *view;
-} popping;
+} pop_request;
 
 int shmlua_queue_record(const void *copy, size_t total, size_t *at, const void **data,
                         size_t *len) {
@@ -293,7 +294,7 @@ static int whole(const shmlua_queue *h, const void *copy, size_t total, size_t c
   return k == count && at == total;
 }
 
-static int pop_locked(popping *p, const struct timespec *lockby) {
+static int pop_locked(pop_request *p, const struct timespec *lockby) {
   shmlua_queue *h = p->h;
   shmlua_queue_block *q = h->q;
   shmlua_queue_end *e = &q->head;
@@ -373,7 +374,7 @@ static int pop_locked(popping *p, const struct timespec *lockby) {
 typedef struct side {
   shmlua_queue_block *q;
   shmlua_queue_end *end;
-  int (*step)(void *ctx, const struct timespec *lockby); /* lockby: as for lock() */
+  int (*step)(void *ctx, const struct timespec *lockby); /* lockby: as for lock_end() */
   int (*ready)(void *ctx);
   uint32_t *sleep_word, *sleeping; /* where this side waits */
   uint32_t *tell_word, *told;      /* where the other side waits */
@@ -393,7 +394,7 @@ static int transfer(const side *s, void *ctx, int wait, const struct timespec *d
     lockby = &brief;
   }
   for (;;) {
-    int rc = lock(s->q, s->end, lockby);
+    int rc = lock_end(s->q, s->end, lockby);
     if (rc == 0) {
       rc = s->step(ctx, lockby);
       if (rc == 0 && s->hold)
@@ -409,20 +410,20 @@ static int transfer(const side *s, void *ctx, int wait, const struct timespec *d
   }
 }
 
-typedef struct pushing {
+typedef struct push_request {
   shmlua_queue *h;
   const shmlua_queue_message *m;
   size_t count, *pushed;
-} pushing;
+} push_request;
 
 static int push_step(void *ctx, const struct timespec *lockby) {
-  pushing *p = ctx;
+  push_request *p = ctx;
   (void)lockby;
   return push_locked(p->h, p->m, p->count, p->pushed);
 }
 
 static int push_ready(void *ctx) {
-  pushing *p = ctx;
+  push_request *p = ctx;
   const shmlua_queue_block *q = p->h->q;
   return __atomic_load_n(&q->ended, __ATOMIC_ACQUIRE) ||
          fits(p->h, load(&q->head.messages), load(&q->head.bytes), load(&q->tail.messages),
@@ -432,7 +433,7 @@ static int push_ready(void *ctx) {
 int shmlua_queue_push_many(shmlua_queue *h, const shmlua_queue_message *messages, size_t count,
                            size_t *pushed, int wait, const struct timespec *deadline) {
   shmlua_queue_block *q = h->q;
-  pushing p = {h, messages, count, pushed};
+  push_request p = {h, messages, count, pushed};
   side s = {q, &q->tail, push_step, push_ready, &q->space, &q->push_sleeping,
             &q->items, &q->pop_sleeping, 0};
   *pushed = 0;
@@ -455,12 +456,12 @@ static int pop_step(void *ctx, const struct timespec *lockby) {
 }
 
 static int pop_ready(void *ctx) {
-  const shmlua_queue_block *q = ((popping *)ctx)->h->q;
+  const shmlua_queue_block *q = ((pop_request *)ctx)->h->q;
   return load(&q->head.pos) != load(&q->tail.pos) ||
          __atomic_load_n(&q->ended, __ATOMIC_ACQUIRE);
 }
 
-static int pop(popping *p, int wait, const struct timespec *deadline) {
+static int pop(pop_request *p, int wait, const struct timespec *deadline) {
   shmlua_queue_block *q = p->h->q;
   side s = {q, &q->head, pop_step, pop_ready, &q->items, &q->pop_sleeping,
             &q->space, &q->push_sleeping, p->view != NULL};
@@ -469,13 +470,13 @@ static int pop(popping *p, int wait, const struct timespec *deadline) {
 
 int shmlua_queue_pop(shmlua_queue *h, shmlua_queue_reserve reserve, void *ud, size_t *len,
                      int wait, const struct timespec *deadline) {
-  popping p = {h, reserve, ud, NULL, 0, 1, NULL, len, NULL};
+  pop_request p = {h, reserve, ud, NULL, 0, 1, NULL, len, NULL};
   return pop(&p, wait, deadline);
 }
 
 int shmlua_queue_pop_many(shmlua_queue *h, size_t max, void *buffer, size_t capacity,
                           size_t *count, size_t *total, int wait, const struct timespec *deadline) {
-  popping p = {h, NULL, NULL, buffer, capacity, max, count, total, NULL};
+  pop_request p = {h, NULL, NULL, buffer, capacity, max, count, total, NULL};
   *count = *total = 0;
   if (max == 0)
     return 0;
@@ -485,7 +486,7 @@ int shmlua_queue_pop_many(shmlua_queue *h, size_t max, void *buffer, size_t capa
 int shmlua_queue_peek(shmlua_queue *h, shmlua_queue_view *v, int wait,
                       const struct timespec *deadline) {
   size_t len;
-  popping p = {h, NULL, NULL, NULL, 0, 1, NULL, &len, v};
+  pop_request p = {h, NULL, NULL, NULL, 0, 1, NULL, &len, v};
   if (h->views % 2)
     return EDEADLK; /* one open already: its lock is ours */
   return pop(&p, wait, deadline);
@@ -522,7 +523,7 @@ void shmlua_queue_view_drop(shmlua_queue *h) {
 int shmlua_queue_shutdown(shmlua_queue *h) {
   shmlua_queue_block *q = h->q;
   struct timespec lockby = shmlua_deadline_coarse(LOCK_SECONDS);
-  int rc = lock(q, &q->tail, &lockby);
+  int rc = lock_end(q, &q->tail, &lockby);
   if (rc != 0)
     return rc;
   __atomic_store_n(&q->ended, 1, __ATOMIC_RELEASE);

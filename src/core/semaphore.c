@@ -8,7 +8,7 @@
 /* So a release's n, at most the maximum, is a valid wake count. */
 _Static_assert(SHMLUA_SEMAPHORE_MAX <= INT32_MAX, "semaphore maximum outgrew a wake count");
 
-static int check(const void *bytes, size_t size, shmlua_error *err) {
+static int check_layout(const void *bytes, size_t size, shmlua_error *err) {
   const shmlua_semaphore_block *s = bytes;
   (void)size; /* t->size, checked already */
   if (s->value > SHMLUA_SEMAPHORE_MAX)
@@ -17,7 +17,7 @@ static int check(const void *bytes, size_t size, shmlua_error *err) {
 }
 
 const shmlua_sync_type shmlua_semaphore_type = {SHMLUA_KIND_SEMAPHORE, "semaphore",
-                                                sizeof(shmlua_semaphore_block), check};
+                                                sizeof(shmlua_semaphore_block), check_layout};
 
 int shmlua_semaphore_init(void *addr, const void *arg, shmlua_error *err) {
   (void)err;

@@ -38,7 +38,7 @@ static void pushnumber(lua_State *L, int i, const char *what) {
 }
 
 /* Raises with the message of a failed call (nil, message) on top. */
-static void check(lua_State *L) {
+static void raise_if_failed(lua_State *L) {
   if (lua_toboolean(L, -2))
     return;
   lua_error(L);
@@ -111,7 +111,7 @@ static int tool_ls(lua_State *L) {
   lua_Integer n;
   pushshm(L, "blocks");
   lua_call(L, 0, 2);
-  check(L);
+  raise_if_failed(L);
   lua_pop(L, 1);
   n = luaL_len(L, -1);
   printf("%-24s %-9s %12s %12s %-9s %6s %6s %-11s %-12s %s\n", "NAME", "KIND", "SIZE", "STORED",
@@ -150,7 +150,7 @@ static int tool_rm(lua_State *L) {
   pushshm(L, "remove");
   lua_insert(L, 1);
   lua_call(L, n, 2);
-  check(L);
+  raise_if_failed(L);
   return 0;
 }
 
@@ -163,7 +163,7 @@ static void callshm(lua_State *L, const char *fn, const char *name, const char *
   lua_pushvalue(L, v);
   lua_setfield(L, -2, key);
   lua_call(L, 2, 2);
-  check(L);
+  raise_if_failed(L);
   lua_pop(L, 1);
 }
 

@@ -1,6 +1,6 @@
 /* Typed views of a block (m:array): NumPy's dtypes in native layout, and atomics with
    wait/notify on the 32- and 64-bit integer ones. Element access is the hot path: one
-   metatable pointer comparison, a switch on the dtype, no string lookup, no allocation. */
+   tag comparison (no metatable lookup), a switch on the dtype, no allocation. */
 #include <errno.h>
 #include <limits.h>
 #include <math.h>

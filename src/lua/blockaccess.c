@@ -35,17 +35,17 @@ int shmlua_accesserror(lua_State *L, const shmlua_block *b) {
 /* Below this, bytes are copied to the C stack under a guard, then pushed. */
 enum { SMALL_COPY = 256 };
 
-typedef struct pushing {
+typedef struct block_bytes {
   const shmlua_block *b;
   const void *p;
   size_t n;
   shmlua_fault fault;
-} pushing;
+} block_bytes;
 
 #if SHMLUA_PUSH_COLLECTS_FIRST
 /* There lua_pushlstring may collect before it copies, and a finalizer then run may close the
    block: large bytes go through memory of ours, filled after the allocation that may collect. */
-static void push_large(lua_State *L, pushing *w) {
+static void push_large(lua_State *L, block_bytes *w) {
   char *copy = lua_newuserdata(L, w->n);
   shmlua_blockaddr(L, w->b, 0); /* closed meanwhile: raises; open: p is still mapped */
   if (shmlua_guarded_copy(copy, w->p, w->n, w->b, NULL, &w->fault) != 0)
@@ -60,7 +60,7 @@ static void push_large(lua_State *L, pushing *w) {
    memory error in its allocation would leave the guard up, so this runs in a protected call
    that pops the guard itself before the error goes on. */
 static int push_guarded(lua_State *L) {
-  pushing *w = lua_touserdata(L, 1);
+  block_bytes *w = lua_touserdata(L, 1);
   shmlua_guard g;
   SHMLUA_GUARD_BEGIN(g, w->b, NULL)
   lua_pushlstring(L, w->p, w->n);
@@ -69,7 +69,7 @@ static int push_guarded(lua_State *L) {
   return g.fault.block ? 0 : 1;
 }
 
-static void push_large(lua_State *L, pushing *w) {
+static void push_large(lua_State *L, block_bytes *w) {
   shmlua_guard *outer = shmlua_guard_current;
   lua_pushcfunction(L, push_guarded);
   lua_pushlightuserdata(L, w);
@@ -83,7 +83,7 @@ static void push_large(lua_State *L, pushing *w) {
 #endif
 
 void shmlua_pushblockbytes(lua_State *L, const shmlua_block *b, const void *p, size_t n) {
-  pushing w = {b, p, n, {NULL, 0}};
+  block_bytes w = {b, p, n, {NULL, 0}};
   if (n <= SMALL_COPY) {
     char copy[SMALL_COPY];
     if (shmlua_guarded_copy(copy, p, n, b, NULL, &w.fault) != 0)

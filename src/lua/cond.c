@@ -35,7 +35,7 @@ static shmlua_syncud *checkcond(lua_State *L) {
 }
 
 /* Ties the cond on top of the stack to the mutex at arg. */
-static void link(lua_State *L, int arg) {
+static void tie_to_mutex(lua_State *L, int arg) {
   lua_pushvalue(L, arg);
   lua_setiuservalue(L, -2, SHMLUA_SYNC_UV_LINK);
 }
@@ -45,7 +45,7 @@ static int cond_create(lua_State *L) {
   int n = shmlua_sync_create(L, &cond_class, 2, 3, NULL, sizeof(shmlua_cond_block),
                              shmlua_cond_init, &m->block.name);
   if (n == 1)
-    link(L, 1);
+    tie_to_mutex(L, 1);
   return n;
 }
 
@@ -72,7 +72,7 @@ static int cond_attach(lua_State *L) {
     return luaL_argerror(L, 2, lua_pushfstring(L, "cond '%s' goes with mutex '%s'",
                                                shmlua_name_user(&name),
                                                shmlua_name_user(&recorded)));
-  link(L, 2);
+  tie_to_mutex(L, 2);
   return 1;
 }
 

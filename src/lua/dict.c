@@ -63,7 +63,7 @@ typedef struct reading {
   char small[SMALL_VALUE];
 } reading;
 
-static void *reserve(void *ud, size_t len) {
+static void *value_buffer(void *ud, size_t len) {
   reading *r = ud;
   return len <= sizeof r->small ? r->small : shmlua_sync_scratch(r->u, len);
 }
@@ -100,7 +100,7 @@ static int step(void *ctx, const struct timespec *deadline) {
   (void)deadline;
   switch (c->op) {
   case D_GET:
-    return shmlua_dict_get(h, key, klen, reserve, c->reading, &c->out,
+    return shmlua_dict_get(h, key, klen, value_buffer, c->reading, &c->out,
                            c->flag ? &c->stale : NULL, c->err);
   case D_STORE:
     return shmlua_dict_store(h, c->mode, key, klen, &c->v, c->ms, &c->forcible, c->err);
@@ -117,7 +117,7 @@ static int step(void *ctx, const struct timespec *deadline) {
   case D_COUNT: c->n = shmlua_dict_count(h); return 0;
   case D_PUSH: return shmlua_dict_push(h, key, klen, c->flag, &c->v, &c->n, c->err);
   case D_POP:
-    return shmlua_dict_pop(h, key, klen, c->flag, reserve, c->reading, &c->out,
+    return shmlua_dict_pop(h, key, klen, c->flag, value_buffer, c->reading, &c->out,
                            c->err);
   case D_LLEN: return shmlua_dict_llen(h, key, klen, &c->n, c->err);
   }

@@ -103,22 +103,22 @@ static int queue_create(lua_State *L) {
   return shmlua_sync_create(L, &queue_class, 2, 1, allowed, size, shmlua_queue_init, &limits);
 }
 
-typedef struct pushing {
+typedef struct push_request {
   shmlua_syncud *u;
   const char *s;
   size_t len;
   int wait; /* SHMLUA_QUEUE_* */
-} pushing;
+} push_request;
 
 static int pushstep(void *ctx, const struct timespec *deadline) {
-  pushing *p = ctx;
+  push_request *p = ctx;
   return shmlua_queue_push(&p->u->as.queue, p->s, p->len, p->wait, deadline);
 }
 
 /* Each step, the first try too, under a guard of the queue's block: a truncated one
    raises. */
 static int pushop(void *ctx, const struct timespec *deadline) {
-  pushing *p = ctx;
+  push_request *p = ctx;
   if (!p->u->block.addr)
     return SHMLUA_SYNC_CLOSED;
   return shmlua_sync_guarded(p->u, pushstep, p, deadline);
@@ -151,7 +151,7 @@ static int must_wait(int rc) {
 
 int shmlua_queue_put(lua_State *L, shmlua_syncud *u, const char *s, size_t len, int wait,
                      const double *timeout) {
-  pushing p = {u, s, len, wait ? SHMLUA_QUEUE_ONCE : SHMLUA_QUEUE_TRY};
+  push_request p = {u, s, len, wait ? SHMLUA_QUEUE_ONCE : SHMLUA_QUEUE_TRY};
   int rc = shmlua_sync_guarded(u, pushstep, &p, NULL);
   if (wait && must_wait(rc)) {
     p.wait = SHMLUA_QUEUE_WAIT;
@@ -175,27 +175,27 @@ static int queue_try_push(lua_State *L) {
   return shmlua_queue_put(L, u, s, len, 0, NULL);
 }
 
-typedef struct popping {
+typedef struct pop_request {
   shmlua_syncud *u;
   size_t len;
   int wait; /* SHMLUA_QUEUE_* */
-} popping;
+} pop_request;
 
 static int popstep(void *ctx, const struct timespec *deadline) {
-  popping *p = ctx;
+  pop_request *p = ctx;
   return shmlua_queue_pop(&p->u->as.queue, shmlua_sync_scratch, p->u, &p->len, p->wait,
                           deadline);
 }
 
 static int popop(void *ctx, const struct timespec *deadline) {
-  popping *p = ctx;
+  pop_request *p = ctx;
   if (!p->u->block.addr)
     return SHMLUA_SYNC_CLOSED;
   return shmlua_sync_guarded(p->u, popstep, p, deadline);
 }
 
 /* 0 with the message in p's scratch, or what a failed pop returns, pushed. */
-static int popfailure(lua_State *L, popping *p, int rc) {
+static int popfailure(lua_State *L, pop_request *p, int rc) {
   switch (rc) {
   case 0:
     return 0;
@@ -214,7 +214,7 @@ static int popfailure(lua_State *L, popping *p, int rc) {
 
 int shmlua_queue_get(lua_State *L, shmlua_syncud *u, int wait, const double *timeout,
                      const char **data, size_t *len) {
-  popping p = {u, 0, wait ? SHMLUA_QUEUE_ONCE : SHMLUA_QUEUE_TRY};
+  pop_request p = {u, 0, wait ? SHMLUA_QUEUE_ONCE : SHMLUA_QUEUE_TRY};
   int rc = shmlua_sync_guarded(u, popstep, &p, NULL);
   if (wait && must_wait(rc)) {
     p.wait = SHMLUA_QUEUE_WAIT;

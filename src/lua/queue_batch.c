@@ -15,20 +15,20 @@
 enum { CHUNK = 64, FIRST_BUFFER = 64 * 1024 };
 
 
-typedef struct pushing {
+typedef struct push_many_request {
   shmlua_syncud *u;
   const shmlua_queue_message *m;
   size_t count, pushed;
-} pushing;
+} push_many_request;
 
 static int pushstep(void *ctx, const struct timespec *deadline) {
-  pushing *p = ctx;
+  push_many_request *p = ctx;
   return shmlua_queue_push_many(&p->u->as.queue, p->m, p->count, &p->pushed, 1, deadline);
 }
 
 /* Each step of the wait under a guard of the queue's block: a truncated one raises. */
 static int pushop(void *ctx, const struct timespec *deadline) {
-  pushing *p = ctx;
+  push_many_request *p = ctx;
   if (!p->u->block.addr)
     return SHMLUA_SYNC_CLOSED;
   return shmlua_sync_guarded(p->u, pushstep, p, deadline);
@@ -85,7 +85,7 @@ static int queue_push_many(lua_State *L) {
       batch[k] = m;
   }
   while (done < n) {
-    pushing p = {u, batch, n - done < CHUNK ? n - done : CHUNK, 0};
+    push_many_request p = {u, batch, n - done < CHUNK ? n - done : CHUNK, 0};
     int rc;
     if (done > 0)
       for (size_t k = 0; k < p.count; k++)
@@ -109,20 +109,20 @@ static int queue_push_many(lua_State *L) {
   return 1;
 }
 
-typedef struct popping {
+typedef struct pop_many_request {
   shmlua_syncud *u;
   void *buffer;
   size_t capacity, max, count, total;
-} popping;
+} pop_many_request;
 
 static int popstep(void *ctx, const struct timespec *deadline) {
-  popping *p = ctx;
+  pop_many_request *p = ctx;
   return shmlua_queue_pop_many(&p->u->as.queue, p->max, p->buffer, p->capacity, &p->count,
                                &p->total, 1, deadline);
 }
 
 static int popop(void *ctx, const struct timespec *deadline) {
-  popping *p = ctx;
+  pop_many_request *p = ctx;
   if (!p->u->block.addr)
     return SHMLUA_SYNC_CLOSED;
   return shmlua_sync_guarded(p->u, popstep, p, deadline);
@@ -152,7 +152,7 @@ static int queue_pop_many(lua_State *L) {
   struct timespec deadline;
   const struct timespec *d;
   lua_Integer n;
-  popping p = {u, NULL, 0, 0, 0, FIRST_BUFFER};
+  pop_many_request p = {u, NULL, 0, 0, 0, FIRST_BUFFER};
   size_t at = 0, len;
   const void *data;
   int rc;

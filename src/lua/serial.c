@@ -69,7 +69,7 @@ static int buffer_gc(lua_State *L) {
   return 0;
 }
 
-static void reserve(lua_State *L, buffer *b, size_t n) {
+static void grow_buffer(lua_State *L, buffer *b, size_t n) {
   if (b->cap - b->len < n) {
     size_t cap = b->cap ? b->cap : 256;
     char *data;
@@ -87,21 +87,21 @@ static void reserve(lua_State *L, buffer *b, size_t n) {
 
 static inline void put(lua_State *L, buffer *b, const void *bytes, size_t n) {
   if (b->cap - b->len < n)
-    reserve(L, b, n);
+    grow_buffer(L, b, n);
   memcpy(b->data + b->len, bytes, n);
   b->len += n;
 }
 
 static inline void puttag(lua_State *L, buffer *b, char tag) {
   if (b->len == b->cap)
-    reserve(L, b, 1);
+    grow_buffer(L, b, 1);
   b->data[b->len++] = tag;
 }
 
 /* A tag and the n bytes of a number after it. */
 static inline void putnumber(lua_State *L, buffer *b, char tag, const void *bytes, size_t n) {
   if (b->cap - b->len < n + 1)
-    reserve(L, b, n + 1);
+    grow_buffer(L, b, n + 1);
   b->data[b->len] = tag;
   memcpy(b->data + b->len + 1, bytes, n);
   b->len += n + 1;
@@ -298,7 +298,7 @@ static void encode_function(lua_State *L, encoder *e, int idx, int depth) {
     }
   puttag(L, e->out, T_FUNCTION);
   header = e->out->len;
-  reserve(L, e->out, sizeof mac + sizeof start);
+  grow_buffer(L, e->out, sizeof mac + sizeof start);
   e->out->len += sizeof mac + sizeof start;
   start = e->out->len;
   lua_pushvalue(L, idx);

@@ -1,0 +1,105 @@
+/* The dict's hash table: chains of entries from each bucket; finding, adding and removing
+   an entry. */
+#include "dict_internal.h"
+
+#include <errno.h>
+#include <string.h>
+
+/* A key's hash: its low 32 bits pick the bucket (and are kept in the entry), its high 32 bits
+   the shard. */
+uint64_t dict_hash(const char *k, size_t n) {
+  uint64_t h = 0x9e3779b97f4a7c15ull ^ n, w;
+  for (; n >= 8; k += 8, n -= 8) {
+    memcpy(&w, k, 8);
+    h = (h ^ w) * 0xff51afd7ed558ccdull;
+    h ^= h >> 32;
+  }
+  if (n) {
+    w = 0;
+    memcpy(&w, k, n);
+    h = (h ^ w) * 0xff51afd7ed558ccdull;
+  }
+  h ^= h >> 29;
+  h *= 0xc4ceb9fe1a85ec53ull;
+  return h ^ (h >> 32);
+}
+
+/* The link that points at key's entry (its bucket or the previous entry's hnext), or at the
+   end of the chain (*slot == 0) when absent. NULL when the chain is damaged. */
+uint32_t *dict_find(ctx *c, const char *key, uint32_t klen, uint32_t hash) {
+  uint32_t *slot = &c->buckets[hash & (c->h->nbuckets - 1)];
+  for (uint64_t steps = 0; *slot; steps++) {
+    entry *e = steps <= c->max_chunks ? entry_at(c, *slot) : NULL;
+    if (!e) {
+      c->bad = 1;
+      return NULL;
+    }
+    if (e->hash == hash && e->klen == klen && memcmp(e->data, key, klen) == 0)
+      return slot;
+    slot = &e->hnext;
+  }
+  return slot;
+}
+
+/* The live entry key names (or, with stale, an expired one): *slot set, NULL if none. */
+entry *dict_lookup(ctx *c, keyed *k, uint32_t **slot, int stale) {
+  entry *e;
+  *slot = dict_find(c, k->key, k->klen, k->hash);
+  if (!*slot || !**slot)
+    return NULL;
+  e = entry_at(c, **slot);
+  return e && (stale || live(c, e)) ? e : NULL;
+}
+
+/* Removes the entry *slot points at. */
+void dict_remove_at(ctx *c, uint32_t *slot, entry *e) {
+  set32(c, slot, e->hnext);
+  dict_lru_unlink(c, e);
+  if (e->type == SHMLUA_DICT_LIST)
+    dict_drop_nodes(c, e);
+  set32(c, &c->s->count, c->s->count - 1);
+  dict_discard(c, (chunk *)e);
+}
+
+/* Writes a new entry for k holding v (or a new empty list) in place of any old one. ENOMEM
+   when it does not fit now, E2BIG when it never can; everything undone then. */
+int dict_put_entry(ctx *c, keyed *k, uint32_t *slot, const shmlua_dict_value *v,
+                   int64_t ttl_ms) {
+  uint64_t vlen = v->type == SHMLUA_DICT_LIST ? LIST_HEAD : dict_value_len(v);
+  uint64_t need = ALIGN8(ENTRY_HDR + value_offset(k->klen) + vlen);
+  uint32_t off;
+  entry *e, *old = *slot ? entry_at(c, *slot) : NULL;
+  if (old)
+    dict_remove_at(c, slot, old);
+  if (c->bad)
+    return EPROTO;
+  if (need > c->arena_size - FIRST) {
+    dict_undo(c);
+    return E2BIG; /* no eviction can make room */
+  }
+  if (!(off = dict_alloc(c, need))) {
+    int rc = c->bad ? EPROTO : ENOMEM;
+    dict_undo(c);
+    return rc;
+  }
+  e = (entry *)(c->arena + off);
+  e->hash = k->hash;
+  e->expires = ttl_ms > 0 ? (uint64_t)(now_ms(c) + ttl_ms) : 0;
+  e->epoch = c->s->epoch;
+  e->klen = k->klen;
+  e->vlen = (uint32_t)vlen;
+  e->type = v->type;
+  memcpy(e->data, k->key, k->klen);
+  if (v->type == SHMLUA_DICT_LIST)
+    memset(value_of(e), 0, LIST_HEAD);
+  else
+    dict_put_value(value_of(e), v);
+  /* the chain may have changed with the old entry gone: link at the bucket's head */
+  slot = &c->buckets[k->hash & (c->h->nbuckets - 1)];
+  e->hnext = *slot;
+  __atomic_signal_fence(__ATOMIC_SEQ_CST);
+  set32(c, slot, off);
+  dict_lru_push(c, e);
+  set32(c, &c->s->count, c->s->count + 1);
+  return 0;
+}
