@@ -5,7 +5,7 @@
    What cannot be made the same is switched on these:
    SHMLUA_NATIVE_INTEGERS  Lua 5.3+: integers are their own subtype. Without them numbers
                            are doubles and integers are exact only up to 2^53
-                           (SHMLUA_EXACT_MAX): util.c refuses anything beyond.
+                           (SHMLUA_EXACT_MAX): args.c refuses anything beyond.
    SHMLUA_HAVE_TOCLOSE     Lua 5.4: to-be-closed variables (lua_toclose).
    SHMLUA_HAVE_KFUNCTION   Lua 5.3+: lua_callk/lua_pcallk with 5.3's lua_KFunction. 5.2's
                            continuations take another signature and are not used. */
@@ -29,7 +29,7 @@
 /* lua_pushlstring collects garbage before it copies (5.1, 5.2, LuaJIT) or after (5.3+). */
 #define SHMLUA_PUSH_COLLECTS_FIRST (LUA_VERSION_NUM < 503 || SHMLUA_IS_LUAJIT)
 
-/* The mask of the hook lua.c sets on Ctrl-C (util.c moves it to a waiting coroutine). */
+/* The mask of the hook lua.c sets on Ctrl-C (interrupt.c moves it to a waiting coroutine). */
 #if LUA_VERSION_NUM >= 504
 #define SHMLUA_INTERRUPT_HOOKMASK (LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT)
 #else

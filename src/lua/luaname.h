@@ -1,4 +1,4 @@
-/* Lua's names (util.c), for the completion and shm.inspect's output. */
+/* Lua's names (luaname.c), for the completion and shm.inspect's output. */
 #ifndef SHMLUA_LUANAME_H
 #define SHMLUA_LUANAME_H
 
