@@ -1,4 +1,5 @@
-/* Named POSIX shared-memory blocks: create, attach, close, unlink. Usable from plain C. */
+/* Named POSIX shared-memory blocks: create, attach, close, unlink. Usable from plain C.
+   Errors as error.h says: 0 or -1 with err; close cannot fail. */
 #ifndef SHMLUA_BLOCK_H
 #define SHMLUA_BLOCK_H
 

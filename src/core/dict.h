@@ -12,7 +12,9 @@
 
    A peer that writes garbage over the block gets the others EPROTO: every offset read from
    the block is checked to lie within its shard before it is used, and every walk is
-   bounded by the most entries a shard could hold. */
+   bounded by the most entries a shard could hold.
+   Errors as error.h says: 0 or -1 with err (the codes below); open, capacity, free_space
+   and count cannot fail. */
 #ifndef SHMLUA_DICT_H
 #define SHMLUA_DICT_H
 
@@ -95,8 +97,8 @@ typedef struct shmlua_dict {
 
 extern const shmlua_sync_type shmlua_dict_type;
 
-/* Layout size for a capacity of bytes; 0 (with err) when out of range. */
-size_t shmlua_dict_layout_size(uint64_t bytes, shmlua_error *err);
+/* Layout size for a capacity of bytes in *size; -1 (EINVAL) when out of range. */
+int shmlua_dict_layout_size(uint64_t bytes, size_t *size, shmlua_error *err);
 
 /* init callback: arg points to the uint64_t capacity. */
 int shmlua_dict_init(void *addr, const void *arg, shmlua_error *err);

@@ -9,7 +9,9 @@
    abandons the guarded code at any instruction: it must not call Lua (a Lua error would
    leave the guard up; raise after SHMLUA_GUARD_END), must not leave the guard by return,
    goto or longjmp, and must keep what it takes where its owner finds it (the queue's pop
-   buffer is the handle's). */
+   buffer is the handle's).
+   Errors: the accesses and guarded operations return 0 or -1 like the rest of the core
+   (error.h), but say where with a shmlua_fault (block and offset), not an errno. */
 #ifndef SHMLUA_FAULT_H
 #define SHMLUA_FAULT_H
 

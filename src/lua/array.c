@@ -506,14 +506,17 @@ static int waitslice(void *ctx, const struct timespec *until) {
      the block (this raises then). */
   void *p = elements(w->L, w->a, 0) + w->offset;
   int rc = 0, *out = &rc;
+  shmlua_error err, *e = &err;
   shmlua_guard g;
   w->slices++;
   SHMLUA_GUARD_BEGIN(g, w->a->b, NULL)
   if (is64(w->a))
-    *out = shmlua_atomic_wait64(p, w->expected.u64, &left);
+    *out = shmlua_atomic_wait64(p, w->expected.u64, &left, e);
   else
-    *out = shmlua_futex_wait(p, w->expected.u32, &left);
+    *out = shmlua_futex_wait(p, w->expected.u32, &left, e);
   SHMLUA_GUARD_END(g);
+  if (rc != 0)
+    rc = err.code;              /* shmlua_sync_wait's slices answer with the errno */
   shmlua_guard_check(w->L, &g); /* between two slices: nothing to undo */
   return rc;
 }

@@ -29,6 +29,22 @@ shmlua_child *shmlua_checkchild(lua_State *L, int arg);
 /* Pushes what waiting for a finished child gives: true and its values, or nil and "exit",
    "signal" or "error" with a code, signal number or message. Returns the count. */
 int shmlua_pushresults(lua_State *L, const shmlua_child *c);
+/* How a finished child ended, as shmlua_pushresults tells it: for a caller that words it its
+   own way (shm.map) without reading the words back. */
+typedef enum shmlua_ending {
+  SHMLUA_ENDED_VALUES, /* it sent values (true, values...) */
+  SHMLUA_ENDED_OK,     /* exit 0, nothing sent (true) */
+  SHMLUA_ENDED_ERROR,  /* it sent an error, or its status was lost (nil, "error", message) */
+  SHMLUA_ENDED_SIGNAL, /* nil, "signal", number */
+  SHMLUA_ENDED_EXIT    /* another exit code: nil, "exit", code */
+} shmlua_ending;
+typedef struct shmlua_childend {
+  shmlua_ending how;
+  int number;          /* SIGNAL: the signal; EXIT: the code */
+  const char *message; /* ERROR: len bytes, in the child's record or static */
+  size_t len;
+} shmlua_childend;
+shmlua_childend shmlua_child_ended(const shmlua_child *c);
 /* shmlua_child_wait that lets Ctrl-C interrupt it and raises on system errors: 0 (*which
    has ended) or ETIMEDOUT. */
 int shmlua_waitchildren(lua_State *L, shmlua_child *const *children, size_t n,
