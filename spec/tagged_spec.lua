@@ -1,4 +1,4 @@
--- Hot paths recognise their userdata by a tag (src/lua/binding.h: shmlua_newtagged), not by
+-- Hot paths recognise their userdata by a tag (src/lua/class.h: shmlua_newtagged), not by
 -- the metatable: another userdata given the class's metatable with debug.setmetatable (which
 -- fools luaL_checkudata) must be refused with an error, never read as one of ours.
 require "helper"

@@ -7,7 +7,7 @@
 #include <lauxlib.h>
 #include <lualib.h>
 
-#include "binding.h"
+#include "introspect.h"
 #include "luashm.h"
 #include "lua_input.h"
 

@@ -13,7 +13,7 @@
 #include <lauxlib.h>
 #include <lualib.h>
 
-#include "binding.h"
+#include "serial.h"
 #include "lua_input.h"
 #include "luashm.h"
 

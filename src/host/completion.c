@@ -10,7 +10,7 @@
 
 #include <readline/readline.h>
 
-#include "binding.h"
+#include "introspect.h"
 
 /* What ends a name: a path such as m.buf:wr is one word. */
 static char word_breaks[] = " \t\n\"'`@$><=;|&{}()[]+-*/%^#~,";

@@ -7,7 +7,7 @@
 
 #include <lauxlib.h>
 
-#include "binding.h"
+#include "interrupt.h"
 
 /* Resumes co with the nargs values on top. Returns how many values it yielded or returned,
    moved onto L; or -1 with its error (or why it cannot run) on top of L. */

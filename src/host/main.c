@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "binding.h"
 #include "coroutines.h"
 #include "exepath.h"
+#include "interrupt.h"
 #include "luashm.h"
 #include "options.h"
 #include "proc.h"

@@ -7,7 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "binding.h"
+#include "interrupt.h"
+#include "proc.h"
 #include "signals.h"
 
 const char *shmlua_progname = "shmlua";

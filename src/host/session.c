@@ -6,7 +6,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "binding.h"
+#include "introspect.h"
 
 enum { DEFAULT_COLUMNS = 80 };
 

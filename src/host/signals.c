@@ -7,7 +7,7 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "binding.h"
+#include "interrupt.h"
 #include "owner.h"
 #include "proc.h"
 

@@ -1,8 +1,8 @@
 /* lauxlib's argument checks with the same rules and messages as 5.4's, raising through
-   shmlua_argerror so that the function is named also when called through pcall (binding.h
+   shmlua_argerror so that the function is named also when called through pcall (argcheck.h
    maps the luaL_ names here). Integers follow lua_tointegerx: exact within 2^53 without
    native integers. */
-#include "binding.h"
+#include "compat.h"
 
 const char *shmlua_checklstring(lua_State *L, int arg, size_t *len) {
   const char *s = lua_tolstring(L, arg, len);

@@ -9,7 +9,15 @@
 
 #include "../core/atomic.h"
 #include "../core/futex.h"
+#include "args.h"
 #include "array.h"
+#include "arrayview.h"
+#include "blockaccess.h"
+#include "class.h"
+#include "jit.h"
+#include "parts.h"
+#include "position.h"
+#include "wait.h"
 
 /* Scratch room for one element of any dtype, suitably aligned. */
 typedef union element {
@@ -46,15 +54,12 @@ static void checkvalue(lua_State *L, shmlua_dtype t, int idx, void *p) {
     shmlua_badvalue(L, t, why, v);
 }
 
-/* Its address is in every view's tag (binding.h: shmlua_newtagged): element access
+/* Its address is in every view's tag (class.h: shmlua_newtagged): element access
    recognises a view with no metatable lookup. */
 static const char array_class;
 
 static array *fastarray(lua_State *L, int arg) {
-  array *a = shmlua_totagged(L, arg, sizeof *a, &array_class);
-  if (!a)
-    luaL_typeerror(L, arg, SHMLUA_ARRAY_MT);
-  return a;
+  return shmlua_checktagged(L, arg, sizeof(array), &array_class, SHMLUA_ARRAY_MT);
 }
 
 array *shmlua_checkarray(lua_State *L, int arg) {
@@ -148,6 +153,20 @@ static inline size_t keyindex(lua_State *L, const array *a, int reading) {
   return shmlua_checkindex(L, i, a->count) - 1;
 }
 
+/* Pushes a.shape: {rows, cols} for a 2-D view, {count} otherwise. */
+static void pushshape(lua_State *L, const array *a) {
+  lua_createtable(L, 2, 0);
+  if (a->cols == 0) {
+    lua_pushinteger(L, (lua_Integer)a->count);
+    lua_rawseti(L, -2, 1);
+    return;
+  }
+  lua_pushinteger(L, (lua_Integer)(a->count / a->cols));
+  lua_rawseti(L, -2, 1);
+  lua_pushinteger(L, (lua_Integer)a->cols);
+  lua_rawseti(L, -2, 2);
+}
+
 static int array_index(lua_State *L) {
   array *a = fastarray(L, 1);
   if (lua_type(L, 2) == LUA_TNUMBER) {
@@ -167,7 +186,7 @@ static int array_index(lua_State *L) {
   if (strcmp(lua_tostring(L, 2), "dtype") == 0)
     lua_pushstring(L, shmlua_dtype_names[a->type]);
   else if (strcmp(lua_tostring(L, 2), "shape") == 0)
-    shmlua_pushshape(L, a);
+    pushshape(L, a);
   return 1;
 }
 

@@ -7,7 +7,8 @@
 #include <stddef.h>
 
 #include "../core/arrayops.h"
-#include "binding.h"
+#include "args.h"
+#include "class.h"
 
 typedef struct array {
   shmlua_block *b;  /* kept alive by user value 1 */
@@ -24,8 +25,6 @@ array *shmlua_checkarray(lua_State *L, int arg);
 array *shmlua_toarray(lua_State *L, int arg);
 /* Element 1 of a; raises on a closed block, and on a read-only one when writing. */
 unsigned char *shmlua_arrayaddr(lua_State *L, const array *a, int writing);
-/* Pushes a.shape: {rows, cols} for a 2-D view, {count} otherwise (arrayops.c). */
-void shmlua_pushshape(lua_State *L, const array *a);
 /* Pushes a new view of the same block as the view at arg, laid out as like. */
 array *shmlua_pushview(lua_State *L, int arg, const array *like);
 
@@ -35,7 +34,7 @@ static inline shmlua_vec shmlua_vecof(unsigned char *p, const array *a, size_t f
   return v;
 }
 
-/* shmlua_vec_copy(&to, &from) as a guarded step (binding.h: shmlua_guardedcall). */
+/* shmlua_vec_copy(&to, &from) as a guarded step (blockaccess.h: shmlua_guardedcall). */
 typedef struct shmlua_copying {
   shmlua_vec to, from;
 } shmlua_copying;

@@ -4,7 +4,13 @@
 #include <math.h>
 #include <string.h>
 
+#include "args.h"
 #include "array.h"
+#include "arrayview.h"
+#include "blockaccess.h"
+#include "class.h"
+#include "parts.h"
+#include "position.h"
 
 /* Elements i..j of a (args arg and arg+1, string.sub's rules), as a kernel's vector; *first:
    the 0-based position of its first element in a. Raises on a closed block first. */
@@ -368,19 +374,6 @@ static int array_col(lua_State *L) {
   size_t c = shmlua_checkindex(L, shmlua_checkint(L, 2), a->cols);
   pushsubview(L, a, c - 1, a->count / a->cols, (ptrdiff_t)a->cols);
   return 1;
-}
-
-void shmlua_pushshape(lua_State *L, const array *a) {
-  lua_createtable(L, 2, 0);
-  if (a->cols == 0) {
-    lua_pushinteger(L, (lua_Integer)a->count);
-    lua_rawseti(L, -2, 1);
-    return;
-  }
-  lua_pushinteger(L, (lua_Integer)(a->count / a->cols));
-  lua_rawseti(L, -2, 1);
-  lua_pushinteger(L, (lua_Integer)a->cols);
-  lua_rawseti(L, -2, 2);
 }
 
 /* ---- shm.parallel(n, a, fn) ---- */

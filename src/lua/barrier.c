@@ -4,7 +4,10 @@
 #include <errno.h>
 #include <string.h>
 
+#include "args.h"
+#include "parts.h"
 #include "sync.h"
+#include "wait.h"
 
 static int barrier_open(shmlua_syncud *u, shmlua_error *err);
 static void barrier_close(shmlua_syncud *u);

@@ -3,7 +3,12 @@
 #include <limits.h>
 #include <string.h>
 
-#include "binding.h"
+#include "args.h"
+#include "blockaccess.h"
+#include "buf.h"
+#include "class.h"
+#include "parts.h"
+#include "position.h"
 
 /* Its address is in every buf's tag. */
 static const char buf_class;
@@ -16,10 +21,8 @@ void shmlua_newbuf(lua_State *L, shmlua_block *b) {
 /* Metamethods too: Lua calls them with a buf, but a script can reach them with anything
    through the debug library. Static, so the metamethods inline it. */
 static shmlua_block *tobuf(lua_State *L, int arg) {
-  shmlua_block **ref = shmlua_totagged(L, arg, sizeof *ref, &buf_class);
-  if (!ref)
-    luaL_typeerror(L, arg, SHMLUA_BUF_MT);
-  return *ref;
+  return *(shmlua_block **)shmlua_checktagged(L, arg, sizeof(shmlua_block *), &buf_class,
+                                              SHMLUA_BUF_MT);
 }
 
 shmlua_block *shmlua_checkbuf(lua_State *L, int arg) {

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "binding.h"
+#include "compat.h"
 
 static const char mainthread_key = 0;
 

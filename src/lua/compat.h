@@ -1,11 +1,11 @@
 /* The binding is written against Lua 5.4's C API. This header gives Lua 5.1, 5.2, 5.3 and
    LuaJIT (whose API is 5.1's plus a few 5.2 functions) the parts of it the binding uses,
-   so one source tree builds for all of them. Included by binding.h, after lua.h.
+   so one source tree builds for all of them. Every binding header includes it.
 
    What cannot be made the same is switched on these:
    SHMLUA_NATIVE_INTEGERS  Lua 5.3+: integers are their own subtype. Without them numbers
                            are doubles and integers are exact only up to 2^53
-                           (SHMLUA_EXACT_MAX): util.c refuses anything beyond.
+                           (SHMLUA_EXACT_MAX): args.c refuses anything beyond.
    SHMLUA_HAVE_TOCLOSE     Lua 5.4: to-be-closed variables (lua_toclose).
    SHMLUA_HAVE_KFUNCTION   Lua 5.3+: lua_callk/lua_pcallk with 5.3's lua_KFunction. 5.2's
                            continuations take another signature and are not used. */
@@ -29,7 +29,7 @@
 /* lua_pushlstring collects garbage before it copies (5.1, 5.2, LuaJIT) or after (5.3+). */
 #define SHMLUA_PUSH_COLLECTS_FIRST (LUA_VERSION_NUM < 503 || SHMLUA_IS_LUAJIT)
 
-/* The mask of the hook lua.c sets on Ctrl-C (util.c moves it to a waiting coroutine). */
+/* The mask of the hook lua.c sets on Ctrl-C (interrupt.c moves it to a waiting coroutine). */
 #if LUA_VERSION_NUM >= 504
 #define SHMLUA_INTERRUPT_HOOKMASK (LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT)
 #else
@@ -149,5 +149,27 @@ int shmlua_compat_newmetatable(lua_State *L, const char *tname);
 void shmlua_pushmainthread(lua_State *L);
 /* Called by luaopen_shm: remembers the main thread where the API cannot tell it. */
 void shmlua_compat_open(lua_State *L);
+
+/* Calls the function below the nargs arguments on top (as lua_call) and returns what k
+   returns, k being what the calling C function does after the call. Where Lua has
+   continuations (5.3 on: lua_callk) the function called may yield: Lua then calls k itself
+   when the coroutine resumes. Without them a yield raises, as across any C call. */
+#if SHMLUA_HAVE_KFUNCTION
+static inline int shmlua_callk(lua_State *L, int nargs, int nresults, lua_KContext ctx,
+                               lua_KFunction k) {
+  lua_callk(L, nargs, nresults, ctx, k);
+  return k(L, LUA_OK, ctx);
+}
+#else
+typedef ptrdiff_t lua_KContext;
+typedef int (*lua_KFunction)(lua_State *L, int status, lua_KContext ctx);
+static inline int shmlua_callk(lua_State *L, int nargs, int nresults, lua_KContext ctx,
+                               lua_KFunction k) {
+  lua_call(L, nargs, nresults);
+  return k(L, LUA_OK, ctx);
+}
+#endif
+
+#include "argcheck.h" /* last: its macros rename lauxlib calls */
 
 #endif

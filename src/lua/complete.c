@@ -7,7 +7,11 @@
 #include <string.h>
 
 #include "apidoc.h"
-#include "binding.h"
+#include "args.h"
+#include "class.h"
+#include "introspect.h"
+#include "luaname.h"
+#include "parts.h"
 
 #define MAX_CHAIN 16 /* __index tables followed, at most (they may loop) */
 

@@ -7,7 +7,11 @@
 
 #include "../core/cond.h"
 #include "../core/mutex.h"
+#include "args.h"
+#include "interrupt.h"
+#include "parts.h"
 #include "sync.h"
+#include "wait.h"
 
 static int cond_field(lua_State *L, shmlua_syncud *u, const char *key);
 

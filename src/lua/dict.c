@@ -9,7 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "args.h"
+#include "class.h"
+#include "parts.h"
 #include "sync.h"
+#include "wait.h"
 
 enum { DEFAULT_BYTES = 1 << 20, DEFAULT_MAX_KEYS = 1024 };
 

@@ -3,7 +3,9 @@
 #include <string.h>
 
 #include "../core/event.h"
+#include "parts.h"
 #include "sync.h"
+#include "wait.h"
 
 static int event_field(lua_State *L, shmlua_syncud *u, const char *key);
 

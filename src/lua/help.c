@@ -4,7 +4,9 @@
 #include <string.h>
 
 #include "apidoc.h"
-#include "binding.h"
+#include "class.h"
+#include "introspect.h"
+#include "parts.h"
 
 #define MODULE_KEY "shmlua.module" /* registry: the module table, where values are looked up */
 #define SUMMARY_WIDTH 80

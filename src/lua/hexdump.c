@@ -3,7 +3,13 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "binding.h"
+#include "args.h"
+#include "blockaccess.h"
+#include "buf.h"
+#include "class.h"
+#include "hexdump.h"
+#include "parts.h"
+#include "position.h"
 
 enum { PER_LINE = 16 };
 

@@ -8,7 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "binding.h"
+#include "args.h"
+#include "introspect.h"
+#include "luaname.h"
+#include "parts.h"
 
 enum { DEFAULT_DEPTH = 5, DEFAULT_ITEMS = 100, DEFAULT_WIDTH = 80 };
 #define MAX_DEPTH 100 /* tables opened at most, whatever opts.depth says: the C stack */

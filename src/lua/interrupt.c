@@ -1,7 +1,7 @@
 /* Ctrl-C as an "interrupted!" error in whatever Lua code runs. A signal handler can only set
    a hook, hooks are per thread, and a handler cannot ask Lua which thread runs: so code that
    resumes a coroutine says so here, and the hook goes on that thread. */
-#include "binding.h"
+#include "interrupt.h"
 
 /* The thread running now, as far as anyone said (NULL: nobody did). One per process: only
    the shmlua host (single-threaded) and forked children, whose Lua is theirs alone, set it. */

@@ -5,7 +5,11 @@
 
 #include "../core/escape.h"
 #include "../core/sharelist.h"
-#include "binding.h"
+#include "args.h"
+#include "blockaccess.h"
+#include "class.h"
+#include "parts.h"
+#include "position.h"
 
 #define SHMLUA_NULL_MT "shm.null"
 
@@ -69,15 +73,12 @@ static void pushvalue(lua_State *L, const shmlua_block *b, const shmlua_slvalue 
   }
 }
 
-/* Its address is in every list's tag (binding.h: shmlua_newtagged): l[i] recognises a list
+/* Its address is in every list's tag (class.h: shmlua_newtagged): l[i] recognises a list
    with no metatable lookup. */
 static const char list_class;
 
 static list *checklist(lua_State *L) {
-  list *l = shmlua_totagged(L, 1, sizeof *l, &list_class);
-  if (!l)
-    luaL_typeerror(L, 1, SHMLUA_LIST_MT);
-  return l;
+  return shmlua_checktagged(L, 1, sizeof(list), &list_class, SHMLUA_LIST_MT);
 }
 
 /* One access of the core to item i of the block at p (open: i is the block's size), for
@@ -361,12 +362,6 @@ static int list_indexof(lua_State *L) {
   return 1;
 }
 
-static int list_close(lua_State *L) {
-  shmlua_block_close(checklist(L)->b);
-  lua_pushboolean(L, 1);
-  return 1;
-}
-
 static int list_release(lua_State *L) {
   shmlua_block_close(checklist(L)->b);
   return 0;
@@ -387,12 +382,12 @@ void shmlua_open_list(lua_State *L) {
                                          {"__tostring", list_tostring},
                                          {"__pairs", shmlua_sequence_pairs},
                                          {"__ipairs", shmlua_sequence_pairs},
-                                         {"__close", list_release},
                                          {NULL, NULL}};
   static const luaL_Reg methods[] = {{"count", list_count}, {"index", list_indexof},
-                                     {"close", list_close}, {"unlink", list_unlink},
+                                     {"unlink", list_unlink},
                                      {NULL, NULL}};
   shmlua_newclass(L, SHMLUA_LIST_MT, metamethods, methods, list_index);
+  shmlua_setrelease(L, list_release, 0); /* no __gc: the block's own userdata has one */
   lua_pop(L, 1);
 
   lua_newuserdatauv(L, 0, 0); /* shm.null: one value, compared by identity */

@@ -5,7 +5,9 @@
 
 #include "../core/escape.h"
 #include "../core/listing.h"
-#include "binding.h"
+#include "args.h"
+#include "class.h"
+#include "parts.h"
 
 #define LISTING_MT "shm.listing"
 #define ENTRY_MT "shm.blocks entry" /* not a class: the entries are plain tables */

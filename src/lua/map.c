@@ -4,7 +4,11 @@
 #include <errno.h>
 #include <unistd.h>
 
-#include "binding.h"
+#include "args.h"
+#include "parts.h"
+#include "progress.h"
+#include "serial.h"
+#include "spawn.h"
 
 static int serialize_one(lua_State *L) {
   shmlua_serialize(L, 1, 1);

@@ -1,14 +1,23 @@
-/* luaopen_shm: the module table, assembled from each binding part. */
-#include "binding.h"
+/* luaopen_shm: the module table, assembled from every binding part (parts.h). The parts call
+   no part's open function: this list is the only place that knows them all. */
+#include "compat.h"
 #include "luashm.h"
-
-#define SHMLUA_VERSION "0.1.0"
+#include "parts.h"
 
 int luaopen_shm(lua_State *L) {
   static void (*const parts[])(lua_State *) = {
       shmlua_open_block,
       shmlua_open_buf,
-      shmlua_open_sync,
+      shmlua_open_mutex,
+      shmlua_open_semaphore,
+      shmlua_open_barrier,
+      shmlua_open_event,
+      shmlua_open_cond,
+      shmlua_open_queue,
+      shmlua_open_queue_batch, /* after queue: methods of its class */
+      shmlua_open_queue_view,
+      shmlua_open_queue_values,
+      shmlua_open_dict,
       shmlua_open_proc,
       shmlua_open_map,
       shmlua_open_listing,
@@ -29,7 +38,7 @@ int luaopen_shm(lua_State *L) {
   lua_newtable(L);
   for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
     parts[i](L);
-  lua_pushliteral(L, SHMLUA_VERSION);
+  lua_pushliteral(L, SHMLUA_VERSION); /* CMake's project version */
   lua_setfield(L, -2, "version");
   return 1;
 }

@@ -4,7 +4,10 @@
 #include <string.h>
 
 #include "../core/mutex.h"
+#include "class.h"
+#include "parts.h"
 #include "sync.h"
+#include "wait.h"
 
 #define GUARD_MT "shm.guard"
 
@@ -188,15 +191,12 @@ typedef struct guard {
   unsigned long hold;
 } guard;
 
-/* In the tag of every guard (binding.h: shmlua_newtagged): a userdata given the guard's
+/* In the tag of every guard (class.h: shmlua_newtagged): a userdata given the guard's
    metatable through the debug library is not taken for one. */
 static const char guard_class;
 
 static guard *checkguard(lua_State *L) {
-  guard *g = shmlua_totagged(L, 1, sizeof *g, &guard_class);
-  if (!g)
-    luaL_typeerror(L, 1, GUARD_MT);
-  return g;
+  return shmlua_checktagged(L, 1, sizeof(guard), &guard_class, GUARD_MT);
 }
 
 /* Pushes a guard of the mutex at arg, locked: its <close> (or collection) unlocks. */

@@ -6,7 +6,13 @@
 
 #include <lualib.h>
 
-#include "binding.h"
+#include "args.h"
+#include "blockaccess.h"
+#include "buf.h"
+#include "class.h"
+#include "pack.h"
+#include "parts.h"
+#include "position.h"
 
 /* The largest alignment string.pack can ask for ("!16", "i16"). Padding a format so that it
    starts at the same offset modulo this as the position in the block makes "!" and "X" align

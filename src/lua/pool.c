@@ -7,7 +7,14 @@
 #include <unistd.h>
 
 #include "../core/futex.h"
-#include "binding.h"
+#include "args.h"
+#include "arrayview.h"
+#include "blockaccess.h"
+#include "class.h"
+#include "parts.h"
+#include "progress.h"
+#include "serial.h"
+#include "spawn.h"
 
 extern const unsigned char shmlua_lua_pool[];
 extern const size_t shmlua_lua_pool_size;

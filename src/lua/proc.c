@@ -17,8 +17,14 @@
 #include "../core/barrier.h"
 #include "../core/futex.h"
 #include "../core/owner.h"
-#include "binding.h"
+#include "args.h"
+#include "class.h"
+#include "interrupt.h"
 #include "luashm.h"
+#include "parts.h"
+#include "serial.h"
+#include "spawn.h"
+#include "wait.h"
 
 /* Seconds a failed child's own children get between SIGTERM and SIGKILL. */
 #define CHILD_GRACE 1.0

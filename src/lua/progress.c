@@ -7,7 +7,8 @@
 #include <unistd.h>
 
 #include "../core/futex.h"
-#include "binding.h"
+#include "class.h"
+#include "progress.h"
 
 #define COUNTER_MT "shm.progresscounter"
 

@@ -5,7 +5,10 @@
 #include <errno.h>
 #include <string.h>
 
+#include "args.h"
+#include "parts.h"
 #include "sync.h"
+#include "wait.h"
 
 enum { DEFAULT_MESSAGES = 1024, DEFAULT_BYTES = 1 << 20 };
 
@@ -18,7 +21,7 @@ static int queue_open(shmlua_syncud *u, shmlua_error *err);
 static void queue_close(shmlua_syncud *u);
 static int queue_field(lua_State *L, shmlua_syncud *u, const char *key);
 
-static const shmlua_synclass queue_class = {"shm.queue", &shmlua_queue_type, queue_open,
+static const shmlua_synclass queue_class = {SHMLUA_QUEUE_MT, &shmlua_queue_type, queue_open,
                                             queue_close, queue_field};
 
 static int queue_open(shmlua_syncud *u, shmlua_error *err) {
@@ -258,7 +261,4 @@ void shmlua_open_queue(lua_State *L) {
                                      {"try_push", queue_try_push}, {"try_pop", queue_try_pop},
                                      {"shutdown", queue_shutdown}, {NULL, NULL}};
   shmlua_sync_register(L, &queue_class, methods, queue_create, NULL);
-  shmlua_open_queue_batch(L, &queue_class);
-  shmlua_open_queue_view(L, &queue_class);
-  shmlua_open_queue_values(L);
 }

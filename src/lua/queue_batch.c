@@ -3,14 +3,17 @@
    per message (src/core/queue.c: shmlua_queue_push_many, shmlua_queue_pop_many). */
 #include <errno.h>
 
+#include "class.h"
+#include "parts.h"
+#include "position.h"
 #include "sync.h"
+#include "wait.h"
 
 /* Messages handed to the core per push_many call (a C array on the stack), and the first size
    of the buffer pop_many copies records into (it grows to fit one record when needed, and
    is dropped after a call that used less than a quarter of a grown one). */
 enum { CHUNK = 64, FIRST_BUFFER = 64 * 1024 };
 
-static const shmlua_synclass *queue_class;
 
 typedef struct push_many_request {
   shmlua_syncud *u;
@@ -99,7 +102,7 @@ static int queue_push_many(lua_State *L) {
   struct timespec deadline;
   const struct timespec *d;
   size_t n;
-  s.u = shmlua_sync_check(L, 1, queue_class);
+  s.u = shmlua_checkqueue(L, 1);
   luaL_checktype(L, 2, LUA_TTABLE);
   n = shmlua_range(luaL_optinteger(L, 3, 1), luaL_optinteger(L, 4, -1), lua_rawlen(L, 2),
                    &s.first);
@@ -190,7 +193,7 @@ int shmlua_queue_next_record(shmlua_popped *p, const void **data, size_t *len) {
    takes up to n of those there at once and stores them in t[1..count] (raw, the rest of t
    left as it is). None: nil and "timeout", "empty" never (it waits), or "closed". */
 static int queue_pop_many(lua_State *L) {
-  shmlua_syncud *u = shmlua_sync_check(L, 1, queue_class);
+  shmlua_syncud *u = shmlua_checkqueue(L, 1);
   shmlua_popped p;
   const void *data;
   size_t len;
@@ -205,9 +208,8 @@ static int queue_pop_many(lua_State *L) {
   return 1;
 }
 
-void shmlua_open_queue_batch(lua_State *L, const shmlua_synclass *cls) {
+void shmlua_open_queue_batch(lua_State *L) {
   static const luaL_Reg methods[] = {
       {"push_many", queue_push_many}, {"pop_many", queue_pop_many}, {NULL, NULL}};
-  queue_class = cls;
-  shmlua_addmethods(L, cls->tname, methods);
+  shmlua_addmethods(L, SHMLUA_QUEUE_MT, methods);
 }

@@ -2,7 +2,12 @@
    and the batch forms q:put_many(t [, i [, j [, timeout]]]) and q:get_many(t, n [, timeout]).
    A value travels in serial.c's encoding (tables, shmlua objects by name, functions), one
    value per message; a message that does not decode is an error for that get. */
+#include "class.h"
+#include "parts.h"
+#include "position.h"
+#include "serial.h"
 #include "sync.h"
+#include "wait.h"
 
 /* A put_many's messages: the encoder's buffer, and where each ends in it. */
 typedef struct encodings {
@@ -111,5 +116,5 @@ void shmlua_open_queue_values(lua_State *L) {
                                      {"put_many", queue_put_many},
                                      {"get_many", queue_get_many},
                                      {NULL, NULL}};
-  shmlua_addmethods(L, "shm.queue", methods);
+  shmlua_addmethods(L, SHMLUA_QUEUE_MT, methods);
 }

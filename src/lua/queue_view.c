@@ -8,11 +8,16 @@
 
 #include <lualib.h>
 
+#include "blockaccess.h"
+#include "class.h"
+#include "pack.h"
+#include "parts.h"
+#include "position.h"
 #include "sync.h"
+#include "wait.h"
 
 #define VIEW_MT "shm.view"
 
-static const shmlua_synclass *queue_class;
 static const char view_class; /* its address is the views' tag */
 
 typedef struct view {
@@ -25,10 +30,7 @@ static size_t length(const view *w) {
 }
 
 static view *toview(lua_State *L) {
-  view *w = shmlua_totagged(L, 1, sizeof *w, &view_class);
-  if (!w)
-    luaL_typeerror(L, 1, VIEW_MT);
-  return w;
+  return shmlua_checktagged(L, 1, sizeof(view), &view_class, VIEW_MT);
 }
 
 static int is_open(const view *w) {
@@ -210,7 +212,7 @@ static int peekop(void *ctx, const struct timespec *deadline) {
 
 /* q:view([timeout]) -> view, or nil and "timeout" or "closed". */
 static int queue_view(lua_State *L) {
-  shmlua_syncud *u = shmlua_sync_check(L, 1, queue_class);
+  shmlua_syncud *u = shmlua_checkqueue(L, 1);
   struct timespec deadline;
   const struct timespec *d = shmlua_opttimeout(L, 2, &deadline);
   view *w;
@@ -232,14 +234,13 @@ static int queue_view(lua_State *L) {
   return shmlua_sync_result(L, u, rc, SHMLUA_ON_POP);
 }
 
-void shmlua_open_queue_view(lua_State *L, const shmlua_synclass *cls) {
+void shmlua_open_queue_view(lua_State *L) {
   static const luaL_Reg metamethods[] = {{"__len", view_len},     {"__close", view_release},
                                          {"__gc", view_gc},  {"__tostring", view_tostring},
                                          {NULL, NULL}};
   static const luaL_Reg methods[] = {
       {"sub", view_sub}, {"byte", view_byte}, {"release", view_release}, {NULL, NULL}};
   static const luaL_Reg queue_methods[] = {{"view", queue_view}, {NULL, NULL}};
-  queue_class = cls;
   shmlua_newclass(L, VIEW_MT, metamethods, methods, NULL);
   /* unpack's upvalue: the string library's own, whatever a script does to string.unpack */
   lua_getfield(L, -1, SHMLUA_METHODS);
@@ -248,5 +249,5 @@ void shmlua_open_queue_view(lua_State *L, const shmlua_synclass *cls) {
   lua_pushcclosure(L, view_unpack, 1);
   lua_setfield(L, -3, "unpack");
   lua_pop(L, 3);
-  shmlua_addmethods(L, cls->tname, queue_methods);
+  shmlua_addmethods(L, SHMLUA_QUEUE_MT, queue_methods);
 }

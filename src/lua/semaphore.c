@@ -4,7 +4,10 @@
 #include <string.h>
 
 #include "../core/semaphore.h"
+#include "args.h"
+#include "parts.h"
 #include "sync.h"
+#include "wait.h"
 
 static int semaphore_field(lua_State *L, shmlua_syncud *u, const char *key);
 

@@ -13,9 +13,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
-#include "binding.h"
+#include "arrayview.h"
+#include "blockaccess.h"
+#include "class.h"
+#include "parts.h"
+#include "serial.h"
 
 #define SERIAL_BUFFER_MT "shm.serialbuffer"
 #define MAX_DEPTH 100 /* table nesting; keeps the C recursion well inside the C stack */

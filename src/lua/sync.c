@@ -1,5 +1,6 @@
 /* The plumbing every synchronization object shares: shm.<kind>(...) and .attach, close,
-   unlink, name, closed, tostring, __gc/__close, timeouts and interruptible waits. */
+   unlink, name, closed, tostring, __gc/__close, guarded steps and their errors (the waits
+   themselves are wait.c's). */
 #include "sync.h"
 
 #include <errno.h>
@@ -7,14 +8,16 @@
 #include <string.h>
 
 #include "../core/sync_wait.h"
-
-static const double SLICE_SECONDS = 0.1; /* how often a pthread wait looks for Ctrl-C */
+#include "args.h"
+#include "blockaccess.h"
+#include "class.h"
+#include "wait.h"
 
 static const char *kindname(const shmlua_syncud *u) {
   return u->cls->type->name;
 }
 
-/* Its address is in the tag of every object (binding.h: shmlua_newtagged), so the methods, the
+/* Its address is in the tag of every object (class.h: shmlua_newtagged), so the methods, the
    hot paths of a lock or a queue, recognise an object with no metatable lookup. */
 const char shmlua_sync_tag;
 
@@ -99,10 +102,8 @@ int shmlua_sync_attach(lua_State *L, const shmlua_synclass *cls, const shmlua_na
 }
 
 static shmlua_syncud *checkany(lua_State *L, int arg) {
-  shmlua_syncud *u = shmlua_totagged(L, arg, sizeof *u, &shmlua_sync_tag);
-  if (!u)
-    luaL_typeerror(L, arg, "shm synchronization object");
-  return u;
+  return shmlua_checktagged(L, arg, sizeof(shmlua_syncud), &shmlua_sync_tag,
+                            "shm synchronization object");
 }
 
 static int closederror(lua_State *L, const shmlua_syncud *u) {
@@ -117,13 +118,16 @@ shmlua_syncud *shmlua_sync_refuse(lua_State *L, int arg, const shmlua_synclass *
   return NULL;
 }
 
-static void release(shmlua_syncud *u) {
+/* close, __gc and __close. */
+static int sync_release(lua_State *L) {
+  shmlua_syncud *u = checkany(L, 1);
   if (!u->block.addr)
-    return;
+    return 0;
   if (u->cls->close)
     u->cls->close(u);
   shmlua_sync_scratch_drop(u);
   shmlua_block_close(&u->block);
+  return 0;
 }
 
 void shmlua_sync_scratch_drop(shmlua_syncud *u) {
@@ -142,17 +146,6 @@ void *shmlua_sync_scratch(void *ud, size_t len) {
   u->scratch = p;
   u->scratch_size = len;
   return p;
-}
-
-static int sync_close(lua_State *L) {
-  release(checkany(L, 1));
-  lua_pushboolean(L, 1);
-  return 1;
-}
-
-static int sync_gc(lua_State *L) {
-  release(checkany(L, 1));
-  return 0;
 }
 
 static int sync_unlink(lua_State *L) {
@@ -217,11 +210,11 @@ static int common_attach(lua_State *L) {
 void shmlua_sync_register(lua_State *L, const shmlua_synclass *cls, const luaL_Reg *methods,
                           lua_CFunction create, lua_CFunction attach) {
   static const luaL_Reg metamethods[] = {
-      {"__gc", sync_gc}, {"__close", sync_gc}, {"__tostring", sync_tostring}, {NULL, NULL}};
-  static const luaL_Reg common[] = {{"close", sync_close}, {"unlink", sync_unlink},
-                                    {NULL, NULL}};
+      {"__tostring", sync_tostring}, {NULL, NULL}};
+  static const luaL_Reg common[] = {{"unlink", sync_unlink}, {NULL, NULL}};
   static const luaL_Reg none[] = {{NULL, NULL}};
   shmlua_newclass(L, cls->tname, metamethods, none, sync_index);
+  shmlua_setrelease(L, sync_release, 1);
   lua_getfield(L, -1, SHMLUA_METHODS);
   luaL_setfuncs(L, common, 0);
   luaL_setfuncs(L, methods, 0);
@@ -240,50 +233,6 @@ void shmlua_sync_register(lua_State *L, const shmlua_synclass *cls, const luaL_R
   lua_setfield(L, -2, "__call");
   lua_setmetatable(L, -2);
   lua_setfield(L, -2, strchr(cls->tname, '.') + 1);
-}
-
-static int raise_interrupt(lua_State *L) {
-  shmlua_checkinterrupt(L);
-  return 0;
-}
-
-/* After EINTR: lets a pending Ctrl-C raise, running undo first when there is one. */
-static void interrupted(lua_State *L, void (*undo)(void *), void *ctx) {
-  if (!undo) {
-    shmlua_checkinterrupt(L);
-    return;
-  }
-  lua_pushcfunction(L, raise_interrupt);
-  if (lua_pcall(L, 0, 0, 0) != LUA_OK) {
-    undo(ctx);
-    lua_error(L);
-  }
-}
-
-int shmlua_sync_wait(lua_State *L, shmlua_sync_op op, void *ctx,
-                     const struct timespec *deadline, int sliced, void (*undo)(void *ctx)) {
-  for (;;) {
-    struct timespec slice;
-    int rc = op(ctx, sliced ? shmlua_sync_earlier(deadline, SLICE_SECONDS, &slice) : deadline);
-    if (sliced && rc == ETIMEDOUT && !shmlua_sync_expired(deadline))
-      rc = EINTR; /* a slice ended: same as an interruption, then go on */
-    if (rc != EINTR)
-      return rc;
-    interrupted(L, undo, ctx);
-  }
-}
-
-int shmlua_sync_wait_for(lua_State *L, shmlua_sync_op op, void *ctx, const double *seconds) {
-  struct timespec deadline;
-  if (seconds)
-    deadline = shmlua_deadline(*seconds);
-  return shmlua_sync_wait(L, op, ctx, seconds ? &deadline : NULL, 1, NULL);
-}
-
-int shmlua_sync_fail(lua_State *L, const char *what) {
-  luaL_pushfail(L);
-  lua_pushstring(L, what);
-  return 2;
 }
 
 /* The one table of outcomes and their words (sync.h: SHMLUA_ON_*). */
@@ -332,14 +281,4 @@ int shmlua_sync_error(lua_State *L, const shmlua_syncud *u, int code) {
     return shmlua_faulterror(L, &u->fault);
   return luaL_error(L, "%s '%s': %s", kindname(u), shmlua_name_user(&u->block.name),
                     strerror(code));
-}
-
-void shmlua_open_sync(lua_State *L) {
-  shmlua_open_mutex(L);
-  shmlua_open_semaphore(L);
-  shmlua_open_barrier(L);
-  shmlua_open_event(L);
-  shmlua_open_cond(L);
-  shmlua_open_queue(L);
-  shmlua_open_dict(L);
 }

@@ -1,15 +1,18 @@
 /* What the binding files of the synchronization objects share: one userdata layout, and
-   create / attach / close / unlink / name / tostring / waits written once (sync.c). */
+   create / attach / close / unlink / name / tostring written once (sync.c). */
 #ifndef SHMLUA_LUA_SYNC_H
 #define SHMLUA_LUA_SYNC_H
 
 #include <errno.h>
 
 #include "../core/barrier.h"
+#include "../core/block.h"
 #include "../core/dict.h"
+#include "../core/fault.h"
 #include "../core/queue.h"
 #include "../core/sync_header.h"
-#include "binding.h"
+#include "class.h"
+#include "wait.h"
 
 typedef struct shmlua_syncud shmlua_syncud;
 
@@ -50,7 +53,7 @@ enum { SHMLUA_SYNC_UV_LINK = 1, SHMLUA_SYNC_NUV = 1 };
 void shmlua_sync_register(lua_State *L, const shmlua_synclass *cls, const luaL_Reg *methods,
                           lua_CFunction create, lua_CFunction attach);
 
-/* Makes the object: name and options as shmlua_checkcreate (binding.h) reads them.
+/* Makes the object: name and options as shmlua_checkcreate (args.h) reads them.
    Pushes the userdata (1) or nil, message, errno (3). */
 int shmlua_sync_create(lua_State *L, const shmlua_synclass *cls, int name_arg, int opts_arg,
                        const char *const allowed[], size_t layout_size,
@@ -125,6 +128,7 @@ int shmlua_mutex_attach(lua_State *L, const shmlua_name *name);
 int shmlua_mutex_relock(lua_State *L, shmlua_syncud *m);
 
 #define SHMLUA_MUTEX_MT "shm.mutex"
+#define SHMLUA_QUEUE_MT "shm.queue"
 
 /* Queues (queue.c) for the parts that add methods (queue_values.c): the open queue at arg;
    a push of len bytes (wait: first a try that does not wait, then for timeout seconds as
@@ -157,19 +161,5 @@ typedef struct shmlua_popped {
 int shmlua_queue_pop_batch(lua_State *L, shmlua_syncud *u, shmlua_popped *out);
 /* The next message of a popped batch: 1 and its bytes, or 0 after the last. */
 int shmlua_queue_next_record(shmlua_popped *p, const void **data, size_t *len);
-
-/* The parts, each a file; shmlua_open_sync (binding.h) calls them all. */
-void shmlua_open_mutex(lua_State *L);
-void shmlua_open_semaphore(lua_State *L);
-void shmlua_open_barrier(lua_State *L);
-void shmlua_open_event(lua_State *L);
-void shmlua_open_cond(lua_State *L);
-void shmlua_open_queue(lua_State *L);
-void shmlua_open_queue_values(lua_State *L); /* q:put, q:get... on the queue's class */
-/* The queue's batch methods (queue_batch.c) and views (queue_view.c), added to class cls
-   by shmlua_open_queue. */
-void shmlua_open_queue_batch(lua_State *L, const shmlua_synclass *cls);
-void shmlua_open_queue_view(lua_State *L, const shmlua_synclass *cls);
-void shmlua_open_dict(lua_State *L);
 
 #endif

@@ -11,7 +11,12 @@
 
 #include "../core/escape.h"
 #include "../core/futex.h"
-#include "binding.h"
+#include "args.h"
+#include "blockaccess.h"
+#include "hexdump.h"
+#include "interrupt.h"
+#include "parts.h"
+#include "position.h"
 
 enum { DEFAULT_BYTES = 1024 }; /* 64 lines: a screenful of a big block */
 

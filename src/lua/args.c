@@ -1,104 +1,9 @@
-/* Helpers every binding file uses: classes, errors, arguments, positions. */
-#include <errno.h>
+/* Arguments and options, and the messages of errors about them. */
 #include <string.h>
 
 #include "../core/escape.h"
-#include "../core/futex.h"
-#include "binding.h"
-
-void shmlua_newclass(lua_State *L, const char *tname, const luaL_Reg *metamethods,
-                     const luaL_Reg *methods, lua_CFunction index) {
-  luaL_newmetatable(L, tname);
-  lua_newtable(L);
-  luaL_setfuncs(L, methods, 0);
-  lua_setfield(L, -2, SHMLUA_METHODS);
-  lua_getfield(L, -1, SHMLUA_METHODS);
-  luaL_setfuncs(L, metamethods, 1);
-  lua_getfield(L, -1, SHMLUA_METHODS);
-  if (index)
-    lua_pushcclosure(L, index, 1);
-  lua_setfield(L, -2, "__index");
-}
-
-int shmlua_pushclassof(lua_State *L, int idx) {
-  const char *tname;
-  if (!lua_getmetatable(L, idx))
-    return 0;
-  lua_pushliteral(L, "__name");
-  lua_rawget(L, -2);
-  tname = lua_tostring(L, -1);
-  if (lua_type(L, -1) == LUA_TSTRING && strncmp(tname, "shm.", 4) == 0) {
-    lua_getfield(L, LUA_REGISTRYINDEX, tname);
-    lua_pushliteral(L, "__class"); /* an object's own copy of its class's (sync objects) */
-    lua_rawget(L, -4);
-    if (lua_istable(L, -2) && (lua_rawequal(L, -2, -4) || lua_rawequal(L, -2, -1))) {
-      lua_pop(L, 1); /* ours, not a look-alike */
-      lua_pushstring(L, tname + 4);
-      lua_replace(L, -4);
-      lua_pop(L, 2);
-      return 1;
-    }
-    lua_pop(L, 2);
-  }
-  lua_pop(L, 2);
-  return 0;
-}
-
-/* The iterator of shmlua_sequence_pairs: what ipairs does, through __index. */
-static int sequence_next(lua_State *L) {
-  lua_Integer i = luaL_checkinteger(L, 2) + 1;
-  lua_pushinteger(L, i);
-  lua_pushinteger(L, i);
-  lua_gettable(L, 1);
-  return lua_isnil(L, -1) ? 1 : 2;
-}
-
-int shmlua_sequence_pairs(lua_State *L) {
-  lua_pushcfunction(L, sequence_next);
-  lua_pushvalue(L, 1);
-  lua_pushinteger(L, 0);
-  return 3;
-}
-
-void shmlua_addmethods(lua_State *L, const char *tname, const luaL_Reg *methods) {
-  luaL_getmetatable(L, tname);
-  lua_getfield(L, -1, SHMLUA_METHODS);
-  luaL_setfuncs(L, methods, 0);
-  lua_pop(L, 2);
-}
-
-void *shmlua_newscratch(lua_State *L, size_t size, const char *tname, lua_CFunction gc) {
-  void *p = lua_newuserdatauv(L, size, 0);
-  memset(p, 0, size);
-  if (luaL_newmetatable(L, tname)) {
-    lua_pushcfunction(L, gc);
-    lua_setfield(L, -2, "__gc");
-  }
-  lua_setmetatable(L, -2);
-  return p;
-}
-
-const char *const shmlua_keywords[] = {
-    "and",    "break",  "do",   "else", "elseif", "end",   "false", "for",
-    "function", "goto", "if",   "in",   "local",  "nil",   "not",   "or",
-    "repeat", "return", "then", "true", "until",  "while", NULL};
-
-int shmlua_isnamechar(char c, int first) {
-  return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-         (!first && c >= '0' && c <= '9');
-}
-
-int shmlua_isname(const char *s, size_t len) {
-  if (len == 0)
-    return 0;
-  for (size_t i = 0; i < len; i++)
-    if (!shmlua_isnamechar(s[i], i == 0))
-      return 0;
-  for (const char *const *w = shmlua_keywords; *w; w++)
-    if (strlen(*w) == len && memcmp(*w, s, len) == 0)
-      return 0;
-  return 1;
-}
+#include "args.h"
+#include "class.h"
 
 enum { QUOTED_MAX = 32 };
 
@@ -204,9 +109,10 @@ int shmlua_argerror(lua_State *L, int arg, const char *extramsg) {
   if (lua_getstack(L, 0, &ar) && lua_getinfo(L, "nf", &ar) && ar.name == NULL) {
     int fn = lua_gettop(L);
     if (pushmethodname(L, fn) || pushmodulename(L, fn))
-      return luaL_error(L, "bad argument #%d to '%s' (%s)", arg, lua_tostring(L, -1), extramsg);
+      return luaL_error(L, "bad argument #%d to '%s' (%s)", arg, lua_tostring(L, -1),
+                        extramsg);
   }
-  return (luaL_argerror)(L, arg, extramsg); /* lauxlib's own (binding.h sends the name here) */
+  return (luaL_argerror)(L, arg, extramsg); /* lauxlib's own (argcheck.h sends the name here) */
 }
 
 /* 5.4's luaL_typeerror, raised through shmlua_argerror. */
@@ -250,8 +156,10 @@ lua_Integer shmlua_checkint(lua_State *L, int arg) {
 #if !SHMLUA_NATIVE_INTEGERS
 void shmlua_pushint(lua_State *L, lua_Integer v) {
   if (v > SHMLUA_EXACT_MAX || v < -SHMLUA_EXACT_MAX)
-    luaL_error(L, "integer %I is beyond 2^53: a Lua number without integers cannot hold it "
-               "exactly", (LUAI_UACINT)v);
+    luaL_error(L,
+               "integer %I is beyond 2^53: a Lua number without integers cannot hold it "
+               "exactly",
+               (LUAI_UACINT)v);
   lua_pushinteger(L, v);
 }
 #endif
@@ -273,9 +181,10 @@ void shmlua_checkopts(lua_State *L, int arg, const char *const allowed[]) {
       for (const char *const *p = allowed; *p && !known; p++)
         known = strcmp(*p, lua_tostring(L, -1)) == 0;
     if (!known)
-      shmlua_argerror(L, arg,
-                    lua_pushfstring(L, "unknown option '%s'",
-                                    (luaL_tolstring(L, -1, NULL), shmlua_pushquoted(L, -1))));
+      shmlua_argerror(
+          L, arg,
+          lua_pushfstring(L, "unknown option '%s'",
+                          (luaL_tolstring(L, -1, NULL), shmlua_pushquoted(L, -1))));
   }
 }
 
@@ -324,8 +233,9 @@ void shmlua_pushoptname(lua_State *L, int arg, const char *key) {
     return;
   }
   if (lua_type(L, -1) != LUA_TSTRING)
-    shmlua_argerror(L, arg, lua_pushfstring(L, "option '%s' must be a string, got %s", key,
-                                            luaL_typename(L, -1)));
+    shmlua_argerror(
+        L, arg,
+        lua_pushfstring(L, "option '%s' must be a string, got %s", key, luaL_typename(L, -1)));
   s = lua_tolstring(L, -1, &len);
   if (shmlua_name_check(&name, s, len, &err) != 0)
     shmlua_argerror(L, arg, lua_pushfstring(L, "option '%s': %s", key, err.message));
@@ -349,58 +259,4 @@ const shmlua_name *shmlua_checkcreate(lua_State *L, int name_arg, int opts_arg,
   opts->keep = shmlua_optfield_bool(L, opts_arg, "keep", 0);
   opts->lazy = false;
   return given;
-}
-
-static size_t posstart(lua_Integer pos, size_t len) {
-  if (pos > 0)
-    return (size_t)pos;
-  if (pos == 0 || pos < -(lua_Integer)len)
-    return 1;
-  return len + (size_t)pos + 1;
-}
-
-static size_t posend(lua_Integer pos, size_t len) {
-  if (pos > (lua_Integer)len)
-    return len;
-  if (pos >= 0)
-    return (size_t)pos;
-  if (pos < -(lua_Integer)len)
-    return 0;
-  return len + (size_t)pos + 1;
-}
-
-size_t shmlua_range(lua_Integer i, lua_Integer j, size_t len, size_t *first) {
-  size_t start = posstart(i, len), end = posend(j, len);
-  *first = start - 1;
-  return start > end ? 0 : end - start + 1;
-}
-
-size_t shmlua_checkindex(lua_State *L, lua_Integer pos, size_t len) {
-  if (pos > 0 && (lua_Unsigned)pos <= len)
-    return (size_t)pos;
-  if (pos < 0 && (lua_Unsigned)0 - (lua_Unsigned)pos <= len)
-    return len + (size_t)pos + 1;
-  return luaL_error(L, "index %I out of range (1..%I)", (LUAI_UACINT)pos, (LUAI_UACINT)len);
-}
-
-size_t shmlua_checkstart(lua_State *L, lua_Integer pos, size_t len) {
-  return pos == (lua_Integer)len + 1 ? len + 1 : shmlua_checkindex(L, pos, len);
-}
-
-const double *shmlua_optseconds(lua_State *L, int arg, double *seconds) {
-  lua_Number t;
-  if (lua_gettop(L) < arg || lua_isnil(L, arg)) /* the first test alone for the common call */
-    return NULL;
-  t = luaL_checknumber(L, arg);
-  luaL_argcheck(L, t >= 0, arg, "timeout must be a non-negative number of seconds");
-  *seconds = (double)t;
-  return seconds;
-}
-
-const struct timespec *shmlua_opttimeout(lua_State *L, int arg, struct timespec *deadline) {
-  double t;
-  if (!shmlua_optseconds(L, arg, &t))
-    return NULL;
-  *deadline = shmlua_deadline(t);
-  return deadline;
 }

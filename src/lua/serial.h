@@ -1,0 +1,37 @@
+/* The values processes send each other (serial.c): through process results, queues and
+   shm.map, within one family of processes. */
+#ifndef SHMLUA_SERIAL_H
+#define SHMLUA_SERIAL_H
+
+#include <stddef.h>
+
+#include "compat.h"
+
+/* Pushes a string that encodes the n values from index first on; raises for what cannot be
+   sent: C functions, userdata other than shmlua objects, threads, tables that contain
+   themselves or nest too deep. */
+void shmlua_serialize(lua_State *L, int first, int n);
+/* The same encoding, left in a buffer the Lua state keeps: valid until the next encode. */
+const char *shmlua_encode(lua_State *L, int first, int n, size_t *len);
+/* The values t[first + 1 .. first + n] (t at table, read raw), each encoded as a message of
+   its own (as shmlua_encode makes it), end to end in the buffer returned (as shmlua_encode
+   leaves it); the k-th ends at ends[k] (k from 0). Raises as shmlua_serialize does, naming
+   the value t[k]. */
+const char *shmlua_encode_each(lua_State *L, int table, size_t first, size_t n, size_t *ends);
+/* The list t[i..j] (t at table, holes kept), encoded as one table {t[i], ..., t[j]} and left
+   as shmlua_encode leaves it; no table is made. */
+const char *shmlua_encode_range(lua_State *L, int table, lua_Integer i, lua_Integer j,
+                                size_t *len);
+/* Pushes the values encoded in data and returns their count; -1 (nothing pushed) if data is
+   not such an encoding. */
+int shmlua_deserialize(lua_State *L, const void *data, size_t len);
+/* The same, keeping the blocks it attaches (for blocks and array views) in the table at
+   index cache (0: none), by "r"/"w" and name, and using those again while their names still
+   refer to the objects they map (core/block.h: shmlua_block_current). */
+int shmlua_deserialize_keeping(lua_State *L, const void *data, size_t len, int cache);
+/* Decodes data, a list as shmlua_encode_range makes it, into the table at table, keys moved
+   by offset; 1, or 0 if data is not such an encoding (some keys may be set then). */
+int shmlua_deserialize_into(lua_State *L, const void *data, size_t len, int table,
+                            lua_Integer offset);
+
+#endif
