@@ -170,6 +170,4 @@ static inline int shmlua_callk(lua_State *L, int nargs, int nresults, lua_KConte
 }
 #endif
 
-#include "argcheck.h" /* last: its macros rename lauxlib calls */
-
 #endif
