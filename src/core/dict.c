@@ -80,23 +80,24 @@ static int store_locked(ctx *c, keyed *k, shmlua_dict_mode mode, const shmlua_di
                         int64_t ttl_ms, int *forcible) {
   int safe = mode == SHMLUA_DICT_SAFE_SET || mode == SHMLUA_DICT_SAFE_ADD;
   for (;;) {
-    uint32_t *slot;
-    entry *e = dict_lookup(c, k, &slot, 0);
-    int rc;
+    entry *e; /* expired or not */
+    uint32_t *slot = dict_find(c, k, &e);
+    int rc, present;
     if (!slot)
       return EPROTO;
-    if (e && (mode == SHMLUA_DICT_ADD || mode == SHMLUA_DICT_SAFE_ADD))
+    present = e && live(c, e);
+    if (present && (mode == SHMLUA_DICT_ADD || mode == SHMLUA_DICT_SAFE_ADD))
       return EEXIST;
-    if (!e && mode == SHMLUA_DICT_REPLACE)
+    if (!present && mode == SHMLUA_DICT_REPLACE)
       return ENOENT;
     if (v->type == SHMLUA_DICT_NIL) {
-      if (*slot && (e = entry_at(c, *slot)))
+      if (e)
         dict_remove_at(c, slot, e);
       return dict_commit(c);
     }
-    if (*slot && (e = entry_at(c, *slot)) && rewrite(c, e, v, ttl_ms))
+    if (e && rewrite(c, e, v, ttl_ms))
       return dict_commit(c);
-    rc = dict_put_entry(c, k, slot, v, ttl_ms);
+    rc = dict_put_entry(c, k, slot, e, v, ttl_ms);
     if (rc == 0)
       return dict_commit(c);
     if (rc != ENOMEM || safe || (rc = dict_evict(c, forcible)) != 0)

@@ -24,30 +24,36 @@ uint64_t dict_hash(const char *k, size_t n) {
   return h ^ (h >> 32);
 }
 
-/* The link that points at key's entry (its bucket or the previous entry's hnext), or at the
-   end of the chain (*slot == 0) when absent. NULL when the chain is damaged. */
-uint32_t *dict_find(ctx *c, const char *key, uint32_t klen, uint32_t hash) {
-  uint32_t *slot = &c->buckets[hash & (c->h->nbuckets - 1)];
+/* The link that points at k's entry (its bucket or the previous entry's hnext), or at the
+   end of the chain (*slot == 0) when absent; *found the entry, checked whole, or NULL. NULL
+   when the chain is damaged. A step reads only the header of an entry whose hash and length
+   differ from k's: one range check covers it. */
+uint32_t *dict_find(ctx *c, const keyed *k, entry **found) {
+  uint32_t *slot = &c->buckets[k->hash & (c->h->nbuckets - 1)];
+  *found = NULL;
   for (uint64_t steps = 0; *slot; steps++) {
-    entry *e = steps <= c->max_chunks ? entry_at(c, *slot) : NULL;
+    entry *e = steps <= c->max_chunks ? header_at(c, *slot) : NULL;
     if (!e) {
       c->bad = 1;
       return NULL;
     }
-    if (e->hash == hash && e->klen == klen && memcmp(e->data, key, klen) == 0)
-      return slot;
+    if (e->hash == k->hash && e->klen == k->klen) {
+      if (!entry_whole(c, e))
+        return NULL;
+      if (memcmp(e->data, k->key, k->klen) == 0) {
+        *found = e;
+        return slot;
+      }
+    }
     slot = &e->hnext;
   }
   return slot;
 }
 
-/* The live entry key names (or, with stale, an expired one): *slot set, NULL if none. */
+/* The live entry k names (or, with stale, an expired one): *slot set, NULL if none. */
 entry *dict_lookup(ctx *c, keyed *k, uint32_t **slot, int stale) {
   entry *e;
-  *slot = dict_find(c, k->key, k->klen, k->hash);
-  if (!*slot || !**slot)
-    return NULL;
-  e = entry_at(c, **slot);
+  *slot = dict_find(c, k, &e);
   return e && (stale || live(c, e)) ? e : NULL;
 }
 
@@ -61,14 +67,15 @@ void dict_remove_at(ctx *c, uint32_t *slot, entry *e) {
   dict_discard(c, (chunk *)e);
 }
 
-/* Writes a new entry for k holding v (or a new empty list) in place of any old one. ENOMEM
-   when it does not fit now, E2BIG when it never can; everything undone then. */
-int dict_put_entry(ctx *c, keyed *k, uint32_t *slot, const shmlua_dict_value *v,
+/* Writes a new entry for k holding v (or a new empty list) in place of old (the entry *slot
+   points at, or NULL). ENOMEM when it does not fit now, E2BIG when it never can; everything
+   undone then. */
+int dict_put_entry(ctx *c, keyed *k, uint32_t *slot, entry *old, const shmlua_dict_value *v,
                    int64_t ttl_ms) {
   uint64_t vlen = v->type == SHMLUA_DICT_LIST ? LIST_HEAD : dict_value_len(v);
   uint64_t need = ALIGN8(ENTRY_HDR + value_offset(k->klen) + vlen);
   uint32_t off;
-  entry *e, *old = *slot ? entry_at(c, *slot) : NULL;
+  entry *e;
   if (old)
     dict_remove_at(c, slot, old);
   if (c->bad)
