@@ -256,7 +256,17 @@ int dict_evict(ctx *c, int *forced);
 
 /* ---- values in and out (dict_value.c) ---- */
 
-uint64_t dict_value_len(const shmlua_dict_value *v);
+static inline uint64_t dict_value_len(const shmlua_dict_value *v) {
+  switch (v->type) {
+  case SHMLUA_DICT_BOOLEAN:
+    return 1;
+  case SHMLUA_DICT_STRING:
+    return v->as.string.len;
+  default:
+    return 8;
+  }
+}
+
 void dict_put_value(unsigned char *dst, const shmlua_dict_value *v);
 int dict_get_value(uint32_t type, const unsigned char *src, uint64_t len,
                    shmlua_dict_reserve reserve, void *ud, shmlua_dict_value *out);
