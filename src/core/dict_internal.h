@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <time.h>
 
 #include "dict.h"
@@ -239,9 +240,34 @@ int dict_collect(ctx *c);
 
 /* ---- hash chains (dict_table.c) ---- */
 
-uint64_t dict_hash(const char *k, size_t n);
+/* A key's hash: its low 32 bits pick the bucket (and are kept in the entry), its high 32 bits
+   the shard. Inline: an operation on a short key spends more on a call than on the hash. */
+static inline uint64_t dict_hash(const char *k, size_t n) {
+  uint64_t h = 0x9e3779b97f4a7c15ull ^ n, w;
+  for (; n >= 8; k += 8, n -= 8) {
+    memcpy(&w, k, 8);
+    h = (h ^ w) * 0xff51afd7ed558ccdull;
+    h ^= h >> 32;
+  }
+  if (n) {
+    w = 0;
+    memcpy(&w, k, n);
+    h = (h ^ w) * 0xff51afd7ed558ccdull;
+  }
+  h ^= h >> 29;
+  h *= 0xc4ceb9fe1a85ec53ull;
+  return h ^ (h >> 32);
+}
+
 uint32_t *dict_find(ctx *c, const keyed *k, entry **found);
-entry *dict_lookup(ctx *c, keyed *k, uint32_t **slot, int stale);
+
+/* The live entry k names (or, with stale, an expired one): *slot set, NULL if none. */
+static inline entry *dict_lookup(ctx *c, keyed *k, uint32_t **slot, int stale) {
+  entry *e;
+  *slot = dict_find(c, k, &e);
+  return e && (stale || live(c, e)) ? e : NULL;
+}
+
 void dict_remove_at(ctx *c, uint32_t *slot, entry *e);
 int dict_put_entry(ctx *c, keyed *k, uint32_t *slot, entry *old, const shmlua_dict_value *v,
                    int64_t ttl_ms);

@@ -5,25 +5,6 @@
 #include <errno.h>
 #include <string.h>
 
-/* A key's hash: its low 32 bits pick the bucket (and are kept in the entry), its high 32 bits
-   the shard. */
-uint64_t dict_hash(const char *k, size_t n) {
-  uint64_t h = 0x9e3779b97f4a7c15ull ^ n, w;
-  for (; n >= 8; k += 8, n -= 8) {
-    memcpy(&w, k, 8);
-    h = (h ^ w) * 0xff51afd7ed558ccdull;
-    h ^= h >> 32;
-  }
-  if (n) {
-    w = 0;
-    memcpy(&w, k, n);
-    h = (h ^ w) * 0xff51afd7ed558ccdull;
-  }
-  h ^= h >> 29;
-  h *= 0xc4ceb9fe1a85ec53ull;
-  return h ^ (h >> 32);
-}
-
 /* Whether the n bytes of a stored key and of k are the same: a short key word by word, in
    line (cheaper than the call to memcmp that long keys get). */
 static int same_key(const unsigned char *stored, const keyed *k) {
@@ -68,13 +49,6 @@ uint32_t *dict_find(ctx *c, const keyed *k, entry **found) {
     slot = &e->hnext;
   }
   return slot;
-}
-
-/* The live entry k names (or, with stale, an expired one): *slot set, NULL if none. */
-entry *dict_lookup(ctx *c, keyed *k, uint32_t **slot, int stale) {
-  entry *e;
-  *slot = dict_find(c, k, &e);
-  return e && (stale || live(c, e)) ? e : NULL;
 }
 
 /* Removes the entry *slot points at. */
