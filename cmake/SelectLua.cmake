@@ -2,13 +2,23 @@
 # luajit. When only LUA_INCLUDE_DIR is given (the rockspec passes LuaRocks' LUA_INCDIR), the
 # choice is read from the headers found there.
 # Sets LUA_INCLUDE_DIR, LUA_LIBRARIES and SHMLUA_LUA_ABI (the version in module paths).
+# A build folder configured again with other headers (LuaRocks builds every version in the
+# same build.luarocks) reads them again and forgets the Lua libraries it found.
 set(shmlua_lua_choices 5.1 5.2 5.3 5.4 luajit)
-if(NOT DEFINED SHMLUA_LUA AND DEFINED LUA_INCLUDE_DIR)
+if(DEFINED LUA_INCLUDE_DIR AND (NOT DEFINED SHMLUA_LUA OR (DEFINED SHMLUA_LUA_HEADERS AND
+                                NOT SHMLUA_LUA_HEADERS STREQUAL LUA_INCLUDE_DIR)))
   if(EXISTS "${LUA_INCLUDE_DIR}/luajit.h")
     set(shmlua_lua_found luajit)
   elseif(EXISTS "${LUA_INCLUDE_DIR}/lua.h")
     file(STRINGS "${LUA_INCLUDE_DIR}/lua.h" shmlua_lua_num REGEX "^#define[ \t]+LUA_VERSION_NUM")
     string(REGEX REPLACE ".*[ \t]5(0*)([0-9]+).*" "5.\\2" shmlua_lua_found "${shmlua_lua_num}")
+  endif()
+  if(shmlua_lua_found)
+    set(SHMLUA_LUA ${shmlua_lua_found} CACHE STRING "Lua to build the module for" FORCE)
+    set(SHMLUA_LUA_HEADERS "${LUA_INCLUDE_DIR}" CACHE INTERNAL "where SHMLUA_LUA was read")
+    unset(LUA_LIBRARIES CACHE)
+    unset(LUA_LIBRARY CACHE)
+    unset(LUA_MATH_LIBRARY CACHE)
   endif()
 endif()
 if(NOT shmlua_lua_found)

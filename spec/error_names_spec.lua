@@ -60,6 +60,39 @@ describe("errors", function()
     q:close()
   end)
 
+  -- The same messages on every Lua: lauxlib's checks (a wrong self, a string where an
+  -- integer goes) raise through the module's naming too, and module functions are named as
+  -- 5.4's lauxlib names them, also on 5.1 and LuaJIT, whose lauxlib says '?'.
+  it("name what pcall calls the same on every Lua: methods with a bad self, module functions",
+    function()
+    local m = block(8)
+    local mx = assert(shm.mutex())
+    mx:unlink()
+    local a = m:array("int32")
+    assert.equal("bad argument #1 to 'lock' (shm.mutex expected, got number)",
+      message(mx.lock, 1))
+    assert.equal("bad argument #1 to 'unlock' (shm.mutex expected, got no value)",
+      message(mx.unlock))
+    assert.equal("bad argument #1 to 'close' (shm.block expected, got no value)",
+      message(m.close))
+    assert.equal("bad argument #1 to 'unlink' (shm.block expected, got number)",
+      message(m.unlink, 1))
+    assert.equal("bad argument #1 to 'write' (shm.buf expected, got number)",
+      message(m.buf.write, 1))
+    assert.equal("bad argument #2 to 'sub' (integer expected, got string)",
+      message(m.buf.sub, m.buf, "x"))
+    assert.equal("bad argument #2 to 'sub' (number has no integer representation)",
+      message(m.buf.sub, m.buf, 1.5))
+    assert.equal("bad argument #1 to 'sum' (shm.array expected, got number)",
+      message(a.sum, 1))
+    assert.equal("bad argument #1 to 'shm.create' (integer expected, got string)",
+      message(shm.create, "x"))
+    assert.equal("bad argument #1 to 'shm.attach' (string expected, got table)",
+      message(shm.attach, {}))
+    mx:close()
+    m:close()
+  end)
+
   it("say that buf[i] = 'A' got a string, and that buf:write copies strings", function()
     local m = block(4)
     assert.equal("byte value must be an integer from 0 to 255, got a string "

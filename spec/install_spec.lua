@@ -189,6 +189,28 @@ describe("the rockspec", function()
       readfile(root .. "/README.md"):match("([^\n]+)\n*$"))
   end)
 
+  -- luarocks make configures the same build.luarocks for every --lua-version: the Lua read
+  -- from the headers it passes must follow them, with the libraries found for them.
+  it("configures a build folder again for the Lua whose headers it is given #lua54", function()
+    local dir = os.tmpname()
+    os.remove(dir)
+    local function configure(headers)
+      local out = H.sh(("cmake -S %s -B %s -DLUA_INCLUDE_DIR=%s -DSHMLUA_EXAMPLES=OFF "
+        .. "-DSHMLUA_BENCH=OFF -DSHMLUA_SPEC_PROGRAMS=OFF 2>&1"):format(root, H.quote(dir),
+        headers))
+      return out:match("the module is built for Lua (%S+)"),
+        H.sh(("grep -E '^LUA_LIBRAR(Y|IES):' %s/CMakeCache.txt"):format(H.quote(dir)))
+    end
+    local got = {}
+    for _, v in ipairs({ "5.1", "5.4", "luajit-2.1", "5.3" }) do
+      local lua, libraries = configure("/usr/include/" .. (v:match("^luajit") and v or "lua" .. v))
+      local lib = libraries:match("lib(luajit)") or libraries:match("liblua(5%.%d)")
+      got[#got + 1] = lua .. " " .. tostring(lib)
+    end
+    H.sh("rm -rf " .. H.quote(dir))
+    assert.same({ "5.1 5.1", "5.4 5.4", "luajit luajit", "5.3 5.3" }, got)
+  end)
+
   it("builds and installs the module (and with 5.4 shmlua) with luarocks make into a tree of its own",
     function()
       local abi = H.lua_version == "luajit" and "5.1" or H.lua_version

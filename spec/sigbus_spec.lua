@@ -1,8 +1,8 @@
 -- Issue 20: blocks made without reserving their storage, and a SIGBUS inside any access
--- shmlua makes to a block turned into a Lua error. Each case runs in its own lua5.4 process,
--- which must end normally (a SIGBUS that got through would kill it), real /dev/shm, real
--- truncation by another process. The children are written for Lua 5.4 (#lua54): the guards
--- are the same C on every Lua, but LuaJIT's FFI element access bypasses them (issue 17).
+-- shmlua makes to a block turned into a Lua error. Each case runs in its own process of the
+-- Lua running the specs (H.lua_exe), which must end normally (a SIGBUS that got through would
+-- kill it), real /dev/shm, real truncation by another process. The children's Lua parses on
+-- every Lua (no 5.3 operators): the guards are the same C everywhere.
 local H = require "helper"
 local shm = require "shm"
 
@@ -33,7 +33,7 @@ local function in_small_shm(cmd)
   return "unshare -m sh -c " .. H.quote("mount -t tmpfs -o size=1m tmpfs /dev/shm && " .. cmd)
 end
 
-describe("shm.create(size, name, {reserve = false}) #lua54", function()
+describe("shm.create(size, name, {reserve = false})", function()
   it("reserves nothing: the block uses no memory until touched, and says so", function()
     local name = H.name("lazy")
     local m = assert(shm.create(1073741824, name, { reserve = false }))
@@ -75,7 +75,7 @@ describe("shm.create(size, name, {reserve = false}) #lua54", function()
     end
     local out = ends_normally(child([[
       local shm = require "shm"
-      local m = assert(shm.create(4 << 20, "lazy", { reserve = false })) -- 4 MiB on 1 MiB
+      local m = assert(shm.create(4 * 2 ^ 20, "lazy", { reserve = false })) -- 4 MiB on 1 MiB
       local b, a = m.buf, m:array("int64")
       local failed, err
       for page = 0, 1023 do
@@ -85,9 +85,16 @@ describe("shm.create(size, name, {reserve = false}) #lua54", function()
       assert(failed, "no write failed")
       local byte = err:match("block 'lazy': no memory behind byte (%d+) %(truncated by " ..
         "another process, or /dev/shm is full%)$")
-      assert(tonumber(byte) == failed * 4096 + 1, err)
-      for page = 0, failed - 1 do assert(b[page * 4096 + 1] == page % 256) end
-      -- every other way in finds the same wall, and the earlier pages stay readable
+      local full = math.floor((tonumber(byte) - 1) / 4096) -- the page that found no space
+      if rawget(_G, "jit") then
+        -- LuaJIT's FFI store went on over a page of zeros (lost); the next access raised,
+        -- and every access to the block does from then on
+        assert(failed == full + 1, err)
+      else
+        assert(failed == full, err)
+        for page = 0, failed - 1 do assert(b[page * 4096 + 1] == page % 256) end
+      end
+      -- every other way in finds the same wall
       for _, try in ipairs {
         function() return b[failed * 4096 + 2] end,
         function() return b:sub(1, failed * 4096 + 10) end,
@@ -104,9 +111,50 @@ describe("shm.create(size, name, {reserve = false}) #lua54", function()
       local again = assert(shm.create(4096, "again")) -- the space came back
       again.buf:fill(1)
       again:unlink()
-      print(failed)
+      print(full)
     ]], in_small_shm))
     assert.equal("256\n", out) -- 1 MiB of 4 KiB pages
+  end)
+end)
+
+describe("a block truncated by another process between two loops over it", function()
+  -- Deterministic: the truncation happens between loops. Where element access is C (5.1-5.4)
+  -- the loop that meets the missing page raises there and the page before stays readable.
+  -- Under LuaJIT the loop is compiled FFI code that checks the block once, when it starts:
+  -- it completes over pages of zeros (its stores are lost) and then every access to the block
+  -- raises, compiled or not; nothing dies by SIGBUS either way.
+  it("raises the fault error (under LuaJIT from the next access), never a SIGBUS", function()
+    local name = H.name("cut")
+    finally(function() os.remove("/dev/shm/" .. name) end)
+    local out = ends_normally(child(([[
+      local shm = require "shm"
+      local name = %q
+      local m = assert(shm.create(65536, name))
+      local b, a, d = m.buf, m:array("int32"), m:array("float64")
+      local function fill(v) for i = 1, #b do b[i] = v end end
+      local function sum(x) local s = 0 for i = 1, #x do s = s + x[i] end return s end
+      for _ = 1, 100 do fill(1) assert(sum(a) == 16384 * 16843009) sum(d) end -- hot
+      assert(os.execute("truncate -s 4096 /dev/shm/" .. name)) -- another process
+      -- (a:sum reads four streams at once: one past the first may fault first)
+      local wall = "block '" .. name .. "': no memory behind byte %%d+ %%(truncated"
+      local ok, err = pcall(fill, 2)
+      if rawget(_G, "jit") then
+        assert(ok, err) -- went on over zeros
+      else
+        assert(not ok and err:match("byte 4097 "), err)
+        assert(b[4096] == 2 and b[1] == 2 and a[1] == 33686018)
+      end
+      for _, try in ipairs({ function() return sum(a) end, function() return sum(d) end,
+        function() fill(3) end, function() return b[4097] end, function() a[1025] = 1 end,
+        function() return b:sub(4090, 4100) end, function() return a:sum() end }) do
+        ok, err = pcall(try)
+        assert(not ok and err:match(wall), tostring(err))
+      end
+      m:unlink()
+      m:close()
+      print("ok")
+    ]]):format(name)))
+    assert.equal("ok\n", out)
   end)
 end)
 
@@ -134,13 +182,13 @@ local function truncated_while(setup, read)
   ]]):format(setup.name, setup.source))
 end
 
-describe("a block truncated by another process while this one reads it #lua54", function()
+describe("a block truncated by another process while this one reads it", function()
   local size = 1048576
   local cases = {
     { "buf[i]", "local m = assert(shm.create(" .. size .. ", name)); local b = m.buf",
       "function read() local s = 0; for i = 1, #b, 512 do s = s + b[i] end end" },
     { "buf[i] = v", "local m = assert(shm.create(" .. size .. ", name)); local b = m.buf",
-      "function read() for i = 1, #b, 512 do b[i] = i & 255 end end" },
+      "function read() for i = 1, #b, 512 do b[i] = i % 256 end end" },
     { "a:totable()", "local m = assert(shm.create(" .. size .. ", name)); local a = m:array('float64')",
       "function read() return a:totable() end" },
     { "a[i]", "local m = assert(shm.create(" .. size .. ", name)); local a = m:array('int32')",
@@ -150,11 +198,11 @@ describe("a block truncated by another process while this one reads it #lua54", 
     { "buf:sub (small pieces)", "local m = assert(shm.create(" .. size .. ", name)); local b = m.buf",
       "function read() for i = 1, #b, 4096 do b:sub(i, i + 99) end end" },
     { "buf:unpack", "local m = assert(shm.create(" .. size .. ", name)); local b = m.buf",
-      "function read() for i = 1, #b, 4096 do b:unpack('i8', i) end end" },
+      "function read() for i = 1, #b, 4096 do b:unpack('i8', i) end end", tags = " #lua53" },
     { "a:copy", "local m = assert(shm.create(" .. size .. ", name)); local a = m:array('uint8');" ..
       "local d = assert(shm.create(" .. size .. ")); d:unlink(); local to = d:array('uint8')",
       "function read() to:copy(a) end" },
-    { "a queue's pop", "local q = assert(shm.queue { name = name, bytes = 1 << 16 })",
+    { "a queue's pop", "local q = assert(shm.queue { name = name, bytes = 65536 })",
       "function read() assert(q:push(('x'):rep(1000))); assert(q:pop(1)) end" },
     { "a mutex's lock and unlock", "local mu = assert(shm.mutex(name))",
       "function read() assert(mu:lock(1)); mu:unlock() end" },
@@ -181,25 +229,26 @@ describe("a block truncated by another process while this one reads it #lua54", 
       "function read() v:sort(true) end" },
     { "a:cadd(1)", "local m = assert(shm.create(" .. size .. ", name)); local a = m:array('int16')",
       "function read() a:cadd(1) end" },
-    { "a dict's set and get", "local d = assert(shm.dict { name = name, bytes = 1 << 16 });" ..
+    { "a dict's set and get", "local d = assert(shm.dict { name = name, bytes = 65536 });" ..
       "local s = ('v'):rep(200)",
       "function read() assert(d:set('k', s)); assert(d:get('k') == s) end" },
     -- batches: a full queue's push_many and an emptied one's pop_many still read its header
-    { "a queue's push_many", "local q = assert(shm.queue { name = name, bytes = 1 << 16 });" ..
+    { "a queue's push_many", "local q = assert(shm.queue { name = name, bytes = 65536 });" ..
       "local batch = {}; for i = 1, 64 do batch[i] = ('x'):rep(100) end",
       "function read() q:push_many(batch, 1, -1, 0) end" },
-    { "a queue's pop_many", "local q = assert(shm.queue { name = name, bytes = 1 << 16 });" ..
+    { "a queue's pop_many", "local q = assert(shm.queue { name = name, bytes = 65536 });" ..
       "for i = 1, 300 do assert(q:push(('x'):rep(100))) end; local got = {}",
       "function read() q:pop_many(got, 4, 0) end" },
-    { "a queue's put and get", "local q = assert(shm.queue { name = name, bytes = 1 << 16 })",
+    { "a queue's put and get", "local q = assert(shm.queue { name = name, bytes = 65536 })",
       "function read() assert(q:put({ 1, 'two', 3.5 })); assert(q:get(1)) end" },
     -- a view reads the ring in place, holding the head's lock
-    { "a queue view's sub", "local q = assert(shm.queue { name = name, bytes = 1 << 16 });" ..
+    { "a queue view's sub", "local q = assert(shm.queue { name = name, bytes = 65536 });" ..
       "assert(q:push(('m'):rep(60000))); local v = assert(q:view(1))",
       "function read() assert(#v:sub(1, -1) == 60000); v:byte(1, 10) end" },
   }
   for _, case in ipairs(cases) do
-    it("raises the fault error through " .. case[1] .. ", and nothing crashes", function()
+    it("raises the fault error through " .. case[1] .. ", and nothing crashes" .. (case.tags or ""),
+      function()
       local name = H.name("trunc")
       finally(function() os.remove("/dev/shm/" .. name) end)
       local out = ends_normally(truncated_while({ name = name, source = case[2] .. "\n" .. case[3] },
@@ -210,7 +259,7 @@ describe("a block truncated by another process while this one reads it #lua54", 
   end
 end)
 
-describe("a SIGBUS that is not an access of shmlua's #lua54", function()
+describe("a SIGBUS that is not an access of shmlua's", function()
   it("goes on to the handler found before (none: the process dies by SIGBUS)", function()
     local out, ok, how, code = child([[
       local shm = require "shm"

@@ -46,6 +46,41 @@ describe("numbers without native integers (5.1, 5.2, LuaJIT)", function()
   end)
 end)
 
+describe("iterating views", function()
+  -- ipairs follows __index from 5.3 on and takes __ipairs on 5.2; pairs takes __pairs from
+  -- 5.2 on. 5.1's and LuaJIT's (Debian's is built without LUAJIT_ENABLE_LUA52COMPAT) take
+  -- neither and refuse a userdata: a numeric for over #v walks a view on every Lua.
+  it("walks buf, arrays and lists with ipairs and pairs where this Lua allows, #v always",
+    function()
+      local m = block(4)
+      m.buf:write(1, "\1\2\3\4")
+      local l = assert(shm.list({ 1, 2, 3, 4 }))
+      l:unlink()
+      for _, v in ipairs({ m.buf, m:array("uint8"), l }) do
+        local seen = {}
+        for i = 1, #v do seen[i] = v[i] end
+        assert.same({ 1, 2, 3, 4 }, seen)
+        for _, iterate in ipairs({ ipairs, pairs }) do
+          local walks = H.lua_version ~= "5.1" and H.lua_version ~= "luajit"
+          local ok, got = pcall(function()
+            local t = {}
+            for i, x in iterate(v) do t[i] = x end
+            return t
+          end)
+          if walks then
+            assert.is_true(ok, got)
+            assert.same({ 1, 2, 3, 4 }, got)
+          else
+            assert.is_false(ok)
+            assert.matches("table expected, got userdata", got)
+          end
+        end
+      end
+      l:close()
+      m:close()
+    end)
+end)
+
 describe("element access", function()
   -- Under LuaJIT these loops are compiled traces over FFI; a block closed after the loop got
   -- hot must still raise, never be read.
@@ -139,6 +174,75 @@ describe("element access", function()
       assert.error_matches(run, "is closed")
       assert.error_matches(function() every3[1] = 1 end, "is closed")
     end
+  end)
+
+  -- LuaJIT's path checks indices and values with expressions of its own (integer compares
+  -- for a loop's index, tobit and band for values), handing the rest to C: every edge must
+  -- land where C's rules (written out here) put it, in compiled code too.
+  it("takes exactly the indices and values C takes, also from a hot loop", function()
+    local values = { 0, 1, -1, 0.5, -0.5, 127, 128, -128, -129, 255, 256, 32767, 32768,
+      -32768, -32769, 65535, 65536, 2 ^ 31 - 1, 2 ^ 31, -2 ^ 31, -2 ^ 31 - 1, 2 ^ 32 - 1,
+      2 ^ 32, 2 ^ 32 + 0.5, 2 ^ 52 + 0.5, 2 ^ 53, 2 ^ 53 + 2, -2 ^ 53, -2 ^ 53 - 2, 2 ^ 60,
+      2 ^ 63, 1 / 0, -1 / 0, 0 / 0, "x", true }
+    local range = { int8 = { -128, 127 }, uint8 = { 0, 255 }, int16 = { -32768, 32767 },
+      uint16 = { 0, 65535 }, int32 = { -2 ^ 31, 2 ^ 31 - 1 }, uint32 = { 0, 2 ^ 32 - 1 } }
+    -- 64-bit elements: integers as this Lua holds them (C takes negatives for uint64 too)
+    local wide = H.native_integers and { -2 ^ 63, 2 ^ 63 - 1024 } or { -2 ^ 53, 2 ^ 53 }
+    range.int64, range.uint64 = wide, wide
+    local function integral(x) return x == x and x % 1 == 0 and x > -1 / 0 and x < 1 / 0 end
+    local function set(v, i, x) v[i] = x end
+    local function get(v, i) return v[i] end
+    local m = block(64)
+    for _, dtype in ipairs({ "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64",
+      "uint64", "float32", "float64", "buf" }) do
+      local v = dtype == "buf" and m.buf or m:array(dtype, 1, 4)
+      local n = #v
+      local r = dtype == "buf" and range.uint8 or range[dtype]
+      for _ = 1, 30 do -- compiled after a few rounds under LuaJIT
+        for _, i in ipairs({ 1, n, 0, n + 1, -1, -n, -n - 1, 1.5, 2 ^ 31, 2 ^ 31 + 1,
+          2 ^ 32 + 1, 2 ^ 53, 0 / 0, 1 / 0, -1 / 0, "1" }) do
+          local index_ok = type(i) == "number" and integral(i) and i >= -n and i <= n and i ~= 0
+          -- v[#v + 1] reads nil (ipairs stops there), so does a name that is no method
+          local read_ok = index_ok or i == n + 1 or type(i) == "string"
+          local ok, msg = pcall(get, v, i)
+          ok = ok or tostring(msg):find("beyond 2^53", 1, true) ~= nil -- a uint64 -1 (5.1)
+          assert.equal(read_ok, ok, ("%s[%s]: %s"):format(dtype, tostring(i), tostring(msg)))
+          for _, x in ipairs(values) do
+            local value_ok = type(x) == "number" and (not r or integral(x) and x >= r[1]
+              and x <= r[2])
+            ok, msg = pcall(set, v, i, x)
+            assert.equal(index_ok and value_ok, ok, ("%s[%s] = %s: %s"):format(dtype,
+              tostring(i), tostring(x), tostring(msg)))
+            if ok and x == x and (dtype ~= "float32" or x % 1 == 0 and x > -2 ^ 24 and x < 2 ^ 24)
+              and not (dtype == "uint64" and x < 0) then -- (that one reads back beyond 2^53)
+              assert.equal(x, get(v, i), ("%s[%s] read back"):format(dtype, tostring(i)))
+            end
+          end
+        end
+      end
+    end
+  end)
+
+  -- Beyond 2^31 elements the index is no 32-bit integer: the FFI path compares doubles there.
+  it("reaches the elements of a view longer than 2^31, also from a hot loop", function()
+    local size = 2 ^ 31 + 8192
+    local m = assert(shm.create(size, nil, { reserve = false })) -- no storage until written
+    m:unlink()
+    local b, a = m.buf, m:array("uint16", 1, size / 2 - 4096) -- a ends where b's loop starts
+    local n = #a
+    for _ = 1, 100 do
+      for i = size - 300, size do b[i] = i % 256 end
+      for i = n - 100, n do a[i] = i % 65536 end
+    end
+    for i = size - 300, size do assert.equal(i % 256, b[i]) end
+    for i = n - 100, n do assert.equal(i % 65536, a[i]) end
+    assert.equal((n - 1) % 65536, a[-2])
+    b[2 ^ 31 + 1] = 7
+    assert.equal(7, b[2 ^ 31 + 1])
+    assert.is_nil(b[size + 1])
+    assert.error_matches(function() return b[size + 2] end, "out of range")
+    assert.error_matches(function() a[n + 1] = 1 end, "out of range")
+    m:close()
   end)
 
   it("under LuaJIT goes through FFI, and int64/uint64 also take int64_t and uint64_t cdata",

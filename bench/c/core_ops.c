@@ -21,8 +21,11 @@ static void *into(void *buffer, size_t len) {
 static shmlua_queue *shared_queue(shmlua_queue *h, size_t size) {
   shmlua_queue_limits limits = {1024, size <= MESSAGE ? 1024 * MESSAGE : 4 * size};
   shmlua_error err;
-  size_t layout = shmlua_queue_layout_size(&limits, &err);
-  unsigned char *block = shmlua_cbench_shared(layout);
+  size_t layout = 0;
+  unsigned char *block;
+  if (shmlua_queue_layout_size(&limits, &layout, &err) != 0)
+    shmlua_cbench_die(err.message);
+  block = shmlua_cbench_shared(layout);
   if (shmlua_queue_init(block, &limits, &err) != 0)
     shmlua_cbench_die(err.message);
   shmlua_queue_open(h, block, layout);
@@ -52,7 +55,7 @@ static double stream(long n, size_t size, int64_t *check) {
     memset(msg, 'x', size);
     for (int64_t i = 0; i <= n; i++) {
       memcpy(msg, &i, sizeof i);
-      if (shmlua_queue_push(&h, msg, size, 1, NULL) != 0)
+      if (shmlua_queue_push(&h, msg, size, 1, NULL, NULL) != 0)
         _exit(1);
     }
     _exit(0);
@@ -60,7 +63,7 @@ static double stream(long n, size_t size, int64_t *check) {
   for (long i = 0; i <= n; i++) {
     int64_t seq;
     size_t len;
-    if (shmlua_queue_pop(&h, into, msg, &len, 1, NULL) != 0 || len != size)
+    if (shmlua_queue_pop(&h, into, msg, &len, 1, NULL, NULL) != 0 || len != size)
       shmlua_cbench_die("shmlua_queue_pop");
     if (i == 0)
       t0 = shmlua_cbench_now();
@@ -103,7 +106,7 @@ static double queue_core_batch(long n, long size, char **args, int64_t *check) {
         batch[k].data = msgs[k];
         batch[k].len = MESSAGE;
       }
-      if (shmlua_queue_push_many(&h, batch, k, &pushed, 1, NULL) != 0)
+      if (shmlua_queue_push_many(&h, batch, k, &pushed, 1, NULL, NULL) != 0)
         _exit(1);
       next += (int64_t)pushed;
     }
@@ -112,7 +115,7 @@ static double queue_core_batch(long n, long size, char **args, int64_t *check) {
   while (seen <= n) {
     size_t count, total, at = 0, len;
     const void *data;
-    if (shmlua_queue_pop_many(&h, BATCH, got, sizeof got, &count, &total, 1, NULL) != 0)
+    if (shmlua_queue_pop_many(&h, BATCH, got, sizeof got, &count, &total, 1, NULL, NULL) != 0)
       shmlua_cbench_die("shmlua_queue_pop_many");
     if (seen == 0)
       t0 = shmlua_cbench_now();

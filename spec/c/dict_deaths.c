@@ -352,7 +352,10 @@ int main(void) {
     kills_wanted = atol(wanted);
   srandom(seed);
   printf("seed %u\n", seed);
-  layout = shmlua_dict_layout_size(bytes, &err);
+  if (shmlua_dict_layout_size(bytes, &layout, &err) != 0) {
+    printf("FAIL setup: %s\n", err.message);
+    return 1;
+  }
   pristine = mmap(NULL, layout, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (pristine == MAP_FAILED || shmlua_dict_init(pristine, &bytes, &err) != 0) {
     printf("FAIL setup\n");

@@ -23,6 +23,11 @@ enum { MESSAGES = 4, BYTES = 64, PREFIX = 4 };
 
 static int failed;
 
+/* What the last core call that failed left, and a call's outcome as an errno (the core
+   returns 0, or -1 with the code in its shmlua_error). */
+static shmlua_error last;
+#define CODE(call) ((call) == 0 ? 0 : last.code)
+
 static void expect(int ok, const char *what, const char *text) {
   if (!ok) {
     printf("FAIL %s: %s\n", what, text);
@@ -43,7 +48,8 @@ static void *new_queue(shmlua_queue *h, size_t *layout) {
   shmlua_queue_limits limits = {MESSAGES, BYTES};
   shmlua_error err;
   void *block;
-  *layout = shmlua_queue_layout_size(&limits, &err);
+  if (shmlua_queue_layout_size(&limits, layout, &err) != 0)
+    exit(2);
   block = mmap(NULL, *layout, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (block == MAP_FAILED || shmlua_queue_init(block, &limits, &err) != 0)
     exit(2);
@@ -64,7 +70,7 @@ static void reap(pid_t pid) {
 static void die_during(shmlua_queue *h, shmlua_queue_end *e, int is_tail, size_t len, size_t k,
                        cut at, const char *const *payload) {
   uint32_t prefix = (uint32_t)len;
-  if (shmlua_mutex_lock(&e->lock, NULL) != 0)
+  if (CODE(shmlua_mutex_lock(&e->lock, NULL, &last)) != 0)
     _exit(2);
   e->next_pos = e->pos + (PREFIX + len) * k;
   e->next_messages = e->messages + k;
@@ -97,7 +103,7 @@ static void die_during(shmlua_queue *h, shmlua_queue_end *e, int is_tail, size_t
 static size_t drain(shmlua_queue *h, const char *const *want, size_t wanted, const char *what) {
   char got[BYTES + 1];
   size_t n = 0, len;
-  while (shmlua_queue_pop(h, into, got, &len, 0, NULL) == 0) {
+  while (CODE(shmlua_queue_pop(h, into, got, &len, 0, NULL, &last)) == 0) {
     got[len] = '\0';
     expect(n < wanted && strcmp(got, want[n]) == 0, what, "unexpected message");
     n++;
@@ -111,13 +117,16 @@ static void capacity(shmlua_queue *h, const char *what) {
   size_t len, quarter = BYTES / MESSAGES;
   memset(fill, 'f', sizeof fill);
   for (int i = 0; i < MESSAGES - 1; i++)
-    expect(shmlua_queue_push(h, fill, quarter, 0, NULL) == 0, what, "room lost");
-  expect(shmlua_queue_push(h, fill, quarter + 1, 0, NULL) == EAGAIN, what, "room past the bytes");
-  expect(shmlua_queue_push(h, fill, quarter, 0, NULL) == 0, what, "room lost");
-  expect(shmlua_queue_push(h, "", 0, 0, NULL) == EAGAIN, what, "room past the messages");
+    expect(CODE(shmlua_queue_push(h, fill, quarter, 0, NULL, &last)) == 0, what, "room lost");
+  expect(CODE(shmlua_queue_push(h, fill, quarter + 1, 0, NULL, &last)) == EAGAIN, what,
+         "room past the bytes");
+  expect(CODE(shmlua_queue_push(h, fill, quarter, 0, NULL, &last)) == 0, what, "room lost");
+  expect(CODE(shmlua_queue_push(h, "", 0, 0, NULL, &last)) == EAGAIN, what,
+         "room past the messages");
   expect(shmlua_queue_count(h) == MESSAGES, what, "count after filling");
   for (int i = 0; i < MESSAGES; i++)
-    expect(shmlua_queue_pop(h, into, fill, &len, 0, NULL) == 0, what, "fill message lost");
+    expect(CODE(shmlua_queue_pop(h, into, fill, &len, 0, NULL, &last)) == 0, what,
+           "fill message lost");
   expect(shmlua_queue_count(h) == 0, what, "count after emptying");
 }
 
@@ -134,8 +143,8 @@ static void one(int is_tail, cut at, const char *what, int message_stays) {
   shmlua_queue h;
   void *block = new_queue(&h, &layout);
   pid_t pid;
-  expect(shmlua_queue_push(&h, "first", 5, 0, NULL) == 0, what, "push first");
-  expect(shmlua_queue_push(&h, "second", 6, 0, NULL) == 0, what, "push second");
+  expect(CODE(shmlua_queue_push(&h, "first", 5, 0, NULL, &last)) == 0, what, "push first");
+  expect(CODE(shmlua_queue_push(&h, "second", 6, 0, NULL, &last)) == 0, what, "push second");
   if ((pid = fork()) == 0) {
     static const char *const third[] = {"third"};
     if (is_tail)
@@ -144,7 +153,8 @@ static void one(int is_tail, cut at, const char *what, int message_stays) {
   }
   reap(pid);
   expect(shmlua_queue_count(&h) <= 3, what, "count out of range");
-  expect(shmlua_queue_push(&h, "x", 1, 0, NULL) == 0, what, "push after the death");
+  expect(CODE(shmlua_queue_push(&h, "x", 1, 0, NULL, &last)) == 0, what,
+         "push after the death");
   expect(drain(&h, want, wanted, what) == wanted, what, "wrong number of messages");
   expect(shmlua_queue_count(&h) == 0, what, "count after draining");
   capacity(&h, what);
@@ -166,16 +176,18 @@ static void batch(int is_tail, cut at, const char *what, int batch_stays) {
   shmlua_queue h;
   void *block = new_queue(&h, &layout);
   pid_t pid;
-  expect(shmlua_queue_push_many(&h, first, 2, &pushed, 0, NULL) == 0 && pushed == 2, what,
-         "push the first two");
+  expect(CODE(shmlua_queue_push_many(&h, first, 2, &pushed, 0, NULL, &last)) == 0 &&
+             pushed == 2,
+         what, "push the first two");
   if ((pid = fork()) == 0) {
     if (is_tail)
       die_during(&h, &h.q->tail, 1, 3, 2, at, all + 2);
     die_during(&h, &h.q->head, 0, 3, 2, at, NULL);
   }
   reap(pid);
-  expect(shmlua_queue_push(&h, "x", 1, 0, NULL) == (is_tail && batch_stays ? EAGAIN : 0), what,
-         "push after the death");
+  expect(CODE(shmlua_queue_push(&h, "x", 1, 0, NULL, &last)) ==
+             (is_tail && batch_stays ? EAGAIN : 0),
+         what, "push after the death");
   expect(drain(&h, want, wanted, what) == wanted, what, "wrong number of messages");
   expect(shmlua_queue_count(&h) == 0, what, "count after draining");
   capacity(&h, what);
@@ -188,8 +200,8 @@ static void batch(int is_tail, cut at, const char *what, int batch_stays) {
 static void *scribbled(shmlua_queue *h, size_t *layout) {
   uint32_t bogus = 0xffffffffu;
   void *block = new_queue(h, layout);
-  if (shmlua_queue_push(h, "first", 5, 0, NULL) != 0 ||
-      shmlua_queue_push(h, "second", 6, 0, NULL) != 0)
+  if (CODE(shmlua_queue_push(h, "first", 5, 0, NULL, &last)) != 0 ||
+      CODE(shmlua_queue_push(h, "second", 6, 0, NULL, &last)) != 0)
     exit(2);
   memcpy(h->q->ring, &bogus, PREFIX);
   return block;
@@ -205,7 +217,8 @@ static void skip_death(cut at, const char *what) {
   char got[BYTES];
   pid_t pid;
   if ((pid = fork()) == 0) {
-    if (shmlua_mutex_lock(&head->lock, NULL) != 0 || shmlua_mutex_lock(&tail->lock, NULL) != 0)
+    if (CODE(shmlua_mutex_lock(&head->lock, NULL, &last)) != 0 ||
+        CODE(shmlua_mutex_lock(&tail->lock, NULL, &last)) != 0)
       _exit(2);
     head->next_pos = tail->pos;
     head->next_messages = tail->messages;
@@ -220,7 +233,8 @@ static void skip_death(cut at, const char *what) {
     _exit(0);
   }
   reap(pid);
-  expect(shmlua_queue_pop(&h, into, got, &len, 0, NULL) == EAGAIN, what, "pop after the death");
+  expect(CODE(shmlua_queue_pop(&h, into, got, &len, 0, NULL, &last)) == EAGAIN, what,
+         "pop after the death");
   expect(shmlua_queue_count(&h) == 0, what, "count after the skip");
   capacity(&h, what);
   munmap(block, layout);
@@ -240,7 +254,7 @@ static void skip_blocked(void) {
   if (pipe(ready) != 0)
     exit(2);
   if ((pid = fork()) == 0) {
-    if (shmlua_mutex_lock(&h.q->tail.lock, NULL) != 0)
+    if (CODE(shmlua_mutex_lock(&h.q->tail.lock, NULL, &last)) != 0)
       _exit(2);
     if (write(ready[1], "", 1) != 1)
       _exit(2);
@@ -251,7 +265,7 @@ static void skip_blocked(void) {
     exit(2);
   started = shmlua_now();
   deadline = shmlua_deadline(0.2);
-  expect(shmlua_queue_pop(&h, into, got, &len, 1, &deadline) == ETIMEDOUT, what,
+  expect(CODE(shmlua_queue_pop(&h, into, got, &len, 1, &deadline, &last)) == ETIMEDOUT, what,
          "pop past its deadline");
   ended = shmlua_now();
   started.tv_sec += 1; /* the skip's own 1 s lock wait would be past this */
@@ -259,7 +273,8 @@ static void skip_blocked(void) {
   kill(pid, SIGKILL);
   if (waitpid(pid, &status, 0) != pid)
     exit(2);
-  expect(shmlua_queue_pop(&h, into, got, &len, 0, NULL) == EAGAIN, what, "pop after the holder");
+  expect(CODE(shmlua_queue_pop(&h, into, got, &len, 0, NULL, &last)) == EAGAIN, what,
+         "pop after the holder");
   expect(shmlua_queue_count(&h) == 0, what, "count after the skip");
   capacity(&h, what);
   close(ready[0]);
@@ -295,7 +310,8 @@ static pid_t sleeping_popper(shmlua_queue *h, int fails) {
     struct timespec deadline = shmlua_deadline(1.0);
     char got[BYTES];
     size_t len;
-    _exit(shmlua_queue_pop(h, fails ? nowhere : into, got, &len, 1, &deadline) == 0 ? 0 : 1);
+    int rc = shmlua_queue_pop(h, fails ? nowhere : into, got, &len, 1, &deadline, NULL);
+    _exit(rc == 0 ? 0 : 1);
   }
   if (pid < 0)
     exit(2);
@@ -315,7 +331,7 @@ static void wake_handed_on(void) {
   int status;
   failing = sleeping_popper(&h, 1);
   other = sleeping_popper(&h, 0);
-  expect(shmlua_queue_push(&h, "m", 1, 0, NULL) == 0, what, "push");
+  expect(CODE(shmlua_queue_push(&h, "m", 1, 0, NULL, &last)) == 0, what, "push");
   expect(waitpid(failing, &status, 0) == failing, what, "failing popper");
   expect(waitpid(other, &status, 0) == other && WIFEXITED(status) && WEXITSTATUS(status) == 0,
          what, "the other popper slept through the message");

@@ -91,10 +91,11 @@ static void run(shmlua_dict *h, const uint8_t *ops, size_t n) {
 }
 
 static void init_locks(unsigned char *block, const shmlua_dict *h) {
-  for (uint32_t i = 0; i < h->nshards; i++)
-    REQUIRE(shmlua_mutex_init(&((shmlua_dict_shard *)(block + sizeof(shmlua_dict_block) +
-                                                      i * h->shard_size))
-                                   ->lock) == 0);
+  for (uint32_t i = 0; i < h->nshards; i++) {
+    shmlua_dict_shard *s = (shmlua_dict_shard *)(block + sizeof(shmlua_dict_block) +
+                                                 i * h->shard_size);
+    REQUIRE(shmlua_mutex_init(&s->lock, NULL) == 0);
+  }
 }
 
 static void attached(const uint8_t *data, size_t size) {
@@ -114,9 +115,11 @@ static void scribbled(const uint8_t *data, size_t size) {
   uint64_t bytes = SHMLUA_DICT_BYTES_MIN;
   shmlua_error err;
   shmlua_dict h;
-  size_t layout = shmlua_dict_layout_size(bytes, &err), lock, lock_end;
-  unsigned char *block = calloc(1, layout);
-  REQUIRE(layout > 0 && block != NULL);
+  size_t layout = 0, lock, lock_end;
+  unsigned char *block;
+  REQUIRE(shmlua_dict_layout_size(bytes, &layout, &err) == 0);
+  block = calloc(1, layout);
+  REQUIRE(block != NULL);
   REQUIRE(shmlua_dict_init(block, &bytes, &err) == 0);
   shmlua_dict_open(&h, block, layout);
   run(&h, data, size < 32 ? size : 32);

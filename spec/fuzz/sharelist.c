@@ -53,8 +53,7 @@ static void scribbled(const uint8_t *data, size_t size) {
   n = data[0] % 9;
   for (size_t i = 0; i < n; i++)
     datalen += slots[i] = (data[1] >> i & 1) ? 32 : 8;
-  blocksize = shmlua_sharelist_size(n, datalen);
-  REQUIRE(blocksize > 0);
+  REQUIRE(shmlua_sharelist_size(n, datalen, &blocksize, &err) == 0);
   block = calloc(1, blocksize);
   REQUIRE(block != NULL);
   REQUIRE(shmlua_sharelist_init(&l, block, blocksize, n, datalen, &err) == 0);

@@ -35,18 +35,19 @@ static void batch_and_view(shmlua_queue *h) {
   size_t count, total, at = 0, len, pushed, seen = 0;
   const void *data;
   shmlua_queue_view v;
-  if (shmlua_queue_pop_many(h, 4, copy, sizeof copy, &count, &total, 0, NULL) == 0) {
+  shmlua_error err;
+  if (shmlua_queue_pop_many(h, 4, copy, sizeof copy, &count, &total, 0, NULL, NULL) == 0) {
     while (shmlua_queue_record(copy, total, &at, &data, &len))
       seen++;
     REQUIRE(seen == count && at == total && total <= sizeof copy);
   }
-  if (shmlua_queue_peek(h, &v, 0, NULL) == 0) {
+  if (shmlua_queue_peek(h, &v, 0, NULL, NULL) == 0) {
     REQUIRE(v.part[0] >= h->q->ring && v.part[0] + v.len[0] <= h->q->ring + h->ring_size);
     REQUIRE(v.len[1] == 0 || v.part[1] + v.len[1] <= h->q->ring + h->ring_size);
     shmlua_queue_view_release(h, &v);
   }
-  int rc = shmlua_queue_push_many(h, two, 2, &pushed, 0, NULL);
-  REQUIRE(rc == 0 || rc == EAGAIN || rc == EPIPE || rc == EMSGSIZE);
+  int rc = shmlua_queue_push_many(h, two, 2, &pushed, 0, NULL, &err);
+  REQUIRE(rc == 0 || err.code == EAGAIN || err.code == EPIPE || err.code == EMSGSIZE);
 }
 
 /* Pops and pushes through handle h: every access stays in the ring h was opened with. */
@@ -56,23 +57,24 @@ static void pop_and_push(shmlua_queue *h) {
     int wait = round == 1 ? SHMLUA_QUEUE_ONCE : SHMLUA_QUEUE_TRY; /* the binding's first try */
     size_t len;
     void *got = NULL;
-    int rc = shmlua_queue_pop(h, reserve, &got, &len, wait, NULL);
+    shmlua_error err;
+    int rc = shmlua_queue_pop(h, reserve, &got, &len, wait, NULL, NULL);
     (void)rc;
     free(got);
-    rc = shmlua_queue_push(h, message, (size_t)round * 7 % sizeof message, wait, NULL);
-    REQUIRE(rc == 0 || rc == EAGAIN || rc == EPIPE || rc == EMSGSIZE);
+    rc = shmlua_queue_push(h, message, (size_t)round * 7 % sizeof message, wait, NULL, &err);
+    REQUIRE(rc == 0 || err.code == EAGAIN || err.code == EPIPE || err.code == EMSGSIZE);
     batch_and_view(h);
   }
   (void)shmlua_queue_count(h);
-  REQUIRE(shmlua_queue_shutdown(h) == 0);
+  REQUIRE(shmlua_queue_shutdown(h, NULL) == 0);
 }
 
 /* A queue that passed the checks. */
 static void use_queue(void *addr, size_t size) {
   shmlua_queue_block *q = addr;
   shmlua_queue h;
-  REQUIRE(shmlua_mutex_init(&q->tail.lock) == 0);
-  REQUIRE(shmlua_mutex_init(&q->head.lock) == 0);
+  REQUIRE(shmlua_mutex_init(&q->tail.lock, NULL) == 0);
+  REQUIRE(shmlua_mutex_init(&q->head.lock, NULL) == 0);
   shmlua_queue_open(&h, addr, size);
   pop_and_push(&h);
 }
@@ -101,8 +103,7 @@ static void scribbled_queue(const uint8_t *data, size_t size) {
     return;
   limits.messages = 1 + data[0] % 8;
   limits.bytes = 1 + data[1] % 64;
-  layout = shmlua_queue_layout_size(&limits, &err);
-  REQUIRE(layout > 0);
+  REQUIRE(shmlua_queue_layout_size(&limits, &layout, &err) == 0);
   q = calloc(1, layout);
   REQUIRE(q != NULL);
   REQUIRE(shmlua_queue_init(q, &limits, &err) == 0);
@@ -123,8 +124,8 @@ static void scribbled_queue(const uint8_t *data, size_t size) {
 static void use(const shmlua_sync_type *t, void *addr, size_t size) {
   switch (t->kind) {
   case SHMLUA_KIND_SEMAPHORE:
-    if (shmlua_semaphore_tryacquire(addr) == 0)
-      REQUIRE(shmlua_semaphore_release(addr, 1) == 0);
+    if (shmlua_semaphore_tryacquire(addr, NULL) == 0)
+      REQUIRE(shmlua_semaphore_release(addr, 1, NULL) == 0);
     break;
   case SHMLUA_KIND_EVENT:
     shmlua_event_set(addr);
@@ -141,8 +142,8 @@ static void use(const shmlua_sync_type *t, void *addr, size_t size) {
   }
   case SHMLUA_KIND_BARRIER: {
     shmlua_barrier h;
-    REQUIRE(shmlua_mutex_init(&((shmlua_barrier_block *)addr)->lock) == 0);
-    if (shmlua_barrier_open(&h, addr, size) == 0) {
+    REQUIRE(shmlua_mutex_init(&((shmlua_barrier_block *)addr)->lock, NULL) == 0);
+    if (shmlua_barrier_open(&h, addr, size, NULL) == 0) {
       (void)shmlua_barrier_isbroken(&h);
       shmlua_barrier_close(&h);
     }

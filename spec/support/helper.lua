@@ -13,17 +13,17 @@ H.native_integers = math.type ~= nil
 H.maxinteger = math.maxinteger or 2 ^ 53
 H.mininteger = math.mininteger or -2 ^ 53
 -- The iterators that walk a view (buf, array, list) in index order: ipairs follows __index
--- from 5.3 on, pairs takes __pairs from 5.2 on (not LuaJIT's).
+-- from 5.3 on and takes __ipairs on 5.2, pairs takes __pairs from 5.2 on; 5.1's and LuaJIT's
+-- take neither (for i = 1, #v there).
 H.view_iterators = {}
-if H.native_integers then H.view_iterators[#H.view_iterators + 1] = ipairs end
 if H.lua_version ~= "5.1" and H.lua_version ~= "luajit" then
+  H.view_iterators[#H.view_iterators + 1] = ipairs
   H.view_iterators[#H.view_iterators + 1] = pairs
 end
--- How "bad argument" names module function f called through pcall: 5.3 on find it in
--- package.loaded ('shm.f'); 5.1, 5.2 and LuaJIT may say '?' instead.
+-- How "bad argument" names module function f called through pcall: 'shm.f' as 5.4's
+-- lauxlib finds it in package.loaded (the module names it so on every Lua).
 function H.pcalled(f)
-  local old = H.lua_version == "5.1" or H.lua_version == "5.2" or H.lua_version == "luajit"
-  return old and "'[%w.%?]*'" or "'[%w.]*" .. f .. "'"
+  return "'[%w.]*" .. f .. "'"
 end
 -- How a refused FILE* is named: its metatable has a __name from 5.3 on.
 H.FILE = math.type and "a userdata (FILE*)" or "a userdata"

@@ -1,7 +1,9 @@
 /* Whole-array kernels over typed, strided runs of memory (the loops behind a:sum(), a:sort(),
    a:add(x), ...): plain C loops the compiler vectorises, no Lua. Values cross this interface
    as shmlua_num, a Lua number as it was (integer or float), and follow Lua's arithmetic:
-   integers wrap, an integer op a float is a float. */
+   integers wrap, an integer op a float is a float. Nothing here can fail as error.h means
+   it: the kernels return their results, and the conversions say why a number cannot be
+   stored (SHMLUA_STORE_*) for the caller to word. */
 #ifndef SHMLUA_ARRAYOPS_H
 #define SHMLUA_ARRAYOPS_H
 

@@ -53,19 +53,24 @@ static uint32_t *low_half(uint64_t *p) {
   return (uint32_t *)p + (probe.first ? 0 : 1);
 }
 
-int shmlua_atomic_wait64(uint64_t *p, uint64_t expected, const struct timespec *timeout) {
+int shmlua_atomic_wait64(uint64_t *p, uint64_t expected, const struct timespec *timeout,
+                         shmlua_error *err) {
   struct timespec slice = {0, WAIT64_SLICE_NS};
-  int rc;
+  shmlua_error mine;
+  if (!err)
+    err = &mine; /* its code decides below */
   if (__atomic_load_n(p, __ATOMIC_SEQ_CST) != expected)
-    return EAGAIN;
+    return shmlua_failcode(err, EAGAIN, "atomic wait");
   if (timeout && timeout->tv_sec == 0 && timeout->tv_nsec < slice.tv_nsec)
     slice = *timeout;
-  rc = shmlua_futex_wait(low_half(p), (uint32_t)expected, &slice);
+  if (shmlua_futex_wait(low_half(p), (uint32_t)expected, &slice, err) == 0)
+    return 0;
   /* Equal at our look, different later: a change during the wait, whose waker may have come
      before the sleep began. */
-  if (rc == EAGAIN || (rc == ETIMEDOUT && __atomic_load_n(p, __ATOMIC_SEQ_CST) != expected))
+  if (err->code == EAGAIN ||
+      (err->code == ETIMEDOUT && __atomic_load_n(p, __ATOMIC_SEQ_CST) != expected))
     return 0;
-  return rc;
+  return -1;
 }
 
 int shmlua_atomic_wake64(uint64_t *p, int count) {

@@ -1,11 +1,14 @@
 /* Sequentially consistent atomic operations on 32- and 64-bit words in shared memory, and
-   sleeping on a 64-bit word (32-bit words sleep with futex.h directly). */
+   sleeping on a 64-bit word (32-bit words sleep with futex.h directly). Errors as error.h
+   says: only the wait can fail (0 or -1 with err); the others return their value. */
 #ifndef SHMLUA_ATOMIC_H
 #define SHMLUA_ATOMIC_H
 
 #include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
+
+#include "error.h"
 
 typedef enum shmlua_atomic_op {
   SHMLUA_ATOMIC_ADD,
@@ -29,8 +32,9 @@ bool shmlua_atomic_cas64(uint64_t *p, uint64_t *expected, uint64_t desired);
    kernel sleeps on 32-bit words only, so this sleeps on the low half of *p and wakes up at
    least every few milliseconds to look at the whole value: a change confined to the high half
    just before the sleep began would otherwise go unnoticed. Because of those looks it may
-   return ETIMEDOUT before timeout has passed; callers loop on their own deadline. */
-int shmlua_atomic_wait64(uint64_t *p, uint64_t expected, const struct timespec *timeout);
+   fail with ETIMEDOUT before timeout has passed; callers loop on their own deadline. */
+int shmlua_atomic_wait64(uint64_t *p, uint64_t expected, const struct timespec *timeout,
+                         shmlua_error *err);
 
 /* Wakes up to count sleepers of shmlua_atomic_wait64 on p; returns how many were woken. */
 int shmlua_atomic_wake64(uint64_t *p, int count);

@@ -38,21 +38,19 @@ static int check_layout(const void *bytes, size_t size, shmlua_error *err) {
 
 const shmlua_sync_type shmlua_barrier_type = {SHMLUA_KIND_BARRIER, "barrier", 0, check_layout};
 
-size_t shmlua_barrier_layout_size(uint32_t parties, shmlua_error *err) {
+int shmlua_barrier_layout_size(uint32_t parties, size_t *size, shmlua_error *err) {
   uint64_t slots = (uint64_t)parties + SHMLUA_BARRIER_OTHERS;
   if (parties < 1 || parties > INT32_MAX ||
-      slots > (SIZE_MAX - sizeof(shmlua_barrier_block)) / sizeof(shmlua_barrier_member)) {
-    shmlua_failf(err, EINVAL, "parties must be 1..%d", INT32_MAX);
-    return 0;
-  }
-  return sizeof(shmlua_barrier_block) + (size_t)slots * sizeof(shmlua_barrier_member);
+      slots > (SIZE_MAX - sizeof(shmlua_barrier_block)) / sizeof(shmlua_barrier_member))
+    return shmlua_failf(err, EINVAL, "parties must be 1..%d", INT32_MAX);
+  *size = sizeof(shmlua_barrier_block) + (size_t)slots * sizeof(shmlua_barrier_member);
+  return 0;
 }
 
 int shmlua_barrier_init(void *addr, const void *arg, shmlua_error *err) {
   shmlua_barrier_block *b = addr;
-  int rc = shmlua_mutex_init(&b->lock);
-  if (rc != 0)
-    return shmlua_fail(err, rc, "pthread_mutex_init");
+  if (shmlua_mutex_init(&b->lock, err) != 0)
+    return -1;
   b->parties = *(const uint32_t *)arg;
   b->slots = b->parties + SHMLUA_BARRIER_OTHERS;
   return 0;
@@ -68,15 +66,17 @@ static void break_locked(shmlua_barrier_block *b) {
   shmlua_sync_wake(&b->wake, &b->sleepers, 0x7fffffff);
 }
 
-/* A holder that died mid-update leaves the round in doubt: break it, which resets it. */
+/* A holder that died mid-update leaves the round in doubt: break it, which resets it.
+   0 or an errno (the file's own helpers answer with errnos; the public calls fill err). */
 static int lock_barrier(shmlua_barrier_block *b, const struct timespec *deadline) {
-  int rc = shmlua_mutex_lock(&b->lock, deadline);
-  if (rc == EOWNERDEAD) {
-    break_locked(b);
-    shmlua_mutex_consistent(&b->lock);
-    rc = 0;
-  }
-  return rc;
+  shmlua_error err;
+  if (shmlua_mutex_lock(&b->lock, deadline, &err) == 0)
+    return 0;
+  if (err.code != EOWNERDEAD)
+    return err.code;
+  break_locked(b);
+  shmlua_mutex_consistent(&b->lock, NULL);
+  return 0;
 }
 
 static shmlua_barrier_member *member_of(const shmlua_barrier *h, pid_t pid) {
@@ -102,7 +102,7 @@ static void leave(shmlua_barrier *h) {
   m = member_of(h, h->joined);
   if (m && --m->handles == 0)
     m->pid = 0;
-  shmlua_mutex_unlock(&h->b->lock);
+  shmlua_mutex_unlock(&h->b->lock, NULL);
   h->joined = 0;
 }
 
@@ -162,7 +162,7 @@ static int join_locked(shmlua_barrier *h) {
   return 0;
 }
 
-int shmlua_barrier_open(shmlua_barrier *h, void *addr, size_t size) {
+int shmlua_barrier_open(shmlua_barrier *h, void *addr, size_t size, shmlua_error *err) {
   int rc = 0;
   h->b = addr;
   h->parties = h->b->parties;
@@ -173,11 +173,11 @@ int shmlua_barrier_open(shmlua_barrier *h, void *addr, size_t size) {
   h->joined = 0;
   if (lock_briefly(h->b) == 0) {
     rc = join_locked(h);
-    shmlua_mutex_unlock(&h->b->lock);
+    shmlua_mutex_unlock(&h->b->lock, NULL);
   }
   if (rc != 0) {
     h->b = NULL;
-    return rc;
+    return shmlua_failcode(err, rc, "barrier");
   }
   track(h);
   return 0;
@@ -192,19 +192,15 @@ void shmlua_barrier_close(shmlua_barrier *h) {
 }
 
 int shmlua_barrier_arrive(shmlua_barrier *h, const struct timespec *deadline, uint32_t *round,
-                          uint32_t *index) {
+                          uint32_t *index, shmlua_error *err) {
   shmlua_barrier_block *b = h->b;
   shmlua_barrier_member *m;
   int rc = lock_barrier(b, deadline);
   if (rc != 0)
-    return rc;
-  if (b->broken) {
-    shmlua_mutex_unlock(&b->lock);
-    return EPIPE;
-  }
-  if ((rc = join_locked(h)) != 0) {
-    shmlua_mutex_unlock(&b->lock);
-    return rc;
+    return shmlua_failcode(err, rc, "barrier");
+  if ((rc = b->broken ? EPIPE : join_locked(h)) != 0) {
+    shmlua_mutex_unlock(&b->lock, NULL);
+    return shmlua_failcode(err, rc, "barrier");
   }
   *round = b->generation;
   if ((m = member_of(h, getpid())) != NULL)
@@ -219,7 +215,7 @@ int shmlua_barrier_arrive(shmlua_barrier *h, const struct timespec *deadline, ui
     *index = h->parties;
   } else
     b->arrived = *index;
-  shmlua_mutex_unlock(&b->lock);
+  shmlua_mutex_unlock(&b->lock, NULL);
   if (*index == h->parties)
     shmlua_sync_wake(&b->wake, &b->sleepers, 0x7fffffff);
   return 0;
@@ -247,7 +243,7 @@ static void check_members(shmlua_barrier *h) {
   if (lock_briefly(h->b) != 0)
     return;
   check_members_locked(h);
-  shmlua_mutex_unlock(&h->b->lock);
+  shmlua_mutex_unlock(&h->b->lock, NULL);
 }
 
 /* The outcome of round once it is over: 0, EPIPE if it broke; EAGAIN while it goes on. */
@@ -257,19 +253,23 @@ static int outcome(const shmlua_barrier_block *b, uint32_t round) {
   return __atomic_load_n(&b->broken_round, __ATOMIC_SEQ_CST) == round + 1 ? EPIPE : 0;
 }
 
-int shmlua_barrier_await(shmlua_barrier *h, uint32_t round, const struct timespec *deadline) {
+/* shmlua_barrier_await's answer as an errno (0: the round ended). */
+static int await(shmlua_barrier *h, uint32_t round, const struct timespec *deadline) {
   shmlua_barrier_block *b = h->b;
   for (;;) {
     struct timespec slice;
+    shmlua_error err;
     uint32_t seen = __atomic_load_n(&b->wake, __ATOMIC_SEQ_CST);
     int rc = outcome(b, round);
     if (rc != EAGAIN)
       return rc;
-    rc = shmlua_sync_sleep(&b->wake, seen, &b->sleepers,
-                           shmlua_sync_earlier(deadline, MEMBER_CHECK_SECONDS, &slice));
-    if (rc == EINTR)
+    if (shmlua_sync_sleep(&b->wake, seen, &b->sleepers,
+                          shmlua_sync_earlier(deadline, MEMBER_CHECK_SECONDS, &slice),
+                          &err) == 0)
+      continue;
+    if (err.code == EINTR)
       return EINTR;
-    if (rc == ETIMEDOUT) {
+    if (err.code == ETIMEDOUT) {
       if (shmlua_sync_expired(deadline)) {
         shmlua_barrier_break(h, round);
         rc = outcome(b, round);
@@ -282,20 +282,26 @@ int shmlua_barrier_await(shmlua_barrier *h, uint32_t round, const struct timespe
   }
 }
 
+int shmlua_barrier_await(shmlua_barrier *h, uint32_t round, const struct timespec *deadline,
+                         shmlua_error *err) {
+  int rc = await(h, round, deadline);
+  return rc == 0 ? 0 : shmlua_failcode(err, rc, "barrier");
+}
+
 void shmlua_barrier_break(shmlua_barrier *h, uint32_t round) {
   if (lock_briefly(h->b) != 0)
     return;
   if (h->b->generation == round && !h->b->broken)
     break_locked(h->b);
-  shmlua_mutex_unlock(&h->b->lock);
+  shmlua_mutex_unlock(&h->b->lock, NULL);
 }
 
-int shmlua_barrier_reset(shmlua_barrier *h) {
+int shmlua_barrier_reset(shmlua_barrier *h, shmlua_error *err) {
   int rc = lock_briefly(h->b);
   if (rc != 0)
-    return rc;
+    return shmlua_failcode(err, rc, "barrier");
   h->b->broken = 0;
-  shmlua_mutex_unlock(&h->b->lock);
+  shmlua_mutex_unlock(&h->b->lock, NULL);
   return 0;
 }
 

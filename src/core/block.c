@@ -21,6 +21,8 @@ enum { RANDOM_NAME_TRIES = 100 };
 
 static void mark_closed(shmlua_block *b) {
   b->addr = NULL;
+  b->live = NULL;
+  b->lost = 0;
   b->size = 0;
   b->readonly = false;
   b->lazy = false;
@@ -46,6 +48,8 @@ static int map(shmlua_block *b, int fd, size_t size, bool readonly) {
   if (addr == MAP_FAILED)
     return errno;
   b->addr = addr;
+  b->live = addr;
+  b->lost = 0;
   b->size = size;
   b->readonly = readonly;
   shmlua_fault_install(); /* before anyone can touch it */
@@ -171,6 +175,8 @@ int shmlua_block_attach(shmlua_block *b, const shmlua_name *name, bool readonly,
 }
 
 void shmlua_block_close(shmlua_block *b) {
+  b->live = NULL; /* unguarded accesses stop before the memory goes */
+  shmlua_fault_unwatch(b);
   if (b->addr)
     munmap(b->addr, b->size);
   b->addr = NULL; /* name and size stay readable */

@@ -1,4 +1,5 @@
-/* Named POSIX shared-memory blocks: create, attach, close, unlink. Usable from plain C. */
+/* Named POSIX shared-memory blocks: create, attach, close, unlink. Usable from plain C.
+   Errors as error.h says: 0 or -1 with err; close cannot fail. */
 #ifndef SHMLUA_BLOCK_H
 #define SHMLUA_BLOCK_H
 
@@ -20,6 +21,11 @@ typedef struct shmlua_block {
   size_t size;         /* kept after close */
   bool readonly;
   bool lazy; /* made by this handle without reserving its storage */
+  /* For accesses that no guard covers (fault.h: shmlua_fault_watch): addr while the block is
+     open and whole, NULL once closed or once such an access found a page gone; then lost is
+     1 + that page's offset, and the page reads zeros. */
+  unsigned char *volatile live;
+  volatile size_t lost;
   shmlua_name name;
 } shmlua_block;
 

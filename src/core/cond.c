@@ -31,8 +31,9 @@ uint32_t shmlua_cond_seq(const shmlua_cond_block *c) {
   return __atomic_load_n(&c->seq, __ATOMIC_SEQ_CST);
 }
 
-int shmlua_cond_sleep(shmlua_cond_block *c, uint32_t seq, const struct timespec *deadline) {
-  return shmlua_sync_sleep(&c->seq, seq, &c->sleepers, deadline);
+int shmlua_cond_sleep(shmlua_cond_block *c, uint32_t seq, const struct timespec *deadline,
+                      shmlua_error *err) {
+  return shmlua_sync_sleep(&c->seq, seq, &c->sleepers, deadline, err);
 }
 
 void shmlua_cond_signal(shmlua_cond_block *c, int n) {

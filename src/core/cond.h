@@ -1,6 +1,7 @@
 /* A condition variable in shared memory, tied to a shmlua mutex whose name it records (so
    attaching the condition finds its mutex). Waits may return without a signal: callers
-   re-check their predicate, as with pthread condition variables. */
+   re-check their predicate, as with pthread condition variables. Errors as error.h says:
+   0 or -1 with err; seq and signal cannot fail. */
 #ifndef SHMLUA_COND_H
 #define SHMLUA_COND_H
 
@@ -25,8 +26,9 @@ int shmlua_cond_init(void *addr, const void *arg, shmlua_error *err);
 /* The value to wait on: read it while holding the mutex, then unlock, then sleep. */
 uint32_t shmlua_cond_seq(const shmlua_cond_block *c);
 
-/* Sleeps until a signal after seq was read: 0, ETIMEDOUT or EINTR. */
-int shmlua_cond_sleep(shmlua_cond_block *c, uint32_t seq, const struct timespec *deadline);
+/* Sleeps until a signal after seq was read: 0, or -1 with ETIMEDOUT or EINTR. */
+int shmlua_cond_sleep(shmlua_cond_block *c, uint32_t seq, const struct timespec *deadline,
+                      shmlua_error *err);
 
 /* Wakes up to n waiters (INT32_MAX: all). */
 void shmlua_cond_signal(shmlua_cond_block *c, int n);

@@ -15,7 +15,9 @@
    bounded by the most entries a shard could hold. A step along a hash chain or the LRU list
    reads or writes only an entry's header (links, hash, key length), so it checks only that
    the header lies within the arena; an entry whose key or value is read is checked whole
-   (its chunk in use, its key and value within it). */
+   (its chunk in use, its key and value within it).
+   Errors as error.h says: 0 or -1 with err (the codes below); open, capacity, free_space
+   and count cannot fail. */
 #ifndef SHMLUA_DICT_H
 #define SHMLUA_DICT_H
 
@@ -98,8 +100,8 @@ typedef struct shmlua_dict {
 
 extern const shmlua_sync_type shmlua_dict_type;
 
-/* Layout size for a capacity of bytes; 0 (with err) when out of range. */
-size_t shmlua_dict_layout_size(uint64_t bytes, shmlua_error *err);
+/* Layout size for a capacity of bytes in *size; -1 (EINVAL) when out of range. */
+int shmlua_dict_layout_size(uint64_t bytes, size_t *size, shmlua_error *err);
 
 /* init callback: arg points to the uint64_t capacity. */
 int shmlua_dict_init(void *addr, const void *arg, shmlua_error *err);

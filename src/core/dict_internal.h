@@ -1,6 +1,9 @@
 /* What the dict's files (dict*.c) share: a shard's arena as chunks, entries and list nodes,
    the context of one operation on one locked shard, and the checked readers and logged
-   writers every change goes through (inline: they are the hot path of every operation). */
+   writers every change goes through (inline: they are the hot path of every operation).
+   Errors: private to those files, the steps answer with an errno (0 or the code), as a core
+   file's own helpers may (error.h); dict_with_key and dict_each_shard turn it into the
+   core's rule (0, or -1 with err) for the public calls. */
 #ifndef SHMLUA_DICT_INTERNAL_H
 #define SHMLUA_DICT_INTERNAL_H
 

@@ -49,17 +49,16 @@ static uint64_t arena_for(uint64_t bytes, uint32_t nshards) {
   return ALIGN8((bytes + nshards - 1) / nshards) + FIRST;
 }
 
-size_t shmlua_dict_layout_size(uint64_t bytes, shmlua_error *err) {
+int shmlua_dict_layout_size(uint64_t bytes, size_t *size, shmlua_error *err) {
   uint32_t nshards;
   uint64_t arena;
-  if (bytes < SHMLUA_DICT_BYTES_MIN || bytes > SHMLUA_DICT_BYTES_MAX) {
-    shmlua_failf(err, EINVAL, "capacity in bytes must be %u..%llu", SHMLUA_DICT_BYTES_MIN,
-                 (unsigned long long)SHMLUA_DICT_BYTES_MAX);
-    return 0;
-  }
+  if (bytes < SHMLUA_DICT_BYTES_MIN || bytes > SHMLUA_DICT_BYTES_MAX)
+    return shmlua_failf(err, EINVAL, "capacity in bytes must be %u..%llu",
+                        SHMLUA_DICT_BYTES_MIN, (unsigned long long)SHMLUA_DICT_BYTES_MAX);
   nshards = shards_for(bytes);
   arena = arena_for(bytes, nshards);
-  return sizeof(shmlua_dict_block) + nshards * shard_bytes(buckets_for(arena), arena);
+  *size = sizeof(shmlua_dict_block) + nshards * shard_bytes(buckets_for(arena), arena);
+  return 0;
 }
 
 int shmlua_dict_init(void *addr, const void *arg, shmlua_error *err) {
@@ -73,9 +72,8 @@ int shmlua_dict_init(void *addr, const void *arg, shmlua_error *err) {
     unsigned char *base = d->shards + i * d->shard_size;
     shmlua_dict_shard *s = (shmlua_dict_shard *)base;
     chunk *all = (chunk *)(base + arena_offset(d->nbuckets) + FIRST);
-    int rc = shmlua_mutex_init(&s->lock);
-    if (rc != 0)
-      return shmlua_fail(err, rc, "pthread_mutex_init");
+    if (shmlua_mutex_init(&s->lock, err) != 0)
+      return -1;
     all->size = (uint32_t)(d->arena_size - FIRST) | FREE_BIT; /* the whole arena, free */
     s->free_head = FIRST;
     s->free_bytes = d->arena_size - FIRST;

@@ -11,9 +11,11 @@
    only a stopped process or a lock a peer wrote over takes longer. */
 static const double LOCK_SECONDS = 2.0;
 
+/* 0 or an errno (the dict's steps answer with errnos; the public calls fill err). */
 static int lock_shard(shmlua_dict *h, uint32_t shard, ctx *c) {
   struct timespec deadline;
-  int rc;
+  shmlua_error err;
+  int rc = 0;
   c->h = h;
   c->base = h->d->shards + shard * h->shard_size;
   c->s = (shmlua_dict_shard *)c->base;
@@ -25,28 +27,31 @@ static int lock_shard(shmlua_dict *h, uint32_t shard, ctx *c) {
   c->nlog = 0;
   c->overflow = c->bad = 0;
   c->now = -1;
-  rc = shmlua_mutex_trylock(&c->s->lock); /* the clock only when the lock is taken */
-  if (rc == EBUSY) {
-    deadline = shmlua_deadline_coarse(LOCK_SECONDS);
-    rc = shmlua_mutex_lock(&c->s->lock, &deadline);
+  if (shmlua_mutex_trylock(&c->s->lock, &err) != 0) { /* the clock only when it is taken */
+    rc = err.code;
+    if (rc == EBUSY) {
+      deadline = shmlua_deadline_coarse(LOCK_SECONDS);
+      rc = shmlua_mutex_lock(&c->s->lock, &deadline, &err) == 0 ? 0 : err.code;
+    }
   }
   if (rc == EOWNERDEAD) {
     dict_undo(c);
-    if ((rc = shmlua_mutex_consistent(&c->s->lock)) != 0) {
-      shmlua_mutex_unlock(&c->s->lock);
-      return rc;
+    if (shmlua_mutex_consistent(&c->s->lock, &err) != 0) {
+      shmlua_mutex_unlock(&c->s->lock, NULL);
+      return err.code;
     }
+    rc = 0;
   } else if (rc == 0 && __atomic_load_n(&c->s->nlog, __ATOMIC_ACQUIRE) != 0)
     dict_undo(c); /* not left by a holder of ours: a peer wrote it */
   if (rc == 0 && c->s->garbage && dict_collect(c) != 0) {
-    shmlua_mutex_unlock(&c->s->lock);
+    shmlua_mutex_unlock(&c->s->lock, NULL);
     return EPROTO;
   }
   return rc;
 }
 
 static void unlock_shard(ctx *c) {
-  shmlua_mutex_unlock(&c->s->lock);
+  shmlua_mutex_unlock(&c->s->lock, NULL);
 }
 
 static uint32_t shard_of(const shmlua_dict *h, uint64_t hash) {

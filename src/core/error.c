@@ -23,3 +23,20 @@ int shmlua_failf(shmlua_error *err, int code, const char *fmt, ...) {
   }
   return -1;
 }
+
+int shmlua_failcode(shmlua_error *err, int code, const char *what) {
+  if (err) {
+    const char *text = strerror(code);
+    size_t n = strlen(what), m = strlen(text);
+    if (n > SHMLUA_ERRMSG_MAX / 2)
+      n = SHMLUA_ERRMSG_MAX / 2;
+    if (m > SHMLUA_ERRMSG_MAX - n - 3)
+      m = SHMLUA_ERRMSG_MAX - n - 3;
+    err->code = code;
+    memcpy(err->message, what, n);
+    memcpy(err->message + n, ": ", 2);
+    memcpy(err->message + n + 2, text, m);
+    err->message[n + 2 + m] = '\0';
+  }
+  return -1;
+}

@@ -1,5 +1,6 @@
 /* Text that is safe to print on a terminal: names in /dev/shm may hold any byte but '/' and
-   NUL, so a name with ESC sequences could clear the screen and a '\n' forge a line. */
+   NUL, so a name with ESC sequences could clear the screen and a '\n' forge a line.
+   Nothing here can fail (error.h's rule: it returns its value). */
 #ifndef SHMLUA_ESCAPE_H
 #define SHMLUA_ESCAPE_H
 

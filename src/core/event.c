@@ -30,13 +30,13 @@ uint32_t shmlua_event_state(const shmlua_event_block *e) {
   return __atomic_load_n(&e->state, __ATOMIC_ACQUIRE);
 }
 
-int shmlua_event_wait(shmlua_event_block *e, uint32_t seen, const struct timespec *deadline) {
+int shmlua_event_wait(shmlua_event_block *e, uint32_t seen, const struct timespec *deadline,
+                      shmlua_error *err) {
   for (;;) {
     uint32_t now = __atomic_load_n(&e->state, __ATOMIC_ACQUIRE);
-    int rc;
     if ((now & 1u) || (now >> 1) != (seen >> 1))
       return 0;
-    if ((rc = shmlua_sync_sleep(&e->state, now, &e->sleepers, deadline)) != 0)
-      return rc;
+    if (shmlua_sync_sleep(&e->state, now, &e->sleepers, deadline, err) != 0)
+      return -1;
   }
 }

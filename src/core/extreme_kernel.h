@@ -1,7 +1,8 @@
 /* The smallest or largest element of one block of a run (a piece of shmlua_vec_extreme,
    arrayops.c), written once and compiled twice: with IEEE rules in arrayops.c (integers, and
    float blocks holding infinities), and in extreme_finite.c for float blocks known to be
-   finite, where the compiler may treat x < m ? x : m as a min instruction and vectorise it. */
+   finite, where the compiler may treat x < m ? x : m as a min instruction and vectorise it.
+   Private to those two files; nothing in it can fail. */
 #ifndef SHMLUA_EXTREME_KERNEL_H
 #define SHMLUA_EXTREME_KERNEL_H
 

@@ -4,11 +4,14 @@
 #endif
 #include "fault.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <ucontext.h>
+#include <unistd.h>
 
 #if defined(__SANITIZE_ADDRESS__)
 #define SHMLUA_ASAN 1
@@ -51,6 +54,60 @@ static int resumed(void *context, uintptr_t addr) {
 
 static struct sigaction previous;
 static pthread_once_t installed = PTHREAD_ONCE_INIT;
+static uintptr_t page_size; /* read once at install: sysconf is no call for a handler */
+
+/* The watched blocks (fault.h), in slots the handler scans without a lock; none at or past
+   watched_top was ever used, so where nothing is watched (any Lua but LuaJIT) closing a
+   block scans nothing. */
+static shmlua_block *_Atomic watched[SHMLUA_WATCH_MAX];
+static _Atomic size_t watched_top;
+
+int shmlua_fault_watch(shmlua_block *b) {
+  for (size_t k = 0; k < SHMLUA_WATCH_MAX; k++) {
+    shmlua_block *expected = NULL;
+    if (atomic_load(&watched[k]) == b)
+      return 0;
+    if (atomic_compare_exchange_strong(&watched[k], &expected, b)) {
+      size_t top = atomic_load(&watched_top);
+      while (top <= k && !atomic_compare_exchange_weak(&watched_top, &top, k + 1)) {
+      }
+      return 0;
+    }
+  }
+  return -1;
+}
+
+void shmlua_fault_unwatch(shmlua_block *b) {
+  size_t top = atomic_load(&watched_top);
+  for (size_t k = 0; k < top; k++)
+    if (atomic_load(&watched[k]) == b) {
+      shmlua_block *expected = b;
+      atomic_compare_exchange_strong(&watched[k], &expected, NULL);
+    }
+}
+
+/* An unguarded access to a watched block found no memory at addr: a private zero page over
+   it lets the access complete; the block is marked (fault.h). Whether that was done. */
+static int lose_page(uintptr_t addr) {
+  size_t top = atomic_load(&watched_top);
+  for (size_t k = 0; k < top; k++) {
+    shmlua_block *b = atomic_load(&watched[k]);
+    if (b && b->addr && addr - (uintptr_t)b->addr < b->size) {
+      void *page = (void *)(addr & ~(page_size - 1));
+      int saved = errno; /* the interrupted code's */
+      void *zeros = mmap(page, page_size, b->readonly ? PROT_READ : PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+      errno = saved;
+      if (zeros == MAP_FAILED)
+        return 0;
+      if (!b->lost)
+        b->lost = addr - (uintptr_t)b->addr + 1;
+      b->live = NULL;
+      return 1;
+    }
+  }
+  return 0;
+}
 
 /* The innermost guard of this thread with a block that holds addr; NULL if none. */
 static shmlua_guard *guard_for(uintptr_t addr, const shmlua_block **which) {
@@ -98,7 +155,8 @@ static void on_sigbus(int sig, siginfo_t *info, void *context) {
 #endif
   g = info->si_code > 0 ? guard_for((uintptr_t)info->si_addr, &b) : NULL;
   if (!g) {
-    pass_on(sig, info, context);
+    if (info->si_code <= 0 || !lose_page((uintptr_t)info->si_addr))
+      pass_on(sig, info, context);
     return;
   }
   g->fault.block = b;
@@ -118,6 +176,7 @@ static void on_sigbus(int sig, siginfo_t *info, void *context) {
 
 static void install(void) {
   struct sigaction sa;
+  page_size = (uintptr_t)sysconf(_SC_PAGESIZE);
   memset(&sa, 0, sizeof sa);
   sa.sa_sigaction = on_sigbus;
   sigemptyset(&sa.sa_mask);

@@ -9,7 +9,9 @@
    abandons the guarded code at any instruction: it must not call Lua (a Lua error would
    leave the guard up; raise after SHMLUA_GUARD_END), must not leave the guard by return,
    goto or longjmp, and must keep what it takes where its owner finds it (the queue's pop
-   buffer is the handle's). */
+   buffer is the handle's).
+   Errors: the accesses and guarded operations return 0 or -1 like the rest of the core
+   (error.h), but say where with a shmlua_fault (block and offset), not an errno. */
 #ifndef SHMLUA_FAULT_H
 #define SHMLUA_FAULT_H
 
@@ -143,6 +145,30 @@ static inline shmlua_fault shmlua_fault_of(const shmlua_block *b) {
 /* Installs the SIGBUS handler once per process (block create and attach call it), keeping
    the handler found for the faults that are not ours. */
 void shmlua_fault_install(void);
+
+/* Accesses that no guard covers and that cannot raise (LuaJIT's compiled FFI loads and
+   stores): a watched block's fault is not fatal. The handler maps a private zero page over
+   the page that is gone, so the access completes (a load reads 0, a store is lost), and marks
+   the block: b->live becomes NULL, which such accesses check before each one (a loop checks
+   it once, when it starts), and b->lost says where, which shmlua_block_lost reports to every
+   other access. Linux: the handler calls mmap, which POSIX does not list as safe in a
+   handler but Linux makes a plain system call. watch returns -1 when SHMLUA_WATCH_MAX blocks
+   are watched already (the caller then keeps to guarded accesses); unwatch is idempotent and
+   shmlua_block_close calls it. */
+enum { SHMLUA_WATCH_MAX = 4096 };
+int shmlua_fault_watch(shmlua_block *b);
+void shmlua_fault_unwatch(shmlua_block *b);
+
+/* Whether an unguarded access found memory of b gone; if so, *fault says where, as a guard
+   would. */
+static inline int shmlua_block_lost(const shmlua_block *b, shmlua_fault *fault) {
+  size_t lost = b->lost;
+  if (!lost)
+    return 0;
+  fault->block = b;
+  fault->offset = lost - 1;
+  return 1;
+}
 
 static inline void shmlua_guard_enter(shmlua_guard *g, const shmlua_block *a,
                                       const shmlua_block *b) {

@@ -19,10 +19,11 @@ static struct timespec timespec_add(struct timespec a, struct timespec b) {
 #include <sys/syscall.h>
 #include <unistd.h>
 
-int shmlua_futex_wait(uint32_t *word, uint32_t expected, const struct timespec *timeout) {
+int shmlua_futex_wait(uint32_t *word, uint32_t expected, const struct timespec *timeout,
+                      shmlua_error *err) {
   if (syscall(SYS_futex, word, FUTEX_WAIT, expected, timeout, NULL, 0) == 0)
     return 0;
-  return errno == EWOULDBLOCK ? EAGAIN : errno;
+  return shmlua_failcode(err, errno == EWOULDBLOCK ? EAGAIN : errno, "futex wait");
 }
 
 int shmlua_futex_wake(uint32_t *word, int count) {
@@ -32,26 +33,27 @@ int shmlua_futex_wake(uint32_t *word, int count) {
 
 #else
 
-int shmlua_nap(struct timespec *step) {
-  int rc = nanosleep(step, NULL) != 0 && errno == EINTR ? EINTR : 0;
+int shmlua_nap(struct timespec *step, shmlua_error *err) {
+  int interrupted = nanosleep(step, NULL) != 0 && errno == EINTR;
   if (step->tv_nsec < 1000000L)
     step->tv_nsec *= 2;
-  return rc;
+  return interrupted ? shmlua_failcode(err, EINTR, "nanosleep") : 0;
 }
 
-int shmlua_futex_wait(uint32_t *word, uint32_t expected, const struct timespec *timeout) {
+int shmlua_futex_wait(uint32_t *word, uint32_t expected, const struct timespec *timeout,
+                      shmlua_error *err) {
   struct timespec deadline, step = {0, 1000};
   if (timeout)
     deadline = timespec_add(shmlua_now(), *timeout);
   if (__atomic_load_n(word, __ATOMIC_SEQ_CST) != expected)
-    return EAGAIN;
+    return shmlua_failcode(err, EAGAIN, "futex wait");
   for (;;) {
-    if (shmlua_nap(&step) == EINTR)
-      return EINTR;
+    if (shmlua_nap(&step, err) != 0)
+      return -1;
     if (__atomic_load_n(word, __ATOMIC_SEQ_CST) != expected)
       return 0;
     if (timeout && shmlua_sync_expired(&deadline))
-      return ETIMEDOUT;
+      return shmlua_failcode(err, ETIMEDOUT, "futex wait");
   }
 }
 

@@ -1,16 +1,22 @@
 /* Sleeping on a 32-bit word in shared memory and waking sleepers, across processes.
    Linux: the futex system call (no private flag, so it works on MAP_SHARED memory).
-   Elsewhere: a polling fallback that sleeps in growing steps (wake cannot count sleepers). */
+   Elsewhere: a polling fallback that sleeps in growing steps (wake cannot count sleepers).
+   Errors as error.h says: the waits return 0 or -1 with err->code telling why; the wakes
+   and the clock functions cannot fail. */
 #ifndef SHMLUA_FUTEX_H
 #define SHMLUA_FUTEX_H
 
 #include <stdint.h>
 #include <time.h>
 
+#include "error.h"
+
 /* Sleeps while *word == expected, at most timeout (relative; NULL: no limit).
-   Returns 0 when woken (possibly spuriously: callers re-check their condition),
-   EAGAIN if *word != expected on entry, ETIMEDOUT, or EINTR when a signal arrived. */
-int shmlua_futex_wait(uint32_t *word, uint32_t expected, const struct timespec *timeout);
+   Returns 0 when woken (possibly spuriously: callers re-check their condition), else -1
+   with err->code EAGAIN if *word != expected on entry, ETIMEDOUT, or EINTR when a signal
+   arrived. */
+int shmlua_futex_wait(uint32_t *word, uint32_t expected, const struct timespec *timeout,
+                      shmlua_error *err);
 
 /* Wakes up to count sleepers on word (INT32_MAX for all); returns how many were woken
    (0 on the polling fallback, where sleepers notice by themselves). */
@@ -32,8 +38,8 @@ struct timespec shmlua_deadline_coarse(double seconds);
 
 #if !defined(__linux__)
 /* The polling fallbacks' pause: sleeps *step, then doubles it up to 1 ms (start it at
-   {0, 1000}). 0, or EINTR when a signal cut the sleep short. */
-int shmlua_nap(struct timespec *step);
+   {0, 1000}). 0, or -1 (EINTR) when a signal cut the sleep short. */
+int shmlua_nap(struct timespec *step, shmlua_error *err);
 #endif
 
 #endif

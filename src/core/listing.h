@@ -2,7 +2,8 @@
    it (from /proc/<pid>/maps; none are found where /proc does not exist); what it is (from
    its header: a block, a shared list, a mutex, a queue, ...), the process that created it
    (recorded by shmlua where the file system keeps extended attributes) and, for a sync
-   object, its state. */
+   object, its state. Errors as error.h says: read returns 0 or -1 with err; free cannot
+   fail. */
 #ifndef SHMLUA_LISTING_H
 #define SHMLUA_LISTING_H
 

@@ -2,7 +2,8 @@
    zombie (a process that ended but that its parent has not reaped yet, as when the parent
    is busy waiting with it on a barrier), and on an unrelated process that got the pid
    after the first one was reaped. Here a zombie is dead, and a start time recorded while
-   the process was known alive tells a reused pid apart. */
+   the process was known alive tells a reused pid apart. Nothing here fails (error.h's
+   rule): what cannot be known is an answer of its own (0 for a start time). */
 #ifndef SHMLUA_LIVENESS_H
 #define SHMLUA_LIVENESS_H
 

@@ -15,7 +15,8 @@
 const shmlua_sync_type shmlua_mutex_type = {SHMLUA_KIND_MUTEX, "mutex",
                                             sizeof(shmlua_mutex_block), NULL};
 
-int shmlua_mutex_init(pthread_mutex_t *m) {
+/* The initialisation of shmlua_mutex_init: 0 or an errno. */
+static int init(pthread_mutex_t *m) {
   pthread_mutexattr_t attr;
   int rc = pthread_mutexattr_init(&attr);
   if (rc != 0)
@@ -33,6 +34,11 @@ int shmlua_mutex_init(pthread_mutex_t *m) {
   return rc;
 }
 
+int shmlua_mutex_init(pthread_mutex_t *m, shmlua_error *err) {
+  int rc = init(m);
+  return rc == 0 ? 0 : shmlua_fail(err, rc, "pthread_mutex_init");
+}
+
 #if defined(__GLIBC__)
 /* glibc keeps a mutex's type in the shared bytes and trusts it: a peer that scribbles over
    it steers the next lock into priority-inheritance or -protection code whose assertions
@@ -44,7 +50,7 @@ static int our_kind(void) {
   int k = __atomic_load_n(&kind, __ATOMIC_RELAXED);
   if (k == -1) {
     pthread_mutex_t m;
-    if (shmlua_mutex_init(&m) != 0)
+    if (init(&m) != 0)
       return -1;
     k = m.__data.__kind;
     pthread_mutex_destroy(&m);
@@ -97,9 +103,8 @@ static void give_back(pthread_mutex_t *m) {
 #endif
 
 int shmlua_mutex_block_init(void *addr, const void *arg, shmlua_error *err) {
-  int rc = shmlua_mutex_init(&((shmlua_mutex_block *)addr)->mutex);
   (void)arg;
-  return rc == 0 ? 0 : shmlua_fail(err, rc, "pthread_mutex_init");
+  return shmlua_mutex_init(&((shmlua_mutex_block *)addr)->mutex, err);
 }
 
 /* Whether glibc may be given m: its type is still ours and it is not marked not
@@ -108,7 +113,8 @@ static int usable(pthread_mutex_t *m) {
   return intact(m) && !unrecoverable(m);
 }
 
-int shmlua_mutex_trylock(pthread_mutex_t *m) {
+/* shmlua_mutex_trylock's work, answering with the errno (the lock's loop tries again). */
+static int try_lock(pthread_mutex_t *m) {
   int rc;
   if (!usable(m))
     return ENOTRECOVERABLE;
@@ -116,6 +122,11 @@ int shmlua_mutex_trylock(pthread_mutex_t *m) {
   if (rc == ENOTRECOVERABLE)
     give_back(m);
   return rc;
+}
+
+int shmlua_mutex_trylock(pthread_mutex_t *m, shmlua_error *err) {
+  int rc = try_lock(m);
+  return rc == 0 ? 0 : shmlua_failcode(err, rc, "mutex");
 }
 
 #if defined(__APPLE__)
@@ -128,7 +139,7 @@ static int sleeping_lock(pthread_mutex_t *m, const struct timespec *deadline) {
       return rc;
     if (shmlua_sync_expired(deadline))
       return ETIMEDOUT;
-    shmlua_nap(&step); /* a signal only makes it look again sooner */
+    shmlua_nap(&step, NULL); /* a signal only makes it look again sooner */
   }
 }
 #else
@@ -138,25 +149,29 @@ static int sleeping_lock(pthread_mutex_t *m, const struct timespec *deadline) {
 }
 #endif
 
-int shmlua_mutex_lock(pthread_mutex_t *m, const struct timespec *deadline) {
-  for (int i = 0; i < SHMLUA_SPIN_LOOKS; i++) {
-    int rc = shmlua_mutex_trylock(m);
-    if (rc != EBUSY)
-      return rc;
-    shmlua_cpu_relax();
+int shmlua_mutex_lock(pthread_mutex_t *m, const struct timespec *deadline, shmlua_error *err) {
+  int rc = EBUSY;
+  for (int i = 0; i < SHMLUA_SPIN_LOOKS && rc == EBUSY; i++) {
+    rc = try_lock(m);
+    if (rc == EBUSY)
+      shmlua_cpu_relax();
   }
-  return usable(m) ? sleeping_lock(m, deadline) : ENOTRECOVERABLE;
+  if (rc == EBUSY)
+    rc = usable(m) ? sleeping_lock(m, deadline) : ENOTRECOVERABLE;
+  return rc == 0 ? 0 : shmlua_failcode(err, rc, "mutex");
 }
 
-int shmlua_mutex_unlock(pthread_mutex_t *m) {
-  return intact(m) ? pthread_mutex_unlock(m) : ENOTRECOVERABLE;
+int shmlua_mutex_unlock(pthread_mutex_t *m, shmlua_error *err) {
+  int rc = intact(m) ? pthread_mutex_unlock(m) : ENOTRECOVERABLE;
+  return rc == 0 ? 0 : shmlua_failcode(err, rc, "mutex");
 }
 
-int shmlua_mutex_consistent(pthread_mutex_t *m) {
+int shmlua_mutex_consistent(pthread_mutex_t *m, shmlua_error *err) {
 #if defined(__APPLE__)
+  int rc = EINVAL; /* never in the owner-died state */
   (void)m;
-  return EINVAL; /* never in the owner-died state */
 #else
-  return intact(m) ? pthread_mutex_consistent(m) : ENOTRECOVERABLE;
+  int rc = intact(m) ? pthread_mutex_consistent(m) : ENOTRECOVERABLE;
 #endif
+  return rc == 0 ? 0 : shmlua_failcode(err, rc, "mutex");
 }

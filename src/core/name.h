@@ -1,4 +1,5 @@
-/* Names of shared-memory objects: validation and random generation, before any system call. */
+/* Names of shared-memory objects: validation and random generation, before any system call.
+   Errors as error.h says: 0 or -1 with err. */
 #ifndef SHMLUA_NAME_H
 #define SHMLUA_NAME_H
 

@@ -1,6 +1,7 @@
 /* Ownership of shared-memory names: the creating process unlinks what it owns when it exits.
    Ownership is per process id, so a forked child never unlinks its parent's blocks, and per
-   object: a name that was removed and made again by another process is not unlinked. */
+   object: a name that was removed and made again by another process is not unlinked.
+   Errors as error.h says: add returns 0 or -1 with err; forget and cleanup cannot fail. */
 #ifndef SHMLUA_OWNER_H
 #define SHMLUA_OWNER_H
 

@@ -200,7 +200,7 @@ int shmlua_child_wait(shmlua_child *const *children, size_t n, const struct time
       /* Its result came in while it still runs: sending it was its last step before exit.
          Looking for the end for a moment (as sync waits spin) spares a second sleep and
          wake-up, which costs more than a start on a VM. */
-      if (n == 1 && spun && c->len > 0 && !c->done && shmlua_sync_spin(ended, c, deadline) == 0 &&
+      if (n == 1 && spun && c->len > 0 && !c->done && shmlua_sync_spin(ended, c, deadline) &&
           refresh(c, err))
         goto out;
       if (shmlua_child_finished(c)) {
@@ -216,7 +216,7 @@ int shmlua_child_wait(shmlua_child *const *children, size_t n, const struct time
         polling = true;
     }
     if (shmlua_sync_expired(deadline)) {
-      rc = ETIMEDOUT;
+      shmlua_failcode(err, ETIMEDOUT, "waiting for children");
       goto out;
     }
     if (deadline)
@@ -228,7 +228,10 @@ int shmlua_child_wait(shmlua_child *const *children, size_t n, const struct time
         step_ms *= 2;
     }
     if (poll(fds, nfds, timeout) < 0) {
-      rc = errno == EINTR ? EINTR : shmlua_fail(err, errno, "poll");
+      if (errno == EINTR)
+        shmlua_failcode(err, EINTR, "waiting for children");
+      else
+        shmlua_fail(err, errno, "poll");
       goto out;
     }
   }
@@ -428,7 +431,7 @@ void shmlua_child_release(shmlua_child *c) {
   }
 }
 
-int shmlua_children_wait_all(void) {
+int shmlua_children_wait_all(shmlua_error *err) {
   for (shmlua_child *c = registry; c; c = c->next) {
     /* Nobody will read the output now; a child blocked writing it gets EPIPE and ends. */
     close_fd(&c->outfd);
@@ -438,7 +441,7 @@ int shmlua_children_wait_all(void) {
       int status;
       pid_t r = waitpid(c->pid, &status, 0);
       if (r < 0 && errno == EINTR)
-        return -1;
+        return shmlua_failcode(err, EINTR, "waiting for children");
       c->status = r == c->pid ? status : -1;
       c->done = true;
       close_fd(&c->pidfd);

@@ -1,6 +1,8 @@
 /* Child processes: start them (fork or spawn a program), wait with a timeout, poll, signal,
    and reap or stop them all when this process ends. Every child stays in a registry until it
-   is reaped, so none is left a zombie even when nobody waits for it. */
+   is reaped, so none is left a zombie even when nobody waits for it.
+   Errors as error.h says: 0 (or a pid) or -1 with err, whose code tells a timeout or a
+   signal apart; watch_parent, release and the registry's other calls cannot fail. */
 #ifndef SHMLUA_PROC_H
 #define SHMLUA_PROC_H
 
@@ -49,8 +51,9 @@ void shmlua_child_watch_parent(void);
 
 /* Waits until one of the n children has ended and its output is read: returns 0 and sets
    *which to the first such. deadline: monotonic (shmlua_deadline); NULL waits for ever, a
-   passed one looks once without blocking. Returns ETIMEDOUT, EINTR (a signal arrived: check
-   for an interrupt and call again), or -1 with err. Children must be this process's own. */
+   passed one looks once without blocking. Else -1 with err->code ETIMEDOUT, EINTR (a
+   signal arrived: check for an interrupt and call again) or why it failed. Children must be
+   this process's own. */
 int shmlua_child_wait(shmlua_child *const *children, size_t n, const struct timespec *deadline,
                       size_t *which, shmlua_error *err);
 
@@ -68,8 +71,8 @@ void shmlua_child_release(shmlua_child *c);
 
 /* At a normal end: waits for every child still running (their output is discarded), after
    sending SIGTERM to the daemons (which would wait for work for ever). Returns
-   0, or -1 with errno EINTR if a signal interrupted it (call again, or terminate_all). */
-int shmlua_children_wait_all(void);
+   0, or -1 with EINTR if a signal interrupted it (call again, or terminate_all). */
+int shmlua_children_wait_all(shmlua_error *err);
 
 /* How many children are running now; those that ended are reaped. */
 size_t shmlua_children_running(void);

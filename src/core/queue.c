@@ -56,26 +56,21 @@ static int check_layout(const void *bytes, size_t size, shmlua_error *err) {
 
 const shmlua_sync_type shmlua_queue_type = {SHMLUA_KIND_QUEUE, "queue", 0, check_layout};
 
-size_t shmlua_queue_layout_size(const shmlua_queue_limits *l, shmlua_error *err) {
-  if (l->messages < 1 || l->messages > UINT32_MAX) {
-    shmlua_failf(err, EINVAL, "capacity in messages must be 1..%u", UINT32_MAX);
-    return 0;
-  }
-  if (l->bytes < 1 || l->bytes > SHMLUA_QUEUE_MESSAGE_MAX) {
-    shmlua_failf(err, EINVAL, "capacity in bytes must be 1..%u", SHMLUA_QUEUE_MESSAGE_MAX);
-    return 0;
-  }
-  return offsetof(shmlua_queue_block, ring) + l->bytes + PREFIX * l->messages;
+int shmlua_queue_layout_size(const shmlua_queue_limits *l, size_t *size, shmlua_error *err) {
+  if (l->messages < 1 || l->messages > UINT32_MAX)
+    return shmlua_failf(err, EINVAL, "capacity in messages must be 1..%u", UINT32_MAX);
+  if (l->bytes < 1 || l->bytes > SHMLUA_QUEUE_MESSAGE_MAX)
+    return shmlua_failf(err, EINVAL, "capacity in bytes must be 1..%u",
+                        SHMLUA_QUEUE_MESSAGE_MAX);
+  *size = offsetof(shmlua_queue_block, ring) + l->bytes + PREFIX * l->messages;
+  return 0;
 }
 
 int shmlua_queue_init(void *addr, const void *arg, shmlua_error *err) {
   shmlua_queue_block *q = addr;
   const shmlua_queue_limits *l = arg;
-  int rc = shmlua_mutex_init(&q->tail.lock);
-  if (rc == 0)
-    rc = shmlua_mutex_init(&q->head.lock);
-  if (rc != 0)
-    return shmlua_fail(err, rc, "pthread_mutex_init");
+  if (shmlua_mutex_init(&q->tail.lock, err) != 0 || shmlua_mutex_init(&q->head.lock, err) != 0)
+    return -1;
   q->max_messages = (uint32_t)l->messages;
   q->max_bytes = l->bytes;
   q->ring_size = l->bytes + PREFIX * l->messages;
@@ -180,16 +175,18 @@ static void settle(shmlua_queue_end *e, int is_tail) {
 /* A lock deadline that means: do not wait at all (EBUSY while another process holds it). */
 static const struct timespec at_once;
 
+/* 0 or an errno: the file's own steps answer with errnos, the public calls fill err. */
 static int lock_end(shmlua_queue_block *q, shmlua_queue_end *e,
                     const struct timespec *deadline) {
-  int rc = deadline == &at_once ? shmlua_mutex_trylock(&e->lock)
-                                : shmlua_mutex_lock(&e->lock, deadline);
-  if (rc == EOWNERDEAD) {
-    settle(e, e == &q->tail);
-    shmlua_mutex_consistent(&e->lock);
-    rc = 0;
-  }
-  return rc;
+  shmlua_error err;
+  if ((deadline == &at_once ? shmlua_mutex_trylock(&e->lock, &err)
+                            : shmlua_mutex_lock(&e->lock, deadline, &err)) == 0)
+    return 0;
+  if (err.code != EOWNERDEAD)
+    return err.code;
+  settle(e, e == &q->tail);
+  shmlua_mutex_consistent(&e->lock, NULL);
+  return 0;
 }
 
 /* Whether len more bytes fit after pushed messages of pushed_bytes, with head counts popped
@@ -254,7 +251,7 @@ static int skip_to_tail(shmlua_queue_block *q, const struct timespec *lockby) {
     return rc;
   arm_to(&q->head, q->tail.pos, q->tail.messages, q->tail.bytes, 1);
   move_head(&q->head);
-  shmlua_mutex_unlock(&q->tail.lock);
+  shmlua_mutex_unlock(&q->tail.lock, NULL);
   return EAGAIN; /* empty now */
 }
 
@@ -383,8 +380,9 @@ typedef struct side {
 
 /* Runs step with the end locked, then, while it reports EAGAIN and wait is set, waits until
    ready() says the other side changed something and runs it again. On success it wakes the
-   other side if it sleeps. */
-static int transfer(const side *s, void *ctx, int wait, const struct timespec *deadline) {
+   other side if it sleeps. 0 or -1 with err. */
+static int transfer(const side *s, void *ctx, int wait, const struct timespec *deadline,
+                    shmlua_error *err) {
   struct timespec brief;
   const struct timespec *lockby = deadline;
   if (wait == SHMLUA_QUEUE_ONCE)
@@ -399,14 +397,16 @@ static int transfer(const side *s, void *ctx, int wait, const struct timespec *d
       rc = s->step(ctx, lockby);
       if (rc == 0 && s->hold)
         return 0;
-      shmlua_mutex_unlock(&s->end->lock);
+      shmlua_mutex_unlock(&s->end->lock, NULL);
     }
     if (rc == 0)
       shmlua_sync_signal(s->tell_word, s->told);
+    if (rc == 0)
+      return 0;
     if (rc != EAGAIN || wait != SHMLUA_QUEUE_WAIT)
-      return rc;
-    if ((rc = shmlua_sync_await(s->ready, ctx, s->sleep_word, s->sleeping, deadline)) != 0)
-      return rc;
+      return shmlua_failcode(err, rc, "queue");
+    if (shmlua_sync_await(s->ready, ctx, s->sleep_word, s->sleeping, deadline, err) != 0)
+      return -1;
   }
 }
 
@@ -431,7 +431,8 @@ static int push_ready(void *ctx) {
 }
 
 int shmlua_queue_push_many(shmlua_queue *h, const shmlua_queue_message *messages, size_t count,
-                           size_t *pushed, int wait, const struct timespec *deadline) {
+                           size_t *pushed, int wait, const struct timespec *deadline,
+                           shmlua_error *err) {
   shmlua_queue_block *q = h->q;
   push_request p = {h, messages, count, pushed};
   side s = {q, &q->tail, push_step, push_ready, &q->space, &q->push_sleeping,
@@ -440,15 +441,15 @@ int shmlua_queue_push_many(shmlua_queue *h, const shmlua_queue_message *messages
   if (count == 0)
     return 0;
   if (messages[0].len > h->max_bytes)
-    return EMSGSIZE;
-  return transfer(&s, &p, wait, deadline);
+    return shmlua_failcode(err, EMSGSIZE, "queue");
+  return transfer(&s, &p, wait, deadline, err);
 }
 
 int shmlua_queue_push(shmlua_queue *h, const void *data, size_t len, int wait,
-                      const struct timespec *deadline) {
+                      const struct timespec *deadline, shmlua_error *err) {
   shmlua_queue_message m = {data, len};
   size_t pushed;
-  return shmlua_queue_push_many(h, &m, 1, &pushed, wait, deadline);
+  return shmlua_queue_push_many(h, &m, 1, &pushed, wait, deadline, err);
 }
 
 static int pop_step(void *ctx, const struct timespec *lockby) {
@@ -461,35 +462,36 @@ static int pop_ready(void *ctx) {
          __atomic_load_n(&q->ended, __ATOMIC_ACQUIRE);
 }
 
-static int pop(pop_request *p, int wait, const struct timespec *deadline) {
+static int pop(pop_request *p, int wait, const struct timespec *deadline, shmlua_error *err) {
   shmlua_queue_block *q = p->h->q;
   side s = {q, &q->head, pop_step, pop_ready, &q->items, &q->pop_sleeping,
             &q->space, &q->push_sleeping, p->view != NULL};
-  return transfer(&s, p, wait, deadline);
+  return transfer(&s, p, wait, deadline, err);
 }
 
 int shmlua_queue_pop(shmlua_queue *h, shmlua_queue_reserve reserve, void *ud, size_t *len,
-                     int wait, const struct timespec *deadline) {
+                     int wait, const struct timespec *deadline, shmlua_error *err) {
   pop_request p = {h, reserve, ud, NULL, 0, 1, NULL, len, NULL};
-  return pop(&p, wait, deadline);
+  return pop(&p, wait, deadline, err);
 }
 
 int shmlua_queue_pop_many(shmlua_queue *h, size_t max, void *buffer, size_t capacity,
-                          size_t *count, size_t *total, int wait, const struct timespec *deadline) {
+                          size_t *count, size_t *total, int wait,
+                          const struct timespec *deadline, shmlua_error *err) {
   pop_request p = {h, NULL, NULL, buffer, capacity, max, count, total, NULL};
   *count = *total = 0;
   if (max == 0)
     return 0;
-  return pop(&p, wait, deadline);
+  return pop(&p, wait, deadline, err);
 }
 
 int shmlua_queue_peek(shmlua_queue *h, shmlua_queue_view *v, int wait,
-                      const struct timespec *deadline) {
+                      const struct timespec *deadline, shmlua_error *err) {
   size_t len;
   pop_request p = {h, NULL, NULL, NULL, 0, 1, NULL, &len, v};
   if (h->views % 2)
-    return EDEADLK; /* one open already: its lock is ours */
-  return pop(&p, wait, deadline);
+    return shmlua_failcode(err, EDEADLK, "queue"); /* one open already: its lock is ours */
+  return pop(&p, wait, deadline, err);
 }
 
 int shmlua_queue_view_open(const shmlua_queue *h, const shmlua_queue_view *v) {
@@ -505,7 +507,7 @@ static void view_end(shmlua_queue *h, int take) {
     arm_to(e, h->view_next, e->messages + 1, e->bytes + h->view_bytes, 1);
     move_head(e);
   }
-  shmlua_mutex_unlock(&e->lock);
+  shmlua_mutex_unlock(&e->lock, NULL);
   if (take)
     shmlua_sync_signal(&h->q->space, &h->q->push_sleeping);
 }
@@ -520,14 +522,14 @@ void shmlua_queue_view_drop(shmlua_queue *h) {
     view_end(h, 0);
 }
 
-int shmlua_queue_shutdown(shmlua_queue *h) {
+int shmlua_queue_shutdown(shmlua_queue *h, shmlua_error *err) {
   shmlua_queue_block *q = h->q;
   struct timespec lockby = shmlua_deadline_coarse(LOCK_SECONDS);
   int rc = lock_end(q, &q->tail, &lockby);
   if (rc != 0)
-    return rc;
+    return shmlua_failcode(err, rc, "queue");
   __atomic_store_n(&q->ended, 1, __ATOMIC_RELEASE);
-  shmlua_mutex_unlock(&q->tail.lock);
+  shmlua_mutex_unlock(&q->tail.lock, NULL);
   shmlua_sync_signal(&q->items, &q->pop_sleeping);
   shmlua_sync_signal(&q->space, &q->push_sleeping);
   return 0;

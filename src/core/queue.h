@@ -4,7 +4,10 @@
    or write the same cache line. A message is in the queue once its push has moved the tail,
    and out once its pop has moved the head: a process that dies in between leaves it wholly
    in or wholly out (the next locker of that end finishes or undoes its counts), so messages
-   are never torn or duplicated. */
+   are never torn or duplicated.
+   Errors as error.h says: 0 or -1 with err, whose code tells the outcomes apart (EAGAIN
+   full or empty, ETIMEDOUT, EPIPE shut down, ...); open, record, the views' release, drop
+   and open, count and ended cannot fail. */
 #ifndef SHMLUA_QUEUE_H
 #define SHMLUA_QUEUE_H
 
@@ -94,8 +97,9 @@ typedef struct shmlua_queue {
 
 extern const shmlua_sync_type shmlua_queue_type;
 
-/* Layout size for limits; 0 (with err) when the limits are out of range. */
-size_t shmlua_queue_layout_size(const shmlua_queue_limits *limits, shmlua_error *err);
+/* Layout size for limits in *size; -1 (EINVAL) when the limits are out of range. */
+int shmlua_queue_layout_size(const shmlua_queue_limits *limits, size_t *size,
+                             shmlua_error *err);
 
 /* init callback: arg is the shmlua_queue_limits. */
 int shmlua_queue_init(void *addr, const void *arg, shmlua_error *err);
@@ -114,10 +118,10 @@ enum {
 };
 
 /* Pushes len bytes, waiting as wait says (deadline: NULL for no limit, only for WAIT). 0,
-   EAGAIN, ETIMEDOUT, EINTR, EPIPE (shut down), EMSGSIZE (longer than the byte capacity),
-   ENOTRECOVERABLE, EBUSY (ONCE only). */
+   or -1 with EAGAIN, ETIMEDOUT, EINTR, EPIPE (shut down), EMSGSIZE (longer than the byte
+   capacity), ENOTRECOVERABLE, EBUSY (ONCE only). */
 int shmlua_queue_push(shmlua_queue *h, const void *data, size_t len, int wait,
-                      const struct timespec *deadline);
+                      const struct timespec *deadline, shmlua_error *err);
 
 typedef struct shmlua_queue_message {
   const void *data;
@@ -128,17 +132,18 @@ typedef struct shmlua_queue_message {
    0 with *pushed >= 1 of them in, or a failure as push's for the first (wait: for room for
    it), none in. A message too long stops the batch before it (it fails when it comes first). */
 int shmlua_queue_push_many(shmlua_queue *h, const shmlua_queue_message *messages, size_t count,
-                           size_t *pushed, int wait, const struct timespec *deadline);
+                           size_t *pushed, int wait, const struct timespec *deadline,
+                           shmlua_error *err);
 
 /* Where a pop copies its message: a buffer of at least len bytes, or NULL (then the pop
    fails with ENOMEM and the message stays). Called with the queue locked: must not block. */
 typedef void *(*shmlua_queue_reserve)(void *ud, size_t len);
 
 /* Pops the oldest message into reserve(ud, len), its length in *len. wait as for push.
-   0, EAGAIN, ETIMEDOUT, EINTR, EPIPE (shut down and empty), ENOMEM, ENOTRECOVERABLE, EBUSY
-   (ONCE only). */
+   0, or -1 with EAGAIN, ETIMEDOUT, EINTR, EPIPE (shut down and empty), ENOMEM,
+   ENOTRECOVERABLE, EBUSY (ONCE only). */
 int shmlua_queue_pop(shmlua_queue *h, shmlua_queue_reserve reserve, void *ud, size_t *len,
-                     int wait, const struct timespec *deadline);
+                     int wait, const struct timespec *deadline, shmlua_error *err);
 
 /* Pops up to max (>= 1) of the oldest messages under one lock and one commit, as many as are
    there and fit in buffer (waiting as pop does only while there are none): their records,
@@ -147,10 +152,11 @@ int shmlua_queue_pop(shmlua_queue *h, shmlua_queue_reserve reserve, void *ud, si
    first record alone does not fit (*total: the capacity it needs). shmlua_queue_record reads
    the copy. */
 int shmlua_queue_pop_many(shmlua_queue *h, size_t max, void *buffer, size_t capacity,
-                          size_t *count, size_t *total, int wait, const struct timespec *deadline);
+                          size_t *count, size_t *total, int wait,
+                          const struct timespec *deadline, shmlua_error *err);
 
 /* The record at *at in a pop_many copy of total bytes: its payload in *data and length in
-   *len, *at moved past it. 0 at the end (*at == total). */
+   *len, *at moved past it: 1, or 0 at the end (*at == total). */
 int shmlua_queue_record(const void *copy, size_t total, size_t *at, const void **data,
                         size_t *len);
 
@@ -168,7 +174,7 @@ typedef struct shmlua_queue_view {
 } shmlua_queue_view;
 
 int shmlua_queue_peek(shmlua_queue *h, shmlua_queue_view *v, int wait,
-                      const struct timespec *deadline);
+                      const struct timespec *deadline, shmlua_error *err);
 /* Whether v is the view h has open now. */
 int shmlua_queue_view_open(const shmlua_queue *h, const shmlua_queue_view *v);
 /* Takes the viewed message out and unlocks the head (nothing if v is not open, or in a
@@ -178,7 +184,7 @@ void shmlua_queue_view_release(shmlua_queue *h, const shmlua_queue_view *v);
 void shmlua_queue_view_drop(shmlua_queue *h);
 
 /* No more pushes: pushers get EPIPE, poppers get the rest and then EPIPE. Wakes all. */
-int shmlua_queue_shutdown(shmlua_queue *h);
+int shmlua_queue_shutdown(shmlua_queue *h, shmlua_error *err);
 
 uint64_t shmlua_queue_count(const shmlua_queue *h);
 int shmlua_queue_ended(const shmlua_queue *h);

@@ -25,31 +25,35 @@ int shmlua_semaphore_init(void *addr, const void *arg, shmlua_error *err) {
   return 0;
 }
 
-int shmlua_semaphore_tryacquire(shmlua_semaphore_block *s) {
+/* Whether a unit was free and is ours now. */
+static int take(shmlua_semaphore_block *s) {
   uint32_t v = __atomic_load_n(&s->value, __ATOMIC_RELAXED);
   while (v > 0)
     if (__atomic_compare_exchange_n(&s->value, &v, v - 1, 1, __ATOMIC_ACQUIRE,
                                     __ATOMIC_RELAXED))
-      return 0;
-  return EAGAIN;
-}
-
-int shmlua_semaphore_acquire(shmlua_semaphore_block *s, const struct timespec *deadline) {
-  while (shmlua_semaphore_tryacquire(s) != 0) {
-    int rc = shmlua_sync_sleep(&s->value, 0, &s->sleepers, deadline);
-    if (rc != 0)
-      return rc;
-  }
+      return 1;
   return 0;
 }
 
-int shmlua_semaphore_release(shmlua_semaphore_block *s, uint32_t n) {
+int shmlua_semaphore_tryacquire(shmlua_semaphore_block *s, shmlua_error *err) {
+  return take(s) ? 0 : shmlua_failcode(err, EAGAIN, "semaphore");
+}
+
+int shmlua_semaphore_acquire(shmlua_semaphore_block *s, const struct timespec *deadline,
+                             shmlua_error *err) {
+  while (!take(s))
+    if (shmlua_sync_sleep(&s->value, 0, &s->sleepers, deadline, err) != 0)
+      return -1;
+  return 0;
+}
+
+int shmlua_semaphore_release(shmlua_semaphore_block *s, uint32_t n, shmlua_error *err) {
   uint32_t v = __atomic_load_n(&s->value, __ATOMIC_RELAXED);
   if (n == 0)
     return 0; /* nothing to give, nobody to wake */
   do
     if (n > SHMLUA_SEMAPHORE_MAX - v)
-      return EOVERFLOW;
+      return shmlua_failcode(err, EOVERFLOW, "semaphore");
   while (!__atomic_compare_exchange_n(&s->value, &v, v + n, 1, __ATOMIC_SEQ_CST,
                                       __ATOMIC_RELAXED));
   shmlua_sync_wake(&s->value, &s->sleepers, (int)n);

@@ -32,19 +32,21 @@ static int isstring(shmlua_slkind kind) {
   return kind == SHMLUA_SL_STR || kind == SHMLUA_SL_BYTES;
 }
 
-size_t shmlua_sharelist_slot(const shmlua_slvalue *v) {
-  if (!isstring(v->kind))
-    return WORD;
-  if (v->len >= SHMLUA_SL_MAX_SLOT)
-    return 0;
-  return WORD * (v->len / WORD + 1);
+int shmlua_sharelist_slot(const shmlua_slvalue *v, size_t *slot, shmlua_error *err) {
+  if (isstring(v->kind) && v->len >= SHMLUA_SL_MAX_SLOT)
+    return shmlua_failf(err, EINVAL,
+                        "a string of %zu bytes is too long for a list (at most %u)", v->len,
+                        SHMLUA_SL_MAX_SLOT - 1);
+  *slot = isstring(v->kind) ? WORD * (v->len / WORD + 1) : WORD;
+  return 0;
 }
 
-size_t shmlua_sharelist_size(size_t count, size_t datalen) {
+int shmlua_sharelist_size(size_t count, size_t datalen, size_t *size, shmlua_error *err) {
   /* count, count + 1 offsets, data, count formats, count type codes */
   if (datalen > SIZE_MAX - 2 * WORD || count > (SIZE_MAX - 2 * WORD - datalen) / (2 * WORD + 1))
-    return 0;
-  return 2 * WORD + datalen + count * (2 * WORD + 1);
+    return shmlua_failf(err, EOVERFLOW, "list too large");
+  *size = 2 * WORD + datalen + count * (2 * WORD + 1);
+  return 0;
 }
 
 shmlua_slkind shmlua_sharelist_strkind(const unsigned char *s, size_t len) {
@@ -90,8 +92,8 @@ static void lay_out(shmlua_sharelist *l, size_t count, size_t datalen) {
 
 int shmlua_sharelist_init(shmlua_sharelist *l, unsigned char *block, size_t size, size_t count,
                           size_t datalen, shmlua_error *err) {
-  size_t need = shmlua_sharelist_size(count, datalen);
-  if (need == 0 || need > size)
+  size_t need;
+  if (shmlua_sharelist_size(count, datalen, &need, NULL) != 0 || need > size)
     return shmlua_failf(err, EINVAL, "list of %zu items needs more than %zu bytes", count, size);
   lay_out(l, count, datalen);
   putword(block, (int64_t)count);

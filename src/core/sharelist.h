@@ -6,7 +6,8 @@
    int64 offsets of the items into the data area (the first 0, rising by each item's slot);
    the data area at (N + 2) * 8; N packing formats of 8 NUL-padded bytes ("q", "d",
    "xxxxxxx?" bool, "xxxxxx?x" None, "<n>s" str or bytes); N signed bytes of type codes (0
-   number or bool, 1 str, 2 bytes, 3 None). */
+   number or bool, 1 str, 2 bytes, 3 None).
+   Errors as error.h says: 0 or -1 with err; strkind and place cannot fail. */
 #ifndef SHMLUA_SHARELIST_H
 #define SHMLUA_SHARELIST_H
 
@@ -44,12 +45,14 @@ typedef struct shmlua_sharelist {
 /* The longest string slot: its format "<n>s" must fit in 8 bytes. */
 #define SHMLUA_SL_MAX_SLOT 9999992u
 
-/* The slot a new list gives v: 8 bytes, or for len bytes of string 8 * (len / 8 + 1), as
-   Python does (but counting UTF-8 bytes, not characters). 0 if the string is too long. */
-size_t shmlua_sharelist_slot(const shmlua_slvalue *v);
+/* The slot a new list gives v, in *slot: 8 bytes, or for len bytes of string
+   8 * (len / 8 + 1), as Python does (but counting UTF-8 bytes, not characters). -1 (EINVAL)
+   if the string is too long. */
+int shmlua_sharelist_slot(const shmlua_slvalue *v, size_t *slot, shmlua_error *err);
 
-/* Block size for count items whose slots add up to datalen; 0 if it overflows. */
-size_t shmlua_sharelist_size(size_t count, size_t datalen);
+/* Block size for count items whose slots add up to datalen, in *size; -1 (EOVERFLOW) if it
+   overflows. */
+int shmlua_sharelist_size(size_t count, size_t datalen, size_t *size, shmlua_error *err);
 
 /* STR if s is strict UTF-8 (what Python's decoder accepts), else BYTES. */
 shmlua_slkind shmlua_sharelist_strkind(const unsigned char *s, size_t len);

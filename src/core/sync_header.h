@@ -1,6 +1,7 @@
 /* The header every synchronization object carries at the start of its block: what it is,
    which layout version, how many bytes the layout takes. Checked on attach, so a block that
-   is not what it claims is refused with a clear message instead of being used. */
+   is not what it claims is refused with a clear message instead of being used.
+   Errors as error.h says: 0 or -1 with err (the checkers too); kind_name cannot fail. */
 #ifndef SHMLUA_SYNC_HEADER_H
 #define SHMLUA_SYNC_HEADER_H
 

@@ -44,27 +44,27 @@ int shmlua_sync_spin(int (*ready)(void *ctx), void *ctx, const struct timespec *
   struct timespec start, last, now;
   for (int i = 0; i < SHMLUA_SPIN_LOOKS; i++) {
     if (ready(ctx))
-      return 0;
+      return 1;
     shmlua_cpu_relax();
   }
   if (budget == 0)
-    return ETIMEDOUT;
+    return 0;
   start = last = shmlua_now();
   for (;;) {
     for (int i = 0; i < SHMLUA_YIELD_LOOKS; i++) {
       if (ready(ctx))
-        return 0;
+        return 1;
       shmlua_cpu_relax();
     }
     sched_yield(); /* a peer on this CPU runs now, not at the end of our time slice */
     if (ready(ctx))
-      return 0;
+      return 1;
     now = shmlua_now();
     /* Another process ran in that yield and it was not the one we wait for: the CPUs are
        oversubscribed, and spinning on would only take turns with other spinners. */
     if (elapsed_ns(&last, &now) >= SHMLUA_YIELD_BUSY_NS || elapsed_ns(&start, &now) >= budget ||
         (deadline && !shmlua_before(&now, deadline)))
-      return ETIMEDOUT;
+      return 0;
     last = now;
   }
 }
@@ -83,14 +83,15 @@ const struct timespec *shmlua_sync_earlier(const struct timespec *deadline, doub
    word off seen, so the kernel does not let us sleep (each side's fence or seq_cst access
    orders its store before its load). */
 static int sleep_marked(int (*ready)(void *ctx), void *ctx, uint32_t *word, uint32_t *mark,
-                        int counted, const struct timespec *deadline) {
+                        int counted, const struct timespec *deadline, shmlua_error *err) {
   struct timespec left;
+  shmlua_error mine;
   uint32_t seen;
   int rc = 0;
-  if (shmlua_sync_spin(ready, ctx, deadline) == 0)
+  if (shmlua_sync_spin(ready, ctx, deadline))
     return 0;
   if (shmlua_sync_expired(deadline))
-    return ETIMEDOUT;
+    return shmlua_failcode(err, ETIMEDOUT, "wait");
   if (deadline)
     left = shmlua_time_left(deadline);
   seen = __atomic_load_n(word, __ATOMIC_SEQ_CST);
@@ -100,15 +101,17 @@ static int sleep_marked(int (*ready)(void *ctx), void *ctx, uint32_t *word, uint
     __atomic_store_n(mark, 1, __ATOMIC_SEQ_CST);
   __atomic_thread_fence(__ATOMIC_SEQ_CST);
   if (!ready(ctx))
-    rc = shmlua_futex_wait(word, seen, deadline ? &left : NULL);
+    rc = shmlua_futex_wait(word, seen, deadline ? &left : NULL, &mine);
   if (counted)
     __atomic_sub_fetch(mark, 1, __ATOMIC_SEQ_CST);
-  return rc == EAGAIN ? 0 : rc;
+  if (rc == 0 || mine.code == EAGAIN) /* EAGAIN: it changed before the sleep */
+    return 0;
+  return shmlua_failcode(err, mine.code, "wait");
 }
 
 int shmlua_sync_await(int (*ready)(void *ctx), void *ctx, uint32_t *word, uint32_t *sleeping,
-                      const struct timespec *deadline) {
-  return sleep_marked(ready, ctx, word, sleeping, 0, deadline);
+                      const struct timespec *deadline, shmlua_error *err) {
+  return sleep_marked(ready, ctx, word, sleeping, 0, deadline, err);
 }
 
 typedef struct watched {
@@ -123,9 +126,9 @@ static int changed(void *ctx) {
 
 /* The word is the state itself: ready once it is no longer what the caller saw. */
 int shmlua_sync_sleep(uint32_t *word, uint32_t seen, uint32_t *sleepers,
-                      const struct timespec *deadline) {
+                      const struct timespec *deadline, shmlua_error *err) {
   watched w = {word, seen};
-  return sleep_marked(changed, &w, word, sleepers, 1, deadline);
+  return sleep_marked(changed, &w, word, sleepers, 1, deadline, err);
 }
 
 void shmlua_sync_signal(uint32_t *word, uint32_t *sleeping) {

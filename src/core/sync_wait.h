@@ -1,6 +1,8 @@
 /* Waiting on a shared 32-bit word the way every futex-based object here does: look again for
    a while (spinning politely) before sleeping, count sleepers so a release with nobody asleep
-   makes no system call, and keep an absolute deadline across early returns. */
+   makes no system call, and keep an absolute deadline across early returns. Errors as
+   error.h says: the sleeps return 0 or -1 with err (ETIMEDOUT, EINTR); the spin answers
+   whether it saw the change; the rest cannot fail. */
 #ifndef SHMLUA_SYNC_WAIT_H
 #define SHMLUA_SYNC_WAIT_H
 
@@ -31,16 +33,17 @@ void shmlua_cpu_relax(void);
 
 /* Waits until *word differs from seen, or a wake, at most until deadline (absolute,
    CLOCK_MONOTONIC; NULL: no limit). Counts itself in *sleepers while in the kernel.
-   Returns 0 (changed or woken; callers re-check their condition), ETIMEDOUT or EINTR. */
+   Returns 0 (changed or woken; callers re-check their condition), or -1 with err->code
+   ETIMEDOUT or EINTR. */
 int shmlua_sync_sleep(uint32_t *word, uint32_t seen, uint32_t *sleepers,
-                      const struct timespec *deadline);
+                      const struct timespec *deadline, shmlua_error *err);
 
 /* Wakes up to n sleepers of word, with no system call when *sleepers is 0. Call it after
    changing word. */
 void shmlua_sync_wake(uint32_t *word, const uint32_t *sleepers, int n);
 
-/* Spins (as above) until ready(ctx), at most until deadline: 0 once ready, ETIMEDOUT when the
-   spin ended first (then sleep). */
+/* Spins (as above) until ready(ctx), at most until deadline: 1 once ready, 0 when the spin
+   ended first (then sleep). */
 int shmlua_sync_spin(int (*ready)(void *ctx), void *ctx, const struct timespec *deadline);
 
 /* The other pattern, for state a waiter can peek at without its lock (the queue): the waker
@@ -53,7 +56,7 @@ int shmlua_sync_spin(int (*ready)(void *ctx), void *ctx, const struct timespec *
    must sleep again sets it again. So a burst of changes while a woken sleeper is still on
    its way back to a CPU makes one FUTEX_WAKE, not one each. */
 int shmlua_sync_await(int (*ready)(void *ctx), void *ctx, uint32_t *word, uint32_t *sleeping,
-                      const struct timespec *deadline);
+                      const struct timespec *deadline, shmlua_error *err);
 
 /* After a change that can make an awaited ready() true: wakes every sleeper of word if the
    flag says one sleeps; no write and no system call otherwise. */

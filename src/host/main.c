@@ -29,10 +29,11 @@ static void printversion(void) {
    waited for after success; after a failure they get SIGTERM, then SIGKILL. With L (inside
    a Lua call), Ctrl-C stops the wait with "interrupted!", as any wait in the module. */
 static void endchildren(lua_State *L, int success) {
+  shmlua_error err;
   if (!success)
     shmlua_children_terminate_all(SHMLUA_HOST_GRACE);
   else
-    while (shmlua_children_wait_all() != 0 && errno == EINTR)
+    while (shmlua_children_wait_all(&err) != 0 && err.code == EINTR)
       if (L)
         shmlua_checkinterrupt(L);
 }

@@ -63,7 +63,7 @@ array *shmlua_checkarray(lua_State *L, int arg) {
 
 static inline unsigned char *elements(lua_State *L, const array *a, int writing) {
   const shmlua_block *b = a->b;
-  if (b->addr && !(writing && b->readonly)) /* the common case, without a call */
+  if (b->live && !(writing && b->readonly)) /* the common case (open, whole), without a call */
     return b->addr + a->offset;
   return shmlua_blockaddr(L, b, writing) + a->offset;
 }
@@ -487,14 +487,17 @@ static int waitslice(void *ctx, const struct timespec *until) {
      the block (this raises then). */
   void *p = elements(w->L, w->a, 0) + w->offset;
   int rc = 0, *out = &rc;
+  shmlua_error err, *e = &err;
   shmlua_guard g;
   w->slices++;
   SHMLUA_GUARD_BEGIN(g, w->a->b, NULL)
   if (is64(w->a))
-    *out = shmlua_atomic_wait64(p, w->expected.u64, &left);
+    *out = shmlua_atomic_wait64(p, w->expected.u64, &left, e);
   else
-    *out = shmlua_futex_wait(p, w->expected.u32, &left);
+    *out = shmlua_futex_wait(p, w->expected.u32, &left, e);
   SHMLUA_GUARD_END(g);
+  if (rc != 0)
+    rc = err.code;              /* shmlua_sync_wait's slices answer with the errno */
   shmlua_guard_check(w->L, &g); /* between two slices: nothing to undo */
   return rc;
 }
@@ -604,6 +607,7 @@ void shmlua_open_array(lua_State *L) {
                                          {"__len", array_len},
                                          {"__tostring", array_tostring},
                                          {"__pairs", shmlua_sequence_pairs},
+                                         {"__ipairs", shmlua_sequence_pairs},
                                          {NULL, NULL}};
   static const luaL_Reg methods[] = {
       {"fill", array_fill},   {"totable", array_totable},   {"set", array_set},

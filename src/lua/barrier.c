@@ -18,9 +18,12 @@ static const shmlua_synclass barrier_class = {"shm.barrier", &shmlua_barrier_typ
 
 /* The steps on the barrier, run under a guard of its block (shmlua_sync_guarded). */
 static int openstep(void *u, const struct timespec *deadline) {
+  shmlua_error err;
   (void)deadline;
-  return shmlua_barrier_open(&((shmlua_syncud *)u)->as.barrier, ((shmlua_syncud *)u)->block.addr,
-                             ((shmlua_syncud *)u)->block.size);
+  return SHMLUA_OUTCOME(shmlua_barrier_open(&((shmlua_syncud *)u)->as.barrier,
+                                            ((shmlua_syncud *)u)->block.addr,
+                                            ((shmlua_syncud *)u)->block.size, &err),
+                        err);
 }
 
 static int closestep(void *u, const struct timespec *deadline) {
@@ -35,8 +38,9 @@ static int brokenstep(void *u, const struct timespec *deadline) {
 }
 
 static int resetstep(void *u, const struct timespec *deadline) {
+  shmlua_error err;
   (void)deadline;
-  return shmlua_barrier_reset(&((shmlua_syncud *)u)->as.barrier);
+  return SHMLUA_OUTCOME(shmlua_barrier_reset(&((shmlua_syncud *)u)->as.barrier, &err), err);
 }
 
 static int barrier_open(shmlua_syncud *u, shmlua_error *err) {
@@ -75,7 +79,7 @@ static int barrier_create(lua_State *L) {
   shmlua_error err;
   luaL_argcheck(L, parties >= 1 && parties <= INT32_MAX, 1, "parties must be 1..2147483647");
   n = (uint32_t)parties;
-  if ((size = shmlua_barrier_layout_size(n, &err)) == 0)
+  if (shmlua_barrier_layout_size(n, &size, &err) != 0)
     return luaL_argerror(L, 1, err.message);
   return shmlua_sync_create(L, &barrier_class, 2, 3, NULL, size, shmlua_barrier_init, &n);
 }
@@ -88,12 +92,15 @@ typedef struct waiting {
 
 static int arrivestep(void *ctx, const struct timespec *deadline) {
   waiting *w = ctx;
-  return shmlua_barrier_arrive(w->h, deadline, &w->round, &w->index);
+  shmlua_error err;
+  return SHMLUA_OUTCOME(shmlua_barrier_arrive(w->h, deadline, &w->round, &w->index, &err),
+                        err);
 }
 
 static int awaitstep(void *ctx, const struct timespec *deadline) {
   waiting *w = ctx;
-  return shmlua_barrier_await(w->h, w->round, deadline);
+  shmlua_error err;
+  return SHMLUA_OUTCOME(shmlua_barrier_await(w->h, w->round, deadline, &err), err);
 }
 
 static int breakstep(void *ctx, const struct timespec *deadline) {
@@ -123,20 +130,14 @@ static int barrier_wait(lua_State *L) {
   int rc = shmlua_sync_guarded(u, arrivestep, &w, d);
   if (rc == 0 && w.index < h->parties)
     rc = shmlua_sync_wait(L, awaitop, &w, d, 0, breakround);
-  switch (rc) {
-  case 0:
+  if (rc == 0) {
     lua_pushinteger(L, w.index);
     return 1;
-  case ETIMEDOUT:
-    return shmlua_sync_fail(L, "timeout");
-  case EPIPE:
-    return shmlua_sync_fail(L, "broken");
-  case EUSERS:
+  }
+  if (rc == EUSERS)
     return luaL_error(L, "barrier '%s': " FULL, shmlua_name_user(&u->block.name),
                       (unsigned)h->slots, SHMLUA_BARRIER_OTHERS);
-  default:
-    return shmlua_sync_error(L, u, rc);
-  }
+  return shmlua_sync_result(L, u, rc, SHMLUA_ON_BARRIER);
 }
 
 static int barrier_reset(lua_State *L) {

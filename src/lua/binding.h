@@ -44,11 +44,10 @@ void shmlua_open_watch(lua_State *L);
 void shmlua_open_jit(lua_State *L); /* after buf and array: LuaJIT's FFI element access */
 /* Under LuaJIT (jit.c; nothing elsewhere): tells the FFI element access of a new view at
    index view (a buf: dtype -1; an array: its 0-based dtype, byte offset of element 1, count
-   and byte stride) of the block userdata at index block, and that the block at index block
-   was closed. */
+   and byte stride) of the block userdata at index block. The FFI code checks the block's
+   live address before each access, which close and a lost page clear (fault.h). */
 void shmlua_jit_track(lua_State *L, int view, int block, int dtype, size_t offset,
                       size_t count, ptrdiff_t stride);
-void shmlua_jit_closed(lua_State *L, int block);
 void shmlua_open_pool(lua_State *L); /* shm.pool, from lua/shm/pool.lua */
 void shmlua_open_inspect(lua_State *L);
 void shmlua_open_help(lua_State *L);
@@ -133,6 +132,28 @@ int shmlua_argerror(lua_State *L, int arg, const char *extramsg);
 /* luaL_typeerror through shmlua_argerror. */
 int shmlua_typeerror(lua_State *L, int arg, const char *tname);
 
+/* lauxlib's argument checks, raising through shmlua_argerror (argcheck.c), so that every
+   "bad argument" names what it can on every Lua: `pcall(m.lock, 1)` says 'lock', and
+   `pcall(shm.create, "x")` 'shm.create' on 5.1 and LuaJIT too, as 5.4 says it. The binding
+   calls the lauxlib names; these macros send them here. */
+const char *shmlua_checklstring(lua_State *L, int arg, size_t *len);
+lua_Number shmlua_checknumber(lua_State *L, int arg);
+lua_Integer shmlua_checkinteger(lua_State *L, int arg);
+lua_Integer shmlua_optinteger(lua_State *L, int arg, lua_Integer def);
+void shmlua_checktype(lua_State *L, int arg, int type);
+void shmlua_checkany(lua_State *L, int arg);
+void *shmlua_checkudata(lua_State *L, int arg, const char *tname);
+#undef luaL_typeerror /* compat.h's, before 5.4 */
+#define luaL_argerror(L, arg, extramsg) shmlua_argerror(L, arg, extramsg)
+#define luaL_typeerror(L, arg, tname) shmlua_typeerror(L, arg, tname)
+#define luaL_checklstring(L, arg, len) shmlua_checklstring(L, arg, len)
+#define luaL_checknumber(L, arg) shmlua_checknumber(L, arg)
+#define luaL_checkinteger(L, arg) shmlua_checkinteger(L, arg)
+#define luaL_optinteger(L, arg, def) shmlua_optinteger(L, arg, def)
+#define luaL_checktype(L, arg, type) shmlua_checktype(L, arg, type)
+#define luaL_checkany(L, arg) shmlua_checkany(L, arg)
+#define luaL_checkudata(L, arg, tname) shmlua_checkudata(L, arg, tname)
+
 /* A string argument that is a valid block name; raises an argument error otherwise. */
 void shmlua_checkname(lua_State *L, int arg, shmlua_name *out);
 
@@ -172,7 +193,8 @@ size_t shmlua_range(lua_Integer i, lua_Integer j, size_t len, size_t *first);
 /* A single element position: 1..len or -len..-1; raises "index out of range" otherwise. */
 size_t shmlua_checkindex(lua_State *L, lua_Integer pos, size_t len);
 /* __pairs of the views indexed like sequences (buf, arrays, lists), whose element #v + 1
-   reads as nil: the elements in index order, as ipairs gives them. */
+   reads as nil: the elements in index order, as ipairs gives them. Their __ipairs too, for
+   5.2's ipairs, which does not follow __index (5.3+ do; 5.1's and LuaJIT's take neither). */
 int shmlua_sequence_pairs(lua_State *L);
 /* Where a run of elements may start: as shmlua_checkindex, or len + 1 (an empty run). */
 size_t shmlua_checkstart(lua_State *L, lua_Integer pos, size_t len);
@@ -326,6 +348,22 @@ shmlua_child *shmlua_checkchild(lua_State *L, int arg);
 /* Pushes what waiting for a finished child gives: true and its values, or nil and "exit",
    "signal" or "error" with a code, signal number or message. Returns the count. */
 int shmlua_pushresults(lua_State *L, const shmlua_child *c);
+/* How a finished child ended, as shmlua_pushresults tells it: for a caller that words it its
+   own way (shm.map) without reading the words back. */
+typedef enum shmlua_ending {
+  SHMLUA_ENDED_VALUES, /* it sent values (true, values...) */
+  SHMLUA_ENDED_OK,     /* exit 0, nothing sent (true) */
+  SHMLUA_ENDED_ERROR,  /* it sent an error, or its status was lost (nil, "error", message) */
+  SHMLUA_ENDED_SIGNAL, /* nil, "signal", number */
+  SHMLUA_ENDED_EXIT    /* another exit code: nil, "exit", code */
+} shmlua_ending;
+typedef struct shmlua_childend {
+  shmlua_ending how;
+  int number;          /* SIGNAL: the signal; EXIT: the code */
+  const char *message; /* ERROR: len bytes, in the child's record or static */
+  size_t len;
+} shmlua_childend;
+shmlua_childend shmlua_child_ended(const shmlua_child *c);
 /* shmlua_child_wait that lets Ctrl-C interrupt it and raises on system errors: 0 (*which
    has ended) or ETIMEDOUT. */
 int shmlua_waitchildren(lua_State *L, shmlua_child *const *children, size_t n,

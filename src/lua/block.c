@@ -17,10 +17,13 @@ shmlua_block *shmlua_checkblock(lua_State *L, int arg) {
 }
 
 unsigned char *shmlua_blockaddr(lua_State *L, const shmlua_block *b, int writing) {
+  shmlua_fault lost;
   if (!b->addr)
     luaL_error(L, "block '%s' is closed", shmlua_pushname(L, &b->name));
   if (writing && b->readonly)
     luaL_error(L, "block '%s' is read-only", shmlua_pushname(L, &b->name));
+  if (shmlua_block_lost(b, &lost)) /* pages of zeros stand where memory was (fault.h) */
+    shmlua_faulterror(L, &lost);
   return b->addr;
 }
 
@@ -147,7 +150,6 @@ static int block_attach(lua_State *L) {
 
 static int block_close(lua_State *L) {
   shmlua_block_close(shmlua_checkblock(L, 1));
-  shmlua_jit_closed(L, 1);
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -155,7 +157,6 @@ static int block_close(lua_State *L) {
 /* __gc and __close: silent, and never unlink. */
 static int block_release(lua_State *L) {
   shmlua_block_close(shmlua_checkblock(L, 1));
-  shmlua_jit_closed(L, 1);
   return 0;
 }
 

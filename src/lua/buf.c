@@ -51,12 +51,13 @@ static inline void storebyte(lua_State *L, const shmlua_block *b, size_t k, unsi
     shmlua_accesserror(L, b);
 }
 
-/* The common case first: an integer key in range of an open block. */
+/* The common case first: an integer key in range of an open block (live: open and whole,
+   fault.h; else shmlua_blockaddr says what is wrong). */
 static int buf_index(lua_State *L) {
   shmlua_block *b = tobuf(L, 1);
   if (lua_isinteger(L, 2)) {
     lua_Integer i = lua_tointeger(L, 2);
-    if (b->addr && i >= 1 && (lua_Unsigned)i <= b->size) {
+    if (b->live && i >= 1 && (lua_Unsigned)i <= b->size) {
       lua_pushinteger(L, loadbyte(L, b, (size_t)i - 1));
       return 1;
     }
@@ -94,7 +95,7 @@ static int buf_newindex(lua_State *L) {
   shmlua_block *b = tobuf(L, 1);
   if (lua_isinteger(L, 2) && lua_isinteger(L, 3)) {
     lua_Integer i = lua_tointeger(L, 2), v = lua_tointeger(L, 3);
-    if (b->addr && !b->readonly && i >= 1 && (lua_Unsigned)i <= b->size && v >= 0 && v <= 255) {
+    if (b->live && !b->readonly && i >= 1 && (lua_Unsigned)i <= b->size && v >= 0 && v <= 255) {
       storebyte(L, b, (size_t)i - 1, (unsigned char)v);
       return 0;
     }
@@ -180,6 +181,7 @@ void shmlua_open_buf(lua_State *L) {
                                          {"__len", buf_len},
                                          {"__tostring", buf_tostring},
                                          {"__pairs", shmlua_sequence_pairs},
+                                         {"__ipairs", shmlua_sequence_pairs},
                                          {NULL, NULL}};
   static const luaL_Reg methods[] = {{"sub", buf_sub},     {"byte", buf_byte},
                                      {"write", buf_write}, {"fill", buf_fill},

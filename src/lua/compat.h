@@ -49,8 +49,6 @@ int shmlua_compat_setiuservalue(lua_State *L, int idx, int n);
 #define lua_getiuservalue shmlua_compat_getiuservalue
 #define lua_setiuservalue shmlua_compat_setiuservalue
 #define luaL_pushfail lua_pushnil
-int shmlua_compat_typeerror(lua_State *L, int arg, const char *tname);
-#define luaL_typeerror shmlua_compat_typeerror
 /* lua_resume's 5.4 signature. */
 int shmlua_compat_resume(lua_State *co, lua_State *from, int nargs, int *nresults);
 #define lua_resume shmlua_compat_resume

@@ -89,17 +89,20 @@ static int seqstep(void *ctx, const struct timespec *deadline) {
 
 static int sleepstep(void *ctx, const struct timespec *deadline) {
   sleeping *s = ctx;
-  return shmlua_cond_sleep(condof(s->c), s->seq, deadline);
+  shmlua_error err;
+  return SHMLUA_OUTCOME(shmlua_cond_sleep(condof(s->c), s->seq, deadline, &err), err);
 }
 
 static int unlockstep(void *m, const struct timespec *deadline) {
+  shmlua_error err;
   (void)deadline;
-  return shmlua_mutex_unlock(shmlua_mutex_of(m));
+  return SHMLUA_OUTCOME(shmlua_mutex_unlock(shmlua_mutex_of(m), &err), err);
 }
 
 static int relockstep(void *m, const struct timespec *deadline) {
+  shmlua_error err;
   (void)deadline;
-  return shmlua_mutex_lock(shmlua_mutex_of(m), NULL);
+  return SHMLUA_OUTCOME(shmlua_mutex_lock(shmlua_mutex_of(m), NULL, &err), err);
 }
 
 typedef struct signalling {
@@ -141,6 +144,7 @@ static int cond_wait(lua_State *L) {
   struct timespec deadline;
   const struct timespec *d = shmlua_opttimeout(L, 2, &deadline);
   sleeping s;
+  const char *word;
   int rc, n;
   s.c = checkcond(L);
   lua_getiuservalue(L, 1, SHMLUA_SYNC_UV_LINK);
@@ -167,12 +171,12 @@ static int cond_wait(lua_State *L) {
   shmlua_checkinterrupt(L); /* Ctrl-C during the relock: LuaJIT runs no hook at our return */
   if (rc == SHMLUA_SYNC_CLOSED || rc == SHMLUA_SYNC_FAULT)
     return shmlua_sync_error(L, s.c, rc);
-  if (rc != ETIMEDOUT || !lua_toboolean(L, 2))
+  if (!(word = shmlua_sync_word(rc, SHMLUA_ON_WAIT)) || !lua_toboolean(L, 2))
     return n;
   /* timed out, and the mutex is held again: nil, "timeout" [, "owner-died"] */
   luaL_pushfail(L);
   lua_replace(L, 2);
-  lua_pushliteral(L, "timeout");
+  lua_pushstring(L, word);
   lua_insert(L, 3);
   return n + 1;
 }

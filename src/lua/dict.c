@@ -233,7 +233,7 @@ static int dict_create(lua_State *L) {
   lua_settop(L, 1);
   shmlua_checkopts(L, 1, allowed);
   bytes = (uint64_t)shmlua_optfield_int(L, 1, "bytes", DEFAULT_BYTES);
-  if ((size = shmlua_dict_layout_size(bytes, &err)) == 0)
+  if (shmlua_dict_layout_size(bytes, &size, &err) != 0)
     return luaL_argerror(L, 1, err.message);
   if (lua_istable(L, 1))
     lua_getfield(L, 1, "name");

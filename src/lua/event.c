@@ -74,7 +74,8 @@ typedef struct waiting {
 
 static int waitstep(void *ctx, const struct timespec *deadline) {
   waiting *w = ctx;
-  return shmlua_event_wait(eventof(w->u), w->seen, deadline);
+  shmlua_error err;
+  return SHMLUA_OUTCOME(shmlua_event_wait(eventof(w->u), w->seen, deadline, &err), err);
 }
 
 static int statestep(void *ctx, const struct timespec *deadline) {
@@ -98,10 +99,8 @@ static int event_wait(lua_State *L) {
   int rc;
   if ((rc = shmlua_sync_guarded(w.u, statestep, &w, NULL)) == 0)
     rc = shmlua_sync_wait(L, waitop, &w, d, 1, NULL);
-  if (rc == ETIMEDOUT)
-    return shmlua_sync_fail(L, "timeout");
   if (rc != 0)
-    return shmlua_sync_error(L, w.u, rc);
+    return shmlua_sync_result(L, w.u, rc, SHMLUA_ON_WAIT);
   lua_pushboolean(L, 1);
   return 1;
 }

@@ -155,16 +155,14 @@ static int list_new(lua_State *L) {
     size_t slot;
     lua_rawgeti(L, 1, (lua_Integer)k + 1);
     tovalue(L, -1, &v);
-    slot = shmlua_sharelist_slot(&v);
-    if (slot == 0 || datalen + slot < datalen)
+    if (shmlua_sharelist_slot(&v, &slot, NULL) != 0 || datalen + slot < datalen)
       return luaL_error(L, "item %I: a string of %I bytes is too long for a list (at most %I)",
                         (LUAI_UACINT)k + 1, (LUAI_UACINT)v.len,
                         (LUAI_UACINT)SHMLUA_SL_MAX_SLOT - 1);
     datalen += slot;
     lua_pop(L, 1);
   }
-  size = shmlua_sharelist_size(n, datalen);
-  if (size == 0 || size > (size_t)LUA_MAXINTEGER)
+  if (shmlua_sharelist_size(n, datalen, &size, NULL) != 0 || size > (size_t)LUA_MAXINTEGER)
     return luaL_error(L, "list too large");
   lua_pushvalue(L, lua_upvalueindex(1));
   lua_pushinteger(L, (lua_Integer)size);
@@ -179,9 +177,11 @@ static int list_new(lua_State *L) {
     return luaL_error(L, "%s", err.message);
   for (size_t k = 0; k < n; k++) {
     shmlua_slvalue v;
+    size_t slot = 0;
     lua_rawgeti(L, 1, (lua_Integer)k + 1);
     tovalue(L, -1, &v);
-    shmlua_sharelist_place(l->b->addr, k, shmlua_sharelist_slot(&v));
+    shmlua_sharelist_slot(&v, &slot, NULL); /* each was checked above */
+    shmlua_sharelist_place(l->b->addr, k, slot);
     if (shmlua_sharelist_set(&l->layout, l->b->addr, k, &v, &err) != 0)
       return luaL_error(L, "%s", err.message);
     lua_pop(L, 1);
@@ -386,6 +386,7 @@ void shmlua_open_list(lua_State *L) {
                                          {"__len", list_len},
                                          {"__tostring", list_tostring},
                                          {"__pairs", shmlua_sequence_pairs},
+                                         {"__ipairs", shmlua_sequence_pairs},
                                          {"__close", list_release},
                                          {NULL, NULL}};
   static const luaL_Reg methods[] = {{"count", list_count}, {"index", list_indexof},

@@ -60,13 +60,13 @@ static void collect(lua_State *L, mapstate *m, size_t w) {
   int top = lua_gettop(L);
   shmlua_pushresults(L, m->running[w]);
   if (!lua_toboolean(L, top + 1)) {
-    const char *kind = lua_tostring(L, top + 2);
-    if (kind[0] == 'e' && kind[1] == 'x')
+    shmlua_childend end = shmlua_child_ended(m->running[w]);
+    if (end.how == SHMLUA_ENDED_EXIT)
       lua_pushfstring(L, "inputs #%I..#%I: the worker exited with code %d", (LUAI_UACINT)first,
-                      (LUAI_UACINT)last, (int)lua_tointeger(L, top + 3));
-    else if (kind[0] == 's')
+                      (LUAI_UACINT)last, end.number);
+    else if (end.how == SHMLUA_ENDED_SIGNAL)
       lua_pushfstring(L, "inputs #%I..#%I: the worker was killed by signal %d",
-                      (LUAI_UACINT)first, (LUAI_UACINT)last, (int)lua_tointeger(L, top + 3));
+                      (LUAI_UACINT)first, (LUAI_UACINT)last, end.number);
     else
       lua_pushfstring(L, "inputs #%I..#%I: %s", (LUAI_UACINT)first, (LUAI_UACINT)last,
                       lua_tostring(L, top + 3));

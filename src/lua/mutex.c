@@ -19,22 +19,26 @@ static pthread_mutex_t *lockof(shmlua_syncud *m) {
 
 /* The steps on the lock, run under a guard of its block (shmlua_sync_guarded). */
 static int lockstep(void *m, const struct timespec *deadline) {
-  return shmlua_mutex_lock(lockof(m), deadline);
+  shmlua_error err;
+  return SHMLUA_OUTCOME(shmlua_mutex_lock(lockof(m), deadline, &err), err);
 }
 
 static int trystep(void *m, const struct timespec *deadline) {
+  shmlua_error err;
   (void)deadline;
-  return shmlua_mutex_trylock(lockof(m));
+  return SHMLUA_OUTCOME(shmlua_mutex_trylock(lockof(m), &err), err);
 }
 
 static int unlockstep(void *m, const struct timespec *deadline) {
+  shmlua_error err;
   (void)deadline;
-  return shmlua_mutex_unlock(lockof(m));
+  return SHMLUA_OUTCOME(shmlua_mutex_unlock(lockof(m), &err), err);
 }
 
 static int consistentstep(void *m, const struct timespec *deadline) {
+  shmlua_error err;
   (void)deadline;
-  return shmlua_mutex_consistent(lockof(m));
+  return SHMLUA_OUTCOME(shmlua_mutex_consistent(lockof(m), &err), err);
 }
 
 pthread_mutex_t *shmlua_mutex_of(shmlua_syncud *m) {
@@ -72,23 +76,15 @@ static int lockresult(lua_State *L, shmlua_syncud *m, int rc) {
     lua_pushboolean(L, 1);
     return 1;
   }
-  switch (rc) {
-  case EOWNERDEAD:
+  if (rc == EOWNERDEAD) {
     took(m);
     lua_pushboolean(L, 1);
     lua_pushliteral(L, "owner-died");
     return 2;
-  case ETIMEDOUT:
-    return shmlua_sync_fail(L, "timeout");
-  case EBUSY:
-    return shmlua_sync_fail(L, "busy");
-  case ENOTRECOVERABLE:
-    return shmlua_sync_fail(L, "not recoverable");
-  case EDEADLK:
-    return luaL_error(L, "mutex '%s' is already locked by this process", name);
-  default:
-    return shmlua_sync_error(L, m, rc);
   }
+  if (rc == EDEADLK)
+    return luaL_error(L, "mutex '%s' is already locked by this process", name);
+  return shmlua_sync_result(L, m, rc, SHMLUA_ON_LOCK);
 }
 
 static int lockop(void *ctx, const struct timespec *deadline) {

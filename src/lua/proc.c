@@ -126,7 +126,7 @@ static void run_child(lua_State *L, int nargs, int resultfd) {
     lua_pushliteral(L, "(error object is not a string)");
   payload = lua_tolstring(L, -1, &len);
   if (ok)
-    while (shmlua_children_wait_all() != 0)
+    while (shmlua_children_wait_all(NULL) != 0)
       continue;
   else
     shmlua_children_terminate_all(CHILD_GRACE);
@@ -282,32 +282,50 @@ shmlua_child *shmlua_checkchild(lua_State *L, int arg) {
   return c;
 }
 
-int shmlua_pushresults(lua_State *L, const shmlua_child *c) {
+shmlua_childend shmlua_child_ended(const shmlua_child *c) {
+  static const char lost[] = "the exit status was lost (is SIGCHLD ignored?)";
+  shmlua_childend end = {SHMLUA_ENDED_EXIT, -1, NULL, 0};
   int code = WIFEXITED(c->status) ? WEXITSTATUS(c->status) : -1;
-  if (c->status != -1 && code == EXIT_SUCCESS && c->len > 0 && c->data[0] == SENT_VALUES) {
+  end.number = code;
+  if (c->status == -1) {
+    end.how = SHMLUA_ENDED_ERROR;
+    end.message = lost;
+    end.len = sizeof lost - 1;
+  } else if (code == EXIT_SUCCESS && c->len > 0 && c->data[0] == SENT_VALUES)
+    end.how = SHMLUA_ENDED_VALUES;
+  else if (code == EXIT_FAILURE && c->len > 0 && c->data[0] == SENT_ERROR) {
+    end.how = SHMLUA_ENDED_ERROR;
+    end.message = (const char *)c->data + 1;
+    end.len = c->len - 1;
+  } else if (WIFSIGNALED(c->status)) {
+    end.how = SHMLUA_ENDED_SIGNAL;
+    end.number = WTERMSIG(c->status);
+  } else if (code == EXIT_SUCCESS)
+    end.how = SHMLUA_ENDED_OK;
+  return end;
+}
+
+int shmlua_pushresults(lua_State *L, const shmlua_child *c) {
+  shmlua_childend end = shmlua_child_ended(c);
+  if (end.how == SHMLUA_ENDED_VALUES) {
     int n;
     lua_pushboolean(L, 1);
     if ((n = shmlua_deserialize(L, c->data + 1, c->len - 1)) >= 0)
       return n + 1;
     lua_pop(L, 1);
+    end.how = SHMLUA_ENDED_OK; /* values it cannot read: a success all the same */
   }
-  luaL_pushfail(L);
-  if (c->status == -1) {
-    lua_pushliteral(L, "error");
-    lua_pushliteral(L, "the exit status was lost (is SIGCHLD ignored?)");
-  } else if (code == EXIT_FAILURE && c->len > 0 && c->data[0] == SENT_ERROR) {
-    lua_pushliteral(L, "error");
-    lua_pushlstring(L, (const char *)c->data + 1, c->len - 1);
-  } else if (WIFSIGNALED(c->status)) {
-    lua_pushliteral(L, "signal");
-    lua_pushinteger(L, WTERMSIG(c->status));
-  } else if (code == EXIT_SUCCESS) {
-    lua_pop(L, 1);
+  if (end.how == SHMLUA_ENDED_OK) {
     lua_pushboolean(L, 1);
     return 1;
+  }
+  luaL_pushfail(L);
+  if (end.how == SHMLUA_ENDED_ERROR) {
+    lua_pushliteral(L, "error");
+    lua_pushlstring(L, end.message, end.len);
   } else {
-    lua_pushliteral(L, "exit");
-    lua_pushinteger(L, code);
+    lua_pushstring(L, end.how == SHMLUA_ENDED_SIGNAL ? "signal" : "exit");
+    lua_pushinteger(L, end.number);
   }
   return 3;
 }
@@ -316,13 +334,14 @@ int shmlua_waitchildren(lua_State *L, shmlua_child *const *children, size_t n,
                         const struct timespec *deadline, size_t *which) {
   shmlua_error err;
   for (;;) {
-    int rc = shmlua_child_wait(children, n, deadline, which, &err);
-    if (rc == EINTR)
+    if (shmlua_child_wait(children, n, deadline, which, &err) == 0)
+      return 0;
+    if (err.code == EINTR)
       shmlua_checkinterrupt(L); /* Ctrl-C raises here; other signals: wait on */
-    else if (rc == -1)
-      return luaL_error(L, "%s", err.message);
+    else if (err.code == ETIMEDOUT)
+      return ETIMEDOUT;
     else
-      return rc;
+      return luaL_error(L, "%s", err.message);
   }
 }
 

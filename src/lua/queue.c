@@ -94,7 +94,7 @@ static int queue_create(lua_State *L) {
   shmlua_checkopts(L, 1, allowed);
   limits.messages = (uint64_t)shmlua_optfield_int(L, 1, "messages", DEFAULT_MESSAGES);
   limits.bytes = (uint64_t)shmlua_optfield_int(L, 1, "bytes", DEFAULT_BYTES);
-  if ((size = shmlua_queue_layout_size(&limits, &err)) == 0)
+  if (shmlua_queue_layout_size(&limits, &size, &err) != 0)
     return luaL_argerror(L, 1, err.message);
   shmlua_pushoptname(L, 1, "name");
   return shmlua_sync_create(L, &queue_class, 2, 1, allowed, size, shmlua_queue_init, &limits);
@@ -109,7 +109,9 @@ typedef struct push_request {
 
 static int pushstep(void *ctx, const struct timespec *deadline) {
   push_request *p = ctx;
-  return shmlua_queue_push(&p->u->as.queue, p->s, p->len, p->wait, deadline);
+  shmlua_error err;
+  return SHMLUA_OUTCOME(
+      shmlua_queue_push(&p->u->as.queue, p->s, p->len, p->wait, deadline, &err), err);
 }
 
 /* Each step, the first try too, under a guard of the queue's block: a truncated one
@@ -122,23 +124,15 @@ static int pushop(void *ctx, const struct timespec *deadline) {
 }
 
 static int pushresult(lua_State *L, shmlua_syncud *u, int rc) {
-  switch (rc) {
-  case 0:
+  if (rc == 0) {
     lua_pushboolean(L, 1);
     return 1;
-  case EAGAIN:
-    return shmlua_sync_fail(L, "full");
-  case ETIMEDOUT:
-    return shmlua_sync_fail(L, "timeout");
-  case EPIPE:
-    return shmlua_sync_fail(L, "closed");
-  case EMSGSIZE:
+  }
+  if (rc == EMSGSIZE)
     return luaL_argerror(L, 2,
                          lua_pushfstring(L, "message longer than the queue's %I bytes",
                                          (LUAI_UACINT)u->as.queue.max_bytes));
-  default:
-    return shmlua_sync_error(L, u, rc);
-  }
+  return shmlua_sync_result(L, u, rc, SHMLUA_ON_PUSH);
 }
 
 /* Whether the first try of a wait (SHMLUA_QUEUE_ONCE) must go on to the wait itself. */
@@ -180,8 +174,10 @@ typedef struct pop_request {
 
 static int popstep(void *ctx, const struct timespec *deadline) {
   pop_request *p = ctx;
-  return shmlua_queue_pop(&p->u->as.queue, shmlua_sync_scratch, p->u, &p->len, p->wait,
-                          deadline);
+  shmlua_error err;
+  return SHMLUA_OUTCOME(shmlua_queue_pop(&p->u->as.queue, shmlua_sync_scratch, p->u, &p->len,
+                                         p->wait, deadline, &err),
+                        err);
 }
 
 static int popop(void *ctx, const struct timespec *deadline) {
@@ -193,20 +189,11 @@ static int popop(void *ctx, const struct timespec *deadline) {
 
 /* 0 with the message in p's scratch, or what a failed pop returns, pushed. */
 static int popfailure(lua_State *L, pop_request *p, int rc) {
-  switch (rc) {
-  case 0:
+  if (rc == 0)
     return 0;
-  case EAGAIN:
-    return shmlua_sync_fail(L, "empty");
-  case ETIMEDOUT:
-    return shmlua_sync_fail(L, "timeout");
-  case EPIPE:
-    return shmlua_sync_fail(L, "closed");
-  case ENOMEM:
+  if (rc == ENOMEM)
     return luaL_error(L, "not enough memory");
-  default:
-    return shmlua_sync_error(L, p->u, rc);
-  }
+  return shmlua_sync_result(L, p->u, rc, SHMLUA_ON_POP);
 }
 
 int shmlua_queue_get(lua_State *L, shmlua_syncud *u, int wait, const double *timeout,
@@ -251,17 +238,16 @@ static int queue_try_pop(lua_State *L) {
 }
 
 static int shutdownstep(void *ctx, const struct timespec *deadline) {
+  shmlua_error err;
   (void)deadline;
-  return shmlua_queue_shutdown(&((shmlua_syncud *)ctx)->as.queue);
+  return SHMLUA_OUTCOME(shmlua_queue_shutdown(&((shmlua_syncud *)ctx)->as.queue, &err), err);
 }
 
 static int queue_shutdown(lua_State *L) {
   shmlua_syncud *u = checkqueue(L);
   int rc = shmlua_sync_guarded(u, shutdownstep, u, NULL);
-  if (rc == ETIMEDOUT)
-    return shmlua_sync_fail(L, "timeout");
   if (rc != 0)
-    return shmlua_sync_error(L, u, rc);
+    return shmlua_sync_result(L, u, rc, SHMLUA_ON_WAIT);
   lua_pushboolean(L, 1);
   return 1;
 }

@@ -20,7 +20,10 @@ typedef struct push_many_request {
 
 static int pushstep(void *ctx, const struct timespec *deadline) {
   push_many_request *p = ctx;
-  return shmlua_queue_push_many(&p->u->as.queue, p->m, p->count, &p->pushed, 1, deadline);
+  shmlua_error err;
+  return SHMLUA_OUTCOME(
+      shmlua_queue_push_many(&p->u->as.queue, p->m, p->count, &p->pushed, 1, deadline, &err),
+      err);
 }
 
 /* Each step of the wait under a guard of the queue's block: a truncated one raises. */
@@ -29,20 +32,6 @@ static int pushop(void *ctx, const struct timespec *deadline) {
   if (!p->u->block.addr)
     return SHMLUA_SYNC_CLOSED;
   return shmlua_sync_guarded(p->u, pushstep, p, deadline);
-}
-
-/* Why a batch stopped short, as push and pop say it. */
-static const char *reason(int rc) {
-  switch (rc) {
-  case EAGAIN:
-    return "full";
-  case ETIMEDOUT:
-    return "timeout";
-  case EPIPE:
-    return "closed";
-  default:
-    return NULL;
-  }
 }
 
 /* The message t[k] (raw access): a string no longer than the queue takes, or an error. */
@@ -89,12 +78,11 @@ static int queue_push_many(lua_State *L) {
         batch[k].data = message_at(L, u, (lua_Integer)(first + done + k + 1), &batch[k].len);
     while (p.count > 0) {
       if ((rc = shmlua_sync_wait(L, pushop, &p, d, 1, NULL)) != 0) {
-        if (!reason(rc))
-          return shmlua_sync_error(L, u, rc);
-        if (done == 0)
-          return shmlua_sync_fail(L, reason(rc));
+        const char *why = shmlua_sync_word(rc, SHMLUA_ON_PUSH);
+        if (!why || done == 0)
+          return shmlua_sync_result(L, u, rc, SHMLUA_ON_PUSH);
         lua_pushinteger(L, (lua_Integer)done);
-        lua_pushstring(L, reason(rc));
+        lua_pushstring(L, why);
         return 2;
       }
       done += p.pushed;
@@ -114,8 +102,10 @@ typedef struct pop_many_request {
 
 static int popstep(void *ctx, const struct timespec *deadline) {
   pop_many_request *p = ctx;
-  return shmlua_queue_pop_many(&p->u->as.queue, p->max, p->buffer, p->capacity, &p->count,
-                               &p->total, 1, deadline);
+  shmlua_error err;
+  return SHMLUA_OUTCOME(shmlua_queue_pop_many(&p->u->as.queue, p->max, p->buffer, p->capacity,
+                                              &p->count, &p->total, 1, deadline, &err),
+                        err);
 }
 
 static int popop(void *ctx, const struct timespec *deadline) {
@@ -165,11 +155,8 @@ static int queue_pop_many(lua_State *L) {
       break;
     lua_pop(L, 1); /* p.total: what the first record needs */
   }
-  if (rc != 0) {
-    if (!reason(rc))
-      return shmlua_sync_error(L, u, rc);
-    return shmlua_sync_fail(L, reason(rc));
-  }
+  if (rc != 0)
+    return shmlua_sync_result(L, u, rc, SHMLUA_ON_POP);
   for (lua_Integer k = 1; shmlua_queue_record(p.buffer, p.total, &at, &data, &len); k++) {
     lua_pushlstring(L, data, len);
     lua_rawseti(L, 2, k);

@@ -196,7 +196,8 @@ typedef struct peeking {
 
 static int peekstep(void *ctx, const struct timespec *deadline) {
   peeking *p = ctx;
-  return shmlua_queue_peek(&p->u->as.queue, p->v, 1, deadline);
+  shmlua_error err;
+  return SHMLUA_OUTCOME(shmlua_queue_peek(&p->u->as.queue, p->v, 1, deadline, &err), err);
 }
 
 /* Each step of the wait under a guard of the queue's block: a truncated one raises. */
@@ -228,11 +229,7 @@ static int queue_view(lua_State *L) {
     w->u = u;
     return 1;
   }
-  if (rc == ETIMEDOUT)
-    return shmlua_sync_fail(L, "timeout");
-  if (rc == EPIPE)
-    return shmlua_sync_fail(L, "closed");
-  return shmlua_sync_error(L, u, rc);
+  return shmlua_sync_result(L, u, rc, SHMLUA_ON_POP);
 }
 
 void shmlua_open_queue_view(lua_State *L, const shmlua_synclass *cls) {

@@ -18,8 +18,10 @@ static int valuestep(void *u, const struct timespec *deadline) {
 }
 
 static int trystep(void *u, const struct timespec *deadline) {
+  shmlua_error err;
   (void)deadline;
-  return shmlua_semaphore_tryacquire((void *)((shmlua_syncud *)u)->block.addr);
+  return SHMLUA_OUTCOME(
+      shmlua_semaphore_tryacquire((void *)((shmlua_syncud *)u)->block.addr, &err), err);
 }
 
 typedef struct releasing {
@@ -29,12 +31,15 @@ typedef struct releasing {
 
 static int releasestep(void *ctx, const struct timespec *deadline) {
   releasing *r = ctx;
+  shmlua_error err;
   (void)deadline;
-  return shmlua_semaphore_release((void *)r->u->block.addr, r->n);
+  return SHMLUA_OUTCOME(shmlua_semaphore_release((void *)r->u->block.addr, r->n, &err), err);
 }
 
 static int acquirestep(void *u, const struct timespec *deadline) {
-  return shmlua_semaphore_acquire((void *)((shmlua_syncud *)u)->block.addr, deadline);
+  shmlua_error err;
+  return SHMLUA_OUTCOME(
+      shmlua_semaphore_acquire((void *)((shmlua_syncud *)u)->block.addr, deadline, &err), err);
 }
 
 static int semaphore_field(lua_State *L, shmlua_syncud *u, const char *key) {
@@ -70,10 +75,8 @@ static int semaphore_acquire(lua_State *L) {
   /* A unit that is there is taken at once, before the wait works out its slices. */
   if ((rc = shmlua_sync_guarded(u, trystep, u, NULL)) == EAGAIN)
     rc = shmlua_sync_wait(L, acquireop, u, d, 1, NULL);
-  if (rc == ETIMEDOUT)
-    return shmlua_sync_fail(L, "timeout");
   if (rc != 0)
-    return shmlua_sync_error(L, u, rc);
+    return shmlua_sync_result(L, u, rc, SHMLUA_ON_WAIT);
   lua_pushboolean(L, 1);
   return 1;
 }

@@ -237,6 +237,34 @@ int shmlua_sync_fail(lua_State *L, const char *what) {
   return 2;
 }
 
+/* The one table of outcomes and their words (sync.h: SHMLUA_ON_*). */
+static const struct outcome {
+  int code, calls;
+  const char *word;
+} outcomes[] = {
+    {ETIMEDOUT,
+     SHMLUA_ON_WAIT | SHMLUA_ON_LOCK | SHMLUA_ON_PUSH | SHMLUA_ON_POP | SHMLUA_ON_BARRIER,
+     "timeout"},
+    {EBUSY, SHMLUA_ON_LOCK, "busy"},
+    {ENOTRECOVERABLE, SHMLUA_ON_LOCK, "not recoverable"},
+    {EAGAIN, SHMLUA_ON_PUSH, "full"},
+    {EAGAIN, SHMLUA_ON_POP, "empty"},
+    {EPIPE, SHMLUA_ON_PUSH | SHMLUA_ON_POP, "closed"},
+    {EPIPE, SHMLUA_ON_BARRIER, "broken"},
+};
+
+const char *shmlua_sync_word(int code, int call) {
+  for (size_t i = 0; i < sizeof outcomes / sizeof outcomes[0]; i++)
+    if (outcomes[i].code == code && (outcomes[i].calls & call))
+      return outcomes[i].word;
+  return NULL;
+}
+
+int shmlua_sync_result(lua_State *L, const shmlua_syncud *u, int code, int call) {
+  const char *word = shmlua_sync_word(code, call);
+  return word ? shmlua_sync_fail(L, word) : shmlua_sync_error(L, u, code);
+}
+
 int shmlua_sync_guarded(shmlua_syncud *u, shmlua_sync_op op, void *ctx,
                         const struct timespec *deadline) {
   shmlua_guard g;

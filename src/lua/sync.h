@@ -69,6 +69,25 @@ static inline shmlua_syncud *shmlua_sync_check(lua_State *L, int arg,
   return u && u->cls == cls && u->block.addr ? u : shmlua_sync_refuse(L, arg, cls);
 }
 
+/* A core call's outcome as the errno a step (shmlua_sync_op) answers with: 0 when it went
+   ahead, else the code the core left in err (core/error.h's rule: 0, or -1 and err). */
+#define SHMLUA_OUTCOME(call, err) ((call) == 0 ? 0 : (err).code)
+
+/* The kinds of call whose failures Lua gets as nil, word: one errno means one outcome per
+   kind (EAGAIN is "full" for a push, "empty" for a pop). */
+enum {
+  SHMLUA_ON_WAIT = 1,    /* any wait: ETIMEDOUT "timeout" */
+  SHMLUA_ON_LOCK = 2,    /* and EBUSY "busy", ENOTRECOVERABLE "not recoverable" */
+  SHMLUA_ON_PUSH = 4,    /* and EAGAIN "full", EPIPE "closed" */
+  SHMLUA_ON_POP = 8,     /* and EAGAIN "empty", EPIPE "closed" */
+  SHMLUA_ON_BARRIER = 16 /* and EPIPE "broken" */
+};
+/* The word for code as an outcome of a call of that kind, or NULL when it is an error. */
+const char *shmlua_sync_word(int code, int call);
+/* Pushes nil, word for an outcome of call (returns 2); raises shmlua_sync_error's error for
+   any other code. */
+int shmlua_sync_result(lua_State *L, const shmlua_syncud *u, int code, int call);
+
 /* What a step of a wait (shmlua_sync_op) returns when its object is closed. Lua code (a
    debug hook, a finalizer, Ctrl-C's path) runs between two steps of shmlua_sync_wait and
    may close the object, unmapping its block: each step looks first, never touching it then. */

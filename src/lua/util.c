@@ -155,9 +155,9 @@ static int pushmethodname(lua_State *L, int fn) {
   return 0;
 }
 
-/* The name of the function at fn if the loaded shm module has it one table down, as a
-   field ("shm.queue.attach") or as the call of a callable table ("shm.queue"): the names
-   lauxlib does not look for. Pushed, or nothing pushed and 0. */
+/* The name of the function at fn if the loaded shm module has it: a field ("shm.create",
+   which 5.2+'s lauxlib finds too, 5.1's not), one table down ("shm.queue.attach") or the
+   call of a callable table ("shm.queue"). Pushed, or nothing pushed and 0. */
 static int pushmodulename(lua_State *L, int fn) {
   int module;
   lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
@@ -165,6 +165,12 @@ static int pushmodulename(lua_State *L, int fn) {
   if (lua_getfield(L, module, "shm") == LUA_TTABLE) {
     lua_pushnil(L);
     while (lua_next(L, module + 1)) {
+      if (lua_type(L, -2) == LUA_TSTRING && lua_rawequal(L, -1, fn)) {
+        lua_pushfstring(L, "shm.%s", lua_tostring(L, -2));
+        lua_replace(L, module);
+        lua_settop(L, module);
+        return 1;
+      }
       if (lua_type(L, -2) == LUA_TSTRING && lua_istable(L, -1)) {
         const char *kind = lua_tostring(L, -2);
         if (pushkeyof(L, lua_gettop(L), fn)) {
@@ -197,12 +203,11 @@ int shmlua_argerror(lua_State *L, int arg, const char *extramsg) {
     if (pushmethodname(L, fn) || pushmodulename(L, fn))
       return luaL_error(L, "bad argument #%d to '%s' (%s)", arg, lua_tostring(L, -1), extramsg);
   }
-  return luaL_argerror(L, arg, extramsg);
+  return (luaL_argerror)(L, arg, extramsg); /* lauxlib's own (binding.h sends the name here) */
 }
 
-/* 5.4's luaL_typeerror, raised through argerror. */
-static int typeerror(lua_State *L, int arg, const char *tname,
-                     int (*argerror)(lua_State *L, int arg, const char *extramsg)) {
+/* 5.4's luaL_typeerror, raised through shmlua_argerror. */
+int shmlua_typeerror(lua_State *L, int arg, const char *tname) {
   const char *actual;
   if (luaL_getmetafield(L, arg, "__name") == LUA_TSTRING)
     actual = lua_tostring(L, -1);
@@ -210,18 +215,8 @@ static int typeerror(lua_State *L, int arg, const char *tname,
     actual = "light userdata";
   else
     actual = luaL_typename(L, arg);
-  return argerror(L, arg, lua_pushfstring(L, "%s expected, got %s", tname, actual));
+  return shmlua_argerror(L, arg, lua_pushfstring(L, "%s expected, got %s", tname, actual));
 }
-
-int shmlua_typeerror(lua_State *L, int arg, const char *tname) {
-  return typeerror(L, arg, tname, shmlua_argerror);
-}
-
-#if LUA_VERSION_NUM < 504
-int shmlua_compat_typeerror(lua_State *L, int arg, const char *tname) {
-  return typeerror(L, arg, tname, luaL_argerror);
-}
-#endif
 
 void shmlua_checkname(lua_State *L, int arg, shmlua_name *out) {
   size_t len;

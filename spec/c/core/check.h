@@ -48,6 +48,15 @@ static inline int check_report(int ok, const char *file, int line, const char *f
     check_report(got_ == want_, __FILE__, __LINE__, "%s gave %d (%s), expected %d (%s)", #got, \
                  got_, strerror(got_), want_, strerror(want_));                               \
   } while (0)
+/* Where checked core calls leave their error (ERR as their err argument), and such a call's
+   outcome as an errno: 0 when it returned 0, else the code it left there (the core's rule:
+   0, or -1 with err filled). */
+static inline shmlua_error *check_error(void) {
+  static shmlua_error err;
+  return &err;
+}
+#define ERR check_error()
+#define CODE(call) ((call) == 0 ? 0 : check_error()->code)
 #define CHECK_STR(got, want)                                                                  \
   do {                                                                                        \
     const char *got_ = (got), *want_ = (want);                                                \

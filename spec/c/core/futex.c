@@ -44,18 +44,20 @@ static void alone(words *w) {
   struct timespec short_wait = {0, 50 * 1000000L}, deadline;
   double start = check_seconds();
   w->word = 5;
-  CHECK_ERRNO(shmlua_futex_wait(&w->word, 4, NULL), EAGAIN); /* not the value: no sleep */
-  CHECK_ERRNO(shmlua_futex_wait(&w->word, 5, &short_wait), ETIMEDOUT);
+  /* not the value: no sleep */
+  CHECK_ERRNO(CODE(shmlua_futex_wait(&w->word, 4, NULL, ERR)), EAGAIN);
+  CHECK_ERRNO(CODE(shmlua_futex_wait(&w->word, 5, &short_wait, ERR)), ETIMEDOUT);
   CHECK(check_seconds() - start >= 0.049);
   CHECK_INT(shmlua_futex_wake(&w->word, 1), 0); /* nobody asleep */
   /* shmlua_sync_sleep: a word already changed returns at once; a deadline ends a sleep. */
-  CHECK_ERRNO(shmlua_sync_sleep(&w->word, 4, &w->sleepers, NULL), 0);
+  CHECK_ERRNO(CODE(shmlua_sync_sleep(&w->word, 4, &w->sleepers, NULL, ERR)), 0);
   start = check_seconds();
   deadline = shmlua_deadline(0.05);
-  CHECK_ERRNO(shmlua_sync_sleep(&w->word, 5, &w->sleepers, &deadline), ETIMEDOUT);
+  CHECK_ERRNO(CODE(shmlua_sync_sleep(&w->word, 5, &w->sleepers, &deadline, ERR)), ETIMEDOUT);
   CHECK(check_seconds() - start >= 0.049);
   CHECK_INT(w->sleepers, 0);
-  CHECK_ERRNO(shmlua_sync_sleep(&w->word, 5, &w->sleepers, &deadline), ETIMEDOUT); /* passed */
+  /* a deadline passed */
+  CHECK_ERRNO(CODE(shmlua_sync_sleep(&w->word, 5, &w->sleepers, &deadline, ERR)), ETIMEDOUT);
 }
 
 /* Waits (bounded) until *count, in shared memory, reaches want. */
@@ -79,7 +81,7 @@ static void wake_across_fork(words *w) {
   w->word = 0;
   if ((pid = check_fork()) == 0) {
     struct timespec limit = {5, 0};
-    CHECK_ERRNO(shmlua_futex_wait(&w->word, 0, &limit), 0);
+    CHECK_ERRNO(CODE(shmlua_futex_wait(&w->word, 0, &limit, ERR)), 0);
     check_child_exit();
   }
   /* Wake without changing the word, until the kernel finds the sleeper. */
@@ -103,7 +105,7 @@ static void sleep_and_wake(words *w) {
   w->sleepers = 0;
   if ((pid = check_fork()) == 0) {
     struct timespec deadline = shmlua_deadline(5);
-    CHECK_ERRNO(shmlua_sync_sleep(&w->word, 0, &w->sleepers, &deadline), 0);
+    CHECK_ERRNO(CODE(shmlua_sync_sleep(&w->word, 0, &w->sleepers, &deadline, ERR)), 0);
     CHECK_INT(__atomic_load_n(&w->word, __ATOMIC_SEQ_CST), 1);
     check_child_exit();
   }
@@ -131,7 +133,7 @@ static void interrupted(words *w) {
     sa.sa_handler = on_signal;
     sigaction(SIGUSR1, &sa, NULL);
     __atomic_store_n(&w->sleepers, 1, __ATOMIC_SEQ_CST);
-    CHECK_ERRNO(shmlua_futex_wait(&w->word, 0, &limit), EINTR);
+    CHECK_ERRNO(CODE(shmlua_futex_wait(&w->word, 0, &limit, ERR)), EINTR);
     check_child_exit();
   }
   CHECK(await_count(&w->sleepers, 1));
@@ -155,7 +157,7 @@ static void wide_high_half(words *w) {
     struct timespec limit = {5, 0}, deadline = shmlua_deadline(5);
     __atomic_store_n(&w->sleepers, 1, __ATOMIC_SEQ_CST);
     while (__atomic_load_n(&w->wide, __ATOMIC_SEQ_CST) == 7 && !shmlua_sync_expired(&deadline))
-      shmlua_atomic_wait64(&w->wide, 7, &limit);
+      CODE(shmlua_atomic_wait64(&w->wide, 7, &limit, ERR));
     CHECK(__atomic_load_n(&w->wide, __ATOMIC_SEQ_CST) == ((uint64_t)1 << 32 | 7));
     check_child_exit();
   }

@@ -20,7 +20,7 @@ static shmlua_mutex_block *mutex_block(shmlua_block *b, const shmlua_name *n) {
 /* Locks with a deadline, so that a broken mutex fails the test rather than hanging it. */
 static int lock(pthread_mutex_t *m) {
   struct timespec deadline = shmlua_deadline(5);
-  return shmlua_mutex_lock(m, &deadline);
+  return CODE(shmlua_mutex_lock(m, &deadline, ERR));
 }
 
 /* The header is checked on attach: the right kind attaches, anything else is EPROTO. */
@@ -44,22 +44,23 @@ static void attach_checks(const shmlua_name *mutex_name) {
 /* Misuse by the holder and by others. */
 static void errors(pthread_mutex_t *m) {
   pid_t pid;
-  CHECK_ERRNO(shmlua_mutex_unlock(m), EPERM);
-  CHECK_ERRNO(shmlua_mutex_consistent(m), EINVAL); /* not in the owner-died state */
+  CHECK_ERRNO(CODE(shmlua_mutex_unlock(m, ERR)), EPERM);
+  CHECK_ERRNO(CODE(shmlua_mutex_consistent(m, ERR)), EINVAL); /* not in the owner-died state */
   CHECK_ERRNO(lock(m), 0);
   CHECK_ERRNO(lock(m), EDEADLK);
-  CHECK_ERRNO(shmlua_mutex_trylock(m), EDEADLK);
+  CHECK_ERRNO(CODE(shmlua_mutex_trylock(m, ERR)), EDEADLK);
   if ((pid = check_fork()) == 0) {
     struct timespec deadline = shmlua_deadline(0.05);
     double start = check_seconds();
-    CHECK_ERRNO(shmlua_mutex_trylock(m), EBUSY);
-    CHECK_ERRNO(shmlua_mutex_unlock(m), EPERM);
-    CHECK_ERRNO(shmlua_mutex_lock(m, &deadline), ETIMEDOUT);
+    CHECK_ERRNO(CODE(shmlua_mutex_trylock(m, ERR)), EBUSY);
+    CHECK_FAILS(shmlua_mutex_trylock(m, ERR), *ERR, EBUSY, "mutex: "); /* a message too */
+    CHECK_ERRNO(CODE(shmlua_mutex_unlock(m, ERR)), EPERM);
+    CHECK_ERRNO(CODE(shmlua_mutex_lock(m, &deadline, ERR)), ETIMEDOUT);
     CHECK(check_seconds() - start >= 0.049); /* it waited up to its deadline */
     check_child_exit();
   }
   CHECK(check_exited(pid, 0));
-  CHECK_ERRNO(shmlua_mutex_unlock(m), 0);
+  CHECK_ERRNO(CODE(shmlua_mutex_unlock(m, ERR)), 0);
 }
 
 /* Two processes, each attaching both blocks by name, add to a plain counter in a second
@@ -87,7 +88,7 @@ static void exclusion(const shmlua_name *n) {
         if (i % 64 == 0)
           shmlua_cpu_relax();
         *c = v + 1;
-        shmlua_mutex_unlock(m);
+        shmlua_mutex_unlock(m, NULL);
       }
       check_child_exit();
     }
@@ -122,15 +123,15 @@ static void holder_dies(pthread_mutex_t *m, int killed) {
 static void owner_death(pthread_mutex_t *m) {
   holder_dies(m, 1);
   CHECK_ERRNO(lock(m), EOWNERDEAD); /* locked, by us now */
-  CHECK_ERRNO(shmlua_mutex_trylock(m), EDEADLK);
-  CHECK_ERRNO(shmlua_mutex_consistent(m), 0);
-  CHECK_ERRNO(shmlua_mutex_unlock(m), 0);
+  CHECK_ERRNO(CODE(shmlua_mutex_trylock(m, ERR)), EDEADLK);
+  CHECK_ERRNO(CODE(shmlua_mutex_consistent(m, ERR)), 0);
+  CHECK_ERRNO(CODE(shmlua_mutex_unlock(m, ERR)), 0);
   CHECK_ERRNO(lock(m), 0); /* repaired: an ordinary lock again */
-  CHECK_ERRNO(shmlua_mutex_unlock(m), 0);
+  CHECK_ERRNO(CODE(shmlua_mutex_unlock(m, ERR)), 0);
   holder_dies(m, 0);
-  CHECK_ERRNO(shmlua_mutex_trylock(m), EOWNERDEAD);
-  CHECK_ERRNO(shmlua_mutex_consistent(m), 0);
-  CHECK_ERRNO(shmlua_mutex_unlock(m), 0);
+  CHECK_ERRNO(CODE(shmlua_mutex_trylock(m, ERR)), EOWNERDEAD);
+  CHECK_ERRNO(CODE(shmlua_mutex_consistent(m, ERR)), 0);
+  CHECK_ERRNO(CODE(shmlua_mutex_unlock(m, ERR)), 0);
 }
 
 /* A locker asleep when the holder is killed wakes with the lock. */
@@ -149,9 +150,9 @@ static void sleeper_gets_it(pthread_mutex_t *m) {
   CHECK(check_await_ready(ready));
   if ((waiter = check_fork()) == 0) {
     struct timespec deadline = shmlua_deadline(10);
-    CHECK_ERRNO(shmlua_mutex_lock(m, &deadline), EOWNERDEAD);
-    CHECK_ERRNO(shmlua_mutex_consistent(m), 0);
-    CHECK_ERRNO(shmlua_mutex_unlock(m), 0);
+    CHECK_ERRNO(CODE(shmlua_mutex_lock(m, &deadline, ERR)), EOWNERDEAD);
+    CHECK_ERRNO(CODE(shmlua_mutex_consistent(m, ERR)), 0);
+    CHECK_ERRNO(CODE(shmlua_mutex_unlock(m, ERR)), 0);
     check_child_exit();
   }
   usleep(50000); /* let it go to sleep in the kernel */
@@ -165,12 +166,12 @@ static void not_recoverable(pthread_mutex_t *m) {
   pid_t pid;
   holder_dies(m, 1);
   CHECK_ERRNO(lock(m), EOWNERDEAD);
-  CHECK_ERRNO(shmlua_mutex_unlock(m), 0);
+  CHECK_ERRNO(CODE(shmlua_mutex_unlock(m, ERR)), 0);
   CHECK_ERRNO(lock(m), ENOTRECOVERABLE);
-  CHECK_ERRNO(shmlua_mutex_trylock(m), ENOTRECOVERABLE);
+  CHECK_ERRNO(CODE(shmlua_mutex_trylock(m, ERR)), ENOTRECOVERABLE);
   if ((pid = check_fork()) == 0) {
     struct timespec deadline = shmlua_deadline(1);
-    CHECK_ERRNO(shmlua_mutex_lock(m, &deadline), ENOTRECOVERABLE);
+    CHECK_ERRNO(CODE(shmlua_mutex_lock(m, &deadline, ERR)), ENOTRECOVERABLE);
     check_child_exit();
   }
   CHECK(check_exited(pid, 0));

@@ -16,10 +16,10 @@ static int wait_one(shmlua_child *c, double seconds) {
   struct timespec deadline = shmlua_deadline(seconds);
   shmlua_error err;
   size_t which = 99;
-  int rc = shmlua_child_wait(&c, 1, &deadline, &which, &err);
-  if (rc == 0)
-    CHECK_INT(which, 0);
-  return rc;
+  if (shmlua_child_wait(&c, 1, &deadline, &which, &err) != 0)
+    return err.code;
+  CHECK_INT(which, 0);
+  return 0;
 }
 
 static void fork_with_result(void) {
@@ -98,7 +98,7 @@ static void first_of_several(void) {
   if (!CHECK(shmlua_child_spawn(&c[0], "sleep", slow, true, false, &err) == 0))
     return;
   if (CHECK(shmlua_child_spawn(&c[1], "true", quick, true, false, &err) == 0)) {
-    CHECK_ERRNO(shmlua_child_wait(c, 2, &deadline, &which, &err), 0);
+    CHECK_ERRNO(CODE(shmlua_child_wait(c, 2, &deadline, &which, ERR)), 0);
     CHECK_INT(which, 1);
     shmlua_child_release(c[1]);
   }
@@ -197,6 +197,6 @@ int main(void) {
   first_of_several();
   terminate_all();
   parent_death();
-  CHECK_ERRNO(shmlua_children_wait_all(), 0);
+  CHECK_ERRNO(CODE(shmlua_children_wait_all(ERR)), 0);
   return check_done();
 }

@@ -22,48 +22,49 @@ static void *nowhere(void *ud, size_t len) {
 static void limits(void) {
   shmlua_queue_limits none = {0, BYTES}, empty = {MESSAGES, 0}, ok = {MESSAGES, BYTES};
   shmlua_error err;
-  err.code = 0;
-  CHECK_INT(shmlua_queue_layout_size(&none, &err), 0);
-  CHECK_ERRNO(err.code, EINVAL);
-  err.code = 0;
-  CHECK_INT(shmlua_queue_layout_size(&empty, &err), 0);
-  CHECK_ERRNO(err.code, EINVAL);
-  CHECK(shmlua_queue_layout_size(&ok, &err) >= sizeof(shmlua_queue_block) + BYTES);
+  size_t size = 0;
+  CHECK_FAILS(shmlua_queue_layout_size(&none, &size, &err), err, EINVAL, "messages");
+  CHECK_FAILS(shmlua_queue_layout_size(&empty, &size, &err), err, EINVAL, "bytes");
+  CHECK(shmlua_queue_layout_size(&ok, &size, &err) == 0);
+  CHECK(size >= sizeof(shmlua_queue_block) + BYTES);
 }
 
 static void alone(shmlua_queue *h) {
   char got[BYTES + 1], big[BYTES + 1];
   struct timespec deadline;
   size_t len;
-  CHECK_ERRNO(shmlua_queue_pop(h, into, got, &len, 0, NULL), EAGAIN);
+  CHECK_ERRNO(CODE(shmlua_queue_pop(h, into, got, &len, 0, NULL, ERR)), EAGAIN);
+  CHECK_FAILS(shmlua_queue_pop(h, into, got, &len, 0, NULL, ERR), *ERR, EAGAIN, "queue: ");
   deadline = shmlua_deadline(0.02);
-  CHECK_ERRNO(shmlua_queue_pop(h, into, got, &len, 1, &deadline), ETIMEDOUT);
+  CHECK_ERRNO(CODE(shmlua_queue_pop(h, into, got, &len, 1, &deadline, ERR)), ETIMEDOUT);
   memset(big, 'b', sizeof big);
-  CHECK_ERRNO(shmlua_queue_push(h, big, BYTES + 1, 0, NULL), EMSGSIZE);
-  CHECK_ERRNO(shmlua_queue_push(h, "one", 3, 0, NULL), 0);
-  CHECK_ERRNO(shmlua_queue_push(h, "", 0, 0, NULL), 0); /* an empty message is one */
-  CHECK_ERRNO(shmlua_queue_push(h, "three", 5, 0, NULL), 0);
+  CHECK_ERRNO(CODE(shmlua_queue_push(h, big, BYTES + 1, 0, NULL, ERR)), EMSGSIZE);
+  CHECK_ERRNO(CODE(shmlua_queue_push(h, "one", 3, 0, NULL, ERR)), 0);
+  /* an empty message is one */
+  CHECK_ERRNO(CODE(shmlua_queue_push(h, "", 0, 0, NULL, ERR)), 0);
+  CHECK_ERRNO(CODE(shmlua_queue_push(h, "three", 5, 0, NULL, ERR)), 0);
   CHECK_INT(shmlua_queue_count(h), 3);
-  CHECK_ERRNO(shmlua_queue_pop(h, nowhere, NULL, &len, 0, NULL), ENOMEM); /* it stays */
+  /* no buffer: it stays */
+  CHECK_ERRNO(CODE(shmlua_queue_pop(h, nowhere, NULL, &len, 0, NULL, ERR)), ENOMEM);
   CHECK_INT(shmlua_queue_count(h), 3);
-  if (CHECK(shmlua_queue_pop(h, into, got, &len, 0, NULL) == 0))
+  if (CHECK(CODE(shmlua_queue_pop(h, into, got, &len, 0, NULL, ERR)) == 0))
     CHECK(len == 3 && memcmp(got, "one", 3) == 0);
-  if (CHECK(shmlua_queue_pop(h, into, got, &len, 0, NULL) == 0))
+  if (CHECK(CODE(shmlua_queue_pop(h, into, got, &len, 0, NULL, ERR)) == 0))
     CHECK_INT(len, 0);
-  if (CHECK(shmlua_queue_pop(h, into, got, &len, 0, NULL) == 0))
+  if (CHECK(CODE(shmlua_queue_pop(h, into, got, &len, 0, NULL, ERR)) == 0))
     CHECK(len == 5 && memcmp(got, "three", 5) == 0);
   /* Full by messages, then (after emptying) by bytes. */
   for (int i = 0; i < MESSAGES; i++)
-    CHECK_ERRNO(shmlua_queue_push(h, "m", 1, 0, NULL), 0);
-  CHECK_ERRNO(shmlua_queue_push(h, "m", 1, 0, NULL), EAGAIN);
+    CHECK_ERRNO(CODE(shmlua_queue_push(h, "m", 1, 0, NULL, ERR)), 0);
+  CHECK_ERRNO(CODE(shmlua_queue_push(h, "m", 1, 0, NULL, ERR)), EAGAIN);
   deadline = shmlua_deadline(0.02);
-  CHECK_ERRNO(shmlua_queue_push(h, "m", 1, 1, &deadline), ETIMEDOUT);
-  while (shmlua_queue_pop(h, into, got, &len, 0, NULL) == 0)
+  CHECK_ERRNO(CODE(shmlua_queue_push(h, "m", 1, 1, &deadline, ERR)), ETIMEDOUT);
+  while (CODE(shmlua_queue_pop(h, into, got, &len, 0, NULL, ERR)) == 0)
     ;
   CHECK_INT(shmlua_queue_count(h), 0);
-  CHECK_ERRNO(shmlua_queue_push(h, big, BYTES, 0, NULL), 0);
-  CHECK_ERRNO(shmlua_queue_push(h, "m", 1, 0, NULL), EAGAIN);
-  CHECK_ERRNO(shmlua_queue_pop(h, into, got, &len, 0, NULL), 0);
+  CHECK_ERRNO(CODE(shmlua_queue_push(h, big, BYTES, 0, NULL, ERR)), 0);
+  CHECK_ERRNO(CODE(shmlua_queue_push(h, "m", 1, 0, NULL, ERR)), EAGAIN);
+  CHECK_ERRNO(CODE(shmlua_queue_pop(h, into, got, &len, 0, NULL, ERR)), 0);
   CHECK_INT(len, BYTES);
 }
 
@@ -83,7 +84,7 @@ static void across_processes(shmlua_queue *h, const shmlua_name *n) {
     shmlua_queue_open(&mine, b.addr, b.size);
     for (i = 0;; i++) {
       struct timespec deadline = shmlua_deadline(10);
-      if ((rc = shmlua_queue_pop(&mine, into, got, &len, 1, &deadline)) != 0)
+      if ((rc = CODE(shmlua_queue_pop(&mine, into, got, &len, 1, &deadline, ERR))) != 0)
         break;
       snprintf(want, sizeof want, "message %d", i);
       if (!CHECK(len == strlen(want) && memcmp(got, want, len) == 0))
@@ -98,11 +99,11 @@ static void across_processes(shmlua_queue *h, const shmlua_name *n) {
     struct timespec deadline = shmlua_deadline(10);
     char text[32];
     int len = snprintf(text, sizeof text, "message %d", i);
-    CHECK_ERRNO(shmlua_queue_push(h, text, (size_t)len, 1, &deadline), 0);
+    CHECK_ERRNO(CODE(shmlua_queue_push(h, text, (size_t)len, 1, &deadline, ERR)), 0);
   }
-  CHECK_ERRNO(shmlua_queue_shutdown(h), 0);
+  CHECK_ERRNO(CODE(shmlua_queue_shutdown(h, ERR)), 0);
   CHECK(shmlua_queue_ended(h));
-  CHECK_ERRNO(shmlua_queue_push(h, "late", 4, 0, NULL), EPIPE);
+  CHECK_ERRNO(CODE(shmlua_queue_push(h, "late", 4, 0, NULL, ERR)), EPIPE);
   CHECK(check_exited(pid, 0));
 }
 
@@ -114,10 +115,11 @@ static void once(shmlua_queue *h, const shmlua_name *n) {
   char got[BYTES + 1];
   size_t len;
   pid_t pid;
-  CHECK_ERRNO(shmlua_queue_push(h, "held", 4, SHMLUA_QUEUE_ONCE, NULL), 0);
-  if (!CHECK(shmlua_queue_peek(h, &v, SHMLUA_QUEUE_ONCE, NULL) == 0))
+  CHECK_ERRNO(CODE(shmlua_queue_push(h, "held", 4, SHMLUA_QUEUE_ONCE, NULL, ERR)), 0);
+  if (!CHECK(CODE(shmlua_queue_peek(h, &v, SHMLUA_QUEUE_ONCE, NULL, ERR)) == 0))
     return;
-  CHECK_ERRNO(shmlua_queue_pop(h, into, got, &len, SHMLUA_QUEUE_ONCE, NULL), EDEADLK);
+  CHECK_ERRNO(CODE(shmlua_queue_pop(h, into, got, &len, SHMLUA_QUEUE_ONCE, NULL, ERR)),
+              EDEADLK);
   if ((pid = check_fork()) == 0) {
     shmlua_block b;
     shmlua_queue mine;
@@ -125,16 +127,18 @@ static void once(shmlua_queue *h, const shmlua_name *n) {
     if (!CHECK(shmlua_sync_block_attach(&b, &shmlua_queue_type, n, &err) == 0))
       check_child_exit();
     shmlua_queue_open(&mine, b.addr, b.size);
-    CHECK_ERRNO(shmlua_queue_pop(&mine, into, got, &len, SHMLUA_QUEUE_ONCE, NULL), EBUSY);
-    CHECK_ERRNO(shmlua_queue_push(&mine, "more", 4, SHMLUA_QUEUE_ONCE, NULL), 0);
+    CHECK_ERRNO(CODE(shmlua_queue_pop(&mine, into, got, &len, SHMLUA_QUEUE_ONCE, NULL, ERR)),
+                EBUSY);
+    CHECK_ERRNO(CODE(shmlua_queue_push(&mine, "more", 4, SHMLUA_QUEUE_ONCE, NULL, ERR)), 0);
     shmlua_block_close(&b);
     check_child_exit();
   }
   CHECK(check_exited(pid, 0));
   shmlua_queue_view_release(h, &v); /* takes "held" */
-  if (CHECK(shmlua_queue_pop(h, into, got, &len, SHMLUA_QUEUE_ONCE, NULL) == 0))
+  if (CHECK(CODE(shmlua_queue_pop(h, into, got, &len, SHMLUA_QUEUE_ONCE, NULL, ERR)) == 0))
     CHECK(len == 4 && memcmp(got, "more", 4) == 0);
-  CHECK_ERRNO(shmlua_queue_pop(h, into, got, &len, SHMLUA_QUEUE_ONCE, NULL), EAGAIN);
+  CHECK_ERRNO(CODE(shmlua_queue_pop(h, into, got, &len, SHMLUA_QUEUE_ONCE, NULL, ERR)),
+              EAGAIN);
 }
 
 int main(void) {
@@ -143,11 +147,11 @@ int main(void) {
   shmlua_block b;
   shmlua_queue h;
   shmlua_error err;
-  size_t layout;
+  size_t layout = 0;
   check_test = "queue";
   n = check_name();
   limits();
-  layout = shmlua_queue_layout_size(&lim, &err);
+  CHECK(shmlua_queue_layout_size(&lim, &layout, &err) == 0);
   if (!CHECK(shmlua_sync_block_create(&b, &shmlua_queue_type, &n, layout, NULL,
                                       shmlua_queue_init, &lim, &err) == 0))
     return check_done();

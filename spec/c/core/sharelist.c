@@ -42,16 +42,21 @@ static void make_like_python(void) {
   shmlua_block b;
   shmlua_sharelist l;
   shmlua_error err;
-  size_t datalen = 0;
-  for (int i = 0; i < ITEMS; i++)
-    datalen += shmlua_sharelist_slot(&items[i]);
+  size_t datalen = 0, slot = 0, size = 0;
+  for (int i = 0; i < ITEMS; i++) {
+    CHECK(shmlua_sharelist_slot(&items[i], &slot, &err) == 0);
+    datalen += slot;
+  }
   CHECK_INT(datalen, 56);
-  CHECK_INT(shmlua_sharelist_size(ITEMS, datalen), sizeof python_bytes);
+  CHECK(shmlua_sharelist_size(ITEMS, datalen, &size, &err) == 0);
+  CHECK_INT(size, sizeof python_bytes);
   if (!CHECK(shmlua_block_create(&b, &n, sizeof python_bytes, NULL, &err) == 0))
     return;
   if (CHECK(shmlua_sharelist_init(&l, b.addr, b.size, ITEMS, datalen, &err) == 0)) {
-    for (int i = 0; i < ITEMS; i++)
-      shmlua_sharelist_place(b.addr, (size_t)i, shmlua_sharelist_slot(&items[i]));
+    for (int i = 0; i < ITEMS; i++) {
+      CHECK(shmlua_sharelist_slot(&items[i], &slot, &err) == 0);
+      shmlua_sharelist_place(b.addr, (size_t)i, slot);
+    }
     for (int i = 0; i < ITEMS; i++)
       CHECK(shmlua_sharelist_set(&l, b.addr, (size_t)i, &items[i], &err) == 0);
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
@@ -154,14 +159,20 @@ static void strings(void) {
   CHECK_INT(KIND("ab\xe2\x82"), SHMLUA_SL_BYTES);       /* cut short */
 #undef KIND
   shmlua_slvalue s = {SHMLUA_SL_STR, 0, 0, (const unsigned char *)"", 0};
-  CHECK_INT(shmlua_sharelist_slot(&s), 8);
+  shmlua_error err;
+  size_t slot = 0;
+  CHECK(shmlua_sharelist_slot(&s, &slot, &err) == 0);
+  CHECK_INT(slot, 8);
   s.len = 7;
-  CHECK_INT(shmlua_sharelist_slot(&s), 8);
+  CHECK(shmlua_sharelist_slot(&s, &slot, &err) == 0);
+  CHECK_INT(slot, 8);
   s.len = 8; /* Python's 8 * (len // 8 + 1): a full word more */
-  CHECK_INT(shmlua_sharelist_slot(&s), 16);
+  CHECK(shmlua_sharelist_slot(&s, &slot, &err) == 0);
+  CHECK_INT(slot, 16);
   s.len = SHMLUA_SL_MAX_SLOT;
-  CHECK_INT(shmlua_sharelist_slot(&s), 0);
-  CHECK_INT(shmlua_sharelist_size(SIZE_MAX / 8, 8), 0);
+  CHECK_FAILS(shmlua_sharelist_slot(&s, &slot, &err), err, EINVAL, "too long");
+  CHECK_FAILS(shmlua_sharelist_size(SIZE_MAX / 8, 8, &slot, &err), err, EOVERFLOW,
+              "too large");
 }
 
 int main(void) {
