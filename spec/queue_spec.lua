@@ -85,6 +85,32 @@ describe("shm.queue", function()
     while #expected > 0 do assert.equal(table.remove(expected, 1), q:pop()) end
   end)
 
+  -- Messages over the 64 KiB a handle keeps for its pops, in one piece or wrapped around the
+  -- ring's end, by pop, timed pop and try_pop; and a pop while this handle holds a view.
+  it("pops large messages exactly, wrapped around its ring or not", function()
+    local q = track(shm.queue { messages = 4, bytes = 300000 })
+    local expected = {}
+    for i = 1, 40 do
+      local s = ("<%d>"):format(i):rep(70000 + 3001 * i):sub(1, 65537 + 4099 * i)
+      while not q:try_push(s) do
+        local want = table.remove(expected, 1)
+        local got = #expected % 2 == 0 and q:pop() or q:try_pop()
+        assert.equal(#want, #got)
+        assert.is_true(want == got)
+      end
+      expected[#expected + 1] = s
+    end
+    while #expected > 0 do assert.is_true(table.remove(expected, 1) == q:pop(1)) end
+    assert.same({ nil, "empty" }, { q:try_pop() })
+    assert.same({ nil, "timeout" }, { q:pop(0.01) })
+    assert.equal(0, q.count)
+    q:push(("y"):rep(100000))
+    local v = q:view()
+    assert.error_matches(function() q:pop() end, "deadlock")
+    v:release()
+    assert.equal(0, q.count)
+  end)
+
   it("is attached by name from another process, which sees the same messages", function()
     local q = track(shm.queue { name = H.name("q"), messages = 8, bytes = 256 })
     q:push("from the parent")

@@ -37,11 +37,20 @@ describe("tagged userdata", function()
   it("sync objects refuse an impostor, and one kind for another", function()
     local mutex = assert(shm.mutex())
     local sem = assert(shm.semaphore(1))
-    local errors = impostor_errors(debug.getmetatable(mutex), {
+    local errors = impostor_errors(debug.getregistry()["shm.mutex"], {
       function(x) return x:lock() end,
       function(x) return x.name end,
       function(x) return tostring(x) end,
       function(x) return mutex.unlock(x) end,
+    })
+    for _, err in ipairs(errors) do assert.matches("expected", err) end
+    -- Each object has a metatable of its own, whose fields are that object's: an impostor
+    -- wearing it reads them, never its own bytes as a mutex's; methods still refuse it.
+    errors = impostor_errors(debug.getmetatable(mutex), {
+      function(x) return x:lock() end,
+      function(x) return tostring(x) end,
+      function(x) return mutex.unlock(x) end,
+      function(x) assert(x.name == mutex.name); error("expected: the lender's name") end,
     })
     for _, err in ipairs(errors) do assert.matches("expected", err) end
     assert.error_matches(function() mutex.lock(sem) end, "shm.mutex expected")

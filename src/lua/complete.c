@@ -25,14 +25,19 @@ static int pushindextable(lua_State *L, int idx) {
 }
 
 /* Whether the __index of the object at idx is still a C function: one of the module's, not
-   one a script put in the metatable. */
+   one a script put in the metatable; or (a sync object's own metatable) a table whose own
+   __index is. */
 static int cindex(lua_State *L, int idx) {
-  int c;
+  int c, top = lua_gettop(L);
   lua_getmetatable(L, idx);
   lua_pushliteral(L, "__index");
   lua_rawget(L, -2);
+  if (lua_istable(L, -1) && lua_getmetatable(L, -1)) {
+    lua_pushliteral(L, "__index");
+    lua_rawget(L, -2);
+  }
   c = lua_iscfunction(L, -1);
-  lua_pop(L, 2);
+  lua_settop(L, top);
   return c;
 }
 

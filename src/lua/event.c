@@ -94,11 +94,13 @@ static int waitop(void *ctx, const struct timespec *deadline) {
 
 static int event_wait(lua_State *L) {
   waiting w = {shmlua_sync_check(L, 1, &event_class), 0};
-  struct timespec deadline;
-  const struct timespec *d = shmlua_opttimeout(L, 2, &deadline);
+  double seconds;
+  const double *timeout = shmlua_optseconds(L, 2, &seconds);
   int rc;
-  if ((rc = shmlua_sync_guarded(w.u, statestep, &w, NULL)) == 0)
-    rc = shmlua_sync_wait(L, waitop, &w, d, 1, NULL);
+  /* A set event (bit 0 of its state) returns at once, before the wait works out its
+     deadline (a clock read) and its slices. */
+  if ((rc = shmlua_sync_guarded(w.u, statestep, &w, NULL)) == 0 && !(w.seen & 1u))
+    rc = shmlua_sync_wait_for(L, waitop, &w, timeout);
   if (rc != 0)
     return shmlua_sync_result(L, w.u, rc, SHMLUA_ON_WAIT);
   lua_pushboolean(L, 1);

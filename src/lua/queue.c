@@ -80,8 +80,9 @@ shmlua_syncud *shmlua_checkqueue(lua_State *L, int arg) {
   return shmlua_sync_check(L, arg, &queue_class);
 }
 
+/* Inline here (shmlua_checkqueue is a global, so not inlined): half of it is the call. */
 static shmlua_syncud *checkqueue(lua_State *L) {
-  return shmlua_checkqueue(L, 1);
+  return shmlua_sync_check(L, 1, &queue_class);
 }
 
 /* shm.queue{messages = n, bytes = n, name = s, mode = m, keep = b} */

@@ -69,12 +69,13 @@ static int acquireop(void *ctx, const struct timespec *deadline) {
 
 static int semaphore_acquire(lua_State *L) {
   shmlua_syncud *u = shmlua_sync_check(L, 1, &semaphore_class);
-  struct timespec deadline;
-  const struct timespec *d = shmlua_opttimeout(L, 2, &deadline);
-  int rc = 0;
-  /* A unit that is there is taken at once, before the wait works out its slices. */
+  double seconds;
+  const double *timeout = shmlua_optseconds(L, 2, &seconds);
+  int rc;
+  /* A unit that is there is taken at once, before the wait works out its deadline (a clock
+     read) and its slices. */
   if ((rc = shmlua_sync_guarded(u, trystep, u, NULL)) == EAGAIN)
-    rc = shmlua_sync_wait(L, acquireop, u, d, 1, NULL);
+    rc = shmlua_sync_wait_for(L, acquireop, u, timeout);
   if (rc != 0)
     return shmlua_sync_result(L, u, rc, SHMLUA_ON_WAIT);
   lua_pushboolean(L, 1);

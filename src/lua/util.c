@@ -29,13 +29,16 @@ int shmlua_pushclassof(lua_State *L, int idx) {
   tname = lua_tostring(L, -1);
   if (lua_type(L, -1) == LUA_TSTRING && strncmp(tname, "shm.", 4) == 0) {
     lua_getfield(L, LUA_REGISTRYINDEX, tname);
-    if (lua_rawequal(L, -1, -3)) { /* a class of ours, not a look-alike */
+    lua_pushliteral(L, "__class"); /* an object's own copy of its class's (sync objects) */
+    lua_rawget(L, -4);
+    if (lua_istable(L, -2) && (lua_rawequal(L, -2, -4) || lua_rawequal(L, -2, -1))) {
+      lua_pop(L, 1); /* ours, not a look-alike */
       lua_pushstring(L, tname + 4);
       lua_replace(L, -4);
       lua_pop(L, 2);
       return 1;
     }
-    lua_pop(L, 1);
+    lua_pop(L, 2);
   }
   lua_pop(L, 2);
   return 0;
