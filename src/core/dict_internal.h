@@ -186,7 +186,8 @@ static inline int value_fits(uint32_t type, uint64_t vlen) {
 }
 
 /* The entry whose header is at off, for reading and writing its header words (links, hash,
-   klen) only: one range check, as a chain or list step needs. NULL (and bad) outside. */
+   klen) only: one range check, as a step along a chain or the LRU list needs. NULL (and bad)
+   outside. */
 static inline entry *header_at(ctx *c, uint32_t off) {
   if (off < FIRST || off > c->last_header || off % 8) {
     c->bad = 1;
