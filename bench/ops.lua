@@ -195,6 +195,11 @@ local ops = {
     impls = { c = false }, targets = { faster_than_python, within_2x_floor },
     why = "{seq, 'abc', 2.5, ok = true}; floor: push/pop of a string as long as its encoding; " ..
       "Python: the same dict through multiprocessing.Queue" },
+  { id = "queue_values_batch", wall = true, label = "  put_many/get_many, 64 a call",
+    n = 200000, smoke = 500, unit = "message", expect = triangle, floor = true,
+    impls = { c = false, python = false }, targets = { within_2x_floor },
+    why = "the same tables in batches; floor: push_many/pop_many of strings as long as " ..
+      "their encoding, built and read with string.pack/unpack" },
   { id = "pool_map", wall = true, label = "pool:map 10,000 tiny tasks", n = 20, smoke = 2,
     size = 10000, smoke_size = 100, unit = "map", floor = true, impls = { c = false },
     expect = function(n, size) return n * size end,

@@ -60,7 +60,7 @@ describe("shm.complete", function()
     assert.equal("m:array m:close m:unlink", complete("m:", env))
     assert.equal("m.buf:byte m.buf:fill m.buf:hexdump m.buf:pack m.buf:sub m.buf:unpack " ..
       "m.buf:write", complete("m.buf:", env))
-    assert.equal("q:pop q:pop_many q:push q:push_many q:put", complete("q:p", env))
+    assert.equal("q:pop q:pop_many q:push q:push_many q:put q:put_many", complete("q:p", env))
     assert.equal("q.close q.closed q.count", complete("q.c", env))
     assert.equal("q.bytes", complete("q.b", env))
     assert.equal("a:band a:bor a:bxor", complete("a:b", env))

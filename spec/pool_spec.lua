@@ -101,6 +101,22 @@ describe("shm.pool", function()
     assert.is_false(ok)
     assert.matches("input #1: result: value #1: " .. H.FILE .. " cannot be sent", err, 1, true)
     assert.error_matches(function() p:map(function() return io.stdout end) end, "table expected")
+    -- an input that cannot be sent fails the call at it; the chunks before it ran, the pool goes on
+    local inputs = range(10)
+    inputs[8] = io.stdout
+    ok, err = pcall(p.map, p, function(x) return x end, inputs, 3)
+    assert.is_false(ok)
+    assert.equals(1, err:find("pool:map: input #8: value #1: " .. H.FILE .. " cannot be sent", 1,
+      true))
+    -- an error in the middle of a chunk names its input, with the task's frames only
+    ok, err = pcall(p.map, p, function(x)
+      if x == 7 then error("seven is bad") end
+      return x
+    end, range(10), 5)
+    assert.is_false(ok)
+    assert.matches("^pool:map: input #7: .*pool_spec.lua:%d+: seven is bad\nstack traceback:", err)
+    assert.is_nil(err:find("pool.lua", 1, true))
+    assert.same({ n = 3, 2, 3, 4 }, p:map(function(x) return x + 1 end, { 1, 2, 3 }))
   end)
 
   it("fails only the task a killed worker held, replaces the worker, loses and repeats none",

@@ -113,108 +113,24 @@ describe("shm.queue batches", function()
   it("moves numbered messages between batch and single producers and consumers exactly #lua53",
     function()
       local q = track(shm.queue { messages = 256, bytes = 16 * 1024 })
-      local P, per = 3, 30000
-      local procs = {}
-      for c = 1, 3 do
-        procs[c] = shm.spawn(function()
-          local count, sum, last, ordered, t = {}, {}, {}, true, {}
-          for p = 1, P do count[p], sum[p], last[p] = 0, 0, 0 end
-          local function seen(msg)
-            local p, n = string.unpack("<I4I4", msg)
-            count[p], sum[p] = count[p] + 1, sum[p] + n
-            if n <= last[p] then ordered = false end
-            last[p] = n
-          end
-          while true do
-            if c == 3 then
-              local msg = q:pop()
-              if not msg then break end
-              seen(msg)
-            else
-              local n = q:pop_many(t, 7 * c)
-              if not n then break end
-              for k = 1, n do seen(t[k]) end
-            end
-          end
-          return count, sum, ordered
-        end)
-      end
-      local producers = {}
-      for p = 1, P do
-        producers[p] = shm.spawn(function()
-          local batch = {}
-          for n = 1, per, 50 do
-            for k = 0, 49 do batch[k + 1] = string.pack("<I4I4", p, n + k) end
-            if p == 3 then
-              for k = 1, 50 do assert(q:push(batch[k])) end
-            else
-              assert(q:push_many(batch) == 50)
-            end
-          end
-          return true
-        end)
-      end
-      for p = 1, P do assert.same({ true, true }, { producers[p]:wait(120) }) end
-      q:shutdown()
-      local count, sum = { 0, 0, 0 }, { 0, 0, 0 }
-      for c = 1, 3 do
-        local r = { procs[c]:wait(120) }
-        assert.is_true(r[1], tostring(r[3]))
-        assert.is_true(r[4], "a consumer saw a producer's messages out of order")
-        for p = 1, P do count[p], sum[p] = count[p] + r[2][p], sum[p] + r[3][p] end
-      end
-      for p = 1, P do
-        assert.equal(per, count[p])
-        assert.equal(per * (per + 1) / 2, sum[p])
-      end
+      S.exact_batches(q, 30000, function(p, n) return string.pack("<I4I4", p, n) end,
+        function(msg) return string.unpack("<I4I4", msg) end,
+        { "push_many", "pop_many", "push", "pop" })
     end)
 
   it("stays whole when batch producers and consumers are killed with SIGKILL mid-stream",
     function()
       local q = track(shm.queue { messages = 64, bytes = 4096 })
-      local last = { 0, 0 }
-      for round = 1, 5 do
-        local victims = {}
-        for p = 1, 2 do
-          victims[#victims + 1] = shm.spawn(function()
-            local n, batch = last[p], {}
-            while true do
-              for k = 1, 10 do
-                n = n + 1
-                local body = ("%d:%d:"):format(p, n) .. ("x"):rep(n % 50)
-                batch[k] = body .. ("%08x"):format(#body)
-              end
-              local done = 0
-              while done < 10 do done = done + q:push_many(batch, done + 1) end
-            end
-          end)
-        end
-        for _ = 1, 2 do
-          victims[#victims + 1] = shm.spawn(function()
-            local t = {}
-            while true do q:pop_many(t, 16) end
-          end)
-        end
-        os.execute("sleep " .. 0.05 * round)
-        for _, v in ipairs(victims) do v:kill("KILL") end
-        for _, v in ipairs(victims) do assert.same({ nil, "signal", 9 }, { v:wait(10) }) end
-        local left, t = q.count, {}
-        local taken = 0
-        while taken < left do
-          local n = assert(q:pop_many(t, left - taken, 0))
-          for k = 1, n do
-            local msg = t[k]
-            local body, sum = msg:sub(1, -9), msg:sub(-8)
-            assert.equal(("%08x"):format(#body), sum)
-            local p, m = body:match("^(%d):(%d+):x*$")
-            p, m = tonumber(p), tonumber(m)
-            assert.is_true(m > last[p])
-            last[p] = m
-          end
-          taken = taken + n
-        end
-        assert.same({ nil, "empty" }, { q:try_pop() })
-      end
+      S.killed_midstream(q, 5, function(p, n)
+        local body = ("%d:%d:"):format(p, n) .. ("x"):rep(n % 50)
+        return body .. ("%08x"):format(#body)
+      end, function(msg)
+        local body, sum = msg:sub(1, -9), msg:sub(-8)
+        assert.equal(("%08x"):format(#body), sum)
+        local p, m = body:match("^(%d):(%d+):x*$")
+        return tonumber(p), tonumber(m)
+      end, q.push_many, q.pop_many)
+      assert.same({ nil, "empty" }, { q:try_pop() })
       assert.equal(1, q:push_many({ "still works" }))
       assert.equal("still works", q:pop())
     end)

@@ -474,22 +474,25 @@ local BATCH = 64
 
 -- The stream in batches of up to BATCH messages: push_many of a table the child fills (next
 -- gives message i, or reuses what the table holds when it gives nil), pop_many into one
--- reused table; read(msg, i) gives message i's sequence number.
-local function stream_batch(n, next_message, read)
+-- reused table; read(msg, i) gives message i's sequence number. values: put_many and
+-- get_many instead.
+local function stream_batch(n, next_message, read, values)
   local q <close> = assert(shm.queue({ messages = 1024, bytes = 1024 * 64 }))
+  local push_many, pop_many = q.push_many, q.pop_many
+  if values then push_many, pop_many = q.put_many, q.get_many end
   local child = assert(shm.spawn(function()
     local batch, i = {}, 0
     while i <= n do
       local k = math.min(BATCH, n - i + 1)
       for j = 1, k do batch[j] = next_message(i + j - 1, batch[j]) end
       local done = 0
-      while done < k do done = done + assert(q:push_many(batch, done + 1, k)) end
+      while done < k do done = done + assert(push_many(q, batch, done + 1, k)) end
       i = i + k
     end
   end))
   local got, check, seen, t0 = {}, 0, 0, nil
   while seen <= n do
-    local k = assert(q:pop_many(got, BATCH))
+    local k = assert(pop_many(q, got, BATCH))
     if not t0 then t0 = now() end
     for j = 1, k do check = check + read(got[j], seen + j - 1) end
     seen = seen + k
@@ -638,6 +641,25 @@ function ops.floor_queue_values(n)
   local q <close> = assert(shm.queue({ messages = 1024, bytes = 1024 * 64 }))
   assert(q:put({ 0, "abc", 2.5, ok = true }))
   return stream(n, q, strings(#q:pop()), sequence)
+end
+
+-- queue_values in batches: put_many of the tables, get_many into one reused table.
+function ops.queue_values_batch(n)
+  return stream_batch(n, function(i) return { i, "abc", 2.5, ok = true } end,
+    function(t) return t[1] end, true)
+end
+
+-- Its floor: push_many/pop_many of strings as long as the tables' encoding, built and read
+-- with string.pack/unpack as queue_batch's.
+function ops.floor_queue_values_batch(n)
+  local pad
+  do
+    local q <close> = assert(shm.queue({ messages = 4, bytes = 1024 }))
+    assert(q:put({ 0, "abc", 2.5, ok = true }))
+    pad = ("x"):rep(#q:pop() - 8)
+  end
+  return stream_batch(n, function(i) return string.pack("<i8", i) .. pad end,
+    function(msg) return (string.unpack("<i8", msg)) end)
 end
 
 -- n maps of x * 2 + 1 over 1..size on a pool of 2 workers started before the clock.

@@ -9,6 +9,7 @@
 local shm, private = ...
 local encode, decode, calltraced = private.encode, private.decode, private.calltraced
 local runchunk, encoderange, decodeinto = private.runchunk, private.encoderange, private.decodeinto
+local newlist = private.newlist
 local now, getpid = private.now, private.pid
 local unpack = table.unpack or unpack
 
@@ -21,9 +22,20 @@ local MAX_WORKERS = 1024   -- a bad argument, not a fork bomb
 
 local function pack(...) return { n = select("#", ...), ... } end
 
+-- The loop of a chunk in a worker (runchunk calls it under one protected call): fn(x) for
+-- each input into out, at[1] the one running, count() after each when given.
+local function runall(fn, inputs, out, at, count)
+  for i = 1, #inputs do
+    at[1] = i
+    out[i] = fn(inputs[i])
+    if count then count() end
+  end
+end
+
 -- In a worker: tasks until its queue is shut down or maxtasks are done. A task is
--- {id, function (encoded), kind, first, args}; a reply {id, true, results} or
--- {id, false, position in the chunk, message}.
+-- {id, function (encoded), kind, first, args, counted}; a reply {id, true, results} or
+-- {id, false, position in the chunk, message}. counted: each input done is counted in the
+-- pool's counter (for a progress line; not counting spares a guarded write per input).
 local function worker(tasks, results, init, maxtasks, counter)
   if init then
     local ok, err = calltraced(init)
@@ -48,7 +60,7 @@ local function worker(tasks, results, init, maxtasks, counter)
     local decoded, list = pcall(decode, args) -- the parent encoded the chunk from its inputs
     if not decoded then return { task[1], false, 1, list } end
     args, task[5] = list, list
-    local ok, out, msg = runchunk(fn, args, counter)
+    local ok, out, msg = runchunk(fn, args, runall, task[6] and counter or nil)
     if not ok then return { task[1], false, out, msg } end
     local sent
     ok, sent = pcall(encoderange, out, 1, #args)
@@ -78,6 +90,7 @@ end
 
 local Pool = {}
 local Future = {}
+local encodetask -- below
 local publicpool, publicfuture -- the classes scripts see (below)
 
 local function checkopen(self)
@@ -93,28 +106,39 @@ local function startworker(self, w)
   w.handle, w.held, w.given = h, {}, 0
 end
 
--- Hands out waiting tasks to workers that have room, oldest first.
+-- Hands out waiting tasks to workers that have room, oldest first: one to each before a
+-- second to any, so every worker starts as soon as it can.
 local function dispatch(self)
   local waiting = self.waiting
-  for _, w in ipairs(self.workers) do
-    while waiting.first <= waiting.last and #w.held < DEPTH and
-        (not self.maxtasks or w.given < self.maxtasks) do
-      local task = waiting[waiting.first]
-      local ok, sent = true, true
-      if not task.cancelled then
-        ok, sent = pcall(w.queue.try_put, w.queue, task.message)
-        if ok and not sent then break end -- full of bytes: later
-      end
-      waiting[waiting.first] = nil
-      waiting.first = waiting.first + 1
-      if task.cancelled then -- dropped
-      elseif ok then
-        w.held[#w.held + 1] = task
-        w.given = w.given + 1
-        task.worker = w
-      else
-        self.tasks[task.id] = nil
-        task.job:fail(task, nil, "error", "task too large for the pool's queues: " .. sent)
+  for depth = 1, DEPTH do
+    for _, w in ipairs(self.workers) do
+      while waiting.first <= waiting.last and #w.held < depth and
+          (not self.maxtasks or w.given < self.maxtasks) do
+        local task = waiting[waiting.first]
+        local ok, sent = true, true
+        if not task.cancelled then
+          if not task.message then ok, sent = pcall(encodetask, task) end
+          if ok then ok, sent = pcall(w.queue.try_put, w.queue, task.message) end
+          if ok and not sent then break end -- full of bytes: later
+        end
+        waiting[waiting.first] = nil
+        waiting.first = waiting.first + 1
+        if task.cancelled then -- dropped
+        elseif ok then
+          w.held[#w.held + 1] = task
+          w.given = w.given + 1
+          task.worker = w
+        elseif task.message then
+          self.tasks[task.id] = nil
+          task.job:fail(task, nil, "error", "task too large for the pool's queues: " .. sent)
+        else -- an input that cannot be sent: the job fails at it
+          self.tasks[task.id] = nil
+          if type(sent) == "table" then
+            task.job:fail(task, sent.k, "error", sent.why)
+          else
+            task.job:fail(task, nil, "error", sent)
+          end
+        end
       end
     end
   end
@@ -226,12 +250,28 @@ local function guarded(self, f, ...)
   return unpack(r, 2, r.n)
 end
 
--- count: how many inputs args (a list, encoded) holds.
+-- A chunk's message, made when the chunk is handed out: the workers start on the first
+-- chunks while the parent encodes the next ones. Raises if an input cannot be sent.
+encodetask = function(task)
+  local job, first = task.job, task.first
+  local ok, args = pcall(encoderange, job.inputs, first, first + task.count - 1)
+  if not ok then -- which one
+    for k = 1, task.count do
+      local sendable, why = pcall(encode, job.inputs[first + k - 1])
+      if not sendable then error({ k = k, why = tostring(why) }, 0) end
+    end
+    error({ k = 1, why = args }, 0)
+  end
+  task.message = { task.id, job.fn, "map", first, args, job.progress ~= nil }
+  return true
+end
+
+-- A call (args: its arguments) or a chunk of count inputs from first (encoded when handed out).
 local function addtask(self, job, kind, first, args, count)
   local id = self.nextid
   self.nextid = id + 1
   local task = { id = id, job = job, first = first, count = kind == "call" and 1 or count,
-                 message = { id, job.fn, kind, first, args } }
+                 message = kind == "call" and { id, job.fn, kind, first, args } or nil }
   self.tasks[id] = task
   local waiting = self.waiting
   waiting.last = waiting.last + 1
@@ -247,7 +287,7 @@ local function newjob(self, fn, inputs, chunksize, what, opts)
   if type(fn) ~= "function" then error(what .. ": bad argument #1 (function expected)", 0) end
   if type(inputs) ~= "table" then error(what .. ": bad argument #2 (table expected)", 0) end
   local count = #inputs
-  local job = setmetatable({ pool = self, what = what, count = count, results = {},
+  local job = setmetatable({ pool = self, what = what, count = count, results = newlist(count),
                              finished = 0, left = 0, arrived = {}, have = {}, upto = 0,
                              fn = encode(fn) }, Job)
   if opts and opts.progress then job.progress, job.progresscount = private.progress(count) end
@@ -257,9 +297,10 @@ local function newjob(self, fn, inputs, chunksize, what, opts)
   elseif type(chunksize) ~= "number" or chunksize < 1 or chunksize % 1 ~= 0 then
     error(what .. ": chunksize must be an integer >= 1", 0)
   end
+  job.inputs = inputs
   for first = 1, count, chunksize do
     local last = math.min(first + chunksize - 1, count)
-    addtask(self, job, "map", first, encoderange(inputs, first, last), last - first + 1)
+    addtask(self, job, "map", first, nil, last - first + 1)
     job.left = job.left + 1
   end
   return job

@@ -1,9 +1,11 @@
 /* Fuzz target: the bytes a child process sends back to its parent and the messages q:get
-   decodes (src/lua/serial.c), which a broken or hostile peer may fill with anything: tables,
-   shmlua objects by name, functions (keyed bytecode), modules by name. Decoding must push
-   exactly the values it reports, or nothing and -1; a Lua error (out of memory, too many
-   values, an object that cannot be attached, a function without the family's key) is
-   allowed, a crash is not. The module is loaded, so objects and modules are looked up. */
+   and q:get_many decode (src/lua/serial.c), which a broken or hostile peer may fill with
+   anything: tables, shmlua objects by name, functions (keyed bytecode), modules by name.
+   Decoding must push exactly the values it reports, or nothing and -1; a Lua error (out of
+   memory, too many values, an object that cannot be attached, a function without the
+   family's key) is allowed, a crash is not. The same bytes also go through the decoding of
+   a pool's chunk results into a table (shmlua_deserialize_into), which pushes nothing. The
+   module is loaded, so objects and modules are looked up. */
 #include <stdint.h>
 
 #include <lauxlib.h>
@@ -26,6 +28,10 @@ static int decode(lua_State *S) {
   top = lua_gettop(S);
   n = shmlua_deserialize(S, data, size);
   REQUIRE(n == -1 ? lua_gettop(S) == top : lua_gettop(S) == top + n);
+  lua_settop(S, 2);
+  lua_newtable(S);
+  shmlua_deserialize_into(S, data, size, 3, 0);
+  REQUIRE(lua_gettop(S) == 3);
   return 0;
 }
 

@@ -428,6 +428,8 @@ W.shapes = {
   ["shm.future:wait"] = function() return { 0.001 } end,
   ["shm.queue:push_many"] = function() return { { "abc", "de" }, 1, 2, 0.001 } end,
   ["shm.queue:pop_many"] = function() return { {}, 2, 0.001 } end,
+  ["shm.queue:put_many"] = function() return { { { 1 }, "de" }, 1, 2, 0.001 } end,
+  ["shm.queue:get_many"] = function() return { {}, 2, 0.001 } end,
   ["shm.queue:view"] = function() return { 0.001 } end,
   ["shm.view:sub"] = function() return { 1, 3 } end,
   ["shm.view:byte"] = function() return { 1, 3 } end,
@@ -473,6 +475,8 @@ W.blocking = {
   ["shm.future:wait"] = { timeout = 1 },
   ["shm.queue:push_many"] = { timeout = 4 },
   ["shm.queue:pop_many"] = { timeout = 3 },
+  ["shm.queue:put_many"] = { timeout = 4 },
+  ["shm.queue:get_many"] = { timeout = 3 },
   ["shm.queue:view"] = { timeout = 1 },
   -- watch runs until Ctrl-C unless opts.count is set: an empty or absent opts is for ever
   ["shm.watch"] = { timeout = 2, default = { count = 1, interval = 0.001 },

@@ -93,4 +93,114 @@ function S.asleep(h)
   end)
 end
 
+-- Three producers and three consumers of `per` numbered messages each through q: producers
+-- 1 and 2 and consumers 1 and 2 use the batch methods (consumer c takes up to 7c at a
+-- time), the third of each the single ones; every message must arrive once, each producer's
+-- in order. make(p, n): producer p's n-th message; read(msg): p, n again. m: the names of
+-- the methods, {push_many, pop_many, push, pop} (or put_many...).
+function S.exact_batches(q, per, make, read, m)
+  local assert = require "luassert"
+  local P = 3
+  local procs = {}
+  for c = 1, 3 do
+    procs[c] = shm.spawn(function()
+      local count, sum, last, ordered, t = {}, {}, {}, true, {}
+      for p = 1, P do count[p], sum[p], last[p] = 0, 0, 0 end
+      local function seen(msg)
+        local p, n = read(msg)
+        count[p], sum[p] = count[p] + 1, sum[p] + n
+        if n <= last[p] then ordered = false end
+        last[p] = n
+      end
+      while true do
+        if c == 3 then
+          local msg, err = q[m[4]](q)
+          if err then break end
+          seen(msg)
+        else
+          local n = q[m[2]](q, t, 7 * c)
+          if not n then break end
+          for k = 1, n do seen(t[k]) end
+        end
+      end
+      return count, sum, ordered
+    end)
+  end
+  local producers = {}
+  for p = 1, P do
+    producers[p] = shm.spawn(function()
+      local batch = {}
+      for n = 1, per, 50 do
+        for k = 0, 49 do batch[k + 1] = make(p, n + k) end
+        if p == 3 then
+          for k = 1, 50 do assert(q[m[3]](q, batch[k])) end
+        else
+          assert(q[m[1]](q, batch) == 50)
+        end
+      end
+      return true
+    end)
+  end
+  for p = 1, P do assert.same({ true, true }, { producers[p]:wait(120) }) end
+  q:shutdown()
+  local count, sum = { 0, 0, 0 }, { 0, 0, 0 }
+  for c = 1, 3 do
+    local r = { procs[c]:wait(120) }
+    assert.is_true(r[1], tostring(r[3]))
+    assert.is_true(r[4], "a consumer saw a producer's messages out of order")
+    for p = 1, P do count[p], sum[p] = count[p] + r[2][p], sum[p] + r[3][p] end
+  end
+  for p = 1, P do
+    assert.equal(per, count[p])
+    assert.equal(per * (per + 1) / 2, sum[p])
+  end
+end
+
+-- Rounds of two batch producers and two batch consumers on q, killed with SIGKILL mid-stream
+-- (for push_many/pop_many and put_many/get_many): after each round what is left must be
+-- whole, each producer's messages in order. make(p, n): producer p's n-th message;
+-- read(msg): p, n again, asserting the message whole; push_many, pop_many: the queue's
+-- batch methods to use.
+function S.killed_midstream(q, rounds, make, read, push_many, pop_many)
+  local assert = require "luassert"
+  local last = { 0, 0 }
+  for round = 1, rounds do
+    local victims = {}
+    for p = 1, 2 do
+      victims[#victims + 1] = shm.spawn(function()
+        local n, batch = last[p], {}
+        while true do
+          for k = 1, 10 do
+            n = n + 1
+            batch[k] = make(p, n)
+          end
+          local done = 0
+          while done < 10 do done = done + push_many(q, batch, done + 1) end
+        end
+      end)
+    end
+    for _ = 1, 2 do
+      victims[#victims + 1] = shm.spawn(function()
+        local t = {}
+        while true do pop_many(q, t, 16) end
+      end)
+    end
+    os.execute("sleep " .. 0.05 * round)
+    for _, v in ipairs(victims) do v:kill("KILL") end
+    for _, v in ipairs(victims) do assert.same({ nil, "signal", 9 }, { v:wait(10) }) end
+    local left, t = q.count, {}
+    local taken = 0
+    while taken < left do
+      local n = assert(pop_many(q, t, left - taken, 0))
+      for k = 1, n do
+        local p, m = read(t[k])
+        assert.is_true(m > last[p])
+        last[p] = m
+      end
+      taken = taken + n
+    end
+    assert.equal(0, q.count)
+  end
+end
+
 return S

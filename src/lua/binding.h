@@ -304,6 +304,11 @@ void shmlua_newbuf(lua_State *L, shmlua_block *b);
 void shmlua_serialize(lua_State *L, int first, int n);
 /* The same encoding, left in a buffer the Lua state keeps: valid until the next encode. */
 const char *shmlua_encode(lua_State *L, int first, int n, size_t *len);
+/* The values t[first + 1 .. first + n] (t at table, read raw), each encoded as a message of
+   its own (as shmlua_encode makes it), end to end in the buffer returned (as shmlua_encode
+   leaves it); the k-th ends at ends[k] (k from 0). Raises as shmlua_serialize does, naming
+   the value t[k]. */
+const char *shmlua_encode_each(lua_State *L, int table, size_t first, size_t n, size_t *ends);
 /* The list t[i..j] (t at table, holes kept), encoded as one table {t[i], ..., t[j]} and left
    as shmlua_encode leaves it; no table is made. */
 const char *shmlua_encode_range(lua_State *L, int table, lua_Integer i, lua_Integer j,

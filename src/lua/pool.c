@@ -48,6 +48,14 @@ static int decodeinto(lua_State *L) {
   return 0;
 }
 
+/* newlist(n): an empty table with room for n list items, so results that arrive out of
+   order are stored in place instead of rehashing a growing table. */
+static int newlist(lua_State *L) {
+  lua_Integer n = shmlua_checkint(L, 1);
+  lua_createtable(L, n > 0 && n < 1 << 26 ? (int)n : 0, 0);
+  return 1;
+}
+
 /* calltraced(fn, ...): true, results... or false, the error with the task's traceback. */
 static int calltraced(lua_State *L) {
   int ok = shmlua_calltraced(L, lua_gettop(L) - 1);
@@ -80,53 +88,64 @@ static int countstep(void *counter) {
   return 0;
 }
 
-/* runchunk(fn, inputs [, counter]): fn(x) for each input, under lua_pcall (a coroutine per
-   call would cost more than a tiny task), counting each in the int64 array view counter.
-   true, results (first of each) or false, the position that failed, its error with the
-   task's traceback. */
+/* count(): one more input done, in the pool's counter (upvalues: its block and the byte
+   offset of the int64 in it). Looked up for each input (a task may close the block), and
+   counted under a guard (a peer may truncate it). */
+static int countone(lua_State *L) {
+  shmlua_block *counted = lua_touserdata(L, lua_upvalueindex(1));
+  size_t offset = (size_t)lua_tointeger(L, lua_upvalueindex(2));
+  shmlua_guardedcall(L, countstep, shmlua_blockaddr(L, counted, 1) + offset, counted, NULL);
+  return 0;
+}
+
+/* runchunk(fn, inputs, loop [, counter]): loop(fn, inputs, results, at [, count]) runs fn(x)
+   for each input into results, noting in at[1] the one running and calling count() after
+   each; here under one lua_pcall for the whole chunk (the loop is Lua: a call per input from
+   C, or a protected call per input, would cost more than a tiny task). counter: an int64
+   array view. true, results (first of each) or false, the position that failed, its error
+   with the task's traceback. */
 static int runchunk(lua_State *L) {
-  lua_Integer n;
-  shmlua_block *counted = NULL;
-  size_t counter = 0;
   int levels = 0;
+  lua_Integer n;
   lua_Debug ar;
   luaL_checktype(L, 1, LUA_TFUNCTION);
   luaL_checktype(L, 2, LUA_TTABLE);
+  luaL_checktype(L, 3, LUA_TFUNCTION);
   n = luaL_len(L, 2);
-  if (!lua_isnoneornil(L, 3)) {
+  if (!lua_isnoneornil(L, 4)) {
     shmlua_arraylayout view;
-    if (!shmlua_arrayview(L, 3, &view) || strcmp(view.dtype, "int64") != 0 || view.count < 1)
-      return luaL_argerror(L, 3, "an int64 array expected");
-    lua_getiuservalue(L, 3, 1);
+    shmlua_block *counted;
+    if (!shmlua_arrayview(L, 4, &view) || strcmp(view.dtype, "int64") != 0 || view.count < 1)
+      return luaL_argerror(L, 4, "an int64 array expected");
+    lua_getiuservalue(L, 4, 1);
     counted = shmlua_checkblock(L, -1);
     shmlua_blockaddr(L, counted, 1); /* closed or read-only raise before the first task */
-    counter = view.offset;
-    lua_replace(L, 3); /* kept alive there */
+    lua_pushinteger(L, (lua_Integer)view.offset);
+    lua_pushcclosure(L, countone, 2); /* the block stays alive as its upvalue */
+    lua_replace(L, 4);
   }
-  lua_settop(L, 3);
+  lua_settop(L, 4);
   while (lua_getstack(L, levels, &ar))
     levels++;
-  lua_pushinteger(L, levels);
-  lua_pushcclosure(L, chunkerror, 1);
-  lua_createtable(L, n > 0 && n < 1 << 24 ? (int)n : 0, 0);
-  for (lua_Integer i = 1; i <= n; i++) {
-    lua_pushvalue(L, 1);
-    lua_geti(L, 2, i);
-    if (lua_pcall(L, 1, 1, 4) != LUA_OK) {
-      lua_pushboolean(L, 0);
-      lua_pushinteger(L, i);
-      lua_rotate(L, -3, 2);
-      return 3;
-    }
-    lua_rawseti(L, 5, i);
-    /* Looked up for each task (a task may close the block), and counted under a guard (a
-       peer may truncate it). */
-    if (counted)
-      shmlua_guardedcall(L, countstep, shmlua_blockaddr(L, counted, 1) + counter, counted,
-                         NULL);
+  lua_pushinteger(L, levels + 1); /* and the loop's own level */
+  lua_pushcclosure(L, chunkerror, 1); /* 5 */
+  lua_createtable(L, 1, 0);           /* 6: at */
+  lua_pushvalue(L, 3);
+  lua_pushvalue(L, 1);
+  lua_pushvalue(L, 2);
+  lua_createtable(L, n > 0 && n < 1 << 24 ? (int)n : 0, 0); /* the results */
+  lua_pushvalue(L, -1);
+  lua_insert(L, 7); /* kept at 7 */
+  lua_pushvalue(L, 6);
+  lua_pushvalue(L, 4);
+  if (lua_pcall(L, 5, 0, 5) != LUA_OK) {
+    lua_pushboolean(L, 0);
+    lua_rawgeti(L, 6, 1);
+    lua_rotate(L, -3, 2);
+    return 3;
   }
   lua_pushboolean(L, 1);
-  lua_insert(L, -2);
+  lua_pushvalue(L, 7);
   return 2;
 }
 
@@ -190,6 +209,7 @@ static const char constructor_key = 0; /* registry key of pool.lua's constructor
 static void pushconstructor(lua_State *L) {
   static const luaL_Reg private[] = {{"encode", encode},     {"decode", decode},
                                      {"encoderange", encoderange}, {"decodeinto", decodeinto},
+                                     {"newlist", newlist},
                                      {"calltraced", calltraced}, {"now", now}, {"runchunk", runchunk},
                                      {"pid", pid},           {"progress", progress_new},
                                      {"progress_update", progress_update},

@@ -48,34 +48,15 @@ static const char *message_at(lua_State *L, shmlua_syncud *u, lua_Integer k, siz
   return s;
 }
 
-/* q:push_many(t [, i [, j [, timeout]]]) -> count [, reason]. Pushes the strings t[i..j] in
-   order (i, j as string.sub takes them, over #t), waiting for room as push does. Every
-   message is checked before the first goes in. All in: the count. Fewer: the count and why
-   ("timeout", "closed"); none: nil and why. */
-static int queue_push_many(lua_State *L) {
-  shmlua_syncud *u = shmlua_sync_check(L, 1, queue_class);
+int shmlua_queue_push_batch(lua_State *L, shmlua_syncud *u, size_t n, shmlua_batch_at at,
+                            void *ctx, const struct timespec *d) {
   shmlua_queue_message batch[CHUNK];
-  struct timespec deadline;
-  const struct timespec *d;
-  size_t first, n, done = 0;
-  luaL_checktype(L, 2, LUA_TTABLE);
-  n = shmlua_range(luaL_optinteger(L, 3, 1), luaL_optinteger(L, 4, -1), lua_rawlen(L, 2),
-                   &first);
-  d = shmlua_opttimeout(L, 5, &deadline);
-  lua_settop(L, 2);
-  /* Checked all first; the first chunk's messages are kept from the same pass. */
-  for (size_t k = 0; k < n; k++) {
-    shmlua_queue_message m;
-    m.data = message_at(L, u, (lua_Integer)(first + k + 1), &m.len);
-    if (k < CHUNK)
-      batch[k] = m;
-  }
+  size_t done = 0;
   while (done < n) {
     push_many_request p = {u, batch, n - done < CHUNK ? n - done : CHUNK, 0};
     int rc;
-    if (done > 0)
-      for (size_t k = 0; k < p.count; k++)
-        batch[k].data = message_at(L, u, (lua_Integer)(first + done + k + 1), &batch[k].len);
+    for (size_t k = 0; k < p.count; k++)
+      at(L, ctx, done + k, &batch[k]);
     while (p.count > 0) {
       if ((rc = shmlua_sync_wait(L, pushop, &p, d, 1, NULL)) != 0) {
         const char *why = shmlua_sync_word(rc, SHMLUA_ON_PUSH);
@@ -92,6 +73,45 @@ static int queue_push_many(lua_State *L) {
   }
   lua_pushinteger(L, (lua_Integer)done);
   return 1;
+}
+
+/* The strings of push_many: t[first + 1...], the first chunk kept from the check. */
+typedef struct strings {
+  shmlua_syncud *u;
+  size_t first;
+  shmlua_queue_message checked[CHUNK];
+} strings;
+
+static void string_at(lua_State *L, void *ctx, size_t k, shmlua_queue_message *m) {
+  strings *s = ctx;
+  if (k < CHUNK)
+    *m = s->checked[k];
+  else
+    m->data = message_at(L, s->u, (lua_Integer)(s->first + k + 1), &m->len);
+}
+
+/* q:push_many(t [, i [, j [, timeout]]]) -> count [, reason]. Pushes the strings t[i..j] in
+   order (i, j as string.sub takes them, over #t), waiting for room as push does. Every
+   message is checked before the first goes in. All in: the count. Fewer: the count and why
+   ("timeout", "closed"); none: nil and why. */
+static int queue_push_many(lua_State *L) {
+  strings s;
+  struct timespec deadline;
+  const struct timespec *d;
+  size_t n;
+  s.u = shmlua_sync_check(L, 1, queue_class);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  n = shmlua_range(luaL_optinteger(L, 3, 1), luaL_optinteger(L, 4, -1), lua_rawlen(L, 2),
+                   &s.first);
+  d = shmlua_opttimeout(L, 5, &deadline);
+  lua_settop(L, 2);
+  for (size_t k = 0; k < n; k++) {
+    shmlua_queue_message m;
+    m.data = message_at(L, s.u, (lua_Integer)(s.first + k + 1), &m.len);
+    if (k < CHUNK)
+      s.checked[k] = m;
+  }
+  return shmlua_queue_push_batch(L, s.u, n, string_at, &s, d);
 }
 
 typedef struct pop_many_request {
@@ -131,17 +151,11 @@ static void *record_buffer(lua_State *L, size_t size, size_t *capacity) {
   return lua_touserdata(L, -1);
 }
 
-/* q:pop_many(t, n [, timeout]) -> count. Waits as pop does for at least one message, then
-   takes up to n of those there at once and stores them in t[1..count] (raw, the rest of t
-   left as it is). None: nil and "timeout", "empty" never (it waits), or "closed". */
-static int queue_pop_many(lua_State *L) {
-  shmlua_syncud *u = shmlua_sync_check(L, 1, queue_class);
+int shmlua_queue_pop_batch(lua_State *L, shmlua_syncud *u, shmlua_popped *out) {
+  pop_many_request p = {u, NULL, 0, 0, 0, FIRST_BUFFER};
   struct timespec deadline;
   const struct timespec *d;
   lua_Integer n;
-  pop_many_request p = {u, NULL, 0, 0, 0, FIRST_BUFFER};
-  size_t at = 0, len;
-  const void *data;
   int rc;
   luaL_checktype(L, 2, LUA_TTABLE);
   n = luaL_checkinteger(L, 3);
@@ -157,13 +171,35 @@ static int queue_pop_many(lua_State *L) {
   }
   if (rc != 0)
     return shmlua_sync_result(L, u, rc, SHMLUA_ON_POP);
-  for (lua_Integer k = 1; shmlua_queue_record(p.buffer, p.total, &at, &data, &len); k++) {
+  out->records = p.buffer;
+  out->total = p.total;
+  out->count = p.count;
+  out->at = 0;
+  if (p.capacity > FIRST_BUFFER && p.total < p.capacity / 4) {
+    lua_pushnil(L); /* grown for a big message, now mostly idle: not kept after this call */
+    lua_setiuservalue(L, 1, SHMLUA_SYNC_UV_LINK);
+  }
+  return 0;
+}
+
+int shmlua_queue_next_record(shmlua_popped *p, const void **data, size_t *len) {
+  return shmlua_queue_record(p->records, p->total, &p->at, data, len);
+}
+
+/* q:pop_many(t, n [, timeout]) -> count. Waits as pop does for at least one message, then
+   takes up to n of those there at once and stores them in t[1..count] (raw, the rest of t
+   left as it is). None: nil and "timeout", "empty" never (it waits), or "closed". */
+static int queue_pop_many(lua_State *L) {
+  shmlua_syncud *u = shmlua_sync_check(L, 1, queue_class);
+  shmlua_popped p;
+  const void *data;
+  size_t len;
+  int failed;
+  if ((failed = shmlua_queue_pop_batch(L, u, &p)) != 0)
+    return failed;
+  for (lua_Integer k = 1; shmlua_queue_next_record(&p, &data, &len); k++) {
     lua_pushlstring(L, data, len);
     lua_rawseti(L, 2, k);
-  }
-  if (p.capacity > FIRST_BUFFER && p.total < p.capacity / 4) {
-    lua_pushnil(L); /* grown for a big message, now mostly idle: let it go */
-    lua_setiuservalue(L, 1, SHMLUA_SYNC_UV_LINK);
   }
   lua_pushinteger(L, (lua_Integer)p.count);
   return 1;

@@ -8,6 +8,7 @@
    exception Lua cannot check (loading hostile bytecode can crash the VM): it carries a
    SipHash of a key shared only by one family of processes (forked or started by each other,
    SHMLUA_KEY in the environment), and without the right one it is refused unloaded. */
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 
 #define SERIAL_BUFFER_MT "shm.serialbuffer"
 #define MAX_DEPTH 100 /* table nesting; keeps the C recursion well inside the C stack */
+#define RANGE_STEP 32  /* values shmlua_encode_range has on the stack at once */
 #define KEY_ENV "SHMLUA_KEY"
 
 enum { MAGIC = 0xB7, VERSION = 1 };
@@ -50,6 +52,7 @@ typedef struct step {
 typedef struct encoder {
   buffer *out;
   int value;   /* which value is being encoded, for messages */
+  int listed;  /* messages call it t[value] (shmlua_encode_each), not value #value */
   step path[MAX_DEPTH + 1];
   int tables[MAX_DEPTH + 1]; /* stack indexes of the tables being encoded (to refuse cycles) */
   int ntables;
@@ -169,7 +172,8 @@ static const char *pushpath(lua_State *L, const encoder *e, int depth) {
 /* Raises the error for a value that cannot be sent (luaL_error does not return). */
 static void refuse(lua_State *L, const encoder *e, int depth, const char *what) {
   const char *path = depth > 0 ? pushpath(L, e, depth) : "";
-  luaL_error(L, "value #%d%s%s: %s cannot be sent to another process", e->value,
+  luaL_error(L, e->listed ? "t[%d]%s%s: %s cannot be sent to another process"
+                          : "value #%d%s%s: %s cannot be sent to another process", e->value,
              *path ? " at " : "", path, what);
 }
 
@@ -435,15 +439,26 @@ static buffer *scratch(lua_State *L) {
   return b;
 }
 
+/* An encoder on the emptied buffer, nothing encoded yet; then the header of a message. */
+static void startencoder(lua_State *L, encoder *e, int listed) {
+  e->out = scratch(L);
+  e->ntables = 0;
+  e->nfunctions = 0;
+  e->value = 1;
+  e->listed = listed;
+}
+
+static void putheader(lua_State *L, encoder *e) {
+  static const unsigned char header[2] = {MAGIC, VERSION};
+  put(L, e->out, header, sizeof header);
+}
+
 const char *shmlua_encode(lua_State *L, int first, int n, size_t *len) {
   encoder e;
-  unsigned char header[2] = {MAGIC, VERSION};
   int top = lua_gettop(L);
   first = lua_absindex(L, first);
-  e.out = scratch(L);
-  e.ntables = 0;
-  e.nfunctions = 0;
-  put(L, e.out, header, sizeof header);
+  startencoder(L, &e, 0);
+  putheader(L, &e);
   for (e.value = 1; e.value <= n; e.value++)
     encode(L, &e, first + e.value - 1, 0);
   lua_settop(L, top);
@@ -463,7 +478,7 @@ typedef struct decoder {
   int nfunctions;
 } decoder;
 
-static int take(decoder *d, void *out, size_t n) {
+static inline int take(decoder *d, void *out, size_t n) {
   if ((size_t)(d->end - d->p) < n)
     return 0;
   memcpy(out, d->p, n);
@@ -674,12 +689,25 @@ static int decode_entries(lua_State *L, decoder *d, int depth) {
   return 1;
 }
 
-/* The count values of a list, set at keys offset + 1.. of the table on top. */
+/* The count values of a list, set at keys offset + 1.. of the table on top. Numbers, the
+   common items of a pool's chunks, are read here without a call per item. */
 static int decode_list(lua_State *L, decoder *d, int depth, uint32_t count,
                        lua_Integer offset) {
   for (uint32_t k = 1; k <= count; k++) {
-    if (!decode(L, d, depth + 1))
+    size_t left = (size_t)(d->end - d->p);
+    if (left > sizeof(lua_Integer) && *d->p == T_INT) {
+      lua_Integer i;
+      memcpy(&i, d->p + 1, sizeof i);
+      lua_pushinteger(L, i);
+      d->p += 1 + sizeof i;
+    } else if (left > sizeof(lua_Number) && *d->p == T_FLOAT) {
+      lua_Number x;
+      memcpy(&x, d->p + 1, sizeof x);
+      lua_pushnumber(L, x);
+      d->p += 1 + sizeof x;
+    } else if (!decode(L, d, depth + 1)) {
       return 0;
+    }
     lua_rawseti(L, -2, (lua_Integer)((lua_Unsigned)offset + k));
   }
   return 1;
@@ -814,38 +842,61 @@ int shmlua_deserialize_into(lua_State *L, const void *data, size_t len, int tabl
 const char *shmlua_encode_range(lua_State *L, int table, lua_Integer i, lua_Integer j,
                                 size_t *len) {
   encoder e;
-  unsigned char header[2] = {MAGIC, VERSION};
   uint32_t count = 0;
   int top = lua_gettop(L);
   table = lua_absindex(L, table);
   if (j >= i && (lua_Unsigned)j - (lua_Unsigned)i >= UINT32_MAX)
     luaL_error(L, "too many values to send in one list");
-  e.out = scratch(L);
+  startencoder(L, &e, 0);
   e.ntables = 1;
   e.tables[0] = table;
-  e.nfunctions = 0;
-  e.value = 1;
-  put(L, e.out, header, sizeof header);
+  putheader(L, &e);
   puttag(L, e.out, T_LIST);
   if (j >= i)
     count = (uint32_t)(j - i + 1);
   put(L, e.out, &count, sizeof count);
-  luaL_checkstack(L, 4, "values to send");
-  for (lua_Integer k = i; k <= j; k++) {
-    lua_Integer key = k - i + 1;
-    int type = lua_rawgeti(L, table, k);
-    if (type == LUA_TNUMBER && lua_isinteger(L, -1)) { /* the common case, kept short */
-      lua_Integer v = lua_tointeger(L, -1);
-      putnumber(L, e.out, T_INT, &v, sizeof v);
-    } else {
-      lua_pushinteger(L, key); /* for the path in an error */
-      e.path[0].key = top + 2;
-      e.path[0].upvalue = NULL;
-      encode(L, &e, top + 1, 1);
+  luaL_checkstack(L, RANGE_STEP + 4, "values to send");
+  /* RANGE_STEP values are fetched onto the stack at a time and dropped together: one
+     lua_settop per step, not per value */
+  for (lua_Integer k = i; k <= j;) {
+    int got = 0;
+    for (; got < RANGE_STEP && k + got <= j; got++)
+      lua_rawgeti(L, table, k + got);
+    for (int m = 1; m <= got; m++, k++) {
+      int idx = top + m;
+      if (lua_isinteger(L, idx)) { /* the common case, kept short */
+        lua_Integer v = lua_tointeger(L, idx);
+        putnumber(L, e.out, T_INT, &v, sizeof v);
+      } else {
+        int before = lua_gettop(L);
+        lua_pushinteger(L, k - i + 1); /* for the path in an error */
+        e.path[0].key = before + 1;
+        e.path[0].upvalue = NULL;
+        encode(L, &e, idx, 1);
+        lua_settop(L, before);
+      }
     }
     lua_settop(L, top);
   }
   *len = e.out->len;
+  return e.out->data;
+}
+
+const char *shmlua_encode_each(lua_State *L, int table, size_t first, size_t n, size_t *ends) {
+  encoder e;
+  int top = lua_gettop(L);
+  table = lua_absindex(L, table);
+  startencoder(L, &e, 1);
+  luaL_checkstack(L, 4, "values to send");
+  for (size_t k = 0; k < n; k++) {
+    lua_Integer key = (lua_Integer)(first + k + 1);
+    e.value = key < INT_MAX ? (int)key : INT_MAX;
+    putheader(L, &e);
+    lua_rawgeti(L, table, key);
+    encode(L, &e, top + 1, 0);
+    lua_settop(L, top);
+    ends[k] = e.out->len;
+  }
   return e.out->data;
 }
 
