@@ -54,19 +54,29 @@ _Static_assert(IN_PLACE_MAX / 8 + 16 <= SHMLUA_DICT_LOG_MAX,
                "an in-place rewrite outgrew the log");
 
 /* Rewrites the entry e in place when the new value fits its chunk closely and is small: no
-   allocation, and each word of it logged like any other change. 0 if it does not apply. */
+   allocation, and each word of it logged like any other change. A string's whole words are
+   read where they are; a scalar is written out first. 0 if it does not apply. */
 static int rewrite(ctx *c, entry *e, const shmlua_dict_value *v, int64_t ttl_ms) {
-  uint64_t vlen = dict_value_len(v), nwords = ALIGN8(vlen) / 8, words[IN_PLACE_MAX / 8];
-  uint64_t need = ALIGN8(ENTRY_HDR + value_offset(e->klen) + vlen), *dst;
+  uint64_t vlen = dict_value_len(v), scalar = 0, w, *dst, i;
+  uint64_t need = ALIGN8(ENTRY_HDR + value_offset(e->klen) + vlen);
+  const unsigned char *src = (const unsigned char *)&scalar;
   if (e->type == SHMLUA_DICT_LIST || vlen > IN_PLACE_MAX || need > size_of(e) ||
       size_of(e) - need >= MIN_SPLIT)
     return 0;
-  if (nwords)
-    words[nwords - 1] = 0; /* the padding after the value */
-  dict_put_value((unsigned char *)words, v);
+  if (v->type == SHMLUA_DICT_STRING)
+    src = (const unsigned char *)v->as.string.bytes;
+  else
+    dict_put_value((unsigned char *)&scalar, v);
   dst = (uint64_t *)value_of(e);
-  for (uint64_t i = 0; i < nwords; i++)
-    set64(c, &dst[i], words[i]);
+  for (i = 0; i < vlen / 8; i++) {
+    memcpy(&w, src + 8 * i, 8);
+    set64(c, &dst[i], w);
+  }
+  if (vlen % 8) { /* the last word, zero-padded */
+    w = 0;
+    memcpy(&w, src + 8 * i, vlen % 8);
+    set64(c, &dst[i], w);
+  }
   set32(c, &e->vlen, (uint32_t)vlen);
   set32(c, &e->type, v->type);
   set64(c, &e->expires, ttl_ms > 0 ? (uint64_t)(now_ms(c) + ttl_ms) : 0);
@@ -80,23 +90,24 @@ static int store_locked(ctx *c, keyed *k, shmlua_dict_mode mode, const shmlua_di
                         int64_t ttl_ms, int *forcible) {
   int safe = mode == SHMLUA_DICT_SAFE_SET || mode == SHMLUA_DICT_SAFE_ADD;
   for (;;) {
-    uint32_t *slot;
-    entry *e = dict_lookup(c, k, &slot, 0);
-    int rc;
+    entry *e; /* expired or not */
+    uint32_t *slot = dict_find(c, k, &e);
+    int rc, present;
     if (!slot)
       return EPROTO;
-    if (e && (mode == SHMLUA_DICT_ADD || mode == SHMLUA_DICT_SAFE_ADD))
+    present = e && live(c, e);
+    if (present && (mode == SHMLUA_DICT_ADD || mode == SHMLUA_DICT_SAFE_ADD))
       return EEXIST;
-    if (!e && mode == SHMLUA_DICT_REPLACE)
+    if (!present && mode == SHMLUA_DICT_REPLACE)
       return ENOENT;
     if (v->type == SHMLUA_DICT_NIL) {
-      if (*slot && (e = entry_at(c, *slot)))
+      if (e)
         dict_remove_at(c, slot, e);
       return dict_commit(c);
     }
-    if (*slot && (e = entry_at(c, *slot)) && rewrite(c, e, v, ttl_ms))
+    if (e && rewrite(c, e, v, ttl_ms))
       return dict_commit(c);
-    rc = dict_put_entry(c, k, slot, v, ttl_ms);
+    rc = dict_put_entry(c, k, slot, e, v, ttl_ms);
     if (rc == 0)
       return dict_commit(c);
     if (rc != ENOMEM || safe || (rc = dict_evict(c, forcible)) != 0)

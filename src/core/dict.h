@@ -12,7 +12,10 @@
 
    A peer that writes garbage over the block gets the others EPROTO: every offset read from
    the block is checked to lie within its shard before it is used, and every walk is
-   bounded by the most entries a shard could hold.
+   bounded by the most entries a shard could hold. A step along a hash chain or the LRU list
+   reads or writes only an entry's header (links, hash, key length), so it checks only that
+   the header lies within the arena; an entry whose key or value is read is checked whole
+   (its chunk in use, its key and value within it).
    Errors as error.h says: 0 or -1 with err (the codes below); open, capacity, free_space
    and count cannot fail. */
 #ifndef SHMLUA_DICT_H

@@ -49,13 +49,15 @@ typedef struct flushing {
 
 static int flush_one(ctx *c, entry *e, void *arg) {
   flushing *f = arg;
+  keyed k = {(const char *)e->data, e->klen, e->hash};
+  entry *found;
   uint32_t *slot;
   if (live(c, e))
     return 0;
   if (f->max && f->freed >= f->max)
     return -1;
-  slot = dict_find(c, (const char *)e->data, e->klen, e->hash);
-  if (!slot || *slot != offset_of(c, e))
+  slot = dict_find(c, &k, &found);
+  if (!slot || found != e)
     return EPROTO;
   dict_remove_at(c, slot, e);
   if (dict_commit(c) != 0)

@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <time.h>
 
 #include "dict.h"
@@ -67,6 +68,7 @@ typedef struct ctx {
   uint32_t *buckets;
   unsigned char *arena;
   uint64_t arena_size, max_chunks;
+  uint64_t last_header; /* the highest offset an entry's header fits at (0: none fits) */
   uint32_t nlog;
   int overflow, bad; /* the log filled up; something read from the block cannot be right */
   int64_t now;       /* milliseconds, read once when first needed; -1 before */
@@ -155,6 +157,10 @@ static inline chunk *chunk_at(ctx *c, uint32_t off, uint64_t min) {
   return ch;
 }
 
+static inline uint32_t offset_of(const ctx *c, const void *p) {
+  return (uint32_t)((const unsigned char *)p - c->arena);
+}
+
 static inline uint64_t size_of(const void *ch) {
   return ((const chunk *)ch)->size & ~(uint32_t)7;
 }
@@ -179,16 +185,34 @@ static inline int value_fits(uint32_t type, uint64_t vlen) {
   }
 }
 
-static inline entry *entry_at(ctx *c, uint32_t off) {
-  entry *e = (entry *)chunk_at(c, off, ENTRY_HDR);
-  if (!e)
-    return NULL;
-  if ((e->size & FREE_BIT) || e->klen > SHMLUA_DICT_KEY_MAX || !value_fits(e->type, e->vlen) ||
-      ENTRY_HDR + value_offset(e->klen) + e->vlen > size_of(e)) {
+/* The entry whose header is at off, for reading and writing its header words (links, hash,
+   klen) only: one range check, as a step along a chain or the LRU list needs. NULL (and bad)
+   outside. */
+static inline entry *header_at(ctx *c, uint32_t off) {
+  if (off < FIRST || off > c->last_header || off % 8) {
     c->bad = 1;
     return NULL;
   }
-  return e;
+  return (entry *)(c->arena + off);
+}
+
+/* Whether the entry at e (its header checked by header_at) is whole: its chunk in use and
+   within the arena, its key and value within its chunk. Else bad. */
+static inline int entry_whole(ctx *c, const entry *e) {
+  uint64_t size = size_of(e);
+  if ((e->size & FREE_BIT) || size > c->arena_size - offset_of(c, e) ||
+      e->klen > SHMLUA_DICT_KEY_MAX || !value_fits(e->type, e->vlen) ||
+      ENTRY_HDR + value_offset(e->klen) + e->vlen > size) {
+    c->bad = 1;
+    return 0;
+  }
+  return 1;
+}
+
+/* The entry at off, checked whole: what reads its key or value needs. */
+static inline entry *entry_at(ctx *c, uint32_t off) {
+  entry *e = header_at(c, off);
+  return e && entry_whole(c, e) ? e : NULL;
 }
 
 static inline node *node_at(ctx *c, uint32_t off) {
@@ -201,10 +225,6 @@ static inline node *node_at(ctx *c, uint32_t off) {
     return NULL;
   }
   return n;
-}
-
-static inline uint32_t offset_of(const ctx *c, const void *p) {
-  return (uint32_t)((const unsigned char *)p - c->arena);
 }
 
 static inline unsigned char *value_of(entry *e) {
@@ -224,11 +244,36 @@ int dict_collect(ctx *c);
 
 /* ---- hash chains (dict_table.c) ---- */
 
-uint64_t dict_hash(const char *k, size_t n);
-uint32_t *dict_find(ctx *c, const char *key, uint32_t klen, uint32_t hash);
-entry *dict_lookup(ctx *c, keyed *k, uint32_t **slot, int stale);
+/* A key's hash: its low 32 bits pick the bucket (and are kept in the entry), its high 32 bits
+   the shard. Inline: an operation on a short key spends more on a call than on the hash. */
+static inline uint64_t dict_hash(const char *k, size_t n) {
+  uint64_t h = 0x9e3779b97f4a7c15ull ^ n, w;
+  for (; n >= 8; k += 8, n -= 8) {
+    memcpy(&w, k, 8);
+    h = (h ^ w) * 0xff51afd7ed558ccdull;
+    h ^= h >> 32;
+  }
+  if (n) {
+    w = 0;
+    memcpy(&w, k, n);
+    h = (h ^ w) * 0xff51afd7ed558ccdull;
+  }
+  h ^= h >> 29;
+  h *= 0xc4ceb9fe1a85ec53ull;
+  return h ^ (h >> 32);
+}
+
+uint32_t *dict_find(ctx *c, const keyed *k, entry **found);
+
+/* The live entry k names (or, with stale, an expired one): *slot set, NULL if none. */
+static inline entry *dict_lookup(ctx *c, keyed *k, uint32_t **slot, int stale) {
+  entry *e;
+  *slot = dict_find(c, k, &e);
+  return e && (stale || live(c, e)) ? e : NULL;
+}
+
 void dict_remove_at(ctx *c, uint32_t *slot, entry *e);
-int dict_put_entry(ctx *c, keyed *k, uint32_t *slot, const shmlua_dict_value *v,
+int dict_put_entry(ctx *c, keyed *k, uint32_t *slot, entry *old, const shmlua_dict_value *v,
                    int64_t ttl_ms);
 
 /* ---- the LRU list and eviction (dict_lru.c) ---- */
@@ -241,7 +286,17 @@ int dict_evict(ctx *c, int *forced);
 
 /* ---- values in and out (dict_value.c) ---- */
 
-uint64_t dict_value_len(const shmlua_dict_value *v);
+static inline uint64_t dict_value_len(const shmlua_dict_value *v) {
+  switch (v->type) {
+  case SHMLUA_DICT_BOOLEAN:
+    return 1;
+  case SHMLUA_DICT_STRING:
+    return v->as.string.len;
+  default:
+    return 8;
+  }
+}
+
 void dict_put_value(unsigned char *dst, const shmlua_dict_value *v);
 int dict_get_value(uint32_t type, const unsigned char *src, uint64_t len,
                    shmlua_dict_reserve reserve, void *ud, shmlua_dict_value *out);

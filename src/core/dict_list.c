@@ -6,21 +6,20 @@
 
 /* The list at k, made (empty) if absent or expired; NULL with *rc otherwise. */
 static list_head *list_for(ctx *c, keyed *k, int make, entry **owner, int *rc) {
-  uint32_t *slot;
-  entry *e = dict_lookup(c, k, &slot, 0);
+  entry *e; /* expired or not */
+  uint32_t *slot = dict_find(c, k, &e);
   static const shmlua_dict_value list = {SHMLUA_DICT_LIST, {0}};
   *rc = 0;
   if (!slot) {
     *rc = EPROTO;
     return NULL;
   }
-  if (!e) {
+  if (!e || !live(c, e)) {
     if (!make)
       return NULL;
-    if ((*rc = dict_put_entry(c, k, slot, &list, 0)) != 0)
+    if ((*rc = dict_put_entry(c, k, slot, e, &list, 0)) != 0)
       return NULL;
-    slot = dict_find(c, k->key, k->klen, k->hash);
-    if (!slot || !(e = entry_at(c, *slot))) {
+    if (!dict_find(c, k, &e) || !e) {
       *rc = EPROTO;
       return NULL;
     }
@@ -104,8 +103,9 @@ static int pop_op(ctx *c, keyed *k, void *arg) {
     return rc;
   next = r->left ? n->next : n->prev;
   if (l->len <= 1 || !next) {
-    uint32_t *slot = dict_find(c, k->key, k->klen, k->hash);
-    if (!slot || *slot != offset_of(c, e))
+    entry *found;
+    uint32_t *slot = dict_find(c, k, &found);
+    if (!slot || found != e)
       return EPROTO;
     dict_remove_at(c, slot, e); /* the list's last node goes to the garbage with it */
     return dict_commit(c);

@@ -1,14 +1,15 @@
 /* The dict's least-recently-used list: a touch moves an entry to the head with one undo
-   record; eviction takes from the tail. */
+   record; eviction takes from the tail. Moving an entry writes only its neighbours' links,
+   so a neighbour's header needs only its range checked (header_at). */
 #include "dict_internal.h"
 
 #include <errno.h>
 
 void dict_lru_unlink(ctx *c, entry *e) {
   entry *p = NULL, *n = NULL;
-  if (e->lru_prev && !(p = entry_at(c, e->lru_prev)))
+  if (e->lru_prev && !(p = header_at(c, e->lru_prev)))
     return;
-  if (e->lru_next && !(n = entry_at(c, e->lru_next)))
+  if (e->lru_next && !(n = header_at(c, e->lru_next)))
     return;
   if (p)
     set32(c, &p->lru_next, e->lru_next);
@@ -23,7 +24,7 @@ void dict_lru_unlink(ctx *c, entry *e) {
 void dict_lru_push(ctx *c, entry *e) {
   uint32_t off = offset_of(c, e);
   entry *head = NULL;
-  if (c->s->lru_head && !(head = entry_at(c, c->s->lru_head)))
+  if (c->s->lru_head && !(head = header_at(c, c->s->lru_head)))
     return;
   set32(c, &e->lru_prev, 0);
   set32(c, &e->lru_next, c->s->lru_head);
@@ -39,7 +40,7 @@ void dict_lru_push(ctx *c, entry *e) {
    it all again from the start gives the same list. */
 static void move_to_head(ctx *c, entry *e, uint32_t off, entry *prev, uint32_t next_off) {
   uint32_t head_off = c->s->lru_head;
-  entry *head = entry_at(c, head_off), *next = next_off ? entry_at(c, next_off) : NULL;
+  entry *head = header_at(c, head_off), *next = next_off ? header_at(c, next_off) : NULL;
   if (!head || head == e || (next_off && !next))
     return;
   prev->lru_next = next_off;
@@ -64,7 +65,7 @@ void dict_touch(ctx *c, entry *e) {
   shmlua_dict_undo *u;
   if (c->s->lru_head == off)
     return;
-  if (!(prev = entry_at(c, e->lru_prev))) /* not the head: it has a previous entry */
+  if (!(prev = header_at(c, e->lru_prev))) /* not the head: it has a previous entry */
     return;
   if (c->nlog >= SHMLUA_DICT_LOG_MAX) {
     c->overflow = 1;
@@ -83,8 +84,8 @@ void dict_touch(ctx *c, entry *e) {
    record a peer wrote moves nothing it cannot check. */
 void dict_finish_move(ctx *c, shmlua_dict_undo u) {
   entry *e, *prev;
-  if (c->s->lru_head == u.offset || !(e = entry_at(c, u.offset)) ||
-      !(prev = entry_at(c, (uint32_t)u.old)) || prev == e)
+  if (c->s->lru_head == u.offset || !(e = header_at(c, u.offset)) ||
+      !(prev = header_at(c, (uint32_t)u.old)) || prev == e)
     return;
   move_to_head(c, e, u.offset, prev, (uint32_t)(u.old >> 32));
 }
@@ -100,7 +101,7 @@ int dict_evict(ctx *c, int *forced) {
     return EPROTO;
   slot = &c->buckets[e->hash & (c->h->nbuckets - 1)];
   for (uint64_t steps = 0; *slot != c->s->lru_tail; steps++) {
-    if (!*slot || steps > c->max_chunks || !(x = entry_at(c, *slot)))
+    if (!*slot || steps > c->max_chunks || !(x = header_at(c, *slot)))
       return EPROTO;
     slot = &x->hnext;
   }

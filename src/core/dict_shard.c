@@ -23,6 +23,7 @@ static int lock_shard(shmlua_dict *h, uint32_t shard, ctx *c) {
   c->arena = c->base + arena_offset(h->nbuckets);
   c->arena_size = h->arena_size;
   c->max_chunks = h->arena_size / MIN_CHUNK;
+  c->last_header = h->arena_size >= ENTRY_HDR ? h->arena_size - ENTRY_HDR : 0;
   c->nlog = 0;
   c->overflow = c->bad = 0;
   c->now = -1;

@@ -5,50 +5,50 @@
 #include <errno.h>
 #include <string.h>
 
-/* A key's hash: its low 32 bits pick the bucket (and are kept in the entry), its high 32 bits
-   the shard. */
-uint64_t dict_hash(const char *k, size_t n) {
-  uint64_t h = 0x9e3779b97f4a7c15ull ^ n, w;
-  for (; n >= 8; k += 8, n -= 8) {
-    memcpy(&w, k, 8);
-    h = (h ^ w) * 0xff51afd7ed558ccdull;
-    h ^= h >> 32;
+/* Whether the n bytes of a stored key and of k are the same: a short key word by word, in
+   line (cheaper than the call to memcmp that long keys get). */
+static int same_key(const unsigned char *stored, const keyed *k) {
+  const char *key = k->key;
+  uint32_t n = k->klen;
+  uint64_t a, b;
+  if (n > 32)
+    return memcmp(stored, key, n) == 0;
+  for (; n >= 8; stored += 8, key += 8, n -= 8) {
+    memcpy(&a, stored, 8);
+    memcpy(&b, key, 8);
+    if (a != b)
+      return 0;
   }
-  if (n) {
-    w = 0;
-    memcpy(&w, k, n);
-    h = (h ^ w) * 0xff51afd7ed558ccdull;
-  }
-  h ^= h >> 29;
-  h *= 0xc4ceb9fe1a85ec53ull;
-  return h ^ (h >> 32);
+  while (n-- > 0)
+    if (*stored++ != (unsigned char)*key++)
+      return 0;
+  return 1;
 }
 
-/* The link that points at key's entry (its bucket or the previous entry's hnext), or at the
-   end of the chain (*slot == 0) when absent. NULL when the chain is damaged. */
-uint32_t *dict_find(ctx *c, const char *key, uint32_t klen, uint32_t hash) {
-  uint32_t *slot = &c->buckets[hash & (c->h->nbuckets - 1)];
+/* The link that points at k's entry (its bucket or the previous entry's hnext), or at the
+   end of the chain (*slot == 0) when absent; *found the entry, checked whole, or NULL. NULL
+   when the chain is damaged. A step reads only the header of an entry whose hash and length
+   differ from k's: one range check covers it. */
+uint32_t *dict_find(ctx *c, const keyed *k, entry **found) {
+  uint32_t *slot = &c->buckets[k->hash & (c->h->nbuckets - 1)];
+  *found = NULL;
   for (uint64_t steps = 0; *slot; steps++) {
-    entry *e = steps <= c->max_chunks ? entry_at(c, *slot) : NULL;
+    entry *e = steps <= c->max_chunks ? header_at(c, *slot) : NULL;
     if (!e) {
       c->bad = 1;
       return NULL;
     }
-    if (e->hash == hash && e->klen == klen && memcmp(e->data, key, klen) == 0)
-      return slot;
+    if (e->hash == k->hash && e->klen == k->klen) {
+      if (!entry_whole(c, e))
+        return NULL;
+      if (same_key(e->data, k)) {
+        *found = e;
+        return slot;
+      }
+    }
     slot = &e->hnext;
   }
   return slot;
-}
-
-/* The live entry key names (or, with stale, an expired one): *slot set, NULL if none. */
-entry *dict_lookup(ctx *c, keyed *k, uint32_t **slot, int stale) {
-  entry *e;
-  *slot = dict_find(c, k->key, k->klen, k->hash);
-  if (!*slot || !**slot)
-    return NULL;
-  e = entry_at(c, **slot);
-  return e && (stale || live(c, e)) ? e : NULL;
 }
 
 /* Removes the entry *slot points at. */
@@ -61,14 +61,15 @@ void dict_remove_at(ctx *c, uint32_t *slot, entry *e) {
   dict_discard(c, (chunk *)e);
 }
 
-/* Writes a new entry for k holding v (or a new empty list) in place of any old one. ENOMEM
-   when it does not fit now, E2BIG when it never can; everything undone then. */
-int dict_put_entry(ctx *c, keyed *k, uint32_t *slot, const shmlua_dict_value *v,
+/* Writes a new entry for k holding v (or a new empty list) in place of old (the entry *slot
+   points at, or NULL). ENOMEM when it does not fit now, E2BIG when it never can; everything
+   undone then. */
+int dict_put_entry(ctx *c, keyed *k, uint32_t *slot, entry *old, const shmlua_dict_value *v,
                    int64_t ttl_ms) {
   uint64_t vlen = v->type == SHMLUA_DICT_LIST ? LIST_HEAD : dict_value_len(v);
   uint64_t need = ALIGN8(ENTRY_HDR + value_offset(k->klen) + vlen);
   uint32_t off;
-  entry *e, *old = *slot ? entry_at(c, *slot) : NULL;
+  entry *e;
   if (old)
     dict_remove_at(c, slot, old);
   if (c->bad)

@@ -4,17 +4,6 @@
 #include <errno.h>
 #include <string.h>
 
-uint64_t dict_value_len(const shmlua_dict_value *v) {
-  switch (v->type) {
-  case SHMLUA_DICT_BOOLEAN:
-    return 1;
-  case SHMLUA_DICT_STRING:
-    return v->as.string.len;
-  default:
-    return 8;
-  }
-}
-
 void dict_put_value(unsigned char *dst, const shmlua_dict_value *v) {
   unsigned char b;
   switch (v->type) {

@@ -2,6 +2,7 @@
    shmlua_argerror so that the function is named also when called through pcall (argcheck.h
    maps the luaL_ names here). Integers follow lua_tointegerx: exact within 2^53 without
    native integers. */
+#include "argcheck.h"
 #include "compat.h"
 
 const char *shmlua_checklstring(lua_State *L, int arg, size_t *len) {

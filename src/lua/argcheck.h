@@ -1,8 +1,8 @@
 /* lauxlib's argument checks, raising through shmlua_argerror (argcheck.c, args.c), so that
    every "bad argument" names what it can on every Lua: `pcall(m.lock, 1)` says 'lock', and
    `pcall(shm.create, "x")` 'shm.create' on 5.1 and LuaJIT too, as 5.4 says it. The binding
-   calls the lauxlib names; these macros send them here. compat.h includes this header last,
-   so every binding file has them. */
+   calls the lauxlib names; these macros send them here (class.h and args.h include this
+   header, so the binding files have them; compat.c, the host and the bench do not). */
 #ifndef SHMLUA_ARGCHECK_H
 #define SHMLUA_ARGCHECK_H
 

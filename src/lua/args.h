@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "../core/block.h"
+#include "argcheck.h"
 #include "compat.h"
 
 /* An integer argument as luaL_checkinteger takes it (3 or 3.0; 1.5 raises "number has no

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "argcheck.h"
 #include "compat.h"
 
 /* The classes other files name (messages, LuaJIT's FFI access, introspection). */

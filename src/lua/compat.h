@@ -170,10 +170,4 @@ static inline int shmlua_callk(lua_State *L, int nargs, int nresults, lua_KConte
 }
 #endif
 
-/* last: its macros rename lauxlib calls. Not in a module built apart from shm.so (the
-   bench's benchsupport.so, which has lauxlib's own checks: shm.so's are not visible to it). */
-#ifndef SHMLUA_LAUXLIB_CHECKS
-#include "argcheck.h"
-#endif
-
 #endif

@@ -1,4 +1,5 @@
 /* Positions as lstrlib.c reads them: 1-based, negative from the end. */
+#include "argcheck.h"
 #include "position.h"
 
 static size_t posstart(lua_Integer pos, size_t len) {

@@ -3,6 +3,7 @@
 
 #include "../core/futex.h"
 #include "../core/sync_wait.h"
+#include "argcheck.h"
 #include "compat.h"
 #include "interrupt.h"
 #include "wait.h"
