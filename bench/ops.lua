@@ -87,6 +87,14 @@ local ops = {
     "2 forked workers, c:sum() on half each; NumPy: np.sum(a), C: s += a[k] (one core)"),
   parallel_sum("arr_sum_100m", "  vs a:sum() 100M, one core", "arr_sum",
     "the one-core time the parallel sum should halve (wall time, as the row above)"),
+  { id = "arr_pool_sum", label = "pool:parallel(a, sum) 100M, warm", n = 100000000,
+    smoke = 4096, unit = "element", expect = triangle, wall = true, probe = true,
+    probe_expect = triangle, runners = { python = "numpy" },
+    impls = { python = "arr_sum", c = "arr_sum" },
+    targets = { { vs = "probe", max = 0.6, name = "1-core" } },
+    why = "shm.pool(2) started and the array sent once before the timed calls (the workers "
+      .. "keep their halves mapped); C __index column: a:sum() on one core in the same "
+      .. "process run (the probe side); NumPy and C: one-core sums" },
   whole("arr_dot", "a:dot(b) 10M float64", triangle, "NumPy: np.dot(a, b); C: s += a[k] * b[k]"),
   whole("arr_argmin", "a:min() (value, position)", function(n) return n // 3 + 1 end,
     "NumPy: np.argmin(a); C: one compare-and-keep loop"),

@@ -168,6 +168,25 @@ function ops.arr_par_sum(n)
   end))
 end
 
+-- A pool of 2 started, and the array sent to it once, before the timed calls: a user
+-- calling pool:parallel again and again on one array (each worker keeps its half mapped).
+function ops.arr_pool_sum(n)
+  local m, a = floats(n)
+  a:arange(1)
+  local pool = shm.pool(2)
+  local function sum(chunk) return chunk:sum() end
+  pool:parallel(a, sum)
+  local ns, check = timed(n, REPS, function()
+    local sums = pool:parallel(a, sum)
+    return sums[1] + sums[2]
+  end)
+  pool:close()
+  return finish(m, ns, check)
+end
+
+-- Its probe side: the one-core a:sum() it should beat, timed as that row is (wall time).
+ops.probe_arr_pool_sum = ops.arr_sum
+
 function ops.arr_sum_step2(n)
   local m, a = floats(n)
   a:arange(1)

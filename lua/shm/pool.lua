@@ -9,7 +9,7 @@
 local shm, private = ...
 local encode, decode, calltraced = private.encode, private.decode, private.calltraced
 local runchunk, encoderange, decodeinto = private.runchunk, private.encoderange, private.decodeinto
-local newlist = private.newlist
+local newlist, current, chunksof = private.newlist, private.current, private.chunks
 local now, getpid = private.now, private.pid
 local unpack = table.unpack or unpack
 
@@ -18,6 +18,8 @@ local POLL = 0.05          -- seconds between looks for dead workers while waiti
 local LOOK_EVERY = 64      -- results between looks for dead workers while busy
 local GRACE = 1            -- seconds between SIGTERM and SIGKILL in terminate
 local FUNCTIONS_KEPT = 32  -- decoded functions a worker keeps
+local BLOCKS_KEPT = 16     -- blocks a worker keeps attached between tasks
+local IDLE_LOOK = 1        -- seconds between looks at those blocks while a worker waits
 local MAX_WORKERS = 1024   -- a bad argument, not a fork bomb
 
 local function pack(...) return { n = select("#", ...), ... } end
@@ -33,31 +35,55 @@ local function runall(fn, inputs, out, at, count)
 end
 
 -- In a worker: tasks until its queue is shut down or maxtasks are done. A task is
--- {id, function (encoded), kind, first, args, counted}; a reply {id, true, results} or
+-- {id, function (encoded), kind, first, args (encoded), counted}; a reply {id, true, results} or
 -- {id, false, position in the chunk, message}. counted: each input done is counted in the
 -- pool's counter (for a progress line; not counting spares a guarded write per input).
+--
+-- A worker keeps the blocks it attaches for a task's function and inputs (blocks and array
+-- views; decode finds them in `blocks`, by name, while the name still refers to the object
+-- mapped), so a view sent again finds its mapping, and the page tables filled by the last
+-- task, still there. Before each task, and every IDLE_LOOK seconds while it waits, it closes
+-- the ones whose names were unlinked or made again (their memory goes back to the system)
+-- and forgets the functions decoded until then (they may hold such a block).
 local function worker(tasks, results, init, maxtasks, counter)
   if init then
     local ok, err = calltraced(init)
     if not ok then return "init", err end
   end
-  local functions, kept, done = {}, 0, 0
+  local functions, kept, done, blocks = {}, 0, 0, {}
+  local function closeblocks(all)
+    local left, closed = 0, false
+    for key, b in pairs(blocks) do
+      if all or not current(b) then
+        blocks[key] = nil
+        b:close()
+        closed = true
+      else
+        left = left + 1
+      end
+    end
+    if closed then functions, kept = {}, 0 end
+    if left >= BLOCKS_KEPT then closeblocks(true) end
+  end
   local function run(task)
+    if next(blocks) then closeblocks(false) end
     local fn = functions[task[2]]
     if not fn then
       if kept >= FUNCTIONS_KEPT then functions, kept = {}, 0 end
-      local ok, f = pcall(decode, task[2])
+      local ok, f = pcall(decode, task[2], blocks)
       if not ok then return { task[1], false, 1, f } end
       fn, kept = f, kept + 1
       functions[task[2]] = fn
     end
     local args = task[5]
     if task[3] == "call" then
-      local r = pack(calltraced(fn, unpack(args, 1, args.n)))
+      args = pack(pcall(decode, args, blocks))
+      if not args[1] then return { task[1], false, 1, args[2] } end
+      local r = pack(calltraced(fn, unpack(args, 2, args.n)))
       if not r[1] then return { task[1], false, 1, r[2] } end
       return { task[1], true, pack(unpack(r, 2, r.n)) }
     end
-    local decoded, list = pcall(decode, args) -- the parent encoded the chunk from its inputs
+    local decoded, list = pcall(decode, args, blocks) -- the parent encoded the chunk
     if not decoded then return { task[1], false, 1, list } end
     args, task[5] = list, list
     local ok, out, msg = runchunk(fn, args, runall, task[6] and counter or nil)
@@ -67,9 +93,7 @@ local function worker(tasks, results, init, maxtasks, counter)
     if not ok then return { task[1], true, out } end -- the put below says which one
     return { task[1], true, sent }
   end
-  while not maxtasks or done < maxtasks do
-    local task, err = tasks:get()
-    if err then break end
+  local function answer(task)
     local reply = run(task)
     local ok, why = pcall(results.put, results, reply)
     if not ok then
@@ -83,8 +107,19 @@ local function worker(tasks, results, init, maxtasks, counter)
       end
       results:put({ task[1], false, k, "result: " .. tostring(msg) })
     end
-    done = done + 1
   end
+  while not maxtasks or done < maxtasks do
+    local task, err = tasks:get(next(blocks) and IDLE_LOOK or nil)
+    if err == "timeout" then
+      closeblocks(false)
+    elseif err then
+      break
+    else
+      answer(task)
+      done = done + 1
+    end
+  end
+  closeblocks(true)
   return "done"
 end
 
@@ -330,7 +365,8 @@ end
 function Job:fail(task, k, kind, why)
   self.left = self.left - 1
   local index = task.first + (k or 1) - 1
-  local msg = ("%s: input #%d: %s"):format(self.what, index, describe(kind, why))
+  local msg = ("%s: %s #%d: %s"):format(self.what, self.item or "input", index,
+    describe(kind, why))
   if not self.failure or index < self.failedat then
     self.failure, self.failedat = msg, index
   end
@@ -374,11 +410,8 @@ local function optsof(chunksize)
   return chunksize, nil
 end
 
--- pool:map(fn, inputs [, chunksize | {chunksize = n, progress = true}]): results in order.
-function Pool:map(fn, inputs, chunksize)
-  checkopen(self)
-  local size, opts = optsof(chunksize)
-  local job = newjob(self, fn, inputs, size, "pool:map", opts)
+-- Runs a job to its end: its results in order, or its error.
+local function finish(self, job)
   local base = self.counter[1]
   return raisefailure(job, guarded(self, function()
     while job.left > 0 do
@@ -389,6 +422,29 @@ function Pool:map(fn, inputs, chunksize)
     job.results.n = job.count
     return job.results
   end))
+end
+
+-- pool:map(fn, inputs [, chunksize | {chunksize = n, progress = true}]): results in order.
+function Pool:map(fn, inputs, chunksize)
+  checkopen(self)
+  local size, opts = optsof(chunksize)
+  return finish(self, newjob(self, fn, inputs, size, "pool:map", opts))
+end
+
+-- pool:parallel(a, fn): fn(chunk) for as many contiguous chunks of view a as the pool has
+-- workers (shm.parallel's chunks), the first result of each in order. Handed out one to each
+-- worker in turn, so when the pool is idle chunk k goes to worker k: called again on the same
+-- array, each worker finds its part mapped (the block kept, its page tables filled).
+function Pool:parallel(a, fn)
+  checkopen(self)
+  if type(fn) ~= "function" then error("pool:parallel: bad argument #2 (function expected)", 0) end
+  local ok, chunks = pcall(chunksof, a, #self.workers)
+  if not ok then -- "block 'x' is closed": the caller's error, not a line of this file's
+    error((tostring(chunks):gsub("^shm/pool%.lua:%d+: ", "")), 0)
+  end
+  local job = newjob(self, fn, chunks, 1, "pool:parallel")
+  job.item = "chunk"
+  return finish(self, job)
 end
 
 local function iterator(self, fn, inputs, chunksize, what, ordered)
@@ -487,7 +543,10 @@ function Pool:submit(fn, ...)
   if type(fn) ~= "function" then error("pool:submit: bad argument #1 (function expected)", 0) end
   local future = setmetatable({ pool = self, done = false, fn = encode(fn) },
     { __index = Future })
-  addtask(self, future, "call", 1, pack(...))
+  -- encoded here, decoded by the worker with the blocks it keeps
+  local ok, args = pcall(encode, ...)
+  if not ok then error("pool:submit: arguments: " .. tostring(args), 0) end
+  addtask(self, future, "call", 1, args)
   guarded(self, dispatch)
   return publicfuture(future)
 end
@@ -621,7 +680,7 @@ function poolmeta.__close(self, err)
 end
 
 publicpool = class("shm.pool", {
-  map = Pool.map, imap = Pool.imap, imap_unordered = Pool.imap_unordered,
+  map = Pool.map, imap = Pool.imap, imap_unordered = Pool.imap_unordered, parallel = Pool.parallel,
   submit = Pool.submit, close = Pool.close, terminate = Pool.terminate,
 }, poolmeta, {
   n = function(self) return #self.workers end,

@@ -4,8 +4,10 @@
    Decoding must push exactly the values it reports, or nothing and -1; a Lua error (out of
    memory, too many values, an object that cannot be attached, a function without the
    family's key) is allowed, a crash is not. The same bytes also go through the decoding of
-   a pool's chunk results into a table (shmlua_deserialize_into), which pushes nothing. The
-   module is loaded, so objects and modules are looked up. */
+   a pool's chunk results into a table (shmlua_deserialize_into), which pushes nothing, and
+   through a pool worker's decoding that keeps the blocks it attaches in a table (one kept
+   for the whole run, so blocks found there are used again). The module is loaded, so
+   objects and modules are looked up. */
 #include <stdint.h>
 
 #include <lauxlib.h>
@@ -32,6 +34,16 @@ static int decode(lua_State *S) {
   lua_newtable(S);
   shmlua_deserialize_into(S, data, size, 3, 0);
   REQUIRE(lua_gettop(S) == 3);
+  lua_settop(S, 2);
+  if (lua_getfield(S, LUA_REGISTRYINDEX, "fuzz.kept") == LUA_TNIL) {
+    lua_pop(S, 1);
+    lua_newtable(S);
+    lua_pushvalue(S, -1);
+    lua_setfield(S, LUA_REGISTRYINDEX, "fuzz.kept");
+  }
+  top = lua_gettop(S);
+  n = shmlua_deserialize_keeping(S, data, size, 3);
+  REQUIRE(n == -1 ? lua_gettop(S) == top : lua_gettop(S) == top + n);
   return 0;
 }
 

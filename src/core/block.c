@@ -26,6 +26,13 @@ static void mark_closed(shmlua_block *b) {
   b->size = 0;
   b->readonly = false;
   b->lazy = false;
+  b->dev = 0;
+  b->ino = 0;
+}
+
+static void identify(shmlua_block *b, const struct stat *st) {
+  b->dev = st->st_dev;
+  b->ino = st->st_ino;
 }
 
 static int allocate_backing(int fd, size_t size, bool lazy) {
@@ -88,6 +95,7 @@ static int open_new(shmlua_block *b, const shmlua_name *name, shmlua_error *err)
 int shmlua_block_create(shmlua_block *b, const shmlua_name *name, size_t size,
                         const shmlua_create_opts *opts, shmlua_error *err) {
   shmlua_create_opts defaults = {SHMLUA_DEFAULT_MODE, false, false};
+  struct stat st;
   int fd, rc;
   mark_closed(b);
   if (!opts)
@@ -111,8 +119,12 @@ int shmlua_block_create(shmlua_block *b, const shmlua_name *name, size_t size,
   if (rc == 0)
     rc = allocate_backing(fd, size, opts->lazy);
   if (rc == 0)
+    rc = fstat(fd, &st) == 0 ? 0 : errno;
+  if (rc == 0)
     rc = map(b, fd, size, false);
   close(fd);
+  if (rc == 0)
+    identify(b, &st);
   if (rc != 0) {
     /* The object is ours and half made: remove it so a failed create leaves nothing. */
     shm_unlink(b->name.path);
@@ -171,7 +183,22 @@ int shmlua_block_attach(shmlua_block *b, const shmlua_name *name, bool readonly,
   close(fd);
   if (rc != 0)
     return shmlua_fail(err, rc, shmlua_name_user(name));
+  identify(b, &st);
   return 0;
+}
+
+bool shmlua_block_current(const shmlua_block *b) {
+  struct stat st;
+  int fd, rc;
+  if (!b->addr)
+    return false;
+  fd = shm_open(b->name.path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY, 0);
+  if (fd < 0)
+    return false;
+  rc = fstat(fd, &st);
+  close(fd);
+  return rc == 0 && S_ISREG(st.st_mode) && st.st_dev == b->dev && st.st_ino == b->ino &&
+         (uintmax_t)st.st_size == b->size;
 }
 
 void shmlua_block_close(shmlua_block *b) {

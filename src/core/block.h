@@ -26,6 +26,8 @@ typedef struct shmlua_block {
      1 + that page's offset, and the page reads zeros. */
   unsigned char *volatile live;
   volatile size_t lost;
+  dev_t dev; /* the object mapped (from fstat), to tell whether the name still refers to it */
+  ino_t ino;
   shmlua_name name;
 } shmlua_block;
 
@@ -47,6 +49,11 @@ int shmlua_block_create(shmlua_block *b, const shmlua_name *name, size_t size,
 /* Maps an existing block; its size is the object's real size. Never unlinks anything. */
 int shmlua_block_attach(shmlua_block *b, const shmlua_name *name, bool readonly,
                         shmlua_error *err);
+
+/* Whether b is open and its name still refers to the object it maps, at the size it maps:
+   false once the name is gone, or made again (another object), or resized. For processes
+   that keep a block attached between uses of its name (a pool's workers). */
+bool shmlua_block_current(const shmlua_block *b);
 
 /* Unmaps; harmless on a closed block; name and size stay. Never unlinks. */
 void shmlua_block_close(shmlua_block *b);

@@ -66,6 +66,10 @@ array *shmlua_checkarray(lua_State *L, int arg) {
   return fastarray(L, arg);
 }
 
+array *shmlua_toarray(lua_State *L, int arg) {
+  return shmlua_totagged(L, arg, sizeof(array), &array_class);
+}
+
 static inline unsigned char *elements(lua_State *L, const array *a, int writing) {
   const shmlua_block *b = a->b;
   if (b->live && !(writing && b->readonly)) /* the common case (open, whole), without a call */

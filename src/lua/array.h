@@ -21,6 +21,8 @@ typedef struct array {
 
 /* The view at arg (raises if arg is not one). */
 array *shmlua_checkarray(lua_State *L, int arg);
+/* The same, or NULL if arg is not a view. */
+array *shmlua_toarray(lua_State *L, int arg);
 /* Element 1 of a; raises on a closed block, and on a read-only one when writing. */
 unsigned char *shmlua_arrayaddr(lua_State *L, const array *a, int writing);
 /* Pushes a new view of the same block as the view at arg, laid out as like. */

@@ -6,6 +6,7 @@
 
 #include "args.h"
 #include "array.h"
+#include "arrayview.h"
 #include "blockaccess.h"
 #include "class.h"
 #include "parts.h"
@@ -377,31 +378,52 @@ static int array_col(lua_State *L) {
 
 /* ---- shm.parallel(n, a, fn) ---- */
 
-/* fn(chunk) for n contiguous chunks of a, each in a forked worker, through shm.map (upvalue
-   1): a list of each chunk's first result, in order. */
-static int parallel(lua_State *L) {
-  lua_Integer n = shmlua_checkint(L, 1);
-  array *a = shmlua_checkarray(L, 2);
+/* Pushes the list of n contiguous views of a (the array at index 1, as pushsubview needs),
+   fewer if a has fewer elements (one, empty, if it has none); their sizes differ by at most
+   one, the first ones the longer. */
+static void pushchunks(lua_State *L, const array *a, lua_Integer n) {
   size_t per, extra;
-  luaL_argcheck(L, n >= 1, 1, "the number of workers must be at least 1");
-  luaL_checktype(L, 3, LUA_TFUNCTION);
   shmlua_arrayaddr(L, a, 0);
   if ((lua_Unsigned)n > a->count)
     n = a->count > 0 ? (lua_Integer)a->count : 1;
   per = a->count / (size_t)n;
   extra = a->count % (size_t)n; /* the first extra chunks get one more */
-  lua_settop(L, 3);
-  lua_pushvalue(L, lua_upvalueindex(1));
-  lua_pushvalue(L, 3);
   lua_createtable(L, (int)n, 0);
-  lua_pushvalue(L, 2); /* pushsubview's parent is at 1 */
-  lua_replace(L, 1);
   for (size_t k = 0; k < (size_t)n; k++) {
     size_t first = k * per + (k < extra ? k : extra);
     pushsubview(L, a, first, per + (k < extra), 1);
     lua_rawseti(L, -2, (lua_Integer)k + 1);
   }
-  lua_pushinteger(L, n);
+}
+
+int shmlua_arraychunks(lua_State *L) {
+  array *a = shmlua_toarray(L, 1);
+  lua_Integer n;
+  if (!a) { /* raised where pool:parallel was called: no position of its own */
+    lua_pushfstring(L, "bad argument #1 to 'parallel' (shm.array expected, got %s)",
+                    luaL_typename(L, 1));
+    return lua_error(L);
+  }
+  n = shmlua_checkint(L, 2);
+  luaL_argcheck(L, n >= 1, 2, "the number of chunks must be at least 1");
+  pushchunks(L, a, n);
+  return 1;
+}
+
+/* fn(chunk) for n contiguous chunks of a, each in a forked worker, through shm.map (upvalue
+   1): a list of each chunk's first result, in order. */
+static int parallel(lua_State *L) {
+  lua_Integer n = shmlua_checkint(L, 1);
+  array *a = shmlua_checkarray(L, 2);
+  luaL_argcheck(L, n >= 1, 1, "the number of workers must be at least 1");
+  luaL_checktype(L, 3, LUA_TFUNCTION);
+  lua_settop(L, 3);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_pushvalue(L, 3);
+  lua_pushvalue(L, 2); /* pushsubview's parent is at 1 */
+  lua_replace(L, 1);
+  pushchunks(L, a, n);
+  lua_pushinteger(L, (lua_Integer)lua_rawlen(L, -1));
   lua_createtable(L, 0, 1);
   lua_pushinteger(L, 1);
   lua_setfield(L, -2, "chunksize");

@@ -15,5 +15,9 @@ typedef struct shmlua_arraylayout {
 } shmlua_arraylayout;
 /* The layout of the array view at idx; 0 if it is not one. */
 int shmlua_arrayview(lua_State *L, int idx, shmlua_arraylayout *out);
+/* chunks(a, n), a lua_CFunction (arrayops.c): the list of n contiguous views of view a that
+   shm.parallel hands out (fewer when a is shorter); raises on a closed block, or if a is
+   not a view. For pool:parallel. */
+int shmlua_arraychunks(lua_State *L);
 
 #endif

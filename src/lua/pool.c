@@ -26,10 +26,16 @@ static int encode(lua_State *L) {
   return 1;
 }
 
+/* decode(s [, kept]): the values encoded in s; kept: a table where blocks attached are kept
+   and found again (shmlua_deserialize_keeping). */
 static int decode(lua_State *L) {
   size_t len;
   const char *s = luaL_checklstring(L, 1, &len);
-  int n = shmlua_deserialize(L, s, len);
+  int n;
+  if (!lua_isnoneornil(L, 2))
+    luaL_checktype(L, 2, LUA_TTABLE);
+  lua_settop(L, 2);
+  n = shmlua_deserialize_keeping(L, s, len, lua_istable(L, 2) ? 2 : 0);
   if (n < 0)
     return luaL_error(L, "not an encoding of values");
   return n;
@@ -156,6 +162,12 @@ static int runchunk(lua_State *L) {
   return 2;
 }
 
+/* current(block): whether its name still refers to the object it maps (core/block.h). */
+static int current(lua_State *L) {
+  lua_pushboolean(L, shmlua_block_current(shmlua_checkblock(L, 1)));
+  return 1;
+}
+
 static int now(lua_State *L) {
   struct timespec t = shmlua_now();
   lua_pushnumber(L, (lua_Number)t.tv_sec + (lua_Number)t.tv_nsec / 1e9);
@@ -219,6 +231,7 @@ static void pushconstructor(lua_State *L) {
                                      {"newlist", newlist},
                                      {"calltraced", calltraced}, {"now", now}, {"runchunk", runchunk},
                                      {"pid", pid},           {"progress", progress_new},
+                                     {"current", current}, {"chunks", shmlua_arraychunks},
                                      {"progress_update", progress_update},
                                      {"progress_finish", progress_finish}, {"class", class},
                                      {"daemon", markdaemon},
@@ -281,7 +294,7 @@ static void registerclass(lua_State *L, const char *tname, const char *const met
 
 void shmlua_open_pool(lua_State *L) {
   static const char *const pool_methods[] = {"map",   "imap",      "imap_unordered", "submit",
-                                             "close", "terminate", NULL};
+                                             "parallel", "close", "terminate", NULL};
   static const char *const future_methods[] = {"wait", "poll", NULL};
   registerclass(L, "shm.pool", pool_methods);
   registerclass(L, "shm.future", future_methods);

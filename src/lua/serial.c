@@ -481,6 +481,7 @@ typedef struct decoder {
   const char *p, *end;
   int functions[MAX_DEPTH + 1]; /* stack indexes of the functions being decoded */
   int nfunctions;
+  int cache; /* stack index of the blocks kept between messages, or 0 */
 } decoder;
 
 static inline int take(decoder *d, void *out, size_t n) {
@@ -543,6 +544,23 @@ static void makeview(lua_State *L, const char *dtype, size_t dlen, const int64_t
   }
 }
 
+/* A process that keeps the blocks it attaches (a pool's worker) decodes with a cache: a
+   table of block userdata by "r" or "w" (read-only or not) and name. Pushes the key; then, if
+   the block there is open and its name still refers to the object it maps (not unlinked,
+   made again or resized since), pushes that block too and returns 1: its mapping and the
+   page tables already filled are used again. */
+static int kept_block(lua_State *L, int cache, const char *name, size_t nlen,
+                      unsigned char readonly) {
+  lua_pushstring(L, readonly ? "r" : "w");
+  lua_pushlstring(L, name, nlen);
+  lua_concat(L, 2);
+  lua_pushvalue(L, -1);
+  if (lua_rawget(L, cache) == LUA_TUSERDATA && shmlua_block_current(shmlua_checkblock(L, -1)))
+    return 1;
+  lua_pop(L, 1);
+  return 0;
+}
+
 static int decode_object(lua_State *L, decoder *d) {
   size_t klen, nlen, dlen = 0;
   int64_t layout[5];
@@ -572,10 +590,13 @@ static int decode_object(lua_State *L, decoder *d) {
     luaL_error(L, "a shmlua object was received, but the shm module is not loaded");
   if (strcmp(kind, "null") == 0) {
     lua_getfield(L, base + 1, "null");
+  } else if (isblock && d->cache && kept_block(L, d->cache, name, nlen, readonly)) {
+    if (isarray)
+      makeview(L, dtype, dlen, layout);
   } else {
     if (!isblock && lua_getfield(L, base + 1, kind) != LUA_TTABLE)
       luaL_error(L, "a shmlua %s was received, but this shm module has none", kind);
-    lua_getfield(L, -1, "attach");
+    lua_getfield(L, isblock ? base + 1 : -1, "attach");
     lua_pushlstring(L, name, nlen);
     if (readonly) {
       lua_createtable(L, 0, 1);
@@ -591,6 +612,11 @@ static int decode_object(lua_State *L, decoder *d) {
                  lua_tostring(L, -1), lua_tostring(L, -2));
     }
     lua_pop(L, 1);
+    if (isblock && d->cache) { /* kept under the key kept_block left below the result */
+      lua_pushvalue(L, -2);
+      lua_pushvalue(L, -2);
+      lua_rawset(L, d->cache);
+    }
     if (isarray)
       makeview(L, dtype, dlen, layout);
   }
@@ -804,6 +830,7 @@ static int startdecoder(decoder *d, const void *data, size_t len) {
   d->p = data;
   d->end = d->p + len;
   d->nfunctions = 0;
+  d->cache = 0;
   if (len < 2 || (unsigned char)d->p[0] != MAGIC || d->p[1] != VERSION)
     return 0;
   d->p += 2;
@@ -811,10 +838,15 @@ static int startdecoder(decoder *d, const void *data, size_t len) {
 }
 
 int shmlua_deserialize(lua_State *L, const void *data, size_t len) {
+  return shmlua_deserialize_keeping(L, data, len, 0);
+}
+
+int shmlua_deserialize_keeping(lua_State *L, const void *data, size_t len, int cache) {
   decoder d;
   int top = lua_gettop(L), n = 0;
   if (!startdecoder(&d, data, len))
     return -1;
+  d.cache = cache ? lua_absindex(L, cache) : 0;
   while (d.p < d.end) {
     luaL_checkstack(L, 1, "values received");
     if (!decode(L, &d, 0)) {

@@ -25,6 +25,10 @@ const char *shmlua_encode_range(lua_State *L, int table, lua_Integer i, lua_Inte
 /* Pushes the values encoded in data and returns their count; -1 (nothing pushed) if data is
    not such an encoding. */
 int shmlua_deserialize(lua_State *L, const void *data, size_t len);
+/* The same, keeping the blocks it attaches (for blocks and array views) in the table at
+   index cache (0: none), by "r"/"w" and name, and using those again while their names still
+   refer to the objects they map (core/block.h: shmlua_block_current). */
+int shmlua_deserialize_keeping(lua_State *L, const void *data, size_t len, int cache);
 /* Decodes data, a list as shmlua_encode_range makes it, into the table at table, keys moved
    by offset; 1, or 0 if data is not such an encoding (some keys may be set then). */
 int shmlua_deserialize_into(lua_State *L, const void *data, size_t len, int table,

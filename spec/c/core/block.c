@@ -164,6 +164,32 @@ static void other_process(void) {
   shmlua_block_close(&b);
 }
 
+/* shmlua_block_current: true while the name refers to the object mapped, false once it is
+   unlinked, made again (same size: only the identity tells), or the block is closed. */
+static void current(void) {
+  shmlua_name n = check_name();
+  shmlua_block made, attached, again;
+  shmlua_error err;
+  if (!CHECK(shmlua_block_create(&made, &n, 4096, NULL, &err) == 0))
+    return;
+  CHECK(shmlua_block_current(&made));
+  if (CHECK(shmlua_block_attach(&attached, &n, true, &err) == 0)) {
+    CHECK(shmlua_block_current(&attached));
+    CHECK(shmlua_unlink(&n, &err) == 0);
+    CHECK(!shmlua_block_current(&attached)); /* gone */
+    if (CHECK(shmlua_block_create(&again, &n, 4096, NULL, &err) == 0)) {
+      CHECK(!shmlua_block_current(&attached)); /* another object of that name and size */
+      CHECK(!shmlua_block_current(&made));
+      CHECK(shmlua_block_current(&again));
+      shmlua_block_close(&again);
+      CHECK(!shmlua_block_current(&again)); /* closed */
+      CHECK(shmlua_unlink(&n, &err) == 0);
+    }
+    shmlua_block_close(&attached);
+  }
+  shmlua_block_close(&made);
+}
+
 int main(void) {
   check_test = "block";
   create_attach_close_unlink();
@@ -172,5 +198,6 @@ int main(void) {
   random_name();
   empty_object();
   other_process();
+  current();
   return check_done();
 }
