@@ -149,6 +149,7 @@ static double arr_sort(long n, long size, char **args, int64_t *check) {
 }
 
 const shmlua_cbench_op shmlua_cbench_array_ops[] = {
-    {"arr_sum", arr_sum},       {"arr_sum_step2", arr_sum_step2}, {"arr_dot", arr_dot},
-    {"arr_argmin", arr_argmin}, {"arr_add", arr_add},             {"arr_cumsum", arr_cumsum},
-    {"arr_sort", arr_sort},     {NULL, NULL}};
+    {"arr_sum", arr_sum},   {"arr_sum_step2", arr_sum_step2},
+    {"arr_dot", arr_dot},   {"arr_argmin", arr_argmin},
+    {"arr_add", arr_add},   {"arr_cumsum", arr_cumsum},
+    {"arr_sort", arr_sort}, {NULL, NULL}};

@@ -345,9 +345,13 @@ static double spawn_wait(long n, long size, char **args, int64_t *check) {
   return (double)(shmlua_cbench_now() - t0) / (double)n;
 }
 
-const shmlua_cbench_op shmlua_cbench_ipc_ops[] = {
-    {"pingpong_sem", pingpong_futex}, {"pingpong_spin", pingpong_spin},
-    {"atomic_add", atomic_add},       {"lock_unlock", lock_unlock},
-    {"queue", queue},                 {"queue_ring", queue_ring},
-    {"big", big_copy},                {"spawn_fn", fork_wait},
-    {"spawn_script", spawn_wait},     {NULL, NULL}};
+const shmlua_cbench_op shmlua_cbench_ipc_ops[] = {{"pingpong_sem", pingpong_futex},
+                                                  {"pingpong_spin", pingpong_spin},
+                                                  {"atomic_add", atomic_add},
+                                                  {"lock_unlock", lock_unlock},
+                                                  {"queue", queue},
+                                                  {"queue_ring", queue_ring},
+                                                  {"big", big_copy},
+                                                  {"spawn_fn", fork_wait},
+                                                  {"spawn_script", spawn_wait},
+                                                  {NULL, NULL}};

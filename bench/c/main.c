@@ -23,7 +23,8 @@ void shmlua_cbench_die(const char *what) {
 }
 
 unsigned char *shmlua_cbench_shared(size_t size) {
-  unsigned char *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  unsigned char *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1,
+                          0);
   if (p == MAP_FAILED)
     shmlua_cbench_die("mmap");
   memset(p, 0, size);
@@ -32,9 +33,8 @@ unsigned char *shmlua_cbench_shared(size_t size) {
 
 static const shmlua_cbench_op *find(const char *name) {
   const shmlua_cbench_op *tables[] = {shmlua_cbench_memory_ops, shmlua_cbench_ipc_ops,
-                                         shmlua_cbench_rss_ops, shmlua_cbench_core_ops,
-                                         shmlua_cbench_array_ops,
-                                         shmlua_cbench_dict_ops};
+                                      shmlua_cbench_rss_ops,    shmlua_cbench_core_ops,
+                                      shmlua_cbench_array_ops,  shmlua_cbench_dict_ops};
   for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++)
     for (const shmlua_cbench_op *op = tables[t]; op->name; op++)
       if (strcmp(op->name, name) == 0)
@@ -53,7 +53,8 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: shmlua_cbench OP N [SIZE [ARG...]] (unknown or missing OP)\n");
     return 2;
   }
-  ns = op->run(atol(argv[2]), argc > 3 ? atol(argv[3]) : 0, argv + (argc > 4 ? 4 : argc), &check);
+  ns = op->run(atol(argv[2]), argc > 3 ? atol(argv[3]) : 0, argv + (argc > 4 ? 4 : argc),
+               &check);
   printf("%.3f %lld\n", ns, (long long)check);
   return 0;
 }

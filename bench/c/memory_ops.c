@@ -103,34 +103,34 @@ static double attach(long n, long size, char **args, int64_t *check) {
    them: read sums elements set to INIT (of 0-based k) first; write stores VALUE (of 1-based
    i), then sums what it wrote. The sum is the check. The compiler vectorises these loops:
    the C column of the element rows is for scale only. */
-#define ELEMENT_LOOPS(NAME, T, S, INIT, VALUE)                                        \
-  static double NAME##_read(long n, long size, char **args, int64_t *check) {        \
-    T *a = (T *)shmlua_cbench_shared((size_t)n * sizeof(T));                          \
-    S sum = 0;                                                                        \
-    int64_t t0;                                                                       \
-    (void)size, (void)args;                                                           \
-    for (long k = 0; k < n; k++)                                                      \
-      a[k] = (T)(INIT);                                                               \
-    t0 = shmlua_cbench_now();                                                         \
-    for (long k = 0; k < n; k++)                                                      \
-      sum += a[k];                                                                    \
-    t0 = shmlua_cbench_now() - t0;                                                    \
-    *check = (int64_t)sum;                                                            \
-    return (double)t0 / (double)n;                                                    \
-  }                                                                                   \
-  static double NAME##_write(long n, long size, char **args, int64_t *check) {       \
-    T *a = (T *)shmlua_cbench_shared((size_t)n * sizeof(T));                          \
-    S sum = 0;                                                                        \
-    int64_t t0;                                                                       \
-    (void)size, (void)args;                                                           \
-    t0 = shmlua_cbench_now();                                                         \
-    for (long i = 1; i <= n; i++)                                                     \
-      a[i - 1] = (T)(VALUE);                                                          \
-    t0 = shmlua_cbench_now() - t0;                                                    \
-    for (long k = 0; k < n; k++)                                                      \
-      sum += a[k];                                                                    \
-    *check = (int64_t)sum;                                                            \
-    return (double)t0 / (double)n;                                                    \
+#define ELEMENT_LOOPS(NAME, T, S, INIT, VALUE)                                                \
+  static double NAME##_read(long n, long size, char **args, int64_t *check) {                 \
+    T *a = (T *)shmlua_cbench_shared((size_t)n * sizeof(T));                                  \
+    S sum = 0;                                                                                \
+    int64_t t0;                                                                               \
+    (void)size, (void)args;                                                                   \
+    for (long k = 0; k < n; k++)                                                              \
+      a[k] = (T)(INIT);                                                                       \
+    t0 = shmlua_cbench_now();                                                                 \
+    for (long k = 0; k < n; k++)                                                              \
+      sum += a[k];                                                                            \
+    t0 = shmlua_cbench_now() - t0;                                                            \
+    *check = (int64_t)sum;                                                                    \
+    return (double)t0 / (double)n;                                                            \
+  }                                                                                           \
+  static double NAME##_write(long n, long size, char **args, int64_t *check) {                \
+    T *a = (T *)shmlua_cbench_shared((size_t)n * sizeof(T));                                  \
+    S sum = 0;                                                                                \
+    int64_t t0;                                                                               \
+    (void)size, (void)args;                                                                   \
+    t0 = shmlua_cbench_now();                                                                 \
+    for (long i = 1; i <= n; i++)                                                             \
+      a[i - 1] = (T)(VALUE);                                                                  \
+    t0 = shmlua_cbench_now() - t0;                                                            \
+    for (long k = 0; k < n; k++)                                                              \
+      sum += a[k];                                                                            \
+    *check = (int64_t)sum;                                                                    \
+    return (double)t0 / (double)n;                                                            \
   }
 
 /* The scalar floor of LuaJIT's rows (bench/jit.lua) adds as a Lua number does: in doubles. */
@@ -194,7 +194,8 @@ static double bulk_read(long n, long size, char **args, int64_t *check) {
 }
 
 static double bulk_copy(long n, long size, char **args, int64_t *check) {
-  unsigned char *src = shmlua_cbench_shared((size_t)size), *dst = shmlua_cbench_shared((size_t)size);
+  unsigned char *src = shmlua_cbench_shared((size_t)size),
+                *dst = shmlua_cbench_shared((size_t)size);
   unsigned char *init = pattern((size_t)size);
   int64_t t0;
   (void)args;
@@ -209,9 +210,10 @@ static double bulk_copy(long n, long size, char **args, int64_t *check) {
 }
 
 const shmlua_cbench_op shmlua_cbench_memory_ops[] = {
-    {"create", create_full},   {"create_bare", create_bare}, {"create_lazy", create_lazy},
-    {"attach", attach},
-    {"byte_read", byte_read},  {"byte_write", byte_write},   {"i64_read", i64_read},
-    {"i64_write", i64_write},  {"f64_read", f64_read},       {"f64_write", f64_write},
-    {"bulk_write", bulk_write}, {"bulk_read", bulk_read},    {"bulk_copy", bulk_copy},
-    {NULL, NULL}};
+    {"create", create_full},      {"create_bare", create_bare},
+    {"create_lazy", create_lazy}, {"attach", attach},
+    {"byte_read", byte_read},     {"byte_write", byte_write},
+    {"i64_read", i64_read},       {"i64_write", i64_write},
+    {"f64_read", f64_read},       {"f64_write", f64_write},
+    {"bulk_write", bulk_write},   {"bulk_read", bulk_read},
+    {"bulk_copy", bulk_copy},     {NULL, NULL}};

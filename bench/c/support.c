@@ -149,9 +149,9 @@ static int ring_new(lua_State *L) {
 }
 
 int luaopen_benchsupport(lua_State *L) {
-  static const luaL_Reg functions[] = {{"now", now},           {"cpu", cpu},
-                                       {"probe", probe},       {"probesum", probesum},
-                                       {"ring", ring_new},     {NULL, NULL}};
+  static const luaL_Reg functions[] = {{"now", now},       {"cpu", cpu},
+                                       {"probe", probe},   {"probesum", probesum},
+                                       {"ring", ring_new}, {NULL, NULL}};
   luaL_newlib(L, functions);
   return 1;
 }

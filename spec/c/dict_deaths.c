@@ -26,8 +26,8 @@
    operation and about STEPS_BUDGET steps (fewer kills in a slow build, e.g. ASan's). */
 enum { BYTES = 2048, KEYS = 10, DESC = 256, KILLS_DEFAULT = 40, STEPS_BUDGET = 60000 };
 
-static const char *const keys[KEYS] = {"a", "b", "c", "d", "list", "n", "gone", "new",
-                                       "pad1", "pad2"};
+static const char *const keys[KEYS] = {"a", "b",    "c",   "d",    "list",
+                                       "n", "gone", "new", "pad1", "pad2"};
 static int failed;
 static size_t layout;
 static unsigned char *pristine; /* the dict every trial starts from */
@@ -80,11 +80,13 @@ static void setup(shmlua_dict *h) {
     v = integer(i);
     must(shmlua_dict_push(h, "list", 4, 0, &v, &len, &err) == 0, "setup push");
   }
-  store(h, "pad1", str("................................................................"
-                       "................................................................"),
+  store(h, "pad1",
+        str("................................................................"
+            "................................................................"),
         0);
-  store(h, "pad2", str("................................................................"
-                       "................................................................"),
+  store(h, "pad2",
+        str("................................................................"
+            "................................................................"),
         0);
   usleep(3000); /* "gone" expires */
 }
@@ -242,15 +244,22 @@ static void op_flush_expired(shmlua_dict *h) {
 }
 
 static const operation operations[] = {
-    {"get the oldest", op_get_oldest, 0}, {"get one in the middle", op_get_middle, 0},
-    {"overwrite", op_overwrite, 0},  {"replace", op_replace, 0},
+    {"get the oldest", op_get_oldest, 0},
+    {"get one in the middle", op_get_middle, 0},
+    {"overwrite", op_overwrite, 0},
+    {"replace", op_replace, 0},
     {"insert", op_insert, 0},
-    {"delete", op_delete, 0},        {"incr", op_incr, 0},
-    {"incr from init", op_incr_init, 0}, {"lpush", op_push, 0},
+    {"delete", op_delete, 0},
+    {"incr", op_incr, 0},
+    {"incr from init", op_incr_init, 0},
+    {"lpush", op_push, 0},
     {"rpush over an expired value", op_push_expired, 0},
-    {"rpop", op_pop, 0},             {"drop a list", op_drop_list, 0},
-    {"set evicting", op_evict, 1},   {"expire", op_expire, 0},
-    {"flush_all", op_flush_all, 0},  {"flush_expired", op_flush_expired, 0},
+    {"rpop", op_pop, 0},
+    {"drop a list", op_drop_list, 0},
+    {"set evicting", op_evict, 1},
+    {"expire", op_expire, 0},
+    {"flush_all", op_flush_all, 0},
+    {"flush_expired", op_flush_expired, 0},
 };
 
 static shmlua_dict fresh(void) {

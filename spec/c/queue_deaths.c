@@ -100,7 +100,8 @@ static void die_during(shmlua_queue *h, shmlua_queue_end *e, int is_tail, size_t
 }
 
 /* Pops everything left; returns how many, and checks the payloads against want[]. */
-static size_t drain(shmlua_queue *h, const char *const *want, size_t wanted, const char *what) {
+static size_t drain(shmlua_queue *h, const char *const *want, size_t wanted,
+                    const char *what) {
   char got[BYTES + 1];
   size_t n = 0, len;
   while (CODE(shmlua_queue_pop(h, into, got, &len, 0, NULL, &last)) == 0) {
@@ -168,7 +169,8 @@ static void one(int is_tail, cut at, const char *what, int message_stays) {
 static void batch(int is_tail, cut at, const char *what, int batch_stays) {
   static const char *const all[] = {"one", "two", "six", "ten"},
                            *const pushed_lost[] = {"one", "two", "x"},
-                           *const popped_kept[] = {"one", "two", "x"}, *const popped_lost[] = {"x"};
+                           *const popped_kept[] = {"one", "two", "x"},
+                           *const popped_lost[] = {"x"};
   const char *const *want = is_tail ? (batch_stays ? all : pushed_lost)
                                     : (batch_stays ? popped_kept : popped_lost);
   size_t wanted = is_tail ? (batch_stays ? 4 : 3) : (batch_stays ? 3 : 1), layout, pushed;

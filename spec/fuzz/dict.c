@@ -42,8 +42,8 @@ static void operate(shmlua_dict *h, uint8_t op, uint8_t k) {
   v.as.string.len = k % sizeof filler;
   switch (op % 10) {
   case 0:
-    rc = shmlua_dict_store(h, (shmlua_dict_mode)(k % 5), key, strlen(key), &v, k % 3, &forcible,
-                           &err);
+    rc = shmlua_dict_store(h, (shmlua_dict_mode)(k % 5), key, strlen(key), &v, k % 3,
+                           &forcible, &err);
     break;
   case 1:
     rc = shmlua_dict_get(h, key, strlen(key), reserve, &got, &out, NULL, &err);

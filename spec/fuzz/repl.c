@@ -8,8 +8,8 @@
 #include <lualib.h>
 
 #include "introspect.h"
-#include "luashm.h"
 #include "lua_input.h"
+#include "luashm.h"
 
 static int trapped; /* the __index function of the environment's proxy ran */
 

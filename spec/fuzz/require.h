@@ -9,17 +9,17 @@
 
 #include "error.h"
 
-#define REQUIRE(cond)                                                                        \
-  do {                                                                                       \
-    if (!(cond)) {                                                                           \
-      fprintf(stderr, "%s:%d: property failed: %s\n", __FILE__, __LINE__, #cond);           \
-      abort();                                                                               \
-    }                                                                                        \
+#define REQUIRE(cond)                                                                         \
+  do {                                                                                        \
+    if (!(cond)) {                                                                            \
+      fprintf(stderr, "%s:%d: property failed: %s\n", __FILE__, __LINE__, #cond);             \
+      abort();                                                                                \
+    }                                                                                         \
   } while (0)
 
 /* A failure must say something, in a terminated message. */
-#define REQUIRE_MESSAGE(err)                                                                 \
-  REQUIRE((err)->message[0] != '\0' && memchr((err)->message, '\0', sizeof (err)->message))
+#define REQUIRE_MESSAGE(err)                                                                  \
+  REQUIRE((err)->message[0] != '\0' && memchr((err)->message, '\0', sizeof(err)->message))
 
 /* The input as a block a peer left behind: a heap copy of exactly size bytes (at least one),
    so AddressSanitizer sees any access past its end. Free it with free(). */

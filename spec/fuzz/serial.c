@@ -13,9 +13,9 @@
 #include <lauxlib.h>
 #include <lualib.h>
 
-#include "serial.h"
 #include "lua_input.h"
 #include "luashm.h"
+#include "serial.h"
 
 static int decode(lua_State *S) {
   const char *data = lua_touserdata(S, 1);

@@ -8,13 +8,13 @@
 #include <math.h>
 #include <string.h>
 
-const char *const shmlua_dtype_names[] = {"int8",   "uint8", "int16",  "uint16",  "int32",
-                                          "uint32", "int64", "uint64", "float32", "float64",
-                                          NULL};
+const char *const shmlua_dtype_names[] = {"int8",    "uint8",   "int16", "uint16",
+                                          "int32",   "uint32",  "int64", "uint64",
+                                          "float32", "float64", NULL};
 const unsigned char shmlua_dtype_sizes[] = {1, 1, 2, 2, 4, 4, 8, 8, 4, 8};
 const int64_t shmlua_dtype_min[] = {INT8_MIN, 0, INT16_MIN, 0, INT32_MIN, 0};
-const int64_t shmlua_dtype_max[] = {INT8_MAX, UINT8_MAX, INT16_MAX, UINT16_MAX, INT32_MAX,
-                                    UINT32_MAX};
+const int64_t shmlua_dtype_max[] = {INT8_MAX,   UINT8_MAX, INT16_MAX,
+                                    UINT16_MAX, INT32_MAX, UINT32_MAX};
 
 static int is64int(shmlua_dtype t) {
   return t == SHMLUA_INT64 || t == SHMLUA_UINT64;
@@ -64,7 +64,7 @@ enum { PAIRWISE_BLOCK = 128 };
 
 /* NumPy's pairwise summation: blocks of up to 128 summed in 8 lanes, halves added. */
 #define DEFINE_PAIRWISE(NAME, T)                                                              \
-  static double NAME(const T *p, ptrdiff_t step, size_t n) {                                 \
+  static double NAME(const T *p, ptrdiff_t step, size_t n) {                                  \
     double s = 0, r[8];                                                                       \
     size_t k;                                                                                 \
     if (n < 8) {                                                                              \
@@ -120,7 +120,7 @@ static size_t stream_part_len(size_t n, size_t block) {
   for (size_t len_ = stream_part_len(n, block), b_ = 0; b_ < len_; b_ += (block))             \
     for (size_t part = 0, first, count;                                                       \
          part < STREAM_PARTS && (first = part * len_ + b_) < (n) &&                           \
-         (count = (n) - first < (block) ? (n) - first : (block), 1);                          \
+         (count = (n)-first < (block) ? (n)-first : (block), 1);                              \
          part++)
 
 /* A part's block sums combined pairwise, as a binary counter: a new sum merges with the last
@@ -156,7 +156,7 @@ static double pairwise_total(const pairwise_stack *st) {
     for (int k_ = 0; k_ < STREAM_PARTS; k_++)                                                 \
       st_[k_].top = 0;                                                                        \
     EACH_STREAM_BLOCK(n, block, part, first, count)                                           \
-      pairwise_push(&st_[part], BLOCK_SUM);                                                   \
+    pairwise_push(&st_[part], BLOCK_SUM);                                                     \
     for (size_t part = 0; part * stream_part_len(n, block) < (n); part++)                     \
       t_[part] = pairwise_total(&st_[part]);                                                  \
     r = (t_[0] + t_[1]) + (t_[2] + t_[3]);                                                    \
@@ -193,7 +193,7 @@ DEFINE_SUM(sum_i64_as_double, int64_t, pairwise_i64)
     const T *p = (const T *)v;                                                                \
     uint64_t s = 0;                                                                           \
     EACH_STREAM_BLOCK(n, stream_block(sizeof(T), step), part, first, count)                   \
-      s += NAME##_block(p + (ptrdiff_t)first * step, step, count);                            \
+    s += NAME##_block(p + (ptrdiff_t)first * step, step, count);                              \
     return intnum((int64_t)s);                                                                \
   }
 DEFINE_INT_SUM(sum_i8, int8_t)
@@ -207,15 +207,25 @@ DEFINE_INT_SUM(sum_i64, int64_t)
 shmlua_num shmlua_vec_sum(const shmlua_vec *v) {
   ptrdiff_t step = STEP(v);
   switch (v->type) {
-  case SHMLUA_INT8: return sum_i8(v->p, step, v->n);
-  case SHMLUA_UINT8: return sum_u8(v->p, step, v->n);
-  case SHMLUA_INT16: return sum_i16(v->p, step, v->n);
-  case SHMLUA_UINT16: return sum_u16(v->p, step, v->n);
-  case SHMLUA_INT32: return sum_i32(v->p, step, v->n);
-  case SHMLUA_UINT32: return sum_u32(v->p, step, v->n);
-  case SHMLUA_INT64: case SHMLUA_UINT64: return sum_i64(v->p, step, v->n);
-  case SHMLUA_FLOAT32: return floatnum(sum32((const float *)v->p, step, v->n));
-  case SHMLUA_FLOAT64: break;
+  case SHMLUA_INT8:
+    return sum_i8(v->p, step, v->n);
+  case SHMLUA_UINT8:
+    return sum_u8(v->p, step, v->n);
+  case SHMLUA_INT16:
+    return sum_i16(v->p, step, v->n);
+  case SHMLUA_UINT16:
+    return sum_u16(v->p, step, v->n);
+  case SHMLUA_INT32:
+    return sum_i32(v->p, step, v->n);
+  case SHMLUA_UINT32:
+    return sum_u32(v->p, step, v->n);
+  case SHMLUA_INT64:
+  case SHMLUA_UINT64:
+    return sum_i64(v->p, step, v->n);
+  case SHMLUA_FLOAT32:
+    return floatnum(sum32((const float *)v->p, step, v->n));
+  case SHMLUA_FLOAT64:
+    break;
   }
   return floatnum(sum64((const double *)v->p, step, v->n));
 }
@@ -243,8 +253,8 @@ double shmlua_vec_mean(const shmlua_vec *v) {
    integers only: int8 is searched as uint8 keys (x + 128) and uint16 as int16 keys
    (x - 32768), same order: 1.5x faster for int8 (elsewhere the map costs an add). */
 #define INT8_KEY(x) ((uint8_t)((x) + 128))
-#define INT8_OF_KEY(k) ((int8_t)((k) - 128))
-#define UINT16_KEY(x) ((int16_t)((x) - 32768))
+#define INT8_OF_KEY(k) ((int8_t)((k)-128))
+#define UINT16_KEY(x) ((int16_t)((x)-32768))
 #define UINT16_OF_KEY(k) ((uint16_t)((k) + 32768))
 
 DEFINE_EXTREME_KERNEL(static, extreme_i8, int8_t, uint8_t, INT8_KEY)
@@ -260,7 +270,7 @@ DEFINE_EXTREME_KERNEL(static, extreme_f64, double, double, EXTREME_SAME)
 /* Whether no element is NaN or infinite: x * 0 is 0 for the others, and a NaN stays in a sum.
    In lanes so that it vectorises. */
 #define DEFINE_ALL_FINITE(NAME, T)                                                            \
-  static int NAME(const T *p, ptrdiff_t step, size_t n) {                                    \
+  static int NAME(const T *p, ptrdiff_t step, size_t n) {                                     \
     T lane[EXTREME_LANES(T)] = {0}, s = 0;                                                    \
     size_t k = 0;                                                                             \
     if (step == 1)                                                                            \
@@ -278,7 +288,7 @@ DEFINE_ALL_FINITE(all_finite64, double)
 
 /* The extreme of a block of floats, or its first NaN's position in *nan (else n). */
 #define DEFINE_FLOAT_BLOCK(NAME, T, ALL_FINITE, FINITE, IEEE)                                 \
-  static T NAME(const T *p, ptrdiff_t step, size_t n, int max, size_t *nan) {                \
+  static T NAME(const T *p, ptrdiff_t step, size_t n, int max, size_t *nan) {                 \
     if (ALL_FINITE(p, step, n)) {                                                             \
       *nan = n;                                                                               \
       return FINITE(p, step, n, max);                                                         \
@@ -293,7 +303,7 @@ DEFINE_FLOAT_BLOCK(block_f64, double, all_finite64, shmlua_extreme_finite64, ext
 
 /* Integers have no NaN. */
 #define DEFINE_INT_BLOCK(NAME, T, KERNEL, OF_KEY)                                             \
-  static T NAME(const T *p, ptrdiff_t step, size_t n, int max, size_t *nan) {                \
+  static T NAME(const T *p, ptrdiff_t step, size_t n, int max, size_t *nan) {                 \
     *nan = n;                                                                                 \
     return OF_KEY(KERNEL(p, step, n, max));                                                   \
   }
@@ -308,12 +318,12 @@ DEFINE_INT_BLOCK(block_i64, int64_t, extreme_i64, EXTREME_SAME)
 /* size_t NAME(const T *p, ptrdiff_t step, size_t n, int max): the position of the first
    extreme of n > 0 elements, or of the first NaN. */
 #define DEFINE_EXTREME_SEARCH(NAME, T, BLOCK)                                                 \
-  static size_t NAME(const T *p, ptrdiff_t step, size_t n, int max) {                        \
-    size_t block = STREAM_BLOCK_BYTES / sizeof(T), blocks = (n + block - 1) / block;         \
-    size_t len = (blocks + STREAM_PARTS - 1) / STREAM_PARTS * block; /* a part's */         \
+  static size_t NAME(const T *p, ptrdiff_t step, size_t n, int max) {                         \
+    size_t block = STREAM_BLOCK_BYTES / sizeof(T), blocks = (n + block - 1) / block;          \
+    size_t len = (blocks + STREAM_PARTS - 1) / STREAM_PARTS * block; /* a part's */           \
     size_t parts = (n + len - 1) / len, active = parts, nan = n, best_part = 0, k;            \
-    T best[STREAM_PARTS];                                                                    \
-    size_t where[STREAM_PARTS]; /* the first block holding best[s] */                        \
+    T best[STREAM_PARTS];                                                                     \
+    size_t where[STREAM_PARTS]; /* the first block holding best[s] */                         \
     for (size_t s = 0; s < parts; s++) {                                                      \
       where[s] = s * len;                                                                     \
       best[s] = p[(ptrdiff_t)where[s] * step];                                                \
@@ -353,16 +363,34 @@ size_t shmlua_vec_extreme(const shmlua_vec *v, int max, shmlua_num *out) {
   ptrdiff_t step = STEP(v);
   size_t pos = 0;
   switch (v->type) {
-  case SHMLUA_INT8: pos = search_i8((const int8_t *)v->p, step, v->n, max); break;
-  case SHMLUA_UINT8: pos = search_u8((const uint8_t *)v->p, step, v->n, max); break;
-  case SHMLUA_INT16: pos = search_i16((const int16_t *)v->p, step, v->n, max); break;
-  case SHMLUA_UINT16: pos = search_u16((const uint16_t *)v->p, step, v->n, max); break;
-  case SHMLUA_INT32: pos = search_i32((const int32_t *)v->p, step, v->n, max); break;
-  case SHMLUA_UINT32: pos = search_u32((const uint32_t *)v->p, step, v->n, max); break;
+  case SHMLUA_INT8:
+    pos = search_i8((const int8_t *)v->p, step, v->n, max);
+    break;
+  case SHMLUA_UINT8:
+    pos = search_u8((const uint8_t *)v->p, step, v->n, max);
+    break;
+  case SHMLUA_INT16:
+    pos = search_i16((const int16_t *)v->p, step, v->n, max);
+    break;
+  case SHMLUA_UINT16:
+    pos = search_u16((const uint16_t *)v->p, step, v->n, max);
+    break;
+  case SHMLUA_INT32:
+    pos = search_i32((const int32_t *)v->p, step, v->n, max);
+    break;
+  case SHMLUA_UINT32:
+    pos = search_u32((const uint32_t *)v->p, step, v->n, max);
+    break;
   case SHMLUA_INT64:
-  case SHMLUA_UINT64: pos = search_i64((const int64_t *)v->p, step, v->n, max); break;
-  case SHMLUA_FLOAT32: pos = search_f32((const float *)v->p, step, v->n, max); break;
-  case SHMLUA_FLOAT64: pos = search_f64((const double *)v->p, step, v->n, max); break;
+  case SHMLUA_UINT64:
+    pos = search_i64((const int64_t *)v->p, step, v->n, max);
+    break;
+  case SHMLUA_FLOAT32:
+    pos = search_f32((const float *)v->p, step, v->n, max);
+    break;
+  case SHMLUA_FLOAT64:
+    pos = search_f64((const double *)v->p, step, v->n, max);
+    break;
   }
   *out = shmlua_num_load(v->type, &ELEM(char, v, pos));
   return pos;
@@ -409,19 +437,29 @@ shmlua_num shmlua_vec_dot(const shmlua_vec *a, const shmlua_vec *b) {
 /* Calls MATCH(T) with T the C type of v's elements. */
 #define BY_TYPE(t, MATCH)                                                                     \
   switch (t) {                                                                                \
-  case SHMLUA_INT8: case SHMLUA_UINT8: MATCH(uint8_t)                                         \
-  case SHMLUA_INT16: case SHMLUA_UINT16: MATCH(uint16_t)                                      \
-  case SHMLUA_INT32: case SHMLUA_UINT32: MATCH(uint32_t)                                      \
-  case SHMLUA_INT64: case SHMLUA_UINT64: MATCH(uint64_t)                                      \
-  case SHMLUA_FLOAT32: MATCH(float)                                                           \
-  case SHMLUA_FLOAT64: MATCH(double)                                                          \
+  case SHMLUA_INT8:                                                                           \
+  case SHMLUA_UINT8:                                                                          \
+    MATCH(uint8_t)                                                                            \
+  case SHMLUA_INT16:                                                                          \
+  case SHMLUA_UINT16:                                                                         \
+    MATCH(uint16_t)                                                                           \
+  case SHMLUA_INT32:                                                                          \
+  case SHMLUA_UINT32:                                                                         \
+    MATCH(uint32_t)                                                                           \
+  case SHMLUA_INT64:                                                                          \
+  case SHMLUA_UINT64:                                                                         \
+    MATCH(uint64_t)                                                                           \
+  case SHMLUA_FLOAT32:                                                                        \
+    MATCH(float)                                                                              \
+  case SHMLUA_FLOAT64:                                                                        \
+    MATCH(double)                                                                             \
   }
 
 /* The elements of a block equal to e, counted in 8 lanes of type C: floats count in their
    own type (exact: a block is at most 4096 elements), which vectorises where adding a float
    comparison to a size_t does not (4x faster on float64 in the cache). */
 #define DEFINE_COUNT_BLOCK(NAME, T, C)                                                        \
-  static size_t NAME(const T *p, ptrdiff_t step, size_t n, T e) {                            \
+  static size_t NAME(const T *p, ptrdiff_t step, size_t n, T e) {                             \
     C lane[8] = {0};                                                                          \
     size_t c = 0, k = 0;                                                                      \
     if (step == 1)                                                                            \
@@ -445,7 +483,7 @@ DEFINE_COUNT_BLOCK(count_double, double, double)
   {                                                                                           \
     const T *p = (const T *)v->p;                                                             \
     EACH_STREAM_BLOCK(v->n, stream_block(sizeof(T), step), part, first, count)                \
-      c += count_##T(p + (ptrdiff_t)first * step, step, count, *(const T *)elem);             \
+    c += count_##T(p + (ptrdiff_t)first * step, step, count, *(const T *)elem);               \
     break;                                                                                    \
   }
 
@@ -458,7 +496,7 @@ size_t shmlua_vec_count(const shmlua_vec *v, const void *elem) {
 
 #define FIND(T)                                                                               \
   {                                                                                           \
-    const T *p = (const T *)v->p, e = *(const T *)elem;                                      \
+    const T *p = (const T *)v->p, e = *(const T *)elem;                                       \
     for (size_t k = 0; k < v->n; k++)                                                         \
       if (p[(ptrdiff_t)k * step] == e)                                                        \
         return k;                                                                             \
@@ -494,8 +532,10 @@ static shmlua_num arith(shmlua_update op, shmlua_num a, shmlua_num b) {
     return intnum((int64_t)(op == SHMLUA_ADD ? x + y : op == SHMLUA_SUB ? x - y : x * y));
   }
   double x = tofloat(a), y = tofloat(b);
-  return floatnum(op == SHMLUA_ADD ? x + y : op == SHMLUA_SUB ? x - y : op == SHMLUA_MUL ? x * y
-                                                                                       : x / y);
+  return floatnum(op == SHMLUA_ADD   ? x + y
+                  : op == SHMLUA_SUB ? x - y
+                  : op == SHMLUA_MUL ? x * y
+                                     : x / y);
 }
 
 /* The new value of element k (d: its value) in the generic loop; *sum: cumsum's state. */
@@ -503,15 +543,20 @@ static shmlua_num updated(shmlua_update op, const shmlua_operands *o, shmlua_num
                           shmlua_num *sum) {
   shmlua_num x = o->x ? shmlua_num_load(o->x->type, &ELEM(char, o->x, k)) : o->s;
   switch (op) {
-  case SHMLUA_AXPY: return arith(SHMLUA_ADD, d, arith(SHMLUA_MUL, o->s, x));
-  case SHMLUA_CLAMP: return less(d, o->s) ? o->s : less(o->hi, d) ? o->hi : d;
+  case SHMLUA_AXPY:
+    return arith(SHMLUA_ADD, d, arith(SHMLUA_MUL, o->s, x));
+  case SHMLUA_CLAMP:
+    return less(d, o->s) ? o->s : less(o->hi, d) ? o->hi : d;
   case SHMLUA_ABS:
     if (d.isint)
       return d.i < 0 ? intnum((int64_t)(0 - (uint64_t)d.i)) : d;
     return floatnum(fabs(d.f));
-  case SHMLUA_CUMSUM: return *sum = arith(SHMLUA_ADD, *sum, d);
-  case SHMLUA_ARANGE: return arith(SHMLUA_ADD, o->s, arith(SHMLUA_MUL, intnum((int64_t)k), o->hi));
-  default: return arith(op, d, x);
+  case SHMLUA_CUMSUM:
+    return *sum = arith(SHMLUA_ADD, *sum, d);
+  case SHMLUA_ARANGE:
+    return arith(SHMLUA_ADD, o->s, arith(SHMLUA_MUL, intnum((int64_t)k), o->hi));
+  default:
+    return arith(op, d, x);
   }
 }
 
@@ -524,7 +569,8 @@ static int update_checked(const shmlua_vec *d, shmlua_update op, const shmlua_op
       unsigned char *p = &ELEM(unsigned char, d, k);
       shmlua_num r = updated(op, o, shmlua_num_load(d->type, p), k, &sum);
       int64_t ignored;
-      int why = pass == 0 ? shmlua_num_storable(d->type, r, &ignored) : shmlua_num_store(d->type, p, r);
+      int why = pass == 0 ? shmlua_num_storable(d->type, r, &ignored)
+                          : shmlua_num_store(d->type, p, r);
       if (why != SHMLUA_STORE_OK) {
         *bad = k;
         *badval = r;
@@ -540,11 +586,13 @@ static int update_checked(const shmlua_vec *d, shmlua_update op, const shmlua_op
 #define MAP(STMT)                                                                             \
   do {                                                                                        \
     if (ds == 1 && xs <= 1) {                                                                 \
-      const ptrdiff_t DS = 1, XS = xs; (void)XS;                                              \
+      const ptrdiff_t DS = 1, XS = xs;                                                        \
+      (void)XS;                                                                               \
       for (size_t k = 0; k < n; k++)                                                          \
         STMT;                                                                                 \
     } else {                                                                                  \
-      const ptrdiff_t DS = ds, XS = xs; (void)XS;                                             \
+      const ptrdiff_t DS = ds, XS = xs;                                                       \
+      (void)XS;                                                                               \
       for (size_t k = 0; k < n; k++)                                                          \
         STMT;                                                                                 \
     }                                                                                         \
@@ -558,15 +606,45 @@ static int update_checked(const shmlua_vec *d, shmlua_update op, const shmlua_op
                    shmlua_update op, T s, T hi) {                                             \
     double sum = 0;                                                                           \
     switch (op) {                                                                             \
-    case SHMLUA_ADD: if (x) MAP(D += X); else MAP(D += s); break;                             \
-    case SHMLUA_SUB: if (x) MAP(D -= X); else MAP(D -= s); break;                             \
-    case SHMLUA_MUL: if (x) MAP(D *= X); else MAP(D *= s); break;                             \
-    case SHMLUA_DIV: if (x) MAP(D /= X); else MAP(D /= s); break;                             \
-    case SHMLUA_AXPY: MAP(D += s * X); break;                                                 \
-    case SHMLUA_CLAMP: MAP(D = D < s ? s : D > hi ? hi : D); break;                           \
-    case SHMLUA_ABS: MAP(D = D < 0 ? -D : D == 0 ? 0 : D); break;                             \
-    case SHMLUA_CUMSUM: MAP(D = (T)(sum += D)); break;                                        \
-    case SHMLUA_ARANGE: MAP(D = (T)((double)s + (double)k * (double)hi)); break;              \
+    case SHMLUA_ADD:                                                                          \
+      if (x)                                                                                  \
+        MAP(D += X);                                                                          \
+      else                                                                                    \
+        MAP(D += s);                                                                          \
+      break;                                                                                  \
+    case SHMLUA_SUB:                                                                          \
+      if (x)                                                                                  \
+        MAP(D -= X);                                                                          \
+      else                                                                                    \
+        MAP(D -= s);                                                                          \
+      break;                                                                                  \
+    case SHMLUA_MUL:                                                                          \
+      if (x)                                                                                  \
+        MAP(D *= X);                                                                          \
+      else                                                                                    \
+        MAP(D *= s);                                                                          \
+      break;                                                                                  \
+    case SHMLUA_DIV:                                                                          \
+      if (x)                                                                                  \
+        MAP(D /= X);                                                                          \
+      else                                                                                    \
+        MAP(D /= s);                                                                          \
+      break;                                                                                  \
+    case SHMLUA_AXPY:                                                                         \
+      MAP(D += s * X);                                                                        \
+      break;                                                                                  \
+    case SHMLUA_CLAMP:                                                                        \
+      MAP(D = D < s ? s : D > hi ? hi : D);                                                   \
+      break;                                                                                  \
+    case SHMLUA_ABS:                                                                          \
+      MAP(D = D < 0 ? -D : D == 0 ? 0 : D);                                                   \
+      break;                                                                                  \
+    case SHMLUA_CUMSUM:                                                                       \
+      MAP(D = (T)(sum += D));                                                                 \
+      break;                                                                                  \
+    case SHMLUA_ARANGE:                                                                       \
+      MAP(D = (T)((double)s + (double)k * (double)hi));                                       \
+      break;                                                                                  \
     }                                                                                         \
   }
 DEFINE_FLOAT_UPDATE(update_f32, float)
@@ -578,17 +656,41 @@ static void update_i64(uint64_t *restrict d, ptrdiff_t ds, const uint64_t *restr
                        ptrdiff_t xs, size_t n, shmlua_update op, uint64_t s, uint64_t hi) {
   uint64_t sum = 0;
   switch (op) {
-  case SHMLUA_ADD: if (x) MAP(D += X); else MAP(D += s); break;
-  case SHMLUA_SUB: if (x) MAP(D -= X); else MAP(D -= s); break;
-  case SHMLUA_MUL: if (x) MAP(D *= X); else MAP(D *= s); break;
-  case SHMLUA_AXPY: MAP(D += s * X); break;
+  case SHMLUA_ADD:
+    if (x)
+      MAP(D += X);
+    else
+      MAP(D += s);
+    break;
+  case SHMLUA_SUB:
+    if (x)
+      MAP(D -= X);
+    else
+      MAP(D -= s);
+    break;
+  case SHMLUA_MUL:
+    if (x)
+      MAP(D *= X);
+    else
+      MAP(D *= s);
+    break;
+  case SHMLUA_AXPY:
+    MAP(D += s * X);
+    break;
   case SHMLUA_CLAMP:
     MAP(D = (int64_t)D < (int64_t)s ? s : (int64_t)D > (int64_t)hi ? hi : D);
     break;
-  case SHMLUA_ABS: MAP(D = (int64_t)D < 0 ? 0 - D : D); break;
-  case SHMLUA_CUMSUM: MAP(D = (sum += D)); break;
-  case SHMLUA_ARANGE: MAP(D = s + (uint64_t)k * hi); break;
-  case SHMLUA_DIV: break; /* a float: never here */
+  case SHMLUA_ABS:
+    MAP(D = (int64_t)D < 0 ? 0 - D : D);
+    break;
+  case SHMLUA_CUMSUM:
+    MAP(D = (sum += D));
+    break;
+  case SHMLUA_ARANGE:
+    MAP(D = s + (uint64_t)k * hi);
+    break;
+  case SHMLUA_DIV:
+    break; /* a float: never here */
   }
 }
 #undef D
@@ -637,7 +739,7 @@ int shmlua_vec_update(const shmlua_vec *d, shmlua_update op, const shmlua_operan
     update_fast(d, op, o, 0, d->n);
   else
     EACH_STREAM_BLOCK(d->n, block, part, first, count)
-      update_fast(d, op, o, first, count);
+  update_fast(d, op, o, first, count);
   return SHMLUA_STORE_OK;
 }
 
@@ -649,18 +751,22 @@ int shmlua_vec_update(const shmlua_vec *d, shmlua_update op, const shmlua_operan
    NaN becomes the largest key (so NaNs go last, as one canonical NaN). Then a least
    significant digit radix sort, 11 bits a pass, skipping the passes where all keys share
    the digit; short runs by insertion. */
-enum { RADIX_BITS = 11, RADIX_BUCKETS = 1 << RADIX_BITS, RADIX_PASSES_MAX = 6,
-       INSERTION_MAX = 32 };
+enum {
+  RADIX_BITS = 11,
+  RADIX_BUCKETS = 1 << RADIX_BITS,
+  RADIX_PASSES_MAX = 6,
+  INSERTION_MAX = 32
+};
 
 #define DEFINE_KEYSORT(NAME, U)                                                               \
   static void NAME##_tokeys(U *a, size_t n, int isfloat, int issigned) {                      \
-    /* the bits of an infinity: a float key above them (sign aside) is a NaN */              \
+    /* the bits of an infinity: a float key above them (sign aside) is a NaN */               \
     const U top = (U)((U)1 << (sizeof(U) * 8 - 1)),                                           \
-            infinity = (U)(sizeof(U) == 8 ? 0x7ff0000000000000u : 0x7f800000u);              \
+            infinity = (U)(sizeof(U) == 8 ? 0x7ff0000000000000u : 0x7f800000u);               \
     if (isfloat)                                                                              \
       for (size_t k = 0; k < n; k++)                                                          \
-        a[k] = (U)(a[k] & ~top) > infinity ? (U)~(U)0                                         \
-                                           : (U)(a[k] ^ (a[k] & top ? (U)~(U)0 : top));       \
+        a[k] = (U)(a[k] & ~top) > infinity ? (U) ~(U)0                                        \
+                                           : (U)(a[k] ^ (a[k] & top ? (U) ~(U)0 : top));      \
     else if (issigned)                                                                        \
       for (size_t k = 0; k < n; k++)                                                          \
         a[k] ^= top;                                                                          \
@@ -669,7 +775,7 @@ enum { RADIX_BITS = 11, RADIX_BUCKETS = 1 << RADIX_BITS, RADIX_PASSES_MAX = 6,
     const U top = (U)((U)1 << (sizeof(U) * 8 - 1));                                           \
     if (isfloat)                                                                              \
       for (size_t k = 0; k < n; k++)                                                          \
-        a[k] ^= a[k] & top ? top : (U)~(U)0;                                                  \
+        a[k] ^= a[k] & top ? top : (U) ~(U)0;                                                 \
     else if (issigned)                                                                        \
       for (size_t k = 0; k < n; k++)                                                          \
         a[k] ^= top;                                                                          \
@@ -687,7 +793,7 @@ enum { RADIX_BITS = 11, RADIX_BUCKETS = 1 << RADIX_BITS, RADIX_PASSES_MAX = 6,
       }                                                                                       \
       return;                                                                                 \
     }                                                                                         \
-    memset(count, 0, PASSES * RADIX_BUCKETS * sizeof *count);                                 \
+    memset(count, 0, PASSES *RADIX_BUCKETS * sizeof *count);                                  \
     for (size_t k = 0; k < n; k++)                                                            \
       for (int p = 0; p < PASSES; p++)                                                        \
         count[p * RADIX_BUCKETS + ((a[k] >> (p * RADIX_BITS)) & (RADIX_BUCKETS - 1))]++;      \
@@ -712,7 +818,7 @@ enum { RADIX_BITS = 11, RADIX_BUCKETS = 1 << RADIX_BITS, RADIX_PASSES_MAX = 6,
   /* The keys at the end that are NaNs. */                                                    \
   static size_t NAME##_nans(const U *a, size_t n) {                                           \
     size_t k = n;                                                                             \
-    while (k > 0 && a[k - 1] == (U)~(U)0)                                                     \
+    while (k > 0 && a[k - 1] == (U) ~(U)0)                                                    \
       k--;                                                                                    \
     return n - k;                                                                             \
   }
@@ -725,7 +831,7 @@ DEFINE_KEYSORT(keys64, uint64_t)
   {                                                                                           \
     NAME##_tokeys((void *)run.p, n, isfloat, issigned);                                       \
     NAME##_sort((void *)run.p, (void *)buf, count, n);                                        \
-    numbers = n - (isfloat ? NAME##_nans((void *)run.p, n) : 0);                             \
+    numbers = n - (isfloat ? NAME##_nans((void *)run.p, n) : 0);                              \
     if (descending) {                                                                         \
       run.n = numbers;                                                                        \
       shmlua_vec_reverse(&run);                                                               \
@@ -748,11 +854,13 @@ size_t shmlua_vec_sort_scratch(const shmlua_vec *v) {
 void shmlua_vec_sort(const shmlua_vec *v, int descending, void *scratch) {
   size_t size = shmlua_dtype_sizes[v->type], n = v->n, numbers;
   size_t *count = scratch;
-  unsigned char *buf = (unsigned char *)scratch + RADIX_PASSES_MAX * RADIX_BUCKETS * sizeof *count;
+  unsigned char *buf = (unsigned char *)scratch +
+                       RADIX_PASSES_MAX * RADIX_BUCKETS * sizeof *count;
   shmlua_vec run = {v->p, (ptrdiff_t)size, n, v->type};
   int isfloat = shmlua_dtype_isfloat(v->type);
   int issigned = v->type == SHMLUA_INT8 || v->type == SHMLUA_INT16 ||
-                 v->type == SHMLUA_INT32 || v->type == SHMLUA_INT64 || v->type == SHMLUA_UINT64;
+                 v->type == SHMLUA_INT32 || v->type == SHMLUA_INT64 ||
+                 v->type == SHMLUA_UINT64;
   if (n < 2)
     return;
   if (!shmlua_vec_contiguous(v)) {
@@ -760,10 +868,14 @@ void shmlua_vec_sort(const shmlua_vec *v, int descending, void *scratch) {
     shmlua_vec_copy(&run, v);
   }
   switch (size) {
-  case 1: SORT_KEYS(keys8)
-  case 2: SORT_KEYS(keys16)
-  case 4: SORT_KEYS(keys32)
-  default: SORT_KEYS(keys64)
+  case 1:
+    SORT_KEYS(keys8)
+  case 2:
+    SORT_KEYS(keys16)
+  case 4:
+    SORT_KEYS(keys32)
+  default:
+    SORT_KEYS(keys64)
   }
   if (run.p != v->p)
     shmlua_vec_copy(v, &run);

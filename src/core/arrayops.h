@@ -12,8 +12,16 @@
 
 /* NumPy's dtypes, native byte order; the order is that of shmlua_dtype_names. */
 typedef enum shmlua_dtype {
-  SHMLUA_INT8, SHMLUA_UINT8, SHMLUA_INT16, SHMLUA_UINT16, SHMLUA_INT32, SHMLUA_UINT32,
-  SHMLUA_INT64, SHMLUA_UINT64, SHMLUA_FLOAT32, SHMLUA_FLOAT64
+  SHMLUA_INT8,
+  SHMLUA_UINT8,
+  SHMLUA_INT16,
+  SHMLUA_UINT16,
+  SHMLUA_INT32,
+  SHMLUA_UINT32,
+  SHMLUA_INT64,
+  SHMLUA_UINT64,
+  SHMLUA_FLOAT32,
+  SHMLUA_FLOAT64
 } shmlua_dtype;
 
 extern const char *const shmlua_dtype_names[]; /* NULL-terminated */
@@ -41,16 +49,38 @@ static inline int shmlua_dtype_isfloat(shmlua_dtype t) {
 static inline shmlua_num shmlua_num_load(shmlua_dtype t, const void *p) {
   shmlua_num v = {1, 0, 0};
   switch (t) {
-  case SHMLUA_INT8: v.i = *(const int8_t *)p; break;
-  case SHMLUA_UINT8: v.i = *(const uint8_t *)p; break;
-  case SHMLUA_INT16: v.i = *(const int16_t *)p; break;
-  case SHMLUA_UINT16: v.i = *(const uint16_t *)p; break;
-  case SHMLUA_INT32: v.i = *(const int32_t *)p; break;
-  case SHMLUA_UINT32: v.i = *(const uint32_t *)p; break;
-  case SHMLUA_INT64: v.i = *(const int64_t *)p; break;
-  case SHMLUA_UINT64: v.i = (int64_t) * (const uint64_t *)p; break; /* wraps, as "J" */
-  case SHMLUA_FLOAT32: v.isint = 0; v.f = *(const float *)p; break;
-  case SHMLUA_FLOAT64: v.isint = 0; v.f = *(const double *)p; break;
+  case SHMLUA_INT8:
+    v.i = *(const int8_t *)p;
+    break;
+  case SHMLUA_UINT8:
+    v.i = *(const uint8_t *)p;
+    break;
+  case SHMLUA_INT16:
+    v.i = *(const int16_t *)p;
+    break;
+  case SHMLUA_UINT16:
+    v.i = *(const uint16_t *)p;
+    break;
+  case SHMLUA_INT32:
+    v.i = *(const int32_t *)p;
+    break;
+  case SHMLUA_UINT32:
+    v.i = *(const uint32_t *)p;
+    break;
+  case SHMLUA_INT64:
+    v.i = *(const int64_t *)p;
+    break;
+  case SHMLUA_UINT64:
+    v.i = (int64_t) * (const uint64_t *)p;
+    break; /* wraps, as "J" */
+  case SHMLUA_FLOAT32:
+    v.isint = 0;
+    v.f = *(const float *)p;
+    break;
+  case SHMLUA_FLOAT64:
+    v.isint = 0;
+    v.f = *(const double *)p;
+    break;
   }
   return v;
 }
@@ -86,15 +116,33 @@ static inline int shmlua_num_store(shmlua_dtype t, void *p, shmlua_num v) {
   if (why != SHMLUA_STORE_OK)
     return why;
   switch (t) {
-  case SHMLUA_FLOAT32: *(float *)p = (float)(v.isint ? (double)v.i : v.f); break;
-  case SHMLUA_FLOAT64: *(double *)p = v.isint ? (double)v.i : v.f; break;
-  case SHMLUA_INT8: *(int8_t *)p = (int8_t)i; break;
-  case SHMLUA_UINT8: *(uint8_t *)p = (uint8_t)i; break;
-  case SHMLUA_INT16: *(int16_t *)p = (int16_t)i; break;
-  case SHMLUA_UINT16: *(uint16_t *)p = (uint16_t)i; break;
-  case SHMLUA_INT32: *(int32_t *)p = (int32_t)i; break;
-  case SHMLUA_UINT32: *(uint32_t *)p = (uint32_t)i; break;
-  default: *(uint64_t *)p = (uint64_t)i; break;
+  case SHMLUA_FLOAT32:
+    *(float *)p = (float)(v.isint ? (double)v.i : v.f);
+    break;
+  case SHMLUA_FLOAT64:
+    *(double *)p = v.isint ? (double)v.i : v.f;
+    break;
+  case SHMLUA_INT8:
+    *(int8_t *)p = (int8_t)i;
+    break;
+  case SHMLUA_UINT8:
+    *(uint8_t *)p = (uint8_t)i;
+    break;
+  case SHMLUA_INT16:
+    *(int16_t *)p = (int16_t)i;
+    break;
+  case SHMLUA_UINT16:
+    *(uint16_t *)p = (uint16_t)i;
+    break;
+  case SHMLUA_INT32:
+    *(int32_t *)p = (int32_t)i;
+    break;
+  case SHMLUA_UINT32:
+    *(uint32_t *)p = (uint32_t)i;
+    break;
+  default:
+    *(uint64_t *)p = (uint64_t)i;
+    break;
   }
   return SHMLUA_STORE_OK;
 }
@@ -128,15 +176,15 @@ size_t shmlua_vec_search(const shmlua_vec *v, shmlua_num x);
 
 /* In-place updates of every element d[k] (operand: x[k] when a vector is given, else s). */
 typedef enum shmlua_update {
-  SHMLUA_ADD,     /* d + operand */
-  SHMLUA_SUB,     /* d - operand */
-  SHMLUA_MUL,     /* d * operand */
-  SHMLUA_DIV,     /* d / operand (Lua's /: a float) */
-  SHMLUA_AXPY,    /* d + s * x[k] */
-  SHMLUA_CLAMP,   /* d below s: s; above hi: hi; NaN stays */
-  SHMLUA_ABS,     /* |d| (the most negative int64 stays itself, as math.abs) */
-  SHMLUA_CUMSUM,  /* d[0] + ... + d[k] */
-  SHMLUA_ARANGE   /* s + k * hi */
+  SHMLUA_ADD,    /* d + operand */
+  SHMLUA_SUB,    /* d - operand */
+  SHMLUA_MUL,    /* d * operand */
+  SHMLUA_DIV,    /* d / operand (Lua's /: a float) */
+  SHMLUA_AXPY,   /* d + s * x[k] */
+  SHMLUA_CLAMP,  /* d below s: s; above hi: hi; NaN stays */
+  SHMLUA_ABS,    /* |d| (the most negative int64 stays itself, as math.abs) */
+  SHMLUA_CUMSUM, /* d[0] + ... + d[k] */
+  SHMLUA_ARANGE  /* s + k * hi */
 } shmlua_update;
 
 typedef struct shmlua_operands {

@@ -9,26 +9,24 @@
 #define WAIT64_SLICE_NS 5000000L
 
 /* One function per width from one body: the builtins are generic over the pointer type. */
-#define RMW_BODY(p, op, v)                                                                   \
-  switch (op) {                                                                              \
-  case SHMLUA_ATOMIC_ADD:                                                                    \
-    return __atomic_fetch_add(p, v, __ATOMIC_SEQ_CST);                                       \
-  case SHMLUA_ATOMIC_SUB:                                                                    \
-    return __atomic_fetch_sub(p, v, __ATOMIC_SEQ_CST);                                       \
-  case SHMLUA_ATOMIC_AND:                                                                    \
-    return __atomic_fetch_and(p, v, __ATOMIC_SEQ_CST);                                       \
-  case SHMLUA_ATOMIC_OR:                                                                     \
-    return __atomic_fetch_or(p, v, __ATOMIC_SEQ_CST);                                        \
-  case SHMLUA_ATOMIC_XOR:                                                                    \
-    return __atomic_fetch_xor(p, v, __ATOMIC_SEQ_CST);                                       \
-  case SHMLUA_ATOMIC_EXCHANGE:                                                               \
-  default:                                                                                   \
-    return __atomic_exchange_n(p, v, __ATOMIC_SEQ_CST);                                      \
+#define RMW_BODY(p, op, v)                                                                    \
+  switch (op) {                                                                               \
+  case SHMLUA_ATOMIC_ADD:                                                                     \
+    return __atomic_fetch_add(p, v, __ATOMIC_SEQ_CST);                                        \
+  case SHMLUA_ATOMIC_SUB:                                                                     \
+    return __atomic_fetch_sub(p, v, __ATOMIC_SEQ_CST);                                        \
+  case SHMLUA_ATOMIC_AND:                                                                     \
+    return __atomic_fetch_and(p, v, __ATOMIC_SEQ_CST);                                        \
+  case SHMLUA_ATOMIC_OR:                                                                      \
+    return __atomic_fetch_or(p, v, __ATOMIC_SEQ_CST);                                         \
+  case SHMLUA_ATOMIC_XOR:                                                                     \
+    return __atomic_fetch_xor(p, v, __ATOMIC_SEQ_CST);                                        \
+  case SHMLUA_ATOMIC_EXCHANGE:                                                                \
+  default:                                                                                    \
+    return __atomic_exchange_n(p, v, __ATOMIC_SEQ_CST);                                       \
   }
 
-uint32_t shmlua_atomic_rmw32(uint32_t *p, shmlua_atomic_op op, uint32_t v) {
-  RMW_BODY(p, op, v)
-}
+uint32_t shmlua_atomic_rmw32(uint32_t *p, shmlua_atomic_op op, uint32_t v){RMW_BODY(p, op, v)}
 
 uint64_t shmlua_atomic_rmw64(uint64_t *p, shmlua_atomic_op op, uint64_t v) {
   RMW_BODY(p, op, v)

@@ -4,9 +4,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <stdio.h>
 #include <sys/stat.h>
 #if defined(__linux__)
 #include <sys/xattr.h>
@@ -51,7 +51,8 @@ static int allocate_backing(int fd, size_t size, bool lazy) {
 }
 
 static int map(shmlua_block *b, int fd, size_t size, bool readonly) {
-  void *addr = mmap(NULL, size, readonly ? PROT_READ : PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  void *addr = mmap(NULL, size, readonly ? PROT_READ : PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+                    0);
   if (addr == MAP_FAILED)
     return errno;
   b->addr = addr;
@@ -151,8 +152,8 @@ static const char *not_a_block(mode_t mode) {
 static int refuse(shmlua_error *err, const shmlua_name *name, const char *why) {
   char safe[SHMLUA_ESCAPED_SIZE(SHMLUA_NAME_MAX)];
   const char *user = shmlua_name_user(name);
-  return shmlua_failf(err, EINVAL, "%s: %s", shmlua_escape(user, strlen(user), safe, sizeof safe),
-                      why);
+  return shmlua_failf(err, EINVAL, "%s: %s",
+                      shmlua_escape(user, strlen(user), safe, sizeof safe), why);
 }
 
 int shmlua_block_attach(shmlua_block *b, const shmlua_name *name, bool readonly,
@@ -163,7 +164,8 @@ int shmlua_block_attach(shmlua_block *b, const shmlua_name *name, bool readonly,
   b->name = *name;
   /* Anyone may put a FIFO (or a device node) in /dev/shm: opening it must not wait for a
      writer, and it is refused below. O_NONBLOCK means nothing to a regular file's mmap. */
-  fd = shm_open(name->path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NONBLOCK | O_NOCTTY, 0);
+  fd = shm_open(name->path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NONBLOCK | O_NOCTTY,
+                0);
   if (fd < 0)
     return shmlua_fail(err, errno, shmlua_name_user(name));
   if (fstat(fd, &st) != 0)

@@ -18,7 +18,7 @@ static int check_layout(const void *bytes, size_t size, shmlua_error *err) {
 }
 
 const shmlua_sync_type shmlua_cond_type = {SHMLUA_KIND_COND, "cond", sizeof(shmlua_cond_block),
-                                         check_layout};
+                                           check_layout};
 
 int shmlua_cond_init(void *addr, const void *arg, shmlua_error *err) {
   shmlua_cond_block *c = addr;

@@ -27,11 +27,11 @@
 
 #include "sync_header.h"
 
-#define SHMLUA_DICT_KEY_MAX 65536u     /* bytes of a key */
-#define SHMLUA_DICT_BYTES_MIN 1024u    /* smallest capacity */
+#define SHMLUA_DICT_KEY_MAX 65536u  /* bytes of a key */
+#define SHMLUA_DICT_BYTES_MIN 1024u /* smallest capacity */
 #define SHMLUA_DICT_BYTES_MAX (1ull << 36)
 #define SHMLUA_DICT_SHARDS_MAX 16u
-#define SHMLUA_DICT_LOG_MAX 128u       /* undo records of one operation */
+#define SHMLUA_DICT_LOG_MAX 128u /* undo records of one operation */
 
 typedef enum shmlua_dict_vtype {
   SHMLUA_DICT_NIL = 0, /* absent (or, to store, delete) */
@@ -69,10 +69,10 @@ typedef struct shmlua_dict_shard {
     pthread_mutex_t lock; /* robust */
     unsigned char lock_line[64];
   };
-  uint32_t nlog; /* undo records of the operation under way; 0: nothing to undo */
+  uint32_t nlog;  /* undo records of the operation under way; 0: nothing to undo */
   uint32_t count; /* entries held, expired ones included until removed */
   uint32_t free_head, lru_head, lru_tail; /* lru_head is the most recently used */
-  uint32_t garbage;   /* chunks freed by the last operation, freed one by one after it */
+  uint32_t garbage; /* chunks freed by the last operation, freed one by one after it */
   uint64_t free_bytes;
   uint64_t epoch; /* flush_all moves it: entries written in an older epoch are expired */
   shmlua_dict_undo log[SHMLUA_DICT_LOG_MAX];
@@ -128,7 +128,7 @@ typedef enum shmlua_dict_mode {
   SHMLUA_DICT_SAFE_SET, /* store, ENOMEM instead of evicting */
   SHMLUA_DICT_ADD,      /* only when absent (EEXIST otherwise), evicting */
   SHMLUA_DICT_SAFE_ADD,
-  SHMLUA_DICT_REPLACE,  /* only when present (ENOENT otherwise), evicting */
+  SHMLUA_DICT_REPLACE, /* only when present (ENOENT otherwise), evicting */
 } shmlua_dict_mode;
 
 /* Stores v under key (v NIL deletes) with ttl_ms (0: for ever). *forcible: whether
@@ -140,8 +140,8 @@ int shmlua_dict_store(shmlua_dict *h, shmlua_dict_mode mode, const char *key, si
 /* Adds n (INTEGER or FLOAT) to the number at key; absent and init not NULL: stores init + n
    with init_ttl_ms. The sum in *out: integer + integer stays an integer (wrapping). */
 int shmlua_dict_incr(shmlua_dict *h, const char *key, size_t klen, const shmlua_dict_value *n,
-                     const shmlua_dict_value *init, int64_t init_ttl_ms, shmlua_dict_value *out,
-                     int *forcible, shmlua_error *err);
+                     const shmlua_dict_value *init, int64_t init_ttl_ms,
+                     shmlua_dict_value *out, int *forcible, shmlua_error *err);
 
 /* Milliseconds left before key expires in *ms (0: never). */
 int shmlua_dict_ttl(shmlua_dict *h, const char *key, size_t klen, int64_t *ms,
@@ -152,7 +152,8 @@ int shmlua_dict_expire(shmlua_dict *h, const char *key, size_t klen, int64_t ttl
 /* Every entry expires now (their memory is reused as needed). */
 int shmlua_dict_flush_all(shmlua_dict *h, shmlua_error *err);
 /* Frees up to max expired entries (0: all); how many in *freed. */
-int shmlua_dict_flush_expired(shmlua_dict *h, uint64_t max, uint64_t *freed, shmlua_error *err);
+int shmlua_dict_flush_expired(shmlua_dict *h, uint64_t max, uint64_t *freed,
+                              shmlua_error *err);
 
 /* Calls each(ud, key, klen) for up to max keys that have not expired (0: all), a shard
    locked meanwhile; each returns 0, or -1 to stop with ENOMEM. */

@@ -22,7 +22,7 @@
     }
 
 #define EXTREME_UNIT(k) p[k]
-#define EXTREME_STRIDED(k) p[(ptrdiff_t)(k) * step]
+#define EXTREME_STRIDED(k) p[(ptrdiff_t)(k)*step]
 #define EXTREME_LESS(a, b) ((a) < (b))
 #define EXTREME_GREATER(a, b) ((a) > (b))
 
@@ -32,7 +32,7 @@
    faster (EXTREME_SAME: the element itself). */
 #define EXTREME_SAME(x) (x)
 #define DEFINE_EXTREME_KERNEL(LINKAGE, NAME, T, K, KEY)                                       \
-  LINKAGE K NAME(const T *p, ptrdiff_t step, size_t n, int max) {                            \
+  LINKAGE K NAME(const T *p, ptrdiff_t step, size_t n, int max) {                             \
     K m[EXTREME_LANES(T)], r;                                                                 \
     size_t k = 0;                                                                             \
     for (int j = 0; j < EXTREME_LANES(T); j++)                                                \
@@ -45,7 +45,7 @@
       EXTREME_LANES_PASS(T, K, KEY, EXTREME_STRIDED, EXTREME_GREATER)                         \
     else                                                                                      \
       EXTREME_LANES_PASS(T, K, KEY, EXTREME_STRIDED, EXTREME_LESS)                            \
-    for (int w = EXTREME_LANES(T) / 2; w > 0; w /= 2) /* halving: vectorises too */          \
+    for (int w = EXTREME_LANES(T) / 2; w > 0; w /= 2) /* halving: vectorises too */           \
       for (int j = 0; j < w; j++)                                                             \
         m[j] = (max ? m[j + w] > m[j] : m[j + w] < m[j]) ? m[j + w] : m[j];                   \
     r = m[0];                                                                                 \

@@ -63,8 +63,8 @@ extern SHMLUA_GUARD_TLS shmlua_guard *shmlua_guard_current;
    instruction (Linux, x86-64 and aarch64, compilers with asm goto outputs), each is one
    inline instruction listed in the section shmlua_resume with the place to go on from if it
    faults: no guard to set up, nothing to save. Elsewhere they are guarded copies. */
-#if defined(__linux__) && (defined(__x86_64__) || defined(__aarch64__)) &&                  \
-    ((defined(__clang__) && __clang_major__ >= 11) ||                                       \
+#if defined(__linux__) && (defined(__x86_64__) || defined(__aarch64__)) &&                    \
+    ((defined(__clang__) && __clang_major__ >= 11) ||                                         \
      (!defined(__clang__) && defined(__GNUC__) && __GNUC__ >= 11))
 #define SHMLUA_FAULT_RESUMES 1
 
@@ -73,8 +73,9 @@ extern SHMLUA_GUARD_TLS shmlua_guard *shmlua_guard_current;
 typedef struct shmlua_resume {
   int32_t at, to;
 } shmlua_resume;
-#define SHMLUA_RESUME_ENTRY \
-  ".pushsection shmlua_resume,\"a\"\n\t.balign 4\n\t.long 1b - .\n\t.long %l[fault] - .\n\t.popsection\n"
+#define SHMLUA_RESUME_ENTRY                                                                   \
+  ".pushsection shmlua_resume,\"a\"\n\t.balign 4\n\t.long 1b - .\n\t.long %l[fault] - "       \
+  ".\n\t.popsection\n"
 
 #if defined(__x86_64__) /* the register's name gives the size */
 #define SHMLUA_LOAD_8 "mov %1, %0"
@@ -96,26 +97,32 @@ typedef struct shmlua_resume {
 #define SHMLUA_STORE_64 "str %x1, %0"
 #endif
 
-#define SHMLUA_ACCESS(bits, bytes)                                                          \
-  static inline int shmlua_load##bytes(const shmlua_block *b, const void *at, void *value) { \
-    uint##bits##_t v;                                                                       \
-    (void)b;                                                                                \
-    __asm__ goto("1:\t" SHMLUA_LOAD_##bits "\n" SHMLUA_RESUME_ENTRY                          \
-                 : "=r"(v) : "m"(*(const uint##bits##_t *)at) : : fault);                   \
-    memcpy(value, &v, bytes);                                                               \
-    return 0;                                                                               \
-  fault:                                                                                    \
-    return -1;                                                                              \
-  }                                                                                         \
+#define SHMLUA_ACCESS(bits, bytes)                                                            \
+  static inline int shmlua_load##bytes(const shmlua_block *b, const void *at, void *value) {  \
+    uint##bits##_t v;                                                                         \
+    (void)b;                                                                                  \
+    __asm__ goto("1:\t" SHMLUA_LOAD_##bits "\n" SHMLUA_RESUME_ENTRY                           \
+                 : "=r"(v)                                                                    \
+                 : "m"(*(const uint##bits##_t *)at)                                           \
+                 :                                                                            \
+                 : fault);                                                                    \
+    memcpy(value, &v, bytes);                                                                 \
+    return 0;                                                                                 \
+  fault:                                                                                      \
+    return -1;                                                                                \
+  }                                                                                           \
   static inline int shmlua_store##bytes(const shmlua_block *b, void *at, const void *value) { \
-    uint##bits##_t v;                                                                       \
-    (void)b;                                                                                \
-    memcpy(&v, value, bytes);                                                               \
-    __asm__ goto("1:\t" SHMLUA_STORE_##bits "\n" SHMLUA_RESUME_ENTRY                         \
-                 : "=m"(*(uint##bits##_t *)at) : "r"(v) : : fault);                          \
-    return 0;                                                                               \
-  fault:                                                                                    \
-    return -1;                                                                              \
+    uint##bits##_t v;                                                                         \
+    (void)b;                                                                                  \
+    memcpy(&v, value, bytes);                                                                 \
+    __asm__ goto("1:\t" SHMLUA_STORE_##bits "\n" SHMLUA_RESUME_ENTRY                          \
+                 : "=m"(*(uint##bits##_t *)at)                                                \
+                 : "r"(v)                                                                     \
+                 :                                                                            \
+                 : fault);                                                                    \
+    return 0;                                                                                 \
+  fault:                                                                                      \
+    return -1;                                                                                \
   }
 SHMLUA_ACCESS(8, 1)
 SHMLUA_ACCESS(16, 2)
@@ -190,11 +197,11 @@ static inline void shmlua_guard_leave(shmlua_guard *g) {
    the code was cut short by a fault in a or b (either may be NULL). A pair, because the
    setjmp must run in the frame that stays live during the access. It saves no signal mask
    (no system call). */
-#define SHMLUA_GUARD_BEGIN(g, a, b)        \
-  shmlua_guard_enter(&(g), (a), (b));      \
+#define SHMLUA_GUARD_BEGIN(g, a, b)                                                           \
+  shmlua_guard_enter(&(g), (a), (b));                                                         \
   if (SHMLUA_SETJMP((g).env) == 0) {
-#define SHMLUA_GUARD_END(g) \
-  }                         \
+#define SHMLUA_GUARD_END(g)                                                                   \
+  }                                                                                           \
   shmlua_guard_leave(&(g))
 
 /* The guarded operations for code that does not need its own pair: each returns 0, or -1

@@ -11,12 +11,12 @@ static int access(const shmlua_block *b, void *dst, const void *src, size_t n) {
   return -1;
 }
 
-#define ACCESS(bytes)                                                            \
-  int shmlua_load##bytes(const shmlua_block *b, const void *at, void *value) {   \
-    return access(b, value, at, bytes);                                          \
-  }                                                                              \
-  int shmlua_store##bytes(const shmlua_block *b, void *at, const void *value) {  \
-    return access(b, at, value, bytes);                                          \
+#define ACCESS(bytes)                                                                         \
+  int shmlua_load##bytes(const shmlua_block *b, const void *at, void *value) {                \
+    return access(b, value, at, bytes);                                                       \
+  }                                                                                           \
+  int shmlua_store##bytes(const shmlua_block *b, void *at, const void *value) {               \
+    return access(b, at, value, bytes);                                                       \
   }
 ACCESS(1)
 ACCESS(2)

@@ -4,11 +4,11 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <signal.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -119,8 +119,12 @@ static pid_t creator_of(int fd) {
    makes it not recoverable (glibc's markers in __owner). */
 static void mutex_state(const pthread_mutex_t *m, shmlua_syncstate *s) {
 #if defined(__GLIBC__) && defined(__linux__)
-  enum { FUTEX_OWNER_DIED_BIT = 0x40000000, FUTEX_TID_BITS = 0x3fffffff,
-         INCONSISTENT = 0x7fffffff, NOT_RECOVERABLE = 0x7ffffffe };
+  enum {
+    FUTEX_OWNER_DIED_BIT = 0x40000000,
+    FUTEX_TID_BITS = 0x3fffffff,
+    INCONSISTENT = 0x7fffffff,
+    NOT_RECOVERABLE = 0x7ffffffe
+  };
   unsigned lock = (unsigned)m->__data.__lock;
   int owner = m->__data.__owner;
   s->not_recoverable = owner == NOT_RECOVERABLE;
@@ -215,7 +219,8 @@ static void inspect(int dir, shmlua_blockinfo *b, unsigned char *buf) {
   if (n < (ssize_t)sizeof h)
     return;
   memcpy(&h, buf, sizeof h);
-  if (h.magic == SHMLUA_SYNC_MAGIC && h.kind >= SHMLUA_KIND_MUTEX && h.kind <= SHMLUA_KIND_QUEUE) {
+  if (h.magic == SHMLUA_SYNC_MAGIC && h.kind >= SHMLUA_KIND_MUTEX &&
+      h.kind <= SHMLUA_KIND_QUEUE) {
     b->kind = shmlua_sync_kind_name(h.kind);
     if (h.version == SHMLUA_SYNC_VERSION)
       sync_state(h.kind, buf, (size_t)n, &b->state);
@@ -233,7 +238,8 @@ static int read_blocks(shmlua_listing *l, shmlua_error *err) {
   /* uint64_t: the sync layouts are read in place, at their alignment */
   uint64_t *buf = malloc(INSPECT_BYTES);
   if (!dir || !buf) {
-    rc = dir ? shmlua_fail(err, ENOMEM, "listing blocks") : shmlua_fail(err, errno, SHMLUA_SHM_DIR);
+    rc = dir ? shmlua_fail(err, ENOMEM, "listing blocks")
+             : shmlua_fail(err, errno, SHMLUA_SHM_DIR);
     free(buf);
     if (dir)
       closedir(dir);
@@ -300,7 +306,8 @@ static int scan_process(const shmlua_listing *l, pid_t pid, mapping **m, size_t 
     return 0; /* ended meanwhile, or not ours to read */
   while (rc == 0 && getline(line, linecap, f) > 0) {
     long block = mapped_block(l, *line);
-    if (block < 0 || (*n > 0 && (*m)[*n - 1].block == (size_t)block && (*m)[*n - 1].pid == pid))
+    if (block < 0 ||
+        (*n > 0 && (*m)[*n - 1].block == (size_t)block && (*m)[*n - 1].pid == pid))
       continue;
     if ((rc = grow_array((void **)m, cap, *n, sizeof **m, err)) == 0)
       (*m)[(*n)++] = (mapping){(size_t)block, pid};

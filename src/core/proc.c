@@ -7,8 +7,8 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdint.h>
 #include <spawn.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -342,8 +342,8 @@ static char **environ_with(char *var) {
   return env;
 }
 
-int shmlua_child_spawn(shmlua_child **out, const char *program, char *const argv[], bool search,
-                       bool watched, shmlua_error *err) {
+int shmlua_child_spawn(shmlua_child **out, const char *program, char *const argv[],
+                       bool search, bool watched, shmlua_error *err) {
   char var[sizeof SHMLUA_PARENT_ENV + 24], **env = environ;
   posix_spawnattr_t attr;
   sigset_t none, all, old;

@@ -17,10 +17,10 @@
 typedef struct shmlua_child {
   struct shmlua_child *next; /* registry link */
   pid_t pid;
-  pid_t parent;        /* the process that started it: the only one that may wait for it */
+  pid_t parent;         /* the process that started it: the only one that may wait for it */
   unsigned long serial; /* how many children its parent had started, itself included */
-  bool done;           /* reaped: status is valid */
-  bool orphan;         /* nobody holds it any more: freed once reaped */
+  bool done;            /* reaped: status is valid */
+  bool orphan;          /* nobody holds it any more: freed once reaped */
   bool daemon;         /* a pool's worker: at a normal end, sent SIGTERM rather than awaited */
   int status;          /* from waitpid */
   int pidfd;           /* Linux pidfd, readable once the child ended; -1 without one */
@@ -39,8 +39,8 @@ pid_t shmlua_child_fork(shmlua_child **out, int *resultfd, shmlua_error *err);
    default signal disposition and an empty signal mask. search: look program up in PATH when
    it has no slash. watched: the program is a shmlua interpreter, told in the environment
    (SHMLUA_PARENT_ENV) to stop when this process dies. */
-int shmlua_child_spawn(shmlua_child **out, const char *program, char *const argv[], bool search,
-                       bool watched, shmlua_error *err);
+int shmlua_child_spawn(shmlua_child **out, const char *program, char *const argv[],
+                       bool search, bool watched, shmlua_error *err);
 
 #define SHMLUA_PARENT_ENV "SHMLUA_PARENT_PID"
 

@@ -194,8 +194,8 @@ static int lock_end(shmlua_queue_block *q, shmlua_queue_end *e,
    right shows no room. */
 static int fits(const shmlua_queue *h, uint64_t popped, uint64_t popped_bytes, uint64_t pushed,
                 uint64_t pushed_bytes, size_t len) {
-  return popped <= pushed && pushed - popped < h->max_messages && popped_bytes <= pushed_bytes &&
-         pushed_bytes - popped_bytes <= h->max_bytes - len;
+  return popped <= pushed && pushed - popped < h->max_messages &&
+         popped_bytes <= pushed_bytes && pushed_bytes - popped_bytes <= h->max_bytes - len;
 }
 
 /* How many of messages[from .. count) fit after pushed messages of pushed_bytes more (the
@@ -435,7 +435,7 @@ int shmlua_queue_push_many(shmlua_queue *h, const shmlua_queue_message *messages
                            shmlua_error *err) {
   shmlua_queue_block *q = h->q;
   push_request p = {h, messages, count, pushed};
-  side s = {q, &q->tail, push_step, push_ready, &q->space, &q->push_sleeping,
+  side s = {q,         &q->tail,         push_step, push_ready, &q->space, &q->push_sleeping,
             &q->items, &q->pop_sleeping, 0};
   *pushed = 0;
   if (count == 0)
@@ -464,7 +464,8 @@ static int pop_ready(void *ctx) {
 
 static int pop(pop_request *p, int wait, const struct timespec *deadline, shmlua_error *err) {
   shmlua_queue_block *q = p->h->q;
-  side s = {q, &q->head, pop_step, pop_ready, &q->items, &q->pop_sleeping,
+  side s = {q,         &q->head,          pop_step,
+            pop_ready, &q->items,         &q->pop_sleeping,
             &q->space, &q->push_sleeping, p->view != NULL};
   return transfer(&s, p, wait, deadline, err);
 }

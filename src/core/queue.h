@@ -51,7 +51,7 @@ typedef struct shmlua_queue_block {
     struct {
       shmlua_sync_header header;
       uint32_t max_messages;
-      uint32_t ended;     /* 1 after shutdown (stored under the tail's lock) */
+      uint32_t ended; /* 1 after shutdown (stored under the tail's lock) */
       uint64_t max_bytes;
       uint64_t ring_size; /* max_bytes + 4 * max_messages: room for every prefix */
     };

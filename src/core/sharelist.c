@@ -43,7 +43,8 @@ int shmlua_sharelist_slot(const shmlua_slvalue *v, size_t *slot, shmlua_error *e
 
 int shmlua_sharelist_size(size_t count, size_t datalen, size_t *size, shmlua_error *err) {
   /* count, count + 1 offsets, data, count formats, count type codes */
-  if (datalen > SIZE_MAX - 2 * WORD || count > (SIZE_MAX - 2 * WORD - datalen) / (2 * WORD + 1))
+  if (datalen > SIZE_MAX - 2 * WORD ||
+      count > (SIZE_MAX - 2 * WORD - datalen) / (2 * WORD + 1))
     return shmlua_failf(err, EOVERFLOW, "list too large");
   *size = 2 * WORD + datalen + count * (2 * WORD + 1);
   return 0;
@@ -94,7 +95,8 @@ int shmlua_sharelist_init(shmlua_sharelist *l, unsigned char *block, size_t size
                           size_t datalen, shmlua_error *err) {
   size_t need;
   if (shmlua_sharelist_size(count, datalen, &need, NULL) != 0 || need > size)
-    return shmlua_failf(err, EINVAL, "list of %zu items needs more than %zu bytes", count, size);
+    return shmlua_failf(err, EINVAL, "list of %zu items needs more than %zu bytes", count,
+                        size);
   lay_out(l, count, datalen);
   putword(block, (int64_t)count);
   putword(block + WORD, 0);
@@ -112,8 +114,10 @@ static int locate(const shmlua_sharelist *l, const unsigned char *block, size_t 
   int64_t start = getword(block + WORD * (i + 1)), end = getword(block + WORD * (i + 2));
   if (start < 0 || end <= start || end - start < WORD || (start | end) % WORD != 0 ||
       (uint64_t)end > l->datalen)
-    return shmlua_failf(err, EINVAL, "list item %zu: bad offsets %lld..%lld (data area of %zu "
-                        "bytes)", i + 1, (long long)start, (long long)end, l->datalen);
+    return shmlua_failf(err, EINVAL,
+                        "list item %zu: bad offsets %lld..%lld (data area of %zu "
+                        "bytes)",
+                        i + 1, (long long)start, (long long)end, l->datalen);
   it->at = l->data + (size_t)start;
   it->slot = (size_t)(end - start);
   return 0;
@@ -154,15 +158,18 @@ static int inspect(const shmlua_sharelist *l, const unsigned char *block, size_t
     it->kind = SHMLUA_SL_NONE, want = CODE_NONE;
   else if ((it->strcap = strcapacity(f, len)) != 0) {
     if (it->strcap > it->slot)
-      return shmlua_failf(err, EINVAL, "list item %zu: format '%.*s' is larger than its slot "
-                          "of %zu bytes", i + 1, (int)len, (const char *)f, it->slot);
+      return shmlua_failf(err, EINVAL,
+                          "list item %zu: format '%.*s' is larger than its slot "
+                          "of %zu bytes",
+                          i + 1, (int)len, (const char *)f, it->slot);
     it->kind = code == CODE_BYTES ? SHMLUA_SL_BYTES : SHMLUA_SL_STR;
     want = code == CODE_BYTES ? CODE_BYTES : CODE_STR;
   } else
     return shmlua_failf(err, EINVAL, "list item %zu: unknown packing format", i + 1);
   if (code != want)
-    return shmlua_failf(err, EINVAL, "list item %zu: type code %d does not match format '%.*s'",
-                        i + 1, code, (int)len, (const char *)f);
+    return shmlua_failf(err, EINVAL,
+                        "list item %zu: type code %d does not match format '%.*s'", i + 1,
+                        code, (int)len, (const char *)f);
   return 0;
 }
 
@@ -184,8 +191,10 @@ int shmlua_sharelist_open(shmlua_sharelist *l, const unsigned char *block, size_
   for (int64_t k = 1; k <= count; k++) {
     int64_t offset = getword(block + WORD * (k + 1));
     if (offset <= prev || offset - prev < WORD || offset % WORD != 0 || offset > room)
-      return shmlua_failf(err, EINVAL, "list header: offset %lld of item %lld is out of order "
-                          "or outside the block", (long long)offset, (long long)k);
+      return shmlua_failf(err, EINVAL,
+                          "list header: offset %lld of item %lld is out of order "
+                          "or outside the block",
+                          (long long)offset, (long long)k);
     prev = offset;
   }
   lay_out(l, (size_t)count, (size_t)prev);
@@ -257,8 +266,10 @@ int shmlua_sharelist_set(const shmlua_sharelist *l, unsigned char *block, size_t
     /* The whole slot, but no more than a format of 8 bytes can say. */
     size_t cap = it.slot < SHMLUA_SL_MAX_SLOT ? it.slot : SHMLUA_SL_MAX_SLOT;
     if (v->len > cap)
-      return shmlua_failf(err, ERANGE, "a string of %zu bytes does not fit in list item %zu "
-                          "(%zu bytes)", v->len, i + 1, cap);
+      return shmlua_failf(err, ERANGE,
+                          "a string of %zu bytes does not fit in list item %zu "
+                          "(%zu bytes)",
+                          v->len, i + 1, cap);
     memcpy(p, v->s, v->len);
     memset(p + v->len, 0, cap - v->len);
     snprintf((char *)format, sizeof format, "%zus", cap);

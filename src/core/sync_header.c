@@ -8,12 +8,11 @@
 
 #include "escape.h"
 
-
 enum { PUBLISH_WAIT_MS = 1000 }; /* how long an attacher waits for a creator mid-init */
 
 const char *shmlua_sync_kind_name(unsigned kind) {
   static const char *const names[] = {"unknown", "mutex", "semaphore", "barrier",
-                                      "event",   "cond",  "queue", "dict"};
+                                      "event",   "cond",  "queue",     "dict"};
   return kind < sizeof names / sizeof names[0] ? names[kind] : names[0];
 }
 
@@ -42,10 +41,11 @@ int shmlua_sync_validate(const shmlua_sync_type *t, const void *bytes, size_t si
   return t->check ? t->check(bytes, (size_t)h.size, err) : 0;
 }
 
-int shmlua_sync_block_create(shmlua_block *b, const shmlua_sync_type *t, const shmlua_name *name,
-                       size_t layout_size, const shmlua_create_opts *opts,
-                       int (*init)(void *addr, const void *arg, shmlua_error *err),
-                       const void *arg, shmlua_error *err) {
+int shmlua_sync_block_create(shmlua_block *b, const shmlua_sync_type *t,
+                             const shmlua_name *name, size_t layout_size,
+                             const shmlua_create_opts *opts,
+                             int (*init)(void *addr, const void *arg, shmlua_error *err),
+                             const void *arg, shmlua_error *err) {
   shmlua_sync_header *h;
   if (shmlua_block_create(b, name, layout_size, opts, err) != 0)
     return -1;
@@ -75,8 +75,8 @@ static void await_publication(const shmlua_block *b) {
   }
 }
 
-int shmlua_sync_block_attach(shmlua_block *b, const shmlua_sync_type *t, const shmlua_name *name,
-                       shmlua_error *err) {
+int shmlua_sync_block_attach(shmlua_block *b, const shmlua_sync_type *t,
+                             const shmlua_name *name, shmlua_error *err) {
   shmlua_error why;
   if (shmlua_block_attach(b, name, false, err) != 0)
     return -1;

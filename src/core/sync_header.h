@@ -55,14 +55,15 @@ int shmlua_sync_validate(const shmlua_sync_type *t, const void *bytes, size_t si
 /* Creates a block of layout_size bytes for type t, lets init fill the body (the block is
    zeroed; init gets the block's address) and publishes the header last. On failure nothing
    is left behind. */
-int shmlua_sync_block_create(shmlua_block *b, const shmlua_sync_type *t, const shmlua_name *name,
-                       size_t layout_size, const shmlua_create_opts *opts,
-                       int (*init)(void *addr, const void *arg, shmlua_error *err),
-                       const void *arg, shmlua_error *err);
+int shmlua_sync_block_create(shmlua_block *b, const shmlua_sync_type *t,
+                             const shmlua_name *name, size_t layout_size,
+                             const shmlua_create_opts *opts,
+                             int (*init)(void *addr, const void *arg, shmlua_error *err),
+                             const void *arg, shmlua_error *err);
 
 /* Attaches name and validates it as type t (waiting a moment for a creator that has not yet
    published its header). On failure the block is closed and err says why. */
-int shmlua_sync_block_attach(shmlua_block *b, const shmlua_sync_type *t, const shmlua_name *name,
-                       shmlua_error *err);
+int shmlua_sync_block_attach(shmlua_block *b, const shmlua_sync_type *t,
+                             const shmlua_name *name, shmlua_error *err);
 
 #endif

@@ -62,8 +62,8 @@ int shmlua_sync_spin(int (*ready)(void *ctx), void *ctx, const struct timespec *
     now = shmlua_now();
     /* Another process ran in that yield and it was not the one we wait for: the CPUs are
        oversubscribed, and spinning on would only take turns with other spinners. */
-    if (elapsed_ns(&last, &now) >= SHMLUA_YIELD_BUSY_NS || elapsed_ns(&start, &now) >= budget ||
-        (deadline && !shmlua_before(&now, deadline)))
+    if (elapsed_ns(&last, &now) >= SHMLUA_YIELD_BUSY_NS ||
+        elapsed_ns(&start, &now) >= budget || (deadline && !shmlua_before(&now, deadline)))
       return 0;
     last = now;
   }

@@ -17,7 +17,7 @@ static char word_breaks[] = " \t\n\"'`@$><=;|&{}()[]+-*/%^#~,";
 
 static lua_State *state;
 static char **found; /* the candidates of the current completion, NULL-terminated */
-static size_t given;  /* how many of them readline has taken */
+static size_t given; /* how many of them readline has taken */
 
 /* Frees the candidates readline has not taken. */
 static void forget(void) {

@@ -6,10 +6,10 @@
 #include <stdio.h>
 
 enum {
-  SHMLUA_OPT_EXEC = 1 << 0,   /* -e: a statement to run, so no REPL by default */
-  SHMLUA_OPT_REPL = 1 << 1,   /* -i */
+  SHMLUA_OPT_EXEC = 1 << 0,    /* -e: a statement to run, so no REPL by default */
+  SHMLUA_OPT_REPL = 1 << 1,    /* -i */
   SHMLUA_OPT_VERSION = 1 << 2, /* -v, also implied by -i */
-  SHMLUA_OPT_NOENV = 1 << 3,  /* -E */
+  SHMLUA_OPT_NOENV = 1 << 3,   /* -E */
 };
 
 typedef struct shmlua_cmdline {

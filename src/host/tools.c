@@ -54,8 +54,10 @@ static const char *mode_string(lua_Integer mode, char out[10]) {
 
 /* An age in seconds, as a person reads it: 42s, 7m, 3h, 2d. */
 static void pushage(lua_State *L, lua_Number seconds) {
-  static const struct { double size; const char *unit; } units[] = {
-      {86400, "d"}, {3600, "h"}, {60, "m"}};
+  static const struct {
+    double size;
+    const char *unit;
+  } units[] = {{86400, "d"}, {3600, "h"}, {60, "m"}};
   for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
     if (seconds >= units[i].size) {
       lua_pushfstring(L, "%d%s", (int)(seconds / units[i].size), units[i].unit);
@@ -114,8 +116,8 @@ static int tool_ls(lua_State *L) {
   raise_if_failed(L);
   lua_pop(L, 1);
   n = luaL_len(L, -1);
-  printf("%-24s %-9s %12s %12s %-9s %6s %6s %-11s %-12s %s\n", "NAME", "KIND", "SIZE", "STORED",
-         "MODE", "UID", "AGE", "CREATOR", "PIDS", "STATE");
+  printf("%-24s %-9s %12s %12s %-9s %6s %6s %-11s %-12s %s\n", "NAME", "KIND", "SIZE",
+         "STORED", "MODE", "UID", "AGE", "CREATOR", "PIDS", "STATE");
   for (lua_Integer i = 1; i <= n; i++) {
     char mode[10], name[SHMLUA_ESCAPED_SIZE(SHMLUA_NAME_MAX)]; /* names may hold ESC, \n */
     size_t len;

@@ -18,8 +18,8 @@ static int headinglevel(const char *s, const char *end) {
 }
 
 static int isnamechar(char c) {
-  return c == '_' || c == '.' || c == ':' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-         (c >= '0' && c <= '9');
+  return c == '_' || c == '.' || c == ':' || (c >= 'a' && c <= 'z') ||
+         (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
 
 /* An entry's name: the identifiers and separators its title starts with (after a backtick). */
@@ -58,8 +58,8 @@ int shmlua_doc_next(shmlua_docpart *part) {
   part->title = s + part->level + 1;
   line = nextline(s, end);
   part->titlelen = (size_t)(line - part->title);
-  while (part->titlelen > 0 && (part->title[part->titlelen - 1] == '\n' ||
-                                part->title[part->titlelen - 1] == ' '))
+  while (part->titlelen > 0 &&
+         (part->title[part->titlelen - 1] == '\n' || part->title[part->titlelen - 1] == ' '))
     part->titlelen--;
   findname(part);
   part->text = s;
@@ -77,8 +77,7 @@ int shmlua_doc_next(shmlua_docpart *part) {
   return 1;
 }
 
-int shmlua_doc_memberof(const shmlua_docpart *part, const char *class, size_t len,
-                        char *sep) {
+int shmlua_doc_memberof(const shmlua_docpart *part, const char *class, size_t len, char *sep) {
   if (part->level != 3 || part->memberat != len + 1 || memcmp(part->name, class, len) != 0)
     return 0;
   if (sep)

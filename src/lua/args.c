@@ -112,7 +112,8 @@ int shmlua_argerror(lua_State *L, int arg, const char *extramsg) {
       return luaL_error(L, "bad argument #%d to '%s' (%s)", arg, lua_tostring(L, -1),
                         extramsg);
   }
-  return (luaL_argerror)(L, arg, extramsg); /* lauxlib's own (argcheck.h sends the name here) */
+  return (luaL_argerror)(L, arg,
+                         extramsg); /* lauxlib's own (argcheck.h sends the name here) */
 }
 
 /* 5.4's luaL_typeerror, raised through shmlua_argerror. */

@@ -33,8 +33,10 @@ int shmlua_badvalue(lua_State *L, shmlua_dtype t, int why, shmlua_num v) {
   /* An integral double beyond 2^53: too large for the narrow dtypes, not exact for 64-bit. */
   if (why == SHMLUA_STORE_NOT_INTEGRAL && v.f == floor(v.f) && !isinf(v.f)) {
     if (t >= SHMLUA_INT64)
-      return luaL_error(L, "%s value %s is beyond 2^53: a Lua number without integers is not "
-                        "exact there", shmlua_dtype_names[t], lua_tostring(L, -1));
+      return luaL_error(L,
+                        "%s value %s is beyond 2^53: a Lua number without integers is not "
+                        "exact there",
+                        shmlua_dtype_names[t], lua_tostring(L, -1));
     why = SHMLUA_STORE_OUT_OF_RANGE;
   }
 #endif
@@ -102,23 +104,35 @@ HOT shmlua_num load(lua_State *L, const array *a, const unsigned char *p) {
   shmlua_num v = {1, 0, 0};
   int rc;
   switch (a->type) {
-#define AS(t, bytes, field, conv)              \
-  {                                            \
-    t x = 0;                                   \
-    rc = shmlua_load##bytes(a->b, p, &x);      \
-    v.field = conv x;                          \
-    break;                                     \
+#define AS(t, bytes, field, conv)                                                             \
+  {                                                                                           \
+    t x = 0;                                                                                  \
+    rc = shmlua_load##bytes(a->b, p, &x);                                                     \
+    v.field = conv x;                                                                         \
+    break;                                                                                    \
   }
-  case SHMLUA_INT8: AS(int8_t, 1, i, )
-  case SHMLUA_UINT8: AS(uint8_t, 1, i, )
-  case SHMLUA_INT16: AS(int16_t, 2, i, )
-  case SHMLUA_UINT16: AS(uint16_t, 2, i, )
-  case SHMLUA_INT32: AS(int32_t, 4, i, )
-  case SHMLUA_UINT32: AS(uint32_t, 4, i, )
-  case SHMLUA_INT64: AS(int64_t, 8, i, )
-  case SHMLUA_UINT64: AS(uint64_t, 8, i, (int64_t)) /* wraps, as shmlua_num_load */
-  case SHMLUA_FLOAT32: v.isint = 0; AS(float, 4, f, )
-  default: v.isint = 0; AS(double, 8, f, )
+  case SHMLUA_INT8:
+    AS(int8_t, 1, i, )
+  case SHMLUA_UINT8:
+    AS(uint8_t, 1, i, )
+  case SHMLUA_INT16:
+    AS(int16_t, 2, i, )
+  case SHMLUA_UINT16:
+    AS(uint16_t, 2, i, )
+  case SHMLUA_INT32:
+    AS(int32_t, 4, i, )
+  case SHMLUA_UINT32:
+    AS(uint32_t, 4, i, )
+  case SHMLUA_INT64:
+    AS(int64_t, 8, i, )
+  case SHMLUA_UINT64:
+    AS(uint64_t, 8, i, (int64_t)) /* wraps, as shmlua_num_load */
+  case SHMLUA_FLOAT32:
+    v.isint = 0;
+    AS(float, 4, f, )
+  default:
+    v.isint = 0;
+    AS(double, 8, f, )
 #undef AS
   }
   if (rc != 0)
@@ -130,10 +144,18 @@ HOT shmlua_num load(lua_State *L, const array *a, const unsigned char *p) {
 HOT void store(lua_State *L, const array *a, unsigned char *p, const element *e) {
   int rc;
   switch (elemsize(a)) {
-  case 1: rc = shmlua_store1(a->b, p, e); break;
-  case 2: rc = shmlua_store2(a->b, p, e); break;
-  case 4: rc = shmlua_store4(a->b, p, e); break;
-  default: rc = shmlua_store8(a->b, p, e); break;
+  case 1:
+    rc = shmlua_store1(a->b, p, e);
+    break;
+  case 2:
+    rc = shmlua_store2(a->b, p, e);
+    break;
+  case 4:
+    rc = shmlua_store4(a->b, p, e);
+    break;
+  default:
+    rc = shmlua_store8(a->b, p, e);
+    break;
   }
   if (rc != 0)
     shmlua_accesserror(L, a->b);
@@ -416,10 +438,11 @@ static ptrdiff_t atomicoffset(lua_State *L, array **out, int writing) {
   if (a->type < SHMLUA_INT32 || a->type > SHMLUA_UINT64)
     luaL_error(L, "atomics need an int32, uint32, int64 or uint64 array, not %s",
                shmlua_dtype_names[a->type]);
-  elements(L, a, writing); /* closed or read-only raise before a bad index does */
+  elements(L, a, writing);           /* closed or read-only raise before a bad index does */
   if (lua_type(L, 2) != LUA_TNUMBER) /* keyindex alone would take a numeric string */
     luaL_typeerror(L, 2, "integer");
-  return (ptrdiff_t)keyindex(L, a, 0) * a->stride; /* as a[i] reads it: a[1.0] and a:load(1.0) alike */
+  return (ptrdiff_t)keyindex(L, a, 0) *
+         a->stride; /* as a[i] reads it: a[1.0] and a:load(1.0) alike */
 }
 
 /* Element arg 2 of an atomic-capable view at arg 1. */
@@ -445,12 +468,24 @@ static int rmw(lua_State *L, shmlua_atomic_op op) {
   return 1;
 }
 
-static int array_add(lua_State *L) { return rmw(L, SHMLUA_ATOMIC_ADD); }
-static int array_sub(lua_State *L) { return rmw(L, SHMLUA_ATOMIC_SUB); }
-static int array_band(lua_State *L) { return rmw(L, SHMLUA_ATOMIC_AND); }
-static int array_bor(lua_State *L) { return rmw(L, SHMLUA_ATOMIC_OR); }
-static int array_bxor(lua_State *L) { return rmw(L, SHMLUA_ATOMIC_XOR); }
-static int array_exchange(lua_State *L) { return rmw(L, SHMLUA_ATOMIC_EXCHANGE); }
+static int array_add(lua_State *L) {
+  return rmw(L, SHMLUA_ATOMIC_ADD);
+}
+static int array_sub(lua_State *L) {
+  return rmw(L, SHMLUA_ATOMIC_SUB);
+}
+static int array_band(lua_State *L) {
+  return rmw(L, SHMLUA_ATOMIC_AND);
+}
+static int array_bor(lua_State *L) {
+  return rmw(L, SHMLUA_ATOMIC_OR);
+}
+static int array_bxor(lua_State *L) {
+  return rmw(L, SHMLUA_ATOMIC_XOR);
+}
+static int array_exchange(lua_State *L) {
+  return rmw(L, SHMLUA_ATOMIC_EXCHANGE);
+}
 
 static int array_store(lua_State *L) {
   rmw(L, SHMLUA_ATOMIC_EXCHANGE);
@@ -586,9 +621,12 @@ static shmlua_dtype checkdtype(lua_State *L, int arg) {
   for (int t = 0; shmlua_dtype_names[t]; t++)
     if (strlen(shmlua_dtype_names[t]) == len && memcmp(shmlua_dtype_names[t], name, len) == 0)
       return (shmlua_dtype)t;
-  return (shmlua_dtype)shmlua_argerror(L, arg, lua_pushfstring(L, "unknown dtype '%s' (int8, uint8, "
-                              "int16, uint16, int32, uint32, int64, uint64, float32, float64)",
-                              shmlua_pushquoted(L, arg)));
+  return (shmlua_dtype)shmlua_argerror(
+      L, arg,
+      lua_pushfstring(L,
+                      "unknown dtype '%s' (int8, uint8, "
+                      "int16, uint16, int32, uint32, int64, uint64, float32, float64)",
+                      shmlua_pushquoted(L, arg)));
 }
 
 static int block_array(lua_State *L) {
@@ -600,17 +638,22 @@ static int block_array(lua_State *L) {
   shmlua_blockaddr(L, b, 0);
   start = shmlua_checkstart(L, pos, b->size);
   if ((start - 1) % size != 0)
-    return luaL_argerror(L, 3, lua_pushfstring(L, "position %I is not aligned for %s (must be "
-                                               "1 plus a multiple of %d)",
-                                               (LUAI_UACINT)start, shmlua_dtype_names[t], (int)size));
+    return luaL_argerror(L, 3,
+                         lua_pushfstring(L,
+                                         "position %I is not aligned for %s (must be "
+                                         "1 plus a multiple of %d)",
+                                         (LUAI_UACINT)start, shmlua_dtype_names[t],
+                                         (int)size));
   room = (b->size - (start - 1)) / size;
   lua_Integer count = shmlua_optint(L, 4, (lua_Integer)room);
   luaL_argcheck(L, count >= 0, 4, "count must be >= 0");
   if ((lua_Unsigned)count > room)
-    return luaL_argerror(L, 4, lua_pushfstring(L, "%I %s elements at position %I do not fit "
-                                               "in %I bytes", (LUAI_UACINT)count,
-                                               shmlua_dtype_names[t], (LUAI_UACINT)start,
-                                               (LUAI_UACINT)b->size));
+    return luaL_argerror(L, 4,
+                         lua_pushfstring(L,
+                                         "%I %s elements at position %I do not fit "
+                                         "in %I bytes",
+                                         (LUAI_UACINT)count, shmlua_dtype_names[t],
+                                         (LUAI_UACINT)start, (LUAI_UACINT)b->size));
   a = shmlua_newtagged(L, sizeof *a, 1, &array_class);
   a->b = b;
   a->offset = start - 1;
@@ -626,18 +669,16 @@ static int block_array(lua_State *L) {
 }
 
 void shmlua_open_array(lua_State *L) {
-  static const luaL_Reg metamethods[] = {{"__newindex", array_newindex},
-                                         {"__len", array_len},
-                                         {"__tostring", array_tostring},
-                                         {"__pairs", shmlua_sequence_pairs},
-                                         {"__ipairs", shmlua_sequence_pairs},
-                                         {NULL, NULL}};
+  static const luaL_Reg metamethods[] = {
+      {"__newindex", array_newindex},      {"__len", array_len},
+      {"__tostring", array_tostring},      {"__pairs", shmlua_sequence_pairs},
+      {"__ipairs", shmlua_sequence_pairs}, {NULL, NULL}};
   static const luaL_Reg methods[] = {
-      {"fill", array_fill},   {"totable", array_totable},   {"set", array_set},
-      {"copy", array_copy},   {"load", array_load},         {"store", array_store},
-      {"add", array_add},     {"sub", array_sub},           {"band", array_band},
-      {"bor", array_bor},     {"bxor", array_bxor},         {"exchange", array_exchange},
-      {"cas", array_cas},     {"wait", array_wait},         {"notify", array_notify},
+      {"fill", array_fill}, {"totable", array_totable}, {"set", array_set},
+      {"copy", array_copy}, {"load", array_load},       {"store", array_store},
+      {"add", array_add},   {"sub", array_sub},         {"band", array_band},
+      {"bor", array_bor},   {"bxor", array_bxor},       {"exchange", array_exchange},
+      {"cas", array_cas},   {"wait", array_wait},       {"notify", array_notify},
       {NULL, NULL}};
   static const luaL_Reg block_methods[] = {{"array", block_array}, {NULL, NULL}};
   shmlua_newclass(L, SHMLUA_ARRAY_MT, metamethods, methods, array_index);

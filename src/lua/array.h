@@ -11,12 +11,12 @@
 #include "class.h"
 
 typedef struct array {
-  shmlua_block *b;  /* kept alive by user value 1 */
-  size_t offset;    /* byte offset of element 1 */
+  shmlua_block *b; /* kept alive by user value 1 */
+  size_t offset;   /* byte offset of element 1 */
   size_t count;
   ptrdiff_t stride; /* bytes from one element to the next (negative: backwards) */
   shmlua_dtype type;
-  size_t cols;      /* a 2-D view from a:reshape: count / cols rows; 0: 1-D */
+  size_t cols; /* a 2-D view from a:reshape: count / cols rows; 0: 1-D */
 } array;
 
 /* The view at arg (raises if arg is not one). */
@@ -29,7 +29,8 @@ unsigned char *shmlua_arrayaddr(lua_State *L, const array *a, int writing);
 array *shmlua_pushview(lua_State *L, int arg, const array *like);
 
 /* Elements first .. first+n-1 (0-based) of a, whose element 1 is at p, for the kernels. */
-static inline shmlua_vec shmlua_vecof(unsigned char *p, const array *a, size_t first, size_t n) {
+static inline shmlua_vec shmlua_vecof(unsigned char *p, const array *a, size_t first,
+                                      size_t n) {
   shmlua_vec v = {p + (ptrdiff_t)first * a->stride, a->stride, n, a->type};
   return v;
 }
@@ -69,6 +70,5 @@ static inline shmlua_num shmlua_checknum(lua_State *L, shmlua_dtype t, int idx) 
                luaL_typename(L, idx));
   return v;
 }
-
 
 #endif

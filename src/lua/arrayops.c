@@ -26,7 +26,16 @@ static shmlua_vec checkrun(lua_State *L, const array *a, int arg, int writing, s
 /* One kernel call, run under a guard of the blocks its vectors lie in (core/fault.h), so a
    block truncated by a peer raises after it instead of killing the process. */
 typedef enum kernelop {
-  K_SUM, K_MEAN, K_EXTREME, K_DOT, K_COUNT, K_FIND, K_SEARCH, K_UPDATE, K_SORT, K_REVERSE
+  K_SUM,
+  K_MEAN,
+  K_EXTREME,
+  K_DOT,
+  K_COUNT,
+  K_FIND,
+  K_SEARCH,
+  K_UPDATE,
+  K_SORT,
+  K_REVERSE
 } kernelop;
 
 typedef struct kernel {
@@ -44,16 +53,35 @@ typedef struct kernel {
 static int runkernel(void *ctx) {
   kernel *c = ctx;
   switch (c->op) {
-  case K_SUM: c->num = shmlua_vec_sum(&c->v); break;
-  case K_MEAN: c->mean = shmlua_vec_mean(&c->v); break;
-  case K_EXTREME: c->k = shmlua_vec_extreme(&c->v, c->flag, &c->num); break;
-  case K_DOT: c->num = shmlua_vec_dot(&c->v, &c->x); break;
-  case K_COUNT: c->k = shmlua_vec_count(&c->v, c->elem); break;
-  case K_FIND: c->k = shmlua_vec_find(&c->v, c->elem); break;
-  case K_SEARCH: c->k = shmlua_vec_search(&c->v, c->num); break;
-  case K_UPDATE: return shmlua_vec_update(&c->v, (shmlua_update)c->flag, c->with, &c->k, &c->num);
-  case K_SORT: shmlua_vec_sort(&c->v, c->flag, c->scratch); break;
-  case K_REVERSE: shmlua_vec_reverse(&c->v); break;
+  case K_SUM:
+    c->num = shmlua_vec_sum(&c->v);
+    break;
+  case K_MEAN:
+    c->mean = shmlua_vec_mean(&c->v);
+    break;
+  case K_EXTREME:
+    c->k = shmlua_vec_extreme(&c->v, c->flag, &c->num);
+    break;
+  case K_DOT:
+    c->num = shmlua_vec_dot(&c->v, &c->x);
+    break;
+  case K_COUNT:
+    c->k = shmlua_vec_count(&c->v, c->elem);
+    break;
+  case K_FIND:
+    c->k = shmlua_vec_find(&c->v, c->elem);
+    break;
+  case K_SEARCH:
+    c->k = shmlua_vec_search(&c->v, c->num);
+    break;
+  case K_UPDATE:
+    return shmlua_vec_update(&c->v, (shmlua_update)c->flag, c->with, &c->k, &c->num);
+  case K_SORT:
+    shmlua_vec_sort(&c->v, c->flag, c->scratch);
+    break;
+  case K_REVERSE:
+    shmlua_vec_reverse(&c->v);
+    break;
   }
   return 0;
 }
@@ -93,8 +121,12 @@ static int extreme(lua_State *L, int max) {
   return 2;
 }
 
-static int array_min(lua_State *L) { return extreme(L, 0); }
-static int array_max(lua_State *L) { return extreme(L, 1); }
+static int array_min(lua_State *L) {
+  return extreme(L, 0);
+}
+static int array_max(lua_State *L) {
+  return extreme(L, 1);
+}
 
 /* a:mean([i [, j]]) -> a float (NaN for an empty run, as NumPy) */
 static int array_mean(lua_State *L) {
@@ -239,10 +271,18 @@ static int elementwise(lua_State *L, shmlua_update op) {
   return apply(L, op, zero, zero, 2);
 }
 
-static int array_cadd(lua_State *L) { return elementwise(L, SHMLUA_ADD); }
-static int array_csub(lua_State *L) { return elementwise(L, SHMLUA_SUB); }
-static int array_cmul(lua_State *L) { return elementwise(L, SHMLUA_MUL); }
-static int array_cdiv(lua_State *L) { return elementwise(L, SHMLUA_DIV); }
+static int array_cadd(lua_State *L) {
+  return elementwise(L, SHMLUA_ADD);
+}
+static int array_csub(lua_State *L) {
+  return elementwise(L, SHMLUA_SUB);
+}
+static int array_cmul(lua_State *L) {
+  return elementwise(L, SHMLUA_MUL);
+}
+static int array_cdiv(lua_State *L) {
+  return elementwise(L, SHMLUA_DIV);
+}
 
 /* a:axpy(alpha, x): a = a + alpha * x */
 static int array_axpy(lua_State *L) {
@@ -268,8 +308,12 @@ static int array_clamp(lua_State *L) {
   return apply(L, SHMLUA_CLAMP, lo, hi, 0);
 }
 
-static int array_abs(lua_State *L) { return apply(L, SHMLUA_ABS, zero, zero, 0); }
-static int array_cumsum(lua_State *L) { return apply(L, SHMLUA_CUMSUM, zero, zero, 0); }
+static int array_abs(lua_State *L) {
+  return apply(L, SHMLUA_ABS, zero, zero, 0);
+}
+static int array_cumsum(lua_State *L) {
+  return apply(L, SHMLUA_CUMSUM, zero, zero, 0);
+}
 
 /* a:arange(start [, step]): element k becomes start + (k - 1) * step */
 static int array_arange(lua_State *L) {
@@ -343,7 +387,8 @@ static int array_reshape(lua_State *L) {
   shmlua_arrayaddr(L, a, 0);
   luaL_argcheck(L, rows >= 0, 2, "rows must be >= 0");
   luaL_argcheck(L, cols >= 1, 3, "cols must be >= 1");
-  if (a->count % (lua_Unsigned)cols != 0 || a->count / (lua_Unsigned)cols != (lua_Unsigned)rows)
+  if (a->count % (lua_Unsigned)cols != 0 ||
+      a->count / (lua_Unsigned)cols != (lua_Unsigned)rows)
     return luaL_error(L, "cannot reshape %I elements as %I x %I", (LUAI_UACINT)a->count,
                       (LUAI_UACINT)rows, (LUAI_UACINT)cols);
   v = *a;
@@ -433,15 +478,18 @@ static int parallel(lua_State *L) {
 
 void shmlua_open_arrayops(lua_State *L) {
   static const luaL_Reg methods[] = {
-      {"sum", array_sum},         {"min", array_min},         {"max", array_max},
-      {"mean", array_mean},       {"dot", array_dot},         {"count", array_count},
+      {"sum", array_sum},         {"min", array_min},
+      {"max", array_max},         {"mean", array_mean},
+      {"dot", array_dot},         {"count", array_count},
       {"find", array_find},       {"searchsorted", array_searchsorted},
-      {"cadd", array_cadd},       {"csub", array_csub},       {"cmul", array_cmul},
-      {"cdiv", array_cdiv},       {"axpy", array_axpy},       {"clamp", array_clamp},
-      {"abs", array_abs},         {"cumsum", array_cumsum},   {"arange", array_arange},
-      {"sort", array_sort},       {"reverse", array_reverse}, {"view", array_view},
-      {"reshape", array_reshape}, {"row", array_row},         {"col", array_col},
-      {NULL, NULL}};
+      {"cadd", array_cadd},       {"csub", array_csub},
+      {"cmul", array_cmul},       {"cdiv", array_cdiv},
+      {"axpy", array_axpy},       {"clamp", array_clamp},
+      {"abs", array_abs},         {"cumsum", array_cumsum},
+      {"arange", array_arange},   {"sort", array_sort},
+      {"reverse", array_reverse}, {"view", array_view},
+      {"reshape", array_reshape}, {"row", array_row},
+      {"col", array_col},         {NULL, NULL}};
   shmlua_addmethods(L, SHMLUA_ARRAY_MT, methods);
   lua_getfield(L, -1, "map");
   lua_pushcclosure(L, parallel, 1);

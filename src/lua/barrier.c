@@ -52,8 +52,8 @@ static int barrier_open(shmlua_syncud *u, shmlua_error *err) {
   if (rc == 0)
     return 0;
   if (rc == SHMLUA_SYNC_FAULT && u->fault.block)
-    return shmlua_failf(err, rc, "%s: no memory behind byte %zu", shmlua_name_user(&u->block.name),
-                        u->fault.offset + 1);
+    return shmlua_failf(err, rc, "%s: no memory behind byte %zu",
+                        shmlua_name_user(&u->block.name), u->fault.offset + 1);
   return shmlua_failf(err, rc, "%s: " FULL, shmlua_name_user(&u->block.name),
                       (unsigned)h->slots, SHMLUA_BARRIER_OTHERS);
 }

@@ -117,11 +117,10 @@ static int block_index(lua_State *L) {
 }
 
 void shmlua_open_block(lua_State *L) {
-  static const luaL_Reg metamethods[] = {
-      {"__tostring", block_tostring}, {NULL, NULL}};
+  static const luaL_Reg metamethods[] = {{"__tostring", block_tostring}, {NULL, NULL}};
   static const luaL_Reg methods[] = {{"unlink", block_unlink}, {NULL, NULL}};
-  static const luaL_Reg functions[] = {{"create", block_create}, {"attach", block_attach},
-                                       {NULL, NULL}};
+  static const luaL_Reg functions[] = {
+      {"create", block_create}, {"attach", block_attach}, {NULL, NULL}};
   shmlua_newclass(L, SHMLUA_BLOCK_MT, metamethods, methods, block_index);
   shmlua_setrelease(L, block_release, 1);
   lua_pop(L, 1);

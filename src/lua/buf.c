@@ -83,7 +83,8 @@ static int buf_index(lua_State *L) {
 
 static unsigned char checkbyte(lua_State *L, int arg) {
   int isint;
-  lua_Integer v = lua_type(L, arg) == LUA_TNUMBER ? lua_tointegerx(L, arg, &isint) : (isint = 0);
+  lua_Integer v = lua_type(L, arg) == LUA_TNUMBER ? lua_tointegerx(L, arg, &isint)
+                                                  : (isint = 0);
   if (!isint || v < 0 || v > 255) {
     if (lua_type(L, arg) == LUA_TSTRING) /* buf[i] = "A" is a common first try */
       luaL_error(L, "byte value must be an integer from 0 to 255, got a string "
@@ -98,7 +99,8 @@ static int buf_newindex(lua_State *L) {
   shmlua_block *b = tobuf(L, 1);
   if (lua_isinteger(L, 2) && lua_isinteger(L, 3)) {
     lua_Integer i = lua_tointeger(L, 2), v = lua_tointeger(L, 3);
-    if (b->live && !b->readonly && i >= 1 && (lua_Unsigned)i <= b->size && v >= 0 && v <= 255) {
+    if (b->live && !b->readonly && i >= 1 && (lua_Unsigned)i <= b->size && v >= 0 &&
+        v <= 255) {
       storebyte(L, b, (size_t)i - 1, (unsigned char)v);
       return 0;
     }
@@ -131,7 +133,8 @@ static int buf_tostring(lua_State *L) {
 static int buf_sub(lua_State *L) {
   shmlua_block *b = shmlua_checkbuf(L, 1);
   const unsigned char *p = shmlua_blockaddr(L, b, 0);
-  size_t first, n = shmlua_range(shmlua_checkint(L, 2), shmlua_optint(L, 3, -1), b->size, &first);
+  size_t first,
+      n = shmlua_range(shmlua_checkint(L, 2), shmlua_optint(L, 3, -1), b->size, &first);
   shmlua_pushblockbytes(L, b, p + (n ? first : 0), n);
   return 1;
 }
@@ -172,7 +175,8 @@ static int buf_fill(lua_State *L) {
   shmlua_block *b = shmlua_checkbuf(L, 1);
   unsigned char v = checkbyte(L, 2);
   unsigned char *p = shmlua_blockaddr(L, b, 1);
-  size_t first, n = shmlua_range(shmlua_optint(L, 3, 1), shmlua_optint(L, 4, -1), b->size, &first);
+  size_t first,
+      n = shmlua_range(shmlua_optint(L, 3, 1), shmlua_optint(L, 4, -1), b->size, &first);
   shmlua_fault fault;
   if (n && shmlua_guarded_fill(p + first, v, n, b, &fault) != 0)
     return shmlua_faulterror(L, &fault);
@@ -180,14 +184,14 @@ static int buf_fill(lua_State *L) {
 }
 
 void shmlua_open_buf(lua_State *L) {
-  static const luaL_Reg metamethods[] = {{"__newindex", buf_newindex},
-                                         {"__len", buf_len},
-                                         {"__tostring", buf_tostring},
-                                         {"__pairs", shmlua_sequence_pairs},
-                                         {"__ipairs", shmlua_sequence_pairs},
-                                         {NULL, NULL}};
-  static const luaL_Reg methods[] = {{"sub", buf_sub},     {"byte", buf_byte},
-                                     {"write", buf_write}, {"fill", buf_fill},
+  static const luaL_Reg metamethods[] = {
+      {"__newindex", buf_newindex},        {"__len", buf_len},
+      {"__tostring", buf_tostring},        {"__pairs", shmlua_sequence_pairs},
+      {"__ipairs", shmlua_sequence_pairs}, {NULL, NULL}};
+  static const luaL_Reg methods[] = {{"sub", buf_sub},
+                                     {"byte", buf_byte},
+                                     {"write", buf_write},
+                                     {"fill", buf_fill},
                                      {NULL, NULL}};
   shmlua_newclass(L, SHMLUA_BUF_MT, metamethods, methods, buf_index);
   lua_pop(L, 1);

@@ -103,7 +103,8 @@ lua_Integer shmlua_compat_tointegerx(lua_State *L, int idx, int *isint) {
   lua_Integer i = 0;
   if (lua_type(L, idx) == LUA_TNUMBER) {
     lua_Number f = lua_tonumber(L, idx);
-    ok = f == floor(f) && f >= -(lua_Number)SHMLUA_EXACT_MAX && f <= (lua_Number)SHMLUA_EXACT_MAX;
+    ok = f == floor(f) && f >= -(lua_Number)SHMLUA_EXACT_MAX &&
+         f <= (lua_Number)SHMLUA_EXACT_MAX;
     i = ok ? (lua_Integer)f : 0;
   }
   if (isint) /* NULL from 5.2's lua_tointeger */
@@ -127,17 +128,27 @@ static const char *pushvfstring(lua_State *L, const char *fmt, va_list ap) {
       luaL_addstring(&b, s ? s : "(null)");
       break;
     }
-    case 'd': luaL_addlstring(&b, num, (size_t)snprintf(num, sizeof num, "%d", va_arg(ap, int))); break;
-    case 'c': luaL_addchar(&b, (char)va_arg(ap, int)); break;
+    case 'd':
+      luaL_addlstring(&b, num, (size_t)snprintf(num, sizeof num, "%d", va_arg(ap, int)));
+      break;
+    case 'c':
+      luaL_addchar(&b, (char)va_arg(ap, int));
+      break;
     case 'f':
-      luaL_addlstring(&b, num, (size_t)snprintf(num, sizeof num, LUA_NUMBER_FMT,
-                                                (LUAI_UACNUMBER)va_arg(ap, LUAI_UACNUMBER)));
+      luaL_addlstring(&b, num,
+                      (size_t)snprintf(num, sizeof num, LUA_NUMBER_FMT,
+                                       (LUAI_UACNUMBER)va_arg(ap, LUAI_UACNUMBER)));
       break;
-    case 'p': luaL_addlstring(&b, num, (size_t)snprintf(num, sizeof num, "%p", va_arg(ap, void *))); break;
+    case 'p':
+      luaL_addlstring(&b, num, (size_t)snprintf(num, sizeof num, "%p", va_arg(ap, void *)));
+      break;
     case 'I':
-      luaL_addlstring(&b, num, (size_t)snprintf(num, sizeof num, "%lld", va_arg(ap, long long)));
+      luaL_addlstring(&b, num,
+                      (size_t)snprintf(num, sizeof num, "%lld", va_arg(ap, long long)));
       break;
-    default: luaL_addchar(&b, *p); break; /* '%' */
+    default:
+      luaL_addchar(&b, *p);
+      break; /* '%' */
     }
   }
   luaL_pushresult(&b);
@@ -218,9 +229,15 @@ const char *shmlua_compat_tolstring(lua_State *L, int idx, size_t *len) {
   if (!luaL_callmeta(L, idx, "__tostring")) {
     switch (lua_type(L, idx)) {
     case LUA_TNUMBER:
-    case LUA_TSTRING: lua_pushvalue(L, idx); break;
-    case LUA_TBOOLEAN: lua_pushstring(L, lua_toboolean(L, idx) ? "true" : "false"); break;
-    case LUA_TNIL: lua_pushliteral(L, "nil"); break;
+    case LUA_TSTRING:
+      lua_pushvalue(L, idx);
+      break;
+    case LUA_TBOOLEAN:
+      lua_pushstring(L, lua_toboolean(L, idx) ? "true" : "false");
+      break;
+    case LUA_TNIL:
+      lua_pushliteral(L, "nil");
+      break;
     default:
       lua_pushfstring(L, "%s: %p", luaL_typename(L, idx), lua_topointer(L, idx));
       break;

@@ -114,7 +114,7 @@ static inline const char *shmlua_compat_pushlstring(lua_State *L, const char *s,
 #endif
 #define lua_rawlen(L, i) lua_objlen(L, i)
 #define luaL_len(L, i) ((lua_Integer)lua_objlen(L, i))
-#define lua_absindex(L, i) \
+#define lua_absindex(L, i)                                                                    \
   ((i) > 0 || (i) <= LUA_REGISTRYINDEX ? (i) : lua_gettop(L) + (i) + 1)
 int shmlua_compat_rawgetp(lua_State *L, int idx, const void *p);
 void shmlua_compat_rawsetp(lua_State *L, int idx, const void *p);
@@ -138,7 +138,8 @@ void shmlua_compat_traceback(lua_State *L, lua_State *co, const char *msg, int l
 
 #if LUA_VERSION_NUM < 503
 /* luaL_getmetafield returns the type of what it pushed (LUA_TNIL: pushed nothing), as in 5.3. */
-#define luaL_getmetafield(L, obj, e) (luaL_getmetafield(L, obj, e) ? lua_type(L, -1) : LUA_TNIL)
+#define luaL_getmetafield(L, obj, e)                                                          \
+  (luaL_getmetafield(L, obj, e) ? lua_type(L, -1) : LUA_TNIL)
 /* luaL_newmetatable sets __name (error messages use it) from 5.3 on. */
 int shmlua_compat_newmetatable(lua_State *L, const char *tname);
 #define luaL_newmetatable shmlua_compat_newmetatable

@@ -67,11 +67,12 @@ static int cond_attach(lua_State *L) {
     if ((n = shmlua_mutex_attach(L, &recorded)) != 1)
       return n;
     lua_replace(L, 2);
-  } else if (strcmp(recorded.path,
-                    ((shmlua_syncud *)lua_touserdata(L, 2))->block.name.path) != 0)
-    return luaL_argerror(L, 2, lua_pushfstring(L, "cond '%s' goes with mutex '%s'",
-                                               shmlua_name_user(&name),
-                                               shmlua_name_user(&recorded)));
+  } else if (strcmp(recorded.path, ((shmlua_syncud *)lua_touserdata(L, 2))->block.name.path) !=
+             0)
+    return luaL_argerror(L, 2,
+                         lua_pushfstring(L, "cond '%s' goes with mutex '%s'",
+                                         shmlua_name_user(&name),
+                                         shmlua_name_user(&recorded)));
   tie_to_mutex(L, 2);
   return 1;
 }

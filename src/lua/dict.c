@@ -19,7 +19,8 @@ enum { DEFAULT_BYTES = 1 << 20, DEFAULT_MAX_KEYS = 1024 };
 
 static int dict_open(shmlua_syncud *u, shmlua_error *err);
 
-static const shmlua_synclass dict_class = {"shm.dict", &shmlua_dict_type, dict_open, NULL, NULL};
+static const shmlua_synclass dict_class = {"shm.dict", &shmlua_dict_type, dict_open, NULL,
+                                           NULL};
 
 static int dict_open(shmlua_syncud *u, shmlua_error *err) {
   (void)err;
@@ -36,7 +37,8 @@ static const char *checkkey(lua_State *L, size_t *len) {
   if (*len == 0)
     luaL_argerror(L, 2, "empty key");
   if (*len > SHMLUA_DICT_KEY_MAX)
-    luaL_argerror(L, 2, lua_pushfstring(L, "key longer than %d bytes", (int)SHMLUA_DICT_KEY_MAX));
+    luaL_argerror(L, 2,
+                  lua_pushfstring(L, "key longer than %d bytes", (int)SHMLUA_DICT_KEY_MAX));
   return key;
 }
 
@@ -71,23 +73,35 @@ static void *value_buffer(void *ud, size_t len) {
 /* One step of the core on a dict, run under a guard of its block (shmlua_sync_guarded), so
    a block truncated by a peer raises instead of killing the process. */
 typedef enum dictop {
-  D_GET, D_STORE, D_INCR, D_TTL, D_EXPIRE, D_FLUSH_ALL, D_FLUSH_EXPIRED, D_KEYS,
-  D_CAPACITY, D_FREE_SPACE, D_COUNT, D_PUSH, D_POP, D_LLEN
+  D_GET,
+  D_STORE,
+  D_INCR,
+  D_TTL,
+  D_EXPIRE,
+  D_FLUSH_ALL,
+  D_FLUSH_EXPIRED,
+  D_KEYS,
+  D_CAPACITY,
+  D_FREE_SPACE,
+  D_COUNT,
+  D_PUSH,
+  D_POP,
+  D_LLEN
 } dictop;
 
 typedef struct call {
   dictop op;
   keyed k;
   shmlua_dict_mode mode;
-  int flag;                       /* D_GET: with stale; D_PUSH, D_POP: left */
-  shmlua_dict_value v, out;       /* in; out */
-  const shmlua_dict_value *init;  /* D_INCR */
-  int64_t ms;                     /* ttl in, or out (D_TTL) */
+  int flag;                      /* D_GET: with stale; D_PUSH, D_POP: left */
+  shmlua_dict_value v, out;      /* in; out */
+  const shmlua_dict_value *init; /* D_INCR */
+  int64_t ms;                    /* ttl in, or out (D_TTL) */
   int forcible, stale;
-  uint64_t n;                     /* max in; freed, length or a field out */
-  void *gathered;                 /* D_KEYS */
-  reading *reading;               /* D_GET, D_POP */
-  shmlua_error *err;              /* run's: not zeroed with the rest */
+  uint64_t n;        /* max in; freed, length or a field out */
+  void *gathered;    /* D_KEYS */
+  reading *reading;  /* D_GET, D_POP */
+  shmlua_error *err; /* run's: not zeroed with the rest */
 } call;
 
 static int gather(void *ud, const char *key, size_t klen);
@@ -107,19 +121,31 @@ static int step(void *ctx, const struct timespec *deadline) {
   case D_INCR:
     return shmlua_dict_incr(h, key, klen, &c->v, c->init, c->ms, &c->out, &c->forcible,
                             c->err);
-  case D_TTL: return shmlua_dict_ttl(h, key, klen, &c->ms, c->err);
-  case D_EXPIRE: return shmlua_dict_expire(h, key, klen, c->ms, c->err);
-  case D_FLUSH_ALL: return shmlua_dict_flush_all(h, c->err);
-  case D_FLUSH_EXPIRED: return shmlua_dict_flush_expired(h, c->n, &c->n, c->err);
-  case D_KEYS: return shmlua_dict_keys(h, c->n, gather, c->gathered, c->err);
-  case D_CAPACITY: c->n = shmlua_dict_capacity(h); return 0;
-  case D_FREE_SPACE: c->n = shmlua_dict_free_space(h); return 0;
-  case D_COUNT: c->n = shmlua_dict_count(h); return 0;
-  case D_PUSH: return shmlua_dict_push(h, key, klen, c->flag, &c->v, &c->n, c->err);
+  case D_TTL:
+    return shmlua_dict_ttl(h, key, klen, &c->ms, c->err);
+  case D_EXPIRE:
+    return shmlua_dict_expire(h, key, klen, c->ms, c->err);
+  case D_FLUSH_ALL:
+    return shmlua_dict_flush_all(h, c->err);
+  case D_FLUSH_EXPIRED:
+    return shmlua_dict_flush_expired(h, c->n, &c->n, c->err);
+  case D_KEYS:
+    return shmlua_dict_keys(h, c->n, gather, c->gathered, c->err);
+  case D_CAPACITY:
+    c->n = shmlua_dict_capacity(h);
+    return 0;
+  case D_FREE_SPACE:
+    c->n = shmlua_dict_free_space(h);
+    return 0;
+  case D_COUNT:
+    c->n = shmlua_dict_count(h);
+    return 0;
+  case D_PUSH:
+    return shmlua_dict_push(h, key, klen, c->flag, &c->v, &c->n, c->err);
   case D_POP:
-    return shmlua_dict_pop(h, key, klen, c->flag, value_buffer, c->reading, &c->out,
-                           c->err);
-  case D_LLEN: return shmlua_dict_llen(h, key, klen, &c->n, c->err);
+    return shmlua_dict_pop(h, key, klen, c->flag, value_buffer, c->reading, &c->out, c->err);
+  case D_LLEN:
+    return shmlua_dict_llen(h, key, klen, &c->n, c->err);
   }
   return 0;
 }
@@ -169,8 +195,9 @@ static void checkvalue(lua_State *L, int arg, shmlua_dict_value *v) {
     v->as.string.bytes = lua_tolstring(L, arg, &v->as.string.len);
     break;
   default:
-    luaL_argerror(L, arg, lua_pushfstring(L, "nil, boolean, number or string expected, got %s",
-                                          luaL_typename(L, arg)));
+    luaL_argerror(L, arg,
+                  lua_pushfstring(L, "nil, boolean, number or string expected, got %s",
+                                  luaL_typename(L, arg)));
   }
 }
 

@@ -54,7 +54,8 @@ static int event_field(lua_State *L, shmlua_syncud *u, const char *key) {
 }
 
 static int event_create(lua_State *L) {
-  return shmlua_sync_create(L, &event_class, 1, 2, NULL, sizeof(shmlua_event_block), NULL, NULL);
+  return shmlua_sync_create(L, &event_class, 1, 2, NULL, sizeof(shmlua_event_block), NULL,
+                            NULL);
 }
 
 static int event_set(lua_State *L) {

@@ -135,7 +135,8 @@ static void pushclass(lua_State *L, const char *class, size_t len) {
       addsummary(&b, &p);
     }
   }
-  lua_pushfstring(L, "\nhelp \"%s:name\" or help \"%s.name\" shows one in full.", class, class);
+  lua_pushfstring(L, "\nhelp \"%s:name\" or help \"%s.name\" shows one in full.", class,
+                  class);
   luaL_addvalue(&b);
   luaL_pushresult(&b);
 }
@@ -273,10 +274,9 @@ static int hasupvalues(lua_State *L, int idx) {
    which would tell its uses apart) pushed twice is one value from 5.2 on (light C
    functions), two closures of it in 5.1 and LuaJIT. */
 static int samefunction(lua_State *L, int a, int b) {
-  return lua_rawequal(L, a, b) ||
-         (lua_iscfunction(L, a) && lua_iscfunction(L, b) &&
-          lua_tocfunction(L, a) == lua_tocfunction(L, b) && !hasupvalues(L, a) &&
-          !hasupvalues(L, b));
+  return lua_rawequal(L, a, b) || (lua_iscfunction(L, a) && lua_iscfunction(L, b) &&
+                                   lua_tocfunction(L, a) == lua_tocfunction(L, b) &&
+                                   !hasupvalues(L, a) && !hasupvalues(L, b));
 }
 
 /* Pushes the name, in the module or as a method, of the value at idx that has an entry:
@@ -390,8 +390,9 @@ int shmlua_help(lua_State *L) {
     return 1;
   luaL_pushfail(L);
   lua_pushfstring(L, "no entry for %s in the shm reference (help() lists the topics)",
-                  lua_type(L, 1) == LUA_TSTRING ? lua_pushfstring(L, "'%s'", lua_tostring(L, 1))
-                                                : luaL_tolstring(L, 1, NULL));
+                  lua_type(L, 1) == LUA_TSTRING
+                      ? lua_pushfstring(L, "'%s'", lua_tostring(L, 1))
+                      : luaL_tolstring(L, 1, NULL));
   lua_replace(L, -2);
   return 2;
 }

@@ -63,7 +63,8 @@ void shmlua_hexdump(luaL_Buffer *out, size_t offset, const unsigned char *p, siz
 
 static int buf_hexdump(lua_State *L) {
   shmlua_block *b = shmlua_checkbuf(L, 1);
-  size_t first, n = shmlua_range(shmlua_optint(L, 2, 1), shmlua_optint(L, 3, -1), b->size, &first);
+  size_t first,
+      n = shmlua_range(shmlua_optint(L, 2, 1), shmlua_optint(L, 3, -1), b->size, &first);
   luaL_Buffer out;
   shmlua_blockaddr(L, b, 0); /* a closed block raises even for an empty range */
   luaL_buffinit(L, &out);

@@ -3,10 +3,10 @@
    side tells it each view it makes, and where the block's live address is (block.h), which
    close and the SIGBUS handler clear: no guard covers those loads and stores, so the block
    is watched (fault.h) and a page gone becomes zeros and an error at the next check. */
+#include "jit.h"
 #include "../core/block.h"
 #include "../core/fault.h"
 #include "class.h"
-#include "jit.h"
 #include "parts.h"
 
 #if SHMLUA_IS_LUAJIT

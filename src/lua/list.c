@@ -65,11 +65,21 @@ static void tovalue(lua_State *L, int idx, shmlua_slvalue *v) {
 /* Pushes v, read from the list's block b: its strings point into b. */
 static void pushvalue(lua_State *L, const shmlua_block *b, const shmlua_slvalue *v) {
   switch (v->kind) {
-  case SHMLUA_SL_INT: shmlua_pushint(L, (lua_Integer)v->i); break;
-  case SHMLUA_SL_FLOAT: lua_pushnumber(L, (lua_Number)v->f); break;
-  case SHMLUA_SL_BOOL: lua_pushboolean(L, (int)v->i); break;
-  case SHMLUA_SL_NONE: pushnull(L); break;
-  default: shmlua_pushblockbytes(L, b, v->s, v->len); break;
+  case SHMLUA_SL_INT:
+    shmlua_pushint(L, (lua_Integer)v->i);
+    break;
+  case SHMLUA_SL_FLOAT:
+    lua_pushnumber(L, (lua_Number)v->f);
+    break;
+  case SHMLUA_SL_BOOL:
+    lua_pushboolean(L, (int)v->i);
+    break;
+  case SHMLUA_SL_NONE:
+    pushnull(L);
+    break;
+  default:
+    shmlua_pushblockbytes(L, b, v->s, v->len);
+    break;
   }
 }
 
@@ -377,15 +387,12 @@ static int null_tostring(lua_State *L) {
 }
 
 void shmlua_open_list(lua_State *L) {
-  static const luaL_Reg metamethods[] = {{"__newindex", list_newindex},
-                                         {"__len", list_len},
-                                         {"__tostring", list_tostring},
-                                         {"__pairs", shmlua_sequence_pairs},
-                                         {"__ipairs", shmlua_sequence_pairs},
-                                         {NULL, NULL}};
-  static const luaL_Reg methods[] = {{"count", list_count}, {"index", list_indexof},
-                                     {"unlink", list_unlink},
-                                     {NULL, NULL}};
+  static const luaL_Reg metamethods[] = {
+      {"__newindex", list_newindex},       {"__len", list_len},
+      {"__tostring", list_tostring},       {"__pairs", shmlua_sequence_pairs},
+      {"__ipairs", shmlua_sequence_pairs}, {NULL, NULL}};
+  static const luaL_Reg methods[] = {
+      {"count", list_count}, {"index", list_indexof}, {"unlink", list_unlink}, {NULL, NULL}};
   shmlua_newclass(L, SHMLUA_LIST_MT, metamethods, methods, list_index);
   shmlua_setrelease(L, list_release, 0); /* no __gc: the block's own userdata has one */
   lua_pop(L, 1);

@@ -122,8 +122,7 @@ static int entry_tostring(lua_State *L) {
   if (lua_getfield(L, 1, "state") == LUA_TSTRING) {
     lua_pushliteral(L, ", ");
     lua_insert(L, -2);
-  }
-  else
+  } else
     lua_pop(L, 1);
   lua_pushliteral(L, ")");
   lua_concat(L, lua_gettop(L) - top);

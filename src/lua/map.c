@@ -114,7 +114,8 @@ static int map(lua_State *L) {
   /* By default about four chunks per worker: few forks, yet a slow chunk does not leave the
      other workers idle for long. */
   chunk = shmlua_optfield_int(L, 4, "chunksize", (count + 4 * nworkers - 1) / (4 * nworkers));
-  luaL_argcheck(L, chunk >= 1 || (count == 0 && chunk == 0), 4, "chunksize must be at least 1");
+  luaL_argcheck(L, chunk >= 1 || (count == 0 && chunk == 0), 4,
+                "chunksize must be at least 1");
   lua_settop(L, 4);
   shmlua_progress_start(L, &progress, shmlua_optfield_bool(L, 4, "progress", 0), "shm.map",
                         count);

@@ -142,7 +142,8 @@ static void unlock(lua_State *L, shmlua_syncud *m) {
     return;
   }
   if (rc == EPERM)
-    luaL_error(L, "mutex '%s' is not locked by this process", shmlua_name_user(&m->block.name));
+    luaL_error(L, "mutex '%s' is not locked by this process",
+               shmlua_name_user(&m->block.name));
   shmlua_sync_error(L, m, rc);
 }
 
@@ -262,7 +263,8 @@ static int with_caught(lua_State *L, int status, lua_KContext ctx) {
    traceback and all. fn may yield, as under pcall. */
 static int mutex_with(lua_State *L) {
   shmlua_mutex_check(L, 1);
-  if (lua_type(L, 2) != LUA_TFUNCTION) { /* so with(nil) is not "attempt to call a nil value" */
+  if (lua_type(L, 2) !=
+      LUA_TFUNCTION) { /* so with(nil) is not "attempt to call a nil value" */
     if (luaL_getmetafield(L, 2, "__call") == LUA_TNIL)
       return luaL_typeerror(L, 2, "function");
     lua_pop(L, 1);
@@ -274,7 +276,7 @@ static int mutex_with(lua_State *L) {
   return shmlua_callk(L, lua_gettop(L) - 3, LUA_MULTRET, 0, with_done);
 #elif SHMLUA_HAVE_KFUNCTION /* 5.3: no <close>, but pcall's continuation sees errors too */
   return with_caught(L, lua_pcallk(L, lua_gettop(L) - 3, LUA_MULTRET, 0, 0, with_caught), 0);
-#else /* 5.1, 5.2, LuaJIT: fn cannot yield across this C function */
+#else                       /* 5.1, 5.2, LuaJIT: fn cannot yield across this C function */
   return with_caught(L, lua_pcall(L, lua_gettop(L) - 3, LUA_MULTRET, 0), 0);
 #endif
 }
@@ -302,10 +304,13 @@ static int guard_tostring(lua_State *L) {
 }
 
 void shmlua_open_mutex(lua_State *L) {
-  static const luaL_Reg methods[] = {
-      {"lock", mutex_lock},   {"trylock", mutex_trylock}, {"unlock", mutex_unlock},
-      {"consistent", mutex_consistent}, {"with", mutex_with}, {"guard", mutex_guard},
-      {NULL, NULL}};
+  static const luaL_Reg methods[] = {{"lock", mutex_lock},
+                                     {"trylock", mutex_trylock},
+                                     {"unlock", mutex_unlock},
+                                     {"consistent", mutex_consistent},
+                                     {"with", mutex_with},
+                                     {"guard", mutex_guard},
+                                     {NULL, NULL}};
   static const luaL_Reg guard_meta[] = {{"__close", guard_release},
                                         {"__gc", guard_release},
                                         {"__tostring", guard_tostring},

@@ -76,7 +76,8 @@ static int buf_pack(lua_State *L) {
 }
 
 int shmlua_unpack_window(lua_State *L, int unpack, size_t size, size_t start,
-                         void (*push)(lua_State *L, void *src, size_t at, size_t len), void *src) {
+                         void (*push)(lua_State *L, void *src, size_t at, size_t len),
+                         void *src) {
   size_t base = (start - 1) / MAXALIGN * MAXALIGN, rest = size - base,
          window = start - base + FIRST_WINDOW;
   int fmt = lua_gettop(L);

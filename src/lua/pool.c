@@ -140,7 +140,7 @@ static int runchunk(lua_State *L) {
   lua_settop(L, 4);
   while (lua_getstack(L, levels, &ar))
     levels++;
-  lua_pushinteger(L, levels + 1); /* and the loop's own level */
+  lua_pushinteger(L, levels + 1);     /* and the loop's own level */
   lua_pushcclosure(L, chunkerror, 1); /* 5 */
   lua_createtable(L, 1, 0);           /* 6: at */
   lua_pushvalue(L, 3);
@@ -222,18 +222,26 @@ static int class(lua_State *L) {
   return 1;
 }
 
-static const char constructor_key = 0; /* registry key of pool.lua's constructor, once loaded */
+static const char constructor_key =
+    0; /* registry key of pool.lua's constructor, once loaded */
 
 /* Pushes the constructor, loading pool.lua (module at upvalue 1) on first use. */
 static void pushconstructor(lua_State *L) {
-  static const luaL_Reg private[] = {{"encode", encode},     {"decode", decode},
-                                     {"encoderange", encoderange}, {"decodeinto", decodeinto},
+  static const luaL_Reg private[] = {{"encode", encode},
+                                     {"decode", decode},
+                                     {"encoderange", encoderange},
+                                     {"decodeinto", decodeinto},
                                      {"newlist", newlist},
-                                     {"calltraced", calltraced}, {"now", now}, {"runchunk", runchunk},
-                                     {"pid", pid},           {"progress", progress_new},
-                                     {"current", current}, {"chunks", shmlua_arraychunks},
+                                     {"calltraced", calltraced},
+                                     {"now", now},
+                                     {"runchunk", runchunk},
+                                     {"pid", pid},
+                                     {"progress", progress_new},
+                                     {"current", current},
+                                     {"chunks", shmlua_arraychunks},
                                      {"progress_update", progress_update},
-                                     {"progress_finish", progress_finish}, {"class", class},
+                                     {"progress_finish", progress_finish},
+                                     {"class", class},
                                      {"daemon", markdaemon},
                                      {NULL, NULL}};
   if (lua_rawgetp(L, LUA_REGISTRYINDEX, &constructor_key) != LUA_TNIL)
@@ -293,8 +301,8 @@ static void registerclass(lua_State *L, const char *tname, const char *const met
 }
 
 void shmlua_open_pool(lua_State *L) {
-  static const char *const pool_methods[] = {"map",   "imap",      "imap_unordered", "submit",
-                                             "parallel", "close", "terminate", NULL};
+  static const char *const pool_methods[] = {"map",      "imap",  "imap_unordered", "submit",
+                                             "parallel", "close", "terminate",      NULL};
   static const char *const future_methods[] = {"wait", "poll", NULL};
   registerclass(L, "shm.pool", pool_methods);
   registerclass(L, "shm.future", future_methods);

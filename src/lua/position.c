@@ -1,6 +1,6 @@
 /* Positions as lstrlib.c reads them: 1-based, negative from the end. */
-#include "argcheck.h"
 #include "position.h"
+#include "argcheck.h"
 
 static size_t posstart(lua_Integer pos, size_t len) {
   if (pos > 0)

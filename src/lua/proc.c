@@ -222,11 +222,13 @@ static int proc_exec(lua_State *L) {
    configured layout puts it (SHMLUA_EXE_FROM_MODULE, relative to the module's directory),
    then where a LuaRocks tree does (lib/lua/5.4 -> bin). Pushes it, or nothing and NULL. */
 static const char *pushinstalled(lua_State *L) {
-  static const char *const relative[] = {"shmlua",
+  static const char *const relative[] = {
+    "shmlua",
 #if defined(SHMLUA_EXE_FROM_MODULE)
-                                         SHMLUA_EXE_FROM_MODULE,
+    SHMLUA_EXE_FROM_MODULE,
 #endif
-                                         "../../../bin/shmlua"};
+    "../../../bin/shmlua"
+  };
   static const char anchor = 0; /* an address inside this module */
   char module[PATH_MAX], *slash;
   Dl_info info;
@@ -458,7 +460,8 @@ static int proc_waitall(lua_State *L) {
   for (lua_Integer i = 1; i <= n; i++) {
     lua_geti(L, 1, i);
     if (!luaL_testudata(L, -1, SHMLUA_PROCESS_MT))
-      return luaL_argerror(L, 1, lua_pushfstring(L, "item %I is not a process", (LUAI_UACINT)i));
+      return luaL_argerror(L, 1,
+                           lua_pushfstring(L, "item %I is not a process", (LUAI_UACINT)i));
     left[i - 1] = shmlua_checkchild(L, -1);
     lua_pop(L, 1);
   }

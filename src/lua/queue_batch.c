@@ -14,7 +14,6 @@
    is dropped after a call that used less than a quarter of a grown one). */
 enum { CHUNK = 64, FIRST_BUFFER = 64 * 1024 };
 
-
 typedef struct push_many_request {
   shmlua_syncud *u;
   const shmlua_queue_message *m;
@@ -41,12 +40,14 @@ static int pushop(void *ctx, const struct timespec *deadline) {
 static const char *message_at(lua_State *L, shmlua_syncud *u, lua_Integer k, size_t *len) {
   const char *s;
   if (lua_rawgeti(L, 2, k) != LUA_TSTRING)
-    luaL_argerror(L, 2, lua_pushfstring(L, "t[%I] is %s, not a string", (LUAI_UACINT)k,
-                                        luaL_typename(L, -1)));
+    luaL_argerror(
+        L, 2,
+        lua_pushfstring(L, "t[%I] is %s, not a string", (LUAI_UACINT)k, luaL_typename(L, -1)));
   s = lua_tolstring(L, -1, len);
   if (*len > u->as.queue.max_bytes)
-    luaL_argerror(L, 2, lua_pushfstring(L, "t[%I] is longer than the queue's %I bytes",
-                                        (LUAI_UACINT)k, (LUAI_UACINT)u->as.queue.max_bytes));
+    luaL_argerror(L, 2,
+                  lua_pushfstring(L, "t[%I] is longer than the queue's %I bytes",
+                                  (LUAI_UACINT)k, (LUAI_UACINT)u->as.queue.max_bytes));
   lua_pop(L, 1); /* t still holds it, and no Lua code runs until we are done with it */
   return s;
 }

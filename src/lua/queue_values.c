@@ -39,8 +39,10 @@ static int get(lua_State *L, int wait) {
   n = shmlua_deserialize(L, data, len);
   shmlua_queue_got(u);
   if (n != 1)
-    return luaL_error(L, "queue '%s': a message that is not one value (pushed as a string, "
-                      "or corrupt) was taken and refused", shmlua_name_user(&u->block.name));
+    return luaL_error(L,
+                      "queue '%s': a message that is not one value (pushed as a string, "
+                      "or corrupt) was taken and refused",
+                      shmlua_name_user(&u->block.name));
   return 1;
 }
 
@@ -73,9 +75,12 @@ static int queue_put_many(lua_State *L) {
   e.data = shmlua_encode_each(L, 2, first, n, e.ends);
   for (size_t k = 0; k < n; k++)
     if (e.ends[k] - (k > 0 ? e.ends[k - 1] : 0) > u->as.queue.max_bytes)
-      return shmlua_argerror(L, 2, lua_pushfstring(L, "t[%I]: its encoding is longer than the "
-                                                   "queue's %I bytes", (LUAI_UACINT)(first + k + 1),
-                                                   (LUAI_UACINT)u->as.queue.max_bytes));
+      return shmlua_argerror(L, 2,
+                             lua_pushfstring(L,
+                                             "t[%I]: its encoding is longer than the "
+                                             "queue's %I bytes",
+                                             (LUAI_UACINT)(first + k + 1),
+                                             (LUAI_UACINT)u->as.queue.max_bytes));
   return shmlua_queue_push_batch(L, u, n, encoding_at, &e, d);
 }
 
@@ -94,10 +99,11 @@ static int queue_get_many(lua_State *L) {
   for (lua_Integer k = 1; shmlua_queue_next_record(&p, &data, &len); k++) {
     if (shmlua_deserialize(L, data, len) != 1) {
       lua_settop(L, top);
-      return luaL_error(L, "queue '%s': message %I of the %I taken is not one value (pushed "
+      return luaL_error(L,
+                        "queue '%s': message %I of the %I taken is not one value (pushed "
                         "as a string, or corrupt): refused, with the %I after it",
-                        shmlua_name_user(&u->block.name), (LUAI_UACINT)k,
-                        (LUAI_UACINT)p.count, (LUAI_UACINT)(p.count - (size_t)k));
+                        shmlua_name_user(&u->block.name), (LUAI_UACINT)k, (LUAI_UACINT)p.count,
+                        (LUAI_UACINT)(p.count - (size_t)k));
     }
     lua_rawseti(L, 2, k);
   }
@@ -105,14 +111,24 @@ static int queue_get_many(lua_State *L) {
   return 1;
 }
 
-static int queue_put(lua_State *L) { return put(L, 1); }
-static int queue_try_put(lua_State *L) { return put(L, 0); }
-static int queue_get(lua_State *L) { return get(L, 1); }
-static int queue_try_get(lua_State *L) { return get(L, 0); }
+static int queue_put(lua_State *L) {
+  return put(L, 1);
+}
+static int queue_try_put(lua_State *L) {
+  return put(L, 0);
+}
+static int queue_get(lua_State *L) {
+  return get(L, 1);
+}
+static int queue_try_get(lua_State *L) {
+  return get(L, 0);
+}
 
 void shmlua_open_queue_values(lua_State *L) {
-  static const luaL_Reg methods[] = {{"put", queue_put}, {"try_put", queue_try_put},
-                                     {"get", queue_get}, {"try_get", queue_try_get},
+  static const luaL_Reg methods[] = {{"put", queue_put},
+                                     {"try_put", queue_try_put},
+                                     {"get", queue_get},
+                                     {"try_get", queue_try_get},
                                      {"put_many", queue_put_many},
                                      {"get_many", queue_get_many},
                                      {NULL, NULL}};

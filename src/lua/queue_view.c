@@ -108,8 +108,8 @@ static int view_len(lua_State *L) {
 /* v:sub([i [, j]]) as string.sub. */
 static int view_sub(lua_State *L) {
   view *w = checkview(L);
-  size_t first, n = shmlua_range(luaL_optinteger(L, 2, 1), luaL_optinteger(L, 3, -1), length(w),
-                                 &first);
+  size_t first,
+      n = shmlua_range(luaL_optinteger(L, 2, 1), luaL_optinteger(L, 3, -1), length(w), &first);
   push_bytes(L, w, n ? first : 0, n);
   return 1;
 }
@@ -235,8 +235,10 @@ static int queue_view(lua_State *L) {
 }
 
 void shmlua_open_queue_view(lua_State *L) {
-  static const luaL_Reg metamethods[] = {{"__len", view_len},     {"__close", view_release},
-                                         {"__gc", view_gc},  {"__tostring", view_tostring},
+  static const luaL_Reg metamethods[] = {{"__len", view_len},
+                                         {"__close", view_release},
+                                         {"__gc", view_gc},
+                                         {"__tostring", view_tostring},
                                          {NULL, NULL}};
   static const luaL_Reg methods[] = {
       {"sub", view_sub}, {"byte", view_byte}, {"release", view_release}, {NULL, NULL}};

@@ -49,7 +49,8 @@ static int semaphore_field(lua_State *L, shmlua_syncud *u, const char *key) {
   int value;
   if (strcmp(key, "value") != 0)
     return 0;
-  if ((value = shmlua_sync_guarded(u, valuestep, u, NULL)) == SHMLUA_SYNC_FAULT && u->fault.block)
+  if ((value = shmlua_sync_guarded(u, valuestep, u, NULL)) == SHMLUA_SYNC_FAULT &&
+      u->fault.block)
     return shmlua_sync_error(L, u, value);
   lua_pushinteger(L, value);
   return 1;

@@ -24,19 +24,33 @@
 
 #define SERIAL_BUFFER_MT "shm.serialbuffer"
 #define MAX_DEPTH 100 /* table nesting; keeps the C recursion well inside the C stack */
-#define RANGE_STEP 32  /* values shmlua_encode_range has on the stack at once */
+#define RANGE_STEP 32 /* values shmlua_encode_range has on the stack at once */
 #define KEY_ENV "SHMLUA_KEY"
 
 enum { MAGIC = 0xB7, VERSION = 1 };
 
-enum { T_NIL = 'n', T_FALSE = 'f', T_TRUE = 't', T_INT = 'i', T_FLOAT = 'd', T_STRING = 's',
-       T_TABLE = '{', T_END = '}', T_LIST = '[', T_OBJECT = 'o', T_FUNCTION = 'F', T_FUNCREF = 'r',
-       T_GLOBALS = 'G', T_MODULE = 'M', T_CFUNCTION = 'C' };
+enum {
+  T_NIL = 'n',
+  T_FALSE = 'f',
+  T_TRUE = 't',
+  T_INT = 'i',
+  T_FLOAT = 'd',
+  T_STRING = 's',
+  T_TABLE = '{',
+  T_END = '}',
+  T_LIST = '[',
+  T_OBJECT = 'o',
+  T_FUNCTION = 'F',
+  T_FUNCREF = 'r',
+  T_GLOBALS = 'G',
+  T_MODULE = 'M',
+  T_CFUNCTION = 'C'
+};
 
 /* The kinds of shmlua objects sent by name: the module's field that attaches them. */
-static const char *const object_kinds[] = {"block", "array", "list",  "mutex", "semaphore",
-                                           "event", "barrier", "cond", "queue", "dict", "null",
-                                           NULL};
+static const char *const object_kinds[] = {"block",     "array", "list",    "mutex",
+                                           "semaphore", "event", "barrier", "cond",
+                                           "queue",     "dict",  "null",    NULL};
 
 static const char module_key = 0; /* registry key (by address) of the module table */
 static const char buffer_key = 0; /* registry key of the encoder's buffer */
@@ -50,14 +64,14 @@ typedef struct buffer {
 
 /* One step of the way from a value to the part being encoded, for error messages. */
 typedef struct step {
-  int key;              /* stack index of a table key, or 0 */
-  const char *upvalue;  /* or an upvalue's name */
+  int key;             /* stack index of a table key, or 0 */
+  const char *upvalue; /* or an upvalue's name */
 } step;
 
 typedef struct encoder {
   buffer *out;
-  int value;   /* which value is being encoded, for messages */
-  int listed;  /* messages call it t[value] (shmlua_encode_each), not value #value */
+  int value;  /* which value is being encoded, for messages */
+  int listed; /* messages call it t[value] (shmlua_encode_each), not value #value */
   step path[MAX_DEPTH + 1];
   int tables[MAX_DEPTH + 1]; /* stack indexes of the tables being encoded (to refuse cycles) */
   int ntables;
@@ -117,17 +131,29 @@ static void putstring(lua_State *L, buffer *b, const char *s, size_t len) {
 
 /* SipHash-2-4 (Aumasson and Bernstein) of n bytes under family_key. */
 #define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
-#define SIPROUND                                                                         \
-  do {                                                                                   \
-    v0 += v1; v1 = ROTL(v1, 13); v1 ^= v0; v0 = ROTL(v0, 32);                            \
-    v2 += v3; v3 = ROTL(v3, 16); v3 ^= v2;                                               \
-    v0 += v3; v3 = ROTL(v3, 21); v3 ^= v0;                                               \
-    v2 += v1; v1 = ROTL(v1, 17); v1 ^= v2; v2 = ROTL(v2, 32);                            \
+#define SIPROUND                                                                              \
+  do {                                                                                        \
+    v0 += v1;                                                                                 \
+    v1 = ROTL(v1, 13);                                                                        \
+    v1 ^= v0;                                                                                 \
+    v0 = ROTL(v0, 32);                                                                        \
+    v2 += v3;                                                                                 \
+    v3 = ROTL(v3, 16);                                                                        \
+    v3 ^= v2;                                                                                 \
+    v0 += v3;                                                                                 \
+    v3 = ROTL(v3, 21);                                                                        \
+    v3 ^= v0;                                                                                 \
+    v2 += v1;                                                                                 \
+    v1 = ROTL(v1, 17);                                                                        \
+    v1 ^= v2;                                                                                 \
+    v2 = ROTL(v2, 32);                                                                        \
   } while (0)
 
 static uint64_t siphash(const unsigned char *p, size_t n) {
-  uint64_t v0 = 0x736f6d6570736575ULL ^ family_key[0], v1 = 0x646f72616e646f6dULL ^ family_key[1];
-  uint64_t v2 = 0x6c7967656e657261ULL ^ family_key[0], v3 = 0x7465646279746573ULL ^ family_key[1];
+  uint64_t v0 = 0x736f6d6570736575ULL ^ family_key[0],
+           v1 = 0x646f72616e646f6dULL ^ family_key[1];
+  uint64_t v2 = 0x6c7967656e657261ULL ^ family_key[0],
+           v3 = 0x7465646279746573ULL ^ family_key[1];
   uint64_t last = (uint64_t)n << 56, m;
   size_t i;
   for (i = 0; i + 8 <= n; i += 8) {
@@ -177,9 +203,10 @@ static const char *pushpath(lua_State *L, const encoder *e, int depth) {
 /* Raises the error for a value that cannot be sent (luaL_error does not return). */
 static void refuse(lua_State *L, const encoder *e, int depth, const char *what) {
   const char *path = depth > 0 ? pushpath(L, e, depth) : "";
-  luaL_error(L, e->listed ? "t[%d]%s%s: %s cannot be sent to another process"
-                          : "value #%d%s%s: %s cannot be sent to another process", e->value,
-             *path ? " at " : "", path, what);
+  luaL_error(L,
+             e->listed ? "t[%d]%s%s: %s cannot be sent to another process"
+                       : "value #%d%s%s: %s cannot be sent to another process",
+             e->value, *path ? " at " : "", path, what);
 }
 
 static void encode(lua_State *L, encoder *e, int idx, int depth);
@@ -352,7 +379,8 @@ static void encode_table(lua_State *L, encoder *e, int idx, int depth) {
   while (lua_next(L, idx)) { /* raw traversal: data only, metatables are not sent */
     int key = lua_absindex(L, -2);
     lua_Integer i;
-    if (lua_isinteger(L, key) && (i = lua_tointeger(L, key)) >= 1 && i <= (lua_Integer)UINT32_MAX)
+    if (lua_isinteger(L, key) && (i = lua_tointeger(L, key)) >= 1 &&
+        i <= (lua_Integer)UINT32_MAX)
       counts[0]++;
     else
       counts[1]++;
@@ -578,11 +606,11 @@ static int decode_object(lua_State *L, decoder *d) {
   isarray = strcmp(kind, "array") == 0;
   isblock = isarray || strcmp(kind, "block") == 0;
   /* sizes that keep makeview's arithmetic far from overflow */
-  if (isarray && (!(dtype = takestring(d, &dlen)) || dlen > 16 || !take(d, layout, sizeof layout)
-                  || layout[0] < 1 || layout[0] > 16 || layout[1] < 0 || layout[1] > INT32_MAX * 16LL
-                  || layout[2] < 0 || layout[2] > INT32_MAX || layout[3] == 0 ||
-                  layout[3] < -INT32_MAX || layout[3] > INT32_MAX || layout[4] < 0 ||
-                  layout[4] > INT32_MAX))
+  if (isarray &&
+      (!(dtype = takestring(d, &dlen)) || dlen > 16 || !take(d, layout, sizeof layout) ||
+       layout[0] < 1 || layout[0] > 16 || layout[1] < 0 || layout[1] > INT32_MAX * 16LL ||
+       layout[2] < 0 || layout[2] > INT32_MAX || layout[3] == 0 || layout[3] < -INT32_MAX ||
+       layout[3] > INT32_MAX || layout[4] < 0 || layout[4] > INT32_MAX))
     return 0;
   luaL_checkstack(L, 8, "values received");
   base = lua_gettop(L);
@@ -635,11 +663,14 @@ static int decode_function(lua_State *L, decoder *d, int depth) {
   if (!take(d, &mac, sizeof mac) || !(code = takestring(d, &len)) || !take(d, &n, 1))
     return 0;
   if (siphash((const unsigned char *)code, len) != mac)
-    luaL_error(L, "a function was received from outside this family of processes (or "
-                  "corrupt): refused (%s must be the same in both)", KEY_ENV);
+    luaL_error(L,
+               "a function was received from outside this family of processes (or "
+               "corrupt): refused (%s must be the same in both)",
+               KEY_ENV);
   luaL_checkstack(L, 4, "values received");
   if (luaL_loadbufferx(L, code, len, "=(sent function)", "b") != LUA_OK)
-    luaL_error(L, "a function was received that this Lua cannot load: %s", lua_tostring(L, -1));
+    luaL_error(L, "a function was received that this Lua cannot load: %s",
+               lua_tostring(L, -1));
   fn = lua_gettop(L);
   for (count = 0; lua_getupvalue(L, fn, count + 1); count++)
     lua_pop(L, 1);
@@ -673,7 +704,8 @@ static int decode_loaded(lua_State *L, decoder *d, int field) {
   lua_pushlstring(L, module, mlen);
   if (lua_rawget(L, -2) != LUA_TTABLE) {
     lua_pushlstring(L, module, mlen);
-    luaL_error(L, "a value refers to module '%s', which is not loaded here", lua_tostring(L, -1));
+    luaL_error(L, "a value refers to module '%s', which is not loaded here",
+               lua_tostring(L, -1));
   }
   if (field) {
     lua_pushlstring(L, name, flen);
@@ -787,7 +819,8 @@ static int decode(lua_State *L, decoder *d, int depth) {
     /* hints only: a hostile count cannot make a table larger than the message could fill */
     most = (size_t)(d->end - d->p) / 4;
     luaL_checkstack(L, 3, "values received");
-    lua_createtable(L, counts[0] < most ? (int)counts[0] : 0, counts[1] < most ? (int)counts[1] : 0);
+    lua_createtable(L, counts[0] < most ? (int)counts[0] : 0,
+                    counts[1] < most ? (int)counts[1] : 0);
     if (!decode_entries(L, d, depth)) {
       lua_pop(L, 1);
       return 0;

@@ -81,14 +81,15 @@ static int opened(lua_State *L, shmlua_syncud *u, int created) {
 
 int shmlua_sync_create(lua_State *L, const shmlua_synclass *cls, int name_arg, int opts_arg,
                        const char *const allowed[], size_t layout_size,
-                       int (*init)(void *, const void *, shmlua_error *), const void *init_arg) {
+                       int (*init)(void *, const void *, shmlua_error *),
+                       const void *init_arg) {
   shmlua_name name;
   shmlua_create_opts opts;
   const shmlua_name *given = shmlua_checkcreate(L, name_arg, opts_arg, allowed, &name, &opts);
   shmlua_error err;
   shmlua_syncud *u = newud(L, cls);
   if (shmlua_sync_block_create(&u->block, cls->type, given, layout_size, &opts, init, init_arg,
-                         &err) != 0)
+                               &err) != 0)
     return shmlua_oserror(L, &err);
   return opened(L, u, 1);
 }
@@ -209,8 +210,7 @@ static int common_attach(lua_State *L) {
 
 void shmlua_sync_register(lua_State *L, const shmlua_synclass *cls, const luaL_Reg *methods,
                           lua_CFunction create, lua_CFunction attach) {
-  static const luaL_Reg metamethods[] = {
-      {"__tostring", sync_tostring}, {NULL, NULL}};
+  static const luaL_Reg metamethods[] = {{"__tostring", sync_tostring}, {NULL, NULL}};
   static const luaL_Reg common[] = {{"unlink", sync_unlink}, {NULL, NULL}};
   static const luaL_Reg none[] = {{NULL, NULL}};
   shmlua_newclass(L, cls->tname, metamethods, none, sync_index);

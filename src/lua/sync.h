@@ -57,7 +57,8 @@ void shmlua_sync_register(lua_State *L, const shmlua_synclass *cls, const luaL_R
    Pushes the userdata (1) or nil, message, errno (3). */
 int shmlua_sync_create(lua_State *L, const shmlua_synclass *cls, int name_arg, int opts_arg,
                        const char *const allowed[], size_t layout_size,
-                       int (*init)(void *, const void *, shmlua_error *), const void *init_arg);
+                       int (*init)(void *, const void *, shmlua_error *),
+                       const void *init_arg);
 
 /* Attaches the object called name. Pushes it (1) or nil, message, errno (3). */
 int shmlua_sync_attach(lua_State *L, const shmlua_synclass *cls, const shmlua_name *name);

@@ -22,10 +22,10 @@ enum { DEFAULT_BYTES = 1024 }; /* 64 lines: a screenful of a big block */
 
 typedef struct watch {
   double interval;
-  lua_Integer count; /* frames left; negative: until interrupted */
-  size_t start, len; /* the dumped range: 0-based start, length */
-  int show;          /* stack index of opts.show, or 0 for the hex dump */
-  int tty;           /* stdout is a terminal: redraw in place, mark changes */
+  lua_Integer count;           /* frames left; negative: until interrupted */
+  size_t start, len;           /* the dumped range: 0-based start, length */
+  int show;                    /* stack index of opts.show, or 0 for the hex dump */
+  int tty;                     /* stdout is a terminal: redraw in place, mark changes */
   unsigned char *now, *before; /* copies of the range: this frame's and the last one's */
   int frames;
 } watch;
@@ -39,7 +39,8 @@ static void checkopts(lua_State *L, int arg, const shmlua_block *b, watch *w) {
   if (!lua_isnoneornil(L, arg)) {
     if (lua_getfield(L, arg, "interval") != LUA_TNIL) {
       w->interval = lua_tonumber(L, -1);
-      luaL_argcheck(L, lua_type(L, -1) == LUA_TNUMBER && w->interval > 0 && isfinite(w->interval),
+      luaL_argcheck(L,
+                    lua_type(L, -1) == LUA_TNUMBER && w->interval > 0 && isfinite(w->interval),
                     arg, "option 'interval' must be a positive number of seconds");
     }
     if (lua_getfield(L, arg, "show") != LUA_TNIL) {
@@ -50,8 +51,8 @@ static void checkopts(lua_State *L, int arg, const shmlua_block *b, watch *w) {
   w->count = shmlua_optfield_int(L, arg, "count", -1);
   luaL_argcheck(L, w->count == -1 || w->count > 0, arg, "option 'count' must be positive");
   first = shmlua_optfield_int(L, arg, "i", 1);
-  last = shmlua_optfield_int(L, arg, "j", b->size < DEFAULT_BYTES ? (lua_Integer)b->size
-                                                                   : DEFAULT_BYTES);
+  last = shmlua_optfield_int(L, arg, "j",
+                             b->size < DEFAULT_BYTES ? (lua_Integer)b->size : DEFAULT_BYTES);
   w->len = shmlua_range(first, last, b->size, &w->start);
 }
 

@@ -61,7 +61,8 @@ static void create_errors(void) {
   shmlua_block b, again;
   shmlua_error err;
   char want[400];
-  CHECK_FAILS(shmlua_block_create(&b, &n, 0, NULL, &err), err, EINVAL, "size must be positive");
+  CHECK_FAILS(shmlua_block_create(&b, &n, 0, NULL, &err), err, EINVAL,
+              "size must be positive");
   CHECK(!check_shm_exists(&n));
   CHECK(b.addr == NULL);
   CHECK_FAILS(shmlua_block_create(&b, &n, SIZE_MAX, NULL, &err), err, EFBIG, "File too large");
@@ -125,7 +126,8 @@ static void empty_object(void) {
   if (!CHECK(fd >= 0))
     return;
   close(fd);
-  CHECK_FAILS(shmlua_block_attach(&b, &n, false, &err), err, EINVAL, "block is empty (size 0)");
+  CHECK_FAILS(shmlua_block_attach(&b, &n, false, &err), err, EINVAL,
+              "block is empty (size 0)");
   CHECK(b.addr == NULL);
   CHECK(check_shm_exists(&n)); /* a failed attach never unlinks */
   shm_unlink(n.path);

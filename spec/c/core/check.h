@@ -45,8 +45,8 @@ static inline int check_report(int ok, const char *file, int line, const char *f
 #define CHECK_ERRNO(got, want)                                                                \
   do {                                                                                        \
     int got_ = (got), want_ = (want);                                                         \
-    check_report(got_ == want_, __FILE__, __LINE__, "%s gave %d (%s), expected %d (%s)", #got, \
-                 got_, strerror(got_), want_, strerror(want_));                               \
+    check_report(got_ == want_, __FILE__, __LINE__, "%s gave %d (%s), expected %d (%s)",      \
+                 #got, got_, strerror(got_), want_, strerror(want_));                         \
   } while (0)
 /* Where checked core calls leave their error (ERR as their err argument), and such a call's
    outcome as an errno: 0 when it returned 0, else the code it left there (the core's rule:
@@ -60,17 +60,17 @@ static inline shmlua_error *check_error(void) {
 #define CHECK_STR(got, want)                                                                  \
   do {                                                                                        \
     const char *got_ = (got), *want_ = (want);                                                \
-    check_report(strcmp(got_, want_) == 0, __FILE__, __LINE__, "%s is \"%s\", expected \"%s\"", \
-                 #got, got_, want_);                                                          \
+    check_report(strcmp(got_, want_) == 0, __FILE__, __LINE__,                                \
+                 "%s is \"%s\", expected \"%s\"", #got, got_, want_);                         \
   } while (0)
 /* A core call that fails: it returned -1 and err holds code and a message containing part. */
 #define CHECK_FAILS(call, err, want_code, part)                                               \
   do {                                                                                        \
     int rc_ = (call);                                                                         \
-    check_report(rc_ == -1 && (err).code == (want_code) && strstr((err).message, (part)),      \
-                 __FILE__, __LINE__, "%s gave %d, code %d, \"%s\"; expected -1, code %d, \"%s\"", \
-                 #call, rc_, rc_ == -1 ? (err).code : 0, rc_ == -1 ? (err).message : "", \
-                 (want_code), (part));                                                        \
+    check_report(                                                                             \
+        rc_ == -1 && (err).code == (want_code) && strstr((err).message, (part)), __FILE__,    \
+        __LINE__, "%s gave %d, code %d, \"%s\"; expected -1, code %d, \"%s\"", #call, rc_,    \
+        rc_ == -1 ? (err).code : 0, rc_ == -1 ? (err).message : "", (want_code), (part));     \
   } while (0)
 
 /* fork() with stdio flushed first; the child starts with no failures of its own. */

@@ -5,9 +5,9 @@
 
 #include "check.h"
 #include "futex.h"
-#include "sync_wait.h"
 #include "mutex.h"
 #include "queue.h"
+#include "sync_wait.h"
 
 static shmlua_mutex_block *mutex_block(shmlua_block *b, const shmlua_name *n) {
   shmlua_error err;

@@ -42,8 +42,8 @@ static void refusals(void) {
 
 static void acceptances(void) {
   accepted("x", 1, "/x");
-  accepted("/x", 2, "/x");         /* one slash is dropped: the same object */
-  accepted("x\0tail", 1, "/x");    /* only len bytes count */
+  accepted("/x", 2, "/x");      /* one slash is dropped: the same object */
+  accepted("x\0tail", 1, "/x"); /* only len bytes count */
   accepted("...", 3, "/...");
   accepted(".hidden", 7, "/.hidden");
   accepted("a b\tc\xc3\xa9", 7, "/a b\tc\xc3\xa9");

@@ -2,9 +2,9 @@
    order, full and empty, a message too long, the first try of a wait (EBUSY while another
    process holds the lock), and a consumer in another process that waits,
    gets every message in order, then sees the shutdown. (Deaths mid-commit: queue_deaths.) */
+#include "queue.h"
 #include "check.h"
 #include "futex.h"
-#include "queue.h"
 
 enum { MESSAGES = 8, BYTES = 64, STREAM = 200 };
 
