@@ -1,11 +1,12 @@
 #!/bin/bash
-# The binding's files form layers (docs/architecture.md): a file calls only files below it,
-# no header includes one that includes it back, and only module.c calls the parts' open
-# functions. Run by ctest: layering.sh NM SRCDIR OBJECT...
+# A tree's files form layers (docs/architecture.md): a file calls only files below it, no
+# header includes one that includes it back, and only module.c calls the binding's parts'
+# open functions. Run by ctest for src/lua and src/core: layering.sh NM SRCDIR OBJECT...
 # Calls are read from the objects: the global symbols each defines and those it leaves
 # undefined; tsort(1) reports a loop if the graph has one.
 set -u
 nm=$1 src=$2
+tree=src/$(basename "$src") # what the messages name
 shift 2
 tmp=$(mktemp -d)
 trap 'rm -r "$tmp"' EXIT
@@ -22,12 +23,12 @@ sort -k1,1 "$tmp/used" >"$tmp/u"
 # caller callee symbol
 join "$tmp/u" "$tmp/d" | awk '$2 != $3 {print $2, $3, $1}' >"$tmp/calls"
 if [ ! -s "$tmp/calls" ]; then
-  echo "layering: no calls between the objects given (nm failed?)"
+  echo "layering: no calls between the objects of $tree given (nm failed?)"
   exit 1
 fi
 
 if ! awk '{print $1, $2}' "$tmp/calls" | sort -u | tsort >/dev/null 2>"$tmp/loop"; then
-  echo "layering: files of src/lua call each other in a loop:"
+  echo "layering: files of $tree call each other in a loop:"
   sed -n 's/^tsort: //p' "$tmp/loop" | grep -v 'loop:' | sort -u >"$tmp/members"
   # the calls that close the loops: between two of their files
   awk 'NR == FNR {in_loop[$1] = 1; next}
@@ -40,7 +41,7 @@ fi
 awk '$3 ~ /^shmlua_open_/ && $1 != "module" {print "  " $1 " calls " $3}' "$tmp/calls" \
   >"$tmp/opens"
 if [ -s "$tmp/opens" ]; then
-  echo "layering: a part's open function is called elsewhere than module.c:"
+  echo "layering: a part's open function is called elsewhere than module.c in $tree:"
   cat "$tmp/opens"
   status=1
 fi
@@ -51,9 +52,9 @@ for f in "$src"/*.h "$src"/*.c; do
   done
 done >"$tmp/includes"
 if ! tsort "$tmp/includes" >/dev/null 2>"$tmp/loop"; then
-  echo "layering: headers of src/lua include each other in a loop:"
+  echo "layering: headers of $tree include each other in a loop:"
   sed -n 's/^tsort: /  /p' "$tmp/loop"
   status=1
 fi
-[ $status = 0 ] && echo "layering: $(awk '{print $1, $2}' "$tmp/calls" | sort -u | wc -l) file-to-file calls, $(wc -l <"$tmp/includes") includes, no loop"
+[ $status = 0 ] && echo "layering: $tree: $(awk '{print $1, $2}' "$tmp/calls" | sort -u | wc -l) file-to-file calls, $(wc -l <"$tmp/includes") includes, no loop"
 exit $status

@@ -242,7 +242,7 @@ void dict_discard(ctx *c, chunk *ch);
 void dict_drop_nodes(ctx *c, entry *e);
 int dict_collect(ctx *c);
 
-/* ---- hash chains (dict_table.c) ---- */
+/* ---- hash chains, eviction (dict_table.c) ---- */
 
 /* A key's hash: its low 32 bits pick the bucket (and are kept in the entry), its high 32 bits
    the shard. Inline: an operation on a short key spends more on a call than on the hash. */
@@ -275,14 +275,14 @@ static inline entry *dict_lookup(ctx *c, keyed *k, uint32_t **slot, int stale) {
 void dict_remove_at(ctx *c, uint32_t *slot, entry *e);
 int dict_put_entry(ctx *c, keyed *k, uint32_t *slot, entry *old, const shmlua_dict_value *v,
                    int64_t ttl_ms);
+int dict_evict(ctx *c, int *forced);
 
-/* ---- the LRU list and eviction (dict_lru.c) ---- */
+/* ---- the LRU list (dict_lru.c) ---- */
 
 void dict_lru_unlink(ctx *c, entry *e);
 void dict_lru_push(ctx *c, entry *e);
 void dict_touch(ctx *c, entry *e);
 void dict_finish_move(ctx *c, shmlua_dict_undo u);
-int dict_evict(ctx *c, int *forced);
 
 /* ---- values in and out (dict_value.c) ---- */
 

@@ -1,9 +1,8 @@
 /* The dict's least-recently-used list: a touch moves an entry to the head with one undo
-   record; eviction takes from the tail. Moving an entry writes only its neighbours' links,
-   so a neighbour's header needs only its range checked (header_at). */
+   record; eviction (dict_table.c) takes from the tail. Moving an entry writes only its
+   neighbours' links, so a neighbour's header needs only its range checked (header_at). The
+   lowest of the dict's files: it calls none of the others. */
 #include "dict_internal.h"
-
-#include <errno.h>
 
 void dict_lru_unlink(ctx *c, entry *e) {
   entry *p = NULL, *n = NULL;
@@ -88,27 +87,4 @@ void dict_finish_move(ctx *c, shmlua_dict_undo u) {
       !(prev = header_at(c, (uint32_t)u.old)) || prev == e)
     return;
   move_to_head(c, e, u.offset, prev, (uint32_t)(u.old >> 32));
-}
-
-/* Evicts the least recently used entry as an operation of its own. 0 and *forced when it
-   had not expired; ENOMEM when there is nothing to evict. */
-int dict_evict(ctx *c, int *forced) {
-  uint32_t *slot;
-  entry *e, *x;
-  if (!c->s->lru_tail)
-    return ENOMEM;
-  if (!(e = entry_at(c, c->s->lru_tail)))
-    return EPROTO;
-  slot = &c->buckets[e->hash & (c->h->nbuckets - 1)];
-  for (uint64_t steps = 0; *slot != c->s->lru_tail; steps++) {
-    if (!*slot || steps > c->max_chunks || !(x = header_at(c, *slot)))
-      return EPROTO;
-    slot = &x->hnext;
-  }
-  if (live(c, e))
-    *forced = 1;
-  dict_remove_at(c, slot, e);
-  if (dict_commit(c) != 0)
-    return EPROTO;
-  return c->s->garbage ? dict_collect(c) : 0; /* a list's nodes: room for the store */
 }

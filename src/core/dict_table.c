@@ -1,5 +1,6 @@
 /* The dict's hash table: chains of entries from each bucket; finding, adding and removing
-   an entry. */
+   an entry, evicting the least recently used one. Above the allocator, the undo log and the
+   LRU list, which it calls and which call none of it. */
 #include "dict_internal.h"
 
 #include <errno.h>
@@ -103,4 +104,27 @@ int dict_put_entry(ctx *c, keyed *k, uint32_t *slot, entry *old, const shmlua_di
   dict_lru_push(c, e);
   set32(c, &c->s->count, c->s->count + 1);
   return 0;
+}
+
+/* Evicts the least recently used entry as an operation of its own. 0 and *forced when it
+   had not expired; ENOMEM when there is nothing to evict. */
+int dict_evict(ctx *c, int *forced) {
+  uint32_t *slot;
+  entry *e, *x;
+  if (!c->s->lru_tail)
+    return ENOMEM;
+  if (!(e = entry_at(c, c->s->lru_tail)))
+    return EPROTO;
+  slot = &c->buckets[e->hash & (c->h->nbuckets - 1)];
+  for (uint64_t steps = 0; *slot != c->s->lru_tail; steps++) {
+    if (!*slot || steps > c->max_chunks || !(x = header_at(c, *slot)))
+      return EPROTO;
+    slot = &x->hnext;
+  }
+  if (live(c, e))
+    *forced = 1;
+  dict_remove_at(c, slot, e);
+  if (dict_commit(c) != 0)
+    return EPROTO;
+  return c->s->garbage ? dict_collect(c) : 0; /* a list's nodes: room for the store */
 }
