@@ -331,6 +331,8 @@ local function newjob(self, fn, inputs, chunksize, what, opts)
     if chunksize < 1 then chunksize = 1 end
   elseif type(chunksize) ~= "number" or chunksize < 1 or chunksize % 1 ~= 0 then
     error(what .. ": chunksize must be an integer >= 1", 0)
+  elseif chunksize > count then
+    chunksize = math.max(count, 1) -- one chunk; first + chunksize must not wrap (5.3's loops)
   end
   job.inputs = inputs
   for first = 1, count, chunksize do
