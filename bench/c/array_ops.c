@@ -1,8 +1,10 @@
 /* C floor of the whole-array rows: the loop a C programmer writes over n float64 in shared
    memory (and qsort for sorting), timed over the same repetitions as the other sides. The
    data and the checks are the ones bench/ops.lua describes. */
+#include <pthread.h>
 #include <stdlib.h>
 
+#include "arrayops.h"
 #include "cbench.h"
 
 enum { REPS = 5 };
@@ -38,6 +40,55 @@ static double arr_sum(long n, long size, char **args, int64_t *check) {
   }
   double ns = per_element(t0, n, REPS);
   *check = (int64_t)s;
+  return ns;
+}
+
+/* The floor of the parallel rows: the core's own sum (the kernel behind a:sum(), which
+   streams several parts of the run at once and so reads at about the memory's speed) on one
+   thread, and on two threads that each sum a half of the same mapped block. Their ratio is
+   what two cores can gain when one core already keeps the memory busy (0.7-0.9 on the 2-vCPU
+   VM of docs/performance.md, where arithmetic alone scales to 0.51). */
+typedef struct {
+  shmlua_vec run;
+  double sum;
+} half_sum;
+
+static void *core_sum(void *arg) {
+  half_sum *h = arg;
+  h->sum = shmlua_vec_sum(&h->run).f;
+  return NULL;
+}
+
+static half_sum part_of(double *a, long first, long count) {
+  half_sum h = {{(unsigned char *)(a + first), sizeof *a, (size_t)count, SHMLUA_FLOAT64}, 0};
+  return h;
+}
+
+static double arr_sum_core(long n, long size, char **args, int64_t *check) {
+  half_sum all = part_of(ascending(n), 0, n);
+  (void)size, (void)args;
+  int64_t t0 = shmlua_cbench_now();
+  for (int r = 0; r < REPS; r++)
+    core_sum(&all);
+  double ns = per_element(t0, n, REPS);
+  *check = (int64_t)all.sum;
+  return ns;
+}
+
+static double arr_sum_2threads(long n, long size, char **args, int64_t *check) {
+  double *a = ascending(n);
+  half_sum halves[2] = {part_of(a, 0, n / 2), part_of(a, n / 2, n - n / 2)};
+  pthread_t second;
+  (void)size, (void)args;
+  int64_t t0 = shmlua_cbench_now();
+  for (int r = 0; r < REPS; r++) {
+    if (pthread_create(&second, NULL, core_sum, &halves[1]) != 0)
+      abort();
+    core_sum(&halves[0]);
+    pthread_join(second, NULL);
+  }
+  double ns = per_element(t0, n, REPS);
+  *check = (int64_t)(halves[0].sum + halves[1].sum);
   return ns;
 }
 
@@ -148,8 +199,13 @@ static double arr_sort(long n, long size, char **args, int64_t *check) {
   return ns;
 }
 
-const shmlua_cbench_op shmlua_cbench_array_ops[] = {
-    {"arr_sum", arr_sum},   {"arr_sum_step2", arr_sum_step2},
-    {"arr_dot", arr_dot},   {"arr_argmin", arr_argmin},
-    {"arr_add", arr_add},   {"arr_cumsum", arr_cumsum},
-    {"arr_sort", arr_sort}, {NULL, NULL}};
+const shmlua_cbench_op shmlua_cbench_array_ops[] = {{"arr_sum", arr_sum},
+                                                    {"arr_sum_step2", arr_sum_step2},
+                                                    {"arr_dot", arr_dot},
+                                                    {"arr_argmin", arr_argmin},
+                                                    {"arr_add", arr_add},
+                                                    {"arr_cumsum", arr_cumsum},
+                                                    {"arr_sort", arr_sort},
+                                                    {"arr_sum_core", arr_sum_core},
+                                                    {"arr_sum_2threads", arr_sum_2threads},
+                                                    {NULL, NULL}};

@@ -170,22 +170,42 @@ end
 
 -- A pool of 2 started, and the array sent to it once, before the timed calls: a user
 -- calling pool:parallel again and again on one array (each worker keeps its half mapped).
-function ops.arr_pool_sum(n)
+local function pool_parallel(n, fn)
   local m, a = floats(n)
   a:arange(1)
   local pool = shm.pool(2)
-  local function sum(chunk) return chunk:sum() end
-  pool:parallel(a, sum)
+  pool:parallel(a, fn)
   local ns, check = timed(n, REPS, function()
-    local sums = pool:parallel(a, sum)
+    local sums = pool:parallel(a, fn)
     return sums[1] + sums[2]
   end)
   pool:close()
   return finish(m, ns, check)
 end
 
+function ops.arr_pool_sum(n)
+  return pool_parallel(n, function(chunk) return chunk:sum() end)
+end
+
 -- Its probe side: the one-core a:sum() it should beat, timed as that row is (wall time).
 ops.probe_arr_pool_sum = ops.arr_sum
+
+-- Work bound by the processor rather than the memory: a Lua loop over the elements.
+local function loop_sum(chunk)
+  local s = 0
+  for i = 1, #chunk do s = s + chunk[i] end
+  return s
+end
+
+function ops.arr_pool_loop(n)
+  return pool_parallel(n, loop_sum)
+end
+
+function ops.probe_arr_pool_loop(n)
+  local m, a = floats(n)
+  a:arange(1)
+  return finish(m, timed(n, REPS, function() return loop_sum(a) end))
+end
 
 function ops.arr_sum_step2(n)
   local m, a = floats(n)
