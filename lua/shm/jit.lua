@@ -69,8 +69,8 @@ end
 -- Whether i is an integer in 1..v.n. For an i of 32 bits (tobit(i) == i folds away for a
 -- loop's index) and n below 2^31, one unsigned compare of i - 1 with n, made a compare of
 -- pointers (LuaJIT compares those unsigned, and for a loop from 1 adds i to NULL without
--- widening it): an i below 1 becomes an address near 2^64, and the i - 1 that wraps 32 bits
--- (i = -2^31) becomes 2^31 - 1, beyond n. Elsewhere doubles are compared. What this saves
+-- widening it): an i below 1 becomes an address at the top of the address space, and the
+-- i - 1 that wraps 32 bits (i = -2^31) becomes 2^31 - 1, beyond n. Elsewhere doubles are compared. What this saves
 -- in a compiled loop is measured in docs/performance.md ("LuaJIT's element access").
 local function within(i, v)
   local limit = v.limit
