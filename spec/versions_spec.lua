@@ -200,7 +200,8 @@ describe("element access", function()
       local r = dtype == "buf" and range.uint8 or range[dtype]
       for _ = 1, 30 do -- compiled after a few rounds under LuaJIT
         for _, i in ipairs({ 1, n, 0, n + 1, -1, -n, -n - 1, 1.5, 2 ^ 31, 2 ^ 31 + 1,
-          2 ^ 32 + 1, 2 ^ 53, 0 / 0, 1 / 0, -1 / 0, "1" }) do
+          2 ^ 32 + 1, 2 ^ 53, 0 / 0, 1 / 0, -1 / 0, "1", -0.0, 2 ^ 31 - 1, -2 ^ 31,
+          -2 ^ 31 + 1, -2 ^ 31 - 1, 2 ^ 32, 2 ^ 32 - 1, 2 ^ 32 + n, 1 - 2 ^ 32 }) do
           local index_ok = type(i) == "number" and integral(i) and i >= -n and i <= n and i ~= 0
           -- v[#v + 1] reads nil (ipairs stops there), so does a name that is no method
           local read_ok = index_ok or i == n + 1 or type(i) == "string"
@@ -221,6 +222,48 @@ describe("element access", function()
         end
       end
     end
+  end)
+
+  -- LuaJIT checks a 32-bit index with one unsigned compare of i - 1 with the length: a
+  -- compiled loop's index is such an integer, and whether its range starts at 1 or below
+  -- changes the code (LuaJIT then sign-extends it first). Each loop runs until the index
+  -- leaves the view, which must raise C's error there, once compiled too.
+  it("stops a compiled loop at either end of a view, whatever its range", function()
+    local m = block(64)
+    local views = { buf = m.buf, int8 = m:array("int8"), float64 = m:array("float64"),
+      every2 = m:array("int16"):view(1, 32, 2) }
+    for name, v in pairs(views) do
+      local n = #v
+      local done
+      local function up(first, last)
+        for i = first, last do
+          v[i] = i % 100
+          done = done + 1
+        end
+      end
+      local function down(first, last)
+        for i = first, last, -1 do
+          v[i] = i % 100
+          done = done + 1
+        end
+      end
+      -- loop, its bounds, how many writes pass before the index leaves the view
+      local runs = { { up, 1, n, n }, { up, 1, n + 3, n }, { up, 0, n, 0 },
+        { up, -2 ^ 31, -2 ^ 31 + 3, 0 }, { up, n + 1, n + 4, 0 }, { down, n, 1, n },
+        { down, n, -3, n }, { down, n + 2, 1, 0 }, { down, 2 ^ 31 - 1, 2 ^ 31 - 4, 0 } }
+      for round = 1, 30 do -- compiled after a few rounds under LuaJIT
+        for _, r in ipairs(runs) do
+          done = 0
+          local ok, msg = pcall(r[1], r[2], r[3])
+          local what = ("%s: %d..%d, round %d"):format(name, r[2], r[3], round)
+          assert.equal(r[4], done, what)
+          assert.equal(r[4] == r[3] - r[2] + 1 or r[4] == r[2] - r[3] + 1, ok, what)
+          if not ok then assert.matches("out of range", msg, 1, true, what) end
+        end
+      end
+      for i = 1, n do assert.equal(i % 100, v[i], name) end
+    end
+    m:close()
   end)
 
   -- Beyond 2^31 elements the index is no 32-bit integer: the FFI path compares doubles there.
@@ -259,7 +302,16 @@ describe("element access", function()
       assert.error_matches(function() return i64[1] end, "beyond 2^53", 1, true)
       assert.error_matches(function() m:array("int32")[1] = ffi.new("int64_t", 1) end,
         "must be a number")
-      -- a userdata given the buf's metatable is refused, as C refuses it
+      -- a userdata given the buf's metatable is refused, as C refuses it; so is an array
+      -- given a buf's metamethod (it wrote a byte of its block) and a buf given an array's
+      local a = m:array("float64")
+      local bufmt, arraymt = debug.getmetatable(m.buf), debug.getmetatable(a)
+      assert.error_matches(function() bufmt.__newindex(a, 1, 7) end, "shm.buf expected")
+      assert.error_matches(function() return bufmt.__index(a, 1) end, "shm.buf expected")
+      assert.error_matches(function() arraymt.__newindex(m.buf, 1, 7) end, "shm.array expected")
+      assert.error_matches(function() return arraymt.__index(m.buf, 1) end,
+        "shm.array expected")
+      assert.equal(BIG .. BIG, m.buf:sub(1, 16))
       local fake = io.tmpfile()
       assert.error_matches(function() debug.getmetatable(m.buf).__index(fake, 1) end,
         "shm.buf expected")

@@ -24,10 +24,12 @@ local u8pp = ffi.typeof("uint8_t **")
 local bit = require "bit"
 local cast, floor, band, tobit, type = ffi.cast, math.floor, bit.band, bit.tobit, type
 
--- block userdata -> { live = uint8_t ** (its address, NULL once unusable), size, ro }
+-- block userdata -> { live = uint8_t ** (its address, NULL once unusable), ro }
 local blocks = setmetatable({}, { __mode = "k" })
--- buf or array userdata -> { b = its block's table [, p, step, count, t] }; only views C made
-local views = setmetatable({}, { __mode = "k" })
+-- buf userdata -> { b = its block's table, p, n, limit }, array userdata -> the same and
+-- step, t; only views C made, each kind apart (a buf's metamethod given an array is C's)
+local bufs = setmetatable({}, { __mode = "k" })
+local arrays = setmetatable({}, { __mode = "k" })
 
 -- The element pointer types in array.c's dtype order (0-based), their sizes, and the values
 -- the integer types take (the 64-bit ones: what a double holds exactly).
@@ -39,57 +41,62 @@ local EXACT = 2 ^ 53
 local lo = { [0] = -128, 0, -32768, 0, -2147483648, 0, -EXACT, -EXACT }
 local hi = { [0] = 127, 255, 32767, 65535, 2147483647, 4294967295, EXACT, EXACT }
 local int64, uint64 = ffi.typeof("int64_t"), ffi.typeof("uint64_t")
+local NULL = ffi.cast("const uint8_t *", 0)
 
--- A typed view's table holds step, the distance between elements in elements (1 unless
--- strided or reversed), and p, a pointer of its dtype's type one step before element 1, so
--- that element i is p[i * step] (p[i] when step is 1: no i - 1 in the loop). The JIT
--- specialises the loop on p's type, so one line serves every dtype.
+-- A view's table holds n, its length in elements, and p, a pointer one step before element
+-- 1 (of its dtype's type for an array: the JIT specialises the loop on it, so one line
+-- serves every dtype), so that element i is p[i] (no i - 1 in the loop), or p[i * step] for
+-- an array's step, the distance between elements in elements (1 unless strided or
+-- reversed). limit is NULL + n while n is below 2^31 (see within), else false.
 local function track(view, block, live, size, ro, off, count, t, stride)
   local b = blocks[block]
   if not b then
-    b = { live = cast(u8pp, live), size = size, ro = ro }
+    b = { live = cast(u8pp, live), ro = ro }
     blocks[block] = b
   end
-  local v = { b = b }
+  local v, n = { b = b }, size
   if t then
     local step = stride / sizes[t]
-    v.p, v.step, v.count, v.t = cast(ptrs[t], b.live[0] + off) - step, step, count, t
+    n, v.p, v.step, v.t = count, cast(ptrs[t], b.live[0] + off) - step, step, t
+    arrays[view] = v
+  else
+    v.p = b.live[0] - 1
+    bufs[view] = v
   end
-  views[view] = v
+  v.n, v.limit = n, n < 2147483648 and NULL + n
 end
 
--- Whether i is an integer in 1..n. A loop's index is an integer in the trace: with n below
--- 2^31, tobit(n) (computed once, outside the loop) makes both compares integer ones and
--- floor(i) == i folds away; compared as doubles, each access converted i first.
-local function within(i, n)
-  if n < 2147483648 then n = tobit(n) end
-  return i >= 1 and i <= n and floor(i) == i
+-- Whether i is an integer in 1..v.n. For an i of 32 bits (tobit(i) == i folds away for a
+-- loop's index) and n below 2^31, one unsigned compare of i - 1 with n, made a compare of
+-- pointers (LuaJIT compares those unsigned, and for a loop from 1 adds i to NULL without
+-- widening it): an i below 1 becomes an address at the top of the address space, and the
+-- i - 1 that wraps 32 bits (i = -2^31) becomes 2^31 - 1, beyond n. Elsewhere doubles are compared. What this saves
+-- in a compiled loop is measured in docs/performance.md ("LuaJIT's element access").
+local function within(i, v)
+  local limit = v.limit
+  if limit and tobit(i) == i then return NULL + tobit(i - 1) < limit end
+  return i >= 1 and i <= v.n and floor(i) == i
 end
 
 local cbufindex, cbufnewindex = bufmt.__index, bufmt.__newindex
 local carrayindex, carraynewindex = arraymt.__index, arraymt.__newindex
 
 bufmt.__index = function(u, i)
-  local v = views[u]
-  if v and type(i) == "number" then
-    local b = v.b
-    local addr = b.live[0]
-    if addr ~= nil and within(i, b.size) then
-      return addr[i - 1]
-    end
+  local v = bufs[u]
+  if v and type(i) == "number" and v.b.live[0] ~= nil and within(i, v) then
+    return v.p[i]
   end
   return cbufindex(u, i)
 end
 
 bufmt.__newindex = function(u, i, x)
-  local v = views[u]
+  local v = bufs[u]
   if v and type(i) == "number" and type(x) == "number" then
     local b = v.b
-    local addr = b.live[0]
     -- band(x, 255) == x: x is an integer in 0..255 (anything else rounds or wraps); it folds
     -- away for a value the loop computed as band(i, 255) or i % 256
-    if addr ~= nil and not b.ro and within(i, b.size) and band(x, 255) == x then
-      addr[i - 1] = x
+    if b.live[0] ~= nil and not b.ro and within(i, v) and band(x, 255) == x then
+      v.p[i] = x
       return
     end
   end
@@ -98,10 +105,10 @@ end
 
 -- The view's table and the offset from p of element i, or nil for the slow path.
 local function element(u, i, writing)
-  local v = views[u]
-  if not v or type(i) ~= "number" or not v.p then return nil end
+  local v = arrays[u]
+  if not v or type(i) ~= "number" then return nil end
   local b = v.b
-  if b.live[0] == nil or (writing and b.ro) or not within(i, v.count) then
+  if b.live[0] == nil or (writing and b.ro) or not within(i, v) then
     return nil
   end
   local step = v.step
