@@ -42,14 +42,15 @@ static const char *checkkey(lua_State *L, size_t *len) {
   return key;
 }
 
-/* What every method on a key starts from: the open dict at 1, the key at 2. */
+/* What every method on a key starts from: the open dict at 1, the key at 2. Inline, as
+   run_op: each call is a few percent of a get or set (callgrind). */
 typedef struct keyed {
   shmlua_syncud *u;
   const char *key;
   size_t klen;
 } keyed;
 
-static keyed checkkeyed(lua_State *L) {
+static inline keyed checkkeyed(lua_State *L) {
   keyed k;
   k.u = checkdict(L);
   k.key = checkkey(L, &k.klen);
@@ -149,8 +150,8 @@ static int failure(lua_State *L, shmlua_syncud *u, const shmlua_error *err);
 
 /* Runs op(ctx) on u, which fills err when it fails: 0, or what failure returns (nil and a
    message, or it raises). */
-static int run_op(lua_State *L, shmlua_syncud *u, shmlua_sync_op op, void *ctx,
-                  const shmlua_error *err) {
+static inline int run_op(lua_State *L, shmlua_syncud *u, shmlua_sync_op op, void *ctx,
+                         const shmlua_error *err) {
   int rc = shmlua_sync_guarded(u, op, ctx, NULL);
   if (rc == SHMLUA_SYNC_FAULT)
     return shmlua_sync_error(L, u, rc);
