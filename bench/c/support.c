@@ -88,7 +88,7 @@ typedef struct dictpart {
 static dictpart *checkdictpart(lua_State *L) {
   dictpart *p = lua_touserdata(L, 1);
   if (!p || lua_rawlen(L, 1) != sizeof *p || p->tag != p)
-    luaL_typeerror(L, 1, "dictpart");
+    luaL_argerror(L, 1, "dictpart expected");
   return p;
 }
 
@@ -114,7 +114,7 @@ static int dictpart_set(lua_State *L) {
   checkdictpart(L);
   checkpartkey(L);
   if (lua_type(L, 3) != LUA_TSTRING)
-    luaL_typeerror(L, 3, "string");
+    luaL_argerror(L, 3, "string expected");
   lua_tolstring(L, 3, &len);
   lua_pushboolean(L, 1);
   lua_pushboolean(L, 0);
