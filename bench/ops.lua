@@ -192,11 +192,23 @@ local ops = {
     expect = count, probe = true,
     targets = { { vs = "python", max = 0.01 }, { vs = "c", max = 3 } },
     why = "Python: Manager().dict(), on the wall clock (its server does the work); "
-      .. "C: robust mutex, hash lookup, memcpy" },
+      .. "C: robust mutex, hash lookup, memcpy; C __index column: the Lua part alone "
+      .. "(dict_set_lua below)" },
   { id = "dict_get", label = "dict get 16 B key, 32 B value", n = 100000, smoke = 200,
     expect = count, probe = true,
     targets = { { vs = "python", max = 0.01 }, { vs = "c", max = 3 } },
     why = "as for set" },
+  { id = "dict_set_lua", label = "  set: the Lua part alone", n = 100000, smoke = 200,
+    expect = count, impls = { lua = "probe_dict_set", python = false, c = "dict_set" },
+    why = "the same loop on support.dictpart, an object whose set does what any set "
+      .. "from Lua must: the method found through a metatable of its own whose __index "
+      .. "is a methods table (as a shm object's), the object, key and value checked, "
+      .. "true and forcible returned; no lock, no lookup, no copy. C: the C floor of set" },
+  { id = "dict_get_lua", label = "  get: the Lua part alone", n = 100000, smoke = 200,
+    expect = count, impls = { lua = "probe_dict_get", python = false, c = "dict_get" },
+    why = "as above, and the result a fresh Lua string pushed from C memory holding the "
+      .. "stored value's 32 bytes (Lua 5.4 hashes each byte of a short string to intern "
+      .. "it). C: the C floor of get" },
   { id = "dict_set_2p", wall = true, label = "  set, 2 processes, own keys", n = 1000000,
     smoke = 200, expect = function(n) return 2 * n end, impls = { python = false, c = false },
     why = "ns per set of both together (half the row above: perfect scaling); 16 shards" },
