@@ -127,19 +127,61 @@ static void reap_orphans(void) {
   }
 }
 
-/* Reads what the result pipe holds now, without blocking; closes it at its end. */
-static int read_output(shmlua_child *c, shmlua_error *err) {
-  while (c->outfd >= 0) {
-    ssize_t n;
-    if (c->cap - c->len < 4096) {
-      size_t cap = c->cap ? 2 * c->cap : 8192;
-      unsigned char *data = cap > c->cap ? realloc(c->data, cap) : NULL;
-      if (!data)
-        return shmlua_fail(err, ENOMEM, "child output");
+/* No more output will come: closes the pipe and gives back the buffer's unused room. A
+   finished child's record lives until the collector frees its handle, which the collector
+   sees as a few bytes: a read buffer kept whole in each would fill the heap with touched
+   pages, which every later fork copies and faults on again. */
+static void end_output(shmlua_child *c) {
+  close_fd(&c->outfd);
+  if (c->len == 0) {
+    free(c->data);
+    c->data = NULL;
+    c->cap = 0;
+  } else if (c->cap > c->len) {
+    unsigned char *data = realloc(c->data, c->len);
+    if (data) {
       c->data = data;
-      c->cap = cap;
+      c->cap = c->len;
     }
-    n = read(c->outfd, c->data + c->len, c->cap - c->len);
+  }
+}
+
+/* Room for need more bytes of output: exactly that much the first time (most results are
+   a few bytes), then at least twice as much as before. */
+static int grow_output(shmlua_child *c, size_t need, shmlua_error *err) {
+  size_t cap;
+  unsigned char *data;
+  if (c->cap - c->len >= need)
+    return 0;
+  if (need > SIZE_MAX - c->len || c->cap > SIZE_MAX / 2)
+    return shmlua_fail(err, ENOMEM, "child output");
+  cap = c->len + need > 2 * c->cap ? c->len + need : 2 * c->cap;
+  if (!(data = realloc(c->data, cap)))
+    return shmlua_fail(err, ENOMEM, "child output");
+  c->data = data;
+  c->cap = cap;
+  return 0;
+}
+
+/* Reads what the result pipe holds now, without blocking; ends it at its end. The first
+   bytes come through a small buffer on the stack, so a small result costs one allocation of
+   its size, not a large buffer's: while a child lives its parent's pages are copy-on-write,
+   and each one the parent writes first after the fork is a fault (a small buffer stays on
+   stack pages this path writes anyway). */
+static int read_output(shmlua_child *c, shmlua_error *err) {
+  unsigned char chunk[512];
+  while (c->outfd >= 0) {
+    bool small = c->len < sizeof chunk;
+    ssize_t n;
+    if (!small && grow_output(c, 4096, err))
+      return -1;
+    n = small ? read(c->outfd, chunk, sizeof chunk)
+              : read(c->outfd, c->data + c->len, c->cap - c->len);
+    if (n > 0 && small) {
+      if (grow_output(c, (size_t)n, err))
+        return -1;
+      memcpy(c->data + c->len, chunk, (size_t)n);
+    }
     if (n > 0)
       c->len += (size_t)n;
     else if (n < 0 && errno == EINTR)
@@ -147,7 +189,7 @@ static int read_output(shmlua_child *c, shmlua_error *err) {
     else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
       return 0;
     else
-      close_fd(&c->outfd);
+      end_output(c);
   }
   return 0;
 }
@@ -161,7 +203,7 @@ static int refresh(shmlua_child *c, shmlua_error *err) {
        end open, so stop at what is there instead of waiting for the end of file. */
     if (read_output(c, err))
       return -1;
-    close_fd(&c->outfd);
+    end_output(c);
   }
   return 0;
 }
