@@ -26,6 +26,7 @@ extern char **environ;
 
 static shmlua_child *volatile registry;
 static volatile unsigned long started; /* children registered so far */
+static size_t orphans;                 /* registered children nobody holds */
 
 /* In a forked child: the write end of its own result pipe, closed again in its children. */
 static int inherited_resultfd = -1;
@@ -68,18 +69,27 @@ static void free_child(shmlua_child *c) {
 /* Call with signals blocked. */
 static void register_child(shmlua_child *c) {
   c->serial = ++started;
+  c->prev = NULL;
   c->next = registry;
+  if (c->next)
+    c->next->prev = c;
   registry = c;
 }
 
+/* In constant time: a script may hold thousands of finished children, and each start and
+   each collected handle would otherwise walk them all. */
 static void unregister_child(shmlua_child *c) {
   sigset_t old;
   block_signals(&old);
-  for (shmlua_child *volatile *link = &registry; *link; link = &(*link)->next)
-    if (*link == c) {
-      *link = c->next;
-      break;
-    }
+  if (c->prev || registry == c) {
+    if (c->prev)
+      c->prev->next = c->next;
+    else
+      registry = c->next;
+    if (c->next)
+      c->next->prev = c->prev;
+    c->next = c->prev = NULL;
+  }
   restore_signals(&old);
 }
 
@@ -114,7 +124,7 @@ static void try_reap(shmlua_child *c, int options) {
 
 /* Frees the children nobody holds any more once they have ended. */
 static void reap_orphans(void) {
-  shmlua_child *c = registry, *next;
+  shmlua_child *c = orphans > 0 ? registry : NULL, *next;
   for (; c; c = next) {
     next = c->next;
     if (c->orphan) {
@@ -122,6 +132,7 @@ static void reap_orphans(void) {
       if (c->done) {
         unregister_child(c);
         free_child(c);
+        orphans--;
       }
     }
   }
@@ -331,6 +342,7 @@ static void become_child(pid_t parent, int resultfd, bool ignored) {
     close_fd(&c->pidfd);
   }
   registry = NULL;
+  orphans = 0;
   close_fd(&inherited_resultfd);
   inherited_resultfd = resultfd;
   die_with_parent(parent, ignored);
@@ -486,6 +498,7 @@ void shmlua_child_release(shmlua_child *c) {
   } else { /* reaped by a later waitpid(WNOHANG): no descriptor needs to stay open */
     close_fd(&c->pidfd);
     c->orphan = true;
+    orphans++;
   }
 }
 
