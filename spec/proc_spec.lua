@@ -104,6 +104,24 @@ describe("shm.spawn", function()
     assert.equal(3 * 1024 * 1024, #s)
   end)
 
+  -- A lone wait first watches only the child's end, so a result larger than the pipe must
+  -- still drain: waits that time out read what came, and a full wait watches the pipe too.
+  it("carries a large result to waits that time out, and to a full wait after them", function()
+    local size = 1024 * 1024
+    local h = shm.spawn(function() return ("y"):rep(size) end)
+    local ok, s = h:wait(0.0005)
+    for _ = 1, 4 do
+      if ok then break end
+      ok, s = h:wait(0.0005)
+    end
+    if not ok then
+      assert.equal("timeout", s)
+      ok, s = h:wait()
+    end
+    assert.is_true(ok)
+    assert.equal(size, #s)
+  end)
+
   it("reports values that cannot be sent as an error, naming the value", function()
     local cases = {
       { function() return 1, coroutine.wrap(function() end) end,

@@ -226,8 +226,14 @@ static int ended(void *ctx) {
   return c->done;
 }
 
-/* How long a lone child's result pipe goes unwatched (shmlua_child_wait). */
+/* How long a lone child's result pipe goes unwatched (shmlua_child_wait), and from what
+   size a result is taken to fill the pipe (a Linux pipe's default capacity). */
 #define EXIT_ONLY_MS 1
+#define PIPE_FULL 65536
+
+/* Whether the last child waited for sent a result that filled its pipe: the next one is
+   likely to (a loop's children send alike), so its pipe is watched from the start. */
+static bool last_filled;
 
 /* Milliseconds for poll, rounded up so a wait never ends before its deadline. */
 static int poll_ms(struct timespec t) {
@@ -260,6 +266,7 @@ int shmlua_child_wait(shmlua_child *const *children, size_t n, const struct time
           refresh(c, err))
         goto out;
       if (shmlua_child_finished(c)) {
+        last_filled = c->len >= PIPE_FULL;
         *which = i;
         rc = 0;
         goto out;
@@ -271,8 +278,8 @@ int shmlua_child_wait(shmlua_child *const *children, size_t n, const struct time
          machine each waits for a time slice (a start took 1.5-5 ms against 0.5-1 ms). Left
          unwatched, the result waits in the pipe and the exit wakes the parent once. A
          result larger than the pipe holds would keep the child from its exit: after
-         EXIT_ONLY_MS the pipe is watched too. */
-      if (c->outfd >= 0 && n == 1 && !spun && c->pidfd >= 0)
+         EXIT_ONLY_MS the pipe is watched too, and from the start after such a result. */
+      if (c->outfd >= 0 && n == 1 && !spun && c->pidfd >= 0 && !last_filled)
         exit_only = true;
       else if (c->outfd >= 0)
         fds[nfds++] = (struct pollfd){.fd = c->outfd, .events = POLLIN};
