@@ -26,6 +26,7 @@ extern char **environ;
 
 static shmlua_child *volatile registry;
 static volatile unsigned long started; /* children registered so far */
+static size_t orphans;                 /* registered children nobody holds */
 
 /* In a forked child: the write end of its own result pipe, closed again in its children. */
 static int inherited_resultfd = -1;
@@ -68,18 +69,27 @@ static void free_child(shmlua_child *c) {
 /* Call with signals blocked. */
 static void register_child(shmlua_child *c) {
   c->serial = ++started;
+  c->prev = NULL;
   c->next = registry;
+  if (c->next)
+    c->next->prev = c;
   registry = c;
 }
 
+/* In constant time: a script may hold thousands of finished children, and each start and
+   each collected handle would otherwise walk them all. */
 static void unregister_child(shmlua_child *c) {
   sigset_t old;
   block_signals(&old);
-  for (shmlua_child *volatile *link = &registry; *link; link = &(*link)->next)
-    if (*link == c) {
-      *link = c->next;
-      break;
-    }
+  if (c->prev || registry == c) {
+    if (c->prev)
+      c->prev->next = c->next;
+    else
+      registry = c->next;
+    if (c->next)
+      c->next->prev = c->prev;
+    c->next = c->prev = NULL;
+  }
   restore_signals(&old);
 }
 
@@ -114,7 +124,7 @@ static void try_reap(shmlua_child *c, int options) {
 
 /* Frees the children nobody holds any more once they have ended. */
 static void reap_orphans(void) {
-  shmlua_child *c = registry, *next;
+  shmlua_child *c = orphans > 0 ? registry : NULL, *next;
   for (; c; c = next) {
     next = c->next;
     if (c->orphan) {
@@ -122,24 +132,67 @@ static void reap_orphans(void) {
       if (c->done) {
         unregister_child(c);
         free_child(c);
+        orphans--;
       }
     }
   }
 }
 
-/* Reads what the result pipe holds now, without blocking; closes it at its end. */
-static int read_output(shmlua_child *c, shmlua_error *err) {
-  while (c->outfd >= 0) {
-    ssize_t n;
-    if (c->cap - c->len < 4096) {
-      size_t cap = c->cap ? 2 * c->cap : 8192;
-      unsigned char *data = cap > c->cap ? realloc(c->data, cap) : NULL;
-      if (!data)
-        return shmlua_fail(err, ENOMEM, "child output");
+/* No more output will come: closes the pipe and gives back the buffer's unused room. A
+   finished child's record lives until the collector frees its handle, which the collector
+   sees as a few bytes: a read buffer kept whole in each would fill the heap with touched
+   pages, which every later fork copies and faults on again. */
+static void end_output(shmlua_child *c) {
+  close_fd(&c->outfd);
+  if (c->len == 0) {
+    free(c->data);
+    c->data = NULL;
+    c->cap = 0;
+  } else if (c->cap > c->len) {
+    unsigned char *data = realloc(c->data, c->len);
+    if (data) {
       c->data = data;
-      c->cap = cap;
+      c->cap = c->len;
     }
-    n = read(c->outfd, c->data + c->len, c->cap - c->len);
+  }
+}
+
+/* Room for need more bytes of output: exactly that much the first time (most results are
+   a few bytes), then at least twice as much as before. */
+static int grow_output(shmlua_child *c, size_t need, shmlua_error *err) {
+  size_t cap;
+  unsigned char *data;
+  if (c->cap - c->len >= need)
+    return 0;
+  if (need > SIZE_MAX - c->len || c->cap > SIZE_MAX / 2)
+    return shmlua_fail(err, ENOMEM, "child output");
+  cap = c->len + need > 2 * c->cap ? c->len + need : 2 * c->cap;
+  if (!(data = realloc(c->data, cap)))
+    return shmlua_fail(err, ENOMEM, "child output");
+  c->data = data;
+  c->cap = cap;
+  return 0;
+}
+
+/* Reads what the result pipe holds now, without blocking; ends it at its end. The first
+   bytes come through a small buffer on the stack, so a small result costs one allocation of
+   its size, not a large buffer's: while a child lives its parent's pages are copy-on-write,
+   and each one the parent writes first after the fork is a fault (a small buffer stays on
+   stack pages this path writes anyway). */
+static int read_output(shmlua_child *c, shmlua_error *err) {
+  unsigned char chunk[512];
+  while (c->outfd >= 0) {
+    bool small = c->len < sizeof chunk;
+    ssize_t n;
+    if (!small && grow_output(c, 4096, err))
+      return -1;
+    n = small ? read(c->outfd, chunk, sizeof chunk)
+              : read(c->outfd, c->data + c->len, c->cap - c->len);
+    if (n > 0 && small) {
+      if (grow_output(c, (size_t)n, err))
+        return -1;
+      memcpy(c->data + c->len, chunk, (size_t)n);
+    }
     if (n > 0)
       c->len += (size_t)n;
     else if (n < 0 && errno == EINTR)
@@ -147,7 +200,7 @@ static int read_output(shmlua_child *c, shmlua_error *err) {
     else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
       return 0;
     else
-      close_fd(&c->outfd);
+      end_output(c);
   }
   return 0;
 }
@@ -161,7 +214,7 @@ static int refresh(shmlua_child *c, shmlua_error *err) {
        end open, so stop at what is there instead of waiting for the end of file. */
     if (read_output(c, err))
       return -1;
-    close_fd(&c->outfd);
+    end_output(c);
   }
   return 0;
 }
@@ -172,6 +225,15 @@ static int ended(void *ctx) {
   try_reap(c, WNOHANG);
   return c->done;
 }
+
+/* How long a lone child's result pipe goes unwatched (shmlua_child_wait), and from what
+   size a result is taken to fill the pipe (a Linux pipe's default capacity). */
+#define EXIT_ONLY_MS 1
+#define PIPE_FULL 65536
+
+/* Whether the last child waited for sent a result that filled its pipe: the next one is
+   likely to (a loop's children send alike), so its pipe is watched from the start. */
+static bool last_filled;
 
 /* Milliseconds for poll, rounded up so a wait never ends before its deadline. */
 static int poll_ms(struct timespec t) {
@@ -191,7 +253,7 @@ int shmlua_child_wait(shmlua_child *const *children, size_t n, const struct time
   reap_orphans();
   for (bool spun = false;; spun = true) {
     nfds_t nfds = 0;
-    bool polling = false;
+    bool polling = false, exit_only = false;
     int timeout = -1;
     for (size_t i = 0; i < n; i++) {
       shmlua_child *c = children[i];
@@ -204,11 +266,22 @@ int shmlua_child_wait(shmlua_child *const *children, size_t n, const struct time
           refresh(c, err))
         goto out;
       if (shmlua_child_finished(c)) {
+        last_filled = c->len >= PIPE_FULL;
         *which = i;
         rc = 0;
         goto out;
       }
-      if (c->outfd >= 0)
+      /* A lone child is first waited for by its end (its pidfd), not its result: the write
+         of a watched pipe wakes the parent at once, onto the writer's CPU (pipes wake
+         synchronously), where it preempts the child before its exit and must yield or sleep
+         again until the exit: three wake-ups where C's waitpid has one, and on a loaded
+         machine each waits for a time slice (a start took 1.5-5 ms against 0.5-1 ms). Left
+         unwatched, the result waits in the pipe and the exit wakes the parent once. A
+         result larger than the pipe holds would keep the child from its exit: after
+         EXIT_ONLY_MS the pipe is watched too, and from the start after such a result. */
+      if (c->outfd >= 0 && n == 1 && !spun && c->pidfd >= 0 && !last_filled)
+        exit_only = true;
+      else if (c->outfd >= 0)
         fds[nfds++] = (struct pollfd){.fd = c->outfd, .events = POLLIN};
       if (c->pidfd >= 0)
         fds[nfds++] = (struct pollfd){.fd = c->pidfd, .events = POLLIN};
@@ -227,6 +300,8 @@ int shmlua_child_wait(shmlua_child *const *children, size_t n, const struct time
       if (step_ms < 32)
         step_ms *= 2;
     }
+    if (exit_only && (timeout < 0 || timeout > EXIT_ONLY_MS))
+      timeout = EXIT_ONLY_MS;
     if (poll(fds, nfds, timeout) < 0) {
       if (errno == EINTR)
         shmlua_failcode(err, EINTR, "waiting for children");
@@ -252,15 +327,23 @@ static int pipe_cloexec(int fds[2]) {
 #endif
 }
 
+/* Whether SIGTERM is ignored (as under nohup). */
+static bool term_ignored(void) {
+  struct sigaction term;
+  return sigaction(SIGTERM, NULL, &term) == 0 && term.sa_handler == SIG_IGN;
+}
+
 /* Call with signals blocked, so a pending SIGTERM raised here is delivered on restore.
    SIGTERM is how this process is told to end (its parent died, or is ending it): inherited
-   ignored from a parent started under nohup, it would end nothing, so it gets its default
-   action back. */
-static void die_with_parent(pid_t parent) {
-  struct sigaction term;
-  if (sigaction(SIGTERM, NULL, &term) == 0 && term.sa_handler == SIG_IGN) {
-    term.sa_handler = SIG_DFL;
-    sigaction(SIGTERM, &term, NULL);
+   ignored (ignored: term_ignored() in this process, or in its parent just before fork), it
+   would end nothing, so it gets its default action back. */
+static void die_with_parent(pid_t parent, bool ignored) {
+  if (ignored) {
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    sigemptyset(&dfl.sa_mask);
+    sigaction(SIGTERM, &dfl, NULL);
   }
 #if defined(__linux__)
   prctl(PR_SET_PDEATHSIG, SIGTERM);
@@ -273,22 +356,25 @@ static void die_with_parent(pid_t parent) {
 
 /* In a new forked child: the inherited records are the parent's children, not ours. The
    records stay allocated, since the parent's handles copied into this process point to
-   them (their `parent` field says they are not ours). */
-static void become_child(pid_t parent, int resultfd) {
+   them (their `parent` field says they are not ours). ignored: whether SIGTERM was
+   ignored in the parent at the fork. */
+static void become_child(pid_t parent, int resultfd, bool ignored) {
   for (shmlua_child *c = registry; c; c = c->next) {
     close_fd(&c->outfd);
     close_fd(&c->pidfd);
   }
   registry = NULL;
+  orphans = 0;
   close_fd(&inherited_resultfd);
   inherited_resultfd = resultfd;
-  die_with_parent(parent);
+  die_with_parent(parent, ignored);
 }
 
 pid_t shmlua_child_fork(shmlua_child **out, int *resultfd, shmlua_error *err) {
   pid_t parent = getpid(), pid;
   shmlua_child *c;
   sigset_t old;
+  bool ignored;
   int fds[2];
   reap_orphans();
   if (!(c = new_child(err)))
@@ -298,6 +384,10 @@ pid_t shmlua_child_fork(shmlua_child **out, int *resultfd, shmlua_error *err) {
     return shmlua_fail(err, errno, "pipe");
   }
   block_signals(&old);
+  /* Asked here, not in the child: each page the child touches first costs it a fault, and
+     sigaction's code would be one more (the disposition cannot change in between: signals
+     are blocked). */
+  ignored = term_ignored();
   pid = fork();
   if (pid < 0) {
     int code = errno;
@@ -308,9 +398,11 @@ pid_t shmlua_child_fork(shmlua_child **out, int *resultfd, shmlua_error *err) {
     return shmlua_fail(err, code, "fork");
   }
   if (pid == 0) {
+    /* c, the parent's record of this child, stays allocated as the other inherited records
+       do: freeing it would write to malloc's pages, and each first write to a page still
+       shared with the parent is a copy-on-write fault (3 of them here, about 2 us each). */
     close(fds[0]);
-    free(c);
-    become_child(parent, fds[1]);
+    become_child(parent, fds[1], ignored);
     restore_signals(&old);
     *resultfd = fds[1];
     return 0;
@@ -401,7 +493,7 @@ void shmlua_child_watch_parent(void) {
   parent = (pid_t)strtol(value, NULL, 10);
   unsetenv(SHMLUA_PARENT_ENV);
   block_signals(&old);
-  die_with_parent(parent);
+  die_with_parent(parent, term_ignored());
   restore_signals(&old);
 }
 
@@ -428,6 +520,7 @@ void shmlua_child_release(shmlua_child *c) {
   } else { /* reaped by a later waitpid(WNOHANG): no descriptor needs to stay open */
     close_fd(&c->pidfd);
     c->orphan = true;
+    orphans++;
   }
 }
 

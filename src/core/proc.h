@@ -15,7 +15,7 @@
 
 /* A started child. Read the fields; only the functions below change them. */
 typedef struct shmlua_child {
-  struct shmlua_child *next; /* registry link */
+  struct shmlua_child *next, *prev; /* registry links */
   pid_t pid;
   pid_t parent;         /* the process that started it: the only one that may wait for it */
   unsigned long serial; /* how many children its parent had started, itself included */

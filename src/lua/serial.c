@@ -457,8 +457,8 @@ static void encode(lua_State *L, encoder *e, int idx, int depth) {
 }
 
 /* The encoder's buffer: one per Lua state, kept in the registry and reused, so a small
-   message costs no allocation. Emptied here, filled by the caller. */
-static buffer *scratch(lua_State *L) {
+   message costs no allocation. Made here if missing; what it holds is left alone. */
+static buffer *kept_buffer(lua_State *L) {
   buffer *b;
   if (lua_rawgetp(L, LUA_REGISTRYINDEX, &buffer_key) == LUA_TNIL) {
     lua_pop(L, 1);
@@ -468,8 +468,20 @@ static buffer *scratch(lua_State *L) {
   }
   b = lua_touserdata(L, -1);
   lua_pop(L, 1); /* the registry keeps it */
+  return b;
+}
+
+/* The buffer emptied, to be filled by the caller. */
+static buffer *scratch(lua_State *L) {
+  buffer *b = kept_buffer(L);
   b->len = 0;
   return b;
+}
+
+void shmlua_encoder_ready(lua_State *L) {
+  buffer *b = kept_buffer(L);
+  if (b->cap == 0)
+    grow_buffer(L, b, 1);
 }
 
 /* An encoder on the emptied buffer, nothing encoded yet; then the header of a message. */

@@ -13,6 +13,10 @@
 void shmlua_serialize(lua_State *L, int first, int n);
 /* The same encoding, left in a buffer the Lua state keeps: valid until the next encode. */
 const char *shmlua_encode(lua_State *L, int first, int n, size_t *len);
+/* Makes the buffer the encoder keeps, with room for a small message, if it is not there yet;
+   what it holds is kept. Before a fork: a child making it would write to many pages it still
+   shares with its parent, each write a copy-on-write fault. Raises only for memory. */
+void shmlua_encoder_ready(lua_State *L);
 /* The values t[first + 1 .. first + n] (t at table, read raw), each encoded as a message of
    its own (as shmlua_encode makes it), end to end in the buffer returned (as shmlua_encode
    leaves it); the k-th ends at ends[k] (k from 0). Raises as shmlua_serialize does, naming
