@@ -14,7 +14,7 @@
 #include "mutex.h"
 #include "sync_wait.h"
 
-enum { PREFIX = 4 };
+enum { PREFIX = SHMLUA_QUEUE_PREFIX };
 
 /* Each end's lock fits its padded line (a pthread mutex is 40 bytes on Linux x86-64, 64 on
    macOS), and so does its state, so the lines after them stay where the layout says. */
@@ -92,38 +92,67 @@ void shmlua_queue_open(shmlua_queue *h, void *addr, size_t size) {
   if (h->max_messages == 0)
     h->max_messages = 1;
   h->seen_tail = h->seen_popped = h->seen_popped_bytes = 0;
+  h->tail_pos = h->head_pos = 0;
+  h->tail_at = h->head_at = 0;
   h->views = h->view_next = h->view_bytes = 0;
   h->view_owner = 0;
 }
 
-/* Copies into / out of the ring at a position, wrapping at the end. */
-static void ring_put(const shmlua_queue *h, uint64_t pos, const void *src, size_t len) {
-  size_t at = (size_t)(pos % h->ring_size), first = (size_t)h->ring_size - at;
-  if (first >= len)
-    memcpy(h->q->ring + at, src, len);
-  else {
-    memcpy(h->q->ring + at, src, first);
-    memcpy(h->q->ring, (const unsigned char *)src + first, len - first);
-  }
+/* The ring offset of pos: at_seen when pos is pos_seen (where this process last left that
+   end), else by a division. */
+static size_t offset(const shmlua_queue *h, uint64_t pos, uint64_t pos_seen, size_t at_seen) {
+  return pos == pos_seen ? at_seen : (size_t)(pos % h->ring_size);
 }
 
-static void ring_get(const shmlua_queue *h, uint64_t pos, void *dst, size_t len) {
-  size_t at = (size_t)(pos % h->ring_size), first = (size_t)h->ring_size - at;
-  if (first >= len)
-    memcpy(dst, h->q->ring + at, len);
-  else {
-    memcpy(dst, h->q->ring + at, first);
-    memcpy((unsigned char *)dst + first, h->q->ring, len - first);
-  }
+/* The ring's bytes and size, in locals for the copy loops (a memcpy may write anything a
+   char pointer reaches, so fields read through the handle would be read again after each). */
+typedef struct ring {
+  unsigned char *bytes;
+  size_t size;
+} ring;
+
+static ring ring_of(const shmlua_queue *h) {
+  ring r = {h->q->ring, (size_t)h->ring_size};
+  return r;
 }
 
-/* The length of the record at pos if it is whole and within tail; -1 otherwise. */
-static int64_t record_at(const shmlua_queue *h, uint64_t pos, uint64_t tail) {
+/* The offset len bytes (at most the ring's size) after at. */
+static size_t advance(ring r, size_t at, size_t len) {
+  return len < r.size - at ? at + len : at + len - r.size;
+}
+
+/* Copies len bytes (at most the ring's size) into / out of the ring at offset at, wrapping at
+   the end; returns the offset after them. */
+static size_t ring_put(ring r, size_t at, const void *src, size_t len) {
+  size_t first = r.size - at;
+  if (first > len) {
+    memcpy(r.bytes + at, src, len);
+    return at + len;
+  }
+  memcpy(r.bytes + at, src, first);
+  memcpy(r.bytes, (const unsigned char *)src + first, len - first);
+  return len - first;
+}
+
+static size_t ring_get(ring r, size_t at, void *dst, size_t len) {
+  size_t first = r.size - at;
+  if (first > len) {
+    memcpy(dst, r.bytes + at, len);
+    return at + len;
+  }
+  memcpy(dst, r.bytes + at, first);
+  memcpy((unsigned char *)dst + first, r.bytes, len - first);
+  return len - first;
+}
+
+/* The length of the record at pos (ring offset at) if it is whole, within tail and at most
+   max_bytes; -1 otherwise. */
+static int64_t record_at(ring r, uint64_t pos, size_t at, uint64_t tail, uint64_t max_bytes) {
   uint32_t len;
   if (pos > tail || tail - pos < PREFIX)
     return -1;
-  ring_get(h, pos, &len, PREFIX);
-  if (len > h->max_bytes || tail - pos - PREFIX < len)
+  ring_get(r, at, &len, PREFIX);
+  if (len > max_bytes || tail - pos - PREFIX < len)
     return -1;
   return len;
 }
@@ -213,8 +242,9 @@ static int push_locked(shmlua_queue *h, const shmlua_queue_message *m, size_t co
                        size_t *pushed) {
   shmlua_queue_block *q = h->q;
   shmlua_queue_end *t = &q->tail;
-  uint64_t bytes = t->bytes, pos;
-  size_t k;
+  uint64_t bytes = t->bytes, next;
+  size_t k, at;
+  ring r = ring_of(h);
   if (q->ended)
     return EPIPE;
   if ((k = fitting(h, m, count, 0, t->messages, &bytes)) < count) {
@@ -225,15 +255,16 @@ static int push_locked(shmlua_queue *h, const shmlua_queue_message *m, size_t co
   }
   if (k == 0)
     return EAGAIN; /* a first message too long was refused before the lock */
-  arm_to(t, t->pos + (uint64_t)PREFIX * k + (bytes - t->bytes), t->messages + k, bytes,
-         (uint32_t)k);
-  pos = t->pos;
+  next = t->pos + (uint64_t)PREFIX * k + (bytes - t->bytes);
+  at = offset(h, t->pos, h->tail_pos, h->tail_at);
+  arm_to(t, next, t->messages + k, bytes, (uint32_t)k);
   for (size_t i = 0; i < k; i++) {
     uint32_t prefix = (uint32_t)m[i].len;
-    ring_put(h, pos, &prefix, PREFIX);
-    ring_put(h, pos + PREFIX, m[i].data, m[i].len);
-    pos += PREFIX + m[i].len;
+    at = ring_put(r, at, &prefix, PREFIX);
+    at = ring_put(r, at, m[i].data, m[i].len);
   }
+  h->tail_pos = next;
+  h->tail_at = at;
   move_tail(t);
   *pushed = k;
   return 0;
@@ -266,65 +297,53 @@ typedef struct pop_request {
   shmlua_queue_view *view;
 } pop_request;
 
-int shmlua_queue_record(const void *copy, size_t total, size_t *at, const void **data,
-                        size_t *len) {
-  const unsigned char *p = copy;
-  uint32_t n;
-  if (*at >= total || total - *at < PREFIX)
-    return 0;
-  memcpy(&n, p + *at, PREFIX);
-  if (n > total - *at - PREFIX)
-    return 0;
-  *data = p + *at + PREFIX;
-  *len = n;
-  *at += PREFIX + n;
-  return 1;
-}
-
-/* Whether a pop_many copy holds exactly count records of at most max_bytes each: a peer
-   writing over the ring while it was copied shows here, on memory only we can write. */
-static int whole(const shmlua_queue *h, const void *copy, size_t total, size_t count) {
-  size_t at = 0, len, k = 0;
-  const void *data;
-  while (shmlua_queue_record(copy, total, &at, &data, &len) && len <= h->max_bytes)
-    k++;
-  return k == count && at == total;
-}
-
 static int pop_locked(pop_request *p, const struct timespec *lockby) {
   shmlua_queue *h = p->h;
   shmlua_queue_block *q = h->q;
   shmlua_queue_end *e = &q->head;
-  uint64_t head = e->pos, span = 0, payload = 0;
-  size_t k = 0;
+  ring r = ring_of(h);
+  unsigned char *buffer = p->buffer;
+  uint64_t head = e->pos, tail = h->seen_tail, span = 0, payload = 0, max_bytes = h->max_bytes;
+  size_t k = 0, max = p->max, at, first_at;
   int64_t n;
   void *dst;
-  if (head >= h->seen_tail) {
-    h->seen_tail = load(&q->tail.pos);
-    if (head == h->seen_tail) {
+  if (head >= tail) {
+    h->seen_tail = tail = load(&q->tail.pos);
+    if (head == tail) {
       if (!__atomic_load_n(&q->ended, __ATOMIC_ACQUIRE))
         return EAGAIN;
       /* ended is stored under the tail's lock: every push before it shows by now */
-      h->seen_tail = load(&q->tail.pos);
-      if (head == h->seen_tail)
+      h->seen_tail = tail = load(&q->tail.pos);
+      if (head == tail)
         return EPIPE;
     }
   }
-  while (k < p->max) {
-    if (head + span == h->seen_tail && (h->seen_tail = load(&q->tail.pos)) == head + span)
+  at = first_at = offset(h, head, h->head_pos, h->head_at);
+  while (k < max) {
+    if (head + span == tail && (tail = load(&q->tail.pos)) == head + span)
       break;
-    if ((n = record_at(h, head + span, h->seen_tail)) < 0)
+    if ((n = record_at(r, head + span, at, tail, max_bytes)) < 0)
       break;
     /* A live queue holds at most a ring's worth; past that a peer wrote the positions (the
        first record always fits: max_bytes leaves room for its prefix). */
-    if (span + PREFIX + (uint64_t)n > h->ring_size)
+    if (span + PREFIX + (uint64_t)n > r.size)
       break;
-    if (p->buffer && span + PREFIX + (uint64_t)n > p->capacity) {
+    if (buffer && span + PREFIX + (uint64_t)n > p->capacity) {
       if (k > 0)
         break;
       *p->len = PREFIX + (size_t)n;
+      h->seen_tail = tail;
       return ENOBUFS;
     }
+    at = advance(r, at, PREFIX);
+    if (buffer) {
+      /* the prefix as read here, not as the ring holds it now: a peer writing over the ring
+         meanwhile can change payload bytes, never the copy's framing */
+      uint32_t len = (uint32_t)n;
+      memcpy(buffer + span, &len, PREFIX);
+      at = ring_get(r, at, buffer + span + PREFIX, (size_t)n);
+    } else
+      at = advance(r, at, (size_t)n);
     k++;
     span += PREFIX + (uint64_t)n;
     payload += (uint64_t)n;
@@ -333,11 +352,13 @@ static int pop_locked(pop_request *p, const struct timespec *lockby) {
     h->seen_tail = 0;
     return skip_to_tail(q, lockby);
   }
+  h->seen_tail = tail;
+  first_at = advance(r, first_at, PREFIX);
   if (p->view) {
-    size_t at = (size_t)((head + PREFIX) % h->ring_size), first = (size_t)h->ring_size - at;
-    p->view->part[0] = q->ring + at;
+    size_t first = r.size - first_at;
+    p->view->part[0] = r.bytes + first_at;
     p->view->len[0] = payload < first ? (size_t)payload : first;
-    p->view->part[1] = q->ring;
+    p->view->part[1] = r.bytes;
     p->view->len[1] = (size_t)payload - p->view->len[0];
     h->view_next = head + span;
     h->view_bytes = payload;
@@ -345,22 +366,19 @@ static int pop_locked(pop_request *p, const struct timespec *lockby) {
     p->view->id = ++h->views;
     return 0; /* the head's lock stays held */
   }
-  if (!p->buffer) {
-    if ((dst = p->reserve(p->ud, (size_t)payload)) == NULL)
-      return ENOMEM;
-    ring_get(h, head + PREFIX, dst, (size_t)payload);
-    *p->len = (size_t)payload;
-  } else {
-    ring_get(h, head, p->buffer, (size_t)span);
-    if (!whole(h, p->buffer, (size_t)span, k)) {
-      h->seen_tail = 0;
-      return skip_to_tail(q, lockby);
-    }
+  if (buffer) {
     *p->count = k;
     *p->len = (size_t)span;
+  } else {
+    if ((dst = p->reserve(p->ud, (size_t)payload)) == NULL)
+      return ENOMEM;
+    ring_get(r, first_at, dst, (size_t)payload);
+    *p->len = (size_t)payload;
   }
   arm_to(e, head + span, e->messages + k, e->bytes + payload, (uint32_t)k);
   move_head(e);
+  h->head_pos = head + span;
+  h->head_at = at;
   return 0;
 }
 
