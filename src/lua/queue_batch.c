@@ -36,7 +36,9 @@ static int pushop(void *ctx, const struct timespec *deadline) {
   return shmlua_sync_guarded(p->u, pushstep, p, deadline);
 }
 
-/* The message t[k] (raw access): a string no longer than the queue takes, or an error. */
+/* The message t[k] (raw access): a string no longer than the queue takes, or an error. Left
+   on the stack (t holds it too, and no Lua code runs until we are done with it): the caller
+   drops it, or a run of them at once. */
 static const char *message_at(lua_State *L, shmlua_syncud *u, lua_Integer k, size_t *len) {
   const char *s;
   if (lua_rawgeti(L, 2, k) != LUA_TSTRING)
@@ -48,7 +50,6 @@ static const char *message_at(lua_State *L, shmlua_syncud *u, lua_Integer k, siz
     luaL_argerror(L, 2,
                   lua_pushfstring(L, "t[%I] is longer than the queue's %I bytes",
                                   (LUAI_UACINT)k, (LUAI_UACINT)u->as.queue.max_bytes));
-  lua_pop(L, 1); /* t still holds it, and no Lua code runs until we are done with it */
   return s;
 }
 
@@ -90,8 +91,10 @@ static void string_at(lua_State *L, void *ctx, size_t k, shmlua_queue_message *m
   strings *s = ctx;
   if (k < CHUNK)
     *m = s->checked[k];
-  else
+  else {
     m->data = message_at(L, s->u, (lua_Integer)(s->first + k + 1), &m->len);
+    lua_pop(L, 1);
+  }
 }
 
 /* q:push_many(t [, i [, j [, timeout]]]) -> count [, reason]. Pushes the strings t[i..j] in
@@ -109,12 +112,16 @@ static int queue_push_many(lua_State *L) {
                    &s.first);
   d = shmlua_opttimeout(L, 5, &deadline);
   lua_settop(L, 2);
+  luaL_checkstack(L, CHUNK, "too many messages");
   for (size_t k = 0; k < n; k++) {
     shmlua_queue_message m;
     m.data = message_at(L, s.u, (lua_Integer)(s.first + k + 1), &m.len);
     if (k < CHUNK)
       s.checked[k] = m;
+    if (k % CHUNK == CHUNK - 1)
+      lua_settop(L, 2); /* one call per chunk, not one per message */
   }
+  lua_settop(L, 2);
   return shmlua_queue_push_batch(L, s.u, n, string_at, &s, d);
 }
 
@@ -184,10 +191,6 @@ int shmlua_queue_pop_batch(lua_State *L, shmlua_syncud *u, shmlua_popped *out) {
     lua_setiuservalue(L, 1, SHMLUA_SYNC_UV_LINK);
   }
   return 0;
-}
-
-int shmlua_queue_next_record(shmlua_popped *p, const void **data, size_t *len) {
-  return shmlua_queue_record(p->records, p->total, &p->at, data, len);
 }
 
 /* q:pop_many(t, n [, timeout]) -> count. Waits as pop does for at least one message, then

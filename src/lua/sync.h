@@ -161,6 +161,8 @@ typedef struct shmlua_popped {
 } shmlua_popped;
 int shmlua_queue_pop_batch(lua_State *L, shmlua_syncud *u, shmlua_popped *out);
 /* The next message of a popped batch: 1 and its bytes, or 0 after the last. */
-int shmlua_queue_next_record(shmlua_popped *p, const void **data, size_t *len);
+static inline int shmlua_queue_next_record(shmlua_popped *p, const void **data, size_t *len) {
+  return shmlua_queue_record(p->records, p->total, &p->at, data, len);
+}
 
 #endif
