@@ -297,15 +297,56 @@ typedef struct pop_request {
   shmlua_queue_view *view;
 } pop_request;
 
+/* pop_many's copy: up to max whole records from head (ring offset *at, both moved past
+   them) into buffer, as many as there are before *tail (read again when reached) and fit in
+   capacity; their count (0: none readable at head), their bytes in *span and payload bytes
+   in *payload. -1 when the first alone does not fit (*span: what it needs). */
+static int64_t copy_records(const shmlua_queue *h, uint64_t head, uint64_t *tail, size_t *at,
+                            unsigned char *buffer, size_t capacity, size_t max, uint64_t *span,
+                            uint64_t *payload) {
+  const shmlua_queue_block *q = h->q;
+  ring r = ring_of(h);
+  uint64_t max_bytes = h->max_bytes, end = *tail, taken = 0, bytes = 0;
+  size_t k = 0, from = *at;
+  int64_t n;
+  while (k < max) {
+    if (head + taken == end && (end = load(&q->tail.pos)) == head + taken)
+      break;
+    if ((n = record_at(r, head + taken, from, end, max_bytes)) < 0)
+      break;
+    /* A live queue holds at most a ring's worth; past that a peer wrote the positions (the
+       first record always fits: max_bytes leaves room for its prefix). */
+    if (taken + PREFIX + (uint64_t)n > r.size)
+      break;
+    if (taken + PREFIX + (uint64_t)n > capacity) {
+      if (k > 0)
+        break;
+      *span = PREFIX + (uint64_t)n;
+      return -1;
+    }
+    /* the prefix as read here, not as the ring holds it now: a peer writing over the ring
+       meanwhile can change payload bytes, never the copy's framing */
+    memcpy(buffer + taken, &(uint32_t){(uint32_t)n}, PREFIX);
+    from = ring_get(r, advance(r, from, PREFIX), buffer + taken + PREFIX, (size_t)n);
+    k++;
+    taken += PREFIX + (uint64_t)n;
+    bytes += (uint64_t)n;
+  }
+  *tail = end;
+  *at = from;
+  *span = taken;
+  *payload = bytes;
+  return (int64_t)k;
+}
+
 static int pop_locked(pop_request *p, const struct timespec *lockby) {
   shmlua_queue *h = p->h;
   shmlua_queue_block *q = h->q;
   shmlua_queue_end *e = &q->head;
   ring r = ring_of(h);
-  unsigned char *buffer = p->buffer;
-  uint64_t head = e->pos, tail = h->seen_tail, span = 0, payload = 0, max_bytes = h->max_bytes;
-  size_t k = 0, max = p->max, at, first_at;
-  int64_t n;
+  uint64_t head = e->pos, tail = h->seen_tail, span, payload;
+  size_t at;
+  int64_t k;
   void *dst;
   if (head >= tail) {
     h->seen_tail = tail = load(&q->tail.pos);
@@ -318,45 +359,31 @@ static int pop_locked(pop_request *p, const struct timespec *lockby) {
         return EPIPE;
     }
   }
-  at = first_at = offset(h, head, h->head_pos, h->head_at);
-  while (k < max) {
-    if (head + span == tail && (tail = load(&q->tail.pos)) == head + span)
-      break;
-    if ((n = record_at(r, head + span, at, tail, max_bytes)) < 0)
-      break;
-    /* A live queue holds at most a ring's worth; past that a peer wrote the positions (the
-       first record always fits: max_bytes leaves room for its prefix). */
-    if (span + PREFIX + (uint64_t)n > r.size)
-      break;
-    if (buffer && span + PREFIX + (uint64_t)n > p->capacity) {
-      if (k > 0)
-        break;
-      *p->len = PREFIX + (size_t)n;
-      h->seen_tail = tail;
+  at = offset(h, head, h->head_pos, h->head_at);
+  if (p->buffer) {
+    k = copy_records(h, head, &tail, &at, p->buffer, p->capacity, p->max, &span, &payload);
+    h->seen_tail = tail;
+    if (k < 0) {
+      *p->len = (size_t)span;
       return ENOBUFS;
     }
+    *p->count = (size_t)k;
+    *p->len = (size_t)span;
+  } else {
+    /* one message (a pop or a view): its payload stays where it is until copied out */
+    int64_t n = record_at(r, head, at, tail, h->max_bytes);
+    k = n >= 0;
+    payload = (uint64_t)n;
+    span = PREFIX + payload;
     at = advance(r, at, PREFIX);
-    if (buffer) {
-      /* the prefix as read here, not as the ring holds it now: a peer writing over the ring
-         meanwhile can change payload bytes, never the copy's framing */
-      uint32_t len = (uint32_t)n;
-      memcpy(buffer + span, &len, PREFIX);
-      at = ring_get(r, at, buffer + span + PREFIX, (size_t)n);
-    } else
-      at = advance(r, at, (size_t)n);
-    k++;
-    span += PREFIX + (uint64_t)n;
-    payload += (uint64_t)n;
   }
   if (k == 0) {
     h->seen_tail = 0;
     return skip_to_tail(q, lockby);
   }
-  h->seen_tail = tail;
-  first_at = advance(r, first_at, PREFIX);
   if (p->view) {
-    size_t first = r.size - first_at;
-    p->view->part[0] = r.bytes + first_at;
+    size_t first = r.size - at;
+    p->view->part[0] = r.bytes + at;
     p->view->len[0] = payload < first ? (size_t)payload : first;
     p->view->part[1] = r.bytes;
     p->view->len[1] = (size_t)payload - p->view->len[0];
@@ -366,16 +393,13 @@ static int pop_locked(pop_request *p, const struct timespec *lockby) {
     p->view->id = ++h->views;
     return 0; /* the head's lock stays held */
   }
-  if (buffer) {
-    *p->count = k;
-    *p->len = (size_t)span;
-  } else {
+  if (!p->buffer) {
     if ((dst = p->reserve(p->ud, (size_t)payload)) == NULL)
       return ENOMEM;
-    ring_get(r, first_at, dst, (size_t)payload);
+    at = ring_get(r, at, dst, (size_t)payload);
     *p->len = (size_t)payload;
   }
-  arm_to(e, head + span, e->messages + k, e->bytes + payload, (uint32_t)k);
+  arm_to(e, head + span, e->messages + (uint64_t)k, e->bytes + payload, (uint32_t)k);
   move_head(e);
   h->head_pos = head + span;
   h->head_at = at;
