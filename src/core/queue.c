@@ -409,22 +409,25 @@ static int pop_locked(pop_request *p, const struct timespec *lockby) {
 /* One direction of the queue, seen from the side that may have to wait: its end, how it
    peeks, where it sleeps, and where the other side sleeps. Wakes wake every sleeper of a
    side (shmlua_sync_signal): a pop may make room for several pushes, a batch of pushes feed
-   several poppers. */
+   several poppers. Two constant ones, pushing and popping: places are offsets in the block,
+   so a call builds nothing. */
 typedef struct side {
-  shmlua_queue_block *q;
-  shmlua_queue_end *end;
+  size_t end;
   int (*step)(void *ctx, const struct timespec *lockby); /* lockby: as for lock_end() */
   int (*ready)(void *ctx);
-  uint32_t *sleep_word, *sleeping; /* where this side waits */
-  uint32_t *tell_word, *told;      /* where the other side waits */
-  int hold; /* success keeps the end locked (a view): no unlock, no wake yet */
+  size_t sleep_word, sleeping; /* where this side waits */
+  size_t tell_word, told;      /* where the other side waits */
 } side;
+
+#define BLOCK_FIELD(q, offset, type) ((type *)(void *)((unsigned char *)(q) + (offset)))
 
 /* Runs step with the end locked, then, while it reports EAGAIN and wait is set, waits until
    ready() says the other side changed something and runs it again. On success it wakes the
-   other side if it sleeps. 0 or -1 with err. */
-static int transfer(const side *s, void *ctx, int wait, const struct timespec *deadline,
-                    shmlua_error *err) {
+   other side if it sleeps, unless hold (a view): then the end stays locked and nobody is
+   woken yet. 0 or -1 with err. */
+static int transfer(shmlua_queue_block *q, const side *s, int hold, void *ctx, int wait,
+                    const struct timespec *deadline, shmlua_error *err) {
+  shmlua_queue_end *end = BLOCK_FIELD(q, s->end, shmlua_queue_end);
   struct timespec brief;
   const struct timespec *lockby = deadline;
   if (wait == SHMLUA_QUEUE_ONCE)
@@ -434,20 +437,22 @@ static int transfer(const side *s, void *ctx, int wait, const struct timespec *d
     lockby = &brief;
   }
   for (;;) {
-    int rc = lock_end(s->q, s->end, lockby);
+    int rc = lock_end(q, end, lockby);
     if (rc == 0) {
       rc = s->step(ctx, lockby);
-      if (rc == 0 && s->hold)
+      if (rc == 0 && hold)
         return 0;
-      shmlua_mutex_unlock(&s->end->lock, NULL);
+      shmlua_mutex_unlock(&end->lock, NULL);
     }
     if (rc == 0)
-      shmlua_sync_signal(s->tell_word, s->told);
+      shmlua_sync_signal(BLOCK_FIELD(q, s->tell_word, uint32_t),
+                         BLOCK_FIELD(q, s->told, uint32_t));
     if (rc == 0)
       return 0;
     if (rc != EAGAIN || wait != SHMLUA_QUEUE_WAIT)
       return shmlua_failcode(err, rc, "queue");
-    if (shmlua_sync_await(s->ready, ctx, s->sleep_word, s->sleeping, deadline, err) != 0)
+    if (shmlua_sync_await(s->ready, ctx, BLOCK_FIELD(q, s->sleep_word, uint32_t),
+                          BLOCK_FIELD(q, s->sleeping, uint32_t), deadline, err) != 0)
       return -1;
   }
 }
@@ -472,26 +477,38 @@ static int push_ready(void *ctx) {
               load(&q->tail.bytes), p->m[0].len);
 }
 
-int shmlua_queue_push_many(shmlua_queue *h, const shmlua_queue_message *messages, size_t count,
-                           size_t *pushed, int wait, const struct timespec *deadline,
-                           shmlua_error *err) {
-  shmlua_queue_block *q = h->q;
+static const side pushing = {offsetof(shmlua_queue_block, tail),
+                             push_step,
+                             push_ready,
+                             offsetof(shmlua_queue_block, space),
+                             offsetof(shmlua_queue_block, push_sleeping),
+                             offsetof(shmlua_queue_block, items),
+                             offsetof(shmlua_queue_block, pop_sleeping)};
+
+/* Both push calls, inlined into each (a single push is most of the traffic). */
+static inline int push(shmlua_queue *h, const shmlua_queue_message *messages, size_t count,
+                       size_t *pushed, int wait, const struct timespec *deadline,
+                       shmlua_error *err) {
   push_request p = {h, messages, count, pushed};
-  side s = {q,         &q->tail,         push_step, push_ready, &q->space, &q->push_sleeping,
-            &q->items, &q->pop_sleeping, 0};
   *pushed = 0;
   if (count == 0)
     return 0;
   if (messages[0].len > h->max_bytes)
     return shmlua_failcode(err, EMSGSIZE, "queue");
-  return transfer(&s, &p, wait, deadline, err);
+  return transfer(h->q, &pushing, 0, &p, wait, deadline, err);
+}
+
+int shmlua_queue_push_many(shmlua_queue *h, const shmlua_queue_message *messages, size_t count,
+                           size_t *pushed, int wait, const struct timespec *deadline,
+                           shmlua_error *err) {
+  return push(h, messages, count, pushed, wait, deadline, err);
 }
 
 int shmlua_queue_push(shmlua_queue *h, const void *data, size_t len, int wait,
                       const struct timespec *deadline, shmlua_error *err) {
   shmlua_queue_message m = {data, len};
   size_t pushed;
-  return shmlua_queue_push_many(h, &m, 1, &pushed, wait, deadline, err);
+  return push(h, &m, 1, &pushed, wait, deadline, err);
 }
 
 static int pop_step(void *ctx, const struct timespec *lockby) {
@@ -504,12 +521,16 @@ static int pop_ready(void *ctx) {
          __atomic_load_n(&q->ended, __ATOMIC_ACQUIRE);
 }
 
+static const side popping = {offsetof(shmlua_queue_block, head),
+                             pop_step,
+                             pop_ready,
+                             offsetof(shmlua_queue_block, items),
+                             offsetof(shmlua_queue_block, pop_sleeping),
+                             offsetof(shmlua_queue_block, space),
+                             offsetof(shmlua_queue_block, push_sleeping)};
+
 static int pop(pop_request *p, int wait, const struct timespec *deadline, shmlua_error *err) {
-  shmlua_queue_block *q = p->h->q;
-  side s = {q,         &q->head,          pop_step,
-            pop_ready, &q->items,         &q->pop_sleeping,
-            &q->space, &q->push_sleeping, p->view != NULL};
-  return transfer(&s, p, wait, deadline, err);
+  return transfer(p->h->q, &popping, p->view != NULL, p, wait, deadline, err);
 }
 
 int shmlua_queue_pop(shmlua_queue *h, shmlua_queue_reserve reserve, void *ud, size_t *len,
