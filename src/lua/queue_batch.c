@@ -55,13 +55,12 @@ static const char *message_at(lua_State *L, shmlua_syncud *u, lua_Integer k, siz
 
 int shmlua_queue_push_batch(lua_State *L, shmlua_syncud *u, size_t n, shmlua_batch_at at,
                             void *ctx, const struct timespec *d) {
-  shmlua_queue_message batch[CHUNK];
+  shmlua_queue_message room[CHUNK];
   size_t done = 0;
   while (done < n) {
-    push_many_request p = {u, batch, n - done < CHUNK ? n - done : CHUNK, 0};
+    push_many_request p = {u, NULL, n - done < CHUNK ? n - done : CHUNK, 0};
     int rc;
-    for (size_t k = 0; k < p.count; k++)
-      at(L, ctx, done + k, &batch[k]);
+    p.m = at(L, ctx, done, p.count, room);
     while (p.count > 0) {
       if ((rc = shmlua_sync_wait(L, pushop, &p, d, 1, NULL)) != 0) {
         const char *why = shmlua_sync_word(rc, SHMLUA_ON_PUSH);
@@ -87,14 +86,16 @@ typedef struct strings {
   shmlua_queue_message checked[CHUNK];
 } strings;
 
-static void string_at(lua_State *L, void *ctx, size_t k, shmlua_queue_message *m) {
+static const shmlua_queue_message *strings_at(lua_State *L, void *ctx, size_t from,
+                                              size_t count, shmlua_queue_message *room) {
   strings *s = ctx;
-  if (k < CHUNK)
-    *m = s->checked[k];
-  else {
-    m->data = message_at(L, s->u, (lua_Integer)(s->first + k + 1), &m->len);
+  if (from == 0)
+    return s->checked; /* the chunks start at multiples of CHUNK: this is the whole first */
+  for (size_t k = 0; k < count; k++) {
+    room[k].data = message_at(L, s->u, (lua_Integer)(s->first + from + k + 1), &room[k].len);
     lua_pop(L, 1);
   }
+  return room;
 }
 
 /* q:push_many(t [, i [, j [, timeout]]]) -> count [, reason]. Pushes the strings t[i..j] in
@@ -122,7 +123,7 @@ static int queue_push_many(lua_State *L) {
       lua_settop(L, 2); /* one call per chunk, not one per message */
   }
   lua_settop(L, 2);
-  return shmlua_queue_push_batch(L, s.u, n, string_at, &s, d);
+  return shmlua_queue_push_batch(L, s.u, n, strings_at, &s, d);
 }
 
 typedef struct pop_many_request {
