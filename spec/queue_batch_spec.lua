@@ -20,6 +20,19 @@ describe("shm.queue batches", function()
     assert.same({ "a", "bb", "ccc", "2", "3", "y", "z" }, got)
   end)
 
+  it("push_many of more strings than one chunk (64) keeps them all, in order", function()
+    local q = track(shm.queue { messages = 300, bytes = 300 * 8 })
+    local t = {}
+    for i = 1, 250 do t[i] = "m" .. i end
+    assert.equal(201, q:push_many(t, 3, 203))
+    local got, all = {}, {}
+    while #all < 201 do
+      for j = 1, q:pop_many(got, 300) do all[#all + 1] = got[j] end
+    end
+    for i = 1, 201 do assert.equal("m" .. (i + 2), all[i]) end
+    assert.equal(0, q.count)
+  end)
+
   it("pop_many fills t from t[1] with what is there, up to n, and leaves the rest of t",
     function()
       local q = track(shm.queue { messages = 16, bytes = 256 })

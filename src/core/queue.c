@@ -14,7 +14,7 @@
 #include "mutex.h"
 #include "sync_wait.h"
 
-enum { PREFIX = 4 };
+enum { PREFIX = SHMLUA_QUEUE_PREFIX };
 
 /* Each end's lock fits its padded line (a pthread mutex is 40 bytes on Linux x86-64, 64 on
    macOS), and so does its state, so the lines after them stay where the layout says. */
@@ -92,38 +92,67 @@ void shmlua_queue_open(shmlua_queue *h, void *addr, size_t size) {
   if (h->max_messages == 0)
     h->max_messages = 1;
   h->seen_tail = h->seen_popped = h->seen_popped_bytes = 0;
+  h->tail_pos = h->head_pos = 0;
+  h->tail_at = h->head_at = 0;
   h->views = h->view_next = h->view_bytes = 0;
   h->view_owner = 0;
 }
 
-/* Copies into / out of the ring at a position, wrapping at the end. */
-static void ring_put(const shmlua_queue *h, uint64_t pos, const void *src, size_t len) {
-  size_t at = (size_t)(pos % h->ring_size), first = (size_t)h->ring_size - at;
-  if (first >= len)
-    memcpy(h->q->ring + at, src, len);
-  else {
-    memcpy(h->q->ring + at, src, first);
-    memcpy(h->q->ring, (const unsigned char *)src + first, len - first);
-  }
+/* The ring offset of pos: at_seen when pos is pos_seen (where this process last left that
+   end), else by a division. */
+static size_t offset(const shmlua_queue *h, uint64_t pos, uint64_t pos_seen, size_t at_seen) {
+  return pos == pos_seen ? at_seen : (size_t)(pos % h->ring_size);
 }
 
-static void ring_get(const shmlua_queue *h, uint64_t pos, void *dst, size_t len) {
-  size_t at = (size_t)(pos % h->ring_size), first = (size_t)h->ring_size - at;
-  if (first >= len)
-    memcpy(dst, h->q->ring + at, len);
-  else {
-    memcpy(dst, h->q->ring + at, first);
-    memcpy((unsigned char *)dst + first, h->q->ring, len - first);
-  }
+/* The ring's bytes and size, in locals for the copy loops (a memcpy may write anything a
+   char pointer reaches, so fields read through the handle would be read again after each). */
+typedef struct ring {
+  unsigned char *bytes;
+  size_t size;
+} ring;
+
+static ring ring_of(const shmlua_queue *h) {
+  ring r = {h->q->ring, (size_t)h->ring_size};
+  return r;
 }
 
-/* The length of the record at pos if it is whole and within tail; -1 otherwise. */
-static int64_t record_at(const shmlua_queue *h, uint64_t pos, uint64_t tail) {
+/* The offset len bytes (at most the ring's size) after at. */
+static size_t advance(ring r, size_t at, size_t len) {
+  return len < r.size - at ? at + len : at + len - r.size;
+}
+
+/* Copies len bytes (at most the ring's size) into / out of the ring at offset at, wrapping at
+   the end; returns the offset after them. */
+static size_t ring_put(ring r, size_t at, const void *src, size_t len) {
+  size_t first = r.size - at;
+  if (first > len) {
+    memcpy(r.bytes + at, src, len);
+    return at + len;
+  }
+  memcpy(r.bytes + at, src, first);
+  memcpy(r.bytes, (const unsigned char *)src + first, len - first);
+  return len - first;
+}
+
+static size_t ring_get(ring r, size_t at, void *dst, size_t len) {
+  size_t first = r.size - at;
+  if (first > len) {
+    memcpy(dst, r.bytes + at, len);
+    return at + len;
+  }
+  memcpy(dst, r.bytes + at, first);
+  memcpy((unsigned char *)dst + first, r.bytes, len - first);
+  return len - first;
+}
+
+/* The length of the record at pos (ring offset at) if it is whole, within tail and at most
+   max_bytes; -1 otherwise. */
+static int64_t record_at(ring r, uint64_t pos, size_t at, uint64_t tail, uint64_t max_bytes) {
   uint32_t len;
   if (pos > tail || tail - pos < PREFIX)
     return -1;
-  ring_get(h, pos, &len, PREFIX);
-  if (len > h->max_bytes || tail - pos - PREFIX < len)
+  ring_get(r, at, &len, PREFIX);
+  if (len > max_bytes || tail - pos - PREFIX < len)
     return -1;
   return len;
 }
@@ -213,8 +242,9 @@ static int push_locked(shmlua_queue *h, const shmlua_queue_message *m, size_t co
                        size_t *pushed) {
   shmlua_queue_block *q = h->q;
   shmlua_queue_end *t = &q->tail;
-  uint64_t bytes = t->bytes, pos;
-  size_t k;
+  uint64_t bytes = t->bytes, next;
+  size_t k, at;
+  ring r = ring_of(h);
   if (q->ended)
     return EPIPE;
   if ((k = fitting(h, m, count, 0, t->messages, &bytes)) < count) {
@@ -225,15 +255,16 @@ static int push_locked(shmlua_queue *h, const shmlua_queue_message *m, size_t co
   }
   if (k == 0)
     return EAGAIN; /* a first message too long was refused before the lock */
-  arm_to(t, t->pos + (uint64_t)PREFIX * k + (bytes - t->bytes), t->messages + k, bytes,
-         (uint32_t)k);
-  pos = t->pos;
+  next = t->pos + (uint64_t)PREFIX * k + (bytes - t->bytes);
+  at = offset(h, t->pos, h->tail_pos, h->tail_at);
+  arm_to(t, next, t->messages + k, bytes, (uint32_t)k);
   for (size_t i = 0; i < k; i++) {
     uint32_t prefix = (uint32_t)m[i].len;
-    ring_put(h, pos, &prefix, PREFIX);
-    ring_put(h, pos + PREFIX, m[i].data, m[i].len);
-    pos += PREFIX + m[i].len;
+    at = ring_put(r, at, &prefix, PREFIX);
+    at = ring_put(r, at, m[i].data, m[i].len);
   }
+  h->tail_pos = next;
+  h->tail_at = at;
   move_tail(t);
   *pushed = k;
   return 0;
@@ -266,78 +297,95 @@ typedef struct pop_request {
   shmlua_queue_view *view;
 } pop_request;
 
-int shmlua_queue_record(const void *copy, size_t total, size_t *at, const void **data,
-                        size_t *len) {
-  const unsigned char *p = copy;
-  uint32_t n;
-  if (*at >= total || total - *at < PREFIX)
-    return 0;
-  memcpy(&n, p + *at, PREFIX);
-  if (n > total - *at - PREFIX)
-    return 0;
-  *data = p + *at + PREFIX;
-  *len = n;
-  *at += PREFIX + n;
-  return 1;
-}
-
-/* Whether a pop_many copy holds exactly count records of at most max_bytes each: a peer
-   writing over the ring while it was copied shows here, on memory only we can write. */
-static int whole(const shmlua_queue *h, const void *copy, size_t total, size_t count) {
-  size_t at = 0, len, k = 0;
-  const void *data;
-  while (shmlua_queue_record(copy, total, &at, &data, &len) && len <= h->max_bytes)
+/* pop_many's copy: up to max whole records from head (ring offset *at, both moved past
+   them) into buffer, as many as there are before *tail (read again when reached) and fit in
+   capacity; their count (0: none readable at head), their bytes in *span and payload bytes
+   in *payload. -1 when the first alone does not fit (*span: what it needs). */
+static int64_t copy_records(const shmlua_queue *h, uint64_t head, uint64_t *tail, size_t *at,
+                            unsigned char *buffer, size_t capacity, size_t max, uint64_t *span,
+                            uint64_t *payload) {
+  const shmlua_queue_block *q = h->q;
+  ring r = ring_of(h);
+  uint64_t max_bytes = h->max_bytes, end = *tail, taken = 0, bytes = 0;
+  size_t k = 0, from = *at;
+  int64_t n;
+  while (k < max) {
+    if (head + taken == end && (end = load(&q->tail.pos)) == head + taken)
+      break;
+    if ((n = record_at(r, head + taken, from, end, max_bytes)) < 0)
+      break;
+    /* A live queue holds at most a ring's worth; past that a peer wrote the positions (the
+       first record always fits: max_bytes leaves room for its prefix). */
+    if (taken + PREFIX + (uint64_t)n > r.size)
+      break;
+    if (taken + PREFIX + (uint64_t)n > capacity) {
+      if (k > 0)
+        break;
+      *span = PREFIX + (uint64_t)n;
+      return -1;
+    }
+    /* the prefix as read here, not as the ring holds it now: a peer writing over the ring
+       meanwhile can change payload bytes, never the copy's framing */
+    memcpy(buffer + taken, &(uint32_t){(uint32_t)n}, PREFIX);
+    from = ring_get(r, advance(r, from, PREFIX), buffer + taken + PREFIX, (size_t)n);
     k++;
-  return k == count && at == total;
+    taken += PREFIX + (uint64_t)n;
+    bytes += (uint64_t)n;
+  }
+  *tail = end;
+  *at = from;
+  *span = taken;
+  *payload = bytes;
+  return (int64_t)k;
 }
 
 static int pop_locked(pop_request *p, const struct timespec *lockby) {
   shmlua_queue *h = p->h;
   shmlua_queue_block *q = h->q;
   shmlua_queue_end *e = &q->head;
-  uint64_t head = e->pos, span = 0, payload = 0;
-  size_t k = 0;
-  int64_t n;
+  ring r = ring_of(h);
+  uint64_t head = e->pos, tail = h->seen_tail, span, payload;
+  size_t at;
+  int64_t k;
   void *dst;
-  if (head >= h->seen_tail) {
-    h->seen_tail = load(&q->tail.pos);
-    if (head == h->seen_tail) {
+  if (head >= tail) {
+    h->seen_tail = tail = load(&q->tail.pos);
+    if (head == tail) {
       if (!__atomic_load_n(&q->ended, __ATOMIC_ACQUIRE))
         return EAGAIN;
       /* ended is stored under the tail's lock: every push before it shows by now */
-      h->seen_tail = load(&q->tail.pos);
-      if (head == h->seen_tail)
+      h->seen_tail = tail = load(&q->tail.pos);
+      if (head == tail)
         return EPIPE;
     }
   }
-  while (k < p->max) {
-    if (head + span == h->seen_tail && (h->seen_tail = load(&q->tail.pos)) == head + span)
-      break;
-    if ((n = record_at(h, head + span, h->seen_tail)) < 0)
-      break;
-    /* A live queue holds at most a ring's worth; past that a peer wrote the positions (the
-       first record always fits: max_bytes leaves room for its prefix). */
-    if (span + PREFIX + (uint64_t)n > h->ring_size)
-      break;
-    if (p->buffer && span + PREFIX + (uint64_t)n > p->capacity) {
-      if (k > 0)
-        break;
-      *p->len = PREFIX + (size_t)n;
+  at = offset(h, head, h->head_pos, h->head_at);
+  if (p->buffer) {
+    k = copy_records(h, head, &tail, &at, p->buffer, p->capacity, p->max, &span, &payload);
+    h->seen_tail = tail;
+    if (k < 0) {
+      *p->len = (size_t)span;
       return ENOBUFS;
     }
-    k++;
-    span += PREFIX + (uint64_t)n;
-    payload += (uint64_t)n;
+    *p->count = (size_t)k;
+    *p->len = (size_t)span;
+  } else {
+    /* one message (a pop or a view): its payload stays where it is until copied out */
+    int64_t n = record_at(r, head, at, tail, h->max_bytes);
+    k = n >= 0;
+    payload = (uint64_t)n;
+    span = PREFIX + payload;
+    at = advance(r, at, PREFIX);
   }
   if (k == 0) {
     h->seen_tail = 0;
     return skip_to_tail(q, lockby);
   }
   if (p->view) {
-    size_t at = (size_t)((head + PREFIX) % h->ring_size), first = (size_t)h->ring_size - at;
-    p->view->part[0] = q->ring + at;
+    size_t first = r.size - at;
+    p->view->part[0] = r.bytes + at;
     p->view->len[0] = payload < first ? (size_t)payload : first;
-    p->view->part[1] = q->ring;
+    p->view->part[1] = r.bytes;
     p->view->len[1] = (size_t)payload - p->view->len[0];
     h->view_next = head + span;
     h->view_bytes = payload;
@@ -348,41 +396,38 @@ static int pop_locked(pop_request *p, const struct timespec *lockby) {
   if (!p->buffer) {
     if ((dst = p->reserve(p->ud, (size_t)payload)) == NULL)
       return ENOMEM;
-    ring_get(h, head + PREFIX, dst, (size_t)payload);
+    at = ring_get(r, at, dst, (size_t)payload);
     *p->len = (size_t)payload;
-  } else {
-    ring_get(h, head, p->buffer, (size_t)span);
-    if (!whole(h, p->buffer, (size_t)span, k)) {
-      h->seen_tail = 0;
-      return skip_to_tail(q, lockby);
-    }
-    *p->count = k;
-    *p->len = (size_t)span;
   }
-  arm_to(e, head + span, e->messages + k, e->bytes + payload, (uint32_t)k);
+  arm_to(e, head + span, e->messages + (uint64_t)k, e->bytes + payload, (uint32_t)k);
   move_head(e);
+  h->head_pos = head + span;
+  h->head_at = at;
   return 0;
 }
 
 /* One direction of the queue, seen from the side that may have to wait: its end, how it
    peeks, where it sleeps, and where the other side sleeps. Wakes wake every sleeper of a
    side (shmlua_sync_signal): a pop may make room for several pushes, a batch of pushes feed
-   several poppers. */
+   several poppers. Two constant ones, pushing and popping: places are offsets in the block,
+   so a call builds nothing. */
 typedef struct side {
-  shmlua_queue_block *q;
-  shmlua_queue_end *end;
+  size_t end;
   int (*step)(void *ctx, const struct timespec *lockby); /* lockby: as for lock_end() */
   int (*ready)(void *ctx);
-  uint32_t *sleep_word, *sleeping; /* where this side waits */
-  uint32_t *tell_word, *told;      /* where the other side waits */
-  int hold; /* success keeps the end locked (a view): no unlock, no wake yet */
+  size_t sleep_word, sleeping; /* where this side waits */
+  size_t tell_word, told;      /* where the other side waits */
 } side;
+
+#define BLOCK_FIELD(q, offset, type) ((type *)(void *)((unsigned char *)(q) + (offset)))
 
 /* Runs step with the end locked, then, while it reports EAGAIN and wait is set, waits until
    ready() says the other side changed something and runs it again. On success it wakes the
-   other side if it sleeps. 0 or -1 with err. */
-static int transfer(const side *s, void *ctx, int wait, const struct timespec *deadline,
-                    shmlua_error *err) {
+   other side if it sleeps, unless hold (a view): then the end stays locked and nobody is
+   woken yet. 0 or -1 with err. */
+static int transfer(shmlua_queue_block *q, const side *s, int hold, void *ctx, int wait,
+                    const struct timespec *deadline, shmlua_error *err) {
+  shmlua_queue_end *end = BLOCK_FIELD(q, s->end, shmlua_queue_end);
   struct timespec brief;
   const struct timespec *lockby = deadline;
   if (wait == SHMLUA_QUEUE_ONCE)
@@ -392,20 +437,22 @@ static int transfer(const side *s, void *ctx, int wait, const struct timespec *d
     lockby = &brief;
   }
   for (;;) {
-    int rc = lock_end(s->q, s->end, lockby);
+    int rc = lock_end(q, end, lockby);
     if (rc == 0) {
       rc = s->step(ctx, lockby);
-      if (rc == 0 && s->hold)
+      if (rc == 0 && hold)
         return 0;
-      shmlua_mutex_unlock(&s->end->lock, NULL);
+      shmlua_mutex_unlock(&end->lock, NULL);
     }
     if (rc == 0)
-      shmlua_sync_signal(s->tell_word, s->told);
+      shmlua_sync_signal(BLOCK_FIELD(q, s->tell_word, uint32_t),
+                         BLOCK_FIELD(q, s->told, uint32_t));
     if (rc == 0)
       return 0;
     if (rc != EAGAIN || wait != SHMLUA_QUEUE_WAIT)
       return shmlua_failcode(err, rc, "queue");
-    if (shmlua_sync_await(s->ready, ctx, s->sleep_word, s->sleeping, deadline, err) != 0)
+    if (shmlua_sync_await(s->ready, ctx, BLOCK_FIELD(q, s->sleep_word, uint32_t),
+                          BLOCK_FIELD(q, s->sleeping, uint32_t), deadline, err) != 0)
       return -1;
   }
 }
@@ -430,26 +477,38 @@ static int push_ready(void *ctx) {
               load(&q->tail.bytes), p->m[0].len);
 }
 
-int shmlua_queue_push_many(shmlua_queue *h, const shmlua_queue_message *messages, size_t count,
-                           size_t *pushed, int wait, const struct timespec *deadline,
-                           shmlua_error *err) {
-  shmlua_queue_block *q = h->q;
+static const side pushing = {offsetof(shmlua_queue_block, tail),
+                             push_step,
+                             push_ready,
+                             offsetof(shmlua_queue_block, space),
+                             offsetof(shmlua_queue_block, push_sleeping),
+                             offsetof(shmlua_queue_block, items),
+                             offsetof(shmlua_queue_block, pop_sleeping)};
+
+/* Both push calls, inlined into each (a single push is most of the traffic). */
+static inline int push(shmlua_queue *h, const shmlua_queue_message *messages, size_t count,
+                       size_t *pushed, int wait, const struct timespec *deadline,
+                       shmlua_error *err) {
   push_request p = {h, messages, count, pushed};
-  side s = {q,         &q->tail,         push_step, push_ready, &q->space, &q->push_sleeping,
-            &q->items, &q->pop_sleeping, 0};
   *pushed = 0;
   if (count == 0)
     return 0;
   if (messages[0].len > h->max_bytes)
     return shmlua_failcode(err, EMSGSIZE, "queue");
-  return transfer(&s, &p, wait, deadline, err);
+  return transfer(h->q, &pushing, 0, &p, wait, deadline, err);
+}
+
+int shmlua_queue_push_many(shmlua_queue *h, const shmlua_queue_message *messages, size_t count,
+                           size_t *pushed, int wait, const struct timespec *deadline,
+                           shmlua_error *err) {
+  return push(h, messages, count, pushed, wait, deadline, err);
 }
 
 int shmlua_queue_push(shmlua_queue *h, const void *data, size_t len, int wait,
                       const struct timespec *deadline, shmlua_error *err) {
   shmlua_queue_message m = {data, len};
   size_t pushed;
-  return shmlua_queue_push_many(h, &m, 1, &pushed, wait, deadline, err);
+  return push(h, &m, 1, &pushed, wait, deadline, err);
 }
 
 static int pop_step(void *ctx, const struct timespec *lockby) {
@@ -462,12 +521,16 @@ static int pop_ready(void *ctx) {
          __atomic_load_n(&q->ended, __ATOMIC_ACQUIRE);
 }
 
+static const side popping = {offsetof(shmlua_queue_block, head),
+                             pop_step,
+                             pop_ready,
+                             offsetof(shmlua_queue_block, items),
+                             offsetof(shmlua_queue_block, pop_sleeping),
+                             offsetof(shmlua_queue_block, space),
+                             offsetof(shmlua_queue_block, push_sleeping)};
+
 static int pop(pop_request *p, int wait, const struct timespec *deadline, shmlua_error *err) {
-  shmlua_queue_block *q = p->h->q;
-  side s = {q,         &q->head,          pop_step,
-            pop_ready, &q->items,         &q->pop_sleeping,
-            &q->space, &q->push_sleeping, p->view != NULL};
-  return transfer(&s, p, wait, deadline, err);
+  return transfer(p->h->q, &popping, p->view != NULL, p, wait, deadline, err);
 }
 
 int shmlua_queue_pop(shmlua_queue *h, shmlua_queue_reserve reserve, void *ud, size_t *len,

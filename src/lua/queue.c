@@ -218,8 +218,7 @@ void shmlua_queue_got(shmlua_syncud *u) {
     shmlua_sync_scratch_drop(u);
 }
 
-static int popstring(lua_State *L, int wait, const double *timeout) {
-  shmlua_syncud *u = checkqueue(L);
+static int popstring(lua_State *L, shmlua_syncud *u, int wait, const double *timeout) {
   const char *data;
   size_t len;
   int n = shmlua_queue_get(L, u, wait, timeout, &data, &len);
@@ -232,13 +231,13 @@ static int popstring(lua_State *L, int wait, const double *timeout) {
 }
 
 static int queue_pop(lua_State *L) {
+  shmlua_syncud *u = checkqueue(L);
   double seconds;
-  checkqueue(L);
-  return popstring(L, 1, shmlua_optseconds(L, 2, &seconds));
+  return popstring(L, u, 1, shmlua_optseconds(L, 2, &seconds));
 }
 
 static int queue_try_pop(lua_State *L) {
-  return popstring(L, 0, NULL);
+  return popstring(L, checkqueue(L), 0, NULL);
 }
 
 static int shutdownstep(void *ctx, const struct timespec *deadline) {

@@ -36,7 +36,9 @@ static int pushop(void *ctx, const struct timespec *deadline) {
   return shmlua_sync_guarded(p->u, pushstep, p, deadline);
 }
 
-/* The message t[k] (raw access): a string no longer than the queue takes, or an error. */
+/* The message t[k] (raw access): a string no longer than the queue takes, or an error. Left
+   on the stack (t holds it too, and no Lua code runs until we are done with it): the caller
+   drops it, or a run of them at once. */
 static const char *message_at(lua_State *L, shmlua_syncud *u, lua_Integer k, size_t *len) {
   const char *s;
   if (lua_rawgeti(L, 2, k) != LUA_TSTRING)
@@ -48,19 +50,17 @@ static const char *message_at(lua_State *L, shmlua_syncud *u, lua_Integer k, siz
     luaL_argerror(L, 2,
                   lua_pushfstring(L, "t[%I] is longer than the queue's %I bytes",
                                   (LUAI_UACINT)k, (LUAI_UACINT)u->as.queue.max_bytes));
-  lua_pop(L, 1); /* t still holds it, and no Lua code runs until we are done with it */
   return s;
 }
 
 int shmlua_queue_push_batch(lua_State *L, shmlua_syncud *u, size_t n, shmlua_batch_at at,
                             void *ctx, const struct timespec *d) {
-  shmlua_queue_message batch[CHUNK];
+  shmlua_queue_message room[CHUNK];
   size_t done = 0;
   while (done < n) {
-    push_many_request p = {u, batch, n - done < CHUNK ? n - done : CHUNK, 0};
+    push_many_request p = {u, NULL, n - done < CHUNK ? n - done : CHUNK, 0};
     int rc;
-    for (size_t k = 0; k < p.count; k++)
-      at(L, ctx, done + k, &batch[k]);
+    p.m = at(L, ctx, done, p.count, room);
     while (p.count > 0) {
       if ((rc = shmlua_sync_wait(L, pushop, &p, d, 1, NULL)) != 0) {
         const char *why = shmlua_sync_word(rc, SHMLUA_ON_PUSH);
@@ -86,12 +86,16 @@ typedef struct strings {
   shmlua_queue_message checked[CHUNK];
 } strings;
 
-static void string_at(lua_State *L, void *ctx, size_t k, shmlua_queue_message *m) {
+static const shmlua_queue_message *strings_at(lua_State *L, void *ctx, size_t from,
+                                              size_t count, shmlua_queue_message *room) {
   strings *s = ctx;
-  if (k < CHUNK)
-    *m = s->checked[k];
-  else
-    m->data = message_at(L, s->u, (lua_Integer)(s->first + k + 1), &m->len);
+  if (from == 0)
+    return s->checked; /* the chunks start at multiples of CHUNK: this is the whole first */
+  for (size_t k = 0; k < count; k++) {
+    room[k].data = message_at(L, s->u, (lua_Integer)(s->first + from + k + 1), &room[k].len);
+    lua_pop(L, 1);
+  }
+  return room;
 }
 
 /* q:push_many(t [, i [, j [, timeout]]]) -> count [, reason]. Pushes the strings t[i..j] in
@@ -109,13 +113,17 @@ static int queue_push_many(lua_State *L) {
                    &s.first);
   d = shmlua_opttimeout(L, 5, &deadline);
   lua_settop(L, 2);
+  luaL_checkstack(L, CHUNK, "too many messages");
   for (size_t k = 0; k < n; k++) {
     shmlua_queue_message m;
     m.data = message_at(L, s.u, (lua_Integer)(s.first + k + 1), &m.len);
     if (k < CHUNK)
       s.checked[k] = m;
+    if (k % CHUNK == CHUNK - 1)
+      lua_settop(L, 2); /* one call per chunk, not one per message */
   }
-  return shmlua_queue_push_batch(L, s.u, n, string_at, &s, d);
+  lua_settop(L, 2);
+  return shmlua_queue_push_batch(L, s.u, n, strings_at, &s, d);
 }
 
 typedef struct pop_many_request {
@@ -184,10 +192,6 @@ int shmlua_queue_pop_batch(lua_State *L, shmlua_syncud *u, shmlua_popped *out) {
     lua_setiuservalue(L, 1, SHMLUA_SYNC_UV_LINK);
   }
   return 0;
-}
-
-int shmlua_queue_next_record(shmlua_popped *p, const void **data, size_t *len) {
-  return shmlua_queue_record(p->records, p->total, &p->at, data, len);
 }
 
 /* q:pop_many(t, n [, timeout]) -> count. Waits as pop does for at least one message, then

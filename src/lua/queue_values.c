@@ -46,12 +46,16 @@ static int get(lua_State *L, int wait) {
   return 1;
 }
 
-static void encoding_at(lua_State *L, void *ctx, size_t k, shmlua_queue_message *m) {
+static const shmlua_queue_message *encodings_at(lua_State *L, void *ctx, size_t from,
+                                                size_t count, shmlua_queue_message *room) {
   const encodings *e = ctx;
-  size_t start = k > 0 ? e->ends[k - 1] : 0;
   (void)L;
-  m->data = e->data + start;
-  m->len = e->ends[k] - start;
+  for (size_t k = from; k < from + count; k++) {
+    size_t start = k > 0 ? e->ends[k - 1] : 0;
+    room[k - from].data = e->data + start;
+    room[k - from].len = e->ends[k] - start;
+  }
+  return room;
 }
 
 /* q:put_many(t [, i [, j [, timeout]]]) -> as push_many. The values t[i..j] (raw; nil
@@ -81,7 +85,7 @@ static int queue_put_many(lua_State *L) {
                                              "queue's %I bytes",
                                              (LUAI_UACINT)(first + k + 1),
                                              (LUAI_UACINT)u->as.queue.max_bytes));
-  return shmlua_queue_push_batch(L, u, n, encoding_at, &e, d);
+  return shmlua_queue_push_batch(L, u, n, encodings_at, &e, d);
 }
 
 /* q:get_many(t, n [, timeout]) -> as pop_many, with the values the messages hold. A message

@@ -145,14 +145,17 @@ int shmlua_queue_get(lua_State *L, shmlua_syncud *u, int wait, const double *tim
 void shmlua_queue_got(shmlua_syncud *u);
 
 /* Batches (queue_batch.c), as push_many and pop_many do them, for the parts that make the
-   messages (queue_values.c). shmlua_queue_push_batch pushes n messages, at(L, ctx, k, m)
-   giving the k-th (from 0) when its turn comes (its bytes must stay put until the call
-   returns), and pushes what push_many returns; its count. shmlua_queue_pop_batch takes
+   messages (queue_values.c). shmlua_queue_push_batch pushes n messages, a chunk at a time:
+   at(L, ctx, from, count, room) gives messages from .. from + count - 1 (from 0) when their
+   turn comes, written into room (count of them fit) or where it keeps them already (their
+   bytes must stay put until the call returns), and pushes what push_many returns; its count. shmlua_queue_pop_batch takes
    pop_many's arguments (u at stack index 1, then t, n [, timeout]) and waits as it does: 0
    with the messages in *out (read them with shmlua_queue_next_record; valid until the next
    pop through u, and while the value it leaves on the stack above t stays there), or what a
    failed pop_many returns, pushed, and its count. */
-typedef void (*shmlua_batch_at)(lua_State *L, void *ctx, size_t k, shmlua_queue_message *m);
+typedef const shmlua_queue_message *(*shmlua_batch_at)(lua_State *L, void *ctx, size_t from,
+                                                       size_t count,
+                                                       shmlua_queue_message *room);
 int shmlua_queue_push_batch(lua_State *L, shmlua_syncud *u, size_t n, shmlua_batch_at at,
                             void *ctx, const struct timespec *d);
 typedef struct shmlua_popped {
@@ -161,6 +164,8 @@ typedef struct shmlua_popped {
 } shmlua_popped;
 int shmlua_queue_pop_batch(lua_State *L, shmlua_syncud *u, shmlua_popped *out);
 /* The next message of a popped batch: 1 and its bytes, or 0 after the last. */
-int shmlua_queue_next_record(shmlua_popped *p, const void **data, size_t *len);
+static inline int shmlua_queue_next_record(shmlua_popped *p, const void **data, size_t *len) {
+  return shmlua_queue_record(p->records, p->total, &p->at, data, len);
+}
 
 #endif
