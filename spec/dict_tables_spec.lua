@@ -82,6 +82,23 @@ describe("shm.dict with table values", function()
     assert.is_nil(m.anything)
   end)
 
+  it("decodes whole even when a finalizer run by the decoding closes the dict", function()
+    if _VERSION == "Lua 5.1" then return end -- no finalizers on tables (LuaJIT too)
+    local d = track(shm.dict { bytes = 65536 })
+    local t = {}
+    for i = 1, 200 do t[i] = ("string %d of a table longer than the stack buffer"):format(i) end
+    d:set("k", t)
+    local e = assert(shm.dict.attach(d.name))
+    local got
+    collectgarbage("setpause", 0) -- a collection step at every allocation
+    while not e.closed do
+      setmetatable({}, { __gc = function() e:close() end })
+      got = e:get("k")
+    end
+    collectgarbage("setpause", 200)
+    assert.same(t, got)
+  end)
+
   it("rewrites a table of the same size in place, and keeps ttl, get_stale and LRU", function()
     local d = track(shm.dict { bytes = 8192 })
     d:set("k", { 1, 2, 3 })
