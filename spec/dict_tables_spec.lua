@@ -213,9 +213,9 @@ describe("shm.dict with table values", function()
     cycle.inner.back = cycle
     local cases = {
       { cycle, 'at %["inner"%]%["back"%]: a table that contains itself cannot be sent' },
-      { { co = coroutine.create(print) }, 'at %["co"%]: a thread cannot be sent' },
-      { { 1, { io.stdout } }, "at %[2%]%[1%]: a userdata %(FILE%*%) cannot be sent" },
-      { { f = coroutine.wrap(print) }, 'at %["f"%]: a C function %(not a field of a loaded' },
+      { { co = coroutine.create(function() end) }, 'at %["co"%]: a thread cannot be sent' },
+      { { 1, { io.stdout } }, "at %[2%]%[1%]: a userdata.* cannot be sent" },
+      { { f = string.gmatch("", "") }, 'at %["f"%]: a C function %(not a field of a loaded' },
       { { closed = (function() local q = shm.queue(); q:unlink(); q:close(); return q end)() },
         'at %["closed"%]: a closed queue cannot be sent' },
     }
