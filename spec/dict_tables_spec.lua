@@ -11,21 +11,19 @@ local shm = require "shm"
 local track, cleanup = S.tracker()
 after_each(cleanup)
 
-local function sleep(s) os.execute("sleep " .. s) end
-
--- Bytes of t's encoding: what q:put sends, measured with a view of the message.
-local function encoded_length(t)
-  local q = shm.queue { messages = 2, bytes = 65536 }
-  assert(q:put(t))
-  local v = assert(q:view())
-  local n = #v
-  v:release()
-  q:unlink()
-  q:close()
-  return n
-end
-
 describe("shm.dict with table values", function()
+  -- Bytes of t's encoding: what q:put sends, measured with a view of the message.
+  local function encoded_length(t)
+    local q = shm.queue { messages = 2, bytes = 65536 }
+    assert(q:put(t))
+    local v = assert(q:view())
+    local n = #v
+    v:release()
+    q:unlink()
+    q:close()
+    return n
+  end
+
   it("every store takes a table and get returns a copy, kinds kept", function()
     local d = track(shm.dict { bytes = 65536 })
     local t = { 1, 2.5, "a\0b", true, false, { nested = { deeper = "yes" } },
@@ -108,7 +106,7 @@ describe("shm.dict with table values", function()
     assert.same({ 4, 5, 6 }, d:get("k"))
     d:set("k", { 7, 8, 9 }, 0.05)
     assert.is_true(d:ttl("k") > 0)
-    sleep(0.1)
+    os.execute("sleep 0.1")
     assert.is_nil(d:get("k"))
     local stale, is_stale = d:get_stale("k")
     assert.same({ 7, 8, 9 }, stale)
