@@ -335,4 +335,21 @@ describe("a table stored in a dict, written over by a peer", function()
     assert.same({ "MARKER", n = 5, inner = { 1, 2 } }, d:get(key))
     assert.same({ "fine" }, d:get("neighbour"))
   end)
+
+  it("its value type is what a get goes by: a type this build does not know is damage",
+    function()
+      local d = track(shm.dict { bytes = 8192 })
+      local key = "table-key-16byte"
+      d:set(key, { "MARKER" })
+      local buf, at = stored(d, key, "MARKER")
+      local type_at = at - #key - 8 -- the entry's type word, just before its key
+      assert.equal(6, buf[type_at]) -- the encoded type, after the list's 5
+      buf[type_at] = 4 -- a string: the encoding's bytes, as they are
+      assert.equal("\183\1", d:get(key):sub(1, 2))
+      buf[type_at] = 7 -- a type of a later build (as 6 is to a build before tables)
+      assert.error_matches(function() d:get(key) end, "dict '" .. d.name .. "': dict damaged",
+        1, true)
+      buf[type_at] = 6
+      assert.same({ "MARKER" }, d:get(key))
+    end)
 end)
