@@ -64,8 +64,8 @@ describe("participants killed with SIGKILL at random moments #soak", function()
     end)
 
   it("of a dict: every key holds what the workers' logs allow, and no byte is lost", function()
-    -- 3 workers on keys of their own (strings, counters, a list) and one shared counter; the
-    -- operation a worker was killed in happened or not, every completed one did
+    -- 3 workers on keys of their own (strings, tables, counters, a list) and one shared
+    -- counter; the operation a worker was killed in happened or not, every completed one did
     local f, out = deaths("dict", "100")
     assert.is_nil(f.hung, out)
     assert.is_true(f.ops > 10000, out)

@@ -3,7 +3,9 @@
    is filled by operations the input picks, then overwritten by the rest of the input (all
    but its locks, whose bytes belong to the C library), as a peer could do after attach.
    Either way operations then run on it: each must return 0 or a message, never crash, read
-   or write outside the block, or loop for ever. */
+   or write outside the block, or loop for ever. Values are strings, or the same bytes as an
+   encoded value (a Lua table to the binding: opaque here); their decoding in the binding is
+   serial.c's decoder, which the serial target covers. */
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -42,6 +44,8 @@ static void operate(shmlua_dict *h, uint8_t op, uint8_t k) {
   v.as.string.len = k % sizeof filler;
   switch (op % 10) {
   case 0:
+    if (op / 10 % 2)
+      v.type = SHMLUA_DICT_ENCODED;
     rc = shmlua_dict_store(h, (shmlua_dict_mode)(k % 5), key, strlen(key), &v, k % 3,
                            &forcible, &err);
     break;

@@ -293,6 +293,11 @@ W.fixtures = {
       assert(d:set("k", "v") and d:incr("n", 1, 0) and d:rpush("l", "x"))
       return d
     end },
+    { "holding a table with a block in it", function(c)
+      local d = c:dict()
+      assert(d:set("k", { 1, "x", { c:block() } }) and d:set("l", { n = 2 }))
+      return d
+    end },
     { "full", function(c)
       local d = c:dict()
       local i = 0

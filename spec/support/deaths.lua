@@ -304,9 +304,9 @@ runs.event = function()
   for _, o in ipairs { e, stop, b } do o:unlink() end
 end
 
--- Three workers on keys of their own (strings, counters, a list) and one counter they share,
--- each writing what it is about to do ("? op key value") and that it did it ("!") to a log
--- of its own. After the kills, every key must hold a value the logs allow: the operation a
+-- Three workers on keys of their own (strings, tables, counters, a list) and one counter they
+-- share, each writing what it is about to do ("? op key value") and that it did it ("!") to a
+-- log of its own. After the kills, every key must hold a value the logs allow: the operation a
 -- worker was killed in may have happened or not, everything before it did. Then deleting
 -- every key must give back every byte.
 runs.dict = function()
@@ -323,9 +323,10 @@ runs.dict = function()
     while not st.isset do
       seq = seq + 1
       local r, op, key, value = math.random()
-      if r < 0.35 then
-        op, key, value = "set", ("w%d:s%d"):format(w, math.random(20)),
-          ("%d.%d.%d.%s"):format(w, inc, seq, ("x"):rep(seq % 40))
+      if r < 0.35 then -- a string, or a table holding one (told apart by a T)
+        op = r < 0.2 and "set" or "tset"
+        key, value = ("w%d:s%d"):format(w, math.random(20)),
+          ("%s%d.%d.%d.%s"):format(op == "tset" and "T" or "", w, inc, seq, ("x"):rep(seq % 40))
       elseif r < 0.45 then
         op, key, value = "delete", ("w%d:s%d"):format(w, math.random(20)), "-"
       elseif r < 0.65 then
@@ -340,6 +341,7 @@ runs.dict = function()
       f:write("? ", op, " ", key, " ", value, "\n")
       f:flush()
       if op == "set" then assert(dh:set(key, value))
+      elseif op == "tset" then assert(dh:set(key, { value, { seq } }))
       elseif op == "delete" then assert(dh:delete(key))
       elseif op == "incr" or op == "shared" then assert(dh:incr(key, 1, 0))
       elseif op == "rpush" then assert(dh:rpush(key, value))
@@ -360,7 +362,7 @@ runs.dict = function()
     local out = {}
     for s in pairs(states) do
       local n
-      if op == "set" then n = value
+      if op == "set" or op == "tset" then n = value
       elseif op == "delete" then n = "nil"
       elseif op == "incr" then n = tostring((tonumber(s) or 0) + 1)
       elseif op == "rpush" then n = s == "nil" and value or s .. "," .. value
@@ -412,7 +414,7 @@ runs.dict = function()
       got = #items > 0 and table.concat(items, ",") or "nil"
     else
       local v = d:get(key)
-      got = v == nil and "nil" or tostring(v)
+      got = v == nil and "nil" or type(v) == "table" and v[1] or tostring(v)
     end
     if not states[got] then
       wrong = wrong + 1

@@ -33,6 +33,7 @@ local kinds = {
     attach = function(name) return shm.dict.attach(name) end,
     use = function(d, i)
       local k, r = "k" .. i % 13, i % 6
+      if r == 0 and i % 4 == 0 then return d:set(k, { ("t"):rep(i % 50), i, { i % 2 == 0 } }) end
       if r == 0 then return d:set(k, ("v"):rep(i % 50), i % 3 * 0.01) end
       if r == 1 then return d:incr("n", 1, 0) end
       if r == 2 then return d:rpush("l", i) end
@@ -107,6 +108,7 @@ local function outcome(ok, a, b)
   local function show(v)
     if type(v) == "string" then return v:match("^%a[%a%- ]*$") and #v <= 20 and v or "string" end
     if math.type(v) then return math.type(v) end
+    if type(v) == "table" then return "table" end
     return tostring(v)
   end
   return show(a) .. "," .. show(b)

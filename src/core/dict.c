@@ -54,8 +54,9 @@ _Static_assert(IN_PLACE_MAX / 8 + 16 <= SHMLUA_DICT_LOG_MAX,
                "an in-place rewrite outgrew the log");
 
 /* Rewrites the entry e in place when the new value fits its chunk closely and is small: no
-   allocation, and each word of it logged like any other change. A string's whole words are
-   read where they are; a scalar is written out first. 0 if it does not apply. */
+   allocation, and each word of it logged like any other change. A string's (or encoded
+   value's) whole words are read where they are; a scalar is written out first. 0 if it does
+   not apply. */
 static int rewrite(ctx *c, entry *e, const shmlua_dict_value *v, int64_t ttl_ms) {
   uint64_t vlen = dict_value_len(v), scalar = 0, w, *dst, i;
   uint64_t need = ALIGN8(ENTRY_HDR + value_offset(e->klen) + vlen);
@@ -63,7 +64,7 @@ static int rewrite(ctx *c, entry *e, const shmlua_dict_value *v, int64_t ttl_ms)
   if (e->type == SHMLUA_DICT_LIST || vlen > IN_PLACE_MAX || need > size_of(e) ||
       size_of(e) - need >= MIN_SPLIT)
     return 0;
-  if (v->type == SHMLUA_DICT_STRING)
+  if (v->type == SHMLUA_DICT_STRING || v->type == SHMLUA_DICT_ENCODED)
     src = (const unsigned char *)v->as.string.bytes;
   else
     dict_put_value((unsigned char *)&scalar, v);

@@ -39,7 +39,11 @@ typedef enum shmlua_dict_vtype {
   SHMLUA_DICT_INTEGER,
   SHMLUA_DICT_FLOAT,
   SHMLUA_DICT_STRING,
-  SHMLUA_DICT_LIST, /* only as a stored entry's kind: made by push */
+  SHMLUA_DICT_LIST,    /* only as a stored entry's kind: made by push */
+  SHMLUA_DICT_ENCODED, /* bytes (as.string) the caller encoded and decodes: a Lua table in
+                          the binding's serialisation. Kept apart from STRING so a string
+                          stays a string; not for lists. A build older than this type finds
+                          such an entry damaged (EPROTO), never reads it as something else. */
 } shmlua_dict_vtype;
 
 typedef struct shmlua_dict_value {
@@ -51,7 +55,7 @@ typedef struct shmlua_dict_value {
     struct {
       const char *bytes;
       size_t len;
-    } string;
+    } string; /* STRING and ENCODED */
   } as;
 } shmlua_dict_value;
 
@@ -118,8 +122,8 @@ typedef void *(*shmlua_dict_reserve)(void *ud, size_t len);
    ENOTSUP "value not a list", EISDIR "value is a list"; others (EPROTO: the block is
    damaged, ETIMEDOUT: a lock held for seconds, ENOTRECOVERABLE) are failures. */
 
-/* The value of key into *out (strings through reserve); type NIL when absent. With stale
-   not NULL, an expired value is returned too and *stale tells. */
+/* The value of key into *out (strings and encoded bytes through reserve); type NIL when
+   absent. With stale not NULL, an expired value is returned too and *stale tells. */
 int shmlua_dict_get(shmlua_dict *h, const char *key, size_t klen, shmlua_dict_reserve reserve,
                     void *ud, shmlua_dict_value *out, int *stale, shmlua_error *err);
 

@@ -177,6 +177,7 @@ static inline int value_fits(uint32_t type, uint64_t vlen) {
   case SHMLUA_DICT_FLOAT:
     return vlen == 8;
   case SHMLUA_DICT_STRING:
+  case SHMLUA_DICT_ENCODED:
     return 1;
   case SHMLUA_DICT_LIST:
     return vlen == LIST_HEAD;
@@ -220,7 +221,8 @@ static inline node *node_at(ctx *c, uint32_t off) {
   if (!n)
     return NULL;
   if ((n->size & FREE_BIT) || !value_fits(n->type, n->len) || n->type == SHMLUA_DICT_LIST ||
-      n->type == SHMLUA_DICT_BOOLEAN || NODE_HDR + n->len > size_of(n)) {
+      n->type == SHMLUA_DICT_BOOLEAN || n->type == SHMLUA_DICT_ENCODED ||
+      NODE_HDR + n->len > size_of(n)) {
     c->bad = 1;
     return NULL;
   }
@@ -291,6 +293,7 @@ static inline uint64_t dict_value_len(const shmlua_dict_value *v) {
   case SHMLUA_DICT_BOOLEAN:
     return 1;
   case SHMLUA_DICT_STRING:
+  case SHMLUA_DICT_ENCODED:
     return v->as.string.len;
   default:
     return 8;

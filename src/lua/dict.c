@@ -3,7 +3,9 @@
    flush_all / flush_expired / get_keys, capacity / free_space / count (#d), and lists
    (lpush / rpush / lpop / rpop / llen). Outcomes a caller expects return nil and OpenResty's
    message ("not found", "exists", "no memory", "not a number", "value not a list",
-   "value is a list"); a damaged block or a lock held for seconds raises. */
+   "value is a list"); a damaged block or a lock held for seconds raises. A table value is
+   stored in serial.c's encoding (as q:put sends it) under a type of its own, and decoded
+   anew by each get. */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -12,6 +14,7 @@
 #include "args.h"
 #include "class.h"
 #include "parts.h"
+#include "serial.h"
 #include "sync.h"
 #include "wait.h"
 
@@ -172,7 +175,9 @@ static call unkeyed(lua_State *L, dictop op) {
   return c;
 }
 
-/* A value to store: nil, boolean, integer, float or string. */
+/* A value to store: nil, boolean, integer, float, string, or a table in serial.c's encoding
+   (what it cannot send raises, naming where, before anything is stored). The encoding stays
+   in the encoder's buffer until the next encode: past the store. */
 static void checkvalue(lua_State *L, int arg, shmlua_dict_value *v) {
   switch (lua_type(L, arg)) {
   case LUA_TNONE:
@@ -196,9 +201,13 @@ static void checkvalue(lua_State *L, int arg, shmlua_dict_value *v) {
     v->type = SHMLUA_DICT_STRING;
     v->as.string.bytes = lua_tolstring(L, arg, &v->as.string.len);
     break;
+  case LUA_TTABLE:
+    v->type = SHMLUA_DICT_ENCODED;
+    v->as.string.bytes = shmlua_encode(L, arg, 1, &v->as.string.len);
+    break;
   default:
     luaL_argerror(L, arg,
-                  lua_pushfstring(L, "nil, boolean, number or string expected, got %s",
+                  lua_pushfstring(L, "nil, boolean, number, string or table expected, got %s",
                                   luaL_typename(L, arg)));
   }
 }
@@ -290,6 +299,22 @@ static int get_step(void *ctx, const struct timespec *deadline) {
                          &g->out, g->stale, g->err);
 }
 
+/* Pushes the table a get found encoded in v. Decoded from a copy: attaching the objects in
+   it may run a finalizer that closes the dict and frees the buffer v points into. Bytes
+   that are not the encoding of one table were written over by a peer: the dict's damage. */
+static void pushdecoded(lua_State *L, shmlua_syncud *u, const shmlua_dict_value *v) {
+  int copy;
+  lua_pushlstring(L, v->as.string.bytes, v->as.string.len);
+  copy = lua_gettop(L);
+  if (shmlua_deserialize(L, lua_tostring(L, copy), v->as.string.len) != 1 ||
+      !lua_istable(L, -1))
+    luaL_error(L,
+               "dict '%s': dict damaged (a stored table does not decode: written over by "
+               "another process?)",
+               shmlua_pushname(L, &u->block.name));
+  lua_remove(L, copy);
+}
+
 static int get(lua_State *L, int with_stale) {
   reading r; /* small is written only where a value is copied into it */
   shmlua_error err;
@@ -298,7 +323,10 @@ static int get(lua_State *L, int with_stale) {
   r.u = g.k.u;
   if ((n = run_op(L, g.k.u, get_step, &g, &err)) != 0)
     return n;
-  pushvalue(L, &g.out);
+  if (g.out.type == SHMLUA_DICT_ENCODED)
+    pushdecoded(L, g.k.u, &g.out);
+  else
+    pushvalue(L, &g.out);
   if (!with_stale || g.out.type == SHMLUA_DICT_NIL)
     return 1;
   lua_pushboolean(L, stale);
