@@ -111,6 +111,50 @@ describe("shm.queue batches", function()
     assert.is_true(collectgarbage("count") < before + 100, "a grown buffer stayed")
   end)
 
+  -- Making each string may run a finalizer; one that popped a batch from the same queue
+  -- wrote its records over those of the batch still being read.
+  it("pop_many reads its own batch even when a finalizer it runs pops from the queue",
+    function()
+      if _VERSION == "Lua 5.1" then return end -- no finalizers on tables (LuaJIT too)
+      local q = track(shm.queue { messages = 256, bytes = 262144 })
+      local inside, in_pop, rounds, taken = false, false, 0, {}
+      local meta = {}
+      function meta.__gc()
+        if in_pop and #taken == 0 then -- the first one run in the pop takes a whole batch
+          local inner = {}
+          for k = 1, q:pop_many(inner, 64, 0) or 0 do taken[#taken + 1] = inner[k] end
+        end
+      end
+      collectgarbage("setpause", 0) -- a collection step at every allocation
+      while not inside and rounds < 500 do
+        rounds = rounds + 1
+        local sent = {}
+        for i = 1, 128 do -- long enough for the reading to make collection steps
+          sent[i] = ("message %03d of round %03d "):format(i, rounds) .. ("x"):rep(1000)
+        end
+        assert.equal(128, q:push_many(sent))
+        -- garbage with finalizers, which the steps run a few at a time
+        for _ = 1, 100 do setmetatable({}, meta) end
+        local outer = {}
+        taken = {}
+        in_pop = true
+        local n = assert(q:pop_many(outer, 64, 10))
+        in_pop = false
+        -- taken after the outer batch: the finalizer ran while that batch was read
+        inside = #taken > 0 and taken[1] > outer[1]
+        local got = {}
+        for k = 1, n do got[#got + 1] = outer[k] end
+        for k = 1, #taken do got[#got + 1] = taken[k] end
+        table.sort(got)
+        for k = 1, #got do
+          assert(sent[k] == got[k], ("message %d: %s"):format(k, got[k]:sub(1, 25)))
+        end
+        while q:try_pop() ~= nil do end
+      end
+      collectgarbage("setpause", 200)
+      assert.is_true(inside)
+    end)
+
   it("a waiting pop_many wakes for a push from another process", function()
     local q = track(shm.queue { messages = 4, bytes = 64 })
     local popper = shm.spawn(function()

@@ -231,7 +231,7 @@ static int64_t optttl(lua_State *L, int arg, int64_t def) {
   return s > 0 && s < 0.001 ? 1 : (int64_t)llround(s * 1000);
 }
 
-static void pushvalue(lua_State *L, const shmlua_dict_value *v) {
+static void pushvalue(lua_State *L, shmlua_syncud *u, const shmlua_dict_value *v) {
   switch (v->type) {
   case SHMLUA_DICT_BOOLEAN:
     lua_pushboolean(L, v->as.boolean);
@@ -243,7 +243,7 @@ static void pushvalue(lua_State *L, const shmlua_dict_value *v) {
     lua_pushnumber(L, (lua_Number)v->as.number);
     break;
   case SHMLUA_DICT_STRING:
-    lua_pushlstring(L, v->as.string.bytes, v->as.string.len);
+    shmlua_sync_pushscratch(L, u, v->as.string.bytes, v->as.string.len);
     break;
   default:
     lua_pushnil(L);
@@ -303,11 +303,9 @@ static int get_step(void *ctx, const struct timespec *deadline) {
    it may run a finalizer that closes the dict and frees the buffer v points into. Bytes
    that are not the encoding of one table were written over by a peer: the dict's damage. */
 static void pushdecoded(lua_State *L, shmlua_syncud *u, const shmlua_dict_value *v) {
-  int copy;
-  lua_pushlstring(L, v->as.string.bytes, v->as.string.len);
-  copy = lua_gettop(L);
-  if (shmlua_deserialize(L, lua_tostring(L, copy), v->as.string.len) != 1 ||
-      !lua_istable(L, -1))
+  const char *bytes = shmlua_sync_scratch_hold(L, u, v->as.string.bytes, v->as.string.len);
+  int copy = lua_gettop(L);
+  if (shmlua_deserialize(L, bytes, v->as.string.len) != 1 || !lua_istable(L, -1))
     luaL_error(L,
                "dict '%s': dict damaged (a stored table does not decode: written over by "
                "another process?)",
@@ -326,7 +324,7 @@ static int get(lua_State *L, int with_stale) {
   if (g.out.type == SHMLUA_DICT_ENCODED)
     pushdecoded(L, g.k.u, &g.out);
   else
-    pushvalue(L, &g.out);
+    pushvalue(L, g.k.u, &g.out);
   if (!with_stale || g.out.type == SHMLUA_DICT_NIL)
     return 1;
   lua_pushboolean(L, stale);
@@ -413,7 +411,7 @@ static int dict_incr(lua_State *L) {
   c.ms = optttl(L, 5, 0);
   if ((n = run(L, &c)) != 0)
     return n;
-  pushvalue(L, &c.out);
+  pushvalue(L, c.k.u, &c.out);
   lua_pushboolean(L, c.forcible);
   return 2;
 }
@@ -561,7 +559,7 @@ static int pop(lua_State *L, int left) {
   r.u = c.k.u;
   if ((n = run(L, &c)) != 0)
     return n;
-  pushvalue(L, &c.out);
+  pushvalue(L, c.k.u, &c.out);
   return 1;
 }
 

@@ -223,7 +223,7 @@ static int popstring(lua_State *L, shmlua_syncud *u, int wait, const double *tim
   size_t len;
   int n = shmlua_queue_get(L, u, wait, timeout, &data, &len);
   if (n == 0) {
-    lua_pushlstring(L, data, len);
+    shmlua_sync_pushscratch(L, u, data, len);
     shmlua_queue_got(u);
     n = 1;
   }

@@ -187,11 +187,19 @@ int shmlua_queue_pop_batch(lua_State *L, shmlua_syncud *u, shmlua_popped *out) {
   out->total = p.total;
   out->count = p.count;
   out->at = 0;
-  if (p.capacity > FIRST_BUFFER && p.total < p.capacity / 4) {
-    lua_pushnil(L); /* grown for a big message, now mostly idle: not kept after this call */
-    lua_setiuservalue(L, 1, SHMLUA_SYNC_UV_LINK);
-  }
+  out->buffer = lua_gettop(L);
+  /* one grown for a big message, now mostly idle, is not kept after this call */
+  out->keep = p.capacity <= FIRST_BUFFER || p.total >= p.capacity / 4;
+  lua_pushnil(L);
+  lua_setiuservalue(L, 1, SHMLUA_SYNC_UV_LINK);
   return 0;
+}
+
+void shmlua_queue_batch_read(lua_State *L, const shmlua_popped *p) {
+  if (!p->keep)
+    return;
+  lua_pushvalue(L, p->buffer);
+  lua_setiuservalue(L, 1, SHMLUA_SYNC_UV_LINK);
 }
 
 /* q:pop_many(t, n [, timeout]) -> count. Waits as pop does for at least one message, then
@@ -209,6 +217,7 @@ static int queue_pop_many(lua_State *L) {
     lua_pushlstring(L, data, len);
     lua_rawseti(L, 2, k);
   }
+  shmlua_queue_batch_read(L, &p);
   lua_pushinteger(L, (lua_Integer)p.count);
   return 1;
 }

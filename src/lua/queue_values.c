@@ -36,8 +36,9 @@ static int get(lua_State *L, int wait) {
   if (n != 0)
     return n;
   lua_settop(L, 1);
-  n = shmlua_deserialize(L, data, len);
+  data = shmlua_sync_scratch_hold(L, u, data, len);
   shmlua_queue_got(u);
+  n = shmlua_deserialize(L, data, len);
   if (n != 1)
     return luaL_error(L,
                       "queue '%s': a message that is not one value (pushed as a string, "
@@ -111,6 +112,7 @@ static int queue_get_many(lua_State *L) {
     }
     lua_rawseti(L, 2, k);
   }
+  shmlua_queue_batch_read(L, &p);
   lua_pushinteger(L, (lua_Integer)p.count);
   return 1;
 }

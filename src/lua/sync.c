@@ -135,11 +135,50 @@ void shmlua_sync_scratch_drop(shmlua_syncud *u) {
   free(u->scratch);
   u->scratch = NULL;
   u->scratch_size = 0;
+  u->scratch_uses++;
+}
+
+const char *shmlua_sync_scratch_hold(lua_State *L, shmlua_syncud *u, const char *data,
+                                     size_t len) {
+#if SHMLUA_PUSH_COLLECTS_FIRST
+  const char *base = u->scratch;
+  unsigned long uses = u->scratch_uses;
+  int inside = base && data >= base && data - base <= (ptrdiff_t)u->scratch_size;
+  size_t at = inside ? (size_t)(data - base) : 0;
+  char *copy = lua_newuserdatauv(L, len, 0); /* collects first: data may be gone after it */
+  if (inside) {
+    if (!u->block.addr)
+      closederror(L, u);
+    if (u->scratch_uses != uses)
+      luaL_error(L,
+                 "%s '%s' was used while a message taken from it was read (by a finalizer?)",
+                 kindname(u), shmlua_name_user(&u->block.name));
+    data = (const char *)u->scratch + at;
+  }
+  if (len > 0)
+    memcpy(copy, data, len);
+  return copy;
+#else
+  (void)u;
+  lua_pushlstring(L, data, len); /* copies before it may collect */
+  return lua_tostring(L, -1);
+#endif
+}
+
+void shmlua_sync_pushscratch(lua_State *L, shmlua_syncud *u, const char *data, size_t len) {
+  const char *held = shmlua_sync_scratch_hold(L, u, data, len);
+#if SHMLUA_PUSH_COLLECTS_FIRST
+  lua_pushlstring(L, held, len);
+  lua_remove(L, -2);
+#else
+  (void)held; /* the string itself */
+#endif
 }
 
 void *shmlua_sync_scratch(void *ud, size_t len) {
   shmlua_syncud *u = ud;
   void *p;
+  u->scratch_uses++;
   if (len <= u->scratch_size)
     return u->scratch ? u->scratch : u; /* any non-NULL pointer for an empty one */
   if (!(p = realloc(u->scratch, len)))

@@ -38,6 +38,7 @@ struct shmlua_syncud {
   } as;
   void *scratch; /* shmlua_sync_scratch's buffer (malloc) */
   size_t scratch_size;
+  unsigned long scratch_uses; /* counts each handing out or freeing of scratch */
   /* A mutex's lock held through this handle (closing it unlocks): which taking of the lock
      it is, from holds, or 0 when not held; a guard releases only the one it took. */
   unsigned long held, holds;
@@ -103,6 +104,17 @@ int shmlua_sync_result(lua_State *L, const shmlua_syncud *u, int code, int call)
 void *shmlua_sync_scratch(void *ud, size_t len);
 /* Frees that buffer (the next shmlua_sync_scratch makes a new one). */
 void shmlua_sync_scratch_drop(shmlua_syncud *u);
+/* Whatever Lua allocates may run a finalizer that closes u (freeing its scratch) or pops
+   from it again (overwriting or moving it). Bytes read out of the scratch while Lua
+   allocates (decoded into values) are read from this copy of them instead, pushed on the
+   stack: a string where lua_pushlstring copies before it may collect (5.3, 5.4); else a
+   full userdata, whose allocation may collect first, so this raises if u was closed or its
+   scratch used again before the copy was made. Bytes elsewhere (the caller's own memory)
+   are copied as they are. */
+const char *shmlua_sync_scratch_hold(lua_State *L, shmlua_syncud *u, const char *data,
+                                     size_t len);
+/* Pushes those bytes as a string, the same way. */
+void shmlua_sync_pushscratch(lua_State *L, shmlua_syncud *u, const char *data, size_t len);
 
 /* What shmlua_sync_guarded returns when the block had no memory behind an address (the
    fault is in u->fault). */
@@ -161,8 +173,14 @@ int shmlua_queue_push_batch(lua_State *L, shmlua_syncud *u, size_t n, shmlua_bat
 typedef struct shmlua_popped {
   const void *records;
   size_t total, count, at;
+  int buffer; /* the stack index of the userdata holding records */
+  int keep;   /* whether the queue keeps that buffer for its next batch */
 } shmlua_popped;
+/* The buffer is the queue's no more while its records are read (a finalizer that pops from
+   the queue then, as Lua allocates, fills a buffer of its own): shmlua_queue_batch_read gives
+   it back. */
 int shmlua_queue_pop_batch(lua_State *L, shmlua_syncud *u, shmlua_popped *out);
+void shmlua_queue_batch_read(lua_State *L, const shmlua_popped *p);
 /* The next message of a popped batch: 1 and its bytes, or 0 after the last. */
 static inline int shmlua_queue_next_record(shmlua_popped *p, const void **data, size_t *len) {
   return shmlua_queue_record(p->records, p->total, &p->at, data, len);
