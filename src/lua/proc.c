@@ -160,7 +160,7 @@ shmlua_child *shmlua_spawnfn(lua_State *L, int nargs, shmlua_error *err) {
   luaL_checkstack(L, 4, "spawn");
   h = newhandle(L);
   shmlua_encoder_ready(L); /* for the child's result */
-  fflush(NULL); /* or what is buffered now would be written twice */
+  fflush(NULL);            /* or what is buffered now would be written twice */
   pid = shmlua_child_fork(&h->child, &resultfd, err);
   if (pid == 0) {
     lua_pop(L, 1);
