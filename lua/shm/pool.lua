@@ -24,13 +24,18 @@ local MAX_WORKERS = 1024   -- a bad argument, not a fork bomb
 
 local function pack(...) return { n = select("#", ...), ... } end
 
--- The loop of a chunk in a worker (runchunk calls it under one protected call): fn(x) for
--- each input into out, at[1] the one running, count() after each when given.
-local function runall(fn, inputs, out, at, count)
-  for i = 1, #inputs do
-    at[1] = i
-    out[i] = fn(inputs[i])
-    if count then count() end
+-- The loops of a chunk in a worker (runchunk calls one under one protected call): fn(x) for
+-- each input, its result in its place (a slot that holds a value is set on the VM's fast
+-- path, and no second table is made), and count() after each in the second. Nothing else per
+-- input: on an error runchunk reads the position from the loop's variable i.
+local function runall(fn, list)
+  for i = 1, #list do list[i] = fn(list[i]) end
+end
+
+local function runcounted(fn, list, count)
+  for i = 1, #list do
+    list[i] = fn(list[i])
+    count()
   end
 end
 
@@ -85,12 +90,13 @@ local function worker(tasks, results, init, maxtasks, counter)
     end
     local decoded, list = pcall(decode, args, blocks) -- the parent encoded the chunk
     if not decoded then return { task[1], false, 1, list } end
-    args, task[5] = list, list
-    local ok, out, msg = runchunk(fn, args, runall, task[6] and counter or nil)
-    if not ok then return { task[1], false, out, msg } end
+    local counted = task[6] and counter or nil
+    local ok, n, msg = runchunk(fn, list, counted and runcounted or runall, counted)
+    if not ok then return { task[1], false, n, msg } end
+    task[5], task.count = list, n -- the results now, where nil ones leave holes
     local sent
-    ok, sent = pcall(encoderange, out, 1, #args)
-    if not ok then return { task[1], true, out } end -- the put below says which one
+    ok, sent = pcall(encoderange, list, 1, n)
+    if not ok then return { task[1], true, list } end -- the put below says which one
     return { task[1], true, sent }
   end
   local function answer(task)
@@ -100,7 +106,7 @@ local function worker(tasks, results, init, maxtasks, counter)
       -- say which value could not be sent (or that the result is too large)
       local k, msg = 1, why
       if task[3] == "map" and reply[2] and type(reply[3]) == "table" then
-        for i = 1, #task[5] do
+        for i = 1, task.count do
           local sendable, e = pcall(encode, reply[3][i])
           if not sendable then k, msg = i, e break end
         end

@@ -77,13 +77,40 @@ static int calltraced(lua_State *L) {
   return lua_gettop(L);
 }
 
-/* The message handler of runchunk: the error with a traceback of the task's frames only.
-   Upvalue 1: how many levels the stack had under the task (runchunk and its callers), the
-   last lines of a full traceback, which are dropped. */
+/* The position the loop (upvalue 2 of chunkerror) was at: its local i, read from its frame
+   on the stack of the error; 0 if it is not there. Read only when a task fails, so the loop
+   notes nothing per input. */
+static lua_Integer loopposition(lua_State *L) {
+  lua_Debug ar;
+  for (int level = 1; lua_getstack(L, level, &ar); level++) {
+    const char *name;
+    int isloop;
+    lua_getinfo(L, "f", &ar);
+    isloop = lua_rawequal(L, -1, lua_upvalueindex(2));
+    lua_pop(L, 1);
+    if (!isloop)
+      continue;
+    for (int n = 1; (name = lua_getlocal(L, &ar, n)) != NULL; n++) {
+      lua_Integer i = lua_tointeger(L, -1);
+      lua_pop(L, 1);
+      if (strcmp(name, "i") == 0)
+        return i;
+    }
+    return 0;
+  }
+  return 0;
+}
+
+/* The message handler of runchunk: the error with a traceback of the task's frames only,
+   and the loop's position kept in upvalue 3. Upvalue 1: how many levels the stack had under
+   the task (runchunk and its callers), the last lines of a full traceback, which are
+   dropped. */
 static int chunkerror(lua_State *L) {
   lua_Integer outer = lua_tointeger(L, lua_upvalueindex(1));
   size_t len;
   const char *text;
+  lua_pushinteger(L, loopposition(L));
+  lua_replace(L, lua_upvalueindex(3));
   luaL_traceback(L, L, shmlua_errortext(L), 1);
   text = lua_tolstring(L, -1, &len);
   while (outer-- > 0 && len > 0) {
@@ -111,12 +138,13 @@ static int countone(lua_State *L) {
   return 0;
 }
 
-/* runchunk(fn, inputs, loop [, counter]): loop(fn, inputs, results, at [, count]) runs fn(x)
-   for each input into results, noting in at[1] the one running and calling count() after
-   each; here under one lua_pcall for the whole chunk (the loop is Lua: a call per input from
-   C, or a protected call per input, would cost more than a tiny task). counter: an int64
-   array view. true, results (first of each) or false, the position that failed, its error
-   with the task's traceback. */
+/* runchunk(fn, list, loop [, counter]): loop(fn, list [, count]) runs fn(x) for each item
+   of the list, its result in its place (its control variable named i), calling count()
+   after each when given; here under one lua_pcall for the whole chunk (the loop is Lua: a
+   call per input from C, or a protected call per input, would cost more than a tiny task).
+   counter: an int64 array view. true and the list's length before the run, or false, the
+   position that failed (nil if unknown: running out of memory skips the message handler)
+   and its error with the task's traceback. */
 static int runchunk(lua_State *L) {
   int levels = 0;
   lua_Integer n;
@@ -140,25 +168,27 @@ static int runchunk(lua_State *L) {
   lua_settop(L, 4);
   while (lua_getstack(L, levels, &ar))
     levels++;
-  lua_pushinteger(L, levels + 1);     /* and the loop's own level */
-  lua_pushcclosure(L, chunkerror, 1); /* 5 */
-  lua_createtable(L, 1, 0);           /* 6: at */
+  lua_pushinteger(L, levels + 1); /* and the loop's own level */
+  lua_pushvalue(L, 3);
+  lua_pushinteger(L, 0);
+  lua_pushcclosure(L, chunkerror, 3); /* 5 */
   lua_pushvalue(L, 3);
   lua_pushvalue(L, 1);
   lua_pushvalue(L, 2);
-  lua_createtable(L, n > 0 && n < 1 << 24 ? (int)n : 0, 0); /* the results */
-  lua_pushvalue(L, -1);
-  lua_insert(L, 7); /* kept at 7 */
-  lua_pushvalue(L, 6);
-  lua_pushvalue(L, 4);
-  if (lua_pcall(L, 5, 0, 5) != LUA_OK) {
+  if (!lua_isnil(L, 4))
+    lua_pushvalue(L, 4);
+  if (lua_pcall(L, lua_isnil(L, 4) ? 2 : 3, 0, 5) != LUA_OK) {
     lua_pushboolean(L, 0);
-    lua_rawgeti(L, 6, 1);
+    lua_getupvalue(L, 5, 3);
+    if (lua_tointeger(L, -1) < 1) {
+      lua_pop(L, 1);
+      lua_pushnil(L);
+    }
     lua_rotate(L, -3, 2);
     return 3;
   }
   lua_pushboolean(L, 1);
-  lua_pushvalue(L, 7);
+  lua_pushinteger(L, n);
   return 2;
 }
 
