@@ -199,6 +199,12 @@ describe("q:put and q:get", function()
     if string.pack then -- a pool's packed list of integers (the encoding is native-endian)
       q:push(encoded:sub(1, 2) .. "#" .. string.pack("=I4i8i8", 2, 7, math.mininteger))
       assert.same({ 7, math.mininteger }, q:get())
+      -- more than a Lua stack holds (they are decoded one by one then)
+      local huge = track(shm.queue { messages = 2, bytes = 9 * 1024 * 1024 })
+      local n = 1000001
+      huge:push(encoded:sub(1, 2) .. "#" .. string.pack("=I4", n) .. string.pack("=i8", 3):rep(n))
+      local t = huge:get()
+      assert.same({ n, 3, 3 }, { #t, t[1], t[n] })
     end
   end)
 

@@ -55,6 +55,7 @@ static const char *const object_kinds[] = {"block",     "array", "list",    "mut
 
 static const char module_key = 0; /* registry key (by address) of the module table */
 static const char buffer_key = 0; /* registry key of the encoder's buffer */
+static const char packer_key = 0; /* registry key of the Lua function `return {...}` */
 static uint64_t family_key[2];    /* the bytecode key; inherited by forked children */
 
 /* A growing byte buffer in a userdata, freed by __gc even if a Lua error stops the encoder. */
@@ -796,6 +797,38 @@ static void decode_integers(lua_State *L, decoder *d, uint32_t count, lua_Intege
   d->p = p;
 }
 
+/* Pushes the Lua function `return {...}`, made once per state: a table of the values it is
+   called with is made by the VM's SETLIST, which stores them straight into the array part
+   (sized once), instead of a lua_rawseti each. */
+static void pushpacker(lua_State *L) {
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &packer_key) == LUA_TFUNCTION)
+    return;
+  lua_pop(L, 1);
+  if (luaL_loadstring(L, "return {...}") != LUA_OK)
+    lua_error(L);
+  lua_pushvalue(L, -1);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &packer_key);
+}
+
+/* Pushes the count integers of a T_INTEGERS list as a new table: made by the packer from
+   the integers pushed, or, when the stack cannot take them all, item by item. */
+static void decode_integer_list(lua_State *L, decoder *d, uint32_t count) {
+  const char *p = d->p;
+  if (count > INT_MAX - 8 || !lua_checkstack(L, (int)count + 8)) {
+    lua_createtable(L, (int)(count < INT32_MAX ? count : 0), 0);
+    decode_integers(L, d, count, 0);
+    return;
+  }
+  pushpacker(L);
+  for (uint32_t k = 0; k < count; k++, p += sizeof(lua_Integer)) {
+    lua_Integer i;
+    memcpy(&i, p, sizeof i);
+    lua_pushinteger(L, i);
+  }
+  d->p = p;
+  lua_call(L, (int)count, 1);
+}
+
 /* Pushes one value; 0 if the bytes are not a valid encoding (nothing pushed then). */
 static int decode(lua_State *L, decoder *d, int depth) {
   char tag;
@@ -863,9 +896,7 @@ static int decode(lua_State *L, decoder *d, int depth) {
     uint32_t count;
     if (!take_integers(d, &count))
       return 0;
-    luaL_checkstack(L, 2, "values received");
-    lua_createtable(L, (int)(count < INT32_MAX ? count : 0), 0);
-    decode_integers(L, d, count, 0);
+    decode_integer_list(L, d, count);
     return 1;
   }
   case T_OBJECT:
