@@ -45,6 +45,10 @@ describe("shm.pool", function()
     assert.same({ n = 0 }, p:map(f, {}))
     local holes = p:map(function(x) if x % 2 == 0 then return x end end, range(6))
     assert.same({ n = 6, [2] = 2, [4] = 4, [6] = 6 }, holes)
+    -- a nil input is an input: fn is called with it, also at the end of a chunk
+    local none = function(x) if x == nil then return "none" end return x end
+    assert.same({ n = 4, 1, 2, "none", 4 }, p:map(none, { 1, 2, nil, 4 }, 3))
+    assert.same({ n = 4, 1, "none", "none", 4 }, p:map(none, { 1, nil, nil, 4 }, 2))
     assert.same({ n = 2, { a = { "b" } }, { a = { "b" } } },
       p:map(function() return { a = { "b" } } end, { 1, 2 }))
   end)

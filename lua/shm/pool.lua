@@ -26,22 +26,23 @@ local MAX_WORKERS = 1024   -- a bad argument, not a fork bomb
 local function pack(...) return { n = select("#", ...), ... } end
 
 -- The loops of a chunk in a worker (runchunk calls one under one protected call): fn(x) for
--- each input, its result in its place (a slot that holds a value is set on the VM's fast
--- path, and no second table is made), and count() after each in the second. Nothing else per
--- input: on an error runchunk reads the position from the loop's variable i.
-local function runall(fn, list)
-  for i = 1, #list do list[i] = fn(list[i]) end
+-- each of the n inputs (nil ones too), its result in its place (a slot that holds a value is
+-- set on the VM's fast path, and no second table is made), and count() after each in the
+-- second. Nothing else per input: on an error runchunk reads the position from the loop's
+-- variable i.
+local function runall(fn, list, n)
+  for i = 1, n do list[i] = fn(list[i]) end
 end
 
-local function runcounted(fn, list, count)
-  for i = 1, #list do
+local function runcounted(fn, list, n, count)
+  for i = 1, n do
     list[i] = fn(list[i])
     count()
   end
 end
 
 -- In a worker: tasks until its queue is shut down or maxtasks are done. A task is
--- {id, function (encoded), kind, first, args (encoded), counted}; a reply {id, true, results} or
+-- {id, function (encoded), kind, first, args (encoded), counted, count of a chunk}; a reply {id, true, results} or
 -- {id, false, position in the chunk, message}. counted: each input done is counted in the
 -- pool's counter (for a progress line; not counting spares a guarded write per input).
 --
@@ -92,8 +93,9 @@ local function worker(tasks, results, init, maxtasks, counter)
     local decoded, list = pcall(decode, args, blocks) -- the parent encoded the chunk
     if not decoded then return { task[1], false, 1, list } end
     local counted = task[6] and counter or nil
-    local ok, n, msg = runchunk(fn, list, counted and runcounted or runall, counted)
-    if not ok then return { task[1], false, n, msg } end
+    local n = task[7]
+    local ok, k, msg = runchunk(fn, list, n, counted and runcounted or runall, counted)
+    if not ok then return { task[1], false, k, msg } end
     task[5], task.count = list, n -- the results now, where nil ones leave holes
     local sent
     ok, sent = pcall(encoderange, list, 1, n)
@@ -304,7 +306,7 @@ encodetask = function(task)
     end
     error({ k = 1, why = args }, 0)
   end
-  task.message = { task.id, job.fn, "map", first, args, job.progress ~= nil }
+  task.message = { task.id, job.fn, "map", first, args, job.progress ~= nil, task.count }
   return true
 end
 

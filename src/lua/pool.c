@@ -154,48 +154,48 @@ static int countone(lua_State *L) {
   return 0;
 }
 
-/* runchunk(fn, list, loop [, counter]): loop(fn, list [, count]) runs fn(x) for each item
-   of the list, its result in its place (its control variable named i), calling count()
-   after each when given; here under one lua_pcall for the whole chunk (the loop is Lua: a
-   call per input from C, or a protected call per input, would cost more than a tiny task).
-   counter: an int64 array view. true and the list's length before the run, or false, the
-   position that failed (nil if unknown: running out of memory skips the message handler)
-   and its error with the task's traceback. */
+/* runchunk(fn, list, n, loop [, counter]): loop(fn, list, n [, count]) runs fn(x) for each
+   of the n items of the list, its result in its place (its control variable named i),
+   calling count() after each when given; here under one lua_pcall for the whole chunk (the
+   loop is Lua: a call per input from C, or a protected call per input, would cost more than
+   a tiny task). counter: an int64 array view. true, or false, the position that failed (nil
+   if unknown: running out of memory skips the message handler) and its error with the
+   task's traceback. */
 static int runchunk(lua_State *L) {
   int levels = 0;
-  lua_Integer n;
   lua_Debug ar;
   luaL_checktype(L, 1, LUA_TFUNCTION);
   luaL_checktype(L, 2, LUA_TTABLE);
-  luaL_checktype(L, 3, LUA_TFUNCTION);
-  n = luaL_len(L, 2);
-  if (!lua_isnoneornil(L, 4)) {
+  shmlua_checkint(L, 3);
+  luaL_checktype(L, 4, LUA_TFUNCTION);
+  if (!lua_isnoneornil(L, 5)) {
     shmlua_arraylayout view;
     shmlua_block *counted;
-    if (!shmlua_arrayview(L, 4, &view) || strcmp(view.dtype, "int64") != 0 || view.count < 1)
-      return luaL_argerror(L, 4, "an int64 array expected");
-    lua_getiuservalue(L, 4, 1);
+    if (!shmlua_arrayview(L, 5, &view) || strcmp(view.dtype, "int64") != 0 || view.count < 1)
+      return luaL_argerror(L, 5, "an int64 array expected");
+    lua_getiuservalue(L, 5, 1);
     counted = shmlua_checkblock(L, -1);
     shmlua_blockaddr(L, counted, 1); /* closed or read-only raise before the first task */
     lua_pushinteger(L, (lua_Integer)view.offset);
     lua_pushcclosure(L, countone, 2); /* the block stays alive as its upvalue */
-    lua_replace(L, 4);
+    lua_replace(L, 5);
   }
-  lua_settop(L, 4);
+  lua_settop(L, 5);
   while (lua_getstack(L, levels, &ar))
     levels++;
   lua_pushinteger(L, levels + 1); /* and the loop's own level */
-  lua_pushvalue(L, 3);
+  lua_pushvalue(L, 4);
   lua_pushinteger(L, 0);
-  lua_pushcclosure(L, chunkerror, 3); /* 5 */
-  lua_pushvalue(L, 3);
+  lua_pushcclosure(L, chunkerror, 3); /* 6 */
+  lua_pushvalue(L, 4);
   lua_pushvalue(L, 1);
   lua_pushvalue(L, 2);
-  if (!lua_isnil(L, 4))
-    lua_pushvalue(L, 4);
-  if (lua_pcall(L, lua_isnil(L, 4) ? 2 : 3, 0, 5) != LUA_OK) {
+  lua_pushvalue(L, 3);
+  if (!lua_isnil(L, 5))
+    lua_pushvalue(L, 5);
+  if (lua_pcall(L, lua_isnil(L, 5) ? 3 : 4, 0, 6) != LUA_OK) {
     lua_pushboolean(L, 0);
-    lua_getupvalue(L, 5, 3);
+    lua_getupvalue(L, 6, 3);
     if (lua_tointeger(L, -1) < 1) {
       lua_pop(L, 1);
       lua_pushnil(L);
@@ -204,8 +204,7 @@ static int runchunk(lua_State *L) {
     return 3;
   }
   lua_pushboolean(L, 1);
-  lua_pushinteger(L, n);
-  return 2;
+  return 1;
 }
 
 /* current(block): whether its name still refers to the object it maps (core/block.h). */
