@@ -77,13 +77,6 @@ describe("shm.pool", function()
     end
   end)
 
-  it("maps more inputs than a Lua stack holds (the results decoded chunk by chunk then)", function()
-    local p = pool(2)
-    local n = 1000001
-    local r = p:map(function(x) return x + 1 end, range(n), 100000)
-    assert.same({ n, 2, n + 1 }, { r.n, r[1], r[n] })
-  end)
-
   it("imap gives (index, result) in input order, imap_unordered each index once", function()
     local p = pool(3)
     local seen = {}

@@ -9,7 +9,6 @@
 local shm, private = ...
 local encode, decode, calltraced = private.encode, private.decode, private.calltraced
 local runchunk, encoderange, decodeinto = private.runchunk, private.encoderange, private.decodeinto
-local joinlists = private.joinlists
 local newlist, current, chunksof = private.newlist, private.current, private.chunks
 local now, getpid = private.now, private.pid
 local unpack = table.unpack or unpack
@@ -324,20 +323,14 @@ local function addtask(self, job, kind, first, args, count)
 end
 
 -- A job over a list of inputs in chunks: complete(task, results) and fail(task, k, kind, why).
--- Its results go into job.results as they arrive (for the iterators), or, for a job whose
--- results are only wanted whole (whole: map), are kept encoded in job.parts, one per chunk,
--- and made into one table at the end (joinresults): a table made at once costs a fraction of
--- setting each result into one, and the parent does not decode while the workers run.
 local Job = {}
 Job.__index = Job
 
-local function newjob(self, fn, inputs, chunksize, what, opts, whole)
+local function newjob(self, fn, inputs, chunksize, what, opts)
   if type(fn) ~= "function" then error(what .. ": bad argument #1 (function expected)", 0) end
   if type(inputs) ~= "table" then error(what .. ": bad argument #2 (table expected)", 0) end
   local count = #inputs
-  local job = setmetatable({ pool = self, what = what, count = count,
-                             results = not whole and newlist(count) or nil,
-                             parts = whole and {} or nil,
+  local job = setmetatable({ pool = self, what = what, count = count, results = newlist(count),
                              finished = 0, left = 0, arrived = {}, have = {}, upto = 0,
                              fn = encode(fn) }, Job)
   if opts and opts.progress then job.progress, job.progresscount = private.progress(count) end
@@ -349,11 +342,11 @@ local function newjob(self, fn, inputs, chunksize, what, opts, whole)
   elseif chunksize > count then
     chunksize = math.max(count, 1) -- one chunk; first + chunksize must not wrap (5.3's loops)
   end
-  job.inputs, job.chunksize = inputs, chunksize
+  job.inputs = inputs
   for first = 1, count, chunksize do
     local last = math.min(first + chunksize - 1, count)
+    addtask(self, job, "map", first, nil, last - first + 1)
     job.left = job.left + 1
-    addtask(self, job, "map", first, nil, last - first + 1).part = job.left
   end
   return job
 end
@@ -361,11 +354,7 @@ end
 function Job:complete(task, results)
   self.left = self.left - 1
   if self.dropped then return end
-  if self.parts then
-    self.parts[task.part] = results
-  else
-    decodeinto(results, self.results, task.first - 1)
-  end
+  decodeinto(results, self.results, task.first - 1)
   self.finished = self.finished + task.count
   self.arrived[#self.arrived + 1] = task
   local have = self.have
@@ -431,18 +420,6 @@ local function optsof(chunksize)
   return chunksize, nil
 end
 
--- The results of a whole job that did not fail, from its parts: one table made at once, or,
--- when there are more than the stack holds, each part decoded into a table of full length.
-local function joinresults(job)
-  local parts = job.parts
-  local results = joinlists(parts, job.count)
-  if not results then
-    results = newlist(job.count)
-    for k = 1, #parts do decodeinto(parts[k], results, (k - 1) * job.chunksize) end
-  end
-  return results
-end
-
 -- Runs a job to its end: its results in order, or its error.
 local function finish(self, job)
   local base = self.counter[1]
@@ -452,10 +429,8 @@ local function finish(self, job)
       if job.progress then private.progress_update(job.progress, self.counter[1] - base) end
     end
     finishjob(self, job)
-    if job.failure then return end
-    local results = job.parts and joinresults(job) or job.results
-    results.n = job.count
-    return results
+    job.results.n = job.count
+    return job.results
   end))
 end
 
@@ -463,7 +438,7 @@ end
 function Pool:map(fn, inputs, chunksize)
   checkopen(self)
   local size, opts = optsof(chunksize)
-  return finish(self, newjob(self, fn, inputs, size, "pool:map", opts, true))
+  return finish(self, newjob(self, fn, inputs, size, "pool:map", opts))
 end
 
 -- pool:parallel(a, fn): fn(chunk) for as many contiguous chunks of view a as the pool has
@@ -477,7 +452,7 @@ function Pool:parallel(a, fn)
   if not ok then -- "block 'x' is closed": the caller's error, not a line of this file's
     error((tostring(chunks):gsub("^shm/pool%.lua:%d+: ", "")), 0)
   end
-  local job = newjob(self, fn, chunks, 1, "pool:parallel", nil, true)
+  local job = newjob(self, fn, chunks, 1, "pool:parallel")
   job.item = "chunk"
   return finish(self, job)
 end

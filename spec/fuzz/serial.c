@@ -5,12 +5,10 @@
    memory, too many values, an object that cannot be attached, a function without the
    family's key) is allowed, a crash is not. The same bytes also go through the decoding of
    a pool's chunk results into a table (shmlua_deserialize_into), which pushes nothing, and
-   through the joining of a pool's results (shmlua_deserialize_joined, as the one part), and
    through a pool worker's decoding that keeps the blocks it attaches in a table (one kept
    for the whole run, so blocks found there are used again). The module is loaded, so
    objects and modules are looked up. */
 #include <stdint.h>
-#include <string.h>
 
 #include <lauxlib.h>
 #include <lualib.h>
@@ -36,15 +34,6 @@ static int decode(lua_State *S) {
   lua_newtable(S);
   shmlua_deserialize_into(S, data, size, 3, 0);
   REQUIRE(lua_gettop(S) == 3);
-  lua_pushlstring(S, data, size); /* and as the one part of a pool's results, joined */
-  lua_rawseti(S, 3, 1);
-  if (size >= 7) {
-    uint32_t total;
-    memcpy(&total, data + 3, sizeof total);
-    top = lua_gettop(S);
-    n = shmlua_deserialize_joined(S, 3, 1, total & 0xffff);
-    REQUIRE(n == 1 ? lua_gettop(S) == top + 1 : lua_gettop(S) == top);
-  }
   lua_settop(S, 2);
   if (lua_getfield(S, LUA_REGISTRYINDEX, "fuzz.kept") == LUA_TNIL) {
     lua_pop(S, 1);

@@ -61,22 +61,6 @@ static int decodeinto(lua_State *L) {
   return 0;
 }
 
-/* joinlists(parts, n): one list of the n items encoded in the strings of the list parts (as
-   encoderange makes them), made at once; nil when the stack cannot hold n values (the caller
-   decodes each into a table made by newlist then). */
-static int joinlists(lua_State *L) {
-  lua_Integer n = shmlua_checkint(L, 2);
-  int joined;
-  luaL_checktype(L, 1, LUA_TTABLE);
-  luaL_argcheck(L, n >= 0, 2, "count must be >= 0");
-  joined = shmlua_deserialize_joined(L, 1, lua_rawlen(L, 1), (size_t)n);
-  if (joined < 0)
-    return luaL_error(L, "not encodings of lists of %I values", (LUAI_UACINT)n);
-  if (joined == 0)
-    lua_pushnil(L);
-  return 1;
-}
-
 /* newlist(n): an empty table with room for n list items, so results that arrive out of
    order are stored in place instead of rehashing a growing table. */
 static int newlist(lua_State *L) {
@@ -276,7 +260,6 @@ static void pushconstructor(lua_State *L) {
                                      {"decode", decode},
                                      {"encoderange", encoderange},
                                      {"decodeinto", decodeinto},
-                                     {"joinlists", joinlists},
                                      {"newlist", newlist},
                                      {"calltraced", calltraced},
                                      {"now", now},

@@ -974,57 +974,6 @@ int shmlua_deserialize_into(lua_State *L, const void *data, size_t len, int tabl
   return ok;
 }
 
-int shmlua_deserialize_joined(lua_State *L, int parts, size_t nparts, size_t total) {
-  int base = lua_gettop(L);
-  size_t pushed = 0;
-  parts = lua_absindex(L, parts);
-  if (total > (size_t)INT_MAX - 8 || !lua_checkstack(L, (int)total + 8))
-    return 0;
-  pushpacker(L);
-  for (size_t k = 1; k <= nparts; k++) {
-    decoder d;
-    size_t len;
-    uint32_t count;
-    char tag;
-    const char *s;
-    lua_rawgeti(L, parts, (lua_Integer)k);
-    s = lua_tolstring(L, -1, &len);
-    lua_pop(L, 1); /* parts keeps the string */
-    if (!s || !startdecoder(&d, s, len) || !take(&d, &tag, 1))
-      goto refused;
-    if (tag == T_INTEGERS) {
-      const char *p;
-      if (!take_integers(&d, &count) || count > total - pushed)
-        goto refused;
-      p = d.p;
-      for (uint32_t m = 0; m < count; m++, p += sizeof(lua_Integer)) {
-        lua_Integer i;
-        memcpy(&i, p, sizeof i);
-        lua_pushinteger(L, i);
-      }
-      d.p = p;
-    } else if (tag == T_LIST) {
-      if (!take(&d, &count, sizeof count) || count > total - pushed)
-        goto refused;
-      for (uint32_t m = 0; m < count; m++)
-        if (!decode(L, &d, 1))
-          goto refused;
-    } else {
-      goto refused;
-    }
-    if (d.p != d.end)
-      goto refused;
-    pushed += count;
-  }
-  if (pushed != total)
-    goto refused;
-  lua_call(L, (int)total, 1);
-  return 1;
-refused:
-  lua_settop(L, base);
-  return -1;
-}
-
 /* t[i..i + count - 1] (t at table) as a T_INTEGERS list if every value is an integer (the
    common chunk of a pool: three API calls per item and 8 bytes, no tag): 1; else 0, the
    buffer as it was (the caller encodes the list item by item then). */

@@ -33,11 +33,5 @@ int shmlua_deserialize_keeping(lua_State *L, const void *data, size_t len, int c
    by offset; 1, or 0 if data is not such an encoding (some keys may be set then). */
 int shmlua_deserialize_into(lua_State *L, const void *data, size_t len, int table,
                             lua_Integer offset);
-/* Pushes one table of the total items of the lists encoded (as shmlua_encode_range makes
-   them) in the strings parts[1..nparts] (parts: a stack index), in order, made at once from
-   the items pushed (no table per list, no lua_rawseti per item). 1; 0 (nothing pushed) if
-   the stack cannot hold total values; -1 (nothing pushed) if a part is not such an encoding
-   or the items are not total in all. */
-int shmlua_deserialize_joined(lua_State *L, int parts, size_t nparts, size_t total);
 
 #endif
