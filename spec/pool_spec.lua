@@ -145,6 +145,26 @@ describe("shm.pool", function()
     assert.is_false(ok)
     assert.matches("^pool:map: input #7: .*pool_spec.lua:%d+: seven is bad\nstack traceback:", err)
     assert.is_nil(err:find("pool.lua", 1, true))
+    -- a stack overflow in a task names its input at once: the message handler finds the
+    -- loop's frame from the bottom of the stack (looked for level by level from the top, it
+    -- took minutes); in a child, so that a hang fails the spec instead of stopping the suite
+    local h = shm.spawn(function()
+      local q = shm.pool(1)
+      local function deep(n) return 1 + deep(n + 1) end
+      local fine, e = pcall(q.map, q, function(x)
+        if x == 3 then return deep(1) end
+        return x
+      end, range(5), 5)
+      q:terminate()
+      return fine, e
+    end)
+    local r = { h:wait(60) }
+    if r[1] == nil then
+      h:kill("KILL")
+      h:wait()
+    end
+    assert.same({ true, false }, { r[1], r[2] })
+    assert.matches("^pool:map: input #3: .*stack overflow", r[3])
     -- the same with progress counted after each input, at a chunk's first and last inputs
     for _, bad in ipairs({ 6, 10 }) do
       ok, err = pcall(p.map, p, function(x)

@@ -77,26 +77,42 @@ static int calltraced(lua_State *L) {
   return lua_gettop(L);
 }
 
-/* The position the loop (upvalue 2 of chunkerror) was at: its local i, read from its frame
-   on the stack of the error; 0 if it is not there. Read only when a task fails, so the loop
-   notes nothing per input. */
+/* How many levels the stack has: lua_getstack walks from the top, so a deep stack (a stack
+   overflow in the task) is measured by doubling, then halving, not level by level. */
+static int stackdepth(lua_State *L) {
+  lua_Debug ar;
+  int low = 0, high = 1;
+  while (lua_getstack(L, high, &ar)) {
+    low = high;
+    high *= 2;
+  }
+  while (low < high - 1) {
+    int middle = low + (high - low) / 2;
+    if (lua_getstack(L, middle, &ar))
+      low = middle;
+    else
+      high = middle;
+  }
+  return low + 1;
+}
+
+/* The position the loop (upvalue 2 of chunkerror) was at: its local i, read from its frame,
+   the one above the outer levels (upvalue 1) at the bottom of the stack; 0 if it is not
+   there. Read only when a task fails, so the loop notes nothing per input. */
 static lua_Integer loopposition(lua_State *L) {
   lua_Debug ar;
-  for (int level = 1; lua_getstack(L, level, &ar); level++) {
-    const char *name;
-    int isloop;
-    lua_getinfo(L, "f", &ar);
-    isloop = lua_rawequal(L, -1, lua_upvalueindex(2));
-    lua_pop(L, 1);
-    if (!isloop)
-      continue;
-    for (int n = 1; (name = lua_getlocal(L, &ar, n)) != NULL; n++) {
-      lua_Integer i = lua_tointeger(L, -1);
-      lua_pop(L, 1);
-      if (strcmp(name, "i") == 0)
-        return i;
-    }
+  const char *name;
+  int isloop;
+  if (!lua_getstack(L, stackdepth(L) - (int)lua_tointeger(L, lua_upvalueindex(1)), &ar))
     return 0;
+  lua_getinfo(L, "f", &ar);
+  isloop = lua_rawequal(L, -1, lua_upvalueindex(2));
+  lua_pop(L, 1);
+  for (int n = 1; isloop && (name = lua_getlocal(L, &ar, n)) != NULL; n++) {
+    lua_Integer i = lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    if (strcmp(name, "i") == 0)
+      return i;
   }
   return 0;
 }
