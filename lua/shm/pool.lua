@@ -330,7 +330,7 @@ local function newjob(self, fn, inputs, chunksize, what, opts)
   if type(fn) ~= "function" then error(what .. ": bad argument #1 (function expected)", 0) end
   if type(inputs) ~= "table" then error(what .. ": bad argument #2 (table expected)", 0) end
   local count = #inputs
-  local job = setmetatable({ pool = self, what = what, count = count, results = newlist(count),
+  local job = setmetatable({ pool = self, what = what, count = count,
                              finished = 0, left = 0, arrived = {}, have = {}, upto = 0,
                              fn = encode(fn) }, Job)
   if opts and opts.progress then job.progress, job.progresscount = private.progress(count) end
@@ -354,6 +354,9 @@ end
 function Job:complete(task, results)
   self.left = self.left - 1
   if self.dropped then return end
+  -- made at the first results, not before the first chunk goes out: a large table may take
+  -- fresh pages from the system, and the workers can run meanwhile
+  if not self.results then self.results = newlist(self.count) end
   decodeinto(results, self.results, task.first - 1)
   self.finished = self.finished + task.count
   self.arrived[#self.arrived + 1] = task
@@ -429,8 +432,9 @@ local function finish(self, job)
       if job.progress then private.progress_update(job.progress, self.counter[1] - base) end
     end
     finishjob(self, job)
-    job.results.n = job.count
-    return job.results
+    local results = job.results or newlist(0) -- no inputs, or no results yet (a failure)
+    results.n = job.count
+    return results
   end))
 end
 
