@@ -159,9 +159,12 @@ describe("shm.pool", function()
       return fine, e
     end)
     local r = { h:wait(60) }
-    if r[1] == nil then
-      h:kill("KILL")
-      h:wait()
+    if r[1] == nil then -- hung (the spec fails): Ctrl-C, then SIGKILL; names may be left
+      h:kill("INT")
+      if not h:wait(10) then
+        h:kill("KILL")
+        h:wait()
+      end
     end
     assert.same({ true, false }, { r[1], r[2] })
     assert.matches("^pool:map: input #3: .*stack overflow", r[3])
