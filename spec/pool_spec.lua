@@ -4,6 +4,7 @@
 -- Ctrl-C in the parent; no children and no names left behind.
 local H = require "helper"
 local shm = require "shm"
+local unpack = table.unpack or unpack
 
 local pools = {}
 local function pool(n, opts)
@@ -44,8 +45,36 @@ describe("shm.pool", function()
     assert.same({ n = 0 }, p:map(f, {}))
     local holes = p:map(function(x) if x % 2 == 0 then return x end end, range(6))
     assert.same({ n = 6, [2] = 2, [4] = 4, [6] = 6 }, holes)
+    -- a nil input is an input: fn is called with it, also at the end of a chunk
+    local none = function(x) if x == nil then return "none" end return x end
+    assert.same({ n = 4, 1, 2, "none", 4 }, p:map(none, { 1, 2, nil, 4 }, 3))
+    assert.same({ n = 4, 1, "none", "none", 4 }, p:map(none, { 1, nil, nil, 4 }, 2))
     assert.same({ n = 2, { a = { "b" } }, { a = { "b" } } },
       p:map(function() return { a = { "b" } } end, { 1, 2 }))
+  end)
+
+  it("carries chunks of integers packed, and any other list item by item, kinds kept", function()
+    local p = pool(2)
+    local big = { math.maxinteger or 2 ^ 53, math.mininteger or -2 ^ 53, 0, -1, 255, 256 }
+    local same = function(x) return x end
+    assert.same({ n = 6, unpack(big) }, p:map(same, big, 3))
+    -- a chunk that is not integers only, wherever the odd one is, goes item by item
+    for _, odd in ipairs({ 2.5, "3", true, { 4 } }) do
+      for at = 1, 4 do
+        local t = range(4)
+        t[at] = odd
+        assert.same({ n = 4, unpack(t) }, p:map(same, t, 4))
+      end
+    end
+    if _VERSION == "Lua 5.4" then -- floats with integer values stay floats, both ways
+      local types = assert(load([[
+        local p, same = ...
+        local r = p:map(same, { 1, 2, 3.0 }, 3)
+        local back = p:map(function(x) return x == 3 and 3.0 or x end, { 1, 2, 3 }, 3)
+        return math.type(r[1]), math.type(r[3]), math.type(back[2]), math.type(back[3])
+      ]]))
+      assert.same({ "integer", "float", "integer", "float" }, { types(p, same) })
+    end
   end)
 
   it("imap gives (index, result) in input order, imap_unordered each index once", function()
@@ -116,6 +145,38 @@ describe("shm.pool", function()
     assert.is_false(ok)
     assert.matches("^pool:map: input #7: .*pool_spec.lua:%d+: seven is bad\nstack traceback:", err)
     assert.is_nil(err:find("pool.lua", 1, true))
+    -- a stack overflow in a task names its input at once: the message handler finds the
+    -- loop's frame from the bottom of the stack (looked for level by level from the top, it
+    -- took minutes); in a child, so that a hang fails the spec instead of stopping the suite
+    local h = shm.spawn(function()
+      local q = shm.pool(1)
+      local function deep(n) return 1 + deep(n + 1) end
+      local fine, e = pcall(q.map, q, function(x)
+        if x == 3 then return deep(1) end
+        return x
+      end, range(5), 5)
+      q:terminate()
+      return fine, e
+    end)
+    local r = { h:wait(60) }
+    if r[1] == nil then -- hung (the spec fails): Ctrl-C, then SIGKILL; names may be left
+      h:kill("INT")
+      if not h:wait(10) then
+        h:kill("KILL")
+        h:wait()
+      end
+    end
+    assert.same({ true, false }, { r[1], r[2] })
+    assert.matches("^pool:map: input #3: .*stack overflow", r[3])
+    -- the same with progress counted after each input, at a chunk's first and last inputs
+    for _, bad in ipairs({ 6, 10 }) do
+      ok, err = pcall(p.map, p, function(x)
+        if x == bad then error("bad one") end
+        return x
+      end, range(10), { chunksize = 5, progress = true })
+      assert.is_false(ok)
+      assert.matches("^pool:map: input #" .. bad .. ": .*pool_spec.lua:%d+: bad one\nstack", err)
+    end
     assert.same({ n = 3, 2, 3, 4 }, p:map(function(x) return x + 1 end, { 1, 2, 3 }))
   end)
 

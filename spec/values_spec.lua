@@ -172,6 +172,8 @@ describe("q:put and q:get", function()
       encoded:sub(1, 2) .. "o\5\0\0\0\0\0\0\0block" .. "\2\0\0\0\0\0\0\0/x\0", -- a bad name
       encoded:sub(1, 2) .. "o\4\0\0\0\0\0\0\0evil\1\0\0\0\0\0\0\0x\0", -- an unknown kind
       encoded:sub(1, 2) .. "Mxx", -- a module name cut short
+      encoded:sub(1, 2) .. "#\255\255\255\127" .. ("\0"):rep(16), -- more integers than bytes
+      encoded:sub(1, 2) .. "#\2\0\0\0" .. ("\0"):rep(15), -- the second cut short
     }
     for _, s in ipairs(bad) do
       assert.is_true(q:push(s))
@@ -194,6 +196,16 @@ describe("q:put and q:get", function()
     assert.same({ true, true }, { h:wait(60) })
     q:put(good)
     assert.same(good, q:get())
+    if string.pack then -- a pool's packed list of integers (the encoding is native-endian)
+      q:push(encoded:sub(1, 2) .. "#" .. string.pack("=I4i8i8", 2, 7, math.mininteger))
+      assert.same({ 7, math.mininteger }, q:get())
+      -- more than a Lua stack holds (they are decoded one by one then)
+      local huge = track(shm.queue { messages = 2, bytes = 9 * 1024 * 1024 })
+      local n = 1000001
+      huge:push(encoded:sub(1, 2) .. "#" .. string.pack("=I4", n) .. string.pack("=i8", 3):rep(n))
+      local t = huge:get()
+      assert.same({ n, 3, 3 }, { #t, t[1], t[n] })
+    end
   end)
 
   -- Decoding allocates, and any allocation may run a finalizer: one that closes the queue

@@ -24,18 +24,24 @@ local MAX_WORKERS = 1024   -- a bad argument, not a fork bomb
 
 local function pack(...) return { n = select("#", ...), ... } end
 
--- The loop of a chunk in a worker (runchunk calls it under one protected call): fn(x) for
--- each input into out, at[1] the one running, count() after each when given.
-local function runall(fn, inputs, out, at, count)
-  for i = 1, #inputs do
-    at[1] = i
-    out[i] = fn(inputs[i])
-    if count then count() end
+-- The loops of a chunk in a worker (runchunk calls one under one protected call): fn(x) for
+-- each of the n inputs (nil ones too), its result in its place (a slot that holds a value is
+-- set on the VM's fast path, and no second table is made), and count() after each in the
+-- second. Nothing else per input: on an error runchunk reads the position from the loop's
+-- variable i.
+local function runall(fn, list, n)
+  for i = 1, n do list[i] = fn(list[i]) end
+end
+
+local function runcounted(fn, list, n, count)
+  for i = 1, n do
+    list[i] = fn(list[i])
+    count()
   end
 end
 
 -- In a worker: tasks until its queue is shut down or maxtasks are done. A task is
--- {id, function (encoded), kind, first, args (encoded), counted}; a reply {id, true, results} or
+-- {id, function (encoded), kind, first, args (encoded), counted, count of a chunk}; a reply {id, true, results} or
 -- {id, false, position in the chunk, message}. counted: each input done is counted in the
 -- pool's counter (for a progress line; not counting spares a guarded write per input).
 --
@@ -85,12 +91,14 @@ local function worker(tasks, results, init, maxtasks, counter)
     end
     local decoded, list = pcall(decode, args, blocks) -- the parent encoded the chunk
     if not decoded then return { task[1], false, 1, list } end
-    args, task[5] = list, list
-    local ok, out, msg = runchunk(fn, args, runall, task[6] and counter or nil)
-    if not ok then return { task[1], false, out, msg } end
+    local counted = task[6] and counter or nil
+    local n = task[7]
+    local ok, k, msg = runchunk(fn, list, n, counted and runcounted or runall, counted)
+    if not ok then return { task[1], false, k, msg } end
+    task[5], task.count = list, n -- the results now, where nil ones leave holes
     local sent
-    ok, sent = pcall(encoderange, out, 1, #args)
-    if not ok then return { task[1], true, out } end -- the put below says which one
+    ok, sent = pcall(encoderange, list, 1, n)
+    if not ok then return { task[1], true, list } end -- the put below says which one
     return { task[1], true, sent }
   end
   local function answer(task)
@@ -100,7 +108,7 @@ local function worker(tasks, results, init, maxtasks, counter)
       -- say which value could not be sent (or that the result is too large)
       local k, msg = 1, why
       if task[3] == "map" and reply[2] and type(reply[3]) == "table" then
-        for i = 1, #task[5] do
+        for i = 1, task.count do
           local sendable, e = pcall(encode, reply[3][i])
           if not sendable then k, msg = i, e break end
         end
@@ -297,7 +305,7 @@ encodetask = function(task)
     end
     error({ k = 1, why = args }, 0)
   end
-  task.message = { task.id, job.fn, "map", first, args, job.progress ~= nil }
+  task.message = { task.id, job.fn, "map", first, args, job.progress ~= nil, task.count }
   return true
 end
 
@@ -322,7 +330,7 @@ local function newjob(self, fn, inputs, chunksize, what, opts)
   if type(fn) ~= "function" then error(what .. ": bad argument #1 (function expected)", 0) end
   if type(inputs) ~= "table" then error(what .. ": bad argument #2 (table expected)", 0) end
   local count = #inputs
-  local job = setmetatable({ pool = self, what = what, count = count, results = newlist(count),
+  local job = setmetatable({ pool = self, what = what, count = count,
                              finished = 0, left = 0, arrived = {}, have = {}, upto = 0,
                              fn = encode(fn) }, Job)
   if opts and opts.progress then job.progress, job.progresscount = private.progress(count) end
@@ -346,6 +354,9 @@ end
 function Job:complete(task, results)
   self.left = self.left - 1
   if self.dropped then return end
+  -- made at the first results, not before the first chunk goes out: a large table may take
+  -- fresh pages from the system, and the workers can run meanwhile
+  if not self.results then self.results = newlist(self.count) end
   decodeinto(results, self.results, task.first - 1)
   self.finished = self.finished + task.count
   self.arrived[#self.arrived + 1] = task
@@ -421,8 +432,9 @@ local function finish(self, job)
       if job.progress then private.progress_update(job.progress, self.counter[1] - base) end
     end
     finishjob(self, job)
-    job.results.n = job.count
-    return job.results
+    local results = job.results or newlist(0) -- no inputs, or no results yet (a failure)
+    results.n = job.count
+    return results
   end))
 end
 

@@ -77,13 +77,56 @@ static int calltraced(lua_State *L) {
   return lua_gettop(L);
 }
 
-/* The message handler of runchunk: the error with a traceback of the task's frames only.
-   Upvalue 1: how many levels the stack had under the task (runchunk and its callers), the
-   last lines of a full traceback, which are dropped. */
+/* How many levels the stack has: lua_getstack walks from the top, so a deep stack (a stack
+   overflow in the task) is measured by doubling, then halving, not level by level. */
+static int stackdepth(lua_State *L) {
+  lua_Debug ar;
+  int low = 0, high = 1;
+  while (lua_getstack(L, high, &ar)) {
+    low = high;
+    high *= 2;
+  }
+  while (low < high - 1) {
+    int middle = low + (high - low) / 2;
+    if (lua_getstack(L, middle, &ar))
+      low = middle;
+    else
+      high = middle;
+  }
+  return low + 1;
+}
+
+/* The position the loop (upvalue 2 of chunkerror) was at: its local i, read from its frame,
+   the one above the outer levels (upvalue 1) at the bottom of the stack; 0 if it is not
+   there. Read only when a task fails, so the loop notes nothing per input. */
+static lua_Integer loopposition(lua_State *L) {
+  lua_Debug ar;
+  const char *name;
+  int isloop;
+  if (!lua_getstack(L, stackdepth(L) - (int)lua_tointeger(L, lua_upvalueindex(1)), &ar))
+    return 0;
+  lua_getinfo(L, "f", &ar);
+  isloop = lua_rawequal(L, -1, lua_upvalueindex(2));
+  lua_pop(L, 1);
+  for (int n = 1; isloop && (name = lua_getlocal(L, &ar, n)) != NULL; n++) {
+    lua_Integer i = lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    if (strcmp(name, "i") == 0)
+      return i;
+  }
+  return 0;
+}
+
+/* The message handler of runchunk: the error with a traceback of the task's frames only,
+   and the loop's position kept in upvalue 3. Upvalue 1: how many levels the stack had under
+   the task (runchunk and its callers), the last lines of a full traceback, which are
+   dropped. */
 static int chunkerror(lua_State *L) {
   lua_Integer outer = lua_tointeger(L, lua_upvalueindex(1));
   size_t len;
   const char *text;
+  lua_pushinteger(L, loopposition(L));
+  lua_replace(L, lua_upvalueindex(3));
   luaL_traceback(L, L, shmlua_errortext(L), 1);
   text = lua_tolstring(L, -1, &len);
   while (outer-- > 0 && len > 0) {
@@ -111,55 +154,57 @@ static int countone(lua_State *L) {
   return 0;
 }
 
-/* runchunk(fn, inputs, loop [, counter]): loop(fn, inputs, results, at [, count]) runs fn(x)
-   for each input into results, noting in at[1] the one running and calling count() after
-   each; here under one lua_pcall for the whole chunk (the loop is Lua: a call per input from
-   C, or a protected call per input, would cost more than a tiny task). counter: an int64
-   array view. true, results (first of each) or false, the position that failed, its error
-   with the task's traceback. */
+/* runchunk(fn, list, n, loop [, counter]): loop(fn, list, n [, count]) runs fn(x) for each
+   of the n items of the list, its result in its place (its control variable named i),
+   calling count() after each when given; here under one lua_pcall for the whole chunk (the
+   loop is Lua: a call per input from C, or a protected call per input, would cost more than
+   a tiny task). counter: an int64 array view. true, or false, the position that failed (nil
+   if unknown: running out of memory skips the message handler) and its error with the
+   task's traceback. */
 static int runchunk(lua_State *L) {
   int levels = 0;
-  lua_Integer n;
   lua_Debug ar;
   luaL_checktype(L, 1, LUA_TFUNCTION);
   luaL_checktype(L, 2, LUA_TTABLE);
-  luaL_checktype(L, 3, LUA_TFUNCTION);
-  n = luaL_len(L, 2);
-  if (!lua_isnoneornil(L, 4)) {
+  shmlua_checkint(L, 3);
+  luaL_checktype(L, 4, LUA_TFUNCTION);
+  if (!lua_isnoneornil(L, 5)) {
     shmlua_arraylayout view;
     shmlua_block *counted;
-    if (!shmlua_arrayview(L, 4, &view) || strcmp(view.dtype, "int64") != 0 || view.count < 1)
-      return luaL_argerror(L, 4, "an int64 array expected");
-    lua_getiuservalue(L, 4, 1);
+    if (!shmlua_arrayview(L, 5, &view) || strcmp(view.dtype, "int64") != 0 || view.count < 1)
+      return luaL_argerror(L, 5, "an int64 array expected");
+    lua_getiuservalue(L, 5, 1);
     counted = shmlua_checkblock(L, -1);
     shmlua_blockaddr(L, counted, 1); /* closed or read-only raise before the first task */
     lua_pushinteger(L, (lua_Integer)view.offset);
     lua_pushcclosure(L, countone, 2); /* the block stays alive as its upvalue */
-    lua_replace(L, 4);
+    lua_replace(L, 5);
   }
-  lua_settop(L, 4);
+  lua_settop(L, 5);
   while (lua_getstack(L, levels, &ar))
     levels++;
-  lua_pushinteger(L, levels + 1);     /* and the loop's own level */
-  lua_pushcclosure(L, chunkerror, 1); /* 5 */
-  lua_createtable(L, 1, 0);           /* 6: at */
-  lua_pushvalue(L, 3);
+  lua_pushinteger(L, levels + 1); /* and the loop's own level */
+  lua_pushvalue(L, 4);
+  lua_pushinteger(L, 0);
+  lua_pushcclosure(L, chunkerror, 3); /* 6 */
+  lua_pushvalue(L, 4);
   lua_pushvalue(L, 1);
   lua_pushvalue(L, 2);
-  lua_createtable(L, n > 0 && n < 1 << 24 ? (int)n : 0, 0); /* the results */
-  lua_pushvalue(L, -1);
-  lua_insert(L, 7); /* kept at 7 */
-  lua_pushvalue(L, 6);
-  lua_pushvalue(L, 4);
-  if (lua_pcall(L, 5, 0, 5) != LUA_OK) {
+  lua_pushvalue(L, 3);
+  if (!lua_isnil(L, 5))
+    lua_pushvalue(L, 5);
+  if (lua_pcall(L, lua_isnil(L, 5) ? 3 : 4, 0, 6) != LUA_OK) {
     lua_pushboolean(L, 0);
-    lua_rawgeti(L, 6, 1);
+    lua_getupvalue(L, 6, 3);
+    if (lua_tointeger(L, -1) < 1) {
+      lua_pop(L, 1);
+      lua_pushnil(L);
+    }
     lua_rotate(L, -3, 2);
     return 3;
   }
   lua_pushboolean(L, 1);
-  lua_pushvalue(L, 7);
-  return 2;
+  return 1;
 }
 
 /* current(block): whether its name still refers to the object it maps (core/block.h). */

@@ -39,6 +39,7 @@ enum {
   T_TABLE = '{',
   T_END = '}',
   T_LIST = '[',
+  T_INTEGERS = '#', /* a list of integers only: the count, then each in 8 bytes, no tags */
   T_OBJECT = 'o',
   T_FUNCTION = 'F',
   T_FUNCREF = 'r',
@@ -54,6 +55,7 @@ static const char *const object_kinds[] = {"block",     "array", "list",    "mut
 
 static const char module_key = 0; /* registry key (by address) of the module table */
 static const char buffer_key = 0; /* registry key of the encoder's buffer */
+static const char packer_key = 0; /* registry key of the Lua function `return {...}` */
 static uint64_t family_key[2];    /* the bytecode key; inherited by forked children */
 
 /* A growing byte buffer in a userdata, freed by __gc even if a Lua error stops the encoder. */
@@ -788,6 +790,57 @@ static int decode_list(lua_State *L, decoder *d, int depth, uint32_t count,
   return 1;
 }
 
+/* The count of a T_INTEGERS list (after its tag), if the message holds that many. */
+static int take_integers(decoder *d, uint32_t *count) {
+  return take(d, count, sizeof *count) &&
+         (size_t)(d->end - d->p) / sizeof(lua_Integer) >= *count;
+}
+
+/* The count integers of a T_INTEGERS list (take_integers checked the length), set at keys
+   offset + 1.. of the table on top: two API calls per item. */
+static void decode_integers(lua_State *L, decoder *d, uint32_t count, lua_Integer offset) {
+  const char *p = d->p;
+  for (uint32_t k = 1; k <= count; k++, p += sizeof(lua_Integer)) {
+    lua_Integer i;
+    memcpy(&i, p, sizeof i);
+    lua_pushinteger(L, i);
+    lua_rawseti(L, -2, (lua_Integer)((lua_Unsigned)offset + k));
+  }
+  d->p = p;
+}
+
+/* Pushes the Lua function `return {...}`, made once per state: a table of the values it is
+   called with is made by the VM's SETLIST, which stores them straight into the array part
+   (sized once), instead of a lua_rawseti each. */
+static void pushpacker(lua_State *L) {
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &packer_key) == LUA_TFUNCTION)
+    return;
+  lua_pop(L, 1);
+  if (luaL_loadstring(L, "return {...}") != LUA_OK)
+    lua_error(L);
+  lua_pushvalue(L, -1);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &packer_key);
+}
+
+/* Pushes the count integers of a T_INTEGERS list as a new table: made by the packer from
+   the integers pushed, or, when the stack cannot take them all, item by item. */
+static void decode_integer_list(lua_State *L, decoder *d, uint32_t count) {
+  const char *p = d->p;
+  if (count > INT_MAX - 8 || !lua_checkstack(L, (int)count + 8)) {
+    lua_createtable(L, (int)(count < INT32_MAX ? count : 0), 0);
+    decode_integers(L, d, count, 0);
+    return;
+  }
+  pushpacker(L);
+  for (uint32_t k = 0; k < count; k++, p += sizeof(lua_Integer)) {
+    lua_Integer i;
+    memcpy(&i, p, sizeof i);
+    lua_pushinteger(L, i);
+  }
+  d->p = p;
+  lua_call(L, (int)count, 1);
+}
+
 /* Pushes one value; 0 if the bytes are not a valid encoding (nothing pushed then). */
 static int decode(lua_State *L, decoder *d, int depth) {
   char tag;
@@ -851,6 +904,13 @@ static int decode(lua_State *L, decoder *d, int depth) {
     }
     return 1;
   }
+  case T_INTEGERS: {
+    uint32_t count;
+    if (!take_integers(d, &count))
+      return 0;
+    decode_integer_list(L, d, count);
+    return 1;
+  }
   case T_OBJECT:
     return decode_object(L, d);
   case T_FUNCTION:
@@ -910,15 +970,55 @@ int shmlua_deserialize_into(lua_State *L, const void *data, size_t len, int tabl
   int ok, base;
   char tag;
   table = lua_absindex(L, table);
-  if (!startdecoder(&d, data, len) || !take(&d, &tag, 1) || tag != T_LIST ||
-      !take(&d, &count, sizeof count))
+  if (!startdecoder(&d, data, len) || !take(&d, &tag, 1) || (tag != T_LIST && tag != T_INTEGERS))
     return 0;
   base = lua_gettop(L);
   luaL_checkstack(L, 2, "values received");
   lua_pushvalue(L, table);
-  ok = decode_list(L, &d, 0, count, offset) && d.p == d.end;
+  if (tag == T_INTEGERS) {
+    if ((ok = take_integers(&d, &count)))
+      decode_integers(L, &d, count, offset);
+  } else {
+    ok = take(&d, &count, sizeof count) && decode_list(L, &d, 0, count, offset);
+  }
+  ok = ok && d.p == d.end;
   lua_settop(L, base);
   return ok;
+}
+
+/* t[i..i + count - 1] (t at table) as a T_INTEGERS list if every value is an integer (the
+   common chunk of a pool: three API calls per item and 8 bytes, no tag): 1; else 0, the
+   buffer as it was (the caller encodes the list item by item then). */
+static int encode_integers(lua_State *L, buffer *b, int table, lua_Integer i, uint32_t count) {
+  size_t start = b->len;
+  int top = lua_gettop(L);
+  if (!SHMLUA_NATIVE_INTEGERS)
+    return 0;
+  puttag(L, b, T_INTEGERS);
+  put(L, b, &count, sizeof count);
+  for (uint32_t k = 0; k < count;) {
+    uint32_t got = 0;
+    char *p;
+    for (; got < RANGE_STEP && k + got < count; got++)
+      lua_rawgeti(L, table, i + (lua_Integer)(k + got));
+    if (b->cap - b->len < got * sizeof(lua_Integer))
+      grow_buffer(L, b, got * sizeof(lua_Integer));
+    p = b->data + b->len;
+    for (uint32_t m = 1; m <= got; m++, p += sizeof(lua_Integer)) {
+      lua_Integer v;
+      if (!lua_isinteger(L, top + (int)m)) {
+        lua_settop(L, top);
+        b->len = start;
+        return 0;
+      }
+      v = lua_tointeger(L, top + (int)m);
+      memcpy(p, &v, sizeof v);
+    }
+    b->len = (size_t)(p - b->data);
+    k += got;
+    lua_settop(L, top);
+  }
+  return 1;
 }
 
 const char *shmlua_encode_range(lua_State *L, int table, lua_Integer i, lua_Integer j,
@@ -933,11 +1033,15 @@ const char *shmlua_encode_range(lua_State *L, int table, lua_Integer i, lua_Inte
   e.ntables = 1;
   e.tables[0] = table;
   putheader(L, &e);
-  puttag(L, e.out, T_LIST);
   if (j >= i)
     count = (uint32_t)(j - i + 1);
-  put(L, e.out, &count, sizeof count);
   luaL_checkstack(L, RANGE_STEP + 4, "values to send");
+  if (count > 0 && encode_integers(L, e.out, table, i, count)) {
+    *len = e.out->len;
+    return e.out->data;
+  }
+  puttag(L, e.out, T_LIST);
+  put(L, e.out, &count, sizeof count);
   /* RANGE_STEP values are fetched onto the stack at a time and dropped together: one
      lua_settop per step, not per value */
   for (lua_Integer k = i; k <= j;) {
