@@ -970,7 +970,8 @@ int shmlua_deserialize_into(lua_State *L, const void *data, size_t len, int tabl
   int ok, base;
   char tag;
   table = lua_absindex(L, table);
-  if (!startdecoder(&d, data, len) || !take(&d, &tag, 1) || (tag != T_LIST && tag != T_INTEGERS))
+  if (!startdecoder(&d, data, len) || !take(&d, &tag, 1) ||
+      (tag != T_LIST && tag != T_INTEGERS))
     return 0;
   base = lua_gettop(L);
   luaL_checkstack(L, 2, "values received");
