@@ -116,7 +116,7 @@ describe("shm.queue batches", function()
   it("pop_many reads its own batch even when a finalizer it runs pops from the queue",
     function()
       if _VERSION == "Lua 5.1" then return end -- no finalizers on tables (LuaJIT too)
-      local q = track(shm.queue { messages = 256, bytes = 262144 })
+      local q = track(shm.queue { messages = 256, bytes = 1048576 })
       local inside, in_pop, rounds, taken = false, false, 0, {}
       local meta = {}
       function meta.__gc()
@@ -125,15 +125,18 @@ describe("shm.queue batches", function()
           for k = 1, q:pop_many(inner, 64, 0) or 0 do taken[#taken + 1] = inner[k] end
         end
       end
-      collectgarbage("setpause", 0) -- a collection step at every allocation
-      while not inside and rounds < 500 do
+      -- a collection step at every allocation, whatever an earlier spec set
+      local pause, stepmul = collectgarbage("setpause", 0), collectgarbage("setstepmul", 100)
+      while not inside and rounds < 2000 do
         rounds = rounds + 1
         local sent = {}
         for i = 1, 128 do -- long enough for the reading to make collection steps
-          sent[i] = ("message %03d of round %03d "):format(i, rounds) .. ("x"):rep(1000)
+          sent[i] = ("message %03d of round %03d "):format(i, rounds) .. ("x"):rep(4000)
         end
         assert.equal(128, q:push_many(sent))
-        -- garbage with finalizers, which the steps run a few at a time
+        -- garbage with finalizers, which the steps run a few at a time, after garbage of a
+        -- random size (where a collection cycle stands when the pop starts varies)
+        for _ = 1, math.random(1, 300) do local _ = {} end
         for _ = 1, 100 do setmetatable({}, meta) end
         local outer = {}
         taken = {}
@@ -151,7 +154,8 @@ describe("shm.queue batches", function()
         end
         while q:try_pop() ~= nil do end
       end
-      collectgarbage("setpause", 200)
+      collectgarbage("setpause", pause)
+      collectgarbage("setstepmul", stepmul)
       assert.is_true(inside)
     end)
 

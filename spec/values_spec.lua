@@ -214,26 +214,36 @@ describe("q:put and q:get", function()
     if _VERSION == "Lua 5.1" then return end -- no finalizers on tables (LuaJIT too)
     local q = track(shm.queue { messages = 4, bytes = 1048576 })
     local t = {}
-    for i = 1, 500 do t[i] = ("string %d of a message longer than a short string"):format(i) end
-    local closed_inside, in_get, rounds = false, false, 0
-    collectgarbage("setpause", 0) -- a collection step at every allocation
-    while not closed_inside and rounds < 200 do
+    for i = 1, 2000 do -- long strings: the decoding allocates enough to make collection steps
+      t[i] = ("string %d "):format(i) .. ("x"):rep(100)
+    end
+    local closed_inside, in_get, rounds, current = false, false, 0, nil
+    local meta = { __gc = function()
+      if in_get and not closed_inside then
+        closed_inside = true
+        current:close()
+      end
+    end }
+    -- a collection step at every allocation, whatever an earlier spec set
+    local pause, stepmul = collectgarbage("setpause", 0), collectgarbage("setstepmul", 100)
+    while not closed_inside and rounds < 2000 do
       rounds = rounds + 1
-      local e = assert(shm.queue.attach(q.name))
+      current = assert(shm.queue.attach(q.name))
       assert(q:put(t))
-      setmetatable({}, { __gc = function()
-        closed_inside = in_get
-        e:close()
-      end })
+      -- garbage with finalizers, which the steps run a few at a time, after garbage of a
+      -- random size (where a collection cycle stands when the get starts varies)
+      for _ = 1, math.random(1, 300) do local _ = {} end
+      for _ = 1, 100 do setmetatable({}, meta) end
       in_get = true
-      local ok, got = pcall(e.get, e)
+      local ok, got = pcall(current.get, current)
       in_get = false
       -- 5.2 copies a string after a collection step: the message is then gone, and says so
       if ok then assert.same(t, got) else assert.matches("is closed", got) end
-      e:close()
+      current:close()
       while q:try_get() ~= nil do end -- the message a closed handle did not take
     end
-    collectgarbage("setpause", 200)
+    collectgarbage("setpause", pause)
+    collectgarbage("setstepmul", stepmul)
     assert.is_true(closed_inside)
   end)
 
