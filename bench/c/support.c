@@ -4,11 +4,13 @@
    other work shares the cores); probe(): a userdata whose __index returns the key and whose
    __newindex adds the value to a sum (probesum(p) reads it), and whose methods do nothing:
    about the least a C metamethod can do, so the floor under buf[i] and m:lock() here.
-   ring(): a bare ring of 64-byte slots shared with forked children, push(s) and pop() spinning
-   until they can (with sched_yield every 32 looks, as shmlua's waits, so two spinners on one
-   CPU do not burn their time slices): one producer and one consumer, no lock, no sleep, no
-   check of the peer; the least a queue behind the same Lua calls can cost, so the floor
-   under q:push/q:pop.
+   ring([count [, size]]): a bare ring (1024 slots of 64 bytes by default) shared with forked
+   children, push(s), pop(), push_many(t, i, j) and pop_many(t, n) spinning until they can
+   (with sched_yield every 32 looks, as shmlua's waits, so two spinners on one CPU do not
+   burn their time slices): one producer and one consumer, no lock, no sleep, no check of
+   the peer, each popped message a new Lua string made straight from its slot (one copy out,
+   the least any Lua pop can do); the least a queue behind the same Lua calls can cost, so
+   the floor under q:push/q:pop, their batch forms and (two slots of 1 MiB) big messages.
    dictpart(value): what d:get(key) and d:set(key, value) cost from Lua without the dict's
    own work (dictpart below). */
 #include <lauxlib.h>
@@ -141,19 +143,34 @@ static int dictpart_new(lua_State *L) {
   return 1;
 }
 
-enum { SLOTS = 1024, SLOT = 64 };
-
-typedef struct ring {
+/* The ring's shared part: the two positions on cache lines of their own, then each slot's
+   length, then the slots. */
+typedef struct ringends {
   uint64_t head;
   unsigned char pad1[56];
   uint64_t tail;
   unsigned char pad2[56];
-  uint32_t len[SLOTS];
-  unsigned char slot[SLOTS][SLOT];
+} ringends;
+
+/* A handle: where the shared part is and its shape (slots a power of two, so a position's
+   slot is a mask, no division). */
+typedef struct ring {
+  ringends *ends;
+  uint32_t *len;
+  unsigned char *slots;
+  uint64_t count, size;
+  size_t bytes;
 } ring;
 
 static ring *checkring(lua_State *L) {
-  return *(ring **)luaL_checkudata(L, 1, "benchsupport.ring");
+  ring *r = luaL_checkudata(L, 1, "benchsupport.ring");
+  if (!r->ends)
+    luaL_argerror(L, 1, "ring unmapped");
+  return r;
+}
+
+static unsigned char *slot_at(const ring *r, uint64_t pos) {
+  return r->slots + (pos & (r->count - 1)) * r->size;
 }
 
 /* One look of a spin that has looks looks behind it. */
@@ -167,55 +184,167 @@ static void relax(unsigned looks) {
 #endif
 }
 
+/* Spins until the ring has room, then gives how many slots are free. */
+static uint64_t await_room(const ring *r, uint64_t tail) {
+  uint64_t free;
+  for (unsigned looks = 1;
+       (free = r->count - (tail - __atomic_load_n(&r->ends->head, __ATOMIC_ACQUIRE))) == 0;
+       looks++)
+    relax(looks);
+  return free;
+}
+
+/* Spins until the ring holds a message, then gives how many it holds. */
+static uint64_t await_message(const ring *r, uint64_t head) {
+  uint64_t held;
+  for (unsigned looks = 1;
+       (held = __atomic_load_n(&r->ends->tail, __ATOMIC_ACQUIRE) - head) == 0; looks++)
+    relax(looks);
+  return held;
+}
+
+static void put(ring *r, uint64_t pos, const char *s, size_t len) {
+  memcpy(slot_at(r, pos), s, len);
+  r->len[pos & (r->count - 1)] = (uint32_t)len;
+}
+
+/* The message at pos as a new Lua string, made straight from the shared slot (one copy). */
+static void take(lua_State *L, const ring *r, uint64_t pos) {
+  lua_pushlstring(L, (const char *)slot_at(r, pos), r->len[pos & (r->count - 1)]);
+}
+
 static int ring_push(lua_State *L) {
   ring *r = checkring(L);
   size_t len;
   const char *s = luaL_checklstring(L, 2, &len);
-  uint64_t t = r->tail;
-  luaL_argcheck(L, len <= SLOT, 2, "longer than a slot");
-  for (unsigned looks = 1; t - __atomic_load_n(&r->head, __ATOMIC_ACQUIRE) == SLOTS; looks++)
-    relax(looks);
-  memcpy(r->slot[t % SLOTS], s, len);
-  r->len[t % SLOTS] = (uint32_t)len;
-  __atomic_store_n(&r->tail, t + 1, __ATOMIC_RELEASE);
+  uint64_t t = r->ends->tail;
+  luaL_argcheck(L, len <= r->size, 2, "longer than a slot");
+  await_room(r, t);
+  put(r, t, s, len);
+  __atomic_store_n(&r->ends->tail, t + 1, __ATOMIC_RELEASE);
   lua_pushboolean(L, 1);
   return 1;
 }
 
 static int ring_pop(lua_State *L) {
   ring *r = checkring(L);
-  uint64_t h = r->head;
-  for (unsigned looks = 1; __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE) == h; looks++)
-    relax(looks);
-  lua_pushlstring(L, (const char *)r->slot[h % SLOTS], r->len[h % SLOTS]);
-  __atomic_store_n(&r->head, h + 1, __ATOMIC_RELEASE);
+  uint64_t h = r->ends->head;
+  await_message(r, h);
+  take(L, r, h);
+  __atomic_store_n(&r->ends->head, h + 1, __ATOMIC_RELEASE);
+  return 1;
+}
+
+/* r:push_many(t [, i [, j]]) as q:push_many without a timeout: every string of t[i..j] (raw)
+   checked first, kept on the stack while it is copied; as many per publication of the tail
+   as there is room for. Returns the count. */
+static int ring_push_many(lua_State *L) {
+  ring *r = checkring(L);
+  lua_Integer len, i, j, k;
+  uint64_t t = r->ends->tail;
+  int base;
+  luaL_checktype(L, 2, LUA_TTABLE);
+  len = (lua_Integer)lua_rawlen(L, 2);
+  i = luaL_optinteger(L, 3, 1);
+  j = luaL_optinteger(L, 4, len);
+  if (i < 0)
+    i = i < -len ? 1 : len + i + 1;
+  if (j < 0)
+    j = len + j + 1;
+  if (i < 1)
+    i = 1;
+  if (j > len)
+    j = len;
+  if (i > j) {
+    lua_pushinteger(L, 0);
+    return 1;
+  }
+  luaL_checkstack(L, (int)(j - i + 1), "too many messages");
+  base = lua_gettop(L);
+  for (k = i; k <= j; k++) {
+    lua_rawgeti(L, 2, k);
+    if (lua_type(L, -1) != LUA_TSTRING)
+      return luaL_error(L, "t[%d] is not a string", (int)k);
+    if (lua_rawlen(L, -1) > r->size)
+      return luaL_error(L, "t[%d] is longer than a slot", (int)k);
+  }
+  for (k = i; k <= j;) {
+    uint64_t room = await_room(r, t);
+    for (; room > 0 && k <= j; room--, k++, t++) {
+      size_t n;
+      const char *s = lua_tolstring(L, base + (int)(k - i + 1), &n);
+      put(r, t, s, n);
+    }
+    __atomic_store_n(&r->ends->tail, t, __ATOMIC_RELEASE);
+  }
+  lua_settop(L, base);
+  lua_pushinteger(L, j - i + 1);
+  return 1;
+}
+
+/* r:pop_many(t, n) as q:pop_many without a timeout: waits for a message, then stores up to
+   n of those there in t[1], t[2], ... (raw), each a new string made from its slot, and
+   gives their slots back at once. Returns the count. */
+static int ring_pop_many(lua_State *L) {
+  ring *r = checkring(L);
+  lua_Integer n, k;
+  uint64_t h = r->ends->head, held;
+  luaL_checktype(L, 2, LUA_TTABLE);
+  n = luaL_checkinteger(L, 3);
+  luaL_argcheck(L, n >= 1, 3, "at least 1 expected");
+  held = await_message(r, h);
+  if ((uint64_t)n > held)
+    n = (lua_Integer)held;
+  for (k = 1; k <= n; k++) {
+    take(L, r, h + (uint64_t)k - 1);
+    lua_rawseti(L, 2, (int)k);
+  }
+  __atomic_store_n(&r->ends->head, h + (uint64_t)n, __ATOMIC_RELEASE);
+  lua_pushinteger(L, n);
   return 1;
 }
 
 static int ring_gc(lua_State *L) {
-  ring **r = luaL_checkudata(L, 1, "benchsupport.ring");
-  if (*r)
-    munmap(*r, sizeof **r);
-  *r = NULL;
+  ring *r = luaL_checkudata(L, 1, "benchsupport.ring");
+  if (r->ends)
+    munmap(r->ends, r->bytes);
+  r->ends = NULL;
   return 0;
 }
 
+/* ring([count [, size]]): count slots (a power of two, 1024 by default) of size bytes (64). */
 static int ring_new(lua_State *L) {
-  ring **r = lua_newuserdatauv(L, sizeof *r, 0);
-  *r = NULL;
+  lua_Integer count = luaL_optinteger(L, 1, 1024), size = luaL_optinteger(L, 2, 64);
+  size_t lens;
+  ring *r;
+  luaL_argcheck(L, count >= 1 && count <= (1 << 20) && (count & (count - 1)) == 0, 1,
+                "a power of two up to 2^20 expected");
+  luaL_argcheck(L, size >= 1 && size <= ((lua_Integer)1 << 30), 2, "1 to 2^30 expected");
+  lens = ((size_t)count * sizeof(uint32_t) + 63) / 64 * 64;
+  r = lua_newuserdatauv(L, sizeof *r, 0);
+  r->ends = NULL;
   if (luaL_newmetatable(L, "benchsupport.ring")) {
-    static const luaL_Reg methods[] = {{"push", ring_push}, {"pop", ring_pop}, {NULL, NULL}};
+    static const luaL_Reg methods[] = {{"push", ring_push},
+                                       {"pop", ring_pop},
+                                       {"push_many", ring_push_many},
+                                       {"pop_many", ring_pop_many},
+                                       {NULL, NULL}};
     luaL_newlib(L, methods);
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, ring_gc);
     lua_setfield(L, -2, "__gc");
   }
   lua_setmetatable(L, -2);
-  *r = mmap(NULL, sizeof **r, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  if (*r == MAP_FAILED) {
-    *r = NULL;
+  r->count = (uint64_t)count;
+  r->size = (uint64_t)size;
+  r->bytes = sizeof(ringends) + lens + (size_t)count * (size_t)size;
+  r->ends = mmap(NULL, r->bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (r->ends == MAP_FAILED) {
+    r->ends = NULL;
     return luaL_error(L, "mmap failed");
   }
+  r->len = (uint32_t *)(r->ends + 1);
+  r->slots = (unsigned char *)r->ends + sizeof(ringends) + lens;
   return 1;
 }
 

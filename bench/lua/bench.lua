@@ -511,12 +511,11 @@ function ops.probe_queue(n) return stream(n, support.ring(), strings(), sequence
 
 local BATCH = 64
 
--- The stream in batches of up to BATCH messages: push_many of a table the child fills (next
--- gives message i, or reuses what the table holds when it gives nil), pop_many into one
--- reused table; read(msg, i) gives message i's sequence number. values: put_many and
--- get_many instead.
-local function stream_batch(n, next_message, read, values)
-  local q <close> = assert(shm.queue({ messages = 1024, bytes = 1024 * 64 }))
+-- The stream in batches of up to BATCH messages through q: push_many of a table the child
+-- fills (next gives message i, or reuses what the table holds when it gives nil), pop_many
+-- into one reused table; read(msg, i) gives message i's sequence number. values: put_many
+-- and get_many instead.
+local function stream_batch(n, q, next_message, read, values)
   local push_many, pop_many = q.push_many, q.pop_many
   if values then push_many, pop_many = q.put_many, q.get_many end
   local child = assert(shm.spawn(function()
@@ -541,23 +540,40 @@ local function stream_batch(n, next_message, read, values)
   return per(spent, n + 1), check
 end
 
-function ops.queue_batch(n)
+local function small_queue() return assert(shm.queue({ messages = 1024, bytes = 1024 * 64 })) end
+
+-- Each message built with string.pack and read with string.unpack.
+local function batch_packed(n, q)
   local pad = ("x"):rep(56)
-  return stream_batch(n, function(i) return string.pack("<i8", i) .. pad end,
+  return stream_batch(n, q, function(i) return string.pack("<i8", i) .. pad end,
     function(msg) return (string.unpack("<i8", msg)) end)
 end
 
 -- Messages made once (any 64 bytes), counted by their place in the stream.
-function ops.queue_batch_raw(n)
+local function batch_raw(n, q)
   local made = ("x"):rep(64)
-  return stream_batch(n, function(_, old) return old or made end, function(_, i) return i end)
+  return stream_batch(n, q, function(_, old) return old or made end,
+    function(_, i) return i end)
 end
 
--- Big messages: the child pushes one string of size bytes again and again; the parent pops
--- them (take: the pop, returning the message's length); the check adds each message's place
--- in the stream when its length is right.
-local function stream_big(n, size, take)
-  local q <close> = assert(shm.queue({ messages = 16, bytes = 4 * size }))
+function ops.queue_batch(n)
+  local q <close> = small_queue()
+  return batch_packed(n, q)
+end
+
+function ops.queue_batch_raw(n)
+  local q <close> = small_queue()
+  return batch_raw(n, q)
+end
+
+-- The same two streams over the bare ring's push_many/pop_many: the Lua side's own cost.
+function ops.probe_queue_batch(n) return batch_packed(n, support.ring()) end
+function ops.probe_queue_batch_raw(n) return batch_raw(n, support.ring()) end
+
+-- Big messages: the child pushes one string of size bytes into q again and again; the parent
+-- pops them (take: the pop, returning the message's length); the check adds each message's
+-- place in the stream when its length is right.
+local function stream_big(n, size, q, take)
   local msg = ("x"):rep(size)
   local child = assert(shm.spawn(function()
     for _ = 0, n do assert(q:push(msg)) end
@@ -573,14 +589,25 @@ local function stream_big(n, size, take)
   return per(spent, n), check
 end
 
+local function big_queue(size) return assert(shm.queue({ messages = 16, bytes = 4 * size })) end
+local function pop_length(q) return #q:pop() end
+
 function ops.queue_big(n, size)
-  return stream_big(n, size, function(q) return #q:pop() end)
+  local q <close> = big_queue(size)
+  return stream_big(n, size, q, pop_length)
+end
+
+-- The same over a bare ring of two slots (as the C floor's two): one copy in, and each
+-- message a new Lua string made straight from its slot, one copy out.
+function ops.probe_queue_big(n, size)
+  return stream_big(n, size, support.ring(2, size), pop_length)
 end
 
 -- Read in place through a view: its length and a header's worth of bytes, no copy out.
 function ops.queue_big_view(n, size)
-  return stream_big(n, size, function(q)
-    local v <close> = assert(q:view())
+  local q <close> = big_queue(size)
+  return stream_big(n, size, q, function(queue)
+    local v <close> = assert(queue:view())
     assert(v:unpack("c8") == "xxxxxxxx")
     return #v
   end)
@@ -688,7 +715,8 @@ end
 
 -- queue_values in batches: put_many of the tables, get_many into one reused table.
 function ops.queue_values_batch(n)
-  return stream_batch(n, function(i) return { i, "abc", 2.5, ok = true } end,
+  local q <close> = small_queue()
+  return stream_batch(n, q, function(i) return { i, "abc", 2.5, ok = true } end,
     function(t) return t[1] end, true)
 end
 
@@ -701,7 +729,8 @@ function ops.floor_queue_values_batch(n)
     assert(q:put({ 0, "abc", 2.5, ok = true }))
     pad = ("x"):rep(#q:pop() - 8)
   end
-  return stream_batch(n, function(i) return string.pack("<i8", i) .. pad end,
+  local q <close> = small_queue()
+  return stream_batch(n, q, function(i) return string.pack("<i8", i) .. pad end,
     function(msg) return (string.unpack("<i8", msg)) end)
 end
 
