@@ -104,11 +104,8 @@ static int still_ours(const owned *node) {
 
 void shmlua_owner_cleanup(void) {
   /* Nodes are left allocated: free() is not async-signal-safe, and the process is ending. */
-  pid_t self;
+  pid_t self = getpid();
   int saved = errno;
-  if (!owned_head) /* most forked children made no block: no getpid on their way out */
-    return;
-  self = getpid();
   for (owned *node = owned_head; node; node = node->next)
     if (node->pid == self && node->path[0] == '/') {
       if (still_ours(node))
