@@ -241,41 +241,17 @@ static int poll_ms(struct timespec t) {
   return ms > INT_MAX ? INT_MAX : (int)ms;
 }
 
-/* A lone child just started or still running, before any look at it: sleeps on its pidfd
-   alone (for EXIT_ONLY_MS at most), so the parent makes no read or waitpid that would find
-   nothing and delay a child queued on its CPU. 1 if it slept, 0 if not, -1 with EINTR. */
-static int await_exit(shmlua_child *const *children, size_t n, const struct timespec *deadline,
-                       shmlua_error *err) {
-  shmlua_child *c = children[0];
-  struct pollfd fd;
-  int timeout = EXIT_ONLY_MS;
-  if (n != 1 || c->done || c->outfd < 0 || c->pidfd < 0 || c->len > 0 || last_filled)
-    return 0;
-  if (deadline) {
-    if (shmlua_sync_expired(deadline))
-      return 0;
-    if (poll_ms(shmlua_time_left(deadline)) < timeout)
-      timeout = poll_ms(shmlua_time_left(deadline));
-  }
-  fd = (struct pollfd){.fd = c->pidfd, .events = POLLIN};
-  if (poll(&fd, 1, timeout) < 0 && errno == EINTR)
-    return shmlua_failcode(err, EINTR, "waiting for children");
-  return 1;
-}
-
 int shmlua_child_wait(shmlua_child *const *children, size_t n, const struct timespec *deadline,
                       size_t *which, shmlua_error *err) {
   struct pollfd *fds;
-  int rc = -1, step_ms = 1, slept;
+  int rc = -1, step_ms = 1;
   if (n == 0 || n > SIZE_MAX / (2 * sizeof *fds))
     return shmlua_fail(err, EINVAL, "waiting for children");
   fds = malloc(2 * n * sizeof *fds);
   if (!fds)
     return shmlua_fail(err, ENOMEM, "waiting for children");
   reap_orphans();
-  if ((slept = await_exit(children, n, deadline, err)) < 0)
-    goto out;
-  for (bool spun = slept;; spun = true) {
+  for (bool spun = false;; spun = true) {
     nfds_t nfds = 0;
     bool polling = false, exit_only = false;
     int timeout = -1;
@@ -339,19 +315,14 @@ out:
   return rc;
 }
 
-/* The result pipe, made whole before the fork: each system call the parent makes between
-   fork and its sleep delays a child queued on its CPU. Both ends are non-blocking (the
-   child's write end waits in poll when the pipe is full: see the Lua binding's send). */
-static int result_pipe(int fds[2]) {
+static int pipe_cloexec(int fds[2]) {
 #if defined(__linux__)
-  return pipe2(fds, O_CLOEXEC | O_NONBLOCK);
+  return pipe2(fds, O_CLOEXEC);
 #else
   if (pipe(fds))
     return -1;
-  for (int i = 0; i < 2; i++) {
-    fcntl(fds[i], F_SETFD, FD_CLOEXEC);
-    fcntl(fds[i], F_SETFL, O_NONBLOCK);
-  }
+  fcntl(fds[0], F_SETFD, FD_CLOEXEC);
+  fcntl(fds[1], F_SETFD, FD_CLOEXEC);
   return 0;
 #endif
 }
@@ -408,7 +379,7 @@ pid_t shmlua_child_fork(shmlua_child **out, int *resultfd, shmlua_error *err) {
   reap_orphans();
   if (!(c = new_child(err)))
     return -1;
-  if (result_pipe(fds)) {
+  if (pipe_cloexec(fds)) {
     free_child(c);
     return shmlua_fail(err, errno, "pipe");
   }
@@ -439,6 +410,7 @@ pid_t shmlua_child_fork(shmlua_child **out, int *resultfd, shmlua_error *err) {
   close(fds[1]);
   c->pid = pid;
   c->outfd = fds[0];
+  fcntl(c->outfd, F_SETFL, O_NONBLOCK);
   open_pidfd(c);
   register_child(c);
   restore_signals(&old);

@@ -4,7 +4,6 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -82,20 +81,10 @@ int shmlua_calltraced_in(lua_State *L, lua_State *co, int nargs) {
   return 0;
 }
 
-/* Whether a write that failed should be tried again: interrupted, or the pipe (non-blocking,
-   made so before the fork to spare the parent a call after it) is full until the parent
-   reads. */
-static bool write_again(int fd) {
-  struct pollfd room = {.fd = fd, .events = POLLOUT};
-  if (errno == EINTR)
-    return true;
-  return (errno == EAGAIN || errno == EWOULDBLOCK) && (poll(&room, 1, -1) >= 0 || errno == EINTR);
-}
-
 static void write_all(int fd, const char *p, size_t n) {
   while (n > 0) {
     ssize_t w = write(fd, p, n);
-    if (w < 0 && write_again(fd))
+    if (w < 0 && errno == EINTR)
       continue;
     if (w <= 0) /* the parent stopped listening: nothing more to do */
       return;
@@ -111,7 +100,7 @@ static void send_result(int fd, char tag, const char *payload, size_t len) {
   ssize_t w;
   do
     w = writev(fd, parts, 2);
-  while (w < 0 && write_again(fd));
+  while (w < 0 && errno == EINTR);
   if (w > 0) /* at least the tag */
     write_all(fd, payload + (w - 1), len - (size_t)(w - 1));
 }
