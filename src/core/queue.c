@@ -288,14 +288,18 @@ static int skip_to_tail(shmlua_queue_block *q, const struct timespec *lockby) {
 
 /* What a pop asks for: one message, its payload into reserve(ud, len) (buffer NULL); or up
    to max whole records into buffer, as many as fit in capacity; or (view set) where the
-   oldest message is, the head left as it is. */
+   oldest message is, the head left as it is, when it has at least in_place_from bytes. */
 typedef struct pop_request {
   shmlua_queue *h;
   shmlua_queue_reserve reserve;
   void *ud, *buffer;
   size_t capacity, max, *count, *len;
   shmlua_queue_view *view;
+  size_t in_place_from;
 } pop_request;
+
+/* What a step returns when it leaves its end locked (a view opened): success, no wake yet. */
+enum { STEP_HELD = -1 };
 
 /* pop_many's copy: up to max whole records from head (ring offset *at, both moved past
    them) into buffer, as many as there are before *tail (read again when reached) and fit in
@@ -381,7 +385,7 @@ static int pop_locked(pop_request *p, const struct timespec *lockby) {
     h->seen_tail = 0;
     return skip_to_tail(q, lockby);
   }
-  if (p->view) {
+  if (p->view && payload >= p->in_place_from) {
     size_t first = r.size - at;
     p->view->part[0] = r.bytes + at;
     p->view->len[0] = payload < first ? (size_t)payload : first;
@@ -391,7 +395,8 @@ static int pop_locked(pop_request *p, const struct timespec *lockby) {
     h->view_bytes = payload;
     h->view_owner = getpid();
     p->view->id = ++h->views;
-    return 0; /* the head's lock stays held */
+    *p->len = (size_t)payload;
+    return STEP_HELD;
   }
   if (!p->buffer) {
     if ((dst = p->reserve(p->ud, (size_t)payload)) == NULL)
@@ -423,9 +428,9 @@ typedef struct side {
 
 /* Runs step with the end locked, then, while it reports EAGAIN and wait is set, waits until
    ready() says the other side changed something and runs it again. On success it wakes the
-   other side if it sleeps, unless hold (a view): then the end stays locked and nobody is
-   woken yet. 0 or -1 with err. */
-static int transfer(shmlua_queue_block *q, const side *s, int hold, void *ctx, int wait,
+   other side if it sleeps, unless the step holds the end (STEP_HELD, a view): then the end
+   stays locked and nobody is woken yet. 0 or -1 with err. */
+static int transfer(shmlua_queue_block *q, const side *s, void *ctx, int wait,
                     const struct timespec *deadline, shmlua_error *err) {
   shmlua_queue_end *end = BLOCK_FIELD(q, s->end, shmlua_queue_end);
   struct timespec brief;
@@ -439,8 +444,7 @@ static int transfer(shmlua_queue_block *q, const side *s, int hold, void *ctx, i
   for (;;) {
     int rc = lock_end(q, end, lockby);
     if (rc == 0) {
-      rc = s->step(ctx, lockby);
-      if (rc == 0 && hold)
+      if ((rc = s->step(ctx, lockby)) == STEP_HELD)
         return 0;
       shmlua_mutex_unlock(&end->lock, NULL);
     }
@@ -495,7 +499,7 @@ static inline int push(shmlua_queue *h, const shmlua_queue_message *messages, si
     return 0;
   if (messages[0].len > h->max_bytes)
     return shmlua_failcode(err, EMSGSIZE, "queue");
-  return transfer(h->q, &pushing, 0, &p, wait, deadline, err);
+  return transfer(h->q, &pushing, &p, wait, deadline, err);
 }
 
 int shmlua_queue_push_many(shmlua_queue *h, const shmlua_queue_message *messages, size_t count,
@@ -530,19 +534,32 @@ static const side popping = {offsetof(shmlua_queue_block, head),
                              offsetof(shmlua_queue_block, push_sleeping)};
 
 static int pop(pop_request *p, int wait, const struct timespec *deadline, shmlua_error *err) {
-  return transfer(p->h->q, &popping, p->view != NULL, p, wait, deadline, err);
+  return transfer(p->h->q, &popping, p, wait, deadline, err);
 }
 
 int shmlua_queue_pop(shmlua_queue *h, shmlua_queue_reserve reserve, void *ud, size_t *len,
                      int wait, const struct timespec *deadline, shmlua_error *err) {
-  pop_request p = {h, reserve, ud, NULL, 0, 1, NULL, len, NULL};
+  pop_request p = {h, reserve, ud, NULL, 0, 1, NULL, len, NULL, SIZE_MAX};
+  return pop(&p, wait, deadline, err);
+}
+
+int shmlua_queue_pop_or_peek(shmlua_queue *h, shmlua_queue_reserve reserve, void *ud,
+                             size_t *len, size_t in_place_from, shmlua_queue_view *v, int wait,
+                             const struct timespec *deadline, shmlua_error *err) {
+  pop_request p = {h, reserve, ud, NULL, 0, 1, NULL, len, v, in_place_from};
+  v->id = 0;
+  if (h->views % 2) {
+    if (h->view_owner == getpid())
+      return shmlua_failcode(err, EDEADLK, "queue"); /* one open already: its lock is ours */
+    h->views++; /* a forked copy of the handle: that view and its lock are the parent's */
+  }
   return pop(&p, wait, deadline, err);
 }
 
 int shmlua_queue_pop_many(shmlua_queue *h, size_t max, void *buffer, size_t capacity,
                           size_t *count, size_t *total, int wait,
                           const struct timespec *deadline, shmlua_error *err) {
-  pop_request p = {h, NULL, NULL, buffer, capacity, max, count, total, NULL};
+  pop_request p = {h, NULL, NULL, buffer, capacity, max, count, total, NULL, 0};
   *count = *total = 0;
   if (max == 0)
     return 0;
@@ -552,10 +569,7 @@ int shmlua_queue_pop_many(shmlua_queue *h, size_t max, void *buffer, size_t capa
 int shmlua_queue_peek(shmlua_queue *h, shmlua_queue_view *v, int wait,
                       const struct timespec *deadline, shmlua_error *err) {
   size_t len;
-  pop_request p = {h, NULL, NULL, NULL, 0, 1, NULL, &len, v};
-  if (h->views % 2)
-    return shmlua_failcode(err, EDEADLK, "queue"); /* one open already: its lock is ours */
-  return pop(&p, wait, deadline, err);
+  return shmlua_queue_pop_or_peek(h, NULL, NULL, &len, 0, v, wait, deadline, err);
 }
 
 int shmlua_queue_view_open(const shmlua_queue *h, const shmlua_queue_view *v) {

@@ -195,6 +195,13 @@ typedef struct shmlua_queue_view {
 
 int shmlua_queue_peek(shmlua_queue *h, shmlua_queue_view *v, int wait,
                       const struct timespec *deadline, shmlua_error *err);
+/* A pop that views a message of in_place_from bytes or more instead of copying it (for a
+   caller whose copy out must be made by someone else, as a Lua string is): then v->id is
+   not 0 and the view is open as peek opens one; else as shmlua_queue_pop. *len: the
+   message's length either way. */
+int shmlua_queue_pop_or_peek(shmlua_queue *h, shmlua_queue_reserve reserve, void *ud,
+                             size_t *len, size_t in_place_from, shmlua_queue_view *v, int wait,
+                             const struct timespec *deadline, shmlua_error *err);
 /* Whether v is the view h has open now. */
 int shmlua_queue_view_open(const shmlua_queue *h, const shmlua_queue_view *v);
 /* Takes the viewed message out and unlocks the head (nothing if v is not open, or in a

@@ -3,6 +3,7 @@
    ended, messages, bytes. Failures a caller expects return nil and "timeout", "full",
    "empty" or "closed" (shut down: pushes refused, pops get what is left first). */
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "args.h"
@@ -14,8 +15,10 @@ enum { DEFAULT_MESSAGES = 1024, DEFAULT_BYTES = 1 << 20 };
 
 /* A handle keeps its pop buffer for the next pop up to this size; the buffer of a larger
    message is freed once it is copied out, so one large message does not pin its size for
-   the life of the handle. */
+   the life of the handle. Where the Lua string can be made straight from the ring (one copy
+   instead of two, and no buffer to allocate), q:pop makes it so from this size on. */
 enum { SCRATCH_KEPT = 64 * 1024 };
+static const size_t IN_PLACE_FROM = SHMLUA_PUSH_COLLECTS_FIRST ? SIZE_MAX : SCRATCH_KEPT;
 
 static int queue_open(shmlua_syncud *u, shmlua_error *err);
 static void queue_close(shmlua_syncud *u);
@@ -172,15 +175,17 @@ static int queue_try_push(lua_State *L) {
 
 typedef struct pop_request {
   shmlua_syncud *u;
-  size_t len;
+  size_t len, in_place_from;
   int wait; /* SHMLUA_QUEUE_* */
+  shmlua_queue_view view; /* open (id != 0) when the message was left in place */
 } pop_request;
 
 static int popstep(void *ctx, const struct timespec *deadline) {
   pop_request *p = ctx;
   shmlua_error err;
-  return SHMLUA_OUTCOME(shmlua_queue_pop(&p->u->as.queue, shmlua_sync_scratch, p->u, &p->len,
-                                         p->wait, deadline, &err),
+  return SHMLUA_OUTCOME(shmlua_queue_pop_or_peek(&p->u->as.queue, shmlua_sync_scratch, p->u,
+                                                 &p->len, p->in_place_from, &p->view,
+                                                 p->wait, deadline, &err),
                         err);
 }
 
@@ -200,17 +205,25 @@ static int popfailure(lua_State *L, pop_request *p, int rc) {
   return shmlua_sync_result(L, p->u, rc, SHMLUA_ON_POP);
 }
 
+/* A pop as q:pop waits, from in_place_from bytes left in place (p->view). */
+static int take(lua_State *L, pop_request *p, int wait, const double *timeout) {
+  int rc;
+  p->wait = wait ? SHMLUA_QUEUE_ONCE : SHMLUA_QUEUE_TRY;
+  rc = shmlua_sync_guarded(p->u, popstep, p, NULL);
+  if (wait && must_wait(rc)) {
+    p->wait = SHMLUA_QUEUE_WAIT;
+    rc = shmlua_sync_wait_for(L, popop, p, timeout);
+  }
+  return popfailure(L, p, rc);
+}
+
 int shmlua_queue_get(lua_State *L, shmlua_syncud *u, int wait, const double *timeout,
                      const char **data, size_t *len) {
-  pop_request p = {u, 0, wait ? SHMLUA_QUEUE_ONCE : SHMLUA_QUEUE_TRY};
-  int rc = shmlua_sync_guarded(u, popstep, &p, NULL);
-  if (wait && must_wait(rc)) {
-    p.wait = SHMLUA_QUEUE_WAIT;
-    rc = shmlua_sync_wait_for(L, popop, &p, timeout);
-  }
+  pop_request p = {u, 0, SIZE_MAX, 0, {{NULL, NULL}, {0, 0}, 0}};
+  int n = take(L, &p, wait, timeout);
   *data = p.len ? u->scratch : "";
   *len = p.len;
-  return popfailure(L, &p, rc);
+  return n;
 }
 
 void shmlua_queue_got(shmlua_syncud *u) {
@@ -219,15 +232,17 @@ void shmlua_queue_got(shmlua_syncud *u) {
 }
 
 static int popstring(lua_State *L, shmlua_syncud *u, int wait, const double *timeout) {
-  const char *data;
-  size_t len;
-  int n = shmlua_queue_get(L, u, wait, timeout, &data, &len);
-  if (n == 0) {
-    shmlua_sync_pushscratch(L, u, data, len);
-    shmlua_queue_got(u);
-    n = 1;
+  pop_request p = {u, 0, IN_PLACE_FROM, 0, {{NULL, NULL}, {0, 0}, 0}};
+  int n = take(L, &p, wait, timeout);
+  if (n != 0)
+    return n;
+  if (p.view.id != 0) {
+    shmlua_queue_pop_in_place(L, u, &p.view);
+    return 1;
   }
-  return n;
+  shmlua_sync_pushscratch(L, u, p.len ? u->scratch : "", p.len);
+  shmlua_queue_got(u);
+  return 1;
 }
 
 static int queue_pop(lua_State *L) {
