@@ -286,20 +286,23 @@ static int skip_to_tail(shmlua_queue_block *q, const struct timespec *lockby) {
   return EAGAIN; /* empty now */
 }
 
-/* What a pop asks for: one message, its payload into reserve(ud, len) (buffer NULL); or up
-   to max whole records into buffer, as many as fit in capacity; or (view set) where the
-   oldest message is, the head left as it is, when it has at least in_place_from bytes. */
+/* What a pop asks for: one message, its payload into reserve(ud, len) (buffer NULL), or
+   (glance set) where it is when it has at least in_place_from bytes in one piece; or up to max whole
+   records into buffer, as many as fit in capacity; or (view set) where the oldest message
+   is, the head left as it is and locked. */
 typedef struct pop_request {
   shmlua_queue *h;
   shmlua_queue_reserve reserve;
   void *ud, *buffer;
   size_t capacity, max, *count, *len;
   shmlua_queue_view *view;
+  shmlua_queue_glance *glance;
   size_t in_place_from;
 } pop_request;
 
-/* What a step returns when it leaves its end locked (a view opened): success, no wake yet. */
-enum { STEP_HELD = -1 };
+/* What a step returns when it succeeds without a change to wake the other side for: with its
+   end left locked (a view), or unlocked (a glance). */
+enum { STEP_HELD = -1, STEP_UNCHANGED = -2 };
 
 /* pop_many's copy: up to max whole records from head (ring offset *at, both moved past
    them) into buffer, as many as there are before *tail (read again when reached) and fit in
@@ -385,7 +388,7 @@ static int pop_locked(pop_request *p, const struct timespec *lockby) {
     h->seen_tail = 0;
     return skip_to_tail(q, lockby);
   }
-  if (p->view && payload >= p->in_place_from) {
+  if (p->view) {
     size_t first = r.size - at;
     p->view->part[0] = r.bytes + at;
     p->view->len[0] = payload < first ? (size_t)payload : first;
@@ -395,8 +398,16 @@ static int pop_locked(pop_request *p, const struct timespec *lockby) {
     h->view_bytes = payload;
     h->view_owner = getpid();
     p->view->id = ++h->views;
-    *p->len = (size_t)payload;
     return STEP_HELD;
+  }
+  if (p->glance && payload >= p->in_place_from && payload <= r.size - at) {
+    p->glance->data = r.bytes + at;
+    p->glance->len = (size_t)payload;
+    p->glance->pos = head;
+    p->glance->next = head + span;
+    p->glance->at_next = advance(r, at, (size_t)payload);
+    *p->len = (size_t)payload;
+    return STEP_UNCHANGED;
   }
   if (!p->buffer) {
     if ((dst = p->reserve(p->ud, (size_t)payload)) == NULL)
@@ -448,6 +459,8 @@ static int transfer(shmlua_queue_block *q, const side *s, void *ctx, int wait,
         return 0;
       shmlua_mutex_unlock(&end->lock, NULL);
     }
+    if (rc == STEP_UNCHANGED)
+      return 0;
     if (rc == 0)
       shmlua_sync_signal(BLOCK_FIELD(q, s->tell_word, uint32_t),
                          BLOCK_FIELD(q, s->told, uint32_t));
@@ -539,27 +552,45 @@ static int pop(pop_request *p, int wait, const struct timespec *deadline, shmlua
 
 int shmlua_queue_pop(shmlua_queue *h, shmlua_queue_reserve reserve, void *ud, size_t *len,
                      int wait, const struct timespec *deadline, shmlua_error *err) {
-  pop_request p = {h, reserve, ud, NULL, 0, 1, NULL, len, NULL, SIZE_MAX};
+  pop_request p = {h, reserve, ud, NULL, 0, 1, NULL, len, NULL, NULL, 0};
   return pop(&p, wait, deadline, err);
 }
 
-int shmlua_queue_pop_or_peek(shmlua_queue *h, shmlua_queue_reserve reserve, void *ud,
-                             size_t *len, size_t in_place_from, shmlua_queue_view *v, int wait,
-                             const struct timespec *deadline, shmlua_error *err) {
-  pop_request p = {h, reserve, ud, NULL, 0, 1, NULL, len, v, in_place_from};
-  v->id = 0;
-  if (h->views % 2) {
-    if (h->view_owner == getpid())
-      return shmlua_failcode(err, EDEADLK, "queue"); /* one open already: its lock is ours */
-    h->views++; /* a forked copy of the handle: that view and its lock are the parent's */
-  }
+int shmlua_queue_pop_or_glance(shmlua_queue *h, shmlua_queue_reserve reserve, void *ud,
+                               size_t *len, size_t in_place_from, shmlua_queue_glance *g,
+                               int wait, const struct timespec *deadline, shmlua_error *err) {
+  pop_request p = {h, reserve, ud, NULL, 0, 1, NULL, len, NULL, g, in_place_from};
+  g->next = 0;
   return pop(&p, wait, deadline, err);
+}
+
+/* The glanced message is still the oldest while the head has not moved: its bytes stayed
+   put (a pusher reuses only what a pop gave back), so a copy made meanwhile is whole. */
+int shmlua_queue_take_glanced(shmlua_queue *h, const shmlua_queue_glance *g,
+                              shmlua_error *err) {
+  shmlua_queue_block *q = h->q;
+  shmlua_queue_end *e = &q->head;
+  struct timespec lockby = shmlua_deadline_coarse(LOCK_SECONDS);
+  int rc = lock_end(q, e, &lockby);
+  if (rc != 0)
+    return shmlua_failcode(err, rc, "queue");
+  if (e->pos != g->pos) {
+    shmlua_mutex_unlock(&e->lock, NULL);
+    return shmlua_failcode(err, EAGAIN, "queue");
+  }
+  arm_to(e, g->next, e->messages + 1, e->bytes + g->len, 1);
+  move_head(e);
+  h->head_pos = g->next;
+  h->head_at = g->at_next;
+  shmlua_mutex_unlock(&e->lock, NULL);
+  shmlua_sync_signal(&q->space, &q->push_sleeping);
+  return 0;
 }
 
 int shmlua_queue_pop_many(shmlua_queue *h, size_t max, void *buffer, size_t capacity,
                           size_t *count, size_t *total, int wait,
                           const struct timespec *deadline, shmlua_error *err) {
-  pop_request p = {h, NULL, NULL, buffer, capacity, max, count, total, NULL, 0};
+  pop_request p = {h, NULL, NULL, buffer, capacity, max, count, total, NULL, NULL, 0};
   *count = *total = 0;
   if (max == 0)
     return 0;
@@ -569,7 +600,13 @@ int shmlua_queue_pop_many(shmlua_queue *h, size_t max, void *buffer, size_t capa
 int shmlua_queue_peek(shmlua_queue *h, shmlua_queue_view *v, int wait,
                       const struct timespec *deadline, shmlua_error *err) {
   size_t len;
-  return shmlua_queue_pop_or_peek(h, NULL, NULL, &len, 0, v, wait, deadline, err);
+  pop_request p = {h, NULL, NULL, NULL, 0, 1, NULL, &len, v, NULL, 0};
+  if (h->views % 2) {
+    if (h->view_owner == getpid())
+      return shmlua_failcode(err, EDEADLK, "queue"); /* one open already: its lock is ours */
+    h->views++; /* a forked copy of the handle: that view and its lock are the parent's */
+  }
+  return pop(&p, wait, deadline, err);
 }
 
 int shmlua_queue_view_open(const shmlua_queue *h, const shmlua_queue_view *v) {

@@ -195,13 +195,27 @@ typedef struct shmlua_queue_view {
 
 int shmlua_queue_peek(shmlua_queue *h, shmlua_queue_view *v, int wait,
                       const struct timespec *deadline, shmlua_error *err);
-/* A pop that views a message of in_place_from bytes or more instead of copying it (for a
-   caller whose copy out must be made by someone else, as a Lua string is): then v->id is
-   not 0 and the view is open as peek opens one; else as shmlua_queue_pop. *len: the
-   message's length either way. */
-int shmlua_queue_pop_or_peek(shmlua_queue *h, shmlua_queue_reserve reserve, void *ud,
-                             size_t *len, size_t in_place_from, shmlua_queue_view *v, int wait,
-                             const struct timespec *deadline, shmlua_error *err);
+
+/* For a caller whose copy out must be made by someone else (as a Lua string is, by Lua): a
+   pop that only glances at a message of in_place_from bytes or more lying in one piece
+   (not wrapped around the ring's end), leaving it in and the queue unlocked; else as
+   shmlua_queue_pop. The glance (next not 0) shows where its bytes are: they stay put while
+   no pop takes it, so a copy made from them, then shmlua_queue_take_glanced, is a pop.
+   *len: the message's length either way. */
+typedef struct shmlua_queue_glance {
+  const unsigned char *data;
+  size_t len;
+  uint64_t pos, next; /* the head at the message, and after it */
+  size_t at_next;     /* next's ring offset */
+} shmlua_queue_glance;
+
+int shmlua_queue_pop_or_glance(shmlua_queue *h, shmlua_queue_reserve reserve, void *ud,
+                               size_t *len, size_t in_place_from, shmlua_queue_glance *g,
+                               int wait, const struct timespec *deadline, shmlua_error *err);
+/* Takes the glanced message out: 0, or -1 with EAGAIN when a pop took it meanwhile (a copy
+   made from the glance may be torn: drop it and pop again), or the lock's errors. */
+int shmlua_queue_take_glanced(shmlua_queue *h, const shmlua_queue_glance *g,
+                              shmlua_error *err);
 /* Whether v is the view h has open now. */
 int shmlua_queue_view_open(const shmlua_queue *h, const shmlua_queue_view *v);
 /* Takes the viewed message out and unlocks the head (nothing if v is not open, or in a

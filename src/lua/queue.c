@@ -6,7 +6,9 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "../core/futex.h"
 #include "args.h"
+#include "blockaccess.h"
 #include "parts.h"
 #include "sync.h"
 #include "wait.h"
@@ -15,10 +17,12 @@ enum { DEFAULT_MESSAGES = 1024, DEFAULT_BYTES = 1 << 20 };
 
 /* A handle keeps its pop buffer for the next pop up to this size; the buffer of a larger
    message is freed once it is copied out, so one large message does not pin its size for
-   the life of the handle. Where the Lua string can be made straight from the ring (one copy
-   instead of two, and no buffer to allocate), q:pop makes it so from this size on. */
+   the life of the handle. q:pop makes a larger message's string straight from the ring
+   instead (one copy instead of two, and no buffer to allocate), unless it wraps around the
+   ring's end: then it keeps the buffer until a small message comes, as freeing a large
+   buffer at each message of a large stream, the strings freed by the collector in between,
+   made glibc give the heap's top back and fault it in again (120 page faults a MiB). */
 enum { SCRATCH_KEPT = 64 * 1024 };
-static const size_t IN_PLACE_FROM = SHMLUA_PUSH_COLLECTS_FIRST ? SIZE_MAX : SCRATCH_KEPT;
 
 static int queue_open(shmlua_syncud *u, shmlua_error *err);
 static void queue_close(shmlua_syncud *u);
@@ -176,17 +180,26 @@ static int queue_try_push(lua_State *L) {
 typedef struct pop_request {
   shmlua_syncud *u;
   size_t len, in_place_from;
-  int wait; /* SHMLUA_QUEUE_* */
-  shmlua_queue_view view; /* open (id != 0) when the message was left in place */
+  int wait;                   /* SHMLUA_QUEUE_* */
+  shmlua_queue_glance glance; /* next != 0: the message was left in, glanced at */
+  struct timespec deadline;   /* made at the first wait, for the ones after it */
+  const struct timespec *until;
 } pop_request;
 
 static int popstep(void *ctx, const struct timespec *deadline) {
   pop_request *p = ctx;
   shmlua_error err;
-  return SHMLUA_OUTCOME(shmlua_queue_pop_or_peek(&p->u->as.queue, shmlua_sync_scratch, p->u,
-                                                 &p->len, p->in_place_from, &p->view,
-                                                 p->wait, deadline, &err),
+  return SHMLUA_OUTCOME(shmlua_queue_pop_or_glance(&p->u->as.queue, shmlua_sync_scratch, p->u,
+                                                   &p->len, p->in_place_from, &p->glance,
+                                                   p->wait, deadline, &err),
                         err);
+}
+
+static int takestep(void *ctx, const struct timespec *deadline) {
+  pop_request *p = ctx;
+  shmlua_error err;
+  (void)deadline;
+  return SHMLUA_OUTCOME(shmlua_queue_take_glanced(&p->u->as.queue, &p->glance, &err), err);
 }
 
 static int popop(void *ctx, const struct timespec *deadline) {
@@ -205,21 +218,26 @@ static int popfailure(lua_State *L, pop_request *p, int rc) {
   return shmlua_sync_result(L, p->u, rc, SHMLUA_ON_POP);
 }
 
-/* A pop as q:pop waits, from in_place_from bytes left in place (p->view). */
+/* A pop as q:pop waits (a first try, then until timeout from the first wait), a message of
+   in_place_from bytes or more only glanced at (p->glance). */
 static int take(lua_State *L, pop_request *p, int wait, const double *timeout) {
   int rc;
   p->wait = wait ? SHMLUA_QUEUE_ONCE : SHMLUA_QUEUE_TRY;
   rc = shmlua_sync_guarded(p->u, popstep, p, NULL);
   if (wait && must_wait(rc)) {
     p->wait = SHMLUA_QUEUE_WAIT;
-    rc = shmlua_sync_wait_for(L, popop, p, timeout);
+    if (timeout && !p->until) {
+      p->deadline = shmlua_deadline(*timeout);
+      p->until = &p->deadline;
+    }
+    rc = shmlua_sync_wait(L, popop, p, p->until, 1, NULL);
   }
   return popfailure(L, p, rc);
 }
 
 int shmlua_queue_get(lua_State *L, shmlua_syncud *u, int wait, const double *timeout,
                      const char **data, size_t *len) {
-  pop_request p = {u, 0, SIZE_MAX, 0, {{NULL, NULL}, {0, 0}, 0}};
+  pop_request p = {.u = u, .in_place_from = SIZE_MAX};
   int n = take(L, &p, wait, timeout);
   *data = p.len ? u->scratch : "";
   *len = p.len;
@@ -231,18 +249,29 @@ void shmlua_queue_got(shmlua_syncud *u) {
     shmlua_sync_scratch_drop(u);
 }
 
+/* A large message's string is made from the ring with the queue unlocked, so a finalizer
+   its allocation runs may use the queue: one that popped that message meanwhile leaves this
+   pop a copy to drop and the next message to take. */
 static int popstring(lua_State *L, shmlua_syncud *u, int wait, const double *timeout) {
-  pop_request p = {u, 0, IN_PLACE_FROM, 0, {{NULL, NULL}, {0, 0}, 0}};
-  int n = take(L, &p, wait, timeout);
-  if (n != 0)
-    return n;
-  if (p.view.id != 0) {
-    shmlua_queue_pop_in_place(L, u, &p.view);
-    return 1;
+  pop_request p = {.u = u, .in_place_from = SCRATCH_KEPT + 1};
+  for (;;) {
+    int n = take(L, &p, wait, timeout), rc;
+    if (n != 0)
+      return n;
+    if (p.glance.next == 0) {
+      shmlua_sync_pushscratch(L, u, p.len ? u->scratch : "", p.len);
+      if (p.len <= SCRATCH_KEPT)
+        shmlua_queue_got(u);
+      return 1;
+    }
+    shmlua_pushblockbytes(L, &u->block, p.glance.data, p.glance.len);
+    rc = u->block.addr ? shmlua_sync_guarded(u, takestep, &p, NULL) : SHMLUA_SYNC_CLOSED;
+    if (rc == 0)
+      return 1;
+    lua_pop(L, 1);
+    if (rc != EAGAIN)
+      return popfailure(L, &p, rc);
   }
-  shmlua_sync_pushscratch(L, u, p.len ? u->scratch : "", p.len);
-  shmlua_queue_got(u);
-  return 1;
 }
 
 static int queue_pop(lua_State *L) {

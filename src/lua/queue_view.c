@@ -37,15 +37,10 @@ static int is_open(const view *w) {
   return w->u && w->u->block.addr && shmlua_queue_view_open(&w->u->as.queue, &w->v);
 }
 
-static const view *still_open(lua_State *L, const view *w) {
-  if (!is_open(w))
-    luaL_error(L, "view of a queue message used after its release");
-  return w;
-}
-
 static view *checkview(lua_State *L) {
   view *w = toview(L);
-  still_open(L, w);
+  if (!is_open(w))
+    luaL_error(L, "view of a queue message used after its release");
   return w;
 }
 
@@ -100,7 +95,7 @@ static void push_bytes(lua_State *L, const view *w, size_t at, size_t len) {
     return;
   }
   dst = luaL_buffinitsize(L, &b, len);
-  guarded_copy_out(L, still_open(L, w), at, len, dst); /* the allocation may have released it */
+  guarded_copy_out(L, checkview(L), at, len, dst); /* the allocation may have released it */
   luaL_pushresultsize(&b, len);
 #endif
 }
@@ -238,39 +233,6 @@ static int queue_view(lua_State *L) {
   }
   return shmlua_sync_result(L, u, rc, SHMLUA_ON_POP);
 }
-
-#if !SHMLUA_PUSH_COLLECTS_FIRST
-static int push_whole(lua_State *L) {
-  const view *w = lua_touserdata(L, 1);
-  push_bytes(L, w, 0, length(w));
-  return 1;
-}
-
-/* The collector is held off while the head is locked here: a finalizer it ran could use
-   this queue (its pop would fail, its close would leave the message in after it was
-   copied). So the string's allocation is counted once the lock is given back. */
-void shmlua_queue_pop_in_place(lua_State *L, shmlua_syncud *u, const shmlua_queue_view *v) {
-  view w = {*v, u};
-  size_t len = length(&w);
-  shmlua_fault fault;
-  int running = lua_gc(L, LUA_GCISRUNNING, 0) == 1, status;
-  if (running)
-    lua_gc(L, LUA_GCSTOP, 0);
-  lua_pushcfunction(L, push_whole);
-  lua_pushlightuserdata(L, &w);
-  status = lua_pcall(L, 1, 1, 0);
-  if (running)
-    lua_gc(L, LUA_GCRESTART, 0);
-  if (status != LUA_OK) {
-    u->cls->close(u); /* the view given back, the message left in */
-    lua_error(L);
-  }
-  if (release(&w, &fault) != 0)
-    shmlua_faulterror(L, &fault);
-  if (running)
-    lua_gc(L, LUA_GCSTEP, (int)(len / 1024));
-}
-#endif
 
 void shmlua_open_queue_view(lua_State *L) {
   static const luaL_Reg metamethods[] = {{"__len", view_len},

@@ -155,10 +155,6 @@ int shmlua_queue_get(lua_State *L, shmlua_syncud *u, int wait, const double *tim
                      const char **data, size_t *len);
 /* After the message of shmlua_queue_get is used: a large pop buffer is not kept. */
 void shmlua_queue_got(shmlua_syncud *u);
-/* Where Lua copies a string before it may collect (5.3, 5.4): the message a pop left in
-   place, v open on u's queue, pushed as a string with one copy and then taken out (queue_view.c).
-   A failed copy leaves it in and raises. */
-void shmlua_queue_pop_in_place(lua_State *L, shmlua_syncud *u, const shmlua_queue_view *v);
 
 /* Batches (queue_batch.c), as push_many and pop_many do them, for the parts that make the
    messages (queue_values.c). shmlua_queue_push_batch pushes n messages, a chunk at a time:

@@ -70,6 +70,42 @@ static void alone(shmlua_queue *h) {
 
 /* A child attaches by name and pops with waits; the parent pushes STREAM numbered messages
    through a queue of MESSAGES, waiting for room, then shuts it down. */
+/* A pop that glances at a long message (in_place_from bytes and more, in one piece) leaves
+   it in and unlocked; taking it out fails once another pop took it. */
+static void glances(shmlua_queue *h) {
+  shmlua_queue other;
+  shmlua_queue_glance g;
+  char got[BYTES], wide[40];
+  size_t len;
+  shmlua_queue_open(&other, h->q, sizeof *h->q + h->ring_size);
+  CHECK_ERRNO(CODE(shmlua_queue_push(h, "0123456789", 10, 0, NULL, ERR)), 0);
+  CHECK_ERRNO(CODE(shmlua_queue_pop_or_glance(h, into, got, &len, 8, &g, 0, NULL, ERR)), 0);
+  CHECK(g.next != 0 && len == 10 && g.len == 10 && memcmp(g.data, "0123456789", 10) == 0);
+  CHECK_INT(shmlua_queue_count(h), 1);
+  CHECK_ERRNO(CODE(shmlua_queue_take_glanced(h, &g, ERR)), 0);
+  CHECK_INT(shmlua_queue_count(h), 0);
+  /* shorter: copied as by a pop */
+  CHECK_ERRNO(CODE(shmlua_queue_push(h, "short", 5, 0, NULL, ERR)), 0);
+  CHECK_ERRNO(CODE(shmlua_queue_pop_or_glance(h, into, got, &len, 8, &g, 0, NULL, ERR)), 0);
+  CHECK(g.next == 0 && len == 5 && memcmp(got, "short", 5) == 0);
+  /* taken by another pop meanwhile */
+  CHECK_ERRNO(CODE(shmlua_queue_push(h, "abcdefghij", 10, 0, NULL, ERR)), 0);
+  CHECK_ERRNO(CODE(shmlua_queue_pop_or_glance(h, into, got, &len, 8, &g, 0, NULL, ERR)), 0);
+  CHECK(g.next != 0);
+  CHECK_ERRNO(CODE(shmlua_queue_pop(&other, into, got, &len, 0, NULL, ERR)), 0);
+  CHECK_ERRNO(CODE(shmlua_queue_take_glanced(h, &g, ERR)), EAGAIN);
+  CHECK_INT(shmlua_queue_count(h), 0);
+  /* wrapped around the ring's end: copied */
+  while (h->q->tail.pos % h->ring_size + SHMLUA_QUEUE_PREFIX + sizeof wide <= h->ring_size) {
+    CHECK_ERRNO(CODE(shmlua_queue_push(h, "m", 1, 0, NULL, ERR)), 0);
+    CHECK_ERRNO(CODE(shmlua_queue_pop(h, into, got, &len, 0, NULL, ERR)), 0);
+  }
+  memset(wide, 'w', sizeof wide);
+  CHECK_ERRNO(CODE(shmlua_queue_push(h, wide, sizeof wide, 0, NULL, ERR)), 0);
+  CHECK_ERRNO(CODE(shmlua_queue_pop_or_glance(h, into, got, &len, 8, &g, 0, NULL, ERR)), 0);
+  CHECK(g.next == 0 && len == sizeof wide && memcmp(got, wide, sizeof wide) == 0);
+}
+
 static void across_processes(shmlua_queue *h, const shmlua_name *n) {
   pid_t pid;
   if ((pid = check_fork()) == 0) {
@@ -158,6 +194,7 @@ int main(void) {
   shmlua_queue_open(&h, b.addr, b.size);
   CHECK(!shmlua_queue_ended(&h));
   alone(&h);
+  glances(&h);
   once(&h, &n);
   across_processes(&h, &n);
   shmlua_unlink(&n, &err);
