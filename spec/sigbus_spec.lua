@@ -204,6 +204,10 @@ describe("a block truncated by another process while this one reads it", functio
       "function read() to:copy(a) end" },
     { "a queue's pop", "local q = assert(shm.queue { name = name, bytes = 65536 })",
       "function read() assert(q:push(('x'):rep(1000))); assert(q:pop(1)) end" },
+    -- over 64 KiB and in one piece (five fill the ring exactly): made from the ring unlocked
+    { "a queue's pop of a long message", "local q = assert(shm.queue { name = name, " ..
+      "messages = 5, bytes = 1000000 }); local long = ('x'):rep(200000)",
+      "function read() assert(q:push(long)); assert(#q:pop(1) == 200000) end" },
     { "a mutex's lock and unlock", "local mu = assert(shm.mutex(name))",
       "function read() assert(mu:lock(1)); mu:unlock() end" },
     { "a semaphore's release and acquire", "local s = assert(shm.semaphore(0, name))",
