@@ -287,9 +287,9 @@ static int skip_to_tail(shmlua_queue_block *q, const struct timespec *lockby) {
 }
 
 /* What a pop asks for: one message, its payload into reserve(ud, len) (buffer NULL), or
-   (glance set) where it is when it has at least in_place_from bytes in one piece; or up to max whole
-   records into buffer, as many as fit in capacity; or (view set) where the oldest message
-   is, the head left as it is and locked. */
+   (glance set) where it is when it has at least in_place_from bytes in one piece; or up to
+   max whole records into buffer, as many as fit in capacity; or (view set) where the oldest
+   message is, the head left as it is and locked. */
 typedef struct pop_request {
   shmlua_queue *h;
   shmlua_queue_reserve reserve;
