@@ -27,14 +27,16 @@ static void *reserve(void *ud, size_t len) {
   return *got = len <= 4096 ? malloc(len ? len : 1) : NULL;
 }
 
-/* Takes up to 4 records at once and one view, and walks what they give: every record within
-   the copy, every view within the ring. */
+/* Takes up to 4 records at once, one view and one glance, and walks what they give: every
+   record within the copy, every view and glance within the ring. */
 static void batch_and_view(shmlua_queue *h) {
   static const shmlua_queue_message two[] = {{"one", 3}, {"and two", 7}};
   unsigned char copy[256];
   size_t count, total, at = 0, len, pushed, seen = 0;
   const void *data;
+  void *got = NULL;
   shmlua_queue_view v;
+  shmlua_queue_glance g;
   shmlua_error err;
   if (shmlua_queue_pop_many(h, 4, copy, sizeof copy, &count, &total, 0, NULL, NULL) == 0) {
     while (shmlua_queue_record(copy, total, &at, &data, &len))
@@ -46,6 +48,12 @@ static void batch_and_view(shmlua_queue *h) {
     REQUIRE(v.len[1] == 0 || v.part[1] + v.len[1] <= h->q->ring + h->ring_size);
     shmlua_queue_view_release(h, &v);
   }
+  if (shmlua_queue_pop_or_glance(h, reserve, &got, &len, 4, &g, 0, NULL, NULL) == 0 &&
+      g.next) {
+    REQUIRE(g.len == len && g.data >= h->q->ring && g.data + len <= h->q->ring + h->ring_size);
+    (void)shmlua_queue_take_glanced(h, &g, NULL);
+  }
+  free(got);
   int rc = shmlua_queue_push_many(h, two, 2, &pushed, 0, NULL, &err);
   REQUIRE(rc == 0 || err.code == EAGAIN || err.code == EPIPE || err.code == EMSGSIZE);
 }
