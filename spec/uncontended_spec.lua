@@ -3,7 +3,7 @@
 local H = require "helper"
 
 describe("sync objects nobody waits on", function()
-  it("lock, release, set, signal, push and pop (one or a batch) without a single futex call", function()
+  it("lock, release, set, signal, push and pop (one, a long one or a batch) without a single futex call", function()
     local _, usable = H.sh("strace -qq -o /dev/null true 2>/dev/null")
     if not usable then return pending("strace cannot trace here (missing or no ptrace)") end
     local trace = os.tmpname()
@@ -12,13 +12,14 @@ describe("sync objects nobody waits on", function()
       local shm = require "shm"
       local m, s, e, q = shm.mutex(), shm.semaphore(1), shm.event(), shm.queue()
       local c, b = shm.cond(m), shm.barrier(1)
-      local batch, got = { "a", "b" }, {}
+      local batch, got, long = { "a", "b" }, {}, ("l"):rep(100000) -- long: made from the ring
       local function round()
         m:lock() c:signal() c:broadcast() m:unlock()
         m:with(function() end)
         s:acquire() s:release()
         e:set() e:clear()
         q:push("x") q:pop()
+        q:push(long) q:pop()
         q:push_many(batch) q:pop_many(got, 2)
         b:wait()
       end
