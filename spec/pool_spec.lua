@@ -53,6 +53,28 @@ describe("shm.pool", function()
       p:map(function() return { a = { "b" } } end, { 1, 2 }))
   end)
 
+  it("returns a map's results in a table no larger than a list of its length", function()
+    -- setting r.n on a table with no room for it rehashed the whole list, which also grew
+    -- the list part to the next power of 2 (5000 items took the room of 8192)
+    local p = pool(1)
+    local inputs = range(5000)
+    local function same(x) return x end
+    p:map(same, inputs) -- the worker and the encoder warmed up
+    collectgarbage()
+    collectgarbage()
+    local base = collectgarbage("count")
+    local r = p:map(same, inputs)
+    collectgarbage()
+    collectgarbage()
+    local used = collectgarbage("count") - base
+    local list = { unpack(inputs) } -- a list part of exactly 5000
+    collectgarbage()
+    local listed = collectgarbage("count") - base - used
+    assert.equal(5000, r.n)
+    assert.is_true(used < 1.2 * listed, ("results %.0f KB, a list %.0f KB"):format(used, listed))
+    assert.equal(5000, #list)
+  end)
+
   it("carries chunks of integers packed, and any other list item by item, kinds kept", function()
     local p = pool(2)
     local big = { math.maxinteger or 2 ^ 53, math.mininteger or -2 ^ 53, 0, -1, 255, 256 }

@@ -61,11 +61,13 @@ static int decodeinto(lua_State *L) {
   return 0;
 }
 
-/* newlist(n): an empty table with room for n list items, so results that arrive out of
-   order are stored in place instead of rehashing a growing table. */
+/* newlist(n): an empty table with room for n list items and the field n, so results that
+   arrive out of order are stored in place instead of rehashing a growing table, and setting
+   n at the end does not rehash it either (counting every item, and growing the array part
+   to the next power of 2). */
 static int newlist(lua_State *L) {
   lua_Integer n = shmlua_checkint(L, 1);
-  lua_createtable(L, n > 0 && n < 1 << 26 ? (int)n : 0, 0);
+  lua_createtable(L, n > 0 && n < 1 << 26 ? (int)n : 0, 1);
   return 1;
 }
 
