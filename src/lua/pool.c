@@ -15,6 +15,7 @@
 #include "progress.h"
 #include "serial.h"
 #include "spawn.h"
+#include "sync.h"
 
 extern const unsigned char shmlua_lua_pool[];
 extern const size_t shmlua_lua_pool_size;
@@ -49,6 +50,27 @@ static int encoderange(lua_State *L) {
   data = shmlua_encode_range(L, 1, shmlua_checkint(L, 2), shmlua_checkint(L, 3), &len);
   lua_pushlstring(L, data, len);
   return 1;
+}
+
+/* puttask(queue, inputs, i, j, id, fn, kind, first, counted, count): q:try_put of the task
+   {id, fn, kind, first, {inputs[i..j]}, counted, count} with the chunk packed inside it (one
+   encoding: no string is made for the chunk and copied again, and the worker gets it as a
+   table); what try_put returns, or nil, with nothing put, if the chunk is not integers
+   only or the message is longer than the queue takes (the caller sends it encoded on its
+   own then, and try_put says why it cannot go). */
+static int puttask(lua_State *L) {
+  shmlua_syncud *u = shmlua_checkqueue(L, 1);
+  size_t len;
+  const char *data;
+  luaL_checktype(L, 2, LUA_TTABLE);
+  lua_settop(L, 10);
+  lua_pushnil(L); /* 11: the chunk's place among the values 5..11 */
+  lua_rotate(L, 9, 1);
+  data = shmlua_encode_with_integers(L, 5, 7, 5, 2, shmlua_checkint(L, 3),
+                                     shmlua_checkint(L, 4), &len);
+  if (!data || len > u->as.queue.max_bytes)
+    return 0;
+  return shmlua_queue_put(L, u, data, len, 0, NULL);
 }
 
 /* decodeinto(s, t, offset): the table encoded in s, its integer keys moved by offset, into t. */
@@ -278,6 +300,7 @@ static void pushconstructor(lua_State *L) {
                                      {"decode", decode},
                                      {"encoderange", encoderange},
                                      {"decodeinto", decodeinto},
+                                     {"puttask", puttask},
                                      {"newlist", newlist},
                                      {"calltraced", calltraced},
                                      {"now", now},
