@@ -42,7 +42,8 @@ local function runcounted(fn, list, n, count)
 end
 
 -- In a worker: tasks until its queue is shut down or maxtasks are done. A task is
--- {id, function (encoded), kind, first, args (encoded), counted, count of a chunk}; a reply {id, true, results} or
+-- {id, function (encoded), kind, first, args, counted, count of a chunk}, args encoded, or
+-- a chunk of integers as the table itself; a reply {id, true, results} or
 -- {id, false, position in the chunk, message}. counted: each input done is counted in the
 -- pool's counter (for a progress line; not counting spares a guarded write per input).
 --
