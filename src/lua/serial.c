@@ -1086,8 +1086,10 @@ const char *shmlua_encode_with_integers(lua_State *L, int first, int n, int at, 
   for (e.value = 1; e.value <= n; e.value++) {
     if (e.value != at)
       encode(L, &e, first + e.value - 1, 0);
-    else if (!encode_integers(L, e.out, table, i, (uint32_t)(j - i + 1)))
+    else if (!encode_integers(L, e.out, table, i, (uint32_t)(j - i + 1))) {
+      lua_settop(L, top);
       return NULL;
+    }
   }
   lua_settop(L, top);
   *len = e.out->len;
