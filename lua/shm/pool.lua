@@ -91,12 +91,9 @@ local function worker(tasks, results, init, maxtasks, counter)
       if not r[1] then return { task[1], false, 1, r[2] } end
       return { task[1], true, pack(unpack(r, 2, r.n)) }
     end
-    local list = args -- a chunk of integers came inside the message, as a table
-    if type(args) ~= "table" then -- the parent encoded the chunk on its own
-      local decoded
-      decoded, list = pcall(decode, args, blocks)
-      if not decoded then return { task[1], false, 1, list } end
-    end
+    local decoded, list = true, args -- a chunk of integers came inside the message
+    if type(args) ~= "table" then decoded, list = pcall(decode, args, blocks) end
+    if not decoded then return { task[1], false, 1, list } end
     local counted = task[6] and counter or nil
     local n = task[7]
     local ok, k, msg = runchunk(fn, list, n, counted and runcounted or runall, counted)
