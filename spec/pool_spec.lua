@@ -53,6 +53,43 @@ describe("shm.pool", function()
       p:map(function() return { a = { "b" } } end, { 1, 2 }))
   end)
 
+  it("fails a map whose chunk is too large for the queues, packed or not, and goes on", function()
+    local p = pool(1, { bytes = 4096 })
+    local ints, strings = range(2000), {}
+    for i = 1, 2000 do strings[i] = "s" .. i end
+    local same = function(x) return x end
+    for _, inputs in ipairs({ ints, strings }) do
+      local ok, err = pcall(p.map, p, same, inputs, 2000)
+      assert.is_false(ok)
+      assert.matches("pool:map: input #1: task too large for the pool's queues: .*message " ..
+        "longer than the queue's 4096 bytes", err)
+      local r = p:map(same, inputs, 100) -- chunks that fit
+      assert.equal(inputs[2000], r[2000])
+    end
+  end)
+
+  it("returns a map's results in a table no larger than a list of its length", function()
+    -- setting r.n on a table with no room for it rehashed the whole list, which also grew
+    -- the list part to the next power of 2 (5000 items took the room of 8192)
+    local p = pool(1)
+    local inputs = range(5000)
+    local function same(x) return x end
+    p:map(same, inputs) -- the worker and the encoder warmed up
+    collectgarbage()
+    collectgarbage()
+    local base = collectgarbage("count")
+    local r = p:map(same, inputs)
+    collectgarbage()
+    collectgarbage()
+    local used = collectgarbage("count") - base
+    local list = { unpack(inputs) } -- a list part of exactly 5000
+    collectgarbage()
+    local listed = collectgarbage("count") - base - used
+    assert.equal(5000, r.n)
+    assert.is_true(used < 1.2 * listed, ("results %.0f KB, a list %.0f KB"):format(used, listed))
+    assert.equal(5000, #list)
+  end)
+
   it("carries chunks of integers packed, and any other list item by item, kinds kept", function()
     local p = pool(2)
     local big = { math.maxinteger or 2 ^ 53, math.mininteger or -2 ^ 53, 0, -1, 255, 256 }

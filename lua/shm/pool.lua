@@ -9,6 +9,7 @@
 local shm, private = ...
 local encode, decode, calltraced = private.encode, private.decode, private.calltraced
 local runchunk, encoderange, decodeinto = private.runchunk, private.encoderange, private.decodeinto
+local puttask = private.puttask
 local newlist, current, chunksof = private.newlist, private.current, private.chunks
 local now, getpid = private.now, private.pid
 local unpack = table.unpack or unpack
@@ -41,7 +42,8 @@ local function runcounted(fn, list, n, count)
 end
 
 -- In a worker: tasks until its queue is shut down or maxtasks are done. A task is
--- {id, function (encoded), kind, first, args (encoded), counted, count of a chunk}; a reply {id, true, results} or
+-- {id, function (encoded), kind, first, args, counted, count of a chunk}, args encoded, or
+-- a chunk of integers as the table itself; a reply {id, true, results} or
 -- {id, false, position in the chunk, message}. counted: each input done is counted in the
 -- pool's counter (for a progress line; not counting spares a guarded write per input).
 --
@@ -89,7 +91,8 @@ local function worker(tasks, results, init, maxtasks, counter)
       if not r[1] then return { task[1], false, 1, r[2] } end
       return { task[1], true, pack(unpack(r, 2, r.n)) }
     end
-    local decoded, list = pcall(decode, args, blocks) -- the parent encoded the chunk
+    local decoded, list = true, args -- a chunk of integers came inside the message
+    if type(args) ~= "table" then decoded, list = pcall(decode, args, blocks) end
     if not decoded then return { task[1], false, 1, list } end
     local counted = task[6] and counter or nil
     local n = task[7]
@@ -149,6 +152,22 @@ local function startworker(self, w)
   w.handle, w.held, w.given = h, {}, 0
 end
 
+-- Puts a task on w's queue: pcall's outcome of try_put. A chunk of integers only goes
+-- packed inside its message (puttask); any other chunk is encoded on its own first
+-- (encodetask), and the message kept for a later try if the queue is full.
+local function sendtask(w, task)
+  local job, first = task.job, task.first
+  if not task.message then
+    local ok, sent = pcall(puttask, w.queue, job.inputs, first, first + task.count - 1, task.id,
+      job.fn, "map", first, job.progress ~= nil, task.count)
+    task.packed = not ok or sent ~= nil
+    if not ok or sent ~= nil then return ok, sent end
+    ok, sent = pcall(encodetask, task)
+    if not ok then return ok, sent end
+  end
+  return pcall(w.queue.try_put, w.queue, task.message)
+end
+
 -- Hands out waiting tasks to workers that have room, oldest first: one to each before a
 -- second to any, so every worker starts as soon as it can.
 local function dispatch(self)
@@ -160,8 +179,7 @@ local function dispatch(self)
         local task = waiting[waiting.first]
         local ok, sent = true, true
         if not task.cancelled then
-          if not task.message then ok, sent = pcall(encodetask, task) end
-          if ok then ok, sent = pcall(w.queue.try_put, w.queue, task.message) end
+          ok, sent = sendtask(w, task)
           if ok and not sent then break end -- full of bytes: later
         end
         waiting[waiting.first] = nil
@@ -171,7 +189,7 @@ local function dispatch(self)
           w.held[#w.held + 1] = task
           w.given = w.given + 1
           task.worker = w
-        elseif task.message then
+        elseif task.message or task.packed then
           self.tasks[task.id] = nil
           task.job:fail(task, nil, "error", "task too large for the pool's queues: " .. sent)
         else -- an input that cannot be sent: the job fails at it

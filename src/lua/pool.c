@@ -15,6 +15,7 @@
 #include "progress.h"
 #include "serial.h"
 #include "spawn.h"
+#include "sync.h"
 
 extern const unsigned char shmlua_lua_pool[];
 extern const size_t shmlua_lua_pool_size;
@@ -51,6 +52,27 @@ static int encoderange(lua_State *L) {
   return 1;
 }
 
+/* puttask(queue, inputs, i, j, id, fn, kind, first, counted, count): q:try_put of the task
+   {id, fn, kind, first, {inputs[i..j]}, counted, count} with the chunk packed inside it (one
+   encoding: no string is made for the chunk and copied again, and the worker gets it as a
+   table); what try_put returns, or nil, with nothing put, if the chunk is not integers
+   only or the message is longer than the queue takes (the caller sends it encoded on its
+   own then, and try_put says why it cannot go). */
+static int puttask(lua_State *L) {
+  shmlua_syncud *u = shmlua_checkqueue(L, 1);
+  size_t len;
+  const char *data;
+  luaL_checktype(L, 2, LUA_TTABLE);
+  lua_settop(L, 10);
+  lua_pushnil(L); /* 11: the chunk's place among the values 5..11 */
+  lua_rotate(L, 9, 1);
+  data = shmlua_encode_with_integers(L, 5, 7, 5, 2, shmlua_checkint(L, 3),
+                                     shmlua_checkint(L, 4), &len);
+  if (!data || len > u->as.queue.max_bytes)
+    return 0;
+  return shmlua_queue_put(L, u, data, len, 0, NULL);
+}
+
 /* decodeinto(s, t, offset): the table encoded in s, its integer keys moved by offset, into t. */
 static int decodeinto(lua_State *L) {
   size_t len;
@@ -61,11 +83,13 @@ static int decodeinto(lua_State *L) {
   return 0;
 }
 
-/* newlist(n): an empty table with room for n list items, so results that arrive out of
-   order are stored in place instead of rehashing a growing table. */
+/* newlist(n): an empty table with room for n list items and the field n, so results that
+   arrive out of order are stored in place instead of rehashing a growing table, and setting
+   n at the end does not rehash it either (counting every item, and growing the array part
+   to the next power of 2). */
 static int newlist(lua_State *L) {
   lua_Integer n = shmlua_checkint(L, 1);
-  lua_createtable(L, n > 0 && n < 1 << 26 ? (int)n : 0, 0);
+  lua_createtable(L, n > 0 && n < 1 << 26 ? (int)n : 0, 1);
   return 1;
 }
 
@@ -276,6 +300,7 @@ static void pushconstructor(lua_State *L) {
                                      {"decode", decode},
                                      {"encoderange", encoderange},
                                      {"decodeinto", decodeinto},
+                                     {"puttask", puttask},
                                      {"newlist", newlist},
                                      {"calltraced", calltraced},
                                      {"now", now},

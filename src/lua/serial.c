@@ -1069,6 +1069,33 @@ const char *shmlua_encode_range(lua_State *L, int table, lua_Integer i, lua_Inte
   return e.out->data;
 }
 
+const char *shmlua_encode_with_integers(lua_State *L, int first, int n, int at, int table,
+                                        lua_Integer i, lua_Integer j, size_t *len) {
+  encoder e;
+  uint32_t count = (uint32_t)n;
+  int top = lua_gettop(L);
+  if (j < i || (lua_Unsigned)j - (lua_Unsigned)i >= UINT32_MAX)
+    return NULL;
+  first = lua_absindex(L, first);
+  table = lua_absindex(L, table);
+  luaL_checkstack(L, RANGE_STEP + 4, "values to send");
+  startencoder(L, &e, 0);
+  putheader(L, &e);
+  puttag(L, e.out, T_LIST);
+  put(L, e.out, &count, sizeof count);
+  for (e.value = 1; e.value <= n; e.value++) {
+    if (e.value != at)
+      encode(L, &e, first + e.value - 1, 0);
+    else if (!encode_integers(L, e.out, table, i, (uint32_t)(j - i + 1))) {
+      lua_settop(L, top);
+      return NULL;
+    }
+  }
+  lua_settop(L, top);
+  *len = e.out->len;
+  return e.out->data;
+}
+
 const char *shmlua_encode_each(lua_State *L, int table, size_t first, size_t n, size_t *ends) {
   encoder e;
   int top = lua_gettop(L);

@@ -26,6 +26,12 @@ const char *shmlua_encode_each(lua_State *L, int table, size_t first, size_t n, 
    as shmlua_encode leaves it; no table is made. */
 const char *shmlua_encode_range(lua_State *L, int table, lua_Integer i, lua_Integer j,
                                 size_t *len);
+/* The list {v1, ..., vn} of the n values from first, with the one at position at replaced by
+   the list t[i..j] (t at table) packed inline as shmlua_encode_range packs a list of
+   integers, and left as shmlua_encode leaves it: one encoding of a message and its chunk, no
+   string made for the chunk. NULL (nothing encoded) if t[i..j] is not integers only. */
+const char *shmlua_encode_with_integers(lua_State *L, int first, int n, int at, int table,
+                                        lua_Integer i, lua_Integer j, size_t *len);
 /* Pushes the values encoded in data and returns their count; -1 (nothing pushed) if data is
    not such an encoding. */
 int shmlua_deserialize(lua_State *L, const void *data, size_t len);
