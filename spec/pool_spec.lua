@@ -114,6 +114,43 @@ describe("shm.pool", function()
     end
   end)
 
+  it("sends a chunk's integer results packed inside its reply, read back into place", function()
+    -- the second chunk's reply is taken off the results queue (by name, as bytes) and put
+    -- back: results of integers only are {id, true, the integers packed}, one encoding of
+    -- 22 + 8 n bytes (where Lua has integers); any other go as before, a string inside
+    -- a table; either is read into place, and a corrupt one is an error, not a crash
+    local name = H.name("poolreply")
+    local p = pool(1, { name = name })
+    local q = assert(shm.queue.attach(name .. "-results"))
+    local native = math.type ~= nil
+    local big = { math.maxinteger or 2 ^ 53, -1, 0, 7, math.mininteger or -2 ^ 53, 1 }
+    local mixed = { 1, 2, 3, 4, 5.5, "6" }
+    local same = function(x) return x end
+    for _, inputs in ipairs({ big, mixed, big }) do
+      local it = p:imap(same, inputs, 3)
+      assert.same({ 1, inputs[1] }, { it() })
+      local reply = assert(q:pop(10))
+      if native and inputs == big then -- a list of 3: id, true, 3 integers
+        assert.equal(22 + 8 * 3, #reply)
+        assert.equal("[\3\0\0\0", reply:sub(3, 7))
+        assert.equal("t#\3\0\0\0", reply:sub(17, 22))
+      else -- a table {id, true, "encoded results"}
+        assert.equal("{", reply:sub(3, 3))
+      end
+      q:push(reply)
+      local got = {}
+      for i, v in it do got[i] = v end
+      assert.same({ nil, unpack(inputs, 2) }, got)
+    end
+    local it = p:imap(same, big, 3)
+    it()
+    q:push(assert(q:pop(10)):sub(1, -2)) -- one byte short
+    local ok, err = pcall(function() for _ in it do end end)
+    assert.is_false(ok)
+    assert.matches("not one value", err)
+    q:close()
+  end)
+
   it("imap gives (index, result) in input order, imap_unordered each index once", function()
     local p = pool(3)
     local seen = {}

@@ -9,7 +9,7 @@
 local shm, private = ...
 local encode, decode, calltraced = private.encode, private.decode, private.calltraced
 local runchunk, encoderange, decodeinto = private.runchunk, private.encoderange, private.decodeinto
-local puttask = private.puttask
+local puttask, putreply, getreply = private.puttask, private.putreply, private.getreply
 local newlist, current, chunksof = private.newlist, private.current, private.chunks
 local now, getpid = private.now, private.pid
 local unpack = table.unpack or unpack
@@ -43,8 +43,8 @@ end
 
 -- In a worker: tasks until its queue is shut down or maxtasks are done. A task is
 -- {id, function (encoded), kind, first, args, counted, count of a chunk}, args encoded, or
--- a chunk of integers as the table itself; a reply {id, true, results} or
--- {id, false, position in the chunk, message}. counted: each input done is counted in the
+-- a chunk of integers as the table itself; a reply {id, true, results} (results of integers
+-- only packed inside it, putreply) or {id, false, position in the chunk, message}. counted: each input done is counted in the
 -- pool's counter (for a progress line; not counting spares a guarded write per input).
 --
 -- A worker keeps the blocks it attaches for a task's function and inputs (blocks and array
@@ -99,6 +99,8 @@ local function worker(tasks, results, init, maxtasks, counter)
     local ok, k, msg = runchunk(fn, list, n, counted and runcounted or runall, counted)
     if not ok then return { task[1], false, k, msg } end
     task[5], task.count = list, n -- the results now, where nil ones leave holes
+    local packed, put = pcall(putreply, results, task[1], list, n)
+    if packed and put then return nil end -- sent; else as below, whose put says why not
     local sent
     ok, sent = pcall(encoderange, list, 1, n)
     if not ok then return { task[1], true, list } end -- the put below says which one
@@ -106,6 +108,7 @@ local function worker(tasks, results, init, maxtasks, counter)
   end
   local function answer(task)
     local reply = run(task)
+    if not reply then return end
     local ok, why = pcall(results.put, results, reply)
     if not ok then
       -- say which value could not be sent (or that the result is too large)
@@ -136,6 +139,7 @@ end
 
 local Pool = {}
 local Future = {}
+local Job = {} -- below
 local encodetask -- below
 local publicpool, publicfuture -- the classes scripts see (below)
 
@@ -222,6 +226,16 @@ local function forget(task)
   end
 end
 
+-- Where the results packed in task id's reply go (getreply): the job's results table and the
+-- offset of the chunk's keys; nothing if the task is no longer a running map's.
+local function placeresults(self, id)
+  local task = self.tasks[id]
+  local job = task and task.job
+  if getmetatable(job) ~= Job or job.dropped then return end
+  if not job.results then job.results = newlist(job.count) end
+  return job.results, task.first - 1
+end
+
 local function receive(self, reply)
   local task = self.tasks[reply[1]]
   if not task then return end -- a terminated job's
@@ -237,7 +251,7 @@ end
 -- A worker ended: read what it sent, take back what it never started, fail what it held.
 local function buried(self, w, r)
   while true do
-    local reply, err = self.results:try_get()
+    local reply, err = getreply(self.results, placeresults, self, false)
     if err then break end
     receive(self, reply)
   end
@@ -290,7 +304,7 @@ local function pump(self, deadline)
     wait = deadline - now()
     if wait > POLL then wait = POLL elseif wait < 0 then wait = 0 end
   end
-  local reply, err = self.results:get(wait)
+  local reply, err = getreply(self.results, placeresults, self, true, wait)
   if err then
     lookfordead(self)
     return
@@ -341,7 +355,6 @@ local function addtask(self, job, kind, first, args, count)
 end
 
 -- A job over a list of inputs in chunks: complete(task, results) and fail(task, k, kind, why).
-local Job = {}
 Job.__index = Job
 
 local function newjob(self, fn, inputs, chunksize, what, opts)
@@ -374,8 +387,10 @@ function Job:complete(task, results)
   if self.dropped then return end
   -- made at the first results, not before the first chunk goes out: a large table may take
   -- fresh pages from the system, and the workers can run meanwhile
-  if not self.results then self.results = newlist(self.count) end
-  decodeinto(results, self.results, task.first - 1)
+  if results ~= true then -- else placeresults gave them their place, and getreply filled it
+    if not self.results then self.results = newlist(self.count) end
+    decodeinto(results, self.results, task.first - 1)
+  end
   self.finished = self.finished + task.count
   self.arrived[#self.arrived + 1] = task
   local have = self.have
@@ -558,7 +573,7 @@ function Future:poll()
     guarded(self.pool, function()
       dispatch(self.pool)
       while true do
-        local reply, err = self.pool.results:try_get()
+        local reply, err = getreply(self.pool.results, placeresults, self.pool, false)
         if err then break end
         receive(self.pool, reply)
       end

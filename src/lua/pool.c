@@ -52,6 +52,18 @@ static int encoderange(lua_State *L) {
   return 1;
 }
 
+/* q:put (wait) or q:try_put of the n values from first, the one at position at replaced by
+   t[i..j] (t at table) packed inside the message: what it returns, or nil, with nothing put,
+   if t[i..j] is not integers only or the message is longer than the queue takes. */
+static int putpacked(lua_State *L, shmlua_syncud *u, int first, int n, int at, int table,
+                     lua_Integer i, lua_Integer j, int wait) {
+  size_t len;
+  const char *data = shmlua_encode_with_integers(L, first, n, at, table, i, j, &len);
+  if (!data || len > u->as.queue.max_bytes)
+    return 0;
+  return shmlua_queue_put(L, u, data, len, wait, NULL);
+}
+
 /* puttask(queue, inputs, i, j, id, fn, kind, first, counted, count): q:try_put of the task
    {id, fn, kind, first, {inputs[i..j]}, counted, count} with the chunk packed inside it (one
    encoding: no string is made for the chunk and copied again, and the worker gets it as a
@@ -60,17 +72,73 @@ static int encoderange(lua_State *L) {
    own then, and try_put says why it cannot go). */
 static int puttask(lua_State *L) {
   shmlua_syncud *u = shmlua_checkqueue(L, 1);
-  size_t len;
-  const char *data;
   luaL_checktype(L, 2, LUA_TTABLE);
   lua_settop(L, 10);
   lua_pushnil(L); /* 11: the chunk's place among the values 5..11 */
   lua_rotate(L, 9, 1);
-  data = shmlua_encode_with_integers(L, 5, 7, 5, 2, shmlua_checkint(L, 3),
-                                     shmlua_checkint(L, 4), &len);
-  if (!data || len > u->as.queue.max_bytes)
-    return 0;
-  return shmlua_queue_put(L, u, data, len, 0, NULL);
+  return putpacked(L, u, 5, 7, 5, 2, shmlua_checkint(L, 3), shmlua_checkint(L, 4), 0);
+}
+
+/* putreply(queue, id, list, n): q:put of the reply {id, true, {list[1..n]}} with the results
+   packed inside it, as puttask packs a chunk (one encoding, no string made for them); what
+   put returns, or nil, with nothing put, if they are not integers only or the message is
+   longer than the queue takes (the caller sends the reply as before then, and its put says
+   why). */
+static int putreply(lua_State *L) {
+  shmlua_syncud *u = shmlua_checkqueue(L, 1);
+  luaL_checktype(L, 3, LUA_TTABLE);
+  lua_settop(L, 4);
+  lua_pushvalue(L, 2);
+  lua_pushboolean(L, 1);
+  lua_pushnil(L); /* 7: the results' place among the values 5..7 */
+  return putpacked(L, u, 5, 3, 3, 3, 1, shmlua_checkint(L, 4), 1);
+}
+
+/* getreply(queue, place, owner, wait [, timeout]): q:get(timeout), or q:try_get() if not
+   wait, of a reply; but a reply whose results came packed (putreply) is decoded from the
+   popped bytes straight into the table place(owner, id) returns, their keys moved by the
+   offset it returns with it (nothing: they are dropped), and given as {id, true, true}. */
+static int getreply(lua_State *L) {
+  shmlua_syncud *u = shmlua_checkqueue(L, 1);
+  int wait = lua_toboolean(L, 4);
+  double seconds;
+  const double *timeout = wait ? shmlua_optseconds(L, 5, &seconds) : NULL;
+  const char *data, *integers;
+  size_t len, at;
+  uint32_t count;
+  unsigned long uses;
+  int n;
+  luaL_checktype(L, 2, LUA_TFUNCTION);
+  lua_settop(L, 3);
+  if ((n = shmlua_queue_get(L, u, wait, timeout, &data, &len)) != 0)
+    return n;
+  if (shmlua_deserialize_packed(L, data, len, &integers, &count) != 2 ||
+      !lua_toboolean(L, 5)) {
+    lua_settop(L, 3);
+    return shmlua_queue_pushvalue(L, u, data, len);
+  }
+  at = (size_t)(integers - data);
+  uses = u->scratch_uses;
+  lua_pushvalue(L, 2);
+  lua_pushvalue(L, 3);
+  lua_pushvalue(L, 4);
+  lua_call(L, 2, 2); /* 6, 7: the table and the offset */
+  if (lua_istable(L, 6)) {
+    /* place may have run a finalizer that used the queue: the bytes would be gone */
+    if (!u->block.addr || u->scratch_uses != uses)
+      return luaL_error(L, "queue '%s' was closed or used while a reply taken from it was read",
+                        shmlua_name_user(&u->block.name));
+    shmlua_integers_into(L, (const char *)u->scratch + at, count, 6, lua_tointeger(L, 7));
+  }
+  shmlua_queue_got(u);
+  lua_createtable(L, 3, 0);
+  lua_pushvalue(L, 4);
+  lua_rawseti(L, -2, 1);
+  lua_pushboolean(L, 1);
+  lua_rawseti(L, -2, 2);
+  lua_pushboolean(L, 1);
+  lua_rawseti(L, -2, 3);
+  return 1;
 }
 
 /* decodeinto(s, t, offset): the table encoded in s, its integer keys moved by offset, into t. */
@@ -301,6 +369,8 @@ static void pushconstructor(lua_State *L) {
                                      {"encoderange", encoderange},
                                      {"decodeinto", decodeinto},
                                      {"puttask", puttask},
+                                     {"putreply", putreply},
+                                     {"getreply", getreply},
                                      {"newlist", newlist},
                                      {"calltraced", calltraced},
                                      {"now", now},

@@ -36,10 +36,13 @@ static int get(lua_State *L, int wait) {
   if (n != 0)
     return n;
   lua_settop(L, 1);
+  return shmlua_queue_pushvalue(L, u, data, len);
+}
+
+int shmlua_queue_pushvalue(lua_State *L, shmlua_syncud *u, const char *data, size_t len) {
   data = shmlua_sync_scratch_hold(L, u, data, len);
   shmlua_queue_got(u);
-  n = shmlua_deserialize(L, data, len);
-  if (n != 1)
+  if (shmlua_deserialize(L, data, len) != 1)
     return luaL_error(L,
                       "queue '%s': a message that is not one value (pushed as a string, "
                       "or corrupt) was taken and refused",

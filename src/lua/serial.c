@@ -796,17 +796,23 @@ static int take_integers(decoder *d, uint32_t *count) {
          (size_t)(d->end - d->p) / sizeof(lua_Integer) >= *count;
 }
 
-/* The count integers of a T_INTEGERS list (take_integers checked the length), set at keys
-   offset + 1.. of the table on top: two API calls per item. */
-static void decode_integers(lua_State *L, decoder *d, uint32_t count, lua_Integer offset) {
-  const char *p = d->p;
+/* The count integers at p (8 bytes each, the length checked), set at keys offset + 1.. of
+   the table on top: two API calls per item. Returns the end of them. */
+static const char *put_integers(lua_State *L, const char *p, uint32_t count,
+                                lua_Integer offset) {
   for (uint32_t k = 1; k <= count; k++, p += sizeof(lua_Integer)) {
     lua_Integer i;
     memcpy(&i, p, sizeof i);
     lua_pushinteger(L, i);
     lua_rawseti(L, -2, (lua_Integer)((lua_Unsigned)offset + k));
   }
-  d->p = p;
+  return p;
+}
+
+/* The count integers of a T_INTEGERS list (take_integers checked the length), set at keys
+   offset + 1.. of the table on top. */
+static void decode_integers(lua_State *L, decoder *d, uint32_t count, lua_Integer offset) {
+  d->p = put_integers(L, d->p, count, offset);
 }
 
 /* Pushes the Lua function `return {...}`, made once per state: a table of the values it is
@@ -985,6 +991,48 @@ int shmlua_deserialize_into(lua_State *L, const void *data, size_t len, int tabl
   ok = ok && d.p == d.end;
   lua_settop(L, base);
   return ok;
+}
+
+/* Whether a value of this tag is pushed without allocating. */
+static int allocates_nothing(char tag) {
+  return tag == T_NIL || tag == T_FALSE || tag == T_TRUE || tag == T_INT || tag == T_FLOAT;
+}
+
+int shmlua_deserialize_packed(lua_State *L, const void *data, size_t len,
+                              const char **integers, uint32_t *count) {
+  decoder d;
+  uint32_t n;
+  char tag;
+  int top = lua_gettop(L);
+  if (!startdecoder(&d, data, len) || !take(&d, &tag, 1) || tag != T_LIST ||
+      !take(&d, &n, sizeof n) || n < 1)
+    return -1;
+  for (uint32_t k = 1; k < n; k++) {
+    /* no finalizer can run while data is read (it may be a queue's scratch) */
+    if (d.p >= d.end || !allocates_nothing(*d.p)) {
+      lua_settop(L, top);
+      return -1;
+    }
+    luaL_checkstack(L, 1, "values received");
+    if (!decode(L, &d, 1)) {
+      lua_settop(L, top);
+      return -1;
+    }
+  }
+  if (!take(&d, &tag, 1) || tag != T_INTEGERS || !take_integers(&d, count) ||
+      (size_t)(d.end - d.p) != *count * sizeof(lua_Integer)) {
+    lua_settop(L, top);
+    return -1;
+  }
+  *integers = d.p;
+  return (int)(n - 1);
+}
+
+void shmlua_integers_into(lua_State *L, const char *integers, uint32_t count, int table,
+                          lua_Integer offset) {
+  lua_pushvalue(L, table);
+  put_integers(L, integers, count, offset);
+  lua_pop(L, 1);
 }
 
 /* t[i..i + count - 1] (t at table) as a T_INTEGERS list if every value is an integer (the

@@ -4,6 +4,7 @@
 #define SHMLUA_SERIAL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "compat.h"
 
@@ -43,5 +44,15 @@ int shmlua_deserialize_keeping(lua_State *L, const void *data, size_t len, int c
    by offset; 1, or 0 if data is not such an encoding (some keys may be set then). */
 int shmlua_deserialize_into(lua_State *L, const void *data, size_t len, int table,
                             lua_Integer offset);
+/* If data is a list as shmlua_encode_with_integers makes it, the packed list last and nil,
+   booleans and numbers before it: pushes those and returns their count, with *integers at
+   the packed list (inside data) and *count its length; -1, nothing pushed, for any other
+   message (shmlua_deserialize reads it). Nothing it pushes allocates. */
+int shmlua_deserialize_packed(lua_State *L, const void *data, size_t len,
+                              const char **integers, uint32_t *count);
+/* Sets the count integers at integers (as shmlua_deserialize_packed points at them) at keys
+   offset + 1.. of the table at table, raw. Allocates only if the table must grow. */
+void shmlua_integers_into(lua_State *L, const char *integers, uint32_t count, int table,
+                          lua_Integer offset);
 
 #endif

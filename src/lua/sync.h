@@ -155,6 +155,9 @@ int shmlua_queue_get(lua_State *L, shmlua_syncud *u, int wait, const double *tim
                      const char **data, size_t *len);
 /* After the message of shmlua_queue_get is used: a large pop buffer is not kept. */
 void shmlua_queue_got(shmlua_syncud *u);
+/* Pushes the value in that message, as q:get gives it (queue_values.c), and is done with the
+   message; raises if it is not one value. */
+int shmlua_queue_pushvalue(lua_State *L, shmlua_syncud *u, const char *data, size_t len);
 
 /* Batches (queue_batch.c), as push_many and pop_many do them, for the parts that make the
    messages (queue_values.c). shmlua_queue_push_batch pushes n messages, a chunk at a time:
