@@ -126,7 +126,8 @@ static int getreply(lua_State *L) {
   if (lua_istable(L, 6)) {
     /* place may have run a finalizer that used the queue: the bytes would be gone */
     if (!u->block.addr || u->scratch_uses != uses)
-      return luaL_error(L, "queue '%s' was closed or used while a reply taken from it was read",
+      return luaL_error(L,
+                        "queue '%s' was closed or used while a reply taken from it was read",
                         shmlua_name_user(&u->block.name));
     shmlua_integers_into(L, (const char *)u->scratch + at, count, 6, lua_tointeger(L, 7));
   }
