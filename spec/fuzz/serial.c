@@ -4,9 +4,11 @@
    Decoding must push exactly the values it reports, or nothing and -1; a Lua error (out of
    memory, too many values, an object that cannot be attached, a function without the
    family's key) is allowed, a crash is not. The same bytes also go through the decoding of
-   a pool's chunk results into a table (shmlua_deserialize_into), which pushes nothing, and
-   through a pool worker's decoding that keeps the blocks it attaches in a table (one kept
-   for the whole run, so blocks found there are used again). The module is loaded, so
+   a pool's chunk results into a table (shmlua_deserialize_into), which pushes nothing,
+   through the parent's reading of a reply with its results packed (shmlua_deserialize_packed,
+   then the integers it points at into a table), and through a pool worker's decoding that
+   keeps the blocks it attaches in a table (one kept for the whole run, so blocks found there
+   are used again). The module is loaded, so
    objects and modules are looked up. */
 #include <stdint.h>
 
@@ -34,6 +36,20 @@ static int decode(lua_State *S) {
   lua_newtable(S);
   shmlua_deserialize_into(S, data, size, 3, 0);
   REQUIRE(lua_gettop(S) == 3);
+  lua_settop(S, 2);
+  {
+    const char *integers;
+    uint32_t count;
+    n = shmlua_deserialize_packed(S, data, size, &integers, &count);
+    REQUIRE(n == -1 ? lua_gettop(S) == 2 : lua_gettop(S) == 2 + n);
+    if (n >= 0) { /* the integers lie inside the message, to its end */
+      REQUIRE(integers >= data &&
+              (size_t)(integers - data) + count * sizeof(lua_Integer) == size);
+      lua_newtable(S);
+      shmlua_integers_into(S, integers, count, -1, 0);
+      REQUIRE(lua_gettop(S) == 3 + n);
+    }
+  }
   lua_settop(S, 2);
   if (lua_getfield(S, LUA_REGISTRYINDEX, "fuzz.kept") == LUA_TNIL) {
     lua_pop(S, 1);
