@@ -44,8 +44,9 @@ end
 -- In a worker: tasks until its queue is shut down or maxtasks are done. A task is
 -- {id, function (encoded), kind, first, args, counted, count of a chunk}, args encoded, or
 -- a chunk of integers as the table itself; a reply {id, true, results} (results of integers
--- only packed inside it, putreply) or {id, false, position in the chunk, message}. counted: each input done is counted in the
--- pool's counter (for a progress line; not counting spares a guarded write per input).
+-- only packed inside it, putreply) or {id, false, position in the chunk, message}. counted:
+-- each input done is counted in the pool's counter (for a progress line; not counting
+-- spares a guarded write per input).
 --
 -- A worker keeps the blocks it attaches for a task's function and inputs (blocks and array
 -- views; decode finds them in `blocks`, by name, while the name still refers to the object
