@@ -232,7 +232,7 @@ end
 local function placeresults(self, id)
   local task = self.tasks[id]
   local job = task and task.job
-  if getmetatable(job) ~= Job or job.dropped then return end
+  if getmetatable(job) ~= Job then return end
   if not job.results then job.results = newlist(job.count) end
   return job.results, task.first - 1
 end
@@ -385,7 +385,6 @@ end
 
 function Job:complete(task, results)
   self.left = self.left - 1
-  if self.dropped then return end
   -- made at the first results, not before the first chunk goes out: a large table may take
   -- fresh pages from the system, and the workers can run meanwhile
   if results ~= true then -- else placeresults gave them their place, and getreply filled it
