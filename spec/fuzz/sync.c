@@ -49,7 +49,7 @@ static void batch_and_view(shmlua_queue *h) {
     shmlua_queue_view_release(h, &v);
   }
   if (shmlua_queue_pop_or_glance(h, reserve, &got, &len, 4, &g, 0, NULL, NULL) == 0 &&
-      g.next) {
+      g.data) {
     REQUIRE(g.len == len && g.data >= h->q->ring && g.data + len <= h->q->ring + h->ring_size);
     (void)shmlua_queue_take_glanced(h, &g, NULL);
   }

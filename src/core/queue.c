@@ -404,7 +404,6 @@ static int pop_locked(pop_request *p, const struct timespec *lockby) {
     p->glance->data = r.bytes + at;
     p->glance->len = (size_t)payload;
     p->glance->pos = head;
-    p->glance->next = head + span;
     p->glance->at_next = advance(r, at, (size_t)payload);
     *p->len = (size_t)payload;
     return STEP_UNCHANGED;
@@ -461,11 +460,11 @@ static int transfer(shmlua_queue_block *q, const side *s, void *ctx, int wait,
     }
     if (rc == STEP_UNCHANGED)
       return 0;
-    if (rc == 0)
+    if (rc == 0) {
       shmlua_sync_signal(BLOCK_FIELD(q, s->tell_word, uint32_t),
                          BLOCK_FIELD(q, s->told, uint32_t));
-    if (rc == 0)
       return 0;
+    }
     if (rc != EAGAIN || wait != SHMLUA_QUEUE_WAIT)
       return shmlua_failcode(err, rc, "queue");
     if (shmlua_sync_await(s->ready, ctx, BLOCK_FIELD(q, s->sleep_word, uint32_t),
@@ -560,8 +559,18 @@ int shmlua_queue_pop_or_glance(shmlua_queue *h, shmlua_queue_reserve reserve, vo
                                size_t *len, size_t in_place_from, shmlua_queue_glance *g,
                                int wait, const struct timespec *deadline, shmlua_error *err) {
   pop_request p = {h, reserve, ud, NULL, 0, 1, NULL, len, NULL, g, in_place_from};
-  g->next = 0;
+  g->data = NULL;
   return pop(&p, wait, deadline, err);
+}
+
+/* With the head locked: moves it to next past one message of bytes, unlocks it, and wakes
+   pushers waiting for the room given back (a view's release, a glance's take). */
+static void take_one(shmlua_queue *h, uint64_t next, uint64_t bytes) {
+  shmlua_queue_end *e = &h->q->head;
+  arm_to(e, next, e->messages + 1, e->bytes + bytes, 1);
+  move_head(e);
+  shmlua_mutex_unlock(&e->lock, NULL);
+  shmlua_sync_signal(&h->q->space, &h->q->push_sleeping);
 }
 
 /* The glanced message is still the oldest while the head has not moved: its bytes stayed
@@ -578,12 +587,9 @@ int shmlua_queue_take_glanced(shmlua_queue *h, const shmlua_queue_glance *g,
     shmlua_mutex_unlock(&e->lock, NULL);
     return shmlua_failcode(err, EAGAIN, "queue");
   }
-  arm_to(e, g->next, e->messages + 1, e->bytes + g->len, 1);
-  move_head(e);
-  h->head_pos = g->next;
+  h->head_pos = g->pos + PREFIX + g->len;
   h->head_at = g->at_next;
-  shmlua_mutex_unlock(&e->lock, NULL);
-  shmlua_sync_signal(&q->space, &q->push_sleeping);
+  take_one(h, h->head_pos, g->len);
   return 0;
 }
 
@@ -614,17 +620,13 @@ int shmlua_queue_view_open(const shmlua_queue *h, const shmlua_queue_view *v) {
 }
 
 static void view_end(shmlua_queue *h, int take) {
-  shmlua_queue_end *e = &h->q->head;
   h->views++;
   if (h->view_owner != getpid())
     return; /* a copy made by fork: the lock is the parent's */
-  if (take) {
-    arm_to(e, h->view_next, e->messages + 1, e->bytes + h->view_bytes, 1);
-    move_head(e);
-  }
-  shmlua_mutex_unlock(&e->lock, NULL);
   if (take)
-    shmlua_sync_signal(&h->q->space, &h->q->push_sleeping);
+    take_one(h, h->view_next, h->view_bytes);
+  else
+    shmlua_mutex_unlock(&h->q->head.lock, NULL);
 }
 
 void shmlua_queue_view_release(shmlua_queue *h, const shmlua_queue_view *v) {

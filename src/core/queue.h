@@ -199,14 +199,14 @@ int shmlua_queue_peek(shmlua_queue *h, shmlua_queue_view *v, int wait,
 /* For a caller whose copy out must be made by someone else (as a Lua string is, by Lua): a
    pop that only glances at a message of in_place_from bytes or more lying in one piece
    (not wrapped around the ring's end), leaving it in and the queue unlocked; else as
-   shmlua_queue_pop. The glance (next not 0) shows where its bytes are: they stay put while
-   no pop takes it, so a copy made from them, then shmlua_queue_take_glanced, is a pop.
-   *len: the message's length either way. */
+   shmlua_queue_pop. The glance (data not NULL) shows where its bytes are: they stay put
+   while no pop takes it, so a copy made from them, then shmlua_queue_take_glanced, is a
+   pop. *len: the message's length either way. */
 typedef struct shmlua_queue_glance {
   const unsigned char *data;
   size_t len;
-  uint64_t pos, next; /* the head at the message, and after it */
-  size_t at_next;     /* next's ring offset */
+  uint64_t pos;   /* the head at the message */
+  size_t at_next; /* the ring offset after it */
 } shmlua_queue_glance;
 
 int shmlua_queue_pop_or_glance(shmlua_queue *h, shmlua_queue_reserve reserve, void *ud,

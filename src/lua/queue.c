@@ -181,7 +181,7 @@ typedef struct pop_request {
   shmlua_syncud *u;
   size_t len, in_place_from;
   int wait;                   /* SHMLUA_QUEUE_* */
-  shmlua_queue_glance glance; /* next != 0: the message was left in, glanced at */
+  shmlua_queue_glance glance; /* data not NULL: the message was left in, glanced at */
   struct timespec deadline;   /* made at the first wait, for the ones after it */
   const struct timespec *until;
 } pop_request;
@@ -258,7 +258,7 @@ static int popstring(lua_State *L, shmlua_syncud *u, int wait, const double *tim
     int n = take(L, &p, wait, timeout), rc;
     if (n != 0)
       return n;
-    if (p.glance.next == 0) {
+    if (!p.glance.data) {
       shmlua_sync_pushscratch(L, u, p.len ? u->scratch : "", p.len);
       if (p.len <= SCRATCH_KEPT)
         shmlua_queue_got(u);

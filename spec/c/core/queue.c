@@ -80,18 +80,18 @@ static void glances(shmlua_queue *h) {
   shmlua_queue_open(&other, h->q, sizeof *h->q + h->ring_size);
   CHECK_ERRNO(CODE(shmlua_queue_push(h, "0123456789", 10, 0, NULL, ERR)), 0);
   CHECK_ERRNO(CODE(shmlua_queue_pop_or_glance(h, into, got, &len, 8, &g, 0, NULL, ERR)), 0);
-  CHECK(g.next != 0 && len == 10 && g.len == 10 && memcmp(g.data, "0123456789", 10) == 0);
+  CHECK(g.data && len == 10 && g.len == 10 && memcmp(g.data, "0123456789", 10) == 0);
   CHECK_INT(shmlua_queue_count(h), 1);
   CHECK_ERRNO(CODE(shmlua_queue_take_glanced(h, &g, ERR)), 0);
   CHECK_INT(shmlua_queue_count(h), 0);
   /* shorter: copied as by a pop */
   CHECK_ERRNO(CODE(shmlua_queue_push(h, "short", 5, 0, NULL, ERR)), 0);
   CHECK_ERRNO(CODE(shmlua_queue_pop_or_glance(h, into, got, &len, 8, &g, 0, NULL, ERR)), 0);
-  CHECK(g.next == 0 && len == 5 && memcmp(got, "short", 5) == 0);
+  CHECK(!g.data && len == 5 && memcmp(got, "short", 5) == 0);
   /* taken by another pop meanwhile */
   CHECK_ERRNO(CODE(shmlua_queue_push(h, "abcdefghij", 10, 0, NULL, ERR)), 0);
   CHECK_ERRNO(CODE(shmlua_queue_pop_or_glance(h, into, got, &len, 8, &g, 0, NULL, ERR)), 0);
-  CHECK(g.next != 0);
+  CHECK(g.data != NULL);
   CHECK_ERRNO(CODE(shmlua_queue_pop(&other, into, got, &len, 0, NULL, ERR)), 0);
   CHECK_ERRNO(CODE(shmlua_queue_take_glanced(h, &g, ERR)), EAGAIN);
   CHECK_INT(shmlua_queue_count(h), 0);
@@ -103,7 +103,7 @@ static void glances(shmlua_queue *h) {
   memset(wide, 'w', sizeof wide);
   CHECK_ERRNO(CODE(shmlua_queue_push(h, wide, sizeof wide, 0, NULL, ERR)), 0);
   CHECK_ERRNO(CODE(shmlua_queue_pop_or_glance(h, into, got, &len, 8, &g, 0, NULL, ERR)), 0);
-  CHECK(g.next == 0 && len == sizeof wide && memcmp(got, wide, sizeof wide) == 0);
+  CHECK(!g.data && len == sizeof wide && memcmp(got, wide, sizeof wide) == 0);
 }
 
 static void across_processes(shmlua_queue *h, const shmlua_name *n) {
