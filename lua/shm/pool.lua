@@ -165,8 +165,8 @@ local function sendtask(w, task)
   if not task.message then
     local ok, sent = pcall(puttask, w.queue, job.inputs, first, first + task.count - 1, task.id,
       job.fn, "map", first, job.progress ~= nil, task.count)
-    task.packed = not ok or sent ~= nil
-    if not ok or sent ~= nil then return ok, sent end
+    task.packed = not ok or sent ~= nil -- put, or failed: not to be encoded again
+    if task.packed then return ok, sent end
     ok, sent = pcall(encodetask, task)
     if not ok then return ok, sent end
   end

@@ -809,12 +809,6 @@ static const char *put_integers(lua_State *L, const char *p, uint32_t count,
   return p;
 }
 
-/* The count integers of a T_INTEGERS list (take_integers checked the length), set at keys
-   offset + 1.. of the table on top. */
-static void decode_integers(lua_State *L, decoder *d, uint32_t count, lua_Integer offset) {
-  d->p = put_integers(L, d->p, count, offset);
-}
-
 /* Pushes the Lua function `return {...}`, made once per state: a table of the values it is
    called with is made by the VM's SETLIST, which stores them straight into the array part
    (sized once), instead of a lua_rawseti each. */
@@ -834,7 +828,7 @@ static void decode_integer_list(lua_State *L, decoder *d, uint32_t count) {
   const char *p = d->p;
   if (count > INT_MAX - 8 || !lua_checkstack(L, (int)count + 8)) {
     lua_createtable(L, (int)(count < INT32_MAX ? count : 0), 0);
-    decode_integers(L, d, count, 0);
+    d->p = put_integers(L, d->p, count, 0);
     return;
   }
   pushpacker(L);
@@ -984,7 +978,7 @@ int shmlua_deserialize_into(lua_State *L, const void *data, size_t len, int tabl
   lua_pushvalue(L, table);
   if (tag == T_INTEGERS) {
     if ((ok = take_integers(&d, &count)))
-      decode_integers(L, &d, count, offset);
+      d.p = put_integers(L, d.p, count, offset);
   } else {
     ok = take(&d, &count, sizeof count) && decode_list(L, &d, 0, count, offset);
   }
