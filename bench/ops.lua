@@ -130,9 +130,10 @@ local ops = {
     why = "C: futex wait/wake on one word, no spin; Python: 2 multiprocessing.Semaphore" },
   { id = "pingpong_spin", wall = true, label = "  vs C spinning the same way", n = 20000,
     smoke = 200, impls = { lua = "pingpong_sem", python = false },
-    unit = "round trip", expect = count, targets = { { vs = "c", max = 2 } },
+    unit = "round trip", expect = count, targets = { { vs = "c", max = 2 } }, probe = true,
     why = "C: one word, 20 looks, then looks with sched_yield every 32 for up to 50 us, then "
-      .. "futex with a sleeper count (what shmlua's waits do)" },
+      .. "futex with a sleeper count (what shmlua's waits do); C __index: the same Lua calls "
+      .. "on one bare shared word (the interpreter's floor)" },
   { id = "pingpong_event", wall = true, label = "ping-pong, 2 events", n = 20000, smoke = 200,
     impls = { python = "pingpong_sem", c = "pingpong_sem" }, unit = "round trip",
     expect = count, targets = { five_x_python } },

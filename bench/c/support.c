@@ -11,6 +11,9 @@
    the peer, each popped message a new Lua string made straight from its slot (one copy out,
    the least any Lua pop can do); the least a queue behind the same Lua calls can cost, so
    the floor under q:push/q:pop, their batch forms and (two slots of 1 MiB) big messages.
+   word(): one 32-bit word shared with forked children, set(v) and await(v) (spinning as the
+   ring's waits until it holds v): a ping-pong's release and acquire with nothing behind the
+   same Lua calls, so the floor under sem:release()/sem:acquire() between two processes.
    dictpart(value): what d:get(key) and d:set(key, value) cost from Lua without the dict's
    own work (dictpart below). */
 #include <lauxlib.h>
@@ -348,11 +351,58 @@ static int ring_new(lua_State *L) {
   return 1;
 }
 
+static uint32_t *checkword(lua_State *L) {
+  uint32_t **w = luaL_checkudata(L, 1, "benchsupport.word");
+  if (!*w)
+    luaL_argerror(L, 1, "word unmapped");
+  return *w;
+}
+
+static int word_set(lua_State *L) {
+  uint32_t *w = checkword(L);
+  __atomic_store_n(w, (uint32_t)luaL_checkinteger(L, 2), __ATOMIC_RELEASE);
+  return 0;
+}
+
+static int word_await(lua_State *L) {
+  uint32_t *w = checkword(L), want = (uint32_t)luaL_checkinteger(L, 2);
+  for (unsigned looks = 1; __atomic_load_n(w, __ATOMIC_ACQUIRE) != want; looks++)
+    relax(looks);
+  return 0;
+}
+
+static int word_gc(lua_State *L) {
+  uint32_t **w = luaL_checkudata(L, 1, "benchsupport.word");
+  if (*w)
+    munmap(*w, sizeof **w);
+  *w = NULL;
+  return 0;
+}
+
+static int word_new(lua_State *L) {
+  uint32_t **w = lua_newuserdatauv(L, sizeof *w, 0);
+  *w = NULL;
+  if (luaL_newmetatable(L, "benchsupport.word")) {
+    static const luaL_Reg methods[] = {{"set", word_set}, {"await", word_await}, {NULL, NULL}};
+    luaL_newlib(L, methods);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, word_gc);
+    lua_setfield(L, -2, "__gc");
+  }
+  lua_setmetatable(L, -2);
+  *w = mmap(NULL, sizeof **w, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (*w == MAP_FAILED) {
+    *w = NULL;
+    return luaL_error(L, "mmap failed");
+  }
+  return 1;
+}
+
 int luaopen_benchsupport(lua_State *L) {
   static const luaL_Reg functions[] = {{"now", now},       {"cpu", cpu},
                                        {"probe", probe},   {"probesum", probesum},
                                        {"ring", ring_new}, {"dictpart", dictpart_new},
-                                       {NULL, NULL}};
+                                       {"word", word_new}, {NULL, NULL}};
   luaL_newlib(L, functions);
   return 1;
 }

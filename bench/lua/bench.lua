@@ -398,6 +398,14 @@ function ops.pingpong_sem(n)
     function() pong:release() end, function() ping:acquire() end)
 end
 
+-- The same round trips over one bare shared word (bench/c/support.c) behind the same Lua
+-- calls: what the interpreter's side of a ping-pong costs with no semaphore behind it.
+function ops.probe_pingpong_spin(n)
+  local w = support.word()
+  return pingpong(n, function() w:set(1) end, function() w:await(0) end,
+    function() w:set(0) end, function() w:await(1) end)
+end
+
 -- 4 semaphore ping-pong pairs at once (8 processes on the machine's cores): time per round
 -- trip of all pairs together; the check counts every pair's rounds. The parent only starts
 -- them (all at once, behind a gate) and waits.
