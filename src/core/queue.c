@@ -157,30 +157,37 @@ static int64_t record_at(ring r, uint64_t pos, size_t at, uint64_t tail, uint64_
   return len;
 }
 
+/* Where an end moves to: its position and its counts there. */
+typedef struct place {
+  uint64_t pos, messages, bytes;
+} place;
+
 /* Moving an end past records records: the new values are written down (armed) before any
    of them is stored, so a locker after a death can tell what was under way. */
-static void arm_to(shmlua_queue_end *e, uint64_t pos, uint64_t messages, uint64_t bytes,
-                   uint32_t records) {
-  e->next_pos = pos;
-  e->next_messages = messages;
-  e->next_bytes = bytes;
+static void arm_to(shmlua_queue_end *e, place to, uint32_t records) {
+  e->next_pos = to.pos;
+  e->next_messages = to.messages;
+  e->next_bytes = to.bytes;
   __atomic_store_n(&e->armed, records, __ATOMIC_RELEASE);
 }
 
 /* The tail's counts move before its position, so a popper never takes a message the counts
    do not hold yet; the head's move after its position, so a pusher never counts on room the
-   ring has not given back yet. */
-static void move_tail(shmlua_queue_end *e) {
-  store(&e->messages, e->next_messages);
-  store(&e->bytes, e->next_bytes);
-  store(&e->pos, e->next_pos); /* the commit: a death before it leaves the messages out */
+   ring has not given back yet. Both store the values armed, from the caller's copy (the
+   armed ones would be read back after each atomic store). */
+static void move_tail(shmlua_queue_end *e, place to) {
+  store(&e->messages, to.messages);
+  store(&e->bytes, to.bytes);
+  store(&e->pos, to.pos); /* the commit: a death before it leaves the messages out */
   __atomic_store_n(&e->armed, 0, __ATOMIC_RELEASE);
 }
 
-static void move_head(shmlua_queue_end *e) {
-  store(&e->pos, e->next_pos); /* the commit: a death before it leaves the messages in */
-  store(&e->bytes, e->next_bytes);
-  store(&e->messages, e->next_messages);
+/* Arms the head's move and makes it (a pop copies its records before it moves the head). */
+static void move_head(shmlua_queue_end *e, place to, uint32_t records) {
+  arm_to(e, to, records);
+  store(&e->pos, to.pos); /* the commit: a death before it leaves the messages in */
+  store(&e->bytes, to.bytes);
+  store(&e->messages, to.messages);
   __atomic_store_n(&e->armed, 0, __ATOMIC_RELEASE);
 }
 
@@ -242,7 +249,8 @@ static int push_locked(shmlua_queue *h, const shmlua_queue_message *m, size_t co
                        size_t *pushed) {
   shmlua_queue_block *q = h->q;
   shmlua_queue_end *t = &q->tail;
-  uint64_t bytes = t->bytes, next;
+  uint64_t bytes = t->bytes;
+  place to;
   size_t k, at;
   ring r = ring_of(h);
   if (q->ended)
@@ -255,17 +263,17 @@ static int push_locked(shmlua_queue *h, const shmlua_queue_message *m, size_t co
   }
   if (k == 0)
     return EAGAIN; /* a first message too long was refused before the lock */
-  next = t->pos + (uint64_t)PREFIX * k + (bytes - t->bytes);
+  to = (place){t->pos + (uint64_t)PREFIX * k + (bytes - t->bytes), t->messages + k, bytes};
   at = offset(h, t->pos, h->tail_pos, h->tail_at);
-  arm_to(t, next, t->messages + k, bytes, (uint32_t)k);
+  arm_to(t, to, (uint32_t)k);
   for (size_t i = 0; i < k; i++) {
     uint32_t prefix = (uint32_t)m[i].len;
     at = ring_put(r, at, &prefix, PREFIX);
     at = ring_put(r, at, m[i].data, m[i].len);
   }
-  h->tail_pos = next;
+  h->tail_pos = to.pos;
   h->tail_at = at;
-  move_tail(t);
+  move_tail(t, to);
   *pushed = k;
   return 0;
 }
@@ -280,8 +288,7 @@ static int skip_to_tail(shmlua_queue_block *q, const struct timespec *lockby) {
   int rc = lock_end(q, &q->tail, lockby);
   if (rc != 0)
     return rc;
-  arm_to(&q->head, q->tail.pos, q->tail.messages, q->tail.bytes, 1);
-  move_head(&q->head);
+  move_head(&q->head, (place){q->tail.pos, q->tail.messages, q->tail.bytes}, 1);
   shmlua_mutex_unlock(&q->tail.lock, NULL);
   return EAGAIN; /* empty now */
 }
@@ -414,8 +421,8 @@ static int pop_locked(pop_request *p, const struct timespec *lockby) {
     at = ring_get(r, at, dst, (size_t)payload);
     *p->len = (size_t)payload;
   }
-  arm_to(e, head + span, e->messages + (uint64_t)k, e->bytes + payload, (uint32_t)k);
-  move_head(e);
+  move_head(e, (place){head + span, e->messages + (uint64_t)k, e->bytes + payload},
+            (uint32_t)k);
   h->head_pos = head + span;
   h->head_at = at;
   return 0;
@@ -567,8 +574,7 @@ int shmlua_queue_pop_or_glance(shmlua_queue *h, shmlua_queue_reserve reserve, vo
    pushers waiting for the room given back (a view's release, a glance's take). */
 static void take_one(shmlua_queue *h, uint64_t next, uint64_t bytes) {
   shmlua_queue_end *e = &h->q->head;
-  arm_to(e, next, e->messages + 1, e->bytes + bytes, 1);
-  move_head(e);
+  move_head(e, (place){next, e->messages + 1, e->bytes + bytes}, 1);
   shmlua_mutex_unlock(&e->lock, NULL);
   shmlua_sync_signal(&h->q->space, &h->q->push_sleeping);
 }
