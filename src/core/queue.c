@@ -245,8 +245,11 @@ static size_t fitting(const shmlua_queue *h, const shmlua_queue_message *m, size
   return k;
 }
 
-static int push_locked(shmlua_queue *h, const shmlua_queue_message *m, size_t count,
-                       size_t *pushed) {
+/* Inlined into push_step twice: once for a single message (count a constant 1, its loops
+   one pass, nothing kept on the stack across the copy), once for batches. */
+__attribute__((always_inline)) static inline int push_locked(shmlua_queue *h,
+                                                              const shmlua_queue_message *m,
+                                                              size_t count, size_t *pushed) {
   shmlua_queue_block *q = h->q;
   shmlua_queue_end *t = &q->tail;
   uint64_t bytes = t->bytes;
@@ -489,6 +492,8 @@ typedef struct push_request {
 static int push_step(void *ctx, const struct timespec *lockby) {
   push_request *p = ctx;
   (void)lockby;
+  if (p->count == 1)
+    return push_locked(p->h, p->m, 1, p->pushed);
   return push_locked(p->h, p->m, p->count, p->pushed);
 }
 
