@@ -356,7 +356,11 @@ static int64_t copy_records(const shmlua_queue *h, uint64_t head, uint64_t *tail
   return (int64_t)k;
 }
 
-static int pop_locked(pop_request *p, const struct timespec *lockby) {
+/* Inlined into pop_step twice, as push_locked is: batches is 0 in the copy for the pops
+   that take one message (no buffer: a pop, a glance or a view). */
+__attribute__((always_inline)) static inline int pop_locked(pop_request *p,
+                                                             const struct timespec *lockby,
+                                                             int batches) {
   shmlua_queue *h = p->h;
   shmlua_queue_block *q = h->q;
   shmlua_queue_end *e = &q->head;
@@ -377,7 +381,7 @@ static int pop_locked(pop_request *p, const struct timespec *lockby) {
     }
   }
   at = offset(h, head, h->head_pos, h->head_at);
-  if (p->buffer) {
+  if (batches && p->buffer) {
     k = copy_records(h, head, &tail, &at, p->buffer, p->capacity, p->max, &span, &payload);
     h->seen_tail = tail;
     if (k < 0) {
@@ -418,7 +422,7 @@ static int pop_locked(pop_request *p, const struct timespec *lockby) {
     *p->len = (size_t)payload;
     return STEP_UNCHANGED;
   }
-  if (!p->buffer) {
+  if (!(batches && p->buffer)) {
     if ((dst = p->reserve(p->ud, (size_t)payload)) == NULL)
       return ENOMEM;
     at = ring_get(r, at, dst, (size_t)payload);
@@ -540,7 +544,10 @@ int shmlua_queue_push(shmlua_queue *h, const void *data, size_t len, int wait,
 }
 
 static int pop_step(void *ctx, const struct timespec *lockby) {
-  return pop_locked(ctx, lockby);
+  pop_request *p = ctx;
+  if (!p->buffer)
+    return pop_locked(p, lockby, 0);
+  return pop_locked(p, lockby, 1);
 }
 
 static int pop_ready(void *ctx) {
