@@ -245,11 +245,18 @@ static size_t fitting(const shmlua_queue *h, const shmlua_queue_message *m, size
   return k;
 }
 
-/* Inlined into push_step twice: once for a single message (count a constant 1, its loops
-   one pass, nothing kept on the stack across the copy), once for batches. */
-__attribute__((always_inline)) static inline int push_locked(shmlua_queue *h,
-                                                              const shmlua_queue_message *m,
-                                                              size_t count, size_t *pushed) {
+/* The copies under the lock are inlined into their steps twice each, whatever the
+   compiler's estimate: once with the common case's argument a constant. */
+#if defined(__GNUC__)
+#define TWICE static inline __attribute__((always_inline))
+#else
+#define TWICE static inline
+#endif
+
+/* Inlined into push_step for a single message (count a constant 1: its loops one pass,
+   nothing kept on the stack across the copy) and for batches. */
+TWICE int push_locked(shmlua_queue *h, const shmlua_queue_message *m, size_t count,
+                      size_t *pushed) {
   shmlua_queue_block *q = h->q;
   shmlua_queue_end *t = &q->tail;
   uint64_t bytes = t->bytes;
@@ -356,11 +363,9 @@ static int64_t copy_records(const shmlua_queue *h, uint64_t head, uint64_t *tail
   return (int64_t)k;
 }
 
-/* Inlined into pop_step twice, as push_locked is: batches is 0 in the copy for the pops
-   that take one message (no buffer: a pop, a glance or a view). */
-__attribute__((always_inline)) static inline int pop_locked(pop_request *p,
-                                                             const struct timespec *lockby,
-                                                             int batches) {
+/* Inlined into pop_step as push_locked is: batches is 0 in the copy for the pops that take
+   one message (no buffer: a pop, a glance or a view). */
+TWICE int pop_locked(pop_request *p, const struct timespec *lockby, int batches) {
   shmlua_queue *h = p->h;
   shmlua_queue_block *q = h->q;
   shmlua_queue_end *e = &q->head;
