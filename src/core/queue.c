@@ -157,30 +157,37 @@ static int64_t record_at(ring r, uint64_t pos, size_t at, uint64_t tail, uint64_
   return len;
 }
 
+/* Where an end moves to: its position and its counts there. */
+typedef struct place {
+  uint64_t pos, messages, bytes;
+} place;
+
 /* Moving an end past records records: the new values are written down (armed) before any
    of them is stored, so a locker after a death can tell what was under way. */
-static void arm_to(shmlua_queue_end *e, uint64_t pos, uint64_t messages, uint64_t bytes,
-                   uint32_t records) {
-  e->next_pos = pos;
-  e->next_messages = messages;
-  e->next_bytes = bytes;
+static void arm_to(shmlua_queue_end *e, place to, uint32_t records) {
+  e->next_pos = to.pos;
+  e->next_messages = to.messages;
+  e->next_bytes = to.bytes;
   __atomic_store_n(&e->armed, records, __ATOMIC_RELEASE);
 }
 
 /* The tail's counts move before its position, so a popper never takes a message the counts
    do not hold yet; the head's move after its position, so a pusher never counts on room the
-   ring has not given back yet. */
-static void move_tail(shmlua_queue_end *e) {
-  store(&e->messages, e->next_messages);
-  store(&e->bytes, e->next_bytes);
-  store(&e->pos, e->next_pos); /* the commit: a death before it leaves the messages out */
+   ring has not given back yet. Both store the values armed, from the caller's copy (the
+   armed ones would be read back after each atomic store). */
+static void move_tail(shmlua_queue_end *e, place to) {
+  store(&e->messages, to.messages);
+  store(&e->bytes, to.bytes);
+  store(&e->pos, to.pos); /* the commit: a death before it leaves the messages out */
   __atomic_store_n(&e->armed, 0, __ATOMIC_RELEASE);
 }
 
-static void move_head(shmlua_queue_end *e) {
-  store(&e->pos, e->next_pos); /* the commit: a death before it leaves the messages in */
-  store(&e->bytes, e->next_bytes);
-  store(&e->messages, e->next_messages);
+/* Arms the head's move and makes it (a pop copies its records before it moves the head). */
+static void move_head(shmlua_queue_end *e, place to, uint32_t records) {
+  arm_to(e, to, records);
+  store(&e->pos, to.pos); /* the commit: a death before it leaves the messages in */
+  store(&e->bytes, to.bytes);
+  store(&e->messages, to.messages);
   __atomic_store_n(&e->armed, 0, __ATOMIC_RELEASE);
 }
 
@@ -238,11 +245,22 @@ static size_t fitting(const shmlua_queue *h, const shmlua_queue_message *m, size
   return k;
 }
 
-static int push_locked(shmlua_queue *h, const shmlua_queue_message *m, size_t count,
-                       size_t *pushed) {
+/* The copies under the lock are inlined into their steps twice each, whatever the
+   compiler's estimate: once with the common case's argument a constant. */
+#if defined(__GNUC__)
+#define TWICE static inline __attribute__((always_inline))
+#else
+#define TWICE static inline
+#endif
+
+/* Inlined into push_step for a single message (count a constant 1: its loops one pass,
+   nothing kept on the stack across the copy) and for batches. */
+TWICE int push_locked(shmlua_queue *h, const shmlua_queue_message *m, size_t count,
+                      size_t *pushed) {
   shmlua_queue_block *q = h->q;
   shmlua_queue_end *t = &q->tail;
-  uint64_t bytes = t->bytes, next;
+  uint64_t bytes = t->bytes;
+  place to;
   size_t k, at;
   ring r = ring_of(h);
   if (q->ended)
@@ -255,17 +273,17 @@ static int push_locked(shmlua_queue *h, const shmlua_queue_message *m, size_t co
   }
   if (k == 0)
     return EAGAIN; /* a first message too long was refused before the lock */
-  next = t->pos + (uint64_t)PREFIX * k + (bytes - t->bytes);
+  to = (place){t->pos + (uint64_t)PREFIX * k + (bytes - t->bytes), t->messages + k, bytes};
   at = offset(h, t->pos, h->tail_pos, h->tail_at);
-  arm_to(t, next, t->messages + k, bytes, (uint32_t)k);
+  arm_to(t, to, (uint32_t)k);
   for (size_t i = 0; i < k; i++) {
     uint32_t prefix = (uint32_t)m[i].len;
     at = ring_put(r, at, &prefix, PREFIX);
     at = ring_put(r, at, m[i].data, m[i].len);
   }
-  h->tail_pos = next;
+  h->tail_pos = to.pos;
   h->tail_at = at;
-  move_tail(t);
+  move_tail(t, to);
   *pushed = k;
   return 0;
 }
@@ -280,8 +298,7 @@ static int skip_to_tail(shmlua_queue_block *q, const struct timespec *lockby) {
   int rc = lock_end(q, &q->tail, lockby);
   if (rc != 0)
     return rc;
-  arm_to(&q->head, q->tail.pos, q->tail.messages, q->tail.bytes, 1);
-  move_head(&q->head);
+  move_head(&q->head, (place){q->tail.pos, q->tail.messages, q->tail.bytes}, 1);
   shmlua_mutex_unlock(&q->tail.lock, NULL);
   return EAGAIN; /* empty now */
 }
@@ -346,7 +363,9 @@ static int64_t copy_records(const shmlua_queue *h, uint64_t head, uint64_t *tail
   return (int64_t)k;
 }
 
-static int pop_locked(pop_request *p, const struct timespec *lockby) {
+/* Inlined into pop_step as push_locked is: batches is 0 in the copy for the pops that take
+   one message (no buffer: a pop, a glance or a view). */
+TWICE int pop_locked(pop_request *p, const struct timespec *lockby, int batches) {
   shmlua_queue *h = p->h;
   shmlua_queue_block *q = h->q;
   shmlua_queue_end *e = &q->head;
@@ -367,7 +386,7 @@ static int pop_locked(pop_request *p, const struct timespec *lockby) {
     }
   }
   at = offset(h, head, h->head_pos, h->head_at);
-  if (p->buffer) {
+  if (batches && p->buffer) {
     k = copy_records(h, head, &tail, &at, p->buffer, p->capacity, p->max, &span, &payload);
     h->seen_tail = tail;
     if (k < 0) {
@@ -408,14 +427,14 @@ static int pop_locked(pop_request *p, const struct timespec *lockby) {
     *p->len = (size_t)payload;
     return STEP_UNCHANGED;
   }
-  if (!p->buffer) {
+  if (!(batches && p->buffer)) {
     if ((dst = p->reserve(p->ud, (size_t)payload)) == NULL)
       return ENOMEM;
     at = ring_get(r, at, dst, (size_t)payload);
     *p->len = (size_t)payload;
   }
-  arm_to(e, head + span, e->messages + (uint64_t)k, e->bytes + payload, (uint32_t)k);
-  move_head(e);
+  move_head(e, (place){head + span, e->messages + (uint64_t)k, e->bytes + payload},
+            (uint32_t)k);
   h->head_pos = head + span;
   h->head_at = at;
   return 0;
@@ -435,6 +454,19 @@ typedef struct side {
 } side;
 
 #define BLOCK_FIELD(q, offset, type) ((type *)(void *)((unsigned char *)(q) + (offset)))
+
+/* transfer's failure. The first try of a wait that cannot go ahead now (ONCE: EAGAIN, EBUSY)
+   tells its code alone, with "queue" for message: its caller looks only at the code and
+   goes on to wait, and strerror's text (a catalogue lookup for the locale) cost more than
+   the rest of the try, about 650 instructions, on every pop that found the queue empty. */
+static int failed(shmlua_error *err, int rc, int wait) {
+  if (wait == SHMLUA_QUEUE_ONCE && (rc == EAGAIN || rc == EBUSY) && err) {
+    err->code = rc;
+    memcpy(err->message, "queue", sizeof "queue");
+    return -1;
+  }
+  return shmlua_failcode(err, rc, "queue");
+}
 
 /* Runs step with the end locked, then, while it reports EAGAIN and wait is set, waits until
    ready() says the other side changed something and runs it again. On success it wakes the
@@ -466,7 +498,7 @@ static int transfer(shmlua_queue_block *q, const side *s, void *ctx, int wait,
       return 0;
     }
     if (rc != EAGAIN || wait != SHMLUA_QUEUE_WAIT)
-      return shmlua_failcode(err, rc, "queue");
+      return failed(err, rc, wait);
     if (shmlua_sync_await(s->ready, ctx, BLOCK_FIELD(q, s->sleep_word, uint32_t),
                           BLOCK_FIELD(q, s->sleeping, uint32_t), deadline, err) != 0)
       return -1;
@@ -482,6 +514,8 @@ typedef struct push_request {
 static int push_step(void *ctx, const struct timespec *lockby) {
   push_request *p = ctx;
   (void)lockby;
+  if (p->count == 1)
+    return push_locked(p->h, p->m, 1, p->pushed);
   return push_locked(p->h, p->m, p->count, p->pushed);
 }
 
@@ -528,7 +562,10 @@ int shmlua_queue_push(shmlua_queue *h, const void *data, size_t len, int wait,
 }
 
 static int pop_step(void *ctx, const struct timespec *lockby) {
-  return pop_locked(ctx, lockby);
+  pop_request *p = ctx;
+  if (!p->buffer)
+    return pop_locked(p, lockby, 0);
+  return pop_locked(p, lockby, 1);
 }
 
 static int pop_ready(void *ctx) {
@@ -567,8 +604,7 @@ int shmlua_queue_pop_or_glance(shmlua_queue *h, shmlua_queue_reserve reserve, vo
    pushers waiting for the room given back (a view's release, a glance's take). */
 static void take_one(shmlua_queue *h, uint64_t next, uint64_t bytes) {
   shmlua_queue_end *e = &h->q->head;
-  arm_to(e, next, e->messages + 1, e->bytes + bytes, 1);
-  move_head(e);
+  move_head(e, (place){next, e->messages + 1, e->bytes + bytes}, 1);
   shmlua_mutex_unlock(&e->lock, NULL);
   shmlua_sync_signal(&h->q->space, &h->q->push_sleeping);
 }

@@ -120,7 +120,8 @@ enum {
                             then ETIMEDOUT */
   SHMLUA_QUEUE_WAIT = 1, /* wait for room (a message) and the lock until deadline */
   /* As TRY, but EBUSY at once when another process holds a lock it needs: the first try of a
-     wait, which then needs no deadline (no clock read) when it goes ahead. */
+     wait, which then needs no deadline (no clock read) when it goes ahead. Its EAGAIN and
+     EBUSY come with the message "queue" alone (no strerror text: the caller waits next). */
   SHMLUA_QUEUE_ONCE = 2
 };
 

@@ -151,8 +151,9 @@ static int must_wait(int rc) {
   return rc == EAGAIN || rc == EBUSY;
 }
 
-int shmlua_queue_put(lua_State *L, shmlua_syncud *u, const char *s, size_t len, int wait,
-                     const double *timeout) {
+/* shmlua_queue_put's work, inlined into q:push as well (no call between the two). */
+static inline int put(lua_State *L, shmlua_syncud *u, const char *s, size_t len, int wait,
+                      const double *timeout) {
   push_request p = {u, s, len, wait ? SHMLUA_QUEUE_ONCE : SHMLUA_QUEUE_TRY};
   int rc = shmlua_sync_guarded(u, pushstep, &p, NULL);
   if (wait && must_wait(rc)) {
@@ -162,19 +163,24 @@ int shmlua_queue_put(lua_State *L, shmlua_syncud *u, const char *s, size_t len, 
   return pushresult(L, u, rc);
 }
 
+int shmlua_queue_put(lua_State *L, shmlua_syncud *u, const char *s, size_t len, int wait,
+                     const double *timeout) {
+  return put(L, u, s, len, wait, timeout);
+}
+
 static int queue_push(lua_State *L) {
   shmlua_syncud *u = checkqueue(L);
   double seconds;
   size_t len;
   const char *s = luaL_checklstring(L, 2, &len);
-  return shmlua_queue_put(L, u, s, len, 1, shmlua_optseconds(L, 3, &seconds));
+  return put(L, u, s, len, 1, shmlua_optseconds(L, 3, &seconds));
 }
 
 static int queue_try_push(lua_State *L) {
   shmlua_syncud *u = checkqueue(L);
   size_t len;
   const char *s = luaL_checklstring(L, 2, &len);
-  return shmlua_queue_put(L, u, s, len, 0, NULL);
+  return put(L, u, s, len, 0, NULL);
 }
 
 typedef struct pop_request {

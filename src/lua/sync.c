@@ -160,8 +160,8 @@ const char *shmlua_sync_scratch_hold(lua_State *L, shmlua_syncud *u, const char 
   return copy;
 #else
   (void)u;
-  lua_pushlstring(L, data, len); /* copies before it may collect */
-  return lua_tostring(L, -1);
+  /* copies before it may collect; returns the string's own bytes */
+  return lua_pushlstring(L, data, len);
 #endif
 }
 

@@ -10,9 +10,10 @@
 
 static const double SLICE_SECONDS = 0.1; /* how often a pthread wait looks for Ctrl-C */
 
-const double *shmlua_optseconds(lua_State *L, int arg, double *seconds) {
+/* An argument that is there: nil (no limit) or a number of seconds. */
+const double *shmlua_checkseconds(lua_State *L, int arg, double *seconds) {
   lua_Number t;
-  if (lua_gettop(L) < arg || lua_isnil(L, arg)) /* the first test alone for the common call */
+  if (lua_isnil(L, arg))
     return NULL;
   t = luaL_checknumber(L, arg);
   luaL_argcheck(L, t >= 0, arg, "timeout must be a non-negative number of seconds");

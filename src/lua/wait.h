@@ -11,8 +11,11 @@
 const struct timespec *shmlua_opttimeout(lua_State *L, int arg, struct timespec *deadline);
 /* The same checks without reading the clock, for calls that try once before they wait:
    NULL (no limit) or seconds, filled; shmlua_sync_wait_for makes the deadline if a wait
-   comes. */
-const double *shmlua_optseconds(lua_State *L, int arg, double *seconds);
+   comes. Inline for the common call, which gives no timeout: one lua_gettop, no call. */
+const double *shmlua_checkseconds(lua_State *L, int arg, double *seconds);
+static inline const double *shmlua_optseconds(lua_State *L, int arg, double *seconds) {
+  return lua_gettop(L) < arg ? NULL : shmlua_checkseconds(L, arg, seconds);
+}
 
 /* One blocking step of a wait, until deadline: returns 0, an errno, or EINTR. */
 typedef int (*shmlua_sync_op)(void *ctx, const struct timespec *deadline);

@@ -175,6 +175,7 @@ static void once(shmlua_queue *h, const shmlua_name *n) {
     CHECK(len == 4 && memcmp(got, "more", 4) == 0);
   CHECK_ERRNO(CODE(shmlua_queue_pop(h, into, got, &len, SHMLUA_QUEUE_ONCE, NULL, ERR)),
               EAGAIN);
+  CHECK_STR(check_error()->message, "queue"); /* the code alone: no strerror lookup */
 }
 
 int main(void) {
