@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "forked.h"
 #include "futex.h"
 #include "liveness.h"
 #include "mutex.h"
@@ -106,7 +107,7 @@ static void leave(shmlua_barrier *h) {
   h->joined = 0;
 }
 
-void shmlua_barrier_leave_all(void) {
+SHMLUA_FORKED void shmlua_barrier_leave_all(void) {
   pthread_mutex_lock(&joined_lock);
   for (shmlua_barrier *h = joined_handles; h; h = h->next)
     leave(h);

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../core/forked.h"
 #include "arrayview.h"
 #include "blockaccess.h"
 #include "class.h"
@@ -366,7 +367,7 @@ static void encode_function(lua_State *L, encoder *e, int idx, int depth) {
 
 /* A table: its counts of array and other keys (hints for the receiver's lua_createtable),
    then key and value of each pair. A table inside itself is refused. */
-static void encode_table(lua_State *L, encoder *e, int idx, int depth) {
+SHMLUA_FORKED static void encode_table(lua_State *L, encoder *e, int idx, int depth) {
   uint32_t counts[2] = {0, 0};
   size_t at;
   luaL_checkstack(L, 4, "values to send");
@@ -410,7 +411,7 @@ static const char *objectkind(lua_State *L, int idx) {
   return kind;
 }
 
-static void encode(lua_State *L, encoder *e, int idx, int depth) {
+SHMLUA_FORKED static void encode(lua_State *L, encoder *e, int idx, int depth) {
   if (depth > MAX_DEPTH)
     refuse(L, e, depth - 1,
            lua_pushfstring(L, "a value nested over %d levels deep", MAX_DEPTH));
@@ -460,7 +461,7 @@ static void encode(lua_State *L, encoder *e, int idx, int depth) {
 
 /* The encoder's buffer: one per Lua state, kept in the registry and reused, so a small
    message costs no allocation. Made here if missing; what it holds is left alone. */
-static buffer *kept_buffer(lua_State *L) {
+SHMLUA_FORKED static buffer *kept_buffer(lua_State *L) {
   buffer *b;
   if (lua_rawgetp(L, LUA_REGISTRYINDEX, &buffer_key) == LUA_TNIL) {
     lua_pop(L, 1);
@@ -474,7 +475,7 @@ static buffer *kept_buffer(lua_State *L) {
 }
 
 /* The buffer emptied, to be filled by the caller. */
-static buffer *scratch(lua_State *L) {
+SHMLUA_FORKED static buffer *scratch(lua_State *L) {
   buffer *b = kept_buffer(L);
   b->len = 0;
   return b;
@@ -487,7 +488,7 @@ void shmlua_encoder_ready(lua_State *L) {
 }
 
 /* An encoder on the emptied buffer, nothing encoded yet; then the header of a message. */
-static void startencoder(lua_State *L, encoder *e, int listed) {
+SHMLUA_FORKED static void startencoder(lua_State *L, encoder *e, int listed) {
   e->out = scratch(L);
   e->ntables = 0;
   e->nfunctions = 0;
@@ -495,12 +496,12 @@ static void startencoder(lua_State *L, encoder *e, int listed) {
   e->listed = listed;
 }
 
-static void putheader(lua_State *L, encoder *e) {
+SHMLUA_FORKED static void putheader(lua_State *L, encoder *e) {
   static const unsigned char header[2] = {MAGIC, VERSION};
   put(L, e->out, header, sizeof header);
 }
 
-const char *shmlua_encode(lua_State *L, int first, int n, size_t *len) {
+SHMLUA_FORKED const char *shmlua_encode(lua_State *L, int first, int n, size_t *len) {
   encoder e;
   int top = lua_gettop(L);
   first = lua_absindex(L, first);
