@@ -108,6 +108,10 @@ static void leave(shmlua_barrier *h) {
 }
 
 SHMLUA_FORKED void shmlua_barrier_leave_all(void) {
+  /* None joined (as in most forked children): the lock is not taken, since locking writes
+     to a page such a child would not write otherwise, a copy-on-write fault. */
+  if (!__atomic_load_n(&joined_handles, __ATOMIC_RELAXED))
+    return;
   pthread_mutex_lock(&joined_lock);
   for (shmlua_barrier *h = joined_handles; h; h = h->next)
     leave(h);
@@ -120,7 +124,7 @@ static void track(shmlua_barrier *h) {
   if (!registered)
     registered = atexit(shmlua_barrier_leave_all) == 0;
   h->next = joined_handles;
-  joined_handles = h;
+  __atomic_store_n(&joined_handles, h, __ATOMIC_RELAXED); /* leave_all looks unlocked */
   pthread_mutex_unlock(&joined_lock);
 }
 
@@ -128,7 +132,7 @@ static void untrack(shmlua_barrier *h) {
   pthread_mutex_lock(&joined_lock);
   for (shmlua_barrier **link = &joined_handles; *link; link = &(*link)->next)
     if (*link == h) {
-      *link = h->next;
+      __atomic_store_n(link, h->next, __ATOMIC_RELAXED);
       break;
     }
   pthread_mutex_unlock(&joined_lock);

@@ -13,4 +13,14 @@
 #define SHMLUA_FORKED
 #endif
 
+/* SHMLUA_FORKED_DATA puts a zero-initialized variable such a child writes into .data: with
+   the module's few initialized variables, next to the start of its .bss (interrupt.c's
+   running), all on one page. Left in .bss it lay 32 KiB further on, behind fault.c's table:
+   a second page, a second fault. */
+#if defined(__ELF__) && defined(__GNUC__)
+#define SHMLUA_FORKED_DATA __attribute__((section(".data")))
+#else
+#define SHMLUA_FORKED_DATA
+#endif
+
 #endif

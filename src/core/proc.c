@@ -25,9 +25,9 @@
 
 extern char **environ;
 
-static shmlua_child *volatile registry;
-static volatile unsigned long started; /* children registered so far */
-static size_t orphans;                 /* registered children nobody holds */
+static SHMLUA_FORKED_DATA shmlua_child *volatile registry;
+static SHMLUA_FORKED_DATA volatile unsigned long started; /* children registered so far */
+static SHMLUA_FORKED_DATA size_t orphans; /* registered children nobody holds */
 
 /* In a forked child: the write end of its own result pipe, closed again in its children. */
 static int inherited_resultfd = -1;
@@ -127,7 +127,7 @@ static void try_reap(shmlua_child *c, int options) {
 }
 
 /* Frees the children nobody holds any more once they have ended. */
-static void reap_orphans(void) {
+SHMLUA_FORKED static void reap_orphans(void) {
   shmlua_child *c = orphans > 0 ? registry : NULL, *next;
   for (; c; c = next) {
     next = c->next;
@@ -232,7 +232,7 @@ static int ended(void *ctx) {
 
 /* Whether the last child waited for sent a result that filled its pipe: the next one is
    likely to (a loop's children send alike), so its pipe is watched from the start. */
-static bool last_filled;
+static SHMLUA_FORKED_DATA bool last_filled;
 
 /* Milliseconds for poll, rounded up so a wait never ends before its deadline. */
 static int poll_ms(struct timespec t) {

@@ -59,10 +59,14 @@ static const char buffer_key = 0; /* registry key of the encoder's buffer */
 static const char packer_key = 0; /* registry key of the Lua function `return {...}` */
 static uint64_t family_key[2];    /* the bytecode key; inherited by forked children */
 
-/* A growing byte buffer in a userdata, freed by __gc even if a Lua error stops the encoder. */
+/* A growing byte buffer in a userdata, freed by __gc even if a Lua error stops the encoder.
+   A small message stays in the userdata itself (first), on the page its length is written
+   to: in a forked child each page first written costs a fault, and a small result is the
+   common case. */
 typedef struct buffer {
-  char *data;
+  char *data; /* first, or allocated */
   size_t len, cap;
+  char first[232];
 } buffer;
 
 /* One step of the way from a value to the part being encoded, for error messages. */
@@ -84,7 +88,8 @@ typedef struct encoder {
 
 static int buffer_gc(lua_State *L) {
   buffer *b = lua_touserdata(L, 1);
-  free(b->data);
+  if (b->data != b->first)
+    free(b->data);
   b->data = NULL;
   return 0;
 }
@@ -98,8 +103,11 @@ static void grow_buffer(lua_State *L, buffer *b, size_t n) {
         luaL_error(L, "values too large to send");
       cap *= 2;
     }
-    if (!(data = realloc(b->data, cap)))
+    data = b->data == b->first ? malloc(cap) : realloc(b->data, cap);
+    if (!data)
       luaL_error(L, "not enough memory to send values");
+    if (b->data == b->first)
+      memcpy(data, b->first, b->len);
     b->data = data;
     b->cap = cap;
   }
@@ -465,7 +473,9 @@ SHMLUA_FORKED static buffer *kept_buffer(lua_State *L) {
   buffer *b;
   if (lua_rawgetp(L, LUA_REGISTRYINDEX, &buffer_key) == LUA_TNIL) {
     lua_pop(L, 1);
-    shmlua_newscratch(L, sizeof *b, SERIAL_BUFFER_MT, buffer_gc);
+    b = shmlua_newscratch(L, sizeof *b, SERIAL_BUFFER_MT, buffer_gc);
+    b->data = b->first;
+    b->cap = sizeof b->first;
     lua_pushvalue(L, -1);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &buffer_key);
   }
@@ -482,9 +492,7 @@ SHMLUA_FORKED static buffer *scratch(lua_State *L) {
 }
 
 void shmlua_encoder_ready(lua_State *L) {
-  buffer *b = kept_buffer(L);
-  if (b->cap == 0)
-    grow_buffer(L, b, 1);
+  kept_buffer(L);
 }
 
 /* An encoder on the emptied buffer, nothing encoded yet; then the header of a message. */
