@@ -93,7 +93,7 @@ static int lock_briefly(shmlua_barrier_block *b) {
 }
 
 /* Handles with a member slot, so that a normal exit leaves what close did not. */
-static shmlua_barrier *joined_handles;
+static SHMLUA_FORKED_DATA shmlua_barrier *joined_handles; /* forked children look at it */
 static pthread_mutex_t joined_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void leave(shmlua_barrier *h) {
