@@ -21,6 +21,7 @@
 
 #include "forked.h"
 #include "futex.h"
+#include "self.h"
 #include "sync_wait.h"
 
 extern char **environ;
@@ -370,7 +371,7 @@ SHMLUA_FORKED static void become_child(pid_t parent, int resultfd, bool ignored)
 }
 
 SHMLUA_FORKED pid_t shmlua_child_fork(shmlua_child **out, int *resultfd, shmlua_error *err) {
-  pid_t parent = getpid(), pid;
+  pid_t parent = shmlua_self(), pid;
   shmlua_child *c;
   sigset_t old;
   bool ignored;
@@ -441,7 +442,7 @@ int shmlua_child_spawn(shmlua_child **out, const char *program, char *const argv
   shmlua_child *c;
   int rc;
   reap_orphans();
-  if (!(c = new_child(getpid(), err)))
+  if (!(c = new_child(shmlua_self(), err)))
     return -1;
   if (watched) {
     snprintf(var, sizeof var, "%s=%ld", SHMLUA_PARENT_ENV, (long)c->parent);
@@ -506,7 +507,7 @@ int shmlua_child_signal(shmlua_child *c, int signo, shmlua_error *err) {
 }
 
 void shmlua_child_release(shmlua_child *c) {
-  if (c->parent != getpid()) { /* a copy inherited through fork: not in our registry */
+  if (c->parent != shmlua_self()) { /* a copy inherited through fork: not in our registry */
     free(c->data);
     free(c);
     return;

@@ -18,6 +18,7 @@
 #include "../core/forked.h"
 #include "../core/futex.h"
 #include "../core/owner.h"
+#include "../core/self.h"
 #include "args.h"
 #include "class.h"
 #include "interrupt.h"
@@ -298,7 +299,7 @@ static shmlua_child *heldchild(lua_State *L, int arg) {
 
 shmlua_child *shmlua_checkchild(lua_State *L, int arg) {
   shmlua_child *c = heldchild(L, arg);
-  if (c->parent != getpid())
+  if (c->parent != shmlua_self())
     luaL_error(L, "process %d is not a child of this process", (int)c->pid);
   return c;
 }
