@@ -44,6 +44,41 @@ static void fork_with_result(void) {
   shmlua_child_release(c);
 }
 
+/* A grandchild forked without shmlua (no exec) keeps the result pipe's write end open: the
+   wait ends with the child all the same, with all the child wrote (and with nothing when it
+   wrote nothing), not at an end of file that comes only when the grandchild ends. */
+static void grandchild_holds_pipe(void) {
+  for (int writes = 0; writes <= 1; writes++) {
+    shmlua_child *c;
+    shmlua_error err;
+    int fd, hold[2];
+    double t0;
+    pid_t pid;
+    if (!CHECK(pipe(hold) == 0))
+      return;
+    fflush(NULL);
+    if ((pid = shmlua_child_fork(&c, &fd, &err)) == 0) {
+      char byte;
+      close(hold[1]);
+      if (fork() == 0) { /* holds fd until the test closes hold[1] */
+        _exit(read(hold[0], &byte, 1) == 0 ? 0 : 1);
+      }
+      _exit(!writes || write(fd, "hello, parent", 13) == 13 ? 3 : 4);
+    }
+    close(hold[0]);
+    if (CHECK(pid > 0)) {
+      t0 = check_seconds();
+      CHECK_ERRNO(wait_one(c, 10), 0);
+      CHECK(check_seconds() - t0 < 5);
+      CHECK(WIFEXITED(c->status) && WEXITSTATUS(c->status) == 3);
+      CHECK_INT(c->len, writes ? 13 : 0);
+      CHECK(!writes || memcmp(c->data, "hello, parent", 13) == 0);
+      shmlua_child_release(c);
+    }
+    close(hold[1]); /* the grandchild ends */
+  }
+}
+
 static void spawn_programs(void) {
   char *const exit7[] = {"sh", "-c", "exit 7", NULL};
   char *const nothing[] = {"no-such-program-here", NULL};
@@ -229,6 +264,7 @@ int main(void) {
   check_test = "proc";
   kept_pid_after_fork();
   fork_with_result();
+  grandchild_holds_pipe();
   spawn_programs();
   deadlines_and_signals();
   first_of_several();
