@@ -4,7 +4,8 @@
    forgets it there. A child made another way either runs no code of this process (vfork,
    posix_spawn, system, popen: it execs or exits at once) or bypasses the C library's fork
    (_Fork, a raw clone), where the kept id would be the parent's: such a child must not run
-   Lua with this module. Not async-signal-safe the first time: a handler calls getpid. */
+   Lua with this module. Kept with glibc only (self.c says why). Not async-signal-safe the
+   first time: a signal handler calls getpid. */
 #ifndef SHMLUA_SELF_H
 #define SHMLUA_SELF_H
 
