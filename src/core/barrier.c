@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "forked.h"
 #include "futex.h"
 #include "liveness.h"
 #include "mutex.h"
@@ -92,7 +93,7 @@ static int lock_briefly(shmlua_barrier_block *b) {
 }
 
 /* Handles with a member slot, so that a normal exit leaves what close did not. */
-static shmlua_barrier *joined_handles;
+static SHMLUA_FORKED_DATA shmlua_barrier *joined_handles; /* forked children look at it */
 static pthread_mutex_t joined_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void leave(shmlua_barrier *h) {
@@ -106,7 +107,11 @@ static void leave(shmlua_barrier *h) {
   h->joined = 0;
 }
 
-void shmlua_barrier_leave_all(void) {
+SHMLUA_FORKED void shmlua_barrier_leave_all(void) {
+  /* None joined (as in most forked children): the lock is not taken, since locking writes
+     to a page such a child would not write otherwise, a copy-on-write fault. */
+  if (!__atomic_load_n(&joined_handles, __ATOMIC_RELAXED))
+    return;
   pthread_mutex_lock(&joined_lock);
   for (shmlua_barrier *h = joined_handles; h; h = h->next)
     leave(h);
@@ -119,7 +124,7 @@ static void track(shmlua_barrier *h) {
   if (!registered)
     registered = atexit(shmlua_barrier_leave_all) == 0;
   h->next = joined_handles;
-  joined_handles = h;
+  __atomic_store_n(&joined_handles, h, __ATOMIC_RELAXED); /* leave_all looks unlocked */
   pthread_mutex_unlock(&joined_lock);
 }
 
@@ -127,7 +132,7 @@ static void untrack(shmlua_barrier *h) {
   pthread_mutex_lock(&joined_lock);
   for (shmlua_barrier **link = &joined_handles; *link; link = &(*link)->next)
     if (*link == h) {
-      *link = h->next;
+      __atomic_store_n(link, h->next, __ATOMIC_RELAXED);
       break;
     }
   pthread_mutex_unlock(&joined_lock);

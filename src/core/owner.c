@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "forked.h"
 #include "name.h"
 
 typedef struct owned {
@@ -102,11 +103,16 @@ static int still_ours(const owned *node) {
   return st.st_dev == node->dev && st.st_ino == node->ino;
 }
 
-void shmlua_owner_cleanup(void) {
+SHMLUA_FORKED void shmlua_owner_cleanup(void) {
   /* Nodes are left allocated: free() is not async-signal-safe, and the process is ending. */
-  pid_t self = getpid();
-  int saved = errno;
-  for (owned *node = owned_head; node; node = node->next)
+  owned *head = owned_head;
+  pid_t self;
+  int saved;
+  if (!head) /* most forked children made no block: no system call, no code page touched */
+    return;
+  self = getpid();
+  saved = errno;
+  for (owned *node = head; node; node = node->next)
     if (node->pid == self && node->path[0] == '/') {
       if (still_ours(node))
         shm_unlink(node->path);

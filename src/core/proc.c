@@ -19,14 +19,16 @@
 #include <sys/syscall.h>
 #endif
 
+#include "forked.h"
 #include "futex.h"
+#include "self.h"
 #include "sync_wait.h"
 
 extern char **environ;
 
-static shmlua_child *volatile registry;
-static volatile unsigned long started; /* children registered so far */
-static size_t orphans;                 /* registered children nobody holds */
+static SHMLUA_FORKED_DATA shmlua_child *volatile registry;
+static SHMLUA_FORKED_DATA volatile unsigned long started; /* children registered so far */
+static SHMLUA_FORKED_DATA size_t orphans; /* registered children nobody holds */
 
 /* In a forked child: the write end of its own result pipe, closed again in its children. */
 static int inherited_resultfd = -1;
@@ -34,27 +36,30 @@ static int inherited_resultfd = -1;
 static void block_signals(sigset_t *old) {
   sigset_t all;
   sigfillset(&all);
-  sigprocmask(SIG_BLOCK, &all, old);
+  pthread_sigmask(SIG_BLOCK, &all, old);
 }
 
-static void restore_signals(const sigset_t *old) {
-  sigprocmask(SIG_SETMASK, old, NULL);
+/* pthread_sigmask, not sigprocmask: glibc's sigprocmask is a wrapper around it in another
+   page of code, one more fault in each forked child (a child's first touch of each page of
+   code faults). The process is single-threaded wherever the mask matters here. */
+SHMLUA_FORKED static void restore_signals(const sigset_t *old) {
+  pthread_sigmask(SIG_SETMASK, old, NULL);
 }
 
-static void close_fd(int *fd) {
+SHMLUA_FORKED static void close_fd(int *fd) {
   if (*fd >= 0) {
     close(*fd);
     *fd = -1;
   }
 }
 
-static shmlua_child *new_child(shmlua_error *err) {
+static shmlua_child *new_child(pid_t parent, shmlua_error *err) {
   shmlua_child *c = calloc(1, sizeof *c);
   if (!c) {
     shmlua_fail(err, ENOMEM, "child process");
     return NULL;
   }
-  c->parent = getpid();
+  c->parent = parent;
   c->pidfd = c->outfd = -1;
   return c;
 }
@@ -123,7 +128,7 @@ static void try_reap(shmlua_child *c, int options) {
 }
 
 /* Frees the children nobody holds any more once they have ended. */
-static void reap_orphans(void) {
+SHMLUA_FORKED static void reap_orphans(void) {
   shmlua_child *c = orphans > 0 ? registry : NULL, *next;
   for (; c; c = next) {
     next = c->next;
@@ -174,20 +179,23 @@ static int grow_output(shmlua_child *c, size_t need, shmlua_error *err) {
   return 0;
 }
 
-/* Reads what the result pipe holds now, without blocking; ends it at its end. The first
-   bytes come through a small buffer on the stack, so a small result costs one allocation of
-   its size, not a large buffer's: while a child lives its parent's pages are copy-on-write,
-   and each one the parent writes first after the fork is a fault (a small buffer stays on
-   stack pages this path writes anyway). */
+/* Reads what the result pipe holds now, without blocking; ends it at its end, or, once the
+   child is reaped, at the first read that finds less than it asks for: all the child wrote
+   is in the pipe then, and a grandchild may still hold the write end, so no end of file is
+   waited for (and a read is saved). The first bytes come through a small buffer on the
+   stack, so a small result costs one allocation of its size, not a large buffer's: while a
+   child lives its parent's pages are copy-on-write, and each one the parent writes first
+   after the fork is a fault (a small buffer stays on stack pages this path writes anyway). */
 static int read_output(shmlua_child *c, shmlua_error *err) {
   unsigned char chunk[512];
   while (c->outfd >= 0) {
     bool small = c->len < sizeof chunk;
+    size_t want;
     ssize_t n;
     if (!small && grow_output(c, 4096, err))
       return -1;
-    n = small ? read(c->outfd, chunk, sizeof chunk)
-              : read(c->outfd, c->data + c->len, c->cap - c->len);
+    want = small ? sizeof chunk : c->cap - c->len;
+    n = read(c->outfd, small ? chunk : c->data + c->len, want);
     if (n > 0 && small) {
       if (grow_output(c, (size_t)n, err))
         return -1;
@@ -195,28 +203,20 @@ static int read_output(shmlua_child *c, shmlua_error *err) {
     }
     if (n > 0)
       c->len += (size_t)n;
-    else if (n < 0 && errno == EINTR)
+    if (n < 0 && errno == EINTR)
       continue;
-    else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && !c->done)
       return 0;
-    else
+    if (n <= 0 || ((size_t)n < want && c->done))
       end_output(c);
   }
   return 0;
 }
 
+/* Reaped first, so that the read knows whether what it finds is all there will be. */
 static int refresh(shmlua_child *c, shmlua_error *err) {
-  if (read_output(c, err))
-    return -1;
   try_reap(c, WNOHANG);
-  if (c->done && c->outfd >= 0) {
-    /* Everything the child wrote is in the pipe now. A grandchild may still hold the write
-       end open, so stop at what is there instead of waiting for the end of file. */
-    if (read_output(c, err))
-      return -1;
-    end_output(c);
-  }
-  return 0;
+  return read_output(c, err);
 }
 
 /* For shmlua_sync_spin: whether the child has ended (and is reaped now). */
@@ -233,7 +233,7 @@ static int ended(void *ctx) {
 
 /* Whether the last child waited for sent a result that filled its pipe: the next one is
    likely to (a loop's children send alike), so its pipe is watched from the start. */
-static bool last_filled;
+static SHMLUA_FORKED_DATA bool last_filled;
 
 /* Milliseconds for poll, rounded up so a wait never ends before its deadline. */
 static int poll_ms(struct timespec t) {
@@ -337,7 +337,7 @@ static bool term_ignored(void) {
    SIGTERM is how this process is told to end (its parent died, or is ending it): inherited
    ignored (ignored: term_ignored() in this process, or in its parent just before fork), it
    would end nothing, so it gets its default action back. */
-static void die_with_parent(pid_t parent, bool ignored) {
+SHMLUA_FORKED static void die_with_parent(pid_t parent, bool ignored) {
   if (ignored) {
     struct sigaction dfl;
     memset(&dfl, 0, sizeof dfl);
@@ -358,7 +358,7 @@ static void die_with_parent(pid_t parent, bool ignored) {
    records stay allocated, since the parent's handles copied into this process point to
    them (their `parent` field says they are not ours). ignored: whether SIGTERM was
    ignored in the parent at the fork. */
-static void become_child(pid_t parent, int resultfd, bool ignored) {
+SHMLUA_FORKED static void become_child(pid_t parent, int resultfd, bool ignored) {
   for (shmlua_child *c = registry; c; c = c->next) {
     close_fd(&c->outfd);
     close_fd(&c->pidfd);
@@ -370,14 +370,14 @@ static void become_child(pid_t parent, int resultfd, bool ignored) {
   die_with_parent(parent, ignored);
 }
 
-pid_t shmlua_child_fork(shmlua_child **out, int *resultfd, shmlua_error *err) {
-  pid_t parent = getpid(), pid;
+SHMLUA_FORKED pid_t shmlua_child_fork(shmlua_child **out, int *resultfd, shmlua_error *err) {
+  pid_t parent = shmlua_self(), pid;
   shmlua_child *c;
   sigset_t old;
   bool ignored;
   int fds[2];
   reap_orphans();
-  if (!(c = new_child(err)))
+  if (!(c = new_child(parent, err)))
     return -1;
   if (pipe_cloexec(fds)) {
     free_child(c);
@@ -442,7 +442,7 @@ int shmlua_child_spawn(shmlua_child **out, const char *program, char *const argv
   shmlua_child *c;
   int rc;
   reap_orphans();
-  if (!(c = new_child(err)))
+  if (!(c = new_child(shmlua_self(), err)))
     return -1;
   if (watched) {
     snprintf(var, sizeof var, "%s=%ld", SHMLUA_PARENT_ENV, (long)c->parent);
@@ -507,7 +507,7 @@ int shmlua_child_signal(shmlua_child *c, int signo, shmlua_error *err) {
 }
 
 void shmlua_child_release(shmlua_child *c) {
-  if (c->parent != getpid()) { /* a copy inherited through fork: not in our registry */
+  if (c->parent != shmlua_self()) { /* a copy inherited through fork: not in our registry */
     free(c->data);
     free(c);
     return;
@@ -524,7 +524,7 @@ void shmlua_child_release(shmlua_child *c) {
   }
 }
 
-int shmlua_children_wait_all(shmlua_error *err) {
+SHMLUA_FORKED int shmlua_children_wait_all(shmlua_error *err) {
   for (shmlua_child *c = registry; c; c = c->next) {
     /* Nobody will read the output now; a child blocked writing it gets EPIPE and ends. */
     close_fd(&c->outfd);

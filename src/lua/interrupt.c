@@ -3,6 +3,8 @@
    resumes a coroutine says so here, and the hook goes on that thread. */
 #include "interrupt.h"
 
+#include "../core/forked.h"
+
 /* The thread running now, as far as anyone said (NULL: nobody did). One per process: only
    the shmlua host (single-threaded) and forked children, whose Lua is theirs alone, set it. */
 static lua_State *volatile running;
@@ -20,7 +22,7 @@ static void stop(lua_State *L, lua_Debug *ar) {
 
 /* A signal may land just before `running` changes, so its hook sits on the thread that
    stops running: it goes on to the one that runs next (to none: dropped). */
-static void pass_interrupt(lua_State *from, lua_State *to) {
+SHMLUA_FORKED static void pass_interrupt(lua_State *from, lua_State *to) {
   if (hooked != from || lua_gethook(from) != stop) /* the first test is all most calls cost */
     return;
   lua_sethook(from, NULL, 0, 0);
@@ -29,7 +31,7 @@ static void pass_interrupt(lua_State *from, lua_State *to) {
     lua_sethook(to, stop, STOP_MASK, 1);
 }
 
-lua_State *shmlua_running_enter(lua_State *co) {
+SHMLUA_FORKED lua_State *shmlua_running_enter(lua_State *co) {
   lua_State *outer = running;
   running = co;
   if (outer)
@@ -37,7 +39,7 @@ lua_State *shmlua_running_enter(lua_State *co) {
   return outer;
 }
 
-void shmlua_running_leave(lua_State *co, lua_State *outer) {
+SHMLUA_FORKED void shmlua_running_leave(lua_State *co, lua_State *outer) {
   running = outer;
   pass_interrupt(co, outer);
 }

@@ -15,8 +15,10 @@
 #include <unistd.h>
 
 #include "../core/barrier.h"
+#include "../core/forked.h"
 #include "../core/futex.h"
 #include "../core/owner.h"
+#include "../core/self.h"
 #include "args.h"
 #include "class.h"
 #include "interrupt.h"
@@ -49,7 +51,7 @@ const char *shmlua_errortext(lua_State *L) {
   return lua_tostring(L, -1);
 }
 
-int shmlua_calltraced(lua_State *L, int nargs) {
+SHMLUA_FORKED int shmlua_calltraced(lua_State *L, int nargs) {
   int func = lua_gettop(L) - nargs, ok;
   lua_State *co = lua_newthread(L);
   lua_insert(L, func); /* below the function: removed after */
@@ -58,7 +60,7 @@ int shmlua_calltraced(lua_State *L, int nargs) {
   return ok;
 }
 
-int shmlua_calltraced_in(lua_State *L, lua_State *co, int nargs) {
+SHMLUA_FORKED int shmlua_calltraced_in(lua_State *L, lua_State *co, int nargs) {
   int func = lua_gettop(L) - nargs, nresults, status;
   lua_State *outer;
   lua_xmove(L, co, nargs + 1);
@@ -81,7 +83,7 @@ int shmlua_calltraced_in(lua_State *L, lua_State *co, int nargs) {
   return 0;
 }
 
-static void write_all(int fd, const char *p, size_t n) {
+SHMLUA_FORKED static void write_all(int fd, const char *p, size_t n) {
   while (n > 0) {
     ssize_t w = write(fd, p, n);
     if (w < 0 && errno == EINTR)
@@ -95,7 +97,7 @@ static void write_all(int fd, const char *p, size_t n) {
 
 /* The tag and the payload in one write when the pipe takes them whole: each write wakes the
    waiting parent, and a wake-up costs more than the whole start on a VM (tens of us). */
-static void send_result(int fd, char tag, const char *payload, size_t len) {
+SHMLUA_FORKED static void send_result(int fd, char tag, const char *payload, size_t len) {
   struct iovec parts[2] = {{&tag, 1}, {(void *)payload, len}};
   ssize_t w;
   do
@@ -105,13 +107,22 @@ static void send_result(int fd, char tag, const char *payload, size_t len) {
     write_all(fd, payload + (w - 1), len - (size_t)(w - 1));
 }
 
-/* In the forked child, under lua_pcall, with the function and its arguments: returns the
-   encoded results, or raises the error text. */
-static int child_main(lua_State *L) {
-  if (!shmlua_calltraced(L, lua_gettop(L) - 1))
+/* The encoded results of a forked child's function, in the encoder's buffer. */
+typedef struct encoded {
+  const char *data;
+  size_t len;
+} encoded;
+
+/* In the forked child, under lua_pcall, with an encoded (light userdata), the function and
+   its arguments: encodes the results, or raises the error text. They are left in the
+   encoder's buffer, not copied into a Lua string: that string's allocation and interning
+   would write to pages of the heap still shared with the parent, a fault each. */
+SHMLUA_FORKED static int child_main(lua_State *L) {
+  encoded *out = lua_touserdata(L, 1);
+  if (!shmlua_calltraced(L, lua_gettop(L) - 2))
     return lua_error(L);
-  shmlua_serialize(L, 1, lua_gettop(L));
-  return 1;
+  out->data = shmlua_encode(L, 2, lua_gettop(L) - 1, &out->len);
+  return 0;
 }
 
 /* In the forked child: calls the function below the nargs arguments on top, sends what it
@@ -120,17 +131,19 @@ static int child_main(lua_State *L) {
    not closed and atexit handlers do not run: the parent's objects are the parent's, and
    their finalizers (a block's, a lock's) must not act for it. Only this child's own blocks,
    children and barrier memberships are cleaned up. */
-static void run_child(lua_State *L, int nargs, int resultfd) {
+SHMLUA_FORKED static void run_child(lua_State *L, int nargs, int resultfd) {
+  encoded result = {NULL, 0};
   int ok;
-  const char *payload;
-  size_t len;
   char tag;
   lua_pushcfunction(L, child_main);
-  lua_insert(L, -2 - nargs);
-  ok = lua_pcall(L, nargs + 1, 1, 0) == LUA_OK;
-  if (!lua_isstring(L, -1)) /* a memory error's message is a string; anything else is not */
-    lua_pushliteral(L, "(error object is not a string)");
-  payload = lua_tolstring(L, -1, &len);
+  lua_pushlightuserdata(L, &result);
+  lua_rotate(L, -3 - nargs, 2);
+  ok = lua_pcall(L, nargs + 2, 0, 0) == LUA_OK;
+  if (!ok) {
+    if (!lua_isstring(L, -1)) /* a memory error's message is a string; anything else is not */
+      lua_pushliteral(L, "(error object is not a string)");
+    result.data = lua_tolstring(L, -1, &result.len);
+  }
   if (ok)
     while (shmlua_children_wait_all(NULL) != 0)
       continue;
@@ -140,7 +153,7 @@ static void run_child(lua_State *L, int nargs, int resultfd) {
   shmlua_barrier_leave_all();
   fflush(NULL);
   tag = ok ? SENT_VALUES : SENT_ERROR;
-  send_result(resultfd, tag, payload, len);
+  send_result(resultfd, tag, result.data, result.len);
   _exit(ok ? EXIT_SUCCESS : EXIT_FAILURE);
 }
 
@@ -152,7 +165,7 @@ static handle *newhandle(lua_State *L) {
   return h;
 }
 
-shmlua_child *shmlua_spawnfn(lua_State *L, int nargs, shmlua_error *err) {
+SHMLUA_FORKED shmlua_child *shmlua_spawnfn(lua_State *L, int nargs, shmlua_error *err) {
   int func = lua_gettop(L) - nargs;
   int resultfd;
   handle *h;
@@ -286,7 +299,7 @@ static shmlua_child *heldchild(lua_State *L, int arg) {
 
 shmlua_child *shmlua_checkchild(lua_State *L, int arg) {
   shmlua_child *c = heldchild(L, arg);
-  if (c->parent != getpid())
+  if (c->parent != shmlua_self())
     luaL_error(L, "process %d is not a child of this process", (int)c->pid);
   return c;
 }

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../core/forked.h"
 #include "arrayview.h"
 #include "blockaccess.h"
 #include "class.h"
@@ -58,10 +59,14 @@ static const char buffer_key = 0; /* registry key of the encoder's buffer */
 static const char packer_key = 0; /* registry key of the Lua function `return {...}` */
 static uint64_t family_key[2];    /* the bytecode key; inherited by forked children */
 
-/* A growing byte buffer in a userdata, freed by __gc even if a Lua error stops the encoder. */
+/* A growing byte buffer in a userdata, freed by __gc even if a Lua error stops the encoder.
+   A small message stays in the userdata itself (first), on the page its length is written
+   to: in a forked child each page first written costs a fault, and a small result is the
+   common case. */
 typedef struct buffer {
-  char *data;
+  char *data; /* first, or allocated */
   size_t len, cap;
+  char first[232];
 } buffer;
 
 /* One step of the way from a value to the part being encoded, for error messages. */
@@ -83,7 +88,8 @@ typedef struct encoder {
 
 static int buffer_gc(lua_State *L) {
   buffer *b = lua_touserdata(L, 1);
-  free(b->data);
+  if (b->data != b->first)
+    free(b->data);
   b->data = NULL;
   return 0;
 }
@@ -97,8 +103,11 @@ static void grow_buffer(lua_State *L, buffer *b, size_t n) {
         luaL_error(L, "values too large to send");
       cap *= 2;
     }
-    if (!(data = realloc(b->data, cap)))
+    data = b->data == b->first ? malloc(cap) : realloc(b->data, cap);
+    if (!data)
       luaL_error(L, "not enough memory to send values");
+    if (b->data == b->first)
+      memcpy(data, b->first, b->len);
     b->data = data;
     b->cap = cap;
   }
@@ -366,7 +375,7 @@ static void encode_function(lua_State *L, encoder *e, int idx, int depth) {
 
 /* A table: its counts of array and other keys (hints for the receiver's lua_createtable),
    then key and value of each pair. A table inside itself is refused. */
-static void encode_table(lua_State *L, encoder *e, int idx, int depth) {
+SHMLUA_FORKED static void encode_table(lua_State *L, encoder *e, int idx, int depth) {
   uint32_t counts[2] = {0, 0};
   size_t at;
   luaL_checkstack(L, 4, "values to send");
@@ -410,7 +419,7 @@ static const char *objectkind(lua_State *L, int idx) {
   return kind;
 }
 
-static void encode(lua_State *L, encoder *e, int idx, int depth) {
+SHMLUA_FORKED static void encode(lua_State *L, encoder *e, int idx, int depth) {
   if (depth > MAX_DEPTH)
     refuse(L, e, depth - 1,
            lua_pushfstring(L, "a value nested over %d levels deep", MAX_DEPTH));
@@ -460,11 +469,13 @@ static void encode(lua_State *L, encoder *e, int idx, int depth) {
 
 /* The encoder's buffer: one per Lua state, kept in the registry and reused, so a small
    message costs no allocation. Made here if missing; what it holds is left alone. */
-static buffer *kept_buffer(lua_State *L) {
+SHMLUA_FORKED static buffer *kept_buffer(lua_State *L) {
   buffer *b;
   if (lua_rawgetp(L, LUA_REGISTRYINDEX, &buffer_key) == LUA_TNIL) {
     lua_pop(L, 1);
-    shmlua_newscratch(L, sizeof *b, SERIAL_BUFFER_MT, buffer_gc);
+    b = shmlua_newscratch(L, sizeof *b, SERIAL_BUFFER_MT, buffer_gc);
+    b->data = b->first;
+    b->cap = sizeof b->first;
     lua_pushvalue(L, -1);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &buffer_key);
   }
@@ -474,20 +485,18 @@ static buffer *kept_buffer(lua_State *L) {
 }
 
 /* The buffer emptied, to be filled by the caller. */
-static buffer *scratch(lua_State *L) {
+SHMLUA_FORKED static buffer *scratch(lua_State *L) {
   buffer *b = kept_buffer(L);
   b->len = 0;
   return b;
 }
 
 void shmlua_encoder_ready(lua_State *L) {
-  buffer *b = kept_buffer(L);
-  if (b->cap == 0)
-    grow_buffer(L, b, 1);
+  kept_buffer(L);
 }
 
 /* An encoder on the emptied buffer, nothing encoded yet; then the header of a message. */
-static void startencoder(lua_State *L, encoder *e, int listed) {
+SHMLUA_FORKED static void startencoder(lua_State *L, encoder *e, int listed) {
   e->out = scratch(L);
   e->ntables = 0;
   e->nfunctions = 0;
@@ -495,12 +504,12 @@ static void startencoder(lua_State *L, encoder *e, int listed) {
   e->listed = listed;
 }
 
-static void putheader(lua_State *L, encoder *e) {
+SHMLUA_FORKED static void putheader(lua_State *L, encoder *e) {
   static const unsigned char header[2] = {MAGIC, VERSION};
   put(L, e->out, header, sizeof header);
 }
 
-const char *shmlua_encode(lua_State *L, int first, int n, size_t *len) {
+SHMLUA_FORKED const char *shmlua_encode(lua_State *L, int first, int n, size_t *len) {
   encoder e;
   int top = lua_gettop(L);
   first = lua_absindex(L, first);

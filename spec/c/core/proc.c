@@ -10,6 +10,7 @@
 #include "check.h"
 #include "futex.h"
 #include "proc.h"
+#include "self.h"
 
 /* Waits for c alone (deadline in seconds); 0, ETIMEDOUT, ... as shmlua_child_wait. */
 static int wait_one(shmlua_child *c, double seconds) {
@@ -41,6 +42,41 @@ static void fork_with_result(void) {
   CHECK(c->len == 13 && memcmp(c->data, "hello, parent", 13) == 0);
   CHECK_FAILS(shmlua_child_signal(c, SIGTERM, &err), err, ESRCH, "has already ended");
   shmlua_child_release(c);
+}
+
+/* A grandchild forked without shmlua (no exec) keeps the result pipe's write end open: the
+   wait ends with the child all the same, with all the child wrote (and with nothing when it
+   wrote nothing), not at an end of file that comes only when the grandchild ends. */
+static void grandchild_holds_pipe(void) {
+  for (int writes = 0; writes <= 1; writes++) {
+    shmlua_child *c;
+    shmlua_error err;
+    int fd, hold[2];
+    double t0;
+    pid_t pid;
+    if (!CHECK(pipe(hold) == 0))
+      return;
+    fflush(NULL);
+    if ((pid = shmlua_child_fork(&c, &fd, &err)) == 0) {
+      char byte;
+      close(hold[1]);
+      if (fork() == 0) { /* holds fd until the test closes hold[1] */
+        _exit(read(hold[0], &byte, 1) == 0 ? 0 : 1);
+      }
+      _exit(!writes || write(fd, "hello, parent", 13) == 13 ? 3 : 4);
+    }
+    close(hold[0]);
+    if (CHECK(pid > 0)) {
+      t0 = check_seconds();
+      CHECK_ERRNO(wait_one(c, 10), 0);
+      CHECK(check_seconds() - t0 < 5);
+      CHECK(WIFEXITED(c->status) && WEXITSTATUS(c->status) == 3);
+      CHECK_INT(c->len, writes ? 13 : 0);
+      CHECK(!writes || memcmp(c->data, "hello, parent", 13) == 0);
+      shmlua_child_release(c);
+    }
+    close(hold[1]); /* the grandchild ends */
+  }
 }
 
 static void spawn_programs(void) {
@@ -189,9 +225,46 @@ static void parent_death(void) {
 #endif
 }
 
+/* The kept process id (self.c) is forgotten in the child of a fork made by anyone through
+   the C library, not only by shmlua_child_fork: there a child's record names the process
+   that started it, and a record inherited from the parent is known as not ours. */
+static void kept_pid_after_fork(void) {
+  shmlua_child *inherited, *c;
+  shmlua_error err;
+  int fd;
+  pid_t middle, pid;
+  CHECK_INT(shmlua_self(), getpid());
+  fflush(NULL);
+  if ((pid = shmlua_child_fork(&inherited, &fd, &err)) == 0)
+    _exit(0);
+  if (!CHECK(pid > 0))
+    return;
+  if ((middle = check_fork()) == 0) { /* a plain fork, as another library makes one */
+    CHECK_INT(shmlua_self(), getpid());
+    CHECK(inherited->parent != shmlua_self());
+    fflush(NULL);
+    if ((pid = shmlua_child_fork(&c, &fd, &err)) == 0)
+      _exit(shmlua_self() == getpid() ? 5 : 6);
+    if (CHECK(pid > 0)) {
+      CHECK_INT(c->parent, getpid());
+      CHECK_ERRNO(wait_one(c, 10), 0);
+      CHECK(WIFEXITED(c->status) && WEXITSTATUS(c->status) == 5);
+      shmlua_child_release(c);
+    }
+    shmlua_child_release(inherited); /* only frees the copy: the child is the parent's */
+    check_child_exit();
+  }
+  CHECK(check_exited(middle, 0));
+  CHECK_INT(shmlua_self(), getpid());
+  CHECK_ERRNO(wait_one(inherited, 10), 0);
+  shmlua_child_release(inherited);
+}
+
 int main(void) {
   check_test = "proc";
+  kept_pid_after_fork();
   fork_with_result();
+  grandchild_holds_pipe();
   spawn_programs();
   deadlines_and_signals();
   first_of_several();
