@@ -220,6 +220,12 @@ describe("shm.spawn", function()
     assert.error_matches(function() h:wait(0 / 0) end, "timeout must be")
   end)
 
+  it("gives an ended child's results to a wait that has no time to wait", function()
+    local h = shm.spawn(function() return "done" end)
+    sleep(0.3) -- it has ended, and nobody has looked yet
+    assert.same({ true, "done" }, { h:wait(0) })
+  end)
+
   it("polls without blocking", function()
     local h = shm.spawn(function() sleep(1) return 1 end)
     local t0 = now()

@@ -229,6 +229,7 @@ static int ended(void *ctx) {
 /* How long a lone child's result pipe goes unwatched (shmlua_child_wait), and from what
    size a result is taken to fill the pipe (a Linux pipe's default capacity). */
 #define EXIT_ONLY_MS 1
+#define FEW_CHILDREN 4
 #define PIPE_FULL 65536
 
 /* Whether the last child waited for sent a result that filled its pipe: the next one is
@@ -243,12 +244,13 @@ static int poll_ms(struct timespec t) {
 
 int shmlua_child_wait(shmlua_child *const *children, size_t n, const struct timespec *deadline,
                       size_t *which, shmlua_error *err) {
-  struct pollfd *fds;
+  /* A few children's descriptors on the stack: a page of malloc's that the parent writes
+     while a child it just forked lives is a copy-on-write fault. */
+  struct pollfd few[2 * FEW_CHILDREN], *fds = few;
   int rc = -1, step_ms = 1;
   if (n == 0 || n > SIZE_MAX / (2 * sizeof *fds))
     return shmlua_fail(err, EINVAL, "waiting for children");
-  fds = malloc(2 * n * sizeof *fds);
-  if (!fds)
+  if (n > FEW_CHILDREN && !(fds = malloc(2 * n * sizeof *fds)))
     return shmlua_fail(err, ENOMEM, "waiting for children");
   reap_orphans();
   for (bool spun = false;; spun = true) {
@@ -257,7 +259,11 @@ int shmlua_child_wait(shmlua_child *const *children, size_t n, const struct time
     int timeout = -1;
     for (size_t i = 0; i < n; i++) {
       shmlua_child *c = children[i];
-      if (refresh(c, err))
+      /* A lone child waited for by its end: its pidfd tells whether it has ended, so the
+         first look (a read and a waitpid that find nothing while it starts) is left to the
+         end; unless the deadline has passed, when the look is all there is. */
+      bool by_end = n == 1 && !spun && c->pidfd >= 0 && c->outfd >= 0 && !last_filled;
+      if ((!by_end || shmlua_sync_expired(deadline)) && refresh(c, err))
         goto out;
       /* Its result came in while it still runs: sending it was its last step before exit.
          Looking for the end for a moment (as sync waits spin) spares a second sleep and
@@ -279,7 +285,7 @@ int shmlua_child_wait(shmlua_child *const *children, size_t n, const struct time
          unwatched, the result waits in the pipe and the exit wakes the parent once. A
          result larger than the pipe holds would keep the child from its exit: after
          EXIT_ONLY_MS the pipe is watched too, and from the start after such a result. */
-      if (c->outfd >= 0 && n == 1 && !spun && c->pidfd >= 0 && !last_filled)
+      if (by_end)
         exit_only = true;
       else if (c->outfd >= 0)
         fds[nfds++] = (struct pollfd){.fd = c->outfd, .events = POLLIN};
@@ -311,7 +317,8 @@ int shmlua_child_wait(shmlua_child *const *children, size_t n, const struct time
     }
   }
 out:
-  free(fds);
+  if (fds != few)
+    free(fds);
   return rc;
 }
 
