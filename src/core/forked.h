@@ -13,9 +13,9 @@
 #define SHMLUA_FORKED
 #endif
 
-/* SHMLUA_FORKED_DATA puts a zero-initialized variable such a child writes into .data: with
-   the module's few initialized variables, next to the start of its .bss (interrupt.c's
-   running), all on one page. Left in .bss it lay 32 KiB further on, behind fault.c's table:
+/* SHMLUA_FORKED_DATA puts a zero-initialized variable such a child reads or writes into
+   .data: with the module's few initialized variables, next to the start of its .bss
+   (interrupt.c's running), all on one page (a first read of a .bss page faults too). Left in .bss it lay 32 KiB further on, behind fault.c's table:
    a second page, a second fault. */
 #if defined(__ELF__) && defined(__GNUC__)
 #define SHMLUA_FORKED_DATA __attribute__((section(".data")))

@@ -8,10 +8,10 @@
 #include <errno.h>
 #include <stddef.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "futex.h"
 #include "mutex.h"
+#include "self.h"
 #include "sync_wait.h"
 
 enum { PREFIX = SHMLUA_QUEUE_PREFIX };
@@ -415,7 +415,7 @@ TWICE int pop_locked(pop_request *p, const struct timespec *lockby, int batches)
     p->view->len[1] = (size_t)payload - p->view->len[0];
     h->view_next = head + span;
     h->view_bytes = payload;
-    h->view_owner = getpid();
+    h->view_owner = shmlua_self();
     p->view->id = ++h->views;
     return STEP_HELD;
   }
@@ -644,7 +644,7 @@ int shmlua_queue_peek(shmlua_queue *h, shmlua_queue_view *v, int wait,
   size_t len;
   pop_request p = {h, NULL, NULL, NULL, 0, 1, NULL, &len, v, NULL, 0};
   if (h->views % 2) {
-    if (h->view_owner == getpid())
+    if (h->view_owner == shmlua_self())
       return shmlua_failcode(err, EDEADLK, "queue"); /* one open already: its lock is ours */
     h->views++; /* a forked copy of the handle: that view and its lock are the parent's */
   }
@@ -657,7 +657,7 @@ int shmlua_queue_view_open(const shmlua_queue *h, const shmlua_queue_view *v) {
 
 static void view_end(shmlua_queue *h, int take) {
   h->views++;
-  if (h->view_owner != getpid())
+  if (h->view_owner != shmlua_self())
     return; /* a copy made by fork: the lock is the parent's */
   if (take)
     take_one(h, h->view_next, h->view_bytes);
