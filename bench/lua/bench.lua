@@ -517,6 +517,15 @@ end
 -- The same two processes over a bare ring (bench/c/support.c): the Lua side's own cost.
 function ops.probe_queue(n) return stream(n, support.ring(), strings(), sequence) end
 
+-- The queue row's stream, each message read in place (q:view) instead of popped.
+function ops.queue_view(n)
+  local q <close> = assert(shm.queue({ messages = 1024, bytes = 1024 * 64 }))
+  return stream(n, q, strings(), function(qq)
+    local v <close> = assert(qq:view())
+    return (v:unpack("<i8"))
+  end)
+end
+
 local BATCH = 64
 
 -- The stream in batches of up to BATCH messages through q: push_many of a table the child
