@@ -214,6 +214,43 @@ describe("shm.queue", function()
       assert.same({ nil, "timeout" }, { q:push("y", 0.05) })
     end)
 
+  -- A push wakes every sleeping popper; the ones that lose the message sleep again until
+  -- their own deadline: a later message still reaches them, and the last times out at the
+  -- time it asked for, neither early nor a whole timeout after the push that woke it.
+  it("a popper that loses a message to another waits out the rest of its timeout",
+    function()
+      local q = track(shm.queue { messages = 4, bytes = 64 })
+      local TIMEOUT = 1.5
+      local poppers = {}
+      for i = 1, 3 do
+        poppers[i] = shm.spawn(function()
+          local started = H.now()
+          local msg, err = q:pop(TIMEOUT)
+          return msg or err, started, H.now()
+        end)
+      end
+      for i = 1, 3 do assert.is_true(S.asleep(poppers[i])) end
+      os.execute("sleep 0.3")
+      q:push("first")
+      os.execute("sleep 0.3")
+      q:push("second")
+      local pushed = H.now()
+      local got, span = {}, {}
+      for i = 1, 3 do
+        local ok, what, started, ended = poppers[i]:wait(10)
+        assert.is_true(ok, tostring(what))
+        got[#got + 1], span[what] = what, { started, ended }
+      end
+      table.sort(got)
+      assert.same({ "first", "second", "timeout" }, got)
+      local started, ended = span.timeout[1], span.timeout[2]
+      -- /proc/uptime counts in hundredths
+      assert.is_true(ended - started >= TIMEOUT - 0.02, "timed out early: " .. ended - started)
+      assert.is_true(ended - pushed < TIMEOUT - 0.25,
+        "the loser's wait started again at a push: " .. ended - pushed)
+      assert.equal(0, q.count)
+    end)
+
   it("shutdown: pushes are refused, pops drain what is left, then every popper sees the end",
     function()
       local q = track(shm.queue { messages = 4, bytes = 64 })
