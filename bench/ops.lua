@@ -134,12 +134,22 @@ local ops = {
     why = "C: one word, 20 looks, then looks with sched_yield every 32 for up to 50 us, then "
       .. "futex with a sleeper count (what shmlua's waits do); C __index: the same Lua calls "
       .. "on one bare shared word (the interpreter's floor)" },
+  { id = "pingpong_sem_matched", wall = true, label = "  the same, floors in the same processes",
+    n = 20000, smoke = 200, impls = { python = false, c = false }, unit = "round trip",
+    expect = count, targets = { { vs = "c", max = 2 } },
+    why = "slices of the semaphore ping-pong, C's spinning one (behind one Lua call) and the "
+      .. "bare word's Lua calls (C __index column) in turn between one pair of processes: "
+      .. "the three in whatever placement the host gave that pair" },
   { id = "pingpong_event", wall = true, label = "ping-pong, 2 events", n = 20000, smoke = 200,
     impls = { python = "pingpong_sem", c = "pingpong_sem" }, unit = "round trip",
     expect = count, targets = { five_x_python } },
   { id = "pingpong_event_spin", wall = true, label = "  vs C spinning the same way",
     n = 20000, smoke = 200, impls = { lua = "pingpong_event", python = false, c = "pingpong_spin" },
     unit = "round trip", expect = count, targets = { { vs = "c", max = 2 } } },
+  { id = "pingpong_event_matched", wall = true,
+    label = "  the same, floors in the same processes", n = 20000, smoke = 200,
+    impls = { python = false, c = false }, unit = "round trip", expect = count,
+    targets = { { vs = "c", max = 2 } }, why = "as pingpong_sem_matched, with 2 events" },
   { id = "pingpong_crowd", wall = true, label = "ping-pong, 4 pairs on 2 cores", n = 5000,
     smoke = 50, unit = "round trip", expect = function(n) return 4 * n end, probe = true,
     env = { probe = "SHMLUA_SPIN_US=0" }, impls = { python = false, c = false },

@@ -2,81 +2,21 @@
    robust mutex, a pipe and a bare ring carrying 64-byte messages, 1 MiB messages copied in
    and out of shared memory, fork and posix_spawn. */
 #include <errno.h>
-#include <linux/futex.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "cbench.h"
+#include "handoff.h"
 
-/* As shmlua's waits (src/core/sync_wait.h): 20 looks, then looks with sched_yield every 32
-   for at most 50 us (or until a yield lets another process run for 10 us), then the futex. */
-enum { MESSAGE = 64, SPIN_LOOKS = 20, YIELD_LOOKS = 32, SPIN_NS = 50000, BUSY_NS = 10000 };
+enum { MESSAGE = 64, SPIN_LOOKS = SHMLUA_CBENCH_SPIN_LOOKS };
 
 extern char **environ;
-
-static uint32_t load(uint32_t *w) {
-  return __atomic_load_n(w, __ATOMIC_ACQUIRE);
-}
-
-static void futex_wait(uint32_t *w, uint32_t expected) {
-  syscall(SYS_futex, w, FUTEX_WAIT, expected, NULL, NULL, 0);
-}
-
-static void futex_wake(uint32_t *w) {
-  syscall(SYS_futex, w, FUTEX_WAKE, 1, NULL, NULL, 0);
-}
-
-static int64_t monotonic_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static void relax(void) {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#endif
-}
-
-/* Waits until *w == want: spins (polite: as shmlua, see above; else spin looks), then
-   sleeps on the futex, counted in *sleepers so the other side wakes only a sleeper. */
-static void await(uint32_t *w, uint32_t want, int spin, int polite, uint32_t *sleepers) {
-  for (int i = 0; i < spin; i++) {
-    if (load(w) == want)
-      return;
-    relax();
-  }
-  for (int64_t start = polite ? monotonic_ns() : 0, last = start, now; polite; last = now) {
-    for (int i = 0; i < YIELD_LOOKS; i++) {
-      if (load(w) == want)
-        return;
-      relax();
-    }
-    sched_yield();
-    now = monotonic_ns();
-    if (now - last >= BUSY_NS || now - start >= SPIN_NS)
-      break;
-  }
-  for (uint32_t v; (v = load(w)) != want;) {
-    __atomic_add_fetch(sleepers, 1, __ATOMIC_SEQ_CST);
-    if (load(w) == v)
-      futex_wait(w, v);
-    __atomic_sub_fetch(sleepers, 1, __ATOMIC_SEQ_CST);
-  }
-}
-
-static void hand_over(uint32_t *w, uint32_t value, const uint32_t *sleepers) {
-  __atomic_store_n(w, value, __ATOMIC_SEQ_CST);
-  if (!sleepers || __atomic_load_n(sleepers, __ATOMIC_SEQ_CST) != 0)
-    futex_wake(w);
-}
 
 static pid_t start_child(void) {
   pid_t pid = fork();
@@ -101,17 +41,17 @@ static double pingpong(long n, int polite, int64_t *check) {
   pid_t pid = start_child();
   if (pid == 0) {
     for (long i = 0; i <= n; i++) {
-      await(w, 1, spin, polite, w + 2);
+      shmlua_cbench_await(w, 1, spin, polite, w + 2);
       w[1]++;
-      hand_over(w, 0, sleepers);
+      shmlua_cbench_hand_over(w, 0, sleepers);
     }
     _exit(0);
   }
   for (long i = 0; i <= n; i++) { /* round 0 waits for the child to be running */
     if (i == 1)
       t0 = shmlua_cbench_now();
-    hand_over(w, 1, sleepers);
-    await(w, 0, spin, polite, w + 2);
+    shmlua_cbench_hand_over(w, 1, sleepers);
+    shmlua_cbench_await(w, 0, spin, polite, w + 2);
   }
   t0 = shmlua_cbench_now() - t0;
   reap(pid);
@@ -137,13 +77,13 @@ static double atomic_add(long n, long size, char **args, int64_t *check) {
   (void)size, (void)args;
   pid = start_child();
   if (pid == 0) {
-    await(go, 1, 0, 0, go + 1);
+    shmlua_cbench_await(go, 1, 0, 0, go + 1);
     for (long i = 0; i < n; i++)
       __atomic_fetch_add(word, 1, __ATOMIC_SEQ_CST);
     _exit(0);
   }
   t0 = shmlua_cbench_now();
-  hand_over(go, 1, NULL);
+  shmlua_cbench_hand_over(go, 1, NULL);
   for (long i = 0; i < n; i++)
     __atomic_fetch_add(word, 1, __ATOMIC_SEQ_CST);
   reap(pid);
@@ -242,9 +182,9 @@ static double queue_ring(long n, long size, char **args, int64_t *check) {
     memset(msg, 'x', sizeof msg);
     for (int64_t i = 0; i <= n; i++) {
       uint64_t t = r->tail;
-      for (int looks = 1; t - r->cached_head == SLOTS; looks++)
+      for (unsigned looks = 1; t - r->cached_head == SLOTS; looks++)
         if ((r->cached_head = __atomic_load_n(&r->head, __ATOMIC_ACQUIRE)) + SLOTS == t)
-          looks % YIELD_LOOKS ? relax() : (void)sched_yield();
+          shmlua_cbench_relax(looks);
       memcpy(msg, &i, sizeof i);
       memcpy(r->slot[t % SLOTS], msg, MESSAGE);
       __atomic_store_n(&r->tail, t + 1, __ATOMIC_RELEASE);
@@ -254,9 +194,9 @@ static double queue_ring(long n, long size, char **args, int64_t *check) {
   for (long i = 0; i <= n; i++) {
     uint64_t h = r->head;
     int64_t seq;
-    for (int looks = 1; h == r->cached_tail; looks++)
+    for (unsigned looks = 1; h == r->cached_tail; looks++)
       if ((r->cached_tail = __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE)) == h)
-        looks % YIELD_LOOKS ? relax() : (void)sched_yield();
+        shmlua_cbench_relax(looks);
     memcpy(msg, r->slot[h % SLOTS], MESSAGE);
     __atomic_store_n(&r->head, h + 1, __ATOMIC_RELEASE);
     if (i == 0)
@@ -289,18 +229,18 @@ static double big_copy(long n, long size, char **args, int64_t *check) {
     for (int64_t i = 0; i <= n; i++) {
       uint32_t *slot = full + i % 2;
       memcpy(mine, &i, sizeof i);
-      await(slot, 0, SPIN_LOOKS, 1, slot + 2);
+      shmlua_cbench_await(slot, 0, SPIN_LOOKS, 1, slot + 2);
       memcpy(shared + 64 + (size_t)(i % 2) * (size_t)size, mine, (size_t)size);
-      hand_over(slot, 1, slot + 2);
+      shmlua_cbench_hand_over(slot, 1, slot + 2);
     }
     _exit(0);
   }
   for (long i = 0; i <= n; i++) {
     uint32_t *slot = full + i % 2;
     int64_t seq;
-    await(slot, 1, SPIN_LOOKS, 1, slot + 2);
+    shmlua_cbench_await(slot, 1, SPIN_LOOKS, 1, slot + 2);
     memcpy(out, shared + 64 + (size_t)(i % 2) * (size_t)size, (size_t)size);
-    hand_over(slot, 0, slot + 2);
+    shmlua_cbench_hand_over(slot, 0, slot + 2);
     if (i == 0)
       t0 = shmlua_cbench_now();
     memcpy(&seq, out, sizeof seq);

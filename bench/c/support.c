@@ -13,7 +13,8 @@
    the floor under q:push/q:pop, their batch forms and (two slots of 1 MiB) big messages.
    word(): one 32-bit word shared with forked children, set(v) and await(v) (spinning as the
    ring's waits until it holds v): a ping-pong's release and acquire with nothing behind the
-   same Lua calls, so the floor under sem:release()/sem:acquire() between two processes.
+   same Lua calls, so the floor under sem:release()/sem:acquire() between two processes;
+   and handoff(n, starter), the C floor's ping-pong between the same two processes.
    dictpart(value): what d:get(key) and d:set(key, value) cost from Lua without the dict's
    own work (dictpart below). */
 #include <lauxlib.h>
@@ -25,6 +26,7 @@
 #include <time.h>
 
 #include "../../src/lua/compat.h"
+#include "handoff.h"
 
 static int seconds(lua_State *L, clockid_t id) {
   struct timespec ts;
@@ -176,24 +178,13 @@ static unsigned char *slot_at(const ring *r, uint64_t pos) {
   return r->slots + (pos & (r->count - 1)) * r->size;
 }
 
-/* One look of a spin that has looks looks behind it. */
-static void relax(unsigned looks) {
-  if (looks % 32 == 0) {
-    sched_yield();
-    return;
-  }
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#endif
-}
-
 /* Spins until the ring has room, then gives how many slots are free. */
 static uint64_t await_room(const ring *r, uint64_t tail) {
   uint64_t free;
   for (unsigned looks = 1;
        (free = r->count - (tail - __atomic_load_n(&r->ends->head, __ATOMIC_ACQUIRE))) == 0;
        looks++)
-    relax(looks);
+    shmlua_cbench_relax(looks);
   return free;
 }
 
@@ -202,7 +193,7 @@ static uint64_t await_message(const ring *r, uint64_t head) {
   uint64_t held;
   for (unsigned looks = 1;
        (held = __atomic_load_n(&r->ends->tail, __ATOMIC_ACQUIRE) - head) == 0; looks++)
-    relax(looks);
+    shmlua_cbench_relax(looks);
   return held;
 }
 
@@ -351,6 +342,10 @@ static int ring_new(lua_State *L) {
   return 1;
 }
 
+/* A word's mapping: the word set and awaited from Lua, then the turn and sleeper count of
+   w:handoff. */
+enum { HANDOFF_TURN = 2, WORD_BYTES = 4 * sizeof(uint32_t) };
+
 static uint32_t *checkword(lua_State *L) {
   uint32_t **w = luaL_checkudata(L, 1, "benchsupport.word");
   if (!*w)
@@ -367,14 +362,31 @@ static int word_set(lua_State *L) {
 static int word_await(lua_State *L) {
   uint32_t *w = checkword(L), want = (uint32_t)luaL_checkinteger(L, 2);
   for (unsigned looks = 1; __atomic_load_n(w, __ATOMIC_ACQUIRE) != want; looks++)
-    relax(looks);
+    shmlua_cbench_relax(looks);
+  return 0;
+}
+
+/* w:handoff(n, starter): n round trips of the C floor's ping-pong (handoff.h) on a second
+   word of w's mapping, with the process that runs w:handoff(n, not starter): the C floor
+   between the same two processes as the Lua calls around it, wherever the host put them. */
+static int word_handoff(lua_State *L) {
+  uint32_t *turn = checkword(L) + HANDOFF_TURN, *sleepers = turn + 1;
+  lua_Integer n = luaL_checkinteger(L, 2);
+  uint32_t mine = lua_toboolean(L, 3) ? 0 : 1;
+  for (lua_Integer i = 0; i < n; i++) {
+    if (mine == 0)
+      shmlua_cbench_hand_over(turn, 1, sleepers);
+    shmlua_cbench_await(turn, mine, SHMLUA_CBENCH_SPIN_LOOKS, 1, sleepers);
+    if (mine == 1)
+      shmlua_cbench_hand_over(turn, 0, sleepers);
+  }
   return 0;
 }
 
 static int word_gc(lua_State *L) {
   uint32_t **w = luaL_checkudata(L, 1, "benchsupport.word");
   if (*w)
-    munmap(*w, sizeof **w);
+    munmap(*w, WORD_BYTES);
   *w = NULL;
   return 0;
 }
@@ -383,14 +395,15 @@ static int word_new(lua_State *L) {
   uint32_t **w = lua_newuserdatauv(L, sizeof *w, 0);
   *w = NULL;
   if (luaL_newmetatable(L, "benchsupport.word")) {
-    static const luaL_Reg methods[] = {{"set", word_set}, {"await", word_await}, {NULL, NULL}};
+    static const luaL_Reg methods[] = {
+        {"set", word_set}, {"await", word_await}, {"handoff", word_handoff}, {NULL, NULL}};
     luaL_newlib(L, methods);
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, word_gc);
     lua_setfield(L, -2, "__gc");
   }
   lua_setmetatable(L, -2);
-  *w = mmap(NULL, sizeof **w, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  *w = mmap(NULL, WORD_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (*w == MAP_FAILED) {
     *w = NULL;
     return luaL_error(L, "mmap failed");

@@ -406,6 +406,56 @@ function ops.probe_pingpong_spin(n)
     function() w:set(0) end, function() w:await(1) end)
 end
 
+-- A ping-pong (give, take: the parent's side; child_give, child_take: the child's), its Lua
+-- floor (probe_pingpong_spin's calls on a bare word) and the C floor (the C row's loop,
+-- behind one call: w:handoff) between the same two processes, in slices taken in turn: the
+-- three share whatever placement the host gives the pair, and whatever it changes during
+-- the run, which separate pairs of processes do not. One untimed round trip of each first.
+-- The floors' times are returned as paired.
+local MATCHED_SLICES = 10
+local function pingpong_matched(n, give, take, child_give, child_take)
+  local w = support.word()
+  local function turns(first, second)
+    return function(k) for _ = 1, k do first() second() end end
+  end
+  local mine = {
+    c = function(k) w:handoff(k, true) end,
+    probe = turns(function() w:set(1) end, function() w:await(0) end),
+    lua = turns(give, take),
+  }
+  local theirs = {
+    c = function(k) w:handoff(k, false) end,
+    probe = turns(function() w:await(1) end, function() w:set(0) end),
+    lua = turns(child_take, child_give),
+  }
+  local order, m = { "c", "probe", "lua" }, n // MATCHED_SLICES
+  local child = assert(shm.spawn(function()
+    for slice = 0, MATCHED_SLICES do
+      for _, kind in ipairs(order) do theirs[kind](slice == 0 and 1 or m) end
+    end
+    return m * MATCHED_SLICES
+  end))
+  local spent = { c = 0, probe = 0, lua = 0 }
+  for slice = 0, MATCHED_SLICES do
+    for _, kind in ipairs(order) do
+      local t0 = now()
+      mine[kind](slice == 0 and 1 or m)
+      if slice > 0 then spent[kind] = spent[kind] + now() - t0 end
+    end
+  end
+  local ok, rounds = child:wait()
+  assert(ok, rounds)
+  return per(spent.lua, rounds), rounds,
+    { c = per(spent.c, rounds), probe = per(spent.probe, rounds) }
+end
+
+function ops.pingpong_sem_matched(n)
+  local ping <close> = assert(shm.semaphore(0))
+  local pong <close> = assert(shm.semaphore(0))
+  return pingpong_matched(n, function() ping:release() end, function() pong:acquire() end,
+    function() pong:release() end, function() ping:acquire() end)
+end
+
 -- 4 semaphore ping-pong pairs at once (8 processes on the machine's cores): time per round
 -- trip of all pairs together; the check counts every pair's rounds. The parent only starts
 -- them (all at once, behind a gate) and waits.
@@ -442,6 +492,13 @@ function ops.pingpong_event(n)
   local go <close> = assert(shm.event())
   local done <close> = assert(shm.event())
   return pingpong(n, function() go:set() end, function() done:wait() done:clear() end,
+    function() done:set() end, function() go:wait() go:clear() end)
+end
+
+function ops.pingpong_event_matched(n)
+  local go <close> = assert(shm.event())
+  local done <close> = assert(shm.event())
+  return pingpong_matched(n, function() go:set() end, function() done:wait() done:clear() end,
     function() done:set() end, function() go:wait() go:clear() end)
 end
 
@@ -852,5 +909,8 @@ if not op then
   io.stderr:write("usage: bench.lua OP N [SIZE [ARG...]] (unknown or missing OP)\n")
   os.exit(2)
 end
-local ns, check = op(tonumber(arg[2]), tonumber(arg[3] or 0), table.move(arg, 4, #arg, 1, {}))
+local ns, check, paired = op(tonumber(arg[2]), tonumber(arg[3] or 0),
+  table.move(arg, 4, #arg, 1, {}))
+-- times measured with this one in the same processes (ops.lua's paired rows)
+for side, paired_ns in pairs(paired or {}) do print(("paired %s %.3f"):format(side, paired_ns)) end
 print(("%.3f %s"):format(ns, math.tointeger(check) or check))
