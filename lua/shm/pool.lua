@@ -10,6 +10,7 @@ local shm, private = ...
 local encode, decode, calltraced = private.encode, private.decode, private.calltraced
 local runchunk, encoderange, decodeinto = private.runchunk, private.encoderange, private.decodeinto
 local puttask, putreply, getreply = private.puttask, private.putreply, private.getreply
+local gettask = private.gettask
 local newlist, current, chunksof = private.newlist, private.current, private.chunks
 local now, getpid = private.now, private.pid
 local unpack = table.unpack or unpack
@@ -124,7 +125,7 @@ local function worker(tasks, results, init, maxtasks, counter)
     end
   end
   while not maxtasks or done < maxtasks do
-    local task, err = tasks:get(next(blocks) and IDLE_LOOK or nil)
+    local task, err = gettask(tasks, next(blocks) and IDLE_LOOK or nil)
     if err == "timeout" then
       closeblocks(false)
     elseif err then

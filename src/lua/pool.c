@@ -94,6 +94,43 @@ static int putreply(lua_State *L) {
   return putpacked(L, u, 5, 3, 3, 3, 1, shmlua_checkint(L, 4), 1);
 }
 
+/* A message popped into a queue handle's scratch, read while Lua runs: a finalizer that used
+   the queue meanwhile would have freed or reused the bytes. */
+typedef struct scratchheld {
+  shmlua_syncud *queue;
+  unsigned long uses; /* its scratch_uses when the message was popped */
+} scratchheld;
+
+static void checkscratch(lua_State *L, void *held) {
+  const scratchheld *h = held;
+  if (!h->queue->block.addr || h->queue->scratch_uses != h->uses)
+    luaL_error(L, "queue '%s' was closed or used while a message taken from it was read",
+               shmlua_name_user(&h->queue->block.name));
+}
+
+/* gettask(queue [, timeout]): q:get(timeout), but a task (a list of nil, booleans, numbers,
+   strings and a chunk of integers packed inside it, puttask) is decoded from the popped
+   bytes in place: no string is made of the message and read again. */
+static int gettask(lua_State *L) {
+  shmlua_syncud *u = shmlua_checkqueue(L, 1);
+  double seconds;
+  const double *timeout = shmlua_optseconds(L, 2, &seconds);
+  const char *data;
+  size_t len;
+  int n;
+  lua_settop(L, 1);
+  if ((n = shmlua_queue_get(L, u, 1, timeout, &data, &len)) != 0)
+    return n;
+  {
+    scratchheld held = {u, u->scratch_uses};
+    if (!shmlua_deserialize_flat(L, data, len, checkscratch, &held))
+      return shmlua_queue_pushvalue(L, u, data, len);
+    checkscratch(L, &held);
+  }
+  shmlua_queue_got(u);
+  return 1;
+}
+
 /* getreply(queue, place, owner, wait [, timeout]): q:get(timeout), or q:try_get() if not
    wait, of a reply; but a reply whose results came packed (putreply) is decoded from the
    popped bytes straight into the table place(owner, id) returns, their keys moved by the
@@ -106,7 +143,7 @@ static int getreply(lua_State *L) {
   const char *data, *integers;
   size_t len, at;
   uint32_t count;
-  unsigned long uses;
+  scratchheld held = {u, 0};
   int n;
   luaL_checktype(L, 2, LUA_TFUNCTION);
   lua_settop(L, 3);
@@ -118,17 +155,14 @@ static int getreply(lua_State *L) {
     return shmlua_queue_pushvalue(L, u, data, len);
   }
   at = (size_t)(integers - data);
-  uses = u->scratch_uses;
+  held.uses = u->scratch_uses;
   lua_pushvalue(L, 2);
   lua_pushvalue(L, 3);
   lua_pushvalue(L, 4);
   lua_call(L, 2, 2); /* 6, 7: the table and the offset */
   if (lua_istable(L, 6)) {
     /* place may have run a finalizer that used the queue: the bytes would be gone */
-    if (!u->block.addr || u->scratch_uses != uses)
-      return luaL_error(L,
-                        "queue '%s' was closed or used while a reply taken from it was read",
-                        shmlua_name_user(&u->block.name));
+    checkscratch(L, &held);
     shmlua_integers_into(L, (const char *)u->scratch + at, count, 6, lua_tointeger(L, 7));
   }
   shmlua_queue_got(u);
@@ -372,6 +406,7 @@ static void pushconstructor(lua_State *L) {
                                      {"puttask", puttask},
                                      {"putreply", putreply},
                                      {"getreply", getreply},
+                                     {"gettask", gettask},
                                      {"newlist", newlist},
                                      {"calltraced", calltraced},
                                      {"now", now},
