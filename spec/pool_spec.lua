@@ -142,12 +142,38 @@ describe("shm.pool", function()
       for i, v in it do got[i] = v end
       assert.same({ nil, unpack(inputs, 2) }, got)
     end
-    local it = p:imap(same, big, 3)
-    it()
-    q:push(assert(q:pop(10)):sub(1, -2)) -- one byte short
-    local ok, err = pcall(function() for _ in it do end end)
-    assert.is_false(ok)
-    assert.matches("not one value", err)
+    q:close()
+  end)
+
+  it("a corrupt reply fails only the task it names; one that names none is dropped", function()
+    -- replies taken off the results queue by name and put back damaged, as a hostile writer
+    -- could: the task the message names fails (to its caller, with the input's index), and
+    -- the pool goes on; a message that names no task is dropped, and every reply still
+    -- arrives
+    local name = H.name("poolcorrupt")
+    local p = pool(1, { name = name })
+    local q = assert(shm.queue.attach(name .. "-results"))
+    local same = function(x) return x end
+    local ints, mixed = range(9), { 1, 2, 3, 4, 5.5, "6", 7, 8, 9 }
+    for _, inputs in ipairs({ ints, mixed }) do -- results packed in the reply, or not
+      local it = p:imap(same, inputs, 3)
+      assert.same({ 1, inputs[1] }, { it() })
+      q:push(assert(q:pop(10)):sub(1, -2)) -- the second chunk's reply, one byte short
+      local ok, err = pcall(function() for _ in it do end end)
+      assert.is_false(ok)
+      assert.matches("pool:imap: input #4: a corrupt reply on the pool's results queue", err,
+        1, true)
+      assert.equal("running", p.state)
+      assert.same(inputs, { unpack(p:map(same, inputs, 3), 1, 9) })
+    end
+    local f = p:submit(function() return "late" end)
+    local reply = assert(q:pop(10))
+    q:push(reply:sub(1, 12)) -- cut inside the id: it names no task
+    q:push("not an encoding at all")
+    assert.truthy(q:put(42)) -- one value, but no reply
+    q:push(reply)
+    assert.same({ true, "late" }, { f:wait(10) })
+    assert.same(ints, { unpack(p:map(same, ints, 3), 1, 9) })
     q:close()
   end)
 

@@ -250,13 +250,27 @@ local function receive(self, reply)
   end
 end
 
+-- Takes a reply off the results queue (waiting up to timeout if wait) to its task: true, or
+-- nil and why not. A message that is no reply (corrupt: only a hostile writer makes one)
+-- fails the task whose id it gives first, if one still runs (its real reply, if it comes,
+-- is then dropped as a finished task's); one that names none is dropped: the replies of
+-- the workers still come, and a wrong guess would fail a task that did not fail.
+local function takereply(self, wait, timeout)
+  local reply, err, id = getreply(self.results, placeresults, self, wait, timeout)
+  if err == "corrupt" or (not err and type(reply) ~= "table") then
+    if id and self.tasks[id] then
+      receive(self, { id, false, 1, "a corrupt reply on the pool's results queue" })
+    end
+    return true
+  end
+  if err then return nil, err end
+  receive(self, reply)
+  return true
+end
+
 -- A worker ended: read what it sent, take back what it never started, fail what it held.
 local function buried(self, w, r)
-  while true do
-    local reply, err = getreply(self.results, placeresults, self, false)
-    if err then break end
-    receive(self, reply)
-  end
+  while takereply(self, false) do end
   local taken = {}
   while true do
     local message, err = w.queue:try_get()
@@ -306,12 +320,10 @@ local function pump(self, deadline)
     wait = deadline - now()
     if wait > POLL then wait = POLL elseif wait < 0 then wait = 0 end
   end
-  local reply, err = getreply(self.results, placeresults, self, true, wait)
-  if err then
+  if not takereply(self, true, wait) then
     lookfordead(self)
     return
   end
-  receive(self, reply)
   self.received = self.received + 1
   if self.received % LOOK_EVERY == 0 then lookfordead(self) end
 end
@@ -573,11 +585,7 @@ function Future:poll()
   if not self.done and self.pool.state ~= "terminated" then
     guarded(self.pool, function()
       dispatch(self.pool)
-      while true do
-        local reply, err = getreply(self.pool.results, placeresults, self.pool, false)
-        if err then break end
-        receive(self.pool, reply)
-      end
+      while takereply(self.pool, false) do end
       lookfordead(self.pool)
     end)
   end

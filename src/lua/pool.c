@@ -131,8 +131,28 @@ static int gettask(lua_State *L) {
   return 1;
 }
 
+/* Pushes the reply in the message popped (data), as q:get gives it; but for a message that
+   is not one value (corrupt: only a hostile writer makes one) nil, "corrupt" and the task
+   id it gives first, if that much can be read, instead of an error that would end the
+   pool's work. */
+static int pushreply(lua_State *L, shmlua_syncud *u, const char *data, size_t len) {
+  lua_Integer id;
+  int named = shmlua_first_integer(data, len, &id);
+  data = shmlua_sync_scratch_hold(L, u, data, len);
+  shmlua_queue_got(u);
+  if (shmlua_deserialize(L, data, len) == 1)
+    return 1;
+  lua_pushnil(L);
+  lua_pushliteral(L, "corrupt");
+  if (named)
+    lua_pushinteger(L, id);
+  else
+    lua_pushnil(L);
+  return 3;
+}
+
 /* getreply(queue, place, owner, wait [, timeout]): q:get(timeout), or q:try_get() if not
-   wait, of a reply; but a reply whose results came packed (putreply) is decoded from the
+   wait, of a reply (a corrupt one as pushreply gives it); but a reply whose results came packed (putreply) is decoded from the
    popped bytes straight into the table place(owner, id) returns, their keys moved by the
    offset it returns with it (nothing: they are dropped), and given as {id, true, true}. */
 static int getreply(lua_State *L) {
@@ -152,7 +172,7 @@ static int getreply(lua_State *L) {
   if (shmlua_deserialize_packed(L, data, len, &integers, &count) != 2 ||
       !lua_toboolean(L, 5)) {
     lua_settop(L, 3);
-    return shmlua_queue_pushvalue(L, u, data, len);
+    return pushreply(L, u, data, len);
   }
   at = (size_t)(integers - data);
   held.uses = u->scratch_uses;

@@ -1039,6 +1039,23 @@ int shmlua_deserialize_packed(lua_State *L, const void *data, size_t len,
   return (int)(n - 1);
 }
 
+int shmlua_first_integer(const void *data, size_t len, lua_Integer *value) {
+  decoder d;
+  uint32_t counts[2];
+  lua_Integer key;
+  char tag;
+  if (!startdecoder(&d, data, len) || !take(&d, &tag, 1))
+    return 0;
+  if (tag == T_LIST) { /* its count, then the first value */
+    if (!take(&d, counts, sizeof counts[0]) || counts[0] < 1)
+      return 0;
+  } else if (tag != T_TABLE || !take(&d, counts, sizeof counts) || !take(&d, &tag, 1) ||
+             tag != T_INT || !take(&d, &key, sizeof key) || key != 1) {
+    return 0; /* a table: its sizes, then key 1 first */
+  }
+  return take(&d, &tag, 1) && tag == T_INT && take(&d, value, sizeof *value);
+}
+
 /* The end of the flat value at p (see shmlua_deserialize_flat), or NULL if it is another
    kind of value or runs past end. */
 static const char *skip_flat(const char *p, const char *end) {
