@@ -74,7 +74,10 @@ describe("shm.pool", function()
     local p = pool(1)
     local inputs = range(5000)
     local function same(x) return x end
-    p:map(same, inputs) -- the worker and the encoder warmed up
+    -- the worker and the encoder warmed up, and the stack the pool keeps to make a table of
+    -- integer results (two slots a result, made by the first maps, used again by each)
+    p:map(same, inputs)
+    p:map(same, inputs)
     collectgarbage()
     collectgarbage()
     local base = collectgarbage("count")
@@ -112,6 +115,55 @@ describe("shm.pool", function()
       ]]))
       assert.same({ "integer", "float", "integer", "float" }, { types(p, same) })
     end
+  end)
+
+  it("keeps every result in place when only some chunks' results are integers", function()
+    -- integer results are collected until the map ends (one table made of them all); the
+    -- first chunk with any other result sends those collected to the table, and the rest
+    -- go there; a map past the collector's size (32768) is not collected
+    local function odd(x)
+      if x % 10 == 7 then return x + 0.5 end
+      if x % 10 == 8 then return nil end
+      if x % 10 == 9 then return tostring(x) end
+      return x
+    end
+    local function expected(n, oddfrom)
+      local t = { n = n }
+      for i = 1, n do t[i] = i >= oddfrom and odd(i) or i end
+      return t
+    end
+    for _, workers in ipairs({ 1, 2 }) do
+      local p = pool(workers)
+      for _, oddfrom in ipairs({ 1, 5, 13, 25, 100 }) do -- the first odd chunk: 1, 2, 4, 7, none
+        local f = function(x) return x >= oddfrom and odd(x) or x end
+        assert.same(expected(30, oddfrom), p:map(f, range(30), 4))
+      end
+      local n = 32769
+      local r = p:map(function(x) return x * 2 end, range(n), 8192)
+      assert.equal(n, r.n)
+      assert.equal(2, r[1])
+      assert.equal(2 * n, r[n])
+    end
+  end)
+
+  it("a reply with more results than its map has fails its task, not the pool", function()
+    if math.type == nil then return end -- no integers: results are never packed
+    local name = H.name("poolforged")
+    local p = pool(1, { name = name })
+    local q = assert(shm.queue.attach(name .. "-results"))
+    local same = function(x) return x end
+    assert.same({ n = 9, unpack(range(9)) }, p:map(same, range(9), 3)) -- tasks 1, 2, 3
+    -- the reply of task 5 (the next map's second chunk), packed, with 100 integers
+    local forged = { "\183\1[", string.pack("<I4", 3), "i", string.pack("<i8", 5), "t#",
+                     string.pack("<I4", 100) }
+    for i = 1, 100 do forged[#forged + 1] = string.pack("<i8", i) end
+    q:push(table.concat(forged))
+    local ok, err = pcall(p.map, p, same, range(9), 3)
+    assert.is_false(ok)
+    assert.matches("pool:map: input #4: a corrupt reply on the pool's results queue", err, 1,
+      true)
+    assert.same({ n = 9, unpack(range(9)) }, p:map(same, range(9), 3))
+    q:close()
   end)
 
   it("sends a chunk's integer results packed inside its reply, read back into place", function()

@@ -11,6 +11,8 @@ local encode, decode, calltraced = private.encode, private.decode, private.callt
 local runchunk, encoderange, decodeinto = private.runchunk, private.encoderange, private.decodeinto
 local puttask, putreply, getreply = private.puttask, private.putreply, private.getreply
 local gettask = private.gettask
+local newcollector, collectinto, collected, newthread =
+  private.collector, private.collectinto, private.collected, private.thread
 local newlist, current, chunksof = private.newlist, private.current, private.chunks
 local now, getpid = private.now, private.pid
 local unpack = table.unpack or unpack
@@ -23,6 +25,7 @@ local FUNCTIONS_KEPT = 32  -- decoded functions a worker keeps
 local BLOCKS_KEPT = 16     -- blocks a worker keeps attached between tasks
 local IDLE_LOOK = 1        -- seconds between looks at those blocks while a worker waits
 local MAX_WORKERS = 1024   -- a bad argument, not a fork bomb
+local COLLECTED_MOST = 32768 -- results of a map collected for one table at the end (pool.c)
 
 local function pack(...) return { n = select("#", ...), ... } end
 
@@ -228,12 +231,18 @@ local function forget(task)
   end
 end
 
--- Where the results packed in task id's reply go (getreply): the job's results table and the
--- offset of the chunk's keys; nothing if the task is no longer a running map's.
+-- Where the results packed in task id's reply go (getreply): the job's results table, or its
+-- collector while all of a collecting job's results came packed, and the offset of the
+-- chunk's keys; nothing if the task is no longer a running map's.
 local function placeresults(self, id)
   local task = self.tasks[id]
   local job = task and task.job
   if getmetatable(job) ~= Job then return end
+  if job.collecting and not job.results then
+    if not job.collector then job.collector, job.collected = newcollector(job.count), {} end
+    job.collected[#job.collected + 1] = task
+    return job.collector, task.first - 1
+  end
   if not job.results then job.results = newlist(job.count) end
   return job.results, task.first - 1
 end
@@ -402,6 +411,12 @@ function Job:complete(task, results)
   -- fresh pages from the system, and the workers can run meanwhile
   if results ~= true then -- else placeresults gave them their place, and getreply filled it
     if not self.results then self.results = newlist(self.count) end
+    if self.collector then -- what was collected goes to the table now, and the rest too
+      for _, t in ipairs(self.collected) do
+        collectinto(self.collector, self.results, t.first, t.count)
+      end
+      self.collector, self.collected = nil, nil
+    end
     decodeinto(results, self.results, task.first - 1)
   end
   self.finished = self.finished + task.count
@@ -469,16 +484,27 @@ local function optsof(chunksize)
   return chunksize, nil
 end
 
--- Runs a job to its end: its results in order, or its error.
+local function listof(n, ...) return { n = n, ... } end
+
+-- Runs a job to its end: its results in order, or its error. While all its results come as
+-- integers, they are collected, and the table made of them at the end (pool.c: one SETLIST
+-- on the stack of a thread the pool keeps, instead of a lua_rawseti each).
 local function finish(self, job)
   local base = self.counter[1]
+  job.collecting = job.count <= COLLECTED_MOST
   return raisefailure(job, guarded(self, function()
     while job.left > 0 do
       pump(self)
       if job.progress then private.progress_update(job.progress, self.counter[1] - base) end
     end
     finishjob(self, job)
-    local results = job.results or newlist(0) -- no inputs, or no results yet (a failure)
+    if job.failure then return nil end -- raised
+    local results = job.results
+    if not results and job.collector then
+      self.stack = self.stack or newthread()
+      results = collected(job.collector, listof, self.stack)
+    end
+    results = results or newlist(0) -- no inputs
     results.n = job.count
     return results
   end))

@@ -3,6 +3,7 @@
    gives it the few things Lua lacks: the encoding of values as a string and back, a call
    whose traceback shows only the task's frames, a monotonic clock, the pid, and the
    progress line. */
+#include <limits.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -131,17 +132,9 @@ static int gettask(lua_State *L) {
   return 1;
 }
 
-/* Pushes the reply in the message popped (data), as q:get gives it; but for a message that
-   is not one value (corrupt: only a hostile writer makes one) nil, "corrupt" and the task
-   id it gives first, if that much can be read, instead of an error that would end the
-   pool's work. */
-static int pushreply(lua_State *L, shmlua_syncud *u, const char *data, size_t len) {
-  lua_Integer id;
-  int named = shmlua_first_integer(data, len, &id);
-  data = shmlua_sync_scratch_hold(L, u, data, len);
-  shmlua_queue_got(u);
-  if (shmlua_deserialize(L, data, len) == 1)
-    return 1;
+/* Pushes what getreply gives for a message that is no reply: nil, "corrupt" and the task id
+   it names (or nil). */
+static int corrupt(lua_State *L, int named, lua_Integer id) {
   lua_pushnil(L);
   lua_pushliteral(L, "corrupt");
   if (named)
@@ -151,10 +144,107 @@ static int pushreply(lua_State *L, shmlua_syncud *u, const char *data, size_t le
   return 3;
 }
 
+/* Pushes the reply in the message popped (data), as q:get gives it; but for a message that
+   is not one value (corrupt: only a hostile writer makes one) what corrupt gives, with the
+   task id it gives first if that much can be read, instead of an error that would end the
+   pool's work. */
+static int pushreply(lua_State *L, shmlua_syncud *u, const char *data, size_t len) {
+  lua_Integer id;
+  int named = shmlua_first_integer(data, len, &id);
+  data = shmlua_sync_scratch_hold(L, u, data, len);
+  shmlua_queue_got(u);
+  if (shmlua_deserialize(L, data, len) == 1)
+    return 1;
+  return corrupt(L, named, id);
+}
+
+/* A map's integer results are collected (collector(n): 8 bytes each, in a userdata) as
+   their replies come, and its results table is made of them all at once at the end
+   (collected): its slots are then filled by the VM's SETLIST from a stack, not by a
+   lua_rawseti each (about 60 instructions an item). The stack is a thread's the pool keeps
+   (thread()), left that high between maps: the main thread's would be grown by 2n slots for
+   each map and shrunk again by the collector, a reallocation and a copy each time. */
+#define COLLECTED_MOST (1 << 15) /* results a kept stack is made for: 1 MiB of it at most */
+
+static int newcollector(lua_State *L) {
+  lua_Integer n = shmlua_checkint(L, 1);
+  luaL_argcheck(L, n >= 0 && n <= COLLECTED_MOST, 1, "too many results to collect");
+  lua_newuserdatauv(L, (size_t)n * sizeof(lua_Integer), 0);
+  return 1;
+}
+
+/* Copies count integers into the collector at index at, from its offset + 1-th value on: 0
+   if they do not fit in it. */
+static int collect(lua_State *L, int at, const char *integers, uint32_t count,
+                   lua_Integer offset) {
+  size_t room = lua_rawlen(L, at) / sizeof(lua_Integer);
+  if (offset < 0 || (lua_Unsigned)offset > room || count > room - (size_t)offset)
+    return 0;
+  memcpy((char *)lua_touserdata(L, at) + (size_t)offset * sizeof(lua_Integer), integers,
+         (size_t)count * sizeof(lua_Integer));
+  return 1;
+}
+
+/* collectinto(collector, t, first, count): t[first .. first + count - 1] set from the
+   collector's values at those places (a map some of whose results are not integers). */
+static int collectinto(lua_State *L) {
+  lua_Integer first = shmlua_checkint(L, 3), count = shmlua_checkint(L, 4);
+  size_t room;
+  luaL_checktype(L, 1, LUA_TUSERDATA);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  room = lua_rawlen(L, 1) / sizeof(lua_Integer);
+  luaL_argcheck(L, first >= 1 && count >= 0 && (lua_Unsigned)(first - 1) <= room &&
+                       (lua_Unsigned)count <= room - (size_t)(first - 1),
+                3, "out of the collector");
+  shmlua_integers_into(L, (const char *)lua_touserdata(L, 1) + (first - 1) * sizeof(lua_Integer),
+                       (uint32_t)count, 2, first - 1);
+  return 0;
+}
+
+/* collected(collector, make, thread): make(n, v1, ..., vn), make being
+   function(n, ...) return {n = n, ...} end, called in thread with the collector's n values
+   on its stack; which is left 2n slots high (the call's arguments and their copy as
+   varargs), so that the collector does not shrink it. */
+static int collected(lua_State *L) {
+  lua_State *co = lua_tothread(L, 3);
+  const char *bytes;
+  int n;
+  luaL_checktype(L, 1, LUA_TUSERDATA);
+  luaL_checktype(L, 2, LUA_TFUNCTION);
+  luaL_argcheck(L, co != NULL && co != L, 3, "a thread expected");
+  bytes = lua_touserdata(L, 1);
+  n = (int)(lua_rawlen(L, 1) / sizeof(lua_Integer)); /* COLLECTED_MOST at most */
+  lua_settop(co, 0);
+  if (!lua_checkstack(co, 2 * n + 16))
+    return luaL_error(L, "stack overflow (results of a map)");
+  lua_pushvalue(L, 2);
+  lua_xmove(L, co, 1);
+  lua_pushinteger(co, n);
+  for (int k = 0; k < n; k++) {
+    lua_Integer v;
+    memcpy(&v, bytes + (size_t)k * sizeof v, sizeof v);
+    lua_pushinteger(co, v);
+  }
+  if (lua_pcall(co, n + 1, 1, 0) != LUA_OK) { /* out of memory: raised here, in L */
+    lua_xmove(co, L, 1);
+    lua_settop(co, 0);
+    return lua_error(L);
+  }
+  lua_xmove(co, L, 1);
+  lua_settop(co, 2 * n + 16);
+  return 1;
+}
+
+static int newthread(lua_State *L) {
+  lua_newthread(L);
+  return 1;
+}
+
 /* getreply(queue, place, owner, wait [, timeout]): q:get(timeout), or q:try_get() if not
-   wait, of a reply (a corrupt one as pushreply gives it); but a reply whose results came packed (putreply) is decoded from the
-   popped bytes straight into the table place(owner, id) returns, their keys moved by the
-   offset it returns with it (nothing: they are dropped), and given as {id, true, true}. */
+   wait, of a reply (a corrupt one as pushreply gives it); but a reply whose results came
+   packed (putreply) is decoded from the popped bytes straight into the table or collector
+   place(owner, id) returns, their keys moved by the offset it returns with it (nothing:
+   they are dropped), and given as {id, true, true}. */
 static int getreply(lua_State *L) {
   shmlua_syncud *u = shmlua_checkqueue(L, 1);
   int wait = lua_toboolean(L, 4);
@@ -179,11 +269,18 @@ static int getreply(lua_State *L) {
   lua_pushvalue(L, 2);
   lua_pushvalue(L, 3);
   lua_pushvalue(L, 4);
-  lua_call(L, 2, 2); /* 6, 7: the table and the offset */
-  if (lua_istable(L, 6)) {
+  lua_call(L, 2, 2); /* 6, 7: the table or collector and the offset */
+  if (lua_istable(L, 6) || lua_type(L, 6) == LUA_TUSERDATA) {
+    const char *integers = (const char *)u->scratch + at;
+    lua_Integer offset = lua_tointeger(L, 7);
     /* place may have run a finalizer that used the queue: the bytes would be gone */
     checkscratch(L, &held);
-    shmlua_integers_into(L, (const char *)u->scratch + at, count, 6, lua_tointeger(L, 7));
+    if (lua_istable(L, 6))
+      shmlua_integers_into(L, integers, count, 6, offset);
+    else if (!collect(L, 6, integers, count, offset)) { /* more than the map has */
+      shmlua_queue_got(u);
+      return corrupt(L, 1, lua_tointeger(L, 4));
+    }
   }
   shmlua_queue_got(u);
   lua_createtable(L, 3, 0);
@@ -427,6 +524,10 @@ static void pushconstructor(lua_State *L) {
                                      {"putreply", putreply},
                                      {"getreply", getreply},
                                      {"gettask", gettask},
+                                     {"collector", newcollector},
+                                     {"collectinto", collectinto},
+                                     {"collected", collected},
+                                     {"thread", newthread},
                                      {"newlist", newlist},
                                      {"calltraced", calltraced},
                                      {"now", now},
