@@ -30,6 +30,14 @@ local function range(n)
   return t
 end
 
+-- A pool of one worker, and its results queue attached by name (to take replies off it and
+-- put others on, as another writer could).
+local function poolandresults(prefix)
+  local name = H.name(prefix)
+  local p = pool(1, { name = name })
+  return p, assert(shm.queue.attach(name .. "-results"))
+end
+
 describe("shm.pool", function()
   it("maps a function made after the workers started, results in input order", function()
     local p = pool(2)
@@ -148,9 +156,7 @@ describe("shm.pool", function()
 
   it("a reply with more results than its map has fails its task, not the pool", function()
     if math.type == nil then return end -- no integers: results are never packed
-    local name = H.name("poolforged")
-    local p = pool(1, { name = name })
-    local q = assert(shm.queue.attach(name .. "-results"))
+    local p, q = poolandresults("poolforged")
     local same = function(x) return x end
     assert.same({ n = 9, unpack(range(9)) }, p:map(same, range(9), 3)) -- tasks 1, 2, 3
     -- the reply of task 5 (the next map's second chunk), packed, with 100 integers
@@ -171,9 +177,7 @@ describe("shm.pool", function()
     -- back: results of integers only are {id, true, the integers packed}, one encoding of
     -- 22 + 8 n bytes (where Lua has integers); any other go as before, a string inside
     -- a table; either is read into place, and a corrupt one is an error, not a crash
-    local name = H.name("poolreply")
-    local p = pool(1, { name = name })
-    local q = assert(shm.queue.attach(name .. "-results"))
+    local p, q = poolandresults("poolreply")
     local native = math.type ~= nil
     local big = { math.maxinteger or 2 ^ 53, -1, 0, 7, math.mininteger or -2 ^ 53, 1 }
     local mixed = { 1, 2, 3, 4, 5.5, "6" }
@@ -202,9 +206,7 @@ describe("shm.pool", function()
     -- could: the task the message names fails (to its caller, with the input's index), and
     -- the pool goes on; a message that names no task is dropped, and every reply still
     -- arrives
-    local name = H.name("poolcorrupt")
-    local p = pool(1, { name = name })
-    local q = assert(shm.queue.attach(name .. "-results"))
+    local p, q = poolandresults("poolcorrupt")
     local same = function(x) return x end
     local ints, mixed = range(9), { 1, 2, 3, 4, 5.5, "6", 7, 8, 9 }
     for _, inputs in ipairs({ ints, mixed }) do -- results packed in the reply, or not

@@ -193,10 +193,12 @@ static int collectinto(lua_State *L) {
   luaL_checktype(L, 1, LUA_TUSERDATA);
   luaL_checktype(L, 2, LUA_TTABLE);
   room = lua_rawlen(L, 1) / sizeof(lua_Integer);
-  luaL_argcheck(L, first >= 1 && count >= 0 && (lua_Unsigned)(first - 1) <= room &&
-                       (lua_Unsigned)count <= room - (size_t)(first - 1),
+  luaL_argcheck(L,
+                first >= 1 && count >= 0 && (lua_Unsigned)(first - 1) <= room &&
+                    (lua_Unsigned)count <= room - (size_t)(first - 1),
                 3, "out of the collector");
-  shmlua_integers_into(L, (const char *)lua_touserdata(L, 1) + (first - 1) * sizeof(lua_Integer),
+  shmlua_integers_into(L,
+                       (const char *)lua_touserdata(L, 1) + (first - 1) * sizeof(lua_Integer),
                        (uint32_t)count, 2, first - 1);
   return 0;
 }
