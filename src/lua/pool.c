@@ -162,8 +162,8 @@ static int pushreply(lua_State *L, shmlua_syncud *u, const char *data, size_t le
    their replies come, and its results table is made of them all at once at the end
    (collected): its slots are then filled by the VM's SETLIST from a stack, not by a
    lua_rawseti each (about 60 instructions an item). The stack is a thread's the pool keeps
-   (thread()), left that high between maps: the main thread's would be grown by 2n slots for
-   each map and shrunk again by the collector, a reallocation and a copy each time. */
+   (thread()), whose room stays between maps: the main thread's would be grown by 2n slots
+   for each map and shrunk again by the collector, a reallocation and a copy each time. */
 #define COLLECTED_MOST (1 << 15) /* results a kept stack is made for: 1 MiB of it at most */
 
 static int newcollector(lua_State *L) {
@@ -205,8 +205,9 @@ static int collectinto(lua_State *L) {
 
 /* collected(collector, make, thread): make(n, v1, ..., vn), make being
    function(n, ...) return {n = n, ...} end, called in thread with the collector's n values
-   on its stack; which is left 2n slots high (the call's arguments and their copy as
-   varargs), so that the collector does not shrink it. */
+   on its stack. The room asked for there (the call's arguments and their copy as varargs)
+   stays the thread's: the collector does not shrink a stack below what its frames were
+   promised by lua_checkstack, and the thread's only frame is its base. */
 static int collected(lua_State *L) {
   lua_State *co = lua_tothread(L, 3);
   const char *bytes;
@@ -233,7 +234,6 @@ static int collected(lua_State *L) {
     return lua_error(L);
   }
   lua_xmove(co, L, 1);
-  lua_settop(co, 2 * n + 16);
   return 1;
 }
 
