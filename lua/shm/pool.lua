@@ -64,6 +64,7 @@ local function worker(tasks, results, init, maxtasks, counter)
     if not ok then return "init", err end
   end
   local functions, kept, done, blocks = {}, 0, 0, {}
+  local stack = newthread() -- where tasks are decoded (pool.c: a kept stack)
   local function closeblocks(all)
     local left, closed = 0, false
     for key, b in pairs(blocks) do
@@ -128,7 +129,7 @@ local function worker(tasks, results, init, maxtasks, counter)
     end
   end
   while not maxtasks or done < maxtasks do
-    local task, err = gettask(tasks, next(blocks) and IDLE_LOOK or nil)
+    local task, err = gettask(tasks, stack, next(blocks) and IDLE_LOOK or nil)
     if err == "timeout" then
       closeblocks(false)
     elseif err then

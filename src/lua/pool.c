@@ -109,26 +109,73 @@ static void checkscratch(lua_State *L, void *held) {
                shmlua_name_user(&h->queue->block.name));
 }
 
-/* gettask(queue [, timeout]): q:get(timeout), but a task (a list of nil, booleans, numbers,
-   strings and a chunk of integers packed inside it, puttask) is decoded from the popped
-   bytes in place: no string is made of the message and read again. */
-static int gettask(lua_State *L) {
-  shmlua_syncud *u = shmlua_checkqueue(L, 1);
-  double seconds;
-  const double *timeout = shmlua_optseconds(L, 2, &seconds);
+/* The room a kept stack keeps (16 bytes a slot: 1 MiB): what lua_checkstack asked for at its
+   base, which the collector does not shrink. */
+#define COLLECTED_MOST (1 << 15) /* the results of a map collected (below) */
+#define KEPT_SLOTS (2 * COLLECTED_MOST + 16)
+
+static int keeproom(lua_State *co, lua_Integer slots) {
+  return slots <= KEPT_SLOTS && lua_checkstack(co, (int)slots);
+}
+
+/* Calls the function under the nargs values on the stack of co (a thread the pool keeps, idle)
+   protected, and moves its result to L: an error there (out of memory, a scratch used
+   meanwhile) is raised in L, not in a thread that has no handler of its own. */
+static void callkept(lua_State *L, lua_State *co, int nargs) {
+  if (lua_pcall(co, nargs, 1, 0) != LUA_OK) {
+    lua_xmove(co, L, 1);
+    lua_settop(co, 0);
+    lua_error(L);
+  }
+  lua_xmove(co, L, 1);
+}
+
+static lua_State *checkthread(lua_State *L, int arg) {
+  lua_State *co = lua_tothread(L, arg);
+  luaL_argcheck(L, co != NULL && co != L, arg, "a thread expected");
+  return co;
+}
+
+typedef struct flattask {
   const char *data;
   size_t len;
+  scratchheld held;
+} flattask;
+
+/* In a kept stack: the task decoded in place (a table), or nil if it is no flat list. */
+static int decodetask(lua_State *co) {
+  flattask *t = lua_touserdata(co, 1);
+  if (!shmlua_deserialize_flat(co, t->data, t->len, checkscratch, &t->held))
+    lua_pushnil(co);
+  return 1;
+}
+
+/* gettask(queue, thread [, timeout]): q:get(timeout), but a task (a list of nil, booleans,
+   numbers, strings and a chunk of integers packed inside it, puttask) is decoded from the
+   popped bytes in place, on thread's stack (kept as collected keeps it, below): no string
+   is made of the message and read again. */
+static int gettask(lua_State *L) {
+  shmlua_syncud *u = shmlua_checkqueue(L, 1);
+  lua_State *co = checkthread(L, 2);
+  double seconds;
+  const double *timeout = shmlua_optseconds(L, 3, &seconds);
+  flattask task;
   int n;
-  lua_settop(L, 1);
-  if ((n = shmlua_queue_get(L, u, 1, timeout, &data, &len)) != 0)
+  lua_settop(L, 2);
+  if ((n = shmlua_queue_get(L, u, 1, timeout, &task.data, &task.len)) != 0)
     return n;
-  {
-    scratchheld held = {u, u->scratch_uses};
-    if (!shmlua_deserialize_flat(L, data, len, checkscratch, &held))
-      return shmlua_queue_pushvalue(L, u, data, len);
-    checkscratch(L, &held);
-  }
+  task.held = (scratchheld){u, u->scratch_uses};
+  lua_settop(co, 0);
+  lua_pushcfunction(co, decodetask);
+  lua_pushlightuserdata(co, &task);
+  callkept(L, co, 1);
+  if (lua_isnil(L, -1))
+    return shmlua_queue_pushvalue(L, u, task.data, task.len);
+  checkscratch(L, &task.held);
   shmlua_queue_got(u);
+  if (lua_rawgeti(L, -1, 5) == LUA_TTABLE) /* the chunk: its SETLIST took twice its length */
+    keeproom(co, 2 * (lua_Integer)lua_rawlen(L, -1) + 16);
+  lua_pop(L, 1);
   return 1;
 }
 
@@ -164,7 +211,6 @@ static int pushreply(lua_State *L, shmlua_syncud *u, const char *data, size_t le
    lua_rawseti each (about 60 instructions an item). The stack is a thread's the pool keeps
    (thread()), whose room stays between maps: the main thread's would be grown by 2n slots
    for each map and shrunk again by the collector, a reallocation and a copy each time. */
-#define COLLECTED_MOST (1 << 15) /* results a kept stack is made for: 1 MiB of it at most */
 
 static int newcollector(lua_State *L) {
   lua_Integer n = shmlua_checkint(L, 1);
@@ -209,16 +255,15 @@ static int collectinto(lua_State *L) {
    stays the thread's: the collector does not shrink a stack below what its frames were
    promised by lua_checkstack, and the thread's only frame is its base. */
 static int collected(lua_State *L) {
-  lua_State *co = lua_tothread(L, 3);
+  lua_State *co = checkthread(L, 3);
   const char *bytes;
   int n;
   luaL_checktype(L, 1, LUA_TUSERDATA);
   luaL_checktype(L, 2, LUA_TFUNCTION);
-  luaL_argcheck(L, co != NULL && co != L, 3, "a thread expected");
   bytes = lua_touserdata(L, 1);
   n = (int)(lua_rawlen(L, 1) / sizeof(lua_Integer)); /* COLLECTED_MOST at most */
   lua_settop(co, 0);
-  if (!lua_checkstack(co, 2 * n + 16))
+  if (!keeproom(co, 2 * (lua_Integer)n + 16))
     return luaL_error(L, "stack overflow (results of a map)");
   lua_pushvalue(L, 2);
   lua_xmove(L, co, 1);
@@ -228,12 +273,7 @@ static int collected(lua_State *L) {
     memcpy(&v, bytes + (size_t)k * sizeof v, sizeof v);
     lua_pushinteger(co, v);
   }
-  if (lua_pcall(co, n + 1, 1, 0) != LUA_OK) { /* out of memory: raised here, in L */
-    lua_xmove(co, L, 1);
-    lua_settop(co, 0);
-    return lua_error(L);
-  }
-  lua_xmove(co, L, 1);
+  callkept(L, co, n + 1);
   return 1;
 }
 
