@@ -109,8 +109,12 @@ static void checkscratch(lua_State *L, void *held) {
                shmlua_name_user(&h->queue->block.name));
 }
 
-/* The room a kept stack keeps (16 bytes a slot: 1 MiB): what lua_checkstack asked for at its
-   base, which the collector does not shrink. */
+/* A kept stack: a thread's, for a call that takes 2n slots for n values (a SETLIST of them:
+   the values and their copy as varargs) and is made again and again (a worker's chunk of
+   inputs, a map's results table). On the main thread that room would be allocated for each
+   call and shrunk again by the collector, a reallocation and a copy each time; a kept stack
+   keeps what lua_checkstack asked for at its base (its only frame while idle), which the
+   collector does not shrink: KEPT_SLOTS at most (16 bytes a slot: 1 MiB). */
 #define COLLECTED_MOST (1 << 15) /* the results of a map collected (below) */
 #define KEPT_SLOTS (2 * COLLECTED_MOST + 16)
 
@@ -152,8 +156,8 @@ static int decodetask(lua_State *co) {
 
 /* gettask(queue, thread [, timeout]): q:get(timeout), but a task (a list of nil, booleans,
    numbers, strings and a chunk of integers packed inside it, puttask) is decoded from the
-   popped bytes in place, on thread's stack (kept as collected keeps it, below): no string
-   is made of the message and read again. */
+   popped bytes in place, on thread's kept stack: no string is made of the message and read
+   again. */
 static int gettask(lua_State *L) {
   shmlua_syncud *u = shmlua_checkqueue(L, 1);
   lua_State *co = checkthread(L, 2);
@@ -207,11 +211,8 @@ static int pushreply(lua_State *L, shmlua_syncud *u, const char *data, size_t le
 
 /* A map's integer results are collected (collector(n): 8 bytes each, in a userdata) as
    their replies come, and its results table is made of them all at once at the end
-   (collected): its slots are then filled by the VM's SETLIST from a stack, not by a
-   lua_rawseti each (about 60 instructions an item). The stack is a thread's the pool keeps
-   (thread()), whose room stays between maps: the main thread's would be grown by 2n slots
-   for each map and shrunk again by the collector, a reallocation and a copy each time. */
-
+   (collected): its slots are then filled by the VM's SETLIST on the pool's kept stack, not
+   by a lua_rawseti each (about 60 instructions an item). */
 static int newcollector(lua_State *L) {
   lua_Integer n = shmlua_checkint(L, 1);
   luaL_argcheck(L, n >= 0 && n <= COLLECTED_MOST, 1, "too many results to collect");
@@ -250,10 +251,8 @@ static int collectinto(lua_State *L) {
 }
 
 /* collected(collector, make, thread): make(n, v1, ..., vn), make being
-   function(n, ...) return {n = n, ...} end, called in thread with the collector's n values
-   on its stack. The room asked for there (the call's arguments and their copy as varargs)
-   stays the thread's: the collector does not shrink a stack below what its frames were
-   promised by lua_checkstack, and the thread's only frame is its base. */
+   function(n, ...) return {n = n, ...} end, called in thread's kept stack with the
+   collector's n values on it. */
 static int collected(lua_State *L) {
   lua_State *co = checkthread(L, 3);
   const char *bytes;
@@ -313,13 +312,13 @@ static int getreply(lua_State *L) {
   lua_pushvalue(L, 4);
   lua_call(L, 2, 2); /* 6, 7: the table or collector and the offset */
   if (lua_istable(L, 6) || lua_type(L, 6) == LUA_TUSERDATA) {
-    const char *integers = (const char *)u->scratch + at;
+    const char *packed = (const char *)u->scratch + at;
     lua_Integer offset = lua_tointeger(L, 7);
     /* place may have run a finalizer that used the queue: the bytes would be gone */
     checkscratch(L, &held);
     if (lua_istable(L, 6))
-      shmlua_integers_into(L, integers, count, 6, offset);
-    else if (!collect(L, 6, integers, count, offset)) { /* more than the map has */
+      shmlua_integers_into(L, packed, count, 6, offset);
+    else if (!collect(L, 6, packed, count, offset)) { /* more than the map has */
       shmlua_queue_got(u);
       return corrupt(L, 1, lua_tointeger(L, 4));
     }
