@@ -201,11 +201,12 @@ describe("shm.pool", function()
     q:close()
   end)
 
-  it("a corrupt reply fails only the task it names; one that names none is dropped", function()
+  it("a corrupt reply fails the task it names, or every task in flight if it names none",
+    function()
     -- replies taken off the results queue by name and put back damaged, as a hostile writer
     -- could: the task the message names fails (to its caller, with the input's index), and
-    -- the pool goes on; a message that names no task is dropped, and every reply still
-    -- arrives
+    -- the pool goes on; a message that names no task may have replaced any reply, so every
+    -- task a worker holds fails (none waits for ever), and the real reply is dropped
     local p, q = poolandresults("poolcorrupt")
     local same = function(x) return x end
     local ints, mixed = range(9), { 1, 2, 3, 4, 5.5, "6", 7, 8, 9 }
@@ -223,10 +224,21 @@ describe("shm.pool", function()
     local f = p:submit(function() return "late" end)
     local reply = assert(q:pop(10))
     q:push(reply:sub(1, 12)) -- cut inside the id: it names no task
+    local ok, kind, msg = f:wait(10)
+    assert.same({ nil, "error" }, { ok, kind })
+    assert.matches("a corrupt reply on the pool's results queue", msg, 1, true)
+    -- garbage naming no task, read while the next task is in flight: that one fails
+    local function late() return p:submit(function() return "late" end):wait(10) end
+    local function fails()
+      local late_ok, late_kind = late()
+      assert.same({ nil, "error" }, { late_ok, late_kind })
+    end
     q:push("not an encoding at all")
+    fails()
     assert.truthy(q:put(42)) -- one value, but no reply
-    q:push(reply)
-    assert.same({ true, "late" }, { f:wait(10) })
+    fails()
+    q:push(reply) -- the failed task's real reply: dropped
+    assert.same({ true, "late" }, { late() })
     assert.same(ints, { unpack(p:map(same, ints, 3), 1, 9) })
     q:close()
   end)

@@ -263,13 +263,19 @@ end
 -- Takes a reply off the results queue (waiting up to timeout if wait) to its task: true, or
 -- nil and why not. A message that is no reply (corrupt: only a hostile writer makes one)
 -- fails the task whose id it gives first, if one still runs (its real reply, if it comes,
--- is then dropped as a finished task's); one that names none is dropped: the replies of
--- the workers still come, and a wrong guess would fail a task that did not fail.
+-- is then dropped as a finished task's). One that names no task may have replaced any
+-- reply: every task a worker holds fails, rather than one waiting for a reply that will
+-- never come (no hang, as for the other shared objects' garbage: docs/reliability.md).
+local CORRUPT = "a corrupt reply on the pool's results queue"
 local function takereply(self, wait, timeout)
   local reply, err, id = getreply(self.results, placeresults, self, wait, timeout)
   if err == "corrupt" or (not err and type(reply) ~= "table") then
-    if id and self.tasks[id] then
-      receive(self, { id, false, 1, "a corrupt reply on the pool's results queue" })
+    if id then
+      if self.tasks[id] then receive(self, { id, false, 1, CORRUPT }) end
+    else
+      for _, w in ipairs(self.workers) do
+        for i = #w.held, 1, -1 do receive(self, { w.held[i].id, false, 1, CORRUPT }) end
+      end
     end
     return true
   end

@@ -1039,6 +1039,22 @@ int shmlua_deserialize_packed(lua_State *L, const void *data, size_t len,
   return (int)(n - 1);
 }
 
+/* A number that is a whole one, as an integer: an integer, or a float with no fraction within
+   2^53 (every number is a float on Lua 5.1 and LuaJIT). */
+static int take_whole(decoder *d, lua_Integer *value) {
+  char tag;
+  lua_Number x;
+  if (!take(d, &tag, 1))
+    return 0;
+  if (tag == T_INT)
+    return take(d, value, sizeof *value);
+  if (tag != T_FLOAT || !take(d, &x, sizeof x) || !(x >= -9007199254740992.0) ||
+      !(x <= 9007199254740992.0) || x != (lua_Number)(lua_Integer)x)
+    return 0;
+  *value = (lua_Integer)x;
+  return 1;
+}
+
 int shmlua_first_integer(const void *data, size_t len, lua_Integer *value) {
   decoder d;
   uint32_t counts[2];
@@ -1049,11 +1065,11 @@ int shmlua_first_integer(const void *data, size_t len, lua_Integer *value) {
   if (tag == T_LIST) { /* its count, then the first value */
     if (!take(&d, counts, sizeof counts[0]) || counts[0] < 1)
       return 0;
-  } else if (tag != T_TABLE || !take(&d, counts, sizeof counts) || !take(&d, &tag, 1) ||
-             tag != T_INT || !take(&d, &key, sizeof key) || key != 1) {
+  } else if (tag != T_TABLE || !take(&d, counts, sizeof counts) || !take_whole(&d, &key) ||
+             key != 1) {
     return 0; /* a table: its sizes, then key 1 first */
   }
-  return take(&d, &tag, 1) && tag == T_INT && take(&d, value, sizeof *value);
+  return take_whole(&d, value);
 }
 
 /* The end of the flat value at p (see shmlua_deserialize_flat), or NULL if it is another
