@@ -30,6 +30,14 @@ local function range(n)
   return t
 end
 
+-- A pool of one worker, and its results queue attached by name (to take replies off it and
+-- put others on, as another writer could).
+local function poolandresults(prefix)
+  local name = H.name(prefix)
+  local p = pool(1, { name = name })
+  return p, assert(shm.queue.attach(name .. "-results"))
+end
+
 describe("shm.pool", function()
   it("maps a function made after the workers started, results in input order", function()
     local p = pool(2)
@@ -74,7 +82,10 @@ describe("shm.pool", function()
     local p = pool(1)
     local inputs = range(5000)
     local function same(x) return x end
-    p:map(same, inputs) -- the worker and the encoder warmed up
+    -- the worker and the encoder warmed up, and the stack the pool keeps to make a table of
+    -- integer results (two slots a result, made by the first maps, used again by each)
+    p:map(same, inputs)
+    p:map(same, inputs)
     collectgarbage()
     collectgarbage()
     local base = collectgarbage("count")
@@ -114,14 +125,59 @@ describe("shm.pool", function()
     end
   end)
 
+  it("keeps every result in place when only some chunks' results are integers", function()
+    -- integer results are collected until the map ends (one table made of them all); the
+    -- first chunk with any other result sends those collected to the table, and the rest
+    -- go there; a map past the collector's size (32768) is not collected
+    local function odd(x)
+      if x % 10 == 7 then return x + 0.5 end
+      if x % 10 == 8 then return nil end
+      if x % 10 == 9 then return tostring(x) end
+      return x
+    end
+    local function expected(n, oddfrom)
+      local t = { n = n }
+      for i = 1, n do t[i] = i >= oddfrom and odd(i) or i end
+      return t
+    end
+    for _, workers in ipairs({ 1, 2 }) do
+      local p = pool(workers)
+      for _, oddfrom in ipairs({ 1, 5, 13, 25, 100 }) do -- the first odd chunk: 1, 2, 4, 7, none
+        local f = function(x) return x >= oddfrom and odd(x) or x end
+        assert.same(expected(30, oddfrom), p:map(f, range(30), 4))
+      end
+      local n = 32769
+      local r = p:map(function(x) return x * 2 end, range(n), 8192)
+      assert.equal(n, r.n)
+      assert.equal(2, r[1])
+      assert.equal(2 * n, r[n])
+    end
+  end)
+
+  it("a reply with more results than its map has fails its task, not the pool", function()
+    if math.type == nil then return end -- no integers: results are never packed
+    local p, q = poolandresults("poolforged")
+    local same = function(x) return x end
+    assert.same({ n = 9, unpack(range(9)) }, p:map(same, range(9), 3)) -- tasks 1, 2, 3
+    -- the reply of task 5 (the next map's second chunk), packed, with 100 integers
+    local forged = { "\183\1[", string.pack("<I4", 3), "i", string.pack("<i8", 5), "t#",
+                     string.pack("<I4", 100) }
+    for i = 1, 100 do forged[#forged + 1] = string.pack("<i8", i) end
+    q:push(table.concat(forged))
+    local ok, err = pcall(p.map, p, same, range(9), 3)
+    assert.is_false(ok)
+    assert.matches("pool:map: input #4: a corrupt reply on the pool's results queue", err, 1,
+      true)
+    assert.same({ n = 9, unpack(range(9)) }, p:map(same, range(9), 3))
+    q:close()
+  end)
+
   it("sends a chunk's integer results packed inside its reply, read back into place", function()
     -- the second chunk's reply is taken off the results queue (by name, as bytes) and put
     -- back: results of integers only are {id, true, the integers packed}, one encoding of
     -- 22 + 8 n bytes (where Lua has integers); any other go as before, a string inside
     -- a table; either is read into place, and a corrupt one is an error, not a crash
-    local name = H.name("poolreply")
-    local p = pool(1, { name = name })
-    local q = assert(shm.queue.attach(name .. "-results"))
+    local p, q = poolandresults("poolreply")
     local native = math.type ~= nil
     local big = { math.maxinteger or 2 ^ 53, -1, 0, 7, math.mininteger or -2 ^ 53, 1 }
     local mixed = { 1, 2, 3, 4, 5.5, "6" }
@@ -142,12 +198,48 @@ describe("shm.pool", function()
       for i, v in it do got[i] = v end
       assert.same({ nil, unpack(inputs, 2) }, got)
     end
-    local it = p:imap(same, big, 3)
-    it()
-    q:push(assert(q:pop(10)):sub(1, -2)) -- one byte short
-    local ok, err = pcall(function() for _ in it do end end)
-    assert.is_false(ok)
-    assert.matches("not one value", err)
+    q:close()
+  end)
+
+  it("a corrupt reply fails the task it names, or every task in flight if it names none",
+    function()
+    -- replies taken off the results queue by name and put back damaged, as a hostile writer
+    -- could: the task the message names fails (to its caller, with the input's index), and
+    -- the pool goes on; a message that names no task may have replaced any reply, so every
+    -- task a worker holds fails (none waits for ever), and the real reply is dropped
+    local p, q = poolandresults("poolcorrupt")
+    local same = function(x) return x end
+    local ints, mixed = range(9), { 1, 2, 3, 4, 5.5, "6", 7, 8, 9 }
+    for _, inputs in ipairs({ ints, mixed }) do -- results packed in the reply, or not
+      local it = p:imap(same, inputs, 3)
+      assert.same({ 1, inputs[1] }, { it() })
+      q:push(assert(q:pop(10)):sub(1, -2)) -- the second chunk's reply, one byte short
+      local ok, err = pcall(function() for _ in it do end end)
+      assert.is_false(ok)
+      assert.matches("pool:imap: input #4: a corrupt reply on the pool's results queue", err,
+        1, true)
+      assert.equal("running", p.state)
+      assert.same(inputs, { unpack(p:map(same, inputs, 3), 1, 9) })
+    end
+    local f = p:submit(function() return "late" end)
+    local reply = assert(q:pop(10))
+    q:push(reply:sub(1, 12)) -- cut inside the id: it names no task
+    local ok, kind, msg = f:wait(10)
+    assert.same({ nil, "error" }, { ok, kind })
+    assert.matches("a corrupt reply on the pool's results queue", msg, 1, true)
+    -- garbage naming no task, read while the next task is in flight: that one fails
+    local function late() return p:submit(function() return "late" end):wait(10) end
+    local function fails()
+      local late_ok, late_kind = late()
+      assert.same({ nil, "error" }, { late_ok, late_kind })
+    end
+    q:push("not an encoding at all")
+    fails()
+    assert.truthy(q:put(42)) -- one value, but no reply
+    fails()
+    q:push(reply) -- the failed task's real reply: dropped
+    assert.same({ true, "late" }, { late() })
+    assert.same(ints, { unpack(p:map(same, ints, 3), 1, 9) })
     q:close()
   end)
 

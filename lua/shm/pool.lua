@@ -10,6 +10,9 @@ local shm, private = ...
 local encode, decode, calltraced = private.encode, private.decode, private.calltraced
 local runchunk, encoderange, decodeinto = private.runchunk, private.encoderange, private.decodeinto
 local puttask, putreply, getreply = private.puttask, private.putreply, private.getreply
+local gettask = private.gettask
+local newcollector, collectinto, collected, newthread =
+  private.collector, private.collectinto, private.collected, private.thread
 local newlist, current, chunksof = private.newlist, private.current, private.chunks
 local now, getpid = private.now, private.pid
 local unpack = table.unpack or unpack
@@ -22,6 +25,7 @@ local FUNCTIONS_KEPT = 32  -- decoded functions a worker keeps
 local BLOCKS_KEPT = 16     -- blocks a worker keeps attached between tasks
 local IDLE_LOOK = 1        -- seconds between looks at those blocks while a worker waits
 local MAX_WORKERS = 1024   -- a bad argument, not a fork bomb
+local COLLECTED_MOST = 32768 -- results of a map collected for one table at the end (pool.c)
 
 local function pack(...) return { n = select("#", ...), ... } end
 
@@ -60,6 +64,7 @@ local function worker(tasks, results, init, maxtasks, counter)
     if not ok then return "init", err end
   end
   local functions, kept, done, blocks = {}, 0, 0, {}
+  local stack = newthread() -- where tasks are decoded (pool.c: a kept stack)
   local function closeblocks(all)
     local left, closed = 0, false
     for key, b in pairs(blocks) do
@@ -124,7 +129,7 @@ local function worker(tasks, results, init, maxtasks, counter)
     end
   end
   while not maxtasks or done < maxtasks do
-    local task, err = tasks:get(next(blocks) and IDLE_LOOK or nil)
+    local task, err = gettask(tasks, stack, next(blocks) and IDLE_LOOK or nil)
     if err == "timeout" then
       closeblocks(false)
     elseif err then
@@ -227,12 +232,18 @@ local function forget(task)
   end
 end
 
--- Where the results packed in task id's reply go (getreply): the job's results table and the
--- offset of the chunk's keys; nothing if the task is no longer a running map's.
+-- Where the results packed in task id's reply go (getreply): the job's results table, or its
+-- collector while all of a collecting job's results came packed, and the offset of the
+-- chunk's keys; nothing if the task is no longer a running map's.
 local function placeresults(self, id)
   local task = self.tasks[id]
   local job = task and task.job
   if getmetatable(job) ~= Job then return end
+  if job.collecting and not job.results then
+    if not job.collector then job.collector, job.collected = newcollector(job.count), {} end
+    job.collected[#job.collected + 1] = task
+    return job.collector, task.first - 1
+  end
   if not job.results then job.results = newlist(job.count) end
   return job.results, task.first - 1
 end
@@ -249,13 +260,33 @@ local function receive(self, reply)
   end
 end
 
+-- Takes a reply off the results queue (waiting up to timeout if wait) to its task: true, or
+-- nil and why not. A message that is no reply (corrupt: only a hostile writer makes one)
+-- fails the task whose id it gives first, if one still runs (its real reply, if it comes,
+-- is then dropped as a finished task's). One that names no task may have replaced any
+-- reply: every task a worker holds fails, rather than one waiting for a reply that will
+-- never come (no hang, as for the other shared objects' garbage: docs/reliability.md).
+local CORRUPT = "a corrupt reply on the pool's results queue"
+local function takereply(self, wait, timeout)
+  local reply, err, id = getreply(self.results, placeresults, self, wait, timeout)
+  if err == "corrupt" or (not err and type(reply) ~= "table") then
+    if id then
+      if self.tasks[id] then receive(self, { id, false, 1, CORRUPT }) end
+    else
+      for _, w in ipairs(self.workers) do
+        for i = #w.held, 1, -1 do receive(self, { w.held[i].id, false, 1, CORRUPT }) end
+      end
+    end
+    return true
+  end
+  if err then return nil, err end
+  receive(self, reply)
+  return true
+end
+
 -- A worker ended: read what it sent, take back what it never started, fail what it held.
 local function buried(self, w, r)
-  while true do
-    local reply, err = getreply(self.results, placeresults, self, false)
-    if err then break end
-    receive(self, reply)
-  end
+  while takereply(self, false) do end
   local taken = {}
   while true do
     local message, err = w.queue:try_get()
@@ -305,12 +336,10 @@ local function pump(self, deadline)
     wait = deadline - now()
     if wait > POLL then wait = POLL elseif wait < 0 then wait = 0 end
   end
-  local reply, err = getreply(self.results, placeresults, self, true, wait)
-  if err then
+  if not takereply(self, true, wait) then
     lookfordead(self)
     return
   end
-  receive(self, reply)
   self.received = self.received + 1
   if self.received % LOOK_EVERY == 0 then lookfordead(self) end
 end
@@ -389,6 +418,12 @@ function Job:complete(task, results)
   -- fresh pages from the system, and the workers can run meanwhile
   if results ~= true then -- else placeresults gave them their place, and getreply filled it
     if not self.results then self.results = newlist(self.count) end
+    if self.collector then -- what was collected goes to the table now, and the rest too
+      for _, t in ipairs(self.collected) do
+        collectinto(self.collector, self.results, t.first, t.count)
+      end
+      self.collector, self.collected = nil, nil
+    end
     decodeinto(results, self.results, task.first - 1)
   end
   self.finished = self.finished + task.count
@@ -456,16 +491,27 @@ local function optsof(chunksize)
   return chunksize, nil
 end
 
--- Runs a job to its end: its results in order, or its error.
+local function listof(n, ...) return { n = n, ... } end
+
+-- Runs a job to its end: its results in order, or its error. While all its results come as
+-- integers, they are collected, and the table made of them at the end (pool.c: one SETLIST
+-- on the stack of a thread the pool keeps, instead of a lua_rawseti each).
 local function finish(self, job)
   local base = self.counter[1]
+  job.collecting = job.count <= COLLECTED_MOST
   return raisefailure(job, guarded(self, function()
     while job.left > 0 do
       pump(self)
       if job.progress then private.progress_update(job.progress, self.counter[1] - base) end
     end
     finishjob(self, job)
-    local results = job.results or newlist(0) -- no inputs, or no results yet (a failure)
+    if job.failure then return nil end -- raised
+    local results = job.results
+    if not results and job.collector then
+      self.stack = self.stack or newthread()
+      results = collected(job.collector, listof, self.stack)
+    end
+    results = results or newlist(0) -- no inputs
     results.n = job.count
     return results
   end))
@@ -572,11 +618,7 @@ function Future:poll()
   if not self.done and self.pool.state ~= "terminated" then
     guarded(self.pool, function()
       dispatch(self.pool)
-      while true do
-        local reply, err = getreply(self.pool.results, placeresults, self.pool, false)
-        if err then break end
-        receive(self.pool, reply)
-      end
+      while takereply(self.pool, false) do end
       lookfordead(self.pool)
     end)
   end

@@ -6,10 +6,12 @@
    family's key) is allowed, a crash is not. The same bytes also go through the decoding of
    a pool's chunk results into a table (shmlua_deserialize_into), which pushes nothing,
    through the parent's reading of a reply with its results packed (shmlua_deserialize_packed,
-   then the integers it points at into a table), and through a pool worker's decoding that
-   keeps the blocks it attaches in a table (one kept for the whole run, so blocks found there
-   are used again). The module is loaded, so
-   objects and modules are looked up. */
+   then the integers it points at into a table), through a pool worker's reading of a task in
+   place (shmlua_deserialize_flat, which pushes one table or nothing), through the reading of
+   the task id a corrupt reply names (shmlua_first_integer), and through a pool worker's
+   decoding that keeps the blocks it attaches in a table (one kept for the whole run, so
+   blocks found there are used again). The module is loaded, so objects and modules are
+   looked up. */
 #include <stdint.h>
 
 #include <lauxlib.h>
@@ -18,6 +20,11 @@
 #include "lua_input.h"
 #include "luashm.h"
 #include "serial.h"
+
+static void still(lua_State *S, void *ctx) { /* the bytes stay: nothing to check */
+  (void)S;
+  (void)ctx;
+}
 
 static int decode(lua_State *S) {
   const char *data = lua_touserdata(S, 1);
@@ -51,6 +58,13 @@ static int decode(lua_State *S) {
     }
   }
   lua_settop(S, 2);
+  n = shmlua_deserialize_flat(S, data, size, still, NULL);
+  REQUIRE(lua_gettop(S) == 2 + n && (n == 0 || lua_istable(S, -1)));
+  lua_settop(S, 2);
+  {
+    lua_Integer id;
+    shmlua_first_integer(data, size, &id); /* reads only: a crash or overread is the failure */
+  }
   if (lua_getfield(S, LUA_REGISTRYINDEX, "fuzz.kept") == LUA_TNIL) {
     lua_pop(S, 1);
     lua_newtable(S);

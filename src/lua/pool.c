@@ -3,6 +3,7 @@
    gives it the few things Lua lacks: the encoding of values as a string and back, a call
    whose traceback shows only the task's frames, a monotonic clock, the pid, and the
    progress line. */
+#include <limits.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -94,10 +95,197 @@ static int putreply(lua_State *L) {
   return putpacked(L, u, 5, 3, 3, 3, 1, shmlua_checkint(L, 4), 1);
 }
 
+/* A message popped into a queue handle's scratch, read while Lua runs: a finalizer that used
+   the queue meanwhile would have freed or reused the bytes. */
+typedef struct scratchheld {
+  shmlua_syncud *queue;
+  unsigned long uses; /* its scratch_uses when the message was popped */
+} scratchheld;
+
+static void checkscratch(lua_State *L, void *held) {
+  const scratchheld *h = held;
+  if (!h->queue->block.addr || h->queue->scratch_uses != h->uses)
+    luaL_error(L, "queue '%s' was closed or used while a message taken from it was read",
+               shmlua_name_user(&h->queue->block.name));
+}
+
+/* A kept stack: a thread's, for a call that takes 2n slots for n values (a SETLIST of them:
+   the values and their copy as varargs) and is made again and again (a worker's chunk of
+   inputs, a map's results table). On the main thread that room would be allocated for each
+   call and shrunk again by the collector, a reallocation and a copy each time; a kept stack
+   keeps what lua_checkstack asked for at its base (its only frame while idle), which the
+   collector does not shrink: KEPT_SLOTS at most (16 bytes a slot: 1 MiB). */
+#define COLLECTED_MOST (1 << 15) /* the results of a map collected (below) */
+#define KEPT_SLOTS (2 * COLLECTED_MOST + 16)
+
+static int keeproom(lua_State *co, lua_Integer slots) {
+  return slots <= KEPT_SLOTS && lua_checkstack(co, (int)slots);
+}
+
+/* Calls the function under the nargs values on the stack of co (a thread the pool keeps, idle)
+   protected, and moves its result to L: an error there (out of memory, a scratch used
+   meanwhile) is raised in L, not in a thread that has no handler of its own. */
+static void callkept(lua_State *L, lua_State *co, int nargs) {
+  if (lua_pcall(co, nargs, 1, 0) != LUA_OK) {
+    lua_xmove(co, L, 1);
+    lua_settop(co, 0);
+    lua_error(L);
+  }
+  lua_xmove(co, L, 1);
+}
+
+static lua_State *checkthread(lua_State *L, int arg) {
+  lua_State *co = lua_tothread(L, arg);
+  luaL_argcheck(L, co != NULL && co != L, arg, "a thread expected");
+  return co;
+}
+
+typedef struct flattask {
+  const char *data;
+  size_t len;
+  scratchheld held;
+} flattask;
+
+/* In a kept stack: the task decoded in place (a table), or nil if it is no flat list. */
+static int decodetask(lua_State *co) {
+  flattask *t = lua_touserdata(co, 1);
+  if (!shmlua_deserialize_flat(co, t->data, t->len, checkscratch, &t->held))
+    lua_pushnil(co);
+  return 1;
+}
+
+/* gettask(queue, thread [, timeout]): q:get(timeout), but a task (a list of nil, booleans,
+   numbers, strings and a chunk of integers packed inside it, puttask) is decoded from the
+   popped bytes in place, on thread's kept stack: no string is made of the message and read
+   again. */
+static int gettask(lua_State *L) {
+  shmlua_syncud *u = shmlua_checkqueue(L, 1);
+  lua_State *co = checkthread(L, 2);
+  double seconds;
+  const double *timeout = shmlua_optseconds(L, 3, &seconds);
+  flattask task;
+  int n;
+  lua_settop(L, 2);
+  if ((n = shmlua_queue_get(L, u, 1, timeout, &task.data, &task.len)) != 0)
+    return n;
+  task.held = (scratchheld){u, u->scratch_uses};
+  lua_settop(co, 0);
+  lua_pushcfunction(co, decodetask);
+  lua_pushlightuserdata(co, &task);
+  callkept(L, co, 1);
+  if (lua_isnil(L, -1))
+    return shmlua_queue_pushvalue(L, u, task.data, task.len);
+  checkscratch(L, &task.held);
+  shmlua_queue_got(u);
+  if (lua_rawgeti(L, -1, 5) == LUA_TTABLE) /* the chunk: its SETLIST took twice its length */
+    keeproom(co, 2 * (lua_Integer)lua_rawlen(L, -1) + 16);
+  lua_pop(L, 1);
+  return 1;
+}
+
+/* Pushes what getreply gives for a message that is no reply: nil, "corrupt" and the task id
+   it names (or nil). */
+static int corrupt(lua_State *L, int named, lua_Integer id) {
+  lua_pushnil(L);
+  lua_pushliteral(L, "corrupt");
+  if (named)
+    lua_pushinteger(L, id);
+  else
+    lua_pushnil(L);
+  return 3;
+}
+
+/* Pushes the reply in the message popped (data), as q:get gives it; but for a message that
+   is not one value (corrupt: only a hostile writer makes one) what corrupt gives, with the
+   task id it gives first if that much can be read, instead of an error that would end the
+   pool's work. */
+static int pushreply(lua_State *L, shmlua_syncud *u, const char *data, size_t len) {
+  lua_Integer id;
+  int named = shmlua_first_integer(data, len, &id);
+  data = shmlua_sync_scratch_hold(L, u, data, len);
+  shmlua_queue_got(u);
+  if (shmlua_deserialize(L, data, len) == 1)
+    return 1;
+  return corrupt(L, named, id);
+}
+
+/* A map's integer results are collected (collector(n): 8 bytes each, in a userdata) as
+   their replies come, and its results table is made of them all at once at the end
+   (collected): its slots are then filled by the VM's SETLIST on the pool's kept stack, not
+   by a lua_rawseti each (about 60 instructions an item). */
+static int newcollector(lua_State *L) {
+  lua_Integer n = shmlua_checkint(L, 1);
+  luaL_argcheck(L, n >= 0 && n <= COLLECTED_MOST, 1, "too many results to collect");
+  lua_newuserdatauv(L, (size_t)n * sizeof(lua_Integer), 0);
+  return 1;
+}
+
+/* Copies count integers into the collector at index at, from its offset + 1-th value on: 0
+   if they do not fit in it. */
+static int collect(lua_State *L, int at, const char *integers, uint32_t count,
+                   lua_Integer offset) {
+  size_t room = lua_rawlen(L, at) / sizeof(lua_Integer);
+  if (offset < 0 || (lua_Unsigned)offset > room || count > room - (size_t)offset)
+    return 0;
+  memcpy((char *)lua_touserdata(L, at) + (size_t)offset * sizeof(lua_Integer), integers,
+         (size_t)count * sizeof(lua_Integer));
+  return 1;
+}
+
+/* collectinto(collector, t, first, count): t[first .. first + count - 1] set from the
+   collector's values at those places (a map some of whose results are not integers). */
+static int collectinto(lua_State *L) {
+  lua_Integer first = shmlua_checkint(L, 3), count = shmlua_checkint(L, 4);
+  size_t room;
+  luaL_checktype(L, 1, LUA_TUSERDATA);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  room = lua_rawlen(L, 1) / sizeof(lua_Integer);
+  luaL_argcheck(L,
+                first >= 1 && count >= 0 && (lua_Unsigned)(first - 1) <= room &&
+                    (lua_Unsigned)count <= room - (size_t)(first - 1),
+                3, "out of the collector");
+  shmlua_integers_into(L,
+                       (const char *)lua_touserdata(L, 1) + (first - 1) * sizeof(lua_Integer),
+                       (uint32_t)count, 2, first - 1);
+  return 0;
+}
+
+/* collected(collector, make, thread): make(n, v1, ..., vn), make being
+   function(n, ...) return {n = n, ...} end, called in thread's kept stack with the
+   collector's n values on it. */
+static int collected(lua_State *L) {
+  lua_State *co = checkthread(L, 3);
+  const char *bytes;
+  int n;
+  luaL_checktype(L, 1, LUA_TUSERDATA);
+  luaL_checktype(L, 2, LUA_TFUNCTION);
+  bytes = lua_touserdata(L, 1);
+  n = (int)(lua_rawlen(L, 1) / sizeof(lua_Integer)); /* COLLECTED_MOST at most */
+  lua_settop(co, 0);
+  if (!keeproom(co, 2 * (lua_Integer)n + 16))
+    return luaL_error(L, "stack overflow (results of a map)");
+  lua_pushvalue(L, 2);
+  lua_xmove(L, co, 1);
+  lua_pushinteger(co, n);
+  for (int k = 0; k < n; k++) {
+    lua_Integer v;
+    memcpy(&v, bytes + (size_t)k * sizeof v, sizeof v);
+    lua_pushinteger(co, v);
+  }
+  callkept(L, co, n + 1);
+  return 1;
+}
+
+static int newthread(lua_State *L) {
+  lua_newthread(L);
+  return 1;
+}
+
 /* getreply(queue, place, owner, wait [, timeout]): q:get(timeout), or q:try_get() if not
-   wait, of a reply; but a reply whose results came packed (putreply) is decoded from the
-   popped bytes straight into the table place(owner, id) returns, their keys moved by the
-   offset it returns with it (nothing: they are dropped), and given as {id, true, true}. */
+   wait, of a reply (a corrupt one as pushreply gives it); but a reply whose results came
+   packed (putreply) is decoded from the popped bytes straight into the table or collector
+   place(owner, id) returns, their keys moved by the offset it returns with it (nothing:
+   they are dropped), and given as {id, true, true}. */
 static int getreply(lua_State *L) {
   shmlua_syncud *u = shmlua_checkqueue(L, 1);
   int wait = lua_toboolean(L, 4);
@@ -106,7 +294,7 @@ static int getreply(lua_State *L) {
   const char *data, *integers;
   size_t len, at;
   uint32_t count;
-  unsigned long uses;
+  scratchheld held = {u, 0};
   int n;
   luaL_checktype(L, 2, LUA_TFUNCTION);
   lua_settop(L, 3);
@@ -115,21 +303,25 @@ static int getreply(lua_State *L) {
   if (shmlua_deserialize_packed(L, data, len, &integers, &count) != 2 ||
       !lua_toboolean(L, 5)) {
     lua_settop(L, 3);
-    return shmlua_queue_pushvalue(L, u, data, len);
+    return pushreply(L, u, data, len);
   }
   at = (size_t)(integers - data);
-  uses = u->scratch_uses;
+  held.uses = u->scratch_uses;
   lua_pushvalue(L, 2);
   lua_pushvalue(L, 3);
   lua_pushvalue(L, 4);
-  lua_call(L, 2, 2); /* 6, 7: the table and the offset */
-  if (lua_istable(L, 6)) {
+  lua_call(L, 2, 2); /* 6, 7: the table or collector and the offset */
+  if (lua_istable(L, 6) || lua_type(L, 6) == LUA_TUSERDATA) {
+    const char *packed = (const char *)u->scratch + at;
+    lua_Integer offset = lua_tointeger(L, 7);
     /* place may have run a finalizer that used the queue: the bytes would be gone */
-    if (!u->block.addr || u->scratch_uses != uses)
-      return luaL_error(L,
-                        "queue '%s' was closed or used while a reply taken from it was read",
-                        shmlua_name_user(&u->block.name));
-    shmlua_integers_into(L, (const char *)u->scratch + at, count, 6, lua_tointeger(L, 7));
+    checkscratch(L, &held);
+    if (lua_istable(L, 6))
+      shmlua_integers_into(L, packed, count, 6, offset);
+    else if (!collect(L, 6, packed, count, offset)) { /* more than the map has */
+      shmlua_queue_got(u);
+      return corrupt(L, 1, lua_tointeger(L, 4));
+    }
   }
   shmlua_queue_got(u);
   lua_createtable(L, 3, 0);
@@ -372,6 +564,11 @@ static void pushconstructor(lua_State *L) {
                                      {"puttask", puttask},
                                      {"putreply", putreply},
                                      {"getreply", getreply},
+                                     {"gettask", gettask},
+                                     {"collector", newcollector},
+                                     {"collectinto", collectinto},
+                                     {"collected", collected},
+                                     {"thread", newthread},
                                      {"newlist", newlist},
                                      {"calltraced", calltraced},
                                      {"now", now},

@@ -832,15 +832,23 @@ static void pushpacker(lua_State *L) {
 }
 
 /* Pushes the count integers of a T_INTEGERS list as a new table: made by the packer from
-   the integers pushed, or, when the stack cannot take them all, item by item. */
-static void decode_integer_list(lua_State *L, decoder *d, uint32_t count) {
-  const char *p = d->p;
-  if (count > INT_MAX - 8 || !lua_checkstack(L, (int)count + 8)) {
+   the integers pushed, or, when the stack cannot take them all, item by item. still (if not
+   NULL) is called before the integers are read, after what may have run the collector. */
+static void decode_integer_list(lua_State *L, decoder *d, uint32_t count,
+                                void (*still)(lua_State *L, void *ctx), void *ctx) {
+  const char *p;
+  int packed = count <= INT_MAX - 8 && lua_checkstack(L, (int)count + 8);
+  if (packed)
+    pushpacker(L);
+  else
     lua_createtable(L, (int)(count < INT32_MAX ? count : 0), 0);
+  if (still)
+    still(L, ctx);
+  if (!packed) {
     d->p = put_integers(L, d->p, count, 0);
     return;
   }
-  pushpacker(L);
+  p = d->p;
   for (uint32_t k = 0; k < count; k++, p += sizeof(lua_Integer)) {
     lua_Integer i;
     memcpy(&i, p, sizeof i);
@@ -917,7 +925,7 @@ static int decode(lua_State *L, decoder *d, int depth) {
     uint32_t count;
     if (!take_integers(d, &count))
       return 0;
-    decode_integer_list(L, d, count);
+    decode_integer_list(L, d, count, NULL, NULL);
     return 1;
   }
   case T_OBJECT:
@@ -1029,6 +1037,96 @@ int shmlua_deserialize_packed(lua_State *L, const void *data, size_t len,
   }
   *integers = d.p;
   return (int)(n - 1);
+}
+
+/* A number that is a whole one, as an integer: an integer, or a float with no fraction within
+   2^53 (every number is a float on Lua 5.1 and LuaJIT). */
+static int take_whole(decoder *d, lua_Integer *value) {
+  char tag;
+  lua_Number x;
+  if (!take(d, &tag, 1))
+    return 0;
+  if (tag == T_INT)
+    return take(d, value, sizeof *value);
+  if (tag != T_FLOAT || !take(d, &x, sizeof x) || !(x >= -9007199254740992.0) ||
+      !(x <= 9007199254740992.0) || x != (lua_Number)(lua_Integer)x)
+    return 0;
+  *value = (lua_Integer)x;
+  return 1;
+}
+
+int shmlua_first_integer(const void *data, size_t len, lua_Integer *value) {
+  decoder d;
+  uint32_t counts[2];
+  lua_Integer key;
+  char tag;
+  if (!startdecoder(&d, data, len) || !take(&d, &tag, 1))
+    return 0;
+  if (tag == T_LIST) { /* its count, then the first value */
+    if (!take(&d, counts, sizeof counts[0]) || counts[0] < 1)
+      return 0;
+  } else if (tag != T_TABLE || !take(&d, counts, sizeof counts) || !take_whole(&d, &key) ||
+             key != 1) {
+    return 0; /* a table: its sizes, then key 1 first */
+  }
+  return take_whole(&d, value);
+}
+
+/* The end of the flat value at p (see shmlua_deserialize_flat), or NULL if it is another
+   kind of value or runs past end. */
+static const char *skip_flat(const char *p, const char *end) {
+  decoder d = {.p = p + 1, .end = end};
+  size_t len;
+  uint32_t count;
+  if (p >= end)
+    return NULL;
+  switch (*p) {
+  case T_NIL:
+  case T_FALSE:
+  case T_TRUE:
+    return d.p;
+  case T_INT:
+  case T_FLOAT:
+    return (size_t)(end - d.p) >= 8 ? d.p + 8 : NULL;
+  case T_STRING:
+    return takestring(&d, &len) ? d.p : NULL;
+  case T_INTEGERS:
+    return take_integers(&d, &count) ? d.p + (size_t)count * sizeof(lua_Integer) : NULL;
+  default:
+    return NULL;
+  }
+}
+
+int shmlua_deserialize_flat(lua_State *L, const void *data, size_t len,
+                            void (*still)(lua_State *L, void *ctx), void *ctx) {
+  decoder d;
+  uint32_t count;
+  const char *p;
+  char tag;
+  if (!startdecoder(&d, data, len) || !take(&d, &tag, 1) || tag != T_LIST ||
+      !take(&d, &count, sizeof count) || count > (size_t)(d.end - d.p))
+    return 0;
+  p = d.p; /* all of it checked first: nothing read later can fail */
+  for (uint32_t k = 0; k < count; k++)
+    if (!(p = skip_flat(p, d.end)))
+      return 0;
+  if (p != d.end)
+    return 0;
+  luaL_checkstack(L, 3, "values received");
+  lua_createtable(L, (int)count, 0);
+  for (uint32_t k = 1; k <= count; k++) {
+    still(L, ctx);
+    if (*d.p == T_INTEGERS) {
+      uint32_t n = 0;
+      d.p++;
+      take_integers(&d, &n);
+      decode_integer_list(L, &d, n, still, ctx);
+    } else {
+      decode(L, &d, 1);
+    }
+    lua_rawseti(L, -2, (lua_Integer)k);
+  }
+  return 1;
 }
 
 void shmlua_integers_into(lua_State *L, const char *integers, uint32_t count, int table,

@@ -55,4 +55,15 @@ int shmlua_deserialize_packed(lua_State *L, const void *data, size_t len,
 void shmlua_integers_into(lua_State *L, const char *integers, uint32_t count, int table,
                           lua_Integer offset);
 
+/* The integer data gives first, at key 1 of the list or table it encodes, read from its
+   first bytes only (the rest may be corrupt): 1 and *value, or 0. */
+int shmlua_first_integer(const void *data, size_t len, lua_Integer *value);
+/* If data is a list whose values are only nil, booleans, numbers, strings and packed lists
+   of integers (a pool's task), pushes it as a table and returns 1; else 0, nothing pushed
+   (shmlua_deserialize reads it). data is read in place: still(L, ctx) is called before each
+   read that follows a step that may have run the collector (data may be a queue's scratch,
+   which a finalizer may free) and must raise if data is gone. */
+int shmlua_deserialize_flat(lua_State *L, const void *data, size_t len,
+                            void (*still)(lua_State *L, void *ctx), void *ctx);
+
 #endif
