@@ -140,7 +140,7 @@ static void other_process(void) {
   shmlua_block b;
   shmlua_error err;
   pid_t pid;
-  int status;
+  int status = 0; /* read below even when waitpid failed */
   if (!CHECK(shmlua_block_create(&b, &n, 4096, NULL, &err) == 0))
     return;
   memcpy(b.addr, "ping", 4);
