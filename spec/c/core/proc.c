@@ -1,8 +1,11 @@
-/* Children (proc.c): fork with a result pipe, spawn a program, wait with deadlines, signal,
+/* Children (proc.c): fork with a result (result.c), spawn a program, wait with deadlines, signal,
    terminate (SIGTERM, then SIGKILL after the grace), and a forked child told of its
    parent's death. Real processes and signals throughout. */
 #include <fcntl.h>
+#include <glob.h>
 #include <signal.h>
+#include <stdint.h>
+#include <sys/mman.h>
 #if defined(__linux__)
 #include <sys/prctl.h>
 #endif
@@ -23,56 +26,133 @@ static int wait_one(shmlua_child *c, double seconds) {
   return 0;
 }
 
-static void fork_with_result(void) {
-  shmlua_child *c;
-  shmlua_error err;
-  int fd;
-  fflush(NULL);
-  pid_t pid = shmlua_child_fork(&c, &fd, &err);
-  if (pid == 0) {
-    _exit(write(fd, "hello, parent", 13) == 13 ? 3 : 4);
-  }
-  if (!CHECK(pid > 0))
-    return;
-  CHECK_INT(c->pid, pid);
-  CHECK_INT(c->parent, getpid());
-  CHECK_ERRNO(wait_one(c, 10), 0);
-  CHECK(shmlua_child_finished(c));
-  CHECK(WIFEXITED(c->status) && WEXITSTATUS(c->status) == 3);
-  CHECK(c->len == 13 && memcmp(c->data, "hello, parent", 13) == 0);
-  CHECK_FAILS(shmlua_child_signal(c, SIGTERM, &err), err, ESRCH, "has already ended");
-  shmlua_child_release(c);
+/* Sends text (len bytes) as the child's result: 0, or -1 with err. */
+static int send_text(const char *text, size_t len, shmlua_error *err) {
+  struct iovec part = {(void *)text, len};
+  return shmlua_result_send(&part, 1, err);
 }
 
-/* A grandchild forked without shmlua (no exec) keeps the result pipe's write end open: the
-   wait ends with the child all the same, with all the child wrote (and with nothing when it
-   wrote nothing), not at an end of file that comes only when the grandchild ends. */
-static void grandchild_holds_pipe(void) {
-  for (int writes = 0; writes <= 1; writes++) {
+/* Whether /dev/shm holds a result block of this process's children. */
+static bool result_blocks_left(void) {
+#if defined(__linux__)
+  char pattern[64];
+  snprintf(pattern, sizeof pattern, "/dev/shm/shmlua-result.%ld.*", (long)getpid());
+  glob_t found;
+  bool any = glob(pattern, 0, NULL, &found) == 0;
+  if (any)
+    globfree(&found);
+  return any;
+#else
+  return false;
+#endif
+}
+
+/* A result of len bytes: in a slot, or in a block (larger than a slot), read and unlinked. */
+static void fork_with_result(size_t len) {
+  shmlua_child *c;
+  shmlua_error err;
+  char *text = malloc(len);
+  if (!CHECK(text))
+    return;
+  for (size_t i = 0; i < len; i++)
+    text[i] = (char)('a' + i % 26);
+  fflush(NULL);
+  pid_t pid = shmlua_child_fork(&c, &err);
+  if (pid == 0)
+    _exit(send_text(text, len, &err) == 0 ? 3 : 4);
+  if (CHECK(pid > 0)) {
+    CHECK_INT(c->pid, pid);
+    CHECK_INT(c->parent, getpid());
+    CHECK_ERRNO(wait_one(c, 10), 0);
+    CHECK(shmlua_child_finished(c));
+    CHECK(WIFEXITED(c->status) && WEXITSTATUS(c->status) == 3);
+    CHECK(c->len == len && memcmp(c->data, text, len) == 0);
+    CHECK(!result_blocks_left());
+    CHECK_FAILS(shmlua_child_signal(c, SIGTERM, &err), err, ESRCH, "has already ended");
+    shmlua_child_release(c);
+  }
+  free(text);
+}
+
+/* A child killed while it made its result's block (it stops itself there: the test kills
+   it), and one whose result nobody waits for: neither leaves the block behind. */
+static void result_blocks_not_left(void) {
+  static char big[100000];
+  shmlua_child *c;
+  shmlua_error err;
+  pid_t pid;
+  fflush(NULL);
+  if ((pid = shmlua_child_fork(&c, &err)) == 0) {
+    raise(SIGSTOP);
+    _exit(send_text(big, sizeof big, &err) == 0 ? 0 : 1);
+  }
+  if (CHECK(pid > 0)) {
+    int status;
+    CHECK(waitpid(pid, &status, WUNTRACED) == pid && WIFSTOPPED(status));
+    /* what the child does first in send_block: the state, then the name */
+    {
+      char name[64];
+      snprintf(name, sizeof name, "/shmlua-result.%ld.0", (long)getpid());
+      int fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600);
+      CHECK(fd >= 0);
+      close(fd);
+      __atomic_store_n((uint32_t *)c->slot, 2, __ATOMIC_SEQ_CST); /* BLOCK_STARTED */
+    }
+    CHECK(result_blocks_left());
+    kill(pid, SIGKILL);
+    CHECK_ERRNO(wait_one(c, 10), 0);
+    CHECK(WIFSIGNALED(c->status) && WTERMSIG(c->status) == SIGKILL);
+    CHECK_INT(c->len, 0);
+    CHECK(!result_blocks_left());
+    shmlua_child_release(c);
+  }
+  if ((pid = shmlua_child_fork(&c, &err)) == 0)
+    _exit(send_text(big, sizeof big, &err) == 0 ? 0 : 1);
+  if (CHECK(pid > 0)) {
+    for (int i = 0; i < 5000 && !result_blocks_left(); i++) /* sent, not yet read */
+      usleep(1000);
+    shmlua_child_release(c);
+    for (int i = 0; i < 5000 && shmlua_children_running() > 0; i++)
+      usleep(1000);
+    CHECK(!result_blocks_left());
+  }
+}
+
+/* A grandchild forked without shmlua (no exec) runs the child's code: its send goes nowhere,
+   so it can neither replace the child's result nor write into a slot given to a later
+   child; and nothing it holds keeps the wait from ending with the child. */
+static void grandchild_sends_nothing(void) {
+  for (int sends = 0; sends <= 1; sends++) {
     shmlua_child *c;
     shmlua_error err;
-    int fd, hold[2];
+    int hold[2], sent[2];
     double t0;
     pid_t pid;
-    if (!CHECK(pipe(hold) == 0))
+    if (!CHECK(pipe(hold) == 0 && pipe(sent) == 0))
       return;
     fflush(NULL);
-    if ((pid = shmlua_child_fork(&c, &fd, &err)) == 0) {
+    if ((pid = shmlua_child_fork(&c, &err)) == 0) {
       char byte;
       close(hold[1]);
-      if (fork() == 0) { /* holds fd until the test closes hold[1] */
+      if (fork() == 0) { /* sends first, then lives until the test closes hold[1] */
+        if (send_text("grandchild", 10, &err) != 0 || write(sent[1], "", 1) != 1)
+          _exit(1);
         _exit(read(hold[0], &byte, 1) == 0 ? 0 : 1);
       }
-      _exit(!writes || write(fd, "hello, parent", 13) == 13 ? 3 : 4);
+      if (read(sent[0], &byte, 1) != 1)
+        _exit(4);
+      _exit(!sends || send_text("hello, parent", 13, &err) == 0 ? 3 : 4);
     }
     close(hold[0]);
+    close(sent[0]);
+    close(sent[1]);
     if (CHECK(pid > 0)) {
       t0 = check_seconds();
       CHECK_ERRNO(wait_one(c, 10), 0);
       CHECK(check_seconds() - t0 < 5);
       CHECK(WIFEXITED(c->status) && WEXITSTATUS(c->status) == 3);
-      CHECK_INT(c->len, writes ? 13 : 0);
-      CHECK(!writes || memcmp(c->data, "hello, parent", 13) == 0);
+      CHECK_INT(c->len, sends ? 13 : 0);
+      CHECK(!sends || memcmp(c->data, "hello, parent", 13) == 0);
       shmlua_child_release(c);
     }
     close(hold[1]); /* the grandchild ends */
@@ -87,7 +167,7 @@ static void spawn_programs(void) {
   if (CHECK(shmlua_child_spawn(&c, "/bin/sh", exit7, false, false, &err) == 0)) {
     CHECK_ERRNO(wait_one(c, 10), 0);
     CHECK(WIFEXITED(c->status) && WEXITSTATUS(c->status) == 7);
-    CHECK_INT(c->len, 0); /* a spawned program has no result pipe */
+    CHECK_INT(c->len, 0); /* a spawned program sends no result */
     shmlua_child_release(c);
   }
   if (CHECK(shmlua_child_spawn(&c, "sh", exit7, true, false, &err) == 0)) { /* from PATH */
@@ -192,10 +272,10 @@ static void parent_death(void) {
   if ((middle = check_fork()) == 0) {
     shmlua_child *c;
     shmlua_error err;
-    int fd, started[2];
+    int started[2];
     char byte;
     pid_t pid;
-    if (pipe(started) != 0 || (pid = shmlua_child_fork(&c, &fd, &err)) < 0)
+    if (pipe(started) != 0 || (pid = shmlua_child_fork(&c, &err)) < 0)
       _exit(2);
     if (pid == 0) {
       if (write(started[1], "", 1) != 1)
@@ -231,11 +311,10 @@ static void parent_death(void) {
 static void kept_pid_after_fork(void) {
   shmlua_child *inherited, *c;
   shmlua_error err;
-  int fd;
   pid_t middle, pid;
   CHECK_INT(shmlua_self(), getpid());
   fflush(NULL);
-  if ((pid = shmlua_child_fork(&inherited, &fd, &err)) == 0)
+  if ((pid = shmlua_child_fork(&inherited, &err)) == 0)
     _exit(0);
   if (!CHECK(pid > 0))
     return;
@@ -243,7 +322,7 @@ static void kept_pid_after_fork(void) {
     CHECK_INT(shmlua_self(), getpid());
     CHECK(inherited->parent != shmlua_self());
     fflush(NULL);
-    if ((pid = shmlua_child_fork(&c, &fd, &err)) == 0)
+    if ((pid = shmlua_child_fork(&c, &err)) == 0)
       _exit(shmlua_self() == getpid() ? 5 : 6);
     if (CHECK(pid > 0)) {
       CHECK_INT(c->parent, getpid());
@@ -263,8 +342,11 @@ static void kept_pid_after_fork(void) {
 int main(void) {
   check_test = "proc";
   kept_pid_after_fork();
-  fork_with_result();
-  grandchild_holds_pipe();
+  fork_with_result(13);
+  fork_with_result(1000); /* a slot's room, whole */
+  fork_with_result(3 << 20);
+  result_blocks_not_left();
+  grandchild_sends_nothing();
   spawn_programs();
   deadlines_and_signals();
   first_of_several();
