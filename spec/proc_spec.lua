@@ -98,10 +98,113 @@ describe("shm.spawn", function()
     assert.is_nil(getmetatable(r[15])) -- data only
   end)
 
-  it("carries large results through the pipe", function()
+  -- Results come back through memory shared with the parent (a slot of 1 KiB, else a
+  -- block the parent reads and unlinks), so no result block may be left behind.
+  local function result_blocks(pid)
+    local names = {}
+    if not pid then
+      local f = assert(io.open("/proc/self/stat"))
+      pid = f:read("*a"):match("^%d+")
+      f:close()
+    end
+    for name in pairs(H.dev_shm()) do
+      if name:match("^shmlua%-result%." .. pid .. "%.") then names[#names + 1] = name end
+    end
+    return names
+  end
+
+  it("carries large results, beyond a slot's room, and leaves no block behind", function()
     local ok, s = shm.spawn(function() return ("x"):rep(3 * 1024 * 1024) end):wait()
     assert.is_true(ok)
     assert.equal(3 * 1024 * 1024, #s)
+    for _, size in ipairs({ 990, 995, 996, 997, 998, 1000, 1010, 5000 }) do
+      ok, s = shm.spawn(function() return ("z"):rep(size) end):wait()
+      assert.is_true(ok)
+      assert.equal(size, #s)
+    end
+    assert.same({}, result_blocks())
+  end)
+
+  -- A start's result takes no descriptor: a pipe's write end was one more in every child.
+  it("gives the child no descriptor its parent did not have", function()
+    if not io.open("/proc/self/stat") then return pending("no /proc") end
+    local out = H.lua([[
+      local shm = require "shm"
+      local function pipes()
+        local f = assert(io.open("/proc/self/stat"))
+        local me = f:read("*a"):match("^%d+")
+        f:close()
+        local p = assert(io.popen("ls -l /proc/" .. me .. "/fd | grep -c pipe:"))
+        local n = tonumber(p:read("*a"))
+        p:close()
+        return n
+      end
+      print(pipes(), select(2, shm.spawn(pipes):wait()))
+    ]])
+    local before, inside = out:match("^(%d+)%s+(%d+)\n$")
+    assert.is_truthy(before, out)
+    assert.equal(before, inside)
+  end)
+
+  -- More children at once than a region has slots (63), also in a child that starts its
+  -- own while its parent's slots are taken; results small and large.
+  it("carries the results of many children at once, and of their own children", function()
+    local hs = {}
+    for i = 1, 140 do
+      hs[i] = shm.spawn(function()
+        if i % 10 == 0 then return i, ("b"):rep(2000) end
+        return i
+      end)
+    end
+    local nested = shm.spawn(function()
+      local inner = {}
+      for i = 1, 70 do inner[i] = shm.spawn(function() return i, ("c"):rep(i * 30) end) end
+      local sum = 0
+      for i = 70, 1, -1 do
+        local ok, v, s = inner[i]:wait()
+        assert(ok and v == i and #s == i * 30)
+        sum = sum + v
+      end
+      return sum
+    end)
+    local r = shm.waitall(hs)
+    for i = 1, 140 do
+      assert.is_true(r[i][1])
+      assert.equal(i, r[i][2])
+      if i % 10 == 0 then assert.equal(2000, #r[i][3]) end
+    end
+    assert.same({ true, 70 * 71 / 2 }, { nested:wait() })
+    assert.same({}, result_blocks())
+  end)
+
+  -- A large result its parent never read: under plain lua5.4, os.exit does not collect the
+  -- handles, so the exit itself must unlink the block; a child killed before it sent its
+  -- result leaves none either.
+  it("leaves no result block when the parent exits without reading it", function()
+    local out = H.lua([[
+      local shm = require "shm"
+      local h = shm.spawn(function() return ("x"):rep(100000) end)
+      local f = io.open("/proc/self/stat")
+      local me = f:read("*a"):match("^%d+")
+      f:close()
+      print(me)
+      local seen = false
+      for _ = 1, 500 do
+        local p = io.popen("ls /dev/shm | grep -c '^shmlua-result[.]" .. me .. "[.]'")
+        seen = tonumber(p:read("*a")) > 0
+        p:close()
+        if seen then break end
+        os.execute("sleep 0.01")
+      end
+      print(seen)
+      local k = shm.spawn(function() while true do end end)
+      k:kill("KILL")
+      assert(select(3, k:wait()) == 9)
+      io.stdout:flush()
+      os.exit(0)
+    ]])
+    local pid = assert(out:match("^(%d+)\ntrue\n$"), out)
+    assert.same({}, result_blocks(pid))
   end)
 
   -- A lone wait first watches only the child's end, so a result larger than the pipe must
