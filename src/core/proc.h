@@ -22,9 +22,9 @@ typedef struct shmlua_child {
   unsigned long serial; /* how many children its parent had started, itself included */
   bool done;            /* reaped: status is valid */
   bool orphan;          /* nobody holds it any more: freed once reaped */
-  bool daemon;         /* a pool's worker: at a normal end, sent SIGTERM rather than awaited */
-  int status;          /* from waitpid */
-  int pidfd;           /* Linux pidfd, readable once the child ended; -1 without one */
+  bool daemon; /* a pool's worker: at a normal end, sent SIGTERM rather than awaited */
+  int status;  /* from waitpid */
+  int pidfd;   /* Linux pidfd, readable once the child ended; -1 without one */
   shmlua_result_slot *slot; /* where a forked child sends its result; NULL once read */
   unsigned char *data;      /* what the child sent (shmlua_result_send) */
   size_t len;

@@ -337,19 +337,18 @@ static int read_block(const shmlua_result_slot *s, unsigned char **data, shmlua_
 int shmlua_result_collect(shmlua_result_slot *slot, unsigned char **data, size_t *len,
                           shmlua_error *err) {
   uint32_t state = __atomic_load_n(&slot->state, __ATOMIC_ACQUIRE);
-  int rc = 0;
   *data = NULL;
   *len = 0;
   if (state == SMALL && slot->len > 0) {
     if (!(*data = malloc(slot->len)))
       return shmlua_fail(err, ENOMEM, "the child's result");
     memcpy(*data, slot->data, slot->len);
-  } else if (state == IN_BLOCK && (rc = read_block(slot, data, err)) != 0 && err->code == ENOMEM)
+  } else if (state == IN_BLOCK && read_block(slot, data, err) != 0)
     return -1;
   if (*data)
     *len = slot->len;
   shmlua_result_discard(slot);
-  return rc;
+  return 0;
 }
 
 void shmlua_result_abandon(shmlua_result_slot *slot) {

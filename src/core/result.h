@@ -33,8 +33,8 @@ void shmlua_result_inherit(shmlua_result_slot *slot);
 int shmlua_result_send(const struct iovec *parts, int n, shmlua_error *err);
 
 /* In the parent, once the child is reaped: the result in *data (malloc'd, NULL and *len 0
-   when none was sent), and the slot is free again. -1 with err (no memory: the slot keeps
-   the result, call again). */
+   when none was sent), and the slot is free again. -1 with err (no memory, or a block that
+   cannot be read): the slot keeps the result, shmlua_result_discard frees it. */
 int shmlua_result_collect(shmlua_result_slot *slot, unsigned char **data, size_t *len,
                           shmlua_error *err);
 
