@@ -295,11 +295,13 @@ SHMLUA_FORKED int shmlua_result_send(const struct iovec *parts, int n, shmlua_er
     if (send_block(s, parts, n, total, err))
       return -1;
   } else {
-    unsigned char *p = s->data;
-    for (int i = 0; i < n; i++) {
-      memcpy(p, parts[i].iov_base, parts[i].iov_len);
-      p += parts[i].iov_len;
-    }
+    /* Byte by byte through a volatile pointer, which no compiler turns into a call to
+       memcpy: its code may lie in a page of libc the child has not entered, a fault (about
+       2 us) for the few bytes most results are. */
+    volatile unsigned char *p = s->data;
+    for (int i = 0; i < n; i++)
+      for (size_t k = 0; k < parts[i].iov_len; k++)
+        *p++ = ((const unsigned char *)parts[i].iov_base)[k];
     s->len = total;
     __atomic_store_n(&s->state, SMALL, __ATOMIC_RELEASE);
   }
