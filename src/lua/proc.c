@@ -31,7 +31,7 @@
 /* Seconds a failed child's own children get between SIGTERM and SIGKILL. */
 #define CHILD_GRACE 1.0
 
-/* The first byte a forked child writes to its result pipe. */
+/* The first byte of a forked child's result. */
 enum { SENT_VALUES = 'R', SENT_ERROR = 'E' };
 
 typedef struct handle {
