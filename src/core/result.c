@@ -17,6 +17,7 @@
 #endif
 
 #include "forked.h"
+#include "self.h"
 
 /* 1 KiB slots: a small result, or an error with its traceback, fits; 63 of them behind the
    region's header make 64 KiB of address space, of which only the pages written are memory. */
@@ -353,11 +354,20 @@ int shmlua_result_collect(shmlua_result_slot *slot, unsigned char **data, size_t
   return 0;
 }
 
+/* Whether the slot is this process's to give up: a child of a plain fork() (another
+   library's) keeps its parent's records, whose slots it shares with the parent. */
+static bool own(shmlua_result_slot *slot) {
+  return region_of(slot)->owner == shmlua_self();
+}
+
 void shmlua_result_abandon(shmlua_result_slot *slot) {
-  abandon(slot);
+  if (own(slot))
+    abandon(slot);
 }
 
 void shmlua_result_discard(shmlua_result_slot *slot) {
-  abandon(slot);
-  region_of(slot)->taken &= ~(UINT64_C(1) << slot->index);
+  if (own(slot)) {
+    abandon(slot);
+    region_of(slot)->taken &= ~(UINT64_C(1) << slot->index);
+  }
 }

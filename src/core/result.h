@@ -39,11 +39,13 @@ int shmlua_result_collect(shmlua_result_slot *slot, unsigned char **data, size_t
                           shmlua_error *err);
 
 /* In the parent: frees the slot, its result discarded (a child still running sends nothing
-   more that could be left behind). */
+   more that could be left behind). Nothing in another process (a plain fork()'s child that
+   inherited the record): the slot is its parent's. */
 void shmlua_result_discard(shmlua_result_slot *slot);
 
 /* In the parent: discards the slot's result and what a child still running would send, but
-   keeps the slot taken (shmlua_result_discard frees it later). Async-signal-safe. */
+   keeps the slot taken (shmlua_result_discard frees it later). Nothing in another process,
+   as shmlua_result_discard. Async-signal-safe once this process asked shmlua_self. */
 void shmlua_result_abandon(shmlua_result_slot *slot);
 
 #endif

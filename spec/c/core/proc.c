@@ -118,6 +118,39 @@ static void result_blocks_not_left(void) {
   }
 }
 
+/* A plain fork() of the parent (another library's) inherits the records of the parent's
+   children, whose slots lie in memory it shares with the parent: its waits and its end must
+   not free them or unlink their blocks. */
+static void plain_fork_leaves_parent_slots(void) {
+  static char big[5000];
+  shmlua_child *c;
+  shmlua_error err;
+  pid_t pid, other;
+  int status;
+  memset(big, 'p', sizeof big);
+  fflush(NULL);
+  if ((pid = shmlua_child_fork(&c, &err)) == 0)
+    _exit(send_text(big, sizeof big, &err) == 0 ? 3 : 4);
+  if (!CHECK(pid > 0))
+    return;
+  for (int i = 0; i < 5000 && !result_blocks_left(); i++) /* sent, not yet read */
+    usleep(1000);
+  if ((other = check_fork()) == 0) {
+    shmlua_error e;
+    CHECK_INT(shmlua_children_running(), 0); /* not its children: reaped elsewhere */
+    CHECK_ERRNO(CODE(shmlua_children_wait_all(&e)), 0);
+    shmlua_children_terminate_all(0);
+    shmlua_child_release(c);
+    check_child_exit();
+  }
+  CHECK(waitpid(other, &status, 0) == other && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  CHECK_ERRNO(wait_one(c, 10), 0);
+  CHECK(WIFEXITED(c->status) && WEXITSTATUS(c->status) == 3);
+  CHECK(c->len == sizeof big && memcmp(c->data, big, sizeof big) == 0);
+  CHECK(!result_blocks_left());
+  shmlua_child_release(c);
+}
+
 /* A grandchild forked without shmlua (no exec) runs the child's code: its send goes nowhere,
    so it can neither replace the child's result nor write into a slot given to a later
    child; and nothing it holds keeps the wait from ending with the child. */
@@ -346,6 +379,7 @@ int main(void) {
   fork_with_result(1000); /* a slot's room, whole */
   fork_with_result(3 << 20);
   result_blocks_not_left();
+  plain_fork_leaves_parent_slots();
   grandchild_sends_nothing();
   spawn_programs();
   deadlines_and_signals();
