@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #if defined(__linux__)
 #include <sys/prctl.h>
 #endif
@@ -116,6 +117,32 @@ static void result_blocks_not_left(void) {
       usleep(1000);
     CHECK(!result_blocks_left());
   }
+}
+
+/* A result larger than a slot that no block can hold (here past RLIMIT_FSIZE, as a full
+   /dev/shm would be): the send fails with the reason, leaves no block, and a short result
+   (the error, for shm.spawn) can still be sent. */
+static void result_block_refused(void) {
+  static char big[5000];
+  shmlua_child *c;
+  shmlua_error err;
+  pid_t pid;
+  fflush(NULL);
+  if ((pid = shmlua_child_fork(&c, &err)) == 0) {
+    struct rlimit small = {2000, 2000};
+    signal(SIGXFSZ, SIG_IGN);
+    if (setrlimit(RLIMIT_FSIZE, &small) != 0 || send_text(big, sizeof big, &err) == 0 ||
+        err.code != EFBIG || !strstr(err.message, "a result of 5000 bytes could not be sent"))
+      _exit(4);
+    _exit(send_text("refused", 7, &err) == 0 ? 3 : 5);
+  }
+  if (!CHECK(pid > 0))
+    return;
+  CHECK_ERRNO(wait_one(c, 10), 0);
+  CHECK(WIFEXITED(c->status) && WEXITSTATUS(c->status) == 3);
+  CHECK(c->len == 7 && memcmp(c->data, "refused", 7) == 0);
+  CHECK(!result_blocks_left());
+  shmlua_child_release(c);
 }
 
 /* A plain fork() of the parent (another library's) inherits the records of the parent's
@@ -379,6 +406,7 @@ int main(void) {
   fork_with_result(1000); /* a slot's room, whole */
   fork_with_result(3 << 20);
   result_blocks_not_left();
+  result_block_refused();
   plain_fork_leaves_parent_slots();
   grandchild_sends_nothing();
   spawn_programs();
