@@ -463,13 +463,9 @@ void shmlua_children_terminate_since(unsigned long mark, double grace_seconds) {
     nanosleep(&nap, NULL);
   }
   for (shmlua_child *c = registry; c; c = c->next)
-    if (c->serial > mark) {
-      if (!c->done) {
-        kill(c->pid, SIGKILL);
-        try_reap(c, 0);
-      }
-      if (c->slot) /* nothing left behind: the process may be ending */
-        shmlua_result_abandon(c->slot);
+    if (c->serial > mark && !c->done) {
+      kill(c->pid, SIGKILL);
+      try_reap(c, 0);
     }
   errno = saved;
 }

@@ -1,6 +1,7 @@
-/* Forked children's results through shared slots. The regions list and each region's taken
-   bits are only changed by their owner, outside signal handlers; a slot's state is the
-   child's to set (and the parent's to reset before a fork and after the child is reaped). */
+/* Forked children's results through shared slots, and descriptors of anonymous files for
+   the large ones. The regions list, each region's taken bits and the descriptors kept are
+   only changed by their owner; a slot's state is the child's to set (and the parent's to
+   reset before a fork). */
 #include "result.h"
 
 #include <errno.h>
@@ -10,10 +11,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #if defined(__GLIBC__)
 #include <pthread.h>
+#endif
+#if !defined(__linux__)
+#include <stdio.h>
 #endif
 
 #include "forked.h"
@@ -25,31 +30,63 @@
 #define SLOTS 63
 #define REGION_SIZE ((size_t)SLOT_SIZE * (SLOTS + 1))
 
-/* A slot's state. A block's child and its parent's exit change it by atomic exchanges, so
-   that one of them unlinks the block whichever comes first (abandon). */
-enum { EMPTY, SMALL, BLOCK_STARTED /* a block may exist */, IN_BLOCK, ABANDONED };
+/* A slot's state. SENT is set before the descriptor is sent, so that a child killed just
+   after sending it still has its parent look for it (and close it). */
+enum { EMPTY, SMALL, SENT /* a descriptor may have been sent */ };
 
 struct shmlua_result_slot {
   uint32_t state;
   uint32_t index; /* in its region */
   uint64_t len;
-  int32_t owner; /* the parent's pid and the slot's number in it name the block */
-  uint32_t id;
+  uint32_t generation; /* how often the slot was taken: tells a stale descriptor */
+  uint32_t unused;
   unsigned char data[SLOT_SIZE - 24];
 };
 _Static_assert(sizeof(shmlua_result_slot) == SLOT_SIZE, "a slot is SLOT_SIZE bytes");
 
+/* What a child sends with its descriptor. */
+typedef struct note {
+  uint32_t index, generation;
+} note;
+
+/* kept[i] when no descriptor came for slot i, or when its note came without one (this
+   process had too many open files to receive it). */
+#define NONE (-1)
+#define LOST (-2)
+
+/* At the start of the region's mapping, inherited by every child (which reads the
+   socket's end it sends on). */
 typedef struct region {
   struct region *next;
   pid_t owner;
-  uint32_t number; /* in its owner: regions made before it */
-  uint64_t taken;  /* bit i: slot i */
+  int receiving, sending; /* the ends of the socketpair */
+  uint64_t taken;         /* bit i: slot i */
+  /* Descriptors received for slot i's child, in private memory: a child forked meanwhile
+     closes its copies of those its parent kept at the fork, which a shared array would
+     not tell while the parent changes it. */
+  int *kept;
 } region;
+_Static_assert(sizeof(region) <= SLOT_SIZE, "a region's header fits before its first slot");
 
-/* This process's regions (a forked child's list is its parent's until it takes a slot), and
-   in a forked child the slot it sends its result to. */
+/* This process's regions (a forked child's list is its parent's until it takes a slot); in
+   a forked child the slot it sends its result to and that slot's generation then; how
+   many descriptors the regions keep. */
 static SHMLUA_FORKED_DATA region *regions;
 static SHMLUA_FORKED_DATA shmlua_result_slot *inherited;
+static SHMLUA_FORKED_DATA uint32_t inherited_generation;
+static SHMLUA_FORKED_DATA size_t kept_count;
+
+/* In a new child: its copies of the descriptors its parent keeps would hold other
+   children's results (of any size) for as long as it lives. */
+SHMLUA_FORKED static void close_kept_copies(void) {
+  if (kept_count == 0)
+    return;
+  for (region *r = regions; r; r = r->next)
+    for (unsigned i = 0; i < SLOTS; i++)
+      if (r->kept[i] >= 0)
+        close(r->kept[i]);
+  kept_count = 0;
+}
 
 #if defined(__GLIBC__)
 /* A child of a plain fork() made in a forked child may run the same code to its end: a
@@ -60,6 +97,7 @@ static bool hooked;
 
 SHMLUA_FORKED static void forget_inherited(void) {
   inherited = NULL;
+  close_kept_copies();
 }
 
 static void hook(void) {
@@ -77,47 +115,47 @@ static region *region_of(shmlua_result_slot *s) {
   return (region *)((char *)s - (size_t)SLOT_SIZE * (s->index + 1));
 }
 
-static void block_name(const shmlua_result_slot *s, char name[64]);
-
-/* Gives up the slot's result: unlinks its block if it has one; a child still making it finds
-   the slot abandoned and unlinks the block itself. Async-signal-safe. */
-static void abandon(shmlua_result_slot *s) {
-  uint32_t state = __atomic_exchange_n(&s->state, ABANDONED, __ATOMIC_SEQ_CST);
-  if (state == BLOCK_STARTED || state == IN_BLOCK) {
-    char name[64];
-    block_name(s, name);
-    shm_unlink(name);
-  }
-}
-
-/* At exit: the blocks of results nobody read (an os.exit before the handles were
-   collected), and of those children still making theirs. */
-static void abandon_all(void) {
-  pid_t self = getpid();
-  for (region *r = regions; r && r->owner == self; r = r->next)
-    for (unsigned i = 0; i < SLOTS; i++)
-      if (r->taken & (UINT64_C(1) << i))
-        abandon(slot_at(r, i));
+/* Datagrams keep each child's note whole, whatever arrives between; close-on-exec, so that
+   no program started by exec holds them. */
+static int socket_pair(int ends[2]) {
+#if defined(__linux__)
+  return socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, ends);
+#else
+  /* Elsewhere (macOS: 4 KiB) a datagram socket's default room would refuse the notes of
+     a few children sent before their parent waits. */
+  int room = 256 * 1024;
+  if (socketpair(AF_UNIX, SOCK_DGRAM, 0, ends) != 0)
+    return -1;
+  fcntl(ends[0], F_SETFD, FD_CLOEXEC);
+  fcntl(ends[1], F_SETFD, FD_CLOEXEC);
+  setsockopt(ends[0], SOL_SOCKET, SO_RCVBUF, &room, sizeof room);
+  setsockopt(ends[1], SOL_SOCKET, SO_SNDBUF, &room, sizeof room);
+  return 0;
+#endif
 }
 
 static region *new_region(pid_t self, shmlua_error *err) {
-  static bool registered;
-  void *p;
-  region *r;
-  if (!registered && atexit(abandon_all) != 0) {
-    shmlua_fail(err, ENOMEM, "child results");
+  int ends[2] = {-1, -1}, *kept = malloc(SLOTS * sizeof *kept), code = ENOMEM;
+  region *r = MAP_FAILED;
+  if (!kept || socket_pair(ends) != 0 ||
+      (r = mmap(NULL, REGION_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1,
+                0)) == MAP_FAILED) {
+    code = kept ? errno : code;
+    if (ends[0] >= 0) {
+      close(ends[0]);
+      close(ends[1]);
+    }
+    free(kept);
+    shmlua_fail(err, code, "child results");
     return NULL;
   }
-  registered = true;
-  p = mmap(NULL, REGION_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  r = p;
-  if (p == MAP_FAILED) {
-    shmlua_fail(err, errno, "child results");
-    return NULL;
-  }
+  for (unsigned i = 0; i < SLOTS; i++)
+    kept[i] = NONE;
   r->owner = self;
-  r->number = regions ? regions->number + 1 : 0;
+  r->receiving = ends[0];
+  r->sending = ends[1];
   r->taken = 0;
+  r->kept = kept;
   r->next = regions;
   return r;
 }
@@ -149,43 +187,31 @@ shmlua_result_slot *shmlua_result_take(pid_t self, shmlua_error *err) {
   s->state = EMPTY;
   s->index = i;
   s->len = 0;
-  s->owner = (int32_t)self;
-  s->id = r->number * SLOTS + i;
+  s->generation++;
   return s;
 }
 
+/* Reads the slot's generation now: a sender that outlived its record (or a process that
+   took over the slot) must not pass for the slot's next child. */
 SHMLUA_FORKED void shmlua_result_inherit(shmlua_result_slot *slot) {
-  inherited = slot;
-  regions = NULL;
 #if !defined(__GLIBC__)
+  close_kept_copies();
   inherited_by = getpid();
 #endif
-}
-
-/* "/shmlua-result.<owner>.<id>" without stdio (async-signal-safe). */
-static void block_name(const shmlua_result_slot *s, char name[64]) {
-  static const char prefix[] = "/shmlua-result.";
-  unsigned long numbers[2] = {(unsigned long)s->owner, s->id};
-  size_t k = sizeof prefix - 1;
-  memcpy(name, prefix, k);
-  for (int n = 0; n < 2; n++) {
-    char digits[24];
-    int d = 0;
-    unsigned long v = numbers[n];
-    do
-      digits[d++] = (char)('0' + v % 10);
-    while ((v /= 10) > 0);
-    if (n > 0)
-      name[k++] = '.';
-    while (d > 0)
-      name[k++] = digits[--d];
-  }
-  name[k] = '\0';
+  inherited = slot;
+  inherited_generation = slot->generation;
+  regions = NULL;
 }
 
 #if defined(__linux__)
-/* tmpfs files take write and read: no mapping to fault on, and a full /dev/shm is ENOSPC
-   here, where a mapping's write would be SIGBUS. */
+/* Not in /dev/shm: bound by memory, not by that mount's size. */
+static int anonymous_file(void) {
+  return memfd_create("shmlua-result", MFD_CLOEXEC);
+}
+
+/* Written and read as a file: no mapping to fault on, and memory running out is an error
+   here, where a mapping's write would be SIGBUS. Read at its offsets: the descriptor
+   received shares the child's offset, at the end. */
 static int fill(int fd, const struct iovec *parts, int n, size_t total) {
   (void)total;
   for (int i = 0; i < n; i++) {
@@ -205,8 +231,8 @@ static int fill(int fd, const struct iovec *parts, int n, size_t total) {
 }
 
 static int drain(int fd, unsigned char *out, size_t len) {
-  while (len > 0) {
-    ssize_t r = read(fd, out, len);
+  for (size_t done = 0; done < len;) {
+    ssize_t r = pread(fd, out + done, len - done, (off_t)done);
     if (r < 0 && errno == EINTR)
       continue;
     if (r <= 0) {
@@ -214,13 +240,30 @@ static int drain(int fd, unsigned char *out, size_t len) {
         errno = EIO;
       return -1;
     }
-    out += r;
-    len -= (size_t)r;
+    done += (size_t)r;
   }
   return 0;
 }
 #else
-/* Elsewhere (macOS) a shared-memory object is only read and written through a mapping. */
+/* Elsewhere (macOS has no memfd_create) a shared-memory object whose name is random and
+   removed at once: only a kill between the two calls could leave it. */
+static int anonymous_file(void) {
+  for (int tries = 0; tries < 16; tries++) {
+    char name[32];
+    int fd;
+    snprintf(name, sizeof name, "/shmlua-r.%08x%08x", (unsigned)arc4random(),
+             (unsigned)arc4random());
+    if ((fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600)) >= 0) {
+      shm_unlink(name);
+      return fd;
+    }
+    if (errno != EEXIST)
+      return -1;
+  }
+  return -1;
+}
+
+/* Such an object is only read and written through a mapping. */
 static int fill(int fd, const struct iovec *parts, int n, size_t total) {
   char *p;
   if (ftruncate(fd, (off_t)total) != 0 ||
@@ -244,41 +287,52 @@ static int drain(int fd, unsigned char *out, size_t len) {
 }
 #endif
 
-/* A result larger than the slot, in a block named after the slot. Its state says so before
-   the block is made: if the child dies from there on, the parent unlinks the name. A parent
-   that exits meanwhile abandons the slot: then the child unlinks what it made. */
-static int send_block(shmlua_result_slot *s, const struct iovec *parts, int n, size_t total,
-                      shmlua_error *err) {
-  uint32_t state = EMPTY;
-  char name[64];
-  int fd, code;
-  block_name(s, name);
-  if (!__atomic_compare_exchange_n(&s->state, &state, BLOCK_STARTED, false, __ATOMIC_SEQ_CST,
-                                   __ATOMIC_SEQ_CST))
-    return 0; /* abandoned: nobody will read it */
-  fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600);
-  if (fd < 0 && errno == EEXIST) { /* left by a killed process that had the parent's pid */
-    shm_unlink(name);
-    fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600);
-  }
-  if (fd < 0 || fill(fd, parts, n, total) != 0) {
-    code = errno;
-    if (fd >= 0) {
+/* Room in a control message for one descriptor (two fit: a sender's extra is closed). */
+typedef union control {
+  struct cmsghdr align;
+  char space[CMSG_SPACE(sizeof(int))];
+} control;
+
+/* The descriptor and its note in one datagram; never waits (a parent that does not read
+   must not keep its child from its exit). */
+static int send_descriptor(int socket, int fd, note n) {
+  control c;
+  struct iovec part = {&n, sizeof n};
+  struct msghdr msg = {.msg_iov = &part, .msg_iovlen = 1, .msg_control = c.space,
+                       .msg_controllen = sizeof c.space};
+  struct cmsghdr *h;
+  ssize_t w;
+  memset(&c, 0, sizeof c);
+  h = CMSG_FIRSTHDR(&msg);
+  h->cmsg_level = SOL_SOCKET;
+  h->cmsg_type = SCM_RIGHTS;
+  h->cmsg_len = CMSG_LEN(sizeof fd);
+  memcpy(CMSG_DATA(h), &fd, sizeof fd);
+  do
+    w = sendmsg(socket, &msg, MSG_DONTWAIT);
+  while (w < 0 && errno == EINTR);
+  return w == (ssize_t)sizeof n ? 0 : -1;
+}
+
+/* A result larger than the slot, in an anonymous file whose descriptor goes to the parent.
+   The state says so before the send (see SENT), and is reset when the send fails. */
+static int send_file(shmlua_result_slot *s, const struct iovec *parts, int n, size_t total,
+                     shmlua_error *err) {
+  int fd = anonymous_file(), code;
+  if (fd >= 0 && fill(fd, parts, n, total) == 0) {
+    s->len = total;
+    __atomic_store_n(&s->state, SENT, __ATOMIC_RELEASE);
+    if (send_descriptor(region_of(s)->sending, fd, (note){s->index, inherited_generation}) ==
+        0) {
       close(fd);
-      shm_unlink(name);
+      return 0;
     }
-    state = BLOCK_STARTED;
-    __atomic_compare_exchange_n(&s->state, &state, EMPTY, false, __ATOMIC_SEQ_CST,
-                                __ATOMIC_SEQ_CST);
-    return shmlua_failf(err, code, "a result of %zu bytes could not be sent", total);
+    __atomic_store_n(&s->state, EMPTY, __ATOMIC_RELEASE);
   }
-  close(fd);
-  s->len = total;
-  state = BLOCK_STARTED;
-  if (!__atomic_compare_exchange_n(&s->state, &state, IN_BLOCK, false, __ATOMIC_SEQ_CST,
-                                   __ATOMIC_SEQ_CST))
-    shm_unlink(name); /* abandoned meanwhile */
-  return 0;
+  code = errno;
+  if (fd >= 0)
+    close(fd);
+  return shmlua_failf(err, code, "a result of %zu bytes could not be sent", total);
 }
 
 SHMLUA_FORKED int shmlua_result_send(const struct iovec *parts, int n, shmlua_error *err) {
@@ -293,7 +347,7 @@ SHMLUA_FORKED int shmlua_result_send(const struct iovec *parts, int n, shmlua_er
   for (int i = 0; i < n; i++)
     total += parts[i].iov_len;
   if (total > sizeof s->data) {
-    if (send_block(s, parts, n, total, err))
+    if (send_file(s, parts, n, total, err))
       return -1;
   } else {
     /* Byte by byte through a volatile pointer, which no compiler turns into a call to
@@ -310,43 +364,109 @@ SHMLUA_FORKED int shmlua_result_send(const struct iovec *parts, int n, shmlua_er
   return 0;
 }
 
-static int read_block(const shmlua_result_slot *s, unsigned char **data, shmlua_error *err) {
-  char name[64];
+static void drop_kept(region *r, unsigned i) {
+  if (r->kept[i] >= 0) {
+    close(r->kept[i]);
+    kept_count--;
+  }
+  r->kept[i] = NONE;
+}
+
+/* The descriptor a received datagram carries (-1 if none); any more are closed. */
+static int descriptor_in(struct msghdr *msg) {
+  int fd = -1;
+  for (struct cmsghdr *h = CMSG_FIRSTHDR(msg); h; h = CMSG_NXTHDR(msg, h))
+    if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS)
+      for (size_t k = 0; k < (h->cmsg_len - CMSG_LEN(0)) / sizeof fd; k++) {
+        int got;
+        memcpy(&got, CMSG_DATA(h) + k * sizeof fd, sizeof fd);
+        if (fd < 0)
+          fd = got;
+        else
+          close(got);
+      }
+#if !defined(__linux__)
+  if (fd >= 0)
+    fcntl(fd, F_SETFD, FD_CLOEXEC);
+#endif
+  return fd;
+}
+
+#if defined(MSG_CMSG_CLOEXEC)
+#define RECEIVE_FLAGS (MSG_DONTWAIT | MSG_CMSG_CLOEXEC)
+#else
+#define RECEIVE_FLAGS MSG_DONTWAIT
+#endif
+
+/* Receives what r's children sent, without waiting, until slot i's descriptor is kept or
+   none is left (a reaped child has sent all it will): the others are kept for their slots,
+   stale ones (for a slot freed or taken again since) closed. */
+static int receive_for(region *r, unsigned i, shmlua_error *err) {
+  while (r->kept[i] == NONE) {
+    control c;
+    note n;
+    struct iovec part = {&n, sizeof n};
+    struct msghdr msg = {.msg_iov = &part, .msg_iovlen = 1, .msg_control = c.space,
+                         .msg_controllen = sizeof c.space};
+    ssize_t got = recvmsg(r->receiving, &msg, RECEIVE_FLAGS);
+    int fd;
+    if (got < 0) {
+      if (errno == EINTR)
+        continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK)
+        return 0;
+      return shmlua_fail(err, errno, "the child's result");
+    }
+    fd = descriptor_in(&msg);
+    if (got != (ssize_t)sizeof n || n.index >= SLOTS || !(r->taken & (UINT64_C(1) << n.index)) ||
+        slot_at(r, n.index)->generation != n.generation) {
+      if (fd >= 0)
+        close(fd);
+      continue;
+    }
+    drop_kept(r, n.index);
+    r->kept[n.index] = fd >= 0 ? fd : LOST;
+    kept_count += fd >= 0;
+  }
+  return 0;
+}
+
+/* The result in the file the slot's child sent, if it sent one. */
+static int read_file(region *r, const shmlua_result_slot *s, unsigned char **data,
+                     shmlua_error *err) {
+  int fd = r->kept[s->index], code;
   struct stat st;
-  int fd, code;
-  block_name(s, name);
-  if ((fd = shm_open(name, O_RDONLY, 0)) < 0)
+  if (fd == NONE) /* the child was killed before it sent it */
+    return 0;
+  if (fd == LOST)
+    return shmlua_fail(err, EMFILE, "the child's result");
+  if (fstat(fd, &st) != 0)
     return shmlua_fail(err, errno, "the child's result");
-  if (fstat(fd, &st) != 0 || (uint64_t)st.st_size != s->len) {
-    code = errno;
-    close(fd);
-    return shmlua_fail(err, code ? code : EIO, "the child's result");
-  }
-  if (!(*data = malloc(s->len))) {
-    close(fd);
+  if ((uint64_t)st.st_size < s->len)
+    return shmlua_fail(err, EIO, "the child's result");
+  if (!(*data = malloc(s->len)))
     return shmlua_fail(err, ENOMEM, "the child's result");
-  }
   if (drain(fd, *data, s->len) != 0) {
     code = errno;
-    close(fd);
     free(*data);
     *data = NULL;
     return shmlua_fail(err, code, "the child's result");
   }
-  close(fd);
   return 0;
 }
 
 int shmlua_result_collect(shmlua_result_slot *slot, unsigned char **data, size_t *len,
                           shmlua_error *err) {
   uint32_t state = __atomic_load_n(&slot->state, __ATOMIC_ACQUIRE);
+  region *r = region_of(slot);
   *data = NULL;
   *len = 0;
   if (state == SMALL && slot->len > 0) {
     if (!(*data = malloc(slot->len)))
       return shmlua_fail(err, ENOMEM, "the child's result");
     memcpy(*data, slot->data, slot->len);
-  } else if (state == IN_BLOCK && read_block(slot, data, err) != 0)
+  } else if (state == SENT &&
+             (receive_for(r, slot->index, err) != 0 || read_file(r, slot, data, err) != 0))
     return -1;
   if (*data)
     *len = slot->len;
@@ -354,20 +474,12 @@ int shmlua_result_collect(shmlua_result_slot *slot, unsigned char **data, size_t
   return 0;
 }
 
-/* Whether the slot is this process's to give up: a child of a plain fork() (another
-   library's) keeps its parent's records, whose slots it shares with the parent. */
-static bool own(shmlua_result_slot *slot) {
-  return region_of(slot)->owner == shmlua_self();
-}
-
-void shmlua_result_abandon(shmlua_result_slot *slot) {
-  if (own(slot))
-    abandon(slot);
-}
-
 void shmlua_result_discard(shmlua_result_slot *slot) {
-  if (own(slot)) {
-    abandon(slot);
-    region_of(slot)->taken &= ~(UINT64_C(1) << slot->index);
-  }
+  region *r = region_of(slot);
+  if (r->owner != shmlua_self()) /* a plain fork()'s child: the slot is its parent's */
+    return;
+  if (__atomic_load_n(&slot->state, __ATOMIC_ACQUIRE) == SENT)
+    receive_for(r, slot->index, NULL); /* or its file waits in the socket */
+  drop_kept(r, slot->index);
+  r->taken &= ~(UINT64_C(1) << slot->index);
 }

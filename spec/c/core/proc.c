@@ -1,12 +1,12 @@
 /* Children (proc.c): fork with a result (result.c), spawn a program, wait with deadlines, signal,
    terminate (SIGTERM, then SIGKILL after the grace), and a forked child told of its
    parent's death. Real processes and signals throughout. */
+#include <dirent.h>
 #include <fcntl.h>
-#include <glob.h>
 #include <signal.h>
 #include <stdint.h>
-#include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #if defined(__linux__)
 #include <sys/prctl.h>
 #endif
@@ -33,26 +33,49 @@ static int send_text(const char *text, size_t len, shmlua_error *err) {
   return shmlua_result_send(&part, 1, err);
 }
 
-/* Whether /dev/shm holds a result block of this process's children. */
-static bool result_blocks_left(void) {
-#if defined(__linux__)
-  char pattern[64];
-  snprintf(pattern, sizeof pattern, "/dev/shm/shmlua-result.%ld.*", (long)getpid());
-  glob_t found;
-  bool any = glob(pattern, 0, NULL, &found) == 0;
-  if (any)
-    globfree(&found);
-  return any;
-#else
-  return false;
-#endif
+/* How many descriptors this process has open whose target's name holds part (NULL: all): a
+   result sent by descriptor must leave none behind once its child is collected. -1 without
+   /proc/self/fd (then not checked). With peek, only the sockets with a datagram waiting:
+   a result whose child was collected must not wait in its region's socket either. */
+static int descriptors(const char *part, bool peek) {
+  DIR *d = opendir("/proc/self/fd");
+  struct dirent *e;
+  int n = 0;
+  if (!d)
+    return -1;
+  while ((e = readdir(d))) {
+    char target[256], byte;
+    ssize_t len;
+    int fd = atoi(e->d_name);
+    if (e->d_name[0] == '.' || fd == dirfd(d) ||
+        (len = readlinkat(dirfd(d), e->d_name, target, sizeof target - 1)) < 0)
+      continue;
+    target[len] = '\0';
+    if (part && !strstr(target, part))
+      continue;
+    n += !peek || recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) >= 0;
+  }
+  closedir(d);
+  return n;
 }
 
-/* A result of len bytes: in a slot, or in a block (larger than a slot), read and unlinked. */
+static int open_descriptors(void) {
+  return descriptors(NULL, false);
+}
+
+/* Waits until the child has ended, without reaping it: its result is all sent then. */
+static bool ended(pid_t pid) {
+  siginfo_t info;
+  return waitid(P_PID, (id_t)pid, &info, WEXITED | WNOWAIT) == 0;
+}
+
+/* A result of len bytes: in a slot, or in an anonymous file (larger than a slot) whose
+   descriptor the parent receives, reads and closes. */
 static void fork_with_result(size_t len) {
   shmlua_child *c;
   shmlua_error err;
   char *text = malloc(len);
+  int fds = open_descriptors();
   if (!CHECK(text))
     return;
   for (size_t i = 0; i < len; i++)
@@ -68,61 +91,160 @@ static void fork_with_result(size_t len) {
     CHECK(shmlua_child_finished(c));
     CHECK(WIFEXITED(c->status) && WEXITSTATUS(c->status) == 3);
     CHECK(c->len == len && memcmp(c->data, text, len) == 0);
-    CHECK(!result_blocks_left());
+    CHECK_INT(open_descriptors(), fds);
     CHECK_FAILS(shmlua_child_signal(c, SIGTERM, &err), err, ESRCH, "has already ended");
     shmlua_child_release(c);
   }
   free(text);
 }
 
-/* A child killed while it made its result's block (it stops itself there: the test kills
-   it), and one whose result nobody waits for: neither leaves the block behind. */
-static void result_blocks_not_left(void) {
+/* A child killed around the send of its descriptor (it stops itself there: the test kills
+   it), and one whose result nobody waits for: none leaves a descriptor behind. */
+static void descriptors_not_left(void) {
   static char big[100000];
   shmlua_child *c;
   shmlua_error err;
   pid_t pid;
+  int fds = open_descriptors(), status;
+  memset(big, 'k', sizeof big);
+  /* Marked as sent, killed before the send: the parent looks for the descriptor, finds
+     none, and the child has no result. */
   fflush(NULL);
   if ((pid = shmlua_child_fork(&c, &err)) == 0) {
     raise(SIGSTOP);
     _exit(send_text(big, sizeof big, &err) == 0 ? 0 : 1);
   }
   if (CHECK(pid > 0)) {
-    int status;
     CHECK(waitpid(pid, &status, WUNTRACED) == pid && WIFSTOPPED(status));
-    /* what the child does first in send_block: the state, then the name */
-    {
-      char name[64];
-      snprintf(name, sizeof name, "/shmlua-result.%ld.0", (long)getpid());
-      int fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600);
-      CHECK(fd >= 0);
-      close(fd);
-      __atomic_store_n((uint32_t *)c->slot, 2, __ATOMIC_SEQ_CST); /* BLOCK_STARTED */
-    }
-    CHECK(result_blocks_left());
+    __atomic_store_n((uint32_t *)c->slot, 2, __ATOMIC_SEQ_CST); /* SENT */
     kill(pid, SIGKILL);
     CHECK_ERRNO(wait_one(c, 10), 0);
     CHECK(WIFSIGNALED(c->status) && WTERMSIG(c->status) == SIGKILL);
     CHECK_INT(c->len, 0);
-    CHECK(!result_blocks_left());
     shmlua_child_release(c);
+    CHECK_INT(open_descriptors(), fds);
   }
+  /* Sent, then killed: the result it sent is read, the descriptor closed. */
+  if ((pid = shmlua_child_fork(&c, &err)) == 0) {
+    if (send_text(big, sizeof big, &err) != 0)
+      _exit(1);
+    raise(SIGSTOP);
+    _exit(0);
+  }
+  if (CHECK(pid > 0)) {
+    CHECK(waitpid(pid, &status, WUNTRACED) == pid && WIFSTOPPED(status));
+    kill(pid, SIGKILL);
+    CHECK_ERRNO(wait_one(c, 10), 0);
+    CHECK(WIFSIGNALED(c->status) && WTERMSIG(c->status) == SIGKILL);
+    CHECK(c->len == sizeof big && memcmp(c->data, big, sizeof big) == 0);
+    shmlua_child_release(c);
+    CHECK_INT(open_descriptors(), fds);
+  }
+  /* Sent, never waited for: the release drops it once the child is reaped. */
   if ((pid = shmlua_child_fork(&c, &err)) == 0)
     _exit(send_text(big, sizeof big, &err) == 0 ? 0 : 1);
   if (CHECK(pid > 0)) {
-    for (int i = 0; i < 5000 && !result_blocks_left(); i++) /* sent, not yet read */
-      usleep(1000);
+    CHECK(ended(pid));
     shmlua_child_release(c);
     for (int i = 0; i < 5000 && shmlua_children_running() > 0; i++)
       usleep(1000);
-    CHECK(!result_blocks_left());
+    CHECK_INT(open_descriptors(), fds);
+    CHECK_INT(descriptors("socket:", true), 0);
   }
 }
 
-/* A result larger than a slot that no block can hold (here past RLIMIT_FSIZE, as a full
-   /dev/shm would be): the send fails with the reason, leaves no block, and a short result
-   (the error, for shm.spawn) can still be sent. */
-static void result_block_refused(void) {
+/* A child forked while its parent keeps another child's descriptor (received while it
+   looked for a third's) closes its copy: it would hold that result for as long as it
+   lives. */
+static void kept_descriptor_not_inherited(void) {
+  static char first[3000], second[4000];
+  shmlua_child *c1, *c2, *c3;
+  shmlua_error err;
+  pid_t pid;
+  memset(first, '1', sizeof first);
+  memset(second, '2', sizeof second);
+  fflush(NULL);
+  if ((pid = shmlua_child_fork(&c1, &err)) == 0)
+    _exit(send_text(first, sizeof first, &err) == 0 ? 3 : 4);
+  if (!CHECK(pid > 0 && ended(pid)))
+    return;
+  if ((pid = shmlua_child_fork(&c2, &err)) == 0)
+    _exit(send_text(second, sizeof second, &err) == 0 ? 3 : 4);
+  if (CHECK(pid > 0 && ended(pid))) {
+    CHECK_ERRNO(wait_one(c2, 10), 0); /* receives the first child's descriptor on its way */
+    CHECK(c2->len == sizeof second && memcmp(c2->data, second, sizeof second) == 0);
+    shmlua_child_release(c2);
+  }
+  CHECK_INT(descriptors("memfd:", false), 1);
+  if ((pid = shmlua_child_fork(&c3, &err)) == 0)
+    _exit(descriptors("memfd:", false) == 0 ? 3 : 4);
+  if (CHECK(pid > 0)) {
+    CHECK_ERRNO(wait_one(c3, 10), 0);
+    CHECK(WIFEXITED(c3->status) && WEXITSTATUS(c3->status) == 3);
+    shmlua_child_release(c3);
+  }
+  CHECK_ERRNO(wait_one(c1, 10), 0);
+  CHECK(c1->len == sizeof first && memcmp(c1->data, first, sizeof first) == 0);
+  shmlua_child_release(c1);
+  CHECK_INT(descriptors("memfd:", false), 0);
+}
+
+/* A process that sends for a slot it took over (here a plain fork() of the parent, told the
+   slot of a child since collected) sends too late: the slot's next child has it now, and the
+   parent reads that child's result, not the stale one, and closes both descriptors. */
+static void stale_descriptor_closed(void) {
+  static char stale[5000], fresh[6000];
+  shmlua_child *a, *b;
+  shmlua_error err;
+  int go_a[2], go_g[2], go_b[2], fds = open_descriptors();
+  pid_t pid, late;
+  char byte;
+  memset(stale, 's', sizeof stale);
+  memset(fresh, 'f', sizeof fresh);
+  if (!CHECK(pipe(go_a) == 0 && pipe(go_g) == 0 && pipe(go_b) == 0))
+    return;
+  fflush(NULL);
+  if ((pid = shmlua_child_fork(&a, &err)) == 0) {
+    close(go_a[1]);
+    _exit(read(go_a[0], &byte, 1) == 0 ? 0 : 1); /* sends nothing */
+  }
+  if (!CHECK(pid > 0))
+    return;
+  if ((late = check_fork()) == 0) {
+    shmlua_result_inherit(a->slot);
+    close(go_a[1]); /* or a would not end */
+    close(go_g[1]);
+    if (read(go_g[0], &byte, 1) != 1 || send_text(stale, sizeof stale, &err) != 0)
+      _exit(1);
+    _exit(0);
+  }
+  close(go_a[1]);
+  close(go_g[0]);
+  CHECK_ERRNO(wait_one(a, 10), 0);
+  CHECK_INT(a->len, 0);
+  shmlua_child_release(a);
+  if ((pid = shmlua_child_fork(&b, &err)) == 0)
+    _exit(read(go_b[0], &byte, 1) == 1 && send_text(fresh, sizeof fresh, &err) == 0 ? 3 : 4);
+  if (CHECK(pid > 0)) {
+    CHECK(b->slot == a->slot); /* the slot a had */
+    CHECK(write(go_g[1], "", 1) == 1 && check_exited(late, 0));
+    CHECK(write(go_b[1], "", 1) == 1);
+    CHECK_ERRNO(wait_one(b, 10), 0);
+    CHECK(WIFEXITED(b->status) && WEXITSTATUS(b->status) == 3);
+    CHECK(b->len == sizeof fresh && memcmp(b->data, fresh, sizeof fresh) == 0);
+    shmlua_child_release(b);
+  }
+  close(go_a[0]);
+  close(go_g[1]);
+  close(go_b[0]);
+  close(go_b[1]);
+  CHECK_INT(open_descriptors(), fds);
+}
+
+/* A result larger than a slot that no file can hold (here past RLIMIT_FSIZE, as memory
+   running out would be): the send fails with the reason, and a short result (the error,
+   for shm.spawn) can still be sent. */
+static void result_file_refused(void) {
   static char big[5000];
   shmlua_child *c;
   shmlua_error err;
@@ -141,13 +263,12 @@ static void result_block_refused(void) {
   CHECK_ERRNO(wait_one(c, 10), 0);
   CHECK(WIFEXITED(c->status) && WEXITSTATUS(c->status) == 3);
   CHECK(c->len == 7 && memcmp(c->data, "refused", 7) == 0);
-  CHECK(!result_blocks_left());
   shmlua_child_release(c);
 }
 
 /* A plain fork() of the parent (another library's) inherits the records of the parent's
-   children, whose slots lie in memory it shares with the parent: its waits and its end must
-   not free them or unlink their blocks. */
+   children, whose slots lie in memory it shares with the parent, and the region's socket:
+   its waits and its end must not free the slots or take their descriptors. */
 static void plain_fork_leaves_parent_slots(void) {
   static char big[5000];
   shmlua_child *c;
@@ -160,8 +281,7 @@ static void plain_fork_leaves_parent_slots(void) {
     _exit(send_text(big, sizeof big, &err) == 0 ? 3 : 4);
   if (!CHECK(pid > 0))
     return;
-  for (int i = 0; i < 5000 && !result_blocks_left(); i++) /* sent, not yet read */
-    usleep(1000);
+  CHECK(ended(pid)); /* sent, not yet read */
   if ((other = check_fork()) == 0) {
     shmlua_error e;
     CHECK_INT(shmlua_children_running(), 0); /* not its children: reaped elsewhere */
@@ -174,7 +294,6 @@ static void plain_fork_leaves_parent_slots(void) {
   CHECK_ERRNO(wait_one(c, 10), 0);
   CHECK(WIFEXITED(c->status) && WEXITSTATUS(c->status) == 3);
   CHECK(c->len == sizeof big && memcmp(c->data, big, sizeof big) == 0);
-  CHECK(!result_blocks_left());
   shmlua_child_release(c);
 }
 
@@ -405,8 +524,10 @@ int main(void) {
   fork_with_result(13);
   fork_with_result(1000); /* a slot's room, whole */
   fork_with_result(3 << 20);
-  result_blocks_not_left();
-  result_block_refused();
+  descriptors_not_left();
+  kept_descriptor_not_inherited();
+  stale_descriptor_closed();
+  result_file_refused();
   plain_fork_leaves_parent_slots();
   grandchild_sends_nothing();
   spawn_programs();
