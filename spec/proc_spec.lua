@@ -98,8 +98,9 @@ describe("shm.spawn", function()
     assert.is_nil(getmetatable(r[15])) -- data only
   end)
 
-  -- Results come back through memory shared with the parent (a slot of 1 KiB, else a
-  -- block the parent reads and unlinks), so no result block may be left behind.
+  -- Results come back through memory shared with the parent (a slot of 1 KiB, else an
+  -- anonymous file passed by descriptor): the result blocks in /dev/shm of the parent pid
+  -- (this process by default) that results once took, which must never appear.
   local function result_blocks(pid)
     local names = {}
     if not pid then
@@ -177,35 +178,105 @@ describe("shm.spawn", function()
     assert.same({}, result_blocks())
   end)
 
-  -- A large result its parent never read: under plain lua5.4, os.exit does not collect the
-  -- handles, so the exit itself must unlink the block; a child killed before it sent its
-  -- result leaves none either.
-  it("leaves no result block when the parent exits without reading it", function()
-    local out = H.lua([[
-      local shm = require "shm"
-      local h = shm.spawn(function() return ("x"):rep(100000) end)
-      local f = io.open("/proc/self/stat")
-      local me = f:read("*a"):match("^%d+")
-      f:close()
-      print(me)
-      local seen = false
-      for _ = 1, 500 do
-        local p = io.popen("ls /dev/shm | grep -c '^shmlua-result[.]" .. me .. "[.]'")
-        seen = tonumber(p:read("*a")) > 0
-        p:close()
-        if seen then break end
-        os.execute("sleep 0.01")
-      end
-      print(seen)
-      local k = shm.spawn(function() while true do end end)
-      k:kill("KILL")
-      assert(select(3, k:wait()) == 9)
-      io.stdout:flush()
-      os.exit(0)
-    ]])
-    local pid = assert(out:match("^(%d+)\ntrue\n$"), out)
-    assert.same({}, result_blocks(pid))
+  -- Nothing named: no block appears while a child sends 20 MiB (listed until the child has
+  -- ended, before its parent reads it), so /dev/shm's size (64 MB in a Docker container)
+  -- does not bound a result, and no other user can take the name beforehand.
+  it("never puts a large result in /dev/shm, not even while the child sends it", function()
+    local size = 20 * 1024 * 1024
+    local h = shm.spawn(function() return ("r"):rep(size) end)
+    local seen, ended = {}, false
+    for _ = 1, 1000 do
+      for _, name in ipairs(result_blocks()) do seen[#seen + 1] = name end
+      if ended then break end
+      ended = state(h.pid) == "Z" -- one more look once it has
+      if not ended then sleep(0.01) end
+    end
+    assert.is_true(ended)
+    assert.same({}, seen)
+    local ok, s = h:wait()
+    assert.is_true(ok)
+    assert.equal(size, #s)
   end)
+
+  -- A parent killed with SIGKILL after its child sent a large result, before reading it:
+  -- what the child sent goes with the processes that held it, nothing stays in /dev/shm.
+  it("leaves nothing in /dev/shm when the parent is killed with a large result unread",
+    function()
+      local out = os.tmpname()
+      local script = H.tmpfile([[
+        local shm = require "shm"
+        local f = io.open("/proc/self/stat")
+        local me = f:read("*a"):match("^%d+")
+        f:close()
+        local h = shm.spawn(function() return ("k"):rep(5 * 1024 * 1024) end)
+        local function ended()
+          local s = io.open("/proc/" .. h.pid .. "/stat")
+          local st = s:read("*a"):match("^%d+ %b() (%a)")
+          s:close()
+          return st == "Z"
+        end
+        for _ = 1, 500 do
+          if ended() then break end
+          os.execute("sleep 0.01")
+        end
+        print(me, ended())
+        io.stdout:flush()
+        for _ = 1, 600 do os.execute("sleep 0.05") end -- until killed
+      ]])
+      local p = assert(io.popen(H.env .. H.lua_exe .. " " .. script .. " > " .. out ..
+        " 2>&1 & echo $!"))
+      local launched = p:read("*l")
+      p:close()
+      local said
+      for _ = 1, 500 do
+        said = H.readfile(out)
+        if said:find("\n") then break end
+        sleep(0.01)
+      end
+      local pid = said:match("^(%d+)%s+true\n$")
+      os.execute("kill -9 " .. launched)
+      os.remove(script)
+      os.remove(out)
+      assert.equal(launched, pid, said)
+      assert.is_true(gone_or_zombie_soon(pid))
+      assert.same({}, result_blocks(pid))
+    end)
+
+  -- Children whose parent does not read their large results end all the same (a send never
+  -- waits), and once their handles are collected the parent holds no descriptor for them.
+  it("lets children with unread large results end, and keeps nothing of them once collected",
+    function()
+      if not io.open("/proc/self/stat") then return pending("no /proc") end
+      local function descriptors()
+        local f = assert(io.open("/proc/self/stat"))
+        local me = f:read("*a"):match("^%d+")
+        f:close()
+        local p = assert(io.popen("ls /proc/" .. me .. "/fd | wc -l"))
+        local n = tonumber(p:read("*a"))
+        p:close()
+        return n
+      end
+      local n = 100 -- two regions' worth
+      local function start()
+        local hs = {}
+        for i = 1, n do hs[i] = shm.spawn(function() return ("d"):rep(100000 + i) end) end
+        return hs
+      end
+      -- the regions the next round needs; earlier handles collected and their children reaped
+      assert.equal(n, #shm.waitall(start()))
+      collectgarbage()
+      collectgarbage()
+      assert.is_true(shm.spawn(function() end):wait())
+      local before = descriptors()
+      local hs = start()
+      for i = 1, n do assert.is_true(zombie_soon(hs[i].pid)) end
+      assert.same({}, result_blocks())
+      hs = nil
+      collectgarbage()
+      collectgarbage()
+      assert.is_true(shm.spawn(function() end):wait())
+      assert.equal(before, descriptors())
+    end)
 
   -- A lone wait first watches only the child's end, so a result larger than the pipe must
   -- still drain: waits that time out read what came, and a full wait watches the pipe too.
