@@ -61,11 +61,13 @@ typedef struct region {
   pid_t owner;
   int receiving, sending; /* the ends of the socketpair */
   uint64_t taken;         /* bit i: slot i */
-  /* Descriptors received for slot i's child, in private memory: a child forked meanwhile
-     closes its copies of those its parent kept at the fork, which a shared array would
-     not tell while the parent changes it. */
+  /* Descriptors received for slot i's child, in a private mapping (no malloc'd block only
+     a shared mapping points to, which a leak checker would not find): a child forked
+     meanwhile closes its copies of those its parent kept at the fork, which a shared array
+     would not tell while the parent changes it. */
   int *kept;
 } region;
+#define KEPT_SIZE (SLOTS * sizeof(int))
 _Static_assert(sizeof(region) <= SLOT_SIZE, "a region's header fits before its first slot");
 
 /* This process's regions (a forked child's list is its parent's until it takes a slot); in
@@ -135,17 +137,20 @@ static int socket_pair(int ends[2]) {
 }
 
 static region *new_region(pid_t self, shmlua_error *err) {
-  int ends[2] = {-1, -1}, *kept = malloc(SLOTS * sizeof *kept), code = ENOMEM;
+  int ends[2] = {-1, -1}, *kept;
   region *r = MAP_FAILED;
-  if (!kept || socket_pair(ends) != 0 ||
+  if ((kept = mmap(NULL, KEPT_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+                   0)) == MAP_FAILED ||
+      socket_pair(ends) != 0 ||
       (r = mmap(NULL, REGION_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1,
                 0)) == MAP_FAILED) {
-    code = kept ? errno : code;
+    int code = errno;
     if (ends[0] >= 0) {
       close(ends[0]);
       close(ends[1]);
     }
-    free(kept);
+    if (kept != MAP_FAILED)
+      munmap(kept, KEPT_SIZE);
     shmlua_fail(err, code, "child results");
     return NULL;
   }

@@ -195,6 +195,7 @@ static void kept_descriptor_not_inherited(void) {
 static void stale_descriptor_closed(void) {
   static char stale[5000], fresh[6000];
   shmlua_child *a, *b;
+  shmlua_result_slot *slot;
   shmlua_error err;
   int go_a[2], go_g[2], go_b[2], fds = open_descriptors();
   pid_t pid, late;
@@ -210,8 +211,9 @@ static void stale_descriptor_closed(void) {
   }
   if (!CHECK(pid > 0))
     return;
+  slot = a->slot; /* the record forgets it once the result is read */
   if ((late = check_fork()) == 0) {
-    shmlua_result_inherit(a->slot);
+    shmlua_result_inherit(slot);
     close(go_a[1]); /* or a would not end */
     close(go_g[1]);
     if (read(go_g[0], &byte, 1) != 1 || send_text(stale, sizeof stale, &err) != 0)
@@ -226,7 +228,7 @@ static void stale_descriptor_closed(void) {
   if ((pid = shmlua_child_fork(&b, &err)) == 0)
     _exit(read(go_b[0], &byte, 1) == 1 && send_text(fresh, sizeof fresh, &err) == 0 ? 3 : 4);
   if (CHECK(pid > 0)) {
-    CHECK(b->slot == a->slot); /* the slot a had */
+    CHECK(b->slot == slot); /* the one a had */
     CHECK(write(go_g[1], "", 1) == 1 && check_exited(late, 0));
     CHECK(write(go_b[1], "", 1) == 1);
     CHECK_ERRNO(wait_one(b, 10), 0);
