@@ -369,7 +369,11 @@ SHMLUA_FORKED int shmlua_result_send(const struct iovec *parts, int n, shmlua_er
   return 0;
 }
 
+/* Writes only when something is kept: the first write to the private page after each fork
+   would be a copy-on-write fault. */
 static void drop_kept(region *r, unsigned i) {
+  if (r->kept[i] == NONE)
+    return;
   if (r->kept[i] >= 0) {
     close(r->kept[i]);
     kept_count--;
