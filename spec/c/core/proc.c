@@ -245,6 +245,42 @@ static void stale_descriptor_closed(void) {
   CHECK_INT(open_descriptors(), fds);
 }
 
+/* A parent with no descriptor free when its child's arrives (the kernel drops it): the wait
+   fails with EMFILE, again if asked again (the result is gone), and the release leaves
+   nothing. Every number below the child's pidfd taken, and the limit at that number, so
+   that the reap's close of the pidfd frees none the receive may use. */
+static void descriptor_lost_to_fd_limit(void) {
+  static char big[5000];
+  struct rlimit old, limit;
+  shmlua_child *c;
+  shmlua_error err;
+  int fds = open_descriptors(), held[64], n = 0, fd;
+  pid_t pid;
+  fflush(NULL);
+  if ((pid = shmlua_child_fork(&c, &err)) == 0)
+    _exit(send_text(big, sizeof big, &err) == 0 ? 3 : 4);
+  if (!CHECK(pid > 0 && ended(pid)))
+    return;
+  if (c->pidfd >= 0 && CHECK(getrlimit(RLIMIT_NOFILE, &old) == 0)) {
+    limit = old;
+    limit.rlim_cur = (rlim_t)c->pidfd;
+    CHECK(setrlimit(RLIMIT_NOFILE, &limit) == 0);
+    while (n < 64 && (fd = dup(2)) >= 0)
+      held[n++] = fd;
+    CHECK(n < 64 && errno == EMFILE);
+    CHECK_ERRNO(wait_one(c, 10), EMFILE);
+    CHECK_ERRNO(wait_one(c, 10), EMFILE);
+    while (n > 0)
+      close(held[--n]);
+    CHECK(setrlimit(RLIMIT_NOFILE, &old) == 0);
+    CHECK_ERRNO(wait_one(c, 10), EMFILE);
+  }
+  shmlua_child_release(c);
+  shmlua_children_running(); /* reaps it if the case was skipped */
+  CHECK_INT(open_descriptors(), fds);
+  CHECK_INT(descriptors("socket:", true), 0);
+}
+
 /* A result larger than a slot that no file can hold (here past RLIMIT_FSIZE, as memory
    running out would be): the send fails with the reason, and a short result (the error,
    for shm.spawn) can still be sent. */
@@ -531,6 +567,7 @@ int main(void) {
   descriptors_not_left();
   kept_descriptor_not_inherited();
   stale_descriptor_closed();
+  descriptor_lost_to_fd_limit();
   result_file_refused();
   plain_fork_leaves_parent_slots();
   grandchild_sends_nothing();
