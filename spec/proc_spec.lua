@@ -45,6 +45,21 @@ end
 -- A child that loops until it is killed.
 local function forever() while true do end end
 
+-- How many descriptors the process running it has open whose `ls -l` line holds `what`
+-- (" -> ": all), as source too: a spec counts in another process with the same code.
+local COUNT_DESCRIPTORS = [[
+  return function(what)
+    local f = assert(io.open("/proc/self/stat"))
+    local me = f:read("*a"):match("^%d+")
+    f:close()
+    local p = assert(io.popen("ls -l /proc/" .. me .. "/fd | grep -c -- '" .. what .. "'"))
+    local n = tonumber(p:read("*a"))
+    p:close()
+    return n
+  end
+]]
+local descriptors = H.load(COUNT_DESCRIPTORS)()
+
 describe("shm.spawn", function()
   it("runs the function in another process with the arguments and returns its values", function()
     local h = shm.spawn(function(a, b)
@@ -131,17 +146,10 @@ describe("shm.spawn", function()
     if not io.open("/proc/self/stat") then return pending("no /proc") end
     local out = H.lua([[
       local shm = require "shm"
-      local function pipes()
-        local f = assert(io.open("/proc/self/stat"))
-        local me = f:read("*a"):match("^%d+")
-        f:close()
-        local p = assert(io.popen("ls -l /proc/" .. me .. "/fd | grep -c pipe:"))
-        local n = tonumber(p:read("*a"))
-        p:close()
-        return n
-      end
+      local descriptors = (loadstring or load)(arg[1])()
+      local function pipes() return descriptors("pipe:") end
       print(pipes(), select(2, shm.spawn(pipes):wait()))
-    ]])
+    ]], COUNT_DESCRIPTORS)
     local before, inside = out:match("^(%d+)%s+(%d+)\n$")
     assert.is_truthy(before, out)
     assert.equal(before, inside)
@@ -247,15 +255,6 @@ describe("shm.spawn", function()
   it("lets children with unread large results end, and keeps nothing of them once collected",
     function()
       if not io.open("/proc/self/stat") then return pending("no /proc") end
-      local function descriptors()
-        local f = assert(io.open("/proc/self/stat"))
-        local me = f:read("*a"):match("^%d+")
-        f:close()
-        local p = assert(io.popen("ls /proc/" .. me .. "/fd | wc -l"))
-        local n = tonumber(p:read("*a"))
-        p:close()
-        return n
-      end
       local n = 100 -- two regions' worth
       local function start()
         local hs = {}
@@ -267,7 +266,7 @@ describe("shm.spawn", function()
       collectgarbage()
       collectgarbage()
       assert.is_true(shm.spawn(function() end):wait())
-      local before = descriptors()
+      local before = descriptors(" -> ")
       local hs = start()
       for i = 1, n do assert.is_true(zombie_soon(hs[i].pid)) end
       assert.same({}, result_blocks())
@@ -275,7 +274,7 @@ describe("shm.spawn", function()
       collectgarbage()
       collectgarbage()
       assert.is_true(shm.spawn(function() end):wait())
-      assert.equal(before, descriptors())
+      assert.equal(before, descriptors(" -> "))
     end)
 
   -- A lone wait first watches only the child's end, so a result larger than the pipe must

@@ -292,29 +292,41 @@ static int drain(int fd, unsigned char *out, size_t len) {
 }
 #endif
 
-/* Room in a control message for one descriptor (two fit: a sender's extra is closed). */
-typedef union control {
-  struct cmsghdr align;
-  char space[CMSG_SPACE(sizeof(int))];
-} control;
+/* A note and room for one descriptor (two fit: a sender's extra is closed). */
+typedef struct datagram {
+  note n;
+  struct iovec part;
+  union {
+    struct cmsghdr align;
+    char space[CMSG_SPACE(sizeof(int))];
+  } control;
+  struct msghdr msg;
+} datagram;
+
+static void datagram_init(datagram *d) {
+  memset(d, 0, sizeof *d);
+  d->part = (struct iovec){&d->n, sizeof d->n};
+  d->msg.msg_iov = &d->part;
+  d->msg.msg_iovlen = 1;
+  d->msg.msg_control = d->control.space;
+  d->msg.msg_controllen = sizeof d->control.space;
+}
 
 /* The descriptor and its note in one datagram; never waits (a parent that does not read
    must not keep its child from its exit). */
 static int send_descriptor(int socket, int fd, note n) {
-  control c;
-  struct iovec part = {&n, sizeof n};
-  struct msghdr msg = {.msg_iov = &part, .msg_iovlen = 1, .msg_control = c.space,
-                       .msg_controllen = sizeof c.space};
+  datagram d;
   struct cmsghdr *h;
   ssize_t w;
-  memset(&c, 0, sizeof c);
-  h = CMSG_FIRSTHDR(&msg);
+  datagram_init(&d);
+  d.n = n;
+  h = CMSG_FIRSTHDR(&d.msg);
   h->cmsg_level = SOL_SOCKET;
   h->cmsg_type = SCM_RIGHTS;
   h->cmsg_len = CMSG_LEN(sizeof fd);
   memcpy(CMSG_DATA(h), &fd, sizeof fd);
   do
-    w = sendmsg(socket, &msg, MSG_DONTWAIT);
+    w = sendmsg(socket, &d.msg, MSG_DONTWAIT);
   while (w < 0 && errno == EINTR);
   return w == (ssize_t)sizeof n ? 0 : -1;
 }
@@ -412,29 +424,28 @@ static int descriptor_in(struct msghdr *msg) {
    stale ones (for a slot freed or taken again since) closed. */
 static int receive_for(region *r, unsigned i, shmlua_error *err) {
   while (r->kept[i] == NONE) {
-    control c;
-    note n;
-    struct iovec part = {&n, sizeof n};
-    struct msghdr msg = {.msg_iov = &part, .msg_iovlen = 1, .msg_control = c.space,
-                         .msg_controllen = sizeof c.space};
-    ssize_t got = recvmsg(r->receiving, &msg, RECEIVE_FLAGS);
+    datagram d;
+    ssize_t got;
+    uint32_t j;
     int fd;
-    if (got < 0) {
+    datagram_init(&d);
+    if ((got = recvmsg(r->receiving, &d.msg, RECEIVE_FLAGS)) < 0) {
       if (errno == EINTR)
         continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK)
         return 0;
       return shmlua_fail(err, errno, "the child's result");
     }
-    fd = descriptor_in(&msg);
-    if (got != (ssize_t)sizeof n || n.index >= SLOTS || !(r->taken & (UINT64_C(1) << n.index)) ||
-        slot_at(r, n.index)->generation != n.generation) {
+    fd = descriptor_in(&d.msg);
+    j = d.n.index;
+    if (got != (ssize_t)sizeof d.n || j >= SLOTS || !(r->taken & (UINT64_C(1) << j)) ||
+        slot_at(r, j)->generation != d.n.generation) {
       if (fd >= 0)
         close(fd);
       continue;
     }
-    drop_kept(r, n.index);
-    r->kept[n.index] = fd >= 0 ? fd : LOST;
+    drop_kept(r, j);
+    r->kept[j] = fd >= 0 ? fd : LOST;
     kept_count += fd >= 0;
   }
   return 0;
