@@ -123,8 +123,8 @@ static int socket_pair(int ends[2]) {
 #if defined(__linux__)
   return socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, ends);
 #else
-  /* Elsewhere (macOS: 4 KiB) a datagram socket's default room would refuse the notes of
-     a few children sent before their parent waits. */
+  /* Elsewhere (macOS, the BSDs) a datagram socket's default room, a few KiB, would refuse
+     the notes of more than a few children sent before their parent waits. */
   int room = 256 * 1024;
   if (socketpair(AF_UNIX, SOCK_DGRAM, 0, ends) != 0)
     return -1;
@@ -176,8 +176,10 @@ shmlua_result_slot *shmlua_result_take(pid_t self, shmlua_error *err) {
     return NULL;
   }
 #endif
-  if (regions && regions->owner != self) /* a child of a plain fork(): its parent's */
+  if (regions && regions->owner != self) { /* a child of a plain fork(): its parent's */
+    close_kept_copies();                   /* done by the fork's handler with glibc */
     regions = NULL;
+  }
   for (r = regions; r && r->taken == (UINT64_C(1) << SLOTS) - 1; r = r->next)
     continue;
   if (!r) {
