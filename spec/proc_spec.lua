@@ -45,6 +45,24 @@ end
 -- A child that loops until it is killed.
 local function forever() while true do end end
 
+-- How many descriptors the process running it has open whose `ls -l` line holds `what`
+-- (" -> ": all), as source too: a spec counts in another process with the same code. The
+-- listing's own pipe is left out: the process holds both its ends for a moment, and a
+-- listing that runs in that moment would count one more.
+local COUNT_DESCRIPTORS = [[
+  return function(what)
+    local f = assert(io.open("/proc/self/stat"))
+    local me = f:read("*a"):match("^%d+")
+    f:close()
+    local p = assert(io.popen("own=$(readlink /proc/$$/fd/1); ls -l /proc/" .. me ..
+      "/fd | grep -- '" .. what .. "' | grep -cvF -- \"$own\""))
+    local n = tonumber(p:read("*a"))
+    p:close()
+    return n
+  end
+]]
+local descriptors = H.load(COUNT_DESCRIPTORS)()
+
 describe("shm.spawn", function()
   it("runs the function in another process with the arguments and returns its values", function()
     local h = shm.spawn(function(a, b)
@@ -98,11 +116,169 @@ describe("shm.spawn", function()
     assert.is_nil(getmetatable(r[15])) -- data only
   end)
 
-  it("carries large results through the pipe", function()
+  -- Results come back through memory shared with the parent (a slot of 1 KiB, else an
+  -- anonymous file passed by descriptor): the result blocks in /dev/shm of the parent pid
+  -- (this process by default) that results once took, which must never appear.
+  local function result_blocks(pid)
+    local names = {}
+    if not pid then
+      local f = assert(io.open("/proc/self/stat"))
+      pid = f:read("*a"):match("^%d+")
+      f:close()
+    end
+    for name in pairs(H.dev_shm()) do
+      if name:match("^shmlua%-result%." .. pid .. "%.") then names[#names + 1] = name end
+    end
+    return names
+  end
+
+  it("carries large results, beyond a slot's room, and leaves no block behind", function()
     local ok, s = shm.spawn(function() return ("x"):rep(3 * 1024 * 1024) end):wait()
     assert.is_true(ok)
     assert.equal(3 * 1024 * 1024, #s)
+    for _, size in ipairs({ 990, 995, 996, 997, 998, 1000, 1010, 5000 }) do
+      ok, s = shm.spawn(function() return ("z"):rep(size) end):wait()
+      assert.is_true(ok)
+      assert.equal(size, #s)
+    end
+    assert.same({}, result_blocks())
   end)
+
+  -- A start's result takes no descriptor: a pipe's write end was one more in every child.
+  it("gives the child no descriptor its parent did not have", function()
+    if not io.open("/proc/self/stat") then return pending("no /proc") end
+    local out = H.lua([[
+      local shm = require "shm"
+      local descriptors = (loadstring or load)(arg[1])()
+      local function pipes() return descriptors("pipe:") end
+      print(pipes(), select(2, shm.spawn(pipes):wait()))
+    ]], COUNT_DESCRIPTORS)
+    local before, inside = out:match("^(%d+)%s+(%d+)\n$")
+    assert.is_truthy(before, out)
+    assert.equal(before, inside)
+  end)
+
+  -- More children at once than a region has slots (63), also in a child that starts its
+  -- own while its parent's slots are taken; results small and large.
+  it("carries the results of many children at once, and of their own children", function()
+    local hs = {}
+    for i = 1, 140 do
+      hs[i] = shm.spawn(function()
+        if i % 10 == 0 then return i, ("b"):rep(2000) end
+        return i
+      end)
+    end
+    local nested = shm.spawn(function()
+      local inner = {}
+      for i = 1, 70 do inner[i] = shm.spawn(function() return i, ("c"):rep(i * 30) end) end
+      local sum = 0
+      for i = 70, 1, -1 do
+        local ok, v, s = inner[i]:wait()
+        assert(ok and v == i and #s == i * 30)
+        sum = sum + v
+      end
+      return sum
+    end)
+    local r = shm.waitall(hs)
+    for i = 1, 140 do
+      assert.is_true(r[i][1])
+      assert.equal(i, r[i][2])
+      if i % 10 == 0 then assert.equal(2000, #r[i][3]) end
+    end
+    assert.same({ true, 70 * 71 / 2 }, { nested:wait() })
+    assert.same({}, result_blocks())
+  end)
+
+  -- Nothing named: no block appears while a child sends 20 MiB (listed until the child has
+  -- ended, before its parent reads it), so /dev/shm's size (64 MB in a Docker container)
+  -- does not bound a result, and no other user can take the name beforehand.
+  it("never puts a large result in /dev/shm, not even while the child sends it", function()
+    local size = 20 * 1024 * 1024
+    local h = shm.spawn(function() return ("r"):rep(size) end)
+    local seen, ended = {}, false
+    for _ = 1, 1000 do
+      for _, name in ipairs(result_blocks()) do seen[#seen + 1] = name end
+      if ended then break end
+      ended = state(h.pid) == "Z" -- one more look once it has
+      if not ended then sleep(0.01) end
+    end
+    assert.is_true(ended)
+    assert.same({}, seen)
+    local ok, s = h:wait()
+    assert.is_true(ok)
+    assert.equal(size, #s)
+  end)
+
+  -- A parent killed with SIGKILL after its child sent a large result, before reading it:
+  -- what the child sent goes with the processes that held it, nothing stays in /dev/shm.
+  it("leaves nothing in /dev/shm when the parent is killed with a large result unread",
+    function()
+      local out = os.tmpname()
+      local script = H.tmpfile([[
+        local shm = require "shm"
+        local f = io.open("/proc/self/stat")
+        local me = f:read("*a"):match("^%d+")
+        f:close()
+        local h = shm.spawn(function() return ("k"):rep(5 * 1024 * 1024) end)
+        local function ended()
+          local s = io.open("/proc/" .. h.pid .. "/stat")
+          local st = s:read("*a"):match("^%d+ %b() (%a)")
+          s:close()
+          return st == "Z"
+        end
+        for _ = 1, 500 do
+          if ended() then break end
+          os.execute("sleep 0.01")
+        end
+        print(me, ended())
+        io.stdout:flush()
+        for _ = 1, 600 do os.execute("sleep 0.05") end -- until killed
+      ]])
+      local p = assert(io.popen(H.env .. H.lua_exe .. " " .. script .. " > " .. out ..
+        " 2>&1 & echo $!"))
+      local launched = p:read("*l")
+      p:close()
+      local said
+      for _ = 1, 500 do
+        said = H.readfile(out)
+        if said:find("\n") then break end
+        sleep(0.01)
+      end
+      local pid = said:match("^(%d+)%s+true\n$")
+      os.execute("kill -9 " .. launched)
+      os.remove(script)
+      os.remove(out)
+      assert.equal(launched, pid, said)
+      assert.is_true(gone_or_zombie_soon(pid))
+      assert.same({}, result_blocks(pid))
+    end)
+
+  -- Children whose parent does not read their large results end all the same (a send never
+  -- waits), and once their handles are collected the parent holds no descriptor for them.
+  it("lets children with unread large results end, and keeps nothing of them once collected",
+    function()
+      if not io.open("/proc/self/stat") then return pending("no /proc") end
+      local n = 100 -- two regions' worth
+      local function start()
+        local hs = {}
+        for i = 1, n do hs[i] = shm.spawn(function() return ("d"):rep(100000 + i) end) end
+        return hs
+      end
+      -- the regions the next round needs; earlier handles collected and their children reaped
+      assert.equal(n, #shm.waitall(start()))
+      collectgarbage()
+      collectgarbage()
+      assert.is_true(shm.spawn(function() end):wait())
+      local before = descriptors(" -> ")
+      local hs = start()
+      for i = 1, n do assert.is_true(zombie_soon(hs[i].pid)) end
+      assert.same({}, result_blocks())
+      hs = nil
+      collectgarbage()
+      collectgarbage()
+      assert.is_true(shm.spawn(function() end):wait())
+      assert.equal(before, descriptors(" -> "))
+    end)
 
   -- A lone wait first watches only the child's end, so a result larger than the pipe must
   -- still drain: waits that time out read what came, and a full wait watches the pipe too.

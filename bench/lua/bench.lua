@@ -844,7 +844,7 @@ function ops.floor_pool_map(n, size)
   return per(now() - t0, n), check
 end
 
--- Start + wait of a forked function that returns 7 (through the result pipe).
+-- Start + wait of a forked function that returns 7 (through its result slot).
 function ops.spawn_fn(n)
   local check = 0
   local t0 = now()

@@ -3,7 +3,6 @@
 #include "proc.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -29,9 +28,6 @@ extern char **environ;
 static SHMLUA_FORKED_DATA shmlua_child *volatile registry;
 static SHMLUA_FORKED_DATA volatile unsigned long started; /* children registered so far */
 static SHMLUA_FORKED_DATA size_t orphans; /* registered children nobody holds */
-
-/* In a forked child: the write end of its own result pipe, closed again in its children. */
-static int inherited_resultfd = -1;
 
 static void block_signals(sigset_t *old) {
   sigset_t all;
@@ -60,13 +56,15 @@ static shmlua_child *new_child(pid_t parent, shmlua_error *err) {
     return NULL;
   }
   c->parent = parent;
-  c->pidfd = c->outfd = -1;
+  c->pidfd = -1;
   return c;
 }
 
+/* Call once the child is reaped, or for a child that never ran. */
 static void free_child(shmlua_child *c) {
-  close_fd(&c->outfd);
   close_fd(&c->pidfd);
+  if (c->slot)
+    shmlua_result_discard(c->slot);
   free(c->data);
   free(c);
 }
@@ -143,98 +141,19 @@ SHMLUA_FORKED static void reap_orphans(void) {
   }
 }
 
-/* No more output will come: closes the pipe and gives back the buffer's unused room. A
-   finished child's record lives until the collector frees its handle, which the collector
-   sees as a few bytes: a read buffer kept whole in each would fill the heap with touched
-   pages, which every later fork copies and faults on again. */
-static void end_output(shmlua_child *c) {
-  close_fd(&c->outfd);
-  if (c->len == 0) {
-    free(c->data);
-    c->data = NULL;
-    c->cap = 0;
-  } else if (c->cap > c->len) {
-    unsigned char *data = realloc(c->data, c->len);
-    if (data) {
-      c->data = data;
-      c->cap = c->len;
-    }
-  }
-}
-
-/* Room for need more bytes of output: exactly that much the first time (most results are
-   a few bytes), then at least twice as much as before. */
-static int grow_output(shmlua_child *c, size_t need, shmlua_error *err) {
-  size_t cap;
-  unsigned char *data;
-  if (c->cap - c->len >= need)
-    return 0;
-  if (need > SIZE_MAX - c->len || c->cap > SIZE_MAX / 2)
-    return shmlua_fail(err, ENOMEM, "child output");
-  cap = c->len + need > 2 * c->cap ? c->len + need : 2 * c->cap;
-  if (!(data = realloc(c->data, cap)))
-    return shmlua_fail(err, ENOMEM, "child output");
-  c->data = data;
-  c->cap = cap;
-  return 0;
-}
-
-/* Reads what the result pipe holds now, without blocking; ends it at its end, or, once the
-   child is reaped, at the first read that finds less than it asks for: all the child wrote
-   is in the pipe then, and a grandchild may still hold the write end, so no end of file is
-   waited for (and a read is saved). The first bytes come through a small buffer on the
-   stack, so a small result costs one allocation of its size, not a large buffer's: while a
-   child lives its parent's pages are copy-on-write, and each one the parent writes first
-   after the fork is a fault (a small buffer stays on stack pages this path writes anyway). */
-static int read_output(shmlua_child *c, shmlua_error *err) {
-  unsigned char chunk[512];
-  while (c->outfd >= 0) {
-    bool small = c->len < sizeof chunk;
-    size_t want;
-    ssize_t n;
-    if (!small && grow_output(c, 4096, err))
-      return -1;
-    want = small ? sizeof chunk : c->cap - c->len;
-    n = read(c->outfd, small ? chunk : c->data + c->len, want);
-    if (n > 0 && small) {
-      if (grow_output(c, (size_t)n, err))
-        return -1;
-      memcpy(c->data + c->len, chunk, (size_t)n);
-    }
-    if (n > 0)
-      c->len += (size_t)n;
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && !c->done)
-      return 0;
-    if (n <= 0 || ((size_t)n < want && c->done))
-      end_output(c);
-  }
-  return 0;
-}
-
-/* Reaped first, so that the read knows whether what it finds is all there will be. */
+/* Reaped first: once it is, its result is all there. */
 static int refresh(shmlua_child *c, shmlua_error *err) {
   try_reap(c, WNOHANG);
-  return read_output(c, err);
+  if (c->done && c->slot) {
+    if (shmlua_result_collect(c->slot, &c->data, &c->len, err))
+      return -1;
+    c->slot = NULL;
+  }
+  return 0;
 }
 
-/* For shmlua_sync_spin: whether the child has ended (and is reaped now). */
-static int ended(void *ctx) {
-  shmlua_child *c = ctx;
-  try_reap(c, WNOHANG);
-  return c->done;
-}
-
-/* How long a lone child's result pipe goes unwatched (shmlua_child_wait), and from what
-   size a result is taken to fill the pipe (a Linux pipe's default capacity). */
-#define EXIT_ONLY_MS 1
-#define FEW_CHILDREN 4
-#define PIPE_FULL 65536
-
-/* Whether the last child waited for sent a result that filled its pipe: the next one is
-   likely to (a loop's children send alike), so its pipe is watched from the start. */
-static SHMLUA_FORKED_DATA bool last_filled;
+/* Up to how many children are waited for with their descriptors on the stack. */
+#define FEW_CHILDREN 8
 
 /* Milliseconds for poll, rounded up so a wait never ends before its deadline. */
 static int poll_ms(struct timespec t) {
@@ -246,49 +165,30 @@ int shmlua_child_wait(shmlua_child *const *children, size_t n, const struct time
                       size_t *which, shmlua_error *err) {
   /* A few children's descriptors on the stack: a page of malloc's that the parent writes
      while a child it just forked lives is a copy-on-write fault. */
-  struct pollfd few[2 * FEW_CHILDREN], *fds = few;
+  struct pollfd few[FEW_CHILDREN], *fds = few;
   int rc = -1, step_ms = 1;
-  if (n == 0 || n > SIZE_MAX / (2 * sizeof *fds))
+  if (n == 0 || n > SIZE_MAX / sizeof *fds)
     return shmlua_fail(err, EINVAL, "waiting for children");
-  if (n > FEW_CHILDREN && !(fds = malloc(2 * n * sizeof *fds)))
+  if (n > FEW_CHILDREN && !(fds = malloc(n * sizeof *fds)))
     return shmlua_fail(err, ENOMEM, "waiting for children");
   reap_orphans();
   for (bool spun = false;; spun = true) {
     nfds_t nfds = 0;
-    bool polling = false, exit_only = false;
+    bool polling = false;
     int timeout = -1;
     for (size_t i = 0; i < n; i++) {
       shmlua_child *c = children[i];
-      /* A lone child waited for by its end: its pidfd tells whether it has ended, so the
-         first look (a read and a waitpid that find nothing while it starts) is left to the
-         end; unless the deadline has passed, when the look is all there is. */
-      bool by_end = n == 1 && !spun && c->pidfd >= 0 && c->outfd >= 0 && !last_filled;
+      /* A lone child's pidfd tells whether it has ended: its first look (a waitpid that
+         finds nothing while it starts) is left to the end, unless the deadline has passed,
+         when the look is all there is. */
+      bool by_end = n == 1 && !spun && c->pidfd >= 0;
       if ((!by_end || shmlua_sync_expired(deadline)) && refresh(c, err))
         goto out;
-      /* Its result came in while it still runs: sending it was its last step before exit.
-         Looking for the end for a moment (as sync waits spin) spares a second sleep and
-         wake-up, which costs more than a start on a VM. */
-      if (n == 1 && spun && c->len > 0 && !c->done && shmlua_sync_spin(ended, c, deadline) &&
-          refresh(c, err))
-        goto out;
       if (shmlua_child_finished(c)) {
-        last_filled = c->len >= PIPE_FULL;
         *which = i;
         rc = 0;
         goto out;
       }
-      /* A lone child is first waited for by its end (its pidfd), not its result: the write
-         of a watched pipe wakes the parent at once, onto the writer's CPU (pipes wake
-         synchronously), where it preempts the child before its exit and must yield or sleep
-         again until the exit: three wake-ups where C's waitpid has one, and on a loaded
-         machine each waits for a time slice (a start took 1.5-5 ms against 0.5-1 ms). Left
-         unwatched, the result waits in the pipe and the exit wakes the parent once. A
-         result larger than the pipe holds would keep the child from its exit: after
-         EXIT_ONLY_MS the pipe is watched too, and from the start after such a result. */
-      if (by_end)
-        exit_only = true;
-      else if (c->outfd >= 0)
-        fds[nfds++] = (struct pollfd){.fd = c->outfd, .events = POLLIN};
       if (c->pidfd >= 0)
         fds[nfds++] = (struct pollfd){.fd = c->pidfd, .events = POLLIN};
       else
@@ -306,8 +206,6 @@ int shmlua_child_wait(shmlua_child *const *children, size_t n, const struct time
       if (step_ms < 32)
         step_ms *= 2;
     }
-    if (exit_only && (timeout < 0 || timeout > EXIT_ONLY_MS))
-      timeout = EXIT_ONLY_MS;
     if (poll(fds, nfds, timeout) < 0) {
       if (errno == EINTR)
         shmlua_failcode(err, EINTR, "waiting for children");
@@ -320,18 +218,6 @@ out:
   if (fds != few)
     free(fds);
   return rc;
-}
-
-static int pipe_cloexec(int fds[2]) {
-#if defined(__linux__)
-  return pipe2(fds, O_CLOEXEC);
-#else
-  if (pipe(fds))
-    return -1;
-  fcntl(fds[0], F_SETFD, FD_CLOEXEC);
-  fcntl(fds[1], F_SETFD, FD_CLOEXEC);
-  return 0;
-#endif
 }
 
 /* Whether SIGTERM is ignored (as under nohup). */
@@ -365,30 +251,26 @@ SHMLUA_FORKED static void die_with_parent(pid_t parent, bool ignored) {
    records stay allocated, since the parent's handles copied into this process point to
    them (their `parent` field says they are not ours). ignored: whether SIGTERM was
    ignored in the parent at the fork. */
-SHMLUA_FORKED static void become_child(pid_t parent, int resultfd, bool ignored) {
-  for (shmlua_child *c = registry; c; c = c->next) {
-    close_fd(&c->outfd);
+SHMLUA_FORKED static void become_child(pid_t parent, shmlua_result_slot *slot, bool ignored) {
+  for (shmlua_child *c = registry; c; c = c->next)
     close_fd(&c->pidfd);
-  }
   registry = NULL;
   orphans = 0;
-  close_fd(&inherited_resultfd);
-  inherited_resultfd = resultfd;
+  shmlua_result_inherit(slot);
   die_with_parent(parent, ignored);
 }
 
-SHMLUA_FORKED pid_t shmlua_child_fork(shmlua_child **out, int *resultfd, shmlua_error *err) {
+SHMLUA_FORKED pid_t shmlua_child_fork(shmlua_child **out, shmlua_error *err) {
   pid_t parent = shmlua_self(), pid;
   shmlua_child *c;
   sigset_t old;
   bool ignored;
-  int fds[2];
   reap_orphans();
   if (!(c = new_child(parent, err)))
     return -1;
-  if (pipe_cloexec(fds)) {
+  if (!(c->slot = shmlua_result_take(parent, err))) {
     free_child(c);
-    return shmlua_fail(err, errno, "pipe");
+    return -1;
   }
   block_signals(&old);
   /* Asked here, not in the child: each page the child touches first costs it a fault, and
@@ -399,8 +281,6 @@ SHMLUA_FORKED pid_t shmlua_child_fork(shmlua_child **out, int *resultfd, shmlua_
   if (pid < 0) {
     int code = errno;
     restore_signals(&old);
-    close(fds[0]);
-    close(fds[1]);
     free_child(c);
     return shmlua_fail(err, code, "fork");
   }
@@ -408,16 +288,11 @@ SHMLUA_FORKED pid_t shmlua_child_fork(shmlua_child **out, int *resultfd, shmlua_
     /* c, the parent's record of this child, stays allocated as the other inherited records
        do: freeing it would write to malloc's pages, and each first write to a page still
        shared with the parent is a copy-on-write fault (3 of them here, about 2 us each). */
-    close(fds[0]);
-    become_child(parent, fds[1], ignored);
+    become_child(parent, c->slot, ignored);
     restore_signals(&old);
-    *resultfd = fds[1];
     return 0;
   }
-  close(fds[1]);
   c->pid = pid;
-  c->outfd = fds[0];
-  fcntl(c->outfd, F_SETFL, O_NONBLOCK);
   open_pidfd(c);
   register_child(c);
   restore_signals(&old);
@@ -519,7 +394,6 @@ void shmlua_child_release(shmlua_child *c) {
     free(c);
     return;
   }
-  close_fd(&c->outfd);
   try_reap(c, WNOHANG);
   if (c->done) {
     unregister_child(c);
@@ -533,8 +407,6 @@ void shmlua_child_release(shmlua_child *c) {
 
 SHMLUA_FORKED int shmlua_children_wait_all(shmlua_error *err) {
   for (shmlua_child *c = registry; c; c = c->next) {
-    /* Nobody will read the output now; a child blocked writing it gets EPIPE and ends. */
-    close_fd(&c->outfd);
     if (c->daemon && !c->done)
       kill(c->pid, SIGTERM);
     while (!c->done) {
@@ -545,6 +417,10 @@ SHMLUA_FORKED int shmlua_children_wait_all(shmlua_error *err) {
       c->status = r == c->pid ? status : -1;
       c->done = true;
       close_fd(&c->pidfd);
+    }
+    if (c->slot) { /* nobody will read it now */
+      shmlua_result_discard(c->slot);
+      c->slot = NULL;
     }
   }
   reap_orphans();

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "error.h"
+#include "result.h"
 
 /* A started child. Read the fields; only the functions below change them. */
 typedef struct shmlua_child {
@@ -21,19 +22,20 @@ typedef struct shmlua_child {
   unsigned long serial; /* how many children its parent had started, itself included */
   bool done;            /* reaped: status is valid */
   bool orphan;          /* nobody holds it any more: freed once reaped */
-  bool daemon;         /* a pool's worker: at a normal end, sent SIGTERM rather than awaited */
-  int status;          /* from waitpid */
-  int pidfd;           /* Linux pidfd, readable once the child ended; -1 without one */
-  int outfd;           /* read end of the child's result pipe; -1 if none or drained */
-  unsigned char *data; /* what the child wrote to its result pipe */
-  size_t len, cap;
+  bool daemon; /* a pool's worker: at a normal end, sent SIGTERM rather than awaited */
+  int status;  /* from waitpid */
+  int pidfd;   /* Linux pidfd, readable once the child ended; -1 without one */
+  shmlua_result_slot *slot; /* where a forked child sends its result; NULL once read */
+  unsigned char *data;      /* what the child sent (shmlua_result_send) */
+  size_t len;
 } shmlua_child;
 
-/* Forks. In the parent returns the child's pid and sets *out to its record, with a result
-   pipe whose write end the child gets in *resultfd. In the child returns 0: the registry is
-   empty there (the parent's children are not its own), SIGTERM is not ignored, and on Linux
-   it gets SIGTERM when the parent dies. stdio should be flushed by the caller first. -1 on failure. */
-pid_t shmlua_child_fork(shmlua_child **out, int *resultfd, shmlua_error *err);
+/* Forks. In the parent returns the child's pid and sets *out to its record. In the child
+   returns 0: the registry is empty there (the parent's children are not its own), SIGTERM is
+   not ignored, on Linux it gets SIGTERM when the parent dies, and it may send one result
+   with shmlua_result_send (the record's data once waited for). stdio should be flushed by
+   the caller first. -1 on failure. */
+pid_t shmlua_child_fork(shmlua_child **out, shmlua_error *err);
 
 /* Starts program with argv (NULL-terminated; argv[0] names it), inheriting stdio, with a
    default signal disposition and an empty signal mask. search: look program up in PATH when
@@ -49,7 +51,7 @@ int shmlua_child_spawn(shmlua_child **out, const char *program, char *const argv
    process's own children do not see it. */
 void shmlua_child_watch_parent(void);
 
-/* Waits until one of the n children has ended and its output is read: returns 0 and sets
+/* Waits until one of the n children has ended and its result is read: returns 0 and sets
    *which to the first such. deadline: monotonic (shmlua_deadline); NULL waits for ever, a
    passed one looks once without blocking. Else -1 with err->code ETIMEDOUT, EINTR (a
    signal arrived: check for an interrupt and call again) or why it failed. Children must be
@@ -57,19 +59,19 @@ void shmlua_child_watch_parent(void);
 int shmlua_child_wait(shmlua_child *const *children, size_t n, const struct timespec *deadline,
                       size_t *which, shmlua_error *err);
 
-/* Whether the child has ended and its output has been read. */
+/* Whether the child has ended and its result has been read. */
 static inline bool shmlua_child_finished(const shmlua_child *c) {
-  return c->done && c->outfd < 0;
+  return c->done && !c->slot;
 }
 
 /* Sends signo unless the child was already reaped (ESRCH then). */
 int shmlua_child_signal(shmlua_child *c, int signo, shmlua_error *err);
 
 /* The caller lets go of the child: freed now if reaped, otherwise reaped later (at the next
-   start or wait, or at exit) and freed then. Its output is discarded. */
+   start or wait, or at exit) and freed then. Its result is discarded. */
 void shmlua_child_release(shmlua_child *c);
 
-/* At a normal end: waits for every child still running (their output is discarded), after
+/* At a normal end: waits for every child still running (their results are discarded), after
    sending SIGTERM to the daemons (which would wait for work for ever). Returns
    0, or -1 with EINTR if a signal interrupted it (call again, or terminate_all). */
 int shmlua_children_wait_all(shmlua_error *err);

@@ -31,7 +31,7 @@
 /* Seconds a failed child's own children get between SIGTERM and SIGKILL. */
 #define CHILD_GRACE 1.0
 
-/* The first byte a forked child writes to its result pipe. */
+/* The first byte of a forked child's result. */
 enum { SENT_VALUES = 'R', SENT_ERROR = 'E' };
 
 typedef struct handle {
@@ -83,28 +83,17 @@ SHMLUA_FORKED int shmlua_calltraced_in(lua_State *L, lua_State *co, int nargs) {
   return 0;
 }
 
-SHMLUA_FORKED static void write_all(int fd, const char *p, size_t n) {
-  while (n > 0) {
-    ssize_t w = write(fd, p, n);
-    if (w < 0 && errno == EINTR)
-      continue;
-    if (w <= 0) /* the parent stopped listening: nothing more to do */
-      return;
-    p += w;
-    n -= (size_t)w;
-  }
-}
-
-/* The tag and the payload in one write when the pipe takes them whole: each write wakes the
-   waiting parent, and a wake-up costs more than the whole start on a VM (tens of us). */
-SHMLUA_FORKED static void send_result(int fd, char tag, const char *payload, size_t len) {
+/* The tag and the payload as one result; a result that cannot be sent (too large for a
+   full /dev/shm) is replaced by the error that says so, which fits in a slot. */
+SHMLUA_FORKED static bool send_result(char tag, const char *payload, size_t len) {
   struct iovec parts[2] = {{&tag, 1}, {(void *)payload, len}};
-  ssize_t w;
-  do
-    w = writev(fd, parts, 2);
-  while (w < 0 && errno == EINTR);
-  if (w > 0) /* at least the tag */
-    write_all(fd, payload + (w - 1), len - (size_t)(w - 1));
+  shmlua_error err;
+  if (shmlua_result_send(parts, 2, &err) == 0)
+    return true;
+  tag = SENT_ERROR;
+  parts[1] = (struct iovec){err.message, strlen(err.message)};
+  shmlua_result_send(parts, 2, &err);
+  return false;
 }
 
 /* The encoded results of a forked child's function, in the encoder's buffer. */
@@ -131,10 +120,9 @@ SHMLUA_FORKED static int child_main(lua_State *L) {
    not closed and atexit handlers do not run: the parent's objects are the parent's, and
    their finalizers (a block's, a lock's) must not act for it. Only this child's own blocks,
    children and barrier memberships are cleaned up. */
-SHMLUA_FORKED static void run_child(lua_State *L, int nargs, int resultfd) {
+SHMLUA_FORKED static void run_child(lua_State *L, int nargs) {
   encoded result = {NULL, 0};
   int ok;
-  char tag;
   lua_pushcfunction(L, child_main);
   lua_pushlightuserdata(L, &result);
   lua_rotate(L, -3 - nargs, 2);
@@ -152,8 +140,7 @@ SHMLUA_FORKED static void run_child(lua_State *L, int nargs, int resultfd) {
   shmlua_owner_cleanup();
   shmlua_barrier_leave_all();
   fflush(NULL);
-  tag = ok ? SENT_VALUES : SENT_ERROR;
-  send_result(resultfd, tag, result.data, result.len);
+  ok = send_result(ok ? SENT_VALUES : SENT_ERROR, result.data, result.len) && ok;
   _exit(ok ? EXIT_SUCCESS : EXIT_FAILURE);
 }
 
@@ -167,17 +154,16 @@ static handle *newhandle(lua_State *L) {
 
 SHMLUA_FORKED shmlua_child *shmlua_spawnfn(lua_State *L, int nargs, shmlua_error *err) {
   int func = lua_gettop(L) - nargs;
-  int resultfd;
   handle *h;
   pid_t pid;
   luaL_checkstack(L, 4, "spawn");
   h = newhandle(L);
   shmlua_encoder_ready(L); /* for the child's result */
   fflush(NULL);            /* or what is buffered now would be written twice */
-  pid = shmlua_child_fork(&h->child, &resultfd, err);
+  pid = shmlua_child_fork(&h->child, err);
   if (pid == 0) {
     lua_pop(L, 1);
-    run_child(L, nargs, resultfd);
+    run_child(L, nargs);
   }
   if (pid < 0) {
     lua_settop(L, func - 1);
