@@ -280,6 +280,26 @@ describe("shm.spawn", function()
       assert.equal(before, descriptors(" -> "))
     end)
 
+  -- The first start's region (a shared page and a socket pair) is kept; those made while it
+  -- was full are given back once their children are collected: no descriptor or page grows
+  -- with the most children a process once had.
+  it("gives back the result regions made while the first was full", function()
+    if not io.open("/proc/self/stat") then return pending("no /proc") end
+    assert.is_true(shm.spawn(function() end):wait())
+    collectgarbage() -- the probe's file above too
+    collectgarbage()
+    local before = descriptors(" -> ")
+    local hs = {}
+    for i = 1, 130 do hs[i] = shm.spawn(function() return i end) end -- three regions
+    for i = 1, 130 do assert.same({ true, i }, { hs[i]:wait(30) }) end
+    assert.is_true(descriptors(" -> ") >= before)
+    hs = nil
+    collectgarbage()
+    collectgarbage()
+    assert.is_true(shm.spawn(function() end):wait())
+    assert.equal(before, descriptors(" -> "))
+  end)
+
   -- A lone wait first watches only the child's end, so a result larger than the pipe must
   -- still drain: waits that time out read what came, and a full wait watches the pipe too.
   it("carries a large result to waits that time out, and to a full wait after them", function()

@@ -735,6 +735,9 @@ function W.walk(id, from, private)
     return
   end
   local calls = plan(entry)
+  -- The first start makes the shared page and socket pair children send results through,
+  -- kept for the process's life (api.md, shm.spawn): made before the count, not counted.
+  if shm.spawn then assert(shm.spawn(function() end)):wait() end
   collectgarbage("collect")
   local before = fds()
   local made = 0

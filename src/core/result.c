@@ -496,6 +496,21 @@ int shmlua_result_collect(shmlua_result_slot *slot, unsigned char **data, size_t
   return 0;
 }
 
+/* Gives back a region whose slots are all free: its mappings and its socketpair's two
+   descriptors. A child still alive holds its own copies. */
+static void release_region(region *r) {
+  region **link = &regions;
+  while (*link != r)
+    link = &(*link)->next;
+  *link = r->next;
+  for (unsigned i = 0; i < SLOTS; i++)
+    drop_kept(r, i);
+  close(r->receiving);
+  close(r->sending);
+  munmap(r->kept, KEPT_SIZE);
+  munmap(r, REGION_SIZE);
+}
+
 void shmlua_result_discard(shmlua_result_slot *slot) {
   region *r = region_of(slot);
   if (r->owner != shmlua_self()) /* a plain fork()'s child: the slot is its parent's */
@@ -504,4 +519,8 @@ void shmlua_result_discard(shmlua_result_slot *slot) {
     receive_for(r, slot->index, NULL); /* or its file waits in the socket */
   drop_kept(r, slot->index);
   r->taken &= ~(UINT64_C(1) << slot->index);
+  /* The first region made is kept for the next starts (one start at a time would make and
+     give back one each time); those made while it was full go once they are empty. */
+  if (r->taken == 0 && r->next)
+    release_region(r);
 }

@@ -12,7 +12,9 @@
    Descriptors: two a region in each process that started children (the ends of a
    close-on-exec socketpair: it receives on one and keeps the other for the children it
    forks later), and, until their own children are collected, those it received for other
-   children while it looked for one's. Errors as error.h says. */
+   children while it looked for one's. The first region is kept for the process's life
+   (its 2 descriptors and 64 KiB of address space); one made while the others were full
+   is given back once its slots are free. Errors as error.h says. */
 #ifndef SHMLUA_RESULT_H
 #define SHMLUA_RESULT_H
 
