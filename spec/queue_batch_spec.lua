@@ -219,13 +219,10 @@ describe("shm.queue waits", function()
   end)
 
   it("make a FUTEX_WAKE only for a popper that really sleeps", function()
-    local _, usable = H.sh("strace -qq -o /dev/null true 2>/dev/null")
-    if not usable then return pending("strace cannot trace here (missing or no ptrace)") end
     -- A stream with pauses, so the popper sleeps now and then: every wake must answer a
     -- sleep (a waker takes the sleeping flag). Counting sleepers instead, every push made
     -- while a woken popper was still on its way back made another wake (thousands here).
-    local trace = os.tmpname()
-    local out, ok = H.run("strace -f -qq -e trace=futex -o " .. H.quote(trace) .. " " .. H.lua_exe, [[
+    local lines, out, ok = H.strace("-e trace=futex", [[
       local shm = require "shm"
       local q = shm.queue { messages = 64, bytes = 4096 }
       local c = shm.spawn(function() for _ = 1, 20000 do q:pop() end end)
@@ -236,10 +233,7 @@ describe("shm.queue waits", function()
       assert(c:wait(60))
       q:unlink()
     ]])
-    local f = assert(io.open(trace))
-    local lines = f:read("*a")
-    f:close()
-    os.remove(trace)
+    if not lines then return pending("strace cannot trace here (missing or no ptrace)") end
     assert.is_true(ok, out)
     local wakes, waits = 0, 0
     for line in lines:gmatch("[^\n]+") do

@@ -4,11 +4,7 @@ local H = require "helper"
 
 describe("sync objects nobody waits on", function()
   it("lock, release, set, signal, push and pop (one, a long one or a batch) without a single futex call", function()
-    local _, usable = H.sh("strace -qq -o /dev/null true 2>/dev/null")
-    if not usable then return pending("strace cannot trace here (missing or no ptrace)") end
-    local trace = os.tmpname()
-    local out, ok = H.run("strace -f -qq -e trace=futex,write -o " .. H.quote(trace) .. " " .. H.lua_exe,
-      [[
+    local lines, out, ok = H.strace("-e trace=futex,write", [[
       local shm = require "shm"
       local m, s, e, q = shm.mutex(), shm.semaphore(1), shm.event(), shm.queue()
       local c, b = shm.cond(m), shm.barrier(1)
@@ -31,20 +27,14 @@ describe("sync objects nobody waits on", function()
       io.stderr:write("END\n")
       for _, o in ipairs { m, s, e, q, c, b } do o:unlink() end
     ]])
-    local f = assert(io.open(trace))
-    local lines = f:read("*a")
-    f:close()
-    os.remove(trace)
+    if not lines then return pending("strace cannot trace here (missing or no ptrace)") end
     assert.is_true(ok, out)
     local inside = assert(lines:match("BEGIN(.-)END"), lines)
     assert.equal(0, select(2, inside:gsub("futex%(", "")), inside)
   end)
 
   it("views a message and releases it without a single system call", function()
-    local _, usable = H.sh("strace -qq -o /dev/null true 2>/dev/null")
-    if not usable then return pending("strace cannot trace here (missing or no ptrace)") end
-    local trace = os.tmpname()
-    local out, ok = H.run("strace -f -qq -o " .. H.quote(trace) .. " " .. H.lua_exe, [[
+    local lines, out, ok = H.strace("", [[
       local shm = require "shm"
       local q = shm.queue()
       local function round()
@@ -59,10 +49,7 @@ describe("sync objects nobody waits on", function()
       io.stderr:write("END\n")
       q:unlink()
     ]])
-    local f = assert(io.open(trace))
-    local lines = f:read("*a")
-    f:close()
-    os.remove(trace)
+    if not lines then return pending("strace cannot trace here (missing or no ptrace)") end
     assert.is_true(ok, out)
     local inside = assert(lines:match("BEGIN[^\n]*\n(.-)[^\n]*END"), lines)
     -- the collector's memory may come and go, and LuaJIT's machine code be made writable and

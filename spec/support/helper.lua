@@ -108,6 +108,22 @@ function H.run(prog, source, ...)
 end
 
 function H.lua(source, ...) return H.run(H.lua_exe, source, ...) end
+
+-- The system calls a Lua script makes, as `strace -f` writes them (options: more strace
+-- arguments, such as "-e trace=futex"), with its output and status; nil if strace cannot
+-- trace here (missing, or no ptrace).
+function H.strace(options, source)
+  local _, usable = H.sh("strace -qq -o /dev/null true 2>/dev/null")
+  if not usable then return nil end
+  local trace = os.tmpname()
+  local out, ok = H.run(("strace -f -qq %s -o %s %s"):format(options, H.quote(trace),
+    H.lua_exe), source)
+  local f = assert(io.open(trace))
+  local lines = f:read("*a")
+  f:close()
+  os.remove(trace)
+  return lines, out, ok
+end
 function H.python(source, ...) return H.run("python3", source, ...) end
 -- Debian's python3-numpy is for /usr/bin/python3 (the python3 first on PATH may lack it).
 H.numpy_python = "/usr/bin/python3"
