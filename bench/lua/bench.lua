@@ -391,12 +391,29 @@ local function pingpong(n, give, take, child_give, child_take)
   return per(spent, n), seen - 1
 end
 
-function ops.pingpong_sem(n)
-  local ping <close> = assert(shm.semaphore(0))
-  local pong <close> = assert(shm.semaphore(0))
-  return pingpong(n, function() ping:release() end, function() pong:acquire() end,
-    function() pong:release() end, function() ping:acquire() end)
+-- A ping-pong row over two semaphores, or two events, given to run (pingpong, or
+-- pingpong_matched below) as its sides. With events, each side clears the event it waited
+-- for before it sets the other's.
+local function semaphores(run)
+  return function(n)
+    local ping <close> = assert(shm.semaphore(0))
+    local pong <close> = assert(shm.semaphore(0))
+    return run(n, function() ping:release() end, function() pong:acquire() end,
+      function() pong:release() end, function() ping:acquire() end)
+  end
 end
+
+local function events(run)
+  return function(n)
+    local go <close> = assert(shm.event())
+    local done <close> = assert(shm.event())
+    return run(n, function() go:set() end, function() done:wait() done:clear() end,
+      function() done:set() end, function() go:wait() go:clear() end)
+  end
+end
+
+ops.pingpong_sem = semaphores(pingpong)
+ops.pingpong_event = events(pingpong)
 
 -- The same round trips over one bare shared word (bench/c/support.c) behind the same Lua
 -- calls: what the interpreter's side of a ping-pong costs with no semaphore behind it.
@@ -449,12 +466,8 @@ local function pingpong_matched(n, give, take, child_give, child_take)
     { c = per(spent.c, rounds), probe = per(spent.probe, rounds) }
 end
 
-function ops.pingpong_sem_matched(n)
-  local ping <close> = assert(shm.semaphore(0))
-  local pong <close> = assert(shm.semaphore(0))
-  return pingpong_matched(n, function() ping:release() end, function() pong:acquire() end,
-    function() pong:release() end, function() ping:acquire() end)
-end
+ops.pingpong_sem_matched = semaphores(pingpong_matched)
+ops.pingpong_event_matched = events(pingpong_matched)
 
 -- 4 semaphore ping-pong pairs at once (8 processes on the machine's cores): time per round
 -- trip of all pairs together; the check counts every pair's rounds. The parent only starts
@@ -487,20 +500,6 @@ function ops.pingpong_crowd(n)
 end
 ops.probe_pingpong_crowd = ops.pingpong_crowd -- run with SHMLUA_SPIN_US=0 (ops.lua's env)
 
--- Each side clears the event it waited for before it sets the other's.
-function ops.pingpong_event(n)
-  local go <close> = assert(shm.event())
-  local done <close> = assert(shm.event())
-  return pingpong(n, function() go:set() end, function() done:wait() done:clear() end,
-    function() done:set() end, function() go:wait() go:clear() end)
-end
-
-function ops.pingpong_event_matched(n)
-  local go <close> = assert(shm.event())
-  local done <close> = assert(shm.event())
-  return pingpong_matched(n, function() go:set() end, function() done:wait() done:clear() end,
-    function() done:set() end, function() go:wait() go:clear() end)
-end
 
 -- Two processes add 1 n times each to one int64; element 2 is the starting gun.
 function ops.atomic_add(n)
