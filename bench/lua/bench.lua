@@ -500,7 +500,6 @@ function ops.pingpong_crowd(n)
 end
 ops.probe_pingpong_crowd = ops.pingpong_crowd -- run with SHMLUA_SPIN_US=0 (ops.lua's env)
 
-
 -- Two processes add 1 n times each to one int64; element 2 is the starting gun.
 function ops.atomic_add(n)
   local m = block(64)
