@@ -188,16 +188,21 @@ function S.killed_midstream(q, rounds, make, read, push_many, pop_many)
     os.execute("sleep " .. 0.05 * round)
     for _, v in ipairs(victims) do v:kill("KILL") end
     for _, v in ipairs(victims) do assert.same({ nil, "signal", 9 }, { v:wait(10) }) end
-    local left, t = q.count, {}
-    local taken = 0
-    while taken < left do
-      local n = assert(pop_many(q, t, left - taken, 0))
+    -- Drained until empty, not for q.count messages: a consumer killed after it moved the
+    -- head but before it counted leaves the count too high until the next pop takes the
+    -- lock and settles it (queue.c, settle); what the count said then is gone already.
+    local t = {}
+    while true do
+      local n, why = pop_many(q, t, 64, 0)
+      if not n then
+        assert.equal("timeout", why)
+        break
+      end
       for k = 1, n do
         local p, m = read(t[k])
         assert.is_true(m > last[p])
         last[p] = m
       end
-      taken = taken + n
     end
     assert.equal(0, q.count)
   end
